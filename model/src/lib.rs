@@ -1,0 +1,40 @@
+//! The shared vocabulary of Watchfire. No I/O happens here.
+//!
+//! Every other crate speaks in these types:
+//!
+//! - [`Labels`]: a series identity, label pairs sorted by name, cheap to clone
+//!   (one reference-counted allocation) and with a stable [`Labels::fingerprint`].
+//! - [`Matcher`]: a label matcher (`=`, `!=`, `=~`, `!~`) with Prometheus 3.x
+//!   regex semantics (fully anchored, `.` matches newline, ASCII `\d \w \s \b`).
+//! - [`Sample`] and the millisecond [`time`] helpers, including the
+//!   [`sample::STALE_NAN`] bit pattern Prometheus uses for staleness markers.
+//! - The storage seams: an [`Appender`] takes a batch of samples that commits
+//!   atomically or rolls back; a [`Querier`] selects series by matchers over a
+//!   time range and lists label names and values.
+//!
+//! Data flows from a producer (scraper, rule engine, importer) through an
+//! `Appender` into a store, and from the store through a `Querier` into the
+//! PromQL engine and the HTTP API.
+//!
+//! ```
+//! use model::{Labels, Matcher, MatchOp};
+//!
+//! let labels = Labels::from_pairs([("__name__", "up"), ("job", "api")]);
+//! let m = Matcher::new(MatchOp::RegexMatch, "job", "a.i").unwrap();
+//! assert!(m.matches(labels.get("job").unwrap_or("")));
+//! assert_eq!(labels.to_string(), r#"up{job="api"}"#);
+//! ```
+
+pub mod labels;
+pub mod mem;
+pub mod matcher;
+pub mod sample;
+pub mod storage;
+pub mod time;
+
+pub use labels::{Labels, LabelsBuilder, METRIC_NAME};
+pub use matcher::{MatchOp, Matcher, MatcherError};
+pub use sample::Sample;
+pub use storage::{
+    Appendable, Appender, CommitSummary, Querier, Series, SeriesSet, StorageError,
+};

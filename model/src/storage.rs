@@ -1,0 +1,92 @@
+//! The seams between producers, the store and readers.
+//!
+//! A producer asks an [`Appendable`] for an [`Appender`], adds samples and
+//! commits: the batch becomes visible and durable as a whole, or not at all.
+//! A reader selects series through a [`Querier`]. [`crate::mem::MemStore`]
+//! implements both in memory for tests of the crates above the store.
+
+use crate::{Labels, Matcher, Sample};
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The input was refused (an empty label set, an invalid name).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The store was closed.
+    #[error("storage is closed")]
+    Closed,
+    /// Reading or writing failed; the message reads like a path to the cause.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// What a commit did with the samples it was given. Rejected samples are
+/// dropped one by one; the rest of the batch still commits.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// Samples written.
+    pub appended: usize,
+    /// Series created by this batch.
+    pub new_series: usize,
+    /// Samples older than their series' newest sample.
+    pub out_of_order: usize,
+    /// Samples at an existing timestamp with a different value. A repeat of
+    /// the same timestamp and value is ignored without counting, as in
+    /// Prometheus.
+    pub duplicate: usize,
+}
+
+impl CommitSummary {
+    /// Samples refused by the commit.
+    pub fn rejected(&self) -> usize {
+        self.out_of_order + self.duplicate
+    }
+}
+
+/// A batch of samples on its way into a store.
+pub trait Appender: Send {
+    /// Adds a sample to the batch. Nothing is visible before [`Appender::commit`].
+    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), StorageError>;
+    /// Makes the batch visible and durable as one unit and starts a new one.
+    fn commit(&mut self) -> Result<CommitSummary, StorageError>;
+    /// Drops the batch.
+    fn rollback(&mut self);
+}
+
+/// Something that hands out appenders.
+pub trait Appendable: Send + Sync {
+    /// A new, empty batch.
+    fn appender(&self) -> Box<dyn Appender>;
+}
+
+/// One selected series and its samples in the requested range, in time order.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// The series identity.
+    pub labels: Labels,
+    /// Samples with `mint <= t <= maxt`, ascending.
+    pub samples: Vec<Sample>,
+}
+
+/// Selected series in label order. A series is read when the iterator
+/// reaches it, so an error can surface midway.
+pub type SeriesSet = Box<dyn Iterator<Item = Result<Series, StorageError>> + Send>;
+
+/// Read access to stored series.
+pub trait Querier: Send + Sync {
+    /// Series matching all `matchers` that have at least one sample in
+    /// `[mint, maxt]`, sorted by labels.
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet, StorageError>;
+    /// Sorted label names of the series matching `matchers` (all series when
+    /// empty) with data in `[mint, maxt]`.
+    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError>;
+    /// Sorted values of label `name` over the series matching `matchers`
+    /// (all series when empty) with data in `[mint, maxt]`.
+    fn label_values(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError>;
+}
+
+/// Whether `labels` satisfies every matcher (absent labels match as "").
+pub fn matches_all(labels: &Labels, matchers: &[Matcher]) -> bool {
+    matchers.iter().all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
+}
