@@ -1,0 +1,78 @@
+//! Batches of samples and their atomic commit.
+
+use std::sync::Arc;
+
+use model::{Appendable, Appender, CommitSummary, Labels, StorageError};
+
+use crate::head::Pending;
+use crate::wal::record;
+use crate::{Error, Inner, Store};
+
+/// A batch for [`Store`]. Nothing is visible or durable before
+/// [`Appender::commit`]; a commit writes one WAL record, so a crash keeps
+/// the whole batch or none of it.
+pub struct StoreAppender {
+    inner: Arc<Inner>,
+    batch: Vec<Pending>,
+    buf: Vec<u8>,
+}
+
+impl Appender for StoreAppender {
+    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), StorageError> {
+        if labels.is_empty() {
+            return Err(StorageError::Invalid("a series needs at least one label".into()));
+        }
+        self.batch.push(Pending { labels: labels.clone(), t, v });
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<CommitSummary, StorageError> {
+        let batch = std::mem::take(&mut self.batch);
+        Ok(self.inner.commit(&batch, &mut self.buf)?)
+    }
+
+    fn rollback(&mut self) {
+        self.batch.clear();
+    }
+}
+
+impl Inner {
+    fn commit(&self, batch: &[Pending], buf: &mut Vec<u8>) -> Result<CommitSummary, Error> {
+        if batch.is_empty() {
+            return Ok(CommitSummary::default());
+        }
+        let mut st = self.state.write();
+        if st.closed {
+            return Err(Error::Closed);
+        }
+        let (rec, sum) = st.head.prepare(batch);
+        let m = &self.metrics;
+        m.out_of_order.add(sum.out_of_order as u64);
+        m.duplicate.add(sum.duplicate as u64);
+        if rec.samples.is_empty() {
+            return Ok(sum);
+        }
+        buf.clear();
+        record::encode_batch(&rec, buf);
+        let index = st.wal.index();
+        st.wal.log(buf).map_err(Error::io(format!("write WAL segment {index}")))?;
+        st.head.apply(rec, true).map_err(|reason| Error::Corrupt { file: self.dir.clone(), reason })?;
+        m.samples_appended.add(sum.appended as u64);
+        m.series_created.add(sum.new_series as u64);
+        m.head_series.set(st.head.series.len() as u64);
+        Ok(sum)
+    }
+}
+
+impl Store {
+    /// A new batch.
+    pub fn appender(&self) -> StoreAppender {
+        StoreAppender { inner: self.inner.clone(), batch: Vec::new(), buf: Vec::new() }
+    }
+}
+
+impl Appendable for Store {
+    fn appender(&self) -> Box<dyn Appender> {
+        Box::new(Store::appender(self))
+    }
+}

@@ -1,0 +1,193 @@
+//! SQLite persistence: the series catalogue and completed chunks. One
+//! writer (the flusher) and a pool of readers; the schema is specified in
+//! `store/docs/format/sqlite.md`.
+
+use std::path::{Path, PathBuf};
+
+use model::Labels;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::head::Frozen;
+use crate::Error;
+
+/// The schema version this code reads and writes.
+pub(crate) const FORMAT_VERSION: &str = "1";
+
+pub(crate) struct Db {
+    pub conn: Connection,
+    pub path: PathBuf,
+}
+
+/// A catalogue row with the time range of its persisted chunks.
+pub(crate) struct CatalogueEntry {
+    pub id: u64,
+    pub labels: Labels,
+    pub range: Option<(i64, i64)>,
+}
+
+impl Db {
+    /// Opens (or, with `create`, creates) the database and checks that it is
+    /// ours and of a version we understand.
+    pub(crate) fn open(path: &Path, create: bool) -> Result<Db, Error> {
+        let err = |e: rusqlite::Error| Error::sqlite(path, e);
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = Connection::open_with_flags(path, flags).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(err)?;
+        // auto_vacuum must be chosen before the first table exists.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;").map_err(err)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Corrupt { file: path.to_path_buf(), reason: format!("cannot use WAL journal mode (got {mode})") });
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS chunks (
+                 series_id INTEGER NOT NULL,
+                 mint INTEGER NOT NULL,
+                 maxt INTEGER NOT NULL,
+                 data BLOB NOT NULL,
+                 PRIMARY KEY (series_id, mint)
+             ) WITHOUT ROWID;",
+        )
+        .map_err(err)?;
+        let version: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0)).optional().map_err(err)?;
+        match version.as_deref() {
+            None => {
+                conn.execute("INSERT INTO meta (key, value) VALUES ('format', ?1)", [FORMAT_VERSION]).map_err(err)?;
+            }
+            Some(FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(Error::Corrupt { file: path.to_path_buf(), reason: format!("format version {v}, this build reads {FORMAT_VERSION}") })
+            }
+        }
+        Ok(Db { conn, path: path.to_path_buf() })
+    }
+
+    /// A read-only connection for queries.
+    pub(crate) fn reader(path: &Path) -> Result<Connection, Error> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| Error::sqlite(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| Error::sqlite(path, e))?;
+        Ok(conn)
+    }
+
+    fn err(&self, e: rusqlite::Error) -> Error {
+        Error::sqlite(&self.path, e)
+    }
+
+    /// Every catalogued series with the time range of its chunks.
+    pub(crate) fn catalogue(&self) -> Result<Vec<CatalogueEntry>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.id, s.labels, (SELECT MIN(mint) FROM chunks WHERE series_id = s.id),
+                        (SELECT MAX(maxt) FROM chunks WHERE series_id = s.id)
+                 FROM series s ORDER BY s.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?, r.get::<_, Option<i64>>(3)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, labels, min, max) = row.map_err(|e| self.err(e))?;
+            let labels = Labels::from_encoded(&labels).map_err(|reason| Error::Corrupt {
+                file: self.path.clone(),
+                reason: format!("series {id}: bad labels: {reason}"),
+            })?;
+            out.push(CatalogueEntry { id: id as u64, labels, range: min.zip(max) });
+        }
+        Ok(out)
+    }
+
+    /// Writes new series and completed chunks in one transaction.
+    pub(crate) fn write(&mut self, series: &[(u64, Labels)], chunks: &[(u64, std::sync::Arc<Frozen>)]) -> Result<(), Error> {
+        let path = self.path.clone();
+        let err = |e| Error::sqlite(&path, e);
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO series (id, labels) VALUES (?1, ?2)").map_err(err)?;
+            for (id, labels) in series {
+                ins.execute(params![*id as i64, labels.encoded()]).map_err(err)?;
+            }
+            let mut ins = tx
+                .prepare_cached("INSERT OR REPLACE INTO chunks (series_id, mint, maxt, data) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(err)?;
+            for (id, c) in chunks {
+                ins.execute(params![*id as i64, c.mint, c.maxt, &c.data[..]]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Deletes chunks whose newest sample is older than `cutoff`.
+    pub(crate) fn delete_before(&self, cutoff: i64) -> Result<usize, Error> {
+        self.conn.execute("DELETE FROM chunks WHERE maxt < ?1", [cutoff]).map_err(|e| self.err(e))
+    }
+
+    /// Deletes the `n` chunks with the oldest newest-sample.
+    pub(crate) fn delete_oldest(&self, n: usize) -> Result<usize, Error> {
+        self.conn
+            .execute(
+                "DELETE FROM chunks WHERE (series_id, mint) IN
+                   (SELECT series_id, mint FROM chunks ORDER BY maxt LIMIT ?1)",
+                [n as i64],
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Catalogued series without any chunk.
+    pub(crate) fn empty_series(&self) -> Result<Vec<u64>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM series s WHERE NOT EXISTS (SELECT 1 FROM chunks WHERE series_id = s.id)")
+            .map_err(|e| self.err(e))?;
+        let ids = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(|e| self.err(e))?;
+        ids.map(|r| r.map(|i| i as u64).map_err(|e| self.err(e))).collect()
+    }
+
+    pub(crate) fn delete_series(&mut self, ids: &[u64]) -> Result<(), Error> {
+        let path = self.path.clone();
+        let err = |e| Error::sqlite(&path, e);
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut del = tx.prepare_cached("DELETE FROM series WHERE id = ?1").map_err(err)?;
+            for id in ids {
+                del.execute([*id as i64]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Bytes of live pages (file size less free pages).
+    pub(crate) fn used_bytes(&self) -> Result<u64, Error> {
+        let q = |sql: &str| self.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map_err(|e| self.err(e));
+        let pages = q("PRAGMA page_count")? - q("PRAGMA freelist_count")?;
+        Ok((pages * q("PRAGMA page_size")?) as u64)
+    }
+
+    /// Returns free pages to the file system and folds SQLite's own WAL
+    /// back into the database file.
+    pub(crate) fn compact(&self) -> Result<(), Error> {
+        self.conn.execute_batch("PRAGMA incremental_vacuum;").map_err(|e| self.err(e))?;
+        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| self.err(e))
+    }
+}
+
+/// Chunks of one series that overlap `[mint, maxt]`, oldest first.
+pub(crate) fn read_chunks(conn: &Connection, path: &Path, id: u64, mint: i64, maxt: i64) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
+    let err = |e| Error::sqlite(path, e);
+    let mut stmt = conn
+        .prepare_cached("SELECT mint, maxt, data FROM chunks WHERE series_id = ?1 AND mint <= ?3 AND maxt >= ?2 ORDER BY mint")
+        .map_err(err)?;
+    let rows = stmt.query_map(params![id as i64, mint, maxt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(err)?;
+    rows.map(|r| r.map_err(err)).collect()
+}

@@ -1,0 +1,286 @@
+//! The head: every known series with its open chunk and the completed
+//! chunks not yet in SQLite, plus the postings index over all series.
+//!
+//! Samples must arrive in time order per series: an older timestamp is
+//! rejected as out of order, the same timestamp with other value bits as a
+//! duplicate, and an exact repeat is ignored (upstream `tsdb/head_append.go`
+//! does the same).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use model::{CommitSummary, Labels};
+
+use crate::chunk::Encoder;
+use crate::postings::Postings;
+use crate::wal::Batch;
+
+/// A completed chunk.
+#[derive(Debug)]
+pub(crate) struct Frozen {
+    pub mint: i64,
+    pub maxt: i64,
+    pub data: Box<[u8]>,
+}
+
+/// The chunk being appended to.
+#[derive(Debug)]
+pub(crate) struct Open {
+    pub mint: i64,
+    pub enc: Encoder,
+}
+
+#[derive(Debug)]
+pub(crate) struct MemSeries {
+    pub labels: Labels,
+    pub open: Option<Box<Open>>,
+    /// Completed chunks waiting for the flusher, oldest first.
+    pub pending: Vec<Arc<Frozen>>,
+    /// Oldest and newest timestamps ever stored (i64::MAX/MIN when none).
+    pub min_t: i64,
+    pub last_t: i64,
+    pub last_v: u64,
+    /// Newest timestamp already in SQLite; replayed samples at or before it
+    /// are skipped.
+    pub persisted_maxt: i64,
+}
+
+impl MemSeries {
+    fn new(labels: Labels) -> Self {
+        MemSeries { labels, open: None, pending: Vec::new(), min_t: i64::MAX, last_t: i64::MIN, last_v: 0, persisted_maxt: i64::MIN }
+    }
+
+    /// Whether the head holds none of this series' samples.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.open.is_none() && self.pending.is_empty()
+    }
+
+    fn close_open(&mut self) -> Option<Arc<Frozen>> {
+        let o = self.open.take()?;
+        let f = Arc::new(Frozen { mint: o.mint, maxt: o.enc.last_t(), data: o.enc.finish() });
+        self.pending.push(f.clone());
+        Some(f)
+    }
+}
+
+/// How chunks are cut.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChunkPolicy {
+    pub samples: usize,
+    pub range_ms: i64,
+}
+
+/// The result of checking one sample against its series.
+enum Verdict {
+    Append,
+    Ignore,
+    OutOfOrder,
+    Duplicate,
+}
+
+fn verdict(last_t: i64, last_v: u64, t: i64, v: f64) -> Verdict {
+    if last_t == i64::MIN || t > last_t {
+        Verdict::Append
+    } else if t < last_t {
+        Verdict::OutOfOrder
+    } else if v.to_bits() == last_v {
+        Verdict::Ignore
+    } else {
+        Verdict::Duplicate
+    }
+}
+
+pub(crate) struct Head {
+    pub series: HashMap<u64, MemSeries>,
+    by_hash: HashMap<u64, u64>,
+    collisions: HashMap<u64, Vec<u64>>,
+    pub postings: Postings,
+    next_ref: u64,
+    policy: ChunkPolicy,
+    /// Completed chunks for the flusher, in cut order.
+    pub flush_queue: Vec<(u64, Arc<Frozen>)>,
+    /// Series the SQLite catalogue does not have yet.
+    pub uncatalogued: Vec<u64>,
+}
+
+/// A sample the caller gave, before validation.
+pub(crate) struct Pending {
+    pub labels: Labels,
+    pub t: i64,
+    pub v: f64,
+}
+
+impl Head {
+    pub(crate) fn new(policy: ChunkPolicy) -> Self {
+        Head {
+            series: HashMap::new(),
+            by_hash: HashMap::new(),
+            collisions: HashMap::new(),
+            postings: Postings::default(),
+            next_ref: 1,
+            policy,
+            flush_queue: Vec::new(),
+            uncatalogued: Vec::new(),
+        }
+    }
+
+    pub(crate) fn lookup(&self, labels: &Labels) -> Option<u64> {
+        let fp = labels.fingerprint();
+        let r = *self.by_hash.get(&fp)?;
+        if self.series.get(&r).is_some_and(|s| &s.labels == labels) {
+            return Some(r);
+        }
+        self.collisions.get(&fp)?.iter().copied().find(|r| self.series.get(r).is_some_and(|s| &s.labels == labels))
+    }
+
+    /// Adds a series under a known reference (catalogue load, replay).
+    /// Fails if the reference names other labels.
+    pub(crate) fn insert(&mut self, r: u64, labels: Labels) -> Result<(), String> {
+        if let Some(s) = self.series.get(&r) {
+            if s.labels != labels {
+                return Err(format!("series {r} is {} but the record says {labels}", s.labels));
+            }
+            return Ok(());
+        }
+        let fp = labels.fingerprint();
+        match self.by_hash.get(&fp) {
+            None => {
+                self.by_hash.insert(fp, r);
+            }
+            Some(_) => self.collisions.entry(fp).or_default().push(r),
+        }
+        self.postings.add(r, &labels);
+        self.series.insert(r, MemSeries::new(labels));
+        self.next_ref = self.next_ref.max(r + 1);
+        Ok(())
+    }
+
+    /// Removes an idle series from the head and the index.
+    pub(crate) fn remove(&mut self, r: u64) {
+        let Some(s) = self.series.remove(&r) else { return };
+        let fp = s.labels.fingerprint();
+        if self.by_hash.get(&fp) == Some(&r) {
+            self.by_hash.remove(&fp);
+            if let Some(mut others) = self.collisions.remove(&fp) {
+                let first = others.remove(0);
+                self.by_hash.insert(fp, first);
+                if !others.is_empty() {
+                    self.collisions.insert(fp, others);
+                }
+            }
+        } else if let Some(others) = self.collisions.get_mut(&fp) {
+            others.retain(|x| *x != r);
+            if others.is_empty() {
+                self.collisions.remove(&fp);
+            }
+        }
+        self.postings.remove(r, &s.labels);
+    }
+
+    /// Validates a batch and turns it into a WAL record, creating nothing
+    /// yet: new series get references the head will use if the record is
+    /// written. Returns the record and the counts for the caller.
+    pub(crate) fn prepare(&self, batch: &[Pending]) -> (Batch, CommitSummary) {
+        let mut rec = Batch::default();
+        let mut sum = CommitSummary::default();
+        let mut fresh: HashMap<&Labels, u64> = HashMap::new();
+        // Latest (t, v bits) per series within this batch.
+        let mut latest: HashMap<u64, (i64, u64)> = HashMap::new();
+        for p in batch {
+            let r = match self.lookup(&p.labels) {
+                Some(r) => r,
+                None => *fresh.entry(&p.labels).or_insert_with(|| {
+                    let r = self.next_ref + rec.series.len() as u64;
+                    rec.series.push((r, p.labels.clone()));
+                    r
+                }),
+            };
+            let (last_t, last_v) = match latest.get(&r) {
+                Some(&x) => x,
+                None => self.series.get(&r).map_or((i64::MIN, 0), |s| (s.last_t, s.last_v)),
+            };
+            match verdict(last_t, last_v, p.t, p.v) {
+                Verdict::Append => {
+                    latest.insert(r, (p.t, p.v.to_bits()));
+                    rec.samples.push((r, p.t, p.v));
+                    sum.appended += 1;
+                }
+                Verdict::Ignore => {}
+                Verdict::OutOfOrder => sum.out_of_order += 1,
+                Verdict::Duplicate => sum.duplicate += 1,
+            }
+        }
+        // Series whose every sample was refused are not created.
+        let used: std::collections::HashSet<u64> = rec.samples.iter().map(|s| s.0).collect();
+        rec.series.retain(|(r, _)| used.contains(r));
+        sum.new_series = rec.series.len();
+        (rec, sum)
+    }
+
+    /// Applies a record that is in the WAL: from a commit, a replay or a
+    /// checkpoint. Samples the series already has are skipped, so replaying
+    /// a record twice is harmless.
+    pub(crate) fn apply(&mut self, rec: Batch, new: bool) -> Result<(), String> {
+        for (r, labels) in rec.series {
+            let known = self.series.contains_key(&r);
+            self.insert(r, labels)?;
+            if new || !known {
+                self.uncatalogued.push(r);
+            }
+        }
+        for (r, t, v) in rec.samples {
+            self.append(r, t, v);
+        }
+        Ok(())
+    }
+
+    /// Appends one sample to a series, cutting a chunk when the open one is
+    /// full or the sample crosses the chunk range boundary.
+    pub(crate) fn append(&mut self, r: u64, t: i64, v: f64) {
+        let policy = self.policy;
+        let Some(s) = self.series.get_mut(&r) else { return };
+        if t <= s.persisted_maxt || !matches!(verdict(s.last_t, s.last_v, t, v), Verdict::Append) {
+            return;
+        }
+        if let Some(o) = &s.open {
+            let boundary = (o.mint.div_euclid(policy.range_ms) + 1).saturating_mul(policy.range_ms);
+            if o.enc.len() >= policy.samples || t >= boundary {
+                if let Some(f) = s.close_open() {
+                    self.flush_queue.push((r, f));
+                }
+            }
+        }
+        let o = s.open.get_or_insert_with(|| Box::new(Open { mint: t, enc: Encoder::new() }));
+        o.enc.append(t, v);
+        s.min_t = s.min_t.min(t);
+        s.last_t = t;
+        s.last_v = v.to_bits();
+    }
+
+    /// Closes every open chunk (all of them, or those whose newest sample is
+    /// older than `idle_before`) and queues them for the flusher.
+    pub(crate) fn close_chunks(&mut self, idle_before: Option<i64>) {
+        for (r, s) in self.series.iter_mut() {
+            if idle_before.is_some_and(|cut| s.last_t >= cut) {
+                continue;
+            }
+            if let Some(f) = s.close_open() {
+                self.flush_queue.push((*r, f));
+            }
+        }
+    }
+
+    /// Marks chunks as persisted after the flusher committed them.
+    pub(crate) fn persisted(&mut self, done: &[(u64, Arc<Frozen>)]) {
+        for (r, f) in done {
+            if let Some(s) = self.series.get_mut(r) {
+                s.pending.retain(|p| !Arc::ptr_eq(p, f));
+                s.persisted_maxt = s.persisted_maxt.max(f.maxt);
+            }
+        }
+    }
+
+    pub(crate) fn chunk_count(&self) -> usize {
+        self.series.values().map(|s| s.pending.len() + usize::from(s.open.is_some())).sum()
+    }
+}

@@ -1,0 +1,265 @@
+//! Background work: fsync the WAL, flush completed chunks to SQLite,
+//! checkpoint the WAL, apply retention.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use model::Labels;
+
+use crate::db::Db;
+use crate::wal::{self, record, Batch};
+use crate::{Error, Inner, Store};
+
+/// What a retention pass removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Chunks deleted from SQLite.
+    pub chunks: usize,
+    /// Series deleted from the catalogue and the head.
+    pub series: usize,
+    /// Bytes of the SQLite file before and after (free pages are returned
+    /// to the file system by incremental vacuum, so the file shrinks).
+    pub file_bytes_before: u64,
+    /// See `file_bytes_before`.
+    pub file_bytes_after: u64,
+}
+
+/// Chunks per checkpoint record.
+const CHECKPOINT_CHUNKS_PER_RECORD: usize = 10_000;
+
+impl Inner {
+    fn sync_wal(&self) -> Result<(), Error> {
+        let start = Instant::now();
+        if self.sync.sync().map_err(Error::io(format!("fsync WAL in {}", self.dir.display())))? {
+            self.metrics.wal_fsync.observe(start.elapsed());
+        }
+        Ok(())
+    }
+
+    /// Writes queued chunks and new series in one transaction. On failure
+    /// they go back to the queue for the next attempt.
+    fn flush_locked(&self, db: &mut Db) -> Result<usize, Error> {
+        let (queue, series) = {
+            let mut st = self.state.write();
+            let queue = std::mem::take(&mut st.head.flush_queue);
+            let refs = std::mem::take(&mut st.head.uncatalogued);
+            let series: Vec<(u64, Labels)> =
+                refs.iter().filter_map(|r| st.head.series.get(r).map(|s| (*r, s.labels.clone()))).collect();
+            (queue, series)
+        };
+        if queue.is_empty() && series.is_empty() {
+            return Ok(0);
+        }
+        let start = Instant::now();
+        if let Err(e) = db.write(&series, &queue) {
+            self.metrics.flush_failures.inc();
+            let mut st = self.state.write();
+            let later = std::mem::replace(&mut st.head.flush_queue, queue);
+            st.head.flush_queue.extend(later);
+            st.head.uncatalogued.extend(series.iter().map(|(r, _)| *r));
+            return Err(e);
+        }
+        let mut st = self.state.write();
+        st.head.persisted(&queue);
+        self.metrics.head_chunks.set(st.head.chunk_count() as u64);
+        drop(st);
+        self.metrics.flush.observe(start.elapsed());
+        self.metrics.flushed_chunks.add(queue.len() as u64);
+        Ok(queue.len())
+    }
+
+    /// Flushes, then replaces the WAL up to now by a checkpoint holding the
+    /// series SQLite lacks and every chunk still in the head.
+    fn checkpoint_locked(&self, db: &mut Db, close_all: bool) -> Result<(), Error> {
+        let start = Instant::now();
+        if close_all {
+            self.state.write().head.close_chunks(None);
+        }
+        self.flush_locked(db)?;
+        let (dir, upto, records) = {
+            let mut st = self.state.write();
+            if !close_all {
+                let newest = st.head.series.values().map(|s| s.last_t).max().unwrap_or(i64::MIN);
+                let idle = self.opts.idle_chunk_after.as_millis() as i64;
+                st.head.close_chunks(Some(newest.saturating_sub(idle)));
+            }
+            let upto = st.wal.index();
+            st.wal.cut().map_err(Error::io(format!("cut WAL segment {upto}")))?;
+            let series: Vec<(u64, Labels)> = st
+                .head
+                .uncatalogued
+                .iter()
+                .filter_map(|r| st.head.series.get(r).map(|s| (*r, s.labels.clone())))
+                .collect();
+            let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
+            for (r, s) in &st.head.series {
+                chunks.extend(s.pending.iter().map(|f| (*r, f.data.to_vec())));
+                if let Some(o) = &s.open {
+                    chunks.push((*r, o.enc.bytes().to_vec()));
+                }
+            }
+            drop(st);
+            // Series first, so chunk records always name known series.
+            let mut records = Vec::new();
+            let mut buf = Vec::new();
+            record::encode_batch(&Batch { series, samples: Vec::new() }, &mut buf);
+            records.push(buf);
+            // Chunks of one series must replay oldest first.
+            chunks.sort_by_key(|(r, _)| *r);
+            for group in chunks.chunks(CHECKPOINT_CHUNKS_PER_RECORD) {
+                let mut buf = Vec::new();
+                record::encode_chunks(group.iter().map(|(r, b)| (*r, &b[..])), &mut buf);
+                records.push(buf);
+            }
+            (self.dir.join(crate::WAL_DIR), upto, records)
+        };
+        wal::write_checkpoint(&dir, upto, &records).map_err(Error::io(format!("write checkpoint in {}", dir.display())))?;
+        self.metrics.wal_bytes.set(wal::dir_bytes(&dir));
+        self.metrics.checkpoint.observe(start.elapsed());
+        Ok(())
+    }
+
+    fn retention_locked(&self, db: &mut Db, now: i64) -> Result<RetentionReport, Error> {
+        let file_bytes = || std::fs::metadata(&self.db_path).map(|m| m.len()).unwrap_or(0);
+        let mut report = RetentionReport { file_bytes_before: file_bytes(), ..Default::default() };
+        let cutoff = self.opts.retention_time.map(|d| now.saturating_sub(d.as_millis() as i64));
+        if let Some(cutoff) = cutoff {
+            report.chunks += db.delete_before(cutoff)?;
+        }
+        if let Some(limit) = self.opts.retention_size {
+            while db.used_bytes()? > limit {
+                let n = db.delete_oldest(1000)?;
+                if n == 0 {
+                    break;
+                }
+                report.chunks += n;
+            }
+        }
+        if report.chunks > 0 {
+            let empty = db.empty_series()?;
+            let removed: Vec<u64> = {
+                let mut st = self.state.write();
+                let idle: Vec<u64> = empty
+                    .into_iter()
+                    .filter(|r| st.head.series.get(r).is_some_and(|s| s.is_idle() && cutoff.is_none_or(|c| s.last_t < c)))
+                    .collect();
+                for r in &idle {
+                    st.head.remove(*r);
+                }
+                self.metrics.head_series.set(st.head.series.len() as u64);
+                idle
+            };
+            db.delete_series(&removed)?;
+            report.series = removed.len();
+            db.compact()?;
+        }
+        report.file_bytes_after = file_bytes();
+        self.metrics.retention_chunks.add(report.chunks as u64);
+        self.metrics.retention_series.add(report.series as u64);
+        self.metrics.sqlite_bytes.set(db.used_bytes()?);
+        Ok(report)
+    }
+
+    /// The oldest timestamp queries may return under time retention.
+    pub(crate) fn retention_floor(&self) -> i64 {
+        self.opts.retention_time.map_or(i64::MIN, |d| model::time::now_ms().saturating_sub(d.as_millis() as i64))
+    }
+
+    /// Waits `d` or until shutdown; returns whether shutdown was asked.
+    fn wait(&self, d: Duration) -> bool {
+        let (lock, cvar) = &self.shutdown;
+        let mut stop = lock.lock();
+        if !*stop {
+            cvar.wait_for(&mut stop, d);
+        }
+        *stop
+    }
+}
+
+pub(crate) fn spawn(inner: &Arc<Inner>) -> Vec<std::thread::JoinHandle<()>> {
+    let syncer = {
+        let inner = inner.clone();
+        std::thread::Builder::new().name("wal-syncer".into()).spawn(move || {
+            while !inner.wait(inner.opts.wal_fsync_interval) {
+                if let Err(e) = inner.sync_wal() {
+                    tracing::error!(error = %e, "WAL fsync failed");
+                }
+            }
+        })
+    };
+    let flusher = {
+        let inner = inner.clone();
+        std::thread::Builder::new().name("flusher".into()).spawn(move || {
+            let mut last_checkpoint = Instant::now();
+            let mut last_retention: Option<Instant> = None;
+            while !inner.wait(inner.opts.flush_interval) {
+                let mut db = inner.writer.lock();
+                if let Err(e) = inner.flush_locked(&mut db) {
+                    tracing::error!(error = %e, "flush to SQLite failed; will retry");
+                }
+                let wal_bytes = wal::dir_bytes(&inner.dir.join(crate::WAL_DIR));
+                inner.metrics.wal_bytes.set(wal_bytes);
+                if wal_bytes > inner.opts.checkpoint_bytes || last_checkpoint.elapsed() > inner.opts.checkpoint_interval {
+                    match inner.checkpoint_locked(&mut db, false) {
+                        Ok(()) => last_checkpoint = Instant::now(),
+                        Err(e) => tracing::error!(error = %e, "WAL checkpoint failed; will retry"),
+                    }
+                }
+                if last_retention.is_none_or(|t| t.elapsed() > inner.opts.retention_interval) {
+                    last_retention = Some(Instant::now());
+                    if let Err(e) = inner.retention_locked(&mut db, model::time::now_ms()) {
+                        tracing::error!(error = %e, "retention failed; will retry");
+                    }
+                }
+            }
+        })
+    };
+    [syncer, flusher]
+        .into_iter()
+        .filter_map(|r| r.map_err(|e| tracing::error!(error = %e, "cannot start store thread")).ok())
+        .collect()
+}
+
+impl Store {
+    /// Fsyncs the WAL now if it has unsynced writes.
+    pub fn sync_wal(&self) -> Result<(), Error> {
+        self.inner.sync_wal()
+    }
+
+    /// Writes completed chunks and new series to SQLite now. Returns the
+    /// number of chunks written.
+    pub fn flush(&self) -> Result<usize, Error> {
+        let mut db = self.inner.writer.lock();
+        self.inner.flush_locked(&mut db)
+    }
+
+    /// Checkpoints the WAL now: flushes, then replaces the segments written
+    /// so far by one file of what SQLite does not hold.
+    pub fn checkpoint(&self) -> Result<(), Error> {
+        let mut db = self.inner.writer.lock();
+        self.inner.checkpoint_locked(&mut db, false)
+    }
+
+    /// Closes every open chunk and writes everything to SQLite, leaving an
+    /// empty checkpoint and SQLite's own journal folded in: after this the
+    /// SQLite file alone holds all data.
+    pub fn flush_all(&self) -> Result<(), Error> {
+        let mut db = self.inner.writer.lock();
+        self.inner.checkpoint_locked(&mut db, true)?;
+        db.compact()?;
+        self.inner.metrics.sqlite_bytes.set(db.used_bytes()?);
+        Ok(())
+    }
+
+    /// Deletes data beyond the time and size retention now, as of `now_ms`.
+    pub fn apply_retention(&self, now_ms: i64) -> Result<RetentionReport, Error> {
+        let mut db = self.inner.writer.lock();
+        self.inner.retention_locked(&mut db, now_ms)
+    }
+
+    /// Bytes on disk: the SQLite file (with its journal) and the WAL.
+    pub fn disk_bytes(&self) -> u64 {
+        let size = |name: &str| std::fs::metadata(self.inner.dir.join(name)).map(|m| m.len()).unwrap_or(0);
+        size(crate::DB_FILE) + size(&format!("{}-wal", crate::DB_FILE)) + wal::dir_bytes(&self.inner.dir.join(crate::WAL_DIR))
+    }
+}

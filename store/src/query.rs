@@ -1,0 +1,176 @@
+//! Reading: series from the postings index, samples from SQLite and the
+//! head merged.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use model::{Labels, Matcher, Querier, Sample, Series, SeriesSet, StorageError};
+
+use crate::db::{self, Db};
+use crate::{chunk, Error, Inner, Store};
+
+/// What the head knows of one selected series, copied out under the lock.
+struct Selected {
+    id: u64,
+    labels: Labels,
+    /// Whether SQLite may hold samples in range.
+    in_db: bool,
+    /// Head chunks overlapping the range: (mint, bytes).
+    head: Vec<(i64, Arc<[u8]>)>,
+}
+
+impl Inner {
+    fn selected(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Selected> {
+        let st = self.state.read();
+        let head = &st.head;
+        let refs = head.postings.select(matchers, |r| head.series.get(&r).map(|s| &s.labels));
+        let mut out = Vec::with_capacity(refs.len());
+        for r in refs {
+            let Some(s) = head.series.get(&r) else { continue };
+            if s.min_t > maxt || s.last_t < mint {
+                continue;
+            }
+            let mut chunks: Vec<(i64, Arc<[u8]>)> = s
+                .pending
+                .iter()
+                .filter(|f| f.mint <= maxt && f.maxt >= mint)
+                .map(|f| (f.mint, Arc::from(&f.data[..])))
+                .collect();
+            if let Some(o) = &s.open {
+                if o.mint <= maxt && o.enc.last_t() >= mint {
+                    chunks.push((o.mint, Arc::from(o.enc.bytes())));
+                }
+            }
+            let in_db = s.persisted_maxt >= mint;
+            if chunks.is_empty() && !in_db {
+                continue;
+            }
+            out.push(Selected { id: r, labels: s.labels.clone(), in_db, head: chunks });
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    fn reader(&self) -> Result<rusqlite::Connection, Error> {
+        match self.readers.lock().pop() {
+            Some(c) => Ok(c),
+            None => Db::reader(&self.db_path),
+        }
+    }
+
+    fn give_back(&self, conn: rusqlite::Connection) {
+        let mut pool = self.readers.lock();
+        if pool.len() < 16 {
+            pool.push(conn);
+        }
+    }
+
+    /// Decodes one series' samples in `[mint, maxt]` from SQLite and the
+    /// head. A chunk can be in both while the flusher is between its commit
+    /// and its head update; chunks are identified by their first timestamp.
+    fn load(&self, conn: Option<&rusqlite::Connection>, sel: Selected, mint: i64, maxt: i64) -> Result<Option<Series>, Error> {
+        let mut chunks: Vec<(i64, Arc<[u8]>)> = Vec::new();
+        if let (true, Some(conn)) = (sel.in_db, conn) {
+            for (cmint, _, data) in db::read_chunks(conn, &self.db_path, sel.id, mint, maxt)? {
+                chunks.push((cmint, Arc::from(data)));
+            }
+        }
+        chunks.extend(sel.head);
+        chunks.sort_by_key(|c| c.0);
+        chunks.dedup_by_key(|c| c.0);
+        let mut samples: Vec<Sample> = Vec::new();
+        for (cmint, data) in &chunks {
+            let before = samples.len();
+            chunk::decode_into(data, &mut samples).map_err(|e| Error::Corrupt {
+                file: self.db_path.clone(),
+                reason: format!("series {} chunk at {cmint}: {e}", sel.id),
+            })?;
+            // Keep only the range; samples are ascending within a chunk.
+            let added = &mut samples[before..];
+            let lo = added.partition_point(|s| s.t < mint);
+            let hi = added.partition_point(|s| s.t <= maxt);
+            samples.truncate(before + hi);
+            samples.drain(before..before + lo);
+        }
+        Ok((!samples.is_empty()).then_some(Series { labels: sel.labels, samples }))
+    }
+}
+
+struct SeriesIter {
+    inner: Arc<Inner>,
+    conn: Option<rusqlite::Connection>,
+    todo: std::vec::IntoIter<Selected>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Iterator for SeriesIter {
+    type Item = Result<Series, StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let sel = self.todo.next()?;
+            if self.conn.is_none() && sel.in_db {
+                match self.inner.reader() {
+                    Ok(c) => self.conn = Some(c),
+                    Err(e) => return Some(Err(e.into())),
+                }
+            }
+            match self.inner.load(self.conn.as_ref(), sel, self.mint, self.maxt) {
+                Ok(Some(s)) => return Some(Ok(s)),
+                Ok(None) => continue,
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+    }
+}
+
+impl Drop for SeriesIter {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.inner.give_back(c);
+        }
+    }
+}
+
+impl Querier for Store {
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet, StorageError> {
+        let mint = mint.max(self.inner.retention_floor());
+        let todo = if mint > maxt { Vec::new() } else { self.inner.selected(matchers, mint, maxt) };
+        Ok(Box::new(SeriesIter { inner: self.inner.clone(), conn: None, todo: todo.into_iter(), mint, maxt }))
+    }
+
+    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
+        let st = self.inner.state.read();
+        let head = &st.head;
+        let mint = mint.max(self.inner.retention_floor());
+        let mut names = BTreeSet::new();
+        {
+            for r in head.postings.select(matchers, |r| head.series.get(&r).map(|s| &s.labels)) {
+                let Some(s) = head.series.get(&r) else { continue };
+                if s.min_t <= maxt && s.last_t >= mint {
+                    names.extend(s.labels.iter().map(|(n, _)| n.to_string()));
+                }
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
+        let st = self.inner.state.read();
+        let head = &st.head;
+        let mint = mint.max(self.inner.retention_floor());
+        let mut values = BTreeSet::new();
+        {
+            for r in head.postings.select(matchers, |r| head.series.get(&r).map(|s| &s.labels)) {
+                let Some(s) = head.series.get(&r) else { continue };
+                if s.min_t <= maxt && s.last_t >= mint {
+                    if let Some(v) = s.labels.get(name) {
+                        values.insert(v.to_string());
+                    }
+                }
+            }
+        }
+        Ok(values.into_iter().collect())
+    }
+}

@@ -1,0 +1,172 @@
+//! Behaviour of the store through its public API: commit rules, restart,
+//! flush and checkpoint, retention, the querier.
+
+use std::time::Duration;
+
+use model::{Appendable, Labels, MatchOp, Matcher, Querier, Sample};
+use store::{Options, Store};
+
+fn opts() -> Options {
+    Options { background: false, retention_time: None, ..Options::default() }
+}
+
+fn series(name: &str, i: usize) -> Labels {
+    Labels::from_pairs([("__name__", name.to_string()), ("i", i.to_string()), ("job", "test".to_string())])
+}
+
+fn all(store: &Store, matchers: &[Matcher]) -> Vec<(Labels, Vec<Sample>)> {
+    store
+        .select(matchers, i64::MIN, i64::MAX)
+        .unwrap()
+        .map(|s| {
+            let s = s.unwrap();
+            (s.labels, s.samples)
+        })
+        .collect()
+}
+
+/// Writes `n` series × `per` samples, 15 s apart, with values that exercise
+/// the codec; returns what was written.
+fn fill(store: &Store, n: usize, per: usize, t0: i64) -> Vec<(Labels, Vec<Sample>)> {
+    let mut want: Vec<(Labels, Vec<Sample>)> = (0..n).map(|i| (series("m", i), Vec::new())).collect();
+    for k in 0..per {
+        let mut app = Appendable::appender(store);
+        for (i, (l, samples)) in want.iter_mut().enumerate() {
+            let t = t0 + k as i64 * 15_000 + i as i64;
+            let v = match (i + k) % 7 {
+                0 => f64::NAN,
+                1 => f64::INFINITY,
+                2 => -0.0,
+                _ => (k * i) as f64 * 1.25,
+            };
+            app.append(l, t, v).unwrap();
+            samples.push(Sample::new(t, v));
+        }
+        app.commit().unwrap();
+    }
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    want
+}
+
+fn assert_same(got: &[(Labels, Vec<Sample>)], want: &[(Labels, Vec<Sample>)], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: series count");
+    for ((gl, gs), (wl, ws)) in got.iter().zip(want) {
+        assert_eq!(gl, wl, "{what}: labels");
+        assert_eq!(gs.len(), ws.len(), "{what}: {gl}: sample count");
+        for (g, w) in gs.iter().zip(ws) {
+            assert!(g.bit_eq(w), "{what}: {gl}: got {g:?}, want {w:?}");
+        }
+    }
+}
+
+#[test]
+fn commit_counts_rejections() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let l = series("x", 0);
+    let mut app = store.appender();
+    use model::Appender;
+    for (t, v) in [(100, 1.0), (50, 2.0), (100, 1.0), (100, 3.0), (200, 4.0)] {
+        app.append(&l, t, v).unwrap();
+    }
+    let sum = app.commit().unwrap();
+    assert_eq!((sum.appended, sum.new_series, sum.out_of_order, sum.duplicate), (2, 1, 1, 1));
+    app.append(&l, 150, 0.0).unwrap();
+    assert_eq!(app.commit().unwrap().out_of_order, 1);
+    assert_eq!(store.metrics().out_of_order.get(), 2);
+    assert_eq!(store.metrics().duplicate.get(), 1);
+    assert!(app.append(&Labels::empty(), 1, 1.0).is_err());
+    app.append(&l, 300, 5.0).unwrap();
+    app.rollback();
+    assert_eq!(app.commit().unwrap().appended, 0);
+    assert_eq!(all(&store, &[]).len(), 1);
+    assert_eq!(all(&store, &[])[0].1.len(), 2);
+}
+
+#[test]
+fn survives_restart_at_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = {
+        let store = Store::open(dir.path(), opts()).unwrap();
+        fill(&store, 30, 400, 1_000_000)
+    };
+    // WAL only.
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_same(&all(&store, &[]), &want, "after WAL replay");
+    store.flush().unwrap();
+    drop(store);
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_same(&all(&store, &[]), &want, "after flush");
+    store.checkpoint().unwrap();
+    let more = fill(&store, 30, 10, 100_000_000);
+    drop(store);
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let mut want2 = want.clone();
+    for (w, m) in want2.iter_mut().zip(&more) {
+        w.1.extend_from_slice(&m.1);
+    }
+    assert_same(&all(&store, &[]), &want2, "after checkpoint and more writes");
+    store.flush_all().unwrap();
+    drop(store);
+    let wal_files: Vec<_> = std::fs::read_dir(dir.path().join("wal")).unwrap().collect();
+    assert!(wal_files.len() <= 2, "WAL not truncated: {wal_files:?}");
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_same(&all(&store, &[]), &want2, "after flush_all");
+}
+
+#[test]
+fn select_ranges_and_matchers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let want = fill(&store, 10, 300, 0);
+    store.flush().unwrap();
+    let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
+    let got = all(&store, &[m(MatchOp::RegexMatch, "i", "1|3|5"), m(MatchOp::Equal, "__name__", "m")]);
+    assert_eq!(got.iter().map(|s| s.0.get("i").unwrap().to_string()).collect::<Vec<_>>(), ["1", "3", "5"]);
+    for (mint, maxt) in [(0, 0), (1, 14_999), (100_000, 2_000_000), (4_000_000, 4_485_000), (7_200_000, 7_200_000)] {
+        let got: Vec<_> = store.select(&[], mint, maxt).unwrap().map(|s| s.unwrap()).collect();
+        let expect: Vec<(Labels, Vec<Sample>)> = want
+            .iter()
+            .map(|(l, s)| (l.clone(), s.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect::<Vec<_>>()))
+            .filter(|(_, s)| !s.is_empty())
+            .collect();
+        let got: Vec<_> = got.into_iter().map(|s| (s.labels, s.samples)).collect();
+        assert_same(&got, &expect, &format!("range [{mint}, {maxt}]"));
+    }
+    assert_eq!(store.label_names(&[], i64::MIN, i64::MAX).unwrap(), ["__name__", "i", "job"]);
+    assert_eq!(store.label_values("i", &[m(MatchOp::RegexMatch, "i", "[2-4]")], i64::MIN, i64::MAX).unwrap(), ["2", "3", "4"]);
+    assert!(store.label_values("i", &[], 10_000_000, 20_000_000).unwrap().is_empty());
+}
+
+#[test]
+fn retention_by_time_and_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = 86_400_000i64;
+    let now = model::time::now_ms();
+    let store = Store::open(dir.path(), Options { retention_time: Some(Duration::from_secs(86_400)), ..opts() }).unwrap();
+    // Old series: 3 days ago; a series that spans old and new.
+    let old = fill(&store, 50, 2000, now - 3 * day);
+    let recent = Labels::from_pairs([("__name__", "recent")]);
+    let mut app = store.appender();
+    use model::Appender;
+    for k in 0..600 {
+        app.append(&recent, now - 2 * day + k * 300_000, k as f64).unwrap();
+    }
+    app.commit().unwrap();
+    store.flush_all().unwrap();
+    let before = std::fs::metadata(dir.path().join(store::DB_FILE)).unwrap().len();
+    // Query results exclude old data even before retention runs.
+    assert!(all(&store, &[Matcher::equal("__name__", "m")]).is_empty());
+    let r = all(&store, &[Matcher::equal("__name__", "recent")]);
+    assert!(r[0].1.iter().all(|s| s.t >= now - day - 60_000), "recent series returned samples beyond retention");
+    let report = store.apply_retention(now).unwrap();
+    assert!(report.chunks > 0 && report.series == old.len(), "report {report:?}");
+    assert!(report.file_bytes_after < before, "SQLite file did not shrink: {report:?}");
+    assert_eq!(store.label_values("__name__", &[], i64::MIN, i64::MAX).unwrap(), ["recent"]);
+    drop(store);
+    // Size retention deletes oldest chunks until under the limit.
+    let store = Store::open(dir.path(), Options { retention_size: Some(1), ..opts() }).unwrap();
+    let report = store.apply_retention(now).unwrap();
+    assert!(report.chunks > 0, "{report:?}");
+    assert!(all(&store, &[]).is_empty());
+}
