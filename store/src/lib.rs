@@ -24,10 +24,11 @@
 //! use model::{Appender, Labels, Querier};
 //! # let dir = tempfile::tempdir().unwrap();
 //! let store = store::Store::open(dir.path(), store::Options::default()).unwrap();
+//! let now = model::time::now_ms();
 //! let mut app = store.appender();
-//! app.append(&Labels::from_pairs([("__name__", "up")]), 1000, 1.0).unwrap();
+//! app.append(&Labels::from_pairs([("__name__", "up")]), now, 1.0).unwrap();
 //! app.commit().unwrap();
-//! let series: Vec<_> = store.select(&[model::Matcher::equal("__name__", "up")], 0, 2000).unwrap().collect();
+//! let series: Vec<_> = store.select(&[model::Matcher::equal("__name__", "up")], now - 1000, now).unwrap().collect();
 //! assert_eq!(series.len(), 1);
 //! store.close().unwrap();
 //! ```
