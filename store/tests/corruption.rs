@@ -1,0 +1,184 @@
+//! Damage table for everything the store reads back from disk. For each
+//! kind of WAL damage the store must open, keep every record before the
+//! damage, count it, and take new writes; a damaged or missing SQLite file
+//! must be an error that names the file.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use model::{Appender, Labels, Querier};
+use store::{Options, Store};
+
+const BATCHES: i64 = 200;
+const SERIES: usize = 5;
+
+fn opts() -> Options {
+    Options { background: false, retention_time: None, segment_bytes: 4096, ..Options::default() }
+}
+
+fn labels(i: usize) -> Labels {
+    Labels::from_pairs([("__name__", "c".to_string()), ("s", i.to_string())])
+}
+
+/// A store whose WAL holds `BATCHES` records (one per commit) over several
+/// segments; returns the segment paths in order.
+fn prepared() -> (tempfile::TempDir, Vec<PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let mut app = store.appender();
+    for b in 0..BATCHES {
+        for i in 0..SERIES {
+            app.append(&labels(i), b * 1000, b as f64 + i as f64 / 10.0).unwrap();
+        }
+        app.commit().unwrap();
+    }
+    drop(store);
+    let mut segs: Vec<PathBuf> = fs::read_dir(dir.path().join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().parse::<u64>().is_ok())
+        .collect();
+    segs.sort();
+    // The last segment was started by the last open and may be empty.
+    segs.retain(|p| fs::metadata(p).unwrap().len() > 8);
+    assert!(segs.len() >= 4, "want several segments, got {}", segs.len());
+    (dir, segs)
+}
+
+/// Offsets of the record frames in a segment.
+fn frames(path: &Path) -> Vec<u64> {
+    let b = fs::read(path).unwrap();
+    let mut pos = 8usize;
+    let mut out = Vec::new();
+    while pos + 8 <= b.len() {
+        out.push(pos as u64);
+        let len = u32::from_le_bytes(b[pos..pos + 4].try_into().unwrap()) as usize;
+        pos += 8 + len;
+    }
+    out
+}
+
+fn records_before(segs: &[PathBuf], seg: usize) -> i64 {
+    segs[..seg].iter().map(|p| frames(p).len() as i64).sum()
+}
+
+/// Batches readable after reopening, checking the ones kept are exact.
+fn kept_batches(store: &Store) -> i64 {
+    let mut n = i64::MAX;
+    for i in 0..SERIES {
+        let s = store.select(&[model::Matcher::equal("s", i.to_string())], 0, BATCHES * 1000).unwrap().next();
+        let samples = s.map(|s| s.unwrap().samples).unwrap_or_default();
+        for (b, smp) in samples.iter().enumerate() {
+            assert_eq!((smp.t, smp.v), (b as i64 * 1000, b as f64 + i as f64 / 10.0), "series {i} batch {b}");
+        }
+        n = n.min(samples.len() as i64);
+    }
+    n
+}
+
+#[test]
+fn wal_damage_table() {
+    type Damage = fn(&[PathBuf]) -> i64;
+    let cases: Vec<(&str, Damage)> = vec![
+        ("torn last record", |segs| {
+            let last = segs.last().unwrap();
+            let len = fs::metadata(last).unwrap().len();
+            OpenOptions::new().write(true).open(last).unwrap().set_len(len - 3).unwrap();
+            BATCHES - 1
+        }),
+        ("bad CRC in the middle of a segment", |segs| {
+            let mid = segs.len() / 2;
+            let f = frames(&segs[mid]);
+            let victim = f[f.len() / 2];
+            let mut b = fs::read(&segs[mid]).unwrap();
+            b[victim as usize + 8 + 2] ^= 0x55;
+            fs::write(&segs[mid], b).unwrap();
+            records_before(segs, mid) + (f.len() / 2) as i64
+        }),
+        ("zero-filled tail", |segs| {
+            OpenOptions::new().append(true).open(segs.last().unwrap()).unwrap().write_all(&[0; 4096]).unwrap();
+            BATCHES
+        }),
+        ("truncated segment header", |segs| {
+            let next = segs.last().unwrap().with_file_name("99999998");
+            fs::write(next, b"WFW").unwrap();
+            BATCHES
+        }),
+        ("garbage segment", |segs| {
+            let next = segs.last().unwrap().with_file_name("99999998");
+            fs::write(next, b"this is not a WAL segment at all, just garbage bytes").unwrap();
+            BATCHES
+        }),
+        ("garbage segment in the middle", |segs| {
+            let mid = segs.len() / 2;
+            fs::write(&segs[mid], vec![0xA5; 3000]).unwrap();
+            records_before(segs, mid)
+        }),
+    ];
+    for (name, damage) in cases {
+        let (dir, segs) = prepared();
+        let want = damage(&segs);
+        let store = Store::open(dir.path(), opts()).unwrap_or_else(|e| panic!("{name}: open failed: {e}"));
+        assert!(store.metrics().wal_corruptions.get() > 0, "{name}: corruption not counted");
+        let got = kept_batches(&store);
+        assert_eq!(got, want, "{name}: batches kept");
+        // New writes are taken and survive another restart.
+        let mut app = store.appender();
+        app.append(&labels(0), 10_000_000, 42.0).unwrap();
+        assert_eq!(app.commit().unwrap().appended, 1, "{name}: new write refused");
+        drop(app);
+        drop(store);
+        let store = Store::open(dir.path(), opts()).unwrap();
+        assert_eq!(store.metrics().wal_corruptions.get(), 0, "{name}: damage left behind after repair");
+        let s = store.select(&[model::Matcher::equal("s", "0")], 10_000_000, 10_000_000).unwrap().next();
+        assert_eq!(s.map(|s| s.unwrap().samples.len()), Some(1), "{name}: new write lost");
+        eprintln!("{name}: kept {got} of {BATCHES} batches, repaired, new writes taken");
+    }
+}
+
+#[test]
+fn damaged_or_missing_sqlite_names_the_file() {
+    let cases: Vec<(&str, fn(&Path))> = vec![
+        ("missing", |db| fs::remove_file(db).unwrap()),
+        ("garbage", |db| fs::write(db, vec![0x42; 8192]).unwrap()),
+        ("truncated", |db| {
+            let len = fs::metadata(db).unwrap().len();
+            OpenOptions::new().write(true).open(db).unwrap().set_len(len / 3).unwrap();
+        }),
+        ("zeroed header", |db| {
+            let mut b = fs::read(db).unwrap();
+            b[..100].fill(0);
+            fs::write(db, b).unwrap();
+        }),
+    ];
+    for (name, damage) in cases {
+        let (dir, _) = prepared();
+        {
+            let store = Store::open(dir.path(), opts()).unwrap();
+            store.flush_all().unwrap();
+            // Keep some WAL data so "missing" is not a fresh start.
+            let mut app = store.appender();
+            app.append(&labels(0), 99_000_000, 1.0).unwrap();
+            app.commit().unwrap();
+        }
+        let db = dir.path().join(store::DB_FILE);
+        let _ = fs::remove_file(dir.path().join(format!("{}-wal", store::DB_FILE)));
+        let _ = fs::remove_file(dir.path().join(format!("{}-shm", store::DB_FILE)));
+        damage(&db);
+        let result = Store::open(dir.path(), opts()).and_then(|s| {
+            // Damage deeper in the file shows when the data is read.
+            s.select(&[], i64::MIN, i64::MAX).map_err(|e| store::Error::Corrupt { file: db.clone(), reason: e.to_string() })?
+                .try_for_each(|r| r.map(|_| ()))
+                .map_err(|e| store::Error::Corrupt { file: db.clone(), reason: e.to_string() })
+        });
+        match result {
+            Ok(()) => panic!("{name}: damaged SQLite file accepted"),
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(msg.contains("watchfire.db"), "{name}: error does not name the file: {msg}");
+                eprintln!("{name}: {msg}");
+            }
+        }
+    }
+}
