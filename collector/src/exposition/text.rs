@@ -1,0 +1,553 @@
+//! Prometheus text format 0.0.4, one line at a time.
+//!
+//! Syntax follows Prometheus' scrape parser (`model/textparse/promlex.l`,
+//! `promparse.go`): blanks may surround every token, commas between labels
+//! are optional, unknown escapes are kept raw, timestamps are digits only.
+//! In strict mode the rules of the reference parser (`prometheus/common`
+//! `expfmt/text_parse.go`) apply on top: commas required, only `\\`, `\"`
+//! and `\n` escapes, signed timestamps, one HELP and one TYPE per family
+//! and TYPE before the family's samples, float `le`/`quantile` values,
+//! non-negative histogram counts, and a newline after the last line.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::lexer::{label_set, unescape, Cursor, Escapes, LabelSyntax};
+use super::number::{parse_float, parse_millis};
+use super::{normalize_floats, show, Entry, Fault, MetricType, Sample};
+
+/// Cross-line state of a text-format body.
+pub(super) struct State {
+    strict: bool,
+    /// Type of the last TYPE line, whatever its name: what Prometheus uses
+    /// to decide which `le`/`quantile` values to normalise.
+    last_type: MetricType,
+    /// Strict mode: what each family has declared so far.
+    families: HashMap<String, Family>,
+    /// Strict mode: the last sample name and the family it resolved to;
+    /// valid until the next metadata line.
+    last: Option<(String, Resolved)>,
+    /// Reused buffer for normalising label values.
+    scratch: String,
+}
+
+#[derive(Debug, Default)]
+struct Family {
+    help: bool,
+    kind: Option<MetricType>,
+    samples: bool,
+}
+
+/// The family a sample belongs to and the sample's role in it.
+#[derive(Debug, Clone)]
+struct Resolved {
+    family: String,
+    kind: MetricType,
+    suffix: &'static str,
+}
+
+impl State {
+    pub(super) fn new(strict: bool) -> Self {
+        State {
+            strict,
+            last_type: MetricType::Unknown,
+            families: HashMap::new(),
+            last: None,
+            scratch: String::new(),
+        }
+    }
+
+    pub(super) fn is_strict(&self) -> bool {
+        self.strict
+    }
+
+    fn escapes(&self) -> Escapes {
+        if self.strict {
+            Escapes::Reject
+        } else {
+            Escapes::Keep
+        }
+    }
+
+    pub(super) fn parse<'a>(&mut self, line: &'a [u8]) -> Result<Entry<'a>, Fault> {
+        let mut cur = Cursor::new(line);
+        cur.skip_blanks();
+        match cur.peek() {
+            None => Ok(Entry::Blank),
+            Some(b'#') => self.comment(cur),
+            Some(_) => self.sample(cur).map(Entry::Sample),
+        }
+    }
+
+    /// A `#` line: HELP, TYPE or a plain comment.
+    fn comment<'a>(&mut self, mut cur: Cursor<'a>) -> Result<Entry<'a>, Fault> {
+        cur.advance(1);
+        if cur.skip_blanks() == 0 {
+            return Ok(Entry::Comment);
+        }
+        let help = match cur.rest() {
+            r if r.starts_with(b"HELP") && matches!(r.get(4), Some(b' ' | b'\t')) => true,
+            r if r.starts_with(b"TYPE") && matches!(r.get(4), Some(b' ' | b'\t')) => false,
+            _ => return Ok(Entry::Comment),
+        };
+        let keyword = if help { "HELP" } else { "TYPE" };
+        cur.advance(4);
+        cur.skip_blanks();
+        let name = match cur.peek() {
+            Some(b'"') => cur.quoted("metric name", self.escapes())?,
+            _ => match cur.metric_name() {
+                Some(n) => Cow::Borrowed(n),
+                None => return Err(cur.fault(format!("expected metric name after {keyword}"))),
+            },
+        };
+        if name.is_empty() {
+            return Err(cur.fault(format!("empty metric name after {keyword}")));
+        }
+        let rest = cur.rest();
+        let text_at = cur.pos();
+        if matches!(rest.first(), Some(b) if *b != b' ' && *b != b'\t') {
+            return Err(cur.fault(format!("expected blank after metric name in {keyword}")));
+        }
+        let (text, text_at) = if self.strict {
+            // expfmt ignores HELP and TYPE lines that end at the name.
+            if rest.is_empty() {
+                return Ok(Entry::Comment);
+            }
+            let trimmed = trim_start_blanks(rest);
+            (trimmed, text_at + rest.len() - trimmed.len())
+        } else if rest.iter().all(|&b| b == b' ' || b == b'\t') {
+            (&rest[rest.len()..], text_at + rest.len())
+        } else {
+            // Prometheus drops exactly one separator character.
+            (&rest[1..], text_at + 1)
+        };
+        if help {
+            let help = unescape(text, text_at, "help text", self.escapes(), false)?;
+            if self.strict {
+                self.last = None;
+                let family = self.families.entry(name.to_string()).or_default();
+                if family.help {
+                    return Err(Fault::rule(format!(
+                        "second HELP line for metric name {name:?}"
+                    )));
+                }
+                family.help = true;
+            }
+            return Ok(Entry::Help { name, help });
+        }
+        let text = if self.strict {
+            trim_end_blanks(text)
+        } else {
+            text
+        };
+        let kind = match text {
+            b"counter" => MetricType::Counter,
+            b"gauge" => MetricType::Gauge,
+            b"histogram" => MetricType::Histogram,
+            b"summary" => MetricType::Summary,
+            b"untyped" => MetricType::Unknown,
+            // expfmt knows gauge histograms; Prometheus' text parser does not.
+            b"gaugehistogram" | b"gauge_histogram" if self.strict => MetricType::GaugeHistogram,
+            other => {
+                return Err(Fault::at(
+                    text_at,
+                    format!("invalid metric type {:?}", String::from_utf8_lossy(other)),
+                ))
+            }
+        };
+        self.last_type = kind;
+        if self.strict {
+            self.last = None;
+            let family = self.families.entry(name.to_string()).or_default();
+            if family.kind.is_some() || family.samples {
+                return Err(Fault::rule(format!(
+                    "second TYPE line for metric name {name:?}, or TYPE reported after samples"
+                )));
+            }
+            family.kind = Some(kind);
+        }
+        Ok(Entry::Type { name, kind })
+    }
+
+    fn sample<'a>(&mut self, mut cur: Cursor<'a>) -> Result<Sample<'a>, Fault> {
+        let start = cur.pos();
+        let mut name = cur.metric_name().map(Cow::Borrowed);
+        if name.is_none() && cur.peek() != Some(b'{') {
+            return Err(cur.fault("expected metric name or '{'"));
+        }
+        cur.skip_blanks();
+        let mut labels = Vec::new();
+        if cur.eat(b'{') {
+            let syntax = LabelSyntax {
+                blanks: true,
+                optional_commas: !self.strict,
+                name_inside: true,
+                escapes: self.escapes(),
+            };
+            label_set(&mut cur, syntax, &mut name, &mut labels)?;
+        }
+        let Some(name) = name else {
+            return Err(Fault::at(start, "metric name not set"));
+        };
+        cur.skip_blanks();
+        let value_at = cur.pos();
+        let value = cur.token(|b| b == b' ' || b == b'\t');
+        if value.is_empty() {
+            return Err(cur.fault("expected value after metric"));
+        }
+        let value = parse_float(value)
+            .map_err(|e| Fault::at(value_at, format!("{e} in value {}", show(value))))?;
+        cur.skip_blanks();
+        let mut timestamp_ms = None;
+        if !cur.is_end() {
+            let ts_at = cur.pos();
+            let ts = cur.token(|b| b == b' ' || b == b'\t');
+            timestamp_ms = Some(
+                parse_millis(ts, self.strict)
+                    .map_err(|e| Fault::at(ts_at, format!("{e}: {}", show(ts))))?,
+            );
+            cur.skip_blanks();
+            if !cur.is_end() {
+                return Err(cur.fault("expected end of line after timestamp"));
+            }
+        }
+        let mut sample = Sample {
+            name,
+            labels,
+            value,
+            timestamp_ms,
+            exemplar: None,
+            start_timestamp_ms: None,
+        };
+        let kind = if self.strict {
+            self.check_family(&sample)?
+        } else {
+            self.last_type
+        };
+        normalize_floats(&mut sample.labels, kind, &mut self.scratch);
+        Ok(sample)
+    }
+
+    /// Strict mode: finds the sample's family the way `expfmt` groups
+    /// samples, records that it has samples and applies its value rules.
+    fn check_family(&mut self, sample: &Sample<'_>) -> Result<MetricType, Fault> {
+        let resolved = match &self.last {
+            Some((name, r)) if *name == sample.name => r.clone(),
+            _ => {
+                let r = self.resolve(&sample.name);
+                self.last = Some((sample.name.to_string(), r.clone()));
+                r
+            }
+        };
+        let histogram = matches!(
+            resolved.kind,
+            MetricType::Histogram | MetricType::GaugeHistogram
+        );
+        if histogram && resolved.suffix == "_bucket" {
+            if let Some(le) = sample.label("le") {
+                if parse_float(le.as_bytes()).is_err() {
+                    return Err(Fault::rule("expected float as value for 'le' label"));
+                }
+            }
+            if sample.value < 0.0 {
+                return Err(Fault::rule(format!(
+                    "negative bucket population for histogram {:?}",
+                    resolved.family
+                )));
+            }
+        }
+        if histogram && resolved.suffix == "_count" && sample.value < 0.0 {
+            return Err(Fault::rule(format!(
+                "negative count for histogram {:?}",
+                resolved.family
+            )));
+        }
+        if resolved.kind == MetricType::Summary && resolved.suffix.is_empty() {
+            if let Some(q) = sample.label("quantile") {
+                if parse_float(q.as_bytes()).is_err() {
+                    return Err(Fault::rule("expected float as value for 'quantile' label"));
+                }
+            }
+        }
+        Ok(resolved.kind)
+    }
+
+    fn resolve(&mut self, name: &str) -> Resolved {
+        const SUFFIXES: [(&str, &[MetricType]); 3] = [
+            (
+                "_bucket",
+                &[MetricType::Histogram, MetricType::GaugeHistogram],
+            ),
+            (
+                "_count",
+                &[
+                    MetricType::Summary,
+                    MetricType::Histogram,
+                    MetricType::GaugeHistogram,
+                ],
+            ),
+            (
+                "_sum",
+                &[
+                    MetricType::Summary,
+                    MetricType::Histogram,
+                    MetricType::GaugeHistogram,
+                ],
+            ),
+        ];
+        for (suffix, kinds) in SUFFIXES {
+            let Some(base) = name.strip_suffix(suffix) else {
+                continue;
+            };
+            if let Some(family) = self.families.get_mut(base) {
+                if let Some(kind) = family.kind.filter(|k| kinds.contains(k)) {
+                    family.samples = true;
+                    return Resolved {
+                        family: base.to_string(),
+                        kind,
+                        suffix,
+                    };
+                }
+            }
+        }
+        let family = self.families.entry(name.to_string()).or_default();
+        family.samples = true;
+        Resolved {
+            family: name.to_string(),
+            kind: family.kind.unwrap_or(MetricType::Unknown),
+            suffix: "",
+        }
+    }
+}
+
+fn trim_start_blanks(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    &s[n..]
+}
+
+fn trim_end_blanks(s: &[u8]) -> &[u8] {
+    let n = s
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    &s[..s.len() - n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(s: &Sample<'_>) -> String {
+        s.labels
+            .iter()
+            .map(|(n, v)| format!("{n}={v:?}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Renders an entry compactly for case tables.
+    fn show(e: &Entry<'_>) -> String {
+        match e {
+            Entry::Help { name, help } => format!("help {name} {help:?}"),
+            Entry::Type { name, kind } => format!("type {name} {kind}"),
+            Entry::Unit { name, unit } => format!("unit {name} {unit:?}"),
+            Entry::Comment => "comment".into(),
+            Entry::Blank => "blank".into(),
+            Entry::Eof => "eof".into(),
+            Entry::Sample(s) | Entry::Created(s) => {
+                format!(
+                    "{}{{{}}} {} {:?}",
+                    s.name,
+                    labels(s),
+                    s.value,
+                    s.timestamp_ms
+                )
+            }
+        }
+    }
+
+    /// Each case is a sequence of lines fed to one parser; `want` is the
+    /// rendering of the last line's entry or `Err` with the reason's start.
+    #[test]
+    fn lines() {
+        let cases: &[(bool, &[&str], Result<&str, &str>)] = &[
+            (false, &["a 1"], Ok("a{} 1 None")),
+            (false, &["  a\t1  \t123123  "], Ok("a{} 1 Some(123123)")),
+            (
+                false,
+                &["some:aggregate:rate5m{a_b=\"c\"}\t1"],
+                Ok("some:aggregate:rate5m{a_b=\"c\"} 1 None"),
+            ),
+            (
+                false,
+                &["a { b = \"c\" d=\"e\", } -Inf"],
+                Ok("a{b=\"c\",d=\"e\"} -inf None"),
+            ),
+            (false, &["a{b=\"c\"}1"], Ok("a{b=\"c\"} 1 None")),
+            (
+                false,
+                &["{\"my.metric\",b=\"1,2=3\"} 4"],
+                Ok("my.metric{b=\"1,2=3\"} 4 None"),
+            ),
+            (
+                false,
+                &["{b=\"c\",\"my.metric\"} 4"],
+                Ok("my.metric{b=\"c\"} 4 None"),
+            ),
+            (
+                false,
+                &["a{b=\"x\\\\y\\\"z\\nw\\t\"} 1"],
+                Ok("a{b=\"x\\\\y\\\"z\\nw\\\\t\"} 1 None"),
+            ),
+            (false, &["a{b=\"abc\0\"} 1"], Ok("a{b=\"abc\\0\"} 1 None")),
+            (false, &["a -1 -2"], Err("expected integer")),
+            (true, &["a -1 -2"], Ok("a{} -1 Some(-2)")),
+            (false, &["a 1 2.72"], Err("expected integer")),
+            (false, &["a 1 2 3"], Err("expected end of line")),
+            (false, &["a"], Err("expected value")),
+            (false, &["{a=\"ok\"} 1"], Err("metric name not set")),
+            (false, &["a\0{b=\"c\"} 1"], Err("invalid float")),
+            (false, &["a{b\0=\"c\"} 1"], Err("expected '='")),
+            (false, &["foo 0x1p-3"], Err("unsupported character")),
+            (false, &["a{b=\"c\"} 1e400"], Err("float out of range")),
+            (false, &["#"], Ok("comment")),
+            (false, &["# Hrandom"], Ok("comment")),
+            (false, &["#HELP a b"], Ok("comment")),
+            (false, &["# HELP"], Ok("comment")),
+            (false, &["# \tTYPE a summary"], Ok("type a summary")),
+            (false, &["# HELP a"], Ok("help a \"\"")),
+            (false, &["# HELP a "], Ok("help a \"\"")),
+            (
+                false,
+                &["# HELP a  two\\\\ \\n \\\""],
+                Ok("help a \" two\\\\ \\n \\\\\\\"\""),
+            ),
+            (true, &["# HELP a  two"], Ok("help a \"two\"")),
+            (true, &["# HELP a \\t"], Err("invalid escape")),
+            (false, &["# HELP \"a.b\" x"], Ok("help a.b \"x\"")),
+            (false, &["# HELP "], Err("expected metric name")),
+            (false, &["# TYPE a gauge "], Err("invalid metric type")),
+            (true, &["# TYPE a gauge "], Ok("type a gauge")),
+            (
+                false,
+                &["# TYPE a gaugehistogram"],
+                Err("invalid metric type"),
+            ),
+            (
+                true,
+                &["# TYPE a gauge_histogram"],
+                Ok("type a gaugehistogram"),
+            ),
+            (true, &["# TYPE a"], Ok("comment")),
+            (
+                true,
+                &["# TYPE a counter", "# TYPE a counter"],
+                Err("second TYPE"),
+            ),
+            (true, &["a 1", "# TYPE a counter"], Err("second TYPE")),
+            (true, &["# HELP a x", "# HELP a y"], Err("second HELP")),
+            (true, &["# HELP a", "# HELP a"], Ok("comment")),
+            (
+                false,
+                &["# TYPE a counter", "# TYPE a counter"],
+                Ok("type a counter"),
+            ),
+            (
+                false,
+                &["# TYPE h histogram", "h_bucket{le=\"1\"} 1"],
+                Ok("h_bucket{le=\"1.0\"} 1 None"),
+            ),
+            (
+                false,
+                &["# TYPE h histogram", "x{le=\"1\"} 1"],
+                Ok("x{le=\"1.0\"} 1 None"),
+            ),
+            (
+                true,
+                &["# TYPE h histogram", "x{le=\"1\"} 1"],
+                Ok("x{le=\"1\"} 1 None"),
+            ),
+            (
+                false,
+                &["# TYPE s summary", "s{quantile=\"0\"} 1"],
+                Ok("s{quantile=\"0.0\"} 1 None"),
+            ),
+            (
+                false,
+                &["# TYPE c counter", "c{le=\"10\"} 1"],
+                Ok("c{le=\"10\"} 1 None"),
+            ),
+            (
+                true,
+                &["# TYPE h histogram", "h_bucket{le=\"bla\"} 1"],
+                Err("expected float"),
+            ),
+            (
+                false,
+                &["# TYPE h histogram", "h_bucket{le=\"bla\"} 1"],
+                Ok("h_bucket{le=\"bla\"} 1 None"),
+            ),
+            (
+                true,
+                &["# TYPE s summary", "s{quantile=\"x\"} 1"],
+                Err("expected float"),
+            ),
+            (
+                true,
+                &["# TYPE h histogram", "h_count -1"],
+                Err("negative count"),
+            ),
+            (
+                true,
+                &["# TYPE h histogram", "h_bucket{le=\"1\"} -1"],
+                Err("negative bucket"),
+            ),
+            (true, &["a{b=\"c\" d=\"e\"} 1"], Err("expected ','")),
+            (true, &["a{b=\"\\t\"} 1"], Err("invalid escape")),
+        ];
+        for (strict, lines, want) in cases {
+            let mut state = State::new(*strict);
+            let mut got = Err(String::from("no lines"));
+            for line in lines.iter() {
+                got = state
+                    .parse(line.as_bytes())
+                    .map(|e| show(&e))
+                    .map_err(|f| f.reason);
+                if got.is_err() {
+                    break;
+                }
+            }
+            let ok = match (&got, want) {
+                (Ok(g), Ok(w)) => g == w,
+                (Err(g), Err(w)) => g.starts_with(w),
+                _ => false,
+            };
+            assert!(
+                ok,
+                "strict={strict} input {lines:?}: got {got:?}, want {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_bytes() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"a{b=\"\xff\"} 1", "invalid UTF-8"),
+            (b"a{\xff=\"foo\"} 1", "expected label name"),
+            (b"# HELP a \xc3", "invalid UTF-8"),
+            (b"\xff 1", "expected metric name"),
+        ];
+        for (input, want) in cases {
+            let got = State::new(false)
+                .parse(input)
+                .map(|e| show(&e))
+                .map_err(|f| f.reason);
+            assert!(
+                matches!(&got, Err(r) if r.starts_with(want)),
+                "input {:?}: got {got:?}, want Err({want:?})",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+}

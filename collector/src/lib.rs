@@ -1,0 +1,48 @@
+//! The scrape side of Watchfire: everything between a target's HTTP answer
+//! and a batch of samples for the store.
+//!
+//! Today the crate holds one module, [`exposition`]: our own parser of the
+//! Prometheus text format 0.0.4 and OpenMetrics 1.0. Target discovery
+//! (static, file, HTTP), relabeling, the per-target scrape loop, staleness
+//! markers and the `up`/`scrape_*` series arrive later and will build on it.
+//!
+//! # Principal types
+//!
+//! - [`exposition::Parser`]: turns one line into one [`exposition::Entry`]
+//!   and keeps the state that spans lines, so bodies of any size can be
+//!   streamed through it (`watchfire import` feeds it a file block by block).
+//! - [`exposition::Entry`] and [`exposition::Sample`]: what a line says,
+//!   borrowing from the input unless an escape had to be resolved.
+//! - [`exposition::ParseError`]: the first error of a body, with its line.
+//! - [`exposition::Strictness`]: the format as specified, or what the
+//!   Prometheus scraper accepts.
+//!
+//! # Data flow
+//!
+//! A scrape body (or an import file) is split into lines; each line goes
+//! through [`exposition::Parser::parse_line`]; [`exposition::Parser::finish`]
+//! closes the body (OpenMetrics requires `# EOF`);
+//! [`exposition::attach_start_timestamps`] folds OpenMetrics `_created`
+//! samples into the start timestamps of their series. The samples then go to
+//! metric relabeling, limits and one `Appender` batch per scrape (later).
+//!
+//! # Example
+//!
+//! ```
+//! use collector::exposition::{parse, Entry, Format};
+//!
+//! let body = concat!(
+//!     "# TYPE http_requests counter\n",
+//!     "http_requests_total{code=\"200\"} 1027 1793469601.237\n",
+//!     "# EOF\n",
+//! );
+//! let entries = parse(body.as_bytes(), Format::OpenMetrics)?;
+//! let Entry::Sample(s) = &entries[1] else { panic!("expected a sample") };
+//! assert_eq!(s.name, "http_requests_total");
+//! assert_eq!(s.label("code"), Some("200"));
+//! assert_eq!(s.value, 1027.0);
+//! assert_eq!(s.timestamp_ms, Some(1793469601237));
+//! # Ok::<(), collector::exposition::ParseError>(())
+//! ```
+
+pub mod exposition;
