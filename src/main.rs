@@ -1,1 +1,69 @@
-fn main() {}
+//! The `watchfire` binary: the server and its subcommands.
+//!
+//! `watchfire` with no subcommand runs the server on its defaults (data in
+//! `./data`, listening on `127.0.0.1:9090`). Subcommands: `import` backfills
+//! a store from an exposition file.
+
+mod import;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Metrics, PromQL and alerting in one binary.
+#[derive(Parser, Debug)]
+#[command(name = "watchfire", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    server: server::ServerArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Backfill a store from an OpenMetrics file (timestamps in seconds) or
+    /// a Prometheus text file (timestamps in milliseconds).
+    Import(import::ImportArgs),
+}
+
+/// Flags that shape the store, shared by the server and `import`.
+#[derive(Args, Debug, Clone)]
+pub struct StorageArgs {
+    /// Directory of the time-series store.
+    #[arg(long = "storage.tsdb.path", value_name = "DIR", default_value = "data")]
+    pub path: PathBuf,
+    /// How often the write-ahead log is fsynced; a power loss loses at most
+    /// this much of the newest data.
+    #[arg(long = "storage.wal.fsync-interval", value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub fsync_interval: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    model::time::parse_duration(s)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WATCHFIRE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Some(Command::Import(args)) => import::run(&args),
+        None => server::run(&cli.server),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("watchfire: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -28,7 +28,9 @@ impl Default for Labels {
 impl Labels {
     /// The empty label set.
     pub fn empty() -> Self {
-        Labels { encoded: Arc::from("") }
+        Labels {
+            encoded: Arc::from(""),
+        }
     }
 
     /// Builds a set from pairs in any order. Pairs with an empty value are
@@ -67,7 +69,9 @@ impl Labels {
             prev = Some(name);
             rest = r;
         }
-        Ok(Labels { encoded: Arc::from(s) })
+        Ok(Labels {
+            encoded: Arc::from(s),
+        })
     }
 
     /// The canonical encoding, suitable for persisting.
@@ -77,7 +81,9 @@ impl Labels {
 
     /// Iterates over `(name, value)` pairs in name order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter { rest: &self.encoded }
+        Iter {
+            rest: &self.encoded,
+        }
     }
 
     /// The number of pairs.
@@ -256,8 +262,11 @@ impl LabelsBuilder {
 
     /// The finished, sorted set.
     pub fn labels(&self) -> Labels {
-        let mut pairs: Vec<&(String, String)> =
-            self.pairs.iter().filter(|(n, v)| !n.is_empty() && !v.is_empty()).collect();
+        let mut pairs: Vec<&(String, String)> = self
+            .pairs
+            .iter()
+            .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+            .collect();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         let mut s = String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 8).sum());
         for (n, v) in pairs {
@@ -265,7 +274,9 @@ impl LabelsBuilder {
             // Writing to a String cannot fail.
             let _ = write!(s, "{}:{}{}:{}", n.len(), n, v.len(), v);
         }
-        Labels { encoded: Arc::from(s) }
+        Labels {
+            encoded: Arc::from(s),
+        }
     }
 }
 
@@ -300,7 +311,14 @@ mod tests {
 
     #[test]
     fn from_encoded_rejects_damage() {
-        for bad in ["1:a", "1:a1:", "2:b1:x1:a1:y", "x:ab", "9:a1:b", "1:a1:b1:a1:c"] {
+        for bad in [
+            "1:a",
+            "1:a1:",
+            "2:b1:x1:a1:y",
+            "x:ab",
+            "9:a1:b",
+            "1:a1:b1:a1:c",
+        ] {
             assert!(Labels::from_encoded(bad).is_err(), "input {bad:?} accepted");
         }
     }
@@ -326,6 +344,9 @@ mod tests {
         // Pinned: a change here breaks data on disk and must be deliberate.
         let l = Labels::from_pairs([("__name__", "up"), ("job", "api")]);
         assert_eq!(l.encoded(), "8:__name__2:up3:job3:api");
-        assert_eq!(l.fingerprint(), xxhash_rust::xxh3::xxh3_64(b"8:__name__2:up3:job3:api"));
+        assert_eq!(
+            l.fingerprint(),
+            xxhash_rust::xxh3::xxh3_64(b"8:__name__2:up3:job3:api")
+        );
     }
 }

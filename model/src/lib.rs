@@ -26,8 +26,8 @@
 //! ```
 
 pub mod labels;
-pub mod mem;
 pub mod matcher;
+pub mod mem;
 pub mod sample;
 pub mod storage;
 pub mod time;
@@ -35,6 +35,4 @@ pub mod time;
 pub use labels::{Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use sample::Sample;
-pub use storage::{
-    Appendable, Appender, CommitSummary, Querier, Series, SeriesSet, StorageError,
-};
+pub use storage::{Appendable, Appender, CommitSummary, Querier, Series, SeriesSet, StorageError};

@@ -81,19 +81,33 @@ impl PartialEq for Matcher {
 impl Matcher {
     /// Builds a matcher; a regex operator compiles `value` and fails when it
     /// is not a valid RE2 pattern.
-    pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> Result<Self, MatcherError> {
+    pub fn new(
+        op: MatchOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, MatcherError> {
         let value = value.into();
         let pattern = match op {
             MatchOp::Equal | MatchOp::NotEqual => Pattern::Literal(value.clone()),
             MatchOp::RegexMatch | MatchOp::RegexNoMatch => compile(&value)?,
         };
-        Ok(Matcher { name: name.into(), op, value, pattern })
+        Ok(Matcher {
+            name: name.into(),
+            op,
+            value,
+            pattern,
+        })
     }
 
     /// An equality matcher, which cannot fail.
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
         let value = value.into();
-        Matcher { name: name.into(), op: MatchOp::Equal, pattern: Pattern::Literal(value.clone()), value }
+        Matcher {
+            name: name.into(),
+            op: MatchOp::Equal,
+            pattern: Pattern::Literal(value.clone()),
+            value,
+        }
     }
 
     /// Whether `value` (the empty string for an absent label) matches.
@@ -124,7 +138,9 @@ impl Matcher {
     pub fn set_values(&self) -> Option<Vec<&str>> {
         match (self.op, &self.pattern) {
             (MatchOp::Equal | MatchOp::RegexMatch, Pattern::Literal(s)) => Some(vec![s.as_str()]),
-            (MatchOp::RegexMatch, Pattern::Set(set)) => Some(set.iter().map(String::as_str).collect()),
+            (MatchOp::RegexMatch, Pattern::Set(set)) => {
+                Some(set.iter().map(String::as_str).collect())
+            }
             _ => None,
         }
     }
@@ -136,14 +152,22 @@ impl fmt::Display for Matcher {
     }
 }
 
-const META: &[char] = &['\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$'];
+const META: &[char] = &[
+    '\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$',
+];
 
 fn compile(src: &str) -> Result<Pattern, MatcherError> {
     // Validate with the real engine even when a fast path applies, so a
     // pattern is accepted or refused the same way whichever path runs.
     let re = Regex::new(&format!("(?s)^(?:{})$", translate(src))).map_err(|e| MatcherError {
         pattern: src.to_string(),
-        reason: e.to_string().lines().last().unwrap_or_default().trim().to_string(),
+        reason: e
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     })?;
     if src == ".*" {
         return Ok(Pattern::Any);
@@ -311,7 +335,10 @@ mod tests {
         ];
         for &(pat, val, want) in cases {
             let got = m(MatchOp::RegexMatch, pat).matches(val);
-            assert_eq!(got, want, "pattern {pat:?} value {val:?}: got {got}, want {want}");
+            assert_eq!(
+                got, want,
+                "pattern {pat:?} value {val:?}: got {got}, want {want}"
+            );
             let neg = m(MatchOp::RegexNoMatch, pat).matches(val);
             assert_eq!(neg, !want, "negated pattern {pat:?} value {val:?}");
         }
@@ -335,7 +362,10 @@ mod tests {
 
     #[test]
     fn set_values_only_for_finite_sets() {
-        assert_eq!(m(MatchOp::RegexMatch, "a|b").set_values(), Some(vec!["a", "b"]));
+        assert_eq!(
+            m(MatchOp::RegexMatch, "a|b").set_values(),
+            Some(vec!["a", "b"])
+        );
         assert_eq!(m(MatchOp::Equal, "a").set_values(), Some(vec!["a"]));
         assert_eq!(m(MatchOp::RegexMatch, "a.*").set_values(), None);
         assert_eq!(m(MatchOp::NotEqual, "a").set_values(), None);

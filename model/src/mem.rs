@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use crate::storage::{matches_all, Appendable, Appender, CommitSummary, Querier, Series, SeriesSet, StorageError};
+use crate::storage::{
+    matches_all, Appendable, Appender, CommitSummary, Querier, Series, SeriesSet, StorageError,
+};
 use crate::{Labels, Matcher, Sample};
 
 /// A store that keeps every series in a sorted map. Same commit rules as the
@@ -72,7 +74,10 @@ impl Appender for MemAppender {
 
 impl Appendable for MemStore {
     fn appender(&self) -> Box<dyn Appender> {
-        Box::new(MemAppender { store: self.clone(), batch: Vec::new() })
+        Box::new(MemAppender {
+            store: self.clone(),
+            batch: Vec::new(),
+        })
     }
 }
 
@@ -82,28 +87,58 @@ impl MemStore {
             .iter()
             .filter(|(l, _)| matches_all(l, matchers))
             .filter_map(|(l, s)| {
-                let samples: Vec<Sample> = s.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect();
-                (!samples.is_empty()).then(|| Series { labels: l.clone(), samples })
+                let samples: Vec<Sample> = s
+                    .iter()
+                    .filter(|s| s.t >= mint && s.t <= maxt)
+                    .copied()
+                    .collect();
+                (!samples.is_empty()).then(|| Series {
+                    labels: l.clone(),
+                    samples,
+                })
             })
             .collect()
     }
 }
 
 impl Querier for MemStore {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet, StorageError> {
-        Ok(Box::new(self.matching(matchers, mint, maxt).into_iter().map(Ok)))
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<SeriesSet, StorageError> {
+        Ok(Box::new(
+            self.matching(matchers, mint, maxt).into_iter().map(Ok),
+        ))
     }
 
-    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
         let names: BTreeSet<String> = self
             .matching(matchers, mint, maxt)
             .iter()
-            .flat_map(|s| s.labels.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>())
+            .flat_map(|s| {
+                s.labels
+                    .iter()
+                    .map(|(n, _)| n.to_string())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         Ok(names.into_iter().collect())
     }
 
-    fn label_values(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
         let values: BTreeSet<String> = self
             .matching(matchers, mint, maxt)
             .iter()
@@ -126,8 +161,20 @@ mod tests {
             app.append(&l, t, v).unwrap();
         }
         let sum = app.commit().unwrap();
-        assert_eq!(sum, CommitSummary { appended: 2, new_series: 1, out_of_order: 1, duplicate: 1 });
-        let got: Vec<_> = store.select(&[], 0, 100).unwrap().map(|s| s.unwrap().samples.len()).collect();
+        assert_eq!(
+            sum,
+            CommitSummary {
+                appended: 2,
+                new_series: 1,
+                out_of_order: 1,
+                duplicate: 1
+            }
+        );
+        let got: Vec<_> = store
+            .select(&[], 0, 100)
+            .unwrap()
+            .map(|s| s.unwrap().samples.len())
+            .collect();
         assert_eq!(got, vec![2]);
     }
 }

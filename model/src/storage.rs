@@ -77,16 +77,30 @@ pub type SeriesSet = Box<dyn Iterator<Item = Result<Series, StorageError>> + Sen
 pub trait Querier: Send + Sync {
     /// Series matching all `matchers` that have at least one sample in
     /// `[mint, maxt]`, sorted by labels.
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet, StorageError>;
+    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64)
+        -> Result<SeriesSet, StorageError>;
     /// Sorted label names of the series matching `matchers` (all series when
     /// empty) with data in `[mint, maxt]`.
-    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError>;
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError>;
     /// Sorted values of label `name` over the series matching `matchers`
     /// (all series when empty) with data in `[mint, maxt]`.
-    fn label_values(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError>;
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError>;
 }
 
 /// Whether `labels` satisfies every matcher (absent labels match as "").
 pub fn matches_all(labels: &Labels, matchers: &[Matcher]) -> bool {
-    matchers.iter().all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
+    matchers
+        .iter()
+        .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
 }

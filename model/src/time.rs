@@ -72,7 +72,15 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [("y", 365 * 86_400_000u64), ("w", 7 * 86_400_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+    for (unit, size) in [
+        ("y", 365 * 86_400_000u64),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
         if ms >= size {
             out.push_str(&format!("{}{}", ms / size, unit));
             ms %= size;
@@ -87,12 +95,38 @@ mod tests {
 
     #[test]
     fn durations() {
-        let ok = [("0", 0), ("15d", 15 * 86_400_000), ("1h30m", 5_400_000), ("500ms", 500), ("1y", 365 * 86_400_000), ("2w1d", 15 * 86_400_000)];
+        let ok = [
+            ("0", 0),
+            ("15d", 15 * 86_400_000),
+            ("1h30m", 5_400_000),
+            ("500ms", 500),
+            ("1y", 365 * 86_400_000),
+            ("2w1d", 15 * 86_400_000),
+        ];
         for (s, want) in ok {
-            assert_eq!(parse_duration(s).map(|d| d.as_millis() as u64), Ok(want), "input {s:?}");
-            assert_eq!(parse_duration(&format_duration(Duration::from_millis(want))).unwrap().as_millis() as u64, want);
+            assert_eq!(
+                parse_duration(s).map(|d| d.as_millis() as u64),
+                Ok(want),
+                "input {s:?}"
+            );
+            assert_eq!(
+                parse_duration(&format_duration(Duration::from_millis(want)))
+                    .unwrap()
+                    .as_millis() as u64,
+                want
+            );
         }
-        for bad in ["", "1", "h", "1x", "1m1h", "1h1h", "-1s", "1.5h", "99999999999999999999y"] {
+        for bad in [
+            "",
+            "1",
+            "h",
+            "1x",
+            "1m1h",
+            "1h1h",
+            "-1s",
+            "1.5h",
+            "99999999999999999999y",
+        ] {
             assert!(parse_duration(bad).is_err(), "input {bad:?} accepted");
         }
     }

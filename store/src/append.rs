@@ -20,9 +20,15 @@ pub struct StoreAppender {
 impl Appender for StoreAppender {
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), StorageError> {
         if labels.is_empty() {
-            return Err(StorageError::Invalid("a series needs at least one label".into()));
+            return Err(StorageError::Invalid(
+                "a series needs at least one label".into(),
+            ));
         }
-        self.batch.push(Pending { labels: labels.clone(), t, v });
+        self.batch.push(Pending {
+            labels: labels.clone(),
+            t,
+            v,
+        });
         Ok(())
     }
 
@@ -55,8 +61,13 @@ impl Inner {
         buf.clear();
         record::encode_batch(&rec, buf);
         let index = st.wal.index();
-        st.wal.log(buf).map_err(Error::io(format!("write WAL segment {index}")))?;
-        st.head.apply(rec, true).map_err(|reason| Error::Corrupt { file: self.dir.clone(), reason })?;
+        st.wal
+            .log(buf)
+            .map_err(Error::io(format!("write WAL segment {index}")))?;
+        st.head.apply(rec, true).map_err(|reason| Error::Corrupt {
+            file: self.dir.clone(),
+            reason,
+        })?;
         m.samples_appended.add(sum.appended as u64);
         m.series_created.add(sum.new_series as u64);
         m.head_series.set(st.head.series.len() as u64);
@@ -67,7 +78,11 @@ impl Inner {
 impl Store {
     /// A new batch.
     pub fn appender(&self) -> StoreAppender {
-        StoreAppender { inner: self.inner.clone(), batch: Vec::new(), buf: Vec::new() }
+        StoreAppender {
+            inner: self.inner.clone(),
+            batch: Vec::new(),
+            buf: Vec::new(),
+        }
     }
 }
 

@@ -112,7 +112,15 @@ mod tests {
 
     #[test]
     fn round_trip_mixed_widths() {
-        let items: Vec<(u64, u8)> = vec![(1, 1), (0, 1), (0x3fff, 14), (u64::MAX, 64), (5, 3), (0, 64), (0xabcdef, 24)];
+        let items: Vec<(u64, u8)> = vec![
+            (1, 1),
+            (0, 1),
+            (0x3fff, 14),
+            (u64::MAX, 64),
+            (5, 3),
+            (0, 64),
+            (0xabcdef, 24),
+        ];
         let mut w = BitWriter::default();
         for &(v, n) in &items {
             w.write_bits(v, n);

@@ -64,7 +64,15 @@ impl Encoder {
     pub fn new() -> Self {
         let mut bytes = Vec::with_capacity(32);
         bytes.extend_from_slice(&[Encoding::Xor as u8, 0, 0]);
-        Encoder { out: BitWriter::from_bytes(bytes), count: 0, t: 0, t_delta: 0, v: 0, leading: 0xff, trailing: 0 }
+        Encoder {
+            out: BitWriter::from_bytes(bytes),
+            count: 0,
+            t: 0,
+            t_delta: 0,
+            v: 0,
+            leading: 0xff,
+            trailing: 0,
+        }
     }
 
     /// Samples in the chunk.
@@ -130,7 +138,8 @@ impl Encoder {
             let half = 1i64 << (width - 1);
             if (-half..half).contains(&dod) {
                 self.out.write_bits(prefix, plen);
-                self.out.write_bits(dod as u64 & ((1u64 << width) - 1), width);
+                self.out
+                    .write_bits(dod as u64 & ((1u64 << width) - 1), width);
                 return;
             }
         }
@@ -150,7 +159,8 @@ impl Encoder {
         let trailing = xor.trailing_zeros() as u8;
         if self.leading != 0xff && leading >= self.leading && trailing >= self.trailing {
             self.out.write_bit(false);
-            self.out.write_bits(xor >> self.trailing, 64 - self.leading - self.trailing);
+            self.out
+                .write_bits(xor >> self.trailing, 64 - self.leading - self.trailing);
             return;
         }
         self.leading = leading;
@@ -209,11 +219,23 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<Sample>) -> Result<(), ChunkError
     let want = sample_count(bytes);
     let start = out.len();
     out.reserve(want);
-    let mut d = Decoder { r: BitReader::new(&bytes[HEADER_LEN..]), t: 0, t_delta: 0, v: 0, leading: 0, trailing: 0 };
+    let mut d = Decoder {
+        r: BitReader::new(&bytes[HEADER_LEN..]),
+        t: 0,
+        t_delta: 0,
+        v: 0,
+        leading: 0,
+        trailing: 0,
+    };
     for i in 0..want {
         match d.next(i) {
             Some(s) => out.push(s),
-            None => return Err(ChunkError::Truncated { got: out.len() - start, want }),
+            None => {
+                return Err(ChunkError::Truncated {
+                    got: out.len() - start,
+                    want,
+                })
+            }
         }
     }
     Ok(())
@@ -298,7 +320,8 @@ mod tests {
         for &(t, v) in samples {
             assert!(e.append(t, v));
         }
-        let got = decode(e.bytes()).unwrap_or_else(|err| panic!("decode failed: {err}; input {samples:?}"));
+        let got = decode(e.bytes())
+            .unwrap_or_else(|err| panic!("decode failed: {err}; input {samples:?}"));
         assert_eq!(got.len(), samples.len(), "input {samples:?}");
         for (i, (g, &(t, v))) in got.iter().zip(samples).enumerate() {
             assert!(
@@ -316,12 +339,32 @@ mod tests {
         let cases: Vec<Vec<(i64, f64)>> = vec![
             vec![],
             vec![(0, 0.0)],
-            vec![(1, f64::NAN), (2, stale_nan()), (3, f64::INFINITY), (4, f64::NEG_INFINITY), (5, -0.0), (6, 0.0)],
-            vec![(i64::MIN, f64::MIN), (i64::MAX, f64::MAX), (0, f64::MIN_POSITIVE), (-5, f64::EPSILON)],
+            vec![
+                (1, f64::NAN),
+                (2, stale_nan()),
+                (3, f64::INFINITY),
+                (4, f64::NEG_INFINITY),
+                (5, -0.0),
+                (6, 0.0),
+            ],
+            vec![
+                (i64::MIN, f64::MIN),
+                (i64::MAX, f64::MAX),
+                (0, f64::MIN_POSITIVE),
+                (-5, f64::EPSILON),
+            ],
             vec![(10, 1.0); 5],
             vec![(1000, 1.0), (2000, 1.0), (3000, 1.0), (4000, 1.0)],
-            vec![(0, f64::from_bits(1)), (1, f64::from_bits(u64::MAX)), (2, f64::from_bits(0x8000_0000_0000_0001))],
-            vec![(-1_000_000_000_000, 5.5), (1_000_000_000_000, 6.5), (-3, 7.5)],
+            vec![
+                (0, f64::from_bits(1)),
+                (1, f64::from_bits(u64::MAX)),
+                (2, f64::from_bits(0x8000_0000_0000_0001)),
+            ],
+            vec![
+                (-1_000_000_000_000, 5.5),
+                (1_000_000_000_000, 6.5),
+                (-3, 7.5),
+            ],
         ];
         for c in cases {
             round_trip(&c);

@@ -35,12 +35,19 @@ impl Db {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
         }
         let conn = Connection::open_with_flags(path, flags).map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(err)?;
         // auto_vacuum must be chosen before the first table exists.
-        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;").map_err(err)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(err)?;
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
+            .map_err(err)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(err)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::Corrupt { file: path.to_path_buf(), reason: format!("cannot use WAL journal mode (got {mode})") });
+            return Err(Error::Corrupt {
+                file: path.to_path_buf(),
+                reason: format!("cannot use WAL journal mode (got {mode})"),
+            });
         }
         conn.execute_batch(
             "PRAGMA synchronous = FULL;
@@ -55,25 +62,43 @@ impl Db {
              ) WITHOUT ROWID;",
         )
         .map_err(err)?;
-        let version: Option<String> =
-            conn.query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0)).optional().map_err(err)?;
+        let version: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(err)?;
         match version.as_deref() {
             None => {
-                conn.execute("INSERT INTO meta (key, value) VALUES ('format', ?1)", [FORMAT_VERSION]).map_err(err)?;
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('format', ?1)",
+                    [FORMAT_VERSION],
+                )
+                .map_err(err)?;
             }
             Some(FORMAT_VERSION) => {}
             Some(v) => {
-                return Err(Error::Corrupt { file: path.to_path_buf(), reason: format!("format version {v}, this build reads {FORMAT_VERSION}") })
+                return Err(Error::Corrupt {
+                    file: path.to_path_buf(),
+                    reason: format!("format version {v}, this build reads {FORMAT_VERSION}"),
+                })
             }
         }
-        Ok(Db { conn, path: path.to_path_buf() })
+        Ok(Db {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     /// A read-only connection for queries.
     pub(crate) fn reader(path: &Path) -> Result<Connection, Error> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::sqlite(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(|e| Error::sqlite(path, e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| Error::sqlite(path, e))?;
         Ok(conn)
     }
 
@@ -93,7 +118,12 @@ impl Db {
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<i64>>(2)?, r.get::<_, Option<i64>>(3)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
@@ -103,26 +133,38 @@ impl Db {
                 file: self.path.clone(),
                 reason: format!("series {id}: bad labels: {reason}"),
             })?;
-            out.push(CatalogueEntry { id: id as u64, labels, range: min.zip(max) });
+            out.push(CatalogueEntry {
+                id: id as u64,
+                labels,
+                range: min.zip(max),
+            });
         }
         Ok(out)
     }
 
     /// Writes new series and completed chunks in one transaction.
-    pub(crate) fn write(&mut self, series: &[(u64, Labels)], chunks: &[(u64, std::sync::Arc<Frozen>)]) -> Result<(), Error> {
+    pub(crate) fn write(
+        &mut self,
+        series: &[(u64, Labels)],
+        chunks: &[(u64, std::sync::Arc<Frozen>)],
+    ) -> Result<(), Error> {
         let path = self.path.clone();
         let err = |e| Error::sqlite(&path, e);
         let tx = self.conn.transaction().map_err(err)?;
         {
-            let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO series (id, labels) VALUES (?1, ?2)").map_err(err)?;
+            let mut ins = tx
+                .prepare_cached("INSERT OR IGNORE INTO series (id, labels) VALUES (?1, ?2)")
+                .map_err(err)?;
             for (id, labels) in series {
-                ins.execute(params![*id as i64, labels.encoded()]).map_err(err)?;
+                ins.execute(params![*id as i64, labels.encoded()])
+                    .map_err(err)?;
             }
             let mut ins = tx
                 .prepare_cached("INSERT OR REPLACE INTO chunks (series_id, mint, maxt, data) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(err)?;
             for (id, c) in chunks {
-                ins.execute(params![*id as i64, c.mint, c.maxt, &c.data[..]]).map_err(err)?;
+                ins.execute(params![*id as i64, c.mint, c.maxt, &c.data[..]])
+                    .map_err(err)?;
             }
         }
         tx.commit().map_err(err)
@@ -130,7 +172,9 @@ impl Db {
 
     /// Deletes chunks whose newest sample is older than `cutoff`.
     pub(crate) fn delete_before(&self, cutoff: i64) -> Result<usize, Error> {
-        self.conn.execute("DELETE FROM chunks WHERE maxt < ?1", [cutoff]).map_err(|e| self.err(e))
+        self.conn
+            .execute("DELETE FROM chunks WHERE maxt < ?1", [cutoff])
+            .map_err(|e| self.err(e))
     }
 
     /// Deletes the `n` chunks with the oldest newest-sample.
@@ -150,8 +194,11 @@ impl Db {
             .conn
             .prepare("SELECT id FROM series s WHERE NOT EXISTS (SELECT 1 FROM chunks WHERE series_id = s.id)")
             .map_err(|e| self.err(e))?;
-        let ids = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(|e| self.err(e))?;
-        ids.map(|r| r.map(|i| i as u64).map_err(|e| self.err(e))).collect()
+        let ids = stmt
+            .query_map([], |r| r.get::<_, i64>(0))
+            .map_err(|e| self.err(e))?;
+        ids.map(|r| r.map(|i| i as u64).map_err(|e| self.err(e)))
+            .collect()
     }
 
     pub(crate) fn delete_series(&mut self, ids: &[u64]) -> Result<(), Error> {
@@ -159,7 +206,9 @@ impl Db {
         let err = |e| Error::sqlite(&path, e);
         let tx = self.conn.transaction().map_err(err)?;
         {
-            let mut del = tx.prepare_cached("DELETE FROM series WHERE id = ?1").map_err(err)?;
+            let mut del = tx
+                .prepare_cached("DELETE FROM series WHERE id = ?1")
+                .map_err(err)?;
             for id in ids {
                 del.execute([*id as i64]).map_err(err)?;
             }
@@ -169,7 +218,11 @@ impl Db {
 
     /// Bytes of live pages (file size less free pages).
     pub(crate) fn used_bytes(&self) -> Result<u64, Error> {
-        let q = |sql: &str| self.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).map_err(|e| self.err(e));
+        let q = |sql: &str| {
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map_err(|e| self.err(e))
+        };
         let pages = q("PRAGMA page_count")? - q("PRAGMA freelist_count")?;
         Ok((pages * q("PRAGMA page_size")?) as u64)
     }
@@ -177,17 +230,31 @@ impl Db {
     /// Returns free pages to the file system and folds SQLite's own WAL
     /// back into the database file.
     pub(crate) fn compact(&self) -> Result<(), Error> {
-        self.conn.execute_batch("PRAGMA incremental_vacuum;").map_err(|e| self.err(e))?;
-        self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(|e| self.err(e))
+        self.conn
+            .execute_batch("PRAGMA incremental_vacuum;")
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| self.err(e))
     }
 }
 
 /// Chunks of one series that overlap `[mint, maxt]`, oldest first.
-pub(crate) fn read_chunks(conn: &Connection, path: &Path, id: u64, mint: i64, maxt: i64) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
+pub(crate) fn read_chunks(
+    conn: &Connection,
+    path: &Path,
+    id: u64,
+    mint: i64,
+    maxt: i64,
+) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
     let err = |e| Error::sqlite(path, e);
     let mut stmt = conn
         .prepare_cached("SELECT mint, maxt, data FROM chunks WHERE series_id = ?1 AND mint <= ?3 AND maxt >= ?2 ORDER BY mint")
         .map_err(err)?;
-    let rows = stmt.query_map(params![id as i64, mint, maxt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(err)?;
+    let rows = stmt
+        .query_map(params![id as i64, mint, maxt], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(err)?;
     rows.map(|r| r.map_err(err)).collect()
 }

@@ -47,7 +47,15 @@ pub(crate) struct MemSeries {
 
 impl MemSeries {
     fn new(labels: Labels) -> Self {
-        MemSeries { labels, open: None, pending: Vec::new(), min_t: i64::MAX, last_t: i64::MIN, last_v: 0, persisted_maxt: i64::MIN }
+        MemSeries {
+            labels,
+            open: None,
+            pending: Vec::new(),
+            min_t: i64::MAX,
+            last_t: i64::MIN,
+            last_v: 0,
+            persisted_maxt: i64::MIN,
+        }
     }
 
     /// Whether the head holds none of this series' samples.
@@ -57,7 +65,11 @@ impl MemSeries {
 
     fn close_open(&mut self) -> Option<Arc<Frozen>> {
         let o = self.open.take()?;
-        let f = Arc::new(Frozen { mint: o.mint, maxt: o.enc.last_t(), data: o.enc.finish() });
+        let f = Arc::new(Frozen {
+            mint: o.mint,
+            maxt: o.enc.last_t(),
+            data: o.enc.finish(),
+        });
         self.pending.push(f.clone());
         Some(f)
     }
@@ -130,7 +142,11 @@ impl Head {
         if self.series.get(&r).is_some_and(|s| &s.labels == labels) {
             return Some(r);
         }
-        self.collisions.get(&fp)?.iter().copied().find(|r| self.series.get(r).is_some_and(|s| &s.labels == labels))
+        self.collisions
+            .get(&fp)?
+            .iter()
+            .copied()
+            .find(|r| self.series.get(r).is_some_and(|s| &s.labels == labels))
     }
 
     /// Adds a series under a known reference (catalogue load, replay).
@@ -138,7 +154,10 @@ impl Head {
     pub(crate) fn insert(&mut self, r: u64, labels: Labels) -> Result<(), String> {
         if let Some(s) = self.series.get(&r) {
             if s.labels != labels {
-                return Err(format!("series {r} is {} but the record says {labels}", s.labels));
+                return Err(format!(
+                    "series {r} is {} but the record says {labels}",
+                    s.labels
+                ));
             }
             return Ok(());
         }
@@ -157,7 +176,9 @@ impl Head {
 
     /// Removes an idle series from the head and the index.
     pub(crate) fn remove(&mut self, r: u64) {
-        let Some(s) = self.series.remove(&r) else { return };
+        let Some(s) = self.series.remove(&r) else {
+            return;
+        };
         let fp = s.labels.fingerprint();
         if self.by_hash.get(&fp) == Some(&r) {
             self.by_hash.remove(&fp);
@@ -197,7 +218,10 @@ impl Head {
             };
             let (last_t, last_v) = match latest.get(&r) {
                 Some(&x) => x,
-                None => self.series.get(&r).map_or((i64::MIN, 0), |s| (s.last_t, s.last_v)),
+                None => self
+                    .series
+                    .get(&r)
+                    .map_or((i64::MIN, 0), |s| (s.last_t, s.last_v)),
             };
             match verdict(last_t, last_v, p.t, p.v) {
                 Verdict::Append => {
@@ -238,7 +262,9 @@ impl Head {
     /// full or the sample crosses the chunk range boundary.
     pub(crate) fn append(&mut self, r: u64, t: i64, v: f64) {
         let policy = self.policy;
-        let Some(s) = self.series.get_mut(&r) else { return };
+        let Some(s) = self.series.get_mut(&r) else {
+            return;
+        };
         if t <= s.persisted_maxt || !matches!(verdict(s.last_t, s.last_v, t, v), Verdict::Append) {
             return;
         }
@@ -250,7 +276,12 @@ impl Head {
                 }
             }
         }
-        let o = s.open.get_or_insert_with(|| Box::new(Open { mint: t, enc: Encoder::new() }));
+        let o = s.open.get_or_insert_with(|| {
+            Box::new(Open {
+                mint: t,
+                enc: Encoder::new(),
+            })
+        });
         o.enc.append(t, v);
         s.min_t = s.min_t.min(t);
         s.last_t = t;
@@ -281,6 +312,9 @@ impl Head {
     }
 
     pub(crate) fn chunk_count(&self) -> usize {
-        self.series.values().map(|s| s.pending.len() + usize::from(s.open.is_some())).sum()
+        self.series
+            .values()
+            .map(|s| s.pending.len() + usize::from(s.open.is_some()))
+            .sum()
     }
 }

@@ -94,7 +94,10 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn sqlite(file: &Path, source: rusqlite::Error) -> Self {
-        Error::Sqlite { file: file.to_path_buf(), source }
+        Error::Sqlite {
+            file: file.to_path_buf(),
+            source,
+        }
     }
 
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {

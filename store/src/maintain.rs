@@ -30,7 +30,11 @@ const CHECKPOINT_CHUNKS_PER_RECORD: usize = 10_000;
 impl Inner {
     fn sync_wal(&self) -> Result<(), Error> {
         let start = Instant::now();
-        if self.sync.sync().map_err(Error::io(format!("fsync WAL in {}", self.dir.display())))? {
+        if self
+            .sync
+            .sync()
+            .map_err(Error::io(format!("fsync WAL in {}", self.dir.display())))?
+        {
             self.metrics.wal_fsync.observe(start.elapsed());
         }
         Ok(())
@@ -43,8 +47,10 @@ impl Inner {
             let mut st = self.state.write();
             let queue = std::mem::take(&mut st.head.flush_queue);
             let refs = std::mem::take(&mut st.head.uncatalogued);
-            let series: Vec<(u64, Labels)> =
-                refs.iter().filter_map(|r| st.head.series.get(r).map(|s| (*r, s.labels.clone()))).collect();
+            let series: Vec<(u64, Labels)> = refs
+                .iter()
+                .filter_map(|r| st.head.series.get(r).map(|s| (*r, s.labels.clone())))
+                .collect();
             (queue, series)
         };
         if queue.is_empty() && series.is_empty() {
@@ -79,12 +85,20 @@ impl Inner {
         let (dir, upto, records) = {
             let mut st = self.state.write();
             if !close_all {
-                let newest = st.head.series.values().map(|s| s.last_t).max().unwrap_or(i64::MIN);
+                let newest = st
+                    .head
+                    .series
+                    .values()
+                    .map(|s| s.last_t)
+                    .max()
+                    .unwrap_or(i64::MIN);
                 let idle = self.opts.idle_chunk_after.as_millis() as i64;
                 st.head.close_chunks(Some(newest.saturating_sub(idle)));
             }
             let upto = st.wal.index();
-            st.wal.cut().map_err(Error::io(format!("cut WAL segment {upto}")))?;
+            st.wal
+                .cut()
+                .map_err(Error::io(format!("cut WAL segment {upto}")))?;
             let series: Vec<(u64, Labels)> = st
                 .head
                 .uncatalogued
@@ -102,7 +116,13 @@ impl Inner {
             // Series first, so chunk records always name known series.
             let mut records = Vec::new();
             let mut buf = Vec::new();
-            record::encode_batch(&Batch { series, samples: Vec::new() }, &mut buf);
+            record::encode_batch(
+                &Batch {
+                    series,
+                    samples: Vec::new(),
+                },
+                &mut buf,
+            );
             records.push(buf);
             // Chunks of one series must replay oldest first.
             chunks.sort_by_key(|(r, _)| *r);
@@ -113,16 +133,27 @@ impl Inner {
             }
             (self.dir.join(crate::WAL_DIR), upto, records)
         };
-        wal::write_checkpoint(&dir, upto, &records).map_err(Error::io(format!("write checkpoint in {}", dir.display())))?;
+        wal::write_checkpoint(&dir, upto, &records)
+            .map_err(Error::io(format!("write checkpoint in {}", dir.display())))?;
         self.metrics.wal_bytes.set(wal::dir_bytes(&dir));
         self.metrics.checkpoint.observe(start.elapsed());
         Ok(())
     }
 
     fn retention_locked(&self, db: &mut Db, now: i64) -> Result<RetentionReport, Error> {
-        let file_bytes = || std::fs::metadata(&self.db_path).map(|m| m.len()).unwrap_or(0);
-        let mut report = RetentionReport { file_bytes_before: file_bytes(), ..Default::default() };
-        let cutoff = self.opts.retention_time.map(|d| now.saturating_sub(d.as_millis() as i64));
+        let file_bytes = || {
+            std::fs::metadata(&self.db_path)
+                .map(|m| m.len())
+                .unwrap_or(0)
+        };
+        let mut report = RetentionReport {
+            file_bytes_before: file_bytes(),
+            ..Default::default()
+        };
+        let cutoff = self
+            .opts
+            .retention_time
+            .map(|d| now.saturating_sub(d.as_millis() as i64));
         if let Some(cutoff) = cutoff {
             report.chunks += db.delete_before(cutoff)?;
         }
@@ -141,7 +172,12 @@ impl Inner {
                 let mut st = self.state.write();
                 let idle: Vec<u64> = empty
                     .into_iter()
-                    .filter(|r| st.head.series.get(r).is_some_and(|s| s.is_idle() && cutoff.is_none_or(|c| s.last_t < c)))
+                    .filter(|r| {
+                        st.head
+                            .series
+                            .get(r)
+                            .is_some_and(|s| s.is_idle() && cutoff.is_none_or(|c| s.last_t < c))
+                    })
                     .collect();
                 for r in &idle {
                     st.head.remove(*r);
@@ -162,7 +198,9 @@ impl Inner {
 
     /// The oldest timestamp queries may return under time retention.
     pub(crate) fn retention_floor(&self) -> i64 {
-        self.opts.retention_time.map_or(i64::MIN, |d| model::time::now_ms().saturating_sub(d.as_millis() as i64))
+        self.opts.retention_time.map_or(i64::MIN, |d| {
+            model::time::now_ms().saturating_sub(d.as_millis() as i64)
+        })
     }
 
     /// Waits `d` or until shutdown; returns whether shutdown was asked.
@@ -179,44 +217,55 @@ impl Inner {
 pub(crate) fn spawn(inner: &Arc<Inner>) -> Vec<std::thread::JoinHandle<()>> {
     let syncer = {
         let inner = inner.clone();
-        std::thread::Builder::new().name("wal-syncer".into()).spawn(move || {
-            while !inner.wait(inner.opts.wal_fsync_interval) {
-                if let Err(e) = inner.sync_wal() {
-                    tracing::error!(error = %e, "WAL fsync failed");
+        std::thread::Builder::new()
+            .name("wal-syncer".into())
+            .spawn(move || {
+                while !inner.wait(inner.opts.wal_fsync_interval) {
+                    if let Err(e) = inner.sync_wal() {
+                        tracing::error!(error = %e, "WAL fsync failed");
+                    }
                 }
-            }
-        })
+            })
     };
     let flusher = {
         let inner = inner.clone();
-        std::thread::Builder::new().name("flusher".into()).spawn(move || {
-            let mut last_checkpoint = Instant::now();
-            let mut last_retention: Option<Instant> = None;
-            while !inner.wait(inner.opts.flush_interval) {
-                let mut db = inner.writer.lock();
-                if let Err(e) = inner.flush_locked(&mut db) {
-                    tracing::error!(error = %e, "flush to SQLite failed; will retry");
-                }
-                let wal_bytes = wal::dir_bytes(&inner.dir.join(crate::WAL_DIR));
-                inner.metrics.wal_bytes.set(wal_bytes);
-                if wal_bytes > inner.opts.checkpoint_bytes || last_checkpoint.elapsed() > inner.opts.checkpoint_interval {
-                    match inner.checkpoint_locked(&mut db, false) {
-                        Ok(()) => last_checkpoint = Instant::now(),
-                        Err(e) => tracing::error!(error = %e, "WAL checkpoint failed; will retry"),
+        std::thread::Builder::new()
+            .name("flusher".into())
+            .spawn(move || {
+                let mut last_checkpoint = Instant::now();
+                let mut last_retention: Option<Instant> = None;
+                while !inner.wait(inner.opts.flush_interval) {
+                    let mut db = inner.writer.lock();
+                    if let Err(e) = inner.flush_locked(&mut db) {
+                        tracing::error!(error = %e, "flush to SQLite failed; will retry");
+                    }
+                    let wal_bytes = wal::dir_bytes(&inner.dir.join(crate::WAL_DIR));
+                    inner.metrics.wal_bytes.set(wal_bytes);
+                    if wal_bytes > inner.opts.checkpoint_bytes
+                        || last_checkpoint.elapsed() > inner.opts.checkpoint_interval
+                    {
+                        match inner.checkpoint_locked(&mut db, false) {
+                            Ok(()) => last_checkpoint = Instant::now(),
+                            Err(e) => {
+                                tracing::error!(error = %e, "WAL checkpoint failed; will retry")
+                            }
+                        }
+                    }
+                    if last_retention.is_none_or(|t| t.elapsed() > inner.opts.retention_interval) {
+                        last_retention = Some(Instant::now());
+                        if let Err(e) = inner.retention_locked(&mut db, model::time::now_ms()) {
+                            tracing::error!(error = %e, "retention failed; will retry");
+                        }
                     }
                 }
-                if last_retention.is_none_or(|t| t.elapsed() > inner.opts.retention_interval) {
-                    last_retention = Some(Instant::now());
-                    if let Err(e) = inner.retention_locked(&mut db, model::time::now_ms()) {
-                        tracing::error!(error = %e, "retention failed; will retry");
-                    }
-                }
-            }
-        })
+            })
     };
     [syncer, flusher]
         .into_iter()
-        .filter_map(|r| r.map_err(|e| tracing::error!(error = %e, "cannot start store thread")).ok())
+        .filter_map(|r| {
+            r.map_err(|e| tracing::error!(error = %e, "cannot start store thread"))
+                .ok()
+        })
         .collect()
 }
 
@@ -251,6 +300,20 @@ impl Store {
         Ok(())
     }
 
+    /// Rewrites the SQLite file with every page full (`VACUUM`). Chunks
+    /// arrive out of key order, so B-tree pages fill to about two thirds;
+    /// after a bulk load this returns the rest. Takes the writer for as long
+    /// as the rewrite lasts.
+    pub fn vacuum(&self) -> Result<(), Error> {
+        let db = self.inner.writer.lock();
+        db.conn
+            .execute_batch("VACUUM;")
+            .map_err(|e| Error::sqlite(&db.path, e))?;
+        db.compact()?;
+        self.inner.metrics.sqlite_bytes.set(db.used_bytes()?);
+        Ok(())
+    }
+
     /// Deletes data beyond the time and size retention now, as of `now_ms`.
     pub fn apply_retention(&self, now_ms: i64) -> Result<RetentionReport, Error> {
         let mut db = self.inner.writer.lock();
@@ -259,7 +322,13 @@ impl Store {
 
     /// Bytes on disk: the SQLite file (with its journal) and the WAL.
     pub fn disk_bytes(&self) -> u64 {
-        let size = |name: &str| std::fs::metadata(self.inner.dir.join(name)).map(|m| m.len()).unwrap_or(0);
-        size(crate::DB_FILE) + size(&format!("{}-wal", crate::DB_FILE)) + wal::dir_bytes(&self.inner.dir.join(crate::WAL_DIR))
+        let size = |name: &str| {
+            std::fs::metadata(self.inner.dir.join(name))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        };
+        size(crate::DB_FILE)
+            + size(&format!("{}-wal", crate::DB_FILE))
+            + wal::dir_bytes(&self.inner.dir.join(crate::WAL_DIR))
     }
 }

@@ -45,7 +45,8 @@ pub struct Durations {
 impl Durations {
     pub(crate) fn observe(&self, d: Duration) {
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        self.micros
+            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
     /// Observations so far.
     pub fn count(&self) -> u64 {
@@ -98,27 +99,112 @@ impl Metrics {
     /// Renders every metric in the Prometheus text format.
     pub fn render(&self, out: &mut String) {
         let mut put = |name: &str, kind: &str, help: &str, value: String| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         };
-        put("watchfire_tsdb_head_series", "gauge", "Series in the head.", self.head_series.get().to_string());
-        put("watchfire_tsdb_head_chunks", "gauge", "Chunks held in the head (open or waiting for the flusher).", self.head_chunks.get().to_string());
-        put("watchfire_tsdb_head_series_created_total", "counter", "Series created in the head.", self.series_created.get().to_string());
-        put("watchfire_tsdb_head_samples_appended_total", "counter", "Samples appended to the head.", self.samples_appended.get().to_string());
-        put("watchfire_tsdb_out_of_order_samples_total", "counter", "Samples rejected for being older than their series' newest sample.", self.out_of_order.get().to_string());
-        put("watchfire_tsdb_duplicate_samples_total", "counter", "Samples rejected for repeating a timestamp with another value.", self.duplicate.get().to_string());
-        put("watchfire_tsdb_wal_corruptions_total", "counter", "WAL damage found and repaired at startup.", self.wal_corruptions.get().to_string());
-        put("watchfire_tsdb_wal_size_bytes", "gauge", "Bytes in the WAL directory.", self.wal_bytes.get().to_string());
-        put("watchfire_tsdb_flushed_chunks_total", "counter", "Chunks written to SQLite.", self.flushed_chunks.get().to_string());
-        put("watchfire_tsdb_flush_failures_total", "counter", "Flushes to SQLite that failed (retried on the next tick).", self.flush_failures.get().to_string());
-        put("watchfire_tsdb_retention_deleted_chunks_total", "counter", "Chunks deleted by retention.", self.retention_chunks.get().to_string());
-        put("watchfire_tsdb_retention_deleted_series_total", "counter", "Series deleted by retention.", self.retention_series.get().to_string());
-        put("watchfire_tsdb_sqlite_size_bytes", "gauge", "Bytes of live pages in the SQLite file.", self.sqlite_bytes.get().to_string());
+        put(
+            "watchfire_tsdb_head_series",
+            "gauge",
+            "Series in the head.",
+            self.head_series.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_head_chunks",
+            "gauge",
+            "Chunks held in the head (open or waiting for the flusher).",
+            self.head_chunks.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_head_series_created_total",
+            "counter",
+            "Series created in the head.",
+            self.series_created.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_head_samples_appended_total",
+            "counter",
+            "Samples appended to the head.",
+            self.samples_appended.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_out_of_order_samples_total",
+            "counter",
+            "Samples rejected for being older than their series' newest sample.",
+            self.out_of_order.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_duplicate_samples_total",
+            "counter",
+            "Samples rejected for repeating a timestamp with another value.",
+            self.duplicate.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_wal_corruptions_total",
+            "counter",
+            "WAL damage found and repaired at startup.",
+            self.wal_corruptions.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_wal_size_bytes",
+            "gauge",
+            "Bytes in the WAL directory.",
+            self.wal_bytes.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_flushed_chunks_total",
+            "counter",
+            "Chunks written to SQLite.",
+            self.flushed_chunks.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_flush_failures_total",
+            "counter",
+            "Flushes to SQLite that failed (retried on the next tick).",
+            self.flush_failures.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_retention_deleted_chunks_total",
+            "counter",
+            "Chunks deleted by retention.",
+            self.retention_chunks.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_retention_deleted_series_total",
+            "counter",
+            "Series deleted by retention.",
+            self.retention_series.get().to_string(),
+        );
+        put(
+            "watchfire_tsdb_sqlite_size_bytes",
+            "gauge",
+            "Bytes of live pages in the SQLite file.",
+            self.sqlite_bytes.get().to_string(),
+        );
         for (name, help, d) in [
-            ("watchfire_tsdb_wal_fsync_duration_seconds", "Duration of WAL fsyncs.", &self.wal_fsync),
-            ("watchfire_tsdb_flush_duration_seconds", "Duration of flushes to SQLite.", &self.flush),
-            ("watchfire_tsdb_checkpoint_duration_seconds", "Duration of WAL checkpoints.", &self.checkpoint),
+            (
+                "watchfire_tsdb_wal_fsync_duration_seconds",
+                "Duration of WAL fsyncs.",
+                &self.wal_fsync,
+            ),
+            (
+                "watchfire_tsdb_flush_duration_seconds",
+                "Duration of flushes to SQLite.",
+                &self.flush,
+            ),
+            (
+                "watchfire_tsdb_checkpoint_duration_seconds",
+                "Duration of WAL checkpoints.",
+                &self.checkpoint,
+            ),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary\n{name}_sum {}\n{name}_count {}", d.sum_seconds(), d.count());
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} summary\n{name}_sum {}\n{name}_count {}",
+                d.sum_seconds(),
+                d.count()
+            );
         }
     }
 }

@@ -26,13 +26,18 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
         .open(&lock_path)
         .map_err(Error::io(format!("open {}", lock_path.display())))?;
     lock.try_lock().map_err(|e| Error::Io {
-        context: format!("lock {} (is another watchfire using this directory?)", lock_path.display()),
+        context: format!(
+            "lock {} (is another watchfire using this directory?)",
+            lock_path.display()
+        ),
         source: std::io::Error::other(e.to_string()),
     })?;
 
     let db_path = dir.join(DB_FILE);
     let wal_dir = dir.join(WAL_DIR);
-    let wal_has_data = fs::read_dir(&wal_dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+    let wal_has_data = fs::read_dir(&wal_dir)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
     if !db_path.exists() && wal_has_data {
         return Err(Error::Corrupt {
             file: db_path,
@@ -44,10 +49,17 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
     }
     let db = Db::open(&db_path, true)?;
 
-    let policy = ChunkPolicy { samples: opts.chunk_samples.clamp(1, chunk::Encoder::MAX_SAMPLES), range_ms: (opts.chunk_range.as_millis() as i64).max(1) };
+    let policy = ChunkPolicy {
+        samples: opts.chunk_samples.clamp(1, chunk::Encoder::MAX_SAMPLES),
+        range_ms: (opts.chunk_range.as_millis() as i64).max(1),
+    };
     let mut head = Head::new(policy);
     for e in db.catalogue()? {
-        head.insert(e.id, e.labels).map_err(|reason| Error::Corrupt { file: db_path.clone(), reason })?;
+        head.insert(e.id, e.labels)
+            .map_err(|reason| Error::Corrupt {
+                file: db_path.clone(),
+                reason,
+            })?;
         if let (Some((min, max)), Some(s)) = (e.range, head.series.get_mut(&e.id)) {
             s.min_t = min;
             s.last_t = max;
@@ -77,21 +89,34 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
         tracing::warn!(file = %c.file.display(), offset = c.offset, reason = %c.reason, "WAL damaged; repaired by truncation");
         metrics.wal_corruptions.inc();
     }
-    let wal = wal::Wal::create(&wal_dir, replayed.next_index, opts.segment_bytes)
-        .map_err(Error::io(format!("create segment in {}", wal_dir.display())))?;
+    let wal = wal::Wal::create(&wal_dir, replayed.next_index, opts.segment_bytes).map_err(
+        Error::io(format!("create segment in {}", wal_dir.display())),
+    )?;
     metrics.head_series.set(head.series.len() as u64);
 
     let inner = Arc::new(Inner {
         dir: dir.to_path_buf(),
         db_path,
         sync: wal.sync_state(),
-        state: RwLock::new(State { head, wal, closed: false }),
+        state: RwLock::new(State {
+            head,
+            wal,
+            closed: false,
+        }),
         writer: Mutex::new(db),
         readers: Mutex::new(Vec::new()),
         metrics,
         shutdown: (Mutex::new(false), Condvar::new()),
         opts,
     });
-    let workers = if inner.opts.background { maintain::spawn(&inner) } else { Vec::new() };
-    Ok(Store { inner, workers: Mutex::new(workers), _lock: lock })
+    let workers = if inner.opts.background {
+        maintain::spawn(&inner)
+    } else {
+        Vec::new()
+    };
+    Ok(Store {
+        inner,
+        workers: Mutex::new(workers),
+        _lock: lock,
+    })
 }

@@ -32,7 +32,9 @@ impl Postings {
     pub(crate) fn remove(&mut self, r: u64, labels: &Labels) {
         remove_sorted(&mut self.all, r);
         for (n, v) in labels.iter() {
-            let Some(values) = self.index.get_mut(n) else { continue };
+            let Some(values) = self.index.get_mut(n) else {
+                continue;
+            };
             if let Some(refs) = values.get_mut(v) {
                 remove_sorted(refs, r);
                 if refs.is_empty() {
@@ -48,7 +50,11 @@ impl Postings {
     /// References of the series that satisfy every matcher, ascending.
     /// `labels_of` resolves a reference for matchers the index cannot answer
     /// (those that accept an absent label).
-    pub(crate) fn select<'a>(&self, matchers: &[Matcher], labels_of: impl Fn(u64) -> Option<&'a Labels>) -> Vec<u64> {
+    pub(crate) fn select<'a>(
+        &self,
+        matchers: &[Matcher],
+        labels_of: impl Fn(u64) -> Option<&'a Labels>,
+    ) -> Vec<u64> {
         let mut result: Option<Vec<u64>> = None;
         let mut residual = Vec::new();
         for m in matchers {
@@ -67,17 +73,29 @@ impl Postings {
         }
         let mut refs = result.unwrap_or_else(|| self.all.clone());
         if !residual.is_empty() {
-            refs.retain(|&r| labels_of(r).is_some_and(|l| residual.iter().all(|m| m.matches(l.get(&m.name).unwrap_or("")))));
+            refs.retain(|&r| {
+                labels_of(r).is_some_and(|l| {
+                    residual
+                        .iter()
+                        .all(|m| m.matches(l.get(&m.name).unwrap_or("")))
+                })
+            });
         }
         refs
     }
 
     /// Union of the lists of every value of `m.name` that `m` accepts.
     fn matching(&self, m: &Matcher) -> Vec<u64> {
-        let Some(values) = self.index.get(m.name.as_str()) else { return Vec::new() };
+        let Some(values) = self.index.get(m.name.as_str()) else {
+            return Vec::new();
+        };
         let lists: Vec<&Vec<u64>> = match m.set_values() {
             Some(set) => set.iter().filter_map(|v| values.get(*v)).collect(),
-            None => values.iter().filter(|(v, _)| m.matches(v)).map(|(_, refs)| refs).collect(),
+            None => values
+                .iter()
+                .filter(|(v, _)| m.matches(v))
+                .map(|(_, refs)| refs)
+                .collect(),
         };
         match lists.len() {
             0 => Vec::new(),
@@ -138,7 +156,14 @@ mod tests {
                 Labels::from_pairs([
                     ("__name__", if i % 2 == 0 { "a" } else { "b" }.to_string()),
                     ("i", i.to_string()),
-                    ("m", if i % 3 == 0 { String::new() } else { (i % 5).to_string() }),
+                    (
+                        "m",
+                        if i % 3 == 0 {
+                            String::new()
+                        } else {
+                            (i % 5).to_string()
+                        },
+                    ),
                 ])
             })
             .collect();
@@ -149,10 +174,16 @@ mod tests {
         p.remove(10, &series[10]);
         let cases: Vec<Vec<Matcher>> = vec![
             vec![Matcher::equal("__name__", "a")],
-            vec![Matcher::equal("__name__", "a"), Matcher::new(MatchOp::RegexMatch, "m", "1|2").unwrap()],
+            vec![
+                Matcher::equal("__name__", "a"),
+                Matcher::new(MatchOp::RegexMatch, "m", "1|2").unwrap(),
+            ],
             vec![Matcher::new(MatchOp::NotEqual, "m", "1").unwrap()],
             vec![Matcher::equal("m", "")],
-            vec![Matcher::new(MatchOp::RegexMatch, "i", "1.*").unwrap(), Matcher::new(MatchOp::RegexNoMatch, "m", "").unwrap()],
+            vec![
+                Matcher::new(MatchOp::RegexMatch, "i", "1.*").unwrap(),
+                Matcher::new(MatchOp::RegexNoMatch, "m", "").unwrap(),
+            ],
             vec![Matcher::equal("nope", "x")],
             vec![],
         ];

@@ -23,10 +23,14 @@ impl Inner {
     fn selected(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Selected> {
         let st = self.state.read();
         let head = &st.head;
-        let refs = head.postings.select(matchers, |r| head.series.get(&r).map(|s| &s.labels));
+        let refs = head
+            .postings
+            .select(matchers, |r| head.series.get(&r).map(|s| &s.labels));
         let mut out = Vec::with_capacity(refs.len());
         for r in refs {
-            let Some(s) = head.series.get(&r) else { continue };
+            let Some(s) = head.series.get(&r) else {
+                continue;
+            };
             if s.min_t > maxt || s.last_t < mint {
                 continue;
             }
@@ -45,7 +49,12 @@ impl Inner {
             if chunks.is_empty() && !in_db {
                 continue;
             }
-            out.push(Selected { id: r, labels: s.labels.clone(), in_db, head: chunks });
+            out.push(Selected {
+                id: r,
+                labels: s.labels.clone(),
+                in_db,
+                head: chunks,
+            });
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out
@@ -68,7 +77,13 @@ impl Inner {
     /// Decodes one series' samples in `[mint, maxt]` from SQLite and the
     /// head. A chunk can be in both while the flusher is between its commit
     /// and its head update; chunks are identified by their first timestamp.
-    fn load(&self, conn: Option<&rusqlite::Connection>, sel: Selected, mint: i64, maxt: i64) -> Result<Option<Series>, Error> {
+    fn load(
+        &self,
+        conn: Option<&rusqlite::Connection>,
+        sel: Selected,
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Option<Series>, Error> {
         let mut chunks: Vec<(i64, Arc<[u8]>)> = Vec::new();
         if let (true, Some(conn)) = (sel.in_db, conn) {
             for (cmint, _, data) in db::read_chunks(conn, &self.db_path, sel.id, mint, maxt)? {
@@ -92,7 +107,10 @@ impl Inner {
             samples.truncate(before + hi);
             samples.drain(before..before + lo);
         }
-        Ok((!samples.is_empty()).then_some(Series { labels: sel.labels, samples }))
+        Ok((!samples.is_empty()).then_some(Series {
+            labels: sel.labels,
+            samples,
+        }))
     }
 }
 
@@ -116,7 +134,10 @@ impl Iterator for SeriesIter {
                     Err(e) => return Some(Err(e.into())),
                 }
             }
-            match self.inner.load(self.conn.as_ref(), sel, self.mint, self.maxt) {
+            match self
+                .inner
+                .load(self.conn.as_ref(), sel, self.mint, self.maxt)
+            {
                 Ok(Some(s)) => return Some(Ok(s)),
                 Ok(None) => continue,
                 Err(e) => return Some(Err(e.into())),
@@ -134,20 +155,45 @@ impl Drop for SeriesIter {
 }
 
 impl Querier for Store {
-    fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<SeriesSet, StorageError> {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<SeriesSet, StorageError> {
         let mint = mint.max(self.inner.retention_floor());
-        let todo = if mint > maxt { Vec::new() } else { self.inner.selected(matchers, mint, maxt) };
-        Ok(Box::new(SeriesIter { inner: self.inner.clone(), conn: None, todo: todo.into_iter(), mint, maxt }))
+        let todo = if mint > maxt {
+            Vec::new()
+        } else {
+            self.inner.selected(matchers, mint, maxt)
+        };
+        Ok(Box::new(SeriesIter {
+            inner: self.inner.clone(),
+            conn: None,
+            todo: todo.into_iter(),
+            mint,
+            maxt,
+        }))
     }
 
-    fn label_names(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
+    fn label_names(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
         let st = self.inner.state.read();
         let head = &st.head;
         let mint = mint.max(self.inner.retention_floor());
         let mut names = BTreeSet::new();
         {
-            for r in head.postings.select(matchers, |r| head.series.get(&r).map(|s| &s.labels)) {
-                let Some(s) = head.series.get(&r) else { continue };
+            for r in head
+                .postings
+                .select(matchers, |r| head.series.get(&r).map(|s| &s.labels))
+            {
+                let Some(s) = head.series.get(&r) else {
+                    continue;
+                };
                 if s.min_t <= maxt && s.last_t >= mint {
                     names.extend(s.labels.iter().map(|(n, _)| n.to_string()));
                 }
@@ -156,14 +202,25 @@ impl Querier for Store {
         Ok(names.into_iter().collect())
     }
 
-    fn label_values(&self, name: &str, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<String>, StorageError> {
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<String>, StorageError> {
         let st = self.inner.state.read();
         let head = &st.head;
         let mint = mint.max(self.inner.retention_floor());
         let mut values = BTreeSet::new();
         {
-            for r in head.postings.select(matchers, |r| head.series.get(&r).map(|s| &s.labels)) {
-                let Some(s) = head.series.get(&r) else { continue };
+            for r in head
+                .postings
+                .select(matchers, |r| head.series.get(&r).map(|s| &s.labels))
+            {
+                let Some(s) = head.series.get(&r) else {
+                    continue;
+                };
                 if s.min_t <= maxt && s.last_t >= mint {
                     if let Some(v) = s.labels.get(name) {
                         values.insert(v.to_string());

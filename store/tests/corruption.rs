@@ -14,7 +14,12 @@ const BATCHES: i64 = 200;
 const SERIES: usize = 5;
 
 fn opts() -> Options {
-    Options { background: false, retention_time: None, segment_bytes: 4096, ..Options::default() }
+    Options {
+        background: false,
+        retention_time: None,
+        segment_bytes: 4096,
+        ..Options::default()
+    }
 }
 
 fn labels(i: usize) -> Labels {
@@ -29,7 +34,8 @@ fn prepared() -> (tempfile::TempDir, Vec<PathBuf>) {
     let mut app = store.appender();
     for b in 0..BATCHES {
         for i in 0..SERIES {
-            app.append(&labels(i), b * 1000, b as f64 + i as f64 / 10.0).unwrap();
+            app.append(&labels(i), b * 1000, b as f64 + i as f64 / 10.0)
+                .unwrap();
         }
         app.commit().unwrap();
     }
@@ -37,7 +43,14 @@ fn prepared() -> (tempfile::TempDir, Vec<PathBuf>) {
     let mut segs: Vec<PathBuf> = fs::read_dir(dir.path().join("wal"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().parse::<u64>().is_ok())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .is_ok()
+        })
         .collect();
     segs.sort();
     // The last segment was started by the last open and may be empty.
@@ -67,10 +80,21 @@ fn records_before(segs: &[PathBuf], seg: usize) -> i64 {
 fn kept_batches(store: &Store) -> i64 {
     let mut n = i64::MAX;
     for i in 0..SERIES {
-        let s = store.select(&[model::Matcher::equal("s", i.to_string())], 0, BATCHES * 1000).unwrap().next();
+        let s = store
+            .select(
+                &[model::Matcher::equal("s", i.to_string())],
+                0,
+                BATCHES * 1000,
+            )
+            .unwrap()
+            .next();
         let samples = s.map(|s| s.unwrap().samples).unwrap_or_default();
         for (b, smp) in samples.iter().enumerate() {
-            assert_eq!((smp.t, smp.v), (b as i64 * 1000, b as f64 + i as f64 / 10.0), "series {i} batch {b}");
+            assert_eq!(
+                (smp.t, smp.v),
+                (b as i64 * 1000, b as f64 + i as f64 / 10.0),
+                "series {i} batch {b}"
+            );
         }
         n = n.min(samples.len() as i64);
     }
@@ -84,7 +108,12 @@ fn wal_damage_table() {
         ("torn last record", |segs| {
             let last = segs.last().unwrap();
             let len = fs::metadata(last).unwrap().len();
-            OpenOptions::new().write(true).open(last).unwrap().set_len(len - 3).unwrap();
+            OpenOptions::new()
+                .write(true)
+                .open(last)
+                .unwrap()
+                .set_len(len - 3)
+                .unwrap();
             BATCHES - 1
         }),
         ("bad CRC in the middle of a segment", |segs| {
@@ -97,7 +126,12 @@ fn wal_damage_table() {
             records_before(segs, mid) + (f.len() / 2) as i64
         }),
         ("zero-filled tail", |segs| {
-            OpenOptions::new().append(true).open(segs.last().unwrap()).unwrap().write_all(&[0; 4096]).unwrap();
+            OpenOptions::new()
+                .append(true)
+                .open(segs.last().unwrap())
+                .unwrap()
+                .write_all(&[0; 4096])
+                .unwrap();
             BATCHES
         }),
         ("truncated segment header", |segs| {
@@ -107,7 +141,11 @@ fn wal_damage_table() {
         }),
         ("garbage segment", |segs| {
             let next = segs.last().unwrap().with_file_name("99999998");
-            fs::write(next, b"this is not a WAL segment at all, just garbage bytes").unwrap();
+            fs::write(
+                next,
+                b"this is not a WAL segment at all, just garbage bytes",
+            )
+            .unwrap();
             BATCHES
         }),
         ("garbage segment in the middle", |segs| {
@@ -119,20 +157,39 @@ fn wal_damage_table() {
     for (name, damage) in cases {
         let (dir, segs) = prepared();
         let want = damage(&segs);
-        let store = Store::open(dir.path(), opts()).unwrap_or_else(|e| panic!("{name}: open failed: {e}"));
-        assert!(store.metrics().wal_corruptions.get() > 0, "{name}: corruption not counted");
+        let store =
+            Store::open(dir.path(), opts()).unwrap_or_else(|e| panic!("{name}: open failed: {e}"));
+        assert!(
+            store.metrics().wal_corruptions.get() > 0,
+            "{name}: corruption not counted"
+        );
         let got = kept_batches(&store);
         assert_eq!(got, want, "{name}: batches kept");
         // New writes are taken and survive another restart.
         let mut app = store.appender();
         app.append(&labels(0), 10_000_000, 42.0).unwrap();
-        assert_eq!(app.commit().unwrap().appended, 1, "{name}: new write refused");
+        assert_eq!(
+            app.commit().unwrap().appended,
+            1,
+            "{name}: new write refused"
+        );
         drop(app);
         drop(store);
         let store = Store::open(dir.path(), opts()).unwrap();
-        assert_eq!(store.metrics().wal_corruptions.get(), 0, "{name}: damage left behind after repair");
-        let s = store.select(&[model::Matcher::equal("s", "0")], 10_000_000, 10_000_000).unwrap().next();
-        assert_eq!(s.map(|s| s.unwrap().samples.len()), Some(1), "{name}: new write lost");
+        assert_eq!(
+            store.metrics().wal_corruptions.get(),
+            0,
+            "{name}: damage left behind after repair"
+        );
+        let s = store
+            .select(&[model::Matcher::equal("s", "0")], 10_000_000, 10_000_000)
+            .unwrap()
+            .next();
+        assert_eq!(
+            s.map(|s| s.unwrap().samples.len()),
+            Some(1),
+            "{name}: new write lost"
+        );
         eprintln!("{name}: kept {got} of {BATCHES} batches, repaired, new writes taken");
     }
 }
@@ -144,7 +201,12 @@ fn damaged_or_missing_sqlite_names_the_file() {
         ("garbage", |db| fs::write(db, vec![0x42; 8192]).unwrap()),
         ("truncated", |db| {
             let len = fs::metadata(db).unwrap().len();
-            OpenOptions::new().write(true).open(db).unwrap().set_len(len / 3).unwrap();
+            OpenOptions::new()
+                .write(true)
+                .open(db)
+                .unwrap()
+                .set_len(len / 3)
+                .unwrap();
         }),
         ("zeroed header", |db| {
             let mut b = fs::read(db).unwrap();
@@ -168,15 +230,25 @@ fn damaged_or_missing_sqlite_names_the_file() {
         damage(&db);
         let result = Store::open(dir.path(), opts()).and_then(|s| {
             // Damage deeper in the file shows when the data is read.
-            s.select(&[], i64::MIN, i64::MAX).map_err(|e| store::Error::Corrupt { file: db.clone(), reason: e.to_string() })?
+            s.select(&[], i64::MIN, i64::MAX)
+                .map_err(|e| store::Error::Corrupt {
+                    file: db.clone(),
+                    reason: e.to_string(),
+                })?
                 .try_for_each(|r| r.map(|_| ()))
-                .map_err(|e| store::Error::Corrupt { file: db.clone(), reason: e.to_string() })
+                .map_err(|e| store::Error::Corrupt {
+                    file: db.clone(),
+                    reason: e.to_string(),
+                })
         });
         match result {
             Ok(()) => panic!("{name}: damaged SQLite file accepted"),
             Err(e) => {
                 let msg = e.to_string();
-                assert!(msg.contains("watchfire.db"), "{name}: error does not name the file: {msg}");
+                assert!(
+                    msg.contains("watchfire.db"),
+                    "{name}: error does not name the file: {msg}"
+                );
                 eprintln!("{name}: {msg}");
             }
         }

@@ -41,7 +41,9 @@ fn v_of(round: i64, batch: i64, i: usize) -> f64 {
 /// The child: does nothing unless started by the parent below.
 #[test]
 fn crash_child() {
-    let (Ok(dir), Ok(round)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_ROUND)) else { return };
+    let (Ok(dir), Ok(round)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_ROUND)) else {
+        return;
+    };
     let round: i64 = round.parse().expect("round number");
     let opts = Options {
         wal_fsync_interval: Duration::from_millis(5),
@@ -59,7 +61,8 @@ fn crash_child() {
     let mut batch = 0;
     while start.elapsed() < Duration::from_secs(30) {
         for i in 0..SERIES {
-            app.append(&labels(i), t_of(round, batch), v_of(round, batch, i)).unwrap();
+            app.append(&labels(i), t_of(round, batch), v_of(round, batch, i))
+                .unwrap();
         }
         let sum = app.commit().expect("commit");
         assert_eq!(sum.appended, SERIES);
@@ -108,23 +111,42 @@ fn acknowledged_batches_survive_sigkill() {
         assert!(n >= 0, "round {round}: child acknowledged nothing");
         acked.push(n);
 
-        let store = Store::open(dir.path(), Options { background: false, retention_time: None, ..Options::default() })
-            .unwrap_or_else(|e| panic!("round {round}: store failed to open after SIGKILL: {e}"));
+        let store = Store::open(
+            dir.path(),
+            Options {
+                background: false,
+                retention_time: None,
+                ..Options::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("round {round}: store failed to open after SIGKILL: {e}"));
         let mut got: HashMap<Labels, HashMap<i64, u64>> = HashMap::new();
         for s in store.select(&[], i64::MIN, i64::MAX).unwrap() {
             let s = s.unwrap();
-            got.insert(s.labels, s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect());
+            got.insert(
+                s.labels,
+                s.samples.iter().map(|x| (x.t, x.v.to_bits())).collect(),
+            );
         }
         for (r, &last_ack) in acked.iter().enumerate() {
             for i in 0..SERIES {
-                let samples = got.get(&labels(i)).unwrap_or_else(|| panic!("round {round}: series {i} missing"));
+                let samples = got
+                    .get(&labels(i))
+                    .unwrap_or_else(|| panic!("round {round}: series {i} missing"));
                 for b in 0..=last_ack {
                     let want = v_of(r as i64, b, i).to_bits();
                     let t = t_of(r as i64, b);
-                    assert_eq!(samples.get(&t), Some(&want), "round {round}: series {i}, round {r} batch {b} (acked up to {last_ack})");
+                    assert_eq!(
+                        samples.get(&t),
+                        Some(&want),
+                        "round {round}: series {i}, round {r} batch {b} (acked up to {last_ack})"
+                    );
                 }
             }
         }
-        eprintln!("round {round}: killed after {n} acknowledged batches; all {} rounds verified", acked.len());
+        eprintln!(
+            "round {round}: killed after {n} acknowledged batches; all {} rounds verified",
+            acked.len()
+        );
     }
 }

@@ -7,11 +7,19 @@ use model::{Appendable, Labels, MatchOp, Matcher, Querier, Sample};
 use store::{Options, Store};
 
 fn opts() -> Options {
-    Options { background: false, retention_time: None, ..Options::default() }
+    Options {
+        background: false,
+        retention_time: None,
+        ..Options::default()
+    }
 }
 
 fn series(name: &str, i: usize) -> Labels {
-    Labels::from_pairs([("__name__", name.to_string()), ("i", i.to_string()), ("job", "test".to_string())])
+    Labels::from_pairs([
+        ("__name__", name.to_string()),
+        ("i", i.to_string()),
+        ("job", "test".to_string()),
+    ])
 }
 
 fn all(store: &Store, matchers: &[Matcher]) -> Vec<(Labels, Vec<Sample>)> {
@@ -28,7 +36,8 @@ fn all(store: &Store, matchers: &[Matcher]) -> Vec<(Labels, Vec<Sample>)> {
 /// Writes `n` series × `per` samples, 15 s apart, with values that exercise
 /// the codec; returns what was written.
 fn fill(store: &Store, n: usize, per: usize, t0: i64) -> Vec<(Labels, Vec<Sample>)> {
-    let mut want: Vec<(Labels, Vec<Sample>)> = (0..n).map(|i| (series("m", i), Vec::new())).collect();
+    let mut want: Vec<(Labels, Vec<Sample>)> =
+        (0..n).map(|i| (series("m", i), Vec::new())).collect();
     for k in 0..per {
         let mut app = Appendable::appender(store);
         for (i, (l, samples)) in want.iter_mut().enumerate() {
@@ -70,7 +79,15 @@ fn commit_counts_rejections() {
         app.append(&l, t, v).unwrap();
     }
     let sum = app.commit().unwrap();
-    assert_eq!((sum.appended, sum.new_series, sum.out_of_order, sum.duplicate), (2, 1, 1, 1));
+    assert_eq!(
+        (
+            sum.appended,
+            sum.new_series,
+            sum.out_of_order,
+            sum.duplicate
+        ),
+        (2, 1, 1, 1)
+    );
     app.append(&l, 150, 0.0).unwrap();
     assert_eq!(app.commit().unwrap().out_of_order, 1);
     assert_eq!(store.metrics().out_of_order.get(), 2);
@@ -105,7 +122,11 @@ fn survives_restart_at_every_stage() {
     for (w, m) in want2.iter_mut().zip(&more) {
         w.1.extend_from_slice(&m.1);
     }
-    assert_same(&all(&store, &[]), &want2, "after checkpoint and more writes");
+    assert_same(
+        &all(&store, &[]),
+        &want2,
+        "after checkpoint and more writes",
+    );
     store.flush_all().unwrap();
     drop(store);
     let wal_files: Vec<_> = std::fs::read_dir(dir.path().join("wal")).unwrap().collect();
@@ -121,21 +142,66 @@ fn select_ranges_and_matchers() {
     let want = fill(&store, 10, 300, 0);
     store.flush().unwrap();
     let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
-    let got = all(&store, &[m(MatchOp::RegexMatch, "i", "1|3|5"), m(MatchOp::Equal, "__name__", "m")]);
-    assert_eq!(got.iter().map(|s| s.0.get("i").unwrap().to_string()).collect::<Vec<_>>(), ["1", "3", "5"]);
-    for (mint, maxt) in [(0, 0), (1, 14_999), (100_000, 2_000_000), (4_000_000, 4_485_000), (7_200_000, 7_200_000)] {
-        let got: Vec<_> = store.select(&[], mint, maxt).unwrap().map(|s| s.unwrap()).collect();
+    let got = all(
+        &store,
+        &[
+            m(MatchOp::RegexMatch, "i", "1|3|5"),
+            m(MatchOp::Equal, "__name__", "m"),
+        ],
+    );
+    assert_eq!(
+        got.iter()
+            .map(|s| s.0.get("i").unwrap().to_string())
+            .collect::<Vec<_>>(),
+        ["1", "3", "5"]
+    );
+    for (mint, maxt) in [
+        (0, 0),
+        (1, 14_999),
+        (100_000, 2_000_000),
+        (4_000_000, 4_485_000),
+        (7_200_000, 7_200_000),
+    ] {
+        let got: Vec<_> = store
+            .select(&[], mint, maxt)
+            .unwrap()
+            .map(|s| s.unwrap())
+            .collect();
         let expect: Vec<(Labels, Vec<Sample>)> = want
             .iter()
-            .map(|(l, s)| (l.clone(), s.iter().filter(|s| s.t >= mint && s.t <= maxt).copied().collect::<Vec<_>>()))
+            .map(|(l, s)| {
+                (
+                    l.clone(),
+                    s.iter()
+                        .filter(|s| s.t >= mint && s.t <= maxt)
+                        .copied()
+                        .collect::<Vec<_>>(),
+                )
+            })
             .filter(|(_, s)| !s.is_empty())
             .collect();
         let got: Vec<_> = got.into_iter().map(|s| (s.labels, s.samples)).collect();
         assert_same(&got, &expect, &format!("range [{mint}, {maxt}]"));
     }
-    assert_eq!(store.label_names(&[], i64::MIN, i64::MAX).unwrap(), ["__name__", "i", "job"]);
-    assert_eq!(store.label_values("i", &[m(MatchOp::RegexMatch, "i", "[2-4]")], i64::MIN, i64::MAX).unwrap(), ["2", "3", "4"]);
-    assert!(store.label_values("i", &[], 10_000_000, 20_000_000).unwrap().is_empty());
+    assert_eq!(
+        store.label_names(&[], i64::MIN, i64::MAX).unwrap(),
+        ["__name__", "i", "job"]
+    );
+    assert_eq!(
+        store
+            .label_values(
+                "i",
+                &[m(MatchOp::RegexMatch, "i", "[2-4]")],
+                i64::MIN,
+                i64::MAX
+            )
+            .unwrap(),
+        ["2", "3", "4"]
+    );
+    assert!(store
+        .label_values("i", &[], 10_000_000, 20_000_000)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -143,29 +209,60 @@ fn retention_by_time_and_size() {
     let dir = tempfile::tempdir().unwrap();
     let day = 86_400_000i64;
     let now = model::time::now_ms();
-    let store = Store::open(dir.path(), Options { retention_time: Some(Duration::from_secs(86_400)), ..opts() }).unwrap();
+    let store = Store::open(
+        dir.path(),
+        Options {
+            retention_time: Some(Duration::from_secs(86_400)),
+            ..opts()
+        },
+    )
+    .unwrap();
     // Old series: 3 days ago; a series that spans old and new.
     let old = fill(&store, 50, 2000, now - 3 * day);
     let recent = Labels::from_pairs([("__name__", "recent")]);
     let mut app = store.appender();
     use model::Appender;
     for k in 0..600 {
-        app.append(&recent, now - 2 * day + k * 300_000, k as f64).unwrap();
+        app.append(&recent, now - 2 * day + k * 300_000, k as f64)
+            .unwrap();
     }
     app.commit().unwrap();
     store.flush_all().unwrap();
-    let before = std::fs::metadata(dir.path().join(store::DB_FILE)).unwrap().len();
+    let before = std::fs::metadata(dir.path().join(store::DB_FILE))
+        .unwrap()
+        .len();
     // Query results exclude old data even before retention runs.
     assert!(all(&store, &[Matcher::equal("__name__", "m")]).is_empty());
     let r = all(&store, &[Matcher::equal("__name__", "recent")]);
-    assert!(r[0].1.iter().all(|s| s.t >= now - day - 60_000), "recent series returned samples beyond retention");
+    assert!(
+        r[0].1.iter().all(|s| s.t >= now - day - 60_000),
+        "recent series returned samples beyond retention"
+    );
     let report = store.apply_retention(now).unwrap();
-    assert!(report.chunks > 0 && report.series == old.len(), "report {report:?}");
-    assert!(report.file_bytes_after < before, "SQLite file did not shrink: {report:?}");
-    assert_eq!(store.label_values("__name__", &[], i64::MIN, i64::MAX).unwrap(), ["recent"]);
+    assert!(
+        report.chunks > 0 && report.series == old.len(),
+        "report {report:?}"
+    );
+    assert!(
+        report.file_bytes_after < before,
+        "SQLite file did not shrink: {report:?}"
+    );
+    assert_eq!(
+        store
+            .label_values("__name__", &[], i64::MIN, i64::MAX)
+            .unwrap(),
+        ["recent"]
+    );
     drop(store);
     // Size retention deletes oldest chunks until under the limit.
-    let store = Store::open(dir.path(), Options { retention_size: Some(1), ..opts() }).unwrap();
+    let store = Store::open(
+        dir.path(),
+        Options {
+            retention_size: Some(1),
+            ..opts()
+        },
+    )
+    .unwrap();
     let report = store.apply_retention(now).unwrap();
     assert!(report.chunks > 0, "{report:?}");
     assert!(all(&store, &[]).is_empty());

@@ -61,7 +61,10 @@ impl Wal {
             segment_size,
             index,
             len: segment::HEADER.len() as u64,
-            sync: Arc::new(SyncState { file: Mutex::new(Arc::new(file)), dirty: AtomicBool::new(true) }),
+            sync: Arc::new(SyncState {
+                file: Mutex::new(Arc::new(file)),
+                dirty: AtomicBool::new(true),
+            }),
             buf: Vec::new(),
         })
     }
@@ -79,7 +82,9 @@ impl Wal {
     /// operating system (they survive the process being killed); a failed
     /// write is cut back off so no torn record stays behind.
     pub(crate) fn log(&mut self, payload: &[u8]) -> std::io::Result<()> {
-        if self.len > segment::HEADER.len() as u64 && self.len + payload.len() as u64 > self.segment_size {
+        if self.len > segment::HEADER.len() as u64
+            && self.len + payload.len() as u64 > self.segment_size
+        {
             self.cut()?;
         }
         self.buf.clear();
@@ -124,7 +129,11 @@ pub(crate) fn write_checkpoint(dir: &Path, upto: u64, records: &[Vec<u8>]) -> st
 
 pub(crate) fn dir_bytes(dir: &Path) -> u64 {
     fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -171,11 +180,19 @@ pub(crate) fn replay(
         if let Some(d) = damage {
             // A checkpoint is written whole and renamed into place, so
             // damage here is the disk's doing; keep what reads and go on.
-            corruptions.push(Corruption { file: path.clone(), offset: d.offset, reason: d.reason });
+            corruptions.push(Corruption {
+                file: path.clone(),
+                offset: d.offset,
+                reason: d.reason,
+            });
         }
     }
     let first = checkpoint.as_ref().map_or(0, |(k, _)| *k);
-    let mut segments = listing.segments.iter().filter(|(i, _)| *i > first).peekable();
+    let mut segments = listing
+        .segments
+        .iter()
+        .filter(|(i, _)| *i > first)
+        .peekable();
     for (_, path) in listing.segments.iter().filter(|(i, _)| *i <= first) {
         // Left over from a truncation interrupted after the checkpoint.
         fs::remove_file(path)?;
@@ -194,14 +211,28 @@ pub(crate) fn replay(
         if d.offset < segment::HEADER.len() as u64 {
             fs::remove_file(path)?;
         } else {
-            OpenOptions::new().write(true).open(path)?.set_len(d.offset)?;
+            OpenOptions::new()
+                .write(true)
+                .open(path)?
+                .set_len(d.offset)?;
         }
-        corruptions.push(Corruption { file: path.clone(), offset: d.offset, reason: d.reason });
+        corruptions.push(Corruption {
+            file: path.clone(),
+            offset: d.offset,
+            reason: d.reason,
+        });
         for (j, later) in segments.by_ref() {
             next_index = next_index.max(j + 1);
-            corruptions.push(Corruption { file: later.clone(), offset: 0, reason: "follows a damaged segment; deleted".into() });
+            corruptions.push(Corruption {
+                file: later.clone(),
+                offset: 0,
+                reason: "follows a damaged segment; deleted".into(),
+            });
             fs::remove_file(later)?;
         }
     }
-    Ok(Replayed { next_index, corruptions })
+    Ok(Replayed {
+        next_index,
+        corruptions,
+    })
 }

@@ -40,7 +40,10 @@ pub(crate) fn encode_batch(b: &Batch, out: &mut Vec<u8>) {
     }
 }
 
-pub(crate) fn encode_chunks<'a>(chunks: impl ExactSizeIterator<Item = (u64, &'a [u8])>, out: &mut Vec<u8>) {
+pub(crate) fn encode_chunks<'a>(
+    chunks: impl ExactSizeIterator<Item = (u64, &'a [u8])>,
+    out: &mut Vec<u8>,
+) {
     out.push(TYPE_CHUNKS);
     put_uvarint(out, chunks.len() as u64);
     for (r, bytes) in chunks {
@@ -51,11 +54,17 @@ pub(crate) fn encode_chunks<'a>(chunks: impl ExactSizeIterator<Item = (u64, &'a 
 
 /// Decodes a payload; the error says what is wrong at which byte.
 pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
-    let mut d = Reader { buf: payload, pos: 1 };
+    let mut d = Reader {
+        buf: payload,
+        pos: 1,
+    };
     match payload.first() {
         Some(&TYPE_BATCH) => {
             let n = d.len()?;
-            let mut b = Batch { series: Vec::with_capacity(n), samples: Vec::new() };
+            let mut b = Batch {
+                series: Vec::with_capacity(n),
+                samples: Vec::new(),
+            };
             for _ in 0..n {
                 let r = d.uvarint()?;
                 let raw = d.bytes()?;
@@ -120,7 +129,10 @@ impl<'a> Reader<'a> {
     fn uvarint(&mut self) -> Result<u64, String> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
-            let b = *self.buf.get(self.pos).ok_or_else(|| self.err("truncated varint"))?;
+            let b = *self
+                .buf
+                .get(self.pos)
+                .ok_or_else(|| self.err("truncated varint"))?;
             self.pos += 1;
             v |= ((b & 0x7f) as u64) << shift;
             if b < 0x80 {
@@ -152,7 +164,10 @@ impl<'a> Reader<'a> {
     }
 
     fn fixed<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        let b = self.buf.get(self.pos..self.pos + N).ok_or_else(|| self.err("truncated value"))?;
+        let b = self
+            .buf
+            .get(self.pos..self.pos + N)
+            .ok_or_else(|| self.err("truncated value"))?;
         self.pos += N;
         let mut a = [0u8; N];
         a.copy_from_slice(b);
@@ -174,18 +189,33 @@ mod tests {
     #[test]
     fn batch_round_trip_and_damage() {
         let b = Batch {
-            series: vec![(7, Labels::from_pairs([("__name__", "a"), ("x", "東京")])), (8, Labels::empty())],
-            samples: vec![(7, 1_793_469_601_237, f64::NAN), (8, -5, 1.5), (7, i64::MAX, -0.0)],
+            series: vec![
+                (7, Labels::from_pairs([("__name__", "a"), ("x", "東京")])),
+                (8, Labels::empty()),
+            ],
+            samples: vec![
+                (7, 1_793_469_601_237, f64::NAN),
+                (8, -5, 1.5),
+                (7, i64::MAX, -0.0),
+            ],
         };
         let mut buf = Vec::new();
         encode_batch(&b, &mut buf);
-        let Ok(Record::Batch(got)) = decode(&buf) else { panic!("decode failed") };
+        let Ok(Record::Batch(got)) = decode(&buf) else {
+            panic!("decode failed")
+        };
         assert_eq!(got.series, b.series);
         for (g, w) in got.samples.iter().zip(&b.samples) {
-            assert!(g.0 == w.0 && g.1 == w.1 && g.2.to_bits() == w.2.to_bits(), "got {g:?} want {w:?}");
+            assert!(
+                g.0 == w.0 && g.1 == w.1 && g.2.to_bits() == w.2.to_bits(),
+                "got {g:?} want {w:?}"
+            );
         }
         for cut in 0..buf.len() {
-            assert!(decode(&buf[..cut]).is_err(), "prefix of {cut} bytes decoded");
+            assert!(
+                decode(&buf[..cut]).is_err(),
+                "prefix of {cut} bytes decoded"
+            );
         }
     }
 
@@ -194,7 +224,15 @@ mod tests {
         let mut buf = Vec::new();
         let chunks: Vec<(u64, &[u8])> = vec![(1, &[1, 0, 0]), (300, &[9; 200])];
         encode_chunks(chunks.clone().into_iter(), &mut buf);
-        let Ok(Record::Chunks(got)) = decode(&buf) else { panic!("decode failed") };
-        assert_eq!(got, chunks.iter().map(|(r, b)| (*r, b.to_vec())).collect::<Vec<_>>());
+        let Ok(Record::Chunks(got)) = decode(&buf) else {
+            panic!("decode failed")
+        };
+        assert_eq!(
+            got,
+            chunks
+                .iter()
+                .map(|(r, b)| (*r, b.to_vec()))
+                .collect::<Vec<_>>()
+        );
     }
 }

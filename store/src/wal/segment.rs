@@ -36,38 +36,74 @@ pub(crate) fn read(path: &Path) -> std::io::Result<Contents> {
 
 pub(crate) fn parse(buf: &[u8]) -> Contents {
     let mut records = Vec::new();
-    let damage = |offset: usize, reason: &str| Some(Damage { offset: offset as u64, reason: reason.to_string() });
+    let damage = |offset: usize, reason: &str| {
+        Some(Damage {
+            offset: offset as u64,
+            reason: reason.to_string(),
+        })
+    };
     if buf.len() < HEADER.len() {
-        return Contents { records, damage: damage(0, "truncated segment header") };
+        return Contents {
+            records,
+            damage: damage(0, "truncated segment header"),
+        };
     }
     if buf[..HEADER.len()] != HEADER {
-        return Contents { records, damage: damage(0, "bad segment header (not a watchfire WAL segment, or another version)") };
+        return Contents {
+            records,
+            damage: damage(
+                0,
+                "bad segment header (not a watchfire WAL segment, or another version)",
+            ),
+        };
     }
     let mut pos = HEADER.len();
     while pos < buf.len() {
         let Some(head) = buf.get(pos..pos + RECORD_HEADER_LEN) else {
-            return Contents { records, damage: damage(pos, "torn record header") };
+            return Contents {
+                records,
+                damage: damage(pos, "torn record header"),
+            };
         };
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
         let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         if len == 0 {
-            let reason = if buf[pos..].iter().all(|&b| b == 0) { "zero-filled tail" } else { "zero-length record" };
-            return Contents { records, damage: damage(pos, reason) };
+            let reason = if buf[pos..].iter().all(|&b| b == 0) {
+                "zero-filled tail"
+            } else {
+                "zero-length record"
+            };
+            return Contents {
+                records,
+                damage: damage(pos, reason),
+            };
         }
         if len > MAX_RECORD {
-            return Contents { records, damage: damage(pos, "record length out of range") };
+            return Contents {
+                records,
+                damage: damage(pos, "record length out of range"),
+            };
         }
         let start = pos + RECORD_HEADER_LEN;
         let Some(payload) = buf.get(start..start + len) else {
-            return Contents { records, damage: damage(pos, "torn record") };
+            return Contents {
+                records,
+                damage: damage(pos, "torn record"),
+            };
         };
         if crc32fast::hash(payload) != crc {
-            return Contents { records, damage: damage(pos, "bad checksum") };
+            return Contents {
+                records,
+                damage: damage(pos, "bad checksum"),
+            };
         }
         records.push((pos as u64, payload.to_vec()));
         pos = start + len;
     }
-    Contents { records, damage: None }
+    Contents {
+        records,
+        damage: None,
+    }
 }
 
 /// Frames `payload` as one record appended to `out`.
@@ -79,7 +115,10 @@ pub(crate) fn frame(payload: &[u8], out: &mut Vec<u8>) {
 
 /// Creates a new segment file holding only the header.
 pub(crate) fn create(path: &Path) -> std::io::Result<File> {
-    let mut f = OpenOptions::new().create_new(true).append(true).open(path)?;
+    let mut f = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(path)?;
     f.write_all(&HEADER)?;
     Ok(f)
 }
@@ -129,7 +168,10 @@ pub(crate) fn list(dir: &Path) -> std::io::Result<Listing> {
         let Some(name) = name.to_str() else { continue };
         if let Ok(i) = name.parse::<u64>() {
             l.segments.push((i, entry.path()));
-        } else if let Some(i) = name.strip_prefix("checkpoint.").and_then(|s| s.parse::<u64>().ok()) {
+        } else if let Some(i) = name
+            .strip_prefix("checkpoint.")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             l.checkpoints.push((i, entry.path()));
         } else if name.ends_with(".tmp") {
             // A checkpoint interrupted before its rename: never valid.
@@ -165,12 +207,42 @@ mod tests {
         // (name, bytes, records kept, damage offset and reason)
         let cases: Vec<(&str, Vec<u8>, usize, Option<(u64, &str)>)> = vec![
             ("intact", good.clone(), 3, None),
-            ("torn last record", good[..good.len() - 2].to_vec(), 2, Some((third, "torn record"))),
-            ("torn record header", good[..third as usize + 3].to_vec(), 2, Some((third, "torn record header"))),
-            ("bad crc in the middle", bad_crc, 1, Some((second, "bad checksum"))),
-            ("zero-filled tail", zero_tail, 3, Some((good.len() as u64, "zero-filled tail"))),
-            ("truncated header", good[..5].to_vec(), 0, Some((0, "truncated segment header"))),
-            ("garbage", b"garbage garbage garbage".to_vec(), 0, Some((0, "bad segment header"))),
+            (
+                "torn last record",
+                good[..good.len() - 2].to_vec(),
+                2,
+                Some((third, "torn record")),
+            ),
+            (
+                "torn record header",
+                good[..third as usize + 3].to_vec(),
+                2,
+                Some((third, "torn record header")),
+            ),
+            (
+                "bad crc in the middle",
+                bad_crc,
+                1,
+                Some((second, "bad checksum")),
+            ),
+            (
+                "zero-filled tail",
+                zero_tail,
+                3,
+                Some((good.len() as u64, "zero-filled tail")),
+            ),
+            (
+                "truncated header",
+                good[..5].to_vec(),
+                0,
+                Some((0, "truncated segment header")),
+            ),
+            (
+                "garbage",
+                b"garbage garbage garbage".to_vec(),
+                0,
+                Some((0, "bad segment header")),
+            ),
         ];
         for (name, bytes, kept, want) in cases {
             let c = parse(&bytes);
@@ -180,7 +252,10 @@ mod tests {
                 (None, None) => {}
                 (Some((off, reason)), Some((woff, wreason))) => {
                     assert_eq!(off, woff, "{name}: offset");
-                    assert!(reason.starts_with(wreason), "{name}: reason {reason:?}, want {wreason:?}");
+                    assert!(
+                        reason.starts_with(wreason),
+                        "{name}: reason {reason:?}, want {wreason:?}"
+                    );
                 }
                 (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
             }
