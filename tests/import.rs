@@ -21,7 +21,11 @@ fn dataset(dir: &Path, format: &str) -> Option<PathBuf> {
         eprintln!("skipped: {} not found", gen.display());
         return None;
     }
-    let out = dir.join(if format == "om" { "data.om" } else { "data.prom" });
+    let out = dir.join(if format == "om" {
+        "data.om"
+    } else {
+        "data.prom"
+    });
     let mut cmd = Command::new("python3");
     cmd.arg(&gen).arg("--out").arg(&out);
     if format != "om" {
@@ -46,14 +50,26 @@ fn import(file: &Path, data: &Path) -> String {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "import failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "import failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
 /// Streams `file` and checks every sample against the store, in order.
 /// Returns (series, samples, NaN samples).
 fn verify(file: &Path, format: Format, data: &Path) -> (usize, usize, usize) {
-    let store = store::Store::open(data, store::Options { background: false, retention_time: None, ..Default::default() }).unwrap();
+    let store = store::Store::open(
+        data,
+        store::Options {
+            background: false,
+            retention_time: None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mut stored: HashMap<Labels, (Vec<model::Sample>, usize)> = store
         .select(&[], i64::MIN, i64::MAX)
         .unwrap()
@@ -75,15 +91,21 @@ fn verify(file: &Path, format: Format, data: &Path) -> (usize, usize, usize) {
         if line.last() == Some(&b'\n') {
             line.pop();
         }
-        let Entry::Sample(s) = parser.parse_line(&line, line_no).unwrap() else { continue };
+        let Entry::Sample(s) = parser.parse_line(&line, line_no).unwrap() else {
+            continue;
+        };
         let mut b = LabelsBuilder::new();
         b.set(METRIC_NAME, &s.name);
         for (k, v) in &s.labels {
             b.set(k, v);
         }
         let labels = b.labels();
-        let (samples, cursor) = stored.get_mut(&labels).unwrap_or_else(|| panic!("line {line_no}: series {labels} not in store"));
-        let got = samples.get(*cursor).unwrap_or_else(|| panic!("line {line_no}: {labels} has only {cursor} samples"));
+        let (samples, cursor) = stored
+            .get_mut(&labels)
+            .unwrap_or_else(|| panic!("line {line_no}: series {labels} not in store"));
+        let got = samples
+            .get(*cursor)
+            .unwrap_or_else(|| panic!("line {line_no}: {labels} has only {cursor} samples"));
         let want_t = s.timestamp_ms.unwrap();
         assert!(
             got.t == want_t && got.v.to_bits() == s.value.to_bits(),
@@ -97,7 +119,11 @@ fn verify(file: &Path, format: Format, data: &Path) -> (usize, usize, usize) {
         nan += usize::from(s.value.is_nan());
     }
     for (l, (samples, cursor)) in &stored {
-        assert_eq!(*cursor, samples.len(), "{l}: store has samples the file does not");
+        assert_eq!(
+            *cursor,
+            samples.len(),
+            "{l}: store has samples the file does not"
+        );
     }
     (stored.len(), n, nan)
 }
@@ -106,11 +132,16 @@ fn verify(file: &Path, format: Format, data: &Path) -> (usize, usize, usize) {
 fn compliance_dataset_imports_exactly() {
     let dir = tempfile::tempdir().unwrap();
     for (format, parse_as) in [("om", Format::OpenMetrics), ("prom", Format::Text)] {
-        let Some(file) = dataset(dir.path(), format) else { return };
+        let Some(file) = dataset(dir.path(), format) else {
+            return;
+        };
         let data = dir.path().join(format!("store-{format}"));
         let summary = import(&file, &data);
         eprint!("{summary}");
-        assert!(summary.contains("1940 series, 2680231 samples, 0 rejected"), "summary: {summary}");
+        assert!(
+            summary.contains("1940 series, 2680231 samples, 0 rejected"),
+            "summary: {summary}"
+        );
         let (series, samples, nan) = verify(&file, parse_as, &data);
         eprintln!("{format}: {series} series, {samples} samples ({nan} NaN) read back bit-exact");
         assert_eq!((series, samples), (1940, 2_680_231));
@@ -123,8 +154,16 @@ fn compliance_dataset_imports_exactly() {
 fn import_errors_name_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("bad.om", "# TYPE a gauge\na 1 1\na{b=\"c} 2 2\n# EOF\n", "bad.om:3"),
-        ("nots.prom", "a 1 1000\nb 2\n", "nots.prom:2: sample has no timestamp"),
+        (
+            "bad.om",
+            "# TYPE a gauge\na 1 1\na{b=\"c} 2 2\n# EOF\n",
+            "bad.om:3",
+        ),
+        (
+            "nots.prom",
+            "a 1 1000\nb 2\n",
+            "nots.prom:2: sample has no timestamp",
+        ),
         ("noeof.om", "a 1 1\n", "noeof.om:1"),
     ];
     for (name, body, want) in cases {
@@ -135,11 +174,18 @@ fn import_errors_name_the_line() {
             .arg(&file)
             .arg("--storage.tsdb.path")
             .arg(dir.path().join("store"))
-            .args(if name.ends_with(".om") { vec!["--format", "openmetrics"] } else { vec![] })
+            .args(if name.ends_with(".om") {
+                vec!["--format", "openmetrics"]
+            } else {
+                vec![]
+            })
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name}: accepted");
-        assert!(stderr.contains(want), "{name}: stderr {stderr:?} lacks {want:?}");
+        assert!(
+            stderr.contains(want),
+            "{name}: stderr {stderr:?} lacks {want:?}"
+        );
     }
 }

@@ -137,7 +137,16 @@ impl Labels {
 
 fn split_field(s: &str) -> Option<(&str, &str)> {
     let colon = s.find(':')?;
-    let len: usize = s[..colon].parse().ok()?;
+    let digits = &s[..colon];
+    // Only the canonical form: no sign, no leading zeros, so one label set
+    // has exactly one encoding and one fingerprint.
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || (digits.len() > 1 && digits.starts_with('0'))
+    {
+        return None;
+    }
+    let len: usize = digits.parse().ok()?;
     let start = colon + 1;
     let end = start.checked_add(len)?;
     if end > s.len() || !s.is_char_boundary(end) {

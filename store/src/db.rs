@@ -37,6 +37,16 @@ impl Db {
         let conn = Connection::open_with_flags(path, flags).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(err)?;
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(err)?;
+        if !tables.is_empty() && !tables.iter().any(|t| t == "meta") {
+            return Err(Error::Corrupt {
+                file: path.to_path_buf(),
+                reason: format!("not a Watchfire database (tables: {})", tables.join(", ")),
+            });
+        }
         // auto_vacuum must be chosen before the first table exists.
         conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
             .map_err(err)?;

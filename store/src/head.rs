@@ -269,7 +269,11 @@ impl Head {
             return;
         }
         if let Some(o) = &s.open {
-            let boundary = (o.mint.div_euclid(policy.range_ms) + 1).saturating_mul(policy.range_ms);
+            let boundary = o
+                .mint
+                .div_euclid(policy.range_ms)
+                .saturating_add(1)
+                .saturating_mul(policy.range_ms);
             if o.enc.len() >= policy.samples || t >= boundary {
                 if let Some(f) = s.close_open() {
                     self.flush_queue.push((r, f));

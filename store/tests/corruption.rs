@@ -208,6 +208,13 @@ fn damaged_or_missing_sqlite_names_the_file() {
                 .set_len(len / 3)
                 .unwrap();
         }),
+        ("another program's database", |db| {
+            fs::remove_file(db).unwrap();
+            rusqlite::Connection::open(db)
+                .unwrap()
+                .execute_batch("CREATE TABLE notes (x TEXT);")
+                .unwrap();
+        }),
         ("zeroed header", |db| {
             let mut b = fs::read(db).unwrap();
             b[..100].fill(0);
