@@ -6,6 +6,11 @@
 //! layout here is our own and specified in `store/docs/format/chunk.md`).
 //! Any `i64` timestamp sequence and any `f64` bit pattern round-trips
 //! exactly, NaN payloads and the staleness marker included.
+//!
+//! Scraped values are mostly decimals written with a few digits (`64.655652`,
+//! `37.51`), which XOR encodes poorly. When a chunk is complete, [`compact`]
+//! also tries [`Encoding::Decimal`] (integer mantissas, delta-of-delta
+//! coded) and keeps the smaller; open chunks stay XOR so appends are cheap.
 
 use model::Sample;
 
@@ -20,6 +25,10 @@ const HEADER_LEN: usize = 3;
 pub enum Encoding {
     /// Delta-of-delta timestamps and XOR floats.
     Xor = 1,
+    /// Delta-of-delta timestamps and delta-of-delta of decimal mantissas:
+    /// for chunks whose every value is `m / 10^e` exactly, with one `e`.
+    /// Chosen when a chunk is frozen, if smaller.
+    Decimal = 2,
 }
 
 /// A chunk that cannot be decoded.
@@ -129,22 +138,7 @@ impl Encoder {
     }
 
     fn write_dod(&mut self, dod: i64) {
-        const BUCKETS: [(u64, u8, u8); 3] = [(0b10, 2, 14), (0b110, 3, 17), (0b1110, 4, 20)];
-        if dod == 0 {
-            self.out.write_bit(false);
-            return;
-        }
-        for (prefix, plen, width) in BUCKETS {
-            let half = 1i64 << (width - 1);
-            if (-half..half).contains(&dod) {
-                self.out.write_bits(prefix, plen);
-                self.out
-                    .write_bits(dod as u64 & ((1u64 << width) - 1), width);
-                return;
-            }
-        }
-        self.out.write_bits(0b1111, 4);
-        self.out.write_bits(dod as u64, 64);
+        write_bucketed(&mut self.out, dod, &T_BUCKETS);
     }
 
     fn write_value(&mut self, bits: u64) {
@@ -190,6 +184,132 @@ impl Encoder {
     }
 }
 
+/// Bucket widths for timestamp delta-of-deltas: prefixes `10`, `110`,
+/// `1110`; `1111` is followed by 64 bits.
+const T_BUCKETS: [u8; 3] = [14, 17, 20];
+/// Bucket widths for decimal mantissa delta-of-deltas.
+const V_BUCKETS: [u8; 3] = [7, 16, 32];
+
+/// Writes `x` as `0` (zero), a bucket prefix and `width` two's-complement
+/// bits, or `1111` and all 64 bits.
+fn write_bucketed(out: &mut BitWriter, x: i64, widths: &[u8; 3]) {
+    if x == 0 {
+        out.write_bit(false);
+        return;
+    }
+    for (k, &width) in widths.iter().enumerate() {
+        let half = 1i64 << (width - 1);
+        if (-half..half).contains(&x) {
+            // k+1 ones then a zero: 0b10, 0b110, 0b1110.
+            out.write_bits(((1u64 << (k + 1)) - 1) << 1, k as u8 + 2);
+            out.write_bits(x as u64 & ((1u64 << width) - 1), width);
+            return;
+        }
+    }
+    out.write_bits(0b1111, 4);
+    out.write_bits(x as u64, 64);
+}
+
+fn read_bucketed(r: &mut BitReader<'_>, widths: &[u8; 3]) -> Option<i64> {
+    let mut ones = 0;
+    while ones < 4 && r.read_bit()? {
+        ones += 1;
+    }
+    let width = match ones {
+        0 => return Some(0),
+        4 => return Some(r.read_bits(64)? as i64),
+        k => widths[k - 1],
+    };
+    let raw = r.read_bits(width)?;
+    let shift = 64 - width as u32;
+    Some(((raw << shift) as i64) >> shift)
+}
+
+/// Powers of ten up to 10^15, exact in an `f64`. Encoder and decoder divide
+/// by the same constant, so the check in [`decimal_exponent`] is exact.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+/// Mantissas stay within what an `f64` holds exactly.
+const MAX_MANTISSA: f64 = 9_007_199_254_740_992.0;
+
+/// The smallest `e` such that every value is exactly `m / 10^e` for an
+/// integer `m`, with the mantissas; `None` for NaN, infinities, `-0.0` or
+/// values that need more digits.
+fn decimal_exponent(samples: &[Sample]) -> Option<(u8, Vec<i64>)> {
+    'exp: for (e, &p) in POW10.iter().enumerate() {
+        let mut ms = Vec::with_capacity(samples.len());
+        for s in samples {
+            let m = (s.v * p).round();
+            if !m.is_finite() || m.abs() > MAX_MANTISSA || (m / p).to_bits() != s.v.to_bits() {
+                continue 'exp;
+            }
+            ms.push(m as i64);
+        }
+        return Some((e as u8, ms));
+    }
+    None
+}
+
+/// Bit 7 of the exponent byte: mantissas are delta coded rather than
+/// delta-of-delta coded (better for gauges that wander).
+const DELTA_MODE: u8 = 0x80;
+
+fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64], delta_mode: bool) -> Option<Vec<u8>> {
+    let count = u16::try_from(samples.len()).ok()?;
+    let mut bytes = Vec::with_capacity(samples.len() * 2 + 8);
+    bytes.push(Encoding::Decimal as u8);
+    bytes.extend_from_slice(&count.to_be_bytes());
+    bytes.push(if delta_mode { e | DELTA_MODE } else { e });
+    let mut out = BitWriter::from_bytes(bytes);
+    let (mut t, mut td, mut m, mut md) = (0i64, 0i64, 0i64, 0i64);
+    for (i, (s, &mi)) in samples.iter().zip(ms).enumerate() {
+        match i {
+            0 => {
+                out.write_varint(s.t);
+                out.write_varint(mi);
+            }
+            1 => {
+                td = s.t.wrapping_sub(t);
+                md = mi.wrapping_sub(m);
+                out.write_varint(td);
+                out.write_varint(md);
+            }
+            _ => {
+                let d = s.t.wrapping_sub(t);
+                write_bucketed(&mut out, d.wrapping_sub(td), &T_BUCKETS);
+                td = d;
+                let d = mi.wrapping_sub(m);
+                let x = if delta_mode { d } else { d.wrapping_sub(md) };
+                write_bucketed(&mut out, x, &V_BUCKETS);
+                md = d;
+            }
+        }
+        t = s.t;
+        m = mi;
+    }
+    Some(out.bytes)
+}
+
+/// Re-encodes a complete chunk in whichever encoding is smallest.
+pub fn compact(chunk: Box<[u8]>) -> Box<[u8]> {
+    let Ok(samples) = decode(&chunk) else {
+        return chunk;
+    };
+    let Some((e, ms)) = decimal_exponent(&samples) else {
+        return chunk;
+    };
+    let mut best = chunk;
+    for delta_mode in [false, true] {
+        if let Some(d) = encode_decimal(&samples, e, &ms, delta_mode) {
+            if d.len() < best.len() {
+                best = d.into_boxed_slice();
+            }
+        }
+    }
+    best
+}
+
 /// Decodes every sample of a chunk.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
     let mut out = Vec::new();
@@ -210,35 +330,98 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<Sample>) -> Result<(), ChunkError
     let Some(&enc) = bytes.first() else {
         return Err(ChunkError::Truncated { got: 0, want: 1 });
     };
-    if enc != Encoding::Xor as u8 {
-        return Err(ChunkError::UnknownEncoding(enc));
-    }
-    if bytes.len() < HEADER_LEN {
+    let header = match enc {
+        x if x == Encoding::Xor as u8 => HEADER_LEN,
+        x if x == Encoding::Decimal as u8 => HEADER_LEN + 1,
+        x => return Err(ChunkError::UnknownEncoding(x)),
+    };
+    if bytes.len() < header {
         return Err(ChunkError::Truncated { got: 0, want: 1 });
     }
     let want = sample_count(bytes);
     let start = out.len();
     out.reserve(want);
-    let mut d = Decoder {
-        r: BitReader::new(&bytes[HEADER_LEN..]),
+    let r = BitReader::new(&bytes[header..]);
+    let truncated = |out: &Vec<Sample>| ChunkError::Truncated {
+        got: out.len() - start,
+        want,
+    };
+    if enc == Encoding::Xor as u8 {
+        let mut d = Decoder {
+            r,
+            t: 0,
+            t_delta: 0,
+            v: 0,
+            leading: 0,
+            trailing: 0,
+        };
+        for i in 0..want {
+            match d.next(i) {
+                Some(s) => out.push(s),
+                None => return Err(truncated(out)),
+            }
+        }
+        return Ok(());
+    }
+    let flags = bytes[HEADER_LEN];
+    let p = *POW10
+        .get((flags & !DELTA_MODE) as usize)
+        .ok_or(ChunkError::Truncated { got: 0, want })?;
+    let mut d = DecimalDecoder {
+        r,
         t: 0,
-        t_delta: 0,
-        v: 0,
-        leading: 0,
-        trailing: 0,
+        td: 0,
+        m: 0,
+        md: 0,
+        delta_mode: flags & DELTA_MODE != 0,
     };
     for i in 0..want {
         match d.next(i) {
-            Some(s) => out.push(s),
-            None => {
-                return Err(ChunkError::Truncated {
-                    got: out.len() - start,
-                    want,
-                })
-            }
+            Some((t, m)) => out.push(Sample::new(t, m as f64 / p)),
+            None => return Err(truncated(out)),
         }
     }
     Ok(())
+}
+
+struct DecimalDecoder<'a> {
+    r: BitReader<'a>,
+    t: i64,
+    td: i64,
+    m: i64,
+    md: i64,
+    delta_mode: bool,
+}
+
+impl DecimalDecoder<'_> {
+    fn next(&mut self, i: usize) -> Option<(i64, i64)> {
+        match i {
+            0 => {
+                self.t = self.r.read_varint()?;
+                self.m = self.r.read_varint()?;
+            }
+            1 => {
+                self.td = self.r.read_varint()?;
+                self.md = self.r.read_varint()?;
+                self.t = self.t.wrapping_add(self.td);
+                self.m = self.m.wrapping_add(self.md);
+            }
+            _ => {
+                self.td = self
+                    .td
+                    .wrapping_add(read_bucketed(&mut self.r, &T_BUCKETS)?);
+                self.t = self.t.wrapping_add(self.td);
+                let x = read_bucketed(&mut self.r, &V_BUCKETS)?;
+                self.md = if self.delta_mode {
+                    x
+                } else {
+                    self.md.wrapping_add(x)
+                };
+                self.m = self.m.wrapping_add(self.md);
+            }
+        }
+        Some((self.t, self.m))
+    }
 }
 
 struct Decoder<'a> {
@@ -273,21 +456,7 @@ impl Decoder<'_> {
     }
 
     fn read_dod(&mut self) -> Option<i64> {
-        let mut ones = 0;
-        while ones < 4 && self.r.read_bit()? {
-            ones += 1;
-        }
-        let width = match ones {
-            0 => return Some(0),
-            1 => 14,
-            2 => 17,
-            3 => 20,
-            _ => return Some(self.r.read_bits(64)? as i64),
-        };
-        let raw = self.r.read_bits(width)?;
-        // Sign-extend from `width` bits.
-        let shift = 64 - width as u32;
-        Some(((raw << shift) as i64) >> shift)
+        read_bucketed(&mut self.r, &T_BUCKETS)
     }
 
     fn read_value(&mut self) -> Option<()> {
@@ -405,11 +574,66 @@ mod tests {
         }
     }
 
+    /// Decimal-valued sequences, as scraped: compacting must pick the
+    /// decimal encoding and still round-trip every bit.
+    #[test]
+    fn decimal_chunks_round_trip_and_shrink() {
+        let (mut eligible, mut chosen) = (0, 0);
+        for seed in 0..200u64 {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let e = rng.random_range(0..=9u32);
+            let scale = 10f64.powi(e as i32);
+            let mut m: i64 = rng.random_range(-1_000_000_000..1_000_000_000);
+            let mut t: i64 = 1_793_469_601_237;
+            let n = rng.random_range(2..=120);
+            let mut samples = Vec::new();
+            let mut huge = false;
+            for _ in 0..n {
+                let kinds = if seed % 4 == 0 { 4 } else { 3 };
+                m += match rng.random_range(0..kinds) {
+                    0 => 0,
+                    1 => rng.random_range(0..300),
+                    2 => rng.random_range(-5_000_000..5_000_000),
+                    _ => {
+                        huge = true;
+                        rng.random_range(-(1i64 << 40)..(1i64 << 40))
+                    }
+                };
+                t += 15_000 + rng.random_range(-2..=2);
+                samples.push((t, m as f64 / scale));
+            }
+            round_trip(&samples);
+            let mut enc = Encoder::new();
+            for &(t, v) in &samples {
+                enc.append(t, v);
+            }
+            let c = compact(enc.bytes().to_vec().into_boxed_slice());
+            if n > 10 && !huge {
+                eligible += 1;
+                chosen += usize::from(c[0] == Encoding::Decimal as u8);
+            }
+        }
+        assert!(
+            chosen * 10 >= eligible * 8,
+            "decimal chosen for {chosen} of {eligible} decimal chunks"
+        );
+    }
+
     #[test]
     fn damaged_chunks_error_without_panic() {
         let mut e = Encoder::new();
         for i in 0..50 {
             e.append(i * 1000, i as f64 * 1.5);
+        }
+        let decimal = compact(e.bytes().to_vec().into_boxed_slice());
+        assert_eq!(decimal[0], Encoding::Decimal as u8);
+        let mut rng0 = SmallRng::seed_from_u64(8);
+        for cut in 0..decimal.len() {
+            let _ = decode(&decimal[..cut]);
+            let mut b = decimal.to_vec();
+            let i = rng0.random_range(0..b.len());
+            b[i] ^= 1 << rng0.random_range(0..8);
+            let _ = decode(&b);
         }
         let full = e.bytes().to_vec();
         for cut in 0..full.len() {

@@ -68,7 +68,7 @@ impl MemSeries {
         let f = Arc::new(Frozen {
             mint: o.mint,
             maxt: o.enc.last_t(),
-            data: o.enc.finish(),
+            data: crate::chunk::compact(o.enc.finish()),
         });
         self.pending.push(f.clone());
         Some(f)
