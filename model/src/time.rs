@@ -18,6 +18,17 @@ pub fn to_ms(t: SystemTime) -> Timestamp {
     }
 }
 
+/// Units of a Prometheus duration, largest first, in milliseconds.
+const UNITS: [(&str, u64); 7] = [
+    ("y", 365 * 86_400_000),
+    ("w", 7 * 86_400_000),
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1_000),
+    ("ms", 1),
+];
+
 /// Parses a Prometheus duration such as `15d`, `1h30m`, `500ms` or `2y`
 /// (units `ms s m h d w y`, a year being 365 days, largest unit first, each
 /// at most once), as upstream `model.ParseDuration` does. `0` is accepted.
@@ -28,15 +39,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("empty duration string".into());
     }
-    const UNITS: [(&str, u64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
     let bad = || format!("not a valid duration string: {s:?}");
     let mut rest = s;
     let mut total: u64 = 0;
@@ -72,15 +74,7 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [
-        ("y", 365 * 86_400_000u64),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
+    for (unit, size) in UNITS {
         if ms >= size {
             out.push_str(&format!("{}{}", ms / size, unit));
             ms %= size;

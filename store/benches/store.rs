@@ -192,24 +192,32 @@ fn append(c: &mut Criterion) {
 }
 
 fn decode(c: &mut Criterion) {
-    let mut enc = store::chunk::Encoder::new();
+    // A gauge with arbitrary floats (stays XOR) and a counter of integers
+    // (compacted to the decimal encoding), 120 samples each.
+    let mut xor = store::chunk::Encoder::new();
+    let mut dec = store::chunk::Encoder::new();
     for k in 0..120 {
-        enc.append(
-            1_793_469_601_237 + k as i64 * 15_000,
-            value(0, k) + value(2, k) / 7.0,
-        );
+        let t = 1_793_469_601_237 + k as i64 * 15_000;
+        xor.append(t, value(0, k) + value(2, k) / 7.0);
+        dec.append(t, value(0, k) + value(2, k));
     }
-    let bytes = enc.bytes().to_vec();
+    let dec = store::chunk::compact(dec.finish());
+    assert_eq!(dec[0], store::chunk::Encoding::Decimal as u8);
     let mut out = Vec::with_capacity(120);
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(120));
-    g.bench_function("chunk_120_samples", |b| {
-        b.iter(|| {
-            out.clear();
-            store::chunk::decode_into(std::hint::black_box(&bytes), &mut out).unwrap();
-            out.len()
-        })
-    });
+    for (name, bytes) in [
+        ("xor_chunk_120_samples", xor.bytes().to_vec()),
+        ("decimal_chunk_120_samples", dec.to_vec()),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                store::chunk::decode_into(std::hint::black_box(&bytes), &mut out).unwrap();
+                out.len()
+            })
+        });
+    }
     g.finish();
 }
 

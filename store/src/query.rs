@@ -60,6 +60,32 @@ impl Inner {
         out
     }
 
+    /// Calls `f` with the labels of every series matching `matchers` whose
+    /// time range overlaps `[mint, maxt]` (within retention).
+    fn each_label_set(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        mut f: impl FnMut(&Labels),
+    ) {
+        let st = self.state.read();
+        let head = &st.head;
+        let mint = mint.max(self.retention_floor());
+        for r in head
+            .postings
+            .select(matchers, |r| head.series.get(&r).map(|s| &s.labels))
+        {
+            if let Some(s) = head
+                .series
+                .get(&r)
+                .filter(|s| s.min_t <= maxt && s.last_t >= mint)
+            {
+                f(&s.labels);
+            }
+        }
+    }
+
     fn reader(&self) -> Result<rusqlite::Connection, Error> {
         match self.readers.lock().pop() {
             Some(c) => Ok(c),
@@ -182,23 +208,10 @@ impl Querier for Store {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
-        let st = self.inner.state.read();
-        let head = &st.head;
-        let mint = mint.max(self.inner.retention_floor());
         let mut names = BTreeSet::new();
-        {
-            for r in head
-                .postings
-                .select(matchers, |r| head.series.get(&r).map(|s| &s.labels))
-            {
-                let Some(s) = head.series.get(&r) else {
-                    continue;
-                };
-                if s.min_t <= maxt && s.last_t >= mint {
-                    names.extend(s.labels.iter().map(|(n, _)| n.to_string()));
-                }
-            }
-        }
+        self.inner.each_label_set(matchers, mint, maxt, |l| {
+            names.extend(l.iter().map(|(n, _)| n.to_string()))
+        });
         Ok(names.into_iter().collect())
     }
 
@@ -209,25 +222,10 @@ impl Querier for Store {
         mint: i64,
         maxt: i64,
     ) -> Result<Vec<String>, StorageError> {
-        let st = self.inner.state.read();
-        let head = &st.head;
-        let mint = mint.max(self.inner.retention_floor());
         let mut values = BTreeSet::new();
-        {
-            for r in head
-                .postings
-                .select(matchers, |r| head.series.get(&r).map(|s| &s.labels))
-            {
-                let Some(s) = head.series.get(&r) else {
-                    continue;
-                };
-                if s.min_t <= maxt && s.last_t >= mint {
-                    if let Some(v) = s.labels.get(name) {
-                        values.insert(v.to_string());
-                    }
-                }
-            }
-        }
+        self.inner.each_label_set(matchers, mint, maxt, |l| {
+            values.extend(l.get(name).map(str::to_string))
+        });
         Ok(values.into_iter().collect())
     }
 }

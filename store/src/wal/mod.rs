@@ -151,6 +151,21 @@ pub(crate) struct Replayed {
     pub corruptions: Vec<Corruption>,
 }
 
+/// Hands every record of one file to `apply` up to the first damage, which
+/// it returns: bad framing, an undecodable payload, or one `apply` refuses.
+fn replay_file(
+    path: &Path,
+    apply: &mut impl FnMut(Record) -> Result<(), String>,
+) -> std::io::Result<Option<segment::Damage>> {
+    let contents = segment::read(path)?;
+    for (offset, payload) in contents.records {
+        if let Err(reason) = record::decode(&payload).and_then(&mut *apply) {
+            return Ok(Some(segment::Damage { offset, reason }));
+        }
+    }
+    Ok(contents.damage)
+}
+
 /// Replays the latest checkpoint and the segments after it, in order,
 /// handing each decoded record to `apply`. The first damaged record (bad
 /// framing, bad checksum, undecodable payload, or one `apply` refuses) ends
@@ -169,15 +184,7 @@ pub(crate) fn replay(
         for (_, old) in &listing.checkpoints[..listing.checkpoints.len() - 1] {
             fs::remove_file(old)?;
         }
-        let contents = segment::read(path)?;
-        let mut damage = contents.damage;
-        for (offset, payload) in contents.records {
-            if let Err(reason) = record::decode(&payload).and_then(&mut apply) {
-                damage = Some(segment::Damage { offset, reason });
-                break;
-            }
-        }
-        if let Some(d) = damage {
+        if let Some(d) = replay_file(path, &mut apply)? {
             // A checkpoint is written whole and renamed into place, so
             // damage here is the disk's doing; keep what reads and go on.
             corruptions.push(Corruption {
@@ -199,15 +206,9 @@ pub(crate) fn replay(
     }
     while let Some((i, path)) = segments.next() {
         next_index = next_index.max(i + 1);
-        let contents = segment::read(path)?;
-        let mut damage = contents.damage;
-        for (offset, payload) in contents.records {
-            if let Err(reason) = record::decode(&payload).and_then(&mut apply) {
-                damage = Some(segment::Damage { offset, reason });
-                break;
-            }
-        }
-        let Some(d) = damage else { continue };
+        let Some(d) = replay_file(path, &mut apply)? else {
+            continue;
+        };
         if d.offset < segment::HEADER.len() as u64 {
             fs::remove_file(path)?;
         } else {
