@@ -64,7 +64,7 @@ impl Inner {
         st.wal
             .log(buf)
             .map_err(Error::io(format!("write WAL segment {index}")))?;
-        st.head.apply(rec, true).map_err(|reason| Error::Corrupt {
+        st.head.apply(rec).map_err(|reason| Error::Corrupt {
             file: self.dir.clone(),
             reason,
         })?;

@@ -8,9 +8,10 @@
 //! exactly, NaN payloads and the staleness marker included.
 //!
 //! Scraped values are mostly decimals written with a few digits (`64.655652`,
-//! `37.51`), which XOR encodes poorly. When a chunk is complete, [`compact`]
-//! also tries [`Encoding::Decimal`] (integer mantissas, delta-of-delta
-//! coded) and keeps the smaller; open chunks stay XOR so appends are cheap.
+//! `37.51`), which XOR encodes poorly. When a complete chunk goes to
+//! SQLite, [`compact`] also tries [`Encoding::Decimal`] (integer mantissas,
+//! delta or delta-of-delta coded) and keeps the smallest; chunks in the head
+//! stay XOR so appends are cheap.
 
 use model::Sample;
 
@@ -27,7 +28,7 @@ pub enum Encoding {
     Xor = 1,
     /// Delta-of-delta timestamps and delta-of-delta of decimal mantissas:
     /// for chunks whose every value is `m / 10^e` exactly, with one `e`.
-    /// Chosen when a chunk is frozen, if smaller.
+    /// Chosen when a completed chunk is written to SQLite, if smaller.
     Decimal = 2,
 }
 

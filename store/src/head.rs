@@ -68,7 +68,7 @@ impl MemSeries {
         let f = Arc::new(Frozen {
             mint: o.mint,
             maxt: o.enc.last_t(),
-            data: crate::chunk::compact(o.enc.finish()),
+            data: o.enc.finish(),
         });
         self.pending.push(f.clone());
         Some(f)
@@ -234,21 +234,21 @@ impl Head {
                 Verdict::Duplicate => sum.duplicate += 1,
             }
         }
-        // Series whose every sample was refused are not created.
-        let used: std::collections::HashSet<u64> = rec.samples.iter().map(|s| s.0).collect();
-        rec.series.retain(|(r, _)| used.contains(r));
+        // A new series' first sample is always appended, so every series
+        // in the record has samples.
         sum.new_series = rec.series.len();
         (rec, sum)
     }
 
     /// Applies a record that is in the WAL: from a commit, a replay or a
     /// checkpoint. Samples the series already has are skipped, so replaying
-    /// a record twice is harmless.
-    pub(crate) fn apply(&mut self, rec: Batch, new: bool) -> Result<(), String> {
+    /// a record twice is harmless. Series the head did not know (so neither
+    /// did the SQLite catalogue) are queued for the catalogue.
+    pub(crate) fn apply(&mut self, rec: Batch) -> Result<(), String> {
         for (r, labels) in rec.series {
             let known = self.series.contains_key(&r);
             self.insert(r, labels)?;
-            if new || !known {
+            if !known {
                 self.uncatalogued.push(r);
             }
         }
@@ -313,6 +313,36 @@ impl Head {
                 s.persisted_maxt = s.persisted_maxt.max(f.maxt);
             }
         }
+    }
+
+    /// The labels of those of `refs` that still exist.
+    pub(crate) fn labels_of(&self, refs: &[u64]) -> Vec<(u64, Labels)> {
+        refs.iter()
+            .filter_map(|r| self.series.get(r).map(|s| (*r, s.labels.clone())))
+            .collect()
+    }
+
+    /// The series' chunks in the head that overlap `[mint, maxt]`, oldest
+    /// first; the open chunk is copied as it is now.
+    pub(crate) fn chunks_in(s: &MemSeries, mint: i64, maxt: i64) -> Vec<Arc<Frozen>> {
+        let mut out: Vec<Arc<Frozen>> = s
+            .pending
+            .iter()
+            .filter(|f| f.mint <= maxt && f.maxt >= mint)
+            .cloned()
+            .collect();
+        if let Some(o) = s
+            .open
+            .as_ref()
+            .filter(|o| o.mint <= maxt && o.enc.last_t() >= mint)
+        {
+            out.push(Arc::new(Frozen {
+                mint: o.mint,
+                maxt: o.enc.last_t(),
+                data: o.enc.bytes().into(),
+            }));
+        }
+        out
     }
 
     pub(crate) fn chunk_count(&self) -> usize {

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use model::Labels;
-
+use crate::chunk;
 use crate::db::Db;
+use crate::head::{Frozen, Head};
 use crate::wal::{self, record, Batch};
 use crate::{Error, Inner, Store};
 
@@ -47,17 +47,30 @@ impl Inner {
             let mut st = self.state.write();
             let queue = std::mem::take(&mut st.head.flush_queue);
             let refs = std::mem::take(&mut st.head.uncatalogued);
-            let series: Vec<(u64, Labels)> = refs
-                .iter()
-                .filter_map(|r| st.head.series.get(r).map(|s| (*r, s.labels.clone())))
-                .collect();
-            (queue, series)
+            (queue, st.head.labels_of(&refs))
         };
         if queue.is_empty() && series.is_empty() {
             return Ok(0);
         }
         let start = Instant::now();
-        if let Err(e) = db.write(&series, &queue) {
+        // Choosing the smallest encoding happens here, off the commit path
+        // and outside the head lock; the head keeps its XOR copy until the
+        // transaction commits.
+        let compacted: Vec<(u64, Arc<Frozen>)> = queue
+            .iter()
+            .map(|(r, f)| {
+                let data = chunk::compact(f.data.clone());
+                (
+                    *r,
+                    Arc::new(Frozen {
+                        mint: f.mint,
+                        maxt: f.maxt,
+                        data,
+                    }),
+                )
+            })
+            .collect();
+        if let Err(e) = db.write(&series, &compacted) {
             self.metrics.flush_failures.inc();
             let mut st = self.state.write();
             let later = std::mem::replace(&mut st.head.flush_queue, queue);
@@ -99,18 +112,14 @@ impl Inner {
             st.wal
                 .cut()
                 .map_err(Error::io(format!("cut WAL segment {upto}")))?;
-            let series: Vec<(u64, Labels)> = st
-                .head
-                .uncatalogued
-                .iter()
-                .filter_map(|r| st.head.series.get(r).map(|s| (*r, s.labels.clone())))
-                .collect();
-            let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
+            let series = st.head.labels_of(&st.head.uncatalogued);
+            let mut chunks: Vec<(u64, Arc<Frozen>)> = Vec::new();
             for (r, s) in &st.head.series {
-                chunks.extend(s.pending.iter().map(|f| (*r, f.data.to_vec())));
-                if let Some(o) = &s.open {
-                    chunks.push((*r, o.enc.bytes().to_vec()));
-                }
+                chunks.extend(
+                    Head::chunks_in(s, i64::MIN, i64::MAX)
+                        .into_iter()
+                        .map(|c| (*r, c)),
+                );
             }
             drop(st);
             // Series first, so chunk records always name known series.
@@ -128,7 +137,7 @@ impl Inner {
             chunks.sort_by_key(|(r, _)| *r);
             for group in chunks.chunks(CHECKPOINT_CHUNKS_PER_RECORD) {
                 let mut buf = Vec::new();
-                record::encode_chunks(group.iter().map(|(r, b)| (*r, &b[..])), &mut buf);
+                record::encode_chunks(group.iter().map(|(r, c)| (*r, &c.data[..])), &mut buf);
                 records.push(buf);
             }
             (self.dir.join(crate::WAL_DIR), upto, records)

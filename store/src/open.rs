@@ -69,7 +69,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
 
     fs::create_dir_all(&wal_dir).map_err(Error::io(format!("create {}", wal_dir.display())))?;
     let replayed = wal::replay(&wal_dir, |rec| match rec {
-        Record::Batch(b) => head.apply(b, false),
+        Record::Batch(b) => head.apply(b),
         Record::Chunks(chunks) => {
             for (r, bytes) in chunks {
                 if !head.series.contains_key(&r) {

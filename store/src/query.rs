@@ -7,6 +7,7 @@ use std::sync::Arc;
 use model::{Labels, Matcher, Querier, Sample, Series, SeriesSet, StorageError};
 
 use crate::db::{self, Db};
+use crate::head::{Frozen, Head};
 use crate::{chunk, Error, Inner, Store};
 
 /// What the head knows of one selected series, copied out under the lock.
@@ -15,8 +16,8 @@ struct Selected {
     labels: Labels,
     /// Whether SQLite may hold samples in range.
     in_db: bool,
-    /// Head chunks overlapping the range: (mint, bytes).
-    head: Vec<(i64, Arc<[u8]>)>,
+    /// Head chunks overlapping the range, oldest first.
+    head: Vec<Arc<Frozen>>,
 }
 
 impl Inner {
@@ -34,17 +35,7 @@ impl Inner {
             if s.min_t > maxt || s.last_t < mint {
                 continue;
             }
-            let mut chunks: Vec<(i64, Arc<[u8]>)> = s
-                .pending
-                .iter()
-                .filter(|f| f.mint <= maxt && f.maxt >= mint)
-                .map(|f| (f.mint, Arc::from(&f.data[..])))
-                .collect();
-            if let Some(o) = &s.open {
-                if o.mint <= maxt && o.enc.last_t() >= mint {
-                    chunks.push((o.mint, Arc::from(o.enc.bytes())));
-                }
-            }
+            let chunks = Head::chunks_in(s, mint, maxt);
             let in_db = s.persisted_maxt >= mint;
             if chunks.is_empty() && !in_db {
                 continue;
@@ -110,21 +101,25 @@ impl Inner {
         mint: i64,
         maxt: i64,
     ) -> Result<Option<Series>, Error> {
-        let mut chunks: Vec<(i64, Arc<[u8]>)> = Vec::new();
+        let mut chunks: Vec<Arc<Frozen>> = Vec::new();
         if let (true, Some(conn)) = (sel.in_db, conn) {
-            for (cmint, _, data) in db::read_chunks(conn, &self.db_path, sel.id, mint, maxt)? {
-                chunks.push((cmint, Arc::from(data)));
+            for (cmint, cmaxt, data) in db::read_chunks(conn, &self.db_path, sel.id, mint, maxt)? {
+                chunks.push(Arc::new(Frozen {
+                    mint: cmint,
+                    maxt: cmaxt,
+                    data: data.into(),
+                }));
             }
         }
         chunks.extend(sel.head);
-        chunks.sort_by_key(|c| c.0);
-        chunks.dedup_by_key(|c| c.0);
+        chunks.sort_by_key(|c| c.mint);
+        chunks.dedup_by_key(|c| c.mint);
         let mut samples: Vec<Sample> = Vec::new();
-        for (cmint, data) in &chunks {
+        for c in &chunks {
             let before = samples.len();
-            chunk::decode_into(data, &mut samples).map_err(|e| Error::Corrupt {
+            chunk::decode_into(&c.data, &mut samples).map_err(|e| Error::Corrupt {
                 file: self.db_path.clone(),
-                reason: format!("series {} chunk at {cmint}: {e}", sel.id),
+                reason: format!("series {} chunk at {}: {e}", sel.id, c.mint),
             })?;
             // Keep only the range; samples are ascending within a chunk.
             let added = &mut samples[before..];
