@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use collector::exposition::{Entry, Format, Parser, Strictness};
-use model::{Appender, Labels, LabelsBuilder, METRIC_NAME};
+use model::{Appender, Labels};
 
 use crate::StorageArgs;
 
@@ -92,7 +92,7 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
     let mut batches = 0usize;
     let mut read_bytes = 0u64;
     // Consecutive lines usually belong to one series: keep its label set.
-    let mut last: Option<(String, Vec<(String, String)>, Labels)> = None;
+    let mut labels = Labels::empty();
     loop {
         line.clear();
         let n = reader
@@ -123,33 +123,10 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
         let Some(t) = sample.timestamp_ms else {
             bail!("{name}:{line_no}: sample has no timestamp; import needs one on every sample");
         };
-        let same = last.as_ref().is_some_and(|(n, l, _)| {
-            n == &sample.name
-                && l.len() == sample.labels.len()
-                && l.iter()
-                    .zip(&sample.labels)
-                    .all(|(a, b)| a.0 == b.0 && a.1 == b.1)
-        });
-        if !same {
-            let mut b = LabelsBuilder::new();
-            b.set(METRIC_NAME, &sample.name);
-            for (n, v) in &sample.labels {
-                b.set(n, v);
-            }
-            last = Some((
-                sample.name.to_string(),
-                sample
-                    .labels
-                    .iter()
-                    .map(|(n, v)| (n.to_string(), v.to_string()))
-                    .collect(),
-                b.labels(),
-            ));
+        if !sample.is_series(&labels) {
+            labels = sample.series();
         }
-        let Some((_, _, labels)) = &last else {
-            unreachable!("set just above")
-        };
-        app.append(labels, t, sample.value)
+        app.append(&labels, t, sample.value)
             .map_err(|e| anyhow::anyhow!("{name}:{line_no}: {e}"))?;
         in_batch += 1;
         if in_batch >= BATCH {

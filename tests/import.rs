@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use collector::exposition::{Entry, Format, Parser, Strictness};
-use model::{Labels, LabelsBuilder, Querier, METRIC_NAME};
+use model::{Labels, Querier};
 
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
@@ -94,12 +94,7 @@ fn verify(file: &Path, format: Format, data: &Path) -> (usize, usize, usize) {
         let Entry::Sample(s) = parser.parse_line(&line, line_no).unwrap() else {
             continue;
         };
-        let mut b = LabelsBuilder::new();
-        b.set(METRIC_NAME, &s.name);
-        for (k, v) in &s.labels {
-            b.set(k, v);
-        }
-        let labels = b.labels();
+        let labels = s.series();
         let (samples, cursor) = stored
             .get_mut(&labels)
             .unwrap_or_else(|| panic!("line {line_no}: series {labels} not in store"));

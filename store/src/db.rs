@@ -121,8 +121,11 @@ impl Db {
         let mut stmt = self
             .conn
             .prepare(
+                // A series' chunks do not overlap, so its newest sample is in
+                // the chunk with the largest mint: both look-ups are one
+                // index seek instead of a scan of the series' chunks.
                 "SELECT s.id, s.labels, (SELECT MIN(mint) FROM chunks WHERE series_id = s.id),
-                        (SELECT MAX(maxt) FROM chunks WHERE series_id = s.id)
+                        (SELECT maxt FROM chunks WHERE series_id = s.id ORDER BY mint DESC LIMIT 1)
                  FROM series s ORDER BY s.id",
             )
             .map_err(|e| self.err(e))?;

@@ -180,6 +180,29 @@ impl Sample<'_> {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_ref())
     }
+
+    /// The series this sample belongs to: the metric name as `__name__` and
+    /// the labels, as a sorted [`model::Labels`] (empty values dropped, as
+    /// Prometheus does).
+    pub fn series(&self) -> model::Labels {
+        let mut b = model::LabelsBuilder::new();
+        b.set(model::METRIC_NAME, &self.name);
+        for (n, v) in &self.labels {
+            b.set(n, v);
+        }
+        b.labels()
+    }
+
+    /// Whether `labels` is this sample's [`Sample::series`], without
+    /// building it: consecutive lines usually belong to one series.
+    pub fn is_series(&self, labels: &model::Labels) -> bool {
+        labels.metric_name() == Some(&*self.name)
+            && labels.len() == 1 + self.labels.iter().filter(|(_, v)| !v.is_empty()).count()
+            && self
+                .labels
+                .iter()
+                .all(|(n, v)| n != model::METRIC_NAME && labels.get(n).unwrap_or("") == v)
+    }
 }
 
 /// An OpenMetrics exemplar: `# {labels} value [timestamp]` after a sample.
@@ -498,6 +521,35 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn series_identity() {
+        let body = b"a{x=\"1\",y=\"\"} 1\na{x=\"1\"} 2\na{x=\"2\"} 3\nb{x=\"1\"} 4\n";
+        let entries = parse(body, Format::Text).unwrap();
+        let samples: Vec<&Sample> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Sample(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        let first = samples[0].series();
+        assert_eq!(first.to_string(), r#"a{x="1"}"#);
+        // (sample, whether it is `first`'s series)
+        for (i, want) in [(0, true), (1, true), (2, false), (3, false)] {
+            assert_eq!(
+                samples[i].is_series(&first),
+                want,
+                "sample {i}: {:?}",
+                samples[i]
+            );
+            assert_eq!(
+                samples[i].series() == first,
+                want,
+                "sample {i}: series() disagrees"
+            );
         }
     }
 }
