@@ -10,7 +10,7 @@
 //! Scraped values are mostly decimals written with a few digits (`64.655652`,
 //! `37.51`), which XOR encodes poorly. When a complete chunk goes to
 //! SQLite, [`compact`] also tries [`Encoding::Decimal`] (integer mantissas,
-//! delta or delta-of-delta coded) and keeps the smallest; chunks in the head
+//! Rice-coded deltas or deltas of deltas) and keeps the smaller; chunks in the head
 //! stay XOR so appends are cheap.
 
 use model::Sample;
@@ -26,8 +26,9 @@ const HEADER_LEN: usize = 3;
 pub enum Encoding {
     /// Delta-of-delta timestamps and XOR floats.
     Xor = 1,
-    /// Delta-of-delta timestamps and delta-of-delta of decimal mantissas:
-    /// for chunks whose every value is `m / 10^e` exactly, with one `e`.
+    /// Delta-of-delta timestamps (none when the interval is steady) and
+    /// Rice-coded deltas or deltas of deltas of decimal mantissas: for
+    /// chunks whose every value is `m / 10^e` exactly, with one `e`.
     /// Chosen when a completed chunk is written to SQLite, if smaller.
     Decimal = 2,
 }
@@ -188,8 +189,6 @@ impl Encoder {
 /// Bucket widths for timestamp delta-of-deltas: prefixes `10`, `110`,
 /// `1110`; `1111` is followed by 64 bits.
 const T_BUCKETS: [u8; 3] = [14, 17, 20];
-/// Bucket widths for decimal mantissa delta-of-deltas.
-const V_BUCKETS: [u8; 3] = [7, 16, 32];
 
 /// Writes `x` as `0` (zero), a bucket prefix and `width` two's-complement
 /// bits, or `1111` and all 64 bits.
@@ -255,15 +254,102 @@ fn decimal_exponent(samples: &[Sample]) -> Option<(u8, Vec<i64>)> {
 /// Bit 7 of the exponent byte: mantissas are delta coded rather than
 /// delta-of-delta coded (better for gauges that wander).
 const DELTA_MODE: u8 = 0x80;
+/// Bit 6 of the exponent byte: every timestamp delta equals the first, so
+/// no timestamp bits follow the second sample (a steady scrape interval).
+const REGULAR_TIMES: u8 = 0x40;
+/// Bytes before the bit stream of a decimal chunk: the XOR header, the
+/// exponent byte and the Rice parameter.
+const DECIMAL_HEADER_LEN: usize = HEADER_LEN + 2;
+/// A Rice quotient this large is written as an escape and 64 raw bits.
+const RICE_ESCAPE: u64 = 16;
 
-fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64], delta_mode: bool) -> Option<Vec<u8>> {
+fn zigzag(x: i64) -> u64 {
+    ((x << 1) ^ (x >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+/// Bits that Rice coding with parameter `k` spends on `x`.
+fn rice_bits(x: i64, k: u8) -> u64 {
+    let q = zigzag(x) >> k;
+    if q < RICE_ESCAPE {
+        q + 1 + k as u64
+    } else {
+        RICE_ESCAPE + 64
+    }
+}
+
+/// Writes `zigzag(x)` as a unary quotient `z >> k` (ones, then a zero) and
+/// the `k` low bits; a quotient of 16 or more as 16 ones and 64 raw bits.
+fn write_rice(out: &mut BitWriter, x: i64, k: u8) {
+    let z = zigzag(x);
+    let q = z >> k;
+    if q < RICE_ESCAPE {
+        out.write_bits((1u64 << q) - 1, q as u8);
+        out.write_bit(false);
+        out.write_bits(z & ((1u64 << k) - 1), k);
+    } else {
+        out.write_bits((1u64 << RICE_ESCAPE) - 1, RICE_ESCAPE as u8);
+        out.write_bits(z, 64);
+    }
+}
+
+fn read_rice(r: &mut BitReader<'_>, k: u8) -> Option<i64> {
+    let mut q = 0u64;
+    while q < RICE_ESCAPE && r.read_bit()? {
+        q += 1;
+    }
+    let z = if q == RICE_ESCAPE {
+        r.read_bits(64)?
+    } else {
+        (q << k) | r.read_bits(k)?
+    };
+    Some(unzigzag(z))
+}
+
+/// The mantissa residuals coded from the third sample on: deltas, or
+/// deltas of deltas.
+fn residuals(ms: &[i64], delta_mode: bool) -> Vec<i64> {
+    let d: Vec<i64> = ms.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    if delta_mode {
+        d.into_iter().skip(1).collect()
+    } else {
+        d.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect()
+    }
+}
+
+fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64]) -> Option<Vec<u8>> {
     let count = u16::try_from(samples.len()).ok()?;
+    // The delta mode and Rice parameter that make the values smallest.
+    let (_, delta_mode, k, xs) = [false, true]
+        .into_iter()
+        .map(|mode| {
+            let xs = residuals(ms, mode);
+            let (bits, k) = (0..64u8)
+                .map(|k| (xs.iter().map(|&x| rice_bits(x, k)).sum::<u64>(), k))
+                .min()
+                .unwrap_or((0, 0));
+            (bits, mode, k, xs)
+        })
+        .min_by_key(|c| c.0)?;
+    let ts: Vec<i64> = samples.iter().map(|s| s.t).collect();
+    let regular = residuals(&ts, false).iter().all(|&x| x == 0);
+    let mut flags = e;
+    if delta_mode {
+        flags |= DELTA_MODE;
+    }
+    if regular {
+        flags |= REGULAR_TIMES;
+    }
     let mut bytes = Vec::with_capacity(samples.len() * 2 + 8);
     bytes.push(Encoding::Decimal as u8);
     bytes.extend_from_slice(&count.to_be_bytes());
-    bytes.push(if delta_mode { e | DELTA_MODE } else { e });
+    bytes.push(flags);
+    bytes.push(k);
     let mut out = BitWriter::from_bytes(bytes);
-    let (mut t, mut td, mut m, mut md) = (0i64, 0i64, 0i64, 0i64);
+    let (mut t, mut td) = (0i64, 0i64);
     for (i, (s, &mi)) in samples.iter().zip(ms).enumerate() {
         match i {
             0 => {
@@ -272,22 +358,19 @@ fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64], delta_mode: bool) -> Op
             }
             1 => {
                 td = s.t.wrapping_sub(t);
-                md = mi.wrapping_sub(m);
                 out.write_varint(td);
-                out.write_varint(md);
+                out.write_varint(mi.wrapping_sub(ms[0]));
             }
             _ => {
                 let d = s.t.wrapping_sub(t);
-                write_bucketed(&mut out, d.wrapping_sub(td), &T_BUCKETS);
+                if !regular {
+                    write_bucketed(&mut out, d.wrapping_sub(td), &T_BUCKETS);
+                }
                 td = d;
-                let d = mi.wrapping_sub(m);
-                let x = if delta_mode { d } else { d.wrapping_sub(md) };
-                write_bucketed(&mut out, x, &V_BUCKETS);
-                md = d;
+                write_rice(&mut out, xs[i - 2], k);
             }
         }
         t = s.t;
-        m = mi;
     }
     Some(out.bytes)
 }
@@ -300,15 +383,10 @@ pub fn compact(chunk: Box<[u8]>) -> Box<[u8]> {
     let Some((e, ms)) = decimal_exponent(&samples) else {
         return chunk;
     };
-    let mut best = chunk;
-    for delta_mode in [false, true] {
-        if let Some(d) = encode_decimal(&samples, e, &ms, delta_mode) {
-            if d.len() < best.len() {
-                best = d.into_boxed_slice();
-            }
-        }
+    match encode_decimal(&samples, e, &ms) {
+        Some(d) if d.len() < chunk.len() => d.into_boxed_slice(),
+        _ => chunk,
     }
-    best
 }
 
 /// Decodes every sample of a chunk.
@@ -333,7 +411,7 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<Sample>) -> Result<(), ChunkError
     };
     let header = match enc {
         x if x == Encoding::Xor as u8 => HEADER_LEN,
-        x if x == Encoding::Decimal as u8 => HEADER_LEN + 1,
+        x if x == Encoding::Decimal as u8 => DECIMAL_HEADER_LEN,
         x => return Err(ChunkError::UnknownEncoding(x)),
     };
     if bytes.len() < header {
@@ -365,8 +443,12 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<Sample>) -> Result<(), ChunkError
         return Ok(());
     }
     let flags = bytes[HEADER_LEN];
+    let k = bytes[HEADER_LEN + 1];
+    if k > 63 {
+        return Err(ChunkError::Truncated { got: 0, want });
+    }
     let p = *POW10
-        .get((flags & !DELTA_MODE) as usize)
+        .get((flags & !(DELTA_MODE | REGULAR_TIMES)) as usize)
         .ok_or(ChunkError::Truncated { got: 0, want })?;
     let mut d = DecimalDecoder {
         r,
@@ -375,6 +457,8 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<Sample>) -> Result<(), ChunkError
         m: 0,
         md: 0,
         delta_mode: flags & DELTA_MODE != 0,
+        regular: flags & REGULAR_TIMES != 0,
+        k,
     };
     for i in 0..want {
         match d.next(i) {
@@ -392,6 +476,8 @@ struct DecimalDecoder<'a> {
     m: i64,
     md: i64,
     delta_mode: bool,
+    regular: bool,
+    k: u8,
 }
 
 impl DecimalDecoder<'_> {
@@ -408,11 +494,13 @@ impl DecimalDecoder<'_> {
                 self.m = self.m.wrapping_add(self.md);
             }
             _ => {
-                self.td = self
-                    .td
-                    .wrapping_add(read_bucketed(&mut self.r, &T_BUCKETS)?);
+                if !self.regular {
+                    self.td = self
+                        .td
+                        .wrapping_add(read_bucketed(&mut self.r, &T_BUCKETS)?);
+                }
                 self.t = self.t.wrapping_add(self.td);
-                let x = read_bucketed(&mut self.r, &V_BUCKETS)?;
+                let x = read_rice(&mut self.r, self.k)?;
                 self.md = if self.delta_mode {
                     x
                 } else {
@@ -579,7 +667,7 @@ mod tests {
     /// decimal encoding and still round-trip every bit.
     #[test]
     fn decimal_chunks_round_trip_and_shrink() {
-        let (mut eligible, mut chosen) = (0, 0);
+        let (mut eligible, mut chosen, mut regular) = (0, 0, 0);
         for seed in 0..200u64 {
             let mut rng = SmallRng::seed_from_u64(seed);
             let e = rng.random_range(0..=9u32);
@@ -600,7 +688,12 @@ mod tests {
                         rng.random_range(-(1i64 << 40)..(1i64 << 40))
                     }
                 };
-                t += 15_000 + rng.random_range(-2..=2);
+                t += 15_000
+                    + if seed % 3 == 0 {
+                        0
+                    } else {
+                        rng.random_range(-2..=2)
+                    };
                 samples.push((t, m as f64 / scale));
             }
             round_trip(&samples);
@@ -613,7 +706,14 @@ mod tests {
                 eligible += 1;
                 chosen += usize::from(c[0] == Encoding::Decimal as u8);
             }
+            if c[0] == Encoding::Decimal as u8 && c[3] & REGULAR_TIMES != 0 {
+                regular += 1;
+            }
         }
+        assert!(
+            regular > 20,
+            "only {regular} chunks took the regular-timestamp form"
+        );
         assert!(
             chosen * 10 >= eligible * 8,
             "decimal chosen for {chosen} of {eligible} decimal chunks"
