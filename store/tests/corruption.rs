@@ -195,6 +195,24 @@ fn wal_damage_table() {
 }
 
 #[test]
+fn newer_wal_version_is_refused_not_repaired() {
+    let (dir, segs) = prepared();
+    let mut b = fs::read(&segs[0]).unwrap();
+    b[4] = 2;
+    fs::write(&segs[0], &b).unwrap();
+    let err = Store::open(dir.path(), opts())
+        .err()
+        .expect("opened a WAL of another version");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("WAL format version 2") && msg.contains(segs[0].to_str().unwrap()),
+        "error: {msg}"
+    );
+    assert_eq!(fs::read(&segs[0]).unwrap(), b, "segment was changed");
+    assert!(segs.iter().all(|p| p.exists()), "a segment was deleted");
+}
+
+#[test]
 fn damaged_or_missing_sqlite_names_the_file() {
     let cases: Vec<(&str, fn(&Path))> = vec![
         ("missing", |db| fs::remove_file(db).unwrap()),

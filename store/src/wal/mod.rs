@@ -83,7 +83,7 @@ impl Wal {
     /// write is cut back off so no torn record stays behind.
     pub(crate) fn log(&mut self, payload: &[u8]) -> std::io::Result<()> {
         if self.len > segment::HEADER.len() as u64
-            && self.len + payload.len() as u64 > self.segment_size
+            && self.len + (segment::RECORD_HEADER_LEN + payload.len()) as u64 > self.segment_size
         {
             self.cut()?;
         }

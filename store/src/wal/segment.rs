@@ -27,10 +27,23 @@ pub(crate) struct Contents {
     pub damage: Option<Damage>,
 }
 
-/// Reads every record up to the first damage.
+/// Reads every record up to the first damage. A file with our magic but
+/// another format version is an error, not damage: repairing it would
+/// destroy data that a newer build wrote.
 pub(crate) fn read(path: &Path) -> std::io::Result<Contents> {
     let mut buf = Vec::new();
     File::open(path)?.read_to_end(&mut buf)?;
+    if buf.len() >= HEADER.len() && buf[..4] == HEADER[..4] && buf[4] != HEADER[4] {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{}: WAL format version {}, this build reads version {}",
+                path.display(),
+                buf[4],
+                HEADER[4]
+            ),
+        ));
+    }
     Ok(parse(&buf))
 }
 
@@ -51,10 +64,7 @@ pub(crate) fn parse(buf: &[u8]) -> Contents {
     if buf[..HEADER.len()] != HEADER {
         return Contents {
             records,
-            damage: damage(
-                0,
-                "bad segment header (not a watchfire WAL segment, or another version)",
-            ),
+            damage: damage(0, "bad segment header (not a watchfire WAL segment)"),
         };
     }
     let mut pos = HEADER.len();
