@@ -250,10 +250,9 @@ impl LabelsBuilder {
 
     /// Sets `name` to `value`; an empty value deletes the label.
     pub fn set(&mut self, name: &str, value: &str) -> &mut Self {
-        match self.pairs.iter_mut().find(|(n, _)| n == name) {
-            Some(p) => p.1 = value.to_string(),
-            None => self.pairs.push((name.to_string(), value.to_string())),
-        }
+        // Later pairs win when the set is built; searching here would make
+        // building a set of n labels quadratic in n.
+        self.pairs.push((name.to_string(), value.to_string()));
         self
     }
 
@@ -271,12 +270,19 @@ impl LabelsBuilder {
 
     /// The finished, sorted set.
     pub fn labels(&self) -> Labels {
-        let mut pairs: Vec<&(String, String)> = self
-            .pairs
-            .iter()
-            .filter(|(n, v)| !n.is_empty() && !v.is_empty())
-            .collect();
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut sorted: Vec<&(String, String)> = self.pairs.iter().collect();
+        // Stable, so of pairs with one name the last set comes last.
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut pairs: Vec<&(String, String)> = Vec::with_capacity(sorted.len());
+        for p in sorted {
+            if pairs.last().is_some_and(|last| last.0 == p.0) {
+                pairs.pop();
+            }
+            pairs.push(p);
+        }
+        // An empty value deletes the label, so drop empties after the last
+        // set of each name has won.
+        pairs.retain(|(n, v)| !n.is_empty() && !v.is_empty());
         let mut s = String::with_capacity(pairs.iter().map(|(n, v)| n.len() + v.len() + 8).sum());
         for (n, v) in pairs {
             use fmt::Write;
@@ -301,6 +307,31 @@ mod tests {
         assert_eq!(l.get("job"), Some("b"));
         assert_eq!(l.get("x"), None);
         assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn builder_set_and_delete() {
+        let mut b = LabelsBuilder::new();
+        b.set("b", "1")
+            .set("a", "1")
+            .set("b", "2")
+            .set("c", "x")
+            .set("c", "");
+        assert_eq!(
+            b.labels().iter().collect::<Vec<_>>(),
+            vec![("a", "1"), ("b", "2")]
+        );
+        b.del("a").set("c", "y");
+        assert_eq!(
+            b.labels().iter().collect::<Vec<_>>(),
+            vec![("b", "2"), ("c", "y")]
+        );
+        // Many labels build in n log n, not n².
+        let mut big = LabelsBuilder::new();
+        for i in 0..20_000 {
+            big.set(&format!("l{i}"), "v");
+        }
+        assert_eq!(big.labels().len(), 20_000);
     }
 
     #[test]
