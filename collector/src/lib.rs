@@ -10,7 +10,8 @@
 //!
 //! - [`exposition::Parser`]: turns one line into one [`exposition::Entry`]
 //!   and keeps the state that spans lines, so bodies of any size can be
-//!   streamed through it (`watchfire import` feeds it a file block by block).
+//!   streamed through it (`watchfire import` feeds it a file line by line,
+//!   as `BufRead::read_until(b'\n')` yields them).
 //! - [`exposition::Entry`] and [`exposition::Sample`]: what a line says,
 //!   borrowing from the input unless an escape had to be resolved.
 //! - [`exposition::ParseError`]: the first error of a body, with its line.
@@ -25,6 +26,9 @@
 //! [`exposition::attach_start_timestamps`] folds OpenMetrics `_created`
 //! samples into the start timestamps of their series. The samples then go to
 //! metric relabeling, limits and one `Appender` batch per scrape (later).
+//! `watchfire import` streams and keeps no entries to fold over: it skips
+//! [`exposition::Entry::Created`] entries instead, so imported samples carry
+//! no start timestamp.
 //!
 //! # Example
 //!

@@ -31,9 +31,13 @@ pub fn attach_start_timestamps(entries: &mut Vec<Entry<'_>>) {
     let mut i = 0;
     while i < entries.len() {
         match &entries[i] {
-            Entry::Help { name, .. } | Entry::Unit { name, .. } => family = name.to_string(),
+            Entry::Help { name, .. } | Entry::Unit { name, .. } => {
+                family.clear();
+                family.push_str(name);
+            }
             Entry::Type { name, kind: k } => {
-                family = name.to_string();
+                family.clear();
+                family.push_str(name);
                 kind = *k;
             }
             Entry::Sample(_) | Entry::Created(_) => {

@@ -12,7 +12,9 @@
 //!   UNIT on info and stateset;
 //! - the samples of one label set (ignoring `le`, `quantile` and the
 //!   stateset label) are contiguous, all with or all without timestamps,
-//!   which do not go backwards;
+//!   which do not go backwards; all samples of an info family count as one
+//!   label set whatever their labels, and only for info may timestamps go
+//!   backwards;
 //! - counter-like samples are neither NaN nor negative, bucket and count
 //!   values are integers, stateset values 0 or 1, info values 1, quantiles
 //!   in `[0, 1]`;
@@ -80,21 +82,19 @@ impl Families {
             }
             _ => return Ok(()),
         };
-        match &self.current {
+        let f = match &mut self.current {
             Some(f) if f.name == name => {
                 if f.samples {
                     return Err(Fault::rule(format!(
                         "metadata for {name:?} after its samples"
                     )));
                 }
+                f
             }
             _ => {
                 self.close()?;
-                self.open(name)?;
+                self.open(name)?
             }
-        }
-        let Some(f) = self.current.as_mut() else {
-            return Ok(());
         };
         match entry {
             Entry::Help { .. } => {
@@ -137,18 +137,16 @@ impl Families {
         s: &Sample<'_>,
         ts: Option<i128>,
     ) -> Result<(MetricType, bool), Fault> {
-        let belongs = self
-            .current
-            .as_ref()
-            .is_some_and(|f| f.suffix_of(&s.name).is_some());
-        if !belongs {
-            self.close()?;
-            self.open(&s.name)?;
-        }
-        let Some(f) = self.current.as_mut() else {
-            return Err(Fault::rule("no open family"));
+        let suffix = self.current.as_ref().and_then(|f| f.suffix_of(&s.name));
+        let (f, suffix) = match (&mut self.current, suffix) {
+            (Some(f), Some(suffix)) => (f, suffix),
+            _ => {
+                self.close()?;
+                // A family opened by a sample has no type, so the sample's
+                // own name is the family name and its suffix is empty.
+                (self.open(&s.name)?, "")
+            }
         };
-        let suffix = f.suffix_of(&s.name).unwrap_or("");
         f.samples = true;
         let kind = f.kind.unwrap_or(MetricType::Unknown);
         let name = f.name.as_str();
@@ -263,8 +261,7 @@ impl Families {
             )));
         }
         if let Some(x) = &s.exemplar {
-            let allowed = (histogram && s.name.ends_with("_bucket"))
-                || (kind == MetricType::Counter && s.name.ends_with("_total"));
+            let allowed = bucket || (kind == MetricType::Counter && suffix == "_total");
             if !allowed {
                 return Err(Fault::rule(format!(
                     "exemplar on {:?}: only histogram buckets and counters have them",
@@ -289,18 +286,14 @@ impl Families {
         Ok((kind, kind.has_created() && suffix == "_created"))
     }
 
-    /// Closes the open family at `# EOF`.
-    pub(super) fn finish(&mut self) -> Result<(), Fault> {
-        self.close()
-    }
-
-    fn open(&mut self, name: &str) -> Result<(), Fault> {
+    /// Opens family `name` and returns it.
+    fn open(&mut self, name: &str) -> Result<&mut Family, Fault> {
         if !self.claimed.insert(name.to_string()) {
             return Err(Fault::rule(format!(
                 "family {name:?} clashes with an earlier family or appears twice"
             )));
         }
-        self.current = Some(Family {
+        Ok(self.current.insert(Family {
             name: name.to_string(),
             kind: None,
             help: false,
@@ -309,11 +302,12 @@ impl Families {
             group: None,
             seen_groups: HashSet::new(),
             run: None,
-        });
-        Ok(())
+        }))
     }
 
-    fn close(&mut self) -> Result<(), Fault> {
+    /// Closes the open family, if any: when the next one opens and at
+    /// `# EOF`. Checks its last histogram run.
+    pub(super) fn close(&mut self) -> Result<(), Fault> {
         match self.current.take() {
             Some(mut f) => match f.run.take() {
                 Some(run) => run.check(&f.name),

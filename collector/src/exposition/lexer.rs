@@ -149,6 +149,26 @@ impl<'a> Cursor<'a> {
         unescape(raw, start, what, escapes, true)
     }
 
+    /// The metric name after `HELP`, `TYPE` or `UNIT` (`keyword`, for
+    /// errors): a legacy name or a quoted one, not empty.
+    pub(super) fn metadata_name(
+        &mut self,
+        keyword: &str,
+        escapes: Escapes,
+    ) -> Result<Cow<'a, str>, Fault> {
+        let name = match self.peek() {
+            Some(b'"') => self.quoted("metric name", escapes)?,
+            _ => match self.metric_name() {
+                Some(n) => Cow::Borrowed(n),
+                None => return Err(self.fault(format!("expected metric name after {keyword}"))),
+            },
+        };
+        if name.is_empty() {
+            return Err(self.fault(format!("empty metric name after {keyword}")));
+        }
+        Ok(name)
+    }
+
     /// An error at the cursor.
     pub(super) fn fault(&self, reason: impl Into<String>) -> Fault {
         Fault::at(self.pos, reason)
@@ -230,6 +250,11 @@ pub(super) struct LabelSyntax {
     pub(super) escapes: Escapes,
 }
 
+/// Up to this many labels, each new label name is compared with the ones
+/// before it; beyond, duplicates are found by sorting once the set is read,
+/// so a hostile line of many labels costs `n log n`, not `n²`.
+const LINEAR_DUPLICATE_CHECK: usize = 16;
+
 /// Parses a label set after its `{`, through the closing `}`. A quoted
 /// metric name found inside is stored in `name`.
 pub(super) fn label_set<'a>(
@@ -237,6 +262,34 @@ pub(super) fn label_set<'a>(
     syntax: LabelSyntax,
     name: &mut Option<Cow<'a, str>>,
     out: &mut Labels<'a>,
+) -> Result<(), Fault> {
+    // Labels from index `first_late` on skip the linear check; `late`
+    // holds their offsets for the error.
+    let first_late = out.len().max(LINEAR_DUPLICATE_CHECK);
+    let mut late = Vec::new();
+    let read = label_pairs(cur, syntax, name, out, &mut late);
+    if late.is_empty() {
+        return read;
+    }
+    // The linear check would have failed at the first duplicate, before
+    // any later error of the line; report that one whatever `read` says.
+    match first_duplicate(out, first_late) {
+        Some(j) => Err(Fault::at(
+            late[j - first_late],
+            format!("duplicate label name {:?}", out[j].0),
+        )),
+        None => read,
+    }
+}
+
+/// The label loop of [`label_set`]. Duplicates are checked here only while
+/// `out` is short; the offsets of later labels go to `late`.
+fn label_pairs<'a>(
+    cur: &mut Cursor<'a>,
+    syntax: LabelSyntax,
+    name: &mut Option<Cow<'a, str>>,
+    out: &mut Labels<'a>,
+    late: &mut Vec<usize>,
 ) -> Result<(), Fault> {
     loop {
         if syntax.blanks {
@@ -290,8 +343,12 @@ pub(super) fn label_set<'a>(
         if label == "__name__" {
             return Err(Fault::at(at, "label name \"__name__\" is reserved"));
         }
-        if out.iter().any(|(n, _)| *n == label) {
-            return Err(Fault::at(at, format!("duplicate label name {label:?}")));
+        if out.len() < LINEAR_DUPLICATE_CHECK {
+            if out.iter().any(|(n, _)| *n == label) {
+                return Err(Fault::at(at, format!("duplicate label name {label:?}")));
+            }
+        } else {
+            late.push(at);
         }
         out.push((label, value));
         if syntax.blanks {
@@ -304,6 +361,19 @@ pub(super) fn label_set<'a>(
             _ => return Err(cur.fault("expected ',' or '}' after label value")),
         }
     }
+}
+
+/// The first index from `from` on whose label name occurs earlier in
+/// `labels`: the label the linear check would have rejected.
+fn first_duplicate(labels: &Labels<'_>, from: usize) -> Option<usize> {
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    // Equal names end up next to each other, in input order.
+    order.sort_unstable_by(|&a, &b| labels[a].0.cmp(&labels[b].0).then(a.cmp(&b)));
+    order
+        .windows(2)
+        .filter(|w| labels[w[0]].0 == labels[w[1]].0 && w[1] >= from)
+        .map(|w| w[1])
+        .min()
 }
 
 #[cfg(test)]
@@ -423,6 +493,95 @@ mod tests {
                 (Err(_), None) => {}
                 _ => panic!("label_set({input:?}): got {got:?}, want {want_owned:?}"),
             }
+        }
+    }
+
+    /// Long label sets, where duplicates are found after the loop: the
+    /// outcome must be what the linear check gives on short ones.
+    #[test]
+    fn duplicates_in_long_label_sets() {
+        // (labels, Some((i, j)): label j repeats the name of label i, a
+        // syntax error after the last label, want Ok(count) or
+        // Err((index of the label the error points at, reason))).
+        type Case = (
+            usize,
+            Option<(usize, usize)>,
+            bool,
+            Result<usize, (usize, &'static str)>,
+        );
+        let cases: &[Case] = &[
+            (3, None, false, Ok(3)),
+            (
+                3,
+                Some((0, 2)),
+                false,
+                Err((2, "duplicate label name \"l0\"")),
+            ),
+            (5000, None, false, Ok(5000)),
+            (
+                5000,
+                Some((0, 4999)),
+                false,
+                Err((4999, "duplicate label name \"l0\"")),
+            ),
+            (
+                5000,
+                Some((20, 4999)),
+                false,
+                Err((4999, "duplicate label name \"l20\"")),
+            ),
+            (
+                5000,
+                Some((3, 16)),
+                false,
+                Err((16, "duplicate label name \"l3\"")),
+            ),
+            (
+                5000,
+                Some((3, 15)),
+                false,
+                Err((15, "duplicate label name \"l3\"")),
+            ),
+            (
+                5000,
+                Some((100, 4000)),
+                true,
+                Err((4000, "duplicate label name \"l100\"")),
+            ),
+            (5000, None, true, Err((5000, "expected label name"))),
+        ];
+        for (count, duplicate, broken, want) in cases {
+            let mut input = String::from("{");
+            let mut starts = Vec::new();
+            for k in 0..*count {
+                if k > 0 {
+                    input.push(',');
+                }
+                starts.push(input.len());
+                let name = match duplicate {
+                    Some((i, j)) if *j == k => *i,
+                    _ => k,
+                };
+                input.push_str(&format!("l{name}=\"v{k}\""));
+            }
+            if *broken {
+                input.push(',');
+                starts.push(input.len());
+                input.push_str("1=\"x\"");
+            }
+            input.push('}');
+            let mut cur = Cursor::new(input.as_bytes());
+            cur.advance(1);
+            let mut name = None;
+            let mut labels = Vec::new();
+            let got = label_set(&mut cur, OM, &mut name, &mut labels)
+                .map(|()| labels.len())
+                .map_err(|f| (f.offset, f.reason));
+            let want = want.map_err(|(k, reason)| (Some(starts[k]), reason.to_string()));
+            assert_eq!(
+                got, want,
+                "{count} labels, duplicate {duplicate:?}, broken {broken}: got {got:?}, want {want:?}"
+            );
         }
     }
 

@@ -101,6 +101,22 @@ impl MetricType {
         }
     }
 
+    /// The type of OpenMetrics name `name`, the inverse of
+    /// [`MetricType::as_str`].
+    pub(crate) fn from_name(name: &[u8]) -> Option<MetricType> {
+        Some(match name {
+            b"counter" => MetricType::Counter,
+            b"gauge" => MetricType::Gauge,
+            b"histogram" => MetricType::Histogram,
+            b"gaugehistogram" => MetricType::GaugeHistogram,
+            b"summary" => MetricType::Summary,
+            b"info" => MetricType::Info,
+            b"stateset" => MetricType::StateSet,
+            b"unknown" => MetricType::Unknown,
+            _ => return None,
+        })
+    }
+
     /// Whether OpenMetrics gives the type a `_created` sample.
     fn has_created(self) -> bool {
         matches!(
@@ -419,6 +435,65 @@ pub fn parse_with(
     Ok(entries)
 }
 
+/// Renders an entry compactly for the case tables of the format modules.
+#[cfg(test)]
+fn render(e: &Entry<'_>) -> String {
+    let labels = |l: &Labels<'_>| {
+        l.iter()
+            .map(|(n, v)| format!("{n}={v:?}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match e {
+        Entry::Help { name, help } => format!("help {name} {help:?}"),
+        Entry::Type { name, kind } => format!("type {name} {kind}"),
+        Entry::Unit { name, unit } => format!("unit {name} {unit:?}"),
+        Entry::Comment => "comment".into(),
+        Entry::Blank => "blank".into(),
+        Entry::Eof => "eof".into(),
+        Entry::Sample(s) | Entry::Created(s) => {
+            let mut out = format!(
+                "{}{{{}}} {} {:?}",
+                s.name,
+                labels(&s.labels),
+                s.value,
+                s.timestamp_ms
+            );
+            if let Some(x) = &s.exemplar {
+                out += &format!(
+                    " # {{{}}} {} {:?}",
+                    labels(&x.labels),
+                    x.value,
+                    x.timestamp_ms
+                );
+            }
+            if matches!(e, Entry::Created(_)) {
+                out += &format!(" created {:?}", s.start_timestamp_ms);
+            }
+            out
+        }
+    }
+}
+
+/// Feeds `lines` to `parse` until one fails: the rendering of the last
+/// line's entry, or the reason of the failure.
+#[cfg(test)]
+fn run_lines(
+    lines: &[&str],
+    mut parse: impl for<'a> FnMut(&'a [u8]) -> Result<Entry<'a>, Fault>,
+) -> Result<String, String> {
+    let mut got = Err(String::from("no lines"));
+    for line in lines {
+        got = parse(line.as_bytes())
+            .map(|e| render(&e))
+            .map_err(|f| f.reason);
+        if got.is_err() {
+            break;
+        }
+    }
+    got
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,6 +552,28 @@ mod tests {
                 got, *want,
                 "parse_with({body:?}, {format:?}, {strictness:?}): got {got:?}, want {want:?}"
             );
+        }
+    }
+
+    #[test]
+    fn type_names() {
+        use MetricType::*;
+        for kind in [
+            Counter,
+            Gauge,
+            Histogram,
+            GaugeHistogram,
+            Summary,
+            Info,
+            StateSet,
+            Unknown,
+        ] {
+            let got = MetricType::from_name(kind.as_str().as_bytes());
+            assert_eq!(got, Some(kind), "from_name({:?})", kind.as_str());
+        }
+        for name in ["", "untyped", "Counter", "gauge_histogram", "counter "] {
+            let got = MetricType::from_name(name.as_bytes());
+            assert_eq!(got, None, "from_name({name:?})");
         }
     }
 

@@ -22,30 +22,14 @@ pub(super) fn parse_float(tok: &[u8]) -> Result<f64, &'static str> {
         let n = tok.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
         return Ok(n as f64);
     }
-    let body = match tok.first() {
-        Some(b'+' | b'-') => &tok[1..],
-        _ => tok,
-    };
-    let signed = body.len() != tok.len();
-    if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
-        return Ok(if tok[0] == b'-' {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    if body.eq_ignore_ascii_case(b"nan") {
+    match Token::read(tok)? {
+        Token::Infinity { negative: true } => return Ok(f64::NEG_INFINITY),
+        Token::Infinity { negative: false } => return Ok(f64::INFINITY),
         // Go takes no sign on NaN.
-        return if signed {
-            Err("invalid float")
-        } else {
-            Ok(f64::from_bits(NORMAL_NAN))
-        };
+        Token::NaN { signed: true } => return Err("invalid float"),
+        Token::NaN { signed: false } => return Ok(f64::from_bits(NORMAL_NAN)),
+        Token::Decimal { .. } => {}
     }
-    if tok.iter().any(|&b| matches!(b, b'p' | b'P' | b'_')) {
-        return Err("unsupported character in float");
-    }
-    check_decimal_syntax(body)?;
     // The syntax check leaves only ASCII, so this cannot fail; the error
     // path is kept instead of an unwrap.
     let text = std::str::from_utf8(tok).map_err(|_| "invalid float")?;
@@ -55,6 +39,45 @@ pub(super) fn parse_float(tok: &[u8]) -> Result<f64, &'static str> {
         return Err("float out of range");
     }
     Ok(v)
+}
+
+/// A number token after the checks [`parse_float`] and [`Decimal::parse`]
+/// share: sign, `Inf`/`NaN` in any case, then decimal syntax.
+enum Token<'a> {
+    Infinity {
+        negative: bool,
+    },
+    /// `signed`: written with `+` or `-`.
+    NaN {
+        signed: bool,
+    },
+    /// A decimal number with valid syntax; `body` is without the sign.
+    Decimal {
+        negative: bool,
+        body: &'a [u8],
+    },
+}
+
+impl<'a> Token<'a> {
+    fn read(tok: &'a [u8]) -> Result<Self, &'static str> {
+        let (negative, body) = match tok.first() {
+            Some(b'-') => (true, &tok[1..]),
+            Some(b'+') => (false, &tok[1..]),
+            _ => (false, tok),
+        };
+        if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
+            return Ok(Token::Infinity { negative });
+        }
+        if body.eq_ignore_ascii_case(b"nan") {
+            let signed = body.len() != tok.len();
+            return Ok(Token::NaN { signed });
+        }
+        if tok.iter().any(|&b| matches!(b, b'p' | b'P' | b'_')) {
+            return Err("unsupported character in float");
+        }
+        check_decimal_syntax(body)?;
+        Ok(Token::Decimal { negative, body })
+    }
 }
 
 /// Checks `digits [. digits] [(e|E) [sign] digits]` with at least one
@@ -108,21 +131,10 @@ struct Decimal<'a> {
 impl<'a> Decimal<'a> {
     /// Parses what [`parse_float`] accepts, except `Inf` and `NaN`.
     fn parse(tok: &'a [u8]) -> Result<Self, &'static str> {
-        let (negative, body) = match tok.first() {
-            Some(b'-') => (true, &tok[1..]),
-            Some(b'+') => (false, &tok[1..]),
-            _ => (false, tok),
+        let (negative, body) = match Token::read(tok)? {
+            Token::Decimal { negative, body } => (negative, body),
+            Token::Infinity { .. } | Token::NaN { .. } => return Err("timestamp is not finite"),
         };
-        if body.eq_ignore_ascii_case(b"inf")
-            || body.eq_ignore_ascii_case(b"infinity")
-            || body.eq_ignore_ascii_case(b"nan")
-        {
-            return Err("timestamp is not finite");
-        }
-        if tok.iter().any(|&b| matches!(b, b'p' | b'P' | b'_')) {
-            return Err("unsupported character in float");
-        }
-        check_decimal_syntax(body)?;
         let (mantissa, exp_text) = match body.iter().position(|&b| b == b'e' || b == b'E') {
             Some(at) => (&body[..at], Some(&body[at + 1..])),
             None => (body, None),
@@ -211,14 +223,11 @@ pub(super) struct Seconds {
 /// a binary float. Values beyond the `i64` range of milliseconds are
 /// clamped: the OpenMetrics suite requires accepting such timestamps.
 pub(super) fn parse_seconds(tok: &[u8]) -> Result<Seconds, &'static str> {
-    let d = Decimal::parse(tok)?;
-    let millis = d
-        .scaled(3)
-        .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-    Ok(Seconds {
-        nanos: d.scaled(9),
-        millis,
-    })
+    let nanos = Decimal::parse(tok)?.scaled(9);
+    // Integer division truncates toward zero, as `scaled` does, so this is
+    // the value scaled by 10^3. A saturated `nanos` is far beyond the clamp.
+    let millis = (nanos / 1_000_000).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+    Ok(Seconds { nanos, millis })
 }
 
 /// Parses a text-format timestamp in milliseconds. Prometheus accepts
@@ -411,6 +420,57 @@ mod tests {
         assert!(b < a, "-1.1 s orders before -1 s");
         let c = parse_seconds(b"0.0000000010").unwrap();
         assert_eq!(c.nanos, 1, "nanosecond resolution for ordering");
+    }
+
+    /// Milliseconds derived from nanoseconds equal the value scaled by
+    /// 10^3 directly, on seeded random decimal text.
+    #[test]
+    fn millis_from_nanos() {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let digits = |next: &mut dyn FnMut(u64) -> u64, len: u64| -> String {
+            (0..len)
+                .map(|_| char::from(b'0' + next(10) as u8))
+                .collect()
+        };
+        for _ in 0..20_000 {
+            let mut tok = String::new();
+            match next(3) {
+                0 => tok.push('-'),
+                1 => tok.push('+'),
+                _ => {}
+            }
+            let int_len = next(25);
+            tok += &digits(&mut next, int_len);
+            if next(2) == 0 {
+                tok.push('.');
+                let frac_len = next(25);
+                tok += &digits(&mut next, frac_len);
+            }
+            if tok
+                .trim_start_matches(['+', '-'])
+                .trim_matches('.')
+                .is_empty()
+            {
+                tok.push('0');
+            }
+            if next(3) == 0 {
+                tok.push('e');
+                let e = next(80) as i64 - 40;
+                tok += &e.to_string();
+            }
+            let d = Decimal::parse(tok.as_bytes()).expect("generated text is a decimal");
+            let want = d
+                .scaled(3)
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+            let got = parse_seconds(tok.as_bytes()).map(|s| s.millis);
+            assert_eq!(got, Ok(want), "parse_seconds({tok:?})");
+        }
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl State {
         if line == b"# EOF" {
             self.eof = true;
             if let Some(families) = &mut self.families {
-                families.finish()?;
+                families.close()?;
             }
             return Ok(Entry::Eof);
         }
@@ -92,16 +92,7 @@ impl State {
                 "expected '# HELP ', '# TYPE ', '# UNIT ' or '# EOF' (OpenMetrics has no comments)",
             ));
         };
-        let name = match cur.peek() {
-            Some(b'"') => cur.quoted("metric name", Escapes::Keep)?,
-            _ => match cur.metric_name() {
-                Some(n) => Cow::Borrowed(n),
-                None => return Err(cur.fault(format!("expected metric name after {keyword}"))),
-            },
-        };
-        if name.is_empty() {
-            return Err(cur.fault(format!("empty metric name after {keyword}")));
-        }
+        let name = cur.metadata_name(keyword, Escapes::Keep)?;
         if !cur.eat(b' ') {
             return Err(cur.fault(format!(
                 "expected space and text after metric name in {keyword}"
@@ -115,21 +106,11 @@ impl State {
                 help: unescape(text, text_at, "help text", Escapes::Keep, true)?,
             },
             "TYPE" => {
-                let kind = match text {
-                    b"counter" => MetricType::Counter,
-                    b"gauge" => MetricType::Gauge,
-                    b"histogram" => MetricType::Histogram,
-                    b"gaugehistogram" => MetricType::GaugeHistogram,
-                    b"summary" => MetricType::Summary,
-                    b"info" => MetricType::Info,
-                    b"stateset" => MetricType::StateSet,
-                    b"unknown" => MetricType::Unknown,
-                    other => {
-                        return Err(Fault::at(
-                            text_at,
-                            format!("invalid metric type {}", show(other)),
-                        ))
-                    }
+                let Some(kind) = MetricType::from_name(text) else {
+                    return Err(Fault::at(
+                        text_at,
+                        format!("invalid metric type {}", show(text)),
+                    ));
                 };
                 self.last_type = kind;
                 Entry::Type { name, kind }
@@ -180,22 +161,14 @@ impl State {
         if !cur.eat(b' ') {
             return Err(cur.fault("expected a space and the value after the metric"));
         }
-        let value_at = cur.pos();
-        let value_text = cur.token(|b| b == b' ');
-        let value = parse_float(value_text)
-            .map_err(|e| Fault::at(value_at, format!("{e} in value {}", show(value_text))))?;
+        let (value, value_text) = value_at(&mut cur, "value")?;
         let mut seconds = None;
         let mut exemplar = None;
         if cur.eat(b' ') {
             if cur.rest().starts_with(b"# ") {
                 exemplar = Some(exemplar_at(&mut cur)?);
             } else {
-                let ts_at = cur.pos();
-                let ts = cur.token(|b| b == b' ');
-                let s = parse_seconds(ts).map_err(|e| {
-                    Fault::at(ts_at, format!("invalid timestamp {}: {e}", show(ts)))
-                })?;
-                seconds = Some(s);
+                seconds = Some(timestamp_at(&mut cur, "timestamp")?);
                 if cur.eat(b' ') {
                     if !cur.rest().starts_with(b"# ") {
                         return Err(cur.fault("expected '# {' (an exemplar) after the timestamp"));
@@ -226,7 +199,7 @@ impl State {
         normalize_floats(&mut sample.labels, kind, &mut self.scratch);
         if created {
             // The value is the start time in seconds; read it exactly.
-            sample.start_timestamp_ms = parse_seconds(value_text).ok().map(|s: Seconds| s.millis);
+            sample.start_timestamp_ms = parse_seconds(value_text).ok().map(|s| s.millis);
             return Ok(Entry::Created(sample));
         }
         Ok(Entry::Sample(sample))
@@ -244,25 +217,10 @@ fn exemplar_at<'a>(cur: &mut Cursor<'a>) -> Result<Exemplar<'a>, Fault> {
     if !cur.eat(b' ') {
         return Err(cur.fault("expected a space and the value after exemplar labels"));
     }
-    let value_at = cur.pos();
-    let value_text = cur.token(|b| b == b' ');
-    let value = parse_float(value_text).map_err(|e| {
-        Fault::at(
-            value_at,
-            format!("{e} in exemplar value {}", show(value_text)),
-        )
-    })?;
+    let (value, _) = value_at(cur, "exemplar value")?;
     let mut timestamp_ms = None;
     if cur.eat(b' ') {
-        let ts_at = cur.pos();
-        let ts = cur.token(|b| b == b' ');
-        let s = parse_seconds(ts).map_err(|e| {
-            Fault::at(
-                ts_at,
-                format!("invalid exemplar timestamp {}: {e}", show(ts)),
-            )
-        })?;
-        timestamp_ms = Some(s.millis);
+        timestamp_ms = Some(timestamp_at(cur, "exemplar timestamp")?.millis);
     }
     Ok(Exemplar {
         labels,
@@ -271,47 +229,28 @@ fn exemplar_at<'a>(cur: &mut Cursor<'a>) -> Result<Exemplar<'a>, Fault> {
     })
 }
 
+/// Parses a value up to the next space; `what` names it in errors. Returns
+/// the text too.
+fn value_at<'a>(cur: &mut Cursor<'a>, what: &str) -> Result<(f64, &'a [u8]), Fault> {
+    let at = cur.pos();
+    let text = cur.token(|b| b == b' ');
+    let value =
+        parse_float(text).map_err(|e| Fault::at(at, format!("{e} in {what} {}", show(text))))?;
+    Ok((value, text))
+}
+
+/// Parses a timestamp in seconds up to the next space; `what` names it in
+/// errors.
+fn timestamp_at(cur: &mut Cursor<'_>, what: &str) -> Result<Seconds, Fault> {
+    let at = cur.pos();
+    let text = cur.token(|b| b == b' ');
+    parse_seconds(text).map_err(|e| Fault::at(at, format!("invalid {what} {}: {e}", show(text))))
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::run_lines;
     use super::*;
-
-    fn show_entry(e: &Entry<'_>) -> String {
-        let labels = |l: &super::super::Labels<'_>| {
-            l.iter()
-                .map(|(n, v)| format!("{n}={v:?}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        match e {
-            Entry::Help { name, help } => format!("help {name} {help:?}"),
-            Entry::Type { name, kind } => format!("type {name} {kind}"),
-            Entry::Unit { name, unit } => format!("unit {name} {unit:?}"),
-            Entry::Comment => "comment".into(),
-            Entry::Blank => "blank".into(),
-            Entry::Eof => "eof".into(),
-            Entry::Sample(s) | Entry::Created(s) => {
-                let mut out = format!(
-                    "{}{{{}}} {} {:?}",
-                    s.name,
-                    labels(&s.labels),
-                    s.value,
-                    s.timestamp_ms
-                );
-                if let Some(x) = &s.exemplar {
-                    out += &format!(
-                        " # {{{}}} {} {:?}",
-                        labels(&x.labels),
-                        x.value,
-                        x.timestamp_ms
-                    );
-                }
-                if matches!(e, Entry::Created(_)) {
-                    out += &format!(" created {:?}", s.start_timestamp_ms);
-                }
-                out
-            }
-        }
-    }
 
     /// Lines fed to one Prometheus-strictness parser; `want` renders the
     /// last line's entry, or is `Err` with the reason's start.
@@ -361,6 +300,9 @@ mod tests {
                 Ok("h_bucket{le=\"1\"} 1 None"),
             ),
             (&["# TYPE a untyped"], Err("invalid metric type")),
+            (&["# TYPE a gauge_histogram"], Err("invalid metric type")),
+            (&["# TYPE a Counter"], Err("invalid metric type")),
+            (&["# TYPE a stateset"], Ok("type a stateset")),
             (&["# TYPE a counter "], Err("invalid metric type")),
             (&["# TYPE a  counter"], Err("invalid metric type")),
             (&["# TYPE a"], Err("expected space")),
@@ -387,6 +329,16 @@ mod tests {
             (&["a 1 Inf"], Err("invalid timestamp")),
             (&["a 1 NaN"], Err("invalid timestamp")),
             (&["a 1 1_2"], Err("invalid timestamp")),
+            (&["a 1z"], Err("invalid float in value \"1z\"")),
+            (
+                &["a_total 1 # {} 1z"],
+                Err("invalid float in exemplar value \"1z\""),
+            ),
+            (&["a 1 1z"], Err("invalid timestamp \"1z\": invalid float")),
+            (
+                &["a_total 1 # {} 1 1z"],
+                Err("invalid exemplar timestamp \"1z\": invalid float"),
+            ),
             (&["a{b=\"c\" } 1"], Err("expected ','")),
             (&["a{b=\"c\"}1"], Err("expected a space")),
             (&["a_total 1 # {aa=\"bb\"}"], Err("expected a space")),
@@ -411,16 +363,7 @@ mod tests {
         ];
         for (lines, want) in cases {
             let mut state = State::new(false);
-            let mut got = Err(String::from("no lines"));
-            for line in lines.iter() {
-                got = state
-                    .parse(line.as_bytes())
-                    .map(|e| show_entry(&e))
-                    .map_err(|f| f.reason);
-                if got.is_err() {
-                    break;
-                }
-            }
+            let got = run_lines(lines, |line| state.parse(line));
             let ok = match (&got, want) {
                 (Ok(g), Ok(w)) => g == w,
                 (Err(g), Err(w)) => g.starts_with(w),

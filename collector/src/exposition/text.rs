@@ -24,9 +24,12 @@ pub(super) struct State {
     last_type: MetricType,
     /// Strict mode: what each family has declared so far.
     families: HashMap<String, Family>,
-    /// Strict mode: the last sample name and the family it resolved to;
-    /// valid until the next metadata line.
-    last: Option<(String, Resolved)>,
+    /// Strict mode: the family the last sample name resolved to; valid
+    /// until the next metadata line.
+    last: Option<Resolved>,
+    /// Strict mode: the sample name `last` belongs to, a buffer kept across
+    /// lines.
+    last_name: String,
     /// Reused buffer for normalising label values.
     scratch: String,
 }
@@ -38,10 +41,10 @@ struct Family {
     samples: bool,
 }
 
-/// The family a sample belongs to and the sample's role in it.
-#[derive(Debug, Clone)]
+/// The type of the family a sample belongs to and the sample's role in
+/// it; the family name is the sample name without `suffix`.
+#[derive(Debug, Clone, Copy)]
 struct Resolved {
-    family: String,
     kind: MetricType,
     suffix: &'static str,
 }
@@ -53,6 +56,7 @@ impl State {
             last_type: MetricType::Unknown,
             families: HashMap::new(),
             last: None,
+            last_name: String::new(),
             scratch: String::new(),
         }
     }
@@ -93,16 +97,7 @@ impl State {
         let keyword = if help { "HELP" } else { "TYPE" };
         cur.advance(4);
         cur.skip_blanks();
-        let name = match cur.peek() {
-            Some(b'"') => cur.quoted("metric name", self.escapes())?,
-            _ => match cur.metric_name() {
-                Some(n) => Cow::Borrowed(n),
-                None => return Err(cur.fault(format!("expected metric name after {keyword}"))),
-            },
-        };
-        if name.is_empty() {
-            return Err(cur.fault(format!("empty metric name after {keyword}")));
-        }
+        let name = cur.metadata_name(keyword, self.escapes())?;
         let rest = cur.rest();
         let text_at = cur.pos();
         if matches!(rest.first(), Some(b) if *b != b' ' && *b != b'\t') {
@@ -113,8 +108,8 @@ impl State {
             if rest.is_empty() {
                 return Ok(Entry::Comment);
             }
-            let trimmed = trim_start_blanks(rest);
-            (trimmed, text_at + rest.len() - trimmed.len())
+            cur.skip_blanks();
+            (cur.rest(), cur.pos())
         } else if rest.iter().all(|&b| b == b' ' || b == b'\t') {
             (&rest[rest.len()..], text_at + rest.len())
         } else {
@@ -140,20 +135,25 @@ impl State {
         } else {
             text
         };
+        // The text format has five of the OpenMetrics types and calls
+        // `unknown` `untyped`. expfmt knows gauge histograms (under two
+        // names); Prometheus' text parser does not.
         let kind = match text {
-            b"counter" => MetricType::Counter,
-            b"gauge" => MetricType::Gauge,
-            b"histogram" => MetricType::Histogram,
-            b"summary" => MetricType::Summary,
-            b"untyped" => MetricType::Unknown,
-            // expfmt knows gauge histograms; Prometheus' text parser does not.
-            b"gaugehistogram" | b"gauge_histogram" if self.strict => MetricType::GaugeHistogram,
-            other => {
-                return Err(Fault::at(
-                    text_at,
-                    format!("invalid metric type {:?}", String::from_utf8_lossy(other)),
-                ))
-            }
+            b"untyped" => Some(MetricType::Unknown),
+            b"gauge_histogram" => Some(MetricType::GaugeHistogram),
+            _ => MetricType::from_name(text).filter(|k| {
+                !matches!(
+                    k,
+                    MetricType::Unknown | MetricType::Info | MetricType::StateSet
+                )
+            }),
+        }
+        .filter(|k| *k != MetricType::GaugeHistogram || self.strict);
+        let Some(kind) = kind else {
+            return Err(Fault::at(
+                text_at,
+                format!("invalid metric type {:?}", String::from_utf8_lossy(text)),
+            ));
         };
         self.last_type = kind;
         if self.strict {
@@ -231,13 +231,21 @@ impl State {
     /// Strict mode: finds the sample's family the way `expfmt` groups
     /// samples, records that it has samples and applies its value rules.
     fn check_family(&mut self, sample: &Sample<'_>) -> Result<MetricType, Fault> {
-        let resolved = match &self.last {
-            Some((name, r)) if *name == sample.name => r.clone(),
+        let resolved = match self.last {
+            Some(r) if self.last_name == sample.name => r,
             _ => {
                 let r = self.resolve(&sample.name);
-                self.last = Some((sample.name.to_string(), r.clone()));
+                self.last = Some(r);
+                self.last_name.clear();
+                self.last_name.push_str(&sample.name);
                 r
             }
+        };
+        let family = || {
+            sample
+                .name
+                .strip_suffix(resolved.suffix)
+                .unwrap_or(&sample.name)
         };
         let histogram = matches!(
             resolved.kind,
@@ -252,14 +260,14 @@ impl State {
             if sample.value < 0.0 {
                 return Err(Fault::rule(format!(
                     "negative bucket population for histogram {:?}",
-                    resolved.family
+                    family()
                 )));
             }
         }
         if histogram && resolved.suffix == "_count" && sample.value < 0.0 {
             return Err(Fault::rule(format!(
                 "negative count for histogram {:?}",
-                resolved.family
+                family()
             )));
         }
         if resolved.kind == MetricType::Summary && resolved.suffix.is_empty() {
@@ -302,27 +310,30 @@ impl State {
             if let Some(family) = self.families.get_mut(base) {
                 if let Some(kind) = family.kind.filter(|k| kinds.contains(k)) {
                     family.samples = true;
-                    return Resolved {
-                        family: base.to_string(),
-                        kind,
-                        suffix,
-                    };
+                    return Resolved { kind, suffix };
                 }
             }
         }
-        let family = self.families.entry(name.to_string()).or_default();
-        family.samples = true;
+        // Look up before inserting: the name is copied only for a new family.
+        let kind = match self.families.get_mut(name) {
+            Some(family) => {
+                family.samples = true;
+                family.kind
+            }
+            None => {
+                let family = Family {
+                    samples: true,
+                    ..Family::default()
+                };
+                self.families.insert(name.to_string(), family);
+                None
+            }
+        };
         Resolved {
-            family: name.to_string(),
-            kind: family.kind.unwrap_or(MetricType::Unknown),
+            kind: kind.unwrap_or(MetricType::Unknown),
             suffix: "",
         }
     }
-}
-
-fn trim_start_blanks(s: &[u8]) -> &[u8] {
-    let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
-    &s[n..]
 }
 
 fn trim_end_blanks(s: &[u8]) -> &[u8] {
@@ -336,36 +347,8 @@ fn trim_end_blanks(s: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{render, run_lines};
     use super::*;
-
-    fn labels(s: &Sample<'_>) -> String {
-        s.labels
-            .iter()
-            .map(|(n, v)| format!("{n}={v:?}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// Renders an entry compactly for case tables.
-    fn show(e: &Entry<'_>) -> String {
-        match e {
-            Entry::Help { name, help } => format!("help {name} {help:?}"),
-            Entry::Type { name, kind } => format!("type {name} {kind}"),
-            Entry::Unit { name, unit } => format!("unit {name} {unit:?}"),
-            Entry::Comment => "comment".into(),
-            Entry::Blank => "blank".into(),
-            Entry::Eof => "eof".into(),
-            Entry::Sample(s) | Entry::Created(s) => {
-                format!(
-                    "{}{{{}}} {} {:?}",
-                    s.name,
-                    labels(s),
-                    s.value,
-                    s.timestamp_ms
-                )
-            }
-        }
-    }
 
     /// Each case is a sequence of lines fed to one parser; `want` is the
     /// rendering of the last line's entry or `Err` with the reason's start.
@@ -440,6 +423,22 @@ mod tests {
                 Ok("type a gaugehistogram"),
             ),
             (true, &["# TYPE a"], Ok("comment")),
+            (false, &["# TYPE a untyped"], Ok("type a unknown")),
+            (true, &["# TYPE a untyped"], Ok("type a unknown")),
+            (
+                true,
+                &["# TYPE a gaugehistogram"],
+                Ok("type a gaugehistogram"),
+            ),
+            (
+                false,
+                &["# TYPE a gauge_histogram"],
+                Err("invalid metric type"),
+            ),
+            (true, &["# TYPE a unknown"], Err("invalid metric type")),
+            (false, &["# TYPE a info"], Err("invalid metric type")),
+            (true, &["# TYPE a stateset"], Err("invalid metric type")),
+            (true, &["# TYPE a Counter"], Err("invalid metric type")),
             (
                 true,
                 &["# TYPE a counter", "# TYPE a counter"],
@@ -496,28 +495,33 @@ mod tests {
             (
                 true,
                 &["# TYPE h histogram", "h_count -1"],
-                Err("negative count"),
+                Err("negative count for histogram \"h\""),
             ),
             (
                 true,
                 &["# TYPE h histogram", "h_bucket{le=\"1\"} -1"],
-                Err("negative bucket"),
+                Err("negative bucket population for histogram \"h\""),
+            ),
+            (
+                true,
+                &[
+                    "# TYPE h gauge_histogram",
+                    "h_bucket{le=\"1\"} 1",
+                    "h_bucket{le=\"2\"} -1",
+                ],
+                Err("negative bucket population for histogram \"h\""),
+            ),
+            (
+                true,
+                &["# TYPE h histogram", "h_count 1", "h_count -1"],
+                Err("negative count for histogram \"h\""),
             ),
             (true, &["a{b=\"c\" d=\"e\"} 1"], Err("expected ','")),
             (true, &["a{b=\"\\t\"} 1"], Err("invalid escape")),
         ];
         for (strict, lines, want) in cases {
             let mut state = State::new(*strict);
-            let mut got = Err(String::from("no lines"));
-            for line in lines.iter() {
-                got = state
-                    .parse(line.as_bytes())
-                    .map(|e| show(&e))
-                    .map_err(|f| f.reason);
-                if got.is_err() {
-                    break;
-                }
-            }
+            let got = run_lines(lines, |line| state.parse(line));
             let ok = match (&got, want) {
                 (Ok(g), Ok(w)) => g == w,
                 (Err(g), Err(w)) => g.starts_with(w),
@@ -541,7 +545,7 @@ mod tests {
         for (input, want) in cases {
             let got = State::new(false)
                 .parse(input)
-                .map(|e| show(&e))
+                .map(|e| render(&e))
                 .map_err(|f| f.reason);
             assert!(
                 matches!(&got, Err(r) if r.starts_with(want)),
