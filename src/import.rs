@@ -133,10 +133,10 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
             commit(&mut app, &mut sum)?;
             in_batch = 0;
             batches += 1;
-            if batches % FLUSH_EVERY == 0 {
+            if batches.is_multiple_of(FLUSH_EVERY) {
                 db.flush().context("flush to SQLite")?;
             }
-            if batches % CHECKPOINT_EVERY == 0 {
+            if batches.is_multiple_of(CHECKPOINT_EVERY) {
                 db.checkpoint().context("checkpoint WAL")?;
             }
             progress.set_position(read_bytes);

@@ -181,7 +181,7 @@ fn append(c: &mut Criterion) {
                 }
                 spent += start.elapsed();
                 round += 1;
-                if round % 60 == 0 {
+                if round.is_multiple_of(60) {
                     store.flush().unwrap();
                 }
             }

@@ -214,7 +214,8 @@ fn newer_wal_version_is_refused_not_repaired() {
 
 #[test]
 fn damaged_or_missing_sqlite_names_the_file() {
-    let cases: Vec<(&str, fn(&Path))> = vec![
+    type Damage = fn(&Path);
+    let cases: Vec<(&str, Damage)> = vec![
         ("missing", |db| fs::remove_file(db).unwrap()),
         ("garbage", |db| fs::write(db, vec![0x42; 8192]).unwrap()),
         ("truncated", |db| {

@@ -215,7 +215,8 @@ mod tests {
         let mut zero_tail = good.clone();
         zero_tail.extend_from_slice(&[0; 100]);
         // (name, bytes, records kept, damage offset and reason)
-        let cases: Vec<(&str, Vec<u8>, usize, Option<(u64, &str)>)> = vec![
+        type Case<'a> = (&'a str, Vec<u8>, usize, Option<(u64, &'a str)>);
+        let cases: Vec<Case> = vec![
             ("intact", good.clone(), 3, None),
             (
                 "torn last record",
