@@ -34,33 +34,10 @@ pub struct ServerArgs {
     /// Most bytes the SQLite file may hold before the oldest chunks are
     /// deleted (units B, KB, MB, GB, TB, PB, EB; powers of 1024); `0` for
     /// no limit.
-    #[arg(long = "storage.tsdb.retention.size", value_name = "BYTES", default_value = "0", value_parser = parse_bytes)]
+    #[arg(long = "storage.tsdb.retention.size", value_name = "BYTES", default_value = "0", value_parser = model::size::parse_bytes)]
     retention_size: u64,
     #[command(flatten)]
     storage: StorageArgs,
-}
-
-/// Parses a size as Prometheus does (`512MB`, `1GB`; powers of 1024).
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
-    let shift = match unit {
-        "" | "B" => 0,
-        "KB" => 10,
-        "MB" => 20,
-        "GB" => 30,
-        "TB" => 40,
-        "PB" => 50,
-        "EB" => 60,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {s:?} (use B, KB, MB, GB, TB, PB or EB)"
-            ))
-        }
-    };
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("size out of range: {s:?}"))
 }
 
 struct AppState {
@@ -134,24 +111,4 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         )],
         out,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        for (s, want) in [
-            ("0", Ok(0)),
-            ("512MB", Ok(512 << 20)),
-            ("1GB", Ok(1 << 30)),
-            ("10", Ok(10)),
-        ] {
-            assert_eq!(parse_bytes(s), want, "input {s:?}");
-        }
-        for bad in ["", "MB", "1mb", "1.5GB", "99999999999EB"] {
-            assert!(parse_bytes(bad).is_err(), "input {bad:?} accepted");
-        }
-    }
 }

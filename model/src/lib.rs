@@ -29,6 +29,7 @@ pub mod labels;
 pub mod matcher;
 pub mod mem;
 pub mod sample;
+pub mod size;
 pub mod storage;
 pub mod time;
 

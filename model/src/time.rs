@@ -83,6 +83,82 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Parses an RFC 3339 timestamp (`2026-10-31T18:00:00Z`,
+/// `2026-10-31T19:00:00.5+01:00`) into milliseconds; sub-millisecond
+/// digits are truncated.
+pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        if part.bytes().all(|c| c.is_ascii_digit()) && !part.is_empty() { part.parse().ok() } else { None }
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let frac = &s[start..i];
+        let digits: String = frac.chars().chain("000".chars()).take(3).collect();
+        ms = digits.parse().ok()?;
+    }
+    let offset_min = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        c @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+            let o = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
+            if *c == b'-' { -o } else { o }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo, d);
+    Some(((days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60) * 1000) + ms)
+}
+
+/// Formats milliseconds as RFC 3339 in UTC with millisecond precision
+/// (`2026-10-31T18:00:00.126Z`).
+pub fn format_rfc3339(t: Timestamp) -> String {
+    let days = t.div_euclid(86_400_000);
+    let rem = t.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let (h, mi, s, ms) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +199,28 @@ mod tests {
         ] {
             assert!(parse_duration(bad).is_err(), "input {bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn rfc3339() {
+        // (input, milliseconds)
+        let ok = [
+            ("1970-01-01T00:00:00Z", 0),
+            ("2026-10-31T18:00:00Z", 1_793_469_600_000),
+            ("2026-10-31T19:00:00.126+01:00", 1_793_469_600_126),
+            ("2026-10-31T17:00:00.1234-01:00", 1_793_469_600_123),
+            ("1969-12-31T23:59:59.999Z", -1),
+            ("2000-02-29T12:00:00z", 951_825_600_000),
+        ];
+        for (s, want) in ok {
+            assert_eq!(parse_rfc3339(s), Some(want), "input {s:?}");
+        }
+        for bad in ["", "2026-10-31", "2026-13-01T00:00:00Z", "2026-10-31T18:00:00", "2026-10-31T18:00:00.Z", "2026-10-31T18:00:00+0100", "abcd-10-31T18:00:00Z"] {
+            assert_eq!(parse_rfc3339(bad), None, "input {bad:?}");
+        }
+        for t in [0, 1_793_469_600_126, -1, 951_825_600_000] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t), "round trip {t}");
+        }
+        assert_eq!(format_rfc3339(1_793_469_600_126), "2026-10-31T18:00:00.126Z");
     }
 }
