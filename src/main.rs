@@ -1,9 +1,12 @@
 //! The `watchfire` binary: the server and its subcommands.
 //!
 //! `watchfire` with no subcommand runs the server on its defaults (data in
-//! `./data`, listening on `127.0.0.1:9090`). Subcommands: `import` backfills
-//! a store from an exposition file.
+//! `./data`, listening on `127.0.0.1:9090`, scraping itself). Subcommands:
+//! `import` backfills a store from an exposition file; `check config` and
+//! `check metrics` validate without running.
 
+mod api;
+mod check;
 mod import;
 mod server;
 
@@ -28,6 +31,9 @@ enum Command {
     /// Backfill a store from an OpenMetrics file (timestamps in seconds) or
     /// a Prometheus text file (timestamps in milliseconds).
     Import(import::ImportArgs),
+    /// Validate configuration files or an exposition without running.
+    #[command(subcommand)]
+    Check(check::CheckCommand),
 }
 
 /// Flags that shape the store, shared by the server and `import`.
@@ -57,6 +63,11 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Some(Command::Import(args)) => import::run(&args),
+        Some(Command::Check(cmd)) => match check::run(&cmd) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         None => server::run(&cli.server),
     };
     match result {

@@ -1,25 +1,43 @@
-//! The server: opens the store and serves HTTP until interrupted.
-//!
-//! Scraping, the Prometheus API, PromQL, rules and alerting plug in here as
-//! they land; today the server keeps the store open and exposes its own
-//! metrics and health endpoints.
+//! The server: opens the store, loads `prometheus.yml` (or the embedded
+//! default), runs the scrape loops and serves the HTTP API until
+//! interrupted. SIGHUP and `POST /-/reload` reload the configuration; a bad
+//! one is refused with file, line and reason and the old one keeps running.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use clap::Args;
+use collector::config::{Config, ConfigError};
 
 use crate::StorageArgs;
 
+/// The configuration `watchfire` runs without `--config.file`: it scrapes
+/// itself every 15 s. `{listen}` becomes `--web.listen-address`.
+const DEFAULT_CONFIG: &str = "\
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+scrape_configs:
+  - job_name: watchfire
+    static_configs:
+      - targets: ['{listen}']
+";
+
 #[derive(Args, Debug)]
 pub struct ServerArgs {
+    /// A prometheus.yml; without it an embedded default scrapes Watchfire
+    /// itself every 15 s.
+    #[arg(long = "config.file", value_name = "FILE")]
+    config_file: Option<PathBuf>,
     /// Address to listen on for the web interface and API.
     #[arg(
         long = "web.listen-address",
@@ -40,29 +58,135 @@ pub struct ServerArgs {
     storage: StorageArgs,
 }
 
-struct AppState {
-    store: store::Store,
+/// The configuration in force and how it got there.
+pub struct Loaded {
+    pub config: Config,
+    pub last_reload_ok: bool,
+    pub loaded_ms: i64,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Arc<store::Store>,
+    pub scrape: tokio::sync::Mutex<collector::scrape::Manager>,
+    pub config: parking_lot::RwLock<Loaded>,
+    pub flags: BTreeMap<String, String>,
+    pub started_ms: i64,
+    pub retention: String,
+    config_file: Option<PathBuf>,
+    listen: SocketAddr,
+    /// Serialises reloads.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    fn read_config(&self) -> Result<Config, ConfigError> {
+        read_config(self.config_file.as_deref(), self.listen)
+    }
+
+    /// Reloads the configuration; on error the old one stays in force.
+    pub async fn reload(&self) -> Result<(), String> {
+        let _guard = self.reloading.lock().await;
+        match self.read_config() {
+            Ok(cfg) => {
+                self.scrape.lock().await.apply(&cfg);
+                *self.config.write() = Loaded {
+                    config: cfg,
+                    last_reload_ok: true,
+                    loaded_ms: model::time::now_ms(),
+                };
+                tracing::info!("configuration reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                self.config.write().last_reload_ok = false;
+                tracing::error!(error = %e, "reloading configuration failed; the old one keeps running");
+                Err(e.to_string())
+            }
+        }
+    }
+}
+
+fn read_config(file: Option<&std::path::Path>, listen: SocketAddr) -> Result<Config, ConfigError> {
+    match file {
+        Some(f) => collector::config::load(f),
+        None => collector::config::parse(
+            &DEFAULT_CONFIG.replace("{listen}", &listen.to_string()),
+            "<embedded default config>",
+        ),
+    }
 }
 
 pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
+    let config = read_config(args.config_file.as_deref(), args.listen)
+        .map_err(|e| anyhow::anyhow!("load configuration: {e}"))?;
     let opts = store::Options {
         wal_fsync_interval: args.storage.fsync_interval,
         retention_time: (!args.retention_time.is_zero()).then_some(args.retention_time),
         retention_size: (args.retention_size > 0).then_some(args.retention_size),
         ..store::Options::default()
     };
-    let store = store::Store::open(&args.storage.path, opts)
-        .with_context(|| format!("open store {}", args.storage.path.display()))?;
+    let store = Arc::new(
+        store::Store::open(&args.storage.path, opts)
+            .with_context(|| format!("open store {}", args.storage.path.display()))?,
+    );
     tracing::info!(path = %args.storage.path.display(), "store open");
-    let state = Arc::new(AppState { store });
+    let flags = BTreeMap::from([
+        (
+            "config.file".to_string(),
+            args.config_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        ("web.listen-address".to_string(), args.listen.to_string()),
+        (
+            "storage.tsdb.path".to_string(),
+            args.storage.path.display().to_string(),
+        ),
+        (
+            "storage.tsdb.retention.time".to_string(),
+            model::time::format_duration(args.retention_time),
+        ),
+        (
+            "storage.tsdb.retention.size".to_string(),
+            format!("{}B", args.retention_size),
+        ),
+        (
+            "storage.wal.fsync-interval".to_string(),
+            model::time::format_duration(args.storage.fsync_interval),
+        ),
+    ]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("start runtime")?;
-    rt.block_on(serve(args.listen, state.clone()))?;
+    let state = rt.block_on(async {
+        let mut manager = collector::scrape::Manager::new(store.clone());
+        manager.apply(&config);
+        Arc::new(AppState {
+            store: store.clone(),
+            scrape: tokio::sync::Mutex::new(manager),
+            config: parking_lot::RwLock::new(Loaded {
+                config,
+                last_reload_ok: true,
+                loaded_ms: model::time::now_ms(),
+            }),
+            flags,
+            started_ms: model::time::now_ms(),
+            retention: model::time::format_duration(args.retention_time),
+            config_file: args.config_file.clone(),
+            listen: args.listen,
+            reloading: tokio::sync::Mutex::new(()),
+        })
+    });
+    let served = rt.block_on(serve(args.listen, state.clone()));
+    rt.block_on(async { state.scrape.lock().await.shutdown().await });
+    drop(state);
     drop(rt);
-    match Arc::try_unwrap(state) {
-        Ok(s) => s.store.close().context("close store")?,
+    served?;
+    match Arc::try_unwrap(store) {
+        Ok(s) => s.close().context("close store")?,
         Err(_) => tracing::warn!("store still in use at exit; closing on drop"),
     }
     tracing::info!("stopped");
@@ -71,18 +195,44 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
 
 async fn serve(addr: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
     let app = Router::new()
+        .merge(crate::api::router())
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(|| async { "Watchfire is Healthy.\n" }))
         .route("/-/ready", get(|| async { "Watchfire is Ready.\n" }))
-        .with_state(state);
+        .route("/-/reload", post(reload).put(reload))
+        .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listen on {addr}"))?;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, app)
+    let hup = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while s.recv().await.is_some() {
+                let _ = state.reload().await;
+            }
+        })
+    };
+    let r = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("serve HTTP")
+        .context("serve HTTP");
+    hup.abort();
+    r
+}
+
+async fn reload(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    match state.reload().await {
+        Ok(()) => (StatusCode::OK, String::new()),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e}\n"),
+        ),
+    }
 }
 
 async fn shutdown_signal() {
@@ -104,6 +254,18 @@ async fn shutdown_signal() {
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let mut out = String::new();
     state.store.metrics().render(&mut out);
+    let (ok, at) = {
+        let c = state.config.read();
+        (c.last_reload_ok, c.loaded_ms)
+    };
+    out.push_str(&format!(
+        "# HELP watchfire_config_last_reload_successful Whether the last configuration reload attempt was successful.\n\
+         # TYPE watchfire_config_last_reload_successful gauge\nwatchfire_config_last_reload_successful {}\n\
+         # HELP watchfire_config_last_reload_success_timestamp_seconds Timestamp of the last successful configuration reload.\n\
+         # TYPE watchfire_config_last_reload_success_timestamp_seconds gauge\nwatchfire_config_last_reload_success_timestamp_seconds {}\n",
+        u8::from(ok),
+        at as f64 / 1000.0
+    ));
     (
         [(
             header::CONTENT_TYPE,

@@ -49,4 +49,8 @@
 //! # Ok::<(), collector::exposition::ParseError>(())
 //! ```
 
+pub mod config;
 pub mod exposition;
+pub mod relabel;
+pub mod scrape;
+pub mod target;

@@ -156,10 +156,10 @@ const META: &[char] = &[
     '\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$',
 ];
 
-fn compile(src: &str) -> Result<Pattern, MatcherError> {
-    // Validate with the real engine even when a fast path applies, so a
-    // pattern is accepted or refused the same way whichever path runs.
-    let re = Regex::new(&format!("(?s)^(?:{})$", translate(src))).map_err(|e| MatcherError {
+/// Compiles an RE2 pattern as Prometheus does for matchers and relabeling:
+/// fully anchored, `.` matching newline, Go's ASCII classes.
+pub fn compile_anchored(src: &str) -> Result<Regex, MatcherError> {
+    Regex::new(&format!("(?s)^(?:{})$", translate(src))).map_err(|e| MatcherError {
         pattern: src.to_string(),
         reason: e
             .to_string()
@@ -168,7 +168,13 @@ fn compile(src: &str) -> Result<Pattern, MatcherError> {
             .unwrap_or_default()
             .trim()
             .to_string(),
-    })?;
+    })
+}
+
+fn compile(src: &str) -> Result<Pattern, MatcherError> {
+    // Validate with the real engine even when a fast path applies, so a
+    // pattern is accepted or refused the same way whichever path runs.
+    let re = compile_anchored(src)?;
     if src == ".*" {
         return Ok(Pattern::Any);
     }

@@ -14,9 +14,14 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "TB" => 40,
         "PB" => 50,
         "EB" => 60,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?} (use B, KB, MB, GB, TB, PB or EB)")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {s:?} (use B, KB, MB, GB, TB, PB or EB)"
+            ))
+        }
     };
-    n.checked_mul(1u64 << shift).ok_or_else(|| format!("size out of range: {s:?}"))
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("size out of range: {s:?}"))
 }
 
 #[cfg(test)]
@@ -25,7 +30,13 @@ mod tests {
 
     #[test]
     fn sizes() {
-        for (s, want) in [("0", Ok(0)), ("512MB", Ok(512 << 20)), ("1GB", Ok(1 << 30)), ("10", Ok(10)), ("7B", Ok(7))] {
+        for (s, want) in [
+            ("0", Ok(0)),
+            ("512MB", Ok(512 << 20)),
+            ("1GB", Ok(1 << 30)),
+            ("10", Ok(10)),
+            ("7B", Ok(7)),
+        ] {
             assert_eq!(parse_bytes(s), want, "input {s:?}");
         }
         for bad in ["", "MB", "1mb", "1.5GB", "99999999999EB"] {

@@ -113,12 +113,29 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = s.get(r)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) && !part.is_empty() { part.parse().ok() } else { None }
+        if part.bytes().all(|c| c.is_ascii_digit()) && !part.is_empty() {
+            part.parse().ok()
+        } else {
+            None
+        }
     };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let (y, mo, d, h, mi, sec) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
         return None;
     }
@@ -141,7 +158,11 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
         b'Z' | b'z' if i + 1 == b.len() => 0,
         c @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
             let o = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
-            if *c == b'-' { -o } else { o }
+            if *c == b'-' {
+                -o
+            } else {
+                o
+            }
         }
         _ => return None,
     };
@@ -155,7 +176,12 @@ pub fn format_rfc3339(t: Timestamp) -> String {
     let days = t.div_euclid(86_400_000);
     let rem = t.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
-    let (h, mi, s, ms) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+    let (h, mi, s, ms) = (
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000,
+    );
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
 }
 
@@ -215,12 +241,23 @@ mod tests {
         for (s, want) in ok {
             assert_eq!(parse_rfc3339(s), Some(want), "input {s:?}");
         }
-        for bad in ["", "2026-10-31", "2026-13-01T00:00:00Z", "2026-10-31T18:00:00", "2026-10-31T18:00:00.Z", "2026-10-31T18:00:00+0100", "abcd-10-31T18:00:00Z"] {
+        for bad in [
+            "",
+            "2026-10-31",
+            "2026-13-01T00:00:00Z",
+            "2026-10-31T18:00:00",
+            "2026-10-31T18:00:00.Z",
+            "2026-10-31T18:00:00+0100",
+            "abcd-10-31T18:00:00Z",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "input {bad:?}");
         }
         for t in [0, 1_793_469_600_126, -1, 951_825_600_000] {
             assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t), "round trip {t}");
         }
-        assert_eq!(format_rfc3339(1_793_469_600_126), "2026-10-31T18:00:00.126Z");
+        assert_eq!(
+            format_rfc3339(1_793_469_600_126),
+            "2026-10-31T18:00:00.126Z"
+        );
     }
 }

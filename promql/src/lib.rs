@@ -32,9 +32,12 @@ impl std::error::Error for ParseError {}
 /// accept the empty string) is refused, as Prometheus refuses it.
 pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, ParseError> {
     use promql_parser::parser::Expr;
-    let expr = promql_parser::parser::parse(s).map_err(|e| ParseError(format!("invalid parameter \"match[]\": {e}")))?;
+    let expr = promql_parser::parser::parse(s)
+        .map_err(|e| ParseError(format!("invalid parameter \"match[]\": {e}")))?;
     let Expr::VectorSelector(vs) = expr else {
-        return Err(ParseError(format!("invalid parameter \"match[]\": {s:?} is not a series selector")));
+        return Err(ParseError(format!(
+            "invalid parameter \"match[]\": {s:?} is not a series selector"
+        )));
     };
     let mut groups: Vec<Vec<&promql_parser::label::Matcher>> = Vec::new();
     if vs.matchers.or_matchers.is_empty() {
@@ -56,7 +59,9 @@ pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, ParseError> {
             set.push(convert(m)?);
         }
         if set.iter().all(|m| m.matches_empty()) {
-            return Err(ParseError("match[] must contain at least one non-empty matcher".into()));
+            return Err(ParseError(
+                "match[] must contain at least one non-empty matcher".into(),
+            ));
         }
         out.push(set);
     }
@@ -96,6 +101,9 @@ mod tests {
             assert_eq!(got, want, "input {input:?}");
         }
         let sets = parse_selector(r#"up{job="a"}"#).unwrap();
-        assert_eq!(sets[0].iter().map(|m| m.to_string()).collect::<Vec<_>>(), [r#"__name__="up""#, r#"job="a""#]);
+        assert_eq!(
+            sets[0].iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            [r#"__name__="up""#, r#"job="a""#]
+        );
     }
 }

@@ -1,0 +1,561 @@
+//! `prometheus.yml`: the raw configuration as users write it, with
+//! Prometheus's defaults and validation (upstream `config/config.go`).
+//!
+//! Parsing is strict: an unknown key is an error naming the file and line,
+//! as Prometheus does. Sections that later parts of Watchfire read
+//! (`alerting`, `remote_write`, ...) are accepted and kept raw here. Secrets
+//! print as `<secret>` when the configuration is serialised.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::relabel::RelabelConfig;
+
+/// A configuration that cannot be used, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, as given.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.reason),
+            None => write!(f, "{}: {}", self.file, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A Prometheus duration (`15s`, `1m30s`), printed back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PromDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for PromDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        model::time::parse_duration(&s)
+            .map(PromDuration)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for PromDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&model::time::format_duration(self.0))
+    }
+}
+
+/// A byte size (`10MB`); 0 means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ByteSize(pub u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(u64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) => Ok(ByteSize(n)),
+            Raw::S(s) => model::size::parse_bytes(&s)
+                .map(ByteSize)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl Serialize for ByteSize {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}B", self.0))
+    }
+}
+
+/// A secret: read like a string, always printed as `<secret>`.
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<secret>")
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub global: GlobalConfig,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scrape_config_files: Vec<String>,
+    #[serde(default)]
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// Read by the alerting side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerting: Option<serde_yaml::Value>,
+    /// Read by remote write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_write: Option<serde_yaml::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_read: Option<serde_yaml::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<serde_yaml::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<serde_yaml::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<serde_yaml::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<serde_yaml::Value>,
+}
+
+fn default_scrape_interval() -> PromDuration {
+    PromDuration(Duration::from_secs(60))
+}
+fn yes() -> bool {
+    true
+}
+
+/// `global:` — defaults for every scrape config, and external labels.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalConfig {
+    #[serde(default = "default_scrape_interval")]
+    pub scrape_interval: PromDuration,
+    /// Unset: 10 s, or the interval when that is shorter (upstream does
+    /// the same); see [`GlobalConfig::timeout`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_timeout: Option<PromDuration>,
+    #[serde(default = "default_scrape_interval")]
+    pub evaluation_interval: PromDuration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_query_offset: Option<PromDuration>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_log_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_failure_log_file: Option<String>,
+    #[serde(default)]
+    pub body_size_limit: ByteSize,
+    #[serde(default)]
+    pub sample_limit: u64,
+    #[serde(default)]
+    pub target_limit: u64,
+    #[serde(default)]
+    pub label_limit: u64,
+    #[serde(default)]
+    pub label_name_length_limit: u64,
+    #[serde(default)]
+    pub label_value_length_limit: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scrape_protocols: Vec<String>,
+}
+
+impl GlobalConfig {
+    /// The global scrape timeout in force.
+    pub fn timeout(&self) -> Duration {
+        match self.scrape_timeout {
+            Some(t) => t.0,
+            None => Duration::from_secs(10).min(self.scrape_interval.0),
+        }
+    }
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        // An empty mapping takes every serde default.
+        serde_yaml::from_str("{}").unwrap_or_else(|_| unreachable!("defaults deserialise"))
+    }
+}
+
+/// One `scrape_configs` entry: a job.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeConfig {
+    pub job_name: String,
+    /// Defaults to the global value.
+    #[serde(default)]
+    pub scrape_interval: Option<PromDuration>,
+    /// Defaults to the global value, capped at the interval.
+    #[serde(default)]
+    pub scrape_timeout: Option<PromDuration>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scrape_protocols: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_scrape_protocol: Option<String>,
+    #[serde(default)]
+    pub honor_labels: bool,
+    #[serde(default = "yes")]
+    pub honor_timestamps: bool,
+    #[serde(default)]
+    pub track_timestamps_staleness: bool,
+    #[serde(default = "default_metrics_path")]
+    pub metrics_path: String,
+    #[serde(default = "default_scheme")]
+    pub scheme: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, Vec<String>>,
+    #[serde(default = "yes")]
+    pub enable_compression: bool,
+    #[serde(default = "yes")]
+    pub follow_redirects: bool,
+    #[serde(default = "yes")]
+    pub enable_http2: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_configs: Vec<StaticConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_sd_configs: Vec<FileSdConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http_sd_configs: Vec<HttpSdConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relabel_configs: Vec<RelabelConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metric_relabel_configs: Vec<RelabelConfig>,
+    /// Zero takes the global value; zero there means no limit.
+    #[serde(default)]
+    pub sample_limit: u64,
+    #[serde(default)]
+    pub target_limit: u64,
+    #[serde(default)]
+    pub label_limit: u64,
+    #[serde(default)]
+    pub label_name_length_limit: u64,
+    #[serde(default)]
+    pub label_value_length_limit: u64,
+    #[serde(default)]
+    pub body_size_limit: ByteSize,
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".into()
+}
+fn default_scheme() -> String {
+    "http".into()
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticConfig {
+    #[serde(default)]
+    pub targets: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSdConfig {
+    pub files: Vec<String>,
+    #[serde(default = "default_refresh")]
+    pub refresh_interval: PromDuration,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSdConfig {
+    pub url: String,
+    #[serde(default = "default_refresh")]
+    pub refresh_interval: PromDuration,
+}
+
+fn default_refresh() -> PromDuration {
+    PromDuration(Duration::from_secs(300))
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authorization {
+    #[serde(default = "default_auth_type", rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<String>,
+}
+
+fn default_auth_type() -> String {
+    "Bearer".into()
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_version: Option<String>,
+}
+
+impl ScrapeConfig {
+    /// The interval in force (the job's, else the global one).
+    pub fn interval(&self, global: &GlobalConfig) -> Duration {
+        self.scrape_interval.unwrap_or(global.scrape_interval).0
+    }
+
+    /// The timeout in force: the job's, else the global one capped at the
+    /// job's interval (upstream does the same).
+    pub fn timeout(&self, global: &GlobalConfig) -> Duration {
+        match self.scrape_timeout {
+            Some(t) => t.0,
+            None => global.timeout().min(self.interval(global)),
+        }
+    }
+
+    /// A limit in force: the job's, else the global one (0 = none).
+    fn or_global(own: u64, global: u64) -> u64 {
+        if own == 0 {
+            global
+        } else {
+            own
+        }
+    }
+
+    pub fn effective_sample_limit(&self, g: &GlobalConfig) -> u64 {
+        Self::or_global(self.sample_limit, g.sample_limit)
+    }
+    pub fn effective_label_limit(&self, g: &GlobalConfig) -> u64 {
+        Self::or_global(self.label_limit, g.label_limit)
+    }
+    pub fn effective_label_name_length_limit(&self, g: &GlobalConfig) -> u64 {
+        Self::or_global(self.label_name_length_limit, g.label_name_length_limit)
+    }
+    pub fn effective_label_value_length_limit(&self, g: &GlobalConfig) -> u64 {
+        Self::or_global(self.label_value_length_limit, g.label_value_length_limit)
+    }
+    pub fn effective_body_size_limit(&self, g: &GlobalConfig) -> u64 {
+        Self::or_global(self.body_size_limit.0, g.body_size_limit.0)
+    }
+    pub fn effective_target_limit(&self, g: &GlobalConfig) -> u64 {
+        Self::or_global(self.target_limit, g.target_limit)
+    }
+}
+
+/// Reads and validates a `prometheus.yml`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: None,
+        reason: e.to_string(),
+    })?;
+    parse(&text, &file)
+}
+
+/// Parses and validates configuration text; `file` names it in errors.
+pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    let err = |line: Option<usize>, reason: String| ConfigError {
+        file: file.to_string(),
+        line,
+        reason,
+    };
+    let cfg: Config = if text.trim().is_empty() {
+        Config::default()
+    } else {
+        serde_yaml::from_str(text).map_err(|e| {
+            let line = e.location().map(|l| l.line());
+            // serde_yaml appends " at line X column Y"; the line is ours to print.
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            err(line, msg)
+        })?
+    };
+    let g = &cfg.global;
+    if g.timeout() > g.scrape_interval.0 {
+        return Err(err(
+            line_of(text, "scrape_timeout:"),
+            "global scrape timeout greater than scrape interval".into(),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for sc in &cfg.scrape_configs {
+        let at = line_of(text, &format!("job_name: {}", sc.job_name))
+            .or_else(|| line_of(text, &sc.job_name));
+        if sc.job_name.is_empty() {
+            return Err(err(at, "job_name is empty".into()));
+        }
+        if !seen.insert(sc.job_name.as_str()) {
+            return Err(err(
+                at,
+                format!(
+                    "found multiple scrape configs with job name {:?}",
+                    sc.job_name
+                ),
+            ));
+        }
+        if sc.timeout(g) > sc.interval(g) {
+            return Err(err(at, format!("scrape timeout greater than scrape interval for scrape config with job name {:?}", sc.job_name)));
+        }
+        if sc.interval(g).is_zero() {
+            return Err(err(
+                at,
+                format!("scrape interval of job {:?} is zero", sc.job_name),
+            ));
+        }
+        if sc.scheme != "http" && sc.scheme != "https" {
+            return Err(err(
+                at,
+                format!(
+                    "unknown scheme {:?} in job {:?} (http or https)",
+                    sc.scheme, sc.job_name
+                ),
+            ));
+        }
+        if !sc.metrics_path.starts_with('/') {
+            return Err(err(
+                at,
+                format!(
+                    "metrics_path {:?} of job {:?} must start with /",
+                    sc.metrics_path, sc.job_name
+                ),
+            ));
+        }
+        if sc.basic_auth.is_some() && sc.authorization.is_some() {
+            return Err(err(
+                at,
+                format!(
+                    "at most one of basic_auth and authorization may be set in job {:?}",
+                    sc.job_name
+                ),
+            ));
+        }
+        for (which, rules) in [
+            ("relabel_configs", &sc.relabel_configs),
+            ("metric_relabel_configs", &sc.metric_relabel_configs),
+        ] {
+            crate::relabel::Relabeler::new(rules)
+                .map_err(|e| err(at, format!("job {:?}: {which}: {e}", sc.job_name)))?;
+        }
+        for st in &sc.static_configs {
+            for t in &st.targets {
+                if t.contains('/') || t.is_empty() {
+                    return Err(err(
+                        line_of(text, t),
+                        format!(
+                            "{t:?} is not a valid hostname:port target in job {:?}",
+                            sc.job_name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+/// The first line holding `needle`, for errors found after parsing.
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+impl Config {
+    /// The configuration as YAML with secrets masked (for
+    /// `/api/v1/status/config`).
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_like_prometheus() {
+        let cfg = parse("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: ['localhost:9090']\n", "p.yml").unwrap();
+        let sc = &cfg.scrape_configs[0];
+        assert_eq!(sc.interval(&cfg.global), Duration::from_secs(60));
+        assert_eq!(sc.timeout(&cfg.global), Duration::from_secs(10));
+        assert_eq!(sc.metrics_path, "/metrics");
+        assert!(sc.honor_timestamps && !sc.honor_labels);
+        let cfg = parse(
+            "global: {scrape_interval: 5s}\nscrape_configs: [{job_name: a}]\n",
+            "p.yml",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.scrape_configs[0].timeout(&cfg.global),
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        // (text, line, reason prefix)
+        let cases = [
+            ("global:\n  scrape_intervall: 1m\n", Some(2), "global: unknown field `scrape_intervall`"),
+            ("scrape_configs:\n  - job_name: a\n  - job_name: a\n", Some(2), "found multiple scrape configs"),
+            ("scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n", Some(2), "scrape timeout greater"),
+            ("global:\n  scrape_interval: 5x\n", Some(2), "not a valid duration"),
+            ("scrape_configs:\n  - job_name: a\n    scheme: ftp\n", Some(2), "unknown scheme"),
+            ("scrape_configs: [\n", Some(2), ""),
+        ];
+        for (text, line, want) in cases {
+            let e = parse(text, "p.yml").unwrap_err();
+            assert_eq!(e.line, line, "input {text:?}: got {e}");
+            assert!(
+                e.to_string().starts_with("p.yml:")
+                    && e.reason.contains(want.split(':').next().unwrap_or("")),
+                "input {text:?}: got {e}, want {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let cfg = parse(
+            "scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password: hunter2}\n",
+            "p.yml",
+        )
+        .unwrap();
+        let y = cfg.to_yaml();
+        assert!(y.contains("<secret>") && !y.contains("hunter2"), "{y}");
+    }
+}

@@ -1,0 +1,275 @@
+//! Scraping: the [`Manager`] turns a configuration into targets and runs a
+//! scrape loop per target; the loops write through a [`model::Appendable`].
+//!
+//! On [`Manager::apply`] loops of targets that left are stopped (they write
+//! staleness markers for their series), new targets start, and targets
+//! whose job options changed restart.
+
+mod fetch;
+mod scraper;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::Appendable;
+use tokio::sync::watch;
+
+pub use fetch::{Fetcher, ACCEPT};
+pub use scraper::{Health, LoopOptions};
+
+use crate::config::{Config, ScrapeConfig};
+use crate::relabel::Relabeler;
+use crate::target::{self, Group, Target};
+
+/// A target as the targets API shows it.
+#[derive(Debug, Clone)]
+pub struct TargetStatus {
+    pub job: String,
+    pub target: Target,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub health: Health,
+}
+
+/// A discovered target that could not be turned into a scrape.
+#[derive(Debug, Clone)]
+pub struct Dropped {
+    pub job: String,
+    pub discovered: model::Labels,
+    pub reason: String,
+}
+
+struct Running {
+    job: String,
+    target: Target,
+    interval: Duration,
+    timeout: Duration,
+    /// The job's configuration when the loop started; a change restarts it.
+    config: String,
+    health: Arc<parking_lot::Mutex<Health>>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Runs one scrape loop per target.
+pub struct Manager {
+    store: Arc<dyn Appendable>,
+    fetcher: Fetcher,
+    running: HashMap<(String, String, model::Labels), Running>,
+    dropped: Vec<Dropped>,
+}
+
+impl Manager {
+    /// A manager writing to `store`. Loops run on the current Tokio runtime.
+    pub fn new(store: Arc<dyn Appendable>) -> Self {
+        Manager {
+            store,
+            fetcher: Fetcher::new(),
+            running: HashMap::new(),
+            dropped: Vec::new(),
+        }
+    }
+
+    /// Makes the running loops match `cfg` (static targets). The
+    /// configuration must have been validated by [`crate::config::parse`].
+    pub fn apply(&mut self, cfg: &Config) {
+        let mut wanted: HashMap<
+            (String, String, model::Labels),
+            (Target, &ScrapeConfig, Arc<Relabeler>),
+        > = HashMap::new();
+        self.dropped.clear();
+        for sc in &cfg.scrape_configs {
+            let (Ok(relabel), Ok(metric_relabel)) = (
+                Relabeler::new(&sc.relabel_configs),
+                Relabeler::new(&sc.metric_relabel_configs),
+            ) else {
+                continue;
+            };
+            let metric_relabel = Arc::new(metric_relabel);
+            let mut count = 0u64;
+            for (i, st) in sc.static_configs.iter().enumerate() {
+                let group = Group {
+                    source: format!("{}/static/{i}", sc.job_name),
+                    targets: st.targets.clone(),
+                    labels: st.labels.clone(),
+                };
+                for t in target::build(&group, sc, &cfg.global, &relabel) {
+                    match t {
+                        Ok(t) => {
+                            count += 1;
+                            wanted.insert(
+                                (sc.job_name.clone(), t.url.clone(), t.labels.clone()),
+                                (t, sc, metric_relabel.clone()),
+                            );
+                        }
+                        Err(e) => self.dropped.push(Dropped {
+                            job: sc.job_name.clone(),
+                            discovered: model::Labels::empty(),
+                            reason: e.0,
+                        }),
+                    }
+                }
+            }
+            let limit = sc.effective_target_limit(&cfg.global);
+            if limit > 0 && count > limit {
+                tracing::warn!(job = %sc.job_name, targets = count, limit, "target_limit exceeded; the job's targets are not scraped");
+                wanted.retain(|k, _| k.0 != sc.job_name);
+            }
+        }
+        // Stop loops that are no longer wanted or whose options changed.
+        let keys: Vec<_> = self.running.keys().cloned().collect();
+        for k in keys {
+            let keep = match (wanted.get(&k), self.running.get(&k)) {
+                (Some((_, sc, _)), Some(r)) => r.config == job_key(sc),
+                _ => false,
+            };
+            if !keep {
+                if let Some(r) = self.running.remove(&k) {
+                    let _ = r.stop.send(true);
+                }
+            }
+        }
+        for (k, (t, sc, metric_relabel)) in wanted {
+            if self.running.contains_key(&k) {
+                continue;
+            }
+            let g = &cfg.global;
+            let opts = LoopOptions {
+                interval: sc.interval(g),
+                timeout: sc.timeout(g),
+                honor_labels: sc.honor_labels,
+                honor_timestamps: sc.honor_timestamps,
+                sample_limit: sc.effective_sample_limit(g),
+                label_limit: sc.effective_label_limit(g),
+                label_name_length_limit: sc.effective_label_name_length_limit(g),
+                label_value_length_limit: sc.effective_label_value_length_limit(g),
+                body_size_limit: sc.effective_body_size_limit(g),
+                auth: auth_header(sc),
+                metric_relabel,
+            };
+            let scraper = scraper::Scraper::new(
+                t.clone(),
+                opts.clone(),
+                self.store.clone(),
+                self.fetcher.clone(),
+            );
+            let health = scraper.health.clone();
+            let (stop, rx) = watch::channel(false);
+            let task = tokio::spawn(scraper.run(rx));
+            self.running.insert(
+                k,
+                Running {
+                    job: sc.job_name.clone(),
+                    target: t,
+                    interval: opts.interval,
+                    timeout: opts.timeout,
+                    config: job_key(sc),
+                    health,
+                    stop,
+                    task,
+                },
+            );
+        }
+    }
+
+    /// Every active target with its health, sorted by job and URL.
+    pub fn targets(&self) -> Vec<TargetStatus> {
+        let mut out: Vec<TargetStatus> = self
+            .running
+            .values()
+            .map(|r| TargetStatus {
+                job: r.job.clone(),
+                target: r.target.clone(),
+                interval: r.interval,
+                timeout: r.timeout,
+                health: r.health.lock().clone(),
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.job, &a.target.url).cmp(&(&b.job, &b.target.url)));
+        out
+    }
+
+    /// Targets dropped by relabeling errors or bad addresses.
+    pub fn dropped(&self) -> &[Dropped] {
+        &self.dropped
+    }
+
+    /// Stops every loop and waits for their staleness markers.
+    pub async fn shutdown(&mut self) {
+        let running: Vec<Running> = self.running.drain().map(|(_, r)| r).collect();
+        for r in &running {
+            let _ = r.stop.send(true);
+        }
+        for r in running {
+            let _ = r.task.await;
+        }
+    }
+}
+
+/// The job's options as text; equal text means a running loop can stay.
+fn job_key(sc: &ScrapeConfig) -> String {
+    serde_yaml::to_string(sc).unwrap_or_default()
+}
+
+fn auth_header(sc: &ScrapeConfig) -> Option<String> {
+    if let Some(b) = &sc.basic_auth {
+        let password = match (&b.password, &b.password_file) {
+            (Some(p), _) => p.0.clone(),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        return Some(format!(
+            "Basic {}",
+            base64(&format!("{}:{}", b.username, password))
+        ));
+    }
+    if let Some(a) = &sc.authorization {
+        let cred = match (&a.credentials, &a.credentials_file) {
+            (Some(c), _) => c.0.clone(),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        return Some(format!("{} {}", a.kind, cred));
+    }
+    None
+}
+
+fn base64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_like_rfc4648() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("user:pass", "dXNlcjpwYXNz"),
+        ] {
+            assert_eq!(super::base64(i), o, "input {i:?}");
+        }
+    }
+}

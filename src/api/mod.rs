@@ -1,0 +1,169 @@
+//! The Prometheus HTTP API: the JSON envelope, parameter parsing, and the
+//! one mapping from errors to Prometheus's `errorType` and status code.
+
+mod labels;
+mod status;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Value};
+
+use crate::server::AppState;
+
+/// Routes under `/api/v1`.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/series", get(labels::series).post(labels::series))
+        .route("/api/v1/labels", get(labels::names).post(labels::names))
+        .route("/api/v1/label/{name}/values", get(labels::values))
+        .route("/api/v1/targets", get(status::targets))
+        .route("/api/v1/status/buildinfo", get(status::buildinfo))
+        .route("/api/v1/status/config", get(status::config))
+        .route("/api/v1/status/flags", get(status::flags))
+        .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+}
+
+/// Why an API call failed, as Prometheus classifies it.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A bad parameter or query: `bad_data`, 400.
+    BadData(String),
+    /// The server failed: `internal`, 500.
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, msg) = match self {
+            ApiError::BadData(m) => (StatusCode::BAD_REQUEST, "bad_data", m),
+            ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", m),
+        };
+        (
+            status,
+            axum::Json(json!({"status": "error", "errorType": kind, "error": msg})),
+        )
+            .into_response()
+    }
+}
+
+impl From<model::StorageError> for ApiError {
+    fn from(e: model::StorageError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// A successful answer.
+pub fn success(data: Value, warnings: Vec<String>) -> Response {
+    let mut body = json!({"status": "success", "data": data});
+    if !warnings.is_empty() {
+        body["warnings"] = json!(warnings);
+    }
+    axum::Json(body).into_response()
+}
+
+/// Request parameters from the query string and, for a form POST, the body.
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn from_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Self {
+        let mut p: Vec<(String, String)> =
+            form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let form = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if method == Method::POST && form {
+            p.extend(form_urlencoded::parse(body).into_owned());
+        }
+        Params(p)
+    }
+
+    /// The last value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A time parameter (RFC 3339 or Unix seconds) in milliseconds, or
+    /// `default` when absent.
+    pub fn time(&self, name: &str, default: i64) -> Result<i64, ApiError> {
+        match self.get(name) {
+            None | Some("") => Ok(default),
+            Some(s) => parse_time(s).ok_or_else(|| {
+                ApiError::BadData(format!(
+                    "invalid parameter \"{name}\": cannot parse {s:?} to a valid timestamp"
+                ))
+            }),
+        }
+    }
+
+    /// `limit` (0 or absent: none).
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None | Some("") => Ok(0),
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(|n| n as usize)
+                .ok_or_else(|| ApiError::BadData(format!("invalid parameter \"limit\": cannot parse {s:?}: must be a non-negative integer"))),
+        }
+    }
+}
+
+/// Prometheus accepts Unix seconds with a fraction or RFC 3339.
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(f) = s.parse::<f64>() {
+        if f.is_finite() {
+            let ms = (f * 1000.0).round();
+            if ms.abs() < 9.2e18 {
+                return Some(ms as i64);
+            }
+        }
+        return None;
+    }
+    model::time::parse_rfc3339(s)
+}
+
+/// The smallest and largest timestamps the API accepts as "no bound"
+/// (Prometheus's `MinTime`/`MaxTime`).
+pub const MIN_TIME: i64 = -9_223_309_901_257_974;
+pub const MAX_TIME: i64 = 9_223_309_901_257_974;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        for (s, want) in [
+            ("1793469600", Some(1_793_469_600_000)),
+            ("1793469600.126", Some(1_793_469_600_126)),
+            ("2026-10-31T18:00:00Z", Some(1_793_469_600_000)),
+            ("x", None),
+            ("NaN", None),
+            ("1e300", None),
+        ] {
+            assert_eq!(parse_time(s), want, "input {s:?}");
+        }
+    }
+}

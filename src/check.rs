@@ -1,0 +1,126 @@
+//! `watchfire check config|metrics`: validate files without running.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+use collector::exposition::{Entry, Format, MetricType, Strictness};
+
+#[derive(Subcommand, Debug)]
+pub enum CheckCommand {
+    /// Validate prometheus.yml files, as `promtool check config` does.
+    Config {
+        /// The files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Validate an exposition read from standard input, as `promtool check
+    /// metrics` does: exit 0 when it parses, 1 with line and reason when it
+    /// does not. Lint findings are printed but do not change the exit code.
+    Metrics {
+        #[arg(long, value_enum, default_value_t = MetricsFormat::Text)]
+        format: MetricsFormat,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum MetricsFormat {
+    Text,
+    Openmetrics,
+}
+
+/// Runs a check; `Ok(false)` means the input is invalid (exit 1).
+pub fn run(cmd: &CheckCommand) -> anyhow::Result<bool> {
+    match cmd {
+        CheckCommand::Config { files } => {
+            let mut ok = true;
+            for f in files {
+                println!("Checking {}", f.display());
+                match collector::config::load(f) {
+                    Ok(_) => println!(
+                        "  SUCCESS: {} is valid prometheus config file syntax",
+                        f.display()
+                    ),
+                    Err(e) => {
+                        println!("  FAILED: {e}");
+                        ok = false;
+                    }
+                }
+            }
+            Ok(ok)
+        }
+        CheckCommand::Metrics { format } => {
+            let mut body = Vec::new();
+            std::io::stdin().read_to_end(&mut body)?;
+            let format = match format {
+                MetricsFormat::Text => Format::Text,
+                MetricsFormat::Openmetrics => Format::OpenMetrics,
+            };
+            match lint(&body, format) {
+                Ok(findings) => {
+                    for f in findings {
+                        println!("{f}");
+                    }
+                    Ok(true)
+                }
+                Err(e) => {
+                    eprintln!("error while linting: {e}");
+                    Ok(false)
+                }
+            }
+        }
+    }
+}
+
+/// Parses `body` and returns lint findings in promtool's wording.
+pub fn lint(body: &[u8], format: Format) -> Result<Vec<String>, collector::exposition::ParseError> {
+    let entries = collector::exposition::parse_with(body, format, Strictness::Prometheus)?;
+    let mut findings = Vec::new();
+    let mut helped = std::collections::HashSet::new();
+    let mut typed: Vec<(String, MetricType)> = Vec::new();
+    for e in &entries {
+        match e {
+            Entry::Help { name, .. } => {
+                helped.insert(name.to_string());
+            }
+            Entry::Type { name, kind } => typed.push((name.to_string(), *kind)),
+            _ => {}
+        }
+    }
+    for (name, kind) in &typed {
+        if !helped.contains(name) {
+            findings.push(format!("{name} no help text"));
+        }
+        if *kind == MetricType::Counter && format == Format::Text && !name.ends_with("_total") {
+            findings.push(format!(
+                "{name} counter metrics should have \"_total\" suffix"
+            ));
+        }
+    }
+    Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lint_findings_and_errors() {
+        let f = lint(b"# TYPE requests counter\nrequests 1\n", Format::Text).unwrap();
+        assert_eq!(
+            f,
+            [
+                "requests no help text",
+                "requests counter metrics should have \"_total\" suffix"
+            ]
+        );
+        assert!(lint(
+            b"# HELP a_total x\n# TYPE a_total counter\na_total 1\n",
+            Format::Text
+        )
+        .unwrap()
+        .is_empty());
+        let e = lint(b"a 1\nb{ 2\n", Format::Text).unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+}
