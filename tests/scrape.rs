@@ -1,0 +1,242 @@
+//! Bad targets, each scraped by the real binary from a server in this test:
+//! every one gives `up` 0 (or what Prometheus does), its reason shows in
+//! `/api/v1/targets` `lastError`, and the healthy target next to them is
+//! unaffected. Also: a bad configuration on reload is refused and the old
+//! one keeps running.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Serves the bad (and one good) exposition endpoints on 127.0.0.1.
+fn serve_targets() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            std::thread::spawn(move || answer(conn));
+        }
+    });
+    addr
+}
+
+fn answer(mut c: TcpStream) {
+    let mut line = String::new();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    if r.read_line(&mut line).is_err() {
+        return;
+    }
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+            break;
+        }
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let text = |body: Vec<u8>| (200, "text/plain; version=0.0.4", None, body);
+    let (status, ctype, encoding, body): (u16, &str, Option<&str>, Vec<u8>) = match path.as_str() {
+        "/ok" => text(b"# TYPE good gauge\ngood{kind=\"a\"} 1\ngood{kind=\"b\"} 2\n".to_vec()),
+        "/notfound" => (404, "text/plain", None, b"nope".to_vec()),
+        "/garbage" => text(b"this is { not an exposition\n".to_vec()),
+        "/big" => text(format!("big{{v=\"{}\"}} 1\n", "x".repeat(20_000)).into_bytes()),
+        "/gzipbomb" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            for _ in 0..64 {
+                e.write_all(&[b'a'; 1 << 20]).unwrap();
+            }
+            (
+                200,
+                "text/plain; version=0.0.4",
+                Some("gzip"),
+                e.finish().unwrap(),
+            )
+        }
+        "/many" => text(
+            (0..20)
+                .map(|i| format!("many{{i=\"{i}\"}} {i}\n"))
+                .collect::<String>()
+                .into_bytes(),
+        ),
+        "/dup" => text(b"dup{a=\"1\"} 1\ndup{a=\"1\"} 2\nother 3\n".to_vec()),
+        "/badutf8" => text(b"bad{v=\"\xff\xfe\"} 1\n".to_vec()),
+        "/slow" => {
+            std::thread::sleep(Duration::from_secs(3));
+            text(b"slow 1\n".to_vec())
+        }
+        _ => (404, "text/plain", None, Vec::new()),
+    };
+    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    if let Some(e) = encoding {
+        head.push_str(&format!("Content-Encoding: {e}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = c.write_all(head.as_bytes());
+    let _ = c.write_all(&body);
+}
+
+struct Server(Child, SocketAddr);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn targets(addr: SocketAddr) -> Vec<Value> {
+    let (_, body) = http(addr, "GET", "/api/v1/targets");
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["data"]["activeTargets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn job(t: &[Value], name: &str) -> Value {
+    t.iter()
+        .find(|x| x["scrapePool"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no target for job {name}: {t:?}"))
+}
+
+fn config(targets: SocketAddr, refused: SocketAddr) -> String {
+    let mut c =
+        String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
+    for (job, path, extra) in [
+        ("ok", "/ok", ""),
+        ("notfound", "/notfound", ""),
+        ("garbage", "/garbage", ""),
+        ("big", "/big", "    body_size_limit: 1KB\n"),
+        ("gzipbomb", "/gzipbomb", "    body_size_limit: 1MB\n"),
+        ("many", "/many", "    sample_limit: 5\n"),
+        ("dup", "/dup", ""),
+        ("badutf8", "/badutf8", ""),
+        ("slow", "/slow", ""),
+    ] {
+        c.push_str(&format!("  - job_name: {job}\n    metrics_path: {path}\n{extra}    static_configs: [{{targets: ['{targets}']}}]\n"));
+    }
+    c.push_str(&format!(
+        "  - job_name: refused\n    static_configs: [{{targets: ['{refused}']}}]\n"
+    ));
+    c
+}
+
+#[test]
+fn bad_targets_fail_alone_with_reasons() {
+    let targets_addr = serve_targets();
+    let refused = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(&cfg, config(targets_addr, refused)).unwrap();
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .arg("--config.file")
+        .arg(&cfg)
+        .arg("--web.listen-address")
+        .arg(addr.to_string())
+        .arg("--storage.tsdb.path")
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child, addr);
+    // Every target scraped at least once (the loops run on their own clock).
+    let start = Instant::now();
+    let t = loop {
+        if let Ok(mut s) = TcpStream::connect(addr) {
+            let _ = s.write_all(b"");
+            let t = targets(addr);
+            if t.len() == 10 && t.iter().all(|x| x["health"] != "unknown") {
+                break t;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "targets never all scraped"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // (job, health, lastError fragment)
+    let want = [
+        ("ok", "up", ""),
+        ("notfound", "down", "HTTP status 404"),
+        ("garbage", "down", "line 1"),
+        ("big", "down", "body size limit exceeded"),
+        ("gzipbomb", "down", "body size limit exceeded"),
+        ("many", "down", "sample limit exceeded"),
+        ("dup", "up", ""),
+        ("badutf8", "down", "UTF-8"),
+        ("slow", "down", "deadline exceeded"),
+        ("refused", "down", "onnection refused"),
+    ];
+    for (name, health, err) in want {
+        let j = job(&t, name);
+        let got_err = j["lastError"].as_str().unwrap_or("");
+        assert_eq!(j["health"], health, "job {name}: {j}");
+        assert!(
+            got_err.contains(err),
+            "job {name}: lastError {got_err:?} lacks {err:?}"
+        );
+    }
+    // A bad configuration on reload is refused; the old one keeps running.
+    std::fs::write(
+        &cfg,
+        "scrape_configs:\n  - job_name: x\n    scrape_intervall: 1s\n",
+    )
+    .unwrap();
+    let (status, body) = http(addr, "POST", "/-/reload");
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("prometheus.yml:3") && body.contains("scrape_intervall"),
+        "reload error lacks file, line and reason: {body}"
+    );
+    let (_, metrics) = http(addr, "GET", "/metrics");
+    assert!(
+        metrics.contains("watchfire_config_last_reload_successful 0"),
+        "{metrics}"
+    );
+    assert_eq!(
+        targets(addr).len(),
+        10,
+        "old targets stopped after a failed reload"
+    );
+    // A good one is taken.
+    std::fs::write(&cfg, format!("scrape_configs:\n  - job_name: ok\n    metrics_path: /ok\n    static_configs: [{{targets: ['{targets_addr}']}}]\n")).unwrap();
+    let (status, body) = http(addr, "POST", "/-/reload");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(targets(addr).len(), 1);
+    let (_, metrics) = http(addr, "GET", "/metrics");
+    assert!(
+        metrics.contains("watchfire_config_last_reload_successful 1"),
+        "{metrics}"
+    );
+}
