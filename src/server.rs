@@ -217,11 +217,22 @@ async fn serve(addr: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
             }
         })
     };
+    // File discovery: notice edited target files within a second.
+    let refresher = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                state.scrape.lock().await.refresh();
+            }
+        })
+    };
     let r = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serve HTTP");
     hup.abort();
+    refresher.abort();
     r
 }
 

@@ -77,7 +77,7 @@ fn answer(mut c: TcpStream) {
     let _ = c.write_all(&body);
 }
 
-struct Server(Child, SocketAddr);
+struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -168,7 +168,7 @@ fn bad_targets_fail_alone_with_reasons() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _server = Server(child, addr);
+    let _server = Server(child);
     // Every target scraped at least once (the loops run on their own clock).
     let start = Instant::now();
     let t = loop {
@@ -239,4 +239,77 @@ fn bad_targets_fail_alone_with_reasons() {
         metrics.contains("watchfire_config_last_reload_successful 1"),
         "{metrics}"
     );
+}
+
+#[test]
+fn file_sd_targets_follow_the_file() {
+    let targets_addr = serve_targets();
+    let dir = tempfile::tempdir().unwrap();
+    let sd = dir.path().join("targets.json");
+    std::fs::write(
+        &sd,
+        format!(r#"[{{"targets": ["{targets_addr}"], "labels": {{"team": "a"}}}}]"#),
+    )
+    .unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: files\n    metrics_path: /ok\n    file_sd_configs: [{{files: ['{}/*.json']}}]\n", dir.path().display()),
+    )
+    .unwrap();
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .arg("--config.file")
+        .arg(&cfg)
+        .arg("--web.listen-address")
+        .arg(addr.to_string())
+        .arg("--storage.tsdb.path")
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let wait = |n: usize| {
+        let start = Instant::now();
+        loop {
+            if TcpStream::connect(addr).is_ok() {
+                let t = targets(addr);
+                if t.len() == n && t.iter().all(|x| x["health"] == "up") {
+                    return t;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "never {n} healthy file_sd targets"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let t = wait(1);
+    assert_eq!(t[0]["labels"]["team"], "a");
+    assert!(
+        t[0]["discoveredLabels"]["__meta_filepath"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("targets.json"),
+        "{:?}",
+        t[0]
+    );
+    // A second group appears in another file matching the glob.
+    std::fs::write(
+        dir.path().join("more.json"),
+        format!(r#"[{{"targets": ["{targets_addr}"], "labels": {{"team": "b"}}}}]"#),
+    )
+    .unwrap();
+    let t = wait(2);
+    let mut teams: Vec<&str> = t
+        .iter()
+        .filter_map(|x| x["labels"]["team"].as_str())
+        .collect();
+    teams.sort();
+    assert_eq!(teams, ["a", "b"]);
 }

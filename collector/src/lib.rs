@@ -50,6 +50,7 @@
 //! ```
 
 pub mod config;
+pub mod discovery;
 pub mod exposition;
 pub mod relabel;
 pub mod scrape;

@@ -9,8 +9,9 @@ mod fetch;
 mod scraper;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use model::Appendable;
 use tokio::sync::watch;
@@ -19,6 +20,7 @@ pub use fetch::{Fetcher, ACCEPT};
 pub use scraper::{Health, LoopOptions};
 
 use crate::config::{Config, ScrapeConfig};
+use crate::discovery;
 use crate::relabel::Relabeler;
 use crate::target::{self, Group, Target};
 
@@ -40,6 +42,9 @@ pub struct Dropped {
     pub reason: String,
 }
 
+/// A running loop's identity: job, URL and target labels.
+type TargetKey = (String, String, model::Labels);
+
 struct Running {
     job: String,
     target: Target,
@@ -56,8 +61,12 @@ struct Running {
 pub struct Manager {
     store: Arc<dyn Appendable>,
     fetcher: Fetcher,
-    running: HashMap<(String, String, model::Labels), Running>,
+    running: HashMap<TargetKey, Running>,
     dropped: Vec<Dropped>,
+    /// The configuration last applied, for [`Manager::refresh`].
+    config: Option<Config>,
+    /// Discovery files read by the last apply and their change times.
+    stamps: Vec<(PathBuf, Option<SystemTime>)>,
 }
 
 impl Manager {
@@ -68,16 +77,42 @@ impl Manager {
             fetcher: Fetcher::new(),
             running: HashMap::new(),
             dropped: Vec::new(),
+            config: None,
+            stamps: Vec::new(),
         }
     }
 
-    /// Makes the running loops match `cfg` (static targets). The
+    /// Re-applies the configuration if a discovery file changed (or
+    /// appeared, or vanished) since the last apply. Cheap: it only stats.
+    pub fn refresh(&mut self) {
+        let Some(cfg) = self.config.clone() else {
+            return;
+        };
+        let files = file_set(&cfg);
+        let changed = files.len() != self.stamps.len()
+            || files
+                .iter()
+                .zip(&self.stamps)
+                .any(|(f, (p, t))| f != p || discovery::stamp(f) != *t);
+        if changed {
+            self.apply(&cfg);
+        }
+    }
+
+    /// Makes the running loops match `cfg`: static targets and file_sd
+    /// files as they are now. The
     /// configuration must have been validated by [`crate::config::parse`].
     pub fn apply(&mut self, cfg: &Config) {
-        let mut wanted: HashMap<
-            (String, String, model::Labels),
-            (Target, &ScrapeConfig, Arc<Relabeler>),
-        > = HashMap::new();
+        self.config = Some(cfg.clone());
+        self.stamps = file_set(cfg)
+            .into_iter()
+            .map(|p| {
+                let t = discovery::stamp(&p);
+                (p, t)
+            })
+            .collect();
+        let mut wanted: HashMap<TargetKey, (Target, &ScrapeConfig, Arc<Relabeler>)> =
+            HashMap::new();
         self.dropped.clear();
         for sc in &cfg.scrape_configs {
             let (Ok(relabel), Ok(metric_relabel)) = (
@@ -88,13 +123,31 @@ impl Manager {
             };
             let metric_relabel = Arc::new(metric_relabel);
             let mut count = 0u64;
-            for (i, st) in sc.static_configs.iter().enumerate() {
-                let group = Group {
+            let mut groups: Vec<Group> = sc
+                .static_configs
+                .iter()
+                .enumerate()
+                .map(|(i, st)| Group {
                     source: format!("{}/static/{i}", sc.job_name),
                     targets: st.targets.clone(),
                     labels: st.labels.clone(),
-                };
-                for t in target::build(&group, sc, &cfg.global, &relabel) {
+                })
+                .collect();
+            for f in sc
+                .file_sd_configs
+                .iter()
+                .flat_map(|f| &f.files)
+                .flat_map(|p| discovery::expand(p))
+            {
+                match discovery::read(&f) {
+                    Ok(g) => groups.extend(g),
+                    Err(e) => {
+                        tracing::warn!(job = %sc.job_name, error = %e, "file_sd: cannot read targets")
+                    }
+                }
+            }
+            for group in &groups {
+                for t in target::build(group, sc, &cfg.global, &relabel) {
                     match t {
                         Ok(t) => {
                             count += 1;
@@ -205,6 +258,16 @@ impl Manager {
             let _ = r.task.await;
         }
     }
+}
+
+/// Every discovery file the configuration names now.
+fn file_set(cfg: &Config) -> Vec<PathBuf> {
+    cfg.scrape_configs
+        .iter()
+        .flat_map(|sc| &sc.file_sd_configs)
+        .flat_map(|f| &f.files)
+        .flat_map(|p| discovery::expand(p))
+        .collect()
 }
 
 /// The job's options as text; equal text means a running loop can stay.

@@ -1,0 +1,133 @@
+//! Target discovery from files (`file_sd_configs`, upstream
+//! `discovery/file`): JSON or YAML lists of `{targets, labels}` groups,
+//! with `*` and `?` globs in the file name, re-read when a file changes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Deserialize;
+
+use crate::target::Group;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGroup {
+    #[serde(default)]
+    targets: Vec<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// The files a `files:` pattern names now (a glob in the last component).
+pub fn expand(pattern: &str) -> Vec<PathBuf> {
+    let p = Path::new(pattern);
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if !name.contains(['*', '?']) {
+        return vec![p.to_path_buf()];
+    }
+    let dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| wildcard(name.as_bytes(), n.as_bytes()))
+                })
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Shell-style `*` and `?` matching.
+fn wildcard(p: &[u8], s: &[u8]) -> bool {
+    match (p.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => wildcard(&p[1..], s) || (!s.is_empty() && wildcard(p, &s[1..])),
+        (Some(b'?'), Some(_)) => wildcard(&p[1..], &s[1..]),
+        (Some(a), Some(b)) if a == b => wildcard(&p[1..], &s[1..]),
+        _ => false,
+    }
+}
+
+/// Reads one file's groups; each gets `__meta_filepath`.
+pub fn read(path: &Path) -> Result<Vec<Group>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let raw: Vec<RawGroup> = match ext {
+        "json" => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?,
+        "yml" | "yaml" => {
+            serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        _ => {
+            return Err(format!(
+                "{}: file_sd files must end in .json, .yml or .yaml",
+                path.display()
+            ))
+        }
+    };
+    Ok(raw
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let mut labels = g.labels;
+            labels.insert("__meta_filepath".into(), path.display().to_string());
+            Group {
+                source: format!("{}:{i}", path.display()),
+                targets: g.targets,
+                labels,
+            }
+        })
+        .collect())
+}
+
+/// When a file last changed, to notice edits cheaply.
+pub fn stamp(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_and_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.json"),
+            r#"[{"targets": ["h:1"], "labels": {"env": "prod"}}]"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("b.yml"), "- targets: ['h:2', 'h:3']\n").unwrap();
+        std::fs::write(dir.path().join("c.txt"), "").unwrap();
+        let files = expand(&format!("{}/*.json", dir.path().display()));
+        assert_eq!(files, vec![dir.path().join("a.json")]);
+        let g = read(&files[0]).unwrap();
+        assert_eq!(
+            (g[0].targets.clone(), g[0].labels.get("env").cloned()),
+            (vec!["h:1".to_string()], Some("prod".to_string()))
+        );
+        assert_eq!(read(&dir.path().join("b.yml")).unwrap()[0].targets.len(), 2);
+        assert!(read(&dir.path().join("c.txt")).is_err());
+        assert!(read(&dir.path().join("missing.json")).is_err());
+        std::fs::write(dir.path().join("bad.json"), "[{\"targetz\": []}]").unwrap();
+        assert!(read(&dir.path().join("bad.json"))
+            .unwrap_err()
+            .contains("targetz"));
+        for (p, s, want) in [
+            ("*.json", "a.json", true),
+            ("a?.yml", "ab.yml", true),
+            ("*", "", true),
+            ("a*", "b", false),
+        ] {
+            assert_eq!(wildcard(p.as_bytes(), s.as_bytes()), want, "{p} ~ {s}");
+        }
+    }
+}
