@@ -243,9 +243,16 @@ impl Db {
     /// Returns free pages to the file system and folds SQLite's own WAL
     /// back into the database file.
     pub(crate) fn compact(&self) -> Result<(), Error> {
-        self.conn
-            .execute_batch("PRAGMA incremental_vacuum;")
+        // Each step of incremental_vacuum frees one page: run it to the end
+        // (execute_batch would step it once).
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA incremental_vacuum")
             .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        while rows.next().map_err(|e| self.err(e))?.is_some() {}
+        drop(rows);
+        drop(stmt);
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(|e| self.err(e))
