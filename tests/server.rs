@@ -161,6 +161,13 @@ fn default_config_scrapes_itself() {
     // POST form works like GET.
     let (status, body) = http(s.addr, "POST", "/api/v1/series", "match[]=up").unwrap();
     assert_eq!(status, 200, "{body}");
+    // Federation: the newest sample of each selected series, in text.
+    let (status, fed) = http(s.addr, "GET", "/federate?match[]=up", "").unwrap();
+    assert_eq!(status, 200, "{fed}");
+    assert!(
+        fed.contains("# TYPE up untyped\nup{instance=") && fed.contains("job=\"watchfire\"} 1 "),
+        "{fed}"
+    );
     let buildinfo = json(s.addr, "/api/v1/status/buildinfo");
     assert_eq!(buildinfo["status"], "success");
 }

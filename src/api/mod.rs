@@ -1,6 +1,7 @@
 //! The Prometheus HTTP API: the JSON envelope, parameter parsing, and the
 //! one mapping from errors to Prometheus's `errorType` and status code.
 
+mod federate;
 mod labels;
 mod status;
 
@@ -22,6 +23,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/labels", get(labels::names).post(labels::names))
         .route("/api/v1/label/{name}/values", get(labels::values))
         .route("/api/v1/targets", get(status::targets))
+        .route(
+            "/federate",
+            get(federate::federate).post(federate::federate),
+        )
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/config", get(status::config))
         .route("/api/v1/status/flags", get(status::flags))
