@@ -23,6 +23,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/labels", get(labels::names).post(labels::names))
         .route("/api/v1/label/{name}/values", get(labels::values))
         .route("/api/v1/targets", get(status::targets))
+        .route("/api/v1/targets/metadata", get(status::target_metadata))
+        .route("/api/v1/metadata", get(status::metadata))
         .route(
             "/federate",
             get(federate::federate).post(federate::federate),

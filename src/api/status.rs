@@ -113,3 +113,94 @@ pub async fn runtimeinfo(State(st): State<Arc<AppState>>) -> Response {
         Vec::new(),
     )
 }
+
+#[derive(serde::Deserialize)]
+pub struct MetadataQuery {
+    metric: Option<String>,
+    limit: Option<i64>,
+    limit_per_metric: Option<i64>,
+}
+
+/// `/api/v1/metadata`: what the targets say about each metric family.
+pub async fn metadata(State(st): State<Arc<AppState>>, Query(q): Query<MetadataQuery>) -> Response {
+    let mut all: std::collections::BTreeMap<String, Vec<collector::scrape::Metadata>> =
+        Default::default();
+    for t in st.scrape.lock().await.targets() {
+        for (name, m) in t.health.metadata.iter() {
+            if q.metric.as_deref().is_some_and(|want| want != name) {
+                continue;
+            }
+            let list = all.entry(name.clone()).or_default();
+            if !list.contains(m) {
+                list.push(m.clone());
+            }
+        }
+    }
+    let per = q
+        .limit_per_metric
+        .filter(|n| *n > 0)
+        .map(|n| n as usize)
+        .unwrap_or(usize::MAX);
+    let limit = q
+        .limit
+        .filter(|n| *n >= 0)
+        .map(|n| n as usize)
+        .unwrap_or(usize::MAX);
+    let data: Map<String, Value> = all
+        .into_iter()
+        .take(limit)
+        .map(|(name, list)| {
+            let v = list
+                .iter()
+                .take(per)
+                .map(|m| json!({"type": m.kind, "help": m.help, "unit": m.unit}))
+                .collect();
+            (name, Value::Array(v))
+        })
+        .collect();
+    success(Value::Object(data), Vec::new())
+}
+
+#[derive(serde::Deserialize)]
+pub struct TargetMetadataQuery {
+    match_target: Option<String>,
+    metric: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `/api/v1/targets/metadata`: metadata per target.
+pub async fn target_metadata(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<TargetMetadataQuery>,
+) -> Result<Response, ApiError> {
+    let sets = match q.match_target.as_deref().filter(|s| !s.is_empty()) {
+        Some(sel) => promql::parse_selector(sel)
+            .map_err(|e| ApiError::BadData(e.to_string().replace("match[]", "match_target")))?,
+        None => vec![Vec::new()],
+    };
+    let limit = q
+        .limit
+        .filter(|n| *n >= 0)
+        .map(|n| n as usize)
+        .unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    for t in st.scrape.lock().await.targets() {
+        if !sets
+            .iter()
+            .any(|set| model::storage::matches_all(&t.target.labels, set))
+        {
+            continue;
+        }
+        for (name, m) in t.health.metadata.iter() {
+            if q.metric.as_deref().is_some_and(|want| want != name) {
+                continue;
+            }
+            out.push(json!({
+                "target": labels_json(&t.target.labels),
+                "metric": name, "type": m.kind, "help": m.help, "unit": m.unit,
+            }));
+        }
+    }
+    out.truncate(limit);
+    Ok(success(Value::Array(out), Vec::new()))
+}

@@ -17,7 +17,7 @@ use model::Appendable;
 use tokio::sync::watch;
 
 pub use fetch::{Fetcher, ACCEPT};
-pub use scraper::{Health, LoopOptions};
+pub use scraper::{Health, LoopOptions, Metadata};
 
 use crate::config::{Config, ScrapeConfig};
 use crate::discovery;

@@ -2,7 +2,7 @@
 //! relabeling, limits, one appender batch per scrape, staleness markers and
 //! the synthetic `up` and `scrape_*` series (upstream `scrape/scrape.go`).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,12 +40,25 @@ pub struct Health {
     pub last_scrape_ms: i64,
     pub last_duration: Duration,
     pub last_samples: usize,
+    /// HELP, TYPE and UNIT by metric family name, from the last successful
+    /// scrape (for the metadata APIs).
+    pub metadata: Arc<BTreeMap<String, Metadata>>,
+}
+
+/// What a target says about one metric family.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// `counter`, `gauge`, ... or `unknown`.
+    pub kind: String,
+    pub help: String,
+    pub unit: String,
 }
 
 /// Outcome of one scrape before it is written.
 struct Scraped {
     samples: Vec<(Labels, i64, f64)>,
     scraped: usize,
+    metadata: BTreeMap<String, Metadata>,
 }
 
 pub(crate) struct Scraper {
@@ -150,6 +163,7 @@ impl Scraper {
                 }
                 let post = s.samples.len();
                 self.prev = cur;
+                self.health.lock().metadata = Arc::new(s.metadata);
                 (1.0, s.scraped, post, added, String::new())
             }
             Err(e) => {
@@ -207,6 +221,11 @@ impl Scraper {
         let mut scraped = 0usize;
         let mut rest = body;
         let mut line_no = 0;
+        let mut metadata = BTreeMap::new();
+        let unknown = || Metadata {
+            kind: "unknown".into(),
+            ..Metadata::default()
+        };
         let mut last: Option<Labels> = None;
         while !rest.is_empty() {
             line_no += 1;
@@ -229,6 +248,27 @@ impl Scraper {
             };
             let s = match entry.map_err(|e| e.to_string())? {
                 Entry::Sample(s) => s,
+                Entry::Help { name, help } => {
+                    metadata
+                        .entry(name.to_string())
+                        .or_insert_with(unknown)
+                        .help = help.to_string();
+                    continue;
+                }
+                Entry::Type { name, kind } => {
+                    metadata
+                        .entry(name.to_string())
+                        .or_insert_with(unknown)
+                        .kind = kind.as_str().to_string();
+                    continue;
+                }
+                Entry::Unit { name, unit } => {
+                    metadata
+                        .entry(name.to_string())
+                        .or_insert_with(unknown)
+                        .unit = unit.to_string();
+                    continue;
+                }
                 _ => continue,
             };
             scraped += 1;
@@ -259,6 +299,7 @@ impl Scraper {
         Ok(Scraped {
             samples: out,
             scraped,
+            metadata,
         })
     }
 
