@@ -177,6 +177,17 @@ fn default_config_scrapes_itself() {
         fed.contains("# TYPE up untyped\nup{instance=") && fed.contains("job=\"watchfire\"} 1 "),
         "{fed}"
     );
+    let tsdb = json(s.addr, "/api/v1/status/tsdb");
+    assert!(
+        tsdb["data"]["headStats"]["numSeries"].as_u64().unwrap_or(0) > 10,
+        "{tsdb}"
+    );
+    assert!(
+        tsdb["data"]["seriesCountByMetricName"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{tsdb}"
+    );
     let buildinfo = json(s.addr, "/api/v1/status/buildinfo");
     assert_eq!(buildinfo["status"], "success");
 }

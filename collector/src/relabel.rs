@@ -1,65 +1,201 @@
-//! Relabeling, as Prometheus does it (upstream `model/relabel/relabel.go`):
-//! `relabel_configs` on targets and `metric_relabel_configs` on samples.
+//! Relabeling with Prometheus 3.x semantics: `relabel_configs` on targets
+//! and `metric_relabel_configs` on samples.
+//!
+//! This mirrors upstream `model/relabel/relabel.go` (behaviour, not code):
+//! the same defaults, the same validation and error messages under the
+//! UTF-8 name validation that Prometheus 3 uses by default, regexes anchored
+//! as `^(?s:...)$` with Go's RE2 meaning (via [`model::matcher::compile_anchored`]),
+//! Go's `Regexp.Expand` for `$1`, `${name}` and `$$`, Go's one-to-one case
+//! mapping for `lowercase`/`uppercase`, and the MD5-based `hashmod`.
+//!
+//! A [`RelabelConfig`] is the raw YAML rule; [`Rule`] is one compiled rule;
+//! a [`Relabeler`] applies a list of them in order to a [`Labels`] set.
+//!
+//! ```
+//! use collector::relabel::{RelabelConfig, Relabeler};
+//! use model::Labels;
+//!
+//! let cfgs: Vec<RelabelConfig> = serde_yaml::from_str(
+//!     "- {source_labels: [__address__], regex: '(.+):\\d+', target_label: host}",
+//! ).unwrap();
+//! let r = Relabeler::new(&cfgs).unwrap();
+//! let out = r.process(&Labels::from_pairs([("__address__", "db1:9100")])).unwrap();
+//! assert_eq!(out.get("host"), Some("db1"));
+//! ```
 
 use std::fmt;
+use std::sync::LazyLock;
 
-use model::{Labels, LabelsBuilder};
-use regex::Regex;
-use serde::{Deserialize, Serialize};
-
-/// What a rule does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    #[default]
-    Replace,
-    Keep,
-    Drop,
-    KeepEqual,
-    DropEqual,
-    HashMod,
-    LabelMap,
-    LabelDrop,
-    LabelKeep,
-    Lowercase,
-    Uppercase,
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_yaml::to_string(self).unwrap_or_default();
-        f.write_str(s.trim())
-    }
-}
+use model::Labels;
+use regex::{Captures, Regex};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 const DEFAULT_SEPARATOR: &str = ";";
 const DEFAULT_REGEX: &str = "(.*)";
 const DEFAULT_REPLACEMENT: &str = "$1";
 
+/// What a rule does with the labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Action {
+    /// Writes the expanded replacement to the expanded target label when the
+    /// regex matches the joined source values.
+    #[default]
+    Replace,
+    /// Drops the set unless the regex matches the joined source values.
+    Keep,
+    /// Drops the set when the regex matches the joined source values.
+    Drop,
+    /// Drops the set unless the joined source values equal the target label's value.
+    KeepEqual,
+    /// Drops the set when the joined source values equal the target label's value.
+    DropEqual,
+    /// Sets the target label to the MD5 of the joined source values modulo `modulus`.
+    HashMod,
+    /// Copies every label whose name matches to the expanded replacement name.
+    LabelMap,
+    /// Removes every label whose name matches.
+    LabelDrop,
+    /// Removes every label whose name does not match.
+    LabelKeep,
+    /// Sets the target label to the joined source values in lower case.
+    Lowercase,
+    /// Sets the target label to the joined source values in upper case.
+    Uppercase,
+}
+
+impl Action {
+    const ALL: [Action; 11] = [
+        Action::Replace,
+        Action::Keep,
+        Action::Drop,
+        Action::KeepEqual,
+        Action::DropEqual,
+        Action::HashMod,
+        Action::LabelMap,
+        Action::LabelDrop,
+        Action::LabelKeep,
+        Action::Lowercase,
+        Action::Uppercase,
+    ];
+
+    /// The name as written in `prometheus.yml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Replace => "replace",
+            Action::Keep => "keep",
+            Action::Drop => "drop",
+            Action::KeepEqual => "keepequal",
+            Action::DropEqual => "dropequal",
+            Action::HashMod => "hashmod",
+            Action::LabelMap => "labelmap",
+            Action::LabelDrop => "labeldrop",
+            Action::LabelKeep => "labelkeep",
+            Action::Lowercase => "lowercase",
+            Action::Uppercase => "uppercase",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Action {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    /// Upstream lower-cases the name first, so `Keep` and `KEEP` are accepted.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let lower = go_lower(&s);
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == lower)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown relabel action {s:?}")))
+    }
+}
+
 /// One rule as written in `prometheus.yml`.
+///
+/// An absent field takes the upstream default; an explicit YAML null takes
+/// Go's zero value (the empty string), as upstream's YAML decoder does, so
+/// `regex:` with nothing after it is the empty regex, not `(.*)`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RelabelConfig {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Labels whose values are joined with `separator` to form the input.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub source_labels: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Joins the source values; `;` when absent.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub separator: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// RE2 pattern, anchored at both ends; `(.*)` when absent.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub regex: Option<String>,
+    /// Divisor for `hashmod`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modulus: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The label written (a template for `replace`) or compared.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub target_label: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Template of the written value (`replace`) or name (`labelmap`); `$1` when absent.
+    #[serde(
+        default,
+        deserialize_with = "null_as_empty",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub replacement: Option<String>,
-    #[serde(default)]
-    pub action: Action,
+    /// What the rule does; `replace` when absent.
+    #[serde(
+        default,
+        deserialize_with = "non_null_action",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub action: Option<Action>,
 }
 
-/// A rule that cannot be used: its position and why.
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Some(Option::<String>::deserialize(d)?.unwrap_or_default()))
+}
+
+fn null_as_empty_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+fn non_null_action<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Action>, D::Error> {
+    match Option::<Action>::deserialize(d)? {
+        Some(a) => Ok(Some(a)),
+        None => Err(serde::de::Error::custom("relabel action cannot be empty")),
+    }
+}
+
+/// A rule that cannot be used: its position in the list and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelabelError {
+    /// Position of the rule in its list (0 from [`Rule::new`] alone).
     pub index: usize,
+    /// Upstream's message where upstream has one.
     pub reason: String,
 }
 
@@ -71,241 +207,419 @@ impl fmt::Display for RelabelError {
 
 impl std::error::Error for RelabelError {}
 
-/// A compiled rule.
+/// A compiled, validated rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    action: Action,
     source_labels: Vec<String>,
     separator: String,
     regex: Regex,
     modulus: u64,
     target_label: String,
-    replacement: String,
-    action: Action,
+    /// `target_label` as a template (used by `replace` only).
+    target: Template,
+    replacement: Template,
 }
 
 impl Rule {
-    /// Compiles and validates a rule the way Prometheus validates it.
-    pub fn new(c: &RelabelConfig) -> Result<Rule, String> {
-        use Action::*;
-        let target = c.target_label.clone().unwrap_or_default();
+    /// Compiles and validates a rule as upstream's `UnmarshalYAML` and
+    /// `Validate` do, with UTF-8 name validation (Prometheus 3's default): a
+    /// label name is valid when it is not empty.
+    pub fn new(c: &RelabelConfig) -> Result<Rule, RelabelError> {
+        let fail = |reason: String| RelabelError { index: 0, reason };
+        let action = c.action.unwrap_or_default();
+        let separator = c.separator.as_deref().unwrap_or(DEFAULT_SEPARATOR);
+        let replacement = c.replacement.as_deref().unwrap_or(DEFAULT_REPLACEMENT);
+        let target = c.target_label.as_deref().unwrap_or("");
         let modulus = c.modulus.unwrap_or(0);
-        if c.action == HashMod && modulus == 0 {
-            return Err("relabel configuration for hashmod requires non-zero modulus".into());
+        // Upstream checks these while decoding, before `Validate`.
+        if c.source_labels.iter().any(String::is_empty) {
+            return Err(fail(r#""" is not a valid label name"#.into()));
         }
-        if matches!(
-            c.action,
+        let regex = model::matcher::compile_anchored(c.regex.as_deref().unwrap_or(DEFAULT_REGEX))
+            .map_err(|e| fail(e.to_string()))?;
+
+        use Action::*;
+        if action == HashMod && modulus == 0 {
+            return Err(fail(
+                "relabel configuration for hashmod requires non-zero modulus".into(),
+            ));
+        }
+        let needs_target = matches!(
+            action,
             Replace | HashMod | Lowercase | Uppercase | KeepEqual | DropEqual
-        ) && target.is_empty()
-        {
-            return Err(format!(
-                "relabel configuration for {} action requires 'target_label' value",
-                c.action
-            ));
+        );
+        if needs_target && target.is_empty() {
+            return Err(fail(format!(
+                "relabel configuration for {action} action requires 'target_label' value"
+            )));
         }
-        if matches!(c.action, KeepEqual | DropEqual)
-            && (c.regex.as_deref().is_some_and(|r| r != DEFAULT_REGEX)
-                || modulus != 0
-                || c.separator
-                    .as_deref()
-                    .is_some_and(|s| s != DEFAULT_SEPARATOR)
-                || c.replacement
-                    .as_deref()
-                    .is_some_and(|r| r != DEFAULT_REPLACEMENT))
-        {
-            return Err(format!(
-                "{} action requires only 'source_labels' and `target_label`, and no other fields",
-                c.action
-            ));
+        let writes_whole_value = matches!(action, Lowercase | Uppercase | KeepEqual | DropEqual);
+        if writes_whole_value && replacement != DEFAULT_REPLACEMENT {
+            return Err(fail(format!(
+                "'replacement' can not be set for {action} action"
+            )));
         }
-        if matches!(c.action, LabelDrop | LabelKeep)
+        if action == LabelMap && replacement.is_empty() {
+            return Err(fail(format!(
+                "{replacement:?} is invalid 'replacement' for {action} action"
+            )));
+        }
+        // Upstream compares the regex by identity with the default one, so
+        // any `regex` written in the file counts as set, even `(.*)`.
+        if matches!(action, KeepEqual | DropEqual)
+            && (c.regex.is_some() || modulus != 0 || separator != DEFAULT_SEPARATOR)
+        {
+            return Err(fail(format!(
+                "{action} action requires only 'source_labels' and `target_label`, and no other fields"
+            )));
+        }
+        if matches!(action, LabelDrop | LabelKeep)
             && (!c.source_labels.is_empty()
                 || !target.is_empty()
                 || modulus != 0
-                || c.separator
-                    .as_deref()
-                    .is_some_and(|s| s != DEFAULT_SEPARATOR)
-                || c.replacement
-                    .as_deref()
-                    .is_some_and(|r| r != DEFAULT_REPLACEMENT))
+                || separator != DEFAULT_SEPARATOR
+                || replacement != DEFAULT_REPLACEMENT)
         {
-            return Err(format!(
-                "{} action requires only 'regex', and no other fields",
-                c.action
-            ));
+            return Err(fail(format!(
+                "{action} action requires only 'regex', and no other fields"
+            )));
         }
-        if matches!(c.action, HashMod | Lowercase | Uppercase) && target.contains('$') {
-            return Err(format!(
-                "{target:?} is invalid 'target_label' for {} action",
-                c.action
-            ));
-        }
-        let regex = model::matcher::compile_anchored(c.regex.as_deref().unwrap_or(DEFAULT_REGEX))
-            .map_err(|e| e.to_string())?;
         Ok(Rule {
+            action,
             source_labels: c.source_labels.clone(),
-            separator: c
-                .separator
-                .clone()
-                .unwrap_or_else(|| DEFAULT_SEPARATOR.into()),
+            separator: separator.to_string(),
+            target: Template::parse(target, &regex),
+            replacement: Template::parse(replacement, &regex),
             regex,
             modulus,
-            target_label: target,
-            replacement: c
-                .replacement
-                .clone()
-                .unwrap_or_else(|| DEFAULT_REPLACEMENT.into()),
-            action: c.action,
+            target_label: target.to_string(),
         })
     }
 
-    /// Applies the rule; false drops the series or target.
-    fn apply(&self, b: &mut LabelsBuilder, current: &Labels) -> bool {
-        use Action::*;
+    /// Applies the rule to `b`; false when the set is to be dropped.
+    fn apply(&self, b: &mut Scratch<'_>) -> bool {
         let val = self
             .source_labels
             .iter()
-            .map(|n| current.get(n).unwrap_or(""))
+            .map(|n| b.get(n))
             .collect::<Vec<_>>()
             .join(&self.separator);
         match self.action {
-            Drop => return !self.regex.is_match(&val),
-            Keep => return self.regex.is_match(&val),
-            DropEqual => return current.get(&self.target_label).unwrap_or("") != val,
-            KeepEqual => return current.get(&self.target_label).unwrap_or("") == val,
-            Replace => {
+            Action::Drop => return !self.regex.is_match(&val),
+            Action::Keep => return self.regex.is_match(&val),
+            Action::DropEqual => return b.get(&self.target_label) != val,
+            Action::KeepEqual => return b.get(&self.target_label) == val,
+            Action::Replace => {
                 let Some(caps) = self.regex.captures(&val) else {
                     return true;
                 };
-                let target = expand(&self.target_label, &caps, &self.regex);
-                if target.is_empty() {
-                    return true;
-                }
-                let res = expand(&self.replacement, &caps, &self.regex);
-                if res.is_empty() {
-                    b.del(&target);
-                } else {
-                    b.set(&target, &res);
+                let target = self.target.expand(&caps);
+                // The only invalid UTF-8 label name is the empty one.
+                if !target.is_empty() {
+                    b.set(&target, &self.replacement.expand(&caps));
                 }
             }
-            Lowercase => {
-                b.set(&self.target_label, &val.to_lowercase());
-            }
-            Uppercase => {
-                b.set(&self.target_label, &val.to_uppercase());
-            }
-            HashMod => {
+            Action::Lowercase => b.set(&self.target_label, &go_lower(&val)),
+            Action::Uppercase => b.set(&self.target_label, &go_upper(&val)),
+            Action::HashMod => {
                 use md5::Digest;
                 let sum = md5::Md5::digest(val.as_bytes());
+                // Upstream uses only the last 8 bytes, big-endian.
                 let mut tail = [0u8; 8];
-                tail.copy_from_slice(&sum[8..16]);
-                b.set(
-                    &self.target_label,
-                    &(u64::from_be_bytes(tail) % self.modulus).to_string(),
-                );
+                tail.copy_from_slice(&sum[8..]);
+                let m = u64::from_be_bytes(tail) % self.modulus;
+                b.set(&self.target_label, &m.to_string());
             }
-            LabelMap => {
-                for (n, v) in current.iter() {
-                    if let Some(caps) = self.regex.captures(n) {
-                        let res = expand(&self.replacement, &caps, &self.regex);
-                        b.set(&res, v);
-                    }
+            Action::LabelMap => b.range(|b, name, value| {
+                if self.regex.is_match(name) {
+                    let new = self.replace_all(name);
+                    b.set(&new, value);
                 }
-            }
-            LabelDrop => {
-                b.retain(|n| !self.regex.is_match(n));
-            }
-            LabelKeep => {
-                b.retain(|n| self.regex.is_match(n));
-            }
+            }),
+            Action::LabelDrop => b.range(|b, name, _| {
+                if self.regex.is_match(name) {
+                    b.del(name);
+                }
+            }),
+            Action::LabelKeep => b.range(|b, name, _| {
+                if !self.regex.is_match(name) {
+                    b.del(name);
+                }
+            }),
         }
         true
     }
-}
 
-/// Go's `Regexp.Expand`: `$1`, `${1}`, `$name`, `${name}`, `$$`; a name
-/// is the longest run of letters, digits and `_`, so `$1x` names group
-/// `1x`; an unknown group expands to nothing.
-fn expand(template: &str, caps: &regex::Captures<'_>, re: &Regex) -> String {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i + 1..];
-        if let Some(r) = rest.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-            continue;
+    /// Go's `Regexp.ReplaceAllString(s, replacement)`. With the anchored
+    /// regex this is one expansion of the whole match; the loop only matters
+    /// for patterns that escape the anchors, such as `a)|(b`.
+    fn replace_all(&self, s: &str) -> String {
+        let mut out = String::new();
+        let mut last = 0;
+        for caps in self.regex.captures_iter(s) {
+            let Some(m) = caps.get(0) else { continue };
+            out.push_str(&s[last..m.start()]);
+            self.replacement.expand_into(&caps, &mut out);
+            last = m.end();
         }
-        let (name, after) = if let Some(r) = rest.strip_prefix('{') {
-            match r.find('}') {
-                Some(j) if j > 0 && r[..j].chars().all(|c| c.is_alphanumeric() || c == '_') => {
-                    (&r[..j], &r[j + 1..])
-                }
-                _ => {
-                    // Not a valid reference: Go keeps the `$` literally.
-                    out.push('$');
-                    continue;
-                }
-            }
-        } else {
-            let n = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            if n == 0 {
-                out.push('$');
-                continue;
-            }
-            (&rest[..n], &rest[n..])
-        };
-        let group = match name.parse::<usize>() {
-            Ok(i) => caps.get(i),
-            Err(_) => re
-                .capture_names()
-                .position(|n| n == Some(name))
-                .and_then(|i| caps.get(i)),
-        };
-        if let Some(m) = group {
-            out.push_str(m.as_str());
-        }
-        rest = after;
+        out.push_str(&s[last..]);
+        out
     }
-    out.push_str(rest);
-    out
 }
 
-/// A list of compiled rules.
+/// A list of compiled rules applied in order.
 #[derive(Debug, Clone, Default)]
 pub struct Relabeler {
     rules: Vec<Rule>,
 }
 
 impl Relabeler {
+    /// Compiles every rule; the error names the first bad rule's position.
     pub fn new(cfgs: &[RelabelConfig]) -> Result<Self, RelabelError> {
         let rules = cfgs
             .iter()
             .enumerate()
-            .map(|(index, c)| Rule::new(c).map_err(|reason| RelabelError { index, reason }))
+            .map(|(index, c)| Rule::new(c).map_err(|e| RelabelError { index, ..e }))
             .collect::<Result<_, _>>()?;
         Ok(Relabeler { rules })
     }
 
+    /// Whether there are no rules, so that callers can skip the work.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
 
-    /// Applies every rule in order; `None` when a rule drops the labels or
-    /// nothing is left.
+    /// Applies every rule in order (upstream `ProcessBuilder`); `None` when
+    /// a rule drops the set or no label is left.
     pub fn process(&self, labels: &Labels) -> Option<Labels> {
-        let mut current = labels.clone();
+        let mut b = Scratch::new(labels);
         for r in &self.rules {
-            let mut b = current.builder();
-            if !r.apply(&mut b, &current) {
+            if !r.apply(&mut b) {
                 return None;
             }
-            current = b.labels();
         }
-        (!current.is_empty()).then_some(current)
+        let out = b.labels();
+        (!out.is_empty()).then_some(out)
     }
+}
+
+/// The working set of one `process` call, shaped like upstream's
+/// `labels.Builder`: the input stays as the base, with additions in the
+/// order first set and deletions on the side. Upstream `labelmap` visits the
+/// base first and then the additions in that order, so when two labels map
+/// to one name the later visited wins; a sorted rebuild after every rule
+/// would pick a different winner.
+struct Scratch<'a> {
+    base: &'a Labels,
+    add: Vec<(String, String)>,
+    del: Vec<String>,
+}
+
+impl<'a> Scratch<'a> {
+    fn new(base: &'a Labels) -> Self {
+        Scratch {
+            base,
+            add: Vec::new(),
+            del: Vec::new(),
+        }
+    }
+
+    fn get(&self, name: &str) -> &str {
+        if let Some((_, v)) = self.add.iter().find(|(n, _)| n == name) {
+            return v;
+        }
+        if self.del.iter().any(|n| n == name) {
+            return "";
+        }
+        self.base.get(name).unwrap_or("")
+    }
+
+    /// Sets `name`; an empty value deletes it.
+    fn set(&mut self, name: &str, value: &str) {
+        if value.is_empty() {
+            return self.del(name);
+        }
+        match self.add.iter_mut().find(|(n, _)| n == name) {
+            Some(pair) => pair.1 = value.to_string(),
+            None => self.add.push((name.to_string(), value.to_string())),
+        }
+    }
+
+    fn del(&mut self, name: &str) {
+        self.add.retain(|(n, _)| n != name);
+        self.del.push(name.to_string());
+    }
+
+    /// Visits the labels as they are now; `f` may set and delete without
+    /// affecting what is visited.
+    fn range(&mut self, mut f: impl FnMut(&mut Self, &str, &str)) {
+        let add = self.add.clone();
+        let del = self.del.clone();
+        let base = self.base;
+        for (n, v) in base.iter() {
+            if !del.iter().any(|d| d == n) && !add.iter().any(|(a, _)| a == n) {
+                f(self, n, v);
+            }
+        }
+        for (n, v) in &add {
+            f(self, n, v);
+        }
+    }
+
+    fn labels(&self) -> Labels {
+        if self.add.is_empty() && self.del.is_empty() {
+            return self.base.clone();
+        }
+        let mut b = self.base.builder();
+        b.retain(|n| !self.del.iter().any(|d| d == n));
+        for (n, v) in &self.add {
+            b.set(n, v);
+        }
+        b.labels()
+    }
+}
+
+/// A `target_label` or `replacement` parsed once with Go's `Regexp.Expand`
+/// rules: `$$` is `$`; `$name` takes the longest run of letters, digits
+/// and `_` (so `$1x` names group `1x`); `${name}` needs the closing brace; a
+/// name of ASCII digits without a leading zero is a group number; any other
+/// `$` is literal; a group that does not exist or did not take part expands
+/// to nothing.
+#[derive(Debug, Clone)]
+struct Template {
+    pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone)]
+enum Piece {
+    Literal(String),
+    Group(usize),
+}
+
+/// Go's `unicode.IsLetter`, `unicode.IsDigit` or `_`: Unicode categories L
+/// and Nd, which differ from `char::is_alphanumeric`.
+static NAME: LazyLock<Regex> = LazyLock::new(|| {
+    // A fixed, valid pattern: failure here is a bug, not input.
+    Regex::new(r"^[\p{L}\p{Nd}_]*").expect("group name pattern compiles")
+});
+
+impl Template {
+    fn parse(src: &str, re: &Regex) -> Template {
+        let mut pieces = Vec::new();
+        let mut lit = String::new();
+        let mut rest = src;
+        while let Some(i) = rest.find('$') {
+            lit.push_str(&rest[..i]);
+            rest = &rest[i + 1..];
+            if let Some(r) = rest.strip_prefix('$') {
+                lit.push('$');
+                rest = r;
+                continue;
+            }
+            let Some((name, after)) = reference(rest) else {
+                lit.push('$');
+                continue;
+            };
+            rest = after;
+            if let Some(g) = group_index(name, re) {
+                if !lit.is_empty() {
+                    pieces.push(Piece::Literal(std::mem::take(&mut lit)));
+                }
+                pieces.push(Piece::Group(g));
+            }
+        }
+        lit.push_str(rest);
+        if !lit.is_empty() {
+            pieces.push(Piece::Literal(lit));
+        }
+        Template { pieces }
+    }
+
+    fn expand(&self, caps: &Captures<'_>) -> String {
+        let mut out = String::new();
+        self.expand_into(caps, &mut out);
+        out
+    }
+
+    fn expand_into(&self, caps: &Captures<'_>, out: &mut String) {
+        for p in &self.pieces {
+            match p {
+                Piece::Literal(s) => out.push_str(s),
+                Piece::Group(i) => out.push_str(caps.get(*i).map_or("", |m| m.as_str())),
+            }
+        }
+    }
+}
+
+/// Splits a `name` or `{name}` reference (after the `$`) from the rest.
+fn reference(s: &str) -> Option<(&str, &str)> {
+    let (braced, body) = match s.strip_prefix('{') {
+        Some(b) => (true, b),
+        None => (false, s),
+    };
+    let n = NAME.find(body).map_or(0, |m| m.end());
+    if n == 0 {
+        return None;
+    }
+    let rest = if braced {
+        body[n..].strip_prefix('}')?
+    } else {
+        &body[n..]
+    };
+    Some((&body[..n], rest))
+}
+
+fn group_index(name: &str, re: &Regex) -> Option<usize> {
+    let numeric =
+        name.bytes().all(|b| b.is_ascii_digit()) && (name == "0" || !name.starts_with('0'));
+    if numeric {
+        // Too long to parse means more groups than any regex has.
+        let n: usize = name.parse().ok()?;
+        return (n < re.captures_len()).then_some(n);
+    }
+    re.capture_names().position(|n| n == Some(name))
+}
+
+/// Go's `strings.ToLower`: each char by its simple, one-to-one mapping.
+/// Rust's full mapping differs only where it yields several chars.
+fn go_lower(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut m = c.to_lowercase();
+            match (m.next(), m.next()) {
+                (Some(l), None) => l,
+                // U+0130 is the one char whose full lower case is two chars.
+                _ if c == '\u{130}' => 'i',
+                _ => c,
+            }
+        })
+        .collect()
+}
+
+/// Go's `strings.ToUpper`: each char by its simple, one-to-one mapping, so
+/// `ß` stays `ß` where Rust gives `SS`.
+fn go_upper(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut m = c.to_uppercase();
+            match (m.next(), m.next()) {
+                (Some(u), None) => u,
+                // Of the chars whose full upper case is several chars, only
+                // the Greek letters with ypogegrammeni have a simple mapping
+                // (UnicodeData.txt): to the matching letter with prosgegrammeni.
+                _ => match c {
+                    '\u{1F80}'..='\u{1F87}' | '\u{1F90}'..='\u{1F97}' | '\u{1FA0}'..='\u{1FA7}' => {
+                        char::from_u32(c as u32 + 8).unwrap_or(c)
+                    }
+                    '\u{1FB3}' | '\u{1FC3}' | '\u{1FF3}' => {
+                        char::from_u32(c as u32 + 9).unwrap_or(c)
+                    }
+                    _ => c,
+                },
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -316,97 +630,356 @@ mod tests {
         Labels::from_pairs(pairs.iter().copied())
     }
 
-    fn rules(yaml: &str) -> Relabeler {
+    fn relabeler(yaml: &str) -> Relabeler {
         let cfgs: Vec<RelabelConfig> =
-            serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
-        Relabeler::new(&cfgs).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+            serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("parse {yaml}: {e}"));
+        Relabeler::new(&cfgs).unwrap_or_else(|e| panic!("compile {yaml}: {e}"))
     }
 
+    struct Case {
+        name: &'static str,
+        input: &'static [(&'static str, &'static str)],
+        rules: &'static str,
+        /// `None`: dropped.
+        want: Option<&'static [(&'static str, &'static str)]>,
+    }
+
+    const ABC: &[(&str, &str)] = &[("a", "foo"), ("b", "bar"), ("c", "baz")];
+    const PORTS: &[(&str, &str)] = &[
+        ("__tmp_port", "1234"),
+        ("__port1", "1234"),
+        ("__port2", "5678"),
+    ];
+    const LINES: &[(&str, &str)] = &[("a", "line1\nline2"), ("b", "bar"), ("c", "baz")];
+
+    /// Upstream `TestRelabel` (in order), its benchmark configurations, then
+    /// our own cases for Go-specific behaviour.
+    #[rustfmt::skip]
+    const CASES: &[Case] = &[
+        Case { name: "replace", input: ABC,
+            rules: "- {source_labels: [a], regex: 'f(.*)', target_label: d, replacement: 'ch${1}-ch${1}'}",
+            want: Some(&[("a", "foo"), ("b", "bar"), ("c", "baz"), ("d", "choo-choo")]) },
+        Case { name: "replace sees the previous rule", input: ABC,
+            rules: "
+                    - {source_labels: [a, b], regex: 'f(.*);(.*)r', target_label: a, replacement: 'b${1}${2}m'}
+                    - {source_labels: [c, a], regex: '(b).*b(.*)ba(.*)', target_label: d, replacement: '$1$2$2$3'}",
+            want: Some(&[("a", "boobam"), ("b", "bar"), ("c", "baz"), ("d", "boooom")]) },
+        Case { name: "drop stops the list", input: &[("a", "foo")],
+            rules: "
+                    - {source_labels: [a], regex: '.*o.*', action: drop}
+                    - {source_labels: [a], regex: 'f(.*)', target_label: d, replacement: 'ch$1-ch$1'}",
+            want: None },
+        Case { name: "drop", input: &[("a", "foo"), ("b", "bar")],
+            rules: "- {source_labels: [a], regex: '.*o.*', action: drop}", want: None },
+        Case { name: "group in the middle", input: &[("a", "abc")],
+            rules: "- {source_labels: [a], regex: '.*(b).*', target_label: d, replacement: '$1'}",
+            want: Some(&[("a", "abc"), ("d", "b")]) },
+        Case { name: "drop without match", input: &[("a", "foo")],
+            rules: "- {source_labels: [a], regex: no-match, action: drop}", want: Some(&[("a", "foo")]) },
+        Case { name: "drop regex is anchored", input: &[("a", "foo")],
+            rules: "- {source_labels: [a], regex: 'f|o', action: drop}", want: Some(&[("a", "foo")]) },
+        Case { name: "keep without match", input: &[("a", "foo")],
+            rules: "- {source_labels: [a], regex: no-match, action: keep}", want: None },
+        Case { name: "keep", input: &[("a", "foo")],
+            rules: "- {source_labels: [a], regex: 'f.*', action: keep}", want: Some(&[("a", "foo")]) },
+        Case { name: "no match, no replacement", input: &[("a", "boo")],
+            rules: "- {source_labels: [a], regex: f, target_label: b, replacement: bar}", want: Some(&[("a", "boo")]) },
+        Case { name: "blank replacement deletes", input: &[("a", "foo"), ("f", "baz")],
+            rules: "- {source_labels: [a], regex: '(f).*', target_label: '$1', replacement: '$2'}",
+            want: Some(&[("a", "foo")]) },
+        Case { name: "hashmod", input: ABC,
+            rules: "- {source_labels: [c], target_label: d, action: hashmod, modulus: 1000}",
+            want: Some(&[("a", "foo"), ("b", "bar"), ("c", "baz"), ("d", "976")]) },
+        Case { name: "hashmod of a newline", input: &[("a", "foo\nbar")],
+            rules: "- {source_labels: [a], target_label: b, action: hashmod, modulus: 1000}",
+            want: Some(&[("a", "foo\nbar"), ("b", "734")]) },
+        Case { name: "labelmap", input: &[("a", "foo"), ("b1", "bar"), ("b2", "baz")],
+            rules: "- {regex: '(b.*)', replacement: 'bar_${1}', action: labelmap}",
+            want: Some(&[("a", "foo"), ("b1", "bar"), ("b2", "baz"), ("bar_b1", "bar"), ("bar_b2", "baz")]) },
+        Case { name: "labelmap meta", input: &[("a", "foo"), ("__meta_my_bar", "aaa"), ("__meta_my_baz", "bbb"), ("__meta_other", "ccc")],
+            rules: "- {regex: '__meta_(my.*)', replacement: '${1}', action: labelmap}",
+            want: Some(&[("a", "foo"), ("__meta_my_bar", "aaa"), ("__meta_my_baz", "bbb"), ("__meta_other", "ccc"), ("my_bar", "aaa"), ("my_baz", "bbb")]) },
+        Case { name: "target from a group", input: &[("a", "some-name-value")],
+            rules: "- {source_labels: [a], regex: 'some-([^-]+)-([^,]+)', replacement: '${2}', target_label: '${1}'}",
+            want: Some(&[("a", "some-name-value"), ("name", "value")]) },
+        Case { name: "missing group in replacement", input: &[("a", "some-name-value")],
+            rules: "- {source_labels: [a], regex: 'some-([^-]+)-([^,]+)', replacement: '${3}', target_label: '${1}'}",
+            want: Some(&[("a", "some-name-value")]) },
+        Case { name: "missing group in target", input: &[("a", "some-name-0")],
+            rules: "
+                    - {source_labels: [a], regex: 'some-([^-]+)-([^,]+)', replacement: '${1}', target_label: '${3}'}
+                    - {source_labels: [a], regex: 'some-([^-]+)-([^,]+)', replacement: '${1}', target_label: '${3}'}
+                    - {source_labels: [a], regex: 'some-([^-]+)(-[^,]+)', replacement: '${1}', target_label: '${3}'}",
+            want: Some(&[("a", "some-name-0")]) },
+        Case { name: "service discovery tags", input: &[("__meta_sd_tags", "path:/secret,job:some-job,label:foo=bar")],
+            rules: "
+                    - {source_labels: [__meta_sd_tags], regex: '(?:.+,|^)path:(/[^,]+).*', replacement: '${1}', target_label: __metrics_path__}
+                    - {source_labels: [__meta_sd_tags], regex: '(?:.+,|^)job:([^,]+).*', replacement: '${1}', target_label: job}
+                    - {source_labels: [__meta_sd_tags], regex: '(?:.+,|^)label:([^=]+)=([^,]+).*', replacement: '${2}', target_label: '${1}'}",
+            want: Some(&[("__meta_sd_tags", "path:/secret,job:some-job,label:foo=bar"), ("__metrics_path__", "/secret"), ("job", "some-job"), ("foo", "bar")]) },
+        Case { name: "issue 12283", input: &[("__meta_kubernetes_pod_container_port_name", "foo"), ("__meta_kubernetes_pod_annotation_XXX_metrics_port", "9091")],
+            rules: "
+                    - {regex: '^__meta_kubernetes_pod_container_port_name$', action: labeldrop}
+                    - {source_labels: [__meta_kubernetes_pod_annotation_XXX_metrics_port], regex: '(.+)', replacement: metrics, target_label: __meta_kubernetes_pod_container_port_name}
+                    - {source_labels: [__meta_kubernetes_pod_container_port_name], regex: '^metrics$', action: keep}",
+            want: Some(&[("__meta_kubernetes_pod_annotation_XXX_metrics_port", "9091"), ("__meta_kubernetes_pod_container_port_name", "metrics")]) },
+        Case { name: "labelkeep", input: &[("a", "foo"), ("b1", "bar"), ("b2", "baz")],
+            rules: "- {regex: '(b.*)', action: labelkeep}", want: Some(&[("b1", "bar"), ("b2", "baz")]) },
+        Case { name: "labeldrop", input: &[("a", "foo"), ("b1", "bar"), ("b2", "baz")],
+            rules: "- {regex: '(b.*)', action: labeldrop}", want: Some(&[("a", "foo")]) },
+        Case { name: "uppercase and lowercase", input: &[("foo", "bAr123Foo")],
+            rules: "
+                    - {source_labels: [foo], action: uppercase, target_label: foo_uppercase}
+                    - {source_labels: [foo], action: lowercase, target_label: foo_lowercase}",
+            want: Some(&[("foo", "bAr123Foo"), ("foo_lowercase", "bar123foo"), ("foo_uppercase", "BAR123FOO")]) },
+        Case { name: "keepequal, equal", input: PORTS,
+            rules: "- {source_labels: [__tmp_port], action: keepequal, target_label: __port1}", want: Some(PORTS) },
+        Case { name: "dropequal, equal", input: PORTS,
+            rules: "- {source_labels: [__tmp_port], action: dropequal, target_label: __port1}", want: None },
+        Case { name: "dropequal, different", input: PORTS,
+            rules: "- {source_labels: [__tmp_port], action: dropequal, target_label: __port2}", want: Some(PORTS) },
+        Case { name: "keepequal, different", input: PORTS,
+            rules: "- {source_labels: [__tmp_port], action: keepequal, target_label: __port2}", want: None },
+        Case { name: "dot matches newline", input: LINES,
+            rules: "- {source_labels: [a], regex: 'line1.*line2', target_label: d, replacement: 'match${1}'}",
+            want: Some(&[("a", "line1\nline2"), ("b", "bar"), ("c", "baz"), ("d", "match")]) },
+        Case { name: "UTF-8 source label", input: &[("utf-8.label", "line1\nline2"), ("b", "bar"), ("c", "baz")],
+            rules: "- {source_labels: [utf-8.label], regex: 'line1.*line2', target_label: d, replacement: 'match${1}'}",
+            want: Some(&[("utf-8.label", "line1\nline2"), ("b", "bar"), ("c", "baz"), ("d", "match")]) },
+        Case { name: "UTF-8 target label", input: LINES,
+            rules: "- {source_labels: [a], regex: 'line1.*line2', target_label: utf-8.label, replacement: 'match${1}'}",
+            want: Some(&[("a", "line1\nline2"), ("b", "bar"), ("c", "baz"), ("utf-8.label", "match")]) },
+        Case { name: "UTF-8 target label with a reference", input: LINES,
+            rules: "- {source_labels: [a], regex: 'line1.*line2', target_label: 'utf-8.label${1}', replacement: 'match${1}'}",
+            want: Some(&[("a", "line1\nline2"), ("b", "bar"), ("c", "baz"), ("utf-8.label", "match")]) },
+        Case { name: "reference styles", input: LINES,
+            rules: "
+                    - {source_labels: [a], regex: '(line1).*(?<second>line2)', target_label: 'label1_${1}', replacement: 'val_${second}'}
+                    - {source_labels: [a], regex: '(line1).*(?<second>line2)', target_label: 'label2_$1', replacement: 'val_$second'}",
+            want: Some(&[("a", "line1\nline2"), ("b", "bar"), ("c", "baz"), ("label1_line1", "val_line2"), ("label2_line1", "val_line2")]) },
+        Case { name: "__type__", input: &[("__name__", "http_requests_total")],
+            rules: "- {source_labels: [__name__], regex: '.*_total$', target_label: __type__, replacement: counter}",
+            want: Some(&[("__name__", "http_requests_total"), ("__type__", "counter")]) },
+        Case { name: "__unit__", input: &[("__name__", "disk_usage_bytes")],
+            rules: "- {source_labels: [__name__], regex: '.*_bytes$', target_label: __unit__, replacement: bytes}",
+            want: Some(&[("__name__", "disk_usage_bytes"), ("__unit__", "bytes")]) },
+        // BenchmarkRelabel's configurations.
+        Case { name: "benchmark example", input: &[("__meta_dns_name", "example-some-x.com"), ("abc", "def"), ("job", "foo")],
+            rules: "
+            - source_labels: [job, __meta_dns_name]
+              regex: \"(.*)some-[regex]\"
+              target_label: job
+              replacement: foo-${1}
+            - source_labels: [abc]
+              target_label: cde
+            - replacement: static
+              target_label: abc
+            - regex:
+              replacement: static
+              target_label: abc",
+            want: Some(&[("__meta_dns_name", "example-some-x.com"), ("abc", "static"), ("cde", "def"), ("job", "foo")]) },
+        Case { name: "benchmark static label pair", input: &[("abcdefg01", "hijklmn1"), ("job", "foo")],
+            rules: "
+            - {replacement: wwwwww, target_label: wwwwww}
+            - {replacement: yyyyyyyyyyyy, target_label: xxxxxxxxx}
+            - {replacement: xxxxxxxxx, target_label: yyyyyyyyyyyy}
+            - {source_labels: [something], target_label: with_source_labels, replacement: value}
+            - {replacement: dropped, target_label: '${0}'}
+            - {replacement: '${0}', target_label: dropped}",
+            want: Some(&[("abcdefg01", "hijklmn1"), ("job", "foo"), ("wwwwww", "wwwwww"), ("xxxxxxxxx", "yyyyyyyyyyyy"), ("yyyyyyyyyyyy", "xxxxxxxxx"), ("with_source_labels", "value")]) },
+        Case { name: "benchmark kubernetes (hash 1 is not kept)", input: &[("__address__", "10.132.183.40:80"), ("__meta_kubernetes_namespace", "loki"), ("__meta_kubernetes_pod_container_port_name", "http-metrics")],
+            rules: "
+            - {source_labels: [__meta_kubernetes_pod_container_port_name], regex: .*-metrics, action: keep}
+            - {source_labels: [__address__, __meta_kubernetes_pod_annotation_prometheus_io_port], target_label: __address__, regex: '(.+?)(\\:\\d+)?;(\\d+)', replacement: '$1:$3'}
+            - {source_labels: [__meta_kubernetes_namespace], regex: hosted-grafana, action: drop}
+            - {source_labels: [__address__], target_label: __tmp_hash, modulus: 3, action: hashmod}
+            - {source_labels: [__tmp_hash], regex: ^0$, action: keep}",
+            want: None },
+        // Our own: behaviour that follows from Go.
+        Case { name: "labelmap: base first, then additions, last wins", input: &[("b_x", "base")],
+            rules: "
+                    - {target_label: a_x, replacement: added}
+                    - {regex: '(a|b)_x', replacement: m, action: labelmap}",
+            want: Some(&[("a_x", "added"), ("b_x", "base"), ("m", "added")]) },
+        Case { name: "labelmap does not revisit its own output", input: &[("a", "1")],
+            rules: "- {regex: '(.*)', replacement: '${1}a', action: labelmap}",
+            want: Some(&[("a", "1"), ("aa", "1")]) },
+        Case { name: "explicit null regex is the empty regex", input: &[("a", "foo")],
+            rules: "- {source_labels: [a], regex: null, target_label: b, replacement: x}", want: Some(&[("a", "foo")]) },
+        Case { name: "explicit null separator is empty", input: &[("a", "x"), ("b", "y")],
+            rules: "- {source_labels: [a, b], separator: null, target_label: c}",
+            want: Some(&[("a", "x"), ("b", "y"), ("c", "xy")]) },
+        Case { name: "null source_labels", input: &[("a", "1")],
+            rules: "- {source_labels: null, target_label: b, replacement: x}", want: Some(&[("a", "1"), ("b", "x")]) },
+        Case { name: "numbers read as strings", input: &[("a", "1")],
+            rules: "- {source_labels: [a], regex: 1, target_label: b, replacement: 2}", want: Some(&[("a", "1"), ("b", "2")]) },
+        Case { name: "absent source label joins as empty", input: &[("a", "x")],
+            rules: "- {source_labels: [a, nope, a], target_label: c}", want: Some(&[("a", "x"), ("c", "x;;x")]) },
+        Case { name: "action is case-insensitive", input: &[("a", "foo")],
+            rules: "- {source_labels: [a], regex: 'f.*', action: DROP}", want: None },
+        Case { name: "lowercase of an empty value deletes", input: &[("a", "x"), ("b", "B")],
+            rules: "- {source_labels: [nope], target_label: b, action: lowercase}", want: Some(&[("a", "x")]) },
+        Case { name: "Go simple case mapping", input: &[("a", "İΣΑΣ"), ("b", "straße ᾳ")],
+            rules: "
+                    - {source_labels: [a], target_label: lo, action: lowercase}
+                    - {source_labels: [b], target_label: up, action: uppercase}",
+            want: Some(&[("a", "İΣΑΣ"), ("b", "straße ᾳ"), ("lo", "iσασ"), ("up", "STRAßE ᾼ")]) },
+        Case { name: "Go classes: \\d is ASCII", input: &[("a", "١٢")],
+            rules: "- {source_labels: [a], regex: '\\d+', action: keep}", want: None },
+        Case { name: "dropping every label drops the set", input: &[("a", "x")],
+            rules: "- {regex: 'a', action: labeldrop}", want: None },
+        Case { name: "a set label can be read and deleted later", input: &[("a", "x")],
+            rules: "
+                    - {target_label: b, replacement: y}
+                    - {source_labels: [b], target_label: c}
+                    - {regex: b, action: labeldrop}
+                    - {source_labels: [b], target_label: d, replacement: 'gone${1}'}",
+            want: Some(&[("a", "x"), ("c", "y"), ("d", "gone")]) },
+    ];
+
     #[test]
-    fn actions_table() {
-        // (input, rules, want; None = dropped)
-        let cases: Vec<(Labels, &str, Option<Labels>)> = vec![
-            (
-                l(&[("a", "foo"), ("b", "bar"), ("c", "baz")]),
-                "- {source_labels: [a], regex: 'f(.*)', target_label: d, replacement: 'ch${1}-ch${1}'}",
-                Some(l(&[("a", "foo"), ("b", "bar"), ("c", "baz"), ("d", "choo-choo")])),
-            ),
-            (
-                l(&[("a", "foo"), ("b", "bar")]),
-                "- {source_labels: [a, b], regex: 'f(.*);(.*)r', target_label: a, replacement: 'b${1}${2}m'}",
-                Some(l(&[("a", "boobam"), ("b", "bar")])),
-            ),
-            (l(&[("a", "foo")]), "- {source_labels: [a], regex: '.*o.*', action: drop}", None),
-            (l(&[("a", "foo")]), "- {source_labels: [a], regex: 'f.*', action: keep}", Some(l(&[("a", "foo")]))),
-            (l(&[("a", "boo")]), "- {source_labels: [a], regex: 'f.*', action: keep}", None),
-            (l(&[("a", "foo")]), "- {source_labels: [a], regex: 'no', target_label: b}", Some(l(&[("a", "foo")]))),
-            (l(&[("a", "foo")]), "- {source_labels: [a], regex: '(f).*', target_label: a, replacement: ''}", None),
-            (l(&[("a", "foo")]), "- {source_labels: [a], target_label: '${1}_x'}", Some(l(&[("a", "foo"), ("foo_x", "foo")]))),
-            (l(&[("a", "foo"), ("b", "x")]), "- {source_labels: [a], target_label: b, replacement: '$1x$$'}", Some(l(&[("a", "foo"), ("b", "$")]))),
-            (l(&[("a", "foo")]), "- {source_labels: [a], target_label: b, replacement: '${1}x'}", Some(l(&[("a", "foo"), ("b", "foox")]))),
-            (l(&[("a", "FoO")]), "- {source_labels: [a], target_label: a, action: lowercase}", Some(l(&[("a", "foo")]))),
-            (l(&[("a", "FoO")]), "- {source_labels: [a], target_label: b, action: uppercase}", Some(l(&[("a", "FoO"), ("b", "FOO")]))),
-            (l(&[("a", "1"), ("b", "1")]), "- {source_labels: [a], target_label: b, action: keepequal}", Some(l(&[("a", "1"), ("b", "1")]))),
-            (l(&[("a", "1"), ("b", "2")]), "- {source_labels: [a], target_label: b, action: keepequal}", None),
-            (l(&[("a", "1"), ("b", "1")]), "- {source_labels: [a], target_label: b, action: dropequal}", None),
-            (
-                l(&[("__meta_x_one", "1"), ("__meta_x_two", "2"), ("c", "3")]),
-                "- {regex: '__meta_x_(.+)', action: labelmap, replacement: 'x_$1'}",
-                Some(l(&[("__meta_x_one", "1"), ("__meta_x_two", "2"), ("c", "3"), ("x_one", "1"), ("x_two", "2")])),
-            ),
-            (l(&[("a", "1"), ("b", "2"), ("ab", "3")]), "- {regex: 'a.*', action: labeldrop}", Some(l(&[("b", "2")]))),
-            (l(&[("a", "1"), ("b", "2"), ("ab", "3")]), "- {regex: 'a.*', action: labelkeep}", Some(l(&[("a", "1"), ("ab", "3")]))),
-            (l(&[("a", "1")]), "- {regex: 'a', action: labeldrop}", None),
-        ];
-        for (input, yaml, want) in cases {
-            let got = rules(yaml).process(&input);
-            assert_eq!(got, want, "input {input}, rules {yaml}");
+    fn relabel_table() {
+        for c in CASES {
+            let input = l(c.input);
+            let got = relabeler(c.rules).process(&input);
+            let want = c.want.map(l);
+            assert_eq!(
+                got, want,
+                "case {:?}\ninput {input}\nrules {}\n got {got:?}\nwant {want:?}",
+                c.name, c.rules
+            );
         }
     }
 
     #[test]
-    fn hashmod_matches_prometheus() {
-        // Upstream relabel_test.go: "baz" with modulus 1000 gives 976 (the
-        // low 8 bytes of its MD5, big-endian, modulo 1000).
-        let got = rules("- {source_labels: [c], target_label: d, action: hashmod, modulus: 1000}")
-            .process(&l(&[("c", "baz")]));
-        assert_eq!(
-            got.and_then(|x| x.get("d").map(str::to_string)).as_deref(),
-            Some("976")
-        );
+    fn expand_like_go() {
+        let re = compile("(?P<x>a)(b)?(c)(?P<x_1>d)?");
+        let caps = re.captures("ac").expect("matches");
+        // (template, want)
+        #[rustfmt::skip]
+        let cases = [
+            ("$1", "a"), ("${1}", "a"), ("$x", "a"), ("${x}", "a"), ("$0", "ac"),
+            ("$1x", ""), ("${1}x", "ax"), ("$3$1", "ca"), ("$2", ""), ("$x_1", ""),
+            ("$$1", "$1"), ("$", "$"), ("a$", "a$"), ("${", "${"), ("${}", "${}"),
+            ("${1", "${1"), ("${1-}", "${1-}"), ("$-", "$-"), ("$01", ""), ("$9", ""),
+            ("$1.$3", "a.c"), ("$1Ⅻ", "aⅫ"), ("$1é", ""), ("$99999999999999999999", ""),
+        ];
+        for (tpl, want) in cases {
+            let got = Template::parse(tpl, &re).expand(&caps);
+            assert_eq!(got, want, "template {tpl:?}: got {got:?}, want {want:?}");
+        }
+    }
+
+    fn compile(p: &str) -> Regex {
+        model::matcher::compile_anchored(p).unwrap_or_else(|e| panic!("{p}: {e}"))
     }
 
     #[test]
     fn validation_errors() {
+        // (rules, error containing; "" = valid)
+        #[rustfmt::skip]
         let cases = [
-            (
-                "- {action: hashmod, target_label: a}",
-                "requires non-zero modulus",
-            ),
-            ("- {action: replace}", "requires 'target_label'"),
-            (
-                "- {action: labeldrop, source_labels: [a]}",
-                "requires only 'regex'",
-            ),
-            (
-                "- {action: keepequal, target_label: a, regex: x}",
-                "requires only 'source_labels'",
-            ),
-            (
-                "- {action: lowercase, target_label: '$1'}",
-                "is invalid 'target_label'",
-            ),
-            (
-                "- {target_label: a, regex: '('}",
-                "invalid regular expression",
-            ),
+            ("- {action: hashmod, target_label: a}", "rule 0: relabel configuration for hashmod requires non-zero modulus"),
+            ("- {action: replace}", "relabel configuration for replace action requires 'target_label' value"),
+            ("- {action: lowercase}", "relabel configuration for lowercase action requires 'target_label' value"),
+            ("- {action: keepequal, source_labels: [a]}", "for keepequal action requires 'target_label' value"),
+            ("- {action: lowercase, target_label: '${3}'}", ""),
+            ("- {action: hashmod, target_label: '${3}', modulus: 2}", ""),
+            ("- {source_labels: [a], regex: 'some-([^-]+)-([^,]+)', replacement: '${1}', target_label: '${3}'}", ""),
+            ("- {source_labels: [a], regex: 'some-([^-]+)-([^,]+)', replacement: '${1}', target_label: '0${3}'}", ""),
+            ("- {source_labels: [a], regex: 'some-([^-]+)-([^,]+)', replacement: '${1}', target_label: '-${3}'}", ""),
+            ("- {regex: '__meta_kubernetes_pod_label_(strimzi_io_.+)', action: labelmap, replacement: '$1'}", ""),
+            ("- {regex: '__meta_(.+)', action: labelmap, replacement: '${1}'}", ""),
+            ("- {regex: '__meta_(.+)', action: labelmap, replacement: ''}", r#""" is invalid 'replacement' for labelmap action"#),
+            ("- {action: uppercase, target_label: a, replacement: x}", "'replacement' can not be set for uppercase action"),
+            ("- {action: dropequal, target_label: a, replacement: x}", "'replacement' can not be set for dropequal action"),
+            ("- {action: keepequal, target_label: a, replacement: '$1', separator: ';'}", ""),
+            ("- {action: keepequal, target_label: a, regex: '(.*)'}", "keepequal action requires only 'source_labels' and `target_label`, and no other fields"),
+            ("- {action: dropequal, target_label: a, separator: ','}", "dropequal action requires only"),
+            ("- {action: keepequal, target_label: a, modulus: 3}", "keepequal action requires only"),
+            ("- {action: labeldrop, source_labels: [a]}", "labeldrop action requires only 'regex', and no other fields"),
+            ("- {action: labelkeep, target_label: a}", "labelkeep action requires only 'regex'"),
+            ("- {action: labelkeep, replacement: x}", "labelkeep action requires only 'regex'"),
+            ("- {action: labeldrop, separator: x}", "labeldrop action requires only 'regex'"),
+            ("- {action: labeldrop, regex: a, replacement: '$1', separator: ';'}", ""),
+            ("- {target_label: a, regex: '('}", "invalid regular expression"),
+            ("- {target_label: a, source_labels: ['']}", r#""" is not a valid label name"#),
+            ("- {target_label: a}\n- {action: drop}\n- {action: hashmod}", "rule 2: "),
         ];
         for (yaml, want) in cases {
-            let cfgs: Vec<RelabelConfig> = serde_yaml::from_str(yaml).unwrap();
-            let e = Relabeler::new(&cfgs).unwrap_err();
-            assert!(e.reason.contains(want), "{yaml}: got {e}, want {want:?}");
+            let cfgs: Vec<RelabelConfig> =
+                serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("parse {yaml}: {e}"));
+            match (Relabeler::new(&cfgs), want) {
+                (Ok(_), "") => {}
+                (Ok(_), want) => panic!("rules {yaml}\n got ok\nwant error containing {want:?}"),
+                (Err(e), want) => assert!(
+                    !want.is_empty() && e.to_string().contains(want),
+                    "rules {yaml}\n got {e}\nwant {}",
+                    if want.is_empty() {
+                        "ok".to_string()
+                    } else {
+                        format!("error containing {want:?}")
+                    }
+                ),
+            }
         }
-        assert!(serde_yaml::from_str::<Vec<RelabelConfig>>("- {action: explode}").is_err());
-        assert!(serde_yaml::from_str::<Vec<RelabelConfig>>("- {sauce_labels: [a]}").is_err());
+    }
+
+    #[test]
+    fn decoding_errors() {
+        // (rules, error containing)
+        let cases = [
+            ("- {action: explode}", r#"unknown relabel action "explode""#),
+            ("- {action: ''}", r#"unknown relabel action """#),
+            (
+                "- {action: null, target_label: a}",
+                "relabel action cannot be empty",
+            ),
+            ("- {sauce_labels: [a]}", "unknown field `sauce_labels`"),
+            ("- {modulus: -1}", "modulus"),
+        ];
+        for (yaml, want) in cases {
+            match serde_yaml::from_str::<Vec<RelabelConfig>>(yaml) {
+                Ok(got) => panic!("rules {yaml}\n got {got:?}\nwant error containing {want:?}"),
+                Err(e) => assert!(
+                    e.to_string().contains(want),
+                    "rules {yaml}\n got {e}\nwant {want:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn yaml_round_trip() {
+        let cases = [
+            "- {source_labels: [a, b], separator: ',', regex: '(.+)', target_label: x, replacement: '${1}', action: replace}",
+            "- {source_labels: [a], target_label: h, modulus: 7, action: hashmod}",
+            "- {source_labels: [a], separator: '', regex: '', replacement: '', target_label: t}",
+            "- {regex: tmp_.*, action: labeldrop}",
+            "- {target_label: t}",
+        ];
+        for yaml in cases {
+            let cfgs: Vec<RelabelConfig> = serde_yaml::from_str(yaml).expect("parses");
+            let printed = serde_yaml::to_string(&cfgs).expect("prints");
+            let back: Vec<RelabelConfig> = serde_yaml::from_str(&printed).expect("reparses");
+            assert_eq!(back, cfgs, "input {yaml}\nprinted {printed}");
+        }
+        let upper: Vec<RelabelConfig> =
+            serde_yaml::from_str("- {action: LabelMap}").expect("parses");
+        assert_eq!(upper[0].action, Some(Action::LabelMap));
+        assert_eq!(
+            serde_yaml::to_string(&Action::KeepEqual)
+                .expect("prints")
+                .trim(),
+            "keepequal"
+        );
+    }
+
+    #[test]
+    fn no_rules_keep_the_set() {
+        let r = Relabeler::new(&[]).expect("empty list");
+        assert!(r.is_empty());
+        assert_eq!(r.process(&l(&[("a", "1")])), Some(l(&[("a", "1")])));
+        assert_eq!(r.process(&Labels::empty()), None);
     }
 }

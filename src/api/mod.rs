@@ -33,6 +33,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/status/config", get(status::config))
         .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
+        .route("/api/v1/status/tsdb", get(status::tsdb))
 }
 
 /// Why an API call failed, as Prometheus classifies it.

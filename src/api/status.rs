@@ -204,3 +204,44 @@ pub async fn target_metadata(
     out.truncate(limit);
     Ok(success(Value::Array(out), Vec::new()))
 }
+
+#[derive(serde::Deserialize)]
+pub struct TsdbQuery {
+    limit: Option<i64>,
+}
+
+/// `/api/v1/status/tsdb`: head cardinality statistics.
+pub async fn tsdb(
+    State(st): State<Arc<AppState>>,
+    Query(q): Query<TsdbQuery>,
+) -> Result<Response, ApiError> {
+    let limit = match q.limit {
+        None => 10,
+        Some(n) if n > 0 => n as usize,
+        Some(_) => return Err(ApiError::BadData("limit must be a positive number".into())),
+    };
+    let s = st.store.stats(limit);
+    let list = |v: &[store::Stat]| {
+        Value::Array(
+            v.iter()
+                .map(|x| json!({"name": x.name, "value": x.value}))
+                .collect(),
+        )
+    };
+    Ok(success(
+        json!({
+            "headStats": {
+                "numSeries": s.num_series,
+                "numLabelPairs": s.num_label_pairs,
+                "chunkCount": s.chunk_count,
+                "minTime": s.min_time,
+                "maxTime": s.max_time,
+            },
+            "seriesCountByMetricName": list(&s.series_count_by_metric_name),
+            "labelValueCountByLabelName": list(&s.label_value_count_by_label_name),
+            "memoryInBytesByLabelName": list(&s.memory_in_bytes_by_label_name),
+            "seriesCountByLabelValuePair": list(&s.series_count_by_label_value_pair),
+        }),
+        Vec::new(),
+    ))
+}

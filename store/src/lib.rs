@@ -43,6 +43,7 @@ mod metrics;
 mod open;
 mod postings;
 mod query;
+mod stats;
 pub(crate) mod wal;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 pub use append::StoreAppender;
 pub use maintain::RetentionReport;
 pub use metrics::Metrics;
+pub use stats::{Stat, TsdbStats};
 
 /// The SQLite file inside the data directory.
 pub const DB_FILE: &str = "watchfire.db";

@@ -2,7 +2,7 @@
 //! relabeling, limits, one appender batch per scrape, staleness markers and
 //! the synthetic `up` and `scrape_*` series (upstream `scrape/scrape.go`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,11 @@ pub(crate) struct Scraper {
     pub fetcher: Fetcher,
     /// Series written by the last successful scrape, for staleness.
     prev: HashSet<Labels>,
+    /// Final labels by a sample's name and labels as scraped, kept from the
+    /// last scrape (upstream's scrape cache): most lines repeat every
+    /// scrape, so their labels are built, merged, relabeled and checked
+    /// once. `None`: dropped by metric relabeling.
+    cache: HashMap<Box<[u8]>, Option<Labels>>,
 }
 
 impl Scraper {
@@ -89,6 +94,7 @@ impl Scraper {
             health,
             fetcher,
             prev: HashSet::new(),
+            cache: HashMap::new(),
         }
     }
 
@@ -211,7 +217,7 @@ impl Scraper {
     /// Parses a body into the samples to write. Any parse error or broken
     /// limit fails the whole scrape, as in Prometheus.
     fn process(
-        &self,
+        &mut self,
         body: &[u8],
         format: crate::exposition::Format,
         ts: i64,
@@ -226,7 +232,9 @@ impl Scraper {
             kind: "unknown".into(),
             ..Metadata::default()
         };
-        let mut last: Option<Labels> = None;
+        let mut next_cache: HashMap<Box<[u8]>, Option<Labels>> =
+            HashMap::with_capacity(self.cache.len());
+        let mut key: Vec<u8> = Vec::with_capacity(256);
         while !rest.is_empty() {
             line_no += 1;
             let (line, terminated) = match rest.iter().position(|&b| b == b'\n') {
@@ -272,20 +280,37 @@ impl Scraper {
                 _ => continue,
             };
             scraped += 1;
-            let own = match &last {
-                Some(l) if s.is_series(l) => l.clone(),
-                _ => s.series(),
+            // 0xff never occurs in UTF-8, so it separates unambiguously.
+            key.clear();
+            key.extend_from_slice(s.name.as_bytes());
+            for (n, v) in &s.labels {
+                key.push(0xff);
+                key.extend_from_slice(n.as_bytes());
+                key.push(0xff);
+                key.extend_from_slice(v.as_bytes());
+            }
+            let cached = match self.cache.remove(&key[..]) {
+                Some(c) => c,
+                None => match next_cache.get(&key[..]) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let merged = self.merge(&s.series());
+                        let l = if self.opts.metric_relabel.is_empty() {
+                            Some(merged)
+                        } else {
+                            self.opts.metric_relabel.process(&merged)
+                        };
+                        if let Some(l) = &l {
+                            self.check_limits(l)?;
+                        }
+                        l
+                    }
+                },
             };
-            last = Some(own.clone());
-            let merged = self.merge(&own);
-            let Some(labels) = (if self.opts.metric_relabel.is_empty() {
-                Some(merged)
-            } else {
-                self.opts.metric_relabel.process(&merged)
-            }) else {
+            next_cache.insert(key.as_slice().into(), cached.clone());
+            let Some(labels) = cached else {
                 continue;
             };
-            self.check_limits(&labels)?;
             let t = match (self.opts.honor_timestamps, s.timestamp_ms) {
                 (true, Some(t)) => t,
                 _ => ts,
@@ -296,6 +321,7 @@ impl Scraper {
             }
         }
         parser.finish().map_err(|e| e.to_string())?;
+        self.cache = next_cache;
         Ok(Scraped {
             samples: out,
             scraped,
