@@ -1,10 +1,12 @@
 //! The scrape side of Watchfire: everything between a target's HTTP answer
 //! and a batch of samples for the store.
 //!
-//! Today the crate holds one module, [`exposition`]: our own parser of the
-//! Prometheus text format 0.0.4 and OpenMetrics 1.0. Target discovery
-//! (static, file, HTTP), relabeling, the per-target scrape loop, staleness
-//! markers and the `up`/`scrape_*` series arrive later and will build on it.
+//! Modules: [`config`] (`prometheus.yml` with Prometheus's defaults and
+//! validation), [`discovery`] (file_sd), [`target`] (from discovered
+//! addresses to labels and URLs), [`relabel`] (every relabel action),
+//! [`scrape`] (the [`scrape::Manager`] and one scrape loop per target) and
+//! [`exposition`], our own parser of the Prometheus text format 0.0.4 and
+//! OpenMetrics 1.0.
 //!
 //! # Principal types
 //!
@@ -25,7 +27,7 @@
 //! closes the body (OpenMetrics requires `# EOF`);
 //! [`exposition::attach_start_timestamps`] folds OpenMetrics `_created`
 //! samples into the start timestamps of their series. The samples then go to
-//! metric relabeling, limits and one `Appender` batch per scrape (later).
+//! metric relabeling, limits and one `Appender` batch per scrape.
 //! `watchfire import` streams and keeps no entries to fold over: it skips
 //! [`exposition::Entry::Created`] entries instead, so imported samples carry
 //! no start timestamp.

@@ -23,11 +23,15 @@
 //! assert_eq!(out.get("host"), Some("db1"));
 //! ```
 
+mod case;
+mod template;
+
+use case::{go_lower, go_upper};
 use std::fmt;
-use std::sync::LazyLock;
+use template::Template;
 
 use model::Labels;
-use regex::{Captures, Regex};
+use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 const DEFAULT_SEPARATOR: &str = ";";
@@ -478,148 +482,6 @@ impl<'a> Scratch<'a> {
         }
         b.labels()
     }
-}
-
-/// A `target_label` or `replacement` parsed once with Go's `Regexp.Expand`
-/// rules: `$$` is `$`; `$name` takes the longest run of letters, digits
-/// and `_` (so `$1x` names group `1x`); `${name}` needs the closing brace; a
-/// name of ASCII digits without a leading zero is a group number; any other
-/// `$` is literal; a group that does not exist or did not take part expands
-/// to nothing.
-#[derive(Debug, Clone)]
-struct Template {
-    pieces: Vec<Piece>,
-}
-
-#[derive(Debug, Clone)]
-enum Piece {
-    Literal(String),
-    Group(usize),
-}
-
-/// Go's `unicode.IsLetter`, `unicode.IsDigit` or `_`: Unicode categories L
-/// and Nd, which differ from `char::is_alphanumeric`.
-static NAME: LazyLock<Regex> = LazyLock::new(|| {
-    // A fixed, valid pattern: failure here is a bug, not input.
-    Regex::new(r"^[\p{L}\p{Nd}_]*").expect("group name pattern compiles")
-});
-
-impl Template {
-    fn parse(src: &str, re: &Regex) -> Template {
-        let mut pieces = Vec::new();
-        let mut lit = String::new();
-        let mut rest = src;
-        while let Some(i) = rest.find('$') {
-            lit.push_str(&rest[..i]);
-            rest = &rest[i + 1..];
-            if let Some(r) = rest.strip_prefix('$') {
-                lit.push('$');
-                rest = r;
-                continue;
-            }
-            let Some((name, after)) = reference(rest) else {
-                lit.push('$');
-                continue;
-            };
-            rest = after;
-            if let Some(g) = group_index(name, re) {
-                if !lit.is_empty() {
-                    pieces.push(Piece::Literal(std::mem::take(&mut lit)));
-                }
-                pieces.push(Piece::Group(g));
-            }
-        }
-        lit.push_str(rest);
-        if !lit.is_empty() {
-            pieces.push(Piece::Literal(lit));
-        }
-        Template { pieces }
-    }
-
-    fn expand(&self, caps: &Captures<'_>) -> String {
-        let mut out = String::new();
-        self.expand_into(caps, &mut out);
-        out
-    }
-
-    fn expand_into(&self, caps: &Captures<'_>, out: &mut String) {
-        for p in &self.pieces {
-            match p {
-                Piece::Literal(s) => out.push_str(s),
-                Piece::Group(i) => out.push_str(caps.get(*i).map_or("", |m| m.as_str())),
-            }
-        }
-    }
-}
-
-/// Splits a `name` or `{name}` reference (after the `$`) from the rest.
-fn reference(s: &str) -> Option<(&str, &str)> {
-    let (braced, body) = match s.strip_prefix('{') {
-        Some(b) => (true, b),
-        None => (false, s),
-    };
-    let n = NAME.find(body).map_or(0, |m| m.end());
-    if n == 0 {
-        return None;
-    }
-    let rest = if braced {
-        body[n..].strip_prefix('}')?
-    } else {
-        &body[n..]
-    };
-    Some((&body[..n], rest))
-}
-
-fn group_index(name: &str, re: &Regex) -> Option<usize> {
-    let numeric =
-        name.bytes().all(|b| b.is_ascii_digit()) && (name == "0" || !name.starts_with('0'));
-    if numeric {
-        // Too long to parse means more groups than any regex has.
-        let n: usize = name.parse().ok()?;
-        return (n < re.captures_len()).then_some(n);
-    }
-    re.capture_names().position(|n| n == Some(name))
-}
-
-/// Go's `strings.ToLower`: each char by its simple, one-to-one mapping.
-/// Rust's full mapping differs only where it yields several chars.
-fn go_lower(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            let mut m = c.to_lowercase();
-            match (m.next(), m.next()) {
-                (Some(l), None) => l,
-                // U+0130 is the one char whose full lower case is two chars.
-                _ if c == '\u{130}' => 'i',
-                _ => c,
-            }
-        })
-        .collect()
-}
-
-/// Go's `strings.ToUpper`: each char by its simple, one-to-one mapping, so
-/// `ß` stays `ß` where Rust gives `SS`.
-fn go_upper(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            let mut m = c.to_uppercase();
-            match (m.next(), m.next()) {
-                (Some(u), None) => u,
-                // Of the chars whose full upper case is several chars, only
-                // the Greek letters with ypogegrammeni have a simple mapping
-                // (UnicodeData.txt): to the matching letter with prosgegrammeni.
-                _ => match c {
-                    '\u{1F80}'..='\u{1F87}' | '\u{1F90}'..='\u{1F97}' | '\u{1FA0}'..='\u{1FA7}' => {
-                        char::from_u32(c as u32 + 8).unwrap_or(c)
-                    }
-                    '\u{1FB3}' | '\u{1FC3}' | '\u{1FF3}' => {
-                        char::from_u32(c as u32 + 9).unwrap_or(c)
-                    }
-                    _ => c,
-                },
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
