@@ -4,9 +4,8 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, Uri};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use model::{Labels, Querier};
 
@@ -16,18 +15,8 @@ use crate::server::AppState;
 /// How far back a series' newest sample may be (the query lookback).
 const LOOKBACK_MS: i64 = 5 * 60_000;
 
-pub async fn federate(
-    State(st): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::from_request(&method, &uri, &headers, &body);
-    let mut sets = Vec::new();
-    for m in p.all("match[]") {
-        sets.extend(promql::parse_selector(m).map_err(|e| ApiError::BadData(e.to_string()))?);
-    }
+pub async fn federate(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+    let sets = p.matcher_sets()?;
     let now = model::time::now_ms();
     let external: Vec<(String, String)> = st
         .config

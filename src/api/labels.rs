@@ -3,24 +3,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
-use model::{Labels, Matcher, Querier};
+use model::{Labels, Querier};
 use serde_json::{json, Map, Value};
 
 use super::{success, ApiError, Params, MAX_TIME, MIN_TIME};
 use crate::server::AppState;
-
-/// The matcher sets of every `match[]`, each selector possibly several sets.
-fn matcher_sets(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
-    let mut out = Vec::new();
-    for m in p.all("match[]") {
-        out.extend(promql::parse_selector(m).map_err(|e| ApiError::BadData(e.to_string()))?);
-    }
-    Ok(out)
-}
 
 fn range(p: &Params) -> Result<(i64, i64), ApiError> {
     let start = p.time("start", MIN_TIME)?;
@@ -48,15 +37,8 @@ fn labels_json(l: &Labels) -> Value {
     )
 }
 
-pub async fn series(
-    State(st): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::from_request(&method, &uri, &headers, &body);
-    let sets = matcher_sets(&p)?;
+pub async fn series(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+    let sets = p.matcher_sets()?;
     if sets.is_empty() {
         return Err(ApiError::BadData("no match[] parameter provided".into()));
     }
@@ -83,15 +65,8 @@ pub async fn series(
     ))
 }
 
-pub async fn names(
-    State(st): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let p = Params::from_request(&method, &uri, &headers, &body);
-    let sets = matcher_sets(&p)?;
+pub async fn names(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+    let sets = p.matcher_sets()?;
     let (start, end) = range(&p)?;
     let mut all = BTreeSet::new();
     if sets.is_empty() {
@@ -109,16 +84,12 @@ pub async fn names(
 pub async fn values(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    p: Params,
 ) -> Result<Response, ApiError> {
-    let p = Params::from_request(&method, &uri, &headers, &body);
     // Prometheus 3 allows UTF-8 names, escaped as `U__` + underscores.
     let name = unescape_name(&name)
         .ok_or_else(|| ApiError::BadData(format!("invalid label name: {name:?}")))?;
-    let sets = matcher_sets(&p)?;
+    let sets = p.matcher_sets()?;
     let (start, end) = range(&p)?;
     let mut all = BTreeSet::new();
     if sets.is_empty() {

@@ -77,8 +77,27 @@ pub fn success(data: Value, warnings: Vec<String>) -> Response {
 /// Request parameters from the query string and, for a form POST, the body.
 pub struct Params(Vec<(String, String)>);
 
+/// Reads the query string and a form body: handlers take `Params` as their
+/// last argument.
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, _: &S) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, 64 << 20)
+            .await
+            .map_err(|e| ApiError::BadData(format!("read request body: {e}")))?;
+        Ok(Params::parse(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &body,
+        ))
+    }
+}
+
 impl Params {
-    pub fn from_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Self {
+    fn parse(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Self {
         let mut p: Vec<(String, String)> =
             form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                 .into_owned()
@@ -109,6 +128,16 @@ impl Params {
             .filter(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
             .collect()
+    }
+
+    /// The matcher sets of every `match[]`; one selector may give several
+    /// (`or` inside the braces).
+    pub fn matcher_sets(&self) -> Result<Vec<Vec<model::Matcher>>, ApiError> {
+        let mut out = Vec::new();
+        for m in self.all("match[]") {
+            out.extend(promql::parse_selector(m).map_err(|e| ApiError::BadData(e.to_string()))?);
+        }
+        Ok(out)
     }
 
     /// A time parameter (RFC 3339 or Unix seconds) in milliseconds, or
