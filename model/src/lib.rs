@@ -36,4 +36,6 @@ pub mod time;
 pub use labels::{Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use sample::Sample;
-pub use storage::{Appendable, Appender, CommitSummary, Querier, Series, SeriesSet, StorageError};
+pub use storage::{
+    Appendable, Appender, CommitSummary, Querier, Series, SeriesRef, SeriesSet, StorageError,
+};

@@ -44,10 +44,35 @@ impl CommitSummary {
     }
 }
 
+/// A store's handle on a series, valid while the series lives; 0 is none.
+/// A producer that writes the same series again and again (a scrape loop)
+/// hands it back to skip the lookup by labels.
+pub type SeriesRef = u64;
+
 /// A batch of samples on its way into a store.
 pub trait Appender: Send {
     /// Adds a sample to the batch. Nothing is visible before [`Appender::commit`].
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), StorageError>;
+    /// Like [`Appender::append`], with the series' reference from an
+    /// earlier [`Appender::refs`] as a hint (0: none). A store checks the
+    /// hint against `labels`, so a stale one costs only the lookup it was
+    /// meant to save.
+    fn append_hinted(
+        &mut self,
+        hint: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> Result<(), StorageError> {
+        let _ = hint;
+        self.append(labels, t, v)
+    }
+    /// After a commit: the reference of each appended sample's series, in
+    /// append order (0 where the store has none). Empty for a store without
+    /// references.
+    fn refs(&self) -> &[SeriesRef] {
+        &[]
+    }
     /// Makes the batch visible and durable as one unit and starts a new one.
     fn commit(&mut self) -> Result<CommitSummary, StorageError>;
     /// Drops the batch.

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use model::{Appendable, Appender, CommitSummary, Labels, StorageError};
+use model::{Appendable, Appender, CommitSummary, Labels, SeriesRef, StorageError};
 
 use crate::head::Pending;
 use crate::wal::record;
@@ -15,10 +15,21 @@ pub struct StoreAppender {
     inner: Arc<Inner>,
     batch: Vec<Pending>,
     buf: Vec<u8>,
+    refs: Vec<SeriesRef>,
 }
 
 impl Appender for StoreAppender {
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), StorageError> {
+        self.append_hinted(0, labels, t, v)
+    }
+
+    fn append_hinted(
+        &mut self,
+        hint: SeriesRef,
+        labels: &Labels,
+        t: i64,
+        v: f64,
+    ) -> Result<(), StorageError> {
         if labels.is_empty() {
             return Err(StorageError::Invalid(
                 "a series needs at least one label".into(),
@@ -26,6 +37,7 @@ impl Appender for StoreAppender {
         }
         self.batch.push(Pending {
             labels: labels.clone(),
+            hint,
             t,
             v,
         });
@@ -33,8 +45,18 @@ impl Appender for StoreAppender {
     }
 
     fn commit(&mut self) -> Result<CommitSummary, StorageError> {
-        let batch = std::mem::take(&mut self.batch);
-        Ok(self.inner.commit(&batch, &mut self.buf)?)
+        let sum = self
+            .inner
+            .commit(&self.batch, &mut self.buf, &mut self.refs);
+        self.batch.clear();
+        if sum.is_err() {
+            self.refs.clear();
+        }
+        Ok(sum?)
+    }
+
+    fn refs(&self) -> &[SeriesRef] {
+        &self.refs
     }
 
     fn rollback(&mut self) {
@@ -43,7 +65,13 @@ impl Appender for StoreAppender {
 }
 
 impl Inner {
-    fn commit(&self, batch: &[Pending], buf: &mut Vec<u8>) -> Result<CommitSummary, Error> {
+    fn commit(
+        &self,
+        batch: &[Pending],
+        buf: &mut Vec<u8>,
+        refs: &mut Vec<u64>,
+    ) -> Result<CommitSummary, Error> {
+        refs.clear();
         if batch.is_empty() {
             return Ok(CommitSummary::default());
         }
@@ -51,11 +79,13 @@ impl Inner {
         if st.closed {
             return Err(Error::Closed);
         }
-        let (rec, sum) = st.head.prepare(batch);
+        let (rec, sum) = st.head.prepare(batch, refs);
         let m = &self.metrics;
         m.out_of_order.add(sum.out_of_order as u64);
         m.duplicate.add(sum.duplicate as u64);
         if rec.samples.is_empty() {
+            // Nothing to write; new series (none can be new without a
+            // sample) and references stay as they are.
             return Ok(sum);
         }
         buf.clear();
@@ -82,6 +112,7 @@ impl Store {
             inner: self.inner.clone(),
             batch: Vec::new(),
             buf: Vec::new(),
+            refs: Vec::new(),
         }
     }
 }

@@ -6,13 +6,13 @@
 //! duplicate, and an exact repeat is ignored (upstream `tsdb/head_append.go`
 //! does the same).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use model::{CommitSummary, Labels};
 
 use crate::chunk::Encoder;
 use crate::postings::Postings;
+use crate::slab::{Slab, U64Map};
 use crate::wal::Batch;
 
 /// A completed chunk.
@@ -103,9 +103,9 @@ fn verdict(last_t: i64, last_v: u64, t: i64, v: f64) -> Verdict {
 }
 
 pub(crate) struct Head {
-    pub series: HashMap<u64, MemSeries>,
-    by_hash: HashMap<u64, u64>,
-    collisions: HashMap<u64, Vec<u64>>,
+    pub series: Slab<MemSeries>,
+    by_hash: U64Map<u64>,
+    collisions: U64Map<Vec<u64>>,
     pub postings: Postings,
     next_ref: u64,
     policy: ChunkPolicy,
@@ -118,6 +118,8 @@ pub(crate) struct Head {
 /// A sample the caller gave, before validation.
 pub(crate) struct Pending {
     pub labels: Labels,
+    /// The caller's guess at the series reference (0: none).
+    pub hint: u64,
     pub t: i64,
     pub v: f64,
 }
@@ -125,9 +127,9 @@ pub(crate) struct Pending {
 impl Head {
     pub(crate) fn new(policy: ChunkPolicy) -> Self {
         Head {
-            series: HashMap::new(),
-            by_hash: HashMap::new(),
-            collisions: HashMap::new(),
+            series: Slab::default(),
+            by_hash: U64Map::default(),
+            collisions: U64Map::default(),
             postings: Postings::default(),
             next_ref: 1,
             policy,
@@ -201,14 +203,17 @@ impl Head {
     /// Validates a batch and turns it into a WAL record, creating nothing
     /// yet: new series get references the head will use if the record is
     /// written. Returns the record and the counts for the caller.
-    pub(crate) fn prepare(&self, batch: &[Pending]) -> (Batch, CommitSummary) {
+    pub(crate) fn prepare(&self, batch: &[Pending], refs: &mut Vec<u64>) -> (Batch, CommitSummary) {
         let mut rec = Batch::default();
+        rec.samples.reserve(batch.len());
         let mut sum = CommitSummary::default();
-        let mut fresh: HashMap<&Labels, u64> = HashMap::new();
-        // Latest (t, v bits) per series within this batch.
-        let mut latest: HashMap<u64, (i64, u64)> = HashMap::new();
+        let mut fresh: std::collections::HashMap<&Labels, u64> = Default::default();
+        refs.clear();
+        refs.reserve(batch.len());
         for p in batch {
-            let r = match self.lookup(&p.labels) {
+            let hinted = Some(p.hint)
+                .filter(|h| *h != 0 && self.series.get(h).is_some_and(|s| s.labels == p.labels));
+            let r = match hinted.or_else(|| self.lookup(&p.labels)) {
                 Some(r) => r,
                 None => *fresh.entry(&p.labels).or_insert_with(|| {
                     let r = self.next_ref + rec.series.len() as u64;
@@ -216,16 +221,29 @@ impl Head {
                     r
                 }),
             };
-            let (last_t, last_v) = match latest.get(&r) {
-                Some(&x) => x,
-                None => self
-                    .series
-                    .get(&r)
-                    .map_or((i64::MIN, 0), |s| (s.last_t, s.last_v)),
+            refs.push(r);
+        }
+        // A series can occur more than once in a batch; then its later
+        // samples are checked against the earlier ones. Strictly rising
+        // references (a steady scrape) rule that out without a map.
+        let repeats = !refs.windows(2).all(|w| w[0] < w[1]);
+        let mut latest: U64Map<(i64, u64)> = U64Map::default();
+        for (p, &r) in batch.iter().zip(refs.iter()) {
+            let seen = if repeats {
+                latest.get(&r).copied()
+            } else {
+                None
             };
+            let (last_t, last_v) = seen.unwrap_or_else(|| {
+                self.series
+                    .get(&r)
+                    .map_or((i64::MIN, 0), |s| (s.last_t, s.last_v))
+            });
             match verdict(last_t, last_v, p.t, p.v) {
                 Verdict::Append => {
-                    latest.insert(r, (p.t, p.v.to_bits()));
+                    if repeats {
+                        latest.insert(r, (p.t, p.v.to_bits()));
+                    }
                     rec.samples.push((r, p.t, p.v));
                     sum.appended += 1;
                 }
@@ -300,7 +318,7 @@ impl Head {
                 continue;
             }
             if let Some(f) = s.close_open() {
-                self.flush_queue.push((*r, f));
+                self.flush_queue.push((r, f));
             }
         }
     }

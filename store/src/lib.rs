@@ -43,6 +43,7 @@ mod metrics;
 mod open;
 mod postings;
 mod query;
+mod slab;
 mod stats;
 pub(crate) mod wal;
 

@@ -114,11 +114,11 @@ impl Inner {
                 .map_err(Error::io(format!("cut WAL segment {upto}")))?;
             let series = st.head.labels_of(&st.head.uncatalogued);
             let mut chunks: Vec<(u64, Arc<Frozen>)> = Vec::new();
-            for (r, s) in &st.head.series {
+            for (r, s) in st.head.series.iter() {
                 chunks.extend(
                     Head::chunks_in(s, i64::MIN, i64::MAX)
                         .into_iter()
-                        .map(|c| (*r, c)),
+                        .map(|c| (r, c)),
                 );
             }
             drop(st);
