@@ -328,6 +328,35 @@ impl Parser {
         entry.map_err(|f| f.on_line(line_no))
     }
 
+    /// For a scrape cache keyed by raw bytes: where the series part of a
+    /// sample line ends, and a tag for the parser context that shapes its
+    /// labels. Only the lenient text format answers; `None` means "parse
+    /// the line in full". The key is the tag and `line[..end]`.
+    pub fn series_end(&self, line: &[u8]) -> Option<(u8, usize)> {
+        match &self.grammar {
+            Grammar::Text(s) => s.series_end(line),
+            Grammar::OpenMetrics(_) => None,
+        }
+    }
+
+    /// Parses the value and timestamp of a sample line whose series part,
+    /// `line[..end]` from [`Parser::series_end`], an earlier line with the
+    /// same tag parsed cleanly: the rest of the line is all that can be
+    /// wrong. Errors read as [`Parser::parse_line`]'s would.
+    pub fn sample_value(
+        &mut self,
+        line: &[u8],
+        end: usize,
+        line_no: usize,
+    ) -> Result<(f64, Option<i64>), ParseError> {
+        self.last_line = line_no;
+        let r = match &self.grammar {
+            Grammar::Text(s) => s.sample_value(line, end),
+            Grammar::OpenMetrics(_) => Err(Fault::at(0, "no fast path for OpenMetrics")),
+        };
+        r.map_err(|f| f.on_line(line_no))
+    }
+
     /// Parses the last line of a body that does not end in `'\n'`. The
     /// reference text parser rejects such a line unless it is blank;
     /// Prometheus and OpenMetrics take it as any other line.

@@ -189,6 +189,26 @@ impl State {
         let Some(name) = name else {
             return Err(Fault::at(start, "metric name not set"));
         };
+        let (value, timestamp_ms) = self.value_part(&mut cur)?;
+        let mut sample = Sample {
+            name,
+            labels,
+            value,
+            timestamp_ms,
+            exemplar: None,
+            start_timestamp_ms: None,
+        };
+        let kind = if self.strict {
+            self.check_family(&sample)?
+        } else {
+            self.last_type
+        };
+        normalize_floats(&mut sample.labels, kind, &mut self.scratch);
+        Ok(sample)
+    }
+
+    /// The value and optional timestamp that end a sample line.
+    fn value_part(&self, cur: &mut Cursor<'_>) -> Result<(f64, Option<i64>), Fault> {
         cur.skip_blanks();
         let value_at = cur.pos();
         let value = cur.token(|b| b == b' ' || b == b'\t');
@@ -211,21 +231,58 @@ impl State {
                 return Err(cur.fault("expected end of line after timestamp"));
             }
         }
-        let mut sample = Sample {
-            name,
-            labels,
-            value,
-            timestamp_ms,
-            exemplar: None,
-            start_timestamp_ms: None,
-        };
-        let kind = if self.strict {
-            self.check_family(&sample)?
-        } else {
-            self.last_type
-        };
-        normalize_floats(&mut sample.labels, kind, &mut self.scratch);
-        Ok(sample)
+        Ok((value, timestamp_ms))
+    }
+
+    /// Lenient mode: where the series part (name and label set) of a
+    /// sample line ends, found by a quote-aware scan without parsing, with
+    /// a tag for the context that shapes its labels (the last TYPE). `None`
+    /// when the line is no sample line or its shape is unusual (leading
+    /// blanks, a blank between name and `{`); such lines take the full
+    /// parse.
+    pub(super) fn series_end(&self, line: &[u8]) -> Option<(u8, usize)> {
+        if self.strict {
+            return None;
+        }
+        let tag = self.last_type as u8;
+        let mut i = 0;
+        while i < line.len() && !matches!(line[i], b' ' | b'\t' | b'{' | b'#') {
+            i += 1;
+        }
+        match line.get(i)? {
+            b'#' => None,
+            b'{' => {
+                let mut quoted = false;
+                i += 1;
+                while i < line.len() {
+                    match line[i] {
+                        b'\\' if quoted => i += 1,
+                        b'"' => quoted = !quoted,
+                        b'}' if !quoted => return Some((tag, i + 1)),
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                None
+            }
+            _ if i == 0 => None,
+            _ => {
+                let next = line[i..].iter().find(|b| !matches!(b, b' ' | b'\t'));
+                (next != Some(&b'{')).then_some((tag, i))
+            }
+        }
+    }
+
+    /// Lenient mode: parses what follows a series part that
+    /// [`State::series_end`] found and an earlier line proved valid.
+    pub(super) fn sample_value(
+        &self,
+        line: &[u8],
+        end: usize,
+    ) -> Result<(f64, Option<i64>), Fault> {
+        let mut cur = Cursor::new(line);
+        cur.advance(end);
+        self.value_part(&mut cur)
     }
 
     /// Strict mode: finds the sample's family the way `expfmt` groups
@@ -553,5 +610,110 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod fast_path {
+    use super::super::{Entry, Format, Parser, Strictness};
+
+    /// The series part of a line that parsed cleanly, followed by any
+    /// value part, parses to the same value and timestamp by both paths,
+    /// and fails on both when it fails on one.
+    #[test]
+    fn agrees_with_the_full_parse() {
+        let series = [
+            "a",
+            "a{}",
+            "a{b=\"c\"}",
+            "a{b=\"c\",}",
+            "a{b=\"c\" d=\"e\"}",
+            "a{b=\"x } y\"}",
+            "a{b=\"q\\\"}\\\\\"}",
+            "a{b=\"\\n\\t\"}",
+            "{\"my.metric\",b=\"c\"}",
+            "a_bucket{le=\"1\"}",
+            "a_bucket{le=\"1.0e1\"}",
+            "x:y:z",
+        ];
+        let tails = [
+            " 1",
+            "\t1",
+            " 1 2",
+            " 1 2 3",
+            "1",
+            " x",
+            "",
+            " ",
+            " 1e3 -5",
+            " NaN",
+            " +Inf 12",
+            " 1 1.5",
+            "  -0.5\t 99  ",
+            " 0x1f",
+            " 1 ",
+            "{c=\"d\"} 1",
+            " {c=\"d\"} 1",
+            "} 1",
+        ];
+        for kind in ["", "# TYPE a_bucket histogram"] {
+            for s in series {
+                let mut p = Parser::with_strictness(Format::Text, Strictness::Prometheus);
+                if !kind.is_empty() {
+                    p.parse_line(kind.as_bytes(), 1).unwrap();
+                }
+                let base = format!("{s} 7");
+                let Ok(Entry::Sample(first)) = p.parse_line(base.as_bytes(), 2) else {
+                    panic!("{base:?} should parse");
+                };
+                let first_labels = first.series();
+                let (_, end) = p.series_end(base.as_bytes()).expect(&base);
+                assert_eq!(&base[..end], s, "series part of {base:?}");
+                for t in tails {
+                    let line = format!("{s}{t}");
+                    let Some((_, end)) = p.series_end(line.as_bytes()) else {
+                        continue;
+                    };
+                    if line.as_bytes()[..end] != *s.as_bytes() {
+                        continue;
+                    }
+                    let full = p.parse_line(line.as_bytes(), 3);
+                    let fast = p.sample_value(line.as_bytes(), end, 3);
+                    match (full, fast) {
+                        (Ok(Entry::Sample(f)), Ok((v, ts))) => {
+                            assert_eq!(f.series(), first_labels, "{line:?}");
+                            assert_eq!(
+                                (f.value.to_bits(), f.timestamp_ms),
+                                (v.to_bits(), ts),
+                                "{line:?}"
+                            );
+                        }
+                        (Err(a), Err(b)) => {
+                            assert_eq!(a.to_string(), b.to_string(), "{line:?}")
+                        }
+                        (a, b) => panic!("{line:?}: full {a:?}, fast {b:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unusual_shapes_take_the_full_parse() {
+        let p = Parser::with_strictness(Format::Text, Strictness::Prometheus);
+        for line in [
+            "",
+            " a 1",
+            "# HELP a b",
+            "a {b=\"c\"} 1",
+            "a{b=\"c\" 1",
+            "a",
+        ] {
+            assert_eq!(p.series_end(line.as_bytes()), None, "{line:?}");
+        }
+        let strict = Parser::with_strictness(Format::Text, Strictness::Spec);
+        assert_eq!(strict.series_end(b"a 1"), None);
+        let om = Parser::with_strictness(Format::OpenMetrics, Strictness::Prometheus);
+        assert_eq!(om.series_end(b"a 1"), None);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use model::{Appendable, Labels, LabelsBuilder, METRIC_NAME};
+use model::{Appendable, Labels, LabelsBuilder, SeriesRef, METRIC_NAME};
 use tokio::sync::watch;
 
 use super::fetch::Fetcher;
@@ -54,9 +54,35 @@ pub struct Metadata {
     pub unit: String,
 }
 
+/// One line of the scrape cache.
+struct Cached {
+    /// Final labels; `None` when metric relabeling drops the sample.
+    labels: Option<Labels>,
+    /// The scrape (by number) that last saw this line.
+    seen: u64,
+    /// Whether the last successful scrape wrote this series, so that it
+    /// gets a stale marker when it goes away.
+    live: bool,
+    /// The store's reference for the series (0: not known yet).
+    hint: SeriesRef,
+}
+
+/// Samples of one scrape as they are read.
+struct Acc {
+    out: Vec<(Labels, i64, f64)>,
+    slots: Vec<usize>,
+    added: usize,
+}
+
 /// Outcome of one scrape before it is written.
 struct Scraped {
     samples: Vec<(Labels, i64, f64)>,
+    /// The cache entry of each sample.
+    slots: Vec<usize>,
+    /// Series the last successful scrape wrote that this one lacks.
+    stale: Vec<Labels>,
+    /// Series this scrape wrote that the last successful one did not.
+    added: usize,
     scraped: usize,
     metadata: BTreeMap<String, Metadata>,
 }
@@ -67,13 +93,15 @@ pub(crate) struct Scraper {
     pub store: Arc<dyn Appendable>,
     pub health: Arc<parking_lot::Mutex<Health>>,
     pub fetcher: Fetcher,
-    /// Series written by the last successful scrape, for staleness.
-    prev: HashSet<Labels>,
     /// Final labels by a sample's name and labels as scraped, kept from the
     /// last scrape (upstream's scrape cache): most lines repeat every
     /// scrape, so their labels are built, merged, relabeled and checked
-    /// once. `None`: dropped by metric relabeling.
-    cache: HashMap<Box<[u8]>, Option<Labels>>,
+    /// once. It also tells which series the last scrape wrote, for
+    /// staleness. `index` maps the line's bytes to its entry.
+    index: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
+    entries: Vec<Cached>,
+    /// Number of the current scrape.
+    epoch: u64,
 }
 
 impl Scraper {
@@ -93,8 +121,9 @@ impl Scraper {
             store,
             health,
             fetcher,
-            prev: HashSet::new(),
-            cache: HashMap::new(),
+            index: HashMap::default(),
+            entries: Vec::new(),
+            epoch: 0,
         }
     }
 
@@ -127,7 +156,7 @@ impl Scraper {
         let ts = model::time::now_ms();
         let stale = model::sample::stale_nan();
         let mut app = self.store.appender();
-        for l in self.prev.drain() {
+        for l in self.forget() {
             let _ = app.append(&l, ts, stale);
         }
         for name in REPORT_NAMES {
@@ -157,23 +186,22 @@ impl Scraper {
         let duration = start.elapsed();
         let mut app = self.store.appender();
         let stale = model::sample::stale_nan();
+        let mut slots = None;
         let (up, scraped, post, added, err) = match result {
             Ok(s) => {
-                let cur: HashSet<Labels> = s.samples.iter().map(|(l, _, _)| l.clone()).collect();
-                let added = cur.iter().filter(|l| !self.prev.contains(*l)).count();
-                for (l, t, v) in &s.samples {
-                    let _ = app.append(l, *t, *v);
+                for ((l, t, v), slot) in s.samples.iter().zip(&s.slots) {
+                    let _ = app.append_hinted(self.entries[*slot].hint, l, *t, *v);
                 }
-                for l in self.prev.difference(&cur) {
+                for l in &s.stale {
                     let _ = app.append(l, ts, stale);
                 }
                 let post = s.samples.len();
-                self.prev = cur;
                 self.health.lock().metadata = Arc::new(s.metadata);
-                (1.0, s.scraped, post, added, String::new())
+                slots = Some(s.slots);
+                (1.0, s.scraped, post, s.added, String::new())
             }
             Err(e) => {
-                for l in self.prev.drain() {
+                for l in self.forget() {
                     let _ = app.append(&l, ts, stale);
                 }
                 (0.0, 0, 0, 0, e)
@@ -195,6 +223,12 @@ impl Scraper {
             }
             Ok(_) => {}
             Err(e) => commit_err = Some(e.to_string()),
+        }
+        if let Some(slots) = slots {
+            for (slot, r) in slots.iter().zip(app.refs()) {
+                self.entries[*slot].hint = *r;
+            }
+            self.sweep();
         }
         let mut h = self.health.lock();
         h.last_scrape_ms = ts;
@@ -223,7 +257,6 @@ impl Scraper {
         ts: i64,
     ) -> Result<Scraped, String> {
         let mut parser = Parser::with_strictness(format, Strictness::Prometheus);
-        let mut out = Vec::new();
         let mut scraped = 0usize;
         let mut rest = body;
         let mut line_no = 0;
@@ -232,8 +265,13 @@ impl Scraper {
             kind: "unknown".into(),
             ..Metadata::default()
         };
-        let mut next_cache: HashMap<Box<[u8]>, Option<Labels>> =
-            HashMap::with_capacity(self.cache.len());
+        self.epoch += 1;
+        let epoch = self.epoch;
+        let mut acc = Acc {
+            out: Vec::with_capacity(self.entries.len()),
+            slots: Vec::with_capacity(self.entries.len()),
+            added: 0,
+        };
         let mut key: Vec<u8> = Vec::with_capacity(256);
         while !rest.is_empty() {
             line_no += 1;
@@ -249,6 +287,22 @@ impl Scraper {
                     (l, false)
                 }
             };
+            // Most lines repeat the last scrape's: their series part is
+            // looked up as raw bytes and only the value is parsed.
+            let raw = parser.series_end(line);
+            if let Some((tag, end)) = raw {
+                key.clear();
+                key.push(tag);
+                key.extend_from_slice(&line[..end]);
+                if let Some(&slot) = self.index.get(&key[..]) {
+                    let (value, t) = parser
+                        .sample_value(line, end, line_no)
+                        .map_err(|e| e.to_string())?;
+                    scraped += 1;
+                    self.take(slot, value, t, ts, &mut acc)?;
+                    continue;
+                }
+            }
             let entry = if terminated {
                 parser.parse_line(line, line_no)
             } else {
@@ -280,53 +334,131 @@ impl Scraper {
                 _ => continue,
             };
             scraped += 1;
-            // 0xff never occurs in UTF-8, so it separates unambiguously.
-            key.clear();
-            key.extend_from_slice(s.name.as_bytes());
-            for (n, v) in &s.labels {
-                key.push(0xff);
-                key.extend_from_slice(n.as_bytes());
-                key.push(0xff);
-                key.extend_from_slice(v.as_bytes());
+            if raw.is_none() {
+                // 0xff never occurs in UTF-8, so it separates
+                // unambiguously; 0xfe sets these keys apart from raw ones,
+                // which start with a small tag.
+                key.clear();
+                key.push(0xfe);
+                key.extend_from_slice(s.name.as_bytes());
+                for (n, v) in &s.labels {
+                    key.push(0xff);
+                    key.extend_from_slice(n.as_bytes());
+                    key.push(0xff);
+                    key.extend_from_slice(v.as_bytes());
+                }
             }
-            let cached = match self.cache.remove(&key[..]) {
-                Some(c) => c,
-                None => match next_cache.get(&key[..]) {
-                    Some(c) => c.clone(),
-                    None => {
-                        let merged = self.merge(&s.series());
-                        let l = if self.opts.metric_relabel.is_empty() {
-                            Some(merged)
-                        } else {
-                            self.opts.metric_relabel.process(&merged)
-                        };
-                        if let Some(l) = &l {
-                            self.check_limits(l)?;
-                        }
-                        l
+            let slot = match self.index.get(&key[..]) {
+                Some(&slot) => slot,
+                None => {
+                    let merged = self.merge(&s.series());
+                    let l = if self.opts.metric_relabel.is_empty() {
+                        Some(merged)
+                    } else {
+                        self.opts.metric_relabel.process(&merged)
+                    };
+                    if let Some(l) = &l {
+                        self.check_limits(l)?;
                     }
-                },
+                    let slot = self.entries.len();
+                    self.entries.push(Cached {
+                        labels: l,
+                        seen: 0,
+                        live: false,
+                        hint: 0,
+                    });
+                    self.index.insert(key.as_slice().into(), slot);
+                    slot
+                }
             };
-            next_cache.insert(key.as_slice().into(), cached.clone());
-            let Some(labels) = cached else {
-                continue;
-            };
-            let t = match (self.opts.honor_timestamps, s.timestamp_ms) {
-                (true, Some(t)) => t,
-                _ => ts,
-            };
-            out.push((labels, t, s.value));
-            if self.opts.sample_limit > 0 && out.len() as u64 > self.opts.sample_limit {
-                return Err("sample limit exceeded".into());
-            }
+            self.take(slot, s.value, s.timestamp_ms, ts, &mut acc)?;
         }
         parser.finish().map_err(|e| e.to_string())?;
-        self.cache = next_cache;
+        // Lines the last scrape had and this one lacks go stale, unless
+        // another line of this scrape yields the same series.
+        let mut stale: Vec<Labels> = Vec::new();
+        for c in &mut self.entries {
+            if c.seen == epoch {
+                c.live = c.labels.is_some();
+            } else if c.live {
+                stale.extend(c.labels.clone());
+                c.live = false;
+            }
+        }
+        if !stale.is_empty() {
+            let written: HashSet<&Labels> = acc.out.iter().map(|(l, _, _)| l).collect();
+            stale.retain(|l| !written.contains(l));
+        }
         Ok(Scraped {
-            samples: out,
+            samples: acc.out,
+            slots: acc.slots,
+            stale,
+            added: acc.added,
             scraped,
             metadata,
         })
+    }
+
+    /// Adds a sample of the series in cache entry `slot` (a dropped series
+    /// adds nothing); `t` is the exposed timestamp, `ts` the scrape's.
+    fn take(
+        &mut self,
+        slot: usize,
+        value: f64,
+        t: Option<i64>,
+        ts: i64,
+        acc: &mut Acc,
+    ) -> Result<(), String> {
+        let c = &mut self.entries[slot];
+        if c.seen != self.epoch {
+            c.seen = self.epoch;
+            acc.added += usize::from(!c.live && c.labels.is_some());
+        }
+        let Some(labels) = &c.labels else {
+            return Ok(());
+        };
+        let t = match (self.opts.honor_timestamps, t) {
+            (true, Some(t)) => t,
+            _ => ts,
+        };
+        acc.out.push((labels.clone(), t, value));
+        acc.slots.push(slot);
+        if self.opts.sample_limit > 0 && acc.out.len() as u64 > self.opts.sample_limit {
+            return Err("sample limit exceeded".into());
+        }
+        Ok(())
+    }
+
+    /// Empties the cache after a failed scrape or at the end, returning the
+    /// series the last successful scrape wrote: they all go stale.
+    fn forget(&mut self) -> Vec<Labels> {
+        self.index.clear();
+        self.entries
+            .drain(..)
+            .filter(|c| c.live)
+            .filter_map(|c| c.labels)
+            .collect()
+    }
+
+    /// Drops the cache entries of lines the current scrape did not have.
+    fn sweep(&mut self) {
+        let epoch = self.epoch;
+        if self.entries.iter().all(|c| c.seen == epoch) {
+            return;
+        }
+        let mut old: Vec<Option<Cached>> = std::mem::take(&mut self.entries)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let entries = &mut self.entries;
+        self.index.retain(|_, slot| match old[*slot].take() {
+            Some(c) if c.seen == epoch => {
+                *slot = entries.len();
+                entries.push(c);
+                true
+            }
+            _ => false,
+        });
     }
 
     /// Attaches target labels. With `honor_labels` the scraped value wins;
@@ -386,3 +518,136 @@ const REPORT_NAMES: [&str; 5] = [
     "scrape_samples_post_metric_relabeling",
     "scrape_series_added",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use model::mem::MemStore;
+    use model::{Matcher, Querier};
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// Serves whatever `body` holds; `None` answers 500.
+    fn serve(body: Arc<parking_lot::Mutex<Option<String>>>) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(mut c) = c else { continue };
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                let reply = match body.lock().clone() {
+                    Some(b) => format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+                        b.len()
+                    ),
+                    None => "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_string(),
+                };
+                let _ = c.write_all(reply.as_bytes());
+            }
+        });
+        format!("http://{addr}/metrics")
+    }
+
+    fn samples(store: &MemStore, name: &str) -> Vec<(i64, f64)> {
+        let set = store
+            .select(&[Matcher::equal("__name__", name)], i64::MIN, i64::MAX)
+            .unwrap();
+        set.flat_map(|s| s.unwrap().samples)
+            .map(|s| (s.t, s.v))
+            .collect()
+    }
+
+    /// Series that vanish, and every series of a target whose scrape
+    /// fails, get one stale marker; `scrape_series_added` counts series
+    /// the previous successful scrape did not write.
+    #[tokio::test(flavor = "current_thread")]
+    async fn staleness_follows_the_scrapes() {
+        let body = Arc::new(parking_lot::Mutex::new(None));
+        let url = serve(body.clone());
+        let store = MemStore::new();
+        let opts = LoopOptions {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(5),
+            honor_labels: false,
+            honor_timestamps: true,
+            sample_limit: 0,
+            label_limit: 0,
+            label_name_length_limit: 0,
+            label_value_length_limit: 0,
+            body_size_limit: 0,
+            auth: None,
+            metric_relabel: Arc::new(Relabeler::new(&[]).unwrap()),
+        };
+        let target = Target {
+            labels: Labels::from_pairs([("instance", "i"), ("job", "j")]),
+            discovered: Labels::empty(),
+            url,
+        };
+        let mut s = Scraper::new(target, opts, Arc::new(store.clone()), Fetcher::new());
+        let steps: [(i64, Option<&str>); 6] = [
+            (1000, Some("a 1\nb 2\n")),
+            (2000, Some("a 1\n")),
+            (3000, Some("a 1\nb 3\nb 3\n")),
+            (4000, None),
+            (5000, None),
+            (6000, Some("a 5\n")),
+        ];
+        for (t, b) in steps {
+            *body.lock() = b.map(str::to_string);
+            s.scrape_once(t).await;
+        }
+        let show = |v: Vec<(i64, f64)>| -> Vec<(i64, String)> {
+            v.into_iter()
+                .map(|(t, v)| {
+                    let v = if model::sample::is_stale_nan(v) {
+                        "stale".to_string()
+                    } else {
+                        v.to_string()
+                    };
+                    (t, v)
+                })
+                .collect()
+        };
+        let want = |v: &[(i64, &str)]| -> Vec<(i64, String)> {
+            v.iter().map(|(t, s)| (*t, s.to_string())).collect()
+        };
+        assert_eq!(
+            show(samples(&store, "a")),
+            want(&[
+                (1000, "1"),
+                (2000, "1"),
+                (3000, "1"),
+                (4000, "stale"),
+                (6000, "5")
+            ])
+        );
+        assert_eq!(
+            show(samples(&store, "b")),
+            want(&[(1000, "2"), (2000, "stale"), (3000, "3"), (4000, "stale")])
+        );
+        assert_eq!(
+            show(samples(&store, "scrape_series_added")),
+            want(&[
+                (1000, "2"),
+                (2000, "0"),
+                (3000, "1"),
+                (4000, "0"),
+                (5000, "0"),
+                (6000, "1")
+            ])
+        );
+        assert_eq!(
+            show(samples(&store, "up")),
+            want(&[
+                (1000, "1"),
+                (2000, "1"),
+                (3000, "1"),
+                (4000, "0"),
+                (5000, "0"),
+                (6000, "1")
+            ])
+        );
+    }
+}
