@@ -2,11 +2,13 @@
 //! every one gives `up` 0 (or what Prometheus does), its reason shows in
 //! `/api/v1/targets` `lastError`, and the healthy target next to them is
 //! unaffected. Also: a bad configuration on reload is refused and the old
-//! one keeps running.
+//! one keeps running; file and HTTP discovery follow their sources and keep
+//! the last good targets when a source breaks.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -62,13 +64,21 @@ fn answer(mut c: TcpStream) {
         ),
         "/dup" => text(b"dup{a=\"1\"} 1\ndup{a=\"1\"} 2\nother 3\n".to_vec()),
         "/badutf8" => text(b"bad{v=\"\xff\xfe\"} 1\n".to_vec()),
+        "/notype" => (200, "", None, b"notype 1\n".to_vec()),
+        "/json" => (200, "application/json", None, b"{}\n".to_vec()),
         "/slow" => {
             std::thread::sleep(Duration::from_secs(3));
             text(b"slow 1\n".to_vec())
         }
         _ => (404, "text/plain", None, Vec::new()),
     };
-    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let mut head = format!(
+        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if !ctype.is_empty() {
+        head.push_str(&format!("Content-Type: {ctype}\r\n"));
+    }
     if let Some(e) = encoding {
         head.push_str(&format!("Content-Encoding: {e}\r\n"));
     }
@@ -134,6 +144,13 @@ fn config(targets: SocketAddr, refused: SocketAddr) -> String {
         ("dup", "/dup", ""),
         ("badutf8", "/badutf8", ""),
         ("slow", "/slow", ""),
+        ("notype", "/notype", ""),
+        (
+            "notype_fallback",
+            "/notype",
+            "    fallback_scrape_protocol: PrometheusText0.0.4\n",
+        ),
+        ("json", "/json", ""),
     ] {
         c.push_str(&format!("  - job_name: {job}\n    metrics_path: {path}\n{extra}    static_configs: [{{targets: ['{targets}']}}]\n"));
     }
@@ -175,7 +192,7 @@ fn bad_targets_fail_alone_with_reasons() {
         if let Ok(mut s) = TcpStream::connect(addr) {
             let _ = s.write_all(b"");
             let t = targets(addr);
-            if t.len() == 10 && t.iter().all(|x| x["health"] != "unknown") {
+            if t.len() == 13 && t.iter().all(|x| x["health"] != "unknown") {
                 break t;
             }
         }
@@ -197,6 +214,13 @@ fn bad_targets_fail_alone_with_reasons() {
         ("badutf8", "down", "UTF-8"),
         ("slow", "down", "deadline exceeded"),
         ("refused", "down", "onnection refused"),
+        ("notype", "down", "blank Content-Type"),
+        ("notype_fallback", "up", ""),
+        (
+            "json",
+            "down",
+            "unsupported Content-Type \"application/json\"",
+        ),
     ];
     for (name, health, err) in want {
         let j = job(&t, name);
@@ -226,7 +250,7 @@ fn bad_targets_fail_alone_with_reasons() {
     );
     assert_eq!(
         targets(addr).len(),
-        10,
+        13,
         "old targets stopped after a failed reload"
     );
     // A good one is taken.
@@ -312,4 +336,130 @@ fn file_sd_targets_follow_the_file() {
         .collect();
     teams.sort();
     assert_eq!(teams, ["a", "b"]);
+    // A file that turns to garbage keeps its last good targets...
+    std::fs::write(dir.path().join("more.json"), "[{").unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(targets(addr).len(), 2, "targets dropped on a read error");
+    // ...and a file that is removed takes them with it.
+    std::fs::remove_file(dir.path().join("more.json")).unwrap();
+    let t = wait(1);
+    assert_eq!(t[0]["labels"]["team"], "a");
+}
+
+/// Serves `/sd` with whatever `state` holds as (status, content type, body).
+fn serve_sd(state: Arc<Mutex<(u16, String, String)>>) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut r = BufReader::new(c.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                    break;
+                }
+                head.push(h.trim_end().to_string());
+            }
+            let (status, ctype, body) = state.lock().unwrap().clone();
+            let seen = head.join("\n").to_ascii_lowercase();
+            // Prometheus' request headers, checked on every poll.
+            let (status, body) = if seen.contains("accept: application/json")
+                && seen.contains("x-prometheus-refresh-interval-seconds: 1")
+            {
+                (status, body)
+            } else {
+                (400, format!("unexpected request: {seen}"))
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+#[test]
+fn http_sd_targets_follow_the_answers() {
+    let targets_addr = serve_targets();
+    let group = |team: &str| {
+        format!(r#"{{"targets": ["{targets_addr}"], "labels": {{"team": "{team}"}}}}"#)
+    };
+    let state = Arc::new(Mutex::new((
+        200,
+        "application/json".to_string(),
+        format!("[{}]", group("a")),
+    )));
+    let sd = serve_sd(state.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: http\n    metrics_path: /ok\n    http_sd_configs: [{{url: 'http://{sd}/sd', refresh_interval: 1s}}]\n"),
+    )
+    .unwrap();
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .arg("--config.file")
+        .arg(&cfg)
+        .arg("--web.listen-address")
+        .arg(addr.to_string())
+        .arg("--storage.tsdb.path")
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let wait = |teams: &[&str]| {
+        let start = Instant::now();
+        loop {
+            if TcpStream::connect(addr).is_ok() {
+                let t = targets(addr);
+                let mut got: Vec<String> = t
+                    .iter()
+                    .filter(|x| x["health"] == "up")
+                    .filter_map(|x| x["labels"]["team"].as_str().map(str::to_string))
+                    .collect();
+                got.sort();
+                if got == teams && t.len() == teams.len() {
+                    return t;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "never the targets of teams {teams:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let t = wait(&["a"]);
+    assert_eq!(
+        t[0]["discoveredLabels"]["__meta_url"],
+        format!("http://{sd}/sd")
+    );
+    *state.lock().unwrap() = (
+        200,
+        "application/json; charset=utf-8".into(),
+        format!("[{}, {}]", group("a"), group("b")),
+    );
+    wait(&["a", "b"]);
+    // Failed polls change nothing.
+    for bad in [
+        (500, "application/json".to_string(), "[]".to_string()),
+        (200, "text/plain".to_string(), "[]".to_string()),
+        (200, "application/json".to_string(), "[{".to_string()),
+    ] {
+        *state.lock().unwrap() = bad.clone();
+        std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(targets(addr).len(), 2, "targets changed after {bad:?}");
+    }
+    // An empty answer removes them all.
+    *state.lock().unwrap() = (200, "application/json".into(), "[]".into());
+    wait(&[]);
 }

@@ -2,7 +2,7 @@
 //! and a batch of samples for the store.
 //!
 //! Modules: [`config`] (`prometheus.yml` with Prometheus's defaults and
-//! validation), [`discovery`] (file_sd), [`target`] (from discovered
+//! validation), [`discovery`] (file_sd, http_sd answers), [`target`] (from discovered
 //! addresses to labels and URLs), [`relabel`] (every relabel action),
 //! [`scrape`] (the [`scrape::Manager`] and one scrape loop per target) and
 //! [`exposition`], our own parser of the Prometheus text format 0.0.4 and

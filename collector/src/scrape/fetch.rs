@@ -3,22 +3,28 @@
 //! stops at the limit).
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper_rustls::{FixedServerNameResolver, HttpsConnector};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 
+use super::tls;
+use crate::config::TlsConfig;
 use crate::exposition::Format;
 
-/// What Prometheus 3 sends: OpenMetrics preferred, the text format next.
-pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1";
+/// What Prometheus 3 sends by default: OpenMetrics preferred, the text
+/// format next (see [`crate::config::accept_header`]).
+pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
 
-/// An HTTP client shared by every scrape loop.
+/// An HTTP(S) client, shared by every scrape loop of a TLS configuration.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
 }
 
 impl Default for Fetcher {
@@ -27,52 +33,111 @@ impl Default for Fetcher {
     }
 }
 
-/// A fetched body and the format its content type names.
+/// A fetched scrape body and the format its content type names.
 pub struct Body {
     pub bytes: Vec<u8>,
     pub format: Format,
 }
 
+/// A response of any status, its body read (and unzipped) within a limit.
+pub struct Response {
+    pub status: hyper::StatusCode,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
 impl Fetcher {
+    /// A client that checks certificates against the system's roots.
     pub fn new() -> Self {
+        Self::from_parts(tls::default_config(), None)
+    }
+
+    /// A client for a job's `tls_config`; errors name the file at fault.
+    pub fn with_tls(tls_config: Option<&TlsConfig>) -> Result<Self, String> {
+        let cfg = tls::client_config(tls_config)?;
+        let name = tls::server_name(tls_config)?;
+        Ok(Self::from_parts(cfg, name))
+    }
+
+    fn from_parts(
+        cfg: rustls::ClientConfig,
+        name: Option<rustls::pki_types::ServerName<'static>>,
+    ) -> Self {
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
+        http.enforce_http(false);
+        let connector = match name {
+            Some(n) => {
+                HttpsConnector::new(http, cfg, false, Arc::new(FixedServerNameResolver::new(n)))
+            }
+            None => HttpsConnector::new(
+                http,
+                cfg,
+                false,
+                Arc::new(hyper_rustls::DefaultServerNameResolver::default()),
+            ),
+        };
         Fetcher {
-            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(http),
+            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector),
         }
     }
 
-    /// GETs `url`. `limit` of 0 means no body size limit. `auth` is a
-    /// ready `Authorization` header value.
+    /// GETs a scrape target with the loop's headers. `limit` of 0 means
+    /// no body size limit. A status other than 200 is an error, and so is
+    /// a content type that names no text format unless `fallback` (from
+    /// `fallback_scrape_protocol`) says what to read instead.
     pub async fn get(
         &self,
         url: &str,
         timeout: Duration,
         limit: u64,
-        auth: Option<&str>,
+        headers: &[(HeaderName, String)],
+        fallback: Option<&str>,
     ) -> Result<Body, String> {
-        match tokio::time::timeout(timeout, self.get_inner(url, limit, auth)).await {
+        let r = self.request(url, timeout, limit, headers).await?;
+        if r.status != hyper::StatusCode::OK {
+            return Err(format!("server returned HTTP status {}", r.status));
+        }
+        let format = if r.bytes.is_empty() {
+            Format::Text
+        } else {
+            format_of(r.content_type.as_deref(), fallback)?
+        };
+        Ok(Body {
+            bytes: r.bytes,
+            format,
+        })
+    }
+
+    /// GETs `url` with extra headers, within `timeout`, and reads the body
+    /// whatever the status.
+    pub async fn request(
+        &self,
+        url: &str,
+        timeout: Duration,
+        limit: u64,
+        headers: &[(HeaderName, String)],
+    ) -> Result<Response, String> {
+        match tokio::time::timeout(timeout, self.request_inner(url, limit, headers)).await {
             Ok(r) => r,
             Err(_) => Err(format!("Get \"{url}\": context deadline exceeded")),
         }
     }
 
-    async fn get_inner(&self, url: &str, limit: u64, auth: Option<&str>) -> Result<Body, String> {
+    async fn request_inner(
+        &self,
+        url: &str,
+        limit: u64,
+        headers: &[(HeaderName, String)],
+    ) -> Result<Response, String> {
         let uri: hyper::Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
-        if uri.scheme_str() == Some("https") {
-            return Err(format!(
-                "Get \"{url}\": https is not supported by this build yet"
-            ));
-        }
-        let mut req = hyper::Request::get(uri)
-            .header(hyper::header::ACCEPT, ACCEPT)
-            .header(hyper::header::ACCEPT_ENCODING, "gzip")
-            .header(
-                hyper::header::USER_AGENT,
-                concat!("Watchfire/", env!("CARGO_PKG_VERSION")),
-            );
-        if let Some(a) = auth {
-            req = req.header(hyper::header::AUTHORIZATION, a);
+        let mut req = hyper::Request::get(uri).header(
+            hyper::header::USER_AGENT,
+            concat!("Watchfire/", env!("CARGO_PKG_VERSION")),
+        );
+        for (k, v) in headers {
+            let v = HeaderValue::from_str(v).map_err(|e| format!("header {k}: {e}"))?;
+            req = req.header(k, v);
         }
         let req = req.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
         let resp = self
@@ -81,17 +146,11 @@ impl Fetcher {
             .await
             .map_err(|e| format!("Get \"{url}\": {}", error_chain(&e)))?;
         let status = resp.status();
-        if status != hyper::StatusCode::OK {
-            return Err(format!("server returned HTTP status {status}"));
-        }
         let headers = resp.headers();
-        let format = match headers
+        let content_type = headers
             .get(hyper::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-        {
-            Some(ct) if ct.starts_with("application/openmetrics-text") => Format::OpenMetrics,
-            _ => Format::Text,
-        };
+            .map(str::to_string);
         let gzip = headers
             .get(hyper::header::CONTENT_ENCODING)
             .and_then(|v| v.to_str().ok())
@@ -122,7 +181,60 @@ impl Fetcher {
         } else {
             raw
         };
-        Ok(Body { bytes, format })
+        Ok(Response {
+            status,
+            content_type,
+            bytes,
+        })
+    }
+}
+
+/// The format a scrape's `Content-Type` names, as Prometheus 3 decides
+/// it; `fallback` is a `fallback_scrape_protocol` name.
+pub fn format_of(content_type: Option<&str>, fallback: Option<&str>) -> Result<Format, String> {
+    let by_protocol = |p: &str| -> Result<Format, String> {
+        match p {
+            "OpenMetricsText0.0.1" | "OpenMetricsText1.0.0" => Ok(Format::OpenMetrics),
+            "PrometheusText0.0.4" | "PrometheusText1.0.0" => Ok(Format::Text),
+            other => Err(format!(
+                "fallback_scrape_protocol {other} is not supported: Watchfire reads the text formats only"
+            )),
+        }
+    };
+    let fallback = fallback.filter(|f| !f.is_empty());
+    let ct = content_type.map(str::trim).unwrap_or("");
+    if ct.is_empty() {
+        return match fallback {
+            Some(f) => by_protocol(f),
+            None => Err("non-compliant scrape target sending blank Content-Type and no fallback_scrape_protocol specified for target".into()),
+        };
+    }
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let valid = media
+        .split_once('/')
+        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains('/'));
+    if !valid {
+        return match fallback {
+            Some(f) => by_protocol(f),
+            None => Err(format!(
+                "cannot parse Content-Type {ct:?} and no fallback_scrape_protocol for target"
+            )),
+        };
+    }
+    match media.as_str() {
+        "application/openmetrics-text" => Ok(Format::OpenMetrics),
+        "text/plain" => Ok(Format::Text),
+        _ => match fallback {
+            Some(f) => by_protocol(f),
+            None => Err(format!(
+                "received unsupported Content-Type {ct:?} and no fallback_scrape_protocol specified for target"
+            )),
+        },
     }
 }
 
@@ -135,4 +247,65 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_headers_like_prometheus() {
+        assert_eq!(crate::config::accept_header(&[]), ACCEPT);
+        let list = [
+            "PrometheusText0.0.4".to_string(),
+            "PrometheusProto".to_string(),
+        ];
+        assert_eq!(
+            crate::config::accept_header(&list),
+            "text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
+        );
+    }
+
+    #[test]
+    fn content_types_like_prometheus() {
+        let om = Ok(Format::OpenMetrics);
+        let text = Ok(Format::Text);
+        for (ct, fallback, want) in [
+            (
+                Some("text/plain; version=0.0.4; charset=utf-8"),
+                None,
+                text.clone(),
+            ),
+            (Some("Text/Plain"), None, text.clone()),
+            (
+                Some("application/openmetrics-text; version=1.0.0"),
+                None,
+                om.clone(),
+            ),
+            (None, Some("OpenMetricsText1.0.0"), om.clone()),
+            (Some(" "), Some("PrometheusText0.0.4"), text.clone()),
+            (
+                Some("application/json"),
+                Some("PrometheusText1.0.0"),
+                text.clone(),
+            ),
+            (Some("garbage"), Some("OpenMetricsText0.0.1"), om.clone()),
+        ] {
+            assert_eq!(format_of(ct, fallback), want, "{ct:?} {fallback:?}");
+        }
+        for (ct, want) in [
+            (
+                None,
+                "non-compliant scrape target sending blank Content-Type",
+            ),
+            (Some("garbage"), "cannot parse Content-Type \"garbage\""),
+            (
+                Some("application/json"),
+                "received unsupported Content-Type \"application/json\"",
+            ),
+        ] {
+            let e = format_of(ct, None).unwrap_err();
+            assert!(e.starts_with(want), "{ct:?}: {e}");
+        }
+    }
 }

@@ -6,7 +6,9 @@
 //! whose job options changed restart.
 
 mod fetch;
+mod http_sd;
 mod scraper;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,7 +21,9 @@ use tokio::sync::watch;
 pub use fetch::{Fetcher, ACCEPT};
 pub use scraper::{Health, LoopOptions, Metadata};
 
-use crate::config::{Config, ScrapeConfig};
+use hyper::header::HeaderName;
+
+use crate::config::{Config, GlobalConfig, ScrapeConfig};
 use crate::discovery;
 use crate::relabel::Relabeler;
 use crate::target::{self, Group, Target};
@@ -60,13 +64,23 @@ struct Running {
 /// Runs one scrape loop per target.
 pub struct Manager {
     store: Arc<dyn Appendable>,
+    /// The client for jobs without `tls_config`.
     fetcher: Fetcher,
+    /// Clients for jobs with a `tls_config`, by its text.
+    tls_fetchers: HashMap<String, Fetcher>,
     running: HashMap<TargetKey, Running>,
     dropped: Vec<Dropped>,
     /// The configuration last applied, for [`Manager::refresh`].
     config: Option<Config>,
     /// Discovery files read by the last apply and their change times.
     stamps: Vec<(PathBuf, Option<SystemTime>)>,
+    /// The last good groups of each discovery file, kept while the file
+    /// exists but cannot be read.
+    file_groups: HashMap<PathBuf, Vec<Group>>,
+    /// HTTP discovery pollers by job and configuration.
+    http_sd: HashMap<String, http_sd::Poller>,
+    /// The sum of the pollers' versions at the last apply.
+    http_seen: u64,
 }
 
 impl Manager {
@@ -75,21 +89,28 @@ impl Manager {
         Manager {
             store,
             fetcher: Fetcher::new(),
+            tls_fetchers: HashMap::new(),
             running: HashMap::new(),
             dropped: Vec::new(),
             config: None,
             stamps: Vec::new(),
+            file_groups: HashMap::new(),
+            http_sd: HashMap::new(),
+            http_seen: 0,
         }
     }
 
     /// Re-applies the configuration if a discovery file changed (or
-    /// appeared, or vanished) since the last apply. Cheap: it only stats.
+    /// appeared, or vanished) or an HTTP discovery URL answered anew since
+    /// the last apply. Cheap: it only stats.
     pub fn refresh(&mut self) {
         let Some(cfg) = self.config.clone() else {
             return;
         };
         let files = file_set(&cfg);
-        let changed = files.len() != self.stamps.len()
+        let http: u64 = self.http_sd.values().map(|p| p.version()).sum();
+        let changed = http != self.http_seen
+            || files.len() != self.stamps.len()
             || files
                 .iter()
                 .zip(&self.stamps)
@@ -99,8 +120,8 @@ impl Manager {
         }
     }
 
-    /// Makes the running loops match `cfg`: static targets and file_sd
-    /// files as they are now. The
+    /// Makes the running loops match `cfg`: static targets, file_sd files
+    /// as they are now and the last answers of HTTP discovery. The
     /// configuration must have been validated by [`crate::config::parse`].
     pub fn apply(&mut self, cfg: &Config) {
         self.config = Some(cfg.clone());
@@ -114,7 +135,32 @@ impl Manager {
         let mut wanted: HashMap<TargetKey, (Target, &ScrapeConfig, Arc<Relabeler>)> =
             HashMap::new();
         self.dropped.clear();
+        let mut fetchers: HashMap<String, Fetcher> = HashMap::new();
+        let mut pollers: HashMap<String, http_sd::Poller> = HashMap::new();
+        let mut file_groups: HashMap<PathBuf, Vec<Group>> = HashMap::new();
+        let mut http_seen = 0;
         for sc in &cfg.scrape_configs {
+            if let Some(tls) = &sc.tls_config {
+                let key = serde_yaml::to_string(tls).unwrap_or_default();
+                let made = match self.tls_fetchers.get(&key) {
+                    Some(f) => Ok(f.clone()),
+                    None => Fetcher::with_tls(Some(tls)),
+                };
+                match made {
+                    Ok(f) => {
+                        fetchers.insert(key, f);
+                    }
+                    Err(e) => {
+                        tracing::error!(job = %sc.job_name, error = %e, "tls_config: the job's targets are not scraped");
+                        self.dropped.push(Dropped {
+                            job: sc.job_name.clone(),
+                            discovered: model::Labels::empty(),
+                            reason: format!("tls_config: {e}"),
+                        });
+                        continue;
+                    }
+                }
+            }
             let (Ok(relabel), Ok(metric_relabel)) = (
                 Relabeler::new(&sc.relabel_configs),
                 Relabeler::new(&sc.metric_relabel_configs),
@@ -140,11 +186,47 @@ impl Manager {
                 .flat_map(|p| discovery::expand(p))
             {
                 match discovery::read(&f) {
-                    Ok(g) => groups.extend(g),
+                    Ok(g) => {
+                        groups.extend(g.iter().cloned());
+                        file_groups.insert(f, g);
+                    }
+                    // A file that is gone takes its targets with it; one
+                    // that cannot be read keeps its last good groups.
+                    Err(e) if f.exists() => {
+                        let last = self.file_groups.get(&f).cloned().unwrap_or_default();
+                        tracing::warn!(job = %sc.job_name, error = %e, kept = last.len(), "file_sd: cannot read targets; keeping the file's last good groups");
+                        groups.extend(last.iter().cloned());
+                        file_groups.insert(f, last);
+                    }
                     Err(e) => {
                         tracing::warn!(job = %sc.job_name, error = %e, "file_sd: cannot read targets")
                     }
                 }
+            }
+            for h in &sc.http_sd_configs {
+                let key = format!(
+                    "{}\n{}",
+                    sc.job_name,
+                    serde_yaml::to_string(h).unwrap_or_default()
+                );
+                let poller = match self.http_sd.remove(&key) {
+                    Some(p) => p,
+                    None => match http_sd::Poller::start(&sc.job_name, h) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::error!(job = %sc.job_name, url = %h.url, error = %e, "http_sd: cannot start");
+                            self.dropped.push(Dropped {
+                                job: sc.job_name.clone(),
+                                discovered: model::Labels::empty(),
+                                reason: format!("http_sd_configs {}: {e}", h.url),
+                            });
+                            continue;
+                        }
+                    },
+                };
+                http_seen += poller.version();
+                groups.extend(poller.groups());
+                pollers.insert(key, poller);
             }
             for group in &groups {
                 for t in target::build(group, sc, &cfg.global, &relabel) {
@@ -170,6 +252,11 @@ impl Manager {
                 wanted.retain(|k, _| k.0 != sc.job_name);
             }
         }
+        self.tls_fetchers = fetchers;
+        self.file_groups = file_groups;
+        // Pollers of HTTP discovery no longer configured stop here.
+        self.http_sd = pollers;
+        self.http_seen = http_seen;
         // Stop loops that are no longer wanted or whose options changed.
         let keys: Vec<_> = self.running.keys().cloned().collect();
         for k in keys {
@@ -198,15 +285,20 @@ impl Manager {
                 label_name_length_limit: sc.effective_label_name_length_limit(g),
                 label_value_length_limit: sc.effective_label_value_length_limit(g),
                 body_size_limit: sc.effective_body_size_limit(g),
-                auth: auth_header(sc),
+                headers: request_headers(sc, g).into(),
+                fallback: sc.fallback_scrape_protocol.clone(),
                 metric_relabel,
             };
-            let scraper = scraper::Scraper::new(
-                t.clone(),
-                opts.clone(),
-                self.store.clone(),
-                self.fetcher.clone(),
-            );
+            let fetcher = match &sc.tls_config {
+                Some(tls) => self
+                    .tls_fetchers
+                    .get(&serde_yaml::to_string(tls).unwrap_or_default())
+                    .cloned()
+                    .unwrap_or_else(|| self.fetcher.clone()),
+                None => self.fetcher.clone(),
+            };
+            let scraper =
+                scraper::Scraper::new(t.clone(), opts.clone(), self.store.clone(), fetcher);
             let health = scraper.health.clone();
             let (stop, rx) = watch::channel(false);
             let task = tokio::spawn(scraper.run(rx));
@@ -275,8 +367,36 @@ fn job_key(sc: &ScrapeConfig) -> String {
     serde_yaml::to_string(sc).unwrap_or_default()
 }
 
-fn auth_header(sc: &ScrapeConfig) -> Option<String> {
-    if let Some(b) = &sc.basic_auth {
+/// The headers of every scrape of a job.
+fn request_headers(sc: &ScrapeConfig, g: &GlobalConfig) -> Vec<(HeaderName, String)> {
+    let mut h = vec![
+        (hyper::header::ACCEPT, sc.accept_header(g)),
+        (
+            hyper::header::ACCEPT_ENCODING,
+            if sc.enable_compression {
+                "gzip"
+            } else {
+                "identity"
+            }
+            .to_string(),
+        ),
+        (
+            HeaderName::from_static("x-prometheus-scrape-timeout-seconds"),
+            format!("{}", sc.timeout(g).as_secs_f64()),
+        ),
+    ];
+    if let Some(a) = auth_header(sc.basic_auth.as_ref(), sc.authorization.as_ref()) {
+        h.push((hyper::header::AUTHORIZATION, a));
+    }
+    h
+}
+
+/// A ready `Authorization` header value.
+pub(crate) fn auth_header(
+    basic: Option<&crate::config::BasicAuth>,
+    authorization: Option<&crate::config::Authorization>,
+) -> Option<String> {
+    if let Some(b) = basic {
         let password = match (&b.password, &b.password_file) {
             (Some(p), _) => p.0.clone(),
             (None, Some(f)) => std::fs::read_to_string(f)
@@ -289,7 +409,7 @@ fn auth_header(sc: &ScrapeConfig) -> Option<String> {
             base64(&format!("{}:{}", b.username, password))
         ));
     }
-    if let Some(a) = &sc.authorization {
+    if let Some(a) = authorization {
         let cred = match (&a.credentials, &a.credentials_file) {
             (Some(c), _) => c.0.clone(),
             (None, Some(f)) => std::fs::read_to_string(f)

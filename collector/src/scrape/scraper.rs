@@ -26,7 +26,11 @@ pub struct LoopOptions {
     pub label_name_length_limit: u64,
     pub label_value_length_limit: u64,
     pub body_size_limit: u64,
-    pub auth: Option<String>,
+    /// Request headers: `Accept` (from `scrape_protocols`),
+    /// `Accept-Encoding`, `Authorization`, the scrape timeout.
+    pub headers: Arc<[(hyper::header::HeaderName, String)]>,
+    /// `fallback_scrape_protocol`.
+    pub fallback: Option<String>,
     pub metric_relabel: Arc<Relabeler>,
 }
 
@@ -176,7 +180,8 @@ impl Scraper {
                 &self.target.url,
                 self.opts.timeout,
                 self.opts.body_size_limit,
-                self.opts.auth.as_deref(),
+                &self.opts.headers,
+                self.opts.fallback.as_deref(),
             )
             .await
         {
@@ -577,7 +582,8 @@ mod tests {
             label_name_length_limit: 0,
             label_value_length_limit: 0,
             body_size_limit: 0,
-            auth: None,
+            headers: Arc::new([]),
+            fallback: None,
             metric_relabel: Arc::new(Relabeler::new(&[]).unwrap()),
         };
         let target = Target {

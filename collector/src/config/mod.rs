@@ -15,6 +15,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::relabel::RelabelConfig;
 
+mod protocols;
+
+use protocols::check_protocols;
+pub use protocols::{accept_header, protocol_header, DEFAULT_SCRAPE_PROTOCOLS};
+
 /// A configuration that cannot be used, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -169,8 +174,8 @@ pub struct GlobalConfig {
     pub label_name_length_limit: u64,
     #[serde(default)]
     pub label_value_length_limit: u64,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scrape_protocols: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_protocols: Option<Vec<String>>,
 }
 
 impl GlobalConfig {
@@ -201,8 +206,8 @@ pub struct ScrapeConfig {
     /// Defaults to the global value, capped at the interval.
     #[serde(default)]
     pub scrape_timeout: Option<PromDuration>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scrape_protocols: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrape_protocols: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_scrape_protocol: Option<String>,
     #[serde(default)]
@@ -284,12 +289,28 @@ pub struct FileSdConfig {
 #[serde(deny_unknown_fields)]
 pub struct HttpSdConfig {
     pub url: String,
-    #[serde(default = "default_refresh")]
+    #[serde(default = "default_http_refresh")]
     pub refresh_interval: PromDuration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+    #[serde(default = "yes")]
+    pub follow_redirects: bool,
+    #[serde(default = "yes")]
+    pub enable_http2: bool,
 }
 
 fn default_refresh() -> PromDuration {
     PromDuration(Duration::from_secs(300))
+}
+
+fn default_http_refresh() -> PromDuration {
+    PromDuration(Duration::from_secs(60))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -335,6 +356,16 @@ pub struct TlsConfig {
 }
 
 impl ScrapeConfig {
+    /// The `Accept` header for this job's `scrape_protocols` (the global
+    /// ones when unset).
+    pub fn accept_header(&self, g: &GlobalConfig) -> String {
+        let list = self
+            .scrape_protocols
+            .as_ref()
+            .or(g.scrape_protocols.as_ref());
+        accept_header(list.map(Vec::as_slice).unwrap_or_default())
+    }
+
     /// The interval in force (the job's, else the global one).
     pub fn interval(&self, global: &GlobalConfig) -> Duration {
         self.scrape_interval.unwrap_or(global.scrape_interval).0
@@ -407,6 +438,9 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             err(line, msg)
         })?
     };
+    let mut cfg = cfg;
+    let dir = Path::new(file).parent().unwrap_or(Path::new(""));
+    cfg.resolve_paths(dir);
     let g = &cfg.global;
     if g.timeout() > g.scrape_interval.0 {
         return Err(err(
@@ -414,6 +448,8 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             "global scrape timeout greater than scrape interval".into(),
         ));
     }
+    check_protocols(g.scrape_protocols.as_ref(), None, "for global config")
+        .map_err(|e| err(line_of(text, "scrape_protocols:"), e))?;
     let mut seen = std::collections::HashSet::new();
     for sc in &cfg.scrape_configs {
         let at = line_of(text, &format!("job_name: {}", sc.job_name))
@@ -466,6 +502,35 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
                 ),
             ));
         }
+        check_protocols(
+            sc.scrape_protocols.as_ref(),
+            sc.fallback_scrape_protocol.as_deref(),
+            &format!("for scrape config with job name {:?}", sc.job_name),
+        )
+        .map_err(|e| err(at, e))?;
+        if let Some(tls) = &sc.tls_config {
+            crate::scrape::tls::client_config(Some(tls))
+                .and_then(|_| crate::scrape::tls::server_name(Some(tls)))
+                .map_err(|e| err(at, format!("tls_config of job {:?}: {e}", sc.job_name)))?;
+        }
+        for h in &sc.http_sd_configs {
+            let at = line_of(text, &h.url).or(at);
+            check_sd_url(&h.url)
+                .map_err(|e| err(at, format!("http_sd_configs of job {:?}: {e}", sc.job_name)))?;
+            if h.basic_auth.is_some() && h.authorization.is_some() {
+                return Err(err(at, format!("http_sd_configs of job {:?}: at most one of basic_auth and authorization may be set", sc.job_name)));
+            }
+            if let Some(tls) = &h.tls_config {
+                crate::scrape::tls::client_config(Some(tls))
+                    .and_then(|_| crate::scrape::tls::server_name(Some(tls)))
+                    .map_err(|e| {
+                        err(
+                            at,
+                            format!("http_sd_configs of job {:?}: tls_config: {e}", sc.job_name),
+                        )
+                    })?;
+            }
+        }
         for (which, rules) in [
             ("relabel_configs", &sc.relabel_configs),
             ("metric_relabel_configs", &sc.metric_relabel_configs),
@@ -488,6 +553,65 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         }
     }
     Ok(cfg)
+}
+
+/// An `http_sd_configs` URL as Prometheus checks it.
+fn check_sd_url(url: &str) -> Result<(), String> {
+    if url.is_empty() {
+        return Err("URL is missing".into());
+    }
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("parse {url:?}: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err("URL scheme must be 'http' or 'https'".into());
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err("host is missing in URL".into());
+    }
+    Ok(())
+}
+
+/// A relative file path in the configuration is relative to the file's
+/// directory, as in Prometheus.
+fn resolve(dir: &Path, p: &mut String) {
+    if !p.is_empty() && Path::new(p.as_str()).is_relative() && !dir.as_os_str().is_empty() {
+        *p = dir.join(&*p).display().to_string();
+    }
+}
+
+fn resolve_tls(dir: &Path, t: &mut Option<TlsConfig>) {
+    if let Some(t) = t {
+        for f in [&mut t.ca_file, &mut t.cert_file, &mut t.key_file]
+            .into_iter()
+            .flatten()
+        {
+            resolve(dir, f);
+        }
+    }
+}
+
+fn resolve_auth(dir: &Path, b: &mut Option<BasicAuth>, a: &mut Option<Authorization>) {
+    if let Some(f) = b.as_mut().and_then(|b| b.password_file.as_mut()) {
+        resolve(dir, f);
+    }
+    if let Some(f) = a.as_mut().and_then(|a| a.credentials_file.as_mut()) {
+        resolve(dir, f);
+    }
+}
+
+impl Config {
+    fn resolve_paths(&mut self, dir: &Path) {
+        for sc in &mut self.scrape_configs {
+            resolve_tls(dir, &mut sc.tls_config);
+            resolve_auth(dir, &mut sc.basic_auth, &mut sc.authorization);
+            for f in sc.file_sd_configs.iter_mut().flat_map(|f| &mut f.files) {
+                resolve(dir, f);
+            }
+            for h in &mut sc.http_sd_configs {
+                resolve_tls(dir, &mut h.tls_config);
+                resolve_auth(dir, &mut h.basic_auth, &mut h.authorization);
+            }
+        }
+    }
 }
 
 /// The first line holding `needle`, for errors found after parsing.
