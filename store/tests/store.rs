@@ -100,6 +100,60 @@ fn commit_counts_rejections() {
     assert_eq!(all(&store, &[])[0].1.len(), 2);
 }
 
+/// References from `refs` are hints only: right ones, wrong ones (another
+/// series', unknown, zero), repeats in one batch and hints across a
+/// restart all land each sample on its own series.
+#[test]
+fn series_hints_never_misroute() {
+    use model::Appender;
+    let dir = tempfile::tempdir().unwrap();
+    let labels: Vec<Labels> = (0..50).map(|i| series("h", i)).collect();
+    let mut want: Vec<(Labels, Vec<Sample>)> =
+        labels.iter().map(|l| (l.clone(), Vec::new())).collect();
+    let mut hints = vec![0u64; labels.len()];
+    let mut t = 1_000;
+    for round in 0..6 {
+        // Round 3 reopens the store: the hints survive as numbers only.
+        let store = Store::open(dir.path(), opts()).unwrap();
+        for _ in 0..(if round == 3 { 1 } else { 2 }) {
+            let mut app = store.appender();
+            let mut order: Vec<usize> = (0..labels.len()).collect();
+            // Reverse order every other batch, so references do not rise.
+            if (t / 1_000) % 2 == 0 {
+                order.reverse();
+            }
+            for &i in &order {
+                let hint = match (round, i % 4) {
+                    (0, _) | (_, 0) => hints[i],
+                    (_, 1) => hints[(i + 1) % labels.len()],
+                    (_, 2) => 0,
+                    _ => 1 << 40,
+                };
+                let v = (round * 100 + i) as f64;
+                app.append_hinted(hint, &labels[i], t, v).unwrap();
+                want[i].1.push(Sample::new(t, v));
+                if i % 5 == 0 {
+                    // A repeat in the same batch: same sample, ignored.
+                    app.append_hinted(hint, &labels[i], t, v).unwrap();
+                }
+            }
+            let sum = app.commit().unwrap();
+            assert_eq!(sum.appended, labels.len(), "round {round}");
+            let refs = app.refs().to_vec();
+            assert_eq!(refs.len(), labels.len() + labels.len().div_ceil(5));
+            let mut k = 0;
+            for &i in &order {
+                hints[i] = refs[k];
+                k += if i % 5 == 0 { 2 } else { 1 };
+            }
+            t += 1_000;
+        }
+    }
+    let store = Store::open(dir.path(), opts()).unwrap();
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_same(&all(&store, &[]), &want, "hinted appends");
+}
+
 #[test]
 fn survives_restart_at_every_stage() {
     let dir = tempfile::tempdir().unwrap();
