@@ -3,11 +3,13 @@
 //! `watchfire` with no subcommand runs the server on its defaults (data in
 //! `./data`, listening on `127.0.0.1:9090`, scraping itself). Subcommands:
 //! `import` backfills a store from an exposition file; `check config` and
-//! `check metrics` validate without running.
+//! `check metrics` validate without running; `promql-test` runs promqltest
+//! scripts against the PromQL engine.
 
 mod api;
 mod check;
 mod import;
+mod promql_test;
 mod server;
 
 use std::path::PathBuf;
@@ -34,6 +36,9 @@ enum Command {
     /// Validate configuration files or an exposition without running.
     #[command(subcommand)]
     Check(check::CheckCommand),
+    /// Run Prometheus promqltest scripts (.test files, or directories of
+    /// them) against the PromQL engine; exit 0 only when no eval fails.
+    PromqlTest(promql_test::PromqlTestArgs),
 }
 
 /// Flags that shape the store, shared by the server and `import`.
@@ -64,6 +69,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Import(args)) => import::run(&args),
         Some(Command::Check(cmd)) => match check::run(&cmd) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Some(Command::PromqlTest(args)) => match promql_test::run(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),

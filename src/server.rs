@@ -54,6 +54,22 @@ pub struct ServerArgs {
     /// no limit.
     #[arg(long = "storage.tsdb.retention.size", value_name = "BYTES", default_value = "0", value_parser = model::size::parse_bytes)]
     retention_size: u64,
+    /// Longest time a query may run.
+    #[arg(long = "query.timeout", value_name = "DURATION", default_value = "2m", value_parser = crate::parse_duration)]
+    query_timeout: Duration,
+    /// Most samples a query may hold in memory at once.
+    #[arg(
+        long = "query.max-samples",
+        value_name = "N",
+        default_value_t = 50_000_000
+    )]
+    query_max_samples: usize,
+    /// How far back an instant selector looks for a sample.
+    #[arg(long = "query.lookback-delta", value_name = "DURATION", default_value = "5m", value_parser = crate::parse_duration)]
+    query_lookback_delta: Duration,
+    /// Most queries evaluated at once; more wait their turn.
+    #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20)]
+    query_max_concurrency: usize,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -77,6 +93,10 @@ pub struct AppState {
     listen: SocketAddr,
     /// Serialises reloads.
     reloading: tokio::sync::Mutex<()>,
+    pub query_limits: crate::api::query::QueryLimits,
+    /// Permits for `--query.max-concurrency`.
+    pub queries: tokio::sync::Semaphore,
+    pub query_seconds: crate::api::query::QueryTimes,
 }
 
 impl AppState {
@@ -156,6 +176,22 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             "storage.wal.fsync-interval".to_string(),
             model::time::format_duration(args.storage.fsync_interval),
         ),
+        (
+            "query.timeout".to_string(),
+            model::time::format_duration(args.query_timeout),
+        ),
+        (
+            "query.max-samples".to_string(),
+            args.query_max_samples.to_string(),
+        ),
+        (
+            "query.lookback-delta".to_string(),
+            model::time::format_duration(args.query_lookback_delta),
+        ),
+        (
+            "query.max-concurrency".to_string(),
+            args.query_max_concurrency.to_string(),
+        ),
     ]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -178,6 +214,13 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             config_file: args.config_file.clone(),
             listen: args.listen,
             reloading: tokio::sync::Mutex::new(()),
+            query_limits: crate::api::query::QueryLimits {
+                timeout: args.query_timeout,
+                max_samples: args.query_max_samples,
+                lookback_delta: args.query_lookback_delta,
+            },
+            queries: tokio::sync::Semaphore::new(args.query_max_concurrency.max(1)),
+            query_seconds: Default::default(),
         })
     });
     let served = rt.block_on(serve(args.listen, state.clone()));
@@ -265,6 +308,7 @@ async fn shutdown_signal() {
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let mut out = String::new();
     state.store.metrics().render(&mut out);
+    state.query_seconds.render(&mut out);
     let (ok, at) = {
         let c = state.config.read();
         (c.last_reload_ok, c.loaded_ms)

@@ -3,6 +3,7 @@
 
 mod federate;
 mod labels;
+pub mod query;
 mod status;
 
 use std::sync::Arc;
@@ -19,6 +20,16 @@ use crate::server::AppState;
 /// Routes under `/api/v1`.
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/api/v1/query", get(query::instant).post(query::instant))
+        .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route(
+            "/api/v1/format_query",
+            get(query::format).post(query::format),
+        )
+        .route(
+            "/api/v1/parse_query",
+            get(query::parse_query).post(query::parse_query),
+        )
         .route("/api/v1/series", get(labels::series).post(labels::series))
         .route("/api/v1/labels", get(labels::names).post(labels::names))
         .route("/api/v1/label/{name}/values", get(labels::values))
@@ -43,6 +54,9 @@ pub enum ApiError {
     BadData(String),
     /// The server failed: `internal`, 500.
     Internal(String),
+    /// A query failed: its kind gives `errorType` and status (`bad_data`
+    /// 400, `execution` 422, `timeout` 503, `canceled` 499).
+    Query(promql::QueryError),
 }
 
 impl IntoResponse for ApiError {
@@ -50,6 +64,16 @@ impl IntoResponse for ApiError {
         let (status, kind, msg) = match self {
             ApiError::BadData(m) => (StatusCode::BAD_REQUEST, "bad_data", m),
             ApiError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", m),
+            ApiError::Query(e) => {
+                use promql::ErrorKind as K;
+                let status = match e.kind {
+                    K::BadData => StatusCode::BAD_REQUEST,
+                    K::Execution => StatusCode::UNPROCESSABLE_ENTITY,
+                    K::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+                    K::Canceled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+                };
+                (status, e.kind.as_str(), e.message)
+            }
         };
         (
             status,

@@ -1,0 +1,345 @@
+//! Aggregation operators with `by`/`without` (upstream
+//! `promql/engine.go` `aggregation`, `aggregationK`,
+//! `aggregationCountValues`), including Prometheus's Kahan-compensated
+//! `sum`/`avg` and its switch to an incremental mean when a sum would
+//! overflow.
+
+use std::collections::HashMap;
+
+use model::Labels;
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+
+use super::Evaluator;
+use crate::error::QueryError;
+use crate::labels::{keep, signature, without};
+use crate::value::{format_float, Elem, Value};
+
+/// Neumaier's improved Kahan summation step (upstream `kahanSumInc`).
+pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// A quantile of `values` by linear interpolation between the closest
+/// ranks (upstream `quantile`).
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
+
+/// Prometheus's label-set hash (`labels.Hash`): XXH64 of each name and
+/// value followed by 0xff.
+fn prometheus_hash(l: &Labels) -> u64 {
+    let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+    for (n, v) in l.iter() {
+        h.update(n.as_bytes());
+        h.update(&[0xff]);
+        h.update(v.as_bytes());
+        h.update(&[0xff]);
+    }
+    h.digest()
+}
+
+#[derive(Default)]
+struct Group {
+    labels: Labels,
+    count: f64,
+    value: f64,
+    kahan: f64,
+    mean: f64,
+    incremental: bool,
+    values: Vec<f64>,
+    elems: Vec<Elem>,
+}
+
+pub(super) fn eval(
+    ev: &mut Evaluator<'_>,
+    a: &AggregateExpr,
+    ts: i64,
+) -> Result<Value, QueryError> {
+    let op = a.op.to_string();
+    let param = match &a.param {
+        Some(p) => Some(ev.eval(p, ts)?),
+        None => None,
+    };
+    let input = match ev.eval(&a.expr, ts)? {
+        Value::Vector(v) => v,
+        other => {
+            return Err(QueryError::execution(format!(
+                "{op} over a {}",
+                other.type_name()
+            )))
+        }
+    };
+    let (by, names) = match &a.modifier {
+        Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
+        Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
+        None => (true, Vec::new()),
+    };
+    let group_labels = |l: &Labels| {
+        if by {
+            keep(l, &names)
+        } else {
+            without(l, &names)
+        }
+    };
+    let scalar_param = || match &param {
+        Some(Value::Scalar(v)) => Ok(*v),
+        _ => Err(QueryError::execution(format!(
+            "{op} needs a scalar parameter"
+        ))),
+    };
+    if op == "count_values" {
+        let label = match &param {
+            Some(Value::String(s)) => s.clone(),
+            _ => {
+                return Err(QueryError::execution(
+                    "count_values needs a string parameter",
+                ))
+            }
+        };
+        if !valid_label_name(&label) {
+            return Err(QueryError::execution(format!(
+                "invalid label name {label:?}"
+            )));
+        }
+        let mut order: Vec<Labels> = Vec::new();
+        let mut counts: HashMap<Labels, f64> = HashMap::new();
+        for e in &input {
+            let mut b = group_labels(&e.labels).builder();
+            b.set(&label, &format_float(e.v));
+            let l = b.labels();
+            let c = counts.entry(l.clone()).or_insert_with(|| {
+                order.push(l);
+                0.0
+            });
+            *c += 1.0;
+        }
+        return Ok(Value::Vector(
+            order
+                .into_iter()
+                .map(|l| {
+                    let v = counts[&l];
+                    Elem { labels: l, v }
+                })
+                .collect(),
+        ));
+    }
+    let k_ops = matches!(op.as_str(), "topk" | "bottomk" | "limitk" | "limit_ratio");
+    let mut order: Vec<String> = Vec::new();
+    let mut groups: HashMap<String, Group> = HashMap::new();
+    for e in input {
+        let key = signature(&e.labels, &names, by);
+        let g = groups.entry(key.clone()).or_insert_with(|| {
+            order.push(key);
+            Group {
+                labels: if k_ops {
+                    Labels::empty()
+                } else {
+                    group_labels(&e.labels)
+                },
+                value: f64::NAN,
+                ..Group::default()
+            }
+        });
+        let v = e.v;
+        match op.as_str() {
+            "sum" => {
+                if g.count == 0.0 {
+                    g.value = 0.0;
+                }
+                let (s, c) = kahan_inc(v, g.value, g.kahan);
+                g.value = s;
+                g.kahan = c;
+            }
+            "avg" => {
+                g.count += 1.0;
+                if g.count == 1.0 {
+                    g.value = v;
+                    g.kahan = 0.0;
+                    continue;
+                }
+                if !g.incremental {
+                    let (s, c) = kahan_inc(v, g.value, g.kahan);
+                    if !s.is_infinite() {
+                        g.value = s;
+                        g.kahan = c;
+                        continue;
+                    }
+                    g.incremental = true;
+                    g.mean = g.value / (g.count - 1.0);
+                    g.kahan /= g.count - 1.0;
+                }
+                let q = (g.count - 1.0) / g.count;
+                let (m, c) = kahan_inc(v / g.count, q * g.mean, q * g.kahan);
+                g.mean = m;
+                g.kahan = c;
+                continue;
+            }
+            "count" => {}
+            "group" => g.value = 1.0,
+            "min" => {
+                if g.count == 0.0 || g.value > v || g.value.is_nan() {
+                    g.value = v;
+                }
+            }
+            "max" => {
+                if g.count == 0.0 || g.value < v || g.value.is_nan() {
+                    g.value = v;
+                }
+            }
+            "stddev" | "stdvar" => {
+                if g.count == 0.0 {
+                    g.value = 0.0;
+                }
+                g.count += 1.0;
+                let delta = v - g.mean;
+                g.mean += delta / g.count;
+                g.value += delta * (v - g.mean);
+                continue;
+            }
+            "quantile" => g.values.push(v),
+            "topk" | "bottomk" | "limitk" | "limit_ratio" => g.elems.push(e),
+            other => {
+                return Err(QueryError::execution(format!(
+                    "unknown aggregation {other:?}"
+                )))
+            }
+        }
+        g.count += 1.0;
+    }
+    let mut out = Vec::new();
+    for key in order {
+        let Some(mut g) = groups.remove(&key) else {
+            continue;
+        };
+        let v = match op.as_str() {
+            "sum" => g.value + g.kahan,
+            "avg" => {
+                if g.incremental {
+                    g.mean + g.kahan
+                } else {
+                    (g.value + g.kahan) / g.count
+                }
+            }
+            "count" => g.count,
+            "stdvar" => g.value / g.count,
+            "stddev" => (g.value / g.count).sqrt(),
+            "quantile" => {
+                let q = scalar_param()?;
+                if !(0.0..=1.0).contains(&q) {
+                    ev.warnings.push(format!(
+                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        format_float(q)
+                    ));
+                }
+                quantile(q, &mut g.values)
+            }
+            "topk" | "bottomk" | "limitk" => {
+                let k = scalar_param()?;
+                if k.is_nan() {
+                    return Err(QueryError::execution(format!(
+                        "Parameter value is NaN for {op}"
+                    )));
+                }
+                let k = if k >= i64::MAX as f64 {
+                    i64::MAX
+                } else {
+                    k as i64
+                };
+                if k < 1 {
+                    continue;
+                }
+                let k = k as usize;
+                let mut elems = g.elems;
+                match op.as_str() {
+                    "topk" => elems.sort_by(|a, b| cmp_desc_nan_last(a.v, b.v)),
+                    "bottomk" => elems.sort_by(|a, b| cmp_asc_nan_last(a.v, b.v)),
+                    _ => {}
+                }
+                elems.truncate(k);
+                out.extend(elems);
+                continue;
+            }
+            "limit_ratio" => {
+                let r = scalar_param()?;
+                if r.is_nan() {
+                    return Err(QueryError::execution("Ratio value is NaN for limit_ratio"));
+                }
+                let r = if !(-1.0..=1.0).contains(&r) {
+                    ev.warnings.push(format!(
+                        "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
+                        format_float(r),
+                        if r < 0.0 { "-1" } else { "1" }
+                    ));
+                    r.clamp(-1.0, 1.0)
+                } else {
+                    r
+                };
+                for e in g.elems {
+                    let offset = prometheus_hash(&e.labels) as f64 / u64::MAX as f64;
+                    if (r >= 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r) {
+                        out.push(e);
+                    }
+                }
+                continue;
+            }
+            _ => g.value,
+        };
+        out.push(Elem {
+            labels: g.labels,
+            v,
+        });
+    }
+    Ok(Value::Vector(out))
+}
+
+fn cmp_desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+fn cmp_asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+    }
+}
+
+/// A label name Prometheus accepts (UTF-8 names are valid in Prometheus 3;
+/// only the empty name is not).
+pub(crate) fn valid_label_name(n: &str) -> bool {
+    !n.is_empty()
+}

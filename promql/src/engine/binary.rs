@@ -1,0 +1,293 @@
+//! Binary operators: arithmetic, comparisons (filtering or `bool`) and the
+//! set operators, with `on`/`ignoring` and `group_left`/`group_right`
+//! matching (upstream `promql/engine.go`: `VectorBinop`, `VectorAnd`,
+//! `VectorOr`, `VectorUnless`, `resultMetric`).
+
+use std::collections::{HashMap, HashSet};
+
+use model::{Labels, METRIC_NAME};
+use promql_parser::label::Labels as NameList;
+use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
+
+use super::Evaluator;
+use crate::error::QueryError;
+use crate::labels::{drop_name, signature};
+use crate::value::{Elem, Value};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Atan2,
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+    And,
+    Or,
+    Unless,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "+" => Op::Add,
+            "-" => Op::Sub,
+            "*" => Op::Mul,
+            "/" => Op::Div,
+            "%" => Op::Mod,
+            "^" => Op::Pow,
+            "atan2" => Op::Atan2,
+            "==" => Op::Eq,
+            "!=" => Op::Ne,
+            ">" => Op::Gt,
+            "<" => Op::Lt,
+            ">=" => Op::Ge,
+            "<=" => Op::Le,
+            "and" => Op::And,
+            "or" => Op::Or,
+            "unless" => Op::Unless,
+            _ => return None,
+        })
+    }
+
+    fn is_comparison(self) -> bool {
+        matches!(self, Op::Eq | Op::Ne | Op::Gt | Op::Lt | Op::Ge | Op::Le)
+    }
+
+    /// The value and whether a comparison holds (arithmetic always
+    /// keeps).
+    fn apply(self, l: f64, r: f64) -> (f64, bool) {
+        match self {
+            Op::Add => (l + r, true),
+            Op::Sub => (l - r, true),
+            Op::Mul => (l * r, true),
+            Op::Div => (l / r, true),
+            Op::Mod => (l % r, true),
+            Op::Pow => (l.powf(r), true),
+            Op::Atan2 => (l.atan2(r), true),
+            Op::Eq => (l, l == r),
+            Op::Ne => (l, l != r),
+            Op::Gt => (l, l > r),
+            Op::Lt => (l, l < r),
+            Op::Ge => (l, l >= r),
+            Op::Le => (l, l <= r),
+            Op::And | Op::Or | Op::Unless => (l, true),
+        }
+    }
+}
+
+fn names(l: &NameList) -> Vec<String> {
+    l.labels.clone()
+}
+
+pub(super) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<Value, QueryError> {
+    let op_text = b.op.to_string();
+    let op = Op::parse(&op_text)
+        .ok_or_else(|| QueryError::execution(format!("unknown binary operator {op_text:?}")))?;
+    let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+    if b.modifier
+        .as_ref()
+        .is_some_and(|m| m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some())
+    {
+        return Err(QueryError::execution("fill modifiers are not supported"));
+    }
+    let lhs = ev.eval(&b.lhs, ts)?;
+    let rhs = ev.eval(&b.rhs, ts)?;
+    match (lhs, rhs) {
+        (Value::Scalar(l), Value::Scalar(r)) => {
+            let (v, keep) = op.apply(l, r);
+            Ok(Value::Scalar(if op.is_comparison() {
+                f64::from(u8::from(keep))
+            } else {
+                v
+            }))
+        }
+        (Value::Vector(l), Value::Scalar(r)) => {
+            Ok(Value::Vector(scalar_op(op, l, r, false, return_bool)))
+        }
+        (Value::Scalar(l), Value::Vector(r)) => {
+            Ok(Value::Vector(scalar_op(op, r, l, true, return_bool)))
+        }
+        (Value::Vector(l), Value::Vector(r)) => {
+            let (card, matching) = match &b.modifier {
+                Some(m) => (m.card.clone(), m.matching.clone()),
+                None => (
+                    if matches!(op, Op::And | Op::Or | Op::Unless) {
+                        VectorMatchCardinality::ManyToMany
+                    } else {
+                        VectorMatchCardinality::OneToOne
+                    },
+                    None,
+                ),
+            };
+            let (on, names) = match &matching {
+                Some(LabelModifier::Include(l)) => (true, names(l)),
+                Some(LabelModifier::Exclude(l)) => (false, names(l)),
+                None => (false, Vec::new()),
+            };
+            let sig = |e: &Elem| signature(&e.labels, &names, on);
+            match op {
+                Op::And => {
+                    let right: HashSet<String> = r.iter().map(sig).collect();
+                    Ok(Value::Vector(
+                        l.into_iter().filter(|e| right.contains(&sig(e))).collect(),
+                    ))
+                }
+                Op::Unless => {
+                    let right: HashSet<String> = r.iter().map(sig).collect();
+                    Ok(Value::Vector(
+                        l.into_iter().filter(|e| !right.contains(&sig(e))).collect(),
+                    ))
+                }
+                Op::Or => {
+                    let left: HashSet<String> = l.iter().map(sig).collect();
+                    let mut out = l;
+                    out.extend(r.into_iter().filter(|e| !left.contains(&sig(e))));
+                    Ok(Value::Vector(out))
+                }
+                _ => vector_op(op, l, r, &card, on, &names, return_bool).map(Value::Vector),
+            }
+        }
+        (l, r) => Err(QueryError::execution(format!(
+            "binary operator {op_text} between {} and {}",
+            l.type_name(),
+            r.type_name()
+        ))),
+    }
+}
+
+/// A vector and a scalar; `swap` when the scalar was on the left.
+fn scalar_op(op: Op, v: Vec<Elem>, s: f64, swap: bool, return_bool: bool) -> Vec<Elem> {
+    let mut out = Vec::with_capacity(v.len());
+    for e in v {
+        let (l, r) = if swap { (s, e.v) } else { (e.v, s) };
+        let (mut value, keep) = op.apply(l, r);
+        // A comparison keeps the vector's value whichever side it is on.
+        if op.is_comparison() && swap {
+            value = r;
+        }
+        if return_bool {
+            out.push(Elem {
+                labels: drop_name(&e.labels),
+                v: f64::from(u8::from(keep)),
+            });
+        } else if keep {
+            let labels = if op.is_comparison() {
+                e.labels
+            } else {
+                drop_name(&e.labels)
+            };
+            out.push(Elem { labels, v: value });
+        }
+    }
+    out
+}
+
+/// One-to-one and many-to-one/one-to-many matching.
+fn vector_op(
+    op: Op,
+    lhs: Vec<Elem>,
+    rhs: Vec<Elem>,
+    card: &VectorMatchCardinality,
+    on: bool,
+    names: &[String],
+    return_bool: bool,
+) -> Result<Vec<Elem>, QueryError> {
+    let one_to_many = matches!(card, VectorMatchCardinality::OneToMany(_));
+    let include: Vec<String> = card.labels().map(|l| l.labels.clone()).unwrap_or_default();
+    // For one-to-many the sides swap; values swap back for the operation.
+    let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+    let mut one_by_sig: HashMap<String, &Elem> = HashMap::new();
+    for e in &one {
+        let s = signature(&e.labels, names, on);
+        if let Some(prev) = one_by_sig.insert(s, e) {
+            let side = if one_to_many { "left" } else { "right" };
+            return Err(QueryError::execution(format!(
+                "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                group_text(&e.labels, names, on),
+                prev.labels,
+                e.labels
+            )));
+        }
+    }
+    let mut out = Vec::new();
+    let mut seen: HashMap<Labels, ()> = HashMap::new();
+    let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
+    let mut matched_one: HashSet<String> = HashSet::new();
+    for m in &many {
+        let s = signature(&m.labels, names, on);
+        let Some(o) = one_by_sig.get(&s) else {
+            continue;
+        };
+        let (l, r) = if one_to_many { (o.v, m.v) } else { (m.v, o.v) };
+        let (value, keep) = op.apply(l, r);
+        let mut b = m.labels.builder();
+        if !op.is_comparison() || return_bool {
+            b.del(METRIC_NAME);
+        }
+        if one_to_one {
+            if on {
+                b.retain(|n| names.iter().any(|k| k == n));
+            } else {
+                for n in names {
+                    b.del(n);
+                }
+            }
+        }
+        for n in &include {
+            match o.labels.get(n) {
+                Some(v) if !v.is_empty() => {
+                    b.set(n, v);
+                }
+                _ => {
+                    b.del(n);
+                }
+            }
+        }
+        let labels = b.labels();
+        let value = if return_bool {
+            f64::from(u8::from(keep))
+        } else if keep {
+            value
+        } else {
+            continue;
+        };
+        if one_to_one {
+            if !matched_one.insert(s) {
+                return Err(QueryError::execution(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                ));
+            }
+        } else if seen.insert(labels.clone(), ()).is_some() {
+            return Err(QueryError::execution(
+                "multiple matches for labels: grouping labels must ensure unique matches",
+            ));
+        }
+        out.push(Elem { labels, v: value });
+    }
+    Ok(out)
+}
+
+/// The match group as Prometheus prints it in errors: `{a="1", b="2"}`.
+fn group_text(l: &Labels, names: &[String], on: bool) -> String {
+    let parts: Vec<String> = l
+        .iter()
+        .filter(|(n, _)| {
+            let listed = names.iter().any(|k| k == n);
+            if on {
+                listed
+            } else {
+                !listed && *n != METRIC_NAME
+            }
+        })
+        .map(|(n, v)| format!("{n}=\"{v}\""))
+        .collect();
+    format!("{{{}}}", parts.join(", "))
+}

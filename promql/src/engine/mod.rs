@@ -1,0 +1,538 @@
+//! The evaluator: an instant query evaluates the expression at one
+//! timestamp; a range query evaluates it at every step and gathers the
+//! results by label set (upstream `promql/engine.go` does the same through
+//! `rangeEval`).
+//!
+//! Before evaluation one pass over the tree works out which time range
+//! each selector will read, across all steps, offsets, `@` modifiers and
+//! enclosing subqueries, and loads it once. Each step then picks its
+//! points by binary search.
+//!
+//! Selection follows Prometheus 3: an instant selector takes the newest
+//! sample in `(t - lookback, t]` unless it is a staleness marker; a range
+//! selector takes the samples in `(t - range, t]` without markers; a
+//! subquery evaluates its expression at multiples of its step in
+//! `(t - range, t]`.
+
+pub(crate) mod aggregate;
+mod binary;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use model::{Labels, Matcher, Querier};
+use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
+
+use crate::error::{ErrorKind, QueryError};
+use crate::value::{Answer, Elem, Outcome, Range, Value};
+
+/// Limits and defaults of query evaluation.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How far back an instant selector looks (`--query.lookback-delta`).
+    pub lookback_delta: Duration,
+    /// The most samples a query may hold at once (`--query.max-samples`).
+    pub max_samples: usize,
+    /// How long a query may run (`--query.timeout`).
+    pub timeout: Duration,
+    /// The step of a subquery that names none (Prometheus uses the global
+    /// evaluation interval).
+    pub default_subquery_step: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            lookback_delta: Duration::from_secs(300),
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            default_subquery_step: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Evaluates parsed expressions over a [`Querier`].
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    pub opts: Options,
+}
+
+impl Engine {
+    pub fn new(opts: Options) -> Self {
+        Engine { opts }
+    }
+
+    /// Evaluates `expr` at `t` (ms).
+    pub fn instant(&self, q: &dyn Querier, expr: &Expr, t: i64) -> Result<Outcome, QueryError> {
+        let mut ev = Evaluator::new(self, q, t, t);
+        ev.prepare(expr, t, t)?;
+        let v = ev.eval(expr, t)?;
+        let answer = match v {
+            Value::Scalar(v) => Answer::Scalar { t, v },
+            Value::String(s) => Answer::String { t, s },
+            Value::Vector(elems) => Answer::Vector { t, elems },
+            Value::Matrix(m) => Answer::Matrix(m),
+        };
+        Ok(ev.finish(answer))
+    }
+
+    /// Evaluates `expr` at every `step` from `start` to `end` (ms).
+    pub fn range(
+        &self,
+        q: &dyn Querier,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Outcome, QueryError> {
+        use promql_parser::parser::value::ValueType;
+        match expr.value_type() {
+            ValueType::Scalar | ValueType::Vector => {}
+            t => {
+                let name = match t {
+                    ValueType::Matrix => "range vector",
+                    _ => "string",
+                };
+                return Err(QueryError::bad_data(format!(
+                    "invalid expression type \"{name}\" for range query, must be Scalar or instant Vector"
+                )));
+            }
+        }
+        if step <= 0 {
+            return Err(QueryError::bad_data(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        let mut ev = Evaluator::new(self, q, start, end);
+        ev.prepare(expr, start, end)?;
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<Range> = Vec::new();
+        let mut held = 0usize;
+        let mut ts = start;
+        while ts <= end {
+            ev.check_deadline()?;
+            ev.step_samples = 0;
+            let elems = match ev.eval(expr, ts)? {
+                Value::Scalar(v) => vec![Elem {
+                    labels: Labels::empty(),
+                    v,
+                }],
+                Value::Vector(es) => es,
+                other => {
+                    return Err(QueryError::execution(format!(
+                        "unexpected {} at step",
+                        other.type_name()
+                    )))
+                }
+            };
+            held += elems.len();
+            ev.check_samples(held)?;
+            for e in elems {
+                let i = *index.entry(e.labels.clone()).or_insert_with(|| {
+                    out.push(Range {
+                        labels: e.labels,
+                        points: Vec::new(),
+                    });
+                    out.len() - 1
+                });
+                out[i].points.push((ts, e.v));
+            }
+            ts += step;
+        }
+        out.sort_by(|a, b| crate::labels::cmp(&a.labels, &b.labels));
+        Ok(ev.finish(Answer::Matrix(out)))
+    }
+}
+
+/// The state of one query's evaluation.
+pub(crate) struct Evaluator<'a> {
+    q: &'a dyn Querier,
+    pub start: i64,
+    pub end: i64,
+    pub lookback: i64,
+    subquery_step: i64,
+    deadline: Instant,
+    max_samples: usize,
+    /// Loaded series by selector node address, with every sample in the
+    /// range any step needs (staleness markers included).
+    data: HashMap<usize, Arc<Vec<Range>>>,
+    /// Subquery results by expression address and timestamp: adjacent
+    /// steps share most of them.
+    inner: HashMap<(usize, i64), Value>,
+    /// Samples selected by the current step.
+    step_samples: usize,
+    /// Samples selected by the whole query.
+    total_samples: u64,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+/// Milliseconds of a duration.
+pub(crate) fn ms(d: &Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+fn system_ms(t: &SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => ms(&d),
+        Err(e) => -ms(&e.duration()),
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(engine: &Engine, q: &'a dyn Querier, start: i64, end: i64) -> Self {
+        let o = &engine.opts;
+        Evaluator {
+            q,
+            start,
+            end,
+            lookback: ms(&o.lookback_delta),
+            subquery_step: ms(&o.default_subquery_step).max(1),
+            deadline: Instant::now() + o.timeout,
+            max_samples: o.max_samples,
+            data: HashMap::new(),
+            inner: HashMap::new(),
+            step_samples: 0,
+            total_samples: 0,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        }
+    }
+
+    fn finish(mut self, answer: Answer) -> Outcome {
+        self.warnings.dedup();
+        self.infos.dedup();
+        Outcome {
+            answer,
+            warnings: self.warnings,
+            infos: self.infos,
+            samples: self.total_samples,
+        }
+    }
+
+    pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
+        if Instant::now() > self.deadline {
+            return Err(QueryError {
+                kind: ErrorKind::Timeout,
+                message: "query timed out in expression evaluation".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_samples(&self, extra: usize) -> Result<(), QueryError> {
+        if self.step_samples.saturating_add(extra) > self.max_samples {
+            return Err(QueryError::execution(
+                "query processing would load too many samples into memory in query execution",
+            ));
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, n: usize) -> Result<(), QueryError> {
+        self.step_samples += n;
+        self.total_samples += n as u64;
+        self.check_samples(0)
+    }
+
+    /// The time a selector or subquery reads at step `ts`.
+    pub(crate) fn shift(&self, ts: i64, offset: &Option<Offset>, at: &Option<AtModifier>) -> i64 {
+        let base = match at {
+            None => ts,
+            Some(AtModifier::Start) => self.start,
+            Some(AtModifier::End) => self.end,
+            Some(AtModifier::At(t)) => system_ms(t),
+        };
+        match offset {
+            None => base,
+            Some(Offset::Pos(d)) => base.saturating_sub(ms(d)),
+            Some(Offset::Neg(d)) => base.saturating_add(ms(d)),
+        }
+    }
+
+    /// The range `[lo, hi]` of times a node is read at, for steps in
+    /// `[lo, hi]` of its parent.
+    fn shifted(
+        &self,
+        lo: i64,
+        hi: i64,
+        offset: &Option<Offset>,
+        at: &Option<AtModifier>,
+    ) -> (i64, i64) {
+        if at.is_some() {
+            let t = self.shift(0, offset, at);
+            (t, t)
+        } else {
+            (self.shift(lo, offset, at), self.shift(hi, offset, at))
+        }
+    }
+
+    /// Loads every selector's data for steps in `[lo, hi]`.
+    fn prepare(&mut self, e: &Expr, lo: i64, hi: i64) -> Result<(), QueryError> {
+        match e {
+            Expr::VectorSelector(vs) => {
+                let (a, b) = self.shifted(lo, hi, &vs.offset, &vs.at);
+                self.load(vs, a.saturating_sub(self.lookback), b)
+            }
+            Expr::MatrixSelector(m) => {
+                let (a, b) = self.shifted(lo, hi, &m.vs.offset, &m.vs.at);
+                self.load(&m.vs, a.saturating_sub(ms(&m.range)), b)
+            }
+            Expr::Subquery(sq) => {
+                let (a, b) = self.shifted(lo, hi, &sq.offset, &sq.at);
+                self.prepare(&sq.expr, a.saturating_sub(ms(&sq.range)), b)
+            }
+            Expr::Aggregate(a) => {
+                if let Some(p) = &a.param {
+                    self.prepare(p, lo, hi)?;
+                }
+                self.prepare(&a.expr, lo, hi)
+            }
+            Expr::Unary(u) => self.prepare(&u.expr, lo, hi),
+            Expr::Paren(p) => self.prepare(&p.expr, lo, hi),
+            Expr::Binary(b) => {
+                self.prepare(&b.lhs, lo, hi)?;
+                self.prepare(&b.rhs, lo, hi)
+            }
+            Expr::Call(c) => {
+                for a in &c.args.args {
+                    self.prepare(a, lo, hi)?;
+                }
+                Ok(())
+            }
+            Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => Ok(()),
+        }
+    }
+
+    fn load(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<(), QueryError> {
+        let key = vs as *const VectorSelector as usize;
+        if self.data.contains_key(&key) {
+            return Ok(());
+        }
+        let sets = crate::selector::matcher_sets(vs).map_err(QueryError::bad_data)?;
+        let mut by_labels: HashMap<Labels, Range> = HashMap::new();
+        for set in sets {
+            self.select_into(&set, mint, maxt, &mut by_labels)?;
+        }
+        let mut series: Vec<Range> = by_labels.into_values().collect();
+        series.sort_by(|a, b| crate::labels::cmp(&a.labels, &b.labels));
+        self.data.insert(key, Arc::new(series));
+        Ok(())
+    }
+
+    fn select_into(
+        &mut self,
+        set: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        out: &mut HashMap<Labels, Range>,
+    ) -> Result<(), QueryError> {
+        let it = self
+            .q
+            .select(set, mint, maxt)
+            .map_err(|e| QueryError::execution(e.to_string()))?;
+        for s in it {
+            let s = s.map_err(|e| QueryError::execution(e.to_string()))?;
+            out.entry(s.labels.clone()).or_insert_with(|| Range {
+                labels: s.labels,
+                points: s.samples.iter().map(|p| (p.t, p.v)).collect(),
+            });
+        }
+        self.check_deadline()
+    }
+
+    fn series(&self, vs: &VectorSelector) -> Arc<Vec<Range>> {
+        let key = vs as *const VectorSelector as usize;
+        self.data.get(&key).cloned().unwrap_or_default()
+    }
+
+    /// An instant selector at step `ts`.
+    fn select_instant(&mut self, vs: &VectorSelector, ts: i64) -> Result<Vec<Elem>, QueryError> {
+        Ok(self
+            .select_instant_with_time(vs, ts)?
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect())
+    }
+
+    /// An instant selector at step `ts`, with each sample's own time.
+    pub(crate) fn select_instant_with_time(
+        &mut self,
+        vs: &VectorSelector,
+        ts: i64,
+    ) -> Result<Vec<(Elem, i64)>, QueryError> {
+        let t = self.shift(ts, &vs.offset, &vs.at);
+        let data = self.series(vs);
+        let mut out = Vec::new();
+        for r in data.iter() {
+            let i = r.points.partition_point(|p| p.0 <= t);
+            if i == 0 {
+                continue;
+            }
+            let (pt, pv) = r.points[i - 1];
+            if pt <= t - self.lookback || model::sample::is_stale_nan(pv) {
+                continue;
+            }
+            out.push((
+                Elem {
+                    labels: r.labels.clone(),
+                    v: pv,
+                },
+                pt,
+            ));
+        }
+        self.count(out.len())?;
+        Ok(out)
+    }
+
+    /// A range selector at step `ts`: samples in `(t - range, t]`.
+    fn select_range(
+        &mut self,
+        vs: &VectorSelector,
+        range: i64,
+        ts: i64,
+    ) -> Result<Vec<Range>, QueryError> {
+        let t = self.shift(ts, &vs.offset, &vs.at);
+        let data = self.series(vs);
+        let mut out = Vec::new();
+        let mut n = 0;
+        for r in data.iter() {
+            let lo = r.points.partition_point(|p| p.0 <= t - range);
+            let hi = r.points.partition_point(|p| p.0 <= t);
+            let points: Vec<(i64, f64)> = r.points[lo..hi]
+                .iter()
+                .copied()
+                .filter(|p| !model::sample::is_stale_nan(p.1))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            n += points.len();
+            out.push(Range {
+                labels: r.labels.clone(),
+                points,
+            });
+        }
+        self.count(n)?;
+        Ok(out)
+    }
+
+    /// A subquery at step `ts`.
+    fn subquery(&mut self, sq: &SubqueryExpr, ts: i64) -> Result<Vec<Range>, QueryError> {
+        let t = self.shift(ts, &sq.offset, &sq.at);
+        let range = ms(&sq.range);
+        let step = sq
+            .step
+            .as_ref()
+            .map(ms)
+            .unwrap_or(self.subquery_step)
+            .max(1);
+        let mint = t - range;
+        let mut it = mint.div_euclid(step) * step;
+        if it <= mint {
+            it += step;
+        }
+        let key = &*sq.expr as *const Expr as usize;
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<Range> = Vec::new();
+        while it <= t {
+            self.check_deadline()?;
+            let v = match self.inner.get(&(key, it)) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = self.eval(&sq.expr, it)?;
+                    self.inner.insert((key, it), v.clone());
+                    v
+                }
+            };
+            let elems = match v {
+                Value::Vector(es) => es,
+                Value::Scalar(v) => vec![Elem {
+                    labels: Labels::empty(),
+                    v,
+                }],
+                other => {
+                    return Err(QueryError::execution(format!(
+                        "subquery of a {}",
+                        other.type_name()
+                    )))
+                }
+            };
+            for e in elems {
+                let i = *index.entry(e.labels.clone()).or_insert_with(|| {
+                    out.push(Range {
+                        labels: e.labels,
+                        points: Vec::new(),
+                    });
+                    out.len() - 1
+                });
+                out[i].points.push((it, e.v));
+            }
+            it += step;
+        }
+        let n = out.iter().map(|r| r.points.len()).sum();
+        self.count(n)?;
+        Ok(out)
+    }
+
+    /// Evaluates `e` at step `ts`.
+    pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Value, QueryError> {
+        match e {
+            Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, ts),
+            Expr::Unary(u) => match self.eval(&u.expr, ts)? {
+                Value::Scalar(v) => Ok(Value::Scalar(-v)),
+                Value::Vector(es) => Ok(Value::Vector(
+                    es.into_iter()
+                        .map(|e| Elem {
+                            labels: crate::labels::drop_name(&e.labels),
+                            v: -e.v,
+                        })
+                        .collect(),
+                )),
+                other => Err(QueryError::execution(format!(
+                    "unary minus on a {}",
+                    other.type_name()
+                ))),
+            },
+            Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_instant(vs, ts)?)),
+            Expr::MatrixSelector(m) => {
+                Ok(Value::Matrix(self.select_range(&m.vs, ms(&m.range), ts)?))
+            }
+            Expr::Subquery(sq) => Ok(Value::Matrix(self.subquery(sq, ts)?)),
+            Expr::Aggregate(a) => aggregate::eval(self, a, ts),
+            Expr::Binary(b) => {
+                let v = binary::eval(self, b, ts)?;
+                unique(&v)?;
+                Ok(v)
+            }
+            Expr::Call(c) => {
+                let v = crate::functions::call(self, c, ts)?;
+                unique(&v)?;
+                Ok(v)
+            }
+            Expr::Extension(_) => Err(QueryError::execution(
+                "extension expressions are not supported",
+            )),
+        }
+    }
+}
+
+/// A vector must not hold two elements with one label set.
+fn unique(v: &Value) -> Result<(), QueryError> {
+    if let Value::Vector(es) = v {
+        if es.len() > 1 {
+            let mut seen = std::collections::HashSet::with_capacity(es.len());
+            for e in es {
+                if !seen.insert(&e.labels) {
+                    return Err(QueryError::execution(
+                        "vector cannot contain metrics with the same labelset",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,470 @@
+//! PromQL functions on floats (upstream `promql/functions.go`).
+//!
+//! Most functions drop the metric name from their output;
+//! `last_over_time`, `first_over_time`, the `sort` family and
+//! `label_replace`/`label_join` keep it, as in Prometheus.
+
+mod histogram;
+mod label;
+pub(crate) mod range;
+
+use model::{Labels, Matcher};
+use promql_parser::parser::{Call, Expr};
+
+use crate::engine::{ms, Evaluator};
+use crate::error::QueryError;
+use crate::labels::drop_name;
+use crate::value::{Elem, Range, Value};
+use range::Window;
+
+/// Evaluates a call at step `ts`.
+pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, QueryError> {
+    let name = c.func.name;
+    let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
+    match name {
+        "rate" | "increase" | "delta" => over_range(ev, &args, 0, ts, true, |p, w| {
+            Ok(range::extrapolated_rate(
+                p,
+                w,
+                name != "delta",
+                name == "rate",
+            ))
+        }),
+        "irate" | "idelta" => over_range(ev, &args, 0, ts, true, |p, _| {
+            Ok(range::instant_value(p, name == "irate"))
+        }),
+        "deriv" => over_range(ev, &args, 0, ts, true, |p, _| {
+            Ok((p.len() >= 2).then(|| range::linear_regression(p, p[0].0).0))
+        }),
+        "predict_linear" => {
+            let d = scalar_arg(ev, args.get(1), ts)?;
+            over_range(ev, &args, 0, ts, true, |p, _| {
+                Ok((p.len() >= 2).then(|| {
+                    let (slope, intercept) = range::linear_regression(p, ts);
+                    slope * d + intercept
+                }))
+            })
+        }
+        "changes" => over_range(ev, &args, 0, ts, true, |p, _| Ok(Some(range::changes(p)))),
+        "resets" => over_range(ev, &args, 0, ts, true, |p, _| Ok(Some(range::resets(p)))),
+        "avg_over_time" => over_range(ev, &args, 0, ts, true, |p, _| Ok(Some(range::avg(p)))),
+        "sum_over_time" => over_range(ev, &args, 0, ts, true, |p, _| Ok(Some(range::sum(p)))),
+        "count_over_time" => over_range(ev, &args, 0, ts, true, |p, _| Ok(Some(p.len() as f64))),
+        "min_over_time" => over_range(ev, &args, 0, ts, true, |p, _| Ok(Some(range::min(p)))),
+        "max_over_time" => over_range(ev, &args, 0, ts, true, |p, _| Ok(Some(range::max(p)))),
+        "stddev_over_time" => over_range(ev, &args, 0, ts, true, |p, _| {
+            Ok(Some(range::variance(p).sqrt()))
+        }),
+        "stdvar_over_time" => {
+            over_range(ev, &args, 0, ts, true, |p, _| Ok(Some(range::variance(p))))
+        }
+        "mad_over_time" => over_range(ev, &args, 0, ts, true, |p, _| Ok(Some(range::mad(p)))),
+        "present_over_time" => over_range(ev, &args, 0, ts, true, |_, _| Ok(Some(1.0))),
+        "last_over_time" => over_range(ev, &args, 0, ts, false, |p, _| Ok(p.last().map(|x| x.1))),
+        "first_over_time" => over_range(ev, &args, 0, ts, false, |p, _| Ok(p.first().map(|x| x.1))),
+        "ts_of_last_over_time" => over_range(ev, &args, 0, ts, true, |p, _| {
+            Ok(p.last().map(|x| x.0 as f64 / 1000.0))
+        }),
+        "ts_of_first_over_time" => over_range(ev, &args, 0, ts, true, |p, _| {
+            Ok(p.first().map(|x| x.0 as f64 / 1000.0))
+        }),
+        "ts_of_max_over_time" => over_range(ev, &args, 0, ts, true, |p, _| {
+            Ok(Some(range::ts_of(p, |a, b| a >= b)))
+        }),
+        "ts_of_min_over_time" => over_range(ev, &args, 0, ts, true, |p, _| {
+            Ok(Some(range::ts_of(p, |a, b| a <= b)))
+        }),
+        "quantile_over_time" => {
+            let q = scalar_arg(ev, args.first(), ts)?;
+            if !(0.0..=1.0).contains(&q) {
+                ev.warnings.push(format!(
+                    "PromQL warning: quantile value should be between 0 and 1, got {}",
+                    crate::value::format_float(q)
+                ));
+            }
+            over_range(ev, &args, 1, ts, true, |p, _| {
+                Ok(Some(range::quantile_over(q, p)))
+            })
+        }
+        "double_exponential_smoothing" => {
+            let sf = scalar_arg(ev, args.get(1), ts)?;
+            let tf = scalar_arg(ev, args.get(2), ts)?;
+            over_range(ev, &args, 0, ts, true, |p, _| {
+                range::double_exponential(p, sf, tf)
+            })
+        }
+        "absent_over_time" => {
+            let (m, _) = matrix_arg(ev, args.first(), ts)?;
+            Ok(Value::Vector(if m.is_empty() {
+                vec![Elem {
+                    labels: absent_labels(args.first().copied()),
+                    v: 1.0,
+                }]
+            } else {
+                Vec::new()
+            }))
+        }
+        "absent" => {
+            let v = vector_arg(ev, args.first(), ts)?;
+            Ok(Value::Vector(if v.is_empty() {
+                vec![Elem {
+                    labels: absent_labels(args.first().copied()),
+                    v: 1.0,
+                }]
+            } else {
+                Vec::new()
+            }))
+        }
+        "time" => Ok(Value::Scalar(ts as f64 / 1000.0)),
+        "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
+        "vector" => {
+            let v = scalar_arg(ev, args.first(), ts)?;
+            Ok(Value::Vector(vec![Elem {
+                labels: Labels::empty(),
+                v,
+            }]))
+        }
+        "scalar" => {
+            let v = vector_arg(ev, args.first(), ts)?;
+            Ok(Value::Scalar(if v.len() == 1 { v[0].v } else { f64::NAN }))
+        }
+        "timestamp" => timestamp(ev, args.first().copied(), ts),
+        "label_replace" => label::replace(ev, &args, ts),
+        "label_join" => label::join(ev, &args, ts),
+        "sort" | "sort_desc" => {
+            let mut v = vector_arg(ev, args.first(), ts)?;
+            let desc = name == "sort_desc";
+            v.sort_by(|a, b| {
+                // NaN sorts last either way.
+                match (a.v.is_nan(), b.v.is_nan()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => std::cmp::Ordering::Greater,
+                    (false, true) => std::cmp::Ordering::Less,
+                    _ if desc => b.v.partial_cmp(&a.v).unwrap_or(std::cmp::Ordering::Equal),
+                    _ => a.v.partial_cmp(&b.v).unwrap_or(std::cmp::Ordering::Equal),
+                }
+            });
+            Ok(Value::Vector(v))
+        }
+        "sort_by_label" | "sort_by_label_desc" => {
+            label::sort_by(ev, &args, ts, name.ends_with("_desc"))
+        }
+        "histogram_quantile" => histogram::quantile(ev, &args, ts),
+        "histogram_fraction" => histogram::fraction(ev, &args, ts),
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => {
+            // Native histograms only: floats give nothing.
+            vector_arg(ev, args.first(), ts)?;
+            Ok(Value::Vector(Vec::new()))
+        }
+        "clamp" => {
+            let v = vector_arg(ev, args.first(), ts)?;
+            let lo = scalar_arg(ev, args.get(1), ts)?;
+            let hi = scalar_arg(ev, args.get(2), ts)?;
+            if lo > hi {
+                return Ok(Value::Vector(Vec::new()));
+            }
+            Ok(map(v, |x| x.max(lo).min(hi)))
+        }
+        "clamp_min" => {
+            let v = vector_arg(ev, args.first(), ts)?;
+            let lo = scalar_arg(ev, args.get(1), ts)?;
+            Ok(map(v, |x| x.max(lo)))
+        }
+        "clamp_max" => {
+            let v = vector_arg(ev, args.first(), ts)?;
+            let hi = scalar_arg(ev, args.get(1), ts)?;
+            Ok(map(v, |x| x.min(hi)))
+        }
+        "round" => {
+            let v = vector_arg(ev, args.first(), ts)?;
+            let to = match args.get(1) {
+                Some(_) => scalar_arg(ev, args.get(1), ts)?,
+                None => 1.0,
+            };
+            // Upstream: floor(v / to + 0.5) * to, with the inverse taken
+            // first so that `to` like 0.1 rounds cleanly.
+            let inv = 1.0 / to;
+            Ok(map(v, |x| (x * inv + 0.5).floor() / inv))
+        }
+        "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year" | "days_in_month"
+        | "month" | "year" => {
+            let v = match args.first() {
+                Some(_) => vector_arg(ev, args.first(), ts)?,
+                None => vec![Elem {
+                    labels: Labels::empty(),
+                    v: ts as f64 / 1000.0,
+                }],
+            };
+            Ok(map(v, |x| date_part(name, x)))
+        }
+        _ => match simple(name) {
+            Some(f) => {
+                let v = vector_arg(ev, args.first(), ts)?;
+                Ok(map(v, f))
+            }
+            None => Err(QueryError::bad_data(format!(
+                "function {name:?} is not supported"
+            ))),
+        },
+    }
+}
+
+/// Functions of one float.
+fn simple(name: &str) -> Option<fn(f64) -> f64> {
+    Some(match name {
+        "abs" => f64::abs,
+        "ceil" => f64::ceil,
+        "floor" => f64::floor,
+        "exp" => f64::exp,
+        "ln" => f64::ln,
+        "log2" => f64::log2,
+        "log10" => f64::log10,
+        "sqrt" => f64::sqrt,
+        "sin" => f64::sin,
+        "cos" => f64::cos,
+        "tan" => f64::tan,
+        "asin" => f64::asin,
+        "acos" => f64::acos,
+        "atan" => f64::atan,
+        "sinh" => f64::sinh,
+        "cosh" => f64::cosh,
+        "tanh" => f64::tanh,
+        "asinh" => f64::asinh,
+        "acosh" => f64::acosh,
+        "atanh" => f64::atanh,
+        "deg" => |x| x * 180.0 / std::f64::consts::PI,
+        "rad" => |x| x * std::f64::consts::PI / 180.0,
+        "sgn" => |x: f64| {
+            if x < 0.0 {
+                -1.0
+            } else if x > 0.0 {
+                1.0
+            } else {
+                x
+            }
+        },
+        _ => return None,
+    })
+}
+
+/// Applies `f` to every element, dropping the metric name.
+fn map(v: Vec<Elem>, f: impl Fn(f64) -> f64) -> Value {
+    Value::Vector(
+        v.into_iter()
+            .map(|e| Elem {
+                labels: drop_name(&e.labels),
+                v: f(e.v),
+            })
+            .collect(),
+    )
+}
+
+fn date_part(name: &str, secs: f64) -> f64 {
+    if secs.is_nan() || secs.is_infinite() {
+        return f64::NAN;
+    }
+    let secs = secs as i64;
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    match name {
+        "minute" => (secs.rem_euclid(3600) / 60) as f64,
+        "hour" => (secs.rem_euclid(86_400) / 3600) as f64,
+        "day_of_week" => (days + 4).rem_euclid(7) as f64,
+        "day_of_month" => d as f64,
+        "day_of_year" => {
+            const CUM: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+            (CUM[(m - 1) as usize] + d + i64::from(leap && m > 2)) as f64
+        }
+        "days_in_month" => match m {
+            2 if leap => 29.0,
+            2 => 28.0,
+            4 | 6 | 9 | 11 => 30.0,
+            _ => 31.0,
+        },
+        "month" => m as f64,
+        "year" => y as f64,
+        _ => f64::NAN,
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `timestamp(v)`: the time of each element's sample, in seconds.
+fn timestamp(ev: &mut Evaluator<'_>, arg: Option<&Expr>, ts: i64) -> Result<Value, QueryError> {
+    let Some(arg) = arg else {
+        return Err(QueryError::bad_data("timestamp needs an argument"));
+    };
+    // A bare selector (possibly in parentheses) gives its samples' own
+    // times; any other expression the evaluation time.
+    let mut inner = arg;
+    while let Expr::Paren(p) = inner {
+        inner = &p.expr;
+    }
+    if let Expr::VectorSelector(vs) = inner {
+        let elems = ev.select_instant_with_time(vs, ts)?;
+        return Ok(Value::Vector(
+            elems
+                .into_iter()
+                .map(|(e, t)| Elem {
+                    labels: drop_name(&e.labels),
+                    v: t as f64 / 1000.0,
+                })
+                .collect(),
+        ));
+    }
+    let v = vector_arg(ev, Some(&arg), ts)?;
+    Ok(map(v, |_| ts as f64 / 1000.0))
+}
+
+/// The labels `absent` reports: the selector's equality matchers.
+fn absent_labels(arg: Option<&Expr>) -> Labels {
+    let mut e = arg;
+    while let Some(Expr::Paren(p)) = e {
+        e = Some(&p.expr);
+    }
+    let vs = match e {
+        Some(Expr::VectorSelector(vs)) => vs,
+        Some(Expr::MatrixSelector(m)) => &m.vs,
+        _ => return Labels::empty(),
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for m in &vs.matchers.matchers {
+        if m.name == model::METRIC_NAME {
+            continue;
+        }
+        if matches!(m.op, promql_parser::label::MatchOp::Equal) {
+            if seen.contains(&m.name) {
+                // Two equality matchers on one name: ambiguous, dropped.
+                pairs.retain(|(n, _)| n != &m.name);
+                continue;
+            }
+            seen.push(m.name.clone());
+            pairs.push((m.name.clone(), m.value.clone()));
+        }
+    }
+    Labels::from_pairs(pairs)
+}
+
+pub(crate) fn vector_arg(
+    ev: &mut Evaluator<'_>,
+    e: Option<&&Expr>,
+    ts: i64,
+) -> Result<Vec<Elem>, QueryError> {
+    let e = e.ok_or_else(|| QueryError::bad_data("missing argument"))?;
+    match ev.eval(e, ts)? {
+        Value::Vector(v) => Ok(v),
+        other => Err(QueryError::execution(format!(
+            "expected an instant vector argument, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+pub(crate) fn scalar_arg(
+    ev: &mut Evaluator<'_>,
+    e: Option<&&Expr>,
+    ts: i64,
+) -> Result<f64, QueryError> {
+    let e = e.ok_or_else(|| QueryError::bad_data("missing argument"))?;
+    match ev.eval(e, ts)? {
+        Value::Scalar(v) => Ok(v),
+        other => Err(QueryError::execution(format!(
+            "expected a scalar argument, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+pub(crate) fn string_arg(
+    ev: &mut Evaluator<'_>,
+    e: Option<&&Expr>,
+    ts: i64,
+) -> Result<String, QueryError> {
+    let e = e.ok_or_else(|| QueryError::bad_data("missing argument"))?;
+    match ev.eval(e, ts)? {
+        Value::String(s) => Ok(s),
+        other => Err(QueryError::execution(format!(
+            "expected a string argument, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// A range argument and the window it covered at this step.
+fn matrix_arg(
+    ev: &mut Evaluator<'_>,
+    e: Option<&&Expr>,
+    ts: i64,
+) -> Result<(Vec<Range>, Window), QueryError> {
+    let e = e.ok_or_else(|| QueryError::bad_data("missing argument"))?;
+    let mut inner: &Expr = e;
+    while let Expr::Paren(p) = inner {
+        inner = &p.expr;
+    }
+    let w = match inner {
+        Expr::MatrixSelector(m) => Window {
+            end: ev.shift(ts, &m.vs.offset, &m.vs.at),
+            range: ms(&m.range),
+        },
+        Expr::Subquery(s) => Window {
+            end: ev.shift(ts, &s.offset, &s.at),
+            range: ms(&s.range),
+        },
+        _ => Window { end: ts, range: 0 },
+    };
+    match ev.eval(inner, ts)? {
+        Value::Matrix(m) => Ok((m, w)),
+        other => Err(QueryError::execution(format!(
+            "expected a range vector argument, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Applies `f` to each series of the range argument at `index`; `drop`
+/// removes the metric name.
+fn over_range(
+    ev: &mut Evaluator<'_>,
+    args: &[&Expr],
+    index: usize,
+    ts: i64,
+    drop: bool,
+    f: impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError>,
+) -> Result<Value, QueryError> {
+    let (m, w) = matrix_arg(ev, args.get(index), ts)?;
+    let mut out = Vec::with_capacity(m.len());
+    for r in m {
+        if r.points.is_empty() {
+            continue;
+        }
+        if let Some(v) = f(&r.points, w)? {
+            out.push(Elem {
+                labels: if drop { drop_name(&r.labels) } else { r.labels },
+                v,
+            });
+        }
+    }
+    Ok(Value::Vector(out))
+}
+
+/// Matchers that select exactly the series with these labels.
+#[allow(dead_code)]
+pub(crate) fn equal_matchers(l: &Labels) -> Vec<Matcher> {
+    l.iter().map(|(n, v)| Matcher::equal(n, v)).collect()
+}

@@ -1,0 +1,295 @@
+//! `/api/v1/query`, `/api/v1/query_range`, `/api/v1/format_query` and
+//! `/api/v1/parse_query`, shaped as Prometheus's (`web/api/v1/api.go`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::response::Response;
+use promql::{Answer, Elem, Engine, Outcome, QueryError, Range};
+use serde_json::{json, Map, Value};
+
+use super::{success, ApiError, Params};
+use crate::server::AppState;
+
+/// Query durations for `/metrics` (`watchfire_engine_query_duration_seconds`).
+#[derive(Default)]
+pub struct QueryTimes {
+    buckets: [std::sync::atomic::AtomicU64; BOUNDS.len()],
+    count: std::sync::atomic::AtomicU64,
+    sum_micros: std::sync::atomic::AtomicU64,
+}
+
+const BOUNDS: [f64; 10] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0];
+
+impl QueryTimes {
+    pub fn observe(&self, secs: f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (b, bound) in self.buckets.iter().zip(BOUNDS) {
+            if secs <= bound {
+                b.fetch_add(1, Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros.fetch_add((secs * 1e6) as u64, Relaxed);
+    }
+
+    /// The histogram in the text format.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        use std::sync::atomic::Ordering::Relaxed;
+        let name = "watchfire_engine_query_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time spent evaluating queries of the query API."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (b, bound) in self.buckets.iter().zip(BOUNDS) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", b.load(Relaxed));
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+/// The most points a range query may return per series.
+const MAX_POINTS: i64 = 11_000;
+
+/// Query limits from the flags.
+#[derive(Debug, Clone)]
+pub struct QueryLimits {
+    pub timeout: Duration,
+    pub max_samples: usize,
+    pub lookback_delta: Duration,
+}
+
+fn timeout(p: &Params, limits: &QueryLimits) -> Result<Duration, ApiError> {
+    match p.get("timeout") {
+        None | Some("") => Ok(limits.timeout),
+        Some(s) => {
+            let d = parse_duration_param(s).ok_or_else(|| {
+                ApiError::BadData(format!(
+                    "invalid parameter \"timeout\": cannot parse {s:?} to a valid duration"
+                ))
+            })?;
+            Ok(d.min(limits.timeout))
+        }
+    }
+}
+
+/// A duration as Prometheus's API takes it: float seconds or `5m`.
+fn parse_duration_param(s: &str) -> Option<Duration> {
+    if let Ok(f) = s.parse::<f64>() {
+        if (0.0..9.2e15).contains(&f) {
+            return Some(Duration::from_secs_f64(f));
+        }
+        return None;
+    }
+    model::time::parse_duration(s).ok()
+}
+
+fn engine(limits: &QueryLimits, timeout: Duration) -> Engine {
+    Engine::new(promql::Options {
+        lookback_delta: limits.lookback_delta,
+        max_samples: limits.max_samples,
+        timeout,
+        default_subquery_step: Duration::from_secs(60),
+    })
+}
+
+fn parse(p: &Params) -> Result<promql::Expr, ApiError> {
+    let q = p.get("query").unwrap_or("");
+    promql::parse(q).map_err(|e| ApiError::BadData(format!("invalid parameter \"query\": {e}")))
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        ApiError::Query(e)
+    }
+}
+
+/// Runs a query on a blocking thread, at most `max_concurrency` at once.
+async fn run(
+    st: &Arc<AppState>,
+    f: impl FnOnce(&store::Store) -> Result<Outcome, QueryError> + Send + 'static,
+) -> Result<Outcome, ApiError> {
+    let _permit = st
+        .queries
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let store = st.store.clone();
+    let started = Instant::now();
+    let out = tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| ApiError::Internal(format!("query task: {e}")))?;
+    st.query_seconds.observe(started.elapsed().as_secs_f64());
+    Ok(out?)
+}
+
+pub async fn instant(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+    let expr = parse(&p)?;
+    let t = p.time("time", model::time::now_ms())?;
+    let eng = engine(&st.query_limits, timeout(&p, &st.query_limits)?);
+    let stats = p.get("stats").is_some_and(|s| !s.is_empty());
+    let out = run(&st, move |s| eng.instant(s, &expr, t)).await?;
+    Ok(respond(out, stats))
+}
+
+pub async fn range(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
+    let expr = parse(&p)?;
+    let start = required_time(&p, "start")?;
+    let end = required_time(&p, "end")?;
+    if end < start {
+        return Err(ApiError::BadData(
+            "invalid parameter \"end\": end timestamp must not be before start time".into(),
+        ));
+    }
+    let step_text = p.get("step").unwrap_or("");
+    let step = parse_duration_param(step_text).ok_or_else(|| {
+        ApiError::BadData(format!(
+            "invalid parameter \"step\": cannot parse {step_text:?} to a valid duration"
+        ))
+    })?;
+    let step = step.as_millis() as i64;
+    if step <= 0 {
+        return Err(ApiError::BadData(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+        ));
+    }
+    if (end - start) / step > MAX_POINTS {
+        return Err(ApiError::BadData(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+        ));
+    }
+    let eng = engine(&st.query_limits, timeout(&p, &st.query_limits)?);
+    let stats = p.get("stats").is_some_and(|s| !s.is_empty());
+    let out = run(&st, move |s| eng.range(s, &expr, start, end, step)).await?;
+    Ok(respond(out, stats))
+}
+
+fn required_time(p: &Params, name: &str) -> Result<i64, ApiError> {
+    let s = p.get(name).unwrap_or("");
+    super::parse_time(s).ok_or_else(|| {
+        ApiError::BadData(format!(
+            "invalid parameter \"{name}\": cannot parse {s:?} to a valid timestamp"
+        ))
+    })
+}
+
+/// `/api/v1/format_query`: the expression printed in canonical form.
+pub async fn format(p: Params) -> Result<Response, ApiError> {
+    let expr = parse(&p)?;
+    Ok(success(json!(expr.prettify()), Vec::new()))
+}
+
+/// `/api/v1/parse_query`: the syntax tree as JSON.
+pub async fn parse_query(p: Params) -> Result<Response, ApiError> {
+    let expr = parse(&p)?;
+    Ok(success(tree(&expr), Vec::new()))
+}
+
+/// A syntax tree in the shape of Prometheus's `parse_query` answer
+/// (`web/api/v1/translate_ast.go`), for the node kinds and fields the UI
+/// reads.
+fn tree(e: &promql::Expr) -> Value {
+    use promql::Expr as E;
+    match e {
+        E::NumberLiteral(n) => json!({"type": "numberLiteral", "val": promql::format_float(n.val)}),
+        E::StringLiteral(s) => json!({"type": "stringLiteral", "val": s.val}),
+        E::Paren(p) => json!({"type": "parenExpr", "expr": tree(&p.expr)}),
+        E::Unary(u) => json!({"type": "unaryExpr", "op": "-", "expr": tree(&u.expr)}),
+        E::Binary(b) => json!({
+            "type": "binaryExpr",
+            "op": b.op.to_string(),
+            "lhs": tree(&b.lhs),
+            "rhs": tree(&b.rhs),
+            "bool": b.modifier.as_ref().is_some_and(|m| m.return_bool),
+        }),
+        E::Aggregate(a) => json!({
+            "type": "aggregation",
+            "op": a.op.to_string(),
+            "expr": tree(&a.expr),
+            "param": a.param.as_ref().map(|p| tree(p)),
+            "grouping": a.modifier.as_ref().map(|m| m.labels().labels.clone()).unwrap_or_default(),
+            "without": a.modifier.as_ref().is_some_and(|m| !m.is_include()),
+        }),
+        E::Call(c) => json!({
+            "type": "call",
+            "func": {"name": c.func.name},
+            "args": c.args.args.iter().map(|a| tree(a)).collect::<Vec<_>>(),
+        }),
+        E::VectorSelector(vs) => json!({
+            "type": "vectorSelector",
+            "name": vs.name.clone().unwrap_or_default(),
+            "matchers": vs.matchers.matchers.iter().map(|m| json!({"name": m.name, "value": m.value, "type": m.op.to_string()})).collect::<Vec<_>>(),
+        }),
+        E::MatrixSelector(m) => json!({
+            "type": "matrixSelector",
+            "range": m.range.as_millis() as u64,
+            "vectorSelector": tree(&E::VectorSelector(m.vs.clone())),
+        }),
+        E::Subquery(s) => json!({
+            "type": "subquery",
+            "expr": tree(&s.expr),
+            "range": s.range.as_millis() as u64,
+            "step": s.step.map(|d| d.as_millis() as u64).unwrap_or(0),
+        }),
+        E::Extension(_) => json!({"type": "extension"}),
+    }
+}
+
+fn respond(out: Outcome, stats: bool) -> Response {
+    let (kind, result) = match &out.answer {
+        Answer::Scalar { t, v } => ("scalar", point(*t, &promql::format_float(*v))),
+        Answer::String { t, s } => ("string", point(*t, s)),
+        Answer::Vector { t, elems } => (
+            "vector",
+            Value::Array(elems.iter().map(|e| vector_elem(*t, e)).collect()),
+        ),
+        Answer::Matrix(m) => ("matrix", Value::Array(m.iter().map(series).collect())),
+    };
+    let mut data = json!({"resultType": kind, "result": result});
+    if stats {
+        data["stats"] = json!({
+            "timings": {},
+            "samples": {"totalQueryableSamples": out.samples, "peakSamples": out.samples},
+        });
+    }
+    let mut warnings = out.warnings;
+    warnings.extend(out.infos);
+    success(data, warnings)
+}
+
+fn metric(l: &model::Labels) -> Value {
+    let mut m = Map::new();
+    for (n, v) in l.iter() {
+        m.insert(n.to_string(), Value::String(v.to_string()));
+    }
+    Value::Object(m)
+}
+
+/// `[seconds, "value"]` with the time as Prometheus prints it.
+fn point(t: i64, v: &str) -> Value {
+    let secs = serde_json::Number::from_f64(t as f64 / 1000.0)
+        .map(Value::Number)
+        .unwrap_or(Value::Null);
+    json!([secs, v])
+}
+
+fn vector_elem(t: i64, e: &Elem) -> Value {
+    json!({"metric": metric(&e.labels), "value": point(t, &promql::format_float(e.v))})
+}
+
+fn series(r: &Range) -> Value {
+    json!({
+        "metric": metric(&r.labels),
+        "values": r.points.iter().map(|(t, v)| point(*t, &promql::format_float(*v))).collect::<Vec<_>>(),
+    })
+}
