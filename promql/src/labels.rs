@@ -25,14 +25,27 @@ pub fn cmp(a: &Labels, b: &Labels) -> Ordering {
     }
 }
 
-/// The set without `__name__`.
+/// Labels that describe the metric rather than the series; functions and
+/// operators drop them all with the name (upstream `DropReserved`).
+pub const METADATA: [&str; 3] = [METRIC_NAME, "__type__", "__unit__"];
+
+/// The set without `__name__` (and `__type__`, `__unit__`).
 pub fn drop_name(l: &Labels) -> Labels {
-    if l.get(METRIC_NAME).is_none() {
+    if METADATA.iter().all(|n| l.get(n).is_none()) {
         return l.clone();
     }
     let mut b = l.builder();
-    b.del(METRIC_NAME);
+    for n in METADATA {
+        b.del(n);
+    }
     b.labels()
+}
+
+/// A label set as Prometheus 3 prints it in errors:
+/// `{__name__="up", job="api"}`.
+pub fn to_prometheus_string(l: &Labels) -> String {
+    let parts: Vec<String> = l.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
+    format!("{{{}}}", parts.join(", "))
 }
 
 /// Only the labels named in `names`.
@@ -42,16 +55,16 @@ pub fn keep(l: &Labels, names: &[String]) -> Labels {
     b.labels()
 }
 
-/// All labels but those in `names` and `__name__`.
+/// All labels but those in `names` and the metadata labels.
 pub fn without(l: &Labels, names: &[String]) -> Labels {
     let mut b = l.builder();
-    b.retain(|n| n != METRIC_NAME && !names.iter().any(|k| k == n));
+    b.retain(|n| !METADATA.contains(&n) && !names.iter().any(|k| k == n));
     b.labels()
 }
 
 /// A grouping key: the values of `names` (`on`/`by`), or of every label but
-/// `names` and `__name__` (`ignoring`/`without`), as a string that cannot
-/// collide between different sets.
+/// `names` and the metadata labels (`ignoring`/`without`), as a string that
+/// cannot collide between different sets.
 pub fn signature(l: &Labels, names: &[String], include: bool) -> String {
     let mut s = String::new();
     for (n, v) in l.iter() {
@@ -59,7 +72,7 @@ pub fn signature(l: &Labels, names: &[String], include: bool) -> String {
         let take = if include {
             listed
         } else {
-            !listed && n != METRIC_NAME
+            !listed && !METADATA.contains(&n)
         };
         if take {
             s.push_str(&n.len().to_string());

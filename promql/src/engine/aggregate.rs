@@ -152,6 +152,13 @@ pub(super) fn eval(
         ));
     }
     let k_ops = matches!(op.as_str(), "topk" | "bottomk" | "limitk" | "limit_ratio");
+    if k_ops && scalar_param()?.is_nan() {
+        return Err(QueryError::execution(if op == "limit_ratio" {
+            "Ratio value is NaN"
+        } else {
+            "Parameter value is NaN"
+        }));
+    }
     let mut order: Vec<String> = Vec::new();
     let mut groups: HashMap<String, Group> = HashMap::new();
     for e in input {

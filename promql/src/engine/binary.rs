@@ -212,8 +212,8 @@ fn vector_op(
             return Err(QueryError::execution(format!(
                 "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                 group_text(&e.labels, names, on),
-                prev.labels,
-                e.labels
+                crate::labels::to_prometheus_string(&prev.labels),
+                crate::labels::to_prometheus_string(&e.labels)
             )));
         }
     }
@@ -230,7 +230,9 @@ fn vector_op(
         let (value, keep) = op.apply(l, r);
         let mut b = m.labels.builder();
         if !op.is_comparison() || return_bool {
-            b.del(METRIC_NAME);
+            for n in crate::labels::METADATA {
+                b.del(n);
+            }
         }
         if one_to_one {
             if on {
@@ -252,6 +254,13 @@ fn vector_op(
             }
         }
         let labels = b.labels();
+        // Ambiguous one-to-one matches fail even when a comparison would
+        // filter them away.
+        if one_to_one && !matched_one.insert(s) {
+            return Err(QueryError::execution(
+                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+            ));
+        }
         let value = if return_bool {
             f64::from(u8::from(keep))
         } else if keep {
@@ -259,13 +268,7 @@ fn vector_op(
         } else {
             continue;
         };
-        if one_to_one {
-            if !matched_one.insert(s) {
-                return Err(QueryError::execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
-                ));
-            }
-        } else if seen.insert(labels.clone(), ()).is_some() {
+        if !one_to_one && seen.insert(labels.clone(), ()).is_some() {
             return Err(QueryError::execution(
                 "multiple matches for labels: grouping labels must ensure unique matches",
             ));

@@ -65,7 +65,7 @@ impl Engine {
 
     /// Evaluates `expr` at `t` (ms).
     pub fn instant(&self, q: &dyn Querier, expr: &Expr, t: i64) -> Result<Outcome, QueryError> {
-        let mut ev = Evaluator::new(self, q, t, t);
+        let mut ev = Evaluator::new(self, q, t, t, 0);
         ev.prepare(expr, t, t)?;
         let v = ev.eval(expr, t)?;
         let answer = match v {
@@ -104,7 +104,7 @@ impl Engine {
                 "zero or negative query resolution step widths are not accepted. Try a positive integer",
             ));
         }
-        let mut ev = Evaluator::new(self, q, start, end);
+        let mut ev = Evaluator::new(self, q, start, end, step);
         ev.prepare(expr, start, end)?;
         let mut index: HashMap<Labels, usize> = HashMap::new();
         let mut out: Vec<Range> = Vec::new();
@@ -150,6 +150,8 @@ pub(crate) struct Evaluator<'a> {
     q: &'a dyn Querier,
     pub start: i64,
     pub end: i64,
+    /// The range query's step (0 for an instant query).
+    pub step: i64,
     pub lookback: i64,
     subquery_step: i64,
     deadline: Instant,
@@ -181,12 +183,13 @@ fn system_ms(t: &SystemTime) -> i64 {
 }
 
 impl<'a> Evaluator<'a> {
-    fn new(engine: &Engine, q: &'a dyn Querier, start: i64, end: i64) -> Self {
+    fn new(engine: &Engine, q: &'a dyn Querier, start: i64, end: i64, step: i64) -> Self {
         let o = &engine.opts;
         Evaluator {
             q,
             start,
             end,
+            step,
             lookback: ms(&o.lookback_delta),
             subquery_step: ms(&o.default_subquery_step).max(1),
             deadline: Instant::now() + o.timeout,
@@ -342,6 +345,36 @@ impl<'a> Evaluator<'a> {
         self.check_deadline()
     }
 
+    /// The series matching `set` with a sample in `(t - lookback, t]`, and
+    /// the time of their newest one (for `info`, which picks its series
+    /// at evaluation time).
+    pub(crate) fn select_at(
+        &mut self,
+        set: &[Matcher],
+        t: i64,
+    ) -> Result<Vec<(Labels, i64)>, QueryError> {
+        let it = self
+            .q
+            .select(set, t - self.lookback + 1, t)
+            .map_err(|e| QueryError::execution(e.to_string()))?;
+        let mut out = Vec::new();
+        for s in it {
+            let s = s.map_err(|e| QueryError::execution(e.to_string()))?;
+            if let Some(p) = s.samples.iter().rev().find(|p| p.t <= t) {
+                if !model::sample::is_stale_nan(p.v) {
+                    out.push((s.labels, p.t));
+                }
+            }
+        }
+        self.count(out.len())?;
+        Ok(out)
+    }
+
+    /// Everything loaded for a selector, all steps' worth.
+    pub(crate) fn loaded(&self, vs: &VectorSelector) -> Arc<Vec<Range>> {
+        self.series(vs)
+    }
+
     fn series(&self, vs: &VectorSelector) -> Arc<Vec<Range>> {
         let key = vs as *const VectorSelector as usize;
         self.data.get(&key).cloned().unwrap_or_default()
@@ -482,21 +515,11 @@ impl<'a> Evaluator<'a> {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
             Expr::Paren(p) => self.eval(&p.expr, ts),
-            Expr::Unary(u) => match self.eval(&u.expr, ts)? {
-                Value::Scalar(v) => Ok(Value::Scalar(-v)),
-                Value::Vector(es) => Ok(Value::Vector(
-                    es.into_iter()
-                        .map(|e| Elem {
-                            labels: crate::labels::drop_name(&e.labels),
-                            v: -e.v,
-                        })
-                        .collect(),
-                )),
-                other => Err(QueryError::execution(format!(
-                    "unary minus on a {}",
-                    other.type_name()
-                ))),
-            },
+            Expr::Unary(u) => {
+                let v = self.negate(&u.expr, ts)?;
+                unique(&v)?;
+                Ok(v)
+            }
             Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_instant(vs, ts)?)),
             Expr::MatrixSelector(m) => {
                 Ok(Value::Matrix(self.select_range(&m.vs, ms(&m.range), ts)?))
@@ -516,6 +539,24 @@ impl<'a> Evaluator<'a> {
             Expr::Extension(_) => Err(QueryError::execution(
                 "extension expressions are not supported",
             )),
+        }
+    }
+
+    fn negate(&mut self, e: &Expr, ts: i64) -> Result<Value, QueryError> {
+        match self.eval(e, ts)? {
+            Value::Scalar(v) => Ok(Value::Scalar(-v)),
+            Value::Vector(es) => Ok(Value::Vector(
+                es.into_iter()
+                    .map(|e| Elem {
+                        labels: crate::labels::drop_name(&e.labels),
+                        v: -e.v,
+                    })
+                    .collect(),
+            )),
+            other => Err(QueryError::execution(format!(
+                "unary minus on a {}",
+                other.type_name()
+            ))),
         }
     }
 }

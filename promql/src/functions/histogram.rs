@@ -229,7 +229,7 @@ pub(super) fn quantile(
     for (labels, mut buckets) in groups(ev, v) {
         let (value, forced) = bucket_quantile(q, &mut buckets);
         if forced {
-            ev.infos.push("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)".into());
+            ev.infos.push(MONOTONICITY.into());
         }
         out.push(Elem {
             labels: drop_name(&labels),
@@ -237,6 +237,65 @@ pub(super) fn quantile(
         });
     }
     Ok(Value::Vector(out))
+}
+
+/// `histogram_quantiles(v, "label", q1, q2, ...)`: one series per group and
+/// quantile, the quantile in `label` (OpenMetrics float text).
+pub(super) fn quantiles(
+    ev: &mut Evaluator<'_>,
+    args: &[&Expr],
+    ts: i64,
+) -> Result<Value, QueryError> {
+    let v = vector_arg(ev, args.first(), ts)?;
+    let label = super::string_arg(ev, args.get(1), ts)?;
+    if label.is_empty() {
+        return Err(QueryError::execution("invalid label name \"\""));
+    }
+    let mut qs = Vec::new();
+    for i in 2..args.len() {
+        let q = scalar_arg(ev, args.get(i), ts)?;
+        if q.is_nan() || !(0.0..=1.0).contains(&q) {
+            ev.warnings.push(format!(
+                "PromQL warning: quantile value should be between 0 and 1, got {}",
+                format_float(q)
+            ));
+        }
+        qs.push(q);
+    }
+    if let Some(e) = v.iter().find(|e| e.labels.get(&label).is_some()) {
+        return Err(QueryError::execution(format!(
+            "label {label:?} already exists on the input series {}",
+            e.labels
+        )));
+    }
+    let mut out = Vec::new();
+    for (labels, buckets) in groups(ev, v) {
+        for &q in &qs {
+            let (value, forced) = bucket_quantile(q, &mut buckets.clone());
+            if forced {
+                ev.infos.push(MONOTONICITY.into());
+            }
+            let mut b = drop_name(&labels).builder();
+            b.set(&label, &om_float(q));
+            out.push(Elem {
+                labels: b.labels(),
+                v: value,
+            });
+        }
+    }
+    Ok(Value::Vector(out))
+}
+
+const MONOTONICITY: &str = "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)";
+
+/// A float as OpenMetrics writes it: `1.0`, `0.25`, `NaN`, `+Inf`.
+fn om_float(v: f64) -> String {
+    let s = format_float(v);
+    if v.is_finite() && !s.contains(['.', 'e']) {
+        format!("{s}.0")
+    } else {
+        s
+    }
 }
 
 pub(super) fn fraction(

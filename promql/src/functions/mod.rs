@@ -5,6 +5,7 @@
 //! `label_replace`/`label_join` keep it, as in Prometheus.
 
 mod histogram;
+mod info;
 mod label;
 pub(crate) mod range;
 
@@ -22,14 +23,19 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
     let name = c.func.name;
     let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
     match name {
-        "rate" | "increase" | "delta" => over_range(ev, &args, 0, ts, true, |p, w| {
-            Ok(range::extrapolated_rate(
-                p,
-                w,
-                name != "delta",
-                name == "rate",
-            ))
-        }),
+        "rate" | "increase" | "delta" => {
+            if name != "delta" {
+                counter_info(ev, args.first().copied());
+            }
+            over_range(ev, &args, 0, ts, true, |p, w| {
+                Ok(range::extrapolated_rate(
+                    p,
+                    w,
+                    name != "delta",
+                    name == "rate",
+                ))
+            })
+        }
         "irate" | "idelta" => over_range(ev, &args, 0, ts, true, |p, _| {
             Ok(range::instant_value(p, name == "irate"))
         }),
@@ -116,6 +122,23 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
             }))
         }
         "time" => Ok(Value::Scalar(ts as f64 / 1000.0)),
+        "step" => Ok(Value::Scalar(ev.step as f64 / 1000.0)),
+        "range" => Ok(Value::Scalar((ev.end - ev.start) as f64 / 1000.0)),
+        "start" => Ok(Value::Scalar(ev.start as f64 / 1000.0)),
+        "end" => Ok(Value::Scalar(ev.end as f64 / 1000.0)),
+        "min_of" | "max_of" => {
+            let mut out: Option<f64> = None;
+            for i in 0..args.len() {
+                let v = scalar_arg(ev, args.get(i), ts)?;
+                out = Some(match out {
+                    None => v,
+                    Some(o) if o.is_nan() || v.is_nan() => f64::NAN,
+                    Some(o) if name == "min_of" => o.min(v),
+                    Some(o) => o.max(v),
+                });
+            }
+            Ok(Value::Scalar(out.unwrap_or(f64::NAN)))
+        }
         "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
         "vector" => {
             let v = scalar_arg(ev, args.first(), ts)?;
@@ -129,9 +152,11 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
             Ok(Value::Scalar(if v.len() == 1 { v[0].v } else { f64::NAN }))
         }
         "timestamp" => timestamp(ev, args.first().copied(), ts),
+        "info" => info::eval(ev, &args, ts),
         "label_replace" => label::replace(ev, &args, ts),
         "label_join" => label::join(ev, &args, ts),
         "sort" | "sort_desc" => {
+            sort_warning(ev);
             let mut v = vector_arg(ev, args.first(), ts)?;
             let desc = name == "sort_desc";
             v.sort_by(|a, b| {
@@ -147,10 +172,12 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
             Ok(Value::Vector(v))
         }
         "sort_by_label" | "sort_by_label_desc" => {
+            sort_warning(ev);
             label::sort_by(ev, &args, ts, name.ends_with("_desc"))
         }
         "histogram_quantile" => histogram::quantile(ev, &args, ts),
         "histogram_fraction" => histogram::fraction(ev, &args, ts),
+        "histogram_quantiles" => histogram::quantiles(ev, &args, ts),
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
         | "histogram_stdvar" => {
             // Native histograms only: floats give nothing.
@@ -164,17 +191,17 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
             if lo > hi {
                 return Ok(Value::Vector(Vec::new()));
             }
-            Ok(map(v, |x| x.max(lo).min(hi)))
+            Ok(map(v, |x| go_max(lo, go_min(hi, x))))
         }
         "clamp_min" => {
             let v = vector_arg(ev, args.first(), ts)?;
             let lo = scalar_arg(ev, args.get(1), ts)?;
-            Ok(map(v, |x| x.max(lo)))
+            Ok(map(v, |x| go_max(lo, x)))
         }
         "clamp_max" => {
             let v = vector_arg(ev, args.first(), ts)?;
             let hi = scalar_arg(ev, args.get(1), ts)?;
-            Ok(map(v, |x| x.min(hi)))
+            Ok(map(v, |x| go_min(hi, x)))
         }
         "round" => {
             let v = vector_arg(ev, args.first(), ts)?;
@@ -207,6 +234,24 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
                 "function {name:?} is not supported"
             ))),
         },
+    }
+}
+
+/// Go's `math.Max`: NaN wins.
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Go's `math.Min`: NaN wins.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
     }
 }
 
@@ -331,6 +376,42 @@ fn timestamp(ev: &mut Evaluator<'_>, arg: Option<&Expr>, ts: i64) -> Result<Valu
     Ok(map(v, |_| ts as f64 / 1000.0))
 }
 
+/// Sorting means nothing in a range query: Prometheus warns.
+fn sort_warning(ev: &mut Evaluator<'_>) {
+    if ev.step != 0 {
+        let msg = "PromQL warning: sort is ineffective for range queries since results always have ordered timestamps".to_string();
+        if !ev.warnings.contains(&msg) {
+            ev.warnings.push(msg);
+        }
+    }
+}
+
+/// `rate` and `increase` of a metric whose name does not look like a
+/// counter's get Prometheus's info annotation.
+fn counter_info(ev: &mut Evaluator<'_>, arg: Option<&Expr>) {
+    let mut e = arg;
+    while let Some(Expr::Paren(p)) = e {
+        e = Some(&p.expr);
+    }
+    let Some(Expr::MatrixSelector(m)) = e else {
+        return;
+    };
+    let series = ev.loaded(&m.vs);
+    for r in series.iter() {
+        if let Some(n) = r.labels.metric_name() {
+            let counter_like = ["_total", "_sum", "_count", "_bucket"]
+                .iter()
+                .any(|s| n.ends_with(s));
+            if !counter_like && r.points.len() >= 2 {
+                let msg = format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}");
+                if !ev.infos.contains(&msg) {
+                    ev.infos.push(msg);
+                }
+            }
+        }
+    }
+}
+
 /// The labels `absent` reports: the selector's equality matchers.
 fn absent_labels(arg: Option<&Expr>) -> Labels {
     let mut e = arg;
@@ -342,23 +423,22 @@ fn absent_labels(arg: Option<&Expr>) -> Labels {
         Some(Expr::MatrixSelector(m)) => &m.vs,
         _ => return Labels::empty(),
     };
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
+    // Upstream `createLabelsForAbsentFunction`: an equality matcher sets
+    // its label the first time; any other matcher on the name removes it.
+    let mut b = model::LabelsBuilder::new();
+    let mut has: Vec<&str> = Vec::new();
     for m in &vs.matchers.matchers {
         if m.name == model::METRIC_NAME {
             continue;
         }
-        if matches!(m.op, promql_parser::label::MatchOp::Equal) {
-            if seen.contains(&m.name) {
-                // Two equality matchers on one name: ambiguous, dropped.
-                pairs.retain(|(n, _)| n != &m.name);
-                continue;
-            }
-            seen.push(m.name.clone());
-            pairs.push((m.name.clone(), m.value.clone()));
+        if matches!(m.op, promql_parser::label::MatchOp::Equal) && !has.contains(&m.name.as_str()) {
+            b.set(&m.name, &m.value);
+            has.push(&m.name);
+        } else {
+            b.del(&m.name);
         }
     }
-    Labels::from_pairs(pairs)
+    b.labels()
 }
 
 pub(crate) fn vector_arg(
