@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use promql::{Answer, Elem, Engine, Outcome, QueryError, Range};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{success, ApiError, Params};
 use crate::server::AppState;
@@ -246,50 +247,115 @@ fn tree(e: &promql::Expr) -> Value {
 }
 
 fn respond(out: Outcome, stats: bool) -> Response {
-    let (kind, result) = match &out.answer {
-        Answer::Scalar { t, v } => ("scalar", point(*t, &promql::format_float(*v))),
-        Answer::String { t, s } => ("string", point(*t, s)),
-        Answer::Vector { t, elems } => (
-            "vector",
-            Value::Array(elems.iter().map(|e| vector_elem(*t, e)).collect()),
-        ),
-        Answer::Matrix(m) => ("matrix", Value::Array(m.iter().map(series).collect())),
-    };
-    let mut data = json!({"resultType": kind, "result": result});
-    if stats {
-        data["stats"] = json!({
-            "timings": {},
-            "samples": {"totalQueryableSamples": out.samples, "peakSamples": out.samples},
-        });
+    use std::fmt::Write;
+    // Written by hand: a range query can hold millions of points, and a
+    // serde_json::Value per point costs more than the evaluation.
+    let mut b = String::with_capacity(4096);
+    b.push_str(r#"{"status":"success","data":{"resultType":"#);
+    match &out.answer {
+        Answer::Scalar { t, v } => {
+            b.push_str(r#""scalar","result":"#);
+            point(&mut b, *t, &promql::format_float(*v));
+        }
+        Answer::String { t, s } => {
+            b.push_str(r#""string","result":"#);
+            point(&mut b, *t, s);
+        }
+        Answer::Vector { t, elems } => {
+            b.push_str(r#""vector","result":["#);
+            for (i, e) in elems.iter().enumerate() {
+                if i > 0 {
+                    b.push(',');
+                }
+                vector_elem(&mut b, *t, e);
+            }
+            b.push(']');
+        }
+        Answer::Matrix(m) => {
+            b.push_str(r#""matrix","result":["#);
+            for (i, r) in m.iter().enumerate() {
+                if i > 0 {
+                    b.push(',');
+                }
+                series(&mut b, r);
+            }
+            b.push(']');
+        }
     }
+    if stats {
+        let _ = write!(
+            b,
+            r#","stats":{{"timings":{{}},"samples":{{"totalQueryableSamples":{},"peakSamples":{}}}}}"#,
+            out.samples, out.samples
+        );
+    }
+    b.push('}');
     let mut warnings = out.warnings;
     warnings.extend(out.infos);
-    success(data, warnings)
-}
-
-fn metric(l: &model::Labels) -> Value {
-    let mut m = Map::new();
-    for (n, v) in l.iter() {
-        m.insert(n.to_string(), Value::String(v.to_string()));
+    if !warnings.is_empty() {
+        b.push_str(r#","warnings":"#);
+        b.push_str(&serde_json::to_string(&warnings).unwrap_or_else(|_| "[]".into()));
     }
-    Value::Object(m)
+    b.push('}');
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], b).into_response()
 }
 
-/// `[seconds, "value"]` with the time as Prometheus prints it.
-fn point(t: i64, v: &str) -> Value {
-    let secs = serde_json::Number::from_f64(t as f64 / 1000.0)
-        .map(Value::Number)
-        .unwrap_or(Value::Null);
-    json!([secs, v])
+fn quoted(b: &mut String, s: &str) {
+    // serde_json escapes exactly as JSON needs; a &str cannot fail.
+    b.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
 }
 
-fn vector_elem(t: i64, e: &Elem) -> Value {
-    json!({"metric": metric(&e.labels), "value": point(t, &promql::format_float(e.v))})
+fn metric(b: &mut String, l: &model::Labels) {
+    b.push('{');
+    for (i, (n, v)) in l.iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        quoted(b, n);
+        b.push(':');
+        quoted(b, v);
+    }
+    b.push('}');
 }
 
-fn series(r: &Range) -> Value {
-    json!({
-        "metric": metric(&r.labels),
-        "values": r.points.iter().map(|(t, v)| point(*t, &promql::format_float(*v))).collect::<Vec<_>>(),
-    })
+/// `[seconds, "value"]` with the time as Prometheus prints it
+/// (`1793491200`, `1793491200.5`).
+fn point(b: &mut String, t: i64, v: &str) {
+    use std::fmt::Write;
+    b.push('[');
+    if t >= 0 {
+        let (secs, ms) = (t / 1000, t % 1000);
+        if ms == 0 {
+            let _ = write!(b, "{secs}");
+        } else {
+            let frac = format!("{ms:03}");
+            let _ = write!(b, "{secs}.{}", frac.trim_end_matches('0'));
+        }
+    } else {
+        b.push_str(&promql::format_float(t as f64 / 1000.0));
+    }
+    b.push(',');
+    quoted(b, v);
+    b.push(']');
+}
+
+fn vector_elem(b: &mut String, t: i64, e: &Elem) {
+    b.push_str(r#"{"metric":"#);
+    metric(b, &e.labels);
+    b.push_str(r#","value":"#);
+    point(b, t, &promql::format_float(e.v));
+    b.push('}');
+}
+
+fn series(b: &mut String, r: &Range) {
+    b.push_str(r#"{"metric":"#);
+    metric(b, &r.labels);
+    b.push_str(r#","values":["#);
+    for (i, (t, v)) in r.points.iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        point(b, *t, &promql::format_float(*v));
+    }
+    b.push_str("]}");
 }

@@ -11,7 +11,7 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::Evaluator;
 use crate::error::QueryError;
-use crate::labels::{keep, signature, without};
+use crate::labels::{keep, without};
 use crate::value::{format_float, Elem, Value};
 
 /// Neumaier's improved Kahan summation step (upstream `kahanSumInc`).
@@ -152,6 +152,7 @@ pub(super) fn eval(
         ));
     }
     let k_ops = matches!(op.as_str(), "topk" | "bottomk" | "limitk" | "limit_ratio");
+    let node = a as *const AggregateExpr as usize;
     if k_ops && scalar_param()?.is_nan() {
         return Err(QueryError::execution(if op == "limit_ratio" {
             "Ratio value is NaN"
@@ -160,17 +161,13 @@ pub(super) fn eval(
         }));
     }
     let mut order: Vec<String> = Vec::new();
-    let mut groups: HashMap<String, Group> = HashMap::new();
+    let mut groups: super::FastMap<String, Group> = super::FastMap::default();
     for e in input {
-        let key = signature(&e.labels, &names, by);
+        let (key, glabels) = ev.key_and_group(node, &e.labels, &names, by, !k_ops);
         let g = groups.entry(key.clone()).or_insert_with(|| {
             order.push(key);
             Group {
-                labels: if k_ops {
-                    Labels::empty()
-                } else {
-                    group_labels(&e.labels)
-                },
+                labels: glabels,
                 value: f64::NAN,
                 ..Group::default()
             }

@@ -5,13 +5,15 @@
 
 use std::collections::{HashMap, HashSet};
 
+type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
+
 use model::{Labels, METRIC_NAME};
 use promql_parser::label::Labels as NameList;
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use super::Evaluator;
 use crate::error::QueryError;
-use crate::labels::{drop_name, signature};
+
 use crate::value::{Elem, Value};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -110,10 +112,10 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<Va
             }))
         }
         (Value::Vector(l), Value::Scalar(r)) => {
-            Ok(Value::Vector(scalar_op(op, l, r, false, return_bool)))
+            Ok(Value::Vector(scalar_op(ev, op, l, r, false, return_bool)))
         }
         (Value::Scalar(l), Value::Vector(r)) => {
-            Ok(Value::Vector(scalar_op(op, r, l, true, return_bool)))
+            Ok(Value::Vector(scalar_op(ev, op, r, l, true, return_bool)))
         }
         (Value::Vector(l), Value::Vector(r)) => {
             let (card, matching) = match &b.modifier {
@@ -132,27 +134,48 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<Va
                 Some(LabelModifier::Exclude(l)) => (false, names(l)),
                 None => (false, Vec::new()),
             };
-            let sig = |e: &Elem| signature(&e.labels, &names, on);
+            let node = b as *const BinaryExpr as usize;
+            let lsig: Vec<String> = l
+                .iter()
+                .map(|e| ev.key(node, &e.labels, &names, on))
+                .collect();
+            let rsig: Vec<String> = r
+                .iter()
+                .map(|e| ev.key(node, &e.labels, &names, on))
+                .collect();
             match op {
-                Op::And => {
-                    let right: HashSet<String> = r.iter().map(sig).collect();
+                Op::And | Op::Unless => {
+                    let right: FastSet<&String> = rsig.iter().collect();
+                    let want = op == Op::And;
                     Ok(Value::Vector(
-                        l.into_iter().filter(|e| right.contains(&sig(e))).collect(),
-                    ))
-                }
-                Op::Unless => {
-                    let right: HashSet<String> = r.iter().map(sig).collect();
-                    Ok(Value::Vector(
-                        l.into_iter().filter(|e| !right.contains(&sig(e))).collect(),
+                        l.into_iter()
+                            .zip(&lsig)
+                            .filter(|(_, s)| right.contains(s) == want)
+                            .map(|(e, _)| e)
+                            .collect(),
                     ))
                 }
                 Op::Or => {
-                    let left: HashSet<String> = l.iter().map(sig).collect();
+                    let left: FastSet<&String> = lsig.iter().collect();
                     let mut out = l;
-                    out.extend(r.into_iter().filter(|e| !left.contains(&sig(e))));
+                    out.extend(
+                        r.into_iter()
+                            .zip(&rsig)
+                            .filter(|(_, s)| !left.contains(s))
+                            .map(|(e, _)| e),
+                    );
                     Ok(Value::Vector(out))
                 }
-                _ => vector_op(op, l, r, &card, on, &names, return_bool).map(Value::Vector),
+                _ => {
+                    let m = Matching {
+                        card: &card,
+                        on,
+                        names: &names,
+                        return_bool,
+                        node,
+                    };
+                    vector_op(ev, op, (l, lsig), (r, rsig), &m).map(Value::Vector)
+                }
             }
         }
         (l, r) => Err(QueryError::execution(format!(
@@ -164,7 +187,14 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<Va
 }
 
 /// A vector and a scalar; `swap` when the scalar was on the left.
-fn scalar_op(op: Op, v: Vec<Elem>, s: f64, swap: bool, return_bool: bool) -> Vec<Elem> {
+fn scalar_op(
+    ev: &mut Evaluator<'_>,
+    op: Op,
+    v: Vec<Elem>,
+    s: f64,
+    swap: bool,
+    return_bool: bool,
+) -> Vec<Elem> {
     let mut out = Vec::with_capacity(v.len());
     for e in v {
         let (l, r) = if swap { (s, e.v) } else { (e.v, s) };
@@ -175,14 +205,14 @@ fn scalar_op(op: Op, v: Vec<Elem>, s: f64, swap: bool, return_bool: bool) -> Vec
         }
         if return_bool {
             out.push(Elem {
-                labels: drop_name(&e.labels),
+                labels: ev.drop_name(&e.labels),
                 v: f64::from(u8::from(keep)),
             });
         } else if keep {
             let labels = if op.is_comparison() {
                 e.labels
             } else {
-                drop_name(&e.labels)
+                ev.drop_name(&e.labels)
             };
             out.push(Elem { labels, v: value });
         }
@@ -190,70 +220,85 @@ fn scalar_op(op: Op, v: Vec<Elem>, s: f64, swap: bool, return_bool: bool) -> Vec
     out
 }
 
-/// One-to-one and many-to-one/one-to-many matching.
-fn vector_op(
-    op: Op,
-    lhs: Vec<Elem>,
-    rhs: Vec<Elem>,
-    card: &VectorMatchCardinality,
+/// How two vectors match.
+struct Matching<'a> {
+    card: &'a VectorMatchCardinality,
     on: bool,
-    names: &[String],
+    names: &'a [String],
     return_bool: bool,
+    /// The expression's address, for memoised labels.
+    node: usize,
+}
+
+/// The labels of a one-to-one or many-to-one result (upstream
+/// `resultMetric`).
+fn result_labels(op: Op, m: &Matching<'_>, many: &Labels, one: &Labels) -> Labels {
+    let mut b = many.builder();
+    if !op.is_comparison() || m.return_bool {
+        for n in crate::labels::METADATA {
+            b.del(n);
+        }
+    }
+    if matches!(m.card, VectorMatchCardinality::OneToOne) {
+        if m.on {
+            b.retain(|n| m.names.iter().any(|k| k == n));
+        } else {
+            for n in m.names {
+                b.del(n);
+            }
+        }
+    }
+    for n in m
+        .card
+        .labels()
+        .map(|l| l.labels.as_slice())
+        .unwrap_or_default()
+    {
+        match one.get(n) {
+            Some(v) if !v.is_empty() => {
+                b.set(n, v);
+            }
+            _ => {
+                b.del(n);
+            }
+        }
+    }
+    b.labels()
+}
+
+/// One-to-one and many-to-one/one-to-many matching; each side comes with
+/// its elements' match keys.
+fn vector_op(
+    ev: &mut Evaluator<'_>,
+    op: Op,
+    lhs: (Vec<Elem>, Vec<String>),
+    rhs: (Vec<Elem>, Vec<String>),
+    m: &Matching<'_>,
 ) -> Result<Vec<Elem>, QueryError> {
-    let one_to_many = matches!(card, VectorMatchCardinality::OneToMany(_));
-    let include: Vec<String> = card.labels().map(|l| l.labels.clone()).unwrap_or_default();
+    let one_to_many = matches!(m.card, VectorMatchCardinality::OneToMany(_));
+    let one_to_one = matches!(m.card, VectorMatchCardinality::OneToOne);
     // For one-to-many the sides swap; values swap back for the operation.
-    let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    let mut one_by_sig: HashMap<String, &Elem> = HashMap::new();
-    for e in &one {
-        let s = signature(&e.labels, names, on);
+    let ((many, many_sig), (one, one_sig)) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+    let mut one_by_sig: HashMap<&String, &Elem, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(one.len(), Default::default());
+    for (e, s) in one.iter().zip(&one_sig) {
         if let Some(prev) = one_by_sig.insert(s, e) {
             let side = if one_to_many { "left" } else { "right" };
             return Err(QueryError::execution(format!(
                 "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                group_text(&e.labels, names, on),
+                group_text(&e.labels, m.names, m.on),
                 crate::labels::to_prometheus_string(&prev.labels),
                 crate::labels::to_prometheus_string(&e.labels)
             )));
         }
     }
     let mut out = Vec::new();
-    let mut seen: HashMap<Labels, ()> = HashMap::new();
-    let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
-    let mut matched_one: HashSet<String> = HashSet::new();
-    for m in &many {
-        let s = signature(&m.labels, names, on);
-        let Some(o) = one_by_sig.get(&s) else {
+    let mut seen: FastSet<Labels> = FastSet::default();
+    let mut matched_one: FastSet<&String> = FastSet::default();
+    for (e, s) in many.iter().zip(&many_sig) {
+        let Some(o) = one_by_sig.get(s) else {
             continue;
         };
-        let (l, r) = if one_to_many { (o.v, m.v) } else { (m.v, o.v) };
-        let (value, keep) = op.apply(l, r);
-        let mut b = m.labels.builder();
-        if !op.is_comparison() || return_bool {
-            for n in crate::labels::METADATA {
-                b.del(n);
-            }
-        }
-        if one_to_one {
-            if on {
-                b.retain(|n| names.iter().any(|k| k == n));
-            } else {
-                for n in names {
-                    b.del(n);
-                }
-            }
-        }
-        for n in &include {
-            match o.labels.get(n) {
-                Some(v) if !v.is_empty() => {
-                    b.set(n, v);
-                }
-                _ => {
-                    b.del(n);
-                }
-            }
-        }
-        let labels = b.labels();
         // Ambiguous one-to-one matches fail even when a comparison would
         // filter them away.
         if one_to_one && !matched_one.insert(s) {
@@ -261,14 +306,25 @@ fn vector_op(
                 "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
             ));
         }
-        let value = if return_bool {
+        let (l, r) = if one_to_many { (o.v, e.v) } else { (e.v, o.v) };
+        let (value, keep) = op.apply(l, r);
+        let value = if m.return_bool {
             f64::from(u8::from(keep))
         } else if keep {
             value
         } else {
             continue;
         };
-        if !one_to_one && seen.insert(labels.clone(), ()).is_some() {
+        let key = (m.node, e.labels.clone(), o.labels.clone());
+        let labels = match ev.memo.results.get(&key) {
+            Some(l) => l.clone(),
+            None => {
+                let l = result_labels(op, m, &e.labels, &o.labels);
+                ev.memo.results.insert(key, l.clone());
+                l
+            }
+        };
+        if !one_to_one && !seen.insert(labels.clone()) {
             return Err(QueryError::execution(
                 "multiple matches for labels: grouping labels must ensure unique matches",
             ));

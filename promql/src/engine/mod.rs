@@ -106,7 +106,7 @@ impl Engine {
         }
         let mut ev = Evaluator::new(self, q, start, end, step);
         ev.prepare(expr, start, end)?;
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: FastMap<Labels, usize> = FastMap::default();
         let mut out: Vec<Range> = Vec::new();
         let mut held = 0usize;
         let mut ts = start;
@@ -168,6 +168,58 @@ pub(crate) struct Evaluator<'a> {
     total_samples: u64,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    /// Label work repeats at every step for the same series; these keep
+    /// its results for the query's life.
+    pub(crate) memo: Memo,
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Memoised label computations, by node address where they depend on it.
+#[derive(Default)]
+pub(crate) struct Memo {
+    dropped: FastMap<Labels, Labels>,
+    /// Aggregation and matching keys: (node, labels) → (key, group labels).
+    pub keys: FastMap<(usize, Labels), (String, Labels)>,
+    /// Result labels of vector matching: (node, many side, one side), and
+    /// of label functions: (node, input, empty).
+    pub results: FastMap<(usize, Labels, Labels), Labels>,
+    /// Compiled regular expressions of label functions by pattern.
+    pub regexes: FastMap<String, regex::Regex>,
+    /// Whether a node's value is the same at every step (all its
+    /// selectors pinned by `@`), and that value once computed.
+    invariant: FastMap<usize, bool>,
+    invariant_values: FastMap<usize, Value>,
+    /// Nodes whose once-per-query annotations are done.
+    pub annotated: std::collections::HashSet<usize, foldhash::fast::RandomState>,
+}
+
+/// Whether `e` gives the same value at every step: its selectors and
+/// subqueries are all pinned with `@` and nothing reads the step's time
+/// (upstream wraps such trees in `StepInvariantExpr`).
+fn step_invariant(e: &Expr) -> bool {
+    match e {
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) => true,
+        Expr::VectorSelector(vs) => vs.at.is_some(),
+        Expr::MatrixSelector(m) => m.vs.at.is_some(),
+        Expr::Subquery(s) => s.at.is_some(),
+        Expr::Paren(p) => step_invariant(&p.expr),
+        Expr::Unary(u) => step_invariant(&u.expr),
+        Expr::Binary(b) => step_invariant(&b.lhs) && step_invariant(&b.rhs),
+        Expr::Aggregate(a) => {
+            step_invariant(&a.expr) && a.param.as_deref().is_none_or(step_invariant)
+        }
+        Expr::Call(c) => {
+            let reads_time = match c.func.name {
+                "time" | "predict_linear" => true,
+                "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year"
+                | "days_in_month" | "month" | "year" => c.args.args.is_empty(),
+                _ => false,
+            };
+            !reads_time && c.args.args.iter().all(|a| step_invariant(a))
+        }
+        Expr::Extension(_) => false,
+    }
 }
 
 /// Milliseconds of a duration.
@@ -200,7 +252,65 @@ impl<'a> Evaluator<'a> {
             total_samples: 0,
             warnings: Vec::new(),
             infos: Vec::new(),
+            memo: Memo::default(),
         }
+    }
+
+    /// A match or grouping key of `l` at expression `node` (see
+    /// `labels::signature`), memoised.
+    pub(crate) fn key(
+        &mut self,
+        node: usize,
+        l: &Labels,
+        names: &[String],
+        include: bool,
+    ) -> String {
+        self.key_and_group(node, l, names, include, false).0
+    }
+
+    /// The key and, with `group`, the group's labels (`by` keeps `names`,
+    /// `without` drops them and the metadata labels).
+    pub(crate) fn key_and_group(
+        &mut self,
+        node: usize,
+        l: &Labels,
+        names: &[String],
+        include: bool,
+        group: bool,
+    ) -> (String, Labels) {
+        if let Some(k) = self.memo.keys.get(&(node, l.clone())) {
+            return k.clone();
+        }
+        let key = crate::labels::signature(l, names, include);
+        let labels = match (group, include) {
+            (false, _) => Labels::empty(),
+            (true, true) => crate::labels::keep(l, names),
+            (true, false) => crate::labels::without(l, names),
+        };
+        self.memo
+            .keys
+            .insert((node, l.clone()), (key.clone(), labels.clone()));
+        (key, labels)
+    }
+
+    /// A label function's regular expression, compiled once per query.
+    pub(crate) fn regex(&mut self, pattern: &str) -> Result<regex::Regex, model::MatcherError> {
+        if let Some(r) = self.memo.regexes.get(pattern) {
+            return Ok(r.clone());
+        }
+        let r = model::matcher::compile_anchored(pattern)?;
+        self.memo.regexes.insert(pattern.to_string(), r.clone());
+        Ok(r)
+    }
+
+    /// `labels::drop_name`, memoised.
+    pub(crate) fn drop_name(&mut self, l: &Labels) -> Labels {
+        if let Some(d) = self.memo.dropped.get(l) {
+            return d.clone();
+        }
+        let d = crate::labels::drop_name(l);
+        self.memo.dropped.insert(l.clone(), d.clone());
+        d
     }
 
     fn finish(mut self, answer: Answer) -> Outcome {
@@ -451,6 +561,47 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
+    /// Calls `f` with each series' window `(t - range, t]` at step `ts`,
+    /// borrowed from the loaded data (copied only to drop staleness
+    /// markers); series with an empty window are left out.
+    pub(crate) fn with_windows(
+        &mut self,
+        vs: &VectorSelector,
+        range: i64,
+        ts: i64,
+        mut f: impl FnMut(&Labels, &[(i64, f64)]),
+    ) -> Result<(), QueryError> {
+        let t = self.shift(ts, &vs.offset, &vs.at);
+        let data = self.series(vs);
+        let mut n = 0;
+        let mut buf = Vec::new();
+        for r in data.iter() {
+            let lo = r.points.partition_point(|p| p.0 <= t - range);
+            let hi = r.points.partition_point(|p| p.0 <= t);
+            let w = &r.points[lo..hi];
+            if w.is_empty() {
+                continue;
+            }
+            if w.iter().any(|p| model::sample::is_stale_nan(p.1)) {
+                buf.clear();
+                buf.extend(
+                    w.iter()
+                        .copied()
+                        .filter(|p| !model::sample::is_stale_nan(p.1)),
+                );
+                if buf.is_empty() {
+                    continue;
+                }
+                n += buf.len();
+                f(&r.labels, &buf);
+            } else {
+                n += w.len();
+                f(&r.labels, w);
+            }
+        }
+        self.count(n)
+    }
+
     /// A subquery at step `ts`.
     fn subquery(&mut self, sq: &SubqueryExpr, ts: i64) -> Result<Vec<Range>, QueryError> {
         let t = self.shift(ts, &sq.offset, &sq.at);
@@ -511,6 +662,35 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates `e` at step `ts`.
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Value, QueryError> {
+        // In a range query, a subtree pinned by `@` is evaluated once.
+        if self.step != 0
+            && matches!(
+                e,
+                Expr::Call(_) | Expr::Aggregate(_) | Expr::Binary(_) | Expr::Subquery(_)
+            )
+        {
+            let key = e as *const Expr as usize;
+            let inv = match self.memo.invariant.get(&key) {
+                Some(i) => *i,
+                None => {
+                    let i = step_invariant(e);
+                    self.memo.invariant.insert(key, i);
+                    i
+                }
+            };
+            if inv {
+                if let Some(v) = self.memo.invariant_values.get(&key) {
+                    return Ok(v.clone());
+                }
+                let v = self.eval_node(e, ts)?;
+                self.memo.invariant_values.insert(key, v.clone());
+                return Ok(v);
+            }
+        }
+        self.eval_node(e, ts)
+    }
+
+    fn eval_node(&mut self, e: &Expr, ts: i64) -> Result<Value, QueryError> {
         match e {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
@@ -548,7 +728,7 @@ impl<'a> Evaluator<'a> {
             Value::Vector(es) => Ok(Value::Vector(
                 es.into_iter()
                     .map(|e| Elem {
-                        labels: crate::labels::drop_name(&e.labels),
+                        labels: self.drop_name(&e.labels),
                         v: -e.v,
                     })
                     .collect(),
@@ -565,7 +745,8 @@ impl<'a> Evaluator<'a> {
 fn unique(v: &Value) -> Result<(), QueryError> {
     if let Value::Vector(es) = v {
         if es.len() > 1 {
-            let mut seen = std::collections::HashSet::with_capacity(es.len());
+            let mut seen: std::collections::HashSet<&Labels, foldhash::fast::RandomState> =
+                std::collections::HashSet::with_capacity_and_hasher(es.len(), Default::default());
             for e in es {
                 if !seen.insert(&e.labels) {
                     return Err(QueryError::execution(

@@ -23,7 +23,7 @@ pub(super) fn replace(
     let repl = string_arg(ev, args.get(2), ts)?;
     let src = string_arg(ev, args.get(3), ts)?;
     let re = string_arg(ev, args.get(4), ts)?;
-    let regex = model::matcher::compile_anchored(&re).map_err(|e| {
+    let regex = ev.regex(&re).map_err(|e| {
         QueryError::execution(format!(
             "invalid regular expression in label_replace(): {re}: {e}"
         ))
@@ -34,8 +34,18 @@ pub(super) fn replace(
         )));
     }
     let v = vector_arg(ev, args.first(), ts)?;
+    // Odd, so never the (aligned) address of a binary expression.
+    let node = args.first().map_or(0, |a| *a as *const Expr as usize) | 1;
     let mut out = Vec::with_capacity(v.len());
     for e in v {
+        let key = (node, e.labels.clone(), model::Labels::empty());
+        if let Some(l) = ev.memo.results.get(&key) {
+            out.push(Elem {
+                labels: l.clone(),
+                v: e.v,
+            });
+            continue;
+        }
         let value = e.labels.get(&src).unwrap_or("");
         let labels = match regex.captures(value) {
             Some(caps) => {
@@ -51,6 +61,7 @@ pub(super) fn replace(
             }
             None => e.labels,
         };
+        ev.memo.results.insert(key, labels.clone());
         out.push(Elem { labels, v: e.v });
     }
     Ok(Value::Vector(out))

@@ -9,12 +9,11 @@ mod info;
 mod label;
 pub(crate) mod range;
 
-use model::{Labels, Matcher};
+use model::Labels;
 use promql_parser::parser::{Call, Expr};
 
 use crate::engine::{ms, Evaluator};
 use crate::error::QueryError;
-use crate::labels::drop_name;
 use crate::value::{Elem, Range, Value};
 use range::Window;
 
@@ -191,17 +190,17 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
             if lo > hi {
                 return Ok(Value::Vector(Vec::new()));
             }
-            Ok(map(v, |x| go_max(lo, go_min(hi, x))))
+            Ok(map(ev, v, |x| go_max(lo, go_min(hi, x))))
         }
         "clamp_min" => {
             let v = vector_arg(ev, args.first(), ts)?;
             let lo = scalar_arg(ev, args.get(1), ts)?;
-            Ok(map(v, |x| go_max(lo, x)))
+            Ok(map(ev, v, |x| go_max(lo, x)))
         }
         "clamp_max" => {
             let v = vector_arg(ev, args.first(), ts)?;
             let hi = scalar_arg(ev, args.get(1), ts)?;
-            Ok(map(v, |x| go_min(hi, x)))
+            Ok(map(ev, v, |x| go_min(hi, x)))
         }
         "round" => {
             let v = vector_arg(ev, args.first(), ts)?;
@@ -212,7 +211,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
             // Upstream: floor(v / to + 0.5) * to, with the inverse taken
             // first so that `to` like 0.1 rounds cleanly.
             let inv = 1.0 / to;
-            Ok(map(v, |x| (x * inv + 0.5).floor() / inv))
+            Ok(map(ev, v, |x| (x * inv + 0.5).floor() / inv))
         }
         "minute" | "hour" | "day_of_week" | "day_of_month" | "day_of_year" | "days_in_month"
         | "month" | "year" => {
@@ -223,12 +222,12 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
                     v: ts as f64 / 1000.0,
                 }],
             };
-            Ok(map(v, |x| date_part(name, x)))
+            Ok(map(ev, v, |x| date_part(name, x)))
         }
         _ => match simple(name) {
             Some(f) => {
                 let v = vector_arg(ev, args.first(), ts)?;
-                Ok(map(v, f))
+                Ok(map(ev, v, f))
             }
             None => Err(QueryError::bad_data(format!(
                 "function {name:?} is not supported"
@@ -294,11 +293,11 @@ fn simple(name: &str) -> Option<fn(f64) -> f64> {
 }
 
 /// Applies `f` to every element, dropping the metric name.
-fn map(v: Vec<Elem>, f: impl Fn(f64) -> f64) -> Value {
+fn map(ev: &mut Evaluator<'_>, v: Vec<Elem>, f: impl Fn(f64) -> f64) -> Value {
     Value::Vector(
         v.into_iter()
             .map(|e| Elem {
-                labels: drop_name(&e.labels),
+                labels: ev.drop_name(&e.labels),
                 v: f(e.v),
             })
             .collect(),
@@ -366,14 +365,14 @@ fn timestamp(ev: &mut Evaluator<'_>, arg: Option<&Expr>, ts: i64) -> Result<Valu
             elems
                 .into_iter()
                 .map(|(e, t)| Elem {
-                    labels: drop_name(&e.labels),
+                    labels: ev.drop_name(&e.labels),
                     v: t as f64 / 1000.0,
                 })
                 .collect(),
         ));
     }
     let v = vector_arg(ev, Some(&arg), ts)?;
-    Ok(map(v, |_| ts as f64 / 1000.0))
+    Ok(map(ev, v, |_| ts as f64 / 1000.0))
 }
 
 /// Sorting means nothing in a range query: Prometheus warns.
@@ -396,6 +395,9 @@ fn counter_info(ev: &mut Evaluator<'_>, arg: Option<&Expr>) {
     let Some(Expr::MatrixSelector(m)) = e else {
         return;
     };
+    if !ev.memo.annotated.insert(&m.vs as *const _ as usize) {
+        return;
+    }
     let series = ev.loaded(&m.vs);
     for r in series.iter() {
         if let Some(n) = r.labels.metric_name() {
@@ -527,6 +529,36 @@ fn over_range(
     drop: bool,
     f: impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError>,
 ) -> Result<Value, QueryError> {
+    // A plain range selector: windows are borrowed from the loaded data
+    // instead of copied at every step.
+    let mut inner = args.get(index).copied();
+    while let Some(Expr::Paren(p)) = inner {
+        inner = Some(&p.expr);
+    }
+    if let Some(Expr::MatrixSelector(m)) = inner {
+        let w = Window {
+            end: ev.shift(ts, &m.vs.offset, &m.vs.at),
+            range: ms(&m.range),
+        };
+        let mut found = Vec::new();
+        let mut err = None;
+        ev.with_windows(&m.vs, w.range, ts, |labels, points| match f(points, w) {
+            Ok(Some(v)) => found.push((labels.clone(), v)),
+            Ok(None) => {}
+            Err(e) => err = Some(e),
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let out = found
+            .into_iter()
+            .map(|(l, v)| Elem {
+                labels: if drop { ev.drop_name(&l) } else { l },
+                v,
+            })
+            .collect();
+        return Ok(Value::Vector(out));
+    }
     let (m, w) = matrix_arg(ev, args.get(index), ts)?;
     let mut out = Vec::with_capacity(m.len());
     for r in m {
@@ -535,16 +567,14 @@ fn over_range(
         }
         if let Some(v) = f(&r.points, w)? {
             out.push(Elem {
-                labels: if drop { drop_name(&r.labels) } else { r.labels },
+                labels: if drop {
+                    ev.drop_name(&r.labels)
+                } else {
+                    r.labels
+                },
                 v,
             });
         }
     }
     Ok(Value::Vector(out))
-}
-
-/// Matchers that select exactly the series with these labels.
-#[allow(dead_code)]
-pub(crate) fn equal_matchers(l: &Labels) -> Vec<Matcher> {
-    l.iter().map(|(n, v)| Matcher::equal(n, v)).collect()
 }
