@@ -1,120 +1,18 @@
 //! The server end to end: the binary on 127.0.0.1 with an ephemeral port
 //! and a temporary data directory, scraping targets served by this test.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
+mod common;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn start(data: &Path, config: Option<&Path>) -> Server {
-    let addr = free_addr();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_watchfire"));
-    cmd.arg("--web.listen-address")
-        .arg(addr.to_string())
-        .arg("--storage.tsdb.path")
-        .arg(data);
-    if let Some(c) = config {
-        cmd.arg("--config.file").arg(c);
-    }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let s = Server { child, addr };
-    wait_for(Duration::from_secs(20), "server to listen", || {
-        http(addr, "GET", "/-/ready", "")
-            .map(|r| r.0 == 200)
-            .unwrap_or(false)
-    });
-    s
-}
-
-/// A minimal HTTP/1.1 client: (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out)?;
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    // Undo chunked transfer encoding if present.
-    let body = if text
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(&body)
-    } else {
-        body
-    };
-    Ok((status, body))
-}
-
-fn dechunk(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-fn json(addr: SocketAddr, path: &str) -> Value {
-    let (status, body) = http(addr, "GET", path, "").unwrap();
-    serde_json::from_str(&body)
-        .unwrap_or_else(|e| panic!("GET {path}: status {status}, {e}: {body}"))
-}
-
-/// Polls `cond` until it holds or `limit` passes (the scrape loop runs on
-/// its own clock; there is nothing to inject here).
-fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use common::{http, json, start, wait_for};
 
 #[test]
 fn default_config_scrapes_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(dir.path(), None);
+    let s = start(dir.path(), None, &[]);
     wait_for(Duration::from_secs(30), "own up series", || {
         let v = json(s.addr, "/api/v1/series?match[]=up");
         v["data"]

@@ -1,0 +1,180 @@
+//! Random expressions over a small store never panic: each either
+//! evaluates or fails with an error, as an instant and as a range query.
+
+use model::mem::MemStore;
+use model::{Appendable, Labels};
+use promql::Engine;
+use proptest::prelude::*;
+
+fn store() -> MemStore {
+    let s = MemStore::new();
+    let mut app = s.appender();
+    let stale = model::sample::stale_nan();
+    let values = [
+        0.0,
+        1.0,
+        -1.0,
+        f64::NAN,
+        f64::INFINITY,
+        1e308,
+        5.5,
+        stale,
+        3.0,
+        2.0,
+    ];
+    for (name, n) in [("m", 4), ("n", 3), ("h_bucket", 4)] {
+        for i in 0..n {
+            let le = ["0.1", "1", "+Inf", "x"][i % 4];
+            let l = Labels::from_pairs([
+                ("__name__", name.to_string()),
+                ("i", i.to_string()),
+                ("le", le.to_string()),
+                ("job", format!("j{}", i % 2)),
+            ]);
+            for k in 0..40i64 {
+                let v = values[(k as usize * (i + 1)) % values.len()];
+                let _ = app.append(&l, k * 15_000, v + k as f64);
+            }
+        }
+    }
+    let info = Labels::from_pairs([("__name__", "target_info"), ("job", "j0"), ("x", "y")]);
+    let _ = app.append(&info, 0, 1.0);
+    app.commit().unwrap();
+    s
+}
+
+fn pick(options: &'static [&'static str]) -> impl Strategy<Value = String> + Clone {
+    proptest::sample::select(options).prop_map(str::to_string)
+}
+
+fn leaf() -> impl Strategy<Value = String> {
+    pick(&[
+        "m",
+        "n",
+        "h_bucket",
+        "m{i=\"1\"}",
+        "{__name__=~\"m|n\"}",
+        "m offset 1m",
+        "m @ 100",
+        "vector(1)",
+        "nothing",
+    ])
+}
+
+fn scalar() -> impl Strategy<Value = String> {
+    pick(&["1", "-2.5", "NaN", "Inf", "0", "time()", "scalar(m)", "0.5"])
+}
+
+fn vector() -> impl Strategy<Value = String> {
+    leaf().prop_recursive(4, 32, 3, |inner| {
+        let matrix = prop_oneof![
+            leaf().prop_map(|v| format!("{v}[1m]")),
+            leaf().prop_map(|v| format!("{v}[5m]")),
+            inner.clone().prop_map(|v| format!("({v})[5m:1m]")),
+        ];
+        let op = pick(&[
+            "+",
+            "-",
+            "*",
+            "/",
+            "%",
+            "^",
+            "==",
+            "!=",
+            ">",
+            "<=",
+            "and",
+            "or",
+            "unless",
+            "> bool",
+            "+ on(i)",
+            "* ignoring(job)",
+            "* on(job) group_left",
+            "/ on(job) group_right(i)",
+        ]);
+        let simple = pick(&[
+            "abs",
+            "ceil",
+            "exp",
+            "ln",
+            "sqrt",
+            "sort",
+            "sort_desc",
+            "timestamp",
+            "-",
+            "absent",
+            "info",
+            "day_of_week",
+            "sgn",
+        ]);
+        let over_time = pick(&[
+            "rate",
+            "increase",
+            "delta",
+            "irate",
+            "idelta",
+            "deriv",
+            "changes",
+            "resets",
+            "avg_over_time",
+            "min_over_time",
+            "stddev_over_time",
+            "last_over_time",
+            "mad_over_time",
+            "absent_over_time",
+            "count_over_time",
+        ]);
+        let agg = pick(&[
+            "sum",
+            "avg",
+            "min",
+            "max",
+            "count",
+            "group",
+            "stddev",
+            "stdvar",
+            "sum by (i)",
+            "max without (i)",
+        ]);
+        let k_agg = pick(&["topk", "bottomk", "limitk", "limit_ratio", "quantile"]);
+        prop_oneof![
+            (simple, inner.clone()).prop_map(|(f, v)| format!("{f}({v})")),
+            (over_time, matrix.clone()).prop_map(|(f, m)| format!("{f}({m})")),
+            (scalar(), matrix.clone()).prop_map(|(s, m)| format!("quantile_over_time({s}, {m})")),
+            (scalar(), matrix.clone()).prop_map(|(s, m)| format!("predict_linear({m}, {s})")),
+            matrix.prop_map(|m| format!("double_exponential_smoothing({m}, 0.5, 0.5)")),
+            (agg, inner.clone()).prop_map(|(a, v)| format!("{a}({v})")),
+            (k_agg, scalar(), inner.clone()).prop_map(|(a, s, v)| format!("{a}({s}, {v})")),
+            inner
+                .clone()
+                .prop_map(|v| format!("count_values(\"x\", {v})")),
+            (scalar(), inner.clone()).prop_map(|(s, v)| format!("histogram_quantile({s}, {v})")),
+            inner
+                .clone()
+                .prop_map(|v| format!("label_replace({v}, \"a\", \"$1\", \"i\", \"(.*)\")")),
+            inner
+                .clone()
+                .prop_map(|v| format!("label_join({v}, \"a\", \"-\", \"i\", \"job\")")),
+            (inner.clone(), scalar(), scalar())
+                .prop_map(|(v, a, b)| format!("clamp({v}, {a}, {b})")),
+            (inner.clone(), scalar()).prop_map(|(v, s)| format!("round({v}, {s})")),
+            (inner.clone(), op.clone(), inner.clone())
+                .prop_map(|(a, o, b)| format!("({a}) {o} ({b})")),
+            (inner.clone(), op, scalar()).prop_map(|(a, o, s)| format!("({a}) {o} {s}")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn never_panics(q in vector()) {
+        let s = store();
+        if let Ok(expr) = promql::parse(&q) {
+            let engine = Engine::default();
+            let _ = engine.instant(&s, &expr, 300_000);
+            let _ = engine.range(&s, &expr, 0, 600_000, 30_000);
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The query API end to end: answers in Prometheus's shape, and bad
+//! queries refused with Prometheus's `errorType` and status code (parse
+//! errors, unknown functions, type errors, too many samples, a timeout,
+//! absurd steps and ranges).
+
+mod common;
+
+use std::fmt::Write;
+
+use common::{http, json, start};
+
+/// 20 series of 240 samples, 15 s apart from `T0`.
+const T0: i64 = 1_700_000_000_000;
+
+fn data(dir: &std::path::Path) -> std::path::PathBuf {
+    let file = dir.join("m.prom");
+    let mut text = String::from("# TYPE m gauge\n");
+    for k in 0..240 {
+        for i in 0..20 {
+            let _ = writeln!(text, "m{{i=\"{i}\"}} {} {}", i * 1000 + k, T0 + k * 15_000);
+        }
+    }
+    std::fs::write(&file, text).unwrap();
+    let db = dir.join("data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .arg("import")
+        .arg(&file)
+        .arg("--storage.tsdb.path")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[test]
+fn answers_and_errors_like_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = data(dir.path());
+    let empty = dir.path().join("empty.yml");
+    std::fs::write(&empty, "").unwrap();
+    let s = start(
+        &db,
+        Some(&empty),
+        &[
+            "--storage.tsdb.retention.time",
+            "100y",
+            "--query.max-samples",
+            "1000",
+        ],
+    );
+    let end = T0 + 239 * 15_000;
+    let t = end as f64 / 1000.0;
+
+    // An instant vector: [time, "value"] per series.
+    let v = json(
+        s.addr,
+        &format!("/api/v1/query?query={}&time={t}", enc("sum(m)")),
+    );
+    assert_eq!(v["status"], "success", "{v}");
+    assert_eq!(v["data"]["resultType"], "vector");
+    let want: i64 = (0..20).map(|i| i * 1000 + 239).sum();
+    assert_eq!(v["data"]["result"][0]["value"][1], want.to_string());
+    assert_eq!(v["data"]["result"][0]["value"][0].as_f64(), Some(t));
+    // A range query, by form POST too.
+    let body = format!(
+        "query={}&start={}&end={t}&step=60",
+        enc("m{i=\"3\"}"),
+        t - 600.0
+    );
+    let (status, text) = http(s.addr, "POST", "/api/v1/query_range", &body).unwrap();
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["data"]["resultType"], "matrix");
+    assert_eq!(
+        v["data"]["result"][0]["values"].as_array().map(Vec::len),
+        Some(11)
+    );
+    assert_eq!(v["data"]["result"][0]["metric"]["__name__"], "m");
+    // Scalars and strings.
+    let v = json(
+        s.addr,
+        &format!("/api/v1/query?query={}&time=100", enc("1 + 2")),
+    );
+    assert_eq!(v["data"]["result"], serde_json::json!([100, "3"]));
+    let v = json(
+        s.addr,
+        &format!("/api/v1/query?query={}&time=100.5", enc("\"x\"")),
+    );
+    assert_eq!(v["data"]["result"], serde_json::json!([100.5, "x"]));
+    // format_query prints the canonical form.
+    let v = json(
+        s.addr,
+        &format!("/api/v1/format_query?query={}", enc("sum(m)by(i)")),
+    );
+    assert_eq!(v["data"], "sum by (i) (m)");
+
+    // (path, status, errorType)
+    let cases: Vec<(String, u16, &str)> = vec![
+        (
+            format!("/api/v1/query?query={}", enc("sum(m")),
+            400,
+            "bad_data",
+        ),
+        (
+            format!("/api/v1/query?query={}", enc("m +")),
+            400,
+            "bad_data",
+        ),
+        ("/api/v1/query".to_string(), 400, "bad_data"),
+        (
+            format!("/api/v1/query?query={}", enc("no_such_function(m)")),
+            400,
+            "bad_data",
+        ),
+        (
+            format!("/api/v1/query?query={}", enc("rate(m)")),
+            400,
+            "bad_data",
+        ),
+        (
+            format!("/api/v1/query?query={}", enc("sum(m[5m])")),
+            400,
+            "bad_data",
+        ),
+        (
+            "/api/v1/query?query=m&time=yesterday".to_string(),
+            400,
+            "bad_data",
+        ),
+        (
+            "/api/v1/query?query=m&timeout=soon".to_string(),
+            400,
+            "bad_data",
+        ),
+        (
+            format!(
+                "/api/v1/query_range?query={}&start=0&end=60&step=15",
+                enc("m[5m]")
+            ),
+            400,
+            "bad_data",
+        ),
+        (
+            "/api/v1/query_range?query=m&start=0&end=60&step=0".to_string(),
+            400,
+            "bad_data",
+        ),
+        (
+            "/api/v1/query_range?query=m&start=0&end=60&step=-5".to_string(),
+            400,
+            "bad_data",
+        ),
+        (
+            "/api/v1/query_range?query=m&start=60&end=0&step=15".to_string(),
+            400,
+            "bad_data",
+        ),
+        (
+            "/api/v1/query_range?query=m&start=0&end=60".to_string(),
+            400,
+            "bad_data",
+        ),
+        // 11,001 points per series.
+        (
+            "/api/v1/query_range?query=m&start=0&end=11001&step=1".to_string(),
+            400,
+            "bad_data",
+        ),
+        // A many-to-many match.
+        (
+            format!("/api/v1/query?query={}&time={t}", enc("m + on() m")),
+            422,
+            "execution",
+        ),
+        // 20 series x 240 samples is over --query.max-samples.
+        (
+            format!(
+                "/api/v1/query?query={}&time={t}",
+                enc("sum_over_time(m[1h])")
+            ),
+            422,
+            "execution",
+        ),
+        // A query that cannot finish in a microsecond.
+        (
+            format!(
+                "/api/v1/query_range?query={}&start={}&end={t}&step=1&timeout=0.000001",
+                enc("sum(m)"),
+                t - 3000.0
+            ),
+            503,
+            "timeout",
+        ),
+    ];
+    for (path, want_status, want_type) in cases {
+        let (status, body) = http(s.addr, "GET", &path, "").unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"));
+        assert_eq!(
+            (status, v["errorType"].as_str().unwrap_or("")),
+            (want_status, want_type),
+            "GET {path}: {body}"
+        );
+        assert_eq!(v["status"], "error", "GET {path}: {body}");
+        assert!(
+            !v["error"].as_str().unwrap_or("").is_empty(),
+            "GET {path}: {body}"
+        );
+    }
+}
