@@ -4,12 +4,13 @@
 //! `./data`, listening on `127.0.0.1:9090`, scraping itself). Subcommands:
 //! `import` backfills a store from an exposition file; `check config` and
 //! `check metrics` validate without running; `promql-test` runs promqltest
-//! scripts against the PromQL engine.
+//! scripts against the PromQL engine; `query` asks a running server.
 
 mod api;
 mod check;
 mod import;
 mod promql_test;
+mod query_cli;
 mod server;
 
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ enum Command {
     /// Run Prometheus promqltest scripts (.test files, or directories of
     /// them) against the PromQL engine; exit 0 only when no eval fails.
     PromqlTest(promql_test::PromqlTestArgs),
+    /// Evaluate an expression on a running server and print the answer.
+    Query(query_cli::QueryArgs),
 }
 
 /// Flags that shape the store, shared by the server and `import`.
@@ -74,6 +77,11 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Some(Command::PromqlTest(args)) => match promql_test::run(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Some(Command::Query(args)) => match query_cli::run(&args) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),

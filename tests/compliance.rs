@@ -1,6 +1,9 @@
 //! PromQL compliance: the shared dataset imported, the server started on
 //! it, and `compare.py --set public` scoring every query against the
-//! answers a real Prometheus gave. The issue asks for at least 98 %.
+//! answers a real Prometheus gave (the issue asks for at least 98 %).
+//! On the same server, every expression of the Grafana corpus
+//! (`conformance/grafana/queries.txt`), its variables substituted, must
+//! parse and evaluate without error.
 
 mod common;
 
@@ -72,4 +75,60 @@ fn public_set_matches_prometheus() {
         passed * 100 >= (passed + failed) * 98,
         "compliance {passed} passed, {failed} failed: under 98 %"
     );
+    grafana_queries(s.addr);
+}
+
+/// A value for each dashboard variable, as a user picking one would set
+/// it; built-in intervals become durations.
+fn substitute(q: &str) -> String {
+    let mut q = q.to_string();
+    for (from, to) in [
+        ("$__rate_interval", "1m"),
+        ("$__interval", "1m"),
+        ("$__range", "1h"),
+        ("$node", "node-0:9100"),
+        ("$instance", "node-0:9100"),
+        ("$host", "node-0:9100"),
+        ("$job", "node"),
+        ("$backend", "api"),
+        ("$frontend", "web"),
+        ("$server", "api-0"),
+        ("$code", "5xx"),
+    ] {
+        q = q.replace(from, to);
+    }
+    q
+}
+
+fn grafana_queries(addr: std::net::SocketAddr) {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/grafana/queries.txt");
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        eprintln!("skipped: {} not found", file.display());
+        return;
+    };
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for line in text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        n += 1;
+        let q = substitute(line);
+        let enc: String = form_urlencoded::byte_serialize(q.as_bytes()).collect();
+        for path in [
+            format!("/api/v1/query?query={enc}&time=1793491200"),
+            format!("/api/v1/query_range?query={enc}&start=1793487600&end=1793491200&step=60"),
+        ] {
+            let (status, body) = common::http(addr, "GET", &path, "").unwrap();
+            if status != 200 {
+                failures.push(format!("{q}: {status} {body}"));
+            }
+        }
+    }
+    eprintln!(
+        "grafana corpus: {n} expressions, {} failed evaluations",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -103,6 +103,26 @@ fn answers_and_errors_like_prometheus() {
     );
     assert_eq!(v["data"], "sum by (i) (m)");
 
+    // `watchfire query` prints a table, and fails on a bad query.
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_watchfire"))
+            .arg("query")
+            .arg("--url")
+            .arg(format!("http://{}", s.addr))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["--time", &t.to_string(), "max by (i) (m{i=~\"1|2\"})"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{i=\"1\"}  1239\n{i=\"2\"}  2239\n"
+    );
+    let out = cli(&["sum("]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad_data"));
+
     // (path, status, errorType)
     let cases: Vec<(String, u16, &str)> = vec![
         (

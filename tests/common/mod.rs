@@ -34,7 +34,11 @@ pub fn free_addr() -> SocketAddr {
 /// Starts the server on a free port over `data`, with `extra` flags, and
 /// waits until it is ready.
 pub fn start(data: &Path, config: Option<&Path>, extra: &[&str]) -> Server {
-    let addr = free_addr();
+    start_at(free_addr(), data, config, extra)
+}
+
+/// [`start`] on a chosen address.
+pub fn start_at(addr: SocketAddr, data: &Path, config: Option<&Path>, extra: &[&str]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_watchfire"));
     cmd.arg("--web.listen-address")
         .arg(addr.to_string())
