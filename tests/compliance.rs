@@ -35,18 +35,7 @@ fn public_set_matches_prometheus() {
         .unwrap();
     assert!(gen.success(), "gen_dataset.py failed");
     let db = tmp.path().join("data");
-    let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .arg("import")
-        .arg(&om)
-        .arg("--storage.tsdb.path")
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::import(&om, &db);
     let empty = tmp.path().join("empty.yml");
     std::fs::write(&empty, "").unwrap();
     let s = common::start(

@@ -10,6 +10,10 @@ use std::process::Command;
 use collector::exposition::{Entry, Format, Parser, Strictness};
 use model::{Labels, Querier};
 
+mod common;
+
+use common::import;
+
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
@@ -39,23 +43,6 @@ fn dataset(dir: &Path, format: &str) -> Option<PathBuf> {
             None
         }
     }
-}
-
-fn import(file: &Path, data: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .arg("import")
-        .arg(file)
-        .arg("--storage.tsdb.path")
-        .arg(data)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "import failed: {}\n{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 /// Streams `file` and checks every sample against the store, in order.

@@ -22,18 +22,7 @@ fn data(dir: &std::path::Path) -> std::path::PathBuf {
     }
     std::fs::write(&file, text).unwrap();
     let db = dir.join("data");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .arg("import")
-        .arg(&file)
-        .arg("--storage.tsdb.path")
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::import(&file, &db);
     db
 }
 

@@ -5,13 +5,14 @@
 //! one keeps running; file and HTTP discovery follow their sources and keep
 //! the last good targets when a source breaks.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod common;
 
 /// Serves the bad (and one good) exposition endpoints on 127.0.0.1.
 fn serve_targets() -> SocketAddr {
@@ -87,32 +88,8 @@ fn answer(mut c: TcpStream) {
     let _ = c.write_all(&body);
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    common::http(addr, method, path, "").unwrap()
 }
 
 fn targets(addr: SocketAddr) -> Vec<Value> {
@@ -170,22 +147,8 @@ fn bad_targets_fail_alone_with_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(&cfg, config(targets_addr, refused)).unwrap();
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .arg("--config.file")
-        .arg(&cfg)
-        .arg("--web.listen-address")
-        .arg(addr.to_string())
-        .arg("--storage.tsdb.path")
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Server(child);
+    let server = common::start(&dir.path().join("data"), Some(&cfg), &[]);
+    let addr = server.addr;
     // Every target scraped at least once (the loops run on their own clock).
     let start = Instant::now();
     let t = loop {
@@ -281,22 +244,8 @@ fn file_sd_targets_follow_the_file() {
         format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: files\n    metrics_path: /ok\n    file_sd_configs: [{{files: ['{}/*.json']}}]\n", dir.path().display()),
     )
     .unwrap();
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .arg("--config.file")
-        .arg(&cfg)
-        .arg("--web.listen-address")
-        .arg(addr.to_string())
-        .arg("--storage.tsdb.path")
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Server(child);
+    let server = common::start(&dir.path().join("data"), Some(&cfg), &[]);
+    let addr = server.addr;
     let wait = |n: usize| {
         let start = Instant::now();
         loop {
@@ -400,22 +349,8 @@ fn http_sd_targets_follow_the_answers() {
         format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: http\n    metrics_path: /ok\n    http_sd_configs: [{{url: 'http://{sd}/sd', refresh_interval: 1s}}]\n"),
     )
     .unwrap();
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .arg("--config.file")
-        .arg(&cfg)
-        .arg("--web.listen-address")
-        .arg(addr.to_string())
-        .arg("--storage.tsdb.path")
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = Server(child);
+    let server = common::start(&dir.path().join("data"), Some(&cfg), &[]);
+    let addr = server.addr;
     let wait = |teams: &[&str]| {
         let start = Instant::now();
         loop {

@@ -18,33 +18,13 @@ pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, ParseError> {
             "invalid parameter \"match[]\": {s:?} is not a series selector"
         )));
     };
-    let mut groups: Vec<Vec<&promql_parser::label::Matcher>> = Vec::new();
-    if vs.matchers.or_matchers.is_empty() {
-        groups.push(vs.matchers.matchers.iter().collect());
-    } else {
-        for g in &vs.matchers.or_matchers {
-            groups.push(g.iter().chain(&vs.matchers.matchers).collect());
-        }
+    let sets = matcher_sets(&vs).map_err(ParseError)?;
+    if sets.iter().any(|set| set.iter().all(|m| m.matches_empty())) {
+        return Err(ParseError(
+            "match[] must contain at least one non-empty matcher".into(),
+        ));
     }
-    let mut out = Vec::new();
-    for g in groups {
-        let mut set = Vec::new();
-        if let Some(name) = &vs.name {
-            if !g.iter().any(|m| m.name == model::METRIC_NAME) {
-                set.push(Matcher::equal(model::METRIC_NAME, name.as_str()));
-            }
-        }
-        for m in g {
-            set.push(convert(m)?);
-        }
-        if set.iter().all(|m| m.matches_empty()) {
-            return Err(ParseError(
-                "match[] must contain at least one non-empty matcher".into(),
-            ));
-        }
-        out.push(set);
-    }
-    Ok(out)
+    Ok(sets)
 }
 
 /// The matcher sets of a selector inside a query: the name and the
@@ -76,7 +56,8 @@ pub(crate) fn matcher_sets(
     Ok(out)
 }
 
-fn convert(m: &promql_parser::label::Matcher) -> Result<Matcher, ParseError> {
+/// A parser matcher as ours.
+pub(crate) fn convert(m: &promql_parser::label::Matcher) -> Result<Matcher, ParseError> {
     use promql_parser::label::MatchOp as P;
     let op = match m.op {
         P::Equal => MatchOp::Equal,

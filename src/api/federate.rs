@@ -62,7 +62,7 @@ pub async fn federate(State(st): State<Arc<AppState>>, p: Params) -> Result<Resp
             let _ = writeln!(out, "# TYPE {name} untyped");
             last_name = name;
         }
-        let _ = writeln!(out, "{labels} {} {t}", format_value(v));
+        let _ = writeln!(out, "{labels} {} {t}", promql::format_float(v));
     }
     Ok((
         [(
@@ -72,17 +72,4 @@ pub async fn federate(State(st): State<Arc<AppState>>, p: Params) -> Result<Resp
         out,
     )
         .into_response())
-}
-
-/// Floats as the text format writes them.
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
 }

@@ -125,3 +125,22 @@ pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// `watchfire import FILE` into `data`, returning its standard output;
+/// panics with the importer's error.
+pub fn import(file: &Path, data: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .arg("import")
+        .arg(file)
+        .arg("--storage.tsdb.path")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "import {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}

@@ -128,16 +128,7 @@ impl Engine {
             };
             held += elems.len();
             ev.check_samples(held)?;
-            for e in elems {
-                let i = *index.entry(e.labels.clone()).or_insert_with(|| {
-                    out.push(Range {
-                        labels: e.labels,
-                        points: Vec::new(),
-                    });
-                    out.len() - 1
-                });
-                out[i].points.push((ts, e.v));
-            }
+            gather(&mut index, &mut out, elems, ts);
             ts += step;
         }
         out.sort_by(|a, b| crate::labels::cmp(&a.labels, &b.labels));
@@ -618,7 +609,7 @@ impl<'a> Evaluator<'a> {
             it += step;
         }
         let key = &*sq.expr as *const Expr as usize;
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: FastMap<Labels, usize> = FastMap::default();
         let mut out: Vec<Range> = Vec::new();
         while it <= t {
             self.check_deadline()?;
@@ -643,16 +634,7 @@ impl<'a> Evaluator<'a> {
                     )))
                 }
             };
-            for e in elems {
-                let i = *index.entry(e.labels.clone()).or_insert_with(|| {
-                    out.push(Range {
-                        labels: e.labels,
-                        points: Vec::new(),
-                    });
-                    out.len() - 1
-                });
-                out[i].points.push((it, e.v));
-            }
+            gather(&mut index, &mut out, elems, it);
             it += step;
         }
         let n = out.iter().map(|r| r.points.len()).sum();
@@ -738,6 +720,21 @@ impl<'a> Evaluator<'a> {
                 other.type_name()
             ))),
         }
+    }
+}
+
+/// Adds one step's elements to the series they belong to, in order of
+/// first appearance.
+fn gather(index: &mut FastMap<Labels, usize>, out: &mut Vec<Range>, elems: Vec<Elem>, t: i64) {
+    for e in elems {
+        let i = *index.entry(e.labels.clone()).or_insert_with(|| {
+            out.push(Range {
+                labels: e.labels,
+                points: Vec::new(),
+            });
+            out.len() - 1
+        });
+        out[i].points.push((t, e.v));
     }
 }
 

@@ -44,15 +44,7 @@ fn read_context(ev: &Evaluator<'_>, e: &Expr) -> Option<(Option<i64>, i64)> {
 }
 
 fn convert(m: &promql_parser::label::Matcher) -> Result<Matcher, QueryError> {
-    use promql_parser::label::MatchOp as P;
-    let op = match m.op {
-        P::Equal => MatchOp::Equal,
-        P::NotEqual => MatchOp::NotEqual,
-        P::Re(_) => MatchOp::RegexMatch,
-        P::NotRe(_) => MatchOp::RegexNoMatch,
-    };
-    Matcher::new(op, m.name.as_str(), m.value.as_str())
-        .map_err(|e| QueryError::bad_data(e.to_string()))
+    crate::selector::convert(m).map_err(|e| QueryError::bad_data(e.0))
 }
 
 /// Name matchers that pick info metrics: the given ones when one of them
