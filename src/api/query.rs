@@ -95,12 +95,16 @@ fn parse_duration_param(s: &str) -> Option<Duration> {
     model::time::parse_duration(s).ok()
 }
 
-fn engine(limits: &QueryLimits, timeout: Duration) -> Engine {
+/// An engine with the flags' limits; a subquery without a step uses the
+/// configuration's `evaluation_interval`, as in Prometheus.
+fn engine(st: &AppState, timeout: Duration) -> Engine {
+    let limits = &st.query_limits;
+    let step = st.config.read().config.global.evaluation_interval.0;
     Engine::new(promql::Options {
         lookback_delta: limits.lookback_delta,
         max_samples: limits.max_samples,
         timeout,
-        default_subquery_step: Duration::from_secs(60),
+        default_subquery_step: step,
     })
 }
 
@@ -137,7 +141,7 @@ async fn run(
 pub async fn instant(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
     let expr = parse(&p)?;
     let t = p.time("time", model::time::now_ms())?;
-    let eng = engine(&st.query_limits, timeout(&p, &st.query_limits)?);
+    let eng = engine(&st, timeout(&p, &st.query_limits)?);
     let stats = p.get("stats").is_some_and(|s| !s.is_empty());
     let out = run(&st, move |s| eng.instant(s, &expr, t)).await?;
     Ok(respond(out, stats))
@@ -169,7 +173,7 @@ pub async fn range(State(st): State<Arc<AppState>>, p: Params) -> Result<Respons
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
         ));
     }
-    let eng = engine(&st.query_limits, timeout(&p, &st.query_limits)?);
+    let eng = engine(&st, timeout(&p, &st.query_limits)?);
     let stats = p.get("stats").is_some_and(|s| !s.is_empty());
     let out = run(&st, move |s| eng.range(s, &expr, start, end, step)).await?;
     Ok(respond(out, stats))

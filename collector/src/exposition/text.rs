@@ -245,12 +245,22 @@ impl State {
             return None;
         }
         let tag = self.last_type as u8;
+        // The name as the full parser reads it: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+        // Whatever ends it must be a blank or `{`: `a-1 2` is the series
+        // `a` with value -1, which only the full parse gets right.
         let mut i = 0;
-        while i < line.len() && !matches!(line[i], b' ' | b'\t' | b'{' | b'#') {
+        while i < line.len() && (line[i].is_ascii_alphanumeric() || matches!(line[i], b'_' | b':'))
+        {
             i += 1;
         }
+        if line.first().is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
         match line.get(i)? {
-            b'#' => None,
+            b' ' | b'\t' if i > 0 => {
+                let next = line[i..].iter().find(|b| !matches!(b, b' ' | b'\t'));
+                (next != Some(&b'{')).then_some((tag, i))
+            }
             b'{' => {
                 let mut quoted = false;
                 i += 1;
@@ -265,11 +275,7 @@ impl State {
                 }
                 None
             }
-            _ if i == 0 => None,
-            _ => {
-                let next = line[i..].iter().find(|b| !matches!(b, b' ' | b'\t'));
-                (next != Some(&b'{')).then_some((tag, i))
-            }
+            _ => None,
         }
     }
 
@@ -655,6 +661,10 @@ mod fast_path {
             "{c=\"d\"} 1",
             " {c=\"d\"} 1",
             "} 1",
+            "-1 2",
+            ".5 7",
+            "+Inf 3",
+            "x 1",
         ];
         for kind in ["", "# TYPE a_bucket histogram"] {
             for s in series {
@@ -708,6 +718,10 @@ mod fast_path {
             "a {b=\"c\"} 1",
             "a{b=\"c\" 1",
             "a",
+            "a-1 2",
+            "a.5 7",
+            "a+Inf 3",
+            "1a 2",
         ] {
             assert_eq!(p.series_end(line.as_bytes()), None, "{line:?}");
         }

@@ -85,13 +85,17 @@ impl Poller {
     }
 }
 
+/// The largest discovery answer read (decompressed), far above any real
+/// target list; a runaway endpoint cannot exhaust memory.
+const MAX_BODY: u64 = 128 << 20;
+
 async fn poll(
     fetcher: &Fetcher,
     url: &str,
     timeout: std::time::Duration,
     headers: &[(HeaderName, String)],
 ) -> Result<Vec<Group>, String> {
-    let r = fetcher.request(url, timeout, 0, headers).await?;
+    let r = fetcher.request(url, timeout, MAX_BODY, headers).await?;
     if r.status != hyper::StatusCode::OK {
         return Err(format!("server returned HTTP status {}", r.status));
     }

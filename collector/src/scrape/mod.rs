@@ -141,7 +141,7 @@ impl Manager {
         let mut http_seen = 0;
         for sc in &cfg.scrape_configs {
             if let Some(tls) = &sc.tls_config {
-                let key = serde_yaml::to_string(tls).unwrap_or_default();
+                let key = tls_key(tls);
                 let made = match self.tls_fetchers.get(&key) {
                     Some(f) => Ok(f.clone()),
                     None => Fetcher::with_tls(Some(tls)),
@@ -204,10 +204,15 @@ impl Manager {
                 }
             }
             for h in &sc.http_sd_configs {
+                // Secrets print masked, so the key adds the real header and
+                // the TLS files' state: a changed password or certificate
+                // restarts the poller.
                 let key = format!(
-                    "{}\n{}",
+                    "{}\n{}\n{:?}\n{}",
                     sc.job_name,
-                    serde_yaml::to_string(h).unwrap_or_default()
+                    serde_yaml::to_string(h).unwrap_or_default(),
+                    auth_header(h.basic_auth.as_ref(), h.authorization.as_ref()),
+                    h.tls_config.as_ref().map(tls_key).unwrap_or_default()
                 );
                 let poller = match self.http_sd.remove(&key) {
                     Some(p) => p,
@@ -261,7 +266,7 @@ impl Manager {
         let keys: Vec<_> = self.running.keys().cloned().collect();
         for k in keys {
             let keep = match (wanted.get(&k), self.running.get(&k)) {
-                (Some((_, sc, _)), Some(r)) => r.config == job_key(sc),
+                (Some((_, sc, _)), Some(r)) => r.config == job_key(sc, &cfg.global),
                 _ => false,
             };
             if !keep {
@@ -287,14 +292,18 @@ impl Manager {
                 body_size_limit: sc.effective_body_size_limit(g),
                 headers: request_headers(sc, g).into(),
                 fallback: sc.fallback_scrape_protocol.clone(),
+                track_timestamps_staleness: sc.track_timestamps_staleness,
                 metric_relabel,
             };
             let fetcher = match &sc.tls_config {
-                Some(tls) => self
-                    .tls_fetchers
-                    .get(&serde_yaml::to_string(tls).unwrap_or_default())
-                    .cloned()
-                    .unwrap_or_else(|| self.fetcher.clone()),
+                // Jobs whose TLS settings failed were left out above.
+                Some(tls) => match self.tls_fetchers.get(&tls_key(tls)) {
+                    Some(f) => f.clone(),
+                    None => {
+                        tracing::error!(job = %sc.job_name, "no TLS client for the job; its TLS files changed during the reload?");
+                        continue;
+                    }
+                },
                 None => self.fetcher.clone(),
             };
             let scraper =
@@ -309,7 +318,7 @@ impl Manager {
                     target: t,
                     interval: opts.interval,
                     timeout: opts.timeout,
-                    config: job_key(sc),
+                    config: job_key(sc, g),
                     health,
                     stop,
                     task,
@@ -363,8 +372,40 @@ fn file_set(cfg: &Config) -> Vec<PathBuf> {
 }
 
 /// The job's options as text; equal text means a running loop can stay.
-fn job_key(sc: &ScrapeConfig) -> String {
-    serde_yaml::to_string(sc).unwrap_or_default()
+fn job_key(sc: &ScrapeConfig, g: &GlobalConfig) -> String {
+    // The YAML masks secrets and leaves out what the global section
+    // supplies; the effective options and real headers close both gaps.
+    format!(
+        "{}\n{:?}\n{:?}\n{}",
+        serde_yaml::to_string(sc).unwrap_or_default(),
+        (
+            sc.interval(g),
+            sc.timeout(g),
+            sc.effective_sample_limit(g),
+            sc.effective_label_limit(g),
+            sc.effective_label_name_length_limit(g),
+            sc.effective_label_value_length_limit(g),
+            sc.effective_body_size_limit(g),
+        ),
+        request_headers(sc, g),
+        sc.tls_config.as_ref().map(tls_key).unwrap_or_default()
+    )
+}
+
+/// A TLS configuration and the change times of its files: a client is
+/// rebuilt when a reload finds a rotated certificate.
+fn tls_key(tls: &crate::config::TlsConfig) -> String {
+    let stamps: Vec<Option<SystemTime>> = [&tls.ca_file, &tls.cert_file, &tls.key_file]
+        .into_iter()
+        .map(|f| {
+            f.as_ref()
+                .and_then(|f| discovery::stamp(std::path::Path::new(f)))
+        })
+        .collect();
+    format!(
+        "{}{stamps:?}",
+        serde_yaml::to_string(tls).unwrap_or_default()
+    )
 }
 
 /// The headers of every scrape of a job.

@@ -31,6 +31,9 @@ pub struct LoopOptions {
     pub headers: Arc<[(hyper::header::HeaderName, String)]>,
     /// `fallback_scrape_protocol`.
     pub fallback: Option<String>,
+    /// Whether samples with their own timestamps get staleness markers
+    /// when they vanish (Prometheus's `track_timestamps_staleness`).
+    pub track_timestamps_staleness: bool,
     pub metric_relabel: Arc<Relabeler>,
 }
 
@@ -69,6 +72,8 @@ struct Cached {
     live: bool,
     /// The store's reference for the series (0: not known yet).
     hint: SeriesRef,
+    /// Whether the last sample is one staleness tracks.
+    tracked: bool,
 }
 
 /// Samples of one scrape as they are read.
@@ -194,15 +199,23 @@ impl Scraper {
         let mut slots = None;
         let (up, scraped, post, added, err) = match result {
             Ok(s) => {
+                // Hints go back to the slots whose appends the batch took,
+                // in append order.
+                let mut taken = Vec::with_capacity(s.slots.len());
                 for ((l, t, v), slot) in s.samples.iter().zip(&s.slots) {
-                    let _ = app.append_hinted(self.entries[*slot].hint, l, *t, *v);
+                    if app
+                        .append_hinted(self.entries[*slot].hint, l, *t, *v)
+                        .is_ok()
+                    {
+                        taken.push(*slot);
+                    }
                 }
                 for l in &s.stale {
                     let _ = app.append(l, ts, stale);
                 }
                 let post = s.samples.len();
                 self.health.lock().metadata = Arc::new(s.metadata);
-                slots = Some(s.slots);
+                slots = Some(taken);
                 (1.0, s.scraped, post, s.added, String::new())
             }
             Err(e) => {
@@ -371,6 +384,7 @@ impl Scraper {
                         seen: 0,
                         live: false,
                         hint: 0,
+                        tracked: true,
                     });
                     self.index.insert(key.as_slice().into(), slot);
                     slot
@@ -384,7 +398,9 @@ impl Scraper {
         let mut stale: Vec<Labels> = Vec::new();
         for c in &mut self.entries {
             if c.seen == epoch {
-                c.live = c.labels.is_some();
+                // Samples with their own timestamps get no stale markers
+                // unless asked (upstream `track_timestamps_staleness`).
+                c.live = c.labels.is_some() && c.tracked;
             } else if c.live {
                 stale.extend(c.labels.clone());
                 c.live = false;
@@ -414,11 +430,14 @@ impl Scraper {
         ts: i64,
         acc: &mut Acc,
     ) -> Result<(), String> {
+        let explicit = self.opts.honor_timestamps && t.is_some();
+        let tracked = !explicit || self.opts.track_timestamps_staleness;
         let c = &mut self.entries[slot];
         if c.seen != self.epoch {
             c.seen = self.epoch;
             acc.added += usize::from(!c.live && c.labels.is_some());
         }
+        c.tracked = tracked;
         let Some(labels) = &c.labels else {
             return Ok(());
         };
@@ -565,8 +584,9 @@ mod tests {
     }
 
     /// Series that vanish, and every series of a target whose scrape
-    /// fails, get one stale marker; `scrape_series_added` counts series
-    /// the previous successful scrape did not write.
+    /// fails, get one stale marker, except samples with their own
+    /// timestamps; `scrape_series_added` counts series the previous
+    /// successful scrape did not write.
     #[tokio::test(flavor = "current_thread")]
     async fn staleness_follows_the_scrapes() {
         let body = Arc::new(parking_lot::Mutex::new(None));
@@ -584,6 +604,7 @@ mod tests {
             body_size_limit: 0,
             headers: Arc::new([]),
             fallback: None,
+            track_timestamps_staleness: false,
             metric_relabel: Arc::new(Relabeler::new(&[]).unwrap()),
         };
         let target = Target {
@@ -593,7 +614,7 @@ mod tests {
         };
         let mut s = Scraper::new(target, opts, Arc::new(store.clone()), Fetcher::new());
         let steps: [(i64, Option<&str>); 6] = [
-            (1000, Some("a 1\nb 2\n")),
+            (1000, Some("a 1\nb 2\nc 7 500\n")),
             (2000, Some("a 1\n")),
             (3000, Some("a 1\nb 3\nb 3\n")),
             (4000, None),
@@ -636,7 +657,7 @@ mod tests {
         assert_eq!(
             show(samples(&store, "scrape_series_added")),
             want(&[
-                (1000, "2"),
+                (1000, "3"),
                 (2000, "0"),
                 (3000, "1"),
                 (4000, "0"),
@@ -644,6 +665,9 @@ mod tests {
                 (6000, "1")
             ])
         );
+        // A sample with its own timestamp gets no stale marker
+        // (track_timestamps_staleness is off).
+        assert_eq!(show(samples(&store, "c")), want(&[(500, "7")]));
         assert_eq!(
             show(samples(&store, "up")),
             want(&[

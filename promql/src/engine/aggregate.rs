@@ -267,11 +267,6 @@ pub(super) fn eval(
             }
             "topk" | "bottomk" | "limitk" => {
                 let k = scalar_param()?;
-                if k.is_nan() {
-                    return Err(QueryError::execution(format!(
-                        "Parameter value is NaN for {op}"
-                    )));
-                }
                 let k = if k >= i64::MAX as f64 {
                     i64::MAX
                 } else {
@@ -293,9 +288,6 @@ pub(super) fn eval(
             }
             "limit_ratio" => {
                 let r = scalar_param()?;
-                if r.is_nan() {
-                    return Err(QueryError::execution("Ratio value is NaN for limit_ratio"));
-                }
                 let r = if !(-1.0..=1.0).contains(&r) {
                     ev.warnings.push(format!(
                         "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",

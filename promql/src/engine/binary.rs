@@ -275,6 +275,11 @@ fn vector_op(
     rhs: (Vec<Elem>, Vec<String>),
     m: &Matching<'_>,
 ) -> Result<Vec<Elem>, QueryError> {
+    // Nothing can match: no error for duplicates either (upstream
+    // short-circuits the same way).
+    if lhs.0.is_empty() || rhs.0.is_empty() {
+        return Ok(Vec::new());
+    }
     let one_to_many = matches!(m.card, VectorMatchCardinality::OneToMany(_));
     let one_to_one = matches!(m.card, VectorMatchCardinality::OneToOne);
     // For one-to-many the sides swap; values swap back for the operation.

@@ -152,7 +152,7 @@ pub(crate) struct Evaluator<'a> {
     data: HashMap<usize, Arc<Vec<Range>>>,
     /// Subquery results by expression address and timestamp: adjacent
     /// steps share most of them.
-    inner: HashMap<(usize, i64), Value>,
+    inner: std::collections::BTreeMap<(usize, i64), Value>,
     /// Samples selected by the current step.
     step_samples: usize,
     /// Samples selected by the whole query.
@@ -177,6 +177,8 @@ pub(crate) struct Memo {
     pub results: FastMap<(usize, Labels, Labels), Labels>,
     /// Compiled regular expressions of label functions by pattern.
     pub regexes: FastMap<String, regex::Regex>,
+    /// `label_replace` results by (node, input labels).
+    pub replaced: FastMap<(usize, Labels), Labels>,
     /// Whether a node's value is the same at every step (all its
     /// selectors pinned by `@`), and that value once computed.
     invariant: FastMap<usize, bool>,
@@ -238,7 +240,7 @@ impl<'a> Evaluator<'a> {
             deadline: Instant::now() + o.timeout,
             max_samples: o.max_samples,
             data: HashMap::new(),
-            inner: HashMap::new(),
+            inner: Default::default(),
             step_samples: 0,
             total_samples: 0,
             warnings: Vec::new(),
@@ -400,7 +402,14 @@ impl<'a> Evaluator<'a> {
                 self.prepare(&b.rhs, lo, hi)
             }
             Expr::Call(c) => {
-                for a in &c.args.args {
+                // info()'s second argument selects info series, which it
+                // reads itself, step by step.
+                let n = if c.func.name == "info" {
+                    1
+                } else {
+                    c.args.args.len()
+                };
+                for a in c.args.args.iter().take(n) {
                     self.prepare(a, lo, hi)?;
                 }
                 Ok(())
@@ -415,35 +424,32 @@ impl<'a> Evaluator<'a> {
             return Ok(());
         }
         let sets = crate::selector::matcher_sets(vs).map_err(QueryError::bad_data)?;
-        let mut by_labels: HashMap<Labels, Range> = HashMap::new();
+        // The store gives each set's series in label order; `or` sets are
+        // merged without repeats. Results are not reordered: only a range
+        // query's final matrix is sorted.
+        let mut series: Vec<Range> = Vec::new();
+        let mut seen: std::collections::HashSet<Labels, foldhash::fast::RandomState> =
+            Default::default();
+        let several = sets.len() > 1;
         for set in sets {
-            self.select_into(&set, mint, maxt, &mut by_labels)?;
+            let it = self
+                .q
+                .select(&set, mint, maxt)
+                .map_err(|e| QueryError::execution(e.to_string()))?;
+            for s in it {
+                let s = s.map_err(|e| QueryError::execution(e.to_string()))?;
+                if several && !seen.insert(s.labels.clone()) {
+                    continue;
+                }
+                series.push(Range {
+                    labels: s.labels,
+                    points: s.samples.iter().map(|p| (p.t, p.v)).collect(),
+                });
+            }
+            self.check_deadline()?;
         }
-        let mut series: Vec<Range> = by_labels.into_values().collect();
-        series.sort_by(|a, b| crate::labels::cmp(&a.labels, &b.labels));
         self.data.insert(key, Arc::new(series));
         Ok(())
-    }
-
-    fn select_into(
-        &mut self,
-        set: &[Matcher],
-        mint: i64,
-        maxt: i64,
-        out: &mut HashMap<Labels, Range>,
-    ) -> Result<(), QueryError> {
-        let it = self
-            .q
-            .select(set, mint, maxt)
-            .map_err(|e| QueryError::execution(e.to_string()))?;
-        for s in it {
-            let s = s.map_err(|e| QueryError::execution(e.to_string()))?;
-            out.entry(s.labels.clone()).or_insert_with(|| Range {
-                labels: s.labels,
-                points: s.samples.iter().map(|p| (p.t, p.v)).collect(),
-            });
-        }
-        self.check_deadline()
     }
 
     /// The series matching `set` with a sample in `(t - lookback, t]`, and
@@ -472,11 +478,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Everything loaded for a selector, all steps' worth.
-    pub(crate) fn loaded(&self, vs: &VectorSelector) -> Arc<Vec<Range>> {
-        self.series(vs)
-    }
-
-    fn series(&self, vs: &VectorSelector) -> Arc<Vec<Range>> {
+    pub(crate) fn series(&self, vs: &VectorSelector) -> Arc<Vec<Range>> {
         let key = vs as *const VectorSelector as usize;
         self.data.get(&key).cloned().unwrap_or_default()
     }
@@ -527,28 +529,13 @@ impl<'a> Evaluator<'a> {
         range: i64,
         ts: i64,
     ) -> Result<Vec<Range>, QueryError> {
-        let t = self.shift(ts, &vs.offset, &vs.at);
-        let data = self.series(vs);
         let mut out = Vec::new();
-        let mut n = 0;
-        for r in data.iter() {
-            let lo = r.points.partition_point(|p| p.0 <= t - range);
-            let hi = r.points.partition_point(|p| p.0 <= t);
-            let points: Vec<(i64, f64)> = r.points[lo..hi]
-                .iter()
-                .copied()
-                .filter(|p| !model::sample::is_stale_nan(p.1))
-                .collect();
-            if points.is_empty() {
-                continue;
-            }
-            n += points.len();
+        self.with_windows(vs, range, ts, |labels, points| {
             out.push(Range {
-                labels: r.labels.clone(),
-                points,
-            });
-        }
-        self.count(n)?;
+                labels: labels.clone(),
+                points: points.to_vec(),
+            })
+        })?;
         Ok(out)
     }
 
@@ -636,6 +623,16 @@ impl<'a> Evaluator<'a> {
             };
             gather(&mut index, &mut out, elems, it);
             it += step;
+        }
+        // Steps only move forward: results at or before this window's
+        // start are not needed again.
+        let stale: Vec<(usize, i64)> = self
+            .inner
+            .range((key, i64::MIN)..=(key, mint))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in stale {
+            self.inner.remove(&k);
         }
         let n = out.iter().map(|r| r.points.len()).sum();
         self.count(n)?;

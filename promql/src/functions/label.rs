@@ -34,12 +34,11 @@ pub(super) fn replace(
         )));
     }
     let v = vector_arg(ev, args.first(), ts)?;
-    // Odd, so never the (aligned) address of a binary expression.
-    let node = args.first().map_or(0, |a| *a as *const Expr as usize) | 1;
+    let node = args.first().map_or(0, |a| *a as *const Expr as usize);
     let mut out = Vec::with_capacity(v.len());
     for e in v {
-        let key = (node, e.labels.clone(), model::Labels::empty());
-        if let Some(l) = ev.memo.results.get(&key) {
+        let key = (node, e.labels.clone());
+        if let Some(l) = ev.memo.replaced.get(&key) {
             out.push(Elem {
                 labels: l.clone(),
                 v: e.v,
@@ -61,7 +60,7 @@ pub(super) fn replace(
             }
             None => e.labels,
         };
-        ev.memo.results.insert(key, labels.clone());
+        ev.memo.replaced.insert(key, labels.clone());
         out.push(Elem { labels, v: e.v });
     }
     Ok(Value::Vector(out))

@@ -398,7 +398,7 @@ fn counter_info(ev: &mut Evaluator<'_>, arg: Option<&Expr>) {
     if !ev.memo.annotated.insert(&m.vs as *const _ as usize) {
         return;
     }
-    let series = ev.loaded(&m.vs);
+    let series = ev.series(&m.vs);
     for r in series.iter() {
         if let Some(n) = r.labels.metric_name() {
             let counter_like = ["_total", "_sum", "_count", "_bucket"]
