@@ -153,6 +153,9 @@ pub(crate) struct Evaluator<'a> {
     /// Subquery results by expression address and timestamp: adjacent
     /// steps share most of them.
     inner: std::collections::BTreeMap<(usize, i64), Value>,
+    /// Where each selector's series were read last, so that the next step
+    /// moves forward from there instead of searching the whole series.
+    cursors: FastMap<usize, Vec<Window>>,
     /// Samples selected by the current step.
     step_samples: usize,
     /// Samples selected by the whole query.
@@ -241,6 +244,7 @@ impl<'a> Evaluator<'a> {
             max_samples: o.max_samples,
             data: HashMap::new(),
             inner: Default::default(),
+            cursors: Default::default(),
             step_samples: 0,
             total_samples: 0,
             warnings: Vec::new(),
@@ -500,9 +504,10 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Vec<(Elem, i64)>, QueryError> {
         let t = self.shift(ts, &vs.offset, &vs.at);
         let data = self.series(vs);
+        let mut cursors = self.take_cursors(vs, data.len());
         let mut out = Vec::new();
-        for r in data.iter() {
-            let i = r.points.partition_point(|p| p.0 <= t);
+        for (r, c) in data.iter().zip(cursors.iter_mut()) {
+            let i = c.hi.seek(&r.points, t);
             if i == 0 {
                 continue;
             }
@@ -518,6 +523,8 @@ impl<'a> Evaluator<'a> {
                 pt,
             ));
         }
+        self.cursors
+            .insert(vs as *const VectorSelector as usize, cursors);
         self.count(out.len())?;
         Ok(out)
     }
@@ -551,11 +558,12 @@ impl<'a> Evaluator<'a> {
     ) -> Result<(), QueryError> {
         let t = self.shift(ts, &vs.offset, &vs.at);
         let data = self.series(vs);
+        let mut cursors = self.take_cursors(vs, data.len());
         let mut n = 0;
         let mut buf = Vec::new();
-        for r in data.iter() {
-            let lo = r.points.partition_point(|p| p.0 <= t - range);
-            let hi = r.points.partition_point(|p| p.0 <= t);
+        for (r, c) in data.iter().zip(cursors.iter_mut()) {
+            let lo = c.lo.seek(&r.points, t - range);
+            let hi = c.hi.seek(&r.points, t);
             let w = &r.points[lo..hi];
             if w.is_empty() {
                 continue;
@@ -577,7 +585,17 @@ impl<'a> Evaluator<'a> {
                 f(&r.labels, w);
             }
         }
+        self.cursors
+            .insert(vs as *const VectorSelector as usize, cursors);
         self.count(n)
+    }
+
+    /// The selector's per-series cursors (fresh ones the first time).
+    fn take_cursors(&mut self, vs: &VectorSelector, n: usize) -> Vec<Window> {
+        match self.cursors.remove(&(vs as *const VectorSelector as usize)) {
+            Some(c) if c.len() == n => c,
+            _ => vec![Window::default(); n],
+        }
     }
 
     /// A subquery at step `ts`.
@@ -720,6 +738,55 @@ impl<'a> Evaluator<'a> {
     }
 }
 
+/// A series' window edges from the last step that read it.
+#[derive(Clone, Copy, Default)]
+struct Window {
+    lo: Cursor,
+    hi: Cursor,
+}
+
+/// The index of the first point after a time, remembered: steps move
+/// forward, so the next answer is usually a few points further on, in
+/// memory the last step just touched. A step back searches afresh.
+#[derive(Clone, Copy)]
+struct Cursor {
+    t: i64,
+    i: usize,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Cursor { t: i64::MIN, i: 0 }
+    }
+}
+
+impl Cursor {
+    /// The number of points with time `<= t`.
+    fn seek(&mut self, points: &[(i64, f64)], t: i64) -> usize {
+        let mut i = if t >= self.t && self.i <= points.len() {
+            self.i
+        } else {
+            0
+        };
+        if t < self.t {
+            i = points.partition_point(|p| p.0 <= t);
+        } else {
+            // A long jump forward is a search too.
+            let ahead = &points[i..];
+            if ahead.len() > 64 && ahead.get(64).is_some_and(|p| p.0 <= t) {
+                i += ahead.partition_point(|p| p.0 <= t);
+            } else {
+                while i < points.len() && points[i].0 <= t {
+                    i += 1;
+                }
+            }
+        }
+        self.t = t;
+        self.i = i;
+        i
+    }
+}
+
 /// Adds one step's elements to the series they belong to, in order of
 /// first appearance.
 fn gather(index: &mut FastMap<Labels, usize>, out: &mut Vec<Range>, elems: Vec<Elem>, t: i64) {
@@ -751,4 +818,35 @@ fn unique(v: &Value) -> Result<(), QueryError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cursor;
+
+    /// A cursor answers as a binary search does, whichever way and however
+    /// far the times move.
+    #[test]
+    fn cursor_agrees_with_search() {
+        let points: Vec<(i64, f64)> = (0..500).map(|i| (i * 15 + (i % 7), 0.0)).collect();
+        let mut seed = 42u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut c = Cursor::default();
+        let mut t = -100i64;
+        for _ in 0..5_000 {
+            t += match next() % 10 {
+                0 => -((next() % 3000) as i64),
+                1 => (next() % 5000) as i64,
+                _ => (next() % 40) as i64,
+            };
+            let want = points.partition_point(|p| p.0 <= t);
+            assert_eq!(c.seek(&points, t), want, "t {t}");
+        }
+        assert_eq!(Cursor::default().seek(&[], 5), 0);
+    }
 }
