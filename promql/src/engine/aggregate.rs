@@ -257,12 +257,7 @@ pub(super) fn eval(
             "stddev" => (g.value / g.count).sqrt(),
             "quantile" => {
                 let q = scalar_param()?;
-                if !(0.0..=1.0).contains(&q) {
-                    ev.warnings.push(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {}",
-                        format_float(q)
-                    ));
-                }
+                ev.check_quantile(q);
                 quantile(q, &mut g.values)
             }
             "topk" | "bottomk" | "limitk" => {

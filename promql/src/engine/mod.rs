@@ -300,6 +300,17 @@ impl<'a> Evaluator<'a> {
         Ok(r)
     }
 
+    /// Warns, as Prometheus does, when a quantile is outside [0, 1] (NaN
+    /// included); the value is still computed.
+    pub(crate) fn check_quantile(&mut self, q: f64) {
+        if !(0.0..=1.0).contains(&q) {
+            self.warnings.push(format!(
+                "PromQL warning: quantile value should be between 0 and 1, got {}",
+                crate::value::format_float(q)
+            ));
+        }
+    }
+
     /// `labels::drop_name`, memoised.
     pub(crate) fn drop_name(&mut self, l: &Labels) -> Labels {
         if let Some(d) = self.memo.dropped.get(l) {

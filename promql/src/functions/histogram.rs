@@ -219,12 +219,7 @@ pub(super) fn quantile(
 ) -> Result<Value, QueryError> {
     let q = scalar_arg(ev, args.first(), ts)?;
     let v = vector_arg(ev, args.get(1), ts)?;
-    if q.is_nan() || !(0.0..=1.0).contains(&q) {
-        ev.warnings.push(format!(
-            "PromQL warning: quantile value should be between 0 and 1, got {}",
-            format_float(q)
-        ));
-    }
+    ev.check_quantile(q);
     let mut out = Vec::new();
     for (labels, mut buckets) in groups(ev, v) {
         let (value, forced) = bucket_quantile(q, &mut buckets);
@@ -254,12 +249,7 @@ pub(super) fn quantiles(
     let mut qs = Vec::new();
     for i in 2..args.len() {
         let q = scalar_arg(ev, args.get(i), ts)?;
-        if q.is_nan() || !(0.0..=1.0).contains(&q) {
-            ev.warnings.push(format!(
-                "PromQL warning: quantile value should be between 0 and 1, got {}",
-                format_float(q)
-            ));
-        }
+        ev.check_quantile(q);
         qs.push(q);
     }
     if let Some(e) = v.iter().find(|e| e.labels.get(&label).is_some()) {

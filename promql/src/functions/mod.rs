@@ -81,12 +81,7 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
         }),
         "quantile_over_time" => {
             let q = scalar_arg(ev, args.first(), ts)?;
-            if !(0.0..=1.0).contains(&q) {
-                ev.warnings.push(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {}",
-                    crate::value::format_float(q)
-                ));
-            }
+            ev.check_quantile(q);
             over_range(ev, &args, 1, ts, true, |p, _| {
                 Ok(Some(range::quantile_over(q, p)))
             })
@@ -443,19 +438,33 @@ fn absent_labels(arg: Option<&Expr>) -> Labels {
     b.labels()
 }
 
+/// Evaluates argument `e` and takes the value `pick` accepts; `what`
+/// names the expected type in the error.
+fn arg<T>(
+    ev: &mut Evaluator<'_>,
+    e: Option<&&Expr>,
+    ts: i64,
+    what: &str,
+    pick: impl FnOnce(Value) -> Result<T, Value>,
+) -> Result<T, QueryError> {
+    let e = e.ok_or_else(|| QueryError::bad_data("missing argument"))?;
+    pick(ev.eval(e, ts)?).map_err(|other| {
+        QueryError::execution(format!(
+            "expected {what} argument, got {}",
+            other.type_name()
+        ))
+    })
+}
+
 pub(crate) fn vector_arg(
     ev: &mut Evaluator<'_>,
     e: Option<&&Expr>,
     ts: i64,
 ) -> Result<Vec<Elem>, QueryError> {
-    let e = e.ok_or_else(|| QueryError::bad_data("missing argument"))?;
-    match ev.eval(e, ts)? {
+    arg(ev, e, ts, "an instant vector", |v| match v {
         Value::Vector(v) => Ok(v),
-        other => Err(QueryError::execution(format!(
-            "expected an instant vector argument, got {}",
-            other.type_name()
-        ))),
-    }
+        other => Err(other),
+    })
 }
 
 pub(crate) fn scalar_arg(
@@ -463,14 +472,10 @@ pub(crate) fn scalar_arg(
     e: Option<&&Expr>,
     ts: i64,
 ) -> Result<f64, QueryError> {
-    let e = e.ok_or_else(|| QueryError::bad_data("missing argument"))?;
-    match ev.eval(e, ts)? {
+    arg(ev, e, ts, "a scalar", |v| match v {
         Value::Scalar(v) => Ok(v),
-        other => Err(QueryError::execution(format!(
-            "expected a scalar argument, got {}",
-            other.type_name()
-        ))),
-    }
+        other => Err(other),
+    })
 }
 
 pub(crate) fn string_arg(
@@ -478,14 +483,10 @@ pub(crate) fn string_arg(
     e: Option<&&Expr>,
     ts: i64,
 ) -> Result<String, QueryError> {
-    let e = e.ok_or_else(|| QueryError::bad_data("missing argument"))?;
-    match ev.eval(e, ts)? {
+    arg(ev, e, ts, "a string", |v| match v {
         Value::String(s) => Ok(s),
-        other => Err(QueryError::execution(format!(
-            "expected a string argument, got {}",
-            other.type_name()
-        ))),
-    }
+        other => Err(other),
+    })
 }
 
 /// A range argument and the window it covered at this step.
