@@ -47,7 +47,7 @@ impl Inner {
                 head: chunks,
             });
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out.sort_by_cached_key(|s| s.labels.order_key());
         out
     }
 
@@ -151,7 +151,15 @@ impl Iterator for SeriesIter {
             let sel = self.todo.next()?;
             if self.conn.is_none() && sel.in_db {
                 match self.inner.reader() {
-                    Ok(c) => self.conn = Some(c),
+                    Ok(c) => {
+                        // One read transaction for the whole selection: the
+                        // database is locked once, not once per series, and
+                        // every series is read from one snapshot. It starts
+                        // after the head's chunks were taken, so a chunk
+                        // the flusher moves meanwhile is in one or the other.
+                        let _ = c.execute_batch("BEGIN");
+                        self.conn = Some(c)
+                    }
                     Err(e) => return Some(Err(e.into())),
                 }
             }
@@ -170,7 +178,9 @@ impl Iterator for SeriesIter {
 impl Drop for SeriesIter {
     fn drop(&mut self) {
         if let Some(c) = self.conn.take() {
-            self.inner.give_back(c);
+            if c.is_autocommit() || c.execute_batch("COMMIT").is_ok() {
+                self.inner.give_back(c);
+            }
         }
     }
 }
