@@ -66,6 +66,20 @@ fn prometheus_hash(l: &Labels) -> u64 {
     h.digest()
 }
 
+/// What an aggregation does with each element.
+#[derive(Clone, Copy)]
+enum Kind {
+    Sum,
+    Avg,
+    Count,
+    Group,
+    Min,
+    Max,
+    Deviation,
+    Quantile,
+    Elems,
+}
+
 #[derive(Default)]
 struct Group {
     labels: Labels,
@@ -160,21 +174,39 @@ pub(super) fn eval(
             "Parameter value is NaN"
         }));
     }
-    let mut order: Vec<String> = Vec::new();
-    let mut groups: super::FastMap<String, Group> = super::FastMap::default();
+    let kind = match op.as_str() {
+        "sum" => Kind::Sum,
+        "avg" => Kind::Avg,
+        "count" => Kind::Count,
+        "group" => Kind::Group,
+        "min" => Kind::Min,
+        "max" => Kind::Max,
+        "stddev" | "stdvar" => Kind::Deviation,
+        "quantile" => Kind::Quantile,
+        "topk" | "bottomk" | "limitk" | "limit_ratio" => Kind::Elems,
+        other => {
+            return Err(QueryError::execution(format!(
+                "unknown aggregation {other:?}"
+            )))
+        }
+    };
+    // Groups in order of first appearance, by key id.
+    let mut slots: super::FastMap<u32, usize> = super::FastMap::default();
+    let mut groups: Vec<Group> = Vec::new();
     for e in input {
-        let (key, glabels) = ev.key_and_group(node, &e.labels, &names, by, !k_ops);
-        let g = groups.entry(key.clone()).or_insert_with(|| {
-            order.push(key);
-            Group {
-                labels: glabels,
+        let id = ev.key_and_group(node, &e.labels, &names, by, !k_ops);
+        let slot = *slots.entry(id).or_insert_with(|| {
+            groups.push(Group {
+                labels: ev.memo.group(id).clone(),
                 value: f64::NAN,
                 ..Group::default()
-            }
+            });
+            groups.len() - 1
         });
+        let g = &mut groups[slot];
         let v = e.v;
-        match op.as_str() {
-            "sum" => {
+        match kind {
+            Kind::Sum => {
                 if g.count == 0.0 {
                     g.value = 0.0;
                 }
@@ -182,7 +214,7 @@ pub(super) fn eval(
                 g.value = s;
                 g.kahan = c;
             }
-            "avg" => {
+            Kind::Avg => {
                 g.count += 1.0;
                 if g.count == 1.0 {
                     g.value = v;
@@ -206,19 +238,19 @@ pub(super) fn eval(
                 g.kahan = c;
                 continue;
             }
-            "count" => {}
-            "group" => g.value = 1.0,
-            "min" => {
+            Kind::Count => {}
+            Kind::Group => g.value = 1.0,
+            Kind::Min => {
                 if g.count == 0.0 || g.value > v || g.value.is_nan() {
                     g.value = v;
                 }
             }
-            "max" => {
+            Kind::Max => {
                 if g.count == 0.0 || g.value < v || g.value.is_nan() {
                     g.value = v;
                 }
             }
-            "stddev" | "stdvar" => {
+            Kind::Deviation => {
                 if g.count == 0.0 {
                     g.value = 0.0;
                 }
@@ -228,21 +260,13 @@ pub(super) fn eval(
                 g.value += delta * (v - g.mean);
                 continue;
             }
-            "quantile" => g.values.push(v),
-            "topk" | "bottomk" | "limitk" | "limit_ratio" => g.elems.push(e),
-            other => {
-                return Err(QueryError::execution(format!(
-                    "unknown aggregation {other:?}"
-                )))
-            }
+            Kind::Quantile => g.values.push(v),
+            Kind::Elems => g.elems.push(e),
         }
         g.count += 1.0;
     }
     let mut out = Vec::new();
-    for key in order {
-        let Some(mut g) = groups.remove(&key) else {
-            continue;
-        };
+    for mut g in groups {
         let v = match op.as_str() {
             "sum" => g.value + g.kahan,
             "avg" => {

@@ -135,17 +135,17 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<Va
                 None => (false, Vec::new()),
             };
             let node = b as *const BinaryExpr as usize;
-            let lsig: Vec<String> = l
+            let lsig: Vec<u32> = l
                 .iter()
                 .map(|e| ev.key(node, &e.labels, &names, on))
                 .collect();
-            let rsig: Vec<String> = r
+            let rsig: Vec<u32> = r
                 .iter()
                 .map(|e| ev.key(node, &e.labels, &names, on))
                 .collect();
             match op {
                 Op::And | Op::Unless => {
-                    let right: FastSet<&String> = rsig.iter().collect();
+                    let right: FastSet<&u32> = rsig.iter().collect();
                     let want = op == Op::And;
                     Ok(Value::Vector(
                         l.into_iter()
@@ -156,7 +156,7 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<Va
                     ))
                 }
                 Op::Or => {
-                    let left: FastSet<&String> = lsig.iter().collect();
+                    let left: FastSet<&u32> = lsig.iter().collect();
                     let mut out = l;
                     out.extend(
                         r.into_iter()
@@ -271,8 +271,8 @@ fn result_labels(op: Op, m: &Matching<'_>, many: &Labels, one: &Labels) -> Label
 fn vector_op(
     ev: &mut Evaluator<'_>,
     op: Op,
-    lhs: (Vec<Elem>, Vec<String>),
-    rhs: (Vec<Elem>, Vec<String>),
+    lhs: (Vec<Elem>, Vec<u32>),
+    rhs: (Vec<Elem>, Vec<u32>),
     m: &Matching<'_>,
 ) -> Result<Vec<Elem>, QueryError> {
     // Nothing can match: no error for duplicates either (upstream
@@ -284,7 +284,7 @@ fn vector_op(
     let one_to_one = matches!(m.card, VectorMatchCardinality::OneToOne);
     // For one-to-many the sides swap; values swap back for the operation.
     let ((many, many_sig), (one, one_sig)) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    let mut one_by_sig: HashMap<&String, &Elem, foldhash::fast::RandomState> =
+    let mut one_by_sig: HashMap<&u32, &Elem, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(one.len(), Default::default());
     for (e, s) in one.iter().zip(&one_sig) {
         if let Some(prev) = one_by_sig.insert(s, e) {
@@ -299,7 +299,7 @@ fn vector_op(
     }
     let mut out = Vec::new();
     let mut seen: FastSet<Labels> = FastSet::default();
-    let mut matched_one: FastSet<&String> = FastSet::default();
+    let mut matched_one: FastSet<&u32> = FastSet::default();
     for (e, s) in many.iter().zip(&many_sig) {
         let Some(o) = one_by_sig.get(s) else {
             continue;
@@ -320,11 +320,13 @@ fn vector_op(
         } else {
             continue;
         };
-        let key = (m.node, e.labels.clone(), o.labels.clone());
+        let key = (m.node, e.labels.addr(), o.labels.addr());
         let labels = match ev.memo.results.get(&key) {
             Some(l) => l.clone(),
             None => {
                 let l = result_labels(op, m, &e.labels, &o.labels);
+                ev.memo.pin(&e.labels);
+                ev.memo.pin(&o.labels);
                 ev.memo.results.insert(key, l.clone());
                 l
             }

@@ -16,6 +16,7 @@
 
 pub(crate) mod aggregate;
 mod binary;
+pub(crate) mod columns;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -106,8 +107,7 @@ impl Engine {
         }
         let mut ev = Evaluator::new(self, q, start, end, step);
         ev.prepare(expr, start, end)?;
-        let mut index: FastMap<Labels, usize> = FastMap::default();
-        let mut out: Vec<Range> = Vec::new();
+        let mut out = Gather::default();
         let mut held = 0usize;
         let mut ts = start;
         while ts <= end {
@@ -128,9 +128,10 @@ impl Engine {
             };
             held += elems.len();
             ev.check_samples(held)?;
-            gather(&mut index, &mut out, elems, ts);
+            out.add(elems, ts);
             ts += step;
         }
+        let mut out = out.out;
         out.sort_by(|a, b| crate::labels::cmp(&a.labels, &b.labels));
         Ok(ev.finish(Answer::Matrix(out)))
     }
@@ -156,6 +157,10 @@ pub(crate) struct Evaluator<'a> {
     /// Where each selector's series were read last, so that the next step
     /// moves forward from there instead of searching the whole series.
     cursors: FastMap<usize, Vec<Window>>,
+    /// Nodes computed for all steps at once, by node address.
+    columns: FastMap<usize, columns::Columns>,
+    /// How many subqueries the node being evaluated is inside.
+    depth: usize,
     /// Samples selected by the current step.
     step_samples: usize,
     /// Samples selected by the whole query.
@@ -170,24 +175,48 @@ pub(crate) struct Evaluator<'a> {
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Memoised label computations, by node address where they depend on it.
+/// Label sets are looked up by address (`Labels::addr`), which is cheap and
+/// stable: `pinned` keeps a clone of every set a memo is keyed on, so no
+/// other set can take its address while the query runs.
 #[derive(Default)]
 pub(crate) struct Memo {
-    dropped: FastMap<Labels, Labels>,
-    /// Aggregation and matching keys: (node, labels) → (key, group labels).
-    pub keys: FastMap<(usize, Labels), (String, Labels)>,
+    pinned: FastMap<usize, Labels>,
+    dropped: FastMap<usize, Labels>,
+    /// Aggregation and matching keys: (node, labels) → key id.
+    keys: FastMap<(usize, usize), u32>,
+    /// Key ids by (node, key text), for equal keys at other addresses.
+    key_ids: FastMap<(usize, String), u32>,
+    /// Each key id's group labels.
+    groups: Vec<Labels>,
     /// Result labels of vector matching: (node, many side, one side), and
-    /// of label functions: (node, input, empty).
-    pub results: FastMap<(usize, Labels, Labels), Labels>,
+    /// of label functions: (node, input).
+    pub results: FastMap<(usize, usize, usize), Labels>,
     /// Compiled regular expressions of label functions by pattern.
     pub regexes: FastMap<String, regex::Regex>,
     /// `label_replace` results by (node, input labels).
-    pub replaced: FastMap<(usize, Labels), Labels>,
+    pub replaced: FastMap<(usize, usize), Labels>,
+    /// The last vector of each node found free of repeated label sets.
+    unique: FastMap<usize, Vec<Labels>>,
     /// Whether a node's value is the same at every step (all its
     /// selectors pinned by `@`), and that value once computed.
     invariant: FastMap<usize, bool>,
     invariant_values: FastMap<usize, Value>,
     /// Nodes whose once-per-query annotations are done.
     pub annotated: std::collections::HashSet<usize, foldhash::fast::RandomState>,
+}
+
+impl Memo {
+    /// `l`'s address, with `l` kept alive for the query.
+    pub(crate) fn pin(&mut self, l: &Labels) -> usize {
+        let a = l.addr();
+        self.pinned.entry(a).or_insert_with(|| l.clone());
+        a
+    }
+
+    /// A key id's group labels (see `Evaluator::key_and_group`).
+    pub(crate) fn group(&self, id: u32) -> &Labels {
+        &self.groups[id as usize]
+    }
 }
 
 /// Whether `e` gives the same value at every step: its selectors and
@@ -245,6 +274,8 @@ impl<'a> Evaluator<'a> {
             data: HashMap::new(),
             inner: Default::default(),
             cursors: Default::default(),
+            columns: Default::default(),
+            depth: 0,
             step_samples: 0,
             total_samples: 0,
             warnings: Vec::new(),
@@ -253,20 +284,15 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// A match or grouping key of `l` at expression `node` (see
-    /// `labels::signature`), memoised.
-    pub(crate) fn key(
-        &mut self,
-        node: usize,
-        l: &Labels,
-        names: &[String],
-        include: bool,
-    ) -> String {
-        self.key_and_group(node, l, names, include, false).0
+    /// The id of a match or grouping key of `l` at expression `node` (see
+    /// `labels::signature`): equal keys at one node get one id. Memoised.
+    pub(crate) fn key(&mut self, node: usize, l: &Labels, names: &[String], include: bool) -> u32 {
+        self.key_and_group(node, l, names, include, false)
     }
 
-    /// The key and, with `group`, the group's labels (`by` keeps `names`,
-    /// `without` drops them and the metadata labels).
+    /// As `key`; with `group`, `memo.group(id)` also gives the group's
+    /// labels (`by` keeps `names`, `without` drops them and the metadata
+    /// labels).
     pub(crate) fn key_and_group(
         &mut self,
         node: usize,
@@ -274,20 +300,29 @@ impl<'a> Evaluator<'a> {
         names: &[String],
         include: bool,
         group: bool,
-    ) -> (String, Labels) {
-        if let Some(k) = self.memo.keys.get(&(node, l.clone())) {
-            return k.clone();
+    ) -> u32 {
+        if let Some(id) = self.memo.keys.get(&(node, l.addr())) {
+            return *id;
         }
         let key = crate::labels::signature(l, names, include);
-        let labels = match (group, include) {
-            (false, _) => Labels::empty(),
-            (true, true) => crate::labels::keep(l, names),
-            (true, false) => crate::labels::without(l, names),
+        let memo = &mut self.memo;
+        let id = match memo.key_ids.get(&(node, key.clone())) {
+            Some(id) => *id,
+            None => {
+                let labels = match (group, include) {
+                    (false, _) => Labels::empty(),
+                    (true, true) => crate::labels::keep(l, names),
+                    (true, false) => crate::labels::without(l, names),
+                };
+                let id = memo.groups.len() as u32;
+                memo.groups.push(labels);
+                memo.key_ids.insert((node, key), id);
+                id
+            }
         };
-        self.memo
-            .keys
-            .insert((node, l.clone()), (key.clone(), labels.clone()));
-        (key, labels)
+        let a = memo.pin(l);
+        memo.keys.insert((node, a), id);
+        id
     }
 
     /// A label function's regular expression, compiled once per query.
@@ -313,11 +348,12 @@ impl<'a> Evaluator<'a> {
 
     /// `labels::drop_name`, memoised.
     pub(crate) fn drop_name(&mut self, l: &Labels) -> Labels {
-        if let Some(d) = self.memo.dropped.get(l) {
+        if let Some(d) = self.memo.dropped.get(&l.addr()) {
             return d.clone();
         }
         let d = crate::labels::drop_name(l);
-        self.memo.dropped.insert(l.clone(), d.clone());
+        let a = self.memo.pin(l);
+        self.memo.dropped.insert(a, d.clone());
         d
     }
 
@@ -625,14 +661,16 @@ impl<'a> Evaluator<'a> {
             it += step;
         }
         let key = &*sq.expr as *const Expr as usize;
-        let mut index: FastMap<Labels, usize> = FastMap::default();
-        let mut out: Vec<Range> = Vec::new();
+        let mut out = Gather::default();
         while it <= t {
             self.check_deadline()?;
             let v = match self.inner.get(&(key, it)) {
                 Some(v) => v.clone(),
                 None => {
-                    let v = self.eval(&sq.expr, it)?;
+                    self.depth += 1;
+                    let v = self.eval(&sq.expr, it);
+                    self.depth -= 1;
+                    let v = v?;
                     self.inner.insert((key, it), v.clone());
                     v
                 }
@@ -650,7 +688,7 @@ impl<'a> Evaluator<'a> {
                     )))
                 }
             };
-            gather(&mut index, &mut out, elems, it);
+            out.add(elems, it);
             it += step;
         }
         // Steps only move forward: results at or before this window's
@@ -663,9 +701,9 @@ impl<'a> Evaluator<'a> {
         for k in stale {
             self.inner.remove(&k);
         }
-        let n = out.iter().map(|r| r.points.len()).sum();
+        let n = out.out.iter().map(|r| r.points.len()).sum();
         self.count(n)?;
-        Ok(out)
+        Ok(out.out)
     }
 
     /// Evaluates `e` at step `ts`.
@@ -705,10 +743,18 @@ impl<'a> Evaluator<'a> {
             Expr::Paren(p) => self.eval(&p.expr, ts),
             Expr::Unary(u) => {
                 let v = self.negate(&u.expr, ts)?;
-                unique(&v)?;
+                self.unique(e, &v)?;
                 Ok(v)
             }
-            Expr::VectorSelector(vs) => Ok(Value::Vector(self.select_instant(vs, ts)?)),
+            Expr::VectorSelector(vs) => {
+                if let Some(k) = self.main_step(ts) {
+                    let key = e as *const Expr as usize;
+                    if let Some(v) = self.column_at(key, k, |ev| ev.instant_columns(vs))? {
+                        return Ok(Value::Vector(v));
+                    }
+                }
+                Ok(Value::Vector(self.select_instant(vs, ts)?))
+            }
             Expr::MatrixSelector(m) => {
                 Ok(Value::Matrix(self.select_range(&m.vs, ms(&m.range), ts)?))
             }
@@ -716,12 +762,12 @@ impl<'a> Evaluator<'a> {
             Expr::Aggregate(a) => aggregate::eval(self, a, ts),
             Expr::Binary(b) => {
                 let v = binary::eval(self, b, ts)?;
-                unique(&v)?;
+                self.unique(e, &v)?;
                 Ok(v)
             }
             Expr::Call(c) => {
                 let v = crate::functions::call(self, c, ts)?;
-                unique(&v)?;
+                self.unique(e, &v)?;
                 Ok(v)
             }
             Expr::Extension(_) => Err(QueryError::execution(
@@ -798,37 +844,78 @@ impl Cursor {
     }
 }
 
-/// Adds one step's elements to the series they belong to, in order of
-/// first appearance.
-fn gather(index: &mut FastMap<Labels, usize>, out: &mut Vec<Range>, elems: Vec<Elem>, t: i64) {
-    for e in elems {
-        let i = *index.entry(e.labels.clone()).or_insert_with(|| {
-            out.push(Range {
-                labels: e.labels,
-                points: Vec::new(),
-            });
-            out.len() - 1
-        });
-        out[i].points.push((t, e.v));
+/// A range query's or subquery's result series, built step by step.
+#[derive(Default)]
+struct Gather {
+    out: Vec<Range>,
+    by_labels: FastMap<Labels, usize>,
+    /// Series index by label set address; `pinned` keeps the sets alive.
+    by_addr: FastMap<usize, usize>,
+    pinned: Vec<Labels>,
+}
+
+impl Gather {
+    /// Adds one step's elements to the series they belong to, in order of
+    /// first appearance.
+    fn add(&mut self, elems: Vec<Elem>, t: i64) {
+        for e in elems {
+            let i = match self.by_addr.get(&e.labels.addr()) {
+                Some(i) => *i,
+                None => {
+                    let out = &mut self.out;
+                    let i = *self.by_labels.entry(e.labels.clone()).or_insert_with(|| {
+                        out.push(Range {
+                            labels: e.labels.clone(),
+                            points: Vec::new(),
+                        });
+                        out.len() - 1
+                    });
+                    self.by_addr.insert(e.labels.addr(), i);
+                    self.pinned.push(e.labels);
+                    i
+                }
+            };
+            self.out[i].points.push((t, e.v));
+        }
     }
 }
 
-/// A vector must not hold two elements with one label set.
-fn unique(v: &Value) -> Result<(), QueryError> {
-    if let Value::Vector(es) = v {
-        if es.len() > 1 {
-            let mut seen: std::collections::HashSet<&Labels, foldhash::fast::RandomState> =
-                std::collections::HashSet::with_capacity_and_hasher(es.len(), Default::default());
-            for e in es {
-                if !seen.insert(&e.labels) {
-                    return Err(QueryError::execution(
-                        "vector cannot contain metrics with the same labelset",
-                    ));
-                }
+impl Evaluator<'_> {
+    /// A vector must not hold two elements with one label set. A node
+    /// usually gives the same label sets in the same order at every step;
+    /// those are checked once.
+    fn unique(&mut self, node: &Expr, v: &Value) -> Result<(), QueryError> {
+        let Value::Vector(es) = v else {
+            return Ok(());
+        };
+        if es.len() < 2 {
+            return Ok(());
+        }
+        let node = node as *const Expr as usize;
+        if let Some(prev) = self.memo.unique.get(&node) {
+            if prev.len() == es.len()
+                && prev
+                    .iter()
+                    .zip(es)
+                    .all(|(p, e)| p.addr() == e.labels.addr())
+            {
+                return Ok(());
             }
         }
+        let mut seen: std::collections::HashSet<&Labels, foldhash::fast::RandomState> =
+            std::collections::HashSet::with_capacity_and_hasher(es.len(), Default::default());
+        for e in es {
+            if !seen.insert(&e.labels) {
+                return Err(QueryError::execution(
+                    "vector cannot contain metrics with the same labelset",
+                ));
+            }
+        }
+        self.memo
+            .unique
+            .insert(node, es.iter().map(|e| e.labels.clone()).collect());
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

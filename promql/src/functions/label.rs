@@ -37,7 +37,7 @@ pub(super) fn replace(
     let node = args.first().map_or(0, |a| *a as *const Expr as usize);
     let mut out = Vec::with_capacity(v.len());
     for e in v {
-        let key = (node, e.labels.clone());
+        let key = (node, e.labels.addr());
         if let Some(l) = ev.memo.replaced.get(&key) {
             out.push(Elem {
                 labels: l.clone(),
@@ -45,6 +45,7 @@ pub(super) fn replace(
             });
             continue;
         }
+        ev.memo.pin(&e.labels);
         let value = e.labels.get(&src).unwrap_or("");
         let labels = match regex.captures(value) {
             Some(caps) => {
