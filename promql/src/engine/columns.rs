@@ -8,7 +8,9 @@
 //! computed once, each series' points read front to back, and kept as one
 //! column of `(series, value)` per step, which the step-by-step evaluation
 //! of the rest of the expression then takes in turn (upstream Prometheus
-//! evaluates these nodes for the whole range the same way).
+//! evaluates these nodes for the whole range the same way). Inside a
+//! subquery, the steps are the subquery's, for all the windows its parent
+//! asks for.
 
 use model::Labels;
 use promql_parser::parser::VectorSelector;
@@ -17,6 +19,38 @@ use super::{Cursor, Evaluator};
 use crate::error::QueryError;
 use crate::functions::range::Window;
 use crate::value::Elem;
+
+/// Evaluation times `start, start + step, ... end`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Grid {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+/// More steps than this are evaluated one at a time.
+const MAX_STEPS: i64 = 1 << 20;
+
+impl Grid {
+    /// The multiples of `step` in `(lo, hi]` (a subquery's steps), if
+    /// there are any and not too many.
+    pub(crate) fn aligned(lo: i64, hi: i64, step: i64) -> Option<Grid> {
+        if step <= 0 {
+            return None;
+        }
+        let start = lo.div_euclid(step).checked_add(1)?.checked_mul(step)?;
+        let end = hi.div_euclid(step).checked_mul(step)?;
+        (start <= end && (end - start) / step < MAX_STEPS).then_some(Grid { start, end, step })
+    }
+
+    fn len(&self) -> usize {
+        usize::try_from((self.end - self.start) / self.step + 1).unwrap_or(0)
+    }
+
+    fn at(&self, k: usize) -> i64 {
+        self.start + k as i64 * self.step
+    }
+}
 
 /// One node's values at every step of the query.
 pub(crate) struct Columns {
@@ -35,22 +69,34 @@ struct Column {
 }
 
 impl Evaluator<'_> {
-    /// The index of `ts` among the range query's steps, when the node
-    /// being evaluated is at those steps (not inside a subquery).
+    /// The index of `ts` among the steps the node being evaluated is
+    /// evaluated at, if there are several.
     pub(crate) fn main_step(&self, ts: i64) -> Option<usize> {
-        if self.step <= 0
-            || self.depth > 0
-            || ts < self.start
-            || ts > self.end
-            || (ts - self.start) % self.step != 0
+        let g = self.grid?;
+        if ts < g.start
+            || ts > g.end
+            || (ts - g.start) % g.step != 0
+            || (g.end - g.start) / g.step >= MAX_STEPS
         {
             return None;
         }
-        usize::try_from((ts - self.start) / self.step).ok()
+        usize::try_from((ts - g.start) / g.step).ok()
     }
 
-    fn step_count(&self) -> usize {
-        usize::try_from((self.end - self.start) / self.step + 1).unwrap_or(0)
+    fn grid_now(&self) -> Result<Grid, QueryError> {
+        self.grid
+            .ok_or_else(|| QueryError::execution("no steps to compute columns for"))
+    }
+
+    /// Counts values kept for later steps against the sample limit, as
+    /// upstream counts a node evaluated over the whole range.
+    fn keep(&self, kept: usize) -> Result<(), QueryError> {
+        if kept > self.max_samples {
+            return Err(QueryError::execution(
+                "query processing would load too many samples into memory in query execution",
+            ));
+        }
+        Ok(())
     }
 
     /// Node `key`'s value at step `k`, from its columns (built by `build`
@@ -88,29 +134,32 @@ impl Evaluator<'_> {
     /// An instant selector's columns: each step's newest sample within the
     /// lookback window, unless it is a staleness marker.
     pub(crate) fn instant_columns(&mut self, vs: &VectorSelector) -> Result<Columns, QueryError> {
-        let data = self.series(vs);
-        let mut steps: Vec<Column> = (0..self.step_count()).map(|_| Column::default()).collect();
-        let mut labels = Vec::with_capacity(data.len());
-        for (si, r) in data.iter().enumerate() {
-            if si % 1024 == 0 {
-                self.check_deadline()?;
-            }
-            labels.push(r.labels.clone());
+        let g = self.grid_now()?;
+        let times: Vec<i64> = (0..g.len())
+            .map(|k| self.shift(g.at(k), &vs.offset, &vs.at))
+            .collect();
+        let mut steps: Vec<Column> = (0..g.len()).map(|_| Column::default()).collect();
+        let mut labels = Vec::new();
+        let mut kept = 0;
+        self.stream(vs, |ev, r| {
+            let si = labels.len() as u32;
+            labels.push(r.labels);
             let mut hi = Cursor::default();
-            for (k, col) in steps.iter_mut().enumerate() {
-                let t = self.shift(self.start + k as i64 * self.step, &vs.offset, &vs.at);
+            for (&t, col) in times.iter().zip(steps.iter_mut()) {
                 let i = hi.seek(&r.points, t);
                 let Some(&(pt, pv)) = i.checked_sub(1).and_then(|i| r.points.get(i)) else {
                     continue;
                 };
-                if pt <= t - self.lookback || model::sample::is_stale_nan(pv) {
+                if pt <= t - ev.lookback || model::sample::is_stale_nan(pv) {
                     continue;
                 }
-                col.series.push(si as u32);
+                col.series.push(si);
                 col.values.push(pv);
                 col.samples += 1;
+                kept += 1;
             }
-        }
+            ev.keep(kept)
+        })?;
         Ok(Columns {
             labels,
             steps: steps.into_iter().map(Some).collect(),
@@ -127,26 +176,28 @@ impl Evaluator<'_> {
         drop: bool,
         f: &impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError>,
     ) -> Result<Columns, QueryError> {
-        let data = self.series(vs);
-        let mut steps: Vec<Column> = (0..self.step_count()).map(|_| Column::default()).collect();
-        let mut labels = Vec::with_capacity(data.len());
+        let g = self.grid_now()?;
+        let times: Vec<i64> = (0..g.len())
+            .map(|k| self.shift(g.at(k), &vs.offset, &vs.at))
+            .collect();
+        let mut steps: Vec<Column> = (0..g.len()).map(|_| Column::default()).collect();
+        let mut labels = Vec::new();
         let mut buf = Vec::new();
-        for (si, r) in data.iter().enumerate() {
-            if si % 1024 == 0 {
-                self.check_deadline()?;
-            }
+        let mut kept = 0;
+        self.stream(vs, |ev, r| {
+            let si = labels.len() as u32;
             labels.push(if drop {
-                self.drop_name(&r.labels)
+                ev.drop_name(&r.labels)
             } else {
-                r.labels.clone()
+                r.labels
             });
-            let has_stale = r.points.iter().any(|p| model::sample::is_stale_nan(p.1));
+            let points = &r.points;
+            let has_stale = points.iter().any(|p| model::sample::is_stale_nan(p.1));
             let (mut lo, mut hi) = (Cursor::default(), Cursor::default());
-            for (k, col) in steps.iter_mut().enumerate() {
-                let t = self.shift(self.start + k as i64 * self.step, &vs.offset, &vs.at);
-                let a = lo.seek(&r.points, t - range);
-                let b = hi.seek(&r.points, t).max(a);
-                let mut w = &r.points[a..b];
+            for (&t, col) in times.iter().zip(steps.iter_mut()) {
+                let a = lo.seek(points, t - range);
+                let b = hi.seek(points, t).max(a);
+                let mut w = &points[a..b];
                 if w.is_empty() {
                     continue;
                 }
@@ -164,11 +215,13 @@ impl Evaluator<'_> {
                 }
                 col.samples += w.len();
                 if let Some(v) = f(w, Window { end: t, range })? {
-                    col.series.push(si as u32);
+                    col.series.push(si);
                     col.values.push(v);
+                    kept += 1;
                 }
             }
-        }
+            ev.keep(kept)
+        })?;
         Ok(Columns {
             labels,
             steps: steps.into_iter().map(Some).collect(),

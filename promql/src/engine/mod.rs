@@ -137,6 +137,13 @@ impl Engine {
     }
 }
 
+/// A selector's reads, not yet made.
+struct Pending {
+    sets: Vec<Vec<Matcher>>,
+    mint: i64,
+    maxt: i64,
+}
+
 /// The state of one query's evaluation.
 pub(crate) struct Evaluator<'a> {
     q: &'a dyn Querier,
@@ -151,6 +158,10 @@ pub(crate) struct Evaluator<'a> {
     /// Loaded series by selector node address, with every sample in the
     /// range any step needs (staleness markers included).
     data: HashMap<usize, Arc<Vec<Range>>>,
+    /// What each selector will read, until it is read.
+    pending: FastMap<usize, Pending>,
+    /// Selectors whose series get the counter check when read.
+    counter_checks: std::collections::HashSet<usize, foldhash::fast::RandomState>,
     /// Subquery results by expression address and timestamp: adjacent
     /// steps share most of them.
     inner: std::collections::BTreeMap<(usize, i64), Value>,
@@ -159,8 +170,10 @@ pub(crate) struct Evaluator<'a> {
     cursors: FastMap<usize, Vec<Window>>,
     /// Nodes computed for all steps at once, by node address.
     columns: FastMap<usize, columns::Columns>,
-    /// How many subqueries the node being evaluated is inside.
-    depth: usize,
+    /// The times the node being evaluated is evaluated at, when there are
+    /// several: a range query's steps, or a subquery's steps for all the
+    /// windows its parent asks for.
+    grid: Option<columns::Grid>,
     /// Samples selected by the current step.
     step_samples: usize,
     /// Samples selected by the whole query.
@@ -272,10 +285,12 @@ impl<'a> Evaluator<'a> {
             deadline: Instant::now() + o.timeout,
             max_samples: o.max_samples,
             data: HashMap::new(),
+            pending: Default::default(),
+            counter_checks: Default::default(),
             inner: Default::default(),
             cursors: Default::default(),
             columns: Default::default(),
-            depth: 0,
+            grid: (step > 0).then_some(columns::Grid { start, end, step }),
             step_samples: 0,
             total_samples: 0,
             warnings: Vec::new(),
@@ -469,22 +484,46 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Notes what a selector reads; nothing is read until a step needs it
+    /// (see `series` and `stream`).
     fn load(&mut self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<(), QueryError> {
         let key = vs as *const VectorSelector as usize;
-        if self.data.contains_key(&key) {
+        if self.data.contains_key(&key) || self.pending.contains_key(&key) {
             return Ok(());
         }
         let sets = crate::selector::matcher_sets(vs).map_err(QueryError::bad_data)?;
-        // The store gives each set's series in label order; `or` sets are
-        // merged without repeats. Results are not reordered: only a range
-        // query's final matrix is sorted.
-        let mut series: Vec<Range> = Vec::new();
+        self.pending.insert(key, Pending { sets, mint, maxt });
+        Ok(())
+    }
+
+    /// Calls `f` with each series a selector reads, in the store's order
+    /// (`or` sets merged without repeats; only a range query's final
+    /// matrix is sorted). Series are read from the store one at a time and
+    /// not kept, unless `series` already loaded them all.
+    pub(crate) fn stream(
+        &mut self,
+        vs: &VectorSelector,
+        mut f: impl FnMut(&mut Self, Range) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
+        let key = vs as *const VectorSelector as usize;
+        if let Some(data) = self.data.get(&key).cloned() {
+            for r in data.iter() {
+                f(self, r.clone())?;
+            }
+            return Ok(());
+        }
+        let Some(p) = self.pending.get(&key) else {
+            return Ok(());
+        };
+        let (sets, mint, maxt) = (p.sets.clone(), p.mint, p.maxt);
+        let check_counter = self.counter_checks.contains(&key);
         let mut seen: std::collections::HashSet<Labels, foldhash::fast::RandomState> =
             Default::default();
         let several = sets.len() > 1;
+        let q = self.q;
+        let mut n = 0usize;
         for set in sets {
-            let it = self
-                .q
+            let it = q
                 .select(&set, mint, maxt)
                 .map_err(|e| QueryError::execution(e.to_string()))?;
             for s in it {
@@ -492,15 +531,51 @@ impl<'a> Evaluator<'a> {
                 if several && !seen.insert(s.labels.clone()) {
                     continue;
                 }
-                series.push(Range {
+                n += 1;
+                if n.is_multiple_of(1024) {
+                    self.check_deadline()?;
+                }
+                let r = Range {
                     labels: s.labels,
                     points: s.samples.iter().map(|p| (p.t, p.v)).collect(),
-                });
+                };
+                if check_counter {
+                    self.counter_check(&r);
+                }
+                f(self, r)?;
             }
             self.check_deadline()?;
         }
-        self.data.insert(key, Arc::new(series));
+        if check_counter {
+            self.counter_checks.remove(&key);
+        }
         Ok(())
+    }
+
+    /// Asks for Prometheus's "might not be a counter" info on the series of
+    /// a selector a counter function reads, once they are read.
+    pub(crate) fn check_counters(&mut self, vs: &VectorSelector) {
+        let key = vs as *const VectorSelector as usize;
+        match self.data.get(&key).cloned() {
+            Some(data) => data.iter().for_each(|r| self.counter_check(r)),
+            None => {
+                self.counter_checks.insert(key);
+            }
+        }
+    }
+
+    fn counter_check(&mut self, r: &Range) {
+        if let Some(n) = r.labels.metric_name() {
+            let counter_like = ["_total", "_sum", "_count", "_bucket"]
+                .iter()
+                .any(|s| n.ends_with(s));
+            if !counter_like && r.points.len() >= 2 {
+                let msg = format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}");
+                if !self.infos.contains(&msg) {
+                    self.infos.push(msg);
+                }
+            }
+        }
     }
 
     /// The series matching `set` with a sample in `(t - lookback, t]`, and
@@ -528,10 +603,21 @@ impl<'a> Evaluator<'a> {
         Ok(out)
     }
 
-    /// Everything loaded for a selector, all steps' worth.
-    pub(crate) fn series(&self, vs: &VectorSelector) -> Arc<Vec<Range>> {
+    /// Everything a selector reads, all steps' worth, loaded the first
+    /// time.
+    pub(crate) fn series(&mut self, vs: &VectorSelector) -> Result<Arc<Vec<Range>>, QueryError> {
         let key = vs as *const VectorSelector as usize;
-        self.data.get(&key).cloned().unwrap_or_default()
+        if let Some(d) = self.data.get(&key) {
+            return Ok(d.clone());
+        }
+        let mut all = Vec::new();
+        self.stream(vs, |_, r| {
+            all.push(r);
+            Ok(())
+        })?;
+        let all = Arc::new(all);
+        self.data.insert(key, all.clone());
+        Ok(all)
     }
 
     /// An instant selector at step `ts`.
@@ -550,7 +636,7 @@ impl<'a> Evaluator<'a> {
         ts: i64,
     ) -> Result<Vec<(Elem, i64)>, QueryError> {
         let t = self.shift(ts, &vs.offset, &vs.at);
-        let data = self.series(vs);
+        let data = self.series(vs)?;
         let mut cursors = self.take_cursors(vs, data.len());
         let mut out = Vec::new();
         for (r, c) in data.iter().zip(cursors.iter_mut()) {
@@ -604,7 +690,7 @@ impl<'a> Evaluator<'a> {
         mut f: impl FnMut(&Labels, &[(i64, f64)]),
     ) -> Result<(), QueryError> {
         let t = self.shift(ts, &vs.offset, &vs.at);
-        let data = self.series(vs);
+        let data = self.series(vs)?;
         let mut cursors = self.take_cursors(vs, data.len());
         let mut n = 0;
         let mut buf = Vec::new();
@@ -661,15 +747,22 @@ impl<'a> Evaluator<'a> {
             it += step;
         }
         let key = &*sq.expr as *const Expr as usize;
+        // The steps of every window the parent's steps ask for.
+        let (lo, hi) = match self.grid {
+            Some(g) => self.shifted(g.start, g.end, &sq.offset, &sq.at),
+            None => (t, t),
+        };
+        let inner_grid = columns::Grid::aligned(lo.saturating_sub(range), hi, step);
         let mut out = Gather::default();
         while it <= t {
             self.check_deadline()?;
             let v = match self.inner.get(&(key, it)) {
                 Some(v) => v.clone(),
                 None => {
-                    self.depth += 1;
+                    let outer = self.grid;
+                    self.grid = inner_grid;
                     let v = self.eval(&sq.expr, it);
-                    self.depth -= 1;
+                    self.grid = outer;
                     let v = v?;
                     self.inner.insert((key, it), v.clone());
                     v

@@ -406,22 +406,8 @@ fn counter_info(ev: &mut Evaluator<'_>, arg: Option<&Expr>) {
     let Some(Expr::MatrixSelector(m)) = e else {
         return;
     };
-    if !ev.memo.annotated.insert(&m.vs as *const _ as usize) {
-        return;
-    }
-    let series = ev.series(&m.vs);
-    for r in series.iter() {
-        if let Some(n) = r.labels.metric_name() {
-            let counter_like = ["_total", "_sum", "_count", "_bucket"]
-                .iter()
-                .any(|s| n.ends_with(s));
-            if !counter_like && r.points.len() >= 2 {
-                let msg = format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}");
-                if !ev.infos.contains(&msg) {
-                    ev.infos.push(msg);
-                }
-            }
-        }
+    if ev.memo.annotated.insert(&m.vs as *const _ as usize) {
+        ev.check_counters(&m.vs);
     }
 }
 
