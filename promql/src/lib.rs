@@ -71,7 +71,8 @@ impl std::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Parses a PromQL expression.
+/// Parses a PromQL expression. Errors read `parse error: ...`, as
+/// Prometheus's do (which also put the position in front).
 pub fn parse(q: &str) -> Result<Expr, ParseError> {
-    promql_parser::parser::parse(q).map_err(ParseError)
+    promql_parser::parser::parse(q).map_err(|e| ParseError(format!("parse error: {e}")))
 }
