@@ -1,4 +1,4 @@
-//! `watchfire check config|metrics`: validate files without running.
+//! `watchfire check config|rules|metrics`: validate files without running.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -14,6 +14,25 @@ pub enum CheckCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Validate Prometheus rule files, as `promtool check rules` does: exit
+    /// 0 when all are valid, 1 when any is not (each problem with file,
+    /// line and reason), 3 when only lint findings remain and
+    /// `--lint-fatal` is given.
+    Rules {
+        /// The files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Lint to run: `duplicate-rules` (rules with the same name and
+        /// labels in one file) or `none`.
+        #[arg(long, value_enum, default_value_t = RulesLint::DuplicateRules)]
+        lint: RulesLint,
+        /// Exit 3 when a lint finds something.
+        #[arg(long)]
+        lint_fatal: bool,
+        /// Accept only legacy label names (`[a-zA-Z_][a-zA-Z0-9_]*`).
+        #[arg(long)]
+        legacy_names: bool,
+    },
     /// Validate an exposition read from standard input, as `promtool check
     /// metrics` does: exit 0 when it parses, 1 with line and reason when it
     /// does not. Lint findings are printed but do not change the exit code.
@@ -23,15 +42,88 @@ pub enum CheckCommand {
     },
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RulesLint {
+    DuplicateRules,
+    None,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum MetricsFormat {
     Text,
     Openmetrics,
 }
 
-/// Runs a check; `Ok(false)` means the input is invalid (exit 1).
-pub fn run(cmd: &CheckCommand) -> anyhow::Result<bool> {
+/// Runs a check and gives its exit code: 0 valid, 1 invalid, 3 lint
+/// findings with `--lint-fatal`.
+pub fn run(cmd: &CheckCommand) -> anyhow::Result<u8> {
+    if let CheckCommand::Rules {
+        files,
+        lint,
+        lint_fatal,
+        legacy_names,
+    } = cmd
+    {
+        return Ok(check_rules(files, *lint, *lint_fatal, *legacy_names));
+    }
+    run_other(cmd).map(|ok| if ok { 0 } else { 1 })
+}
+
+/// `check rules`, printing what promtool prints.
+fn check_rules(files: &[PathBuf], lint: RulesLint, lint_fatal: bool, legacy: bool) -> u8 {
+    let names = if legacy {
+        rules::NameValidation::Legacy
+    } else {
+        rules::NameValidation::Utf8
+    };
+    let mut failed = false;
+    let mut linted = false;
+    for f in files {
+        println!("Checking {}", f.display());
+        match rules::file::load(f, names) {
+            Ok(file) => {
+                if lint == RulesLint::DuplicateRules {
+                    let dups = rules::file::duplicates(&file);
+                    if !dups.is_empty() {
+                        linted = true;
+                        println!("{} duplicate rule(s) found.", dups.len());
+                        for (name, labels) in &dups {
+                            println!("Metric: {name}");
+                            let l: Vec<String> =
+                                labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                            println!("Label(s):");
+                            if !l.is_empty() {
+                                println!("\t{}", l.join(", "));
+                            }
+                        }
+                        println!("Might cause inconsistency while recording expressions.");
+                    }
+                }
+                let n: usize = file.groups.iter().map(|g| g.rules.len()).sum();
+                println!("  SUCCESS: {n} rules found");
+            }
+            Err(errors) => {
+                failed = true;
+                println!("  FAILED:");
+                for e in errors {
+                    println!("{e}");
+                }
+            }
+        }
+        println!();
+    }
+    if failed {
+        1
+    } else if linted && lint_fatal {
+        3
+    } else {
+        0
+    }
+}
+
+fn run_other(cmd: &CheckCommand) -> anyhow::Result<bool> {
     match cmd {
+        CheckCommand::Rules { .. } => Ok(true),
         CheckCommand::Config { files } => {
             let mut ok = true;
             for f in files {

@@ -2,8 +2,8 @@
 //!
 //! `watchfire` with no subcommand runs the server on its defaults (data in
 //! `./data`, listening on `127.0.0.1:9090`, scraping itself). Subcommands:
-//! `import` backfills a store from an exposition file; `check config` and
-//! `check metrics` validate without running; `promql-test` runs promqltest
+//! `import` backfills a store from an exposition file; `check config`,
+//! `check rules` and `check metrics` validate without running; `promql-test` runs promqltest
 //! scripts against the PromQL engine; `query` asks a running server.
 
 mod api;
@@ -72,8 +72,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Import(args)) => import::run(&args),
         Some(Command::Check(cmd)) => match check::run(&cmd) {
-            Ok(true) => Ok(()),
-            Ok(false) => return ExitCode::FAILURE,
+            Ok(0) => Ok(()),
+            Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
         Some(Command::PromqlTest(args)) => match promql_test::run(&args) {
