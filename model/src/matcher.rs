@@ -54,6 +54,8 @@ enum Pattern {
     Any,
     NonEmpty,
     Prefix(String),
+    Suffix(String),
+    Contains(String),
     Regex(Arc<Regex>),
 }
 
@@ -118,6 +120,8 @@ impl Matcher {
             Pattern::Any => true,
             Pattern::NonEmpty => !value.is_empty(),
             Pattern::Prefix(p) => value.starts_with(p.as_str()),
+            Pattern::Suffix(p) => value.ends_with(p.as_str()),
+            Pattern::Contains(p) => value.contains(p.as_str()),
             Pattern::Regex(re) => re.is_match(value),
         };
         match self.op {
@@ -171,10 +175,36 @@ pub fn compile_anchored(src: &str) -> Result<Regex, MatcherError> {
     })
 }
 
+/// Compiled matcher regexes by source, shared across queries: dashboards
+/// repeat the same few, and a compiled regex keeps the automaton states
+/// it built while matching. Emptied when it grows past `CACHED`.
+type RegexCache = std::collections::HashMap<String, Arc<Regex>>;
+static REGEXES: std::sync::Mutex<Option<RegexCache>> = std::sync::Mutex::new(None);
+const CACHED: usize = 1024;
+
+fn compile_cached(src: &str) -> Result<Arc<Regex>, MatcherError> {
+    if let Some(re) = REGEXES
+        .lock()
+        .ok()
+        .and_then(|mut g| g.get_or_insert_with(Default::default).get(src).cloned())
+    {
+        return Ok(re);
+    }
+    let re = Arc::new(compile_anchored(src)?);
+    if let Ok(mut g) = REGEXES.lock() {
+        let m = g.get_or_insert_with(Default::default);
+        if m.len() >= CACHED {
+            m.clear();
+        }
+        m.insert(src.to_string(), re.clone());
+    }
+    Ok(re)
+}
+
 fn compile(src: &str) -> Result<Pattern, MatcherError> {
     // Validate with the real engine even when a fast path applies, so a
     // pattern is accepted or refused the same way whichever path runs.
-    let re = compile_anchored(src)?;
+    let re = compile_cached(src)?;
     if src == ".*" {
         return Ok(Pattern::Any);
     }
@@ -188,11 +218,21 @@ fn compile(src: &str) -> Result<Pattern, MatcherError> {
         if !prefix.contains(META) {
             return Ok(Pattern::Prefix(prefix.to_string()));
         }
+        if let Some(inner) = prefix.strip_prefix(".*") {
+            if !inner.contains(META) {
+                return Ok(Pattern::Contains(inner.to_string()));
+            }
+        }
+    }
+    if let Some(suffix) = src.strip_prefix(".*") {
+        if !suffix.contains(META) {
+            return Ok(Pattern::Suffix(suffix.to_string()));
+        }
     }
     if src.contains('|') && !src.replace('|', "").contains(META) {
         return Ok(Pattern::Set(src.split('|').map(str::to_string).collect()));
     }
-    Ok(Pattern::Regex(Arc::new(re)))
+    Ok(Pattern::Regex(re))
 }
 
 /// Rewrites an RE2 pattern so that Rust's `regex` gives it Go's meaning:
@@ -316,6 +356,12 @@ mod tests {
             (".+", "", false),
             ("foo.*", "foobar", true),
             ("foo.*", "barfoo", false),
+            (".*bar", "foobar", true),
+            (".*bar", "barfoo", false),
+            (".*🚀.*", "a🚀b", true),
+            (".*ab.*", "x\nab\ny", true),
+            (".*ab.*", "a\nb", false),
+            (".*.*", "", true),
             ("a|b|c", "b", true),
             ("a|b|c", "ab", false),
             (r"\d+", "123", true),
