@@ -73,6 +73,25 @@ impl std::error::Error for ParseError {}
 
 /// Parses a PromQL expression. Errors read `parse error: ...`, as
 /// Prometheus's do (which also put the position in front).
+///
+/// Recent expressions are kept by text: dashboards and rules send the same
+/// ones again and again, and parsing compiles every regex matcher afresh.
 pub fn parse(q: &str) -> Result<Expr, ParseError> {
-    promql_parser::parser::parse(q).map_err(|e| ParseError(format!("parse error: {e}")))
+    static PARSED: std::sync::Mutex<Option<std::collections::HashMap<String, Expr>>> =
+        std::sync::Mutex::new(None);
+    const KEPT: usize = 512;
+    if let Ok(mut g) = PARSED.lock() {
+        if let Some(e) = g.get_or_insert_with(Default::default).get(q) {
+            return Ok(e.clone());
+        }
+    }
+    let e = promql_parser::parser::parse(q).map_err(|e| ParseError(format!("parse error: {e}")))?;
+    if let Ok(mut g) = PARSED.lock() {
+        let m = g.get_or_insert_with(Default::default);
+        if m.len() >= KEPT {
+            m.clear();
+        }
+        m.insert(q.to_string(), e.clone());
+    }
+    Ok(e)
 }
