@@ -20,10 +20,11 @@
 //! # Data flow
 //!
 //! [`parse`] gives an `Expr`; the engine first walks it to find the time
-//! range every selector needs over all steps and loads those series once
-//! through the querier, then evaluates the tree at each step
-//! (binary search picks each step's points), and a range query gathers the
-//! steps' vectors into series.
+//! range every selector needs over all steps. In a range query, plain
+//! selectors and range functions over a range selector are then computed
+//! series by series for all steps at once, reading the querier one series
+//! at a time; the rest of the tree is evaluated at each step, and the
+//! steps' vectors are gathered into series.
 //!
 //! # Example
 //!

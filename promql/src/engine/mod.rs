@@ -5,8 +5,11 @@
 //!
 //! Before evaluation one pass over the tree works out which time range
 //! each selector will read, across all steps, offsets, `@` modifiers and
-//! enclosing subqueries, and loads it once. Each step then picks its
-//! points by binary search.
+//! enclosing subqueries. Nothing is read yet: a node computed for all
+//! steps at once (`columns`) streams its selector's series from the store
+//! one at a time; otherwise a selector's series are loaded the first time
+//! a step needs them, and each step finds its points with per-series
+//! cursors that move forward from the last step's.
 //!
 //! Selection follows Prometheus 3: an instant selector takes the newest
 //! sample in `(t - lookback, t]` unless it is a staleness marker; a range
