@@ -15,7 +15,7 @@
 use model::Labels;
 use promql_parser::parser::VectorSelector;
 
-use super::{Cursor, Evaluator};
+use super::{without_markers, Cursor, Evaluator};
 use crate::error::QueryError;
 use crate::functions::range::Window;
 use crate::value::Elem;
@@ -58,6 +58,15 @@ pub(crate) struct Columns {
     labels: Vec<Labels>,
     /// By step: taken (`None`) once used.
     steps: Vec<Option<Column>>,
+}
+
+impl Columns {
+    fn new(labels: Vec<Labels>, steps: Vec<Column>) -> Self {
+        Columns {
+            labels,
+            steps: steps.into_iter().map(Some).collect(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -131,14 +140,19 @@ impl Evaluator<'_> {
         Ok(Some(out))
     }
 
+    /// The times a selector reads at each step, and empty columns for them.
+    fn step_times(&self, vs: &VectorSelector) -> Result<(Vec<i64>, Vec<Column>), QueryError> {
+        let g = self.grid_now()?;
+        let times = (0..g.len())
+            .map(|k| self.shift(g.at(k), &vs.offset, &vs.at))
+            .collect();
+        Ok((times, (0..g.len()).map(|_| Column::default()).collect()))
+    }
+
     /// An instant selector's columns: each step's newest sample within the
     /// lookback window, unless it is a staleness marker.
     pub(crate) fn instant_columns(&mut self, vs: &VectorSelector) -> Result<Columns, QueryError> {
-        let g = self.grid_now()?;
-        let times: Vec<i64> = (0..g.len())
-            .map(|k| self.shift(g.at(k), &vs.offset, &vs.at))
-            .collect();
-        let mut steps: Vec<Column> = (0..g.len()).map(|_| Column::default()).collect();
+        let (times, mut steps) = self.step_times(vs)?;
         let mut labels = Vec::new();
         let mut kept = 0;
         self.stream(vs, |ev, r| {
@@ -160,10 +174,7 @@ impl Evaluator<'_> {
             }
             ev.keep(kept)
         })?;
-        Ok(Columns {
-            labels,
-            steps: steps.into_iter().map(Some).collect(),
-        })
+        Ok(Columns::new(labels, steps))
     }
 
     /// A range function's columns: `f` of each series' window
@@ -176,11 +187,7 @@ impl Evaluator<'_> {
         drop: bool,
         f: &impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError>,
     ) -> Result<Columns, QueryError> {
-        let g = self.grid_now()?;
-        let times: Vec<i64> = (0..g.len())
-            .map(|k| self.shift(g.at(k), &vs.offset, &vs.at))
-            .collect();
-        let mut steps: Vec<Column> = (0..g.len()).map(|_| Column::default()).collect();
+        let (times, mut steps) = self.step_times(vs)?;
         let mut labels = Vec::new();
         let mut buf = Vec::new();
         let mut kept = 0;
@@ -198,20 +205,11 @@ impl Evaluator<'_> {
                 let a = lo.seek(points, t - range);
                 let b = hi.seek(points, t).max(a);
                 let mut w = &points[a..b];
+                if has_stale {
+                    w = without_markers(w, &mut buf);
+                }
                 if w.is_empty() {
                     continue;
-                }
-                if has_stale && w.iter().any(|p| model::sample::is_stale_nan(p.1)) {
-                    buf.clear();
-                    buf.extend(
-                        w.iter()
-                            .copied()
-                            .filter(|p| !model::sample::is_stale_nan(p.1)),
-                    );
-                    if buf.is_empty() {
-                        continue;
-                    }
-                    w = &buf;
                 }
                 col.samples += w.len();
                 if let Some(v) = f(w, Window { end: t, range })? {
@@ -222,9 +220,6 @@ impl Evaluator<'_> {
             }
             ev.keep(kept)
         })?;
-        Ok(Columns {
-            labels,
-            steps: steps.into_iter().map(Some).collect(),
-        })
+        Ok(Columns::new(labels, steps))
     }
 }

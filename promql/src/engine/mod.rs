@@ -700,23 +700,8 @@ impl<'a> Evaluator<'a> {
         for (r, c) in data.iter().zip(cursors.iter_mut()) {
             let lo = c.lo.seek(&r.points, t - range);
             let hi = c.hi.seek(&r.points, t);
-            let w = &r.points[lo..hi];
-            if w.is_empty() {
-                continue;
-            }
-            if w.iter().any(|p| model::sample::is_stale_nan(p.1)) {
-                buf.clear();
-                buf.extend(
-                    w.iter()
-                        .copied()
-                        .filter(|p| !model::sample::is_stale_nan(p.1)),
-                );
-                if buf.is_empty() {
-                    continue;
-                }
-                n += buf.len();
-                f(&r.labels, &buf);
-            } else {
+            let w = without_markers(&r.points[lo..hi], &mut buf);
+            if !w.is_empty() {
                 n += w.len();
                 f(&r.labels, w);
             }
@@ -938,6 +923,24 @@ impl Cursor {
         self.i = i;
         i
     }
+}
+
+/// A window's points without staleness markers: the window itself when it
+/// has none, else a filtered copy in `buf`.
+pub(crate) fn without_markers<'w>(
+    w: &'w [(i64, f64)],
+    buf: &'w mut Vec<(i64, f64)>,
+) -> &'w [(i64, f64)] {
+    if !w.iter().any(|p| model::sample::is_stale_nan(p.1)) {
+        return w;
+    }
+    buf.clear();
+    buf.extend(
+        w.iter()
+            .copied()
+            .filter(|p| !model::sample::is_stale_nan(p.1)),
+    );
+    buf
 }
 
 /// A range query's or subquery's result series, built step by step.
