@@ -809,7 +809,11 @@ impl<'a> Evaluator<'a> {
                 if let Some(v) = self.memo.invariant_values.get(&key) {
                     return Ok(v.clone());
                 }
-                let v = self.eval_node(e, ts)?;
+                // Evaluated once: no columns for steps it will not see.
+                let grid = self.grid.take();
+                let v = self.eval_node(e, ts);
+                self.grid = grid;
+                let v = v?;
                 self.memo.invariant_values.insert(key, v.clone());
                 return Ok(v);
             }
