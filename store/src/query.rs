@@ -139,6 +139,8 @@ struct SeriesIter {
     inner: Arc<Inner>,
     conn: Option<rusqlite::Connection>,
     todo: std::vec::IntoIter<Selected>,
+    /// Series read so far.
+    read: usize,
     mint: i64,
     maxt: i64,
 }
@@ -161,6 +163,19 @@ impl Iterator for SeriesIter {
                         self.conn = Some(c)
                     }
                     Err(e) => return Some(Err(e.into())),
+                }
+            }
+            // A caller may work between series (a range query computes
+            // every step of one before asking for the next): renew the
+            // snapshot now and then so the writer's checkpoints are not
+            // held up. Each renewal still comes after the head's chunks
+            // were taken, so nothing falls between head and database.
+            self.read += 1;
+            if self.read.is_multiple_of(256) {
+                if let Some(c) = &self.conn {
+                    if !c.is_autocommit() {
+                        let _ = c.execute_batch("COMMIT; BEGIN");
+                    }
                 }
             }
             match self
@@ -202,6 +217,7 @@ impl Querier for Store {
             inner: self.inner.clone(),
             conn: None,
             todo: todo.into_iter(),
+            read: 0,
             mint,
             maxt,
         }))
