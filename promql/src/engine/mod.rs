@@ -204,8 +204,7 @@ pub(crate) struct Memo {
     key_ids: FastMap<(usize, String), u32>,
     /// Each key id's group labels.
     groups: Vec<Labels>,
-    /// Result labels of vector matching: (node, many side, one side), and
-    /// of label functions: (node, input).
+    /// Result labels of vector matching: (node, many side, one side).
     pub results: FastMap<(usize, usize, usize), Labels>,
     /// Compiled regular expressions of label functions by pattern.
     pub regexes: FastMap<String, regex::Regex>,
