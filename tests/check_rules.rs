@@ -11,16 +11,10 @@ fn corpus() -> Option<PathBuf> {
 }
 
 /// Cases that cannot pass yet, each with the reason.
-const KNOWN: &[(&str, &str)] = &[
-    (
-        "TestCheckRules/rules-bad",
-        "annotation templates are not parsed yet, so the undefined `$label` goes unnoticed",
-    ),
-    (
-        "TestCheckRulesWithFeatureFlag",
-        "promql-parser does not parse duration expressions (`up[1m * 2]`) or the experimental syntax",
-    ),
-];
+const KNOWN: &[(&str, &str)] = &[(
+    "TestCheckRulesWithFeatureFlag",
+    "promql-parser does not parse duration expressions (`up[1m * 2]`) or the experimental syntax",
+)];
 
 #[test]
 fn check_rules_cases() {

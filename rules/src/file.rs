@@ -404,6 +404,20 @@ impl Parser<'_> {
                 fail(self, format!("invalid annotation name: {k}"));
             }
         }
+        if !alert.is_empty() {
+            // Upstream `testTemplateParsing`: every label and annotation of
+            // an alerting rule must parse as a template.
+            let texts = labels
+                .iter()
+                .map(|kv| ("label", kv))
+                .chain(annotations.iter().map(|kv| ("annotation", kv)));
+            for (what, (k, text)) in texts {
+                if let Err(e) = crate::expand::check(&alert, text) {
+                    let at = self.lines.find(line, k, "").unwrap_or(line);
+                    self.error(Some(at), format!("{ctx}: {what} \"{k}\": {e}"));
+                }
+            }
+        }
         if self.errors.len() != before {
             return None;
         }
