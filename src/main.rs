@@ -3,8 +3,9 @@
 //! `watchfire` with no subcommand runs the server on its defaults (data in
 //! `./data`, listening on `127.0.0.1:9090`, scraping itself). Subcommands:
 //! `import` backfills a store from an exposition file; `check config`,
-//! `check rules` and `check metrics` validate without running; `promql-test` runs promqltest
-//! scripts against the PromQL engine; `query` asks a running server.
+//! `check rules` and `check metrics` validate without running; `test
+//! rules` runs rule unit tests; `promql-test` runs promqltest scripts
+//! against the PromQL engine; `query` asks a running server.
 
 mod api;
 mod check;
@@ -12,6 +13,7 @@ mod import;
 mod promql_test;
 mod query_cli;
 mod server;
+mod test_rules;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +44,9 @@ enum Command {
     PromqlTest(promql_test::PromqlTestArgs),
     /// Evaluate an expression on a running server and print the answer.
     Query(query_cli::QueryArgs),
+    /// Run unit tests.
+    #[command(subcommand)]
+    Test(test_rules::TestCommand),
 }
 
 /// Flags that shape the store, shared by the server and `import`.
@@ -77,6 +82,11 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Some(Command::PromqlTest(args)) => match promql_test::run(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Some(Command::Test(cmd)) => match test_rules::run(&cmd) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),

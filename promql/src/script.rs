@@ -536,6 +536,39 @@ fn close(a: f64, b: f64) -> bool {
     diff / sum.min(f64::MAX) < 1e-6
 }
 
+/// A series in `load` notation (`name{a="b"}`) and its value sequence
+/// (`0+10x5 _ stale …`) as samples at `start + k * step` (ms), for loaders
+/// outside scripts such as the rule unit-test runner. Native-histogram
+/// values (`{{…}}`) are refused.
+pub fn load_series(
+    series: &str,
+    values_text: &str,
+    start: i64,
+    step: i64,
+) -> Result<(Labels, Vec<(i64, f64)>), String> {
+    if values_text.contains("{{") {
+        return Err("native histogram samples are not supported".into());
+    }
+    let labels = series_labels(series)?;
+    let vals = values(values_text)?;
+    Ok((
+        labels,
+        vals.into_iter()
+            .enumerate()
+            .filter_map(|(k, v)| v.map(|v| (start + k as i64 * step, v)))
+            .collect(),
+    ))
+}
+
+/// A label set written as a series selector (`name{a="b"}`, `{a="b"}`,
+/// or empty for no labels).
+pub fn parse_metric(s: &str) -> Result<Labels, String> {
+    if s.trim().is_empty() {
+        return Ok(Labels::empty());
+    }
+    series_labels(s)
+}
+
 /// A `load` line: series and its values at `k * step`.
 fn series_line(l: &str, step: i64) -> Result<(Labels, Vec<(i64, f64)>), String> {
     let (labels, values) = expected_line(l)?;

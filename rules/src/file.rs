@@ -112,10 +112,27 @@ const RULE_FIELDS: &[&str] = &[
     "annotations",
 ];
 
+/// How strictly a rule file is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    pub names: NameValidation,
+    /// Accept fields Prometheus does not know (`--ignore-unknown-fields`).
+    pub ignore_unknown_fields: bool,
+}
+
+impl From<NameValidation> for Options {
+    fn from(names: NameValidation) -> Self {
+        Options {
+            names,
+            ignore_unknown_fields: false,
+        }
+    }
+}
+
 /// Reads and checks the rule file at `path`.
-pub fn load(path: &Path, names: NameValidation) -> Result<RuleFile, Vec<RuleError>> {
+pub fn load(path: &Path, opts: impl Into<Options>) -> Result<RuleFile, Vec<RuleError>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(path, &text, names),
+        Ok(text) => parse(path, &text, opts),
         Err(e) => Err(vec![RuleError {
             file: path.to_path_buf(),
             line: None,
@@ -126,12 +143,18 @@ pub fn load(path: &Path, names: NameValidation) -> Result<RuleFile, Vec<RuleErro
 
 /// Parses and checks the text of rule file `path`. All problems are
 /// returned, not just the first.
-pub fn parse(path: &Path, text: &str, names: NameValidation) -> Result<RuleFile, Vec<RuleError>> {
+pub fn parse(
+    path: &Path,
+    text: &str,
+    opts: impl Into<Options>,
+) -> Result<RuleFile, Vec<RuleError>> {
+    let opts = opts.into();
     let mut p = Parser {
         path,
         lines: Lines::new(text),
         errors: Vec::new(),
-        names,
+        names: opts.names,
+        ignore_unknown: opts.ignore_unknown_fields,
     };
     let groups = p.file(text);
     if p.errors.is_empty() {
@@ -187,6 +210,7 @@ struct Parser<'a> {
     lines: Lines<'a>,
     errors: Vec<RuleError>,
     names: NameValidation,
+    ignore_unknown: bool,
 }
 
 fn str_of(v: &Value) -> Option<String> {
@@ -233,7 +257,7 @@ impl Parser<'_> {
         };
         for (k, _) in &top {
             let k = str_of(k).unwrap_or_default();
-            if k != "groups" {
+            if k != "groups" && !self.ignore_unknown {
                 let line = self.lines.find(1, &k, "");
                 self.error(
                     line,
@@ -437,6 +461,9 @@ impl Parser<'_> {
     }
 
     fn unknown_fields(&mut self, m: &Mapping, known: &[&str], ty: &str, line: usize) {
+        if self.ignore_unknown {
+            return;
+        }
         for (k, _) in m {
             let k = str_of(k).unwrap_or_default();
             if !known.contains(&k.as_str()) {
