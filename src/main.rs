@@ -12,6 +12,7 @@ mod check;
 mod import;
 mod promql_test;
 mod query_cli;
+mod ruler;
 mod server;
 mod test_rules;
 

@@ -70,6 +70,29 @@ pub struct ServerArgs {
     /// Most queries evaluated at once; more wait their turn.
     #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20)]
     query_max_concurrency: usize,
+    /// The URL under which Watchfire is reached from outside; alert
+    /// generator URLs and `$externalURL` use it. Default: from the listen
+    /// address.
+    #[arg(long = "web.external-url", value_name = "URL")]
+    external_url: Option<String>,
+    /// How long an alert's `ALERTS_FOR_STATE` may be silent and still have
+    /// its `for` state restored after a restart.
+    #[arg(long = "rules.alert.for-outage-tolerance", value_name = "DURATION", default_value = "1h", value_parser = crate::parse_duration)]
+    for_outage_tolerance: Duration,
+    /// The least time a restored alert waits before it fires.
+    #[arg(long = "rules.alert.for-grace-period", value_name = "DURATION", default_value = "10m", value_parser = crate::parse_duration)]
+    for_grace_period: Duration,
+    /// How often a firing alert is sent to Alertmanager again.
+    #[arg(long = "rules.alert.resend-delay", value_name = "DURATION", default_value = "1m", value_parser = crate::parse_duration)]
+    resend_delay: Duration,
+    /// Alerts that may wait to be sent to Alertmanagers; beyond this the
+    /// oldest are dropped (and counted).
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        value_name = "N",
+        default_value_t = 10_000
+    )]
+    notification_queue_capacity: usize,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -97,6 +120,7 @@ pub struct AppState {
     /// Permits for `--query.max-concurrency`.
     pub queries: tokio::sync::Semaphore,
     pub query_seconds: crate::api::query::QueryTimes,
+    pub ruler: crate::ruler::Ruler,
 }
 
 impl AppState {
@@ -107,9 +131,14 @@ impl AppState {
     /// Reloads the configuration; on error the old one stays in force.
     pub async fn reload(&self) -> Result<(), String> {
         let _guard = self.reloading.lock().await;
-        match self.read_config() {
-            Ok(cfg) => {
+        let read = self
+            .read_config()
+            .map_err(|e| e.to_string())
+            .and_then(|cfg| self.ruler.prepare(&cfg).map(|r| (cfg, r)));
+        match read {
+            Ok((cfg, prepared)) => {
                 self.scrape.lock().await.apply(&cfg);
+                self.ruler.apply(prepared).await;
                 *self.config.write() = Loaded {
                     config: cfg,
                     last_reload_ok: true,
@@ -121,7 +150,7 @@ impl AppState {
             Err(e) => {
                 self.config.write().last_reload_ok = false;
                 tracing::error!(error = %e, "reloading configuration failed; the old one keeps running");
-                Err(e.to_string())
+                Err(e)
             }
         }
     }
@@ -192,14 +221,64 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             "query.max-concurrency".to_string(),
             args.query_max_concurrency.to_string(),
         ),
+        (
+            "web.external-url".to_string(),
+            args.external_url.clone().unwrap_or_default(),
+        ),
+        (
+            "rules.alert.for-outage-tolerance".to_string(),
+            model::time::format_duration(args.for_outage_tolerance),
+        ),
+        (
+            "rules.alert.for-grace-period".to_string(),
+            model::time::format_duration(args.for_grace_period),
+        ),
+        (
+            "rules.alert.resend-delay".to_string(),
+            model::time::format_duration(args.resend_delay),
+        ),
+        (
+            "alertmanager.notification-queue-capacity".to_string(),
+            args.notification_queue_capacity.to_string(),
+        ),
     ]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("start runtime")?;
+    let external_url = args
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen))
+        .trim_end_matches('/')
+        .to_string();
+    let ruler = crate::ruler::Ruler::new(
+        store.clone(),
+        args.config_file.as_deref(),
+        crate::ruler::RulerOptions {
+            manager: rules::manager::ManagerOptions {
+                outage_tolerance: args.for_outage_tolerance,
+                grace_period: args.for_grace_period,
+            },
+            resend_delay: args.resend_delay,
+            queue_capacity: args.notification_queue_capacity,
+            external_url,
+            engine: promql::Options {
+                lookback_delta: args.query_lookback_delta,
+                max_samples: args.query_max_samples,
+                timeout: args.query_timeout,
+                ..promql::Options::default()
+            },
+        },
+    );
+    let prepared = ruler
+        .prepare(&config)
+        .map_err(|e| anyhow::anyhow!("load configuration: {e}"))?;
     let state = rt.block_on(async {
         let mut manager = collector::scrape::Manager::new(store.clone());
         manager.apply(&config);
+        tokio::spawn(ruler.notifier.clone().run());
+        ruler.apply(prepared).await;
         Arc::new(AppState {
             store: store.clone(),
             scrape: tokio::sync::Mutex::new(manager),
@@ -221,10 +300,14 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             },
             queries: tokio::sync::Semaphore::new(args.query_max_concurrency.max(1)),
             query_seconds: Default::default(),
+            ruler,
         })
     });
     let served = rt.block_on(serve(args.listen, state.clone()));
-    rt.block_on(async { state.scrape.lock().await.shutdown().await });
+    rt.block_on(async {
+        state.ruler.shutdown().await;
+        state.scrape.lock().await.shutdown().await;
+    });
     drop(state);
     drop(rt);
     served?;
@@ -309,6 +392,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let mut out = String::new();
     state.store.metrics().render(&mut out);
     state.query_seconds.render(&mut out);
+    state.ruler.render_metrics(&mut out).await;
     let (ok, at) = {
         let c = state.config.read();
         (c.last_reload_ok, c.loaded_ms)

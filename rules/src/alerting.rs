@@ -303,24 +303,26 @@ impl AlertingRule {
 
     /// Upstream `RestoreForState` for one alert: `down_at` is the time of
     /// the last `ALERTS_FOR_STATE` sample (ms), `active_at_s` its value;
-    /// `ts` is now. Returns the restored `active_at` (ms), or `None` when
-    /// the alert was already firing and nothing changes.
+    /// `ts` is now. Returns the restored `active_at` (ms): the original one
+    /// when the alert was already firing (it fires again at the next
+    /// evaluation), else shifted so that it fires no sooner than `grace`
+    /// from now and waits out the time it was down.
     pub fn restored_active_at(
         &self,
         ts: i64,
         down_at: i64,
         active_at_s: f64,
         grace_ms: i64,
-    ) -> Option<i64> {
+    ) -> i64 {
         let down_at = down_at.div_euclid(1000) * 1000;
         let active_at = active_at_s as i64 * 1000;
         let remaining = self.hold_ms - (down_at - active_at);
         if remaining <= 0 {
-            None
+            active_at
         } else if remaining < grace_ms {
-            Some(ts + grace_ms - self.hold_ms)
+            ts + grace_ms - self.hold_ms
         } else {
-            Some(active_at + (ts - down_at))
+            active_at + (ts - down_at)
         }
     }
 }
@@ -479,17 +481,18 @@ mod tests {
         let now = 105 * M;
         assert_eq!(
             r.restored_active_at(now, 100 * M, (98 * M / 1000) as f64, grace),
-            Some(now + grace - 10 * M)
+            now + grace - 10 * M
         );
         // With a 1m grace period the down time is added instead.
         assert_eq!(
             r.restored_active_at(now, 100 * M, (98 * M / 1000) as f64, M),
-            Some(98 * M + 5 * M)
+            98 * M + 5 * M
         );
-        // Already firing when it went down: nothing changes.
+        // Already firing when it went down: the original time, so it fires
+        // again at the next evaluation.
         assert_eq!(
             r.restored_active_at(now, 100 * M, (80 * M / 1000) as f64, grace),
-            None
+            80 * M
         );
     }
 }

@@ -285,6 +285,15 @@ impl Group {
         Ok(())
     }
 
+    /// Hands over the series rule `i` wrote last (for a successor group).
+    pub(crate) fn take_previous(&mut self, i: usize) -> HashMap<u64, Labels> {
+        std::mem::take(&mut self.previous[i])
+    }
+
+    pub(crate) fn set_previous(&mut self, i: usize, series: HashMap<u64, Labels>) {
+        self.previous[i] = series;
+    }
+
     /// Writes staleness markers at `ts` for every series the group wrote
     /// last, when it stops or leaves the configuration.
     pub fn mark_stale(&mut self, ts: i64, env: &Env) {
@@ -351,7 +360,7 @@ impl Group {
                     if is_stale_nan(v) {
                         return None;
                     }
-                    a.restored_active_at(ts, t, v, grace_ms).map(|at| (*h, at))
+                    Some((*h, a.restored_active_at(ts, t, v, grace_ms)))
                 })
                 .collect();
             for (h, at) in updates {

@@ -8,6 +8,8 @@
 //! - [`group`]: a group's rules evaluated in order at one timestamp,
 //!   output appended with staleness markers, alerts handed to a
 //!   [`group::Notify`], `for` state restored after a restart.
+//! - [`manager`]: one task per group on its schedule; reloads.
+//! - [`notifier`]: alerts queued and sent to external Alertmanagers (API v2).
 //! - [`unittest`]: the runner of `promtool test rules` files.
 //!
 //! Data flow: a rule file becomes [`file::RuleFile`] → each group becomes a
@@ -19,6 +21,8 @@ pub mod alerting;
 pub mod expand;
 pub mod file;
 pub mod group;
+pub mod manager;
+pub mod notifier;
 pub mod recording;
 pub mod status;
 pub mod unittest;

@@ -130,7 +130,7 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Vec<String> {
         } else {
             dir.join(rf)
         };
-        let matched = glob(&p);
+        let matched = file::glob(&p);
         if matched.is_empty() {
             eprintln!("  WARNING: no file match pattern {}", p.display());
         }
@@ -559,44 +559,6 @@ fn go_duration(d: Duration) -> String {
     }
 }
 
-/// The files matching `p`, whose last component may hold `*` and `?`.
-fn glob(p: &Path) -> Vec<PathBuf> {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if !name.contains(['*', '?', '[']) {
-        return if p.exists() {
-            vec![p.to_path_buf()]
-        } else {
-            Vec::new()
-        };
-    }
-    let dir = p.parent().unwrap_or(Path::new("."));
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| wildcard(&name, &e.file_name().to_string_lossy()))
-        .map(|e| e.path())
-        .collect();
-    out.sort();
-    out
-}
-
-fn wildcard(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
-        }
-    }
-    go(&p, &n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,12 +584,5 @@ mod tests {
         assert!(float_eq(3.0, low, true) && float_eq(3.0, high, true));
         assert!(!float_eq(3.0, low, false) && !float_eq(3.0, high, false));
         assert!(!float_eq(f64::NAN, f64::NAN, true));
-    }
-
-    #[test]
-    fn wildcards() {
-        assert!(wildcard("*.yml", "rules.yml"));
-        assert!(!wildcard("*.yml", "rules.yaml"));
-        assert!(wildcard("r?les*", "rules.yml"));
     }
 }

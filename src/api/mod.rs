@@ -4,6 +4,7 @@
 mod federate;
 mod labels;
 pub mod query;
+mod rules;
 mod status;
 
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/status/flags", get(status::flags))
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
         .route("/api/v1/status/tsdb", get(status::tsdb))
+        .route("/api/v1/rules", get(rules::rules).post(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts).post(rules::alerts))
 }
 
 /// Why an API call failed, as Prometheus classifies it.

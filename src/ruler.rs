@@ -1,0 +1,238 @@
+//! The rule side of the server: rule files from `prometheus.yml`, the
+//! rule manager that evaluates them, and the notifier that sends their
+//! alerts to the Alertmanagers under `alerting`.
+//!
+//! A (re)load is two steps so a bad rule file changes nothing:
+//! [`Ruler::prepare`] reads and checks everything, [`Ruler::apply`] puts it
+//! in force.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use collector::config::Config;
+use model::Labels;
+use rules::group::{Env, Group, Notify};
+use rules::manager::{Defaults, Manager, ManagerOptions};
+use rules::notifier::{Notifier, Target};
+
+/// Flags of the rule side.
+#[derive(Debug, Clone)]
+pub struct RulerOptions {
+    pub manager: ManagerOptions,
+    pub resend_delay: Duration,
+    pub queue_capacity: usize,
+    pub external_url: String,
+    pub engine: promql::Options,
+}
+
+/// Everything a configuration needs, read and checked.
+pub struct Prepared {
+    groups: Vec<(rules::GroupConfig, Group)>,
+    defaults: Defaults,
+    targets: Vec<Target>,
+    external_labels: Labels,
+    evaluation_interval: Duration,
+}
+
+pub struct Ruler {
+    manager: tokio::sync::Mutex<Manager>,
+    pub notifier: Notifier,
+    opts: RulerOptions,
+    store: Arc<store::Store>,
+    /// Where relative rule-file paths start.
+    config_dir: PathBuf,
+}
+
+impl Ruler {
+    pub fn new(store: Arc<store::Store>, config_file: Option<&Path>, opts: RulerOptions) -> Self {
+        let notifier = Notifier::new(opts.queue_capacity);
+        let env = env(
+            &store,
+            &opts,
+            &notifier,
+            Labels::empty(),
+            Duration::from_secs(60),
+        );
+        let config_dir = config_file
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ruler {
+            manager: tokio::sync::Mutex::new(Manager::new(env, opts.manager.clone())),
+            notifier,
+            opts,
+            store,
+            config_dir,
+        }
+    }
+
+    /// Reads every rule file of `cfg` and the `alerting` section; nothing
+    /// changes yet.
+    pub fn prepare(&self, cfg: &Config) -> Result<Prepared, String> {
+        let mut files = Vec::new();
+        for pattern in &cfg.rule_files {
+            let p = self.config_dir.join(pattern);
+            files.extend(rules::file::glob(&p));
+        }
+        let defaults = Defaults {
+            interval: cfg.global.evaluation_interval.0,
+            query_offset: cfg
+                .global
+                .rule_query_offset
+                .map(|d| d.0)
+                .unwrap_or_default(),
+        };
+        let groups = Manager::load(&files, defaults).map_err(|errs| {
+            let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+            format!("loading rules: {}", list.join("; "))
+        })?;
+        let targets = rules::notifier::targets(cfg.alerting.as_ref())?;
+        Ok(Prepared {
+            groups,
+            defaults,
+            targets,
+            external_labels: Labels::from_pairs(cfg.global.external_labels.clone()),
+            evaluation_interval: cfg.global.evaluation_interval.0,
+        })
+    }
+
+    /// Puts a prepared configuration in force.
+    pub async fn apply(&self, p: Prepared) {
+        self.notifier.configure(
+            p.targets,
+            p.external_labels.clone(),
+            self.opts.external_url.clone(),
+        );
+        let mut m = self.manager.lock().await;
+        m.set_env(env(
+            &self.store,
+            &self.opts,
+            &self.notifier,
+            p.external_labels,
+            p.evaluation_interval,
+        ));
+        let n = p.groups.len();
+        m.update(p.groups, p.defaults).await;
+        tracing::info!(groups = n, "rules loaded");
+    }
+
+    pub async fn views(&self) -> Vec<rules::manager::GroupView> {
+        self.manager.lock().await.views()
+    }
+
+    pub async fn shutdown(&self) {
+        self.manager.lock().await.shutdown().await;
+    }
+
+    /// `watchfire_rule_*` and `watchfire_notifier_*` metrics.
+    pub async fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        use std::sync::atomic::Ordering;
+        let views = self.views().await;
+        let gauge = |out: &mut String, name: &str, help: &str, kind: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        type Metric = (
+            &'static str,
+            &'static str,
+            &'static str,
+            fn(&rules::manager::GroupView) -> f64,
+        );
+        let per_group: [Metric; 8] = [
+            ("watchfire_rule_group_last_duration_seconds", "The duration of the last rule group evaluation.", "gauge", |g| g.evaluation_seconds),
+            ("watchfire_rule_group_last_evaluation_timestamp_seconds", "The timestamp of the last rule group evaluation in seconds.", "gauge", |g| g.last_evaluation as f64 / 1000.0),
+            ("watchfire_rule_group_interval_seconds", "The interval of a rule group.", "gauge", |g| g.interval.as_secs_f64()),
+            ("watchfire_rule_group_rules", "The number of rules.", "gauge", |g| g.rules.len() as f64),
+            ("watchfire_rule_group_last_evaluation_samples", "The number of samples returned during the last rule group evaluation.", "gauge", |g| g.last_samples as f64),
+            ("watchfire_rule_group_iterations_total", "The total number of scheduled rule group evaluations, whether executed or missed.", "counter", |g| (g.counters.iterations + g.counters.missed) as f64),
+            ("watchfire_rule_group_iterations_missed_total", "The total number of rule group evaluations missed due to slow rule group evaluation.", "counter", |g| g.counters.missed as f64),
+            ("watchfire_rule_evaluations_total", "The total number of rule evaluations.", "counter", |g| g.counters.evaluations as f64),
+        ];
+        for (name, help, kind, f) in per_group {
+            gauge(out, name, help, kind);
+            for g in &views {
+                let key = format!("{};{}", g.file, g.name);
+                let _ = writeln!(out, "{name}{{rule_group={key:?}}} {}", f(g));
+            }
+        }
+        gauge(
+            out,
+            "watchfire_rule_evaluation_failures_total",
+            "The total number of rule evaluation failures.",
+            "counter",
+        );
+        for g in &views {
+            let key = format!("{};{}", g.file, g.name);
+            let _ = writeln!(
+                out,
+                "watchfire_rule_evaluation_failures_total{{rule_group={key:?}}} {}",
+                g.counters.failures
+            );
+        }
+        let c = self.notifier.counters();
+        for (name, help, kind, v) in [
+            (
+                "watchfire_notifier_alerts_sent_total",
+                "Alerts sent to Alertmanagers.",
+                "counter",
+                c.sent.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "watchfire_notifier_errors_total",
+                "Alerts that failed to reach an Alertmanager.",
+                "counter",
+                c.errors.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "watchfire_notifier_alerts_dropped_total",
+                "Alerts dropped because the queue was full.",
+                "counter",
+                c.dropped.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "watchfire_notifier_queue_length",
+                "Alerts waiting to be sent.",
+                "gauge",
+                self.notifier.queue_len() as f64,
+            ),
+            (
+                "watchfire_notifier_queue_capacity",
+                "The capacity of the alert queue.",
+                "gauge",
+                self.notifier.capacity() as f64,
+            ),
+            (
+                "watchfire_notifier_alertmanagers",
+                "Alertmanagers alerts are sent to.",
+                "gauge",
+                self.notifier.alertmanagers().len() as f64,
+            ),
+        ] {
+            gauge(out, name, help, kind);
+            let _ = writeln!(out, "{name} {v}");
+        }
+    }
+}
+
+fn env(
+    store: &Arc<store::Store>,
+    opts: &RulerOptions,
+    notifier: &Notifier,
+    external_labels: Labels,
+    eval_interval: Duration,
+) -> Env {
+    let notify: Arc<dyn Notify> = Arc::new(notifier.clone());
+    Env {
+        engine: promql::Engine::new(promql::Options {
+            default_subquery_step: eval_interval,
+            ..opts.engine.clone()
+        }),
+        querier: store.clone(),
+        appendable: store.clone(),
+        external_labels,
+        external_url: opts.external_url.clone(),
+        notify: Some(notify),
+        resend_delay: opts.resend_delay,
+    }
+}
