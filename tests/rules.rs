@@ -183,7 +183,7 @@ fn a_bad_rule_file_is_refused_and_the_old_rules_keep_running() {
         (
             "bad PromQL",
             "groups:\n  - name: x\n    rules:\n      - record: r\n        expr: sum(\n",
-            Some(4),
+            Some(5),
             "could not parse expression",
         ),
         (

@@ -312,12 +312,11 @@ impl Parser<'_> {
         let limit = match m.get("limit") {
             None | Some(Value::Null) => 0,
             Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().unwrap_or(0),
+            // Upstream takes any integer; zero or less is no limit.
+            Some(Value::Number(n)) if n.as_i64().is_some() => 0,
             Some(_) => {
                 let l = self.lines.find(line, "limit", "");
-                self.error(
-                    l,
-                    format!("group \"{name}\": limit must be a non-negative integer"),
-                );
+                self.error(l, format!("group \"{name}\": limit must be an integer"));
                 0
             }
         };
@@ -391,7 +390,9 @@ impl Parser<'_> {
         if expr.is_empty() {
             fail(self, "field 'expr' must be set in rule".into());
         } else if let Err(e) = promql::parse(&expr) {
-            fail(self, format!("could not parse expression: {e}"));
+            // Upstream points at the expression itself.
+            let at = self.lines.find(line, "expr", "").unwrap_or(line);
+            self.error(Some(at), format!("{ctx}: could not parse expression: {e}"));
         }
         if !record.is_empty() {
             if !annotations.is_empty() {
@@ -500,8 +501,15 @@ impl Parser<'_> {
                         str_of(k),
                         str_of(v).or_else(|| v.is_null().then(String::new)),
                     ) {
-                        (Some(k), Some(v)) => {
-                            out.insert(k, v);
+                        (Some(k), Some(text)) => {
+                            // A number keeps the text it was written with
+                            // (`1.10`, not `1.1`), as upstream reads it into
+                            // a string.
+                            let text = match v {
+                                Value::Number(_) => self.raw_scalar(line, &k).unwrap_or(text),
+                                _ => text,
+                            };
+                            out.insert(k, text);
                         }
                         _ => {
                             let l = self.lines.find(line, key, "").unwrap_or(line);
@@ -519,6 +527,17 @@ impl Parser<'_> {
             }
         }
         out
+    }
+
+    /// The text of the plain scalar after `key:` on the first line at or
+    /// after `from` that holds it, without a trailing comment.
+    fn raw_scalar(&self, from: usize, key: &str) -> Option<String> {
+        let at = self.lines.find(from, key, "")?;
+        let l = self.lines.lines.get(at - 1)?;
+        let rest = l.split_once(&format!("{key}:"))?.1;
+        let rest = rest.split(" #").next().unwrap_or(rest).trim();
+        (!rest.is_empty() && !rest.starts_with(['"', '\'', '{', '[', '&', '*']))
+            .then(|| rest.to_string())
     }
 
     fn valid_label_name(&self, n: &str) -> bool {
@@ -619,6 +638,15 @@ mod tests {
     }
 
     #[test]
+    fn numbers_keep_their_text() {
+        let text = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels:\n          version: 1.10 # pinned\n          port: 0x1F\n";
+        let f = parse(Path::new("r.yml"), text, NameValidation::Utf8).unwrap();
+        let l = &f.groups[0].rules[0].labels;
+        assert_eq!(l["version"], "1.10");
+        assert_eq!(l["port"], "0x1F");
+    }
+
+    #[test]
     fn wildcards() {
         assert!(wildcard("*.yml", "rules.yml"));
         assert!(!wildcard("*.yml", "rules.yaml"));
@@ -642,7 +670,8 @@ mod tests {
 ";
         let e = errors(text);
         assert_eq!(e.len(), 3, "{e:?}");
-        assert_eq!(e[0].0, Some(6));
+        // An expression error points at the expression's line.
+        assert_eq!(e[0].0, Some(7));
         assert!(e[0]
             .1
             .starts_with("group \"a\", rule 2, \"Bad\": could not parse expression"));

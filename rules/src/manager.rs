@@ -206,6 +206,11 @@ impl Manager {
         for f in files {
             match file::load(f, Options::default()) {
                 Ok(rf) => {
+                    // Upstream loads duplicate rules too; `check rules`
+                    // reports them, and so does the log.
+                    for (name, labels) in file::duplicates(&rf) {
+                        tracing::warn!(file = %f.display(), rule = %name, ?labels, "duplicate rule: the same name and labels appear more than once");
+                    }
                     for g in rf.groups {
                         match Group::new(f, &g, defaults.interval, defaults.query_offset) {
                             Ok(rg) => out.push((g, rg)),
