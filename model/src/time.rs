@@ -68,6 +68,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Formats a duration the way Prometheus prints one (`1h30m`, `15d`, `0s`).
+/// Years and weeks are used only when they divide the whole duration, as
+/// upstream does (`90d`, not `12w6d`).
 pub fn format_duration(d: Duration) -> String {
     let mut ms = d.as_millis() as u64;
     if ms == 0 {
@@ -75,6 +77,9 @@ pub fn format_duration(d: Duration) -> String {
     }
     let mut out = String::new();
     for (unit, size) in UNITS {
+        if (unit == "y" || unit == "w") && ms % size != 0 {
+            continue;
+        }
         if ms >= size {
             out.push_str(&format!("{}{}", ms / size, unit));
             ms %= size;
@@ -211,6 +216,16 @@ mod tests {
                     .as_millis() as u64,
                 want
             );
+        }
+        let day = 86_400_000;
+        for (ms, want) in [
+            (90 * day, "90d"),
+            (14 * day, "2w"),
+            (365 * day, "1y"),
+            (106_700 * day, "106700d"),
+            (day + 1_500, "1d1s500ms"),
+        ] {
+            assert_eq!(format_duration(Duration::from_millis(ms)), want);
         }
         for bad in [
             "",
