@@ -8,7 +8,7 @@ use crate::{Error, Funcs, Template};
 
 /// How deep `{{template}}` calls may nest before execution stops, so a
 /// template that includes itself fails instead of overflowing the stack.
-const MAX_DEPTH: usize = 1000;
+const MAX_DEPTH: usize = 100;
 
 pub(crate) struct State<'a> {
     pub set: &'a Template,
@@ -127,9 +127,10 @@ impl State<'_> {
                 .iter()
                 .map(|(k, v)| (Value::String(k.clone()), v.clone()))
                 .collect(),
-            Value::Int(n) => (0..n.max(0))
-                .map(|i| (Value::Int(i), Value::Int(i)))
-                .collect(),
+            Value::Int(n) => {
+                // Counted without building a list, however large `n` is.
+                return self.range_count(b, dot, mark, n);
+            }
             Value::Nil => Vec::new(),
             other => {
                 return Err(self.err(format!("range can't iterate over {other}")));
@@ -155,6 +156,34 @@ impl State<'_> {
             }
             let inner = self.vars.len();
             let flow = self.walk(&b.list, &elem)?;
+            self.vars.truncate(inner);
+            if let Flow::Break = flow {
+                break;
+            }
+        }
+        self.vars.truncate(mark);
+        Ok(())
+    }
+
+    fn range_count(&mut self, b: &Branch, dot: &Value, mark: usize, n: i64) -> Result<(), Error> {
+        if n <= 0 {
+            if let Some(o) = &b.otherwise {
+                self.walk(o, dot)?;
+            }
+            self.vars.truncate(mark);
+            return Ok(());
+        }
+        let nvars = b.pipe.vars.len();
+        for i in 0..n {
+            let top = self.vars.len();
+            if nvars >= 1 && top >= 1 {
+                self.vars[top - 1].1 = Value::Int(i);
+            }
+            if nvars == 2 && top >= 2 {
+                self.vars[top - 2].1 = Value::Int(i);
+            }
+            let inner = self.vars.len();
+            let flow = self.walk(&b.list, &Value::Int(i))?;
             self.vars.truncate(inner);
             if let Flow::Break = flow {
                 break;

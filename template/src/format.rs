@@ -171,6 +171,9 @@ fn print_v(v: &Value) -> String {
     }
 }
 
+/// The largest width or precision a format may ask for.
+const MAX_WIDTH: usize = 4096;
+
 #[derive(Default, Clone, Copy)]
 struct Flags {
     minus: bool,
@@ -217,15 +220,17 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             let mut n: Option<usize> = None;
             while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                n = Some(n.unwrap_or(0) * 10 + d as usize);
+                n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(d as usize));
                 chars.next();
             }
             n
         };
-        f.width = num(&mut chars, &mut next);
+        // Width and precision are capped so that no format can ask for an
+        // unbounded allocation.
+        f.width = num(&mut chars, &mut next).map(|w| w.min(MAX_WIDTH));
         if chars.peek() == Some(&'.') {
             chars.next();
-            f.prec = Some(num(&mut chars, &mut next).unwrap_or(0));
+            f.prec = Some(num(&mut chars, &mut next).unwrap_or(0).min(MAX_WIDTH));
         }
         let Some(verb) = chars.next() else {
             out.push_str("%!(NOVERB)");

@@ -80,6 +80,7 @@ pub(crate) fn parse(name: &str, src: &str, funcs: &dyn Fn(&str) -> bool) -> Resu
         funcs,
         defined: HashMap::new(),
         range_depth: 0,
+        depth: 0,
     };
     let (main, end) = p.list(true)?;
     match end {
@@ -108,7 +109,13 @@ struct Parser<'a> {
     funcs: &'a dyn Fn(&str) -> bool,
     defined: HashMap<String, List>,
     range_depth: usize,
+    /// Nesting of controls and parentheses, bounded so that no input can
+    /// exhaust the stack.
+    depth: usize,
 }
+
+/// How deeply controls and parentheses may nest.
+const MAX_NESTING: usize = 200;
 
 impl Parser<'_> {
     fn err_at(&self, line: usize, msg: impl std::fmt::Display) -> Error {
@@ -267,6 +274,16 @@ impl Parser<'_> {
 
     /// `if`, `with` and `range`, after the keyword.
     fn control(&mut self, keyword: &str, line: usize) -> Result<Node, Error> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(self.err_at(line, format!("nesting deeper than {MAX_NESTING}")));
+        }
+        let r = self.control_inner(keyword, line);
+        self.depth -= 1;
+        r
+    }
+
+    fn control_inner(&mut self, keyword: &str, line: usize) -> Result<Node, Error> {
         let mark = self.vars.len();
         let pipe = self.pipeline(keyword, true)?;
         if pipe.cmds.is_empty() {
@@ -447,7 +464,13 @@ impl Parser<'_> {
                 Arg::Func(name)
             }
             Kind::LParen => {
-                let pipe = self.pipeline("parenthesized pipeline", false)?;
+                self.depth += 1;
+                if self.depth > MAX_NESTING {
+                    return Err(self.err_at(line, format!("nesting deeper than {MAX_NESTING}")));
+                }
+                let pipe = self.pipeline("parenthesized pipeline", false);
+                self.depth -= 1;
+                let pipe = pipe?;
                 let t = self.next();
                 if t.kind != Kind::RParen {
                     return Err(self.err_at(t.line, "unclosed left paren"));
