@@ -77,7 +77,7 @@ pub fn format_duration(d: Duration) -> String {
     }
     let mut out = String::new();
     for (unit, size) in UNITS {
-        if (unit == "y" || unit == "w") && ms % size != 0 {
+        if (unit == "y" || unit == "w") && !ms.is_multiple_of(size) {
             continue;
         }
         if ms >= size {
