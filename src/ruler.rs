@@ -16,6 +16,36 @@ use rules::group::{Env, Group, Notify};
 use rules::manager::{Defaults, Manager, ManagerOptions};
 use rules::notifier::{Notifier, Target};
 
+/// The rules Watchfire evaluates on its embedded default configuration:
+/// its own health, so a fresh install alerts on what it watches.
+pub const DEFAULT_RULES: &str = r#"groups:
+  - name: watchfire
+    rules:
+      - alert: TargetDown
+        expr: up == 0
+        for: 5m
+        labels:
+          severity: warning
+        annotations:
+          summary: "Target {{ $labels.instance }} of job {{ $labels.job }} is down"
+          description: "Scrapes of {{ $labels.instance }} have failed for 5 minutes."
+      - alert: RuleEvaluationFailing
+        expr: increase(watchfire_rule_evaluation_failures_total[5m]) > 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "Rules of {{ $labels.rule_group }} fail to evaluate"
+      - alert: AlertNotificationsFailing
+        expr: increase(watchfire_notifier_errors_total[5m]) > 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "Alerts are not reaching an Alertmanager"
+"#;
+
+/// Where the embedded rules say they come from.
+const DEFAULT_RULES_NAME: &str = "<embedded default rules>";
+
 /// Flags of the rule side.
 #[derive(Debug, Clone)]
 pub struct RulerOptions {
@@ -42,6 +72,8 @@ pub struct Ruler {
     store: Arc<store::Store>,
     /// Where relative rule-file paths start.
     config_dir: PathBuf,
+    /// Without a configuration file, the embedded rules run.
+    embedded: bool,
 }
 
 impl Ruler {
@@ -64,6 +96,7 @@ impl Ruler {
             opts,
             store,
             config_dir,
+            embedded: config_file.is_none(),
         }
     }
 
@@ -83,10 +116,19 @@ impl Ruler {
                 .map(|d| d.0)
                 .unwrap_or_default(),
         };
-        let groups = Manager::load(&files, defaults).map_err(|errs| {
+        let mut groups = Manager::load(&files, defaults).map_err(|errs| {
             let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
             format!("loading rules: {}", list.join("; "))
         })?;
+        if self.embedded {
+            let path = Path::new(DEFAULT_RULES_NAME);
+            let file = rules::parse(path, DEFAULT_RULES, rules::NameValidation::Utf8)
+                .map_err(|e| format!("embedded rules: {e:?}"))?;
+            for g in file.groups {
+                let rg = Group::new(path, &g, defaults.interval, defaults.query_offset)?;
+                groups.push((g, rg));
+            }
+        }
         let targets = rules::notifier::targets(cfg.alerting.as_ref())?;
         Ok(Prepared {
             groups,

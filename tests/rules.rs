@@ -234,6 +234,30 @@ fn a_bad_rule_file_is_refused_and_the_old_rules_keep_running() {
     );
 }
 
+#[test]
+fn the_embedded_default_runs_self_monitoring_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = start(&dir.path().join("data"), None, &[]);
+    let v = json(wf.addr, "/api/v1/rules");
+    let g = &v["data"]["groups"][0];
+    assert_eq!(g["name"], "watchfire", "{v}");
+    assert_eq!(g["file"], "<embedded default rules>", "{v}");
+    let names: Vec<&str> = g["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "TargetDown",
+            "RuleEvaluationFailing",
+            "AlertNotificationsFailing"
+        ]
+    );
+}
+
 /// `activeAt` of the only alert, in ms, with its state.
 fn the_alert(addr: SocketAddr) -> Option<(i64, String)> {
     let v = json(addr, "/api/v1/alerts");
