@@ -61,6 +61,7 @@ pub struct Prepared {
     groups: Vec<(rules::GroupConfig, Group)>,
     defaults: Defaults,
     targets: Vec<Target>,
+    relabel: Option<rules::notifier::Relabel>,
     external_labels: Labels,
     evaluation_interval: Duration,
 }
@@ -130,10 +131,12 @@ impl Ruler {
             }
         }
         let targets = rules::notifier::targets(cfg.alerting.as_ref())?;
+        let relabel = alert_relabel(cfg.alerting.as_ref())?;
         Ok(Prepared {
             groups,
             defaults,
             targets,
+            relabel,
             external_labels: Labels::from_pairs(cfg.global.external_labels.clone()),
             evaluation_interval: cfg.global.evaluation_interval.0,
         })
@@ -145,6 +148,7 @@ impl Ruler {
             p.targets,
             p.external_labels.clone(),
             self.opts.external_url.clone(),
+            p.relabel,
         );
         let mut m = self.manager.lock().await;
         m.set_env(env(
@@ -255,6 +259,23 @@ impl Ruler {
             let _ = writeln!(out, "{name} {v}");
         }
     }
+}
+
+/// `alerting.alert_relabel_configs`, compiled; `None` when there are none.
+fn alert_relabel(
+    alerting: Option<&serde_yaml::Value>,
+) -> Result<Option<rules::notifier::Relabel>, String> {
+    let Some(cfgs) = alerting.and_then(|a| a.get("alert_relabel_configs")) else {
+        return Ok(None);
+    };
+    let cfgs: Vec<collector::relabel::RelabelConfig> = serde_yaml::from_value(cfgs.clone())
+        .map_err(|e| format!("alerting.alert_relabel_configs: {e}"))?;
+    let r = collector::relabel::Relabeler::new(&cfgs)
+        .map_err(|e| format!("alerting.alert_relabel_configs: {e}"))?;
+    if r.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(move |l: &Labels| r.process(l))))
 }
 
 fn env(

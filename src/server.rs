@@ -71,8 +71,8 @@ pub struct ServerArgs {
     #[arg(long = "query.max-concurrency", value_name = "N", default_value_t = 20)]
     query_max_concurrency: usize,
     /// The URL under which Watchfire is reached from outside; alert
-    /// generator URLs and `$externalURL` use it. Default: from the listen
-    /// address.
+    /// generator URLs and `$externalURL` use it. Default:
+    /// `http://<host name>:<listen port>`, as Prometheus.
     #[arg(long = "web.external-url", value_name = "URL")]
     external_url: Option<String>,
     /// How long an alert's `ALERTS_FOR_STATE` may be silent and still have
@@ -249,7 +249,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
     let external_url = args
         .external_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", args.listen))
+        .unwrap_or_else(|| default_external_url(args.listen))
         .trim_end_matches('/')
         .to_string();
     let ruler = crate::ruler::Ruler::new(
@@ -277,7 +277,6 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
     let state = rt.block_on(async {
         let mut manager = collector::scrape::Manager::new(store.clone());
         manager.apply(&config);
-        tokio::spawn(ruler.notifier.clone().run());
         ruler.apply(prepared).await;
         Arc::new(AppState {
             store: store.clone(),
@@ -317,6 +316,16 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Upstream's default external URL: the host's name and the listen port.
+fn default_external_url(listen: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| listen.ip().to_string());
+    format!("http://{host}:{}", listen.port())
 }
 
 async fn serve(addr: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {

@@ -60,7 +60,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total = n
             .checked_mul(UNITS[idx].1)
             .and_then(|v| total.checked_add(v))
-            .filter(|v| *v <= i64::MAX as u64)
+            // Upstream holds durations in int64 nanoseconds (about 292 years).
+            .filter(|v| *v <= (i64::MAX / 1_000_000) as u64)
             .ok_or_else(|| format!("duration out of range: {s:?}"))?;
         rest = &rest[unit_len..];
     }

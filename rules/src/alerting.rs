@@ -44,7 +44,8 @@ impl State {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
     pub labels: Labels,
-    pub annotations: Labels,
+    /// Expanded annotations; unlike labels, an empty value is kept.
+    pub annotations: BTreeMap<String, String>,
     pub state: State,
     pub value: f64,
     pub active_at: i64,
@@ -146,12 +147,11 @@ impl AlertingRule {
             }
             b.set(ALERT_NAME, &self.name);
             let labels = b.labels();
-            let annotations = Labels::from_pairs(
-                self.annotations
-                    .iter()
-                    .map(|(k, v)| (k.clone(), expand(v)))
-                    .collect::<Vec<_>>(),
-            );
+            let annotations: BTreeMap<String, String> = self
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), expand(v)))
+                .collect();
             let h = labels.fingerprint();
             if fresh.contains_key(&h) {
                 return Err(
@@ -225,6 +225,14 @@ impl AlertingRule {
                 a.state = State::Firing;
                 a.fired_at = ts;
             }
+            // A firing alert whose rule now holds longer (a reload raised
+            // `for`) goes back to pending.
+            if a.state == State::Firing && ts - a.active_at < self.hold_ms {
+                a.state = State::Pending;
+                a.fired_at = 0;
+                a.last_sent_at = None;
+                a.keep_firing_since = 0;
+            }
             if self.restored {
                 out.push((series(ALERTS, &a.labels, Some(a.state)), 1.0));
                 out.push((
@@ -253,7 +261,7 @@ impl AlertingRule {
         for a in self.active.values_mut() {
             if a.needs_sending(ts, resend_delay) {
                 a.last_sent_at = Some(ts);
-                a.valid_until = ts + 4 * resend_delay.max(interval);
+                a.valid_until = ts.saturating_add(resend_delay.max(interval).saturating_mul(4));
                 out.push(a.clone());
             }
         }
@@ -315,14 +323,22 @@ impl AlertingRule {
         grace_ms: i64,
     ) -> i64 {
         let down_at = down_at.div_euclid(1000) * 1000;
-        let active_at = active_at_s as i64 * 1000;
-        let remaining = self.hold_ms - (down_at - active_at);
+        // The value is whatever the store holds; one out of any sensible
+        // range saturates rather than wrapping.
+        let active_at = if active_at_s.is_finite() {
+            (active_at_s.trunc() as i64).saturating_mul(1000)
+        } else {
+            ts
+        };
+        let remaining = self
+            .hold_ms
+            .saturating_sub(down_at.saturating_sub(active_at));
         if remaining <= 0 {
             active_at
         } else if remaining < grace_ms {
-            ts + grace_ms - self.hold_ms
+            ts.saturating_add(grace_ms).saturating_sub(self.hold_ms)
         } else {
-            active_at + (ts - down_at)
+            active_at.saturating_add(ts.saturating_sub(down_at))
         }
     }
 }
@@ -417,7 +433,7 @@ mod tests {
         assert_eq!(a.labels.get("alertname"), Some("Down"));
         assert_eq!(a.labels.get("severity"), Some("page"));
         assert_eq!(a.labels.get("__name__"), None);
-        assert_eq!(a.annotations.get("summary"), Some("api is down"));
+        assert_eq!(a.annotations["summary"], "api is down");
         assert_eq!(out[0].0.get("__name__"), Some("ALERTS"));
         assert_eq!(out[0].0.get("alertstate"), Some("firing"));
         assert_eq!(out[1].0.get("__name__"), Some("ALERTS_FOR_STATE"));
@@ -436,6 +452,20 @@ mod tests {
         // Comes back: pending again from the new time.
         step(&mut r, 2 * M, true);
         assert_eq!(r.alerts()[0].active_at, 2 * M);
+    }
+
+    #[test]
+    fn raising_for_sends_a_firing_alert_back_to_pending() {
+        let mut r = rule(0, 0);
+        step(&mut r, 0, true);
+        assert_eq!(state(&r), Some(State::Firing));
+        // A reload raised `for` to 10m; the alert became active at 0.
+        r.hold_ms = 10 * M;
+        step(&mut r, M, true);
+        let a = r.alerts()[0];
+        assert_eq!((a.state, a.fired_at, a.last_sent_at), (State::Pending, 0, None));
+        step(&mut r, 10 * M, true);
+        assert_eq!(state(&r), Some(State::Firing));
     }
 
     #[test]

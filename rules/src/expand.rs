@@ -26,6 +26,8 @@ pub struct Context {
     pub external_labels: Labels,
     pub external_url: String,
     pub query: Option<QueryFn>,
+    /// The evaluation time (Unix ms), for `now`.
+    pub time_ms: i64,
 }
 
 impl Context {
@@ -33,6 +35,8 @@ impl Context {
     pub fn funcs(&self) -> Funcs {
         let mut f = Funcs::new();
         add_funcs(&mut f, &self.external_url);
+        let now = self.time_ms as f64 / 1000.0;
+        f.insert("now", move |_| Ok(Value::Float(now)));
         let query = self.query.clone();
         f.insert("query", move |a| {
             let q = string_arg(a, 0, "query")?;
@@ -241,6 +245,29 @@ fn add_funcs(f: &mut Funcs, external_url: &str) {
     });
     let path = url_path(external_url);
     f.insert("pathPrefix", move |_| Ok(Value::String(path.clone())));
+    let url = external_url.to_string();
+    f.insert("externalURL", move |_| Ok(Value::String(url.clone())));
+    f.insert("urlQueryEscape", |a| {
+        Ok(Value::String(query_escape(&string_arg(
+            a,
+            0,
+            "urlQueryEscape",
+        )?)))
+    });
+    f.insert("toTime", |a| {
+        let v = one_arg(a, "toTime")?.to_float()?;
+        if v.is_nan() || v.is_infinite() {
+            return Err(format!("{v} cannot be converted to a timestamp"));
+        }
+        Ok(Value::String(humanize_timestamp(v)?))
+    });
+    f.insert("toDuration", |a| {
+        let v = one_arg(a, "toDuration")?.to_float()?;
+        if v.is_nan() || v.is_infinite() || (v * 1e9).abs() >= 9.2e18 {
+            return Err(format!("{v} cannot be represented as a duration"));
+        }
+        Ok(Value::String(go_duration_string((v * 1e9).round() as i64)))
+    });
     f.insert("tableLink", |a| {
         Ok(Value::String(format!(
             "/graph?g0.expr={}&g0.tab=1",
@@ -255,8 +282,14 @@ fn add_funcs(f: &mut Funcs, external_url: &str) {
     });
     f.insert("parseDuration", |a| {
         let s = string_arg(a, 0, "parseDuration")?;
-        let d = model::time::parse_duration(&s).map_err(|e| e.to_string())?;
-        Ok(Value::Float(d.as_secs_f64()))
+        // Upstream allows a sign here.
+        let (neg, body) = match s.strip_prefix('-') {
+            Some(b) => (true, b),
+            None => (false, s.as_str()),
+        };
+        let d = model::time::parse_duration(body).map_err(|e| e.to_string())?;
+        let secs = d.as_secs_f64();
+        Ok(Value::Float(if neg { -secs } else { secs }))
     });
 }
 
@@ -373,23 +406,76 @@ pub fn humanize_timestamp(v: f64) -> Result<String, String> {
     Ok(s)
 }
 
-/// Go's `strings.Title`: upper-cases the first letter of each word.
+/// Upstream's `title` (`cases.Title(language.AmericanEnglish,
+/// cases.NoLower)`): the first cased letter of each word is upper-cased,
+/// the rest left alone. Words run over letters, digits and `_`, and across
+/// a single `.`, `'` or `:` between them (`host.example.com` is one word,
+/// `don't` is one word).
 fn title(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let is_mid = |c: char| matches!(c, '.' | '\'' | ':' | '\u{2019}' | '\u{00b7}');
     let mut out = String::with_capacity(s.len());
-    let mut prev_sep = true;
-    for c in s.chars() {
-        if prev_sep {
+    let mut cased_in_word = false;
+    for (i, &c) in chars.iter().enumerate() {
+        let inside = is_word(c)
+            || (is_mid(c)
+                && i > 0
+                && is_word(chars[i - 1])
+                && chars.get(i + 1).is_some_and(|&n| is_word(n)));
+        if !inside {
+            cased_in_word = false;
+            out.push(c);
+            continue;
+        }
+        if !cased_in_word && c.is_alphabetic() {
             out.extend(c.to_uppercase());
+            cased_in_word = true;
         } else {
             out.push(c);
         }
-        prev_sep = if c.is_ascii() {
-            !(c.is_ascii_alphanumeric() || c == '_')
-        } else {
-            c.is_whitespace()
-        };
     }
     out
+}
+
+/// Go's `time.Duration.String()` of `ns` nanoseconds (`1h2m3.5s`,
+/// `150ms`, `0s`).
+fn go_duration_string(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let sign = if ns < 0 { "-" } else { "" };
+    let u = ns.unsigned_abs();
+    if u < 1_000_000_000 {
+        let (unit, div) = if u < 1_000 {
+            ("ns", 1)
+        } else if u < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{sign}{}{unit}", trim_fraction(u, div));
+    }
+    let h = u / 3_600_000_000_000;
+    let m = u / 60_000_000_000 % 60;
+    let s = trim_fraction(u % 60_000_000_000, 1_000_000_000);
+    match (h, m) {
+        (0, 0) => format!("{sign}{s}s"),
+        (0, m) => format!("{sign}{m}m{s}s"),
+        (h, m) => format!("{sign}{h}h{m}m{s}s"),
+    }
+}
+
+/// `v / div` with its fraction, trailing zeros removed.
+fn trim_fraction(v: u64, div: u64) -> String {
+    let whole = v / div;
+    let frac = v % div;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = div.ilog10() as usize;
+    let f = format!("{frac:0width$}");
+    format!("{whole}.{}", f.trim_end_matches('0'))
 }
 
 /// Go's `net.SplitHostPort`: `None` where Go returns an error.
@@ -474,11 +560,30 @@ mod tests {
             humanize_timestamp(0.0).unwrap(),
             "1970-01-01 00:00:00 +0000 UTC"
         );
+        for (ns, want) in [
+            (0, "0s"),
+            (1_500_000_000, "1.5s"),
+            (3_723_000_000_000, "1h2m3s"),
+            (150_000_000, "150ms"),
+            (-61_000_000_000, "-1m1s"),
+        ] {
+            assert_eq!(go_duration_string(ns), want);
+        }
+        for (s, want) in [
+            ("host.example.com", "Host.example.com"),
+            ("don't stop", "Don't Stop"),
+            ("1st place", "1St Place"),
+            ("_foo bar-baz", "_Foo Bar-Baz"),
+            ("hello world", "Hello World"),
+        ] {
+            assert_eq!(title(s), want, "{s}");
+        }
     }
 
     #[test]
     fn alert_templates() {
         let ctx = Context {
+            time_ms: 90_000,
             external_labels: Labels::from_pairs([("dc", "eu")]),
             external_url: "http://prom.example/pfx".into(),
             query: Some(Arc::new(|q: &str| {
@@ -503,6 +608,9 @@ mod tests {
             ("{{ tableLink \"up == 0\" }}", "/graph?g0.expr=up+%3D%3D+0&g0.tab=1"),
             ("{{ $a := args 1 \"x\" }}{{ $a.arg1 }}", "x"),
             ("{{ printf \"%.1f\" $value }}", "0.2"),
+            ("{{ now }} {{ externalURL }} {{ urlQueryEscape \"a b\" }}", "90 http://prom.example/pfx a+b"),
+            ("{{ toDuration 90 }} {{ toTime 0 }}", "1m30s 1970-01-01 00:00:00 +0000 UTC"),
+            ("{{ parseDuration \"-5m\" }}", "-300"),
         ];
         for (text, want) in cases {
             assert_eq!(ctx.expand("A", text, &labels, 0.25), *want, "{text}");

@@ -54,6 +54,7 @@ impl Env {
         let engine = self.engine.clone();
         let querier = self.querier.clone();
         Context {
+            time_ms: t,
             external_labels: self.external_labels.clone(),
             external_url: self.external_url.clone(),
             query: Some(Arc::new(move |q: &str| {
@@ -132,6 +133,9 @@ pub struct Group {
     pub evaluation_seconds: f64,
     pub last_samples: usize,
     pub counters: Counters,
+    /// Series of a predecessor's rules that did not carry over: marked
+    /// stale at the first evaluation (upstream `staleSeries`).
+    pub(crate) stale_pending: Vec<Labels>,
 }
 
 impl Group {
@@ -166,6 +170,7 @@ impl Group {
             evaluation_seconds: 0.0,
             last_samples: 0,
             counters: Counters::default(),
+            stale_pending: Vec::new(),
         })
     }
 
@@ -175,15 +180,20 @@ impl Group {
     }
 
     /// The group's offset within its interval, in nanoseconds: upstream
-    /// hashes the labels `{file, name}` so groups spread over the interval
-    /// and keep their phase across restarts.
+    /// hashes the labels `{file, name}` (xxhash64 of their encoding as
+    /// `labels.Labels` holds it: each string after its length, one byte
+    /// below 255, else 255 and three bytes little-endian) so groups spread
+    /// over the interval and keep their phase across restarts.
     pub fn offset_nanos(&self) -> u64 {
-        let mut b = Vec::with_capacity(self.file.len() + self.name.len() + 12);
-        for (k, v) in [("file", &self.file), ("name", &self.name)] {
-            b.extend_from_slice(k.as_bytes());
-            b.push(0xff);
-            b.extend_from_slice(v.as_bytes());
-            b.push(0xff);
+        let mut b = Vec::with_capacity(self.file.len() + self.name.len() + 24);
+        for s in ["file", self.file.as_str(), "name", self.name.as_str()] {
+            let n = s.len();
+            if n < 255 {
+                b.push(n as u8);
+            } else {
+                b.extend_from_slice(&[255, n as u8, (n >> 8) as u8, (n >> 16) as u8]);
+            }
+            b.extend_from_slice(s.as_bytes());
         }
         let interval = self.interval.as_nanos().max(1) as u64;
         xxhash_rust::xxh64::xxh64(&b, 0) % interval
@@ -240,13 +250,23 @@ impl Group {
             }
             self.rules[i].status_mut().evaluation_seconds = rule_start.elapsed().as_secs_f64();
         }
+        if !self.stale_pending.is_empty() {
+            let mut app = env.appendable.appender();
+            for l in self.stale_pending.drain(..) {
+                let _ = app.append(&l, ts - offset, stale_nan());
+            }
+            // A series a rule wrote again since is newer; its marker is
+            // refused as out of order, as upstream ignores it.
+            let _ = app.commit();
+        }
         self.last_samples = samples;
         self.last_evaluation = ts;
         self.evaluation_seconds = start.elapsed().as_secs_f64();
     }
 
     /// Appends a rule's output at `t` and staleness markers for the series
-    /// it wrote last time but not now.
+    /// it wrote last time but not now. Errors writing markers are ignored,
+    /// as upstream ignores them.
     fn write(
         &mut self,
         i: usize,
@@ -264,14 +284,19 @@ impl Group {
             }
             now.insert(l.fingerprint(), l);
         }
-        for (h, l) in &self.previous[i] {
-            if !now.contains_key(h) {
-                if let Err(e) = app.append(l, t, stale_nan()) {
-                    first_err.get_or_insert(e.to_string());
-                }
-            }
-        }
         let summary = app.commit().map_err(|e| e.to_string())?;
+        let gone: Vec<&Labels> = self.previous[i]
+            .iter()
+            .filter(|(h, _)| !now.contains_key(h))
+            .map(|(_, l)| l)
+            .collect();
+        if !gone.is_empty() {
+            let mut app = env.appendable.appender();
+            for l in gone {
+                let _ = app.append(l, t, stale_nan());
+            }
+            let _ = app.commit();
+        }
         self.previous[i] = now;
         if let Some(e) = first_err {
             return Err(e);
@@ -292,6 +317,14 @@ impl Group {
 
     pub(crate) fn set_previous(&mut self, i: usize, series: HashMap<u64, Labels>) {
         self.previous[i] = series;
+    }
+
+    /// Hands over every series the group's rules wrote last.
+    pub(crate) fn take_all_previous(&mut self) -> Vec<Labels> {
+        self.previous
+            .iter_mut()
+            .flat_map(|p| std::mem::take(p).into_values())
+            .collect()
     }
 
     /// Writes staleness markers at `ts` for every series the group wrote

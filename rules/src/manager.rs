@@ -126,6 +126,7 @@ impl Group {
     pub fn copy_state(&mut self, from: &mut Group) {
         self.last_evaluation = from.last_evaluation;
         self.evaluation_seconds = from.evaluation_seconds;
+        self.counters = from.counters;
         let key = |r: &RuleState| -> String {
             match r {
                 RuleState::Record(r) => format!("{}{:?}", r.name, r.labels),
@@ -152,13 +153,40 @@ impl Group {
                 new.restored = old.restored;
             }
         }
+        // Series of old rules that did not carry over go stale at the
+        // first evaluation.
+        self.stale_pending.extend(from.take_all_previous());
+    }
+
+    /// The group's definition as upstream's `Group.Equals` sees it: no
+    /// line numbers, expressions as parsed.
+    pub fn definition(&self) -> String {
+        let mut s = format!(
+            "{}|{}|{:?}|{:?}|{}",
+            self.file, self.name, self.interval, self.query_offset, self.limit
+        );
+        for r in &self.rules {
+            match r {
+                RuleState::Record(r) => s.push_str(&format!(
+                    "|record {} {} {:?}",
+                    r.name, r.expr_text, r.labels
+                )),
+                RuleState::Alert(a) => s.push_str(&format!(
+                    "|alert {} {} {} {} {:?} {:?}",
+                    a.name, a.expr_text, a.hold_ms, a.keep_firing_for_ms, a.labels, a.annotations
+                )),
+            }
+        }
+        s
     }
 }
 
 struct Running {
     key: String,
     /// The definition it runs, to tell whether a reload changes it.
-    source: (file::Group, Duration, Duration),
+    source: String,
+    interval: Duration,
+    query_offset: Duration,
     view: Arc<RwLock<GroupView>>,
     stop: watch::Sender<bool>,
     task: JoinHandle<Group>,
@@ -171,6 +199,8 @@ pub struct Manager {
     running: Vec<Running>,
     /// False until the first load: groups then restore `for` state.
     started: bool,
+    /// Removed groups waiting to mark their series stale.
+    stale_tasks: Vec<JoinHandle<()>>,
 }
 
 /// The defaults a rule file's groups take from `prometheus.yml`.
@@ -187,6 +217,7 @@ impl Manager {
             env: Arc::new(RwLock::new(env)),
             running: Vec::new(),
             started: false,
+            stale_tasks: Vec::new(),
         }
     }
 
@@ -203,7 +234,13 @@ impl Manager {
     ) -> Result<Vec<(file::Group, Group)>, Vec<RuleError>> {
         let mut out = Vec::new();
         let mut errs = Vec::new();
+        // A file matched by two patterns is one set of groups, as upstream
+        // keys groups by file and name.
+        let mut seen = std::collections::HashSet::new();
         for f in files {
+            if !seen.insert(f.clone()) {
+                continue;
+            }
             match file::load(f, Options::default()) {
                 Ok(rf) => {
                     // Upstream loads duplicate rules too; `check rules`
@@ -233,15 +270,15 @@ impl Manager {
     }
 
     /// Puts `groups` (from [`Manager::load`]) in force.
-    pub async fn update(&mut self, groups: Vec<(file::Group, Group)>, defaults: Defaults) {
+    pub async fn update(&mut self, groups: Vec<(file::Group, Group)>, _defaults: Defaults) {
         let restore = !self.started;
         self.started = true;
         let mut old: HashMap<String, Running> =
             self.running.drain(..).map(|r| (r.key.clone(), r)).collect();
         let mut next = Vec::with_capacity(groups.len());
-        for (def, mut g) in groups {
+        for (_, mut g) in groups {
             let key = g.key();
-            let source = (def, defaults.interval, defaults.query_offset);
+            let source = g.definition();
             if let Some(r) = old.remove(&key) {
                 if r.source == source {
                     next.push(r);
@@ -250,10 +287,6 @@ impl Manager {
                 let _ = r.stop.send(true);
                 if let Ok(mut prev) = r.task.await {
                     g.copy_state(&mut prev);
-                    let env = self.env.read().clone();
-                    // Series of rules that did not carry over go stale.
-                    let _ =
-                        tokio::task::spawn_blocking(move || prev.mark_stale(now_ms(), &env)).await;
                 }
             }
             if !restore {
@@ -261,24 +294,29 @@ impl Manager {
             }
             next.push(self.start(key, source, g, restore));
         }
-        // Groups that are gone: their series go stale.
+        // Groups that are gone: their series go stale two intervals after
+        // they stopped, unless a renamed rule has written them since (its
+        // newer samples make the markers out of order), as upstream.
         for (_, r) in old {
             let _ = r.stop.send(true);
+            let stopped = now_ms();
             if let Ok(mut g) = r.task.await {
-                let env = self.env.read().clone();
-                let _ = tokio::task::spawn_blocking(move || g.mark_stale(now_ms(), &env)).await;
+                let env = self.env.clone();
+                let at = stopped - r.query_offset.as_millis() as i64;
+                let wait = r.interval * 2;
+                self.stale_tasks.push(tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    let env = env.read().clone();
+                    let _ = tokio::task::spawn_blocking(move || g.mark_stale(at, &env)).await;
+                }));
             }
         }
+        self.stale_tasks.retain(|t| !t.is_finished());
         self.running = next;
     }
 
-    fn start(
-        &self,
-        key: String,
-        source: (file::Group, Duration, Duration),
-        g: Group,
-        restore: bool,
-    ) -> Running {
+    fn start(&self, key: String, source: String, g: Group, restore: bool) -> Running {
+        let (interval, query_offset) = (g.interval, g.query_offset);
         let view = Arc::new(RwLock::new(g.view()));
         let (stop, stop_rx) = watch::channel(false);
         let restore = restore.then_some((self.opts.outage_tolerance, self.opts.grace_period));
@@ -286,6 +324,8 @@ impl Manager {
         Running {
             key,
             source,
+            interval,
+            query_offset,
             view,
             stop,
             task,
@@ -300,6 +340,9 @@ impl Manager {
     /// Stops every group after its current evaluation, leaving its series
     /// as they are (a restart resumes them).
     pub async fn shutdown(&mut self) {
+        for t in self.stale_tasks.drain(..) {
+            t.abort();
+        }
         for r in self.running.drain(..) {
             let _ = r.stop.send(true);
             let _ = r.task.await;

@@ -5,7 +5,7 @@
 //! `alerting.alertmanagers[].static_configs`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +23,8 @@ use crate::group::Notify;
 /// Most alerts in one request, as upstream.
 pub const MAX_BATCH: usize = 256;
 
-/// The `alerting` section of `prometheus.yml`, as far as sending goes.
+/// The `alerting` section of `prometheus.yml`, as far as sending goes;
+/// `alert_relabel_configs` is compiled by the caller (see [`Relabel`]).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct AlertingConfig {
     #[serde(default)]
@@ -76,11 +77,6 @@ pub fn targets(alerting: Option<&serde_yaml::Value>) -> Result<Vec<Target>, Stri
     };
     let cfg: AlertingConfig =
         serde_yaml::from_value(v.clone()).map_err(|e| format!("alerting: {e}"))?;
-    if !cfg.alert_relabel_configs.is_empty() {
-        tracing::warn!(
-            "alerting.alert_relabel_configs is not applied yet; alerts are sent unrelabelled"
-        );
-    }
     let mut out = Vec::new();
     for (i, am) in cfg.alertmanagers.iter().enumerate() {
         match am.api_version.as_deref() {
@@ -97,8 +93,11 @@ pub fn targets(alerting: Option<&serde_yaml::Value>) -> Result<Vec<Target>, Stri
                 am.scheme
             ));
         }
-        for k in am.other.keys() {
-            if k != "follow_redirects" && k != "enable_http2" && k != "relabel_configs" {
+        for (k, v) in &am.other {
+            let empty = matches!(v, serde_yaml::Value::Null)
+                || matches!(v, serde_yaml::Value::Sequence(s) if s.is_empty());
+            let harmless = k == "follow_redirects" || k == "enable_http2";
+            if !harmless && !empty {
                 return Err(format!(
                     "alerting.alertmanagers[{i}]: {k} is not supported yet"
                 ));
@@ -109,7 +108,9 @@ pub fn targets(alerting: Option<&serde_yaml::Value>) -> Result<Vec<Target>, Stri
             Some(t) => model::time::parse_duration(t)
                 .map_err(|e| format!("alerting.alertmanagers[{i}].timeout: {e}"))?,
         };
-        let prefix = am.path_prefix.trim_end_matches('/');
+        // Upstream joins "/", the prefix and the API path.
+        let prefix = format!("/{}", am.path_prefix.trim_matches('/'));
+        let prefix = prefix.trim_end_matches('/');
         for sc in &am.static_configs {
             for t in &sc.targets {
                 out.push(Target {
@@ -122,7 +123,7 @@ pub fn targets(alerting: Option<&serde_yaml::Value>) -> Result<Vec<Target>, Stri
     Ok(out)
 }
 
-/// Counters for `watchfire_notifications_*`.
+/// Counters for `watchfire_notifier_*`.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub dropped: AtomicU64,
@@ -130,53 +131,99 @@ pub struct Counters {
     pub errors: AtomicU64,
 }
 
-struct Shared {
-    queue: Mutex<VecDeque<serde_json::Value>>,
-    targets: Mutex<Vec<Target>>,
+/// Rewrites or drops an alert's labels (`alerting.alert_relabel_configs`).
+pub type Relabel = Arc<dyn Fn(&Labels) -> Option<Labels> + Send + Sync>;
+
+/// One Alertmanager's queue; its own task drains it, so a slow or
+/// unreachable Alertmanager holds up no other (upstream `sendloop.go`).
+struct Queue {
+    target: Target,
+    alerts: Mutex<VecDeque<serde_json::Value>>,
     wake: tokio::sync::Notify,
+    stopped: AtomicBool,
+}
+
+struct Shared {
+    queues: Mutex<Vec<Arc<Queue>>>,
     capacity: usize,
     external_labels: Mutex<Labels>,
     external_url: Mutex<String>,
+    relabel: Mutex<Option<Relabel>>,
     counters: Counters,
 }
 
-/// Queues alerts for the Alertmanagers and sends them from a task.
+/// Queues alerts for the Alertmanagers and sends them, one task per
+/// Alertmanager.
 #[derive(Clone)]
 pub struct Notifier {
     shared: Arc<Shared>,
 }
 
 impl Notifier {
-    /// A notifier with a queue of `capacity` alerts; call [`Notifier::run`]
-    /// on a runtime to send.
+    /// A notifier whose queues hold `capacity` alerts each.
     pub fn new(capacity: usize) -> Self {
         Notifier {
             shared: Arc::new(Shared {
-                queue: Mutex::new(VecDeque::new()),
-                targets: Mutex::new(Vec::new()),
-                wake: tokio::sync::Notify::new(),
+                queues: Mutex::new(Vec::new()),
                 capacity: capacity.max(1),
                 external_labels: Mutex::new(Labels::empty()),
                 external_url: Mutex::new(String::new()),
+                relabel: Mutex::new(None),
                 counters: Counters::default(),
             }),
         }
     }
 
-    /// Applies a (re)loaded configuration.
-    pub fn configure(&self, targets: Vec<Target>, external_labels: Labels, external_url: String) {
-        *self.shared.targets.lock() = targets;
+    /// Applies a (re)loaded configuration. An Alertmanager that stays keeps
+    /// its queue; a new one gets a send task (on the current Tokio runtime);
+    /// one that is gone stops.
+    pub fn configure(
+        &self,
+        targets: Vec<Target>,
+        external_labels: Labels,
+        external_url: String,
+        relabel: Option<Relabel>,
+    ) {
         *self.shared.external_labels.lock() = external_labels;
         *self.shared.external_url.lock() = external_url;
-        self.shared.wake.notify_one();
+        *self.shared.relabel.lock() = relabel;
+        let mut queues = self.shared.queues.lock();
+        let mut next = Vec::with_capacity(targets.len());
+        for t in targets {
+            if let Some(i) = queues.iter().position(|q| q.target == t) {
+                next.push(queues.remove(i));
+                continue;
+            }
+            let q = Arc::new(Queue {
+                target: t,
+                alerts: Mutex::new(VecDeque::new()),
+                wake: tokio::sync::Notify::new(),
+                stopped: AtomicBool::new(false),
+            });
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(send_loop(q.clone(), self.shared.clone()));
+            }
+            next.push(q);
+        }
+        for gone in queues.drain(..) {
+            gone.stopped.store(true, Ordering::Relaxed);
+            gone.wake.notify_one();
+        }
+        *queues = next;
     }
 
     pub fn counters(&self) -> &Counters {
         &self.shared.counters
     }
 
+    /// Alerts waiting, over all queues.
     pub fn queue_len(&self) -> usize {
-        self.shared.queue.lock().len()
+        self.shared
+            .queues
+            .lock()
+            .iter()
+            .map(|q| q.alerts.lock().len())
+            .sum()
     }
 
     pub fn capacity(&self) -> usize {
@@ -185,92 +232,75 @@ impl Notifier {
 
     pub fn alertmanagers(&self) -> Vec<String> {
         self.shared
-            .targets
+            .queues
             .lock()
             .iter()
-            .map(|t| t.url.clone())
+            .map(|q| q.target.url.clone())
             .collect()
     }
 
-    /// Sends queued alerts until the task is dropped.
-    pub async fn run(self) {
-        let connector = HttpConnector::new();
-        let client: Client<HttpConnector, Full<Bytes>> =
-            Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
-        loop {
-            let batch: Vec<serde_json::Value> = {
-                let mut q = self.shared.queue.lock();
-                let n = q.len().min(MAX_BATCH);
-                q.drain(..n).collect()
-            };
-            if batch.is_empty() {
-                self.shared.wake.notified().await;
-                continue;
+    fn enqueue(&self, alerts: Vec<serde_json::Value>) {
+        for q in self.shared.queues.lock().iter() {
+            let mut held = q.alerts.lock();
+            let mut alerts = alerts.clone();
+            // Only the newest fit when a batch is larger than the queue.
+            if alerts.len() > self.shared.capacity {
+                let drop = alerts.len() - self.shared.capacity;
+                alerts.drain(..drop);
+                self.shared
+                    .counters
+                    .dropped
+                    .fetch_add(drop as u64, Ordering::Relaxed);
             }
-            let targets = self.shared.targets.lock().clone();
-            if targets.is_empty() {
-                continue;
+            let over = (held.len() + alerts.len()).saturating_sub(self.shared.capacity);
+            if over > 0 {
+                held.drain(..over);
+                self.shared
+                    .counters
+                    .dropped
+                    .fetch_add(over as u64, Ordering::Relaxed);
+                tracing::warn!(alertmanager = %q.target.url, dropped = over, "alert queue full, dropping the oldest alerts");
             }
-            let body = Bytes::from(serde_json::to_vec(&batch).unwrap_or_default());
-            // Every Alertmanager gets the batch at the same time.
-            let mut set = tokio::task::JoinSet::new();
-            for (i, t) in targets.iter().enumerate() {
-                let (client, t, body) = (client.clone(), t.clone(), body.clone());
-                set.spawn(async move { (i, post(&client, &t, body).await) });
-            }
-            let mut results = vec![Err("send task failed".to_string()); targets.len()];
-            while let Some(done) = set.join_next().await {
-                if let Ok((i, r)) = done {
-                    results[i] = r;
-                }
-            }
-            for (t, r) in targets.iter().zip(results) {
-                match r {
-                    Ok(()) => {
-                        self.shared
-                            .counters
-                            .sent
-                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        self.shared
-                            .counters
-                            .errors
-                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                        tracing::error!(alertmanager = %t.url, count = batch.len(), error = %e, "error sending alerts");
-                    }
-                }
-            }
+            held.extend(alerts);
+            drop(held);
+            q.wake.notify_one();
         }
     }
+}
 
-    fn enqueue(&self, alerts: Vec<serde_json::Value>) {
-        let mut q = self.shared.queue.lock();
-        let mut alerts = alerts;
-        // Only the newest fit when a batch is larger than the queue.
-        if alerts.len() > self.shared.capacity {
-            let drop = alerts.len() - self.shared.capacity;
-            alerts.drain(..drop);
-            self.shared
-                .counters
-                .dropped
-                .fetch_add(drop as u64, Ordering::Relaxed);
+/// Sends one Alertmanager's queue in batches until it is stopped.
+async fn send_loop(q: Arc<Queue>, shared: Arc<Shared>) {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new());
+    loop {
+        if q.stopped.load(Ordering::Relaxed) {
+            return;
         }
-        let over = (q.len() + alerts.len()).saturating_sub(self.shared.capacity);
-        if over > 0 {
-            q.drain(..over);
-            self.shared
-                .counters
-                .dropped
-                .fetch_add(over as u64, Ordering::Relaxed);
-            tracing::warn!(
-                dropped = over,
-                "alert notification queue full, dropping the oldest alerts"
-            );
+        let batch: Vec<serde_json::Value> = {
+            let mut held = q.alerts.lock();
+            let n = held.len().min(MAX_BATCH);
+            held.drain(..n).collect()
+        };
+        if batch.is_empty() {
+            q.wake.notified().await;
+            continue;
         }
-        q.extend(alerts);
-        drop(q);
-        self.shared.wake.notify_one();
+        let body = Bytes::from(serde_json::to_vec(&batch).unwrap_or_default());
+        match post(&client, &q.target, body).await {
+            Ok(()) => {
+                shared
+                    .counters
+                    .sent
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                shared
+                    .counters
+                    .errors
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                tracing::error!(alertmanager = %q.target.url, count = batch.len(), error = %e, "error sending alerts");
+            }
+        }
     }
 }
 
@@ -278,13 +308,14 @@ impl Notify for Notifier {
     fn send(&self, expr: &str, alerts: Vec<Alert>) {
         let ext = self.shared.external_labels.lock().clone();
         let url = self.shared.external_url.lock().clone();
+        let relabel = self.shared.relabel.lock().clone();
         let generator = format!(
             "{url}/graph?g0.expr={}&g0.tab=1",
             template::query_escape(expr)
         );
         let payload = alerts
             .iter()
-            .map(|a| payload(a, &ext, &generator))
+            .filter_map(|a| payload(a, &ext, relabel.as_ref(), &generator))
             .collect();
         self.enqueue(payload);
     }
@@ -294,28 +325,37 @@ impl Notify for Notifier {
 /// `alertsToOpenAPIAlerts`): external labels are added where the alert
 /// has no label of that name; `endsAt` is the resolution time, or how
 /// long the alert stays valid without news.
-pub fn payload(a: &Alert, external: &Labels, generator_url: &str) -> serde_json::Value {
-    let mut labels: serde_json::Map<String, serde_json::Value> = a
-        .labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.into()))
-        .collect();
+pub fn payload(
+    a: &Alert,
+    external: &Labels,
+    relabel: Option<&Relabel>,
+    generator_url: &str,
+) -> Option<serde_json::Value> {
+    let mut b = a.labels.builder();
     for (k, v) in external.iter() {
-        labels.entry(k.to_string()).or_insert_with(|| v.into());
+        if a.labels.get(k).is_none() {
+            b.set(k, v);
+        }
     }
+    let mut all = b.labels();
+    if let Some(r) = relabel {
+        all = r(&all)?;
+    }
+    let labels: serde_json::Map<String, serde_json::Value> =
+        all.iter().map(|(k, v)| (k.to_string(), v.into())).collect();
     let annotations: serde_json::Map<String, serde_json::Value> = a
         .annotations
         .iter()
-        .map(|(k, v)| (k.to_string(), v.into()))
+        .map(|(k, v)| (k.to_string(), v.as_str().into()))
         .collect();
     let ends = a.resolved_at.unwrap_or(a.valid_until);
-    serde_json::json!({
+    Some(serde_json::json!({
         "labels": labels,
         "annotations": annotations,
         "startsAt": rfc3339_ms(a.fired_at),
         "endsAt": rfc3339_ms(ends),
         "generatorURL": generator_url,
-    })
+    }))
 }
 
 /// RFC 3339 with milliseconds, as Go's `strfmt.DateTime` writes it.
@@ -359,7 +399,7 @@ mod tests {
     fn alert(i: usize) -> Alert {
         Alert {
             labels: Labels::from_pairs([("alertname", format!("A{i}")), ("dc", "x".into())]),
-            annotations: Labels::from_pairs([("summary", "s")]),
+            annotations: [("summary".to_string(), "s".to_string())].into(),
             state: State::Firing,
             value: 1.0,
             active_at: 0,
@@ -376,8 +416,10 @@ mod tests {
         let p = payload(
             &alert(1),
             &Labels::from_pairs([("dc", "y"), ("region", "eu")]),
+            None,
             "http://g",
-        );
+        )
+        .unwrap();
         assert_eq!(p["labels"]["dc"], "x", "the alert's own label wins");
         assert_eq!(p["labels"]["region"], "eu");
         assert_eq!(p["annotations"]["summary"], "s");
@@ -388,13 +430,34 @@ mod tests {
 
     #[test]
     fn full_queue_drops_the_oldest() {
+        // Without a runtime no send task starts, so the queues only fill.
         let n = Notifier::new(3);
+        let t = |p: u16| Target {
+            url: format!("http://127.0.0.1:{p}/api/v2/alerts"),
+            timeout: Duration::from_secs(1),
+        };
+        n.configure(vec![t(1), t(2)], Labels::empty(), String::new(), None);
         n.send("up == 0", (0..2).map(alert).collect());
         n.send("up == 0", (2..4).map(alert).collect());
-        assert_eq!(n.queue_len(), 3);
-        assert_eq!(n.counters().dropped.load(Ordering::Relaxed), 1);
-        let first = n.shared.queue.lock()[0]["labels"]["alertname"].clone();
+        assert_eq!(n.queue_len(), 6, "each Alertmanager has its own queue");
+        assert_eq!(n.counters().dropped.load(Ordering::Relaxed), 2);
+        let first = n.shared.queues.lock()[0].alerts.lock()[0]["labels"]["alertname"].clone();
         assert_eq!(first, "A1");
+    }
+
+    #[test]
+    fn relabelling_can_drop_and_rewrite() {
+        let drop_a1: Relabel = Arc::new(|l: &Labels| {
+            if l.get("alertname") == Some("A1") {
+                return None;
+            }
+            let mut b = l.builder();
+            b.del("dc");
+            Some(b.labels())
+        });
+        assert!(payload(&alert(1), &Labels::empty(), Some(&drop_a1), "").is_none());
+        let p = payload(&alert(2), &Labels::empty(), Some(&drop_a1), "").unwrap();
+        assert!(p["labels"].get("dc").is_none(), "{p}");
     }
 
     #[test]
@@ -405,6 +468,14 @@ mod tests {
         .unwrap();
         let t = targets(Some(&v)).unwrap();
         assert_eq!(t[0].url, "http://127.0.0.1:9093/am/api/v2/alerts");
+        let v: serde_yaml::Value = serde_yaml::from_str(
+            "alertmanagers:\n  - static_configs:\n      - targets: ['h:1']\n    path_prefix: am\n",
+        )
+        .unwrap();
+        assert_eq!(
+            targets(Some(&v)).unwrap()[0].url,
+            "http://h:1/am/api/v2/alerts"
+        );
         assert_eq!(t[0].timeout, Duration::from_secs(5));
         let bad: serde_yaml::Value =
             serde_yaml::from_str("alertmanagers:\n  - api_version: v1\n").unwrap();

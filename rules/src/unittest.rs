@@ -284,7 +284,12 @@ fn test_group(tg: &TestGroup, s: &Setup) -> Vec<String> {
         .max()
         .copied()
         .unwrap_or_default();
-    let maxt = mint + max_eval.as_millis() as i64;
+    let Some(maxt) = mint.checked_add(max_eval.as_millis() as i64) else {
+        return vec![format!(
+            "evaluation times beyond {} overflow",
+            model::time::format_duration(max_eval)
+        )];
+    };
     let step = s.eval_interval.as_millis().max(1) as i64;
 
     let mut loaded = vec![0usize; inputs.len()];
@@ -311,11 +316,11 @@ fn test_group(tg: &TestGroup, s: &Setup) -> Vec<String> {
         }
         while curr < alert_times.len()
             && (ts - mint) as u128 <= alert_times[curr].as_millis()
-            && alert_times[curr].as_millis() < (ts + step - mint) as u128
+            && alert_times[curr].as_millis() < (ts - mint).saturating_add(step) as u128
         {
             let t = alert_times[curr];
             for case in &alert_tests[&t] {
-                let mut got: Vec<(Labels, Labels)> = Vec::new();
+                let mut got: Vec<(Labels, BTreeMap<String, String>)> = Vec::new();
                 for g in &groups {
                     for r in &g.rules {
                         let RuleState::Alert(a) = r else { continue };
@@ -329,16 +334,13 @@ fn test_group(tg: &TestGroup, s: &Setup) -> Vec<String> {
                         }
                     }
                 }
-                let mut exp: Vec<(Labels, Labels)> = case
+                let mut exp: Vec<(Labels, BTreeMap<String, String>)> = case
                     .exp_alerts
                     .iter()
                     .map(|a| {
                         let mut l = a.exp_labels.clone();
                         l.insert(ALERT_NAME.into(), case.alertname.clone());
-                        (
-                            Labels::from_pairs(l),
-                            Labels::from_pairs(a.exp_annotations.clone()),
-                        )
+                        (Labels::from_pairs(l), a.exp_annotations.clone())
                     })
                     .collect();
                 got.sort();
@@ -360,7 +362,10 @@ fn test_group(tg: &TestGroup, s: &Setup) -> Vec<String> {
             }
             curr += 1;
         }
-        ts += step;
+        let Some(next) = ts.checked_add(step) else {
+            break;
+        };
+        ts = next;
     }
     // As upstream, input beyond the last evaluation time is never loaded,
     // so `@` and negative offsets cannot see past it.
@@ -473,6 +478,11 @@ pub fn labels_string(l: &Labels) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
+fn pairs_string(m: &BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
 fn samples_string(s: &[(Labels, f64)]) -> String {
     if s.is_empty() {
         return "nil".into();
@@ -489,7 +499,7 @@ fn samples_string(s: &[(Labels, f64)]) -> String {
         .join(", ")
 }
 
-fn alerts_string(a: &[(Labels, Labels)]) -> String {
+fn alerts_string(a: &[(Labels, BTreeMap<String, String>)]) -> String {
     if a.is_empty() {
         return "[]".into();
     }
@@ -501,7 +511,7 @@ fn alerts_string(a: &[(Labels, Labels)]) -> String {
         let one = format!(
             "\nLabels:{}\nAnnotations:{}",
             labels_string(l),
-            labels_string(ann)
+            pairs_string(ann)
         );
         s.push_str(&format!("\n{i}:{}", indent(&one, "  ")));
     }
@@ -518,17 +528,18 @@ fn indent(s: &str, prefix: &str) -> String {
 
 /// A Prometheus duration (`1m`, `1h30m`, `0`).
 fn duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    model::time::parse_duration(s).map_err(|e| format!("not a valid duration string: {s:?}: {e}"))
+    model::time::parse_duration(s.trim())
 }
 
-/// `start_timestamp`: Unix seconds or RFC 3339, as Unix ms.
+/// `start_timestamp`: Unix seconds or RFC 3339, as Unix ms. Times that
+/// cannot be a timestamp (beyond about 292 million years) are refused.
 fn start_time(s: &str) -> Result<i64, String> {
     if let Ok(f) = s.trim().parse::<f64>() {
-        return Ok((f * 1000.0).round() as i64);
+        let ms = (f * 1000.0).round();
+        if !ms.is_finite() || ms.abs() >= 9.2e18 {
+            return Err(format!("cannot parse {s:?} to a valid timestamp"));
+        }
+        return Ok(ms as i64);
     }
     model::time::parse_rfc3339(s.trim())
         .ok_or_else(|| format!("cannot parse {s:?} to a valid timestamp"))

@@ -43,7 +43,7 @@ fn time_json(ms: i64) -> String {
 fn alert_json(a: &Alert) -> Value {
     let mut v = json!({
         "labels": pairs_json(a.labels.iter()),
-        "annotations": pairs_json(a.annotations.iter()),
+        "annotations": pairs_json(a.annotations.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         "state": a.state.as_str(),
         "activeAt": time_json(a.active_at),
         "value": template::format::float(a.value, 'e', None, false),
