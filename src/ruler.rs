@@ -167,8 +167,11 @@ impl Ruler {
         self.manager.lock().await.views()
     }
 
+    /// Stops the groups, then sends what the notifier still holds (for at
+    /// most 10 s).
     pub async fn shutdown(&self) {
         self.manager.lock().await.shutdown().await;
+        self.notifier.drain(Duration::from_secs(10)).await;
     }
 
     /// `watchfire_rule_*` and `watchfire_notifier_*` metrics.

@@ -463,7 +463,10 @@ mod tests {
         r.hold_ms = 10 * M;
         step(&mut r, M, true);
         let a = r.alerts()[0];
-        assert_eq!((a.state, a.fired_at, a.last_sent_at), (State::Pending, 0, None));
+        assert_eq!(
+            (a.state, a.fired_at, a.last_sent_at),
+            (State::Pending, 0, None)
+        );
         step(&mut r, 10 * M, true);
         assert_eq!(state(&r), Some(State::Firing));
     }

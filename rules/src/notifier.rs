@@ -239,6 +239,42 @@ impl Notifier {
             .collect()
     }
 
+    /// Sends what is still queued, for at most `limit`, and stops the send
+    /// tasks: on shutdown, resolved notices and the last firing alerts still
+    /// go out (upstream `--alertmanager.drain-notification-queue-on-shutdown`).
+    pub async fn drain(&self, limit: Duration) {
+        let queues: Vec<Arc<Queue>> = self.shared.queues.lock().drain(..).collect();
+        for q in &queues {
+            q.stopped.store(true, Ordering::Relaxed);
+            q.wake.notify_one();
+        }
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new());
+        let work = async {
+            for q in &queues {
+                loop {
+                    let batch: Vec<serde_json::Value> = {
+                        let mut held = q.alerts.lock();
+                        let n = held.len().min(MAX_BATCH);
+                        held.drain(..n).collect()
+                    };
+                    if batch.is_empty() {
+                        break;
+                    }
+                    let body = Bytes::from(serde_json::to_vec(&batch).unwrap_or_default());
+                    let counter = match post(&client, &q.target, body).await {
+                        Ok(()) => &self.shared.counters.sent,
+                        Err(_) => &self.shared.counters.errors,
+                    };
+                    counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
+            }
+        };
+        if tokio::time::timeout(limit, work).await.is_err() {
+            tracing::warn!("alert queue not drained before shutdown");
+        }
+    }
+
     fn enqueue(&self, alerts: Vec<serde_json::Value>) {
         for q in self.shared.queues.lock().iter() {
             let mut held = q.alerts.lock();
