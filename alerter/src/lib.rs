@@ -1,0 +1,27 @@
+//! The alerter: Alertmanager-compatible configuration and routing.
+//!
+//! - [`config`]: `alertmanager.yml` loaded strictly, checked as upstream
+//!   checks the whole (receivers, root route, time intervals).
+//! - [`matcher`]: Alertmanager's matcher syntax and the legacy
+//!   `match`/`match_re` maps.
+//! - [`route`]: the compiled route tree and the routes an alert takes.
+//!
+//! Data flow: `alertmanager.yml` → [`config::Config`] (raw) → checked
+//! [`config::Loaded`] → [`route::Route`] tree → for an alert's labels,
+//! [`route::Route::matches`] gives the routes (and so receivers and
+//! grouping) in order.
+//!
+//! ```
+//! let cfg = alerter::config::parse(
+//!     "route:\n  receiver: ops\n  routes:\n    - matchers: ['team=db']\n      receiver: dba\nreceivers:\n  - name: ops\n  - name: dba\n",
+//!     "alertmanager.yml",
+//! ).unwrap();
+//! let tree = alerter::route::Route::new(cfg.raw.route.as_ref().unwrap()).unwrap();
+//! let labels = [("team".to_string(), "db".to_string())].into();
+//! let got: Vec<&str> = tree.matches(&labels).iter().map(|r| r.receiver.as_str()).collect();
+//! assert_eq!(got, ["dba"]);
+//! ```
+
+pub mod config;
+pub mod matcher;
+pub mod route;

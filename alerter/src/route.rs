@@ -1,0 +1,132 @@
+//! The compiled route tree (upstream `dispatch/route.go`): every node with
+//! its options resolved from its ancestors, and the walk that finds the
+//! routes an alert takes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::config::RouteConfig;
+use crate::matcher::{self, Matcher};
+
+pub const DEFAULT_GROUP_WAIT: Duration = Duration::from_secs(30);
+pub const DEFAULT_GROUP_INTERVAL: Duration = Duration::from_secs(5 * 60);
+pub const DEFAULT_REPEAT_INTERVAL: Duration = Duration::from_secs(4 * 3600);
+
+/// A route with everything it inherits filled in.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub receiver: String,
+    /// Sorted label names to group by.
+    pub group_by: Vec<String>,
+    /// `group_by: [...]`: every label groups.
+    pub group_by_all: bool,
+    pub group_wait: Duration,
+    pub group_interval: Duration,
+    pub repeat_interval: Duration,
+    pub matchers: Vec<Matcher>,
+    pub continue_: bool,
+    pub mute_time_intervals: Vec<String>,
+    pub active_time_intervals: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub routes: Vec<Route>,
+    /// Upstream's route key: the matchers of every level, `{}/{a="b"}/…`.
+    pub key: String,
+}
+
+impl Route {
+    /// Compiles the tree under the root `cfg` (already checked by
+    /// [`crate::config::parse`]).
+    pub fn new(cfg: &RouteConfig) -> Result<Route, String> {
+        let root = Route {
+            receiver: String::new(),
+            group_by: Vec::new(),
+            group_by_all: false,
+            group_wait: DEFAULT_GROUP_WAIT,
+            group_interval: DEFAULT_GROUP_INTERVAL,
+            repeat_interval: DEFAULT_REPEAT_INTERVAL,
+            matchers: Vec::new(),
+            continue_: false,
+            mute_time_intervals: Vec::new(),
+            active_time_intervals: Vec::new(),
+            labels: BTreeMap::new(),
+            routes: Vec::new(),
+            key: String::new(),
+        };
+        build(cfg, &root, None)
+    }
+
+    /// The routes an alert with `labels` takes, in order (upstream
+    /// `Route.Match`): the deepest matching nodes; a matching child stops
+    /// its later siblings unless it has `continue: true`.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> Vec<&Route> {
+        if !self.matchers.iter().all(|m| m.matches(labels)) {
+            return Vec::new();
+        }
+        let mut all = Vec::new();
+        for c in &self.routes {
+            let m = c.matches(labels);
+            let hit = !m.is_empty();
+            all.extend(m);
+            if hit && !c.continue_ {
+                break;
+            }
+        }
+        if all.is_empty() {
+            all.push(self);
+        }
+        all
+    }
+}
+
+fn duration(v: &Option<String>, inherited: Duration) -> Result<Duration, String> {
+    match v {
+        Some(s) => model::time::parse_duration(s),
+        None => Ok(inherited),
+    }
+}
+
+fn build(cfg: &RouteConfig, parent: &Route, parent_key: Option<&str>) -> Result<Route, String> {
+    let mut matchers = matcher::from_maps(&cfg.match_, &cfg.match_re)?;
+    for m in &cfg.matchers {
+        matchers.extend(matcher::parse(m)?);
+    }
+    matcher::sort(&mut matchers);
+    let (group_by, group_by_all) = match &cfg.group_by {
+        Some(g) if g.iter().any(|l| l == "...") => (Vec::new(), true),
+        Some(g) if !g.is_empty() => {
+            let mut g = g.clone();
+            g.sort();
+            (g, false)
+        }
+        _ => (parent.group_by.clone(), parent.group_by_all),
+    };
+    let key = match parent_key {
+        None => "{}".to_string(),
+        Some(p) => format!("{p}/{}", matcher::list_string(&matchers)),
+    };
+    let mut r = Route {
+        receiver: cfg
+            .receiver
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| parent.receiver.clone()),
+        group_by,
+        group_by_all,
+        group_wait: duration(&cfg.group_wait, parent.group_wait)?,
+        group_interval: duration(&cfg.group_interval, parent.group_interval)?,
+        repeat_interval: duration(&cfg.repeat_interval, parent.repeat_interval)?,
+        matchers,
+        continue_: cfg.continue_,
+        mute_time_intervals: cfg.mute_time_intervals.clone(),
+        active_time_intervals: cfg.active_time_intervals.clone(),
+        labels: cfg.labels.clone(),
+        routes: Vec::new(),
+        key,
+    };
+    let mut children = Vec::with_capacity(cfg.routes.len());
+    for c in &cfg.routes {
+        children.push(build(c, &r, Some(&r.key))?);
+    }
+    r.routes = children;
+    Ok(r)
+}
