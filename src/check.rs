@@ -33,6 +33,13 @@ pub enum CheckCommand {
         #[arg(long)]
         legacy_names: bool,
     },
+    /// Validate alertmanager.yml files, as `amtool check-config` does: exit
+    /// 0 when all load, 1 with file, line and reason otherwise.
+    Alertmanager {
+        /// The files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Validate an exposition read from standard input, as `promtool check
     /// metrics` does: exit 0 when it parses, 1 with line and reason when it
     /// does not. Lint findings are printed but do not change the exit code.
@@ -124,6 +131,29 @@ fn check_rules(files: &[PathBuf], lint: RulesLint, lint_fatal: bool, legacy: boo
 fn run_other(cmd: &CheckCommand) -> anyhow::Result<bool> {
     match cmd {
         CheckCommand::Rules { .. } => Ok(true),
+        CheckCommand::Alertmanager { files } => {
+            let mut ok = true;
+            for f in files {
+                println!("Checking '{}'", f.display());
+                match alerter::config::load(f) {
+                    Ok(cfg) => {
+                        println!("  SUCCESS");
+                        println!("Found:");
+                        println!(" - global config");
+                        println!(" - route");
+                        println!(" - {} inhibit rules", cfg.raw.inhibit_rules.len());
+                        println!(" - {} receivers", cfg.receivers.len());
+                        println!(" - {} templates", cfg.raw.templates.len());
+                    }
+                    Err(e) => {
+                        println!("  FAILED: {e}");
+                        ok = false;
+                    }
+                }
+                println!();
+            }
+            Ok(ok)
+        }
         CheckCommand::Config { files } => {
             let mut ok = true;
             for f in files {

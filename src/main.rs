@@ -3,8 +3,9 @@
 //! `watchfire` with no subcommand runs the server on its defaults (data in
 //! `./data`, listening on `127.0.0.1:9090`, scraping itself). Subcommands:
 //! `import` backfills a store from an exposition file; `check config`,
-//! `check rules` and `check metrics` validate without running; `test
-//! rules` runs rule unit tests; `promql-test` runs promqltest scripts
+//! `check rules`, `check alertmanager` and `check metrics` validate without
+//! running; `test rules` runs rule unit tests; `routes test` routes an
+//! alert through an alertmanager.yml; `promql-test` runs promqltest scripts
 //! against the PromQL engine; `query` asks a running server.
 
 mod api;
@@ -12,6 +13,7 @@ mod check;
 mod import;
 mod promql_test;
 mod query_cli;
+mod routes_cli;
 mod ruler;
 mod server;
 mod test_rules;
@@ -48,6 +50,9 @@ enum Command {
     /// Run unit tests.
     #[command(subcommand)]
     Test(test_rules::TestCommand),
+    /// Work with an alertmanager.yml route tree.
+    #[command(subcommand)]
+    Routes(routes_cli::RoutesCommand),
 }
 
 /// Flags that shape the store, shared by the server and `import`.
@@ -83,6 +88,11 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Some(Command::PromqlTest(args)) => match promql_test::run(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Some(Command::Routes(cmd)) => match routes_cli::run(&cmd) {
             Ok(true) => Ok(()),
             Ok(false) => return ExitCode::FAILURE,
             Err(e) => Err(e),

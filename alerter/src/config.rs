@@ -13,6 +13,8 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use crate::receiver::{GlobalConfig, ReceiverConfig};
+
 /// A configuration problem: file, line when known, and upstream's reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
@@ -37,13 +39,13 @@ impl std::error::Error for ConfigError {}
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
-    pub global: Option<Value>,
+    pub global: Option<GlobalConfig>,
     #[serde(default)]
     pub route: Option<RouteConfig>,
     #[serde(default)]
     pub inhibit_rules: Vec<InhibitRuleConfig>,
     #[serde(default)]
-    pub receivers: Vec<Value>,
+    pub receivers: Vec<ReceiverConfig>,
     #[serde(default)]
     pub templates: Vec<String>,
     #[serde(default)]
@@ -66,8 +68,9 @@ pub struct RouteConfig {
     pub continue_: bool,
     #[serde(default, rename = "match")]
     pub match_: BTreeMap<String, String>,
+    /// A null value is kept so that it can be refused as upstream does.
     #[serde(default)]
-    pub match_re: BTreeMap<String, String>,
+    pub match_re: BTreeMap<String, Option<String>>,
     #[serde(default)]
     pub matchers: Vec<String>,
     #[serde(default)]
@@ -96,13 +99,13 @@ pub struct InhibitRuleConfig {
     #[serde(default)]
     pub source_match: BTreeMap<String, String>,
     #[serde(default)]
-    pub source_match_re: BTreeMap<String, String>,
+    pub source_match_re: BTreeMap<String, Option<String>>,
     #[serde(default)]
     pub source_matchers: Vec<String>,
     #[serde(default)]
     pub target_match: BTreeMap<String, String>,
     #[serde(default)]
-    pub target_match_re: BTreeMap<String, String>,
+    pub target_match_re: BTreeMap<String, Option<String>>,
     #[serde(default)]
     pub target_matchers: Vec<String>,
     #[serde(default)]
@@ -119,41 +122,12 @@ pub struct TimeIntervalConfig {
     pub time_intervals: Vec<Value>,
 }
 
-/// The integrations a receiver may list.
-pub const INTEGRATIONS: &[&str] = &[
-    "discord_configs",
-    "email_configs",
-    "incidentio_configs",
-    "jira_configs",
-    "mattermost_configs",
-    "msteams_configs",
-    "msteamsv2_configs",
-    "opsgenie_configs",
-    "pagerduty_configs",
-    "pushover_configs",
-    "rocketchat_configs",
-    "slack_configs",
-    "sns_configs",
-    "telegram_configs",
-    "victorops_configs",
-    "webex_configs",
-    "webhook_configs",
-    "wechat_configs",
-];
-
-/// A receiver: its name, labels and the raw settings of each integration.
-#[derive(Debug, Clone, Default)]
-pub struct Receiver {
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub integrations: Vec<(String, Value)>,
-}
-
 /// A loaded, checked configuration.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub raw: Config,
-    pub receivers: Vec<Receiver>,
+    /// Receivers with `global:` filled in.
+    pub receivers: Vec<ReceiverConfig>,
     /// Names of `time_intervals` and `mute_time_intervals`.
     pub time_intervals: HashSet<String>,
 }
@@ -180,29 +154,67 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
     let line_of = |needle: &str| -> Option<usize> {
         text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
     };
+    // An empty document never reaches upstream's checks.
+    let empty = text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---")
+        || matches!(text.trim(), "null" | "~");
+    if empty {
+        return Err(err(None, "no route provided in config".into()));
+    }
     let raw: Config = if text.trim().is_empty() {
         Config::default()
     } else {
         serde_yaml::from_str(text).map_err(|e| {
             let line = e.location().map(|l| l.line());
-            let msg = e.to_string();
-            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            err(line, msg)
+            err(line, decode_error(&e.to_string(), line))
         })?
     };
-    // Receivers: decoded one by one, as upstream's Receiver.UnmarshalYAML.
+    // Checks upstream makes while decoding, section by section in the
+    // order the file has them.
+    let route_first = match (text.find("\nroute:"), text.find("\nreceivers:")) {
+        (Some(a), Some(b)) => a < b,
+        _ => true,
+    };
+    let decode_route = || -> Result<(), ConfigError> {
+        if let Some(r) = &raw.route {
+            check_route_node(r).map_err(|e| err(None, e))?;
+        }
+        Ok(())
+    };
+    let decode_receivers = || -> Result<(), ConfigError> {
+        for r in &raw.receivers {
+            r.check_entries()
+                .map_err(|e| err(line_of(&r.name).filter(|_| !r.name.is_empty()), e))?;
+        }
+        Ok(())
+    };
+    if route_first {
+        decode_route()?;
+        decode_receivers()?;
+    } else {
+        decode_receivers()?;
+        decode_route()?;
+    }
+    // Then, as upstream's Config.UnmarshalYAML: global exclusivity,
+    // receivers filled from global, the route tree, time intervals.
+    let global = raw.global.clone().unwrap_or_default();
+    global.check().map_err(|e| err(line_of("global:"), e))?;
     let mut receivers = Vec::new();
     let mut names = HashSet::new();
     for r in &raw.receivers {
-        let rcv = receiver(r).map_err(|e| err(None, e))?;
-        if !names.insert(rcv.name.clone()) {
+        if !names.insert(r.name.clone()) {
             return Err(err(
-                line_of(&format!("name: '{}'", rcv.name))
-                    .or_else(|| line_of(&format!("name: {}", rcv.name))),
-                format!("notification config name {:?} is not unique", rcv.name),
+                line_of(&format!("name: '{}'", r.name))
+                    .or_else(|| line_of(&format!("name: {}", r.name))),
+                format!("notification config name {:?} is not unique", r.name),
             ));
         }
-        receivers.push(rcv);
+        let mut filled = r.clone();
+        filled
+            .apply_global(&global)
+            .map_err(|e| err(line_of(&r.name).filter(|_| !r.name.is_empty()), e))?;
+        receivers.push(filled);
     }
     // Time intervals: named and unique.
     let mut intervals = HashSet::new();
@@ -227,7 +239,6 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
     let Some(root) = &raw.route else {
         return Err(err(None, "no routes provided".into()));
     };
-    check_route_node(root).map_err(|e| err(None, e))?;
     if root.receiver.as_deref().unwrap_or("").is_empty() {
         return Err(err(
             line_of("route:"),
@@ -254,14 +265,35 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
     }
     check_receivers(root, &names).map_err(|(name, e)| err(line_of(&name), e))?;
     check_intervals(root, &intervals).map_err(|(name, e)| err(line_of(&name), e))?;
+    if root.continue_ {
+        return Err(err(
+            line_of("continue:"),
+            "cannot have continue in root route".into(),
+        ));
+    }
     for (i, r) in raw.inhibit_rules.iter().enumerate() {
         for m in r.source_matchers.iter().chain(&r.target_matchers) {
             crate::matcher::parse(m)
                 .map_err(|e| err(line_of(m), format!("inhibit_rules[{i}]: {e}")))?;
         }
-        crate::matcher::from_maps(&r.source_match, &r.source_match_re)
-            .and_then(|_| crate::matcher::from_maps(&r.target_match, &r.target_match_re))
-            .map_err(|e| err(None, format!("inhibit_rules[{i}]: {e}")))?;
+        let check = || -> Result<(), String> {
+            let sre = regex_map(&r.source_match_re)?;
+            let tre = regex_map(&r.target_match_re)?;
+            for k in r.source_match.keys().chain(r.target_match.keys()) {
+                if !is_classic_name(k) {
+                    return Err(format!("invalid label name {k:?}"));
+                }
+            }
+            for l in &r.equal {
+                if !is_classic_name(l) {
+                    return Err(format!("invalid label name {l:?} in equal list"));
+                }
+            }
+            crate::matcher::from_maps(&r.source_match, &sre)?;
+            crate::matcher::from_maps(&r.target_match, &tre)?;
+            Ok(())
+        };
+        check().map_err(|e| err(None, e))?;
     }
     Ok(Loaded {
         raw,
@@ -270,60 +302,48 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
     })
 }
 
-/// Upstream `Receiver.UnmarshalYAML`: a name, labels, known integrations.
-fn receiver(v: &Value) -> Result<Receiver, String> {
-    let Value::Mapping(m) = v else {
-        return Err("missing name in receiver".into());
-    };
-    let mut out = Receiver::default();
-    for (k, val) in m {
-        let key = k.as_str().unwrap_or_default();
-        match key {
-            "name" => out.name = val.as_str().unwrap_or_default().to_string(),
-            "labels" => {
-                out.labels = serde_yaml::from_value(val.clone())
-                    .map_err(|e| format!("receiver labels: {e}"))?;
-            }
-            k if INTEGRATIONS.contains(&k) => {
-                let Value::Sequence(items) = val else {
-                    if val.is_null() {
-                        continue;
-                    }
-                    return Err(format!("{k} must be a list"));
-                };
-                let kind = k.trim_end_matches("_configs");
-                for item in items {
-                    if item.is_null() {
-                        return Err(format!("missing {kind} config"));
-                    }
-                    out.integrations.push((k.to_string(), item.clone()));
-                }
-            }
-            other => return Err(format!("field {other} not found in type config.plain")),
+/// Upstream `Route.UnmarshalYAML`, for every node.
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, the label names upstream's config checks
+/// accept.
+pub fn is_classic_name(n: &str) -> bool {
+    let mut c = n.chars();
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
+}
+
+/// A `match_re` map with its null values refused, as upstream's
+/// `MatchRegexps`.
+pub fn regex_map(m: &BTreeMap<String, Option<String>>) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in m {
+        if !is_classic_name(k) {
+            return Err(format!("invalid label name {k:?}"));
         }
-    }
-    if out.name.is_empty() {
-        return Err("missing name in receiver".into());
-    }
-    if let Some(n) = out.labels.get("name") {
-        if *n != out.name {
-            return Err(format!(
-                "receiver label \"name\" must match receiver name {:?}, got {n:?}",
-                out.name
-            ));
-        }
+        let Some(v) = v else {
+            return Err(format!("invalid regexp value for {k:?}"));
+        };
+        out.insert(k.clone(), v.clone());
     }
     Ok(out)
 }
 
-/// Upstream `Route.UnmarshalYAML`, for every node.
 fn check_route_node(r: &RouteConfig) -> Result<(), String> {
-    for k in r.match_.keys().chain(r.match_re.keys()) {
-        if k.is_empty() {
+    let re = regex_map(&r.match_re)?;
+    for m in &r.matchers {
+        crate::matcher::parse(m)?;
+    }
+    for k in r.match_.keys() {
+        if !is_classic_name(k) {
             return Err(format!("invalid label name {k:?}"));
         }
     }
-    crate::matcher::from_maps(&r.match_, &r.match_re)?;
+    for k in r.labels.keys() {
+        if !is_classic_name(k) {
+            return Err(format!("invalid label name {k:?} in route labels"));
+        }
+    }
+    crate::matcher::from_maps(&r.match_, &re)?;
     for m in &r.matchers {
         crate::matcher::parse(m)?;
     }
@@ -331,12 +351,12 @@ fn check_route_node(r: &RouteConfig) -> Result<(), String> {
         let all = g.iter().any(|l| l == "...");
         let mut seen = HashSet::new();
         for l in g.iter().filter(|l| *l != "...") {
-            if l.is_empty() {
+            if !is_classic_name(l) {
                 return Err(format!("invalid label name {l:?} in group_by list"));
             }
             if all {
                 return Err(
-                    "cannot have wildcard group_by (`...`) and other other labels at the same time"
+                    "cannot have wildcard group_by (`...`) and other labels at the same time"
                         .into(),
                 );
             }
@@ -361,6 +381,84 @@ fn check_route_node(r: &RouteConfig) -> Result<(), String> {
         check_route_node(c)?;
     }
     Ok(())
+}
+
+/// serde_yaml's words for a decoding problem, in upstream's where they
+/// differ (an unknown key names the Go type upstream decodes into).
+fn decode_error(msg: &str, line: Option<usize>) -> String {
+    let msg = msg.split(" at line ").next().unwrap_or(msg);
+    let (path, rest) = match msg.split_once(": ") {
+        Some((p, r)) if !p.contains(' ') => (p, r),
+        _ => ("", msg),
+    };
+    if let Some(field) = rest
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(f, _)| f)
+    {
+        let last = path.rsplit('.').next().unwrap_or("");
+        let last = last.split('[').next().unwrap_or("");
+        let ty = match last {
+            "opsgenie_configs" => "opsgenie.plain",
+            "pagerduty_configs" => "pagerduty.plain",
+            "webhook_configs" => "webhook.plain",
+            "pushover_configs" => "pushover.plain",
+            "discord_configs" => "discord.plain",
+            "incidentio_configs" => "incidentio.plain",
+            "sns_configs" => "sns.plain",
+            "sigv4" => "sigv4.plain",
+            "telegram_configs" => "telegram.plain",
+            "msteams_configs" => "msteams.plain",
+            "msteamsv2_configs" => "msteamsv2.plain",
+            "jira_configs" => "jira.plain",
+            "rocketchat_configs" => "rocketchat.plain",
+            "mattermost_configs" => "mattermost.plain",
+            "inhibit_rules" => "common.plain",
+            "basic_auth" => "config.BasicAuth",
+            "authorization" => "config.Authorization",
+            "images" => "pagerduty.PagerdutyImage",
+            "links" => "pagerduty.PagerdutyLink",
+            "responders" => "opsgenie.OpsGenieConfigResponder",
+            "threading" => "config.ThreadingConfig",
+            _ => "config.plain",
+        };
+        let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
+        return format!("yaml: unmarshal errors:\n  {at}field {field} not found in type {ty}");
+    }
+    // serde's "invalid type: string \"BAD\", expected struct Config" is
+    // yaml.v2's "cannot unmarshal !!str `BAD` into config.plain".
+    if let Some(r) = rest.strip_prefix("invalid type: ") {
+        if let Some((got, want)) = r.split_once(", expected ") {
+            let (kind, value) = got.split_once(' ').unwrap_or((got, ""));
+            let tag = match kind {
+                "string" => "str",
+                "integer" => "int",
+                "boolean" => "bool",
+                "floating" => "float",
+                "sequence" => "seq",
+                "map" => "map",
+                other => other,
+            };
+            let value = value.trim_matches('"');
+            let shown = if tag == "seq" || tag == "map" || value.is_empty() {
+                String::new()
+            } else if value.chars().count() > 10 {
+                format!(" `{}...`", value.chars().take(7).collect::<String>())
+            } else {
+                format!(" `{value}`")
+            };
+            let into = if want.starts_with("struct") || want.starts_with("a map") {
+                "config.plain".to_string()
+            } else {
+                want.trim_start_matches("a ").to_string()
+            };
+            let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
+            return format!(
+                "yaml: unmarshal errors:\n  {at}cannot unmarshal !!{tag}{shown} into {into}"
+            );
+        }
+    }
+    msg.to_string()
 }
 
 fn check_receivers(r: &RouteConfig, names: &HashSet<String>) -> Result<(), (String, String)> {
@@ -391,4 +489,72 @@ fn check_intervals(r: &RouteConfig, names: &HashSet<String>) -> Result<(), (Stri
         check_intervals(c, names)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Upstream `config_test.go` cases beyond the shared corpus.
+    #[test]
+    fn upstream_cases() {
+        let base = "receivers:\n- name: r\n";
+        let cases: &[(&str, &str)] = &[
+            ("", "no route provided in config"),
+            ("route:\n  receiver: r\n  group_by: ['...', 'a']\n", "cannot have wildcard group_by (`...`) and other labels at the same time"),
+            ("route:\n  receiver: r\n  group_by: ['-invalid-']\n", "invalid label name \"-invalid-\" in group_by list"),
+            ("route:\n  receiver: r\n  labels:\n    -invalid-: x\n", "invalid label name \"-invalid-\" in route labels"),
+            ("route:\n  receiver: r\n  continue: true\n", "cannot have continue in root route"),
+            ("route:\n  receiver: r\n  repeat_interval: 0s\n", "repeat_interval cannot be zero"),
+            ("route:\n  receiver: r\n  routes:\n  - matchers: ['a=b']\n    mute_time_intervals: [business_hours]\n", "undefined time interval \"business_hours\" used in route"),
+            ("route:\n  receiver: r\ninhibit_rules:\n- source_match_re:\n    invalid_source_label:\n", "invalid regexp value for \"invalid_source_label\""),
+        ];
+        for (text, want) in cases {
+            let text = if text.is_empty() {
+                String::new()
+            } else {
+                format!("{text}{base}")
+            };
+            match parse(&text, "am.yml") {
+                Err(e) => assert_eq!(e.reason, *want, "{text}"),
+                Ok(_) => panic!("{text}: loaded, want {want:?}"),
+            }
+        }
+        for kind in ["incidentio", "webhook", "pushover", "telegram", "webex"] {
+            let text =
+                format!("route:\n  receiver: r\nreceivers:\n- name: r\n  {kind}_configs:\n  -\n");
+            assert_eq!(
+                parse(&text, "am.yml").unwrap_err().reason,
+                format!("missing {kind} config")
+            );
+        }
+        let text = "route:\n  receiver: r\nreceivers:\n- name: r\n  rocketchat_configs:\n  -\n";
+        assert_eq!(
+            parse(text, "am.yml").unwrap_err().reason,
+            "no global Rocketchat TokenID set either inline or in a file"
+        );
+        // An empty group_by on a child overrides its parent's.
+        let ok = "route:\n  receiver: r\n  group_by: [a]\n  routes:\n  - matchers: ['x=y']\n    group_by: []\nreceivers:\n- name: r\n";
+        assert!(parse(ok, "am.yml").is_ok());
+    }
+
+    #[test]
+    fn type_errors_read_as_yaml_v2s() {
+        let e = parse("BAD\n", "am.yml").unwrap_err();
+        assert_eq!(
+            e.reason,
+            "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str `BAD` into config.plain"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_upstreams_type() {
+        let text = "route:\n  receiver: r\nreceivers:\n- name: r\n  opsgenie_configs:\n  - api_key: k\n    teams: x\n";
+        let e = parse(text, "am.yml").unwrap_err();
+        assert_eq!(
+            e.reason,
+            "yaml: unmarshal errors:\n  line 7: field teams not found in type opsgenie.plain"
+        );
+        assert_eq!(e.line, Some(7));
+    }
 }

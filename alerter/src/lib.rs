@@ -2,6 +2,8 @@
 //!
 //! - [`config`]: `alertmanager.yml` loaded strictly, checked as upstream
 //!   checks the whole (receivers, root route, time intervals).
+//! - [`receiver`] and [`http`]: every integration and `global:`, checked
+//!   and filled from `global:` as upstream does.
 //! - [`matcher`]: Alertmanager's matcher syntax and the legacy
 //!   `match`/`match_re` maps.
 //! - [`route`]: the compiled route tree and the routes an alert takes.
@@ -23,5 +25,7 @@
 //! ```
 
 pub mod config;
+pub mod http;
 pub mod matcher;
+pub mod receiver;
 pub mod route;

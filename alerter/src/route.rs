@@ -86,19 +86,20 @@ fn duration(v: &Option<String>, inherited: Duration) -> Result<Duration, String>
 }
 
 fn build(cfg: &RouteConfig, parent: &Route, parent_key: Option<&str>) -> Result<Route, String> {
-    let mut matchers = matcher::from_maps(&cfg.match_, &cfg.match_re)?;
+    let mut matchers = matcher::from_maps(&cfg.match_, &crate::config::regex_map(&cfg.match_re)?)?;
     for m in &cfg.matchers {
         matchers.extend(matcher::parse(m)?);
     }
     matcher::sort(&mut matchers);
     let (group_by, group_by_all) = match &cfg.group_by {
         Some(g) if g.iter().any(|l| l == "...") => (Vec::new(), true),
-        Some(g) if !g.is_empty() => {
+        // An explicit list, even an empty one, overrides the parent's.
+        Some(g) => {
             let mut g = g.clone();
             g.sort();
             (g, false)
         }
-        _ => (parent.group_by.clone(), parent.group_by_all),
+        None => (parent.group_by.clone(), parent.group_by_all),
     };
     let key = match parent_key {
         None => "{}".to_string(),

@@ -1,0 +1,63 @@
+//! `watchfire check alertmanager` and `watchfire routes test` on the
+//! amtool cases of `../shared/conformance/alertmanager/amtool`: the verdict
+//! of `amtool check-config` and the receivers of `amtool config routes
+//! test`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn corpus() -> Option<PathBuf> {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/alertmanager/amtool");
+    dir.join("expected.json").exists().then_some(dir)
+}
+
+#[test]
+fn amtool_cases() {
+    let Some(dir) = corpus() else {
+        println!("skipped: ../shared/conformance/alertmanager is not present");
+        return;
+    };
+    let exp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    for c in exp["check_config"].as_array().unwrap() {
+        let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+            .args(["check", "alertmanager"])
+            .arg(dir.join(c["file"].as_str().unwrap()))
+            .output()
+            .unwrap();
+        let want = if c["valid"].as_bool().unwrap() { 0 } else { 1 };
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(want), "{c}: {text}");
+        if want == 1 {
+            assert!(
+                text.contains(".yml:1: yaml: unmarshal errors"),
+                "file, line and reason: {text}"
+            );
+        }
+    }
+    for c in exp["routes_test"].as_array().unwrap() {
+        let labels: Vec<String> = c["alert_labels"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+            .collect();
+        let want: Vec<&str> = c["receivers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+            .args(["routes", "test", "--alertmanager.config.file"])
+            .arg(dir.join(c["config"].as_str().unwrap()))
+            .arg(format!("--verify.receivers={}", want.join(",")))
+            .args(&labels)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.trim(), want.join(","), "{c}");
+        assert!(out.status.success(), "{c}: {text}");
+    }
+}
