@@ -7,6 +7,8 @@
 //! - [`matcher`]: Alertmanager's matcher syntax and the legacy
 //!   `match`/`match_re` maps.
 //! - [`route`]: the compiled route tree and the routes an alert takes.
+//! - [`dispatch`]: aggregation groups on Alertmanager's timers and the
+//!   notification log's decision to send, on an injected clock.
 //!
 //! Data flow: `alertmanager.yml` → [`config::Config`] (raw) → checked
 //! [`config::Loaded`] → [`route::Route`] tree → for an alert's labels,
@@ -25,6 +27,7 @@
 //! ```
 
 pub mod config;
+pub mod dispatch;
 pub mod http;
 pub mod matcher;
 pub mod receiver;
