@@ -103,6 +103,15 @@ impl Flush {
     }
 }
 
+/// One aggregation group as the API shows it.
+#[derive(Debug, Clone)]
+pub struct GroupView {
+    pub key: String,
+    pub receiver: String,
+    pub labels: BTreeMap<String, String>,
+    pub alerts: Vec<Alert>,
+}
+
 struct Group {
     receiver: String,
     labels: BTreeMap<String, String>,
@@ -232,17 +241,15 @@ impl Dispatcher {
         }
     }
 
-    /// Groups and their alert counts, for the API.
-    pub fn groups(&self) -> Vec<(String, String, BTreeMap<String, String>, Vec<Alert>)> {
+    /// Every group with its receiver, labels and alerts, for the API.
+    pub fn groups(&self) -> Vec<GroupView> {
         self.groups
             .iter()
-            .map(|(k, g)| {
-                (
-                    k.clone(),
-                    g.receiver.clone(),
-                    g.labels.clone(),
-                    g.alerts.values().cloned().collect(),
-                )
+            .map(|(k, g)| GroupView {
+                key: k.clone(),
+                receiver: g.receiver.clone(),
+                labels: g.labels.clone(),
+                alerts: g.alerts.values().cloned().collect(),
             })
             .collect()
     }
@@ -257,8 +264,31 @@ pub struct LogEntry {
     pub at: i64,
 }
 
-/// Upstream `DedupStage.needsUpdate`: whether a flush should be sent,
-/// given what was last sent for the group and receiver.
+/// Why a flush is sent (upstream `NotifyReason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    FirstNotification,
+    NewAlertsInGroup,
+    NewResolvedAlerts,
+    AllAlertsResolved,
+    RepeatIntervalElapsed,
+}
+
+impl Reason {
+    /// Upstream's words, as the webhook's `notification_reason` carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::FirstNotification => "first notification",
+            Reason::NewAlertsInGroup => "new alerts added",
+            Reason::NewResolvedAlerts => "some alerts resolved",
+            Reason::AllAlertsResolved => "all alerts resolved",
+            Reason::RepeatIntervalElapsed => "repeat interval elapsed",
+        }
+    }
+}
+
+/// Upstream `DedupStage.needsUpdate`: whether, and why, a flush should be
+/// sent, given what was last sent for the group and receiver.
 pub fn needs_update(
     last: Option<&LogEntry>,
     firing: &BTreeSet<u64>,
@@ -266,23 +296,44 @@ pub fn needs_update(
     send_resolved: bool,
     repeat_interval_ms: i64,
     now: i64,
-) -> bool {
+) -> Option<Reason> {
     let Some(e) = last else {
-        return !firing.is_empty();
+        return (!firing.is_empty()).then_some(Reason::FirstNotification);
     };
     if !firing.is_subset(&e.firing) {
-        return true;
+        // After a resolution the group starts over.
+        return Some(if e.firing.is_empty() {
+            Reason::FirstNotification
+        } else {
+            Reason::NewAlertsInGroup
+        });
     }
     // Everything resolved: say so, whatever send_resolved says, so the
     // log no longer holds firing alerts; unless the receiver never heard
     // of any.
     if firing.is_empty() {
-        return !e.firing.is_empty();
+        return (!e.firing.is_empty()).then_some(Reason::AllAlertsResolved);
     }
     if send_resolved && !resolved.is_subset(&e.resolved) {
-        return true;
+        return Some(Reason::NewResolvedAlerts);
     }
-    e.at < now.saturating_sub(repeat_interval_ms)
+    (e.at < now.saturating_sub(repeat_interval_ms)).then_some(Reason::RepeatIntervalElapsed)
+}
+
+/// The alerts a receiver gets from a flush: without `send_resolved` the
+/// resolved ones are left out, and a flush with nothing firing is not
+/// delivered at all (but still logged, as upstream's retry stage does).
+pub fn deliverable(f: &Flush, send_resolved: bool) -> Option<Vec<Alert>> {
+    if send_resolved {
+        return Some(f.alerts.clone());
+    }
+    let firing: Vec<Alert> = f
+        .alerts
+        .iter()
+        .filter(|a| !a.is_resolved(f.at))
+        .cloned()
+        .collect();
+    (!firing.is_empty()).then_some(firing)
 }
 
 /// The notification log: what each group last sent to each receiver.
@@ -352,22 +403,25 @@ mod tests {
             for f in d.flush(now) {
                 let (firing, resolved) = (f.firing(), f.resolved());
                 let last = log.get(&f.group_key, &f.receiver);
-                if needs_update(
+                let why = needs_update(
                     last,
                     &firing,
                     &resolved,
                     send_resolved,
                     f.repeat_interval_ms,
                     now,
-                ) {
-                    let names = |resolved: bool| -> Vec<String> {
-                        f.alerts
-                            .iter()
-                            .filter(|a| a.is_resolved(now) == resolved)
-                            .map(|a| a.labels["alertname"].clone())
-                            .collect()
-                    };
-                    sent.push((now / S, names(false), names(true)));
+                );
+                if why.is_some() {
+                    if let Some(alerts) = deliverable(&f, send_resolved) {
+                        let names = |resolved: bool| -> Vec<String> {
+                            alerts
+                                .iter()
+                                .filter(|a| a.is_resolved(now) == resolved)
+                                .map(|a| a.labels["alertname"].clone())
+                                .collect()
+                        };
+                        sent.push((now / S, names(false), names(true)));
+                    }
                     log.record(
                         &f.group_key,
                         &f.receiver,
@@ -424,15 +478,9 @@ mod tests {
             (200 * S, alert("B", 0, 200 * S, 200 * S)),
         ];
         let sent = run(&mut d, &events, 10 * M, false);
-        assert_eq!(
-            sent,
-            vec![
-                (10, names(&["A", "B"]), names(&[])),
-                // A's resolution alone is not sent without send_resolved;
-                // when all resolved it is.
-                (250, names(&[]), names(&["B"])),
-            ]
-        );
+        // Without send_resolved no resolution reaches the receiver; the
+        // log still records that all resolved.
+        assert_eq!(sent, vec![(10, names(&["A", "B"]), names(&[]))]);
     }
 
     #[test]
@@ -452,7 +500,7 @@ mod tests {
         let mut keys: Vec<String> = d
             .groups()
             .into_iter()
-            .map(|g| format!("{} {}", g.1, g.0))
+            .map(|g| format!("{} {}", g.receiver, g.key))
             .collect();
         keys.sort();
         assert_eq!(
