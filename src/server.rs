@@ -93,6 +93,10 @@ pub struct ServerArgs {
         default_value_t = 10_000
     )]
     notification_queue_capacity: usize,
+    /// An alertmanager.yml: the built-in alerter routes the rules' alerts
+    /// (and those posted to /api/v2/alerts) to its receivers.
+    #[arg(long = "alertmanager.config.file", value_name = "FILE")]
+    alertmanager_config: Option<PathBuf>,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -121,6 +125,8 @@ pub struct AppState {
     pub queries: tokio::sync::Semaphore,
     pub query_seconds: crate::api::query::QueryTimes,
     pub ruler: crate::ruler::Ruler,
+    /// The built-in alerter, with `--alertmanager.config.file`.
+    pub alerter: Option<Arc<crate::alerting::Service>>,
 }
 
 impl AppState {
@@ -137,6 +143,13 @@ impl AppState {
             .and_then(|cfg| self.ruler.prepare(&cfg).map(|r| (cfg, r)));
         match read {
             Ok((cfg, prepared)) => {
+                if let Some(a) = &self.alerter {
+                    if let Err(e) = a.reload() {
+                        self.config.write().last_reload_ok = false;
+                        tracing::error!(error = %e, "reloading configuration failed; the old one keeps running");
+                        return Err(e);
+                    }
+                }
                 self.scrape.lock().await.apply(&cfg);
                 self.ruler.apply(prepared).await;
                 *self.config.write() = Loaded {
@@ -241,6 +254,13 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             "alertmanager.notification-queue-capacity".to_string(),
             args.notification_queue_capacity.to_string(),
         ),
+        (
+            "alertmanager.config.file".to_string(),
+            args.alertmanager_config
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
     ]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -274,34 +294,53 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
     let prepared = ruler
         .prepare(&config)
         .map_err(|e| anyhow::anyhow!("load configuration: {e}"))?;
-    let state = rt.block_on(async {
-        let mut manager = collector::scrape::Manager::new(store.clone());
-        manager.apply(&config);
-        ruler.apply(prepared).await;
-        Arc::new(AppState {
-            store: store.clone(),
-            scrape: tokio::sync::Mutex::new(manager),
-            config: parking_lot::RwLock::new(Loaded {
-                config,
-                last_reload_ok: true,
-                loaded_ms: model::time::now_ms(),
-            }),
-            flags,
-            started_ms: model::time::now_ms(),
-            retention: model::time::format_duration(args.retention_time),
-            config_file: args.config_file.clone(),
-            listen: args.listen,
-            reloading: tokio::sync::Mutex::new(()),
-            query_limits: crate::api::query::QueryLimits {
-                timeout: args.query_timeout,
-                max_samples: args.query_max_samples,
-                lookback_delta: args.query_lookback_delta,
-            },
-            queries: tokio::sync::Semaphore::new(args.query_max_concurrency.max(1)),
-            query_seconds: Default::default(),
-            ruler,
-        })
-    });
+    let alerter = match &args.alertmanager_config {
+        Some(p) => Some(
+            crate::alerting::Service::new(p, external_url_for_alerter(args))
+                .map_err(|e| anyhow::anyhow!("load alertmanager configuration: {e}"))?,
+        ),
+        None => None,
+    };
+    let state =
+        rt.block_on(async {
+            let mut manager = collector::scrape::Manager::new(store.clone());
+            manager.apply(&config);
+            if let Some(a) = &alerter {
+                tokio::spawn(a.clone().run());
+                let sink = a.clone();
+                ruler.notifier.set_local(Some(Arc::new(move |alerts: Vec<serde_json::Value>| {
+                let errs = sink.post(&alerts);
+                for e in errs {
+                    tracing::warn!(error = %e, "alert from the rules refused by the alerter");
+                }
+            })));
+            }
+            ruler.apply(prepared).await;
+            Arc::new(AppState {
+                store: store.clone(),
+                scrape: tokio::sync::Mutex::new(manager),
+                config: parking_lot::RwLock::new(Loaded {
+                    config,
+                    last_reload_ok: true,
+                    loaded_ms: model::time::now_ms(),
+                }),
+                flags,
+                started_ms: model::time::now_ms(),
+                retention: model::time::format_duration(args.retention_time),
+                config_file: args.config_file.clone(),
+                listen: args.listen,
+                reloading: tokio::sync::Mutex::new(()),
+                query_limits: crate::api::query::QueryLimits {
+                    timeout: args.query_timeout,
+                    max_samples: args.query_max_samples,
+                    lookback_delta: args.query_lookback_delta,
+                },
+                queries: tokio::sync::Semaphore::new(args.query_max_concurrency.max(1)),
+                query_seconds: Default::default(),
+                ruler,
+                alerter,
+            })
+        });
     let served = rt.block_on(serve(args.listen, state.clone()));
     rt.block_on(async {
         state.ruler.shutdown().await;
@@ -316,6 +355,15 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The alerter's external URL: the server's.
+fn external_url_for_alerter(args: &ServerArgs) -> String {
+    args.external_url
+        .clone()
+        .unwrap_or_else(|| default_external_url(args.listen))
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// Upstream's default external URL: the host's name and the listen port.
@@ -402,6 +450,9 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     state.store.metrics().render(&mut out);
     state.query_seconds.render(&mut out);
     state.ruler.render_metrics(&mut out).await;
+    if let Some(a) = &state.alerter {
+        a.render_metrics(&mut out);
+    }
     let (ok, at) = {
         let c = state.config.read();
         (c.last_reload_ok, c.loaded_ms)

@@ -9,6 +9,9 @@
 //! - [`route`]: the compiled route tree and the routes an alert takes.
 //! - [`dispatch`]: aggregation groups on Alertmanager's timers and the
 //!   notification log's decision to send, on an injected clock.
+//! - [`runtime`]: the alerter's state (alerts, groups, log) and the
+//!   deliveries each tick owes; [`notify`]: what is sent (template data,
+//!   the webhook's v4 message) and the HTTP post.
 //!
 //! Data flow: `alertmanager.yml` → [`config::Config`] (raw) → checked
 //! [`config::Loaded`] → [`route::Route`] tree → for an alert's labels,
@@ -26,9 +29,12 @@
 //! assert_eq!(got, ["dba"]);
 //! ```
 
+pub mod api;
 pub mod config;
 pub mod dispatch;
 pub mod http;
 pub mod matcher;
+pub mod notify;
 pub mod receiver;
 pub mod route;
+pub mod runtime;

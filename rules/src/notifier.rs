@@ -131,6 +131,11 @@ pub struct Counters {
     pub errors: AtomicU64,
 }
 
+/// Takes alerts in Alertmanager's API v2 form in process (the built-in
+/// alerter), after external labels and relabelling, as a remote
+/// Alertmanager would get them.
+pub type Local = Arc<dyn Fn(Vec<serde_json::Value>) + Send + Sync>;
+
 /// Rewrites or drops an alert's labels (`alerting.alert_relabel_configs`).
 pub type Relabel = Arc<dyn Fn(&Labels) -> Option<Labels> + Send + Sync>;
 
@@ -149,6 +154,7 @@ struct Shared {
     external_labels: Mutex<Labels>,
     external_url: Mutex<String>,
     relabel: Mutex<Option<Relabel>>,
+    local: Mutex<Option<Local>>,
     counters: Counters,
 }
 
@@ -169,6 +175,7 @@ impl Notifier {
                 external_labels: Mutex::new(Labels::empty()),
                 external_url: Mutex::new(String::new()),
                 relabel: Mutex::new(None),
+                local: Mutex::new(None),
                 counters: Counters::default(),
             }),
         }
@@ -275,7 +282,16 @@ impl Notifier {
         }
     }
 
+    /// Hands every alert to `local` too (the built-in alerter), or stops.
+    pub fn set_local(&self, local: Option<Local>) {
+        *self.shared.local.lock() = local;
+    }
+
     fn enqueue(&self, alerts: Vec<serde_json::Value>) {
+        let local = self.shared.local.lock().clone();
+        if let Some(l) = local {
+            l(alerts.clone());
+        }
         for q in self.shared.queues.lock().iter() {
             let mut held = q.alerts.lock();
             let mut alerts = alerts.clone();

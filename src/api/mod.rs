@@ -1,6 +1,7 @@
 //! The Prometheus HTTP API: the JSON envelope, parameter parsing, and the
 //! one mapping from errors to Prometheus's `errorType` and status code.
 
+mod alertmanager;
 mod federate;
 mod labels;
 pub mod query;
@@ -47,6 +48,13 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/status/runtimeinfo", get(status::runtimeinfo))
         .route("/api/v1/status/tsdb", get(status::tsdb))
         .route("/api/v1/rules", get(rules::rules).post(rules::rules))
+        .route(
+            "/api/v2/alerts",
+            get(alertmanager::get_alerts).post(alertmanager::post_alerts),
+        )
+        .route("/api/v2/alerts/groups", get(alertmanager::groups))
+        .route("/api/v2/receivers", get(alertmanager::receivers))
+        .route("/api/v2/status", get(alertmanager::status))
         .route("/api/v1/alerts", get(rules::alerts).post(rules::alerts))
 }
 

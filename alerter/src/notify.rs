@@ -1,0 +1,211 @@
+//! What receivers are sent: the notification data every template and the
+//! webhook see (upstream `template.Data`), the webhook's v4 message, and
+//! the HTTP post with upstream's retry rule (5xx and connection errors
+//! retry, 4xx does not).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use serde_json::{json, Map, Value};
+
+use crate::dispatch::{Alert, Reason};
+
+/// Go's JSON form of a `time.Time`: RFC 3339 with the fraction it needs;
+/// 0 is Go's zero time.
+pub fn go_time(ms: i64) -> String {
+    if ms == 0 {
+        return "0001-01-01T00:00:00Z".into();
+    }
+    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
+        return "0001-01-01T00:00:00Z".into();
+    };
+    let s = t.format("%Y-%m-%dT%H:%M:%S%.3f").to_string();
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}Z")
+}
+
+fn kv(m: &BTreeMap<String, String>) -> Value {
+    Value::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+/// Labels (or annotations) every alert shares with the same value.
+fn common(
+    alerts: &[Alert],
+    pick: fn(&Alert) -> &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let Some(first) = alerts.first() else {
+        return BTreeMap::new();
+    };
+    let mut out = pick(first).clone();
+    for a in &alerts[1..] {
+        out.retain(|k, v| pick(a).get(k) == Some(v));
+    }
+    out
+}
+
+/// One alert as notifications carry it.
+pub fn alert_json(a: &Alert, now: i64) -> Value {
+    json!({
+        "status": if a.is_resolved(now) { "resolved" } else { "firing" },
+        "labels": kv(&a.labels),
+        "annotations": kv(&a.annotations),
+        "startsAt": go_time(a.starts_at),
+        "endsAt": go_time(a.ends_at),
+        "generatorURL": a.generator_url,
+        "fingerprint": format!("{:016x}", a.fingerprint()),
+    })
+}
+
+/// What a notification says about its group.
+pub struct Context<'a> {
+    pub receiver: &'a str,
+    pub group_key: &'a str,
+    pub group_labels: &'a BTreeMap<String, String>,
+    pub route_labels: &'a BTreeMap<String, String>,
+    pub reason: Reason,
+    pub external_url: &'a str,
+    pub now: i64,
+}
+
+/// Upstream `template.Data` as JSON, in its field order.
+pub fn data(c: &Context, alerts: &[Alert]) -> Value {
+    let firing = alerts.iter().any(|a| !a.is_resolved(c.now));
+    json!({
+        "receiver": c.receiver,
+        "status": if firing { "firing" } else { "resolved" },
+        "alerts": alerts.iter().map(|a| alert_json(a, c.now)).collect::<Vec<_>>(),
+        "notification_reason": c.reason.as_str(),
+        "groupLabels": kv(c.group_labels),
+        "commonLabels": kv(&common(alerts, |a| &a.labels)),
+        "commonAnnotations": kv(&common(alerts, |a| &a.annotations)),
+        "routeLabels": kv(c.route_labels),
+        "externalURL": c.external_url,
+    })
+}
+
+/// The webhook's message (version 4): the data, the group key, and how
+/// many alerts `max_alerts` left out.
+pub fn webhook_message(c: &Context, alerts: &[Alert], max_alerts: u64) -> Value {
+    let keep = if max_alerts > 0 {
+        alerts.len().min(max_alerts as usize)
+    } else {
+        alerts.len()
+    };
+    let mut v = data(c, &alerts[..keep]);
+    v["version"] = json!("4");
+    v["groupKey"] = json!(c.group_key);
+    v["truncatedAlerts"] = json!(alerts.len() - keep);
+    v
+}
+
+/// Why a post failed, and whether trying again may help.
+#[derive(Debug, Clone)]
+pub struct SendError {
+    pub message: String,
+    pub retry: bool,
+}
+
+/// The HTTP client notifications go out with.
+pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// Posts JSON; 2xx is success, 5xx and transport errors may be retried.
+pub async fn post_json(
+    client: &HttpClient,
+    url: &str,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<(), SendError> {
+    let body = Bytes::from(body);
+    let req = hyper::Request::post(url)
+        .header("content-type", "application/json")
+        .header(
+            "user-agent",
+            concat!("Watchfire/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Full::new(body))
+        .map_err(|e| SendError {
+            message: e.to_string(),
+            retry: false,
+        })?;
+    let resp = tokio::time::timeout(timeout, client.request(req))
+        .await
+        .map_err(|_| SendError {
+            message: format!("timed out after {timeout:?}"),
+            retry: true,
+        })?
+        .map_err(|e| SendError {
+            message: e.to_string(),
+            retry: true,
+        })?;
+    let status = resp.status();
+    let _ = resp.into_body().collect().await;
+    if status.is_success() {
+        return Ok(());
+    }
+    Err(SendError {
+        message: format!("unexpected status code {}", status.as_u16()),
+        retry: status.is_server_error(),
+    })
+}
+
+/// A client for posting notifications.
+pub fn client() -> HttpClient {
+    Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(name: &str, ends: i64) -> Alert {
+        Alert {
+            labels: [
+                ("alertname".to_string(), name.to_string()),
+                ("team".to_string(), "db".to_string()),
+            ]
+            .into(),
+            annotations: [("summary".to_string(), format!("{name} broke"))].into(),
+            starts_at: 1_000,
+            ends_at: ends,
+            generator_url: "http://g".into(),
+            updated_at: 1_000,
+        }
+    }
+
+    #[test]
+    fn webhook_message_v4() {
+        let gl = BTreeMap::from([("team".to_string(), "db".to_string())]);
+        let rl = BTreeMap::new();
+        let c = Context {
+            receiver: "ops",
+            group_key: "{}:{team=\"db\"}",
+            group_labels: &gl,
+            route_labels: &rl,
+            reason: Reason::FirstNotification,
+            external_url: "http://am",
+            now: 5_000,
+        };
+        let m = webhook_message(&c, &[alert("A", 0), alert("B", 2_000)], 1);
+        assert_eq!(m["version"], "4");
+        assert_eq!(m["status"], "firing");
+        assert_eq!(m["truncatedAlerts"], 1);
+        assert_eq!(m["alerts"].as_array().unwrap().len(), 1);
+        assert_eq!(m["commonLabels"]["team"], "db");
+        assert_eq!(m["groupLabels"]["team"], "db");
+        assert_eq!(m["notification_reason"], "first notification");
+        assert_eq!(m["alerts"][0]["startsAt"], "1970-01-01T00:00:01Z");
+        assert_eq!(m["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+        assert_eq!(m["alerts"][0]["fingerprint"].as_str().unwrap().len(), 16);
+        let all = webhook_message(&c, &[alert("A", 2_000)], 0);
+        assert_eq!(all["status"], "resolved");
+        assert_eq!(all["commonAnnotations"]["summary"], "A broke");
+    }
+}

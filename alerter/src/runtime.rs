@@ -1,0 +1,301 @@
+//! The alerter's state without I/O: alerts received, their aggregation
+//! groups, the notification log, and the deliveries each tick owes to
+//! each receiver's integrations. The server drives it with the clock and
+//! does the sending.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::config::Loaded;
+use crate::dispatch::{
+    deliverable, needs_update, Alert, Dispatcher, GroupView, Log, LogEntry, Reason,
+};
+use crate::route::Route;
+
+/// Where one integration of a receiver sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Integration {
+    Webhook {
+        url: String,
+        max_alerts: u64,
+        timeout: Duration,
+    },
+    /// A receiver type that has no sender yet: counted as dropped.
+    Unsupported(String),
+}
+
+/// One notification owed: a group's alerts for one integration.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub receiver: String,
+    /// Position of the integration in the receiver (the log keeps one
+    /// entry per integration, as upstream).
+    pub index: usize,
+    pub integration: Integration,
+    pub group_key: String,
+    pub group_labels: BTreeMap<String, String>,
+    pub route_labels: BTreeMap<String, String>,
+    pub alerts: Vec<Alert>,
+    pub reason: Reason,
+    /// What to log once it is sent.
+    pub entry: LogEntry,
+    /// Sending may go on until the group's next flush.
+    pub deadline: i64,
+}
+
+struct ReceiverPlan {
+    integrations: Vec<(Integration, bool)>,
+}
+
+/// The alerter's state.
+pub struct Alerter {
+    tree: Route,
+    dispatch: Dispatcher,
+    log: Log,
+    receivers: BTreeMap<String, ReceiverPlan>,
+    alerts: BTreeMap<u64, Alert>,
+    resolve_timeout_ms: i64,
+}
+
+fn plan(cfg: &Loaded) -> BTreeMap<String, ReceiverPlan> {
+    let mut out = BTreeMap::new();
+    for r in &cfg.receivers {
+        let mut integrations = Vec::new();
+        for w in r.webhook_configs.iter().flatten() {
+            let timeout = w
+                .timeout
+                .as_deref()
+                .and_then(|t| model::time::parse_duration(t).ok())
+                .filter(|d| !d.is_zero())
+                .unwrap_or(Duration::from_secs(10));
+            integrations.push((
+                Integration::Webhook {
+                    url: w.url.clone(),
+                    max_alerts: w.max_alerts,
+                    timeout,
+                },
+                w.send_resolved.unwrap_or(true),
+            ));
+        }
+        let others = [
+            ("email", r.email_configs.len()),
+            ("slack", r.slack_configs.len()),
+            ("pagerduty", r.pagerduty_configs.len()),
+            ("opsgenie", r.opsgenie_configs.len()),
+            ("wechat", r.wechat_configs.len()),
+            ("pushover", r.pushover_configs.len()),
+            ("victorops", r.victorops_configs.len()),
+            ("sns", r.sns_configs.len()),
+            ("telegram", r.telegram_configs.len()),
+            ("discord", r.discord_configs.len()),
+            ("webex", r.webex_configs.len()),
+            ("msteams", r.msteams_configs.len()),
+            ("msteamsv2", r.msteamsv2_configs.len()),
+            ("jira", r.jira_configs.len()),
+            ("rocketchat", r.rocketchat_configs.len()),
+            ("mattermost", r.mattermost_configs.len()),
+            ("incidentio", r.incidentio_configs.len()),
+        ];
+        for (kind, n) in others {
+            for _ in 0..n {
+                integrations.push((Integration::Unsupported(kind.to_string()), true));
+            }
+        }
+        out.insert(r.name.clone(), ReceiverPlan { integrations });
+    }
+    out
+}
+
+impl Alerter {
+    /// An alerter for a loaded configuration.
+    pub fn new(cfg: &Loaded) -> Result<Self, String> {
+        let root = cfg.raw.route.as_ref().ok_or("no routes provided")?;
+        let tree = Route::new(root)?;
+        let resolve = cfg
+            .raw
+            .global
+            .as_ref()
+            .map(|g| g.resolve_timeout.clone())
+            .unwrap_or_else(|| "5m".into());
+        let resolve = model::time::parse_duration(&resolve)
+            .map_err(|e| format!("global.resolve_timeout: {e}"))?;
+        Ok(Alerter {
+            dispatch: Dispatcher::new(tree.clone()),
+            tree,
+            log: Log::default(),
+            receivers: plan(cfg),
+            alerts: BTreeMap::new(),
+            resolve_timeout_ms: resolve.as_millis() as i64,
+        })
+    }
+
+    /// Receiver types without a sender, for a warning at load.
+    pub fn unsupported(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (name, p) in &self.receivers {
+            for (i, _) in &p.integrations {
+                if let Integration::Unsupported(kind) = i {
+                    out.push((name.clone(), kind.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Takes a new configuration, keeping alerts and the log.
+    pub fn reload(&mut self, cfg: &Loaded) -> Result<(), String> {
+        let mut next = Alerter::new(cfg)?;
+        next.log = std::mem::take(&mut self.log);
+        let now = self
+            .alerts
+            .values()
+            .map(|a| a.updated_at)
+            .max()
+            .unwrap_or(0);
+        for a in std::mem::take(&mut self.alerts).into_values() {
+            next.dispatch.insert(a.clone(), now);
+            next.alerts.insert(a.fingerprint(), a);
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Takes alerts at `now` (upstream's API and alert store): a missing
+    /// start is now (or the end), a missing end is `resolve_timeout` away,
+    /// and an alert already known keeps its earliest start while its
+    /// activity overlaps.
+    pub fn put(&mut self, alerts: Vec<Alert>, now: i64) {
+        for mut a in alerts {
+            a.updated_at = now;
+            if a.starts_at == 0 {
+                a.starts_at = if a.ends_at != 0 { a.ends_at } else { now };
+            }
+            if a.ends_at == 0 {
+                a.ends_at = now.saturating_add(self.resolve_timeout_ms);
+            }
+            let fp = a.fingerprint();
+            if let Some(old) = self.alerts.get(&fp) {
+                let overlaps = (a.ends_at > old.starts_at && a.ends_at < old.ends_at)
+                    || (a.starts_at > old.starts_at && a.starts_at < old.ends_at);
+                if overlaps {
+                    a.starts_at = a.starts_at.min(old.starts_at);
+                }
+            }
+            self.dispatch.insert(a.clone(), now);
+            self.alerts.insert(fp, a);
+        }
+    }
+
+    /// When the next group flush is due.
+    pub fn next_due(&self) -> Option<i64> {
+        self.dispatch.next_due()
+    }
+
+    /// Flushes due groups at `now` and returns what to send. Deliveries for
+    /// receivers without a sender come back as `Unsupported`, to be counted.
+    pub fn tick(&mut self, now: i64) -> Vec<Delivery> {
+        let mut out = Vec::new();
+        for f in self.dispatch.flush(now) {
+            let (firing, resolved) = (f.firing(), f.resolved());
+            let route = self.route_of(&f.group_key);
+            let route_labels = route.map(|r| r.labels.clone()).unwrap_or_default();
+            let interval = route.map_or(300_000, |r| r.group_interval.as_millis() as i64);
+            let deadline = now.saturating_add(interval);
+            if let Some(p) = self.receivers.get(&f.receiver) {
+                for (index, (integration, send_resolved)) in p.integrations.iter().enumerate() {
+                    let key = format!("{}/{index}", f.receiver);
+                    let last = self.log.get(&f.group_key, &key);
+                    let Some(reason) = needs_update(
+                        last,
+                        &firing,
+                        &resolved,
+                        *send_resolved,
+                        f.repeat_interval_ms,
+                        now,
+                    ) else {
+                        continue;
+                    };
+                    let entry = LogEntry {
+                        firing: firing.clone(),
+                        resolved: resolved.clone(),
+                        at: now,
+                    };
+                    match deliverable(&f, *send_resolved) {
+                        Some(alerts) => out.push(Delivery {
+                            receiver: f.receiver.clone(),
+                            index,
+                            integration: integration.clone(),
+                            group_key: f.group_key.clone(),
+                            group_labels: f.group_labels.clone(),
+                            route_labels: route_labels.clone(),
+                            alerts,
+                            reason,
+                            entry,
+                            deadline,
+                        }),
+                        // Nothing firing for a receiver that does not hear
+                        // of resolutions: logged as done.
+                        None => self.log.record(&f.group_key, &key, entry),
+                    }
+                }
+            }
+            self.dispatch.flushed(&f);
+        }
+        // Alerts resolved and carried are forgotten by the API too.
+        let live: std::collections::HashSet<u64> = self
+            .dispatch
+            .groups()
+            .iter()
+            .flat_map(|g| g.alerts.iter().map(Alert::fingerprint))
+            .collect();
+        self.alerts
+            .retain(|fp, a| live.contains(fp) || !a.is_resolved(now));
+        out
+    }
+
+    /// Records a delivery that went out, so it is not sent again.
+    pub fn delivered(&mut self, d: &Delivery) {
+        self.log.record(
+            &d.group_key,
+            &format!("{}/{}", d.receiver, d.index),
+            d.entry.clone(),
+        );
+    }
+
+    /// The route a group key belongs to (`route key:{group labels}`).
+    fn route_of(&self, group_key: &str) -> Option<&Route> {
+        let route_key = group_key.rsplit_once(":{").map_or(group_key, |(k, _)| k);
+        fn find<'a>(r: &'a Route, key: &str) -> Option<&'a Route> {
+            if r.key == key {
+                return Some(r);
+            }
+            r.routes.iter().find_map(|c| find(c, key))
+        }
+        find(&self.tree, route_key)
+    }
+
+    /// Every alert held, by labels.
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.alerts.values().cloned().collect()
+    }
+
+    /// The receivers an alert reaches.
+    pub fn receivers_of(&self, a: &Alert) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .tree
+            .matches(&a.labels)
+            .iter()
+            .map(|r| r.receiver.clone())
+            .collect();
+        v.dedup();
+        v
+    }
+
+    pub fn groups(&self) -> Vec<GroupView> {
+        self.dispatch.groups()
+    }
+
+    pub fn receiver_names(&self) -> Vec<String> {
+        self.receivers.keys().cloned().collect()
+    }
+}

@@ -1,0 +1,218 @@
+//! The built-in alerter in the server: `--alertmanager.config.file`, alerts
+//! from the rules (in process) and from `POST /api/v2/alerts`, a task that
+//! flushes groups on their timers and sends, with retries until the
+//! group's next flush.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alerter::runtime::{Alerter, Delivery, Integration};
+use parking_lot::Mutex;
+
+/// Counters for `watchfire_notifications_*`, by integration.
+#[derive(Default)]
+pub struct Counters {
+    pub sent: Mutex<BTreeMap<String, u64>>,
+    pub failed: Mutex<BTreeMap<(String, String), u64>>,
+    pub received: AtomicU64,
+    pub invalid: AtomicU64,
+}
+
+pub struct Service {
+    state: Mutex<Alerter>,
+    wake: tokio::sync::Notify,
+    pub config_file: PathBuf,
+    pub config_text: Mutex<String>,
+    pub external_url: String,
+    pub counters: Counters,
+    pub started_ms: i64,
+}
+
+/// Reads and checks an alertmanager.yml.
+pub fn load(path: &Path) -> Result<(alerter::config::Loaded, String), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let cfg =
+        alerter::config::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
+    Ok((cfg, text))
+}
+
+fn warn_unsupported(a: &Alerter) {
+    for (receiver, kind) in a.unsupported() {
+        tracing::warn!(%receiver, integration = %kind, "this receiver type has no sender yet; its notifications are dropped and counted");
+    }
+}
+
+impl Service {
+    pub fn new(path: &Path, external_url: String) -> Result<Arc<Self>, String> {
+        let (cfg, text) = load(path)?;
+        let a = Alerter::new(&cfg)?;
+        warn_unsupported(&a);
+        Ok(Arc::new(Service {
+            state: Mutex::new(a),
+            wake: tokio::sync::Notify::new(),
+            config_file: path.to_path_buf(),
+            config_text: Mutex::new(text),
+            external_url,
+            counters: Counters::default(),
+            started_ms: model::time::now_ms(),
+        }))
+    }
+
+    /// Re-reads the configuration; a bad one changes nothing.
+    pub fn reload(&self) -> Result<(), String> {
+        let (cfg, text) = load(&self.config_file)?;
+        let mut s = self.state.lock();
+        s.reload(&cfg)?;
+        warn_unsupported(&s);
+        *self.config_text.lock() = text;
+        drop(s);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Takes alerts in API v2 form; returns the problems of those refused.
+    pub fn post(&self, alerts: &[serde_json::Value]) -> Vec<String> {
+        let mut ok = Vec::new();
+        let mut errs = Vec::new();
+        for v in alerts {
+            match alerter::api::postable(v) {
+                Ok(a) => ok.push(a),
+                Err(e) => {
+                    self.counters.invalid.fetch_add(1, Ordering::Relaxed);
+                    errs.push(e);
+                }
+            }
+        }
+        self.counters
+            .received
+            .fetch_add(ok.len() as u64, Ordering::Relaxed);
+        self.state.lock().put(ok, model::time::now_ms());
+        self.wake.notify_one();
+        errs
+    }
+
+    pub fn with<T>(&self, f: impl FnOnce(&Alerter) -> T) -> T {
+        f(&self.state.lock())
+    }
+
+    /// Flushes groups as they come due and sends what they owe.
+    pub async fn run(self: Arc<Self>) {
+        let client = alerter::notify::client();
+        loop {
+            let now = model::time::now_ms();
+            let due = self.state.lock().next_due();
+            let wait = due.map_or(1_000, |d| (d - now).clamp(0, 1_000));
+            if wait > 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                    _ = self.wake.notified() => {}
+                }
+            }
+            let deliveries = self.state.lock().tick(model::time::now_ms());
+            for d in deliveries {
+                let me = self.clone();
+                let client = client.clone();
+                tokio::spawn(async move { me.deliver(&client, d).await });
+            }
+        }
+    }
+
+    async fn deliver(&self, client: &alerter::notify::HttpClient, d: Delivery) {
+        let (url, max_alerts, timeout) = match &d.integration {
+            Integration::Webhook {
+                url,
+                max_alerts,
+                timeout,
+            } => (url.clone(), *max_alerts, *timeout),
+            Integration::Unsupported(kind) => {
+                self.fail(kind, "no_sender");
+                return;
+            }
+        };
+        let ctx = alerter::notify::Context {
+            receiver: &d.receiver,
+            group_key: &d.group_key,
+            group_labels: &d.group_labels,
+            route_labels: &d.route_labels,
+            reason: d.reason,
+            external_url: &self.external_url,
+            now: model::time::now_ms(),
+        };
+        let body = serde_json::to_vec(&alerter::notify::webhook_message(
+            &ctx, &d.alerts, max_alerts,
+        ))
+        .unwrap_or_default();
+        // Retry with a doubling back-off, capped at 10 s between attempts,
+        // until the group's next flush takes over.
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match alerter::notify::post_json(client, &url, body.clone(), timeout).await {
+                Ok(()) => {
+                    *self
+                        .counters
+                        .sent
+                        .lock()
+                        .entry("webhook".into())
+                        .or_default() += 1;
+                    self.state.lock().delivered(&d);
+                    return;
+                }
+                Err(e) => {
+                    let late = model::time::now_ms() + backoff.as_millis() as i64 >= d.deadline;
+                    if !e.retry || late {
+                        tracing::error!(receiver = %d.receiver, integration = "webhook", error = %e.message, "notify failed");
+                        self.fail(
+                            "webhook",
+                            if e.retry {
+                                "retries_exhausted"
+                            } else {
+                                "client_error"
+                            },
+                        );
+                        return;
+                    }
+                    tracing::warn!(receiver = %d.receiver, error = %e.message, "notify failed, retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
+
+    fn fail(&self, integration: &str, reason: &str) {
+        *self
+            .counters
+            .failed
+            .lock()
+            .entry((integration.to_string(), reason.to_string()))
+            .or_default() += 1;
+    }
+
+    /// `watchfire_notifications_*` and `watchfire_alerts_received_total`.
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(out, "# HELP watchfire_notifications_total Notifications sent, by integration.\n# TYPE watchfire_notifications_total counter");
+        for (i, n) in self.counters.sent.lock().iter() {
+            let _ = writeln!(
+                out,
+                "watchfire_notifications_total{{integration={i:?}}} {n}"
+            );
+        }
+        let _ = writeln!(out, "# HELP watchfire_notifications_failed_total Notifications that failed, by integration and reason.\n# TYPE watchfire_notifications_failed_total counter");
+        for ((i, r), n) in self.counters.failed.lock().iter() {
+            let _ = writeln!(
+                out,
+                "watchfire_notifications_failed_total{{integration={i:?},reason={r:?}}} {n}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP watchfire_alerts_received_total Alerts received.\n# TYPE watchfire_alerts_received_total counter\nwatchfire_alerts_received_total{{status=\"valid\"}} {}\nwatchfire_alerts_received_total{{status=\"invalid\"}} {}",
+            self.counters.received.load(Ordering::Relaxed),
+            self.counters.invalid.load(Ordering::Relaxed)
+        );
+    }
+}

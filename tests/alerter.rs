@@ -1,0 +1,149 @@
+//! The built-in alerter end to end: alerts from the rules and from
+//! `POST /api/v2/alerts` are routed by an alertmanager.yml and delivered
+//! to a webhook in Alertmanager's v4 format; a bad alertmanager.yml is
+//! refused at reload and the old one keeps routing.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{http, json, start, wait_for, Webhook};
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+fn am_config(hook: &Webhook) -> String {
+    format!(
+        "route:\n  receiver: default\n  group_wait: 1s\n  group_interval: 2s\n  routes:\n    - matchers: ['team=\"db\"']\n      receiver: dba\n      group_by: [alertname]\nreceivers:\n  - name: default\n  - name: dba\n    webhook_configs:\n      - url: http://{}/hook\n",
+        hook.addr
+    )
+}
+
+fn bodies(hook: &Webhook) -> Vec<serde_json::Value> {
+    hook.bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect()
+}
+
+#[test]
+fn rules_alerts_reach_the_webhook_through_the_route_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Webhook::start();
+    write(&dir.path().join("am.yml"), &am_config(&hook));
+    write(
+        &dir.path().join("rules.yml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: ReplicationLag\n        expr: vector(42)\n        labels:\n          team: db\n        annotations:\n          summary: 'lag is {{ $value }}s'\n",
+    );
+    write(
+        &dir.path().join("prom.yml"),
+        "global:\n  evaluation_interval: 1s\n  external_labels:\n    dc: eu1\nrule_files: [rules.yml]\n",
+    );
+    let am = dir.path().join("am.yml");
+    let wf = start(
+        &dir.path().join("data"),
+        Some(&dir.path().join("prom.yml")),
+        &["--alertmanager.config.file", am.to_str().unwrap()],
+    );
+    wait_for(Duration::from_secs(30), "a notification", || {
+        !hook.bodies.lock().unwrap().is_empty()
+    });
+    let m = &bodies(&hook)[0];
+    assert_eq!(m["version"], "4", "{m}");
+    assert_eq!(m["receiver"], "dba", "{m}");
+    assert_eq!(m["status"], "firing", "{m}");
+    assert_eq!(
+        m["groupKey"], "{}/{team=\"db\"}:{alertname=\"ReplicationLag\"}",
+        "{m}"
+    );
+    assert_eq!(m["groupLabels"]["alertname"], "ReplicationLag", "{m}");
+    assert_eq!(m["notification_reason"], "first notification", "{m}");
+    let a = &m["alerts"][0];
+    assert_eq!(a["labels"]["team"], "db", "{m}");
+    assert_eq!(a["labels"]["dc"], "eu1", "external labels are added: {m}");
+    assert_eq!(a["annotations"]["summary"], "lag is 42s", "{m}");
+    assert_eq!(a["status"], "firing", "{m}");
+
+    // The API lists the alert with the receivers it reaches.
+    let listed = json(wf.addr, "/api/v2/alerts");
+    assert_eq!(
+        listed[0]["labels"]["alertname"], "ReplicationLag",
+        "{listed}"
+    );
+    assert_eq!(listed[0]["receivers"][0]["name"], "dba", "{listed}");
+    let status = json(wf.addr, "/api/v2/status");
+    assert!(
+        status["config"]["original"]
+            .as_str()
+            .unwrap()
+            .contains("dba"),
+        "{status}"
+    );
+    let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
+    assert!(
+        m.contains("watchfire_notifications_total{integration=\"webhook\"}"),
+        "{m}"
+    );
+}
+
+#[test]
+fn posted_alerts_and_a_bad_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Webhook::start();
+    let am = dir.path().join("am.yml");
+    write(&am, &am_config(&hook));
+    let wf = start(
+        &dir.path().join("data"),
+        None,
+        &["--alertmanager.config.file", am.to_str().unwrap()],
+    );
+    let post = |body: &str| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(wf.addr).unwrap();
+        write!(
+            s,
+            "POST /api/v2/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let bad = post(r#"[{"labels": {}}]"#);
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    assert!(bad.contains("at least one label pair required"), "{bad}");
+    let ok = post(
+        r#"[{"labels": {"alertname": "DiskFull", "team": "db"}, "annotations": {"summary": "full"}}]"#,
+    );
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    wait_for(
+        Duration::from_secs(20),
+        "the posted alert at the webhook",
+        || !hook.bodies.lock().unwrap().is_empty(),
+    );
+    assert_eq!(
+        bodies(&hook)[0]["alerts"][0]["labels"]["alertname"],
+        "DiskFull"
+    );
+
+    // A broken alertmanager.yml is refused with file, line and reason.
+    write(
+        &am,
+        "route:\n  receiver: nobody\nreceivers:\n  - name: default\n",
+    );
+    let (status, body) = http(wf.addr, "POST", "/-/reload", "").unwrap();
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("undefined receiver \"nobody\" used in route"),
+        "{body}"
+    );
+    assert!(body.contains("am.yml:2"), "{body}");
+    // The old tree still routes.
+    let receivers = json(wf.addr, "/api/v2/receivers");
+    assert_eq!(receivers.as_array().unwrap().len(), 2, "{receivers}");
+}
