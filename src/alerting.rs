@@ -46,9 +46,14 @@ fn warn_unsupported(a: &Alerter) {
 }
 
 impl Service {
-    pub fn new(path: &Path, external_url: String) -> Result<Arc<Self>, String> {
+    /// Loads the configuration and the silences kept under `data_dir`.
+    pub fn new(path: &Path, external_url: String, data_dir: &Path) -> Result<Arc<Self>, String> {
         let (cfg, text) = load(path)?;
-        let a = Alerter::new(&cfg)?;
+        let silences = alerter::silence::Silences::open(
+            Some(&data_dir.join("alerter.db")),
+            model::time::now_ms(),
+        )?;
+        let a = Alerter::new(&cfg, silences)?;
         warn_unsupported(&a);
         Ok(Arc::new(Service {
             state: Mutex::new(a),
@@ -96,6 +101,12 @@ impl Service {
 
     pub fn with<T>(&self, f: impl FnOnce(&Alerter) -> T) -> T {
         f(&self.state.lock())
+    }
+
+    pub fn with_mut<T>(&self, f: impl FnOnce(&mut Alerter) -> T) -> T {
+        let r = f(&mut self.state.lock());
+        self.wake.notify_one();
+        r
     }
 
     /// Flushes groups as they come due and sends what they owe.

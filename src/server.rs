@@ -296,7 +296,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("load configuration: {e}"))?;
     let alerter = match &args.alertmanager_config {
         Some(p) => Some(
-            crate::alerting::Service::new(p, external_url_for_alerter(args))
+            crate::alerting::Service::new(p, external_url_for_alerter(args), &args.storage.path)
                 .map_err(|e| anyhow::anyhow!("load alertmanager configuration: {e}"))?,
         ),
         None => None,

@@ -12,6 +12,7 @@
 //! - [`runtime`]: the alerter's state (alerts, groups, log) and the
 //!   deliveries each tick owes; [`notify`]: what is sent (template data,
 //!   the webhook's v4 message) and the HTTP post.
+//! - [`silence`]: silences, muting, kept in SQLite.
 //!
 //! Data flow: `alertmanager.yml` → [`config::Config`] (raw) → checked
 //! [`config::Loaded`] → [`route::Route`] tree → for an alert's labels,
@@ -38,3 +39,4 @@ pub mod notify;
 pub mod receiver;
 pub mod route;
 pub mod runtime;
+pub mod silence;

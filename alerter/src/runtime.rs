@@ -11,6 +11,7 @@ use crate::dispatch::{
     deliverable, needs_update, Alert, Dispatcher, GroupView, Log, LogEntry, Reason,
 };
 use crate::route::Route;
+use crate::silence::Silences;
 
 /// Where one integration of a receiver sends.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +56,7 @@ pub struct Alerter {
     receivers: BTreeMap<String, ReceiverPlan>,
     alerts: BTreeMap<u64, Alert>,
     resolve_timeout_ms: i64,
+    pub silences: Silences,
 }
 
 fn plan(cfg: &Loaded) -> BTreeMap<String, ReceiverPlan> {
@@ -107,8 +109,8 @@ fn plan(cfg: &Loaded) -> BTreeMap<String, ReceiverPlan> {
 }
 
 impl Alerter {
-    /// An alerter for a loaded configuration.
-    pub fn new(cfg: &Loaded) -> Result<Self, String> {
+    /// An alerter for a loaded configuration, muting with `silences`.
+    pub fn new(cfg: &Loaded, silences: Silences) -> Result<Self, String> {
         let root = cfg.raw.route.as_ref().ok_or("no routes provided")?;
         let tree = Route::new(root)?;
         let resolve = cfg
@@ -126,6 +128,7 @@ impl Alerter {
             receivers: plan(cfg),
             alerts: BTreeMap::new(),
             resolve_timeout_ms: resolve.as_millis() as i64,
+            silences,
         })
     }
 
@@ -144,7 +147,9 @@ impl Alerter {
 
     /// Takes a new configuration, keeping alerts and the log.
     pub fn reload(&mut self, cfg: &Loaded) -> Result<(), String> {
-        let mut next = Alerter::new(cfg)?;
+        // Built first, so a bad configuration changes nothing.
+        let mut next = Alerter::new(cfg, Silences::open(None, 0)?)?;
+        std::mem::swap(&mut next.silences, &mut self.silences);
         next.log = std::mem::take(&mut self.log);
         let now = self
             .alerts
@@ -196,6 +201,20 @@ impl Alerter {
     pub fn tick(&mut self, now: i64) -> Vec<Delivery> {
         let mut out = Vec::new();
         for f in self.dispatch.flush(now) {
+            // Silenced alerts are left out; a flush of nothing is dropped
+            // (upstream's mute stage, before the log is asked).
+            let kept: Vec<Alert> = f
+                .alerts
+                .iter()
+                .filter(|a| self.silences.muting(&a.labels, now).is_empty())
+                .cloned()
+                .collect();
+            if kept.is_empty() {
+                self.dispatch.flushed(&f);
+                continue;
+            }
+            let all = f.clone();
+            let f = crate::dispatch::Flush { alerts: kept, ..f };
             let (firing, resolved) = (f.firing(), f.resolved());
             let route = self.route_of(&f.group_key);
             let route_labels = route.map(|r| r.labels.clone()).unwrap_or_default();
@@ -239,7 +258,7 @@ impl Alerter {
                     }
                 }
             }
-            self.dispatch.flushed(&f);
+            self.dispatch.flushed(&all);
         }
         // Alerts resolved and carried are forgotten by the API too.
         let live: std::collections::HashSet<u64> = self

@@ -43,19 +43,173 @@ pub async fn post_alerts(State(st): State<Arc<AppState>>, body: axum::body::Byte
     }
 }
 
-pub async fn get_alerts(State(st): State<Arc<AppState>>) -> Response {
+/// A boolean query parameter; `default` when absent.
+fn flag(p: &crate::api::Params, name: &str, default: bool) -> bool {
+    match p.get(name) {
+        Some("false") | Some("0") => false,
+        Some(_) => true,
+        None => default,
+    }
+}
+
+/// The `filter` matchers of a request.
+fn filters(p: &crate::api::Params) -> Result<Vec<alerter::matcher::Matcher>, String> {
+    let mut out = Vec::new();
+    for f in p.all("filter") {
+        out.extend(alerter::matcher::parse(f)?);
+    }
+    Ok(out)
+}
+
+fn bad_request(e: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!(e))).into_response()
+}
+
+pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) -> Response {
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
     let now = model::time::now_ms();
+    let matchers = match filters(&p) {
+        Ok(m) => m,
+        Err(e) => return bad_request(e),
+    };
+    let receiver = match p
+        .get("receiver")
+        .map(|r| regex::Regex::new(&format!("^(?:{r})$")))
+    {
+        Some(Ok(re)) => Some(re),
+        Some(Err(e)) => {
+            return (StatusCode::BAD_REQUEST, Json(json!(e.to_string()))).into_response()
+        }
+        None => None,
+    };
+    let (active, silenced) = (flag(&p, "active", true), flag(&p, "silenced", true));
     let out: Vec<Value> = svc.with(|a| {
         a.alerts()
             .iter()
             .filter(|x| !x.is_resolved(now))
-            .map(|x| alerter::api::gettable(x, &a.receivers_of(x), now))
+            .filter(|x| matchers.iter().all(|m| m.matches(&x.labels)))
+            .filter_map(|x| {
+                let receivers = a.receivers_of(x);
+                if let Some(re) = &receiver {
+                    if !receivers.iter().any(|r| re.is_match(r)) {
+                        return None;
+                    }
+                }
+                let by = a.silences.muting(&x.labels, now);
+                if (by.is_empty() && !active) || (!by.is_empty() && !silenced) {
+                    return None;
+                }
+                let mut v = alerter::api::gettable(x, &receivers, now);
+                if !by.is_empty() {
+                    v["status"] =
+                        json!({"inhibitedBy": [], "silencedBy": by, "state": "suppressed"});
+                }
+                Some(v)
+            })
             .collect()
     });
     Json(out).into_response()
+}
+
+pub async fn get_silences(State(st): State<Arc<AppState>>, p: crate::api::Params) -> Response {
+    let Some(svc) = st.alerter.clone() else {
+        return not_running();
+    };
+    let now = model::time::now_ms();
+    let matchers = match filters(&p) {
+        Ok(m) => m,
+        Err(e) => return bad_request(e),
+    };
+    let out: Vec<Value> = svc.with(|a| {
+        a.silences
+            .all()
+            .filter(|s| {
+                // A filter holds when the silence has an equal matcher on
+                // that label whose value the filter accepts.
+                matchers.iter().all(|f| {
+                    s.matchers.iter().any(|m| {
+                        m.name == f.name && f.matches(&[(m.name.clone(), m.value.clone())].into())
+                    })
+                })
+            })
+            .map(|s| s.to_json(now))
+            .collect()
+    });
+    Json(out).into_response()
+}
+
+pub async fn post_silence(State(st): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let Some(svc) = st.alerter.clone() else {
+        return not_running();
+    };
+    let now = model::time::now_ms();
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!(format!("invalid silence: {e}"))),
+            )
+                .into_response()
+        }
+    };
+    let sil = match alerter::silence::from_json(&v, now) {
+        Ok(s) => s,
+        Err(e) => return (StatusCode::BAD_REQUEST, Json(json!(e))).into_response(),
+    };
+    let known = sil.id.is_empty() || svc.with(|a| a.silences.get(&sil.id).is_some());
+    if !known {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!(format!("silence {} not found", sil.id))),
+        )
+            .into_response();
+    }
+    match svc.with_mut(|a| a.silences.set(sil, now)) {
+        Ok(id) => Json(json!({"silenceID": id})).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!(e))).into_response(),
+    }
+}
+
+pub async fn get_silence(
+    State(st): State<Arc<AppState>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let Some(svc) = st.alerter.clone() else {
+        return not_running();
+    };
+    let now = model::time::now_ms();
+    match svc.with(|a| a.silences.get(&id).map(|s| s.to_json(now))) {
+        Some(v) => Json(v).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!(format!("silence {id} not found"))),
+        )
+            .into_response(),
+    }
+}
+
+pub async fn delete_silence(
+    State(st): State<Arc<AppState>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let Some(svc) = st.alerter.clone() else {
+        return not_running();
+    };
+    let now = model::time::now_ms();
+    if svc.with(|a| a.silences.get(&id).is_none()) {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!(format!("silence {id} not found"))),
+        )
+            .into_response();
+    }
+    match svc.with_mut(|a| a.silences.expire(&id, now)) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!(e))).into_response(),
+    }
 }
 
 pub async fn groups(State(st): State<Arc<AppState>>) -> Response {

@@ -53,6 +53,14 @@ pub fn router() -> Router<Arc<AppState>> {
             get(alertmanager::get_alerts).post(alertmanager::post_alerts),
         )
         .route("/api/v2/alerts/groups", get(alertmanager::groups))
+        .route(
+            "/api/v2/silences",
+            get(alertmanager::get_silences).post(alertmanager::post_silence),
+        )
+        .route(
+            "/api/v2/silence/{id}",
+            get(alertmanager::get_silence).delete(alertmanager::delete_silence),
+        )
         .route("/api/v2/receivers", get(alertmanager::receivers))
         .route("/api/v2/status", get(alertmanager::status))
         .route("/api/v1/alerts", get(rules::alerts).post(rules::alerts))
