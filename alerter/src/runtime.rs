@@ -44,6 +44,39 @@ pub struct Delivery {
     pub deadline: i64,
 }
 
+/// A compiled `inhibit_rules` entry.
+struct Inhibition {
+    source: Vec<crate::matcher::Matcher>,
+    target: Vec<crate::matcher::Matcher>,
+    equal: Vec<String>,
+}
+
+fn inhibitions(cfg: &Loaded) -> Result<Vec<Inhibition>, String> {
+    let mut out = Vec::new();
+    for r in &cfg.raw.inhibit_rules {
+        let mut source = crate::matcher::from_maps(
+            &r.source_match,
+            &crate::config::regex_map(&r.source_match_re)?,
+        )?;
+        for m in &r.source_matchers {
+            source.extend(crate::matcher::parse(m)?);
+        }
+        let mut target = crate::matcher::from_maps(
+            &r.target_match,
+            &crate::config::regex_map(&r.target_match_re)?,
+        )?;
+        for m in &r.target_matchers {
+            target.extend(crate::matcher::parse(m)?);
+        }
+        out.push(Inhibition {
+            source,
+            target,
+            equal: r.equal.clone(),
+        });
+    }
+    Ok(out)
+}
+
 struct ReceiverPlan {
     integrations: Vec<(Integration, bool)>,
 }
@@ -56,6 +89,7 @@ pub struct Alerter {
     receivers: BTreeMap<String, ReceiverPlan>,
     alerts: BTreeMap<u64, Alert>,
     resolve_timeout_ms: i64,
+    inhibitions: Vec<Inhibition>,
     pub silences: Silences,
 }
 
@@ -128,6 +162,7 @@ impl Alerter {
             receivers: plan(cfg),
             alerts: BTreeMap::new(),
             resolve_timeout_ms: resolve.as_millis() as i64,
+            inhibitions: inhibitions(cfg)?,
             silences,
         })
     }
@@ -206,7 +241,10 @@ impl Alerter {
             let kept: Vec<Alert> = f
                 .alerts
                 .iter()
-                .filter(|a| self.silences.muting(&a.labels, now).is_empty())
+                .filter(|a| {
+                    self.inhibited_by(&a.labels, now).is_none()
+                        && self.silences.muting(&a.labels, now).is_empty()
+                })
                 .cloned()
                 .collect();
             if kept.is_empty() {
@@ -272,6 +310,33 @@ impl Alerter {
         out
     }
 
+    /// The firing alert that inhibits an alert with `labels` at `now`, if
+    /// any (upstream `Inhibitor.Mutes`): a rule's target matchers match,
+    /// and a firing source alert agrees on the `equal` labels. When the
+    /// alert matches both sides, sources that do too are passed over, so
+    /// an alert never inhibits itself.
+    pub fn inhibited_by(&self, labels: &BTreeMap<String, String>, now: i64) -> Option<u64> {
+        for r in &self.inhibitions {
+            if !r.target.iter().all(|m| m.matches(labels)) {
+                continue;
+            }
+            let two_sided = r.source.iter().all(|m| m.matches(labels));
+            for a in self.alerts.values() {
+                if a.is_resolved(now) || !r.source.iter().all(|m| m.matches(&a.labels)) {
+                    continue;
+                }
+                if !r.equal.iter().all(|n| a.labels.get(n) == labels.get(n)) {
+                    continue;
+                }
+                if two_sided && r.target.iter().all(|m| m.matches(&a.labels)) {
+                    continue;
+                }
+                return Some(a.fingerprint());
+            }
+        }
+        None
+    }
+
     /// Records a delivery that went out, so it is not sent again.
     pub fn delivered(&mut self, d: &Delivery) {
         self.log.record(
@@ -316,5 +381,100 @@ impl Alerter {
 
     pub fn receiver_names(&self) -> Vec<String> {
         self.receivers.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(labels: &[(&str, &str)]) -> Alert {
+        Alert {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            annotations: BTreeMap::new(),
+            starts_at: 0,
+            ends_at: 0,
+            generator_url: String::new(),
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn inhibition_as_upstream() {
+        let cfg = crate::config::parse(
+            "route:\n  receiver: r\n  group_wait: 0s\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://127.0.0.1:1/\ninhibit_rules:\n  - source_matchers: ['severity=critical']\n    target_matchers: ['severity=~\"warning|critical\"']\n    equal: [cluster]\n",
+            "am.yml",
+        )
+        .unwrap();
+        let mut a = Alerter::new(&cfg, Silences::open(None, 0).unwrap()).unwrap();
+        a.put(
+            vec![
+                alert(&[
+                    ("alertname", "Down"),
+                    ("severity", "critical"),
+                    ("cluster", "eu"),
+                ]),
+                alert(&[
+                    ("alertname", "Slow"),
+                    ("severity", "warning"),
+                    ("cluster", "eu"),
+                ]),
+                alert(&[
+                    ("alertname", "Slow"),
+                    ("severity", "warning"),
+                    ("cluster", "us"),
+                ]),
+            ],
+            1_000,
+        );
+        let l = |x: &[(&str, &str)]| alert(x).labels;
+        assert!(a
+            .inhibited_by(
+                &l(&[
+                    ("alertname", "Slow"),
+                    ("severity", "warning"),
+                    ("cluster", "eu")
+                ]),
+                1_000
+            )
+            .is_some());
+        assert!(
+            a.inhibited_by(
+                &l(&[
+                    ("alertname", "Slow"),
+                    ("severity", "warning"),
+                    ("cluster", "us")
+                ]),
+                1_000
+            )
+            .is_none(),
+            "equal labels differ"
+        );
+        assert!(
+            a.inhibited_by(
+                &l(&[
+                    ("alertname", "Down"),
+                    ("severity", "critical"),
+                    ("cluster", "eu")
+                ]),
+                1_000
+            )
+            .is_none(),
+            "no self-inhibition"
+        );
+        // The flush carries only what is not inhibited.
+        let d = a.tick(1_000);
+        let names: Vec<String> = d
+            .iter()
+            .flat_map(|d| {
+                d.alerts
+                    .iter()
+                    .map(|x| format!("{}/{}", x.labels["alertname"], x.labels["cluster"]))
+            })
+            .collect();
+        assert_eq!(names, ["Down/eu", "Slow/us"]);
     }
 }
