@@ -84,7 +84,11 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
         }
         None => None,
     };
-    let (active, silenced) = (flag(&p, "active", true), flag(&p, "silenced", true));
+    let (active, silenced, inhibited) = (
+        flag(&p, "active", true),
+        flag(&p, "silenced", true),
+        flag(&p, "inhibited", true),
+    );
     let out: Vec<Value> = svc.with(|a| {
         a.alerts()
             .iter()
@@ -98,13 +102,22 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
                     }
                 }
                 let by = a.silences.muting(&x.labels, now);
-                if (by.is_empty() && !active) || (!by.is_empty() && !silenced) {
+                let inh: Vec<String> = a
+                    .inhibited_by(&x.labels, now)
+                    .map(|fp| format!("{fp:016x}"))
+                    .into_iter()
+                    .collect();
+                let suppressed = !by.is_empty() || !inh.is_empty();
+                if (!suppressed && !active)
+                    || (!by.is_empty() && !silenced)
+                    || (!inh.is_empty() && !inhibited)
+                {
                     return None;
                 }
                 let mut v = alerter::api::gettable(x, &receivers, now);
-                if !by.is_empty() {
+                if suppressed {
                     v["status"] =
-                        json!({"inhibitedBy": [], "silencedBy": by, "state": "suppressed"});
+                        json!({"inhibitedBy": inh, "silencedBy": by, "state": "suppressed"});
                 }
                 Some(v)
             })
