@@ -53,7 +53,15 @@ impl Service {
             Some(&data_dir.join("alerter.db")),
             model::time::now_ms(),
         )?;
-        let a = Alerter::new(&cfg, silences)?;
+        let mut a = Alerter::new(&cfg, silences)?;
+        // The log outlives any repeat interval people set (upstream keeps
+        // it 120 h).
+        let now = model::time::now_ms();
+        a.set_log(alerter::dispatch::Log::open(
+            &data_dir.join("alerter.db"),
+            now,
+            120 * 3_600_000,
+        )?);
         warn_unsupported(&a);
         Ok(Arc::new(Service {
             state: Mutex::new(a),

@@ -147,3 +147,50 @@ fn posted_alerts_and_a_bad_reload() {
     let receivers = json(wf.addr, "/api/v2/receivers");
     assert_eq!(receivers.as_array().unwrap().len(), 2, "{receivers}");
 }
+
+#[test]
+fn a_notification_is_not_sent_again_after_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Webhook::start();
+    let am = dir.path().join("am.yml");
+    write(
+        &am,
+        &format!(
+            "route:\n  receiver: hook\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
+            hook.addr
+        ),
+    );
+    let data = dir.path().join("data");
+    let addr = common::free_addr();
+    let flags = ["--alertmanager.config.file", am.to_str().unwrap()];
+    let body = r#"[{"labels": {"alertname": "Once"}}]"#;
+    let post = |addr| {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "POST /api/v2/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    };
+    let wf = common::start_at(addr, &data, None, &flags);
+    post(addr);
+    wait_for(Duration::from_secs(20), "the notification", || {
+        hook.bodies.lock().unwrap().len() == 1
+    });
+    drop(wf); // SIGKILL right after the notification
+    let _wf = common::start_at(addr, &data, None, &flags);
+    // The sender posts the alert again, as Prometheus re-sends it.
+    post(addr);
+    // group_wait and several group intervals pass: nothing new is sent.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        hook.bodies.lock().unwrap().len(),
+        1,
+        "sent again within repeat_interval"
+    );
+}

@@ -336,19 +336,96 @@ pub fn deliverable(f: &Flush, send_resolved: bool) -> Option<Vec<Alert>> {
     (!firing.is_empty()).then_some(firing)
 }
 
-/// The notification log: what each group last sent to each receiver.
-#[derive(Debug, Default, Clone)]
+/// The notification log: what each group last sent to each receiver,
+/// optionally kept in SQLite (table `nflog`) and written at each record,
+/// so a restart does not send again what was sent.
+#[derive(Debug, Default)]
 pub struct Log {
     entries: HashMap<(String, String), LogEntry>,
+    conn: Option<rusqlite::Connection>,
+}
+
+fn ids(set: &BTreeSet<u64>) -> String {
+    set.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn parse_ids(s: &str) -> BTreeSet<u64> {
+    s.split(',').filter_map(|x| x.parse().ok()).collect()
 }
 
 impl Log {
+    /// Opens the log kept in the SQLite file at `path`; entries older
+    /// than `retention_ms` before `now` are dropped.
+    pub fn open(path: &std::path::Path, now: i64, retention_ms: i64) -> Result<Self, String> {
+        let conn = rusqlite::Connection::open(path)
+            .map_err(|e| format!("open {}: {e}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+             CREATE TABLE IF NOT EXISTS nflog (
+                 group_key TEXT NOT NULL, receiver TEXT NOT NULL,
+                 firing TEXT NOT NULL, resolved TEXT NOT NULL, at INTEGER NOT NULL,
+                 PRIMARY KEY (group_key, receiver));",
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        conn.execute(
+            "DELETE FROM nflog WHERE at < ?1",
+            [now.saturating_sub(retention_ms)],
+        )
+        .map_err(|e| e.to_string())?;
+        let mut entries = HashMap::new();
+        {
+            let mut stmt = conn
+                .prepare("SELECT group_key, receiver, firing, resolved, at FROM nflog")
+                .map_err(|e| e.to_string())?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                })
+                .map_err(|e| e.to_string())?;
+            for row in rows {
+                let (g, r, f, res, at) = row.map_err(|e| e.to_string())?;
+                entries.insert(
+                    (g, r),
+                    LogEntry {
+                        firing: parse_ids(&f),
+                        resolved: parse_ids(&res),
+                        at,
+                    },
+                );
+            }
+        }
+        Ok(Log {
+            entries,
+            conn: Some(conn),
+        })
+    }
+
     pub fn get(&self, group_key: &str, receiver: &str) -> Option<&LogEntry> {
         self.entries
             .get(&(group_key.to_string(), receiver.to_string()))
     }
 
+    /// Records a send; with a file, it is written before this returns.
     pub fn record(&mut self, group_key: &str, receiver: &str, entry: LogEntry) {
+        if let Some(c) = &self.conn {
+            let r = c.execute(
+                "INSERT INTO nflog (group_key, receiver, firing, resolved, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(group_key, receiver) DO UPDATE SET firing = excluded.firing, resolved = excluded.resolved, at = excluded.at",
+                rusqlite::params![group_key, receiver, ids(&entry.firing), ids(&entry.resolved), entry.at],
+            );
+            if let Err(e) = r {
+                tracing::error!(group_key, receiver, error = %e, "writing the notification log failed");
+            }
+        }
         self.entries
             .insert((group_key.to_string(), receiver.to_string()), entry);
     }
@@ -491,6 +568,33 @@ mod tests {
         let f = d.flush(10 * M);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].group_key, "{}:{}");
+    }
+
+    #[test]
+    fn the_log_survives_reopening() {
+        let dir = std::env::temp_dir().join(format!("wf-nflog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("alerter.db");
+        let e = LogEntry {
+            firing: [1, u64::MAX].into(),
+            resolved: [7].into(),
+            at: 5_000,
+        };
+        Log::open(&path, 5_000, 1_000_000)
+            .unwrap()
+            .record("g", "r/0", e.clone());
+        assert_eq!(
+            Log::open(&path, 6_000, 1_000_000).unwrap().get("g", "r/0"),
+            Some(&e)
+        );
+        // Past retention it is gone.
+        assert_eq!(
+            Log::open(&path, 2_000_000, 1_000_000)
+                .unwrap()
+                .get("g", "r/0"),
+            None
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

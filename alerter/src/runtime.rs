@@ -143,6 +143,12 @@ fn plan(cfg: &Loaded) -> BTreeMap<String, ReceiverPlan> {
 }
 
 impl Alerter {
+    /// Uses `log` as the notification log (one kept in a file survives
+    /// restarts).
+    pub fn set_log(&mut self, log: Log) {
+        self.log = log;
+    }
+
     /// An alerter for a loaded configuration, muting with `silences`.
     pub fn new(cfg: &Loaded, silences: Silences) -> Result<Self, String> {
         let root = cfg.raw.route.as_ref().ok_or("no routes provided")?;
