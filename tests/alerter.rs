@@ -194,3 +194,89 @@ fn a_notification_is_not_sent_again_after_sigkill() {
         "sent again within repeat_interval"
     );
 }
+
+#[test]
+fn prometheus_sends_firing_and_resolved_through_watchfire() {
+    if std::process::Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!(
+            "skipped: prometheus is not installed (Debian package prometheus; .ci/run installs it)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Webhook::start();
+    let am = dir.path().join("am.yml");
+    write(
+        &am,
+        &format!(
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
+            hook.addr
+        ),
+    );
+    let wf = start(
+        &dir.path().join("data"),
+        None,
+        &["--alertmanager.config.file", am.to_str().unwrap()],
+    );
+    // Fires for 10 s out of every 20 s.
+    write(
+        &dir.path().join("rules.yml"),
+        "groups:\n  - name: g\n    rules:\n      - alert: Blinking\n        expr: vector(time() % 20) < 10\n        annotations:\n          summary: blinking\n",
+    );
+    write(
+        &dir.path().join("prometheus.yml"),
+        &format!(
+            "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{}']\n",
+            wf.addr
+        ),
+    );
+    let prom_addr = common::free_addr();
+    let mut prom = std::process::Command::new("prometheus")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("prom").display()
+        ))
+        .arg(format!("--web.listen-address={prom_addr}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let got = |status: &str| {
+        bodies(&hook)
+            .iter()
+            .any(|m| m["status"] == status && m["alerts"][0]["labels"]["alertname"] == "Blinking")
+    };
+    wait_for(
+        Duration::from_secs(60),
+        "a firing notification from Prometheus's alert",
+        || got("firing"),
+    );
+    wait_for(Duration::from_secs(60), "the resolved notification", || {
+        got("resolved")
+    });
+    let firing = bodies(&hook)
+        .into_iter()
+        .find(|m| m["status"] == "firing")
+        .unwrap();
+    assert_eq!(
+        firing["alerts"][0]["annotations"]["summary"], "blinking",
+        "{firing}"
+    );
+    assert!(
+        firing["alerts"][0]["generatorURL"]
+            .as_str()
+            .unwrap()
+            .contains("/graph?g0.expr="),
+        "{firing}"
+    );
+    let _ = prom.kill();
+    let _ = prom.wait();
+}
