@@ -29,6 +29,10 @@ pub struct Service {
     pub external_url: String,
     pub counters: Counters,
     pub started_ms: i64,
+    /// Deliveries being sent or retried, by group, receiver and
+    /// integration: a group's next flush waits for its last, as upstream's
+    /// flushes do not overlap.
+    inflight: Mutex<std::collections::HashSet<(String, String, usize)>>,
 }
 
 /// Reads and checks an alertmanager.yml.
@@ -71,6 +75,7 @@ impl Service {
             external_url,
             counters: Counters::default(),
             started_ms: model::time::now_ms(),
+            inflight: Mutex::new(std::collections::HashSet::new()),
         }))
     }
 
@@ -132,9 +137,18 @@ impl Service {
             }
             let deliveries = self.state.lock().tick(model::time::now_ms());
             for d in deliveries {
+                let key = (d.group_key.clone(), d.receiver.clone(), d.index);
+                if !self.inflight.lock().insert(key.clone()) {
+                    // Still sending the last flush; the log is unchanged,
+                    // so the next flush asks again.
+                    continue;
+                }
                 let me = self.clone();
                 let client = client.clone();
-                tokio::spawn(async move { me.deliver(&client, d).await });
+                tokio::spawn(async move {
+                    me.deliver(&client, d).await;
+                    me.inflight.lock().remove(&key);
+                });
             }
         }
     }

@@ -280,3 +280,63 @@ fn prometheus_sends_firing_and_resolved_through_watchfire() {
     let _ = prom.kill();
     let _ = prom.wait();
 }
+
+#[test]
+fn a_failing_webhook_gets_every_group_once_after_it_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Webhook::start();
+    hook.failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let am = dir.path().join("am.yml");
+    write(
+        &am,
+        &format!(
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
+            hook.addr
+        ),
+    );
+    let wf = start(
+        &dir.path().join("data"),
+        None,
+        &["--alertmanager.config.file", am.to_str().unwrap()],
+    );
+    let body = r#"[{"labels": {"alertname": "A"}}, {"labels": {"alertname": "B"}}, {"labels": {"alertname": "C"}}]"#;
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(wf.addr).unwrap();
+        write!(
+            s,
+            "POST /api/v2/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    }
+    // Down for several group intervals and retries.
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(hook.bodies.lock().unwrap().is_empty());
+    let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
+    assert!(
+        m.contains("watchfire_notifications_failed_total{integration=\"webhook\""),
+        "{m}"
+    );
+    hook.failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    wait_for(Duration::from_secs(30), "all three groups", || {
+        hook.bodies.lock().unwrap().len() >= 3
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    let mut names: Vec<String> = bodies(&hook)
+        .iter()
+        .map(|m| {
+            m["alerts"][0]["labels"]["alertname"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["A", "B", "C"], "each group exactly once");
+}

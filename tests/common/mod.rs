@@ -146,10 +146,12 @@ pub fn import(file: &Path, data: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// A webhook receiver on 127.0.0.1 that keeps every request body.
+/// A webhook receiver on 127.0.0.1 that keeps every request body it
+/// accepts; while `failing` is set it answers 503 and keeps nothing.
 pub struct Webhook {
     pub addr: SocketAddr,
     pub bodies: Arc<Mutex<Vec<String>>>,
+    pub failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Webhook {
@@ -157,7 +159,8 @@ impl Webhook {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let bodies = Arc::new(Mutex::new(Vec::new()));
-        let keep = bodies.clone();
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (keep, fail) = (bodies.clone(), failing.clone());
         std::thread::spawn(move || {
             for s in l.incoming() {
                 let Ok(mut s) = s else { continue };
@@ -174,6 +177,10 @@ impl Webhook {
                 }
                 let mut body = vec![0; len];
                 let _ = r.read_exact(&mut body);
+                if fail.load(std::sync::atomic::Ordering::SeqCst) {
+                    let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    continue;
+                }
                 keep.lock()
                     .unwrap()
                     .push(String::from_utf8_lossy(&body).into_owned());
@@ -182,6 +189,10 @@ impl Webhook {
                 );
             }
         });
-        Webhook { addr, bodies }
+        Webhook {
+            addr,
+            bodies,
+            failing,
+        }
     }
 }
