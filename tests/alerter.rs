@@ -101,19 +101,7 @@ fn posted_alerts_and_a_bad_reload() {
         None,
         &["--alertmanager.config.file", am.to_str().unwrap()],
     );
-    let post = |body: &str| {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(wf.addr).unwrap();
-        write!(
-            s,
-            "POST /api/v2/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    };
+    let post = |body: &str| common::post_json(wf.addr, "/api/v2/alerts", body);
     let bad = post(r#"[{"labels": {}}]"#);
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
     assert!(bad.contains("at least one label pair required"), "{bad}");
@@ -165,16 +153,7 @@ fn a_notification_is_not_sent_again_after_sigkill() {
     let flags = ["--alertmanager.config.file", am.to_str().unwrap()];
     let body = r#"[{"labels": {"alertname": "Once"}}]"#;
     let post = |addr| {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        write!(
-            s,
-            "POST /api/v2/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
+        let out = common::post_json(addr, "/api/v2/alerts", body);
         assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     };
     let wf = common::start_at(addr, &data, None, &flags);
@@ -301,19 +280,8 @@ fn a_failing_webhook_gets_every_group_once_after_it_recovers() {
         &["--alertmanager.config.file", am.to_str().unwrap()],
     );
     let body = r#"[{"labels": {"alertname": "A"}}, {"labels": {"alertname": "B"}}, {"labels": {"alertname": "C"}}]"#;
-    {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(wf.addr).unwrap();
-        write!(
-            s,
-            "POST /api/v2/alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    }
+    let out = common::post_json(wf.addr, "/api/v2/alerts", body);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     // Down for several group intervals and retries.
     std::thread::sleep(Duration::from_secs(5));
     assert!(hook.bodies.lock().unwrap().is_empty());

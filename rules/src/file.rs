@@ -57,6 +57,18 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// The parsed expression and the rule's labels over its group's (a
+    /// rule's own label wins), as both kinds of rule start from.
+    pub fn compile(
+        &self,
+        group_labels: &BTreeMap<String, String>,
+    ) -> Result<(promql::Expr, BTreeMap<String, String>), String> {
+        let expr = promql::parse(&self.expr).map_err(|e| e.to_string())?;
+        let mut labels = group_labels.clone();
+        labels.extend(self.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok((expr, labels))
+    }
+
     /// The record or alert name.
     pub fn name(&self) -> &str {
         match &self.kind {

@@ -25,9 +25,7 @@ impl RecordingRule {
         name: &str,
         group_labels: &BTreeMap<String, String>,
     ) -> Result<Self, String> {
-        let expr = promql::parse(&rule.expr).map_err(|e| e.to_string())?;
-        let mut labels = group_labels.clone();
-        labels.extend(rule.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let (expr, labels) = rule.compile(group_labels)?;
         Ok(RecordingRule {
             name: name.to_string(),
             expr_text: expr.to_string(),

@@ -61,6 +61,14 @@ fn filters(p: &crate::api::Params) -> Result<Vec<alerter::matcher::Matcher>, Str
     Ok(out)
 }
 
+fn silence_not_found(id: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!(format!("silence {id} not found"))),
+    )
+        .into_response()
+}
+
 fn bad_request(e: String) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!(e))).into_response()
 }
@@ -170,19 +178,15 @@ pub async fn post_silence(State(st): State<Arc<AppState>>, body: axum::body::Byt
     };
     let sil = match alerter::silence::from_json(&v, now) {
         Ok(s) => s,
-        Err(e) => return (StatusCode::BAD_REQUEST, Json(json!(e))).into_response(),
+        Err(e) => return bad_request(e),
     };
     let known = sil.id.is_empty() || svc.with(|a| a.silences.get(&sil.id).is_some());
     if !known {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!(format!("silence {} not found", sil.id))),
-        )
-            .into_response();
+        return silence_not_found(&sil.id);
     }
     match svc.with_mut(|a| a.silences.set(sil, now)) {
         Ok(id) => Json(json!({"silenceID": id})).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, Json(json!(e))).into_response(),
+        Err(e) => bad_request(e),
     }
 }
 
@@ -196,11 +200,7 @@ pub async fn get_silence(
     let now = model::time::now_ms();
     match svc.with(|a| a.silences.get(&id).map(|s| s.to_json(now))) {
         Some(v) => Json(v).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            Json(json!(format!("silence {id} not found"))),
-        )
-            .into_response(),
+        None => silence_not_found(&id),
     }
 }
 
@@ -213,11 +213,7 @@ pub async fn delete_silence(
     };
     let now = model::time::now_ms();
     if svc.with(|a| a.silences.get(&id).is_none()) {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!(format!("silence {id} not found"))),
-        )
-            .into_response();
+        return silence_not_found(&id);
     }
     match svc.with_mut(|a| a.silences.expire(&id, now)) {
         Ok(()) => StatusCode::OK.into_response(),

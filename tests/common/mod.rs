@@ -111,6 +111,20 @@ fn dechunk(s: &str) -> String {
     out
 }
 
+/// Posts a JSON body; the raw response (status line, headers and body).
+pub fn post_json(addr: SocketAddr, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 pub fn json(addr: SocketAddr, path: &str) -> Value {
     let (status, body) = http(addr, "GET", path, "").unwrap();
     serde_json::from_str(&body)
