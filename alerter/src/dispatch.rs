@@ -149,13 +149,11 @@ impl Dispatcher {
 
     /// Adds or updates an alert at `now`.
     pub fn insert(&mut self, alert: Alert, now: i64) {
-        let routes: Vec<Route> = self
-            .tree
-            .matches(&alert.labels)
-            .into_iter()
-            .cloned()
-            .collect();
-        for r in routes {
+        // The routes are borrowed from the tree while groups change, so
+        // the tree is taken out for the walk.
+        let tree = std::mem::replace(&mut self.tree, Route::empty());
+        let fp = alert.fingerprint();
+        for r in tree.matches(&alert.labels) {
             let labels: BTreeMap<String, String> = if r.group_by_all {
                 alert.labels.clone()
             } else {
@@ -182,8 +180,14 @@ impl Dispatcher {
             if !g.has_flushed && alert.starts_at.saturating_add(g.group_wait) < now {
                 g.next_flush = g.next_flush.min(now);
             }
-            g.alerts.insert(alert.fingerprint(), alert.clone());
+            g.alerts.insert(fp, alert.clone());
         }
+        self.tree = tree;
+    }
+
+    /// Whether any group holds the alert with fingerprint `fp`.
+    pub fn holds(&self, fp: u64) -> bool {
+        self.groups.values().any(|g| g.alerts.contains_key(&fp))
     }
 
     /// When the next group is due, if any.

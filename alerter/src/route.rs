@@ -34,10 +34,9 @@ pub struct Route {
 }
 
 impl Route {
-    /// Compiles the tree under the root `cfg` (already checked by
-    /// [`crate::config::parse`]).
-    pub fn new(cfg: &RouteConfig) -> Result<Route, String> {
-        let root = Route {
+    /// A root with no receiver and no children (a placeholder).
+    pub fn empty() -> Route {
+        Route {
             receiver: String::new(),
             group_by: Vec::new(),
             group_by_all: false,
@@ -51,8 +50,13 @@ impl Route {
             labels: BTreeMap::new(),
             routes: Vec::new(),
             key: String::new(),
-        };
-        build(cfg, &root, None)
+        }
+    }
+
+    /// Compiles the tree under the root `cfg` (already checked by
+    /// [`crate::config::parse`]).
+    pub fn new(cfg: &RouteConfig) -> Result<Route, String> {
+        build(cfg, &Route::empty(), None)
     }
 
     /// The routes an alert with `labels` takes, in order (upstream

@@ -91,6 +91,8 @@ pub struct Alerter {
     resolve_timeout_ms: i64,
     inhibitions: Vec<Inhibition>,
     pub silences: Silences,
+    /// When resolved alerts were last swept out.
+    swept: i64,
 }
 
 fn plan(cfg: &Loaded) -> BTreeMap<String, ReceiverPlan> {
@@ -170,6 +172,7 @@ impl Alerter {
             resolve_timeout_ms: resolve.as_millis() as i64,
             inhibitions: inhibitions(cfg)?,
             silences,
+            swept: 0,
         })
     }
 
@@ -305,14 +308,13 @@ impl Alerter {
             self.dispatch.flushed(&all);
         }
         // Alerts resolved and carried are forgotten by the API too.
-        let live: std::collections::HashSet<u64> = self
-            .dispatch
-            .groups()
-            .iter()
-            .flat_map(|g| g.alerts.iter().map(Alert::fingerprint))
-            .collect();
-        self.alerts
-            .retain(|fp, a| live.contains(fp) || !a.is_resolved(now));
+        // At most once a second: the sweep is over every alert held.
+        if now - self.swept >= 1_000 {
+            self.swept = now;
+            let dispatch = &self.dispatch;
+            self.alerts
+                .retain(|fp, a| !a.is_resolved(now) || dispatch.holds(*fp));
+        }
         out
     }
 
