@@ -13,6 +13,8 @@
 //!   deliveries each tick owes; [`notify`]: what is sent (template data,
 //!   the webhook's v4 message) and the HTTP post.
 //! - [`silence`]: silences, muting, kept in SQLite.
+//! - [`tmpl`]: notification templates with Alertmanager's data model and
+//!   functions.
 //!
 //! Data flow: `alertmanager.yml` → [`config::Config`] (raw) → checked
 //! [`config::Loaded`] → [`route::Route`] tree → for an alert's labels,
@@ -40,3 +42,4 @@ pub mod receiver;
 pub mod route;
 pub mod runtime;
 pub mod silence;
+pub mod tmpl;
