@@ -485,4 +485,99 @@ mod tests {
             .collect();
         assert_eq!(names, ["Down/eu", "Slow/us"]);
     }
+
+    /// A timeline on an injected clock: inhibition holds a warning back
+    /// while its critical source fires, the resolution is announced, a
+    /// silence mutes new alerts of a group until it ends.
+    #[test]
+    fn timeline_with_inhibition_and_silence() {
+        const S: i64 = 1000;
+        const M: i64 = 60 * S;
+        let cfg = crate::config::parse(
+            "route:\n  receiver: r\n  group_by: [alertname]\n  group_wait: 30s\n  group_interval: 5m\n  repeat_interval: 4h\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://127.0.0.1:1/\ninhibit_rules:\n  - source_matchers: [severity=critical]\n    target_matchers: [severity=warning]\n    equal: [cluster]\n",
+            "am.yml",
+        )
+        .unwrap();
+        let mut a = Alerter::new(&cfg, Silences::open(None, 0).unwrap()).unwrap();
+        let with_end = |labels: &[(&str, &str)], ends: i64| Alert {
+            ends_at: ends,
+            ..alert(labels)
+        };
+        let disk_eu = [
+            ("alertname", "Disk"),
+            ("severity", "warning"),
+            ("cluster", "eu"),
+        ];
+        let disk_us = [
+            ("alertname", "Disk"),
+            ("severity", "warning"),
+            ("cluster", "us"),
+        ];
+        let down = [
+            ("alertname", "Down"),
+            ("severity", "critical"),
+            ("cluster", "eu"),
+        ];
+        let mut sent: Vec<(i64, String)> = Vec::new();
+        let mut now = 0;
+        while now <= 25 * M {
+            if now % M == 0 {
+                // Senders re-send firing alerts every minute.
+                let mut batch = vec![with_end(&disk_eu, now + 4 * M)];
+                if now < 6 * M {
+                    batch.push(with_end(&down, now + 4 * M));
+                } else if now == 6 * M {
+                    batch.push(with_end(&down, 6 * M));
+                }
+                if now >= 12 * M {
+                    batch.push(with_end(&disk_us, now + 4 * M));
+                }
+                a.put(batch, now);
+            }
+            if now == 11 * M {
+                let sil = crate::silence::from_json(
+                    &serde_json::json!({"matchers": [{"name": "alertname", "value": "Disk", "isRegex": false, "isEqual": true}],
+                        "startsAt": "1970-01-01T00:11:00Z", "endsAt": "1970-01-01T00:20:00Z", "createdBy": "t", "comment": "c"}),
+                    now,
+                )
+                .unwrap();
+                a.silences.set(sil, now).unwrap();
+            }
+            for d in a.tick(now) {
+                let what: Vec<String> = d
+                    .alerts
+                    .iter()
+                    .map(|x| {
+                        let state = if x.is_resolved(now) {
+                            "resolved"
+                        } else {
+                            "firing"
+                        };
+                        format!("{}/{} {state}", x.labels["alertname"], x.labels["cluster"])
+                    })
+                    .collect();
+                sent.push((
+                    now / S,
+                    format!("{}: {}", d.reason.as_str(), what.join(", ")),
+                ));
+                a.delivered(&d);
+            }
+            now += S;
+        }
+        let want: Vec<(i64, String)> = vec![
+            // Disk is inhibited by Down from the start.
+            (30, "first notification: Down/eu firing".into()),
+            // Down resolved at 6m: announced at its group's next flush,
+            // and Disk, no longer inhibited, is sent at its own.
+            (630, "first notification: Disk/eu firing".into()),
+            (630, "all alerts resolved: Down/eu resolved".into()),
+            // Disk/us arrives at 12m under a silence: nothing until the
+            // silence ends at 20m.
+            (
+                1230,
+                "new alerts added: Disk/eu firing, Disk/us firing".into(),
+            ),
+        ];
+        assert_eq!(sent, want);
+    }
 }
