@@ -130,6 +130,8 @@ pub struct Loaded {
     pub receivers: Vec<ReceiverConfig>,
     /// Names of `time_intervals` and `mute_time_intervals`.
     pub time_intervals: HashSet<String>,
+    /// Each named interval's entries, parsed.
+    pub intervals: BTreeMap<String, Vec<crate::timeinterval::TimeInterval>>,
 }
 
 /// Reads and checks `alertmanager.yml`.
@@ -218,6 +220,7 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
     }
     // Time intervals: named and unique.
     let mut intervals = HashSet::new();
+    let mut specs = BTreeMap::new();
     for (list, what) in [
         (&raw.mute_time_intervals, "mute time interval"),
         (&raw.time_intervals, "time interval"),
@@ -233,6 +236,11 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
                     format!("{what} {name:?} is not unique"),
                 ));
             }
+            let mut parsed = Vec::new();
+            for spec in &ti.time_intervals {
+                parsed.push(crate::timeinterval::parse(spec).map_err(|e| err(line_of(&name), e))?);
+            }
+            specs.insert(name, parsed);
         }
     }
     // The root route.
@@ -299,6 +307,7 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
         raw,
         receivers,
         time_intervals: intervals,
+        intervals: specs,
     })
 }
 

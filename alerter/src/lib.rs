@@ -12,7 +12,8 @@
 //! - [`runtime`]: the alerter's state (alerts, groups, log) and the
 //!   deliveries each tick owes; [`notify`]: what is sent (template data,
 //!   the webhook's v4 message) and the HTTP post.
-//! - [`silence`]: silences, muting, kept in SQLite.
+//! - [`silence`]: silences, muting, kept in SQLite; [`timeinterval`]: the
+//!   intervals routes mute in or are active in.
 //! - [`tmpl`]: notification templates with Alertmanager's data model and
 //!   functions.
 //!
@@ -42,4 +43,5 @@ pub mod receiver;
 pub mod route;
 pub mod runtime;
 pub mod silence;
+pub mod timeinterval;
 pub mod tmpl;

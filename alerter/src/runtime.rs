@@ -90,6 +90,7 @@ pub struct Alerter {
     alerts: BTreeMap<u64, Alert>,
     resolve_timeout_ms: i64,
     inhibitions: Vec<Inhibition>,
+    intervals: BTreeMap<String, Vec<crate::timeinterval::TimeInterval>>,
     pub silences: Silences,
     /// When resolved alerts were last swept out.
     swept: i64,
@@ -171,6 +172,7 @@ impl Alerter {
             alerts: BTreeMap::new(),
             resolve_timeout_ms: resolve.as_millis() as i64,
             inhibitions: inhibitions(cfg)?,
+            intervals: cfg.intervals.clone(),
             silences,
             swept: 0,
         })
@@ -245,6 +247,24 @@ impl Alerter {
     pub fn tick(&mut self, now: i64) -> Vec<Delivery> {
         let mut out = Vec::new();
         for f in self.dispatch.flush(now) {
+            // A route outside its active intervals, or inside a mute
+            // interval, sends nothing (upstream's time stages).
+            if let Some(route) = self.route_of(&f.group_key) {
+                let holds = |names: &[String]| {
+                    names.iter().any(|n| {
+                        self.intervals
+                            .get(n)
+                            .is_some_and(|l| crate::timeinterval::any_contains(l, now))
+                    })
+                };
+                let muted = holds(&route.mute_time_intervals)
+                    || (!route.active_time_intervals.is_empty()
+                        && !holds(&route.active_time_intervals));
+                if muted {
+                    self.dispatch.flushed(&f);
+                    continue;
+                }
+            }
             // Silenced alerts are left out; a flush of nothing is dropped
             // (upstream's mute stage, before the log is asked).
             let kept: Vec<Alert> = f
@@ -579,5 +599,29 @@ mod tests {
             ),
         ];
         assert_eq!(sent, want);
+    }
+
+    #[test]
+    fn time_intervals_mute_and_activate_routes() {
+        let cfg = crate::config::parse(
+            "route:\n  receiver: r\n  group_wait: 0s\n  routes:\n    - matchers: [team=night]\n      mute_time_intervals: [always]\n    - matchers: [team=past]\n      active_time_intervals: [long_ago]\n    - matchers: [team=day]\n      active_time_intervals: [always]\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://127.0.0.1:1/\ntime_intervals:\n  - name: always\n    time_intervals:\n      - weekdays: ['sunday:saturday']\n  - name: long_ago\n    time_intervals:\n      - years: ['2000:2001']\n",
+            "am.yml",
+        )
+        .unwrap();
+        let mut a = Alerter::new(&cfg, Silences::open(None, 0).unwrap()).unwrap();
+        let now = 1_795_000_000_000;
+        a.put(
+            ["night", "past", "day"]
+                .iter()
+                .map(|t| alert(&[("alertname", "A"), ("team", t)]))
+                .collect(),
+            now,
+        );
+        let teams: Vec<String> = a
+            .tick(now)
+            .iter()
+            .flat_map(|d| d.alerts.iter().map(|x| x.labels["team"].clone()))
+            .collect();
+        assert_eq!(teams, ["day"]);
     }
 }
