@@ -14,18 +14,9 @@ use serde_json::{json, Map, Value};
 
 use crate::dispatch::{Alert, Reason};
 
-/// Go's JSON form of a `time.Time`: RFC 3339 with the fraction it needs;
-/// 0 is Go's zero time.
+/// Go's JSON form of a `time.Time` (see [`model::time::format_go`]).
 pub fn go_time(ms: i64) -> String {
-    if ms == 0 {
-        return "0001-01-01T00:00:00Z".into();
-    }
-    let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
-        return "0001-01-01T00:00:00Z".into();
-    };
-    let s = t.format("%Y-%m-%dT%H:%M:%S%.3f").to_string();
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s}Z")
+    model::time::format_go(ms)
 }
 
 fn kv(m: &BTreeMap<String, String>) -> Value {
@@ -37,7 +28,7 @@ fn kv(m: &BTreeMap<String, String>) -> Value {
 }
 
 /// Labels (or annotations) every alert shares with the same value.
-fn common(
+pub(crate) fn common(
     alerts: &[Alert],
     pick: fn(&Alert) -> &BTreeMap<String, String>,
 ) -> BTreeMap<String, String> {

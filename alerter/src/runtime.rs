@@ -77,6 +77,48 @@ fn inhibitions(cfg: &Loaded) -> Result<Vec<Inhibition>, String> {
     Ok(out)
 }
 
+/// Each rule's firing source alerts at `now` (upstream keeps them as the
+/// rule's source cache): found once, then asked for every target.
+fn sources<'a>(
+    inh: &[Inhibition],
+    alerts: &'a BTreeMap<u64, Alert>,
+    now: i64,
+) -> Vec<Vec<&'a Alert>> {
+    inh.iter()
+        .map(|r| {
+            alerts
+                .values()
+                .filter(|a| !a.is_resolved(now) && r.source.iter().all(|m| m.matches(&a.labels)))
+                .collect()
+        })
+        .collect()
+}
+
+/// The source that inhibits an alert with `labels`, given each rule's
+/// sources.
+fn inhibitor(
+    inh: &[Inhibition],
+    sources: &[Vec<&Alert>],
+    labels: &BTreeMap<String, String>,
+) -> Option<u64> {
+    for (r, src) in inh.iter().zip(sources) {
+        if !r.target.iter().all(|m| m.matches(labels)) {
+            continue;
+        }
+        let two_sided = r.source.iter().all(|m| m.matches(labels));
+        for a in src {
+            if !r.equal.iter().all(|n| a.labels.get(n) == labels.get(n)) {
+                continue;
+            }
+            if two_sided && r.target.iter().all(|m| m.matches(&a.labels)) {
+                continue;
+            }
+            return Some(a.fingerprint());
+        }
+    }
+    None
+}
+
 struct ReceiverPlan {
     integrations: Vec<(Integration, bool)>,
 }
@@ -246,7 +288,13 @@ impl Alerter {
     /// receivers without a sender come back as `Unsupported`, to be counted.
     pub fn tick(&mut self, now: i64) -> Vec<Delivery> {
         let mut out = Vec::new();
-        for f in self.dispatch.flush(now) {
+        let flushes = self.dispatch.flush(now);
+        let sources = if flushes.is_empty() {
+            Vec::new()
+        } else {
+            sources(&self.inhibitions, &self.alerts, now)
+        };
+        for f in flushes {
             // A route outside its active intervals, or inside a mute
             // interval, sends nothing (upstream's time stages).
             if let Some(route) = self.route_of(&f.group_key) {
@@ -271,7 +319,7 @@ impl Alerter {
                 .alerts
                 .iter()
                 .filter(|a| {
-                    self.inhibited_by(&a.labels, now).is_none()
+                    inhibitor(&self.inhibitions, &sources, &a.labels).is_none()
                         && self.silences.muting(&a.labels, now).is_empty()
                 })
                 .cloned()
@@ -344,25 +392,11 @@ impl Alerter {
     /// alert matches both sides, sources that do too are passed over, so
     /// an alert never inhibits itself.
     pub fn inhibited_by(&self, labels: &BTreeMap<String, String>, now: i64) -> Option<u64> {
-        for r in &self.inhibitions {
-            if !r.target.iter().all(|m| m.matches(labels)) {
-                continue;
-            }
-            let two_sided = r.source.iter().all(|m| m.matches(labels));
-            for a in self.alerts.values() {
-                if a.is_resolved(now) || !r.source.iter().all(|m| m.matches(&a.labels)) {
-                    continue;
-                }
-                if !r.equal.iter().all(|n| a.labels.get(n) == labels.get(n)) {
-                    continue;
-                }
-                if two_sided && r.target.iter().all(|m| m.matches(&a.labels)) {
-                    continue;
-                }
-                return Some(a.fingerprint());
-            }
-        }
-        None
+        inhibitor(
+            &self.inhibitions,
+            &sources(&self.inhibitions, &self.alerts, now),
+            labels,
+        )
     }
 
     /// Records a delivery that went out, so it is not sent again.

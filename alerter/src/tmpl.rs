@@ -9,7 +9,7 @@ use std::sync::Arc;
 use template::{Funcs, Object, Value};
 
 use crate::dispatch::Alert;
-use crate::notify::{go_time, Context};
+use crate::notify::{common, go_time, Context};
 
 /// A label or annotation set with upstream `KV`'s methods.
 #[derive(Debug)]
@@ -156,21 +156,13 @@ fn alert_value(a: &Alert, now: i64) -> Value {
 
 /// The data a notification template sees (upstream `template.Data`).
 pub fn data(c: &Context, alerts: &[Alert]) -> Value {
-    let json = crate::notify::data(c, alerts);
-    let kv = |key: &str| -> Value {
-        let m: BTreeMap<String, String> = json[key]
-            .as_object()
-            .map(|o| {
-                o.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Kv::value(&m)
-    };
+    let firing = alerts.iter().any(|a| !a.is_resolved(c.now));
     Value::map([
         ("Receiver", Value::from(c.receiver)),
-        ("Status", Value::from(json["status"].as_str().unwrap_or(""))),
+        (
+            "Status",
+            Value::from(if firing { "firing" } else { "resolved" }),
+        ),
         (
             "Alerts",
             Value::Object(Arc::new(Alerts(
@@ -180,10 +172,13 @@ pub fn data(c: &Context, alerts: &[Alert]) -> Value {
                     .collect(),
             ))),
         ),
-        ("GroupLabels", kv("groupLabels")),
-        ("CommonLabels", kv("commonLabels")),
-        ("CommonAnnotations", kv("commonAnnotations")),
-        ("RouteLabels", kv("routeLabels")),
+        ("GroupLabels", Kv::value(c.group_labels)),
+        ("CommonLabels", Kv::value(&common(alerts, |a| &a.labels))),
+        (
+            "CommonAnnotations",
+            Kv::value(&common(alerts, |a| &a.annotations)),
+        ),
+        ("RouteLabels", Kv::value(c.route_labels)),
         ("ExternalURL", Value::from(c.external_url)),
         ("NotificationReason", Value::from(c.reason.as_str())),
     ])
@@ -253,35 +248,13 @@ pub fn funcs() -> Funcs {
     });
     f.insert("humanizeDuration", |a| {
         let secs = a.first().map(Value::to_float).transpose()?.unwrap_or(0.0);
-        Ok(go_duration(secs).into())
+        Ok(template::format::humanize_duration(secs).into())
     });
     f.insert("toJson", |a| {
         Ok(to_json(a.first().unwrap_or(&Value::Nil)).to_string().into())
     });
     f.insert("routeLabels", |_| Ok(Value::from("")));
     f
-}
-
-fn go_duration(secs: f64) -> String {
-    // The same words as Prometheus's humanizeDuration.
-    if secs == 0.0 {
-        return "0s".into();
-    }
-    let d = secs.abs() as i64;
-    let sign = if secs < 0.0 { "-" } else { "" };
-    let (days, hours, minutes, seconds) = (d / 86_400, d / 3600 % 24, d / 60 % 60, d % 60);
-    if days != 0 {
-        format!("{sign}{days}d {hours}h {minutes}m {seconds}s")
-    } else if hours != 0 {
-        format!("{sign}{hours}h {minutes}m {seconds}s")
-    } else if minutes != 0 {
-        format!("{sign}{minutes}m {seconds}s")
-    } else {
-        format!(
-            "{sign}{}s",
-            template::format::float(secs.abs(), 'g', Some(4), false)
-        )
-    }
 }
 
 fn to_json(v: &Value) -> serde_json::Value {

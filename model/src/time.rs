@@ -191,9 +191,37 @@ pub fn format_rfc3339(t: Timestamp) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
 }
 
+/// A time as Go's `time.Time` marshals to JSON: RFC 3339 in UTC with only
+/// the fraction digits it needs (`…:05.12Z`, `…:05Z`); 0 is Go's zero
+/// time, `0001-01-01T00:00:00Z`.
+pub fn format_go(t: Timestamp) -> String {
+    if t == 0 {
+        return "0001-01-01T00:00:00Z".into();
+    }
+    let s = format_rfc3339(t);
+    match s.strip_suffix('Z').and_then(|b| b.rsplit_once('.')) {
+        Some((head, frac)) => {
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() {
+                format!("{head}Z")
+            } else {
+                format!("{head}.{frac}Z")
+            }
+        }
+        None => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_time_json() {
+        assert_eq!(format_go(0), "0001-01-01T00:00:00Z");
+        assert_eq!(format_go(1_500), "1970-01-01T00:00:01.5Z");
+        assert_eq!(format_go(2_000), "1970-01-01T00:00:02Z");
+    }
 
     #[test]
     fn durations() {

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use model::Labels;
-use template::format::float;
+use template::format::{float, go_duration, humanize_duration};
 use template::{query_escape, Funcs, Value};
 
 /// The variables Prometheus defines in front of every rule template.
@@ -266,7 +266,7 @@ fn add_funcs(f: &mut Funcs, external_url: &str) {
         if v.is_nan() || v.is_infinite() || (v * 1e9).abs() >= 9.2e18 {
             return Err(format!("{v} cannot be represented as a duration"));
         }
-        Ok(Value::String(go_duration_string((v * 1e9).round() as i64)))
+        Ok(Value::String(go_duration((v * 1e9).round() as i64)))
     });
     f.insert("tableLink", |a| {
         Ok(Value::String(format!(
@@ -343,42 +343,6 @@ pub fn humanize1024(mut v: f64) -> String {
     format!("{}{prefix}", g4(v))
 }
 
-/// Upstream `humanizeDuration`: seconds as `1d 2h 3m 4s`, or with SI
-/// prefixes below one second.
-pub fn humanize_duration(mut v: f64) -> String {
-    if v.is_nan() || v.is_infinite() {
-        return g4(v);
-    }
-    if v == 0.0 {
-        return "0s".into();
-    }
-    if v.abs() >= 1.0 {
-        let sign = if v < 0.0 { "-" } else { "" };
-        v = v.abs();
-        let d = v as i64;
-        let (days, hours, minutes, seconds) = (d / 86_400, d / 3600 % 24, d / 60 % 60, d % 60);
-        if days != 0 {
-            return format!("{sign}{days}d {hours}h {minutes}m {seconds}s");
-        }
-        if hours != 0 {
-            return format!("{sign}{hours}h {minutes}m {seconds}s");
-        }
-        if minutes != 0 {
-            return format!("{sign}{minutes}m {seconds}s");
-        }
-        return format!("{sign}{}s", g4(v));
-    }
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
-    format!("{}{prefix}s", g4(v))
-}
-
 /// Upstream `humanizeTimestamp`: Unix seconds as Go prints a UTC
 /// `time.Time` (`2006-01-02 15:04:05.999999999 +0000 UTC`).
 pub fn humanize_timestamp(v: f64) -> Result<String, String> {
@@ -436,46 +400,6 @@ fn title(s: &str) -> String {
         }
     }
     out
-}
-
-/// Go's `time.Duration.String()` of `ns` nanoseconds (`1h2m3.5s`,
-/// `150ms`, `0s`).
-fn go_duration_string(ns: i64) -> String {
-    if ns == 0 {
-        return "0s".into();
-    }
-    let sign = if ns < 0 { "-" } else { "" };
-    let u = ns.unsigned_abs();
-    if u < 1_000_000_000 {
-        let (unit, div) = if u < 1_000 {
-            ("ns", 1)
-        } else if u < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        return format!("{sign}{}{unit}", trim_fraction(u, div));
-    }
-    let h = u / 3_600_000_000_000;
-    let m = u / 60_000_000_000 % 60;
-    let s = trim_fraction(u % 60_000_000_000, 1_000_000_000);
-    match (h, m) {
-        (0, 0) => format!("{sign}{s}s"),
-        (0, m) => format!("{sign}{m}m{s}s"),
-        (h, m) => format!("{sign}{h}h{m}m{s}s"),
-    }
-}
-
-/// `v / div` with its fraction, trailing zeros removed.
-fn trim_fraction(v: u64, div: u64) -> String {
-    let whole = v / div;
-    let frac = v % div;
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let width = div.ilog10() as usize;
-    let f = format!("{frac:0width$}");
-    format!("{whole}.{}", f.trim_end_matches('0'))
 }
 
 /// Go's `net.SplitHostPort`: `None` where Go returns an error.
@@ -567,7 +491,7 @@ mod tests {
             (150_000_000, "150ms"),
             (-61_000_000_000, "-1m1s"),
         ] {
-            assert_eq!(go_duration_string(ns), want);
+            assert_eq!(go_duration(ns), want);
         }
         for (s, want) in [
             ("host.example.com", "Host.example.com"),

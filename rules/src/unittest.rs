@@ -305,7 +305,7 @@ fn test_group(tg: &TestGroup, s: &Setup) -> Vec<String> {
                     eval_errs.push(format!(
                         "    rule: {}, time: {}, err: {e}",
                         r.name(),
-                        go_duration(Duration::from_millis(ts.max(0) as u64))
+                        template::format::go_duration(ts.max(0).saturating_mul(1_000_000))
                     ));
                 }
             }
@@ -545,48 +545,9 @@ fn start_time(s: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("cannot parse {s:?} to a valid timestamp"))
 }
 
-/// Go's `time.Duration.String()` (`1m0s`, `2m59.999s`, `0s`).
-fn go_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    let h = ms / 3_600_000;
-    let m = ms / 60_000 % 60;
-    let sec = ms % 60_000;
-    let secs = if sec.is_multiple_of(1000) {
-        format!("{}s", sec / 1000)
-    } else {
-        let f = format!("{}.{:03}", sec / 1000, sec % 1000);
-        format!("{}s", f.trim_end_matches('0'))
-    };
-    if ms < 1000 {
-        return format!("{ms}ms");
-    }
-    match (h, m) {
-        (0, 0) => secs,
-        (0, m) => format!("{m}m{secs}"),
-        (h, m) => format!("{h}h{m}m{secs}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        for (ms, want) in [
-            (0, "0s"),
-            (500, "500ms"),
-            (60_000, "1m0s"),
-            (179_999, "2m59.999s"),
-            (86_400_000, "24h0m0s"),
-            (10_000, "10s"),
-        ] {
-            assert_eq!(go_duration(Duration::from_millis(ms)), want, "{ms}");
-        }
-    }
 
     #[test]
     fn fuzzy_is_one_ulp() {

@@ -19,37 +19,16 @@ fn pairs_json<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
     )
 }
 
-/// Go's `time.Time` in JSON (RFC 3339 with as many fraction digits as
-/// needed); 0 is Go's zero time.
-fn time_json(ms: i64) -> String {
-    if ms == 0 {
-        return "0001-01-01T00:00:00Z".into();
-    }
-    let s = model::time::format_rfc3339(ms);
-    // `…:05.120Z` → `…:05.12Z`, `…:05.000Z` → `…:05Z`.
-    match s.strip_suffix('Z').and_then(|b| b.rsplit_once('.')) {
-        Some((head, frac)) => {
-            let frac = frac.trim_end_matches('0');
-            if frac.is_empty() {
-                format!("{head}Z")
-            } else {
-                format!("{head}.{frac}Z")
-            }
-        }
-        None => s,
-    }
-}
-
 fn alert_json(a: &Alert) -> Value {
     let mut v = json!({
         "labels": pairs_json(a.labels.iter()),
         "annotations": pairs_json(a.annotations.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         "state": a.state.as_str(),
-        "activeAt": time_json(a.active_at),
+        "activeAt": model::time::format_go(a.active_at),
         "value": template::format::float(a.value, 'e', None, false),
     });
     if a.keep_firing_since != 0 {
-        v["keepFiringSince"] = json!(time_json(a.keep_firing_since));
+        v["keepFiringSince"] = json!(model::time::format_go(a.keep_firing_since));
     }
     v
 }
@@ -68,7 +47,7 @@ fn rule_json(r: &RuleView, with_alerts: bool) -> Value {
             "alerts": if with_alerts { r.alerts.iter().map(alert_json).collect::<Vec<_>>() } else { Vec::new() },
             "health": r.status.health.as_str(),
             "evaluationTime": r.status.evaluation_seconds,
-            "lastEvaluation": time_json(r.status.last_evaluation),
+            "lastEvaluation": model::time::format_go(r.status.last_evaluation),
             "type": "alerting",
         })
     } else {
@@ -77,7 +56,7 @@ fn rule_json(r: &RuleView, with_alerts: bool) -> Value {
             "query": r.query,
             "health": r.status.health.as_str(),
             "evaluationTime": r.status.evaluation_seconds,
-            "lastEvaluation": time_json(r.status.last_evaluation),
+            "lastEvaluation": model::time::format_go(r.status.last_evaluation),
             "type": "recording",
         });
         if !r.labels.is_empty() {
@@ -140,7 +119,7 @@ pub async fn rules(State(st): State<Arc<AppState>>, p: Params) -> Result<Respons
             "interval": g.interval.as_secs_f64(),
             "limit": g.limit,
             "evaluationTime": g.evaluation_seconds,
-            "lastEvaluation": time_json(g.last_evaluation),
+            "lastEvaluation": model::time::format_go(g.last_evaluation),
         }));
     }
     Ok(success(json!({"groups": out}), Vec::new()))
@@ -157,16 +136,4 @@ pub async fn alerts(State(st): State<Arc<AppState>>) -> Response {
         .map(alert_json)
         .collect();
     success(json!({"alerts": alerts}), Vec::new())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_time_json() {
-        assert_eq!(time_json(0), "0001-01-01T00:00:00Z");
-        assert_eq!(time_json(1_500), "1970-01-01T00:00:01.5Z");
-        assert_eq!(time_json(2_000), "1970-01-01T00:00:02Z");
-    }
 }

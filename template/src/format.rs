@@ -387,6 +387,83 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// Prometheus's `humanizeDuration` (prometheus/common, used by rule and
+/// notification templates alike): seconds as `1d 2h 3m 4s`, or with SI
+/// prefixes below one second.
+pub fn humanize_duration(mut v: f64) -> String {
+    if v.is_nan() || v.is_infinite() {
+        return float(v, 'g', Some(4), false);
+    }
+    if v == 0.0 {
+        return "0s".into();
+    }
+    if v.abs() >= 1.0 {
+        let sign = if v < 0.0 { "-" } else { "" };
+        v = v.abs();
+        let d = v as i64;
+        let (days, hours, minutes, seconds) = (d / 86_400, d / 3600 % 24, d / 60 % 60, d % 60);
+        if days != 0 {
+            return format!("{sign}{days}d {hours}h {minutes}m {seconds}s");
+        }
+        if hours != 0 {
+            return format!("{sign}{hours}h {minutes}m {seconds}s");
+        }
+        if minutes != 0 {
+            return format!("{sign}{minutes}m {seconds}s");
+        }
+        return format!("{sign}{}s", float(v, 'g', Some(4), false));
+    }
+    let mut prefix = "";
+    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
+        if v.abs() >= 1.0 {
+            break;
+        }
+        prefix = p;
+        v *= 1000.0;
+    }
+    format!("{}{prefix}s", float(v, 'g', Some(4), false))
+}
+
+/// Go's `time.Duration.String()` of `ns` nanoseconds (`1h2m3.5s`,
+/// `150ms`, `0s`).
+pub fn go_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let sign = if ns < 0 { "-" } else { "" };
+    let u = ns.unsigned_abs();
+    if u < 1_000_000_000 {
+        let (unit, div) = if u < 1_000 {
+            ("ns", 1)
+        } else if u < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{sign}{}{unit}", trim_fraction(u, div));
+    }
+    let h = u / 3_600_000_000_000;
+    let m = u / 60_000_000_000 % 60;
+    let s = trim_fraction(u % 60_000_000_000, 1_000_000_000);
+    match (h, m) {
+        (0, 0) => format!("{sign}{s}s"),
+        (0, m) => format!("{sign}{m}m{s}s"),
+        (h, m) => format!("{sign}{h}h{m}m{s}s"),
+    }
+}
+
+/// `v / div` with its fraction, trailing zeros removed.
+fn trim_fraction(v: u64, div: u64) -> String {
+    let whole = v / div;
+    let frac = v % div;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = div.ilog10() as usize;
+    let f = format!("{frac:0width$}");
+    format!("{whole}.{}", f.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,6 +524,20 @@ mod tests {
             s("%v %v", vec![Value::Float(1e21), Value::Bool(true)]),
             "1e+21 true"
         );
+    }
+
+    #[test]
+    fn go_durations() {
+        for (ms, want) in [
+            (0, "0s"),
+            (500, "500ms"),
+            (60_000, "1m0s"),
+            (179_999, "2m59.999s"),
+            (86_400_000, "24h0m0s"),
+            (10_000, "10s"),
+        ] {
+            assert_eq!(go_duration(ms * 1_000_000), want, "{ms}");
+        }
     }
 
     #[test]
