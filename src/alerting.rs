@@ -184,13 +184,15 @@ impl Service {
         loop {
             match alerter::notify::post_json(client, &url, body.clone(), timeout).await {
                 Ok(()) => {
+                    // Logged (on disk) before it is counted, so the count
+                    // says the send will not be repeated after a crash.
+                    self.state.lock().delivered(&d);
                     *self
                         .counters
                         .sent
                         .lock()
                         .entry("webhook".into())
                         .or_default() += 1;
-                    self.state.lock().delivered(&d);
                     return;
                 }
                 Err(e) => {

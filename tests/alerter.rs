@@ -161,6 +161,14 @@ fn a_notification_is_not_sent_again_after_sigkill() {
     wait_for(Duration::from_secs(20), "the notification", || {
         hook.bodies.lock().unwrap().len() == 1
     });
+    // Sent and logged (the counter moves after the log is written).
+    wait_for(Duration::from_secs(20), "the send to be logged", || {
+        http(addr, "GET", "/metrics", "")
+            .map(|r| {
+                r.1.contains("watchfire_notifications_total{integration=\"webhook\"} 1")
+            })
+            .unwrap_or(false)
+    });
     drop(wf); // SIGKILL right after the notification
     let _wf = common::start_at(addr, &data, None, &flags);
     // The sender posts the alert again, as Prometheus re-sends it.
