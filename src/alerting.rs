@@ -1,7 +1,8 @@
 //! The built-in alerter in the server: `--alertmanager.config.file`, alerts
 //! from the rules (in process) and from `POST /api/v2/alerts`, a task that
-//! flushes groups on their timers and sends, with retries until the
-//! group's next flush.
+//! flushes groups on their timers and sends through each receiver's
+//! integrations ([`alerter::send`]), with retries until the group's next
+//! flush.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alerter::runtime::{Alerter, Delivery, Integration};
+use alerter::send::Sender;
 use parking_lot::Mutex;
 
 /// Counters for `watchfire_notifications_*`, by integration.
@@ -19,6 +21,31 @@ pub struct Counters {
     pub failed: Mutex<BTreeMap<(String, String), u64>>,
     pub received: AtomicU64,
     pub invalid: AtomicU64,
+    /// Time per send attempt, by integration.
+    pub latency: Mutex<BTreeMap<String, Histogram>>,
+}
+
+/// Upstream's notification latency buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 5] = [1.0, 5.0, 10.0, 15.0, 20.0];
+
+/// A cumulative histogram of seconds.
+#[derive(Default, Clone)]
+pub struct Histogram {
+    counts: [u64; LATENCY_BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        for (i, b) in LATENCY_BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += secs;
+        self.count += 1;
+    }
 }
 
 pub struct Service {
@@ -26,6 +53,8 @@ pub struct Service {
     wake: tokio::sync::Notify,
     pub config_file: PathBuf,
     pub config_text: Mutex<String>,
+    /// Templates and clients of the running configuration.
+    sender: Mutex<Arc<Sender>>,
     pub external_url: String,
     pub counters: Counters,
     pub started_ms: i64,
@@ -35,12 +64,18 @@ pub struct Service {
     inflight: Mutex<std::collections::HashSet<(String, String, usize)>>,
 }
 
-/// Reads and checks an alertmanager.yml.
-pub fn load(path: &Path) -> Result<(alerter::config::Loaded, String), String> {
+/// Reads and checks an alertmanager.yml and the templates it names
+/// (relative to its directory).
+pub fn load(
+    path: &Path,
+) -> Result<(alerter::config::Loaded, String, alerter::tmpl::Templates), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let cfg =
         alerter::config::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
-    Ok((cfg, text))
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let templates = alerter::send::load_templates(&cfg.raw.templates, dir)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((cfg, text, templates))
 }
 
 fn warn_unsupported(a: &Alerter) {
@@ -52,7 +87,7 @@ fn warn_unsupported(a: &Alerter) {
 impl Service {
     /// Loads the configuration and the silences kept under `data_dir`.
     pub fn new(path: &Path, external_url: String, data_dir: &Path) -> Result<Arc<Self>, String> {
-        let (cfg, text) = load(path)?;
+        let (cfg, text, templates) = load(path)?;
         let silences = alerter::silence::Silences::open(
             Some(&data_dir.join("alerter.db")),
             model::time::now_ms(),
@@ -72,6 +107,7 @@ impl Service {
             wake: tokio::sync::Notify::new(),
             config_file: path.to_path_buf(),
             config_text: Mutex::new(text),
+            sender: Mutex::new(Arc::new(Sender::new(templates, external_url.clone()))),
             external_url,
             counters: Counters::default(),
             started_ms: model::time::now_ms(),
@@ -81,11 +117,12 @@ impl Service {
 
     /// Re-reads the configuration; a bad one changes nothing.
     pub fn reload(&self) -> Result<(), String> {
-        let (cfg, text) = load(&self.config_file)?;
+        let (cfg, text, templates) = load(&self.config_file)?;
         let mut s = self.state.lock();
         s.reload(&cfg)?;
         warn_unsupported(&s);
         *self.config_text.lock() = text;
+        *self.sender.lock() = Arc::new(Sender::new(templates, self.external_url.clone()));
         drop(s);
         self.wake.notify_one();
         Ok(())
@@ -124,7 +161,6 @@ impl Service {
 
     /// Flushes groups as they come due and sends what they owe.
     pub async fn run(self: Arc<Self>) {
-        let client = alerter::notify::client();
         loop {
             let now = model::time::now_ms();
             let due = self.state.lock().next_due();
@@ -144,63 +180,47 @@ impl Service {
                     continue;
                 }
                 let me = self.clone();
-                let client = client.clone();
                 tokio::spawn(async move {
-                    me.deliver(&client, d).await;
+                    me.deliver(d).await;
                     me.inflight.lock().remove(&key);
                 });
             }
         }
     }
 
-    async fn deliver(&self, client: &alerter::notify::HttpClient, d: Delivery) {
-        let (url, max_alerts, timeout) = match &d.integration {
-            Integration::Webhook {
-                url,
-                max_alerts,
-                timeout,
-            } => (url.clone(), *max_alerts, *timeout),
-            Integration::Unsupported(kind) => {
-                self.fail(kind, "no_sender");
-                return;
-            }
-        };
-        let ctx = alerter::notify::Context {
-            receiver: &d.receiver,
-            group_key: &d.group_key,
-            group_labels: &d.group_labels,
-            route_labels: &d.route_labels,
-            reason: d.reason,
-            external_url: &self.external_url,
-            now: model::time::now_ms(),
-        };
-        let body = serde_json::to_vec(&alerter::notify::webhook_message(
-            &ctx, &d.alerts, max_alerts,
-        ))
-        .unwrap_or_default();
+    async fn deliver(&self, d: Delivery) {
+        if let Integration::Unsupported(kind) = &d.integration {
+            self.fail(kind, "no_sender");
+            return;
+        }
+        let sender = self.sender.lock().clone();
+        let name = d.integration.name().to_string();
         // Retry with a doubling back-off, capped at 10 s between attempts,
         // until the group's next flush takes over.
         let mut backoff = Duration::from_millis(500);
         loop {
-            match alerter::notify::post_json(client, &url, body.clone(), timeout).await {
+            let started = std::time::Instant::now();
+            let result = sender.send(&d, model::time::now_ms()).await;
+            self.counters
+                .latency
+                .lock()
+                .entry(name.clone())
+                .or_default()
+                .observe(started.elapsed().as_secs_f64());
+            match result {
                 Ok(()) => {
                     // Logged (on disk) before it is counted, so the count
                     // says the send will not be repeated after a crash.
                     self.state.lock().delivered(&d);
-                    *self
-                        .counters
-                        .sent
-                        .lock()
-                        .entry("webhook".into())
-                        .or_default() += 1;
+                    *self.counters.sent.lock().entry(name).or_default() += 1;
                     return;
                 }
                 Err(e) => {
                     let late = model::time::now_ms() + backoff.as_millis() as i64 >= d.deadline;
                     if !e.retry || late {
-                        tracing::error!(receiver = %d.receiver, integration = "webhook", error = %e.message, "notify failed");
+                        tracing::error!(receiver = %d.receiver, integration = %name, error = %e.message, "notify failed");
                         self.fail(
-                            "webhook",
+                            &name,
                             if e.retry {
                                 "retries_exhausted"
                             } else {
@@ -209,7 +229,7 @@ impl Service {
                         );
                         return;
                     }
-                    tracing::warn!(receiver = %d.receiver, error = %e.message, "notify failed, retrying");
+                    tracing::warn!(receiver = %d.receiver, integration = %name, error = %e.message, "notify failed, retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
@@ -242,6 +262,35 @@ impl Service {
                 out,
                 "watchfire_notifications_failed_total{{integration={i:?},reason={r:?}}} {n}"
             );
+        }
+        let _ = writeln!(out, "# HELP watchfire_notification_latency_seconds Time a notification attempt took, by integration.\n# TYPE watchfire_notification_latency_seconds histogram");
+        for (i, h) in self.counters.latency.lock().iter() {
+            for (b, n) in LATENCY_BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(
+                    out,
+                    "watchfire_notification_latency_seconds_bucket{{integration={i:?},le=\"{b}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "watchfire_notification_latency_seconds_bucket{{integration={i:?},le=\"+Inf\"}} {c}\nwatchfire_notification_latency_seconds_sum{{integration={i:?}}} {s}\nwatchfire_notification_latency_seconds_count{{integration={i:?}}} {c}",
+                c = h.count,
+                s = h.sum
+            );
+        }
+        let mut by_state = BTreeMap::from([("active", 0u64), ("expired", 0), ("pending", 0)]);
+        let now = model::time::now_ms();
+        self.with(|a| {
+            for sil in a.silences.all() {
+                *by_state.entry(sil.state(now).as_str()).or_default() += 1;
+            }
+        });
+        let _ = writeln!(
+            out,
+            "# HELP watchfire_silences Silences, by state.\n# TYPE watchfire_silences gauge"
+        );
+        for (st, n) in by_state {
+            let _ = writeln!(out, "watchfire_silences{{state=\"{st}\"}} {n}");
         }
         let _ = writeln!(
             out,

@@ -135,7 +135,15 @@ fn run_other(cmd: &CheckCommand) -> anyhow::Result<bool> {
             let mut ok = true;
             for f in files {
                 println!("Checking '{}'", f.display());
-                match alerter::config::load(f) {
+                let loaded = alerter::config::load(f)
+                    .map_err(|e| e.to_string())
+                    .and_then(|cfg| {
+                        let dir = f.parent().unwrap_or(std::path::Path::new("."));
+                        alerter::send::load_templates(&cfg.raw.templates, dir)
+                            .map(|_| cfg)
+                            .map_err(|e| format!("{}: {e}", f.display()))
+                    });
+                match loaded {
                     Ok(cfg) => {
                         println!("  SUCCESS");
                         println!("Found:");

@@ -10,8 +10,10 @@
 //! - [`dispatch`]: aggregation groups on Alertmanager's timers and the
 //!   notification log's decision to send, on an injected clock.
 //! - [`runtime`]: the alerter's state (alerts, groups, log) and the
-//!   deliveries each tick owes; [`notify`]: what is sent (template data,
-//!   the webhook's v4 message) and the HTTP post.
+//!   deliveries each tick owes; [`notify`]: the notification data and the
+//!   webhook's v4 message; [`send`]: each integration's sender (webhook,
+//!   email, Slack, Teams, Discord, Mattermost, Telegram, PagerDuty,
+//!   Opsgenie).
 //! - [`silence`]: silences, muting, kept in SQLite; [`timeinterval`]: the
 //!   intervals routes mute in or are active in.
 //! - [`tmpl`]: notification templates with Alertmanager's data model and
@@ -42,6 +44,7 @@ pub mod notify;
 pub mod receiver;
 pub mod route;
 pub mod runtime;
+pub mod send;
 pub mod silence;
 pub mod timeinterval;
 pub mod tmpl;

@@ -1,15 +1,9 @@
 //! What receivers are sent: the notification data every template and the
-//! webhook see (upstream `template.Data`), the webhook's v4 message, and
-//! the HTTP post with upstream's retry rule (5xx and connection errors
-//! retry, 4xx does not).
+//! webhook see (upstream `template.Data`) and the webhook's v4 message.
+//! [`crate::send`] sends them.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use serde_json::{json, Map, Value};
 
 use crate::dispatch::{Alert, Reason};
@@ -102,54 +96,6 @@ pub fn webhook_message(c: &Context, alerts: &[Alert], max_alerts: u64) -> Value 
 pub struct SendError {
     pub message: String,
     pub retry: bool,
-}
-
-/// The HTTP client notifications go out with.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
-/// Posts JSON; 2xx is success, 5xx and transport errors may be retried.
-pub async fn post_json(
-    client: &HttpClient,
-    url: &str,
-    body: Vec<u8>,
-    timeout: Duration,
-) -> Result<(), SendError> {
-    let body = Bytes::from(body);
-    let req = hyper::Request::post(url)
-        .header("content-type", "application/json")
-        .header(
-            "user-agent",
-            concat!("Watchfire/", env!("CARGO_PKG_VERSION")),
-        )
-        .body(Full::new(body))
-        .map_err(|e| SendError {
-            message: e.to_string(),
-            retry: false,
-        })?;
-    let resp = tokio::time::timeout(timeout, client.request(req))
-        .await
-        .map_err(|_| SendError {
-            message: format!("timed out after {timeout:?}"),
-            retry: true,
-        })?
-        .map_err(|e| SendError {
-            message: e.to_string(),
-            retry: true,
-        })?;
-    let status = resp.status();
-    let _ = resp.into_body().collect().await;
-    if status.is_success() {
-        return Ok(());
-    }
-    Err(SendError {
-        message: format!("unexpected status code {}", status.as_u16()),
-        retry: status.is_server_error(),
-    })
-}
-
-/// A client for posting notifications.
-pub fn client() -> HttpClient {
-    Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new())
 }
 
 #[cfg(test)]

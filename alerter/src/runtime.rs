@@ -4,25 +4,49 @@
 //! does the sending.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Arc;
 
 use crate::config::Loaded;
 use crate::dispatch::{
     deliverable, needs_update, Alert, Dispatcher, GroupView, Log, LogEntry, Reason,
 };
+use crate::receiver as r;
 use crate::route::Route;
 use crate::silence::Silences;
 
-/// Where one integration of a receiver sends.
-#[derive(Debug, Clone, PartialEq)]
+/// Where one integration of a receiver sends: its configuration, filled
+/// from `global:`.
+#[derive(Debug, Clone)]
 pub enum Integration {
-    Webhook {
-        url: String,
-        max_alerts: u64,
-        timeout: Duration,
-    },
-    /// A receiver type that has no sender yet: counted as dropped.
+    Webhook(Arc<r::WebhookConfig>),
+    Email(Arc<r::EmailConfig>),
+    Slack(Arc<r::SlackConfig>),
+    Pagerduty(Arc<r::PagerdutyConfig>),
+    Opsgenie(Arc<r::OpsgenieConfig>),
+    Telegram(Arc<r::TelegramConfig>),
+    Discord(Arc<r::DiscordConfig>),
+    Msteams(Arc<r::MsteamsConfig>),
+    Mattermost(Arc<r::MattermostConfig>),
+    /// A receiver type that has no sender: counted as dropped.
     Unsupported(String),
+}
+
+impl Integration {
+    /// The integration's name, as upstream's metrics label it.
+    pub fn name(&self) -> &str {
+        match self {
+            Integration::Webhook(_) => "webhook",
+            Integration::Email(_) => "email",
+            Integration::Slack(_) => "slack",
+            Integration::Pagerduty(_) => "pagerduty",
+            Integration::Opsgenie(_) => "opsgenie",
+            Integration::Telegram(_) => "telegram",
+            Integration::Discord(_) => "discord",
+            Integration::Msteams(_) => "msteams",
+            Integration::Mattermost(_) => "mattermost",
+            Integration::Unsupported(kind) => kind,
+        }
+    }
 }
 
 /// One notification owed: a group's alerts for one integration.
@@ -140,49 +164,46 @@ pub struct Alerter {
 
 fn plan(cfg: &Loaded) -> BTreeMap<String, ReceiverPlan> {
     let mut out = BTreeMap::new();
-    for r in &cfg.receivers {
+    for rc in &cfg.receivers {
         let mut integrations = Vec::new();
-        for w in r.webhook_configs.iter().flatten() {
-            let timeout = w
-                .timeout
-                .as_deref()
-                .and_then(|t| model::time::parse_duration(t).ok())
-                .filter(|d| !d.is_zero())
-                .unwrap_or(Duration::from_secs(10));
-            integrations.push((
-                Integration::Webhook {
-                    url: w.url.clone(),
-                    max_alerts: w.max_alerts,
-                    timeout,
-                },
-                w.send_resolved.unwrap_or(true),
-            ));
+        // Upstream's defaults for `send_resolved`: email and Slack stay
+        // quiet about resolutions, the others report them.
+        macro_rules! add {
+            ($list:expr, $variant:ident, $resolved:expr) => {
+                for c in $list.iter().flatten() {
+                    let resolved = c.send_resolved.unwrap_or($resolved);
+                    integrations.push((Integration::$variant(Arc::new(c.clone())), resolved));
+                }
+            };
         }
-        let others = [
-            ("email", r.email_configs.len()),
-            ("slack", r.slack_configs.len()),
-            ("pagerduty", r.pagerduty_configs.len()),
-            ("opsgenie", r.opsgenie_configs.len()),
-            ("wechat", r.wechat_configs.len()),
-            ("pushover", r.pushover_configs.len()),
-            ("victorops", r.victorops_configs.len()),
-            ("sns", r.sns_configs.len()),
-            ("telegram", r.telegram_configs.len()),
-            ("discord", r.discord_configs.len()),
-            ("webex", r.webex_configs.len()),
-            ("msteams", r.msteams_configs.len()),
-            ("msteamsv2", r.msteamsv2_configs.len()),
-            ("jira", r.jira_configs.len()),
-            ("rocketchat", r.rocketchat_configs.len()),
-            ("mattermost", r.mattermost_configs.len()),
-            ("incidentio", r.incidentio_configs.len()),
-        ];
-        for (kind, n) in others {
-            for _ in 0..n {
-                integrations.push((Integration::Unsupported(kind.to_string()), true));
-            }
+        // Types without a sender load, and each notification they owe is
+        // dropped and counted.
+        macro_rules! none {
+            ($list:expr, $kind:expr) => {
+                for _ in $list.iter().flatten() {
+                    integrations.push((Integration::Unsupported($kind.to_string()), true));
+                }
+            };
         }
-        out.insert(r.name.clone(), ReceiverPlan { integrations });
+        add!(rc.webhook_configs, Webhook, true);
+        add!(rc.email_configs, Email, false);
+        add!(rc.slack_configs, Slack, false);
+        add!(rc.pagerduty_configs, Pagerduty, true);
+        add!(rc.opsgenie_configs, Opsgenie, true);
+        none!(rc.wechat_configs, "wechat");
+        none!(rc.pushover_configs, "pushover");
+        none!(rc.victorops_configs, "victorops");
+        none!(rc.sns_configs, "sns");
+        add!(rc.telegram_configs, Telegram, true);
+        add!(rc.discord_configs, Discord, true);
+        none!(rc.webex_configs, "webex");
+        add!(rc.msteams_configs, Msteams, true);
+        none!(rc.msteamsv2_configs, "msteamsv2");
+        none!(rc.jira_configs, "jira");
+        none!(rc.rocketchat_configs, "rocketchat");
+        add!(rc.mattermost_configs, Mattermost, true);
+        none!(rc.incidentio_configs, "incidentio");
+        out.insert(rc.name.clone(), ReceiverPlan { integrations });
     }
     out
 }

@@ -1,4 +1,6 @@
-//! The shared vocabulary of Watchfire. No I/O happens here.
+//! The shared vocabulary of Watchfire. No I/O happens here, but for the
+//! directory listing of [`glob`] and the certificate files the optional
+//! `tls` module (feature `tls`) reads.
 //!
 //! Every other crate speaks in these types:
 //!
@@ -25,6 +27,7 @@
 //! assert_eq!(labels.to_string(), r#"up{job="api"}"#);
 //! ```
 
+pub mod glob;
 pub mod labels;
 pub mod matcher;
 pub mod mem;
@@ -32,6 +35,8 @@ pub mod sample;
 pub mod size;
 pub mod storage;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use labels::{Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};

@@ -165,7 +165,34 @@ pub fn import(file: &Path, data: &Path) -> String {
 pub struct Webhook {
     pub addr: SocketAddr,
     pub bodies: Arc<Mutex<Vec<String>>>,
+    /// Every accepted request: method and path, headers (names lower
+    /// case) and body.
+    pub requests: Arc<Mutex<Vec<Request>>>,
+    /// The body of each 200 answer (empty by default).
+    pub reply: Arc<Mutex<String>>,
     pub failing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A request a [`Webhook`] accepted.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
 }
 
 impl Webhook {
@@ -173,17 +200,26 @@ impl Webhook {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
         let bodies = Arc::new(Mutex::new(Vec::new()));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let reply = Arc::new(Mutex::new(String::new()));
         let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (keep, fail) = (bodies.clone(), failing.clone());
+        let (keep_req, answer) = (requests.clone(), reply.clone());
         std::thread::spawn(move || {
             for s in l.incoming() {
                 let Ok(mut s) = s else { continue };
                 let mut r = BufReader::new(s.try_clone().unwrap());
                 let mut len = 0;
+                let mut first = String::new();
+                let _ = r.read_line(&mut first);
+                let mut headers = Vec::new();
                 loop {
                     let mut line = String::new();
                     if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                         break;
+                    }
+                    if let Some((k, v)) = line.split_once(':') {
+                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
                     }
                     if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
                         len = v.trim().parse().unwrap_or(0);
@@ -195,17 +231,30 @@ impl Webhook {
                     let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                     continue;
                 }
-                keep.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
+                let body = String::from_utf8_lossy(&body).into_owned();
+                let mut parts = first.split_whitespace();
+                keep_req.lock().unwrap().push(Request {
+                    method: parts.next().unwrap_or("").to_string(),
+                    path: parts.next().unwrap_or("").to_string(),
+                    headers,
+                    body: body.clone(),
+                });
+                keep.lock().unwrap().push(body);
+                let text = answer.lock().unwrap().clone();
                 let _ = s.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                        text.len()
+                    )
+                    .as_bytes(),
                 );
             }
         });
         Webhook {
             addr,
             bodies,
+            requests,
+            reply,
             failing,
         }
     }

@@ -509,8 +509,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         )
         .map_err(|e| err(at, e))?;
         if let Some(tls) = &sc.tls_config {
-            crate::scrape::tls::client_config(Some(tls))
-                .and_then(|_| crate::scrape::tls::server_name(Some(tls)))
+            crate::scrape::tls::check(tls)
                 .map_err(|e| err(at, format!("tls_config of job {:?}: {e}", sc.job_name)))?;
         }
         for h in &sc.http_sd_configs {
@@ -521,14 +520,12 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
                 return Err(err(at, format!("http_sd_configs of job {:?}: at most one of basic_auth and authorization may be set", sc.job_name)));
             }
             if let Some(tls) = &h.tls_config {
-                crate::scrape::tls::client_config(Some(tls))
-                    .and_then(|_| crate::scrape::tls::server_name(Some(tls)))
-                    .map_err(|e| {
-                        err(
-                            at,
-                            format!("http_sd_configs of job {:?}: tls_config: {e}", sc.job_name),
-                        )
-                    })?;
+                crate::scrape::tls::check(tls).map_err(|e| {
+                    err(
+                        at,
+                        format!("http_sd_configs of job {:?}: tls_config: {e}", sc.job_name),
+                    )
+                })?;
             }
         }
         for (which, rules) in [

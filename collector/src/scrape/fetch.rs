@@ -3,13 +3,12 @@
 //! stops at the limit).
 
 use std::io::Read;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::header::{HeaderName, HeaderValue};
-use hyper_rustls::{FixedServerNameResolver, HttpsConnector};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 
@@ -49,37 +48,15 @@ pub struct Response {
 impl Fetcher {
     /// A client that checks certificates against the system's roots.
     pub fn new() -> Self {
-        Self::from_parts(tls::default_config(), None)
+        Self::with_tls(None).expect("the default TLS configuration is valid")
     }
 
     /// A client for a job's `tls_config`; errors name the file at fault.
     pub fn with_tls(tls_config: Option<&TlsConfig>) -> Result<Self, String> {
-        let cfg = tls::client_config(tls_config)?;
-        let name = tls::server_name(tls_config)?;
-        Ok(Self::from_parts(cfg, name))
-    }
-
-    fn from_parts(
-        cfg: rustls::ClientConfig,
-        name: Option<rustls::pki_types::ServerName<'static>>,
-    ) -> Self {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.enforce_http(false);
-        let connector = match name {
-            Some(n) => {
-                HttpsConnector::new(http, cfg, false, Arc::new(FixedServerNameResolver::new(n)))
-            }
-            None => HttpsConnector::new(
-                http,
-                cfg,
-                false,
-                Arc::new(hyper_rustls::DefaultServerNameResolver::default()),
-            ),
-        };
-        Fetcher {
-            client: Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector),
-        }
+        Ok(Fetcher {
+            client: Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(tls::connector(tls_config)?),
+        })
     }
 
     /// GETs a scrape target with the loop's headers. `limit` of 0 means

@@ -1,0 +1,481 @@
+//! Chat integrations: Slack (incoming webhooks and `chat.postMessage`),
+//! Microsoft Teams (the legacy message card), Discord, Mattermost and
+//! Telegram, each with upstream's defaults, limits and retry rule.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value as Json};
+
+use super::{go_json, secret_or_file, truncate_runes, Sender};
+use crate::notify::SendError;
+use crate::receiver::{
+    DiscordConfig, MattermostConfig, MsteamsConfig, SlackConfig, TelegramConfig,
+};
+use crate::runtime::Delivery;
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn timeout(t: &Option<String>) -> Duration {
+    t.as_deref()
+        .and_then(|t| model::time::parse_duration(t).ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
+fn fail(message: String) -> SendError {
+    SendError {
+        message,
+        retry: false,
+    }
+}
+
+fn firing(d: &Delivery, now: i64) -> bool {
+    d.alerts.iter().any(|a| !a.is_resolved(now))
+}
+
+fn put(m: &mut Map<String, Json>, k: &str, v: String) {
+    if !v.is_empty() {
+        m.insert(k.into(), Json::String(v));
+    }
+}
+
+/// Slack: one attachment; a webhook must answer `ok`, the Web API
+/// `{"ok": true}`.
+pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Result<(), SendError> {
+    let mut r = s.render(d, now);
+    let (title, cut) = truncate_runes(&r.or(&c.title, "slack.default.title"), 1024);
+    if cut {
+        tracing::warn!(receiver = %d.receiver, "Slack title truncated to 1024 characters");
+    }
+    let mut att = Map::new();
+    put(&mut att, "title", title);
+    put(
+        &mut att,
+        "title_link",
+        r.or(&c.title_link, "slack.default.titlelink"),
+    );
+    put(
+        &mut att,
+        "pretext",
+        r.or(&c.pretext, "slack.default.pretext"),
+    );
+    att.insert("text".into(), r.or(&c.text, "slack.default.text").into());
+    att.insert(
+        "fallback".into(),
+        r.or(&c.fallback, "slack.default.fallback").into(),
+    );
+    att.insert(
+        "callback_id".into(),
+        r.or(&c.callback_id, "slack.default.callbackid").into(),
+    );
+    let fields: Vec<Json> = c
+        .fields
+        .iter()
+        .map(|f| {
+            json!({
+                "title": r.text(&f.title),
+                "value": r.text(&f.value),
+                "short": f.short.unwrap_or(c.short_fields),
+            })
+        })
+        .collect();
+    if !fields.is_empty() {
+        att.insert("fields".into(), fields.into());
+    }
+    let actions: Vec<Json> = c
+        .actions
+        .iter()
+        .map(|a| {
+            let mut m = Map::new();
+            for (k, v) in [
+                ("type", &a.kind),
+                ("text", &a.text),
+                ("url", &a.url),
+                ("style", &a.style),
+                ("name", &a.name),
+                ("value", &a.value),
+            ] {
+                put(&mut m, k, r.text(v));
+            }
+            if let Some(cf) = &a.confirm {
+                let mut cm = Map::new();
+                for (k, v) in [
+                    ("text", &cf.text),
+                    ("title", &cf.title),
+                    ("ok_text", &cf.ok_text),
+                    ("dismiss_text", &cf.dismiss_text),
+                ] {
+                    put(&mut cm, k, r.text(v));
+                }
+                m.insert("confirm".into(), cm.into());
+            }
+            Json::Object(m)
+        })
+        .collect();
+    if !actions.is_empty() {
+        att.insert("actions".into(), actions.into());
+    }
+    put(&mut att, "image_url", r.text(&c.image_url));
+    put(&mut att, "thumb_url", r.text(&c.thumb_url));
+    att.insert(
+        "footer".into(),
+        r.or(&c.footer, "slack.default.footer").into(),
+    );
+    put(&mut att, "color", r.or(&c.color, "slack.default.color"));
+    let mrkdwn: Vec<String> = if c.mrkdwn_in.is_empty() {
+        vec!["fallback".into(), "pretext".into(), "text".into()]
+    } else {
+        c.mrkdwn_in.clone()
+    };
+    att.insert("mrkdwn_in".into(), mrkdwn.into());
+
+    let mut req = Map::new();
+    let channel = r.text(&c.channel);
+    put(&mut req, "channel", channel.clone());
+    put(
+        &mut req,
+        "username",
+        r.or(&c.username, "slack.default.username"),
+    );
+    put(
+        &mut req,
+        "icon_emoji",
+        r.or(&c.icon_emoji, "slack.default.iconemoji"),
+    );
+    put(
+        &mut req,
+        "icon_url",
+        r.or(&c.icon_url, "slack.default.iconurl"),
+    );
+    if c.link_names {
+        req.insert("link_names".into(), true.into());
+    }
+    put(&mut req, "text", r.text(&c.message_text));
+    req.insert("attachments".into(), vec![Json::Object(att)].into());
+    r.check()?;
+
+    let url = match &c.api_url {
+        Some(u) if !u.is_empty() => u.clone(),
+        _ => secret_or_file("", &c.api_url_file)?,
+    };
+    let mut extra = Vec::new();
+    let token = secret_or_file(&c.app_token, &c.app_token_file)?;
+    if !token.is_empty() {
+        extra.push(("authorization", format!("Bearer {token}")));
+    }
+    let url = if url.is_empty() && !token.is_empty() {
+        c.app_url
+            .clone()
+            .unwrap_or_else(|| "https://slack.com/api/chat.postMessage".into())
+    } else {
+        url
+    };
+    let resp = s
+        .clients
+        .post(
+            c.http_config.as_ref(),
+            &url,
+            &extra,
+            go_json(&Json::Object(req)),
+            timeout(&c.timeout),
+        )
+        .await
+        .map_err(|e| SendError {
+            message: format!("channel {channel:?}: {}", e.message),
+            ..e
+        })?;
+    if !(200..300).contains(&resp.status) {
+        return Err(SendError {
+            message: format!("channel {channel:?}: {}", resp.describe()),
+            retry: resp.status >= 500,
+        });
+    }
+    // The Web API answers JSON; an incoming webhook answers "ok".
+    match serde_json::from_slice::<Json>(&resp.body) {
+        Ok(v) if v.is_object() => {
+            if v["ok"] == Json::Bool(true) {
+                Ok(())
+            } else {
+                Err(fail(format!(
+                    "error response from Slack: {}",
+                    v["error"].as_str().unwrap_or("unknown error")
+                )))
+            }
+        }
+        _ if resp.body == b"ok" => Ok(()),
+        _ => Err(fail(format!(
+            "received an error response from Slack: {}",
+            String::from_utf8_lossy(&resp.body[..resp.body.len().min(512)])
+        ))),
+    }
+}
+
+/// Microsoft Teams: the legacy `MessageCard` of an incoming webhook.
+pub async fn msteams(
+    s: &Sender,
+    c: &MsteamsConfig,
+    d: &Delivery,
+    now: i64,
+) -> Result<(), SendError> {
+    let mut r = s.render(d, now);
+    let body = json!({
+        "@context": "http://schema.org/extensions",
+        "type": "MessageCard",
+        "title": r.or(&c.title, "msteams.default.title"),
+        "summary": r.or(&c.summary, "msteams.default.summary"),
+        "text": r.or(&c.text, "msteams.default.text"),
+        "themeColor": if firing(d, now) { "8C1A1A" } else { "2DC72D" },
+    });
+    r.check()?;
+    let url = secret_or_file(&c.webhook_url, &c.webhook_url_file)?;
+    s.clients
+        .post(
+            c.http_config.as_ref(),
+            &url,
+            &[],
+            go_json(&body),
+            DEFAULT_TIMEOUT,
+        )
+        .await?
+        .default_retry()
+}
+
+/// Discord: one embed, coloured by status.
+pub async fn discord(
+    s: &Sender,
+    c: &DiscordConfig,
+    d: &Delivery,
+    now: i64,
+) -> Result<(), SendError> {
+    let mut r = s.render(d, now);
+    let (title, _) = truncate_runes(&r.or(&c.title, "discord.default.title"), 256);
+    let (description, _) = truncate_runes(&r.or(&c.message, "discord.default.message"), 4096);
+    let (content, _) = truncate_runes(&r.text(&c.content), 2000);
+    r.check()?;
+    let color = if firing(d, now) { 0x992D22 } else { 0x2ECC71 };
+    let mut body = json!({
+        "content": content,
+        "embeds": [{"title": title, "description": description, "color": color}],
+    });
+    if !c.username.is_empty() {
+        body["username"] = c.username.clone().into();
+    }
+    if !c.avatar_url.is_empty() && c.avatar_url.parse::<hyper::Uri>().is_ok() {
+        body["avatar_url"] = c.avatar_url.clone().into();
+    }
+    let url = secret_or_file(&c.webhook_url, &c.webhook_url_file)?;
+    s.clients
+        .post(
+            c.http_config.as_ref(),
+            &url,
+            &[],
+            go_json(&body),
+            DEFAULT_TIMEOUT,
+        )
+        .await?
+        .default_retry()
+}
+
+/// Mattermost: an incoming webhook with one attachment built from the
+/// configuration, or the configured `attachments`.
+pub async fn mattermost(
+    s: &Sender,
+    c: &MattermostConfig,
+    d: &Delivery,
+    now: i64,
+) -> Result<(), SendError> {
+    let mut r = s.render(d, now);
+    let mut req = Map::new();
+    let channel = r.text(&c.channel);
+    put(&mut req, "channel", channel.clone());
+    put(
+        &mut req,
+        "username",
+        r.or(&c.username, "mattermost.default.username"),
+    );
+    put(&mut req, "icon_url", r.text(&c.icon_url));
+    put(&mut req, "icon_emoji", r.text(&c.icon_emoji));
+    put(&mut req, "type", r.text(&c.kind));
+    let text = r.or(&c.text, "mattermost.default.text");
+    let field = |r: &mut super::Render, f: &crate::receiver::MattermostField| {
+        let mut m = Map::new();
+        put(&mut m, "title", r.text(&f.title));
+        put(&mut m, "value", r.text(&f.value));
+        if let Some(short) = f.short {
+            m.insert("short".into(), short.into());
+        }
+        Json::Object(m)
+    };
+    if c.attachments.is_empty() {
+        let mut a = Map::new();
+        put(
+            &mut a,
+            "fallback",
+            r.or(&c.fallback, "mattermost.default.fallback"),
+        );
+        put(&mut a, "color", r.or(&c.color, "mattermost.default.color"));
+        put(&mut a, "pretext", r.text(&c.pretext));
+        put(&mut a, "text", text);
+        put(&mut a, "author_name", r.text(&c.author_name));
+        put(&mut a, "author_link", r.text(&c.author_link));
+        put(&mut a, "author_icon", r.text(&c.author_icon));
+        put(&mut a, "title", r.or(&c.title, "mattermost.default.title"));
+        put(
+            &mut a,
+            "title_link",
+            r.or(&c.title_link, "mattermost.default.titlelink"),
+        );
+        let fields: Vec<Json> = c.fields.iter().map(|f| field(&mut r, f)).collect();
+        if !fields.is_empty() {
+            a.insert("fields".into(), fields.into());
+        }
+        put(&mut a, "thumb_url", r.text(&c.thumb_url));
+        put(&mut a, "footer", r.text(&c.footer));
+        put(&mut a, "footer_icon", r.text(&c.footer_icon));
+        put(&mut a, "image_url", r.text(&c.image_url));
+        req.insert("attachments".into(), vec![Json::Object(a)].into());
+    } else {
+        let (text, _) = truncate_runes(&text, 16383);
+        put(&mut req, "text", text);
+        let atts: Vec<Json> = c.attachments.iter().map(|a| r.json(a, false)).collect();
+        req.insert("attachments".into(), atts.into());
+    }
+    if let Some(card) = c
+        .props
+        .as_ref()
+        .and_then(|p| p.get("card"))
+        .and_then(|v| v.as_str())
+    {
+        let card = r.text(card);
+        if !card.is_empty() {
+            req.insert("props".into(), json!({ "card": card }));
+        }
+    }
+    if let Some(p) = &c.priority {
+        let prio = p.get("priority").and_then(|v| v.as_str()).unwrap_or("");
+        let prio = r.text(prio).to_lowercase();
+        if !prio.is_empty() {
+            let prio = if ["urgent", "important", "standard"].contains(&prio.as_str()) {
+                prio
+            } else {
+                tracing::warn!(priority = %prio, "unknown Mattermost priority; sending standard");
+                "standard".into()
+            };
+            let flag = |k: &str| p.get(k).and_then(|v| v.as_bool()).unwrap_or(false);
+            let mut m = Map::new();
+            m.insert("priority".into(), prio.clone().into());
+            if flag("requested_ack") && prio != "standard" {
+                m.insert("requested_ack".into(), true.into());
+            }
+            if flag("persistent_notifications") && prio == "urgent" {
+                m.insert("persistent_notifications".into(), true.into());
+            }
+            req.insert("priority".into(), m.into());
+        }
+    }
+    r.check()?;
+    let url = match &c.webhook_url {
+        Some(u) if !u.is_empty() => u.clone(),
+        _ => secret_or_file("", &c.webhook_url_file)?,
+    };
+    if url.is_empty() {
+        return Err(fail("webhook url missing".into()));
+    }
+    let resp = s
+        .clients
+        .post(
+            c.http_config.as_ref(),
+            &url,
+            &[],
+            go_json(&Json::Object(req)),
+            DEFAULT_TIMEOUT,
+        )
+        .await?;
+    resp.default_retry().map_err(|e| SendError {
+        message: format!("channel {channel:?}: {}", e.message),
+        ..e
+    })
+}
+
+const TELEGRAM_TOO_LONG: &str = "Alertmanager notification could not be sent: message length exceeds Telegram limits.\n\t\t\tPlease check the template used for producing the message content.";
+
+/// Telegram: `sendMessage` of the bot API; the answer's `ok` decides, and
+/// every failure but a template error is retried.
+pub async fn telegram(
+    s: &Sender,
+    c: &TelegramConfig,
+    d: &Delivery,
+    now: i64,
+) -> Result<(), SendError> {
+    let mut r = s.render(d, now);
+    let parse_mode = c.parse_mode.clone().unwrap_or_else(|| "HTML".into());
+    let text = r.or(&c.message, "telegram.default.message");
+    r.check()?;
+    let text = if parse_mode == "HTML" {
+        if text.chars().count() > 4096 {
+            TELEGRAM_TOO_LONG.to_string()
+        } else {
+            text
+        }
+    } else {
+        truncate_runes(&text, 4096).0
+    };
+    let retry = |e: SendError| SendError { retry: true, ..e };
+    let token = secret_or_file(&c.bot_token, &c.bot_token_file).map_err(retry)?;
+    let chat = if c.chat_id_file.is_empty() {
+        c.chat_id
+    } else {
+        let raw = secret_or_file("", &c.chat_id_file).map_err(retry)?;
+        raw.parse().map_err(|_| SendError {
+            message: format!("chat_id_file {}: not a chat id", c.chat_id_file),
+            retry: true,
+        })?
+    };
+    let mut body = Map::new();
+    body.insert("chat_id".into(), chat.to_string().into());
+    if c.disable_notifications {
+        body.insert("disable_notification".into(), "true".into());
+    }
+    body.insert("disable_web_page_preview".into(), "true".into());
+    if c.message_thread_id != 0 {
+        body.insert(
+            "message_thread_id".into(),
+            c.message_thread_id.to_string().into(),
+        );
+    }
+    if !parse_mode.is_empty() {
+        body.insert("parse_mode".into(), parse_mode.into());
+    }
+    body.insert("text".into(), text.into());
+    let api = c
+        .api_url
+        .clone()
+        .unwrap_or_else(|| "https://api.telegram.org".into());
+    let url = format!("{api}/bot{token}/sendMessage");
+    let resp = s
+        .clients
+        .post(
+            c.http_config.as_ref(),
+            &url,
+            &[],
+            go_json(&Json::Object(body)),
+            DEFAULT_TIMEOUT,
+        )
+        .await
+        .map_err(retry)?;
+    let v: Json = serde_json::from_slice(&resp.body).unwrap_or(Json::Null);
+    if v["ok"] == Json::Bool(true) {
+        return Ok(());
+    }
+    let description = v["description"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| resp.describe());
+    Err(SendError {
+        message: match v["error_code"].as_i64() {
+            Some(code) => format!("telegram: {description} ({code})"),
+            None => format!("telegram: {description}"),
+        },
+        retry: true,
+    })
+}

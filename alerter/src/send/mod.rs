@@ -1,0 +1,310 @@
+//! Sending notifications: each integration's message, rendered from the
+//! notification templates, and the HTTP post or SMTP session that carries
+//! it. Errors say whether trying again may help, as upstream's retry rules
+//! do; a template error is never retried.
+//!
+//! - [`http`]: the HTTP client an integration's `http_config` asks for
+//!   (TLS, `basic_auth`, `authorization`, `http_headers`).
+//! - [`chat`]: Slack, Microsoft Teams, Discord, Mattermost, Telegram.
+//! - [`incident`]: PagerDuty and Opsgenie.
+//! - [`email`]: SMTP through lettre.
+
+pub mod chat;
+pub mod email;
+pub mod http;
+pub mod incident;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use template::Value;
+
+use crate::notify::{Context, SendError};
+use crate::runtime::{Delivery, Integration};
+use crate::tmpl::Templates;
+
+/// The templates every configuration starts with; `templates:` files may
+/// redefine any of them.
+pub const DEFAULT_TEMPLATES: &str = include_str!("default.tmpl");
+
+/// The notification templates of a configuration: the built-in ones, then
+/// the files its `templates:` patterns name (relative to `base`), in order.
+pub fn load_templates(patterns: &[String], base: &Path) -> Result<Templates, String> {
+    let mut sources = vec![("default.tmpl".to_string(), DEFAULT_TEMPLATES.to_string())];
+    for p in patterns {
+        let path = base.join(p);
+        for f in model::glob::glob(&path) {
+            let text = std::fs::read_to_string(&f)
+                .map_err(|e| format!("reading template {}: {e}", f.display()))?;
+            sources.push((f.display().to_string(), text));
+        }
+    }
+    Templates::new(&sources).map_err(|e| format!("failed to parse templates: {e}"))
+}
+
+/// Sends deliveries with one set of templates and HTTP clients.
+pub struct Sender {
+    templates: Templates,
+    external_url: String,
+    clients: http::Clients,
+}
+
+/// Renders a notification's texts; the first template error is kept, and
+/// the notification fails with it (upstream's `TmplText`).
+pub(crate) struct Render<'a> {
+    templates: &'a Templates,
+    data: Value,
+    json: Json,
+    error: Option<String>,
+}
+
+impl Render<'_> {
+    /// `text` rendered; "" after an error.
+    pub fn text(&mut self, text: &str) -> String {
+        if self.error.is_some() || text.is_empty() {
+            return String::new();
+        }
+        match self.templates.render(text, &self.data) {
+            Ok(s) => s,
+            Err(e) => {
+                self.error = Some(e);
+                String::new()
+            }
+        }
+    }
+
+    /// An optional field rendered, or the named default template.
+    pub fn or(&mut self, text: &Option<String>, default: &str) -> String {
+        match text {
+            Some(t) => self.text(t),
+            None => self.text(&format!("{{{{ template {default:?} . }}}}")),
+        }
+    }
+
+    /// A YAML value with every string (and map key) rendered as a
+    /// template; with `reparse`, a rendered string that reads as YAML of
+    /// another kind (a number, a list, null) becomes that value, as
+    /// PagerDuty's details do upstream.
+    pub fn json(&mut self, v: &serde_yaml::Value, reparse: bool) -> Json {
+        use serde_yaml::Value as Y;
+        match v {
+            Y::String(s) => {
+                let out = self.text(s);
+                if reparse {
+                    match serde_yaml::from_str::<Y>(&out) {
+                        Ok(Y::String(_)) | Err(_) => {}
+                        Ok(Y::Null) => return Json::Null,
+                        Ok(other) => return serde_json::to_value(other).unwrap_or(Json::Null),
+                    }
+                }
+                out.into()
+            }
+            Y::Sequence(l) => l
+                .iter()
+                .map(|v| self.json(v, reparse))
+                .collect::<Vec<_>>()
+                .into(),
+            Y::Mapping(m) => m
+                .iter()
+                .filter_map(|(k, v)| {
+                    let k = self.text(k.as_str()?);
+                    Some((k, self.json(v, reparse)))
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+            Y::Tagged(t) => self.json(&t.value, reparse),
+            other => serde_json::to_value(other).unwrap_or(Json::Null),
+        }
+    }
+
+    /// The notification data as JSON (upstream `template.Data`).
+    pub fn data(&self) -> &Json {
+        &self.json
+    }
+
+    /// Fails with the first template error, if any.
+    pub fn check(&self) -> Result<(), SendError> {
+        match &self.error {
+            None => Ok(()),
+            Some(e) => Err(SendError {
+                message: format!("template error: {e}"),
+                retry: false,
+            }),
+        }
+    }
+}
+
+/// JSON as Go's encoder writes it: `<`, `>` and `&` escaped, and a
+/// closing newline.
+pub fn go_json(v: &Json) -> Vec<u8> {
+    let s = v.to_string();
+    let mut out = String::with_capacity(s.len() + 1);
+    for ch in s.chars() {
+        match ch {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('\n');
+    out.into_bytes()
+}
+
+/// `s` cut to at most `n` characters, the last one `…` when cut
+/// (upstream's `TruncateInRunes`; no `…` when `n` is 3 or less).
+pub fn truncate_runes(s: &str, n: usize) -> (String, bool) {
+    if s.chars().count() <= n {
+        return (s.to_string(), false);
+    }
+    if n <= 3 {
+        return (s.chars().take(n).collect(), true);
+    }
+    let mut out: String = s.chars().take(n - 1).collect();
+    out.push('…');
+    (out, true)
+}
+
+/// `s` cut to at most `n` bytes, ending in `…` when cut, never inside a
+/// character (upstream's `TruncateInBytes`).
+pub fn truncate_bytes(s: &str, n: usize) -> (String, bool) {
+    if s.len() <= n {
+        return (s.to_string(), false);
+    }
+    let ellipsis = '…'.len_utf8();
+    if n < ellipsis {
+        return (String::new(), true);
+    }
+    let mut end = n - ellipsis;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    (format!("{}…", &s[..end]), true)
+}
+
+impl Sender {
+    pub fn new(templates: Templates, external_url: String) -> Self {
+        Sender {
+            templates,
+            external_url,
+            clients: http::Clients::default(),
+        }
+    }
+
+    /// The templates notifications are rendered with.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    pub(crate) fn render(&self, d: &Delivery, now: i64) -> Render<'_> {
+        let c = Context {
+            receiver: &d.receiver,
+            group_key: &d.group_key,
+            group_labels: &d.group_labels,
+            route_labels: &d.route_labels,
+            reason: d.reason,
+            external_url: &self.external_url,
+            now,
+        };
+        Render {
+            templates: &self.templates,
+            data: crate::tmpl::data(&c, &d.alerts),
+            json: crate::notify::data(&c, &d.alerts),
+            error: None,
+        }
+    }
+
+    /// Sends one delivery at `now` (ms).
+    pub async fn send(&self, d: &Delivery, now: i64) -> Result<(), SendError> {
+        match &d.integration {
+            Integration::Webhook(c) => self.webhook(c, d, now).await,
+            Integration::Email(c) => email::send(self, c, d, now).await,
+            Integration::Slack(c) => chat::slack(self, c, d, now).await,
+            Integration::Msteams(c) => chat::msteams(self, c, d, now).await,
+            Integration::Discord(c) => chat::discord(self, c, d, now).await,
+            Integration::Mattermost(c) => chat::mattermost(self, c, d, now).await,
+            Integration::Telegram(c) => chat::telegram(self, c, d, now).await,
+            Integration::Pagerduty(c) => incident::pagerduty(self, c, d, now).await,
+            Integration::Opsgenie(c) => incident::opsgenie(self, c, d, now).await,
+            Integration::Unsupported(kind) => Err(SendError {
+                message: format!("{kind} has no sender in Watchfire"),
+                retry: false,
+            }),
+        }
+    }
+
+    async fn webhook(
+        &self,
+        c: &crate::receiver::WebhookConfig,
+        d: &Delivery,
+        now: i64,
+    ) -> Result<(), SendError> {
+        let url = secret_or_file(&c.url, &c.url_file)?;
+        let ctx = Context {
+            receiver: &d.receiver,
+            group_key: &d.group_key,
+            group_labels: &d.group_labels,
+            route_labels: &d.route_labels,
+            reason: d.reason,
+            external_url: &self.external_url,
+            now,
+        };
+        let body = serde_json::to_vec(&crate::notify::webhook_message(
+            &ctx,
+            &d.alerts,
+            c.max_alerts,
+        ))
+        .unwrap_or_default();
+        let timeout = c
+            .timeout
+            .as_deref()
+            .and_then(|t| model::time::parse_duration(t).ok())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Duration::from_secs(10));
+        let r = self
+            .clients
+            .post(c.http_config.as_ref(), &url, &[], body, timeout)
+            .await?;
+        r.default_retry()
+    }
+}
+
+/// A value given inline or in a file (`*_file`), the file's content
+/// trimmed of surrounding white space.
+pub fn secret_or_file(inline: &str, file: &str) -> Result<String, SendError> {
+    if !file.is_empty() {
+        return std::fs::read_to_string(file)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| SendError {
+                message: format!("reading {file}: {e}"),
+                retry: false,
+            });
+    }
+    Ok(inline.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation() {
+        assert_eq!(truncate_runes("abcdef", 4), ("abc…".to_string(), true));
+        assert_eq!(truncate_runes("abc", 4), ("abc".to_string(), false));
+        assert_eq!(truncate_bytes("ééé", 5), ("é…".to_string(), true));
+        assert_eq!(truncate_bytes("abc", 3), ("abc".to_string(), false));
+    }
+
+    #[test]
+    fn default_templates_parse() {
+        let t = load_templates(&[], Path::new(".")).unwrap();
+        assert_eq!(
+            t.render("{{ template \"slack.default.username\" . }}", &Value::Nil)
+                .unwrap(),
+            "Alertmanager"
+        );
+    }
+}

@@ -1,0 +1,482 @@
+//! Receivers beyond the webhook, end to end: Slack, Microsoft Teams,
+//! Discord, Mattermost, Telegram, PagerDuty and Opsgenie post what their
+//! services expect to a local HTTP server standing in for each service's
+//! address; email reaches a real SMTP server (Python's aiosmtpd, Debian
+//! package python3-aiosmtpd), plain and with STARTTLS and AUTH; a receiver
+//! type without a sender is counted as dropped.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{free_addr, http, post_json, start, wait_for, Webhook};
+use serde_json::Value;
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+fn alert(name: &str, ends: Option<&str>) -> String {
+    let ends = ends
+        .map(|e| format!(",\"endsAt\":\"{e}\""))
+        .unwrap_or_default();
+    format!(
+        "[{{\"labels\":{{\"alertname\":\"{name}\",\"service\":\"api\",\"severity\":\"page\"}},\"annotations\":{{\"summary\":\"api <down> & out\"}},\"startsAt\":\"2026-01-01T00:00:00Z\"{ends}}}]"
+    )
+}
+
+fn requests_to(hook: &Webhook, prefix: &str) -> Vec<common::Request> {
+    hook.requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path.starts_with(prefix))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn chat_and_incident_senders_post_what_each_service_expects() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Webhook::start();
+    *hook.reply.lock().unwrap() = "{\"ok\":true}".into();
+    let h = hook.addr;
+    write(&dir.path().join("key.txt"), "  routing-key-from-file\n");
+    let key_file = dir.path().join("key.txt");
+    let cfg = format!(
+        r#"route:
+  receiver: everyone
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1s
+receivers:
+  - name: everyone
+    webhook_configs:
+      - url: http://{h}/webhook
+        http_config:
+          basic_auth: {{username: wf, password: s3cret}}
+    slack_configs:
+      - api_url: http://{h}/slack
+        channel: '#ops'
+        send_resolved: true
+        fields:
+          - title: Severity
+            value: '{{{{ .CommonLabels.severity }}}}'
+    msteams_configs:
+      - webhook_url: http://{h}/teams
+    discord_configs:
+      - webhook_url: http://{h}/discord
+    mattermost_configs:
+      - webhook_url: http://{h}/mattermost
+        channel: ops
+    telegram_configs:
+      - api_url: http://{h}/telegram
+        bot_token: BOT:TOKEN
+        chat_id: -1001
+    pagerduty_configs:
+      - url: http://{h}/pagerduty
+        routing_key_file: {key}
+        severity: critical
+    opsgenie_configs:
+      - api_url: http://{h}/opsgenie
+        api_key: genie-key
+        tags: 'api, watchfire'
+    pushover_configs:
+      - user_key: u
+        token: t
+"#,
+        key = key_file.display()
+    );
+    write(&dir.path().join("am.yml"), &cfg);
+    let am = dir.path().join("am.yml");
+    let wf = start(
+        &dir.path().join("data"),
+        None,
+        &[
+            "--alertmanager.config.file",
+            am.to_str().unwrap(),
+            "--web.external-url",
+            "http://wf.example:9090",
+        ],
+    );
+    post_json(wf.addr, "/api/v2/alerts", &alert("ApiDown", None));
+    let paths = [
+        "/webhook",
+        "/slack",
+        "/teams",
+        "/discord",
+        "/mattermost",
+        "/telegram",
+        "/pagerduty",
+        "/opsgenie",
+    ];
+    wait_for(Duration::from_secs(30), "every integration", || {
+        paths.iter().all(|p| !requests_to(&hook, p).is_empty())
+    });
+    let subject = "[FIRING:1] ApiDown (api page)";
+
+    let w = &requests_to(&hook, "/webhook")[0];
+    assert_eq!(w.header("authorization"), Some("Basic d2Y6czNjcmV0"));
+    assert_eq!(w.json()["version"], "4");
+
+    let slack = requests_to(&hook, "/slack")[0].json();
+    let att = &slack["attachments"][0];
+    assert_eq!(slack["channel"], "#ops", "{slack}");
+    assert_eq!(slack["username"], "Alertmanager");
+    assert_eq!(att["title"], subject, "{slack}");
+    assert_eq!(att["color"], "danger");
+    assert_eq!(
+        att["title_link"],
+        "http://wf.example:9090/#/alerts?receiver=everyone"
+    );
+    assert_eq!(att["fields"][0]["value"], "page");
+    assert_eq!(att["fields"][0]["short"], false);
+    // Go's encoder escapes HTML characters.
+    assert!(
+        !requests_to(&hook, "/slack")[0].body.contains('<'),
+        "{}",
+        requests_to(&hook, "/slack")[0].body
+    );
+
+    let teams = requests_to(&hook, "/teams")[0].json();
+    assert_eq!(teams["type"], "MessageCard");
+    assert_eq!(teams["title"], subject);
+    assert_eq!(teams["themeColor"], "8C1A1A");
+    assert!(teams["text"].as_str().unwrap().contains("# Alerts Firing:"));
+
+    let discord = requests_to(&hook, "/discord")[0].json();
+    assert_eq!(discord["embeds"][0]["title"], subject);
+    assert_eq!(discord["embeds"][0]["color"], 0x992D22);
+    assert_eq!(discord["content"], "");
+    assert!(discord["embeds"][0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("summary = api <down> & out"));
+
+    let mm = requests_to(&hook, "/mattermost")[0].json();
+    assert_eq!(mm["channel"], "ops");
+    assert_eq!(mm["attachments"][0]["title"], subject);
+    assert_eq!(mm["attachments"][0]["color"], "danger");
+
+    let tg = &requests_to(&hook, "/telegram")[0];
+    assert_eq!(tg.path, "/telegram/botBOT:TOKEN/sendMessage");
+    let tgj = tg.json();
+    assert_eq!(tgj["chat_id"], "-1001");
+    assert_eq!(tgj["parse_mode"], "HTML");
+    assert!(tgj["text"].as_str().unwrap().contains("Alerts Firing:"));
+
+    let pd = requests_to(&hook, "/pagerduty")[0].json();
+    let group_key = "{}:{alertname=\"ApiDown\"}";
+    let dedup = sha256_hex(group_key);
+    assert_eq!(pd["routing_key"], "routing-key-from-file", "{pd}");
+    assert_eq!(pd["event_action"], "trigger");
+    assert_eq!(pd["dedup_key"], dedup.as_str());
+    assert_eq!(pd["payload"]["summary"], subject);
+    assert_eq!(pd["payload"]["severity"], "critical");
+    assert_eq!(pd["payload"]["source"], "Alertmanager");
+    assert_eq!(pd["payload"]["custom_details"]["num_firing"], 1);
+    assert_eq!(
+        pd["payload"]["custom_details"]["firing"][0]["labels"]["alertname"],
+        "ApiDown"
+    );
+
+    let og = &requests_to(&hook, "/opsgenie")[0];
+    assert_eq!(og.path, "/opsgenie/v2/alerts");
+    assert_eq!(og.header("authorization"), Some("GenieKey genie-key"));
+    let ogj = og.json();
+    assert_eq!(ogj["alias"], dedup.as_str());
+    assert_eq!(ogj["message"], subject);
+    assert_eq!(ogj["details"]["service"], "api");
+    assert_eq!(ogj["tags"], serde_json::json!(["api", " watchfire"]));
+
+    // Resolution: PagerDuty resolves the same incident, Opsgenie closes
+    // its alert, Slack says so (send_resolved), Teams turns green.
+    post_json(
+        wf.addr,
+        "/api/v2/alerts",
+        &alert("ApiDown", Some("2026-01-01T00:05:00Z")),
+    );
+    wait_for(Duration::from_secs(30), "the resolved notices", || {
+        requests_to(&hook, "/pagerduty").len() >= 2
+            && requests_to(&hook, "/opsgenie").len() >= 2
+            && requests_to(&hook, "/slack").len() >= 2
+            && requests_to(&hook, "/teams").len() >= 2
+    });
+    let pd = requests_to(&hook, "/pagerduty")[1].json();
+    assert_eq!(pd["event_action"], "resolve");
+    assert_eq!(pd["dedup_key"], dedup.as_str());
+    let og = &requests_to(&hook, "/opsgenie")[1];
+    assert_eq!(
+        og.path,
+        format!("/opsgenie/v2/alerts/{dedup}/close?identifierType=alias")
+    );
+    assert_eq!(
+        requests_to(&hook, "/slack")[1].json()["attachments"][0]["color"],
+        "good"
+    );
+    assert_eq!(
+        requests_to(&hook, "/teams")[1].json()["themeColor"],
+        "2DC72D"
+    );
+
+    // Pushover has no sender: each notification it is owed is dropped
+    // and counted.
+    let metrics = http(wf.addr, "GET", "/metrics", "").unwrap().1;
+    assert!(
+        metrics.contains(
+            "watchfire_notifications_failed_total{integration=\"pushover\",reason=\"no_sender\"}"
+        ),
+        "{metrics}"
+    );
+    for i in ["slack", "pagerduty", "opsgenie", "telegram", "webhook"] {
+        assert!(
+            metrics.contains(&format!(
+                "watchfire_notifications_total{{integration=\"{i}\"}}"
+            )),
+            "{i}: {metrics}"
+        );
+    }
+    assert!(metrics.contains("watchfire_notification_latency_seconds_count{integration=\"slack\"}"));
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A Python that has aiosmtpd, if any.
+fn python_with_aiosmtpd() -> Option<&'static str> {
+    ["python3", "/usr/bin/python3"].into_iter().find(|p| {
+        Command::new(p)
+            .args(["-c", "import aiosmtpd"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+struct Smtp {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn smtp(python: &str, dir: &Path, extra: &[&str]) -> Smtp {
+    use std::io::BufRead;
+    let port = free_addr().port();
+    let out = dir.join("mail");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(port.to_string())
+        .arg(&out)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready", "the SMTP server did not start");
+    Smtp {
+        child,
+        port,
+        dir: out,
+    }
+}
+
+fn mails(s: &Smtp) -> Vec<Value> {
+    let mut files: Vec<_> = std::fs::read_dir(&s.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// The body of a quoted-printable part, decoded.
+fn unqp(s: &str) -> String {
+    let s = s.replace("=\r\n", "");
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn email_config(smtp: &Smtp, extra: &str) -> String {
+    format!(
+        r#"global:
+  smtp_smarthost: 127.0.0.1:{port}
+  smtp_from: 'Watchfire <alerts@watchfire.test>'
+route:
+  receiver: mail
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1s
+receivers:
+  - name: mail
+    email_configs:
+      - to: 'dev-team@watchfire.test, oncall@watchfire.test'
+        text: 'Runbook: {{{{ .CommonAnnotations.summary }}}}'
+        headers:
+          X-Team: '{{{{ .CommonLabels.service }}}}'
+{extra}"#,
+        port = smtp.port
+    )
+}
+
+fn check_mail(m: &Value) {
+    assert_eq!(m["mail_from"], "alerts@watchfire.test", "{m}");
+    assert_eq!(
+        m["rcpt_tos"],
+        serde_json::json!(["dev-team@watchfire.test", "oncall@watchfire.test"])
+    );
+    let data = m["data"].as_str().unwrap();
+    assert!(
+        data.contains("Subject: [FIRING:1] ApiDown (api page)\r\n"),
+        "{data}"
+    );
+    assert!(data.contains("X-Team: api\r\n"), "{data}");
+    assert!(data.contains("To: dev-team@watchfire.test, oncall@watchfire.test\r\n"));
+    assert!(data.contains("Message-Id: <"));
+    assert!(data.contains("Content-Type: multipart/alternative;"));
+    let body = unqp(data);
+    assert!(body.contains("Runbook: api <down> & out"), "{body}");
+    // The HTML part escapes what the alert says.
+    assert!(body.contains("<html"), "{body}");
+    assert!(body.contains("api &lt;down&gt; &amp; out"), "{body}");
+}
+
+#[test]
+fn email_reaches_a_real_smtp_server_in_plain_text() {
+    let Some(python) = python_with_aiosmtpd() else {
+        println!("skipped: no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = smtp(python, dir.path(), &[]);
+    let am = dir.path().join("am.yml");
+    write(&am, &email_config(&server, "        require_tls: false\n"));
+    let wf = start(
+        &dir.path().join("data"),
+        None,
+        &["--alertmanager.config.file", am.to_str().unwrap()],
+    );
+    post_json(wf.addr, "/api/v2/alerts", &alert("ApiDown", None));
+    wait_for(Duration::from_secs(30), "an email", || {
+        !mails(&server).is_empty()
+    });
+    let m = &mails(&server)[0];
+    assert_eq!(m["tls"], false);
+    check_mail(m);
+}
+
+#[test]
+fn email_with_starttls_and_auth() {
+    let Some(python) = python_with_aiosmtpd() else {
+        println!("skipped: no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = pki(dir.path());
+    let server = smtp(
+        python,
+        dir.path(),
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--user",
+            "watchfire",
+            "--password",
+            "pa55",
+        ],
+    );
+    let am = dir.path().join("am.yml");
+    let tls = format!(
+        "        auth_username: watchfire\n        auth_password: pa55\n        tls_config:\n          ca_file: {}\n",
+        ca.display()
+    );
+    write(&am, &email_config(&server, &tls));
+    let wf = start(
+        &dir.path().join("data"),
+        None,
+        &["--alertmanager.config.file", am.to_str().unwrap()],
+    );
+    post_json(wf.addr, "/api/v2/alerts", &alert("ApiDown", None));
+    wait_for(Duration::from_secs(30), "an email", || {
+        !mails(&server).is_empty()
+    });
+    let m = &mails(&server)[0];
+    assert_eq!(m["tls"], true, "{m}");
+    assert_eq!(m["auth"], "watchfire", "{m}");
+    check_mail(m);
+
+    // A server that does not offer STARTTLS is refused while require_tls
+    // holds (the default): nothing is sent in clear.
+    let plain = smtp(python, &dir.path().join("plain"), &[]);
+    write(&am, &email_config(&plain, ""));
+    http(wf.addr, "POST", "/-/reload", "").unwrap();
+    post_json(wf.addr, "/api/v2/alerts", &alert("DbDown", None));
+    wait_for(Duration::from_secs(30), "the refusal", || {
+        http(wf.addr, "GET", "/metrics", "")
+            .unwrap()
+            .1
+            .contains("watchfire_notification_latency_seconds_count{integration=\"email\"} 2")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(mails(&plain).is_empty());
+}
+
+/// A CA, and a server certificate for 127.0.0.1 it signed.
+fn pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    write(&paths.0, &ca.pem());
+    write(&paths.1, &cert.pem());
+    write(&paths.2, &key.serialize_pem());
+    paths
+}
