@@ -62,6 +62,17 @@ pub struct Service {
     /// integration: a group's next flush waits for its last, as upstream's
     /// flushes do not overlap.
     inflight: Mutex<std::collections::HashSet<(String, String, usize)>>,
+    clock: Clock,
+    /// Where deliveries go instead of the integrations (tests only).
+    transport: Option<Arc<dyn Transport>>,
+}
+
+/// The time in ms since the epoch; the wall clock but in tests.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// Sends a delivery: a stand-in for the integrations in tests.
+pub trait Transport: Send + Sync {
+    fn send(&self, d: &Delivery, now: i64) -> Result<(), alerter::notify::SendError>;
 }
 
 /// Reads and checks an alertmanager.yml and the templates it names
@@ -87,15 +98,30 @@ fn warn_unsupported(a: &Alerter) {
 impl Service {
     /// Loads the configuration and the silences kept under `data_dir`.
     pub fn new(path: &Path, external_url: String, data_dir: &Path) -> Result<Arc<Self>, String> {
+        Self::with_clock(
+            path,
+            external_url,
+            data_dir,
+            Arc::new(model::time::now_ms),
+            None,
+        )
+    }
+
+    /// [`Service::new`] on `clock`, sending through `transport` if given.
+    pub fn with_clock(
+        path: &Path,
+        external_url: String,
+        data_dir: &Path,
+        clock: Clock,
+        transport: Option<Arc<dyn Transport>>,
+    ) -> Result<Arc<Self>, String> {
         let (cfg, text, templates) = load(path)?;
-        let silences = alerter::silence::Silences::open(
-            Some(&data_dir.join("alerter.db")),
-            model::time::now_ms(),
-        )?;
+        let now = clock();
+        let silences =
+            alerter::silence::Silences::open(Some(&data_dir.join("alerter.db")), now)?;
         let mut a = Alerter::new(&cfg, silences)?;
         // The log outlives any repeat interval people set (upstream keeps
         // it 120 h).
-        let now = model::time::now_ms();
         a.set_log(alerter::dispatch::Log::open(
             &data_dir.join("alerter.db"),
             now,
@@ -110,9 +136,16 @@ impl Service {
             sender: Mutex::new(Arc::new(Sender::new(templates, external_url.clone()))),
             external_url,
             counters: Counters::default(),
-            started_ms: model::time::now_ms(),
+            started_ms: now,
             inflight: Mutex::new(std::collections::HashSet::new()),
+            clock,
+            transport,
         }))
+    }
+
+    /// The service's time, in ms since the epoch.
+    pub fn now(&self) -> i64 {
+        (self.clock)()
     }
 
     /// Re-reads the configuration; a bad one changes nothing.
@@ -144,7 +177,7 @@ impl Service {
         self.counters
             .received
             .fetch_add(ok.len() as u64, Ordering::Relaxed);
-        self.state.lock().put(ok, model::time::now_ms());
+        self.state.lock().put(ok, self.now());
         self.wake.notify_one();
         errs
     }
@@ -162,7 +195,7 @@ impl Service {
     /// Flushes groups as they come due and sends what they owe.
     pub async fn run(self: Arc<Self>) {
         loop {
-            let now = model::time::now_ms();
+            let now = self.now();
             let due = self.state.lock().next_due();
             let wait = due.map_or(1_000, |d| (d - now).clamp(0, 1_000));
             if wait > 0 {
@@ -171,7 +204,7 @@ impl Service {
                     _ = self.wake.notified() => {}
                 }
             }
-            let deliveries = self.state.lock().tick(model::time::now_ms());
+            let deliveries = self.state.lock().tick(self.now());
             for d in deliveries {
                 let key = (d.group_key.clone(), d.receiver.clone(), d.index);
                 if !self.inflight.lock().insert(key.clone()) {
@@ -200,7 +233,10 @@ impl Service {
         let mut backoff = Duration::from_millis(500);
         loop {
             let started = std::time::Instant::now();
-            let result = sender.send(&d, model::time::now_ms()).await;
+            let result = match &self.transport {
+                Some(t) => t.send(&d, self.now()),
+                None => sender.send(&d, self.now()).await,
+            };
             self.counters
                 .latency
                 .lock()
@@ -216,7 +252,7 @@ impl Service {
                     return;
                 }
                 Err(e) => {
-                    let late = model::time::now_ms() + backoff.as_millis() as i64 >= d.deadline;
+                    let late = self.now() + backoff.as_millis() as i64 >= d.deadline;
                     if !e.retry || late {
                         tracing::error!(receiver = %d.receiver, integration = %name, error = %e.message, "notify failed");
                         self.fail(
@@ -279,7 +315,7 @@ impl Service {
             );
         }
         let mut by_state = BTreeMap::from([("active", 0u64), ("expired", 0), ("pending", 0)]);
-        let now = model::time::now_ms();
+        let now = self.now();
         self.with(|a| {
             for sil in a.silences.all() {
                 *by_state.entry(sil.state(now).as_str()).or_default() += 1;
@@ -297,6 +333,98 @@ impl Service {
             "# HELP watchfire_alerts_received_total Alerts received.\n# TYPE watchfire_alerts_received_total counter\nwatchfire_alerts_received_total{{status=\"valid\"}} {}\nwatchfire_alerts_received_total{{status=\"invalid\"}} {}",
             self.counters.received.load(Ordering::Relaxed),
             self.counters.invalid.load(Ordering::Relaxed)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alerter::notify::SendError;
+
+    /// Answers 503 until `until`, then takes every notification.
+    struct Flaky {
+        until: i64,
+        sent: Mutex<Vec<(String, i64)>>,
+        attempts: AtomicU64,
+    }
+
+    impl Transport for Flaky {
+        fn send(&self, d: &Delivery, now: i64) -> Result<(), SendError> {
+            self.attempts.fetch_add(1, Ordering::Relaxed);
+            if now < self.until {
+                return Err(SendError {
+                    message: "unexpected status code 503".into(),
+                    retry: true,
+                });
+            }
+            self.sent.lock().push((d.group_key.clone(), now));
+            Ok(())
+        }
+    }
+
+    /// A receiver that answers 503 for ten minutes gets each group exactly
+    /// once when it recovers, and nothing more within `repeat_interval`,
+    /// while the alerts keep firing (re-sent each minute, as rules do).
+    #[tokio::test(start_paused = true)]
+    async fn a_receiver_down_for_ten_minutes_gets_each_group_once_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let am = dir.path().join("am.yml");
+        std::fs::write(
+            &am,
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 30s\n  group_interval: 5m\n  repeat_interval: 4h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://127.0.0.1:9/\n",
+        )
+        .unwrap();
+        let start = 1_800_000_000_000i64;
+        let base = tokio::time::Instant::now();
+        let clock: Clock = Arc::new(move || start + base.elapsed().as_millis() as i64);
+        let flaky = Arc::new(Flaky {
+            until: start + 10 * 60_000,
+            sent: Mutex::new(Vec::new()),
+            attempts: AtomicU64::new(0),
+        });
+        let svc = Service::with_clock(
+            &am,
+            "http://wf".into(),
+            dir.path(),
+            clock,
+            Some(flaky.clone()),
+        )
+        .unwrap();
+        tokio::spawn(svc.clone().run());
+        let alerts: Vec<serde_json::Value> = ["A", "B", "C"]
+            .iter()
+            .map(|n| serde_json::json!({ "labels": { "alertname": n } }))
+            .collect();
+        for _ in 0..15 {
+            assert!(svc.post(&alerts).is_empty());
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        let sent = flaky.sent.lock().clone();
+        let mut groups: Vec<&str> = sent.iter().map(|(g, _)| g.as_str()).collect();
+        groups.sort();
+        assert_eq!(
+            groups,
+            [
+                "{}:{alertname=\"A\"}",
+                "{}:{alertname=\"B\"}",
+                "{}:{alertname=\"C\"}"
+            ],
+            "{sent:?}"
+        );
+        assert!(sent.iter().all(|(_, at)| *at >= flaky.until));
+        // Retried all along: far more attempts than notifications.
+        assert!(flaky.attempts.load(Ordering::Relaxed) > 30);
+        for _ in 0..180 {
+            svc.post(&alerts);
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        assert_eq!(flaky.sent.lock().len(), 3, "{:?}", flaky.sent.lock());
+        let failed = svc.counters.failed.lock().clone();
+        assert_eq!(
+            failed.get(&("webhook".to_string(), "retries_exhausted".to_string())),
+            Some(&3),
+            "each group's first flush (at 30 s) gave up at the next (at 5 m 30 s), whose retries outlived the outage: {failed:?}"
         );
     }
 }

@@ -77,7 +77,7 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let now = model::time::now_ms();
+    let now = svc.now();
     let matchers = match filters(&p) {
         Ok(m) => m,
         Err(e) => return bad_request(e),
@@ -138,7 +138,7 @@ pub async fn get_silences(State(st): State<Arc<AppState>>, p: crate::api::Params
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let now = model::time::now_ms();
+    let now = svc.now();
     let matchers = match filters(&p) {
         Ok(m) => m,
         Err(e) => return bad_request(e),
@@ -165,7 +165,7 @@ pub async fn post_silence(State(st): State<Arc<AppState>>, body: axum::body::Byt
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let now = model::time::now_ms();
+    let now = svc.now();
     let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -197,7 +197,7 @@ pub async fn get_silence(
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let now = model::time::now_ms();
+    let now = svc.now();
     match svc.with(|a| a.silences.get(&id).map(|s| s.to_json(now))) {
         Some(v) => Json(v).into_response(),
         None => silence_not_found(&id),
@@ -211,7 +211,7 @@ pub async fn delete_silence(
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let now = model::time::now_ms();
+    let now = svc.now();
     if svc.with(|a| a.silences.get(&id).is_none()) {
         return silence_not_found(&id);
     }
@@ -225,7 +225,7 @@ pub async fn groups(State(st): State<Arc<AppState>>) -> Response {
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let now = model::time::now_ms();
+    let now = svc.now();
     let out: Vec<Value> = svc.with(|a| {
         a.groups()
             .iter()
