@@ -117,8 +117,7 @@ impl Service {
     ) -> Result<Arc<Self>, String> {
         let (cfg, text, templates) = load(path)?;
         let now = clock();
-        let silences =
-            alerter::silence::Silences::open(Some(&data_dir.join("alerter.db")), now)?;
+        let silences = alerter::silence::Silences::open(Some(&data_dir.join("alerter.db")), now)?;
         let mut a = Alerter::new(&cfg, silences)?;
         // The log outlives any repeat interval people set (upstream keeps
         // it 120 h).

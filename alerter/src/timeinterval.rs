@@ -1,11 +1,66 @@
 //! Time intervals (`time_intervals`, `mute_time_intervals`): times of day,
 //! weekdays, days of the month, months and years, parsed and checked as
 //! upstream's `timeinterval` package does, and asked whether they hold at
-//! a moment. Only UTC is supported as `location` so far; another zone is
-//! refused at load with a clear reason rather than read wrongly.
+//! a moment, in the interval's `location`: UTC by default, `Local`, or a
+//! zone of the system's time zone database (`/usr/share/zoneinfo`, or
+//! `$ZONEINFO`), as Go's `time.LoadLocation` reads it.
+
+use std::sync::Arc;
 
 use chrono::{Datelike, TimeZone, Timelike, Utc};
 use serde_yaml::Value;
+
+/// A time zone, compared by name.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub name: String,
+    zone: Arc<tz::TimeZone>,
+}
+
+impl PartialEq for Location {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Location {
+    /// Go's `time.LoadLocation`: "" and "UTC" are UTC, "Local" the
+    /// system's zone, anything else a file of the time zone database.
+    pub fn load(name: &str) -> Result<Option<Location>, String> {
+        let unknown = || format!("unknown time zone {name}");
+        let zone = match name {
+            "" | "UTC" => return Ok(None),
+            "Local" => tz::TimeZone::local().map_err(|_| unknown())?,
+            _ => {
+                if name.starts_with('/') || name.split('/').any(|p| p == ".." || p.is_empty()) {
+                    return Err(unknown());
+                }
+                let dirs = std::env::var("ZONEINFO").ok().into_iter().chain([
+                    "/usr/share/zoneinfo".to_string(),
+                    "/usr/share/lib/zoneinfo".to_string(),
+                    "/usr/lib/locale/TZ".to_string(),
+                ]);
+                let data = dirs
+                    .filter_map(|d| std::fs::read(std::path::Path::new(&d).join(name)).ok())
+                    .next()
+                    .ok_or_else(unknown)?;
+                tz::TimeZone::from_tz_data(&data).map_err(|_| unknown())?
+            }
+        };
+        Ok(Some(Location {
+            name: name.to_string(),
+            zone: Arc::new(zone),
+        }))
+    }
+
+    /// The zone's offset from UTC at `ms`, in seconds.
+    fn offset(&self, ms: i64) -> i64 {
+        self.zone
+            .find_local_time_type(ms.div_euclid(1000))
+            .map(|t| i64::from(t.ut_offset()))
+            .unwrap_or(0)
+    }
+}
 
 /// One `time_intervals` entry; an empty list means "any".
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18,6 +73,8 @@ pub struct TimeInterval {
     pub days_of_month: Vec<(i32, i32)>,
     pub months: Vec<(u32, u32)>,
     pub years: Vec<(i32, i32)>,
+    /// `None`: UTC.
+    pub location: Option<Location>,
 }
 
 const WEEKDAYS: [&str; 7] = [
@@ -193,13 +250,8 @@ pub fn parse(v: &Value) -> Result<TimeInterval, String> {
         }
         out.years.push((a, b));
     }
-    match v.get("location").and_then(Value::as_str) {
-        None | Some("") | Some("UTC") => {}
-        Some(other) => {
-            return Err(format!(
-                "location {other:?}: only UTC is supported so far; give times in UTC"
-            ))
-        }
+    if let Some(name) = v.get("location").and_then(Value::as_str) {
+        out.location = Location::load(name)?;
     }
     Ok(out)
 }
@@ -219,9 +271,14 @@ fn days_in_month(year: i32, month: u32) -> i32 {
 }
 
 impl TimeInterval {
-    /// Whether the interval holds at `ms` (Unix ms, UTC).
+    /// Whether the interval holds at `ms` (Unix ms), read as a wall clock
+    /// time in the interval's location.
     pub fn contains(&self, ms: i64) -> bool {
-        let Some(t) = Utc.timestamp_millis_opt(ms).single() else {
+        let local = match &self.location {
+            None => ms,
+            Some(l) => ms.saturating_add(l.offset(ms) * 1000),
+        };
+        let Some(t) = Utc.timestamp_millis_opt(local).single() else {
             return false;
         };
         let minute = t.hour() * 60 + t.minute();
@@ -339,5 +396,43 @@ mod tests {
         let last_day = ti("days_of_month: ['-1']").unwrap();
         assert!(last_day.contains(at(1, 30)));
         assert!(!last_day.contains(at(1, 29)));
+    }
+
+    #[test]
+    fn locations() {
+        assert_eq!(
+            ti("location: Mars/Olympus_Mons").unwrap_err(),
+            "unknown time zone Mars/Olympus_Mons"
+        );
+        assert_eq!(
+            ti("location: ../etc/passwd").unwrap_err(),
+            "unknown time zone ../etc/passwd"
+        );
+        assert!(ti("location: UTC").unwrap().location.is_none());
+        if !std::path::Path::new("/usr/share/zoneinfo/Europe/Berlin").exists() {
+            println!(
+                "skipped: no time zone database in /usr/share/zoneinfo (Debian package tzdata)"
+            );
+            return;
+        }
+        let office =
+            ti("times: [{start_time: '09:00', end_time: '17:00'}]\nlocation: Europe/Berlin")
+                .unwrap();
+        let at = |m: u32, d: u32, h: u32, min: u32| {
+            Utc.with_ymd_and_hms(2026, m, d, h, min, 0)
+                .unwrap()
+                .timestamp_millis()
+        };
+        // Summer (UTC+2): 07:30 UTC is 09:30 in Berlin, 15:30 UTC 17:30.
+        assert!(office.contains(at(7, 1, 7, 30)));
+        assert!(!office.contains(at(7, 1, 15, 30)));
+        // Winter (UTC+1): 07:30 UTC is 08:30, 15:30 UTC 16:30.
+        assert!(!office.contains(at(12, 1, 7, 30)));
+        assert!(office.contains(at(12, 1, 15, 30)));
+        // The day of the week is Berlin's: Friday 23:30 UTC is Saturday
+        // 00:30 there.
+        let weekdays = ti("weekdays: ['monday:friday']\nlocation: Europe/Berlin").unwrap();
+        assert!(!weekdays.contains(at(11, 27, 23, 30)));
+        assert!(weekdays.contains(at(11, 27, 22, 30)));
     }
 }
