@@ -239,7 +239,9 @@ pub fn funcs() -> Funcs {
             .into_owned()
             .into())
     });
-    f.insert("safeHtml", |a| Ok(text(a, 0).into()));
+    f.insert("safeHtml", |a| {
+        Ok(Value::Object(Arc::new(template::SafeHtml(text(a, 0)))))
+    });
     f.insert("safeUrl", |a| Ok(text(a, 0).into()));
     f.insert("stringSlice", |a| {
         Ok(Value::list(
@@ -297,11 +299,26 @@ impl Templates {
 
     /// Renders `text` (which may call the set's templates) with `data`.
     pub fn render(&self, text: &str, data: &Value) -> Result<String, String> {
+        self.run(text, data, false)
+    }
+
+    /// [`Templates::render`] for HTML: what actions print is escaped, as
+    /// upstream renders email bodies and Telegram's HTML messages with
+    /// `html/template` (`safeHtml` marks markup to keep).
+    pub fn render_html(&self, text: &str, data: &Value) -> Result<String, String> {
+        self.run(text, data, true)
+    }
+
+    fn run(&self, text: &str, data: &Value, html: bool) -> Result<String, String> {
         let mut set = self.set.clone();
         set.parse("__inline", text, &self.funcs)
             .map_err(|e| e.to_string())?;
-        set.execute("__inline", data, &self.funcs)
-            .map_err(|e| e.to_string())
+        let out = if html {
+            set.execute_html("__inline", data, &self.funcs)
+        } else {
+            set.execute("__inline", data, &self.funcs)
+        };
+        out.map_err(|e| e.to_string())
     }
 }
 
@@ -371,6 +388,17 @@ mod tests {
             html.contains("a:1 down") && html.contains("<html"),
             "{}",
             &html[..200.min(html.len())]
+        );
+        // Rendered as HTML, what the alerts say is escaped.
+        let mut odd = alert("Down", "<a&b>", 0);
+        odd.annotations
+            .insert("summary".into(), "x < y & \"z\"".into());
+        let escaped = t
+            .render_html("{{ template \"email.default.html\" . }}", &data(&c, &[odd]))
+            .unwrap();
+        assert!(
+            escaped.contains("x &lt; y &amp; &#34;z&#34;") && !escaped.contains("x < y"),
+            "{escaped}"
         );
         let email_subject = t
             .render("{{ template \"email.default.subject\" . }}", &d)

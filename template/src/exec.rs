@@ -18,6 +18,9 @@ pub(crate) struct State<'a> {
     pub out: String,
     pub depth: usize,
     pub line: usize,
+    /// Escape what actions print for HTML text, as `html/template` does
+    /// there (values marked safe excepted).
+    pub html: bool,
 }
 
 enum Flow {
@@ -45,8 +48,13 @@ impl State<'_> {
                 Node::Action(pipe) => {
                     let v = self.pipeline(dot, pipe)?;
                     if pipe.vars.is_empty() {
-                        let s = v.to_string();
-                        self.out.push_str(&s);
+                        match (&v, self.html) {
+                            (_, false) => self.out.push_str(&v.to_string()),
+                            (Value::Object(o), true) if o.safe_html().is_some() => {
+                                self.out.push_str(o.safe_html().unwrap_or_default())
+                            }
+                            (_, true) => self.out.push_str(&builtin::html_escape(&v.to_string())),
+                        }
                     }
                 }
                 Node::If(b) => {

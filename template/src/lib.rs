@@ -37,7 +37,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use builtin::{html_escape, js_escape, query_escape};
-pub use value::{parse_go_float, Map, Object, Value};
+pub use value::{parse_go_float, Map, Object, SafeHtml, Value};
 
 /// A template error, worded as Go words it (`template: NAME:LINE: …`).
 #[derive(Debug, Clone, PartialEq)]
@@ -127,6 +127,19 @@ impl Template {
 
     /// Renders the template `name` with `data` as the dot and `$`.
     pub fn execute(&self, name: &str, data: &Value, funcs: &Funcs) -> Result<String, Error> {
+        self.run(name, data, funcs, false)
+    }
+
+    /// [`Template::execute`] for an HTML document: what each action
+    /// prints is HTML-escaped, unless it is [`SafeHtml`], as Go's
+    /// `html/template` escapes in HTML text. (Upstream also escapes by
+    /// context inside attributes, scripts and URLs; this escapes the same
+    /// way everywhere.)
+    pub fn execute_html(&self, name: &str, data: &Value, funcs: &Funcs) -> Result<String, Error> {
+        self.run(name, data, funcs, true)
+    }
+
+    fn run(&self, name: &str, data: &Value, funcs: &Funcs, html: bool) -> Result<String, Error> {
         let Some(body) = self.defined.get(name) else {
             return Err(Error::Exec(format!(
                 "template: no template {name:?} associated with template {name:?}"
@@ -140,6 +153,7 @@ impl Template {
             out: String::new(),
             depth: 0,
             line: 1,
+            html,
         };
         st.run(body, data)?;
         Ok(st.out)
@@ -156,6 +170,32 @@ pub fn render(name: &str, text: &str, data: &Value, funcs: &Funcs) -> Result<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_escapes_what_actions_print() {
+        let mut f = Funcs::new();
+        f.insert("safe", |a| {
+            Ok(Value::Object(std::sync::Arc::new(SafeHtml(
+                a[0].to_string(),
+            ))))
+        });
+        let mut t = Template::new();
+        t.parse(
+            "t",
+            "{{ define \"x\" }}<i>{{ . }}</i>{{ end }}<b>{{ . }}</b>{{ template \"x\" . }}{{ safe \"<br>\" }}",
+            &f,
+        )
+        .unwrap();
+        let d = Value::from("a<b & \"c\"");
+        assert_eq!(
+            t.execute_html("t", &d, &f).unwrap(),
+            "<b>a&lt;b &amp; &#34;c&#34;</b><i>a&lt;b &amp; &#34;c&#34;</i><br>"
+        );
+        assert_eq!(
+            t.execute("t", &d, &f).unwrap(),
+            "<b>a<b & \"c\"</b><i>a<b & \"c\"</i><br>"
+        );
+    }
 
     fn data() -> Value {
         Value::map([

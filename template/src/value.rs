@@ -61,6 +61,34 @@ pub trait Object: fmt::Debug + Send + Sync {
     fn type_name(&self) -> &str {
         "struct"
     }
+
+    /// Markup that HTML escaping leaves alone (Go's `template.HTML`).
+    fn safe_html(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A string that HTML escaping leaves alone, as Go's `template.HTML`;
+/// otherwise it behaves as the string.
+#[derive(Debug)]
+pub struct SafeHtml(pub String);
+
+impl Object for SafeHtml {
+    fn field(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
+        None
+    }
+
+    fn base(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+
+    fn type_name(&self) -> &str {
+        "template.HTML"
+    }
+
+    fn safe_html(&self) -> Option<&str> {
+        Some(&self.0)
+    }
 }
 
 impl Value {

@@ -409,7 +409,16 @@ pub async fn telegram(
 ) -> Result<(), SendError> {
     let mut r = s.render(d, now);
     let parse_mode = c.parse_mode.clone().unwrap_or_else(|| "HTML".into());
-    let text = r.or(&c.message, "telegram.default.message");
+    let message = c
+        .message
+        .clone()
+        .unwrap_or_else(|| "{{ template \"telegram.default.message\" . }}".into());
+    // Upstream renders HTML messages with html/template.
+    let text = if parse_mode == "HTML" {
+        r.html(&message)
+    } else {
+        r.text(&message)
+    };
     r.check()?;
     let text = if parse_mode == "HTML" {
         if text.chars().count() > 4096 {

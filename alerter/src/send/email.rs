@@ -260,7 +260,7 @@ fn compose(r: &mut Render, c: &EmailConfig, d: &Delivery, now: i64) -> Result<Co
         part(&mut out, &boundary, "text/plain", &body);
     }
     if !html.is_empty() {
-        let body = r.text(&html);
+        let body = r.html(&html);
         r.check()?;
         part(&mut out, &boundary, "text/html", &body);
     }

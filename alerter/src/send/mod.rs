@@ -74,6 +74,21 @@ impl Render<'_> {
         }
     }
 
+    /// `text` rendered as HTML (what actions print is escaped); "" after
+    /// an error.
+    pub fn html(&mut self, text: &str) -> String {
+        if self.error.is_some() || text.is_empty() {
+            return String::new();
+        }
+        match self.templates.render_html(text, &self.data) {
+            Ok(s) => s,
+            Err(e) => {
+                self.error = Some(e);
+                String::new()
+            }
+        }
+    }
+
     /// An optional field rendered, or the named default template.
     pub fn or(&mut self, text: &Option<String>, default: &str) -> String {
         match text {
