@@ -91,7 +91,10 @@ pub fn load(
 
 fn warn_unsupported(a: &Alerter) {
     for (receiver, kind) in a.unsupported() {
-        tracing::warn!(%receiver, integration = %kind, "this receiver type has no sender yet; its notifications are dropped and counted");
+        tracing::warn!(%receiver, integration = %kind, "this receiver type has no sender; its notifications are dropped and counted");
+    }
+    for (receiver, kind, setting) in a.ignored_settings() {
+        tracing::warn!(%receiver, integration = %kind, %setting, "this setting is not supported and is ignored");
     }
 }
 
@@ -124,7 +127,7 @@ impl Service {
         a.set_log(alerter::dispatch::Log::open(
             &data_dir.join("alerter.db"),
             now,
-            120 * 3_600_000,
+            alerter::runtime::RETENTION_MS,
         )?);
         warn_unsupported(&a);
         Ok(Arc::new(Service {

@@ -57,6 +57,10 @@ receivers:
       - url: http://{h}/webhook
         http_config:
           basic_auth: {{username: wf, password: s3cret}}
+      - url: 'http://{h}/custom/{{{{ .GroupLabels.alertname }}}}'
+        payload:
+          text: '{{{{ .Status }}}}: {{{{ .CommonAnnotations.summary }}}}'
+          count: 1
     slack_configs:
       - api_url: http://{h}/slack
         channel: '#ops'
@@ -104,6 +108,7 @@ receivers:
     post_json(wf.addr, "/api/v2/alerts", &alert("ApiDown", None));
     let paths = [
         "/webhook",
+        "/custom/ApiDown",
         "/slack",
         "/teams",
         "/discord",
@@ -120,6 +125,11 @@ receivers:
     let w = &requests_to(&hook, "/webhook")[0];
     assert_eq!(w.header("authorization"), Some("Basic d2Y6czNjcmV0"));
     assert_eq!(w.json()["version"], "4");
+    // A templated URL and payload.
+    assert_eq!(
+        requests_to(&hook, "/custom/ApiDown")[0].json(),
+        serde_json::json!({"text": "firing: api <down> & out", "count": 1})
+    );
 
     let slack = requests_to(&hook, "/slack")[0].json();
     let att = &slack["attachments"][0];
@@ -386,7 +396,13 @@ fn email_reaches_a_real_smtp_server_in_plain_text() {
     let dir = tempfile::tempdir().unwrap();
     let server = smtp(python, dir.path(), &[]);
     let am = dir.path().join("am.yml");
-    write(&am, &email_config(&server, "        require_tls: false\n"));
+    write(
+        &am,
+        &email_config(
+            &server,
+            "        require_tls: false\n        threading: {enabled: true, thread_by_date: none}\n",
+        ),
+    );
     let wf = start(
         &dir.path().join("data"),
         None,
@@ -399,6 +415,19 @@ fn email_reaches_a_real_smtp_server_in_plain_text() {
     let m = &mails(&server)[0];
     assert_eq!(m["tls"], false);
     check_mail(m);
+    let thread = format!(
+        "<alert-{}-@alertmanager>",
+        &sha256_hex("{}:{alertname=\"ApiDown\"}")[..16]
+    );
+    let data = m["data"].as_str().unwrap();
+    assert!(
+        data.contains(&format!("References: {thread}\r\n")),
+        "{data}"
+    );
+    assert!(
+        data.contains(&format!("In-Reply-To: {thread}\r\n")),
+        "{data}"
+    );
 }
 
 #[test]

@@ -433,6 +433,21 @@ impl Log {
         self.entries
             .insert((group_key.to_string(), receiver.to_string()), entry);
     }
+
+    /// Drops entries recorded more than `retention_ms` before `now`;
+    /// returns how many.
+    pub fn gc(&mut self, now: i64, retention_ms: i64) -> usize {
+        let cutoff = now.saturating_sub(retention_ms);
+        if let Some(c) = &self.conn {
+            if let Err(e) = c.execute("DELETE FROM nflog WHERE at < ?1", [cutoff]) {
+                tracing::error!(error = %e, "dropping old notification log entries failed");
+                return 0;
+            }
+        }
+        let before = self.entries.len();
+        self.entries.retain(|_, e| e.at >= cutoff);
+        before - self.entries.len()
+    }
 }
 
 #[cfg(test)]
@@ -591,7 +606,19 @@ mod tests {
             Log::open(&path, 6_000, 1_000_000).unwrap().get("g", "r/0"),
             Some(&e)
         );
-        // Past retention it is gone.
+        // A running log drops it past retention, on disk too.
+        let mut running = Log::open(&path, 6_000, 1_000_000).unwrap();
+        assert_eq!(running.gc(500_000, 1_000_000), 0);
+        assert_eq!(running.gc(1_500_000, 1_000_000), 1);
+        assert_eq!(running.get("g", "r/0"), None);
+        assert_eq!(
+            Log::open(&path, 6_000, 1_000_000).unwrap().get("g", "r/0"),
+            None
+        );
+        Log::open(&path, 5_000, 1_000_000)
+            .unwrap()
+            .record("g", "r/0", e.clone());
+        // Past retention it is gone at opening.
         assert_eq!(
             Log::open(&path, 2_000_000, 1_000_000)
                 .unwrap()

@@ -14,6 +14,11 @@ use crate::receiver as r;
 use crate::route::Route;
 use crate::silence::Silences;
 
+/// How long expired silences and notification log entries are kept
+/// (upstream's `--data.retention` default).
+pub const RETENTION_MS: i64 = 120 * 3_600_000;
+const GC_INTERVAL_MS: i64 = 15 * 60_000;
+
 /// Where one integration of a receiver sends: its configuration, filled
 /// from `global:`.
 #[derive(Debug, Clone)]
@@ -160,6 +165,8 @@ pub struct Alerter {
     pub silences: Silences,
     /// When resolved alerts were last swept out.
     swept: i64,
+    /// When expired silences and old log entries were last dropped.
+    collected: i64,
 }
 
 fn plan(cfg: &Loaded) -> BTreeMap<String, ReceiverPlan> {
@@ -238,6 +245,7 @@ impl Alerter {
             intervals: cfg.intervals.clone(),
             silences,
             swept: 0,
+            collected: 0,
         })
     }
 
@@ -248,6 +256,46 @@ impl Alerter {
             for (i, _) in &p.integrations {
                 if let Integration::Unsupported(kind) = i {
                     out.push((name.clone(), kind.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Settings that load but are not acted on, by receiver and
+    /// integration, for a warning at load.
+    pub fn ignored_settings(&self) -> Vec<(String, String, &'static str)> {
+        let mut out = Vec::new();
+        for (name, p) in &self.receivers {
+            for (i, _) in &p.integrations {
+                let http = match i {
+                    Integration::Webhook(c) => c.http_config.as_ref(),
+                    Integration::Slack(c) => {
+                        if c.update_message {
+                            out.push((name.clone(), i.name().to_string(), "update_message"));
+                        }
+                        c.http_config.as_ref()
+                    }
+                    Integration::Pagerduty(c) => c.http_config.as_ref(),
+                    Integration::Opsgenie(c) => c.http_config.as_ref(),
+                    Integration::Telegram(c) => c.http_config.as_ref(),
+                    Integration::Discord(c) => c.http_config.as_ref(),
+                    Integration::Msteams(c) => c.http_config.as_ref(),
+                    Integration::Mattermost(c) => c.http_config.as_ref(),
+                    Integration::Email(_) | Integration::Unsupported(_) => None,
+                };
+                if let Some(h) = http {
+                    for (set, what) in [
+                        (h.oauth2.is_some(), "http_config.oauth2"),
+                        (
+                            !h.proxy_url.is_empty() || h.proxy_from_environment,
+                            "http_config proxies",
+                        ),
+                    ] {
+                        if set {
+                            out.push((name.clone(), i.name().to_string(), what));
+                        }
+                    }
                 }
             }
         }
@@ -403,6 +451,21 @@ impl Alerter {
             let dispatch = &self.dispatch;
             self.alerts
                 .retain(|fp, a| !a.is_resolved(now) || dispatch.holds(*fp));
+        }
+        // Every 15 minutes, as upstream: silences expired longer than the
+        // retention and log entries older than it are dropped, from
+        // memory and from disk.
+        if now - self.collected >= GC_INTERVAL_MS {
+            self.collected = now;
+            let silences = self.silences.gc(now, RETENTION_MS);
+            let entries = self.log.gc(now, RETENTION_MS);
+            if silences + entries > 0 {
+                tracing::debug!(
+                    silences,
+                    entries,
+                    "dropped expired silences and old notification log entries"
+                );
+            }
         }
         out
     }

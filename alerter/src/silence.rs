@@ -265,6 +265,28 @@ impl Silences {
         self.all.get(id)
     }
 
+    /// Drops the silences that ended more than `retention_ms` before
+    /// `now`; returns how many.
+    pub fn gc(&mut self, now: i64, retention_ms: i64) -> usize {
+        let cutoff = now.saturating_sub(retention_ms);
+        let old: Vec<String> = self
+            .all
+            .values()
+            .filter(|s| s.ends_at < cutoff)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in &old {
+            if let Some(c) = &self.conn {
+                if let Err(e) = c.execute("DELETE FROM silences WHERE id = ?1", params![id]) {
+                    tracing::error!(id, error = %e, "dropping an expired silence failed");
+                    continue;
+                }
+            }
+            self.all.remove(id);
+        }
+        old.len()
+    }
+
     pub fn all(&self) -> impl Iterator<Item = &Silence> {
         self.all.values()
     }
@@ -350,8 +372,14 @@ mod tests {
         s.expire(&id, now + H).unwrap();
         assert!(s.muting(&labels, now + H).is_empty());
         assert_eq!(s.get(&id).unwrap().state(now + H), State::Expired);
-        let s = Silences::open(Some(&path), now).unwrap();
+        let mut s = Silences::open(Some(&path), now).unwrap();
         assert_eq!(s.get(&id).unwrap().state(now + H), State::Expired);
+        // Kept for the retention after it ended, then dropped for good.
+        assert_eq!(s.gc(now + 100 * H, 120 * H), 0);
+        assert_eq!(s.gc(now + 122 * H, 120 * H), 1);
+        assert!(s.get(&id).is_none());
+        let s = Silences::open(Some(&path), now).unwrap();
+        assert!(s.get(&id).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

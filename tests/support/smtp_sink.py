@@ -16,6 +16,7 @@ import os
 import ssl
 import sys
 import time
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -43,6 +44,8 @@ class Sink:
 
 
 def main():
+    # aiosmtpd warns about its own use of a deprecated attribute.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     p = argparse.ArgumentParser()
     p.add_argument("port", type=int)
     p.add_argument("dir")

@@ -4,7 +4,8 @@
 //! (an error if the server does not offer it), AUTH when a username is set
 //! and the server offers AUTH (CRAM-MD5 is not available: PLAIN, then
 //! LOGIN), then one message: the configured headers (templated, `Subject`,
-//! `To` and `From` by default), `Message-Id`, `Date`, and a
+//! `To` and `From` by default), `Message-Id`, the thread's `References`
+//! and `In-Reply-To` with `threading` (dates in UTC), `Date`, and a
 //! `multipart/alternative` body of the text part then the HTML part.
 
 use std::time::Duration;
@@ -241,6 +242,18 @@ fn compose(r: &mut Render, c: &EmailConfig, d: &Delivery, now: i64) -> Result<Co
         ));
     }
     let date = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+    // Threading: every mail of a group (of a day, by default) answers the
+    // same made-up first message, so mail clients keep them together.
+    if let Some(t) = c.threading.as_ref().filter(|t| t.enabled) {
+        let day = if t.thread_by_date == "none" {
+            String::new()
+        } else {
+            date.format("%Y-%m-%d").to_string()
+        };
+        let hash = super::incident::key_hash(&d.group_key);
+        let id = format!("<alert-{}-{day}@alertmanager>", &hash[..16]);
+        out.push_str(&format!("References: {id}\r\nIn-Reply-To: {id}\r\n"));
+    }
     out.push_str(&format!(
         "Date: {}\r\n",
         date.format("%a, %d %b %Y %H:%M:%S %z")

@@ -257,7 +257,6 @@ impl Sender {
         d: &Delivery,
         now: i64,
     ) -> Result<(), SendError> {
-        let url = secret_or_file(&c.url, &c.url_file)?;
         let ctx = Context {
             receiver: &d.receiver,
             group_key: &d.group_key,
@@ -267,18 +266,40 @@ impl Sender {
             external_url: &self.external_url,
             now,
         };
-        let body = serde_json::to_vec(&crate::notify::webhook_message(
-            &ctx,
-            &d.alerts,
-            c.max_alerts,
-        ))
-        .unwrap_or_default();
+        let message = crate::notify::webhook_message(&ctx, &d.alerts, c.max_alerts);
+        let mut r = self.render(d, now);
+        // A `payload` replaces the message: its strings are templates.
+        let body = match &c.payload {
+            Some(p) => {
+                let v = r.json(p, false);
+                r.check().map_err(|e| SendError {
+                    message: format!("failed to render custom payload: {}", e.message),
+                    retry: false,
+                })?;
+                go_json(&v)
+            }
+            None => go_json(&message),
+        };
+        let raw = secret_or_file(&c.url, &c.url_file)?;
+        let url = r.text(&raw);
+        r.check().map_err(|e| SendError {
+            message: format!("failed to template webhook URL: {}", e.message),
+            retry: false,
+        })?;
+        if url.is_empty() {
+            return Err(SendError {
+                message: "webhook URL is empty after templating".into(),
+                retry: false,
+            });
+        }
+        // Without a `timeout`, a post may take until the group's next
+        // flush (at least 10 s), as upstream's context allows.
         let timeout = c
             .timeout
             .as_deref()
             .and_then(|t| model::time::parse_duration(t).ok())
             .filter(|d| !d.is_zero())
-            .unwrap_or(Duration::from_secs(10));
+            .unwrap_or_else(|| Duration::from_millis((d.deadline - now).max(10_000) as u64));
         let r = self
             .clients
             .post(c.http_config.as_ref(), &url, &[], body, timeout)
