@@ -500,9 +500,112 @@ fn check_intervals(r: &RouteConfig, names: &HashSet<String>) -> Result<(), (Stri
     Ok(())
 }
 
+/// Keys whose values are secrets wherever they appear (upstream's
+/// `Secret` and `SecretURL` fields).
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "auth_password",
+    "auth_secret",
+    "smtp_auth_password",
+    "smtp_auth_secret",
+    "api_key",
+    "opsgenie_api_key",
+    "victorops_api_key",
+    "service_key",
+    "routing_key",
+    "bot_token",
+    "telegram_bot_token",
+    "token",
+    "token_id",
+    "rocketchat_token",
+    "rocketchat_token_id",
+    "api_secret",
+    "wechat_api_secret",
+    "credentials",
+    "client_secret",
+    "client_certificate_key",
+    "bearer_token",
+    "secret_key",
+    "access_key",
+    "user_key",
+    "app_token",
+    "slack_app_token",
+    "slack_api_url",
+    "webhook_url",
+    "mattermost_webhook_url",
+    "alert_source_token",
+    "key",
+    "secrets",
+];
+
+/// Keys that are secrets inside the named list only (a webhook's or
+/// incident.io's `url`, Slack's `api_url`).
+const SECRET_IN: &[(&str, &str)] = &[
+    ("webhook_configs", "url"),
+    ("incidentio_configs", "url"),
+    ("slack_configs", "api_url"),
+];
+
+/// The configuration as `/api/v2/status` shows it: the YAML with every
+/// secret replaced by `<secret>`, as upstream prints its configuration.
+pub fn redacted(text: &str) -> String {
+    fn walk(v: &mut Value, list: Option<&str>) {
+        match v {
+            Value::Mapping(m) => {
+                for (k, v) in m.iter_mut() {
+                    let key = k.as_str().unwrap_or("");
+                    let secret = SECRET_KEYS.contains(&key)
+                        || SECRET_IN.iter().any(|(l, k)| Some(*l) == list && *k == key);
+                    if secret && !matches!(v, Value::Null) {
+                        *v = Value::String("<secret>".into());
+                    } else {
+                        // A `*_configs` list names what its entries are;
+                        // other lists leave it.
+                        let next = if key.ends_with("_configs") {
+                            Some(key)
+                        } else if matches!(v, Value::Sequence(_)) {
+                            None
+                        } else {
+                            list
+                        };
+                        walk(v, next);
+                    }
+                }
+            }
+            Value::Sequence(l) => {
+                for x in l {
+                    walk(x, list);
+                }
+            }
+            _ => {}
+        }
+    }
+    let Ok(mut v) = serde_yaml::from_str::<Value>(text) else {
+        return String::new();
+    };
+    walk(&mut v, None);
+    serde_yaml::to_string(&v).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let text = "global:\n  smtp_auth_password: hunter2\n  slack_api_url: https://hooks.slack.com/services/T/B/X\nroute:\n  receiver: r\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://hook.example/token123\n        http_config:\n          basic_auth: {username: u, password: pw1}\n    pagerduty_configs:\n      - routing_key: rk1\n        url: https://events.pagerduty.com/v2/enqueue\n    slack_configs:\n      - api_url: https://hooks.slack.com/services/T/B/Y\n        channel: '#ops'\n";
+        let out = redacted(text);
+        for secret in ["hunter2", "T/B/X", "token123", "pw1", "rk1", "T/B/Y"] {
+            assert!(!out.contains(secret), "{secret} in {out}");
+        }
+        for kept in [
+            "https://events.pagerduty.com/v2/enqueue",
+            "'#ops'",
+            "username: u",
+        ] {
+            assert!(out.contains(kept), "{kept} not in {out}");
+        }
+    }
 
     /// Upstream `config_test.go` cases beyond the shared corpus.
     #[test]

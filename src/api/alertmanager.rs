@@ -261,7 +261,8 @@ pub async fn status(State(st): State<Arc<AppState>>) -> Response {
     let uptime = alerter::notify::go_time(svc.started_ms);
     Json(json!({
         "cluster": {"status": "disabled", "peers": []},
-        "config": {"original": svc.config_text.lock().clone()},
+        // Secrets are masked, as upstream prints its configuration.
+        "config": {"original": alerter::config::redacted(&svc.config_text.lock())},
         "uptime": uptime,
         "versionInfo": {
             "branch": "",
