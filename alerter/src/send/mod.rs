@@ -54,18 +54,46 @@ pub struct Sender {
 /// the notification fails with it (upstream's `TmplText`).
 pub(crate) struct Render<'a> {
     templates: &'a Templates,
-    data: Value,
-    json: Json,
+    delivery: &'a Delivery,
+    external_url: &'a str,
+    now: i64,
+    /// The template data and its JSON form, made when first needed.
+    data: std::cell::OnceCell<Value>,
+    json: std::cell::OnceCell<Json>,
     error: Option<String>,
 }
 
 impl Render<'_> {
-    /// `text` rendered; "" after an error.
-    pub fn text(&mut self, text: &str) -> String {
+    fn context(&self) -> Context<'_> {
+        let d = self.delivery;
+        Context {
+            receiver: &d.receiver,
+            group_key: &d.group_key,
+            group_labels: &d.group_labels,
+            route_labels: &d.route_labels,
+            reason: d.reason,
+            external_url: self.external_url,
+            now: self.now,
+        }
+    }
+
+    fn run(&mut self, text: &str, html: bool) -> String {
         if self.error.is_some() || text.is_empty() {
             return String::new();
         }
-        match self.templates.render(text, &self.data) {
+        // Text without actions renders as itself.
+        if !text.contains("{{") {
+            return text.to_string();
+        }
+        let data = self
+            .data
+            .get_or_init(|| crate::tmpl::data(&self.context(), &self.delivery.alerts));
+        let out = if html {
+            self.templates.render_html(text, data)
+        } else {
+            self.templates.render(text, data)
+        };
+        match out {
             Ok(s) => s,
             Err(e) => {
                 self.error = Some(e);
@@ -74,19 +102,15 @@ impl Render<'_> {
         }
     }
 
+    /// `text` rendered; "" after an error.
+    pub fn text(&mut self, text: &str) -> String {
+        self.run(text, false)
+    }
+
     /// `text` rendered as HTML (what actions print is escaped); "" after
     /// an error.
     pub fn html(&mut self, text: &str) -> String {
-        if self.error.is_some() || text.is_empty() {
-            return String::new();
-        }
-        match self.templates.render_html(text, &self.data) {
-            Ok(s) => s,
-            Err(e) => {
-                self.error = Some(e);
-                String::new()
-            }
-        }
+        self.run(text, true)
     }
 
     /// An optional field rendered, or the named default template.
@@ -135,7 +159,8 @@ impl Render<'_> {
 
     /// The notification data as JSON (upstream `template.Data`).
     pub fn data(&self) -> &Json {
-        &self.json
+        self.json
+            .get_or_init(|| crate::notify::data(&self.context(), &self.delivery.alerts))
     }
 
     /// Fails with the first template error, if any.
@@ -214,20 +239,14 @@ impl Sender {
         &self.templates
     }
 
-    pub(crate) fn render(&self, d: &Delivery, now: i64) -> Render<'_> {
-        let c = Context {
-            receiver: &d.receiver,
-            group_key: &d.group_key,
-            group_labels: &d.group_labels,
-            route_labels: &d.route_labels,
-            reason: d.reason,
-            external_url: &self.external_url,
-            now,
-        };
+    pub(crate) fn render<'a>(&'a self, d: &'a Delivery, now: i64) -> Render<'a> {
         Render {
             templates: &self.templates,
-            data: crate::tmpl::data(&c, &d.alerts),
-            json: crate::notify::data(&c, &d.alerts),
+            delivery: d,
+            external_url: &self.external_url,
+            now,
+            data: std::cell::OnceCell::new(),
+            json: std::cell::OnceCell::new(),
             error: None,
         }
     }
