@@ -488,6 +488,45 @@ fn email_with_starttls_and_auth() {
     assert!(mails(&plain).is_empty());
 }
 
+#[test]
+fn email_with_implicit_tls() {
+    let Some(python) = python_with_aiosmtpd() else {
+        println!("skipped: no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = pki(dir.path());
+    let server = smtp(
+        python,
+        dir.path(),
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--implicit",
+        ],
+    );
+    let am = dir.path().join("am.yml");
+    let tls = format!(
+        "        force_implicit_tls: true\n        tls_config:\n          ca_file: {}\n",
+        ca.display()
+    );
+    write(&am, &email_config(&server, &tls));
+    let wf = start(
+        &dir.path().join("data"),
+        None,
+        &["--alertmanager.config.file", am.to_str().unwrap()],
+    );
+    post_json(wf.addr, "/api/v2/alerts", &alert("ApiDown", None));
+    wait_for(Duration::from_secs(30), "an email", || {
+        !mails(&server).is_empty()
+    });
+    let m = &mails(&server)[0];
+    assert_eq!(m["tls"], true, "{m}");
+    check_mail(m);
+}
+
 /// A CA, and a server certificate for 127.0.0.1 it signed.
 fn pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     use rcgen::{CertificateParams, CertifiedIssuer, IsCa, KeyPair};

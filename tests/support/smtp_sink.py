@@ -4,19 +4,21 @@
 Each message it accepts is written to DIR/<n>.json: the envelope sender,
 the recipients, whether the session was under TLS, the user who
 authenticated, and the message itself. With --cert and --key it offers
-STARTTLS and refuses mail without it; with --user and --password it
-offers AUTH (after STARTTLS) and refuses mail without it.
+STARTTLS and refuses mail without it (with --implicit, it speaks TLS
+from the first byte instead); with --user and --password it offers AUTH
+(after STARTTLS) and refuses mail without it.
 
-Usage: smtp_sink.py PORT DIR [--cert F --key F] [--user U --password P]
+Usage: smtp_sink.py PORT DIR [--cert F --key F [--implicit]]
+                   [--user U --password P]
 Prints "ready" once it listens.
 """
 import argparse
 import json
+import logging
 import os
 import ssl
 import sys
 import time
-import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -32,7 +34,7 @@ class Sink:
         record = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
-            "tls": session.ssl is not None,
+            "tls": session.ssl is not None or server.transport.get_extra_info("sslcontext") is not None,
             "auth": session.auth_data.login.decode() if session.authenticated else None,
             "data": envelope.original_content.decode("utf-8", "replace"),
         }
@@ -44,8 +46,8 @@ class Sink:
 
 
 def main():
-    # aiosmtpd warns about its own use of a deprecated attribute.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    # aiosmtpd logs a warning about its own use of a deprecated attribute.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     p = argparse.ArgumentParser()
     p.add_argument("port", type=int)
     p.add_argument("dir")
@@ -53,14 +55,18 @@ def main():
     p.add_argument("--key")
     p.add_argument("--user")
     p.add_argument("--password")
+    p.add_argument("--implicit", action="store_true")
     a = p.parse_args()
 
     kwargs = {}
     if a.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.cert, a.key)
-        kwargs["tls_context"] = ctx
-        kwargs["require_starttls"] = True
+        if a.implicit:
+            kwargs["ssl_context"] = ctx
+        else:
+            kwargs["tls_context"] = ctx
+            kwargs["require_starttls"] = True
     if a.user:
         def check(server, session, envelope, mechanism, auth_data):
             ok = (
