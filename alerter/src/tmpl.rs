@@ -116,11 +116,15 @@ impl Object for Alerts {
 #[derive(Debug)]
 struct Time(i64);
 
+/// The field `toJson` asks an object for its JSON text.
+const JSON_FIELD: &str = "\u{0}json";
+
 impl Object for Time {
     fn field(&self, name: &str, _args: &[Value]) -> Option<Result<Value, String>> {
         Some(Ok(match name {
             "Unix" => Value::Int(self.0.div_euclid(1000)),
             "IsZero" => Value::Bool(self.0 == 0),
+            JSON_FIELD => Value::from(go_time(self.0)),
             _ => return None,
         }))
     }
@@ -259,7 +263,36 @@ pub fn funcs() -> Funcs {
     f
 }
 
+/// Go's JSON names of an alert's fields (upstream `template.Alert`).
+const ALERT_JSON: [(&str, &str); 7] = [
+    ("Status", "status"),
+    ("Labels", "labels"),
+    ("Annotations", "annotations"),
+    ("StartsAt", "startsAt"),
+    ("EndsAt", "endsAt"),
+    ("GeneratorURL", "generatorURL"),
+    ("Fingerprint", "fingerprint"),
+];
+
+/// `toJson` as Go's encoder writes the value: alerts with their JSON
+/// field names, times as RFC 3339.
 fn to_json(v: &Value) -> serde_json::Value {
+    if let Value::Object(o) = v {
+        if let Some(Ok(j)) = o.field(JSON_FIELD, &[]) {
+            return j.to_string().into();
+        }
+    }
+    if let Value::Map(m) = v {
+        let is_alert = m.entries.len() == ALERT_JSON.len()
+            && ALERT_JSON.iter().all(|(k, _)| m.entries.contains_key(*k));
+        if is_alert {
+            return ALERT_JSON
+                .iter()
+                .map(|(k, j)| (j.to_string(), to_json(&m.entries[*k])))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
+    }
     match v.resolved() {
         Value::Nil => serde_json::Value::Null,
         Value::Bool(b) => b.into(),
@@ -404,6 +437,32 @@ mod tests {
             .render("{{ template \"email.default.subject\" . }}", &d)
             .unwrap();
         assert_eq!(email_subject, subject);
+    }
+
+    #[test]
+    fn to_json_writes_alerts_as_go_does() {
+        let t = Templates::new(&[]).unwrap();
+        let gl = BTreeMap::new();
+        let rl = BTreeMap::new();
+        let c = Context {
+            receiver: "ops",
+            group_key: "{}:{}",
+            group_labels: &gl,
+            route_labels: &rl,
+            reason: Reason::FirstNotification,
+            external_url: "http://am",
+            now: 5_000,
+        };
+        let d = data(&c, &[alert("Down", "a:1", 0), alert("Down", "b:1", 2_000)]);
+        let out = t.render("{{ .Alerts.Firing | toJson }}", &d).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 1, "{out}");
+        assert_eq!(v[0]["status"], "firing");
+        assert_eq!(v[0]["labels"]["instance"], "a:1");
+        assert_eq!(v[0]["startsAt"], "1970-01-01T00:00:01Z");
+        assert_eq!(v[0]["endsAt"], "0001-01-01T00:00:00Z");
+        assert_eq!(v[0]["generatorURL"], "http://prom/graph");
+        assert_eq!(v[0]["fingerprint"].as_str().unwrap().len(), 16);
     }
 
     #[test]
