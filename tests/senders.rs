@@ -387,6 +387,39 @@ fn check_mail(m: &Value) {
     assert!(body.contains("api &lt;down&gt; &amp; out"), "{body}");
 }
 
+/// Starts Watchfire with an email receiver (its `extra` settings) sending
+/// to `server`, posts one alert and waits for its mail.
+fn first_mail(dir: &Path, server: &Smtp, extra: &str) -> (common::Server, PathBuf, Value) {
+    let am = dir.join("am.yml");
+    write(&am, &email_config(server, extra));
+    let wf = start(
+        &dir.join("data"),
+        None,
+        &["--alertmanager.config.file", am.to_str().unwrap()],
+    );
+    post_json(wf.addr, "/api/v2/alerts", &alert("ApiDown", None));
+    wait_for(Duration::from_secs(30), "an email", || {
+        !mails(server).is_empty()
+    });
+    let m = mails(server).remove(0);
+    (wf, am, m)
+}
+
+/// An SMTP server with a certificate for 127.0.0.1 (`extra` says how it
+/// uses it), and the CA file that signed it.
+fn tls_smtp(python: &str, dir: &Path, extra: &[&str]) -> (Smtp, PathBuf) {
+    let (ca, cert, key) = pki(dir);
+    let mut args = vec![
+        "--cert".to_string(),
+        cert.display().to_string(),
+        "--key".to_string(),
+        key.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (smtp(python, dir, &args), ca)
+}
+
 #[test]
 fn email_reaches_a_real_smtp_server_in_plain_text() {
     let Some(python) = python_with_aiosmtpd() else {
@@ -395,26 +428,13 @@ fn email_reaches_a_real_smtp_server_in_plain_text() {
     };
     let dir = tempfile::tempdir().unwrap();
     let server = smtp(python, dir.path(), &[]);
-    let am = dir.path().join("am.yml");
-    write(
-        &am,
-        &email_config(
-            &server,
-            "        require_tls: false\n        threading: {enabled: true, thread_by_date: none}\n",
-        ),
+    let (_wf, _, m) = first_mail(
+        dir.path(),
+        &server,
+        "        require_tls: false\n        threading: {enabled: true, thread_by_date: none}\n",
     );
-    let wf = start(
-        &dir.path().join("data"),
-        None,
-        &["--alertmanager.config.file", am.to_str().unwrap()],
-    );
-    post_json(wf.addr, "/api/v2/alerts", &alert("ApiDown", None));
-    wait_for(Duration::from_secs(30), "an email", || {
-        !mails(&server).is_empty()
-    });
-    let m = &mails(&server)[0];
     assert_eq!(m["tls"], false);
-    check_mail(m);
+    check_mail(&m);
     let thread = format!(
         "<alert-{}-@alertmanager>",
         &sha256_hex("{}:{alertname=\"ApiDown\"}")[..16]
@@ -437,40 +457,22 @@ fn email_with_starttls_and_auth() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = pki(dir.path());
-    let server = smtp(
+    let (server, ca) = tls_smtp(
         python,
         dir.path(),
-        &[
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--user",
-            "watchfire",
-            "--password",
-            "pa55",
-        ],
+        &["--user", "watchfire", "--password", "pa55"],
     );
-    let am = dir.path().join("am.yml");
-    let tls = format!(
-        "        auth_username: watchfire\n        auth_password: pa55\n        tls_config:\n          ca_file: {}\n",
-        ca.display()
+    let (wf, am, m) = first_mail(
+        dir.path(),
+        &server,
+        &format!(
+            "        auth_username: watchfire\n        auth_password: pa55\n        tls_config:\n          ca_file: {}\n",
+            ca.display()
+        ),
     );
-    write(&am, &email_config(&server, &tls));
-    let wf = start(
-        &dir.path().join("data"),
-        None,
-        &["--alertmanager.config.file", am.to_str().unwrap()],
-    );
-    post_json(wf.addr, "/api/v2/alerts", &alert("ApiDown", None));
-    wait_for(Duration::from_secs(30), "an email", || {
-        !mails(&server).is_empty()
-    });
-    let m = &mails(&server)[0];
     assert_eq!(m["tls"], true, "{m}");
     assert_eq!(m["auth"], "watchfire", "{m}");
-    check_mail(m);
+    check_mail(&m);
 
     // A server that does not offer STARTTLS is refused while require_tls
     // holds (the default): nothing is sent in clear.
@@ -495,36 +497,17 @@ fn email_with_implicit_tls() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = pki(dir.path());
-    let server = smtp(
-        python,
+    let (server, ca) = tls_smtp(python, dir.path(), &["--implicit"]);
+    let (_wf, _, m) = first_mail(
         dir.path(),
-        &[
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--implicit",
-        ],
+        &server,
+        &format!(
+            "        force_implicit_tls: true\n        tls_config:\n          ca_file: {}\n",
+            ca.display()
+        ),
     );
-    let am = dir.path().join("am.yml");
-    let tls = format!(
-        "        force_implicit_tls: true\n        tls_config:\n          ca_file: {}\n",
-        ca.display()
-    );
-    write(&am, &email_config(&server, &tls));
-    let wf = start(
-        &dir.path().join("data"),
-        None,
-        &["--alertmanager.config.file", am.to_str().unwrap()],
-    );
-    post_json(wf.addr, "/api/v2/alerts", &alert("ApiDown", None));
-    wait_for(Duration::from_secs(30), "an email", || {
-        !mails(&server).is_empty()
-    });
-    let m = &mails(&server)[0];
     assert_eq!(m["tls"], true, "{m}");
-    check_mail(m);
+    check_mail(&m);
 }
 
 /// A CA, and a server certificate for 127.0.0.1 it signed.

@@ -44,3 +44,16 @@ pub use sample::Sample;
 pub use storage::{
     Appendable, Appender, CommitSummary, Querier, Series, SeriesRef, SeriesSet, StorageError,
 };
+
+/// An error and its sources, joined with ": " (as Go prints wrapped
+/// errors).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

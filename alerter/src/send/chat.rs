@@ -39,6 +39,22 @@ fn put(m: &mut Map<String, Json>, k: &str, v: String) {
     }
 }
 
+/// Posts `body` to an incoming webhook (its URL inline or in a file),
+/// with upstream's default retry rule.
+async fn post(
+    s: &Sender,
+    http: Option<&crate::http::HttpConfig>,
+    url: &str,
+    url_file: &str,
+    body: &Json,
+) -> Result<(), SendError> {
+    let url = secret_or_file(url, url_file)?;
+    s.clients
+        .post(http, &url, &[], go_json(body), DEFAULT_TIMEOUT)
+        .await?
+        .default_retry()
+}
+
 /// Slack: one attachment; a webhook must answer `ok`, the Web API
 /// `{"ok": true}`.
 pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Result<(), SendError> {
@@ -227,17 +243,14 @@ pub async fn msteams(
         "themeColor": if firing(d, now) { "8C1A1A" } else { "2DC72D" },
     });
     r.check()?;
-    let url = secret_or_file(&c.webhook_url, &c.webhook_url_file)?;
-    s.clients
-        .post(
-            c.http_config.as_ref(),
-            &url,
-            &[],
-            go_json(&body),
-            DEFAULT_TIMEOUT,
-        )
-        .await?
-        .default_retry()
+    post(
+        s,
+        c.http_config.as_ref(),
+        &c.webhook_url,
+        &c.webhook_url_file,
+        &body,
+    )
+    .await
 }
 
 /// Discord: one embed, coloured by status.
@@ -263,17 +276,14 @@ pub async fn discord(
     if !c.avatar_url.is_empty() && c.avatar_url.parse::<hyper::Uri>().is_ok() {
         body["avatar_url"] = c.avatar_url.clone().into();
     }
-    let url = secret_or_file(&c.webhook_url, &c.webhook_url_file)?;
-    s.clients
-        .post(
-            c.http_config.as_ref(),
-            &url,
-            &[],
-            go_json(&body),
-            DEFAULT_TIMEOUT,
-        )
-        .await?
-        .default_retry()
+    post(
+        s,
+        c.http_config.as_ref(),
+        &c.webhook_url,
+        &c.webhook_url_file,
+        &body,
+    )
+    .await
 }
 
 /// Mattermost: an incoming webhook with one attachment built from the

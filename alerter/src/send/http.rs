@@ -158,7 +158,7 @@ impl Clients {
             .map_err(|e| fail(format!("bad request to {}: {e}", redact(url))))?;
         let resp = tokio::time::timeout(timeout, async {
             let resp = client.request(req).await.map_err(|e| SendError {
-                message: format!("{method} {}: {}", redact(url), chain(&e)),
+                message: format!("{method} {}: {}", redact(url), model::error_chain(&e)),
                 retry: true,
             })?;
             let status = resp.status().as_u16();
@@ -218,15 +218,4 @@ pub fn redact(url: &str) -> String {
         ),
         Err(_) => "<redacted URL>".into(),
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

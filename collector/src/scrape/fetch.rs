@@ -121,7 +121,7 @@ impl Fetcher {
             .client
             .request(req)
             .await
-            .map_err(|e| format!("Get \"{url}\": {}", error_chain(&e)))?;
+            .map_err(|e| format!("Get \"{url}\": {}", model::error_chain(&e)))?;
         let status = resp.status();
         let headers = resp.headers();
         let content_type = headers
@@ -213,17 +213,6 @@ pub fn format_of(content_type: Option<&str>, fallback: Option<&str>) -> Result<F
             )),
         },
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]
