@@ -61,3 +61,44 @@ fn amtool_cases() {
         assert!(out.status.success(), "{c}: {text}");
     }
 }
+
+/// The templates a configuration names are parsed too: a broken one fails
+/// the check with its file and line, as `amtool check-config` does.
+#[test]
+fn templates_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("t")).unwrap();
+    let am = dir.path().join("am.yml");
+    std::fs::write(
+        &am,
+        "route:\n  receiver: r\nreceivers:\n  - name: r\ntemplates: ['t/*.tmpl']\n",
+    )
+    .unwrap();
+    let check = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+            .args(["check", "alertmanager"])
+            .arg(&am)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    std::fs::write(
+        dir.path().join("t/ok.tmpl"),
+        "{{ define \"x\" }}{{ .Status }}{{ end }}",
+    )
+    .unwrap();
+    let (code, text) = check();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(" - 1 templates"), "{text}");
+    std::fs::write(
+        dir.path().join("t/bad.tmpl"),
+        "{{ define \"y\" }}{{ .Foo }\n",
+    )
+    .unwrap();
+    let (code, text) = check();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("bad.tmpl:1: unexpected '}'"), "{text}");
+}
