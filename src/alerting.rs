@@ -235,9 +235,23 @@ impl Service {
         let mut backoff = Duration::from_millis(500);
         loop {
             let started = std::time::Instant::now();
+            let now = self.now();
             let result = match &self.transport {
-                Some(t) => t.send(&d, self.now()),
-                None => sender.send(&d, self.now()).await,
+                Some(t) => t.send(&d, now),
+                // No attempt outlives the group's next flush (10 s at
+                // least), so a peer that stops answering cannot hold the
+                // group.
+                None => {
+                    let left = Duration::from_millis((d.deadline - now).max(10_000) as u64);
+                    tokio::time::timeout(left, sender.send(&d, now))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(alerter::notify::SendError {
+                                message: format!("no answer within {left:?}"),
+                                retry: true,
+                            })
+                        })
+                }
             };
             self.counters
                 .latency

@@ -43,6 +43,7 @@ fn chat_and_incident_senders_post_what_each_service_expects() {
     let hook = Webhook::start();
     *hook.reply.lock().unwrap() = "{\"ok\":true}".into();
     let h = hook.addr;
+    let moved = redirector(&format!("http://{h}/redirected"));
     write(&dir.path().join("key.txt"), "  routing-key-from-file\n");
     let key_file = dir.path().join("key.txt");
     let cfg = format!(
@@ -57,6 +58,8 @@ receivers:
       - url: http://{h}/webhook
         http_config:
           basic_auth: {{username: wf, password: s3cret}}
+      - url: http://hook-user:hook%40pass@{h}/userinfo
+      - url: http://{moved}/old
       - url: 'http://{h}/custom/{{{{ .GroupLabels.alertname }}}}'
         payload:
           text: '{{{{ .Status }}}}: {{{{ .CommonAnnotations.summary }}}}'
@@ -109,6 +112,8 @@ receivers:
     let paths = [
         "/webhook",
         "/custom/ApiDown",
+        "/userinfo",
+        "/redirected",
         "/slack",
         "/teams",
         "/discord",
@@ -125,6 +130,15 @@ receivers:
     let w = &requests_to(&hook, "/webhook")[0];
     assert_eq!(w.header("authorization"), Some("Basic d2Y6czNjcmV0"));
     assert_eq!(w.json()["version"], "4");
+    // A user and password in the URL are sent as basic credentials.
+    assert_eq!(
+        requests_to(&hook, "/userinfo")[0].header("authorization"),
+        Some("Basic aG9vay11c2VyOmhvb2tAcGFzcw==")
+    );
+    // A 307 is followed with the same method and body.
+    let moved_req = &requests_to(&hook, "/redirected")[0];
+    assert_eq!(moved_req.method, "POST");
+    assert_eq!(moved_req.json()["version"], "4");
     // A templated URL and payload.
     assert_eq!(
         requests_to(&hook, "/custom/ApiDown")[0].json(),
@@ -249,6 +263,36 @@ receivers:
         );
     }
     assert!(metrics.contains("watchfire_notification_latency_seconds_count{integration=\"slack\"}"));
+}
+
+/// A server on 127.0.0.1 that answers every request with a 307 to `to`.
+fn redirector(to: &str) -> std::net::SocketAddr {
+    use std::io::{BufRead, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let to = to.to_string();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let _ = r.read_exact(&mut vec![0; len]);
+            let _ = write!(
+                s,
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    addr
 }
 
 fn sha256_hex(s: &str) -> String {

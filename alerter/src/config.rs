@@ -536,6 +536,7 @@ const SECRET_KEYS: &[&str] = &[
     "alert_source_token",
     "key",
     "secrets",
+    "proxy_connect_header",
 ];
 
 /// Keys that are secrets inside the named list only (a webhook's or
@@ -545,6 +546,21 @@ const SECRET_IN: &[(&str, &str)] = &[
     ("incidentio_configs", "url"),
     ("slack_configs", "api_url"),
 ];
+
+/// `scheme://user:xxxxx@host/...` for a URL with a password.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((info, host)) => match info.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:xxxxx@{host}{}", &rest[end..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
 
 /// The configuration as `/api/v2/status` shows it: the YAML with every
 /// secret replaced by `<secret>`, as upstream prints its configuration.
@@ -558,6 +574,12 @@ pub fn redacted(text: &str) -> String {
                         || SECRET_IN.iter().any(|(l, k)| Some(*l) == list && *k == key);
                     if secret && !matches!(v, Value::Null) {
                         *v = Value::String("<secret>".into());
+                    } else if key == "proxy_url" {
+                        // Only the password of a proxy URL is hidden, as
+                        // Go's `URL.Redacted` does.
+                        if let Value::String(u) = v {
+                            *u = redact_password(u);
+                        }
                     } else {
                         // A `*_configs` list names what its entries are;
                         // other lists leave it.
@@ -593,9 +615,12 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted() {
-        let text = "global:\n  smtp_auth_password: hunter2\n  slack_api_url: https://hooks.slack.com/services/T/B/X\nroute:\n  receiver: r\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://hook.example/token123\n        http_config:\n          basic_auth: {username: u, password: pw1}\n    pagerduty_configs:\n      - routing_key: rk1\n        url: https://events.pagerduty.com/v2/enqueue\n    slack_configs:\n      - api_url: https://hooks.slack.com/services/T/B/Y\n        channel: '#ops'\n";
+        let text = "global:\n  http_config:\n    proxy_url: http://me:pr0xy@proxy:3128\n  smtp_auth_password: hunter2\n  slack_api_url: https://hooks.slack.com/services/T/B/X\nroute:\n  receiver: r\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://hook.example/token123\n        http_config:\n          basic_auth: {username: u, password: pw1}\n    pagerduty_configs:\n      - routing_key: rk1\n        url: https://events.pagerduty.com/v2/enqueue\n    slack_configs:\n      - api_url: https://hooks.slack.com/services/T/B/Y\n        channel: '#ops'\n";
         let out = redacted(text);
-        for secret in ["hunter2", "T/B/X", "token123", "pw1", "rk1", "T/B/Y"] {
+        assert!(out.contains("http://me:xxxxx@proxy:3128"), "{out}");
+        for secret in [
+            "hunter2", "T/B/X", "token123", "pw1", "rk1", "T/B/Y", "pr0xy",
+        ] {
             assert!(!out.contains(secret), "{secret} in {out}");
         }
         for kept in [

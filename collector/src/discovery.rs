@@ -21,42 +21,14 @@ struct RawGroup {
     labels: BTreeMap<String, String>,
 }
 
-/// The files a `files:` pattern names now (a glob in the last component).
+/// The files a `files:` pattern names now (a literal path as it is, so a
+/// missing file is reported when read).
 pub fn expand(pattern: &str) -> Vec<PathBuf> {
     let p = Path::new(pattern);
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if !name.contains(['*', '?']) {
+    if !pattern.contains(['*', '?', '[']) {
         return vec![p.to_path_buf()];
     }
-    let dir = p
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| {
-                    e.file_name()
-                        .to_str()
-                        .is_some_and(|n| wildcard(name.as_bytes(), n.as_bytes()))
-                })
-                .map(|e| e.path())
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
-/// Shell-style `*` and `?` matching.
-fn wildcard(p: &[u8], s: &[u8]) -> bool {
-    match (p.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => wildcard(&p[1..], s) || (!s.is_empty() && wildcard(p, &s[1..])),
-        (Some(b'?'), Some(_)) => wildcard(&p[1..], &s[1..]),
-        (Some(a), Some(b)) if a == b => wildcard(&p[1..], &s[1..]),
-        _ => false,
-    }
+    model::glob::glob(p)
 }
 
 /// Reads one file's groups; each gets `__meta_filepath`.
@@ -206,13 +178,5 @@ mod tests {
         assert!(read(&dir.path().join("bad.json"))
             .unwrap_err()
             .contains("targetz"));
-        for (p, s, want) in [
-            ("*.json", "a.json", true),
-            ("a?.yml", "ab.yml", true),
-            ("*", "", true),
-            ("a*", "b", false),
-        ] {
-            assert_eq!(wildcard(p.as_bytes(), s.as_bytes()), want, "{p} ~ {s}");
-        }
     }
 }

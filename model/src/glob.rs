@@ -1,46 +1,148 @@
 //! Rule files and templates are listed as glob patterns: the files a
-//! pattern names, as Go's `filepath.Glob` finds them for a pattern whose
-//! last component holds `*` and `?`. This reads the directory.
+//! pattern names, as Go's `filepath.Glob` finds them. `*`, `?` and
+//! character classes (`[a-z]`, `[^0-9]`) may appear in any component of
+//! the path; `\` escapes. This reads directories.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
-/// The files matching `p`, whose last component may hold `*` and `?`,
-/// sorted.
+fn has_meta(s: &str) -> bool {
+    s.contains(['*', '?', '[', '\\'])
+}
+
+/// The files matching `p`, sorted.
 pub fn glob(p: &Path) -> Vec<PathBuf> {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if !name.contains(['*', '?', '[']) {
-        return if p.exists() {
+    let text = p.to_string_lossy();
+    if !has_meta(&text) {
+        return if p.symlink_metadata().is_ok() {
             vec![p.to_path_buf()]
         } else {
             Vec::new()
         };
     }
-    let dir = p.parent().unwrap_or(Path::new("."));
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| wildcard(&name, &e.file_name().to_string_lossy()))
-        .map(|e| e.path())
-        .collect();
-    out.sort();
-    out
+    let mut found = vec![PathBuf::new()];
+    for comp in p.components() {
+        let name = comp.as_os_str().to_string_lossy();
+        if !matches!(comp, Component::Normal(_)) || !has_meta(&name) {
+            for f in &mut found {
+                f.push(comp.as_os_str());
+            }
+            continue;
+        }
+        let mut next = Vec::new();
+        for dir in &found {
+            let list = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir.as_path()
+            };
+            for e in std::fs::read_dir(list).into_iter().flatten().flatten() {
+                if wildcard(&name, &e.file_name().to_string_lossy()) {
+                    next.push(dir.join(e.file_name()));
+                }
+            }
+        }
+        next.sort();
+        found = next;
+    }
+    found.retain(|f| f.symlink_metadata().is_ok());
+    found
 }
 
-fn wildcard(pattern: &str, name: &str) -> bool {
-    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
+/// One pattern element.
+enum Tok {
+    Star,
+    Any,
+    Char(char),
+    /// A class: its ranges, negated or not.
+    Class(Vec<(char, char)>, bool),
+}
+
+/// The pattern's elements; `None` for a malformed pattern (Go's
+/// `ErrBadPattern`), which matches nothing.
+fn tokens(pattern: &str) -> Option<Vec<Tok>> {
+    let mut out = Vec::new();
+    let mut it = pattern.chars();
+    while let Some(c) = it.next() {
+        out.push(match c {
+            '*' => Tok::Star,
+            '?' => Tok::Any,
+            '\\' => Tok::Char(it.next()?),
+            '[' => {
+                let mut ranges = Vec::new();
+                let mut negated = false;
+                let mut first = true;
+                loop {
+                    let mut c = it.next()?;
+                    if first && c == '^' {
+                        negated = true;
+                        c = it.next()?;
+                    }
+                    if c == ']' && !first {
+                        break;
+                    }
+                    first = false;
+                    let lo = if c == '\\' { it.next()? } else { c };
+                    let mut peek = it.clone();
+                    let hi = if peek.next() == Some('-') && peek.clone().next() != Some(']') {
+                        it.next();
+                        match it.next()? {
+                            '\\' => it.next()?,
+                            h => h,
+                        }
+                    } else {
+                        lo
+                    };
+                    ranges.push((lo, hi));
+                }
+                Tok::Class(ranges, negated)
+            }
+            c => Tok::Char(c),
+        });
+    }
+    Some(out)
+}
+
+/// Whether `name` matches `pattern` (Go's `filepath.Match` within one
+/// path component). Backtracks only to the last `*`, so the time is at
+/// most the product of the lengths.
+pub fn wildcard(pattern: &str, name: &str) -> bool {
+    let Some(p) = tokens(pattern) else {
+        return false;
+    };
+    let n: Vec<char> = name.chars().collect();
+    let one = |t: &Tok, c: char| match t {
+        Tok::Any => c != '/',
+        Tok::Char(x) => *x == c,
+        Tok::Class(ranges, negated) => {
+            ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negated
+        }
+        Tok::Star => false,
+    };
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() {
+            if let Tok::Star = p[pi] {
+                star = Some((pi, ni));
+                pi += 1;
+                continue;
+            }
+            if one(&p[pi], n[ni]) {
+                pi += 1;
+                ni += 1;
+                continue;
+            }
+        }
+        match star {
+            Some((sp, sn)) if n[sn] != '/' => {
+                star = Some((sp, sn + 1));
+                pi = sp + 1;
+                ni = sn + 1;
+            }
+            _ => return false,
         }
     }
-    go(&p, &n)
+    p[pi..].iter().all(|t| matches!(t, Tok::Star))
 }
 
 #[cfg(test)]
@@ -52,5 +154,34 @@ mod tests {
         assert!(wildcard("*.yml", "rules.yml"));
         assert!(!wildcard("*.yml", "rules.yaml"));
         assert!(wildcard("r?les*", "rules.yml"));
+        assert!(wildcard("rules[12].yml", "rules2.yml"));
+        assert!(!wildcard("rules[^12].yml", "rules2.yml"));
+        assert!(wildcard("r[a-c]x", "rbx"));
+        assert!(wildcard("a\\*b", "a*b"));
+        assert!(!wildcard("a\\*b", "axb"));
+        assert!(!wildcard("[", "["));
+        // No blow-up on many stars.
+        let name = "a".repeat(200);
+        assert!(!wildcard("*a*a*a*a*a*a*a*a*a*a*b", &name));
+    }
+
+    #[test]
+    fn directories_may_hold_wildcards() {
+        let dir = std::env::temp_dir().join(format!("wf-glob-{}", std::process::id()));
+        for d in ["team-a", "team-b", "other"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+            std::fs::write(dir.join(d).join("x.tmpl"), "").unwrap();
+        }
+        let got = glob(&dir.join("team-*").join("*.tmpl"));
+        assert_eq!(
+            got,
+            [
+                dir.join("team-a").join("x.tmpl"),
+                dir.join("team-b").join("x.tmpl")
+            ]
+        );
+        assert_eq!(glob(&dir.join("other/x.tmpl")), [dir.join("other/x.tmpl")]);
+        assert!(glob(&dir.join("nothing-*")).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

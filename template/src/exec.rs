@@ -47,8 +47,14 @@ impl State<'_> {
                 Node::Text(t) => self.out.push_str(t),
                 Node::Action(pipe) => {
                     let v = self.pipeline(dot, pipe)?;
+                    // A pipeline that ends in `html` has escaped itself,
+                    // as html/template takes it.
+                    let escaped =
+                        pipe.cmds.last().and_then(|c| c.args.first()).is_some_and(
+                            |a| matches!(a, crate::parse::Arg::Func(f) if f == "html"),
+                        );
                     if pipe.vars.is_empty() {
-                        match (&v, self.html) {
+                        match (&v, self.html && !escaped) {
                             (_, false) => self.out.push_str(&v.to_string()),
                             (Value::Object(o), true) if o.safe_html().is_some() => {
                                 self.out.push_str(o.safe_html().unwrap_or_default())

@@ -182,18 +182,18 @@ mod tests {
         let mut t = Template::new();
         t.parse(
             "t",
-            "{{ define \"x\" }}<i>{{ . }}</i>{{ end }}<b>{{ . }}</b>{{ template \"x\" . }}{{ safe \"<br>\" }}",
+            "{{ define \"x\" }}<i>{{ . }}</i>{{ end }}<b>{{ . }}</b>{{ template \"x\" . }}{{ safe \"<br>\" }}{{ \"<p>\" | html }}",
             &f,
         )
         .unwrap();
         let d = Value::from("a<b & \"c\"");
         assert_eq!(
             t.execute_html("t", &d, &f).unwrap(),
-            "<b>a&lt;b &amp; &#34;c&#34;</b><i>a&lt;b &amp; &#34;c&#34;</i><br>"
+            "<b>a&lt;b &amp; &#34;c&#34;</b><i>a&lt;b &amp; &#34;c&#34;</i><br>&lt;p&gt;"
         );
         assert_eq!(
             t.execute("t", &d, &f).unwrap(),
-            "<b>a<b & \"c\"</b><i>a<b & \"c\"</i><br>"
+            "<b>a<b & \"c\"</b><i>a<b & \"c\"</i><br>&lt;p&gt;"
         );
     }
 

@@ -2,8 +2,9 @@
 //! (`notify/email`): connect (implicit TLS on port 465 or with
 //! `force_implicit_tls`), EHLO with `hello`, STARTTLS when `require_tls`
 //! (an error if the server does not offer it), AUTH when a username is set
-//! and the server offers AUTH (CRAM-MD5 is not available: PLAIN, then
-//! LOGIN), then one message: the configured headers (templated, `Subject`,
+//! and the server offers AUTH (the first of its mechanisms that the
+//! configuration has a secret for: CRAM-MD5, PLAIN or LOGIN), then one
+//! message: the configured headers (templated, `Subject`,
 //! `To` and `From` by default), `Message-Id`, the thread's `References`
 //! and `In-Reply-To` with `threading` (dates in UTC), `Date`, and a
 //! `multipart/alternative` body of the text part then the HTML part.
@@ -44,7 +45,7 @@ pub async fn send(s: &Sender, c: &EmailConfig, d: &Delivery, now: i64) -> Result
     let message = compose(&mut r, c, d, now)?;
     let (host, port) = split_host_port(&c.smarthost)?;
     let tls = tls_parameters(c, &host)?;
-    let implicit = port == 465 || c.force_implicit_tls == Some(true);
+    let implicit = c.force_implicit_tls.unwrap_or(port == 465);
     let hello = ClientId::Domain(if c.hello.is_empty() {
         "localhost".into()
     } else {
@@ -60,11 +61,16 @@ pub async fn send(s: &Sender, c: &EmailConfig, d: &Delivery, now: i64) -> Result
     .await
     .map_err(|e| retry(format!("establish connection to server: {e}")))?;
     let result = session(&mut conn, c, &host, tls, implicit, &hello, &message).await;
+    // The message is sent (or not) by now: a server slow to say goodbye
+    // changes nothing.
+    let bye = Duration::from_secs(5);
     match &result {
         Ok(()) => {
-            let _ = conn.quit().await;
+            let _ = tokio::time::timeout(bye, conn.quit()).await;
         }
-        Err(_) => conn.abort().await,
+        Err(_) => {
+            let _ = tokio::time::timeout(bye, conn.abort()).await;
+        }
     }
     result
 }
@@ -89,56 +95,157 @@ async fn session(
             .await
             .map_err(|e| retry(format!("send STARTTLS command: {e}")))?;
     }
-    authenticate(conn, c, host).await?;
+    authenticate(conn, c, host, hello).await?;
     conn.send(&m.envelope, &m.bytes)
         .await
         .map_err(|e| retry(format!("send message: {e}")))?;
     Ok(())
 }
 
-/// Upstream's `auth`: nothing without a username or without AUTH on
-/// offer; otherwise the first mechanism the server lists that the
-/// configuration has a secret for.
+/// The mechanisms the server's `AUTH` extension lists, in its order
+/// (`None`: no AUTH on offer). lettre keeps only those it knows, without
+/// their order, so the EHLO is asked again.
+async fn offered_mechanisms(
+    conn: &mut AsyncSmtpConnection,
+    hello: &ClientId,
+) -> Result<Option<Vec<String>>, SendError> {
+    let resp = conn
+        .command(format!("EHLO {hello}\r\n"))
+        .await
+        .map_err(|e| retry(format!("EHLO: {e}")))?;
+    for line in resp.message() {
+        let upper = line.to_ascii_uppercase();
+        if let Some(rest) = upper
+            .strip_prefix("AUTH ")
+            .or_else(|| upper.strip_prefix("AUTH="))
+        {
+            return Ok(Some(rest.split_whitespace().map(str::to_string).collect()));
+        }
+    }
+    Ok(None)
+}
+
+/// Upstream's `auth`: nothing without AUTH on offer or without a
+/// username; otherwise the first mechanism in the server's order that the
+/// configuration has a secret for (CRAM-MD5, PLAIN or LOGIN).
 async fn authenticate(
     conn: &mut AsyncSmtpConnection,
     c: &EmailConfig,
     host: &str,
+    hello: &ClientId,
 ) -> Result<(), SendError> {
     if c.auth_username.is_empty() {
         return Ok(());
     }
-    let info = conn.server_info();
-    let offered: Vec<Mechanism> = [Mechanism::Plain, Mechanism::Login]
-        .into_iter()
-        .filter(|m| info.supports_auth_mechanism(*m))
-        .collect();
-    if offered.is_empty() {
-        // The server offers no AUTH, or only mechanisms lettre lacks.
-        tracing::debug!(smarthost = %c.smarthost, "the SMTP server offers no PLAIN or LOGIN authentication; sending without");
+    let Some(mechanisms) = offered_mechanisms(conn, hello).await? else {
         return Ok(());
+    };
+    let user = c.auth_username.clone();
+    let mut problems = Vec::new();
+    for m in &mechanisms {
+        match m.as_str() {
+            "CRAM-MD5" => {
+                // Upstream reads the secret file untrimmed.
+                let secret = if c.auth_secret_file.is_empty() {
+                    c.auth_secret.clone()
+                } else {
+                    std::fs::read_to_string(&c.auth_secret_file)
+                        .map_err(|e| retry(format!("reading {}: {e}", c.auth_secret_file)))?
+                };
+                if secret.is_empty() {
+                    problems.push("missing secret for CRAM-MD5 auth mechanism".to_string());
+                    continue;
+                }
+                return cram_md5(conn, &user, &secret).await;
+            }
+            "PLAIN" | "LOGIN" => {
+                let password = secret_or_file(&c.auth_password, &c.auth_password_file)
+                    .map_err(|e| retry(e.message))?;
+                if password.is_empty() {
+                    problems.push(format!("missing password for {m} auth mechanism"));
+                    continue;
+                }
+                if m == "LOGIN" {
+                    return conn
+                        .auth(&[Mechanism::Login], &Credentials::new(user, password))
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| retry(format!("LOGIN auth: {e}")));
+                }
+                // Go's PlainAuth refuses to send a password in clear to
+                // anything but the local host.
+                if !conn.is_encrypted() && !matches!(host, "localhost" | "127.0.0.1" | "::1") {
+                    return Err(retry("PLAIN auth: unencrypted connection".into()));
+                }
+                let token = format!("{}\0{user}\0{password}", c.auth_identity);
+                return conn
+                    .command(format!("AUTH PLAIN {}\r\n", b64(token.as_bytes())))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| retry(format!("PLAIN auth: {e}")));
+            }
+            other => problems.push(format!("unknown auth mechanism: {other}")),
+        }
     }
-    let password = secret_or_file(&c.auth_password, &c.auth_password_file)?;
-    if password.is_empty() {
-        return Err(fail(format!(
-            "missing password for {} auth mechanism",
-            offered[0]
-        )));
-    }
-    // Go's PlainAuth refuses to send a password in clear to anything but
-    // the local host.
-    if offered[0] == Mechanism::Plain
-        && !conn.is_encrypted()
-        && !matches!(host, "localhost" | "127.0.0.1" | "::1")
-    {
-        return Err(fail("PLAIN auth: unencrypted connection".into()));
-    }
-    conn.auth(
-        &offered,
-        &Credentials::new(c.auth_username.clone(), password),
-    )
+    Err(retry(format!(
+        "find auth mechanism: {}",
+        problems.join("; ")
+    )))
+}
+
+fn b64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// CRAM-MD5 (RFC 2195): the answer to the server's challenge is the user
+/// and the HMAC-MD5 of the challenge keyed with the secret.
+async fn cram_md5(
+    conn: &mut AsyncSmtpConnection,
+    user: &str,
+    secret: &str,
+) -> Result<(), SendError> {
+    use base64::Engine;
+    let err = |e: String| retry(format!("CRAM-MD5 auth: {e}"));
+    let resp = conn
+        .command("AUTH CRAM-MD5\r\n")
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    let challenge = base64::engine::general_purpose::STANDARD
+        .decode(resp.first_line().unwrap_or("").trim())
+        .map_err(|e| err(format!("bad challenge: {e}")))?;
+    let digest: String = hmac_md5(secret.as_bytes(), &challenge)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    conn.command(format!(
+        "{}\r\n",
+        b64(format!("{user} {digest}").as_bytes())
+    ))
     .await
     .map(|_| ())
-    .map_err(|e| retry(format!("{} auth: {e}", offered[0])))
+    .map_err(|e| err(e.to_string()))
+}
+
+/// HMAC (RFC 2104) over MD5.
+fn hmac_md5(key: &[u8], msg: &[u8]) -> [u8; 16] {
+    use md5::{Digest, Md5};
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..16].copy_from_slice(&Md5::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let pad = |x: u8| k.iter().map(|b| b ^ x).collect::<Vec<u8>>();
+    let inner = Md5::new()
+        .chain_update(pad(0x36))
+        .chain_update(msg)
+        .finalize();
+    Md5::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 fn split_host_port(smarthost: &str) -> Result<(String, u16), SendError> {
@@ -386,6 +493,23 @@ pub fn quoted_printable(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_md5_rfc2104() {
+        let hex = |b: [u8; 16]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(
+            hex(hmac_md5(b"Jefe", b"what do ya want for nothing?")),
+            "750c783e6ab0b503eaa86e310a5db738"
+        );
+        // RFC 2195's example.
+        assert_eq!(
+            hex(hmac_md5(
+                b"tanstaaftanstaaf",
+                b"<1896.697170952@postoffice.reston.mci.net>"
+            )),
+            "b913a602c7eda7a495b4e6e7334d3890"
+        );
+    }
 
     #[test]
     fn q_encoding() {

@@ -143,9 +143,10 @@ pub async fn pagerduty(
         } else {
             r.text(&c.source)
         };
-        let severity = match r.text(&c.severity) {
-            s if s.is_empty() => "error".to_string(),
-            s => s,
+        let severity = if c.severity.is_empty() {
+            "error".to_string()
+        } else {
+            r.text(&c.severity)
         };
         let mut payload = Map::new();
         payload.insert("summary".into(), summary.into());

@@ -131,6 +131,16 @@ impl Render<'_> {
             Y::String(s) => {
                 let out = self.text(s);
                 if reparse {
+                    // YAML 1.1's booleans, which upstream's reader knows.
+                    match out.as_str() {
+                        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
+                            return Json::Bool(true)
+                        }
+                        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+                            return Json::Bool(false)
+                        }
+                        _ => {}
+                    }
                     match serde_yaml::from_str::<Y>(&out) {
                         Ok(Y::String(_)) | Err(_) => {}
                         Ok(Y::Null) => return Json::Null,
