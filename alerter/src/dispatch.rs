@@ -74,6 +74,8 @@ impl Hasher for Fnv {
 /// One group's alerts handed to its receiver.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flush {
+    /// The group's route ([`Route::id`]).
+    pub route: Vec<usize>,
     /// Upstream's group key: `route key:{grouping labels}`.
     pub group_key: String,
     pub receiver: String,
@@ -126,7 +128,9 @@ struct Group {
 /// Aggregation groups over a route tree.
 pub struct Dispatcher {
     tree: Route,
-    groups: BTreeMap<String, Group>,
+    /// By route and group key: sibling routes with the same matchers
+    /// share a key, not their groups.
+    groups: BTreeMap<(Vec<usize>, String), Group>,
 }
 
 /// `{a="b", c="d"}`, as Go's `model.LabelSet` prints.
@@ -165,16 +169,19 @@ impl Dispatcher {
                     .collect()
             };
             let key = format!("{}:{}", r.key, labels_string(&labels));
-            let g = self.groups.entry(key).or_insert_with(|| Group {
-                receiver: r.receiver.clone(),
-                labels,
-                alerts: BTreeMap::new(),
-                next_flush: now.saturating_add(ms(r.group_wait)),
-                has_flushed: false,
-                group_wait: ms(r.group_wait),
-                group_interval: ms(r.group_interval),
-                repeat_interval: ms(r.repeat_interval),
-            });
+            let g = self
+                .groups
+                .entry((r.id.clone(), key))
+                .or_insert_with(|| Group {
+                    receiver: r.receiver.clone(),
+                    labels,
+                    alerts: BTreeMap::new(),
+                    next_flush: now.saturating_add(ms(r.group_wait)),
+                    has_flushed: false,
+                    group_wait: ms(r.group_wait),
+                    group_interval: ms(r.group_interval),
+                    repeat_interval: ms(r.repeat_interval),
+                });
             // An alert that started longer ago than group_wait is not held
             // back again (upstream `aggrGroup.insert`).
             if !g.has_flushed && alert.starts_at.saturating_add(g.group_wait) < now {
@@ -200,7 +207,7 @@ impl Dispatcher {
     pub fn flush(&mut self, now: i64) -> Vec<Flush> {
         let mut out = Vec::new();
         self.groups.retain(|_, g| !g.alerts.is_empty());
-        for (key, g) in &mut self.groups {
+        for ((route, key), g) in &mut self.groups {
             if g.next_flush > now {
                 continue;
             }
@@ -216,6 +223,7 @@ impl Dispatcher {
                     .then_with(|| a.labels.cmp(&b.labels))
             });
             out.push(Flush {
+                route: route.clone(),
                 group_key: key.clone(),
                 receiver: g.receiver.clone(),
                 group_labels: g.labels.clone(),
@@ -231,7 +239,7 @@ impl Dispatcher {
     /// group unless they changed since (upstream deletes only unchanged
     /// resolved alerts).
     pub fn flushed(&mut self, f: &Flush) {
-        let Some(g) = self.groups.get_mut(&f.group_key) else {
+        let Some(g) = self.groups.get_mut(&(f.route.clone(), f.group_key.clone())) else {
             return;
         };
         for a in &f.alerts {
@@ -249,7 +257,7 @@ impl Dispatcher {
     pub fn groups(&self) -> Vec<GroupView> {
         self.groups
             .iter()
-            .map(|(k, g)| GroupView {
+            .map(|((_, k), g)| GroupView {
                 key: k.clone(),
                 receiver: g.receiver.clone(),
                 labels: g.labels.clone(),
@@ -626,6 +634,19 @@ mod tests {
             None
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sibling_routes_with_the_same_matchers_keep_their_own_groups() {
+        let mut d = Dispatcher::new(tree("receiver: def\nroutes:\n- matchers: ['job=api']\n  receiver: a\n  continue: true\n- matchers: ['job=api']\n  receiver: b\n"));
+        d.insert(alert("X", 0, 0, 0), 0);
+        let mut got: Vec<(String, Vec<usize>)> = d
+            .flush(60_000)
+            .into_iter()
+            .map(|f| (f.receiver, f.route))
+            .collect();
+        got.sort();
+        assert_eq!(got, [("a".into(), vec![0]), ("b".into(), vec![1])]);
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct Route {
     pub routes: Vec<Route>,
     /// Upstream's route key: the matchers of every level, `{}/{a="b"}/…`.
     pub key: String,
+    /// The route's place in the tree: the child index at each level
+    /// (the root's is empty). Unlike the key, it tells siblings with the
+    /// same matchers apart.
+    pub id: Vec<usize>,
 }
 
 impl Route {
@@ -50,13 +54,22 @@ impl Route {
             labels: BTreeMap::new(),
             routes: Vec::new(),
             key: String::new(),
+            id: Vec::new(),
+        }
+    }
+
+    /// The route at `id` (see [`Route::id`]).
+    pub fn at(&self, id: &[usize]) -> Option<&Route> {
+        match id.split_first() {
+            None => Some(self),
+            Some((i, rest)) => self.routes.get(*i)?.at(rest),
         }
     }
 
     /// Compiles the tree under the root `cfg` (already checked by
     /// [`crate::config::parse`]).
     pub fn new(cfg: &RouteConfig) -> Result<Route, String> {
-        build(cfg, &Route::empty(), None)
+        build(cfg, &Route::empty(), None, Vec::new())
     }
 
     /// The routes an alert with `labels` takes, in order (upstream
@@ -89,7 +102,12 @@ fn duration(v: &Option<String>, inherited: Duration) -> Result<Duration, String>
     }
 }
 
-fn build(cfg: &RouteConfig, parent: &Route, parent_key: Option<&str>) -> Result<Route, String> {
+fn build(
+    cfg: &RouteConfig,
+    parent: &Route,
+    parent_key: Option<&str>,
+    id: Vec<usize>,
+) -> Result<Route, String> {
     let mut matchers = matcher::from_maps(&cfg.match_, &crate::config::regex_map(&cfg.match_re)?)?;
     for m in &cfg.matchers {
         matchers.extend(matcher::parse(m)?);
@@ -127,10 +145,13 @@ fn build(cfg: &RouteConfig, parent: &Route, parent_key: Option<&str>) -> Result<
         labels: cfg.labels.clone(),
         routes: Vec::new(),
         key,
+        id,
     };
     let mut children = Vec::with_capacity(cfg.routes.len());
-    for c in &cfg.routes {
-        children.push(build(c, &r, Some(&r.key))?);
+    for (i, c) in cfg.routes.iter().enumerate() {
+        let mut id = r.id.clone();
+        id.push(i);
+        children.push(build(c, &r, Some(&r.key), id)?);
     }
     r.routes = children;
     Ok(r)

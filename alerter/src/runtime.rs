@@ -366,7 +366,7 @@ impl Alerter {
         for f in flushes {
             // A route outside its active intervals, or inside a mute
             // interval, sends nothing (upstream's time stages).
-            if let Some(route) = self.route_of(&f.group_key) {
+            if let Some(route) = self.tree.at(&f.route) {
                 let holds = |names: &[String]| {
                     names.iter().any(|n| {
                         self.intervals
@@ -400,7 +400,7 @@ impl Alerter {
             let all = f.clone();
             let f = crate::dispatch::Flush { alerts: kept, ..f };
             let (firing, resolved) = (f.firing(), f.resolved());
-            let route = self.route_of(&f.group_key);
+            let route = self.tree.at(&f.route);
             let route_labels = route.map(|r| r.labels.clone()).unwrap_or_default();
             let interval = route.map_or(300_000, |r| r.group_interval.as_millis() as i64);
             let deadline = now.saturating_add(interval);
@@ -493,17 +493,6 @@ impl Alerter {
     }
 
     /// The route a group key belongs to (`route key:{group labels}`).
-    fn route_of(&self, group_key: &str) -> Option<&Route> {
-        let route_key = group_key.rsplit_once(":{").map_or(group_key, |(k, _)| k);
-        fn find<'a>(r: &'a Route, key: &str) -> Option<&'a Route> {
-            if r.key == key {
-                return Some(r);
-            }
-            r.routes.iter().find_map(|c| find(c, key))
-        }
-        find(&self.tree, route_key)
-    }
-
     /// Every alert held, by labels.
     pub fn alerts(&self) -> Vec<Alert> {
         self.alerts.values().cloned().collect()
