@@ -52,7 +52,8 @@ pub struct Service {
     state: Mutex<Alerter>,
     wake: tokio::sync::Notify,
     pub config_file: PathBuf,
-    pub config_text: Mutex<String>,
+    /// The configuration as `/api/v2/status` shows it: secrets masked.
+    pub shown_config: Mutex<String>,
     /// Templates and clients of the running configuration.
     sender: Mutex<Arc<Sender>>,
     pub external_url: String,
@@ -134,7 +135,7 @@ impl Service {
             state: Mutex::new(a),
             wake: tokio::sync::Notify::new(),
             config_file: path.to_path_buf(),
-            config_text: Mutex::new(text),
+            shown_config: Mutex::new(alerter::config::redacted(&text)),
             sender: Mutex::new(Arc::new(Sender::new(templates, external_url.clone()))),
             external_url,
             counters: Counters::default(),
@@ -156,7 +157,7 @@ impl Service {
         let mut s = self.state.lock();
         s.reload(&cfg)?;
         warn_unsupported(&s);
-        *self.config_text.lock() = text;
+        *self.shown_config.lock() = alerter::config::redacted(&text);
         *self.sender.lock() = Arc::new(Sender::new(templates, self.external_url.clone()));
         drop(s);
         self.wake.notify_one();

@@ -135,16 +135,8 @@ fn run_other(cmd: &CheckCommand) -> anyhow::Result<bool> {
             let mut ok = true;
             for f in files {
                 println!("Checking '{}'", f.display());
-                let loaded = alerter::config::load(f)
-                    .map_err(|e| e.to_string())
-                    .and_then(|cfg| {
-                        let dir = f.parent().unwrap_or(std::path::Path::new("."));
-                        alerter::send::load_templates(&cfg.raw.templates, dir)
-                            .map(|_| cfg)
-                            .map_err(|e| format!("{}: {e}", f.display()))
-                    });
-                match loaded {
-                    Ok(cfg) => {
+                match crate::alerting::load(f) {
+                    Ok((cfg, _, _)) => {
                         println!("  SUCCESS");
                         println!("Found:");
                         println!(" - global config");

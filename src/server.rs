@@ -282,7 +282,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             },
             resend_delay: args.resend_delay,
             queue_capacity: args.notification_queue_capacity,
-            external_url,
+            external_url: external_url.clone(),
             engine: promql::Options {
                 lookback_delta: args.query_lookback_delta,
                 max_samples: args.query_max_samples,
@@ -296,7 +296,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("load configuration: {e}"))?;
     let alerter = match &args.alertmanager_config {
         Some(p) => Some(
-            crate::alerting::Service::new(p, external_url_for_alerter(args), &args.storage.path)
+            crate::alerting::Service::new(p, external_url.clone(), &args.storage.path)
                 .map_err(|e| anyhow::anyhow!("load alertmanager configuration: {e}"))?,
         ),
         None => None,
@@ -357,21 +357,10 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The alerter's external URL: the server's.
-fn external_url_for_alerter(args: &ServerArgs) -> String {
-    args.external_url
-        .clone()
-        .unwrap_or_else(|| default_external_url(args.listen))
-        .trim_end_matches('/')
-        .to_string()
-}
-
 /// Upstream's default external URL: the host's name and the listen port.
 fn default_external_url(listen: SocketAddr) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
+    let host = model::hostname()
+        .map(str::to_string)
         .unwrap_or_else(|| listen.ip().to_string());
     format!("http://{host}:{}", listen.port())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::dispatch::Alert;
-use crate::notify::go_time;
+use model::time::format_go as go_time;
 
 fn string_map(v: &Value, what: &str) -> Result<BTreeMap<String, String>, String> {
     match v {

@@ -8,10 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::dispatch::{Alert, Reason};
 
-/// Go's JSON form of a `time.Time` (see [`model::time::format_go`]).
-pub fn go_time(ms: i64) -> String {
-    model::time::format_go(ms)
-}
+use model::time::format_go as go_time;
 
 fn kv(m: &BTreeMap<String, String>) -> Value {
     Value::Object(
@@ -96,6 +93,24 @@ pub fn webhook_message(c: &Context, alerts: &[Alert], max_alerts: u64) -> Value 
 pub struct SendError {
     pub message: String,
     pub retry: bool,
+}
+
+impl SendError {
+    /// A failure that trying again will not mend.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        SendError {
+            message: message.into(),
+            retry: false,
+        }
+    }
+
+    /// A failure that may pass if tried again.
+    pub fn retry(message: impl Into<String>) -> Self {
+        SendError {
+            message: message.into(),
+            retry: true,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -447,6 +447,13 @@ fn exclusive(a: bool, b: bool, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An integration addressed by an incoming webhook: its HTTP settings,
+/// and exactly one of `webhook_url` and `webhook_url_file`.
+fn webhook_url(h: &Option<HttpConfig>, url: &str, file: &str) -> Result<(), String> {
+    http(h)?;
+    one_of(set(url), set(file), "webhook_url", "webhook_url_file")
+}
+
 fn one_of(a: bool, b: bool, x: &str, y: &str) -> Result<(), String> {
     if !a && !b {
         return Err(format!("one of {x} or {y} must be configured"));
@@ -699,13 +706,7 @@ impl ReceiverConfig {
             }
         }
         for c in self.discord_configs.iter().flatten() {
-            http(&c.http_config)?;
-            one_of(
-                set(&c.webhook_url),
-                set(&c.webhook_url_file),
-                "webhook_url",
-                "webhook_url_file",
-            )?;
+            webhook_url(&c.http_config, &c.webhook_url, &c.webhook_url_file)?;
         }
         for c in self.webex_configs.iter().flatten() {
             http(&c.http_config)?;
@@ -721,22 +722,10 @@ impl ReceiverConfig {
             }
         }
         for c in self.msteams_configs.iter().flatten() {
-            http(&c.http_config)?;
-            one_of(
-                set(&c.webhook_url),
-                set(&c.webhook_url_file),
-                "webhook_url",
-                "webhook_url_file",
-            )?;
+            webhook_url(&c.http_config, &c.webhook_url, &c.webhook_url_file)?;
         }
         for c in self.msteamsv2_configs.iter().flatten() {
-            http(&c.http_config)?;
-            one_of(
-                set(&c.webhook_url),
-                set(&c.webhook_url_file),
-                "webhook_url",
-                "webhook_url_file",
-            )?;
+            webhook_url(&c.http_config, &c.webhook_url, &c.webhook_url_file)?;
         }
         for c in self.jira_configs.iter().flatten() {
             http(&c.http_config)?;

@@ -397,7 +397,9 @@ impl Alerter {
                 self.dispatch.flushed(&f);
                 continue;
             }
-            let all = f.clone();
+            // The group forgets the resolved alerts the flush carried
+            // (nothing below changes the group).
+            self.dispatch.flushed(&f);
             let f = crate::dispatch::Flush { alerts: kept, ..f };
             let (firing, resolved) = (f.firing(), f.resolved());
             let route = self.tree.at(&f.route);
@@ -442,7 +444,6 @@ impl Alerter {
                     }
                 }
             }
-            self.dispatch.flushed(&all);
         }
         // Alerts resolved and carried are forgotten by the API too.
         // At most once a second: the sweep is over every alert held.

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
 use crate::matcher::Matcher;
-use crate::notify::go_time;
+use model::time::format_go as go_time;
 use model::MatchOp;
 
 /// A silence. Times are Unix ms.

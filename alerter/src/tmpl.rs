@@ -9,7 +9,8 @@ use std::sync::Arc;
 use template::{Funcs, Object, Value};
 
 use crate::dispatch::Alert;
-use crate::notify::{common, go_time, Context};
+use crate::notify::{common, Context};
+use model::time::format_go as go_time;
 
 /// A label or annotation set with upstream `KV`'s methods.
 #[derive(Debug)]
@@ -343,15 +344,9 @@ impl Templates {
     }
 
     fn run(&self, text: &str, data: &Value, html: bool) -> Result<String, String> {
-        let mut set = self.set.clone();
-        set.parse("__inline", text, &self.funcs)
-            .map_err(|e| e.to_string())?;
-        let out = if html {
-            set.execute_html("__inline", data, &self.funcs)
-        } else {
-            set.execute("__inline", data, &self.funcs)
-        };
-        out.map_err(|e| e.to_string())
+        self.set
+            .render_text(text, data, &self.funcs, html)
+            .map_err(|e| e.to_string())
     }
 }
 

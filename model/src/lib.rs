@@ -1,6 +1,7 @@
 //! The shared vocabulary of Watchfire. No I/O happens here, but for the
-//! directory listing of [`glob`] and the certificate files the optional
-//! `tls` module (feature `tls`) reads.
+//! directory listing of [`glob`], the host name [`hostname`] reads once
+//! and the certificate files the optional `tls` module (feature `tls`)
+//! reads.
 //!
 //! Every other crate speaks in these types:
 //!
@@ -56,4 +57,17 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// The machine's host name (as Go's `os.Hostname` reads it on Linux),
+/// read once; `None` when it cannot be read.
+pub fn hostname() -> Option<&'static str> {
+    static NAME: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+    })
+    .as_deref()
 }

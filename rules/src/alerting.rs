@@ -173,14 +173,15 @@ impl AlertingRule {
                 },
             );
         }
-        for (h, a) in &fresh {
-            match self.active.get_mut(h) {
+        let seen: std::collections::HashSet<u64> = fresh.keys().copied().collect();
+        for (h, a) in fresh {
+            match self.active.get_mut(&h) {
                 Some(old) if old.state != State::Inactive => {
                     old.value = a.value;
-                    old.annotations = a.annotations.clone();
+                    old.annotations = a.annotations;
                 }
                 _ => {
-                    self.active.insert(*h, a.clone());
+                    self.active.insert(h, a);
                 }
             }
         }
@@ -194,7 +195,7 @@ impl AlertingRule {
             let Some(a) = self.active.get_mut(&h) else {
                 continue;
             };
-            if !fresh.contains_key(&h) {
+            if !seen.contains(&h) {
                 let mut keep_firing = false;
                 if a.state == State::Firing && self.keep_firing_for_ms > 0 {
                     if a.keep_firing_since == 0 {

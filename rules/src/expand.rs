@@ -28,6 +28,9 @@ pub struct Context {
     pub query: Option<QueryFn>,
     /// The evaluation time (Unix ms), for `now`.
     pub time_ms: i64,
+    /// [`Context::funcs`], made at the first expansion and shared by the
+    /// rest of the evaluation.
+    pub funcs_cache: std::sync::OnceLock<Arc<Funcs>>,
 }
 
 impl Context {
@@ -65,7 +68,8 @@ impl Context {
         ]);
         let name = format!("__alert_{name}");
         let src = format!("{PREAMBLE}{text}");
-        match template::render(&name, &src, &data, &self.funcs()) {
+        let funcs = self.funcs_cache.get_or_init(|| Arc::new(self.funcs()));
+        match template::render(&name, &src, &data, funcs) {
             Ok(s) => s,
             Err(e) => format!("<error expanding template: {}>", upstream_error(&name, e)),
         }
@@ -507,6 +511,7 @@ mod tests {
     #[test]
     fn alert_templates() {
         let ctx = Context {
+            funcs_cache: Default::default(),
             time_ms: 90_000,
             external_labels: Labels::from_pairs([("dc", "eu")]),
             external_url: "http://prom.example/pfx".into(),

@@ -61,6 +61,7 @@ impl Env {
                 let expr = promql::parse(q).map_err(|e| e.to_string())?;
                 query(&engine, querier.as_ref(), &expr, t)
             })),
+            funcs_cache: Default::default(),
         }
     }
 }

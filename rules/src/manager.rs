@@ -299,7 +299,7 @@ impl Manager {
         // newer samples make the markers out of order), as upstream.
         for (_, r) in old {
             let _ = r.stop.send(true);
-            let stopped = now_ms();
+            let stopped = model::time::now_ms();
             if let Ok(mut g) = r.task.await {
                 let env = self.env.clone();
                 let at = stopped - r.query_offset.as_millis() as i64;
@@ -356,10 +356,6 @@ fn now_nanos() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-fn now_ms() -> i64 {
-    now_nanos() / 1_000_000
-}
-
 /// A group's task: evaluate at each evaluation time until told to stop,
 /// then hand the group back.
 async fn run(
@@ -390,7 +386,7 @@ async fn run(
             g.eval(ts, &e);
             if restore_now {
                 if let Some((tolerance, grace)) = restore {
-                    g.restore_for_state(now_ms(), &e, tolerance, grace);
+                    g.restore_for_state(model::time::now_ms(), &e, tolerance, grace);
                 }
             }
             let v = g.view();

@@ -404,18 +404,10 @@ pub fn payload(
     Some(serde_json::json!({
         "labels": labels,
         "annotations": annotations,
-        "startsAt": rfc3339_ms(a.fired_at),
-        "endsAt": rfc3339_ms(ends),
+        "startsAt": model::time::format_rfc3339(a.fired_at),
+        "endsAt": model::time::format_rfc3339(ends),
         "generatorURL": generator_url,
     }))
-}
-
-/// RFC 3339 with milliseconds, as Go's `strfmt.DateTime` writes it.
-fn rfc3339_ms(ms: i64) -> String {
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        None => "0001-01-01T00:00:00.000Z".into(),
-    }
 }
 
 async fn post(

@@ -258,11 +258,11 @@ pub async fn status(State(st): State<Arc<AppState>>) -> Response {
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let uptime = alerter::notify::go_time(svc.started_ms);
+    let uptime = model::time::format_go(svc.started_ms);
     Json(json!({
         "cluster": {"status": "disabled", "peers": []},
         // Secrets are masked, as upstream prints its configuration.
-        "config": {"original": alerter::config::redacted(&svc.config_text.lock())},
+        "config": {"original": svc.shown_config.lock().clone()},
         "uptime": uptime,
         "versionInfo": {
             "branch": "",

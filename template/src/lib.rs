@@ -139,12 +139,43 @@ impl Template {
         self.run(name, data, funcs, true)
     }
 
+    /// Parses `text` as a one-off template that may call the set's
+    /// templates, and renders it (escaping for HTML with `html`). The set
+    /// is not copied unless `text` defines templates of its own.
+    pub fn render_text(
+        &self,
+        text: &str,
+        data: &Value,
+        funcs: &Funcs,
+        html: bool,
+    ) -> Result<String, Error> {
+        const NAME: &str = "__inline";
+        let parsed = parse::parse(NAME, text, &|f| funcs.contains(f))?;
+        if !parsed.defined.is_empty() {
+            let mut set = self.clone();
+            set.parse(NAME, text, funcs)?;
+            return set.run(NAME, data, funcs, html);
+        }
+        self.run_body(NAME, &parsed.main, data, funcs, html)
+    }
+
     fn run(&self, name: &str, data: &Value, funcs: &Funcs, html: bool) -> Result<String, Error> {
         let Some(body) = self.defined.get(name) else {
             return Err(Error::Exec(format!(
                 "template: no template {name:?} associated with template {name:?}"
             )));
         };
+        self.run_body(name, body, data, funcs, html)
+    }
+
+    fn run_body(
+        &self,
+        name: &str,
+        body: &parse::List,
+        data: &Value,
+        funcs: &Funcs,
+        html: bool,
+    ) -> Result<String, Error> {
         let mut st = exec::State {
             set: self,
             funcs,

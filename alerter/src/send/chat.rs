@@ -22,13 +22,6 @@ fn timeout(t: &Option<String>) -> Duration {
         .unwrap_or(DEFAULT_TIMEOUT)
 }
 
-fn fail(message: String) -> SendError {
-    SendError {
-        message,
-        retry: false,
-    }
-}
-
 fn firing(d: &Delivery, now: i64) -> bool {
     d.alerts.iter().any(|a| !a.is_resolved(now))
 }
@@ -212,14 +205,14 @@ pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Resul
             if v["ok"] == Json::Bool(true) {
                 Ok(())
             } else {
-                Err(fail(format!(
+                Err(SendError::fatal(format!(
                     "error response from Slack: {}",
                     v["error"].as_str().unwrap_or("unknown error")
                 )))
             }
         }
         _ if resp.body == b"ok" => Ok(()),
-        _ => Err(fail(format!(
+        _ => Err(SendError::fatal(format!(
             "received an error response from Slack: {}",
             String::from_utf8_lossy(&resp.body[..resp.body.len().min(512)])
         ))),
@@ -389,7 +382,7 @@ pub async fn mattermost(
         _ => secret_or_file("", &c.webhook_url_file)?,
     };
     if url.is_empty() {
-        return Err(fail("webhook url missing".into()));
+        return Err(SendError::fatal("webhook url missing"));
     }
     let resp = s
         .clients

@@ -25,20 +25,6 @@ use crate::runtime::Delivery;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-fn retry(message: String) -> SendError {
-    SendError {
-        message,
-        retry: true,
-    }
-}
-
-fn fail(message: String) -> SendError {
-    SendError {
-        message,
-        retry: false,
-    }
-}
-
 /// Sends `d` as one email.
 pub async fn send(s: &Sender, c: &EmailConfig, d: &Delivery, now: i64) -> Result<(), SendError> {
     let mut r = s.render(d, now);
@@ -59,7 +45,7 @@ pub async fn send(s: &Sender, c: &EmailConfig, d: &Delivery, now: i64) -> Result
         None,
     )
     .await
-    .map_err(|e| retry(format!("establish connection to server: {e}")))?;
+    .map_err(|e| SendError::retry(format!("establish connection to server: {e}")))?;
     let result = session(&mut conn, c, &host, tls, implicit, &hello, &message).await;
     // The message is sent (or not) by now: a server slow to say goodbye
     // changes nothing.
@@ -86,19 +72,19 @@ async fn session(
 ) -> Result<(), SendError> {
     if !implicit && c.require_tls != Some(false) {
         if !conn.can_starttls() {
-            return Err(retry(format!(
+            return Err(SendError::retry(format!(
                 "'require_tls' is true (default) but {:?} does not advertise the STARTTLS extension",
                 c.smarthost
             )));
         }
         conn.starttls(tls, hello)
             .await
-            .map_err(|e| retry(format!("send STARTTLS command: {e}")))?;
+            .map_err(|e| SendError::retry(format!("send STARTTLS command: {e}")))?;
     }
     authenticate(conn, c, host, hello).await?;
     conn.send(&m.envelope, &m.bytes)
         .await
-        .map_err(|e| retry(format!("send message: {e}")))?;
+        .map_err(|e| SendError::retry(format!("send message: {e}")))?;
     Ok(())
 }
 
@@ -112,7 +98,7 @@ async fn offered_mechanisms(
     let resp = conn
         .command(format!("EHLO {hello}\r\n"))
         .await
-        .map_err(|e| retry(format!("EHLO: {e}")))?;
+        .map_err(|e| SendError::retry(format!("EHLO: {e}")))?;
     for line in resp.message() {
         let upper = line.to_ascii_uppercase();
         if let Some(rest) = upper
@@ -149,8 +135,9 @@ async fn authenticate(
                 let secret = if c.auth_secret_file.is_empty() {
                     c.auth_secret.clone()
                 } else {
-                    std::fs::read_to_string(&c.auth_secret_file)
-                        .map_err(|e| retry(format!("reading {}: {e}", c.auth_secret_file)))?
+                    std::fs::read_to_string(&c.auth_secret_file).map_err(|e| {
+                        SendError::retry(format!("reading {}: {e}", c.auth_secret_file))
+                    })?
                 };
                 if secret.is_empty() {
                     problems.push("missing secret for CRAM-MD5 auth mechanism".to_string());
@@ -160,7 +147,7 @@ async fn authenticate(
             }
             "PLAIN" | "LOGIN" => {
                 let password = secret_or_file(&c.auth_password, &c.auth_password_file)
-                    .map_err(|e| retry(e.message))?;
+                    .map_err(|e| SendError::retry(e.message))?;
                 if password.is_empty() {
                     problems.push(format!("missing password for {m} auth mechanism"));
                     continue;
@@ -170,32 +157,30 @@ async fn authenticate(
                         .auth(&[Mechanism::Login], &Credentials::new(user, password))
                         .await
                         .map(|_| ())
-                        .map_err(|e| retry(format!("LOGIN auth: {e}")));
+                        .map_err(|e| SendError::retry(format!("LOGIN auth: {e}")));
                 }
                 // Go's PlainAuth refuses to send a password in clear to
                 // anything but the local host.
                 if !conn.is_encrypted() && !matches!(host, "localhost" | "127.0.0.1" | "::1") {
-                    return Err(retry("PLAIN auth: unencrypted connection".into()));
+                    return Err(SendError::retry("PLAIN auth: unencrypted connection"));
                 }
                 let token = format!("{}\0{user}\0{password}", c.auth_identity);
                 return conn
-                    .command(format!("AUTH PLAIN {}\r\n", b64(token.as_bytes())))
+                    .command(format!(
+                        "AUTH PLAIN {}\r\n",
+                        super::http::base64(token.as_bytes())
+                    ))
                     .await
                     .map(|_| ())
-                    .map_err(|e| retry(format!("PLAIN auth: {e}")));
+                    .map_err(|e| SendError::retry(format!("PLAIN auth: {e}")));
             }
             other => problems.push(format!("unknown auth mechanism: {other}")),
         }
     }
-    Err(retry(format!(
+    Err(SendError::retry(format!(
         "find auth mechanism: {}",
         problems.join("; ")
     )))
-}
-
-fn b64(b: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(b)
 }
 
 /// CRAM-MD5 (RFC 2195): the answer to the server's challenge is the user
@@ -206,7 +191,7 @@ async fn cram_md5(
     secret: &str,
 ) -> Result<(), SendError> {
     use base64::Engine;
-    let err = |e: String| retry(format!("CRAM-MD5 auth: {e}"));
+    let err = |e: String| SendError::retry(format!("CRAM-MD5 auth: {e}"));
     let resp = conn
         .command("AUTH CRAM-MD5\r\n")
         .await
@@ -220,7 +205,7 @@ async fn cram_md5(
         .collect();
     conn.command(format!(
         "{}\r\n",
-        b64(format!("{user} {digest}").as_bytes())
+        super::http::base64(format!("{user} {digest}").as_bytes())
     ))
     .await
     .map(|_| ())
@@ -251,11 +236,11 @@ fn hmac_md5(key: &[u8], msg: &[u8]) -> [u8; 16] {
 fn split_host_port(smarthost: &str) -> Result<(String, u16), SendError> {
     let (host, port) = smarthost
         .rsplit_once(':')
-        .ok_or_else(|| fail(format!("smarthost {smarthost:?}: missing port")))?;
+        .ok_or_else(|| SendError::fatal(format!("smarthost {smarthost:?}: missing port")))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = port
         .parse()
-        .map_err(|_| fail(format!("smarthost {smarthost:?}: bad port")))?;
+        .map_err(|_| SendError::fatal(format!("smarthost {smarthost:?}: bad port")))?;
     Ok((host.to_string(), port))
 }
 
@@ -275,20 +260,21 @@ fn tls_parameters(c: &EmailConfig, host: &str) -> Result<TlsParameters, SendErro
         }
         std::fs::read(file)
             .map(Some)
-            .map_err(|e| fail(format!("tls_config: reading {file}: {e}")))
+            .map_err(|e| SendError::fatal(format!("tls_config: reading {file}: {e}")))
     };
     let mut b = TlsParameters::builder(name).dangerous_accept_invalid_certs(t.insecure_skip_verify);
     if let Some(ca) = read(&t.ca, &t.ca_file)? {
-        let cert = Certificate::from_pem(&ca).map_err(|e| fail(format!("tls_config ca: {e}")))?;
+        let cert = Certificate::from_pem(&ca)
+            .map_err(|e| SendError::fatal(format!("tls_config ca: {e}")))?;
         b = b.add_root_certificate(cert);
     }
     if let (Some(cert), Some(key)) = (read(&t.cert, &t.cert_file)?, read(&t.key, &t.key_file)?) {
         let id = Identity::from_pem(&cert, &key)
-            .map_err(|e| fail(format!("tls_config client certificate: {e}")))?;
+            .map_err(|e| SendError::fatal(format!("tls_config client certificate: {e}")))?;
         b = b.identify_with(id);
     }
     b.build_rustls()
-        .map_err(|e| fail(format!("tls_config: {e}")))
+        .map_err(|e| SendError::fatal(format!("tls_config: {e}")))
 }
 
 struct Composed {
@@ -299,7 +285,7 @@ struct Composed {
 fn addresses(list: &str, what: &str) -> Result<Vec<Address>, SendError> {
     let boxes: Mailboxes = list
         .parse()
-        .map_err(|e| fail(format!("parse '{what}' addresses: {e}")))?;
+        .map_err(|e| SendError::fatal(format!("parse '{what}' addresses: {e}")))?;
     Ok(boxes.into_iter().map(|m| m.email).collect())
 }
 
@@ -310,14 +296,14 @@ fn compose(r: &mut Render, c: &EmailConfig, d: &Delivery, now: i64) -> Result<Co
     r.check()?;
     let senders = addresses(&from, "from")?;
     if senders.len() != 1 {
-        return Err(fail(format!(
+        return Err(SendError::fatal(format!(
             "must be exactly one 'from' address (got: {})",
             senders.len()
         )));
     }
     let recipients = addresses(&to, "to")?;
     let envelope = Envelope::new(senders.into_iter().next(), recipients)
-        .map_err(|e| fail(format!("envelope: {e}")))?;
+        .map_err(|e| SendError::fatal(format!("envelope: {e}")))?;
 
     let mut headers: Vec<(String, String)> = c
         .headers
@@ -338,7 +324,9 @@ fn compose(r: &mut Render, c: &EmailConfig, d: &Delivery, now: i64) -> Result<Co
     for (name, t) in &headers {
         let v = r.text(t);
         if let Some(e) = &r.error {
-            return Err(fail(format!("execute {name:?} header template: {e}")));
+            return Err(SendError::fatal(format!(
+                "execute {name:?} header template: {e}"
+            )));
         }
         out.push_str(&format!("{name}: {}\r\n", q_encode(&v)));
     }
@@ -413,11 +401,7 @@ fn hash(s: &str) -> u64 {
 }
 
 fn message_id(key: &str, now: i64) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into());
+    let host = model::hostname().unwrap_or("localhost");
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())

@@ -78,13 +78,6 @@ pub struct Clients {
     by_tls: Mutex<HashMap<String, HttpsClient>>,
 }
 
-fn fail(message: String) -> SendError {
-    SendError {
-        message,
-        retry: false,
-    }
-}
-
 impl Clients {
     fn client(&self, tls: Option<&TlsConfig>) -> Result<HttpsClient, SendError> {
         let key = format!("{tls:?}");
@@ -93,7 +86,7 @@ impl Clients {
             return Ok(c.clone());
         }
         let connector = model::tls::connector(tls.map(options).as_ref())
-            .map_err(|e| fail(format!("tls_config: {e}")))?;
+            .map_err(|e| SendError::fatal(format!("tls_config: {e}")))?;
         let c = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
         map.insert(key, c.clone());
         Ok(c)
@@ -175,7 +168,9 @@ impl Clients {
                 }
                 let req = req
                     .body(Full::new(Bytes::from(body.clone())))
-                    .map_err(|e| fail(format!("bad request to {}: {e}", redact(&url))))?;
+                    .map_err(|e| {
+                        SendError::fatal(format!("bad request to {}: {e}", redact(&url)))
+                    })?;
                 let resp = client.request(req).await.map_err(|e| SendError {
                     message: format!("{method} {}: {}", redact(&url), model::error_chain(&e)),
                     retry: true,
@@ -206,7 +201,7 @@ impl Clients {
                     }
                 }
             }
-            Err(fail(format!(
+            Err(SendError::fatal(format!(
                 "{method} {}: stopped after 10 redirects",
                 redact(&url)
             )))
@@ -220,7 +215,7 @@ impl Clients {
     }
 }
 
-fn base64(b: &[u8]) -> String {
+pub(crate) fn base64(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(b)
 }

@@ -25,13 +25,6 @@ pub fn key_hash(group_key: &str) -> String {
         .collect()
 }
 
-fn fail(message: String) -> SendError {
-    SendError {
-        message,
-        retry: false,
-    }
-}
-
 /// A response's verdict: 2xx is success; 5xx and `also` may be retried.
 fn verdict(r: &super::http::Response, also: u16, detail: String) -> Result<(), SendError> {
     if (200..300).contains(&r.status) {
@@ -50,19 +43,19 @@ fn verdict(r: &super::http::Response, also: u16, detail: String) -> Result<(), S
 
 fn pagerduty_details(r: &mut Render, c: &PagerdutyConfig, d: &Delivery, now: i64) -> Json {
     let mut out = Map::new();
-    let data = r.data().clone();
-    let (firing, resolved): (Vec<Json>, Vec<Json>) = {
-        let all = data["alerts"].as_array().cloned().unwrap_or_default();
-        all.into_iter().partition(|a| a["status"] == "firing")
-    };
-    let _ = (d, now);
+    let (firing, resolved): (Vec<Json>, Vec<Json>) = d
+        .alerts
+        .iter()
+        .map(|a| crate::notify::alert_json(a, now))
+        .partition(|a| a["status"] == "firing");
     // Upstream's defaults render the alerts with `toJson` and their
     // counts; the same values, built directly.
+    let (num_firing, num_resolved) = (firing.len(), resolved.len());
     for (k, v) in [
-        ("firing", Json::from(firing.clone())),
-        ("resolved", Json::from(resolved.clone())),
-        ("num_firing", Json::from(firing.len())),
-        ("num_resolved", Json::from(resolved.len())),
+        ("firing", Json::from(firing)),
+        ("resolved", Json::from(resolved)),
+        ("num_firing", Json::from(num_firing)),
+        ("num_resolved", Json::from(num_resolved)),
     ] {
         if !c.details.contains_key(k) {
             out.insert(k.into(), v);
@@ -121,7 +114,7 @@ pub async fn pagerduty(
         let service_key = r.text(&raw);
         r.check()?;
         if service_key.is_empty() {
-            return Err(fail("service key cannot be empty".into()));
+            return Err(SendError::fatal("service key cannot be empty"));
         }
         msg.insert("service_key".into(), service_key.into());
         msg.insert("incident_key".into(), key.into());
@@ -177,7 +170,7 @@ pub async fn pagerduty(
             .collect();
         r.check()?;
         if routing_key.is_empty() {
-            return Err(fail("routing key cannot be empty".into()));
+            return Err(SendError::fatal("routing key cannot be empty"));
         }
         msg.insert("routing_key".into(), routing_key.into());
         msg.insert("dedup_key".into(), key.into());
@@ -269,10 +262,10 @@ pub async fn opsgenie(
     } else {
         let (message, _) = truncate_runes(&r.or(&c.message, "opsgenie.default.message"), 130);
         let description = r.or(&c.description, "opsgenie.default.description");
-        let mut details: Map<String, Json> = r.data()["commonLabels"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+        let mut details: Map<String, Json> = crate::notify::common(&d.alerts, |a| &a.labels)
+            .into_iter()
+            .map(|(k, v)| (k, Json::String(v)))
+            .collect();
         for (k, v) in &c.details {
             details.insert(k.clone(), r.text(v).into());
         }
@@ -346,7 +339,7 @@ pub async fn opsgenie(
         }
     }
     r.check()
-        .map_err(|e| fail(format!("templating error: {}", e.message)))?;
+        .map_err(|e| SendError::fatal(format!("templating error: {}", e.message)))?;
     let auth = [("authorization", format!("GenieKey {key}"))];
     for (method, url, body) in requests {
         let resp = s

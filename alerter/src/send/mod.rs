@@ -57,9 +57,8 @@ pub(crate) struct Render<'a> {
     delivery: &'a Delivery,
     external_url: &'a str,
     now: i64,
-    /// The template data and its JSON form, made when first needed.
+    /// The template data, made when first needed.
     data: std::cell::OnceCell<Value>,
-    json: std::cell::OnceCell<Json>,
     error: Option<String>,
 }
 
@@ -167,12 +166,6 @@ impl Render<'_> {
         }
     }
 
-    /// The notification data as JSON (upstream `template.Data`).
-    pub fn data(&self) -> &Json {
-        self.json
-            .get_or_init(|| crate::notify::data(&self.context(), &self.delivery.alerts))
-    }
-
     /// Fails with the first template error, if any.
     pub fn check(&self) -> Result<(), SendError> {
         match &self.error {
@@ -244,11 +237,6 @@ impl Sender {
         }
     }
 
-    /// The templates notifications are rendered with.
-    pub fn templates(&self) -> &Templates {
-        &self.templates
-    }
-
     pub(crate) fn render<'a>(&'a self, d: &'a Delivery, now: i64) -> Render<'a> {
         Render {
             templates: &self.templates,
@@ -256,7 +244,6 @@ impl Sender {
             external_url: &self.external_url,
             now,
             data: std::cell::OnceCell::new(),
-            json: std::cell::OnceCell::new(),
             error: None,
         }
     }
@@ -286,28 +273,21 @@ impl Sender {
         d: &Delivery,
         now: i64,
     ) -> Result<(), SendError> {
-        let ctx = Context {
-            receiver: &d.receiver,
-            group_key: &d.group_key,
-            group_labels: &d.group_labels,
-            route_labels: &d.route_labels,
-            reason: d.reason,
-            external_url: &self.external_url,
-            now,
-        };
-        let message = crate::notify::webhook_message(&ctx, &d.alerts, c.max_alerts);
         let mut r = self.render(d, now);
         // A `payload` replaces the message: its strings are templates.
         let body = match &c.payload {
             Some(p) => {
                 let v = r.json(p, false);
-                r.check().map_err(|e| SendError {
-                    message: format!("failed to render custom payload: {}", e.message),
-                    retry: false,
+                r.check().map_err(|e| {
+                    SendError::fatal(format!("failed to render custom payload: {}", e.message))
                 })?;
                 go_json(&v)
             }
-            None => go_json(&message),
+            None => go_json(&crate::notify::webhook_message(
+                &r.context(),
+                &d.alerts,
+                c.max_alerts,
+            )),
         };
         let raw = secret_or_file(&c.url, &c.url_file)?;
         let url = r.text(&raw);
