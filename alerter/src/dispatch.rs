@@ -192,9 +192,12 @@ impl Dispatcher {
         self.tree = tree;
     }
 
-    /// Whether any group holds the alert with fingerprint `fp`.
-    pub fn holds(&self, fp: u64) -> bool {
-        self.groups.values().any(|g| g.alerts.contains_key(&fp))
+    /// The fingerprints of the alerts some group holds.
+    pub fn held(&self) -> std::collections::HashSet<u64> {
+        self.groups
+            .values()
+            .flat_map(|g| g.alerts.keys().copied())
+            .collect()
     }
 
     /// When the next group is due, if any.

@@ -389,7 +389,7 @@ impl Alerter {
                 .iter()
                 .filter(|a| {
                     inhibitor(&self.inhibitions, &sources, &a.labels).is_none()
-                        && self.silences.muting(&a.labels, now).is_empty()
+                        && !self.silences.mutes_any(&a.labels, now)
                 })
                 .cloned()
                 .collect();
@@ -449,9 +449,11 @@ impl Alerter {
         // At most once a second: the sweep is over every alert held.
         if now - self.swept >= 1_000 {
             self.swept = now;
-            let dispatch = &self.dispatch;
-            self.alerts
-                .retain(|fp, a| !a.is_resolved(now) || dispatch.holds(*fp));
+            if self.alerts.values().any(|a| a.is_resolved(now)) {
+                let held = self.dispatch.held();
+                self.alerts
+                    .retain(|fp, a| !a.is_resolved(now) || held.contains(fp));
+            }
         }
         // Every 15 minutes, as upstream: silences expired longer than the
         // retention and log entries older than it are dropped, from

@@ -166,6 +166,29 @@ fn uuid() -> String {
     )
 }
 
+/// Why a silence could not be changed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// No silence has this id.
+    NotFound(String),
+    Other(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::NotFound(id) => write!(f, "silence {id} not found"),
+            Error::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<String> for Error {
+    fn from(e: String) -> Self {
+        Error::Other(e)
+    }
+}
+
 /// Silences, in memory and in their SQLite file.
 pub struct Silences {
     conn: Option<Connection>,
@@ -223,13 +246,16 @@ impl Silences {
     }
 
     /// Creates a silence, or updates the one with its id. Returns the id.
-    pub fn set(&mut self, mut sil: Silence, now: i64) -> Result<String, String> {
+    pub fn set(&mut self, mut sil: Silence, now: i64) -> Result<String, Error> {
         if !sil.id.is_empty() {
             let Some(old) = self.all.get(&sil.id) else {
-                return Err(format!("silence {} not found", sil.id));
+                return Err(Error::NotFound(sil.id));
             };
             if old.state(now) == State::Expired {
-                return Err(format!("silence {} is already expired", sil.id));
+                return Err(Error::Other(format!(
+                    "silence {} is already expired",
+                    sil.id
+                )));
             }
         } else {
             sil.id = uuid();
@@ -242,13 +268,13 @@ impl Silences {
     }
 
     /// Ends a silence now (a pending one never starts).
-    pub fn expire(&mut self, id: &str, now: i64) -> Result<(), String> {
+    pub fn expire(&mut self, id: &str, now: i64) -> Result<(), Error> {
         let Some(s) = self.all.get(id) else {
-            return Err(format!("silence {id} not found"));
+            return Err(Error::NotFound(id.to_string()));
         };
         let mut s = s.clone();
         match s.state(now) {
-            State::Expired => return Err(format!("silence {id} is already expired")),
+            State::Expired => return Err(Error::Other(format!("silence {id} is already expired"))),
             State::Pending => {
                 s.starts_at = now;
                 s.ends_at = now;
@@ -289,6 +315,11 @@ impl Silences {
 
     pub fn all(&self) -> impl Iterator<Item = &Silence> {
         self.all.values()
+    }
+
+    /// Whether an active silence mutes `labels` at `now`.
+    pub fn mutes_any(&self, labels: &BTreeMap<String, String>, now: i64) -> bool {
+        self.all.values().any(|s| s.mutes(labels, now))
     }
 
     /// Ids of the active silences that mute `labels` at `now`.

@@ -28,6 +28,9 @@ pub fn glob(p: &Path) -> Vec<PathBuf> {
             }
             continue;
         }
+        let Some(pattern) = tokens(&name) else {
+            return Vec::new();
+        };
         let mut next = Vec::new();
         for dir in &found {
             let list = if dir.as_os_str().is_empty() {
@@ -36,7 +39,7 @@ pub fn glob(p: &Path) -> Vec<PathBuf> {
                 dir.as_path()
             };
             for e in std::fs::read_dir(list).into_iter().flatten().flatten() {
-                if wildcard(&name, &e.file_name().to_string_lossy()) {
+                if matches(&pattern, &e.file_name().to_string_lossy()) {
                     next.push(dir.join(e.file_name()));
                 }
             }
@@ -106,9 +109,10 @@ fn tokens(pattern: &str) -> Option<Vec<Tok>> {
 /// path component). Backtracks only to the last `*`, so the time is at
 /// most the product of the lengths.
 pub fn wildcard(pattern: &str, name: &str) -> bool {
-    let Some(p) = tokens(pattern) else {
-        return false;
-    };
+    tokens(pattern).is_some_and(|p| matches(&p, name))
+}
+
+fn matches(p: &[Tok], name: &str) -> bool {
     let n: Vec<char> = name.chars().collect();
     let one = |t: &Tok, c: char| match t {
         Tok::Any => c != '/',

@@ -255,26 +255,10 @@ impl Notifier {
             q.stopped.store(true, Ordering::Relaxed);
             q.wake.notify_one();
         }
-        let client: Client<HttpConnector, Full<Bytes>> =
-            Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new());
+        let client = client();
         let work = async {
             for q in &queues {
-                loop {
-                    let batch: Vec<serde_json::Value> = {
-                        let mut held = q.alerts.lock();
-                        let n = held.len().min(MAX_BATCH);
-                        held.drain(..n).collect()
-                    };
-                    if batch.is_empty() {
-                        break;
-                    }
-                    let body = Bytes::from(serde_json::to_vec(&batch).unwrap_or_default());
-                    let counter = match post(&client, &q.target, body).await {
-                        Ok(()) => &self.shared.counters.sent,
-                        Err(_) => &self.shared.counters.errors,
-                    };
-                    counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                }
+                while send_batch(&client, q, &self.shared).await {}
             }
         };
         if tokio::time::timeout(limit, work).await.is_err() {
@@ -320,38 +304,46 @@ impl Notifier {
     }
 }
 
+fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new())
+}
+
+/// Posts the next batch (up to [`MAX_BATCH`]) of a queue and counts it as
+/// sent or failed; `false` when the queue was empty.
+async fn send_batch(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    q: &Queue,
+    shared: &Shared,
+) -> bool {
+    let batch: Vec<serde_json::Value> = {
+        let mut held = q.alerts.lock();
+        let n = held.len().min(MAX_BATCH);
+        held.drain(..n).collect()
+    };
+    if batch.is_empty() {
+        return false;
+    }
+    let body = Bytes::from(serde_json::to_vec(&batch).unwrap_or_default());
+    let counter = match post(client, &q.target, body).await {
+        Ok(()) => &shared.counters.sent,
+        Err(e) => {
+            tracing::error!(alertmanager = %q.target.url, count = batch.len(), error = %e, "error sending alerts");
+            &shared.counters.errors
+        }
+    };
+    counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    true
+}
+
 /// Sends one Alertmanager's queue in batches until it is stopped.
 async fn send_loop(q: Arc<Queue>, shared: Arc<Shared>) {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new());
+    let client = client();
     loop {
         if q.stopped.load(Ordering::Relaxed) {
             return;
         }
-        let batch: Vec<serde_json::Value> = {
-            let mut held = q.alerts.lock();
-            let n = held.len().min(MAX_BATCH);
-            held.drain(..n).collect()
-        };
-        if batch.is_empty() {
+        if !send_batch(&client, &q, &shared).await {
             q.wake.notified().await;
-            continue;
-        }
-        let body = Bytes::from(serde_json::to_vec(&batch).unwrap_or_default());
-        match post(&client, &q.target, body).await {
-            Ok(()) => {
-                shared
-                    .counters
-                    .sent
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            }
-            Err(e) => {
-                shared
-                    .counters
-                    .errors
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                tracing::error!(alertmanager = %q.target.url, count = batch.len(), error = %e, "error sending alerts");
-            }
         }
     }
 }

@@ -125,11 +125,8 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Vec<String> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut rule_files = Vec::new();
     for rf in &tf.rule_files {
-        let p = if Path::new(rf).is_absolute() {
-            PathBuf::from(rf)
-        } else {
-            dir.join(rf)
-        };
+        // An absolute pattern stays as it is.
+        let p = dir.join(rf);
         let matched = file::glob(&p);
         if matched.is_empty() {
             eprintln!("  WARNING: no file match pattern {}", p.display());
@@ -148,25 +145,29 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Vec<String> {
             return vec![format!("group name repeated in evaluation order: {g}")];
         }
     }
+    let fopts = Options {
+        names: NameValidation::Utf8,
+        ignore_unknown_fields: opts.ignore_unknown_fields,
+    };
+    let loaded: Vec<(PathBuf, Result<file::RuleFile, Vec<String>>)> = rule_files
+        .into_iter()
+        .map(|f| {
+            let r = file::load(&f, fopts).map_err(|es| es.iter().map(|e| e.to_string()).collect());
+            (f, r)
+        })
+        .collect();
     let mut errs = Vec::new();
-    for (i, tg) in tf.tests.iter().enumerate() {
+    for tg in &tf.tests {
         if let Some(re) = &opts.run {
             if !re.is_match(&tg.name) {
                 continue;
             }
         }
-        let name = if tg.name.is_empty() {
-            format!("unnamed#{i}")
-        } else {
-            tg.name.clone()
-        };
-        let _ = name;
         let setup = Setup {
             eval_interval,
             order: &order,
-            rule_files: &rule_files,
+            rule_files: &loaded,
             fuzzy: tf.fuzzy_compare,
-            ignore_unknown_fields: opts.ignore_unknown_fields,
         };
         errs.extend(test_group(tg, &setup));
     }
@@ -176,9 +177,9 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Vec<String> {
 struct Setup<'a> {
     eval_interval: Duration,
     order: &'a HashMap<String, usize>,
-    rule_files: &'a [PathBuf],
+    /// Each rule file, read and parsed once for all test groups.
+    rule_files: &'a [(PathBuf, Result<file::RuleFile, Vec<String>>)],
     fuzzy: bool,
-    ignore_unknown_fields: bool,
 }
 
 fn test_group(tg: &TestGroup, s: &Setup) -> Vec<String> {
@@ -220,12 +221,8 @@ fn test_group(tg: &TestGroup, s: &Setup) -> Vec<String> {
     };
     let mut groups = Vec::new();
     let mut errs = Vec::new();
-    let fopts = Options {
-        names: NameValidation::Utf8,
-        ignore_unknown_fields: s.ignore_unknown_fields,
-    };
-    for f in s.rule_files {
-        match file::load(f, fopts) {
+    for (f, loaded) in s.rule_files {
+        match loaded {
             Ok(rf) => {
                 for g in &rf.groups {
                     match Group::new(f, g, interval, Duration::ZERO) {
@@ -234,7 +231,7 @@ fn test_group(tg: &TestGroup, s: &Setup) -> Vec<String> {
                     }
                 }
             }
-            Err(es) => errs.extend(es.iter().map(|e| e.to_string())),
+            Err(es) => errs.extend(es.iter().cloned()),
         }
     }
     if !errs.is_empty() {

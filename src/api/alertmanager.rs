@@ -1,6 +1,7 @@
 //! Alertmanager's API v2 on the built-in alerter: what Prometheus posts
 //! to and `amtool` reads.
 
+use alerter::silence::Error as SilenceError;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -27,13 +28,7 @@ pub async fn post_alerts(State(st): State<Arc<AppState>>, body: axum::body::Byte
     };
     let alerts: Vec<Value> = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!(format!("invalid alerts: {e}"))),
-            )
-                .into_response()
-        }
+        Err(e) => return bad_request(format!("invalid alerts: {e}")),
     };
     let errs = svc.post(&alerts);
     if errs.is_empty() {
@@ -87,9 +82,7 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
         .map(|r| regex::Regex::new(&format!("^(?:{r})$")))
     {
         Some(Ok(re)) => Some(re),
-        Some(Err(e)) => {
-            return (StatusCode::BAD_REQUEST, Json(json!(e.to_string()))).into_response()
-        }
+        Some(Err(e)) => return bad_request(e.to_string()),
         None => None,
     };
     let (active, silenced, inhibited) = (
@@ -168,25 +161,16 @@ pub async fn post_silence(State(st): State<Arc<AppState>>, body: axum::body::Byt
     let now = svc.now();
     let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!(format!("invalid silence: {e}"))),
-            )
-                .into_response()
-        }
+        Err(e) => return bad_request(format!("invalid silence: {e}")),
     };
     let sil = match alerter::silence::from_json(&v, now) {
         Ok(s) => s,
         Err(e) => return bad_request(e),
     };
-    let known = sil.id.is_empty() || svc.with(|a| a.silences.get(&sil.id).is_some());
-    if !known {
-        return silence_not_found(&sil.id);
-    }
     match svc.with_mut(|a| a.silences.set(sil, now)) {
         Ok(id) => Json(json!({"silenceID": id})).into_response(),
-        Err(e) => bad_request(e),
+        Err(SilenceError::NotFound(id)) => silence_not_found(&id),
+        Err(e) => bad_request(e.to_string()),
     }
 }
 
@@ -212,12 +196,14 @@ pub async fn delete_silence(
         return not_running();
     };
     let now = svc.now();
-    if svc.with(|a| a.silences.get(&id).is_none()) {
-        return silence_not_found(&id);
-    }
     match svc.with_mut(|a| a.silences.expire(&id, now)) {
         Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!(e))).into_response(),
+        Err(SilenceError::NotFound(id)) => silence_not_found(&id),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!(e.to_string())),
+        )
+            .into_response(),
     }
 }
 
