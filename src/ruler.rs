@@ -188,7 +188,7 @@ impl Ruler {
             &'static str,
             fn(&rules::manager::GroupView) -> f64,
         );
-        let per_group: [Metric; 8] = [
+        let per_group: [Metric; 9] = [
             ("watchfire_rule_group_last_duration_seconds", "The duration of the last rule group evaluation.", "gauge", |g| g.evaluation_seconds),
             ("watchfire_rule_group_last_evaluation_timestamp_seconds", "The timestamp of the last rule group evaluation in seconds.", "gauge", |g| g.last_evaluation as f64 / 1000.0),
             ("watchfire_rule_group_interval_seconds", "The interval of a rule group.", "gauge", |g| g.interval.as_secs_f64()),
@@ -197,6 +197,7 @@ impl Ruler {
             ("watchfire_rule_group_iterations_total", "The total number of scheduled rule group evaluations, whether executed or missed.", "counter", |g| (g.counters.iterations + g.counters.missed) as f64),
             ("watchfire_rule_group_iterations_missed_total", "The total number of rule group evaluations missed due to slow rule group evaluation.", "counter", |g| g.counters.missed as f64),
             ("watchfire_rule_evaluations_total", "The total number of rule evaluations.", "counter", |g| g.counters.evaluations as f64),
+            ("watchfire_rule_evaluation_failures_total", "The total number of rule evaluation failures.", "counter", |g| g.counters.failures as f64),
         ];
         for (name, help, kind, f) in per_group {
             gauge(out, name, help, kind);
@@ -204,20 +205,6 @@ impl Ruler {
                 let key = format!("{};{}", g.file, g.name);
                 let _ = writeln!(out, "{name}{{rule_group={key:?}}} {}", f(g));
             }
-        }
-        gauge(
-            out,
-            "watchfire_rule_evaluation_failures_total",
-            "The total number of rule evaluation failures.",
-            "counter",
-        );
-        for g in &views {
-            let key = format!("{};{}", g.file, g.name);
-            let _ = writeln!(
-                out,
-                "watchfire_rule_evaluation_failures_total{{rule_group={key:?}}} {}",
-                g.counters.failures
-            );
         }
         let c = self.notifier.counters();
         for (name, help, kind, v) in [

@@ -128,9 +128,8 @@ pub struct Loaded {
     pub raw: Config,
     /// Receivers with `global:` filled in.
     pub receivers: Vec<ReceiverConfig>,
-    /// Names of `time_intervals` and `mute_time_intervals`.
-    pub time_intervals: HashSet<String>,
-    /// Each named interval's entries, parsed.
+    /// Each named interval (`time_intervals` and `mute_time_intervals`)
+    /// with its entries, parsed.
     pub intervals: BTreeMap<String, Vec<crate::timeinterval::TimeInterval>>,
 }
 
@@ -306,7 +305,6 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
     Ok(Loaded {
         raw,
         receivers,
-        time_intervals: intervals,
         intervals: specs,
     })
 }
@@ -353,9 +351,6 @@ fn check_route_node(r: &RouteConfig) -> Result<(), String> {
         }
     }
     crate::matcher::from_maps(&r.match_, &re)?;
-    for m in &r.matchers {
-        crate::matcher::parse(m)?;
-    }
     if let Some(g) = &r.group_by {
         let all = g.iter().any(|l| l == "...");
         let mut seen = HashSet::new();

@@ -135,8 +135,7 @@ pub struct Dispatcher {
 
 /// `{a="b", c="d"}`, as Go's `model.LabelSet` prints.
 pub fn labels_string(l: &BTreeMap<String, String>) -> String {
-    let parts: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-    format!("{{{}}}", parts.join(", "))
+    model::labels::set_string(l.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 fn ms(d: std::time::Duration) -> i64 {

@@ -38,7 +38,7 @@ impl Matcher {
 
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = if is_legacy_name(&self.name) {
+        let name = if crate::config::is_classic_name(&self.name) {
             self.name.clone()
         } else {
             format!("{:?}", self.name)
@@ -51,13 +51,6 @@ impl fmt::Display for Matcher {
 pub fn list_string(ms: &[Matcher]) -> String {
     let parts: Vec<String> = ms.iter().map(|m| m.to_string()).collect();
     format!("{{{}}}", parts.join(","))
-}
-
-fn is_legacy_name(n: &str) -> bool {
-    let mut c = n.chars();
-    c.next()
-        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
-        && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
 /// Sorts as Alertmanager's `labels.Matchers` sort: by name, value, type.

@@ -121,19 +121,12 @@ impl Default for GlobalConfig {
 impl GlobalConfig {
     /// Upstream's exclusivity checks on `global:`, in its order.
     pub fn check(&self) -> Result<(), String> {
-        let both = |a: bool, b: bool, what: &str| {
-            if a && b {
-                Err(format!("at most one of {what} must be configured"))
-            } else {
-                Ok(())
-            }
-        };
-        both(
+        exclusive(
             set(&self.slack_app_token),
             set(&self.slack_app_token_file),
             "slack_app_token & slack_app_token_file",
         )?;
-        both(
+        exclusive(
             opt(&self.slack_api_url),
             set(&self.slack_api_url_file),
             "slack_api_url & slack_api_url_file",
@@ -143,47 +136,47 @@ impl GlobalConfig {
         if token && api && self.slack_api_url != self.slack_app_url {
             return Err("at most one of slack_app_token/slack_app_token_file & slack_api_url/slack_api_url_file must be configured".into());
         }
-        both(
+        exclusive(
             set(&self.opsgenie_api_key),
             set(&self.opsgenie_api_key_file),
             "opsgenie_api_key & opsgenie_api_key_file",
         )?;
-        both(
+        exclusive(
             set(&self.victorops_api_key),
             set(&self.victorops_api_key_file),
             "victorops_api_key & victorops_api_key_file",
         )?;
-        both(
+        exclusive(
             set(&self.telegram_bot_token),
             set(&self.telegram_bot_token_file),
             "telegram_bot_token & telegram_bot_token_file",
         )?;
-        both(
+        exclusive(
             set(&self.smtp_auth_password),
             set(&self.smtp_auth_password_file),
             "smtp_auth_password & smtp_auth_password_file",
         )?;
-        both(
+        exclusive(
             self.rocketchat_token.is_some(),
             set(&self.rocketchat_token_file),
             "rocketchat_token & rocketchat_token_file",
         )?;
-        both(
+        exclusive(
             self.rocketchat_token_id.is_some(),
             set(&self.rocketchat_token_id_file),
             "rocketchat_token_id & rocketchat_token_id_file",
         )?;
-        both(
+        exclusive(
             set(&self.smtp_auth_secret),
             set(&self.smtp_auth_secret_file),
             "smtp_auth_secret & smtp_auth_secret_file",
         )?;
-        both(
+        exclusive(
             set(&self.wechat_api_secret),
             set(&self.wechat_api_secret_file),
             "wechat_api_secret & wechat_api_secret_file",
         )?;
-        both(
+        exclusive(
             opt(&self.mattermost_webhook_url),
             set(&self.mattermost_webhook_url_file),
             "mattermost_webhook_url & mattermost_webhook_url_file",

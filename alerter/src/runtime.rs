@@ -479,11 +479,14 @@ impl Alerter {
     /// alert matches both sides, sources that do too are passed over, so
     /// an alert never inhibits itself.
     pub fn inhibited_by(&self, labels: &BTreeMap<String, String>, now: i64) -> Option<u64> {
-        inhibitor(
-            &self.inhibitions,
-            &sources(&self.inhibitions, &self.alerts, now),
-            labels,
-        )
+        self.inhibitor(now)(labels)
+    }
+
+    /// [`Alerter::inhibited_by`] for many alerts: the firing sources are
+    /// found once.
+    pub fn inhibitor(&self, now: i64) -> impl Fn(&BTreeMap<String, String>) -> Option<u64> + '_ {
+        let sources = sources(&self.inhibitions, &self.alerts, now);
+        move |labels| inhibitor(&self.inhibitions, &sources, labels)
     }
 
     /// Records a delivery that went out, so it is not sent again.
@@ -495,10 +498,9 @@ impl Alerter {
         );
     }
 
-    /// The route a group key belongs to (`route key:{group labels}`).
-    /// Every alert held, by labels.
-    pub fn alerts(&self) -> Vec<Alert> {
-        self.alerts.values().cloned().collect()
+    /// Every alert held.
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts.values()
     }
 
     /// The receivers an alert reaches.

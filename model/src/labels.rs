@@ -371,6 +371,16 @@ impl LabelsBuilder {
     }
 }
 
+/// A label set as Go's `model.LabelSet` and Prometheus's
+/// `Labels.String()` print it: `{a="b", c="d"}`, in the order given.
+pub fn set_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let parts: Vec<String> = pairs
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

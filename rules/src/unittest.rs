@@ -470,14 +470,12 @@ fn float_eq(a: f64, b: f64, fuzzy: bool) -> bool {
 }
 
 /// Prometheus's `Labels.String()`: `{a="b", c="d"}`.
-pub fn labels_string(l: &Labels) -> String {
-    let parts: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-    format!("{{{}}}", parts.join(", "))
+fn labels_string(l: &Labels) -> String {
+    model::labels::set_string(l.iter())
 }
 
 fn pairs_string(m: &BTreeMap<String, String>) -> String {
-    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-    format!("{{{}}}", parts.join(", "))
+    model::labels::set_string(m.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 fn samples_string(s: &[(Labels, f64)]) -> String {

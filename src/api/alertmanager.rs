@@ -91,8 +91,8 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
         flag(&p, "inhibited", true),
     );
     let out: Vec<Value> = svc.with(|a| {
+        let inhibitor = a.inhibitor(now);
         a.alerts()
-            .iter()
             .filter(|x| !x.is_resolved(now))
             .filter(|x| matchers.iter().all(|m| m.matches(&x.labels)))
             .filter_map(|x| {
@@ -103,8 +103,7 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
                     }
                 }
                 let by = a.silences.muting(&x.labels, now);
-                let inh: Vec<String> = a
-                    .inhibited_by(&x.labels, now)
+                let inh: Vec<String> = inhibitor(&x.labels)
                     .map(|fp| format!("{fp:016x}"))
                     .into_iter()
                     .collect();

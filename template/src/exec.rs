@@ -130,27 +130,27 @@ impl State<'_> {
     fn range(&mut self, b: &Branch, dot: &Value) -> Result<(), Error> {
         let mark = self.vars.len();
         let v = self.pipeline(dot, &b.pipe)?;
-        let items: Vec<(Value, Value)> = match v.resolved() {
-            Value::List(l) => l
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), v.clone()))
-                .collect(),
-            Value::Map(m) => m
-                .entries
-                .iter()
-                .map(|(k, v)| (Value::String(k.clone()), v.clone()))
-                .collect(),
-            Value::Int(n) => {
-                // Counted without building a list, however large `n` is.
-                return self.range_count(b, dot, mark, n);
+        // (key, element) pairs; an integer is counted without building a
+        // list, however large it is.
+        let items: Box<dyn Iterator<Item = (Value, Value)>> = match v.resolved() {
+            Value::List(l) => {
+                Box::new((0..l.len()).map(move |i| (Value::Int(i as i64), l[i].clone())))
             }
-            Value::Nil => Vec::new(),
+            Value::Map(m) => Box::new(
+                m.entries
+                    .iter()
+                    .map(|(k, v)| (Value::String(k.clone()), v.clone()))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            ),
+            Value::Int(n) => Box::new((0..n.max(0)).map(|i| (Value::Int(i), Value::Int(i)))),
+            Value::Nil => Box::new(std::iter::empty()),
             other => {
                 return Err(self.err(format!("range can't iterate over {other}")));
             }
         };
-        if items.is_empty() {
+        let mut items = items.peekable();
+        if items.peek().is_none() {
             if let Some(o) = &b.otherwise {
                 self.walk(o, dot)?;
             }
@@ -170,34 +170,6 @@ impl State<'_> {
             }
             let inner = self.vars.len();
             let flow = self.walk(&b.list, &elem)?;
-            self.vars.truncate(inner);
-            if let Flow::Break = flow {
-                break;
-            }
-        }
-        self.vars.truncate(mark);
-        Ok(())
-    }
-
-    fn range_count(&mut self, b: &Branch, dot: &Value, mark: usize, n: i64) -> Result<(), Error> {
-        if n <= 0 {
-            if let Some(o) = &b.otherwise {
-                self.walk(o, dot)?;
-            }
-            self.vars.truncate(mark);
-            return Ok(());
-        }
-        let nvars = b.pipe.vars.len();
-        for i in 0..n {
-            let top = self.vars.len();
-            if nvars >= 1 && top >= 1 {
-                self.vars[top - 1].1 = Value::Int(i);
-            }
-            if nvars == 2 && top >= 2 {
-                self.vars[top - 2].1 = Value::Int(i);
-            }
-            let inner = self.vars.len();
-            let flow = self.walk(&b.list, &Value::Int(i))?;
             self.vars.truncate(inner);
             if let Flow::Break = flow {
                 break;
