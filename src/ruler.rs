@@ -58,8 +58,7 @@ pub struct RulerOptions {
 
 /// Everything a configuration needs, read and checked.
 pub struct Prepared {
-    groups: Vec<(rules::GroupConfig, Group)>,
-    defaults: Defaults,
+    groups: Vec<Group>,
     targets: Vec<Target>,
     relabel: Option<rules::notifier::Relabel>,
     external_labels: Labels,
@@ -127,14 +126,13 @@ impl Ruler {
                 .map_err(|e| format!("embedded rules: {e:?}"))?;
             for g in file.groups {
                 let rg = Group::new(path, &g, defaults.interval, defaults.query_offset)?;
-                groups.push((g, rg));
+                groups.push(rg);
             }
         }
         let targets = rules::notifier::targets(cfg.alerting.as_ref())?;
         let relabel = alert_relabel(cfg.alerting.as_ref())?;
         Ok(Prepared {
             groups,
-            defaults,
             targets,
             relabel,
             external_labels: Labels::from_pairs(cfg.global.external_labels.clone()),
@@ -159,7 +157,7 @@ impl Ruler {
             p.evaluation_interval,
         ));
         let n = p.groups.len();
-        m.update(p.groups, p.defaults).await;
+        m.update(p.groups).await;
         tracing::info!(groups = n, "rules loaded");
     }
 

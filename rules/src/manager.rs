@@ -228,10 +228,7 @@ impl Manager {
     }
 
     /// Loads every file; all or nothing.
-    pub fn load(
-        files: &[PathBuf],
-        defaults: Defaults,
-    ) -> Result<Vec<(file::Group, Group)>, Vec<RuleError>> {
+    pub fn load(files: &[PathBuf], defaults: Defaults) -> Result<Vec<Group>, Vec<RuleError>> {
         let mut out = Vec::new();
         let mut errs = Vec::new();
         // A file matched by two patterns is one set of groups, as upstream
@@ -250,7 +247,7 @@ impl Manager {
                     }
                     for g in rf.groups {
                         match Group::new(f, &g, defaults.interval, defaults.query_offset) {
-                            Ok(rg) => out.push((g, rg)),
+                            Ok(rg) => out.push(rg),
                             Err(e) => errs.push(RuleError {
                                 file: f.clone(),
                                 line: Some(g.line),
@@ -270,13 +267,13 @@ impl Manager {
     }
 
     /// Puts `groups` (from [`Manager::load`]) in force.
-    pub async fn update(&mut self, groups: Vec<(file::Group, Group)>, _defaults: Defaults) {
+    pub async fn update(&mut self, groups: Vec<Group>) {
         let restore = !self.started;
         self.started = true;
         let mut old: HashMap<String, Running> =
             self.running.drain(..).map(|r| (r.key.clone(), r)).collect();
         let mut next = Vec::with_capacity(groups.len());
-        for (_, mut g) in groups {
+        for mut g in groups {
             let key = g.key();
             let source = g.definition();
             if let Some(r) = old.remove(&key) {

@@ -147,7 +147,7 @@ impl Clients {
             auth = userinfo.map(|u| format!("Basic {}", base64(u.as_bytes())));
         }
         let mut method = method.to_string();
-        let mut body = body;
+        let mut body = Bytes::from(body);
         let attempt = async {
             for _ in 0..=10 {
                 let mut req = hyper::Request::builder()
@@ -166,11 +166,9 @@ impl Clients {
                 for (k, v) in &headers {
                     req = req.header(k.as_str(), v.as_str());
                 }
-                let req = req
-                    .body(Full::new(Bytes::from(body.clone())))
-                    .map_err(|e| {
-                        SendError::fatal(format!("bad request to {}: {e}", redact(&url)))
-                    })?;
+                let req = req.body(Full::new(body.clone())).map_err(|e| {
+                    SendError::fatal(format!("bad request to {}: {e}", redact(&url)))
+                })?;
                 let resp = client.request(req).await.map_err(|e| SendError {
                     message: format!("{method} {}: {}", redact(&url), model::error_chain(&e)),
                     retry: true,
@@ -190,7 +188,7 @@ impl Clients {
                         url = resolve(&url, &loc);
                         if !matches!(status, 307 | 308) {
                             method = "GET".into();
-                            body = Vec::new();
+                            body = Bytes::new();
                         }
                     }
                     _ => {
