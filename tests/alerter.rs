@@ -189,8 +189,8 @@ fn prometheus_sends_firing_and_resolved_through_watchfire() {
         .output()
         .is_err()
     {
-        println!(
-            "skipped: prometheus is not installed (Debian package prometheus; .ci/run installs it)"
+        model::ci::skip(
+            "prometheus is not installed (Debian package prometheus; .ci/run installs it)",
         );
         return;
     }

@@ -26,7 +26,9 @@ fn amtool(addr: std::net::SocketAddr, args: &[&str]) -> (bool, String) {
 #[test]
 fn amtool_silences_and_alerts() {
     if Command::new("amtool").arg("--version").output().is_err() {
-        println!("skipped: amtool is not installed (Debian package prometheus-alertmanager; .ci/run installs it)");
+        model::ci::skip(
+            "amtool is not installed (Debian package prometheus-alertmanager; .ci/run installs it)",
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -22,7 +22,7 @@ fn shared() -> PathBuf {
 fn dataset(dir: &Path, format: &str) -> Option<PathBuf> {
     let gen = shared().join("compliance/gen_dataset.py");
     if !gen.exists() {
-        eprintln!("skipped: {} not found", gen.display());
+        model::ci::skip(&format!("{} not found", gen.display()));
         return None;
     }
     let out = dir.join(if format == "om" {
@@ -39,7 +39,7 @@ fn dataset(dir: &Path, format: &str) -> Option<PathBuf> {
         Ok(s) if s.success() => Some(out),
         Ok(s) => panic!("gen_dataset.py failed: {s}"),
         Err(e) => {
-            eprintln!("skipped: cannot run python3: {e}");
+            model::ci::skip(&format!("cannot run python3: {e}"));
             None
         }
     }

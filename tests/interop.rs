@@ -108,7 +108,9 @@ fn canonical(series: &BTreeSet<String>) -> BTreeSet<String> {
 fn node_exporter_and_prometheus_side_by_side() {
     for bin in ["prometheus-node-exporter", "prometheus"] {
         if !found(bin) {
-            eprintln!("skipped: {bin} not installed (.ci/run installs it with apt-get)");
+            model::ci::skip(&format!(
+                "{bin} not installed (.ci/run installs it with apt-get)"
+            ));
             return;
         }
     }

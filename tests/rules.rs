@@ -27,7 +27,7 @@ fn write(path: &Path, text: &str) {
 #[test]
 fn alerts_reach_a_real_alertmanager() {
     let Ok(am_bin) = which("prometheus-alertmanager") else {
-        println!("skipped: prometheus-alertmanager is not installed (Debian package prometheus-alertmanager; .ci/run installs it)");
+        model::ci::skip("prometheus-alertmanager is not installed (Debian package prometheus-alertmanager; .ci/run installs it)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -467,7 +467,9 @@ fn tls_smtp(python: &str, dir: &Path, extra: &[&str]) -> (Smtp, PathBuf) {
 #[test]
 fn email_reaches_a_real_smtp_server_in_plain_text() {
     let Some(python) = python_with_aiosmtpd() else {
-        println!("skipped: no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)");
+        model::ci::skip(
+            "no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -497,7 +499,9 @@ fn email_reaches_a_real_smtp_server_in_plain_text() {
 #[test]
 fn email_with_starttls_and_auth() {
     let Some(python) = python_with_aiosmtpd() else {
-        println!("skipped: no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)");
+        model::ci::skip(
+            "no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -537,7 +541,9 @@ fn email_with_starttls_and_auth() {
 #[test]
 fn email_with_implicit_tls() {
     let Some(python) = python_with_aiosmtpd() else {
-        println!("skipped: no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)");
+        model::ci::skip(
+            "no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -410,9 +410,7 @@ mod tests {
         );
         assert!(ti("location: UTC").unwrap().location.is_none());
         if !std::path::Path::new("/usr/share/zoneinfo/Europe/Berlin").exists() {
-            println!(
-                "skipped: no time zone database in /usr/share/zoneinfo (Debian package tzdata)"
-            );
+            model::ci::skip("no time zone database in /usr/share/zoneinfo (Debian package tzdata)");
             return;
         }
         let office =

@@ -74,10 +74,7 @@ impl Tally {
 fn exposition_corpora() {
     let root = corpus_root();
     if !root.is_dir() {
-        eprintln!(
-            "skipping exposition conformance: {} not found",
-            root.display()
-        );
+        model::ci::skip(&format!("{} not found", root.display()));
         return;
     }
     let tallies = [

@@ -28,6 +28,7 @@
 //! assert_eq!(labels.to_string(), r#"up{job="api"}"#);
 //! ```
 
+pub mod ci;
 pub mod glob;
 pub mod labels;
 pub mod matcher;

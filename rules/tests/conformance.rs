@@ -14,7 +14,7 @@ fn corpus() -> Option<PathBuf> {
 #[test]
 fn rulefmt_parse_cases() {
     let Some(dir) = corpus() else {
-        println!("skipped: ../shared/conformance/promtool is not present");
+        model::ci::skip("../shared/conformance/promtool is not present");
         return;
     };
     let cases: serde_json::Value =
@@ -57,7 +57,7 @@ fn rulefmt_parse_cases() {
 #[test]
 fn aliases_resolve() {
     let Some(dir) = corpus() else {
-        println!("skipped: ../shared/conformance/promtool is not present");
+        model::ci::skip("../shared/conformance/promtool is not present");
         return;
     };
     let f =
