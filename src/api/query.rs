@@ -162,13 +162,15 @@ pub async fn range(State(st): State<Arc<AppState>>, p: Params) -> Result<Respons
             "invalid parameter \"step\": cannot parse {step_text:?} to a valid duration"
         ))
     })?;
-    let step = step.as_millis() as i64;
+    let step = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
     if step <= 0 {
         return Err(ApiError::BadData(
             "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
         ));
     }
-    if (end - start) / step > MAX_POINTS {
+    // In i128: the span of two extreme timestamps overflows i64 (Go's
+    // `Time.Sub` saturates instead).
+    if (i128::from(end) - i128::from(start)) / i128::from(step) > i128::from(MAX_POINTS) {
         return Err(ApiError::BadData(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
         ));
@@ -204,6 +206,10 @@ pub async fn parse_query(p: Params) -> Result<Response, ApiError> {
 /// (`web/api/v1/translate_ast.go`), for the node kinds and fields the UI
 /// reads.
 fn tree(e: &promql::Expr) -> Value {
+    promql::nesting::grow(|| tree_node(e))
+}
+
+fn tree_node(e: &promql::Expr) -> Value {
     use promql::Expr as E;
     match e {
         E::NumberLiteral(n) => json!({"type": "numberLiteral", "val": promql::format_float(n.val)}),
