@@ -63,7 +63,8 @@ pub struct StorageArgs {
     #[arg(long = "storage.tsdb.path", value_name = "DIR", default_value = "data")]
     pub path: PathBuf,
     /// How often the write-ahead log is fsynced; a power loss loses at most
-    /// this much of the newest data.
+    /// this much of the newest data. 0 fsyncs every commit before it is
+    /// acknowledged.
     #[arg(long = "storage.wal.fsync-interval", value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub fsync_interval: Duration,
 }

@@ -122,6 +122,7 @@ impl From<Error> for model::StorageError {
 #[derive(Clone, Debug)]
 pub struct Options {
     /// How often the WAL is fsynced (`--storage.wal.fsync-interval`, 1 s).
+    /// Zero fsyncs at every commit, before it returns.
     pub wal_fsync_interval: Duration,
     /// Delete data older than this (`--storage.tsdb.retention.time`,
     /// 15 d); `None` keeps everything. Measured against the wall clock.

@@ -26,9 +26,12 @@ pub struct RetentionReport {
 
 /// Chunks per checkpoint record.
 const CHECKPOINT_CHUNKS_PER_RECORD: usize = 10_000;
+/// Series per checkpoint record: with label sets of a few hundred bytes a
+/// record stays far below the WAL's record limit.
+const CHECKPOINT_SERIES_PER_RECORD: usize = 50_000;
 
 impl Inner {
-    fn sync_wal(&self) -> Result<(), Error> {
+    pub(crate) fn sync_wal(&self) -> Result<(), Error> {
         let start = Instant::now();
         if self
             .sync
@@ -124,15 +127,17 @@ impl Inner {
             drop(st);
             // Series first, so chunk records always name known series.
             let mut records = Vec::new();
-            let mut buf = Vec::new();
-            record::encode_batch(
-                &Batch {
-                    series,
-                    samples: Vec::new(),
-                },
-                &mut buf,
-            );
-            records.push(buf);
+            for group in series.chunks(CHECKPOINT_SERIES_PER_RECORD) {
+                let mut buf = Vec::new();
+                record::encode_batch(
+                    &Batch {
+                        series: group.to_vec(),
+                        samples: Vec::new(),
+                    },
+                    &mut buf,
+                );
+                records.push(buf);
+            }
             // Chunks of one series must replay oldest first.
             chunks.sort_by_key(|(r, _)| *r);
             for group in chunks.chunks(CHECKPOINT_CHUNKS_PER_RECORD) {
@@ -224,7 +229,8 @@ impl Inner {
 }
 
 pub(crate) fn spawn(inner: &Arc<Inner>) -> Vec<std::thread::JoinHandle<()>> {
-    let syncer = {
+    // With a zero interval every commit fsyncs itself: no syncer.
+    let syncer = (!inner.opts.wal_fsync_interval.is_zero()).then(|| {
         let inner = inner.clone();
         std::thread::Builder::new()
             .name("wal-syncer".into())
@@ -235,7 +241,7 @@ pub(crate) fn spawn(inner: &Arc<Inner>) -> Vec<std::thread::JoinHandle<()>> {
                     }
                 }
             })
-    };
+    });
     let flusher = {
         let inner = inner.clone();
         std::thread::Builder::new()
@@ -269,8 +275,9 @@ pub(crate) fn spawn(inner: &Arc<Inner>) -> Vec<std::thread::JoinHandle<()>> {
                 }
             })
     };
-    [syncer, flusher]
+    syncer
         .into_iter()
+        .chain([flusher])
         .filter_map(|r| {
             r.map_err(|e| tracing::error!(error = %e, "cannot start store thread"))
                 .ok()

@@ -321,3 +321,25 @@ fn retention_by_time_and_size() {
     assert!(report.chunks > 0, "{report:?}");
     assert!(all(&store, &[]).is_empty());
 }
+
+#[test]
+fn zero_fsync_interval_syncs_every_commit_without_a_syncer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        dir.path(),
+        Options {
+            background: true,
+            wal_fsync_interval: Duration::ZERO,
+            ..opts()
+        },
+    )
+    .unwrap();
+    use model::Appender;
+    for i in 0..5 {
+        let mut app = store.appender();
+        app.append(&series("m", 0), i * 1000, i as f64).unwrap();
+        app.commit().unwrap();
+        assert_eq!(store.metrics().wal_fsync.count(), i as u64 + 1, "commit {i}");
+    }
+    store.close().unwrap();
+}

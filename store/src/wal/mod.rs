@@ -82,6 +82,7 @@ impl Wal {
     /// operating system (they survive the process being killed); a failed
     /// write is cut back off so no torn record stays behind.
     pub(crate) fn log(&mut self, payload: &[u8]) -> std::io::Result<()> {
+        segment::check_len(payload)?;
         if self.len > segment::HEADER.len() as u64
             && self.len + (segment::RECORD_HEADER_LEN + payload.len()) as u64 > self.segment_size
         {
@@ -99,13 +100,23 @@ impl Wal {
         Ok(())
     }
 
-    /// Fsyncs the current segment and starts the next. Returns the new index.
+    /// Fsyncs the current segment and starts the next. Returns the new
+    /// index. On failure the current segment stays the one written and no
+    /// new file is left behind, so a later cut can succeed.
     pub(crate) fn cut(&mut self) -> std::io::Result<u64> {
         let next = self.index + 1;
-        let file = segment::create(&self.dir.join(segment::name(next)))?;
-        let old = std::mem::replace(&mut *self.sync.file.lock(), Arc::new(file));
-        old.sync_data()?;
-        File::open(&self.dir)?.sync_all()?;
+        let path = self.dir.join(segment::name(next));
+        let file = segment::create(&path)?;
+        let current = self.sync.file.lock().clone();
+        if let Err(e) = current
+            .sync_data()
+            .and_then(|()| File::open(&self.dir)?.sync_all())
+        {
+            drop(file);
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        *self.sync.file.lock() = Arc::new(file);
         self.index = next;
         self.len = segment::HEADER.len() as u64;
         self.sync.dirty.store(true, Ordering::Release);

@@ -123,13 +123,35 @@ pub(crate) fn frame(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
-/// Creates a new segment file holding only the header.
+/// Refuses a payload the reader would take for damage, before it is
+/// written: what is acknowledged must read back.
+pub(crate) fn check_len(payload: &[u8]) -> std::io::Result<()> {
+    if payload.len() > MAX_RECORD {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "record of {} bytes is over the WAL record limit of {} bytes",
+                payload.len(),
+                MAX_RECORD
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a new segment file holding only the header. A file that could
+/// not be written whole (a full disk) is removed again, so the next
+/// attempt can create it.
 pub(crate) fn create(path: &Path) -> std::io::Result<File> {
     let mut f = OpenOptions::new()
         .create_new(true)
         .append(true)
         .open(path)?;
-    f.write_all(&HEADER)?;
+    if let Err(e) = f.write_all(&HEADER) {
+        drop(f);
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
     Ok(f)
 }
 
@@ -139,12 +161,17 @@ pub(crate) fn write_atomic(path: &Path, records: &[Vec<u8>]) -> std::io::Result<
     let tmp = path.with_extension("tmp");
     let mut buf = HEADER.to_vec();
     for r in records {
+        check_len(r)?;
         frame(r, &mut buf);
     }
-    {
-        let mut f = File::create(&tmp)?;
+    let written = File::create(&tmp).and_then(|mut f| {
         f.write_all(&buf)?;
-        f.sync_all()?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        // Leave no half-written file taking the space that is short.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
     fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent() {
@@ -203,6 +230,17 @@ mod tests {
             frame(r, &mut buf);
         }
         buf
+    }
+
+    #[test]
+    fn records_over_the_limit_are_refused_before_writing() {
+        assert!(check_len(&vec![0; MAX_RECORD]).is_ok());
+        let e = check_len(&vec![0; MAX_RECORD + 1]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(checkpoint_name(1));
+        assert!(write_atomic(&path, &[b"ok".to_vec(), vec![0; MAX_RECORD + 1]]).is_err());
+        assert!(!path.exists() && !path.with_extension("tmp").exists());
     }
 
     #[test]
