@@ -50,6 +50,7 @@ mod engine;
 mod error;
 mod functions;
 pub mod labels;
+pub mod nesting;
 pub mod script;
 mod selector;
 mod value;
@@ -81,12 +82,18 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
     static PARSED: std::sync::Mutex<Option<std::collections::HashMap<String, Expr>>> =
         std::sync::Mutex::new(None);
     const KEPT: usize = 512;
+    const KEPT_DEPTH: usize = 64;
     if let Ok(mut g) = PARSED.lock() {
         if let Some(e) = g.get_or_insert_with(Default::default).get(q) {
             return Ok(e.clone());
         }
     }
-    let e = promql_parser::parser::parse(q).map_err(|e| ParseError(format!("parse error: {e}")))?;
+    let e = parse_expr(q).map_err(|e| ParseError(format!("parse error: {e}")))?;
+    // A deep tree is not kept: the cache drops its entries on whichever
+    // thread fills it up.
+    if nesting::depth_bound(q) > KEPT_DEPTH {
+        return Ok(e);
+    }
     if let Ok(mut g) = PARSED.lock() {
         let m = g.get_or_insert_with(Default::default);
         if m.len() >= KEPT {
@@ -95,4 +102,11 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
         m.insert(q.to_string(), e.clone());
     }
     Ok(e)
+}
+
+/// Every text that becomes an `Expr` comes through here: a tree deeper than
+/// [`nesting::MAX_DEPTH`] is refused before the parser builds it.
+pub(crate) fn parse_expr(q: &str) -> Result<Expr, String> {
+    nesting::check(q)?;
+    promql_parser::parser::parse(q)
 }

@@ -612,7 +612,7 @@ fn series_labels(s: &str) -> Result<Labels, String> {
     if s == "{}" {
         return Ok(Labels::empty());
     }
-    let expr = promql_parser::parser::parse(s).map_err(|e| format!("series {s:?}: {e}"))?;
+    let expr = crate::parse_expr(s).map_err(|e| format!("series {s:?}: {e}"))?;
     let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
         return Err(format!("{s:?} is not a series"));
     };

@@ -11,7 +11,7 @@ use crate::ParseError;
 /// accept the empty string) is refused, as Prometheus refuses it.
 pub fn parse_selector(s: &str) -> Result<Vec<Vec<Matcher>>, ParseError> {
     use promql_parser::parser::Expr;
-    let expr = promql_parser::parser::parse(s)
+    let expr = crate::parse_expr(s)
         .map_err(|e| ParseError(format!("invalid parameter \"match[]\": {e}")))?;
     let Expr::VectorSelector(vs) = expr else {
         return Err(ParseError(format!(

@@ -238,6 +238,10 @@ impl Memo {
 /// subqueries are all pinned with `@` and nothing reads the step's time
 /// (upstream wraps such trees in `StepInvariantExpr`).
 fn step_invariant(e: &Expr) -> bool {
+    crate::nesting::grow(|| step_invariant_node(e))
+}
+
+fn step_invariant_node(e: &Expr) -> bool {
     match e {
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) => true,
         Expr::VectorSelector(vs) => vs.at.is_some(),
@@ -444,6 +448,10 @@ impl<'a> Evaluator<'a> {
 
     /// Loads every selector's data for steps in `[lo, hi]`.
     fn prepare(&mut self, e: &Expr, lo: i64, hi: i64) -> Result<(), QueryError> {
+        crate::nesting::grow(|| self.prepare_node(e, lo, hi))
+    }
+
+    fn prepare_node(&mut self, e: &Expr, lo: i64, hi: i64) -> Result<(), QueryError> {
         match e {
             Expr::VectorSelector(vs) => {
                 let (a, b) = self.shifted(lo, hi, &vs.offset, &vs.at);
@@ -788,6 +796,10 @@ impl<'a> Evaluator<'a> {
 
     /// Evaluates `e` at step `ts`.
     pub(crate) fn eval(&mut self, e: &Expr, ts: i64) -> Result<Value, QueryError> {
+        crate::nesting::grow(|| self.eval_memo(e, ts))
+    }
+
+    fn eval_memo(&mut self, e: &Expr, ts: i64) -> Result<Value, QueryError> {
         // In a range query, a subtree pinned by `@` is evaluated once.
         if self.step != 0
             && matches!(
