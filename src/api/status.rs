@@ -109,6 +109,9 @@ pub async fn runtimeinfo(State(st): State<Arc<AppState>>) -> Response {
             "GOGC": "",
             "GODEBUG": "",
             "storageRetention": st.retention.clone(),
+            // Ours: the kinds of storage write failing now (a full disk),
+            // each with its latest error; empty while all is well.
+            "storageWriteErrors": st.store.failing_writes().iter().map(|f| f.to_string()).collect::<Vec<_>>(),
         }),
         Vec::new(),
     )

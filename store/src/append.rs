@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use model::{Appendable, Appender, CommitSummary, Labels, SeriesRef, StorageError};
 
+use crate::failure::Write;
 use crate::head::Pending;
 use crate::wal::record;
 use crate::{Error, Inner, Store};
@@ -91,9 +92,13 @@ impl Inner {
         buf.clear();
         record::encode_batch(&rec, buf);
         let index = st.wal.index();
-        st.wal
-            .log(buf)
-            .map_err(Error::io(format!("write WAL segment {index}")))?;
+        if let Err(e) = st.wal.log(buf) {
+            let e = Error::io(format!("write WAL segment {index}"))(e);
+            m.wal_writes_failed.inc();
+            self.failures.failed(Write::Wal, &e);
+            return Err(e);
+        }
+        self.failures.succeeded(Write::Wal);
         st.head.apply(rec).map_err(|reason| Error::Corrupt {
             file: self.dir.clone(),
             reason,

@@ -14,6 +14,11 @@
 //! checkpoint and the WAL segments after it, and repairs a damaged WAL by
 //! truncating it at the first bad record.
 //!
+//! A write that fails (a full disk) is counted, logged at most every ten
+//! seconds and reported by [`Store::failing_writes`] until it succeeds
+//! again; nothing half-written stays behind, so writing resumes by itself
+//! once there is room.
+//!
 //! Durability: when `commit` returns, the batch has reached the operating
 //! system (it survives the process being killed); it is fsynced within
 //! [`Options::wal_fsync_interval`], so a power loss loses at most that much.
@@ -37,6 +42,7 @@ mod append;
 mod bits;
 pub mod chunk;
 mod db;
+pub mod failure;
 mod head;
 mod maintain;
 mod metrics;
@@ -192,6 +198,7 @@ pub(crate) struct Inner {
     pub readers: Mutex<Vec<rusqlite::Connection>>,
     pub sync: Arc<wal::SyncState>,
     pub metrics: Metrics,
+    pub failures: failure::Failures,
     pub shutdown: (Mutex<bool>, Condvar),
 }
 
@@ -214,6 +221,12 @@ impl Store {
     /// The store's counters and gauges.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The kinds of write that fail now (a full disk, an I/O error), with
+    /// the latest error and since when; empty while all is well.
+    pub fn failing_writes(&self) -> Vec<failure::Failing> {
+        self.inner.failures.failing()
     }
 
     /// The data directory.

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::chunk;
 use crate::db::Db;
+use crate::failure::Write;
 use crate::head::{Frozen, Head};
 use crate::wal::{self, record, Batch};
 use crate::{Error, Inner, Store};
@@ -46,6 +47,15 @@ impl Inner {
     /// Writes queued chunks and new series in one transaction. On failure
     /// they go back to the queue for the next attempt.
     fn flush_locked(&self, db: &mut Db) -> Result<usize, Error> {
+        let r = self.flush_once(db);
+        match &r {
+            Ok(_) => self.failures.succeeded(Write::Flush),
+            Err(e) => self.failures.failed(Write::Flush, e),
+        }
+        r
+    }
+
+    fn flush_once(&self, db: &mut Db) -> Result<usize, Error> {
         let (queue, series) = {
             let mut st = self.state.write();
             let queue = std::mem::take(&mut st.head.flush_queue);
@@ -93,6 +103,18 @@ impl Inner {
     /// Flushes, then replaces the WAL up to now by a checkpoint holding the
     /// series SQLite lacks and every chunk still in the head.
     fn checkpoint_locked(&self, db: &mut Db, close_all: bool) -> Result<(), Error> {
+        let r = self.checkpoint_once(db, close_all);
+        match &r {
+            Ok(()) => self.failures.succeeded(Write::Checkpoint),
+            Err(e) => {
+                self.metrics.checkpoint_failures.inc();
+                self.failures.failed(Write::Checkpoint, e);
+            }
+        }
+        r
+    }
+
+    fn checkpoint_once(&self, db: &mut Db, close_all: bool) -> Result<(), Error> {
         let start = Instant::now();
         if close_all {
             self.state.write().head.close_chunks(None);
@@ -251,19 +273,15 @@ pub(crate) fn spawn(inner: &Arc<Inner>) -> Vec<std::thread::JoinHandle<()>> {
                 let mut last_retention: Option<Instant> = None;
                 while !inner.wait(inner.opts.flush_interval) {
                     let mut db = inner.writer.lock();
-                    if let Err(e) = inner.flush_locked(&mut db) {
-                        tracing::error!(error = %e, "flush to SQLite failed; will retry");
-                    }
+                    // A failure is logged and reported by `failures`.
+                    let _ = inner.flush_locked(&mut db);
                     let wal_bytes = wal::dir_bytes(&inner.dir.join(crate::WAL_DIR));
                     inner.metrics.wal_bytes.set(wal_bytes);
                     if wal_bytes > inner.opts.checkpoint_bytes
                         || last_checkpoint.elapsed() > inner.opts.checkpoint_interval
                     {
-                        match inner.checkpoint_locked(&mut db, false) {
-                            Ok(()) => last_checkpoint = Instant::now(),
-                            Err(e) => {
-                                tracing::error!(error = %e, "WAL checkpoint failed; will retry")
-                            }
+                        if inner.checkpoint_locked(&mut db, false).is_ok() {
+                            last_checkpoint = Instant::now();
                         }
                     }
                     if last_retention.is_none_or(|t| t.elapsed() > inner.opts.retention_interval) {

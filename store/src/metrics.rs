@@ -75,6 +75,10 @@ pub struct Metrics {
     pub duplicate: Counter,
     /// `watchfire_tsdb_wal_corruptions_total`
     pub wal_corruptions: Counter,
+    /// `prometheus_tsdb_wal_writes_failed_total`
+    pub wal_writes_failed: Counter,
+    /// `prometheus_tsdb_checkpoint_creations_failed_total`
+    pub checkpoint_failures: Counter,
     /// `watchfire_tsdb_wal_fsync_duration_seconds`
     pub wal_fsync: Durations,
     /// `watchfire_tsdb_wal_size_bytes`
@@ -145,6 +149,18 @@ impl Metrics {
             "counter",
             "WAL damage found and repaired at startup.",
             self.wal_corruptions.get().to_string(),
+        );
+        put(
+            "prometheus_tsdb_wal_writes_failed_total",
+            "counter",
+            "Commits whose write-ahead log record could not be written (a full disk); the batch was refused.",
+            self.wal_writes_failed.get().to_string(),
+        );
+        put(
+            "prometheus_tsdb_checkpoint_creations_failed_total",
+            "counter",
+            "WAL checkpoints that failed (retried on the next tick).",
+            self.checkpoint_failures.get().to_string(),
         );
         put(
             "watchfire_tsdb_wal_size_bytes",

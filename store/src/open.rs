@@ -109,6 +109,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
         writer: Mutex::new(db),
         readers: Mutex::new(Vec::new()),
         metrics,
+        failures: Default::default(),
         shutdown: (Mutex::new(false), Condvar::new()),
         opts,
     });

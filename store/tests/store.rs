@@ -339,7 +339,11 @@ fn zero_fsync_interval_syncs_every_commit_without_a_syncer() {
         let mut app = store.appender();
         app.append(&series("m", 0), i * 1000, i as f64).unwrap();
         app.commit().unwrap();
-        assert_eq!(store.metrics().wal_fsync.count(), i as u64 + 1, "commit {i}");
+        assert_eq!(
+            store.metrics().wal_fsync.count(),
+            i as u64 + 1,
+            "commit {i}"
+        );
     }
     store.close().unwrap();
 }
