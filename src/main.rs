@@ -12,6 +12,7 @@ mod alerting;
 mod api;
 mod check;
 mod import;
+mod metrics;
 mod promql_test;
 mod query_cli;
 mod routes_cli;

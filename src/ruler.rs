@@ -30,7 +30,7 @@ pub const DEFAULT_RULES: &str = r#"groups:
           summary: "Target {{ $labels.instance }} of job {{ $labels.job }} is down"
           description: "Scrapes of {{ $labels.instance }} have failed for 5 minutes."
       - alert: RuleEvaluationFailing
-        expr: increase(watchfire_rule_evaluation_failures_total[5m]) > 0
+        expr: increase(prometheus_rule_evaluation_failures_total[5m]) > 0
         labels:
           severity: warning
         annotations:
@@ -74,6 +74,8 @@ pub struct Ruler {
     config_dir: PathBuf,
     /// Without a configuration file, the embedded rules run.
     embedded: bool,
+    /// The groups as `/metrics` last saw them.
+    metric_views: parking_lot::Mutex<Vec<rules::manager::GroupView>>,
 }
 
 impl Ruler {
@@ -97,6 +99,7 @@ impl Ruler {
             store,
             config_dir,
             embedded: config_file.is_none(),
+            metric_views: Default::default(),
         }
     }
 
@@ -172,80 +175,82 @@ impl Ruler {
         self.notifier.drain(Duration::from_secs(10)).await;
     }
 
-    /// `watchfire_rule_*` and `watchfire_notifier_*` metrics.
-    pub async fn render_metrics(&self, out: &mut String) {
-        use std::fmt::Write;
-        use std::sync::atomic::Ordering;
+    /// Takes a fresh snapshot of the groups for [`Ruler::collect`].
+    pub async fn refresh_views(&self) {
         let views = self.views().await;
-        let gauge = |out: &mut String, name: &str, help: &str, kind: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
-        type Metric = (
+        *self.metric_views.lock() = views;
+    }
+
+    /// The rule groups' metrics (from the last [`Ruler::refresh_views`])
+    /// and the notifier's, under Prometheus's names and labels
+    /// (`rules/group.go`, `notifier/notifier.go`).
+    pub fn collect(&self, e: &mut model::metrics::Encoder) {
+        use std::sync::atomic::Ordering;
+        type PerGroup = (
             &'static str,
             &'static str,
-            &'static str,
+            bool,
             fn(&rules::manager::GroupView) -> f64,
         );
-        let per_group: [Metric; 9] = [
-            ("watchfire_rule_group_last_duration_seconds", "The duration of the last rule group evaluation.", "gauge", |g| g.evaluation_seconds),
-            ("watchfire_rule_group_last_evaluation_timestamp_seconds", "The timestamp of the last rule group evaluation in seconds.", "gauge", |g| g.last_evaluation as f64 / 1000.0),
-            ("watchfire_rule_group_interval_seconds", "The interval of a rule group.", "gauge", |g| g.interval.as_secs_f64()),
-            ("watchfire_rule_group_rules", "The number of rules.", "gauge", |g| g.rules.len() as f64),
-            ("watchfire_rule_group_last_evaluation_samples", "The number of samples returned during the last rule group evaluation.", "gauge", |g| g.last_samples as f64),
-            ("watchfire_rule_group_iterations_total", "The total number of scheduled rule group evaluations, whether executed or missed.", "counter", |g| (g.counters.iterations + g.counters.missed) as f64),
-            ("watchfire_rule_group_iterations_missed_total", "The total number of rule group evaluations missed due to slow rule group evaluation.", "counter", |g| g.counters.missed as f64),
-            ("watchfire_rule_evaluations_total", "The total number of rule evaluations.", "counter", |g| g.counters.evaluations as f64),
-            ("watchfire_rule_evaluation_failures_total", "The total number of rule evaluation failures.", "counter", |g| g.counters.failures as f64),
+        let per_group: [PerGroup; 9] = [
+            ("prometheus_rule_group_last_duration_seconds", "The duration of the last rule group evaluation.", false, |g| g.evaluation_seconds),
+            ("prometheus_rule_group_last_evaluation_timestamp_seconds", "The timestamp of the last rule group evaluation in seconds.", false, |g| g.last_evaluation as f64 / 1000.0),
+            ("prometheus_rule_group_interval_seconds", "The interval of a rule group.", false, |g| g.interval.as_secs_f64()),
+            ("prometheus_rule_group_rules", "The number of rules.", false, |g| g.rules.len() as f64),
+            ("prometheus_rule_group_last_evaluation_samples", "The number of samples returned during the last rule group evaluation.", false, |g| g.last_samples as f64),
+            ("prometheus_rule_group_iterations_total", "The total number of scheduled rule group evaluations, whether executed or missed.", true, |g| (g.counters.iterations + g.counters.missed) as f64),
+            ("prometheus_rule_group_iterations_missed_total", "The total number of rule group evaluations missed due to slow rule group evaluation.", true, |g| g.counters.missed as f64),
+            ("prometheus_rule_evaluations_total", "The total number of rule evaluations.", true, |g| g.counters.evaluations as f64),
+            ("prometheus_rule_evaluation_failures_total", "The total number of rule evaluation failures.", true, |g| g.counters.failures as f64),
         ];
-        for (name, help, kind, f) in per_group {
-            gauge(out, name, help, kind);
-            for g in &views {
+        let views = self.metric_views.lock();
+        for (name, help, counter, f) in per_group {
+            let mut fam = if counter {
+                e.counter(name, help)
+            } else {
+                e.gauge(name, help)
+            };
+            for g in views.iter() {
+                // Upstream's group key: file and name joined by ';'.
                 let key = format!("{};{}", g.file, g.name);
-                let _ = writeln!(out, "{name}{{rule_group={key:?}}} {}", f(g));
+                fam.sample(&[("rule_group", &key)], f(g));
             }
         }
-        let c = self.notifier.counters();
-        for (name, help, kind, v) in [
-            (
-                "watchfire_notifier_alerts_sent_total",
-                "Alerts sent to Alertmanagers.",
-                "counter",
-                c.sent.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "watchfire_notifier_errors_total",
-                "Alerts that failed to reach an Alertmanager.",
-                "counter",
-                c.errors.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "watchfire_notifier_alerts_dropped_total",
-                "Alerts dropped because the queue was full.",
-                "counter",
-                c.dropped.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "watchfire_notifier_queue_length",
-                "Alerts waiting to be sent.",
-                "gauge",
-                self.notifier.queue_len() as f64,
-            ),
-            (
-                "watchfire_notifier_queue_capacity",
-                "The capacity of the alert queue.",
-                "gauge",
-                self.notifier.capacity() as f64,
-            ),
-            (
-                "watchfire_notifier_alertmanagers",
-                "Alertmanagers alerts are sent to.",
-                "gauge",
-                self.notifier.alertmanagers().len() as f64,
-            ),
-        ] {
-            gauge(out, name, help, kind);
-            let _ = writeln!(out, "{name} {v}");
-        }
+        drop(views);
+        let n = &self.notifier;
+        let c = n.counters();
+        e.counter(
+            "prometheus_notifications_dropped_total",
+            "Total number of alerts dropped due to errors when sending to Alertmanager.",
+        )
+        .sample(&[], c.dropped.load(Ordering::Relaxed) as f64);
+        e.gauge(
+            "prometheus_notifications_queue_length",
+            "The number of alert notifications in the queue.",
+        )
+        .sample(&[], n.queue_len() as f64);
+        e.gauge(
+            "prometheus_notifications_queue_capacity",
+            "The capacity of the alert notifications queue.",
+        )
+        .sample(&[], n.capacity() as f64);
+        e.gauge(
+            "prometheus_notifications_alertmanagers_discovered",
+            "The number of alertmanagers discovered and active.",
+        )
+        .sample(&[], n.alertmanagers().len() as f64);
+        // Upstream counts these per Alertmanager; ours are totals, so they
+        // keep our names until the notifier counts per target.
+        e.counter(
+            "watchfire_notifier_alerts_sent_total",
+            "Alerts sent to Alertmanagers.",
+        )
+        .sample(&[], c.sent.load(Ordering::Relaxed) as f64);
+        e.counter(
+            "watchfire_notifier_errors_total",
+            "Alerts that failed to reach an Alertmanager.",
+        )
+        .sample(&[], c.errors.load(Ordering::Relaxed) as f64);
     }
 }
 

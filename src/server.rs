@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
@@ -123,7 +123,9 @@ pub struct AppState {
     pub query_limits: crate::api::query::QueryLimits,
     /// Permits for `--query.max-concurrency`.
     pub queries: tokio::sync::Semaphore,
-    pub query_seconds: crate::api::query::QueryTimes,
+    pub query_seconds: model::metrics::Histogram,
+    /// Every part's self-metrics, for `/metrics`.
+    pub registry: model::metrics::Registry,
     pub ruler: crate::ruler::Ruler,
     /// The built-in alerter, with `--alertmanager.config.file`.
     pub alerter: Option<Arc<crate::alerting::Service>>,
@@ -336,11 +338,13 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
                     lookback_delta: args.query_lookback_delta,
                 },
                 queries: tokio::sync::Semaphore::new(args.query_max_concurrency.max(1)),
-                query_seconds: Default::default(),
+                query_seconds: crate::metrics::query_histogram(),
+                registry: Default::default(),
                 ruler,
                 alerter,
             })
         });
+    crate::metrics::register(&state);
     let served = rt.block_on(serve(args.listen, state.clone()));
     rt.block_on(async {
         state.ruler.shutdown().await;
@@ -368,7 +372,7 @@ fn default_external_url(listen: SocketAddr) -> String {
 async fn serve(addr: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
     let app = Router::new()
         .merge(crate::api::router())
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(crate::metrics::handler))
         .route("/-/healthy", get(|| async { "Watchfire is Healthy.\n" }))
         .route("/-/ready", get(|| async { "Watchfire is Ready.\n" }))
         .route("/-/reload", post(reload).put(reload))
@@ -432,33 +436,4 @@ async fn shutdown_signal() {
     };
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
-}
-
-async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    let mut out = String::new();
-    state.store.metrics().render(&mut out);
-    state.query_seconds.render(&mut out);
-    state.ruler.render_metrics(&mut out).await;
-    if let Some(a) = &state.alerter {
-        a.render_metrics(&mut out);
-    }
-    let (ok, at) = {
-        let c = state.config.read();
-        (c.last_reload_ok, c.loaded_ms)
-    };
-    out.push_str(&format!(
-        "# HELP watchfire_config_last_reload_successful Whether the last configuration reload attempt was successful.\n\
-         # TYPE watchfire_config_last_reload_successful gauge\nwatchfire_config_last_reload_successful {}\n\
-         # HELP watchfire_config_last_reload_success_timestamp_seconds Timestamp of the last successful configuration reload.\n\
-         # TYPE watchfire_config_last_reload_success_timestamp_seconds gauge\nwatchfire_config_last_reload_success_timestamp_seconds {}\n",
-        u8::from(ok),
-        at as f64 / 1000.0
-    ));
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
 }

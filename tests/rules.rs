@@ -187,7 +187,7 @@ fn a_bad_rule_file_is_refused_and_the_old_rules_keep_running() {
     }
     let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
     assert!(
-        m.contains("watchfire_config_last_reload_successful 0"),
+        m.contains("prometheus_config_last_reload_successful 0"),
         "{m}"
     );
 }

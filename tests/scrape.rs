@@ -208,7 +208,7 @@ fn bad_targets_fail_alone_with_reasons() {
     );
     let (_, metrics) = http(addr, "GET", "/metrics");
     assert!(
-        metrics.contains("watchfire_config_last_reload_successful 0"),
+        metrics.contains("prometheus_config_last_reload_successful 0"),
         "{metrics}"
     );
     assert_eq!(
@@ -223,7 +223,7 @@ fn bad_targets_fail_alone_with_reasons() {
     assert_eq!(targets(addr).len(), 1);
     let (_, metrics) = http(addr, "GET", "/metrics");
     assert!(
-        metrics.contains("watchfire_config_last_reload_successful 1"),
+        metrics.contains("prometheus_config_last_reload_successful 1"),
         "{metrics}"
     );
 }

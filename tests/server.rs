@@ -38,7 +38,7 @@ fn default_config_scrapes_itself() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|n| n == "watchfire_tsdb_head_series"),
+            .any(|n| n == "prometheus_tsdb_head_series"),
         "{values}"
     );
     // Bad parameters are bad_data with status 400.
@@ -60,14 +60,20 @@ fn default_config_scrapes_itself() {
     let (status, body) = http(s.addr, "POST", "/api/v1/series", "match[]=up").unwrap();
     assert_eq!(status, 200, "{body}");
     // Metadata from HELP and TYPE lines of the scrape.
-    let md = json(s.addr, "/api/v1/metadata?metric=watchfire_tsdb_head_series");
+    let md = json(
+        s.addr,
+        "/api/v1/metadata?metric=prometheus_tsdb_head_series",
+    );
     assert_eq!(
-        md["data"]["watchfire_tsdb_head_series"][0]["type"], "gauge",
+        md["data"]["prometheus_tsdb_head_series"][0]["type"], "gauge",
         "{md}"
     );
-    let tm = json(s.addr, "/api/v1/targets/metadata?match_target=%7Bjob%3D%22watchfire%22%7D&metric=watchfire_tsdb_head_series");
+    let tm = json(s.addr, "/api/v1/targets/metadata?match_target=%7Bjob%3D%22watchfire%22%7D&metric=prometheus_tsdb_head_series");
     assert_eq!(tm["data"][0]["target"]["job"], "watchfire", "{tm}");
-    assert_eq!(tm["data"][0]["help"], "Series in the head.", "{tm}");
+    assert_eq!(
+        tm["data"][0]["help"], "Total number of series in the head block.",
+        "{tm}"
+    );
     // Federation: the newest sample of each selected series, in text.
     let (status, fed) = http(s.addr, "GET", "/federate?match[]=up", "").unwrap();
     assert_eq!(status, 200, "{fed}");

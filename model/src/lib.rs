@@ -33,6 +33,7 @@ pub mod glob;
 pub mod labels;
 pub mod matcher;
 pub mod mem;
+pub mod metrics;
 pub mod sample;
 pub mod size;
 pub mod storage;

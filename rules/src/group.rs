@@ -110,7 +110,7 @@ impl RuleState {
     }
 }
 
-/// Counters of a group's work, for `watchfire_rule_*` metrics.
+/// Counters of a group's work, for the `prometheus_rule_*` metrics.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counters {
     pub iterations: u64,

@@ -13,52 +13,6 @@ use serde_json::{json, Value};
 use super::{success, ApiError, Params};
 use crate::server::AppState;
 
-/// Query durations for `/metrics` (`watchfire_engine_query_duration_seconds`).
-#[derive(Default)]
-pub struct QueryTimes {
-    buckets: [std::sync::atomic::AtomicU64; BOUNDS.len()],
-    count: std::sync::atomic::AtomicU64,
-    sum_micros: std::sync::atomic::AtomicU64,
-}
-
-const BOUNDS: [f64; 10] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0];
-
-impl QueryTimes {
-    pub fn observe(&self, secs: f64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        for (b, bound) in self.buckets.iter().zip(BOUNDS) {
-            if secs <= bound {
-                b.fetch_add(1, Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Relaxed);
-        self.sum_micros.fetch_add((secs * 1e6) as u64, Relaxed);
-    }
-
-    /// The histogram in the text format.
-    pub fn render(&self, out: &mut String) {
-        use std::fmt::Write;
-        use std::sync::atomic::Ordering::Relaxed;
-        let name = "watchfire_engine_query_duration_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time spent evaluating queries of the query API."
-        );
-        let _ = writeln!(out, "# TYPE {name} histogram");
-        for (b, bound) in self.buckets.iter().zip(BOUNDS) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", b.load(Relaxed));
-        }
-        let count = self.count.load(Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_micros.load(Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {count}");
-    }
-}
-
 /// The most points a range query may return per series.
 const MAX_POINTS: i64 = 11_000;
 

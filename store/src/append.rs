@@ -105,7 +105,7 @@ impl Inner {
         })?;
         m.samples_appended.add(sum.appended as u64);
         m.series_created.add(sum.new_series as u64);
-        m.head_series.set(st.head.series.len() as u64);
+        m.head_series.set(st.head.series.len() as f64);
         drop(st);
         if self.opts.wal_fsync_interval.is_zero() {
             // `--storage.wal.fsync-interval 0`: durable when commit returns.

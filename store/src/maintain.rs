@@ -93,7 +93,7 @@ impl Inner {
         }
         let mut st = self.state.write();
         st.head.persisted(&queue);
-        self.metrics.head_chunks.set(st.head.chunk_count() as u64);
+        self.metrics.head_chunks.set(st.head.chunk_count() as f64);
         drop(st);
         self.metrics.flush.observe(start.elapsed());
         self.metrics.flushed_chunks.add(queue.len() as u64);
@@ -171,7 +171,7 @@ impl Inner {
         };
         wal::write_checkpoint(&dir, upto, &records)
             .map_err(Error::io(format!("write checkpoint in {}", dir.display())))?;
-        self.metrics.wal_bytes.set(wal::dir_bytes(&dir));
+        self.metrics.wal_bytes.set(wal::dir_bytes(&dir) as f64);
         self.metrics.checkpoint.observe(start.elapsed());
         Ok(())
     }
@@ -218,7 +218,7 @@ impl Inner {
                 for r in &idle {
                     st.head.remove(*r);
                 }
-                self.metrics.head_series.set(st.head.series.len() as u64);
+                self.metrics.head_series.set(st.head.series.len() as f64);
                 idle
             };
             db.delete_series(&removed)?;
@@ -228,7 +228,7 @@ impl Inner {
         report.file_bytes_after = file_bytes();
         self.metrics.retention_chunks.add(report.chunks as u64);
         self.metrics.retention_series.add(report.series as u64);
-        self.metrics.sqlite_bytes.set(db.used_bytes()?);
+        self.metrics.sqlite_bytes.set(db.used_bytes()? as f64);
         Ok(report)
     }
 
@@ -276,13 +276,11 @@ pub(crate) fn spawn(inner: &Arc<Inner>) -> Vec<std::thread::JoinHandle<()>> {
                     // A failure is logged and reported by `failures`.
                     let _ = inner.flush_locked(&mut db);
                     let wal_bytes = wal::dir_bytes(&inner.dir.join(crate::WAL_DIR));
-                    inner.metrics.wal_bytes.set(wal_bytes);
-                    if wal_bytes > inner.opts.checkpoint_bytes
-                        || last_checkpoint.elapsed() > inner.opts.checkpoint_interval
-                    {
-                        if inner.checkpoint_locked(&mut db, false).is_ok() {
-                            last_checkpoint = Instant::now();
-                        }
+                    inner.metrics.wal_bytes.set(wal_bytes as f64);
+                    let due = wal_bytes > inner.opts.checkpoint_bytes
+                        || last_checkpoint.elapsed() > inner.opts.checkpoint_interval;
+                    if due && inner.checkpoint_locked(&mut db, false).is_ok() {
+                        last_checkpoint = Instant::now();
                     }
                     if last_retention.is_none_or(|t| t.elapsed() > inner.opts.retention_interval) {
                         last_retention = Some(Instant::now());
@@ -330,7 +328,7 @@ impl Store {
         let mut db = self.inner.writer.lock();
         self.inner.checkpoint_locked(&mut db, true)?;
         db.compact()?;
-        self.inner.metrics.sqlite_bytes.set(db.used_bytes()?);
+        self.inner.metrics.sqlite_bytes.set(db.used_bytes()? as f64);
         Ok(())
     }
 
@@ -344,7 +342,7 @@ impl Store {
             .execute_batch("VACUUM;")
             .map_err(|e| Error::sqlite(&db.path, e))?;
         db.compact()?;
-        self.inner.metrics.sqlite_bytes.set(db.used_bytes()?);
+        self.inner.metrics.sqlite_bytes.set(db.used_bytes()? as f64);
         Ok(())
     }
 

@@ -15,7 +15,7 @@ use crate::{chunk, maintain, Error, Inner, Metrics, Options, State, Store, DB_FI
 /// there is none. A SQLite file that is missing while the WAL holds data,
 /// or that is not a Watchfire database, is an error naming the file; a
 /// damaged WAL is repaired (see [`crate::wal`]) and the damage counted in
-/// `watchfire_tsdb_wal_corruptions_total`.
+/// `prometheus_tsdb_wal_corruptions_total`.
 pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
     fs::create_dir_all(dir).map_err(Error::io(format!("create {}", dir.display())))?;
     let lock_path = dir.join("lock");
@@ -95,7 +95,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
     let wal = wal::Wal::create(&wal_dir, replayed.next_index, opts.segment_bytes).map_err(
         Error::io(format!("create segment in {}", wal_dir.display())),
     )?;
-    metrics.head_series.set(head.series.len() as u64);
+    metrics.head_series.set(head.series.len() as f64);
 
     let inner = Arc::new(Inner {
         dir: dir.to_path_buf(),
