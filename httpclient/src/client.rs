@@ -234,7 +234,7 @@ impl Client {
     /// readable) and builds its client.
     pub fn new(cfg: &HttpConfig) -> Result<Client, Error> {
         cfg.validate()?;
-        let http = build_http(cfg.tls_config.as_ref(), &cfg.proxy, cfg.enable_http2)?;
+        let http = build_http(cfg.tls_config.as_ref(), &cfg.proxy(), cfg.enable_http2)?;
         let auth = if let Some(b) = &cfg.basic_auth {
             Some(Auth::Basic {
                 username: Source::of(&Secret::new(&b.username), "username_file", &b.username_file),

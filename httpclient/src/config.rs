@@ -18,8 +18,10 @@ fn yes() -> bool {
 
 /// `http_config`: how to reach a server. In `prometheus.yml` its keys sit
 /// directly in a scrape, discovery or alerting section (`#[serde(flatten)]`
-/// it there); Alertmanager nests it under `http_config:`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+/// it there, after which no other field of that struct may be flattened
+/// before it); Alertmanager nests it under `http_config:`.
+#[derive(Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuthConfig>,
@@ -39,8 +41,22 @@ pub struct HttpConfig {
     pub follow_redirects: bool,
     #[serde(default = "yes")]
     pub enable_http2: bool,
-    #[serde(flatten)]
-    pub proxy: ProxyConfig,
+    /// `http://[user:password@]host:port`; the password prints masked.
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        serialize_with = "masked_url"
+    )]
+    pub proxy_url: String,
+    /// Comma-separated hosts, domains and CIDRs that bypass the proxy.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub no_proxy: String,
+    /// Take the proxy from `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub proxy_from_environment: bool,
+    /// Headers sent to the proxy with `CONNECT`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub http_headers: BTreeMap<String, HeaderConfig>,
 }
@@ -56,13 +72,16 @@ impl Default for HttpConfig {
             tls_config: None,
             follow_redirects: true,
             enable_http2: true,
-            proxy: ProxyConfig::default(),
+            proxy_url: String::new(),
+            no_proxy: String::new(),
+            proxy_from_environment: false,
+            proxy_connect_header: BTreeMap::new(),
             http_headers: BTreeMap::new(),
         }
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuthConfig {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -75,7 +94,7 @@ pub struct BasicAuthConfig {
     pub password_file: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorizationConfig {
     /// Empty means `Bearer`, as upstream.
@@ -100,7 +119,8 @@ impl AuthorizationConfig {
 /// OAuth2 client credentials (`grant_type` `client_credentials`, the
 /// only one implemented); the token endpoint is reached with the
 /// section's own `tls_config` and proxy.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct OAuth2Config {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client_id: String,
@@ -118,12 +138,27 @@ pub struct OAuth2Config {
     pub endpoint_params: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_config: Option<TlsConfig>,
-    #[serde(flatten)]
-    pub proxy: ProxyConfig,
+    /// `http://[user:password@]host:port`; the password prints masked.
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        serialize_with = "masked_url"
+    )]
+    pub proxy_url: String,
+    /// Comma-separated hosts, domains and CIDRs that bypass the proxy.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub no_proxy: String,
+    /// Take the proxy from `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub proxy_from_environment: bool,
+    /// Headers sent to the proxy with `CONNECT`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
 }
 
-/// Proxy settings, inline in `http_config` and in `oauth2`.
-#[derive(Clone, Default, PartialEq, Deserialize, Serialize)]
+/// Proxy settings: the keys `http_config` and `oauth2` hold inline
+/// (see [`HttpConfig::proxy`]).
+#[derive(Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 pub struct ProxyConfig {
     /// `http://[user:password@]host:port`; the password prints masked.
     #[serde(
@@ -155,7 +190,7 @@ impl std::fmt::Debug for ProxyConfig {
 }
 
 /// `tls_config` (prometheus/common `TLSConfig`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -182,7 +217,7 @@ pub struct TlsConfig {
 
 /// One `http_headers` entry: each value, secret and file content becomes
 /// one header line.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -319,8 +354,6 @@ impl TlsConfig {
 }
 
 impl ProxyConfig {
-    fn join_dir(&mut self, _dir: &Path) {}
-
     /// Upstream `ProxyConfig.Validate`, and the URL parses.
     pub fn validate(&self) -> Result<(), Error> {
         let url = !self.proxy_url.is_empty();
@@ -368,6 +401,34 @@ impl ProxyConfig {
     }
 }
 
+macro_rules! proxy_view {
+    ($t:ty) => {
+        impl $t {
+            /// The proxy keys as one value.
+            pub fn proxy(&self) -> ProxyConfig {
+                ProxyConfig {
+                    proxy_url: self.proxy_url.clone(),
+                    no_proxy: self.no_proxy.clone(),
+                    proxy_from_environment: self.proxy_from_environment,
+                    proxy_connect_header: self.proxy_connect_header.clone(),
+                }
+            }
+        }
+
+        impl std::fmt::Debug for $t {
+            /// As serialised (a derived Debug would show a password in
+            /// `proxy_url`).
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let v = serde_json::to_string(self).map_err(|_| std::fmt::Error)?;
+                write!(f, "{} {v}", stringify!($t))
+            }
+        }
+    };
+}
+
+proxy_view!(HttpConfig);
+proxy_view!(OAuth2Config);
+
 impl HttpConfig {
     /// Joins every relative file path to `dir`, the directory of the file
     /// the configuration came from (upstream `SetDirectory`).
@@ -387,7 +448,6 @@ impl HttpConfig {
             if let Some(t) = &mut o.tls_config {
                 t.join_dir(dir);
             }
-            o.proxy.join_dir(dir);
         }
         join(dir, &mut self.bearer_token_file);
         for h in self.http_headers.values_mut() {
@@ -469,12 +529,12 @@ impl HttpConfig {
             }
             url::Url::parse(&o.token_url)
                 .map_err(|e| Error::config(format!("oauth2 token_url {:?}: {e}", o.token_url)))?;
-            o.proxy.validate()?;
+            o.proxy().validate()?;
             if let Some(t) = &o.tls_config {
                 t.validate()?;
             }
         }
-        self.proxy.validate()?;
+        self.proxy().validate()?;
         for name in self.http_headers.keys() {
             let c = canonical_header(name);
             if RESERVED_HEADERS.contains(&c.as_str()) {

@@ -68,7 +68,7 @@ impl TokenSource {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            http: build_http(cfg.tls_config.as_ref(), &cfg.proxy, true)?,
+            http: build_http(cfg.tls_config.as_ref(), &cfg.proxy(), true)?,
             cache: tokio::sync::Mutex::new(None),
         })
     }

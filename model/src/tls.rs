@@ -109,12 +109,10 @@ pub fn client_config(o: &Options) -> Result<ClientConfig, String> {
             // A client that cannot pick the name per connection (reqwest)
             // still checks the certificate against `server_name`.
             Some(name) => {
-                let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                    roots,
-                    provider(),
-                )
-                .build()
-                .map_err(|e| format!("CA certificates: {e}"))?;
+                let inner =
+                    rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+                        .build()
+                        .map_err(|e| format!("CA certificates: {e}"))?;
                 builder
                     .dangerous()
                     .with_custom_certificate_verifier(Arc::new(FixedName { inner, name }))
