@@ -326,6 +326,14 @@ impl TlsConfig {
                 return Err(Error::config(format!("unknown TLS version: {v}")));
             }
         }
+        if !matches!(self.max_version.as_str(), "" | "TLS13") {
+            // rustls cannot cap a connection below TLS 1.3 per client
+            // here; refuse rather than ignore it.
+            return Err(Error::config(format!(
+                "max_version {} is not supported yet (only TLS13)",
+                self.max_version
+            )));
+        }
         if !self.ca.is_empty() && !self.ca_file.is_empty() {
             return Err(Error::config(
                 "at most one of ca, ca_file & ca_ref must be configured",
@@ -620,6 +628,7 @@ mod tests {
             ("no_proxy: h\n", "if no_proxy is configured, proxy_url must also be configured"),
             ("http_headers: {authorization: {values: [x]}}\n", "setting header \"Authorization\" is not allowed"),
             ("tls_config: {min_version: TLS9}\n", "unknown TLS version: TLS9"),
+            ("tls_config: {max_version: TLS12}\n", "max_version TLS12 is not supported yet"),
             ("tls_config: {cert_file: c}\n", "exactly one of key or key_file must be configured when a client certificate is configured"),
             ("basic_auth: {username: u, password_file: /nonexistent/pw}\n", "unable to read password_file /nonexistent/pw: No such file or directory"),
             ("authorization: {credentials_file: /nonexistent/cred}\n", "unable to read credentials_file /nonexistent/cred"),
