@@ -1,11 +1,9 @@
 //! `watchfire query EXPR`: asks a running server (`--url`) and prints the
 //! answer as a table, or the API's JSON with `--json`.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
@@ -25,28 +23,22 @@ pub struct QueryArgs {
     pub json: bool,
 }
 
+/// The most the CLI reads of an answer: far above any table a terminal
+/// shows, and the server's own limits stop larger results first.
+const MAX_ANSWER: u64 = 1 << 30;
+
 /// Runs the query; `Ok(false)` when the server answered with an error.
 pub fn run(args: &QueryArgs) -> anyhow::Result<bool> {
-    let base = args
-        .url
-        .strip_prefix("http://")
-        .with_context(|| format!("--url {}: only http:// URLs are supported", args.url))?;
-    let (host, prefix) = base.split_once('/').unwrap_or((base, ""));
-    let prefix = prefix.trim_end_matches('/');
-    let mut path = format!(
-        "{}/api/v1/query?query={}",
-        if prefix.is_empty() {
-            String::new()
-        } else {
-            format!("/{prefix}")
-        },
+    let base = args.url.trim_end_matches('/');
+    let mut url = format!(
+        "{base}/api/v1/query?query={}",
         form_urlencoded::byte_serialize(args.expr.as_bytes()).collect::<String>()
     );
     if let Some(t) = &args.time {
-        path.push_str("&time=");
-        path.push_str(&form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>());
+        url.push_str("&time=");
+        url.push_str(&form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>());
     }
-    let body = get(host, &path)?;
+    let body = get(&url)?;
     if args.json {
         println!("{body}");
     }
@@ -69,36 +61,25 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn get(host: &str, path: &str) -> anyhow::Result<String> {
-    let mut s = TcpStream::connect(host).with_context(|| format!("connect to {host}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).context("read the answer")?;
-    let text = String::from_utf8_lossy(&raw);
-    let Some((head, body)) = text.split_once("\r\n\r\n") else {
-        bail!("{host}: not an HTTP answer");
-    };
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut rest = body;
-        while let Some((size, after)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 || after.len() < n {
-                break;
-            }
-            out.push_str(&after[..n]);
-            rest = after[n..].trim_start_matches("\r\n");
-        }
-        return Ok(out);
-    }
-    Ok(body.to_string())
+/// GETs `url` through the shared HTTP client; the body as text (any
+/// invalid UTF-8 replaced, never split mid-character).
+fn get(url: &str) -> anyhow::Result<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("start the HTTP runtime")?;
+    let resp = rt.block_on(async {
+        let client = httpclient::Client::plain()?;
+        client
+            .send(
+                httpclient::Request::get(url)
+                    .header("accept", "application/json")
+                    .timeout(Duration::from_secs(300))
+                    .body_limit(MAX_ANSWER),
+            )
+            .await
+    })?;
+    Ok(String::from_utf8_lossy(&resp.body).into_owned())
 }
 
 fn labels(m: &Value) -> String {

@@ -132,7 +132,7 @@ impl Ruler {
                 groups.push(rg);
             }
         }
-        let targets = rules::notifier::targets(cfg.alerting.as_ref())?;
+        let targets = rules::notifier::targets(cfg.alerting.as_ref(), &self.config_dir)?;
         let relabel = alert_relabel(cfg.alerting.as_ref())?;
         Ok(Prepared {
             groups,

@@ -226,3 +226,46 @@ fn answers_and_errors_like_prometheus() {
         );
     }
 }
+
+#[test]
+fn dechunks_bytes_not_characters() {
+    // "é" is two bytes; a chunk boundary falls between them.
+    let raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab\xc3\r\n2;x=y\r\n\xa9c\r\n0\r\n\r\n";
+    assert_eq!(common::parse_response(raw), (200, "ab\u{e9}c".to_string()));
+    let plain = b"HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno";
+    assert_eq!(common::parse_response(plain), (404, "no".to_string()));
+}
+
+/// `watchfire query` reads a chunked answer whose chunk boundary falls
+/// inside a UTF-8 character (it used to panic there).
+#[test]
+fn query_cli_reads_chunks_split_inside_a_character() {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let Ok((mut c, _)) = l.accept() else { return };
+        let mut buf = [0u8; 4096];
+        let _ = c.read(&mut buf);
+        let body = r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"m","city":"Zürich"},"value":[1,"1"]}]}}"#.as_bytes();
+        let cut = body.iter().position(|b| *b == 0xc3).unwrap() + 1;
+        let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+        for part in [&body[..cut], &body[cut..]] {
+            out.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+            out.extend_from_slice(part);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+        let _ = c.write_all(&out);
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .args(["query", "--url", &format!("http://{addr}"), "m"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "m{city=\"Zürich\"}  1\n"
+    );
+}

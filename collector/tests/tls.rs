@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use collector::config::TlsConfig;
 use collector::scrape::Fetcher;
+use httpclient::{HttpConfig, TlsConfig};
 use rcgen::{CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -112,8 +112,15 @@ fn serve(pki: &Pki, client_ca: bool) -> SocketAddr {
     addr
 }
 
+fn fetcher(tls: Option<&TlsConfig>) -> Result<Fetcher, String> {
+    Fetcher::new(&HttpConfig {
+        tls_config: tls.cloned(),
+        ..HttpConfig::default()
+    })
+}
+
 async fn scrape(tls: Option<&TlsConfig>, url: &str) -> Result<Vec<u8>, String> {
-    let f = Fetcher::with_tls(tls)?;
+    let f = fetcher(tls)?;
     f.get(url, Duration::from_secs(5), 0, &[], None)
         .await
         .map(|b| b.bytes)
@@ -131,16 +138,13 @@ async fn tls_config_options_like_prometheus() {
     let plain = serve(&pki, false);
     let mutual = serve(&pki, true);
     let url = format!("https://{plain}/metrics");
-    let ca = Some(pki.path("ca.pem"));
+    let ca = pki.path("ca.pem");
 
     // The test CA verifies the server (its certificate names 127.0.0.1).
     let ok = scrape(Some(&tls(|t| t.ca_file = ca.clone())), &url).await;
     assert_eq!(ok.as_deref(), Ok(&b"tls_up 1\n"[..]));
     // Without it, or with another CA, the certificate is refused.
-    for t in [
-        None,
-        Some(tls(|t| t.ca_file = Some(pki.path("other-ca.pem")))),
-    ] {
+    for t in [None, Some(tls(|t| t.ca_file = pki.path("other-ca.pem")))] {
         let e = scrape(t.as_ref(), &url).await.unwrap_err();
         assert!(e.contains("certificate"), "{e}");
     }
@@ -152,7 +156,7 @@ async fn tls_config_options_like_prometheus() {
         let name = name.to_string();
         tls(|t| {
             t.ca_file = ca.clone();
-            t.server_name = Some(name);
+            t.server_name = name;
         })
     };
     let ok = scrape(Some(&by_name("watchfire.test")), &url).await;
@@ -167,8 +171,8 @@ async fn tls_config_options_like_prometheus() {
     let url = format!("https://{mutual}/metrics");
     let with_cert = tls(|t| {
         t.ca_file = ca.clone();
-        t.cert_file = Some(pki.path("client.pem"));
-        t.key_file = Some(pki.path("client.key"));
+        t.cert_file = pki.path("client.pem");
+        t.key_file = pki.path("client.key");
     });
     let ok = scrape(Some(&with_cert), &url).await;
     assert!(ok.is_ok(), "{ok:?}");
@@ -182,29 +186,29 @@ fn bad_tls_files_are_named() {
     let pki = pki();
     let missing = pki.path("missing.pem");
     let cases = [
-        (tls(|t| t.ca_file = Some(missing.clone())), "missing.pem"),
+        (tls(|t| t.ca_file = missing.clone()), "missing.pem"),
         (
-            tls(|t| t.ca_file = Some(pki.path("server.key"))),
+            tls(|t| t.ca_file = pki.path("server.key")),
             "no certificates found",
         ),
         (
-            tls(|t| t.cert_file = Some(pki.path("client.pem"))),
-            "client cert file specified without client key file",
+            tls(|t| t.cert_file = pki.path("client.pem")),
+            "exactly one of key or key_file must be configured when a client certificate is configured",
         ),
         (
             tls(|t| {
-                t.cert_file = Some(pki.path("client.pem"));
-                t.key_file = Some(pki.path("ca.pem"));
+                t.cert_file = pki.path("client.pem");
+                t.key_file = pki.path("ca.pem");
             }),
             "ca.pem",
         ),
         (
-            tls(|t| t.min_version = Some("TLS14".into())),
+            tls(|t| t.min_version = "TLS14".into()),
             "unknown TLS version",
         ),
     ];
     for (t, want) in cases {
-        let e = Fetcher::with_tls(Some(&t)).err().unwrap_or_default();
+        let e = fetcher(Some(&t)).err().unwrap_or_default();
         assert!(e.contains(want), "{t:?}: {e:?} lacks {want:?}");
     }
     // The configuration loader refuses them with the job's line, and
@@ -218,9 +222,6 @@ fn bad_tls_files_are_named() {
     let text =
         "scrape_configs:\n  - job_name: a\n    scheme: https\n    tls_config: {ca_file: ca.pem}\n";
     let cfg = collector::config::parse(text, &file).unwrap();
-    let got = cfg.scrape_configs[0].tls_config.as_ref().unwrap();
-    assert_eq!(
-        got.ca_file.as_deref().map(Path::new),
-        Some(dir.join("ca.pem").as_path())
-    );
+    let got = cfg.scrape_configs[0].http.tls_config.as_ref().unwrap();
+    assert_eq!(Path::new(&got.ca_file), dir.join("ca.pem").as_path());
 }

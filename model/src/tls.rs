@@ -105,7 +105,20 @@ pub fn client_config(o: &Options) -> Result<ClientConfig, String> {
                 Arc::new(store)
             }
         };
-        builder.with_root_certificates(roots)
+        match server_name(o)? {
+            // A client that cannot pick the name per connection (reqwest)
+            // still checks the certificate against `server_name`.
+            Some(name) => {
+                let inner =
+                    rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+                        .build()
+                        .map_err(|e| format!("CA certificates: {e}"))?;
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(FixedName { inner, name }))
+            }
+            None => builder.with_root_certificates(roots),
+        }
     };
     match (o.cert, o.key) {
         (None, None) => Ok(builder.with_no_client_auth()),
@@ -170,6 +183,50 @@ fn read_certs(pem: Pem, kind: &str) -> Result<Vec<CertificateDer<'static>>, Stri
         return Err(format!("no certificates found in {}", pem.what(kind)));
     }
     Ok(certs)
+}
+
+/// Checks the server's certificate against `server_name` whatever host
+/// the connection was made to.
+#[derive(Debug)]
+struct FixedName {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    name: ServerName<'static>,
+}
+
+impl ServerCertVerifier for FixedName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// `insecure_skip_verify`: any certificate is accepted, but the handshake

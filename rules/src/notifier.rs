@@ -2,17 +2,18 @@
 //! `notifier/notifier.go`): alerts get the external labels, wait in a
 //! bounded queue whose overflow drops the oldest (counted), and go out in
 //! batches of up to 256 to every Alertmanager under
-//! `alerting.alertmanagers[].static_configs`.
+//! `alerting.alertmanagers[].static_configs`, over http or https with the
+//! section's `http_config` keys (basic auth, authorization, OAuth2, TLS,
+//! proxies, headers) through [`httpclient`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
+use std::path::Path;
+
+use httpclient::{Client, HttpConfig, Request};
 use model::Labels;
 use parking_lot::Mutex;
 use serde::Deserialize;
@@ -46,6 +47,12 @@ pub struct AlertmanagerConfig {
     pub timeout: Option<String>,
     #[serde(default)]
     pub api_version: Option<String>,
+    /// `basic_auth`, `authorization`, `oauth2`, `tls_config`, proxies,
+    /// `follow_redirects`, `enable_http2`, `http_headers`.
+    #[serde(flatten)]
+    pub http: HttpConfig,
+    /// Every other key (service discovery, `relabel_configs`, `sigv4`):
+    /// refused unless empty. After `http`, so it sees only what that left.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_yaml::Value>,
 }
@@ -68,10 +75,20 @@ pub struct Target {
     /// `http://host:port/prefix/api/v2/alerts`.
     pub url: String,
     pub timeout: Duration,
+    /// How to reach it; relative file paths already joined to the
+    /// configuration's directory, and validated.
+    pub http: HttpConfig,
 }
 
-/// Reads the `alerting` section; errors name the problem.
-pub fn targets(alerting: Option<&serde_yaml::Value>) -> Result<Vec<Target>, String> {
+/// The most of an Alertmanager's answer read; it says nothing we use.
+const MAX_ANSWER: u64 = 1 << 20;
+
+/// Reads the `alerting` section; errors name the problem. Relative file
+/// paths are taken from `config_dir`, as Prometheus does.
+pub fn targets(
+    alerting: Option<&serde_yaml::Value>,
+    config_dir: &Path,
+) -> Result<Vec<Target>, String> {
     let Some(v) = alerting else {
         return Ok(Vec::new());
     };
@@ -87,22 +104,26 @@ pub fn targets(alerting: Option<&serde_yaml::Value>) -> Result<Vec<Target>, Stri
                 ))
             }
         }
-        if am.scheme != "http" {
+        if am.scheme != "http" && am.scheme != "https" {
             return Err(format!(
-                "alerting.alertmanagers[{i}]: scheme {:?} is not supported yet; use http",
+                "alerting.alertmanagers[{i}]: unknown scheme {:?} (http or https)",
                 am.scheme
             ));
         }
         for (k, v) in &am.other {
             let empty = matches!(v, serde_yaml::Value::Null)
                 || matches!(v, serde_yaml::Value::Sequence(s) if s.is_empty());
-            let harmless = k == "follow_redirects" || k == "enable_http2";
-            if !harmless && !empty {
+            if !empty {
                 return Err(format!(
                     "alerting.alertmanagers[{i}]: {k} is not supported yet"
                 ));
             }
         }
+        let mut http = am.http.clone();
+        http.join_dir(config_dir);
+        // Builds the client once to refuse what it could not use (a
+        // missing credential file, a bad certificate) at load.
+        Client::new(&http).map_err(|e| format!("alerting.alertmanagers[{i}]: {e}"))?;
         let timeout = match &am.timeout {
             None => Duration::from_secs(10),
             Some(t) => model::time::parse_duration(t)
@@ -116,6 +137,7 @@ pub fn targets(alerting: Option<&serde_yaml::Value>) -> Result<Vec<Target>, Stri
                 out.push(Target {
                     url: format!("{}://{t}{prefix}/api/v2/alerts", am.scheme),
                     timeout,
+                    http: http.clone(),
                 });
             }
         }
@@ -143,6 +165,7 @@ pub type Relabel = Arc<dyn Fn(&Labels) -> Option<Labels> + Send + Sync>;
 /// unreachable Alertmanager holds up no other (upstream `sendloop.go`).
 struct Queue {
     target: Target,
+    client: Client,
     alerts: Mutex<VecDeque<serde_json::Value>>,
     wake: tokio::sync::Notify,
     stopped: AtomicBool,
@@ -201,8 +224,17 @@ impl Notifier {
                 next.push(queues.remove(i));
                 continue;
             }
+            let client = match Client::new(&t.http) {
+                Ok(c) => c,
+                Err(e) => {
+                    // Validated by `targets`; a file may have gone since.
+                    tracing::error!(alertmanager = %httpclient::origin(&t.url), error = %e, "cannot reach this Alertmanager");
+                    continue;
+                }
+            };
             let q = Arc::new(Queue {
                 target: t,
+                client,
                 alerts: Mutex::new(VecDeque::new()),
                 wake: tokio::sync::Notify::new(),
                 stopped: AtomicBool::new(false),
@@ -255,10 +287,9 @@ impl Notifier {
             q.stopped.store(true, Ordering::Relaxed);
             q.wake.notify_one();
         }
-        let client = client();
         let work = async {
             for q in &queues {
-                while send_batch(&client, q, &self.shared).await {}
+                while send_batch(q, &self.shared).await {}
             }
         };
         if tokio::time::timeout(limit, work).await.is_err() {
@@ -304,17 +335,9 @@ impl Notifier {
     }
 }
 
-fn client() -> Client<HttpConnector, Full<Bytes>> {
-    Client::builder(hyper_util::rt::TokioExecutor::new()).build(HttpConnector::new())
-}
-
 /// Posts the next batch (up to [`MAX_BATCH`]) of a queue and counts it as
 /// sent or failed; `false` when the queue was empty.
-async fn send_batch(
-    client: &Client<HttpConnector, Full<Bytes>>,
-    q: &Queue,
-    shared: &Shared,
-) -> bool {
+async fn send_batch(q: &Queue, shared: &Shared) -> bool {
     let batch: Vec<serde_json::Value> = {
         let mut held = q.alerts.lock();
         let n = held.len().min(MAX_BATCH);
@@ -323,11 +346,11 @@ async fn send_batch(
     if batch.is_empty() {
         return false;
     }
-    let body = Bytes::from(serde_json::to_vec(&batch).unwrap_or_default());
-    let counter = match post(client, &q.target, body).await {
+    let body = serde_json::to_vec(&batch).unwrap_or_default();
+    let counter = match post(&q.client, &q.target, body).await {
         Ok(()) => &shared.counters.sent,
         Err(e) => {
-            tracing::error!(alertmanager = %q.target.url, count = batch.len(), error = %e, "error sending alerts");
+            tracing::error!(alertmanager = %httpclient::origin(&q.target.url), count = batch.len(), error = %e, "error sending alerts");
             &shared.counters.errors
         }
     };
@@ -337,12 +360,11 @@ async fn send_batch(
 
 /// Sends one Alertmanager's queue in batches until it is stopped.
 async fn send_loop(q: Arc<Queue>, shared: Arc<Shared>) {
-    let client = client();
     loop {
         if q.stopped.load(Ordering::Relaxed) {
             return;
         }
-        if !send_batch(&client, &q, &shared).await {
+        if !send_batch(&q, &shared).await {
             q.wake.notified().await;
         }
     }
@@ -402,27 +424,19 @@ pub fn payload(
     }))
 }
 
-async fn post(
-    client: &Client<HttpConnector, Full<Bytes>>,
-    t: &Target,
-    body: Bytes,
-) -> Result<(), String> {
-    let req = hyper::Request::post(&t.url)
-        .header("content-type", "application/json")
-        .header(
-            "user-agent",
-            concat!("Watchfire/", env!("CARGO_PKG_VERSION")),
+/// POSTs one batch within the target's timeout, its answer read within
+/// it too; anything but 2xx is an error.
+async fn post(client: &Client, t: &Target, body: Vec<u8>) -> Result<(), String> {
+    let resp = client
+        .send(
+            Request::post(&t.url, "application/json", body)
+                .timeout(t.timeout)
+                .body_limit(MAX_ANSWER),
         )
-        .body(Full::new(body))
-        .map_err(|e| e.to_string())?;
-    let resp = tokio::time::timeout(t.timeout, client.request(req))
         .await
-        .map_err(|_| format!("timed out after {:?}", t.timeout))?
         .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let _ = resp.into_body().collect().await;
-    if !status.is_success() {
-        return Err(format!("bad response status {status}"));
+    if !resp.status.is_success() {
+        return Err(format!("bad response status {}", resp.status));
     }
     Ok(())
 }
@@ -471,6 +485,7 @@ mod tests {
         let t = |p: u16| Target {
             url: format!("http://127.0.0.1:{p}/api/v2/alerts"),
             timeout: Duration::from_secs(1),
+            http: HttpConfig::default(),
         };
         n.configure(vec![t(1), t(2)], Labels::empty(), String::new(), None);
         n.send("up == 0", (0..2).map(alert).collect());
@@ -502,19 +517,100 @@ mod tests {
             "alertmanagers:\n  - static_configs:\n      - targets: ['127.0.0.1:9093']\n    path_prefix: /am/\n    timeout: 5s\n",
         )
         .unwrap();
-        let t = targets(Some(&v)).unwrap();
+        let t = targets(Some(&v), Path::new("")).unwrap();
         assert_eq!(t[0].url, "http://127.0.0.1:9093/am/api/v2/alerts");
         let v: serde_yaml::Value = serde_yaml::from_str(
             "alertmanagers:\n  - static_configs:\n      - targets: ['h:1']\n    path_prefix: am\n",
         )
         .unwrap();
         assert_eq!(
-            targets(Some(&v)).unwrap()[0].url,
+            targets(Some(&v), Path::new("")).unwrap()[0].url,
             "http://h:1/am/api/v2/alerts"
         );
         assert_eq!(t[0].timeout, Duration::from_secs(5));
         let bad: serde_yaml::Value =
             serde_yaml::from_str("alertmanagers:\n  - api_version: v1\n").unwrap();
-        assert!(targets(Some(&bad)).unwrap_err().contains("api version"));
+        assert!(targets(Some(&bad), Path::new(""))
+            .unwrap_err()
+            .contains("api version"));
+    }
+
+    #[test]
+    fn http_config_of_alertmanagers() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "secret\n").unwrap();
+        let v: serde_yaml::Value = serde_yaml::from_str(
+            "alertmanagers:\n  - scheme: https\n    basic_auth: {username: u, password_file: pw}\n    follow_redirects: false\n    static_configs: [{targets: ['am:9093']}]\n",
+        )
+        .unwrap();
+        let t = targets(Some(&v), dir.path()).unwrap();
+        assert_eq!(t[0].url, "https://am:9093/api/v2/alerts");
+        let b = t[0].http.basic_auth.as_ref().unwrap();
+        assert_eq!(
+            Path::new(&b.password_file),
+            dir.path().join("pw"),
+            "relative to the configuration"
+        );
+        assert!(!t[0].http.follow_redirects);
+        // (section, error fragment)
+        let cases = [
+            ("alertmanagers:\n  - basic_auth: {username: u, password_file: /nonexistent/pw}\n", "alerting.alertmanagers[0]: unable to read password_file /nonexistent/pw"),
+            ("alertmanagers:\n  - authorization: {credentials: c}\n    basic_auth: {username: u}\n", "at most one of basic_auth, oauth2 & authorization must be configured"),
+            ("alertmanagers:\n  - dns_sd_configs: [{names: [x]}]\n", "dns_sd_configs is not supported yet"),
+            ("alertmanagers:\n  - scheme: ftp\n", "unknown scheme \"ftp\""),
+        ];
+        for (text, want) in cases {
+            let v: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+            let got = targets(Some(&v), dir.path()).unwrap_err();
+            assert!(
+                got.contains(want),
+                "input {text:?}: got {got:?}, want {want:?}"
+            );
+        }
+    }
+
+    /// Alerts reach an Alertmanager with the configured credentials.
+    #[tokio::test(flavor = "current_thread")]
+    async fn sends_with_credentials() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok((mut c, _)) = l.accept() else { return };
+            let mut buf = vec![0u8; 65536];
+            let mut got = Vec::new();
+            // Head and body arrive in a few reads; stop at the JSON's end.
+            while !got.ends_with(b"]") {
+                let Ok(n) = c.read(&mut buf) else { break };
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            let _ =
+                c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = tx.send(String::from_utf8_lossy(&got).to_string());
+        });
+        let v: serde_yaml::Value = serde_yaml::from_str(&format!(
+            "alertmanagers:\n  - authorization: {{credentials: t0k}}\n    static_configs: [{{targets: ['{addr}']}}]\n"
+        ))
+        .unwrap();
+        let n = Notifier::new(10);
+        n.configure(
+            targets(Some(&v), Path::new("")).unwrap(),
+            Labels::empty(),
+            String::new(),
+            None,
+        );
+        n.send("up == 0", vec![alert(1)]);
+        let req = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .unwrap();
+        let lower = req.to_ascii_lowercase();
+        assert!(lower.starts_with("post /api/v2/alerts "), "{req}");
+        assert!(lower.contains("authorization: bearer t0k"), "{req}");
+        assert!(req.contains("\"alertname\":\"A1\""), "{req}");
     }
 }

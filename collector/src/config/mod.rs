@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use httpclient::HttpConfig;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::relabel::RelabelConfig;
@@ -85,23 +86,6 @@ impl<'de> Deserialize<'de> for ByteSize {
 impl Serialize for ByteSize {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{}B", self.0))
-    }
-}
-
-/// A secret: read like a string, always printed as `<secret>`.
-#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("<secret>")
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<secret>")
     }
 }
 
@@ -195,9 +179,9 @@ impl Default for GlobalConfig {
     }
 }
 
-/// One `scrape_configs` entry: a job.
+/// One `scrape_configs` entry: a job. Unknown keys are refused by
+/// [`parse`] (serde cannot deny them next to a flattened `http`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {
     pub job_name: String,
     /// Defaults to the global value.
@@ -224,18 +208,15 @@ pub struct ScrapeConfig {
     pub params: BTreeMap<String, Vec<String>>,
     #[serde(default = "yes")]
     pub enable_compression: bool,
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes")]
-    pub enable_http2: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<Authorization>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_url: Option<String>,
+    /// `basic_auth`, `authorization`, `oauth2`, `tls_config`, proxies,
+    /// `follow_redirects`, `enable_http2`, `http_headers`: inline, as in
+    /// Prometheus.
+    #[serde(flatten)]
+    pub http: HttpConfig,
+    /// Keys neither the job nor `http` knows; must stay empty. Declared
+    /// after `http` so that it sees only what `http` left.
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, serde::de::IgnoredAny>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub static_configs: Vec<StaticConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -286,23 +267,15 @@ pub struct FileSdConfig {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct HttpSdConfig {
     pub url: String,
     #[serde(default = "default_http_refresh")]
     pub refresh_interval: PromDuration,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<Authorization>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_url: Option<String>,
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes")]
-    pub enable_http2: bool,
+    #[serde(flatten)]
+    pub http: HttpConfig,
+    /// Refused by [`parse`], as on [`ScrapeConfig`].
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
 fn default_refresh() -> PromDuration {
@@ -311,48 +284,6 @@ fn default_refresh() -> PromDuration {
 
 fn default_http_refresh() -> PromDuration {
     PromDuration(Duration::from_secs(60))
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    pub username: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_file: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    #[serde(default = "default_auth_type", rename = "type")]
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<Secret>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_file: Option<String>,
-}
-
-fn default_auth_type() -> String {
-    "Bearer".into()
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_name: Option<String>,
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_version: Option<String>,
 }
 
 impl ScrapeConfig {
@@ -457,6 +388,20 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         if sc.job_name.is_empty() {
             return Err(err(at, "job_name is empty".into()));
         }
+        let unknown = sc
+            .unknown
+            .keys()
+            .chain(sc.http_sd_configs.iter().flat_map(|h| h.unknown.keys()))
+            .next();
+        if let Some(k) = unknown {
+            return Err(err(
+                line_of(text, &format!("{k}:")).or(at),
+                format!(
+                    "scrape_configs: unknown field `{k}` in job {:?}",
+                    sc.job_name
+                ),
+            ));
+        }
         if !seen.insert(sc.job_name.as_str()) {
             return Err(err(
                 at,
@@ -493,40 +438,22 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
                 ),
             ));
         }
-        if sc.basic_auth.is_some() && sc.authorization.is_some() {
-            return Err(err(
-                at,
-                format!(
-                    "at most one of basic_auth and authorization may be set in job {:?}",
-                    sc.job_name
-                ),
-            ));
-        }
         check_protocols(
             sc.scrape_protocols.as_ref(),
             sc.fallback_scrape_protocol.as_deref(),
             &format!("for scrape config with job name {:?}", sc.job_name),
         )
         .map_err(|e| err(at, e))?;
-        if let Some(tls) = &sc.tls_config {
-            crate::scrape::tls::check(tls)
-                .map_err(|e| err(at, format!("tls_config of job {:?}: {e}", sc.job_name)))?;
-        }
+        sc.http
+            .validate()
+            .map_err(|e| err(at, format!("job {:?}: {e}", sc.job_name)))?;
         for h in &sc.http_sd_configs {
             let at = line_of(text, &h.url).or(at);
             check_sd_url(&h.url)
                 .map_err(|e| err(at, format!("http_sd_configs of job {:?}: {e}", sc.job_name)))?;
-            if h.basic_auth.is_some() && h.authorization.is_some() {
-                return Err(err(at, format!("http_sd_configs of job {:?}: at most one of basic_auth and authorization may be set", sc.job_name)));
-            }
-            if let Some(tls) = &h.tls_config {
-                crate::scrape::tls::check(tls).map_err(|e| {
-                    err(
-                        at,
-                        format!("http_sd_configs of job {:?}: tls_config: {e}", sc.job_name),
-                    )
-                })?;
-            }
+            h.http
+                .validate()
+                .map_err(|e| err(at, format!("http_sd_configs of job {:?}: {e}", sc.job_name)))?;
         }
         for (which, rules) in [
             ("relabel_configs", &sc.relabel_configs),
@@ -557,11 +484,11 @@ fn check_sd_url(url: &str) -> Result<(), String> {
     if url.is_empty() {
         return Err("URL is missing".into());
     }
-    let uri: hyper::Uri = url.parse().map_err(|e| format!("parse {url:?}: {e}"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+    let uri = url::Url::parse(url).map_err(|e| format!("parse {url:?}: {e}"))?;
+    if !matches!(uri.scheme(), "http" | "https") {
         return Err("URL scheme must be 'http' or 'https'".into());
     }
-    if uri.host().is_none_or(str::is_empty) {
+    if uri.host_str().is_none_or(str::is_empty) {
         return Err("host is missing in URL".into());
     }
     Ok(())
@@ -575,37 +502,19 @@ fn resolve(dir: &Path, p: &mut String) {
     }
 }
 
-fn resolve_tls(dir: &Path, t: &mut Option<TlsConfig>) {
-    if let Some(t) = t {
-        for f in [&mut t.ca_file, &mut t.cert_file, &mut t.key_file]
-            .into_iter()
-            .flatten()
-        {
-            resolve(dir, f);
-        }
-    }
-}
-
-fn resolve_auth(dir: &Path, b: &mut Option<BasicAuth>, a: &mut Option<Authorization>) {
-    if let Some(f) = b.as_mut().and_then(|b| b.password_file.as_mut()) {
-        resolve(dir, f);
-    }
-    if let Some(f) = a.as_mut().and_then(|a| a.credentials_file.as_mut()) {
-        resolve(dir, f);
-    }
-}
-
 impl Config {
     fn resolve_paths(&mut self, dir: &Path) {
         for sc in &mut self.scrape_configs {
-            resolve_tls(dir, &mut sc.tls_config);
-            resolve_auth(dir, &mut sc.basic_auth, &mut sc.authorization);
+            if !dir.as_os_str().is_empty() {
+                sc.http.join_dir(dir);
+            }
             for f in sc.file_sd_configs.iter_mut().flat_map(|f| &mut f.files) {
                 resolve(dir, f);
             }
             for h in &mut sc.http_sd_configs {
-                resolve_tls(dir, &mut h.tls_config);
-                resolve_auth(dir, &mut h.basic_auth, &mut h.authorization);
+                if !dir.as_os_str().is_empty() {
+                    h.http.join_dir(dir);
+                }
             }
         }
     }
@@ -665,6 +574,36 @@ mod tests {
                 e.to_string().starts_with("p.yml:")
                     && e.reason.contains(want.split(':').next().unwrap_or("")),
                 "input {text:?}: got {e}, want {want:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn http_config_keys_inline_like_prometheus() {
+        let cfg = parse(
+            "scrape_configs:\n  - job_name: a\n    proxy_url: 'http://u:pw@127.0.0.1:3128'\n    follow_redirects: false\n    oauth2: {client_id: i, client_secret: s, token_url: 'http://127.0.0.1:1/t'}\n    http_sd_configs:\n      - url: 'http://127.0.0.1:1/sd'\n        authorization: {credentials: t}\n",
+            "p.yml",
+        )
+        .unwrap();
+        let sc = &cfg.scrape_configs[0];
+        assert_eq!(sc.http.proxy_url, "http://u:pw@127.0.0.1:3128");
+        assert!(!sc.http.follow_redirects && sc.http.enable_http2);
+        assert!(sc.http_sd_configs[0].http.authorization.is_some());
+        let y = cfg.to_yaml();
+        assert!(!y.contains(":pw@") && y.contains("<secret>"), "{y}");
+        // (text, line, reason fragment)
+        let cases = [
+            ("scrape_configs:\n  - job_name: a\n    proxy_urll: x\n", Some(3), "unknown field `proxy_urll` in job \"a\""),
+            ("scrape_configs:\n  - job_name: a\n    http_sd_configs: [{url: 'http://h/', refresh: 1s}]\n", Some(3), "unknown field `refresh`"),
+            ("scrape_configs:\n  - job_name: a\n    basic_auth: {username: u}\n    authorization: {credentials: c}\n", Some(2), "job \"a\": at most one of basic_auth, oauth2 & authorization must be configured"),
+            ("scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password_file: /nonexistent/pw}\n", Some(2), "unable to read password_file /nonexistent/pw"),
+            ("scrape_configs:\n  - job_name: a\n    http_sd_configs: [{url: 'http://h/', bearer_token_file: /nonexistent/t}]\n", Some(3), "http_sd_configs of job \"a\": unable to read bearer_token_file /nonexistent/t"),
+        ];
+        for (text, line, want) in cases {
+            let e = parse(text, "p.yml").unwrap_err();
+            assert!(
+                e.line == line && e.reason.contains(want),
+                "input {text:?}: got {e}, want line {line:?} and {want:?}"
             );
         }
     }

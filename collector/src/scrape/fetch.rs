@@ -1,35 +1,24 @@
-//! One HTTP GET of a target, with content negotiation, gzip, a timeout and
-//! a body size limit that also bounds the decompressed size (a gzip bomb
-//! stops at the limit).
+//! One HTTP GET of a target through [`httpclient`], with content
+//! negotiation, gzip, a timeout and a body size limit that also bounds the
+//! decompressed size (a gzip bomb stops at the limit).
 
 use std::io::Read;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::header::{HeaderName, HeaderValue};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
+use httpclient::header::HeaderName;
+use httpclient::{Client, HttpConfig, Request, StatusCode};
 
-use super::tls;
-use crate::config::TlsConfig;
 use crate::exposition::Format;
 
 /// What Prometheus 3 sends by default: OpenMetrics preferred, the text
 /// format next (see [`crate::config::accept_header`]).
 pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
 
-/// An HTTP(S) client, shared by every scrape loop of a TLS configuration.
+/// A job's HTTP client ([`httpclient::Client`]: TLS, credentials, proxy,
+/// redirects), shared by every scrape loop of the job.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
-}
-
-impl Default for Fetcher {
-    fn default() -> Self {
-        Self::new()
-    }
+    client: Client,
 }
 
 /// A fetched scrape body and the format its content type names.
@@ -40,22 +29,23 @@ pub struct Body {
 
 /// A response of any status, its body read (and unzipped) within a limit.
 pub struct Response {
-    pub status: hyper::StatusCode,
+    pub status: StatusCode,
     pub content_type: Option<String>,
     pub bytes: Vec<u8>,
 }
 
 impl Fetcher {
-    /// A client that checks certificates against the system's roots.
-    pub fn new() -> Self {
-        Self::with_tls(None).expect("the default TLS configuration is valid")
+    /// A client without credentials that checks certificates against
+    /// the system's roots.
+    pub fn plain() -> Result<Self, String> {
+        Self::new(&HttpConfig::default())
     }
 
-    /// A client for a job's `tls_config`; errors name the file at fault.
-    pub fn with_tls(tls_config: Option<&TlsConfig>) -> Result<Self, String> {
+    /// A client for a job's `http_config` keys; errors name what is
+    /// wrong (a file, a rule of upstream's).
+    pub fn new(cfg: &HttpConfig) -> Result<Self, String> {
         Ok(Fetcher {
-            client: Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(tls::connector(tls_config)?),
+            client: Client::new(cfg).map_err(|e| e.to_string())?,
         })
     }
 
@@ -72,7 +62,7 @@ impl Fetcher {
         fallback: Option<&str>,
     ) -> Result<Body, String> {
         let r = self.request(url, timeout, limit, headers).await?;
-        if r.status != hyper::StatusCode::OK {
+        if r.status != StatusCode::OK {
             return Err(format!("server returned HTTP status {}", r.status));
         }
         let format = if r.bytes.is_empty() {
@@ -86,8 +76,9 @@ impl Fetcher {
         })
     }
 
-    /// GETs `url` with extra headers, within `timeout`, and reads the body
-    /// whatever the status.
+    /// GETs `url` with extra headers, within `timeout` (the body read
+    /// included), and reads the body whatever the status. A gzip body is
+    /// unzipped within the same limit, so a gzip bomb stops there.
     pub async fn request(
         &self,
         url: &str,
@@ -95,71 +86,32 @@ impl Fetcher {
         limit: u64,
         headers: &[(HeaderName, String)],
     ) -> Result<Response, String> {
-        match tokio::time::timeout(timeout, self.request_inner(url, limit, headers)).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("Get \"{url}\": context deadline exceeded")),
-        }
-    }
-
-    async fn request_inner(
-        &self,
-        url: &str,
-        limit: u64,
-        headers: &[(HeaderName, String)],
-    ) -> Result<Response, String> {
-        let uri: hyper::Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
-        let mut req = hyper::Request::get(uri).header(
-            hyper::header::USER_AGENT,
-            concat!("Watchfire/", env!("CARGO_PKG_VERSION")),
-        );
-        for (k, v) in headers {
-            let v = HeaderValue::from_str(v).map_err(|e| format!("header {k}: {e}"))?;
-            req = req.header(k, v);
-        }
-        let req = req.body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
-        let resp = self
-            .client
-            .request(req)
-            .await
-            .map_err(|e| format!("Get \"{url}\": {}", model::error_chain(&e)))?;
-        let status = resp.status();
-        let headers = resp.headers();
-        let content_type = headers
-            .get(hyper::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let gzip = headers
-            .get(hyper::header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-        let mut body = resp.into_body();
         let max = if limit == 0 { u64::MAX } else { limit };
-        let mut raw = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| format!("read body: {e}"))?;
-            if let Some(data) = frame.data_ref() {
-                if raw.len() as u64 + data.len() as u64 > max {
-                    return Err(format!("body size limit exceeded ({limit} bytes)"));
-                }
-                raw.extend_from_slice(data);
-            }
+        let mut req = Request::get(url).timeout(timeout).body_limit(max);
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
         }
+        let resp = self.client.send(req).await.map_err(|e| e.to_string())?;
+        let content_type = resp.header("content-type").map(str::to_string);
+        let gzip = resp
+            .header("content-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
         let bytes = if gzip {
             let mut out = Vec::new();
-            let mut dec = flate2::read::GzDecoder::new(&raw[..]).take(max.saturating_add(1));
+            let mut dec = flate2::read::GzDecoder::new(&resp.body[..]).take(max.saturating_add(1));
             dec.read_to_end(&mut out)
                 .map_err(|e| format!("decompress gzip body: {e}"))?;
             if out.len() as u64 > max {
                 return Err(format!(
-                    "body size limit exceeded ({limit} bytes, decompressed)"
+                    "body size limit exceeded (body over {limit} bytes, decompressed)"
                 ));
             }
             out
         } else {
-            raw
+            resp.body.to_vec()
         };
         Ok(Response {
-            status,
+            status: resp.status,
             content_type,
             bytes,
         })

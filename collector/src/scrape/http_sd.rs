@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use hyper::header::HeaderName;
+use httpclient::header::{self, HeaderName};
 
 use super::fetch::Fetcher;
 use crate::config::HttpSdConfig;
@@ -27,26 +27,20 @@ impl Drop for Poller {
 }
 
 impl Poller {
-    /// Starts polling; fails only when the TLS settings cannot be used.
+    /// Starts polling; fails only when the HTTP settings cannot be used.
     pub(crate) fn start(job: &str, cfg: &HttpSdConfig) -> Result<Poller, String> {
-        let fetcher = match &cfg.tls_config {
-            Some(t) => Fetcher::with_tls(Some(t))?,
-            None => Fetcher::new(),
-        };
+        let fetcher = Fetcher::new(&cfg.http)?;
         let interval = cfg
             .refresh_interval
             .0
             .max(std::time::Duration::from_secs(1));
-        let mut headers = vec![
-            (hyper::header::ACCEPT, "application/json".to_string()),
+        let headers = vec![
+            (header::ACCEPT, "application/json".to_string()),
             (
                 HeaderName::from_static("x-prometheus-refresh-interval-seconds"),
                 format!("{}", cfg.refresh_interval.0.as_secs_f64()),
             ),
         ];
-        if let Some(a) = super::auth_header(cfg.basic_auth.as_ref(), cfg.authorization.as_ref()) {
-            headers.push((hyper::header::AUTHORIZATION, a));
-        }
         let groups = Arc::new(parking_lot::Mutex::new(None));
         let version = Arc::new(AtomicU64::new(0));
         let task = {
@@ -96,7 +90,7 @@ async fn poll(
     headers: &[(HeaderName, String)],
 ) -> Result<Vec<Group>, String> {
     let r = fetcher.request(url, timeout, MAX_BODY, headers).await?;
-    if r.status != hyper::StatusCode::OK {
+    if r.status != httpclient::StatusCode::OK {
         return Err(format!("server returned HTTP status {}", r.status));
     }
     discovery::parse_http(url, r.content_type.as_deref(), &r.bytes)

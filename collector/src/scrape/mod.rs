@@ -8,7 +8,6 @@
 mod fetch;
 mod http_sd;
 mod scraper;
-pub mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,7 +20,7 @@ use tokio::sync::watch;
 pub use fetch::{Fetcher, ACCEPT};
 pub use scraper::{Health, LoopOptions, Metadata};
 
-use hyper::header::HeaderName;
+use httpclient::header::{self, HeaderName};
 
 use crate::config::{Config, GlobalConfig, ScrapeConfig};
 use crate::discovery;
@@ -64,10 +63,9 @@ struct Running {
 /// Runs one scrape loop per target.
 pub struct Manager {
     store: Arc<dyn Appendable>,
-    /// The client for jobs without `tls_config`.
-    fetcher: Fetcher,
-    /// Clients for jobs with a `tls_config`, by its text.
-    tls_fetchers: HashMap<String, Fetcher>,
+    /// Each job's client, by [`client_key`]: loops of a job share its
+    /// connections, and a reload that changes nothing keeps them.
+    fetchers: HashMap<u64, Fetcher>,
     running: HashMap<TargetKey, Running>,
     dropped: Vec<Dropped>,
     /// The configuration last applied, for [`Manager::refresh`].
@@ -88,8 +86,7 @@ impl Manager {
     pub fn new(store: Arc<dyn Appendable>) -> Self {
         Manager {
             store,
-            fetcher: Fetcher::new(),
-            tls_fetchers: HashMap::new(),
+            fetchers: HashMap::new(),
             running: HashMap::new(),
             dropped: Vec::new(),
             config: None,
@@ -135,30 +132,28 @@ impl Manager {
         let mut wanted: HashMap<TargetKey, (Target, &ScrapeConfig, Arc<Relabeler>)> =
             HashMap::new();
         self.dropped.clear();
-        let mut fetchers: HashMap<String, Fetcher> = HashMap::new();
+        let mut fetchers: HashMap<u64, Fetcher> = HashMap::new();
         let mut pollers: HashMap<String, http_sd::Poller> = HashMap::new();
         let mut file_groups: HashMap<PathBuf, Vec<Group>> = HashMap::new();
         let mut http_seen = 0;
         for sc in &cfg.scrape_configs {
-            if let Some(tls) = &sc.tls_config {
-                let key = tls_key(tls);
-                let made = match self.tls_fetchers.get(&key) {
-                    Some(f) => Ok(f.clone()),
-                    None => Fetcher::with_tls(Some(tls)),
-                };
-                match made {
-                    Ok(f) => {
-                        fetchers.insert(key, f);
-                    }
-                    Err(e) => {
-                        tracing::error!(job = %sc.job_name, error = %e, "tls_config: the job's targets are not scraped");
-                        self.dropped.push(Dropped {
-                            job: sc.job_name.clone(),
-                            discovered: model::Labels::empty(),
-                            reason: format!("tls_config: {e}"),
-                        });
-                        continue;
-                    }
+            let key = client_key(&sc.http);
+            let made = match self.fetchers.get(&key) {
+                Some(f) => Ok(f.clone()),
+                None => Fetcher::new(&sc.http),
+            };
+            match made {
+                Ok(f) => {
+                    fetchers.insert(key, f);
+                }
+                Err(e) => {
+                    tracing::error!(job = %sc.job_name, error = %e, "http client: the job's targets are not scraped");
+                    self.dropped.push(Dropped {
+                        job: sc.job_name.clone(),
+                        discovered: model::Labels::empty(),
+                        reason: e,
+                    });
+                    continue;
                 }
             }
             let (Ok(relabel), Ok(metric_relabel)) = (
@@ -208,11 +203,10 @@ impl Manager {
                 // the TLS files' state: a changed password or certificate
                 // restarts the poller.
                 let key = format!(
-                    "{}\n{}\n{:?}\n{}",
+                    "{}\n{}\n{}",
                     sc.job_name,
                     serde_yaml::to_string(h).unwrap_or_default(),
-                    auth_header(h.basic_auth.as_ref(), h.authorization.as_ref()),
-                    h.tls_config.as_ref().map(tls_key).unwrap_or_default()
+                    client_key(&h.http)
                 );
                 let poller = match self.http_sd.remove(&key) {
                     Some(p) => p,
@@ -257,7 +251,7 @@ impl Manager {
                 wanted.retain(|k, _| k.0 != sc.job_name);
             }
         }
-        self.tls_fetchers = fetchers;
+        self.fetchers = fetchers;
         self.file_groups = file_groups;
         // Pollers of HTTP discovery no longer configured stop here.
         self.http_sd = pollers;
@@ -295,16 +289,9 @@ impl Manager {
                 track_timestamps_staleness: sc.track_timestamps_staleness,
                 metric_relabel,
             };
-            let fetcher = match &sc.tls_config {
-                // Jobs whose TLS settings failed were left out above.
-                Some(tls) => match self.tls_fetchers.get(&tls_key(tls)) {
-                    Some(f) => f.clone(),
-                    None => {
-                        tracing::error!(job = %sc.job_name, "no TLS client for the job; its TLS files changed during the reload?");
-                        continue;
-                    }
-                },
-                None => self.fetcher.clone(),
+            let Some(fetcher) = self.fetchers.get(&client_key(&sc.http)).cloned() else {
+                // Jobs whose client failed were left out above.
+                continue;
             };
             let scraper =
                 scraper::Scraper::new(t.clone(), opts.clone(), self.store.clone(), fetcher);
@@ -374,7 +361,8 @@ fn file_set(cfg: &Config) -> Vec<PathBuf> {
 /// The job's options as text; equal text means a running loop can stay.
 fn job_key(sc: &ScrapeConfig, g: &GlobalConfig) -> String {
     // The YAML masks secrets and leaves out what the global section
-    // supplies; the effective options and real headers close both gaps.
+    // supplies; the effective options and the client's key close both
+    // gaps.
     format!(
         "{}\n{:?}\n{:?}\n{}",
         serde_yaml::to_string(sc).unwrap_or_default(),
@@ -388,32 +376,37 @@ fn job_key(sc: &ScrapeConfig, g: &GlobalConfig) -> String {
             sc.effective_body_size_limit(g),
         ),
         request_headers(sc, g),
-        sc.tls_config.as_ref().map(tls_key).unwrap_or_default()
+        client_key(&sc.http)
     )
 }
 
-/// A TLS configuration and the change times of its files: a client is
-/// rebuilt when a reload finds a rotated certificate.
-fn tls_key(tls: &crate::config::TlsConfig) -> String {
-    let stamps: Vec<Option<SystemTime>> = [&tls.ca_file, &tls.cert_file, &tls.key_file]
-        .into_iter()
-        .map(|f| {
-            f.as_ref()
-                .and_then(|f| discovery::stamp(std::path::Path::new(f)))
-        })
-        .collect();
-    format!(
-        "{}{stamps:?}",
-        serde_yaml::to_string(tls).unwrap_or_default()
-    )
+/// An HTTP configuration, its secrets included, and the change times of
+/// its TLS files: a client is rebuilt when a reload finds a changed
+/// password or a rotated certificate. (Credential files are read at each
+/// request and need no rebuild.)
+fn client_key(http: &httpclient::HttpConfig) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    http.hash(&mut h);
+    let tls = [
+        http.tls_config.as_ref(),
+        http.oauth2.as_ref().and_then(|o| o.tls_config.as_ref()),
+    ];
+    for t in tls.into_iter().flatten() {
+        for f in [&t.ca_file, &t.cert_file, &t.key_file] {
+            discovery::stamp(std::path::Path::new(f)).hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
-/// The headers of every scrape of a job.
+/// The headers of every scrape of a job (credentials and `http_headers`
+/// come from its client).
 fn request_headers(sc: &ScrapeConfig, g: &GlobalConfig) -> Vec<(HeaderName, String)> {
-    let mut h = vec![
-        (hyper::header::ACCEPT, sc.accept_header(g)),
+    vec![
+        (header::ACCEPT, sc.accept_header(g)),
         (
-            hyper::header::ACCEPT_ENCODING,
+            header::ACCEPT_ENCODING,
             if sc.enable_compression {
                 "gzip"
             } else {
@@ -425,75 +418,5 @@ fn request_headers(sc: &ScrapeConfig, g: &GlobalConfig) -> Vec<(HeaderName, Stri
             HeaderName::from_static("x-prometheus-scrape-timeout-seconds"),
             format!("{}", sc.timeout(g).as_secs_f64()),
         ),
-    ];
-    if let Some(a) = auth_header(sc.basic_auth.as_ref(), sc.authorization.as_ref()) {
-        h.push((hyper::header::AUTHORIZATION, a));
-    }
-    h
-}
-
-/// A ready `Authorization` header value.
-pub(crate) fn auth_header(
-    basic: Option<&crate::config::BasicAuth>,
-    authorization: Option<&crate::config::Authorization>,
-) -> Option<String> {
-    if let Some(b) = basic {
-        let password = match (&b.password, &b.password_file) {
-            (Some(p), _) => p.0.clone(),
-            (None, Some(f)) => std::fs::read_to_string(f)
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default(),
-            (None, None) => String::new(),
-        };
-        return Some(format!(
-            "Basic {}",
-            base64(&format!("{}:{}", b.username, password))
-        ));
-    }
-    if let Some(a) = authorization {
-        let cred = match (&a.credentials, &a.credentials_file) {
-            (Some(c), _) => c.0.clone(),
-            (None, Some(f)) => std::fs::read_to_string(f)
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default(),
-            (None, None) => String::new(),
-        };
-        return Some(format!("{} {}", a.kind, cred));
-    }
-    None
-}
-
-fn base64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = s.as_bytes();
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_like_rfc4648() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("user:pass", "dXNlcjpwYXNz"),
-        ] {
-            assert_eq!(super::base64(i), o, "input {i:?}");
-        }
-    }
+    ]
 }

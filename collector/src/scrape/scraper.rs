@@ -28,7 +28,7 @@ pub struct LoopOptions {
     pub body_size_limit: u64,
     /// Request headers: `Accept` (from `scrape_protocols`),
     /// `Accept-Encoding`, `Authorization`, the scrape timeout.
-    pub headers: Arc<[(hyper::header::HeaderName, String)]>,
+    pub headers: Arc<[(httpclient::header::HeaderName, String)]>,
     /// `fallback_scrape_protocol`.
     pub fallback: Option<String>,
     /// Whether samples with their own timestamps get staleness markers
@@ -612,7 +612,12 @@ mod tests {
             discovered: Labels::empty(),
             url,
         };
-        let mut s = Scraper::new(target, opts, Arc::new(store.clone()), Fetcher::new());
+        let mut s = Scraper::new(
+            target,
+            opts,
+            Arc::new(store.clone()),
+            Fetcher::plain().unwrap(),
+        );
         let steps: [(i64, Option<&str>); 6] = [
             (1000, Some("a 1\nb 2\nc 7 500\n")),
             (2000, Some("a 1\n")),

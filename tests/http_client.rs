@@ -1,0 +1,298 @@
+//! Outgoing HTTP of the real binary (through `httpclient`): a scrape
+//! target and an HTTP discovery source that redirect to another host
+//! (127.0.0.2) never hand it the job's credentials, and a scrape whose
+//! body is over the limit or drips past the timeout fails with a reason
+//! and `up` 0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+mod common;
+
+/// A request a test server saw: path and headers (names lower case).
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+type Answer = Arc<dyn Fn(&str, &mut TcpStream) + Send + Sync>;
+
+/// Serves on `ip` (port chosen by the system), one thread per connection,
+/// keeping every request it sees.
+fn serve(ip: &str, answer: Answer) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
+    let l = TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let (answer, keep) = (answer.clone(), keep.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut first = String::new();
+                if r.read_line(&mut first).is_err() {
+                    return;
+                }
+                let mut headers = Vec::new();
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                    }
+                }
+                let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                keep.lock().unwrap().push(Seen {
+                    path: path.clone(),
+                    headers,
+                });
+                answer(&path, &mut c);
+            });
+        }
+    });
+    (addr, seen)
+}
+
+fn reply(c: &mut TcpStream, status: &str, extra: &str, body: &[u8]) {
+    let _ = write!(
+        c,
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+        body.len()
+    );
+    let _ = c.write_all(body);
+}
+
+fn targets(addr: SocketAddr) -> Vec<Value> {
+    common::json(addr, "/api/v1/targets")["data"]["activeTargets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn up(addr: SocketAddr, job: &str) -> Option<String> {
+    let q = format!("/api/v1/query?query=up%7Bjob%3D%22{job}%22%7D");
+    common::json(addr, &q)["data"]["result"][0]["value"][1]
+        .as_str()
+        .map(str::to_string)
+}
+
+#[test]
+fn redirects_to_another_host_carry_no_credentials() {
+    // The other host: an exposition and a discovery answer naming itself.
+    let other: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
+    let me = other.clone();
+    let (b, b_seen) = serve(
+        "127.0.0.2",
+        Arc::new(move |path, c| {
+            if path.starts_with("/sd") {
+                let addr = me.lock().unwrap().unwrap();
+                let body = format!(r#"[{{"targets": ["{addr}"], "labels": {{"via": "sd"}}}}]"#);
+                reply(
+                    c,
+                    "200 OK",
+                    "Content-Type: application/json\r\n",
+                    body.as_bytes(),
+                );
+            } else {
+                reply(
+                    c,
+                    "200 OK",
+                    "Content-Type: text/plain; version=0.0.4\r\n",
+                    b"landed 1\n",
+                );
+            }
+        }),
+    );
+    *other.lock().unwrap() = Some(b);
+    // The origin: redirects everything to the same path on the other host.
+    let (a, a_seen) = serve(
+        "127.0.0.1",
+        Arc::new(move |path, c| {
+            let to = format!("Location: http://{b}{path}\r\n");
+            reply(c, "302 Found", &to, b"");
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), "file-token\n").unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global: {{scrape_interval: 1s, scrape_timeout: 1s}}
+scrape_configs:
+  - job_name: redirected
+    basic_auth: {{username: u, password: scrape-password}}
+    http_headers: {{X-Secret: {{secrets: [header-secret]}}, X-Plain: {{values: [plain]}}}}
+    static_configs: [{{targets: ['{a}']}}]
+  - job_name: discovered
+    metrics_path: /m
+    http_sd_configs:
+      - url: 'http://{a}/sd'
+        refresh_interval: 1s
+        authorization: {{credentials_file: token}}
+"
+        ),
+    )
+    .unwrap();
+    let server = common::start(&dir.path().join("data"), Some(&cfg), &[]);
+    common::wait_for(
+        Duration::from_secs(30),
+        "both jobs scraped through the redirects",
+        || {
+            let t = targets(server.addr);
+            ["redirected", "discovered"].iter().all(|j| {
+                t.iter()
+                    .any(|x| x["scrapePool"] == *j && x["health"] == "up")
+            })
+        },
+    );
+    let a_seen = a_seen.lock().unwrap().clone();
+    let scrape = a_seen.iter().find(|r| r.path == "/metrics").unwrap();
+    assert_eq!(
+        scrape.header("authorization"),
+        Some("Basic dTpzY3JhcGUtcGFzc3dvcmQ=")
+    );
+    assert_eq!(scrape.header("x-secret"), Some("header-secret"));
+    let sd = a_seen.iter().find(|r| r.path == "/sd").unwrap();
+    assert_eq!(sd.header("authorization"), Some("Bearer file-token"));
+    let b_seen = b_seen.lock().unwrap().clone();
+    for p in ["/metrics", "/sd", "/m"] {
+        assert!(
+            b_seen.iter().any(|r| r.path == p),
+            "{p} never reached 127.0.0.2: {b_seen:?}"
+        );
+    }
+    for r in &b_seen {
+        for h in ["authorization", "x-secret"] {
+            assert_eq!(r.header(h), None, "127.0.0.2 got {h} on {}: {r:?}", r.path);
+        }
+    }
+    let redirected = b_seen.iter().find(|r| r.path == "/metrics").unwrap();
+    assert_eq!(
+        redirected.header("x-plain"),
+        Some("plain"),
+        "plain headers follow"
+    );
+    // The redirected scrape's samples carry the original target.
+    let v = common::json(server.addr, "/api/v1/query?query=landed");
+    assert_eq!(
+        v["data"]["result"][0]["metric"]["instance"],
+        a.to_string(),
+        "{v}"
+    );
+}
+
+#[test]
+fn oversized_and_dripping_bodies_fail_with_a_reason() {
+    let (t, _) = serve(
+        "127.0.0.1",
+        Arc::new(|path, c| match path {
+            // Chunked, so the limit is found while reading, not from a
+            // Content-Length.
+            "/big" => {
+                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+                let line = format!("big{{v=\"{}\"}} 1\n", "x".repeat(500));
+                for _ in 0..10 {
+                    let _ = write!(c, "{:x}\r\n{line}\r\n", line.len());
+                }
+                let _ = c.write_all(b"0\r\n\r\n");
+            }
+            "/drip" => {
+                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: 100\r\nConnection: close\r\n\r\n");
+                for _ in 0..100 {
+                    if c.write_all(b"#").is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            _ => reply(
+                c,
+                "200 OK",
+                "Content-Type: text/plain; version=0.0.4\r\n",
+                b"fine 1\n",
+            ),
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global: {{scrape_interval: 2s, scrape_timeout: 1s}}
+scrape_configs:
+  - job_name: big
+    metrics_path: /big
+    body_size_limit: 2KB
+    static_configs: [{{targets: ['{t}']}}]
+  - job_name: drip
+    metrics_path: /drip
+    static_configs: [{{targets: ['{t}']}}]
+  - job_name: fine
+    static_configs: [{{targets: ['{t}']}}]
+"
+        ),
+    )
+    .unwrap();
+    let server = common::start(&dir.path().join("data"), Some(&cfg), &[]);
+    let addr = server.addr;
+    common::wait_for(Duration::from_secs(30), "every target scraped", || {
+        let t = targets(addr);
+        t.len() == 3
+            && t.iter().all(|x| x["health"] != "unknown")
+            && ["big", "drip", "fine"]
+                .iter()
+                .all(|j| up(addr, j).is_some())
+    });
+    let t = targets(addr);
+    // (job, health, lastError fragment, up)
+    for (job, health, err, want_up) in [
+        (
+            "big",
+            "down",
+            "body size limit exceeded (body over 2048 bytes)",
+            "0",
+        ),
+        ("drip", "down", "context deadline exceeded", "0"),
+        ("fine", "up", "", "1"),
+    ] {
+        let x = t.iter().find(|x| x["scrapePool"] == job).unwrap();
+        let got = x["lastError"].as_str().unwrap_or("");
+        assert_eq!(x["health"], health, "job {job}: {x}");
+        assert!(
+            got.contains(err),
+            "job {job}: lastError {got:?} lacks {err:?}"
+        );
+        assert!(
+            !got.contains("/big") && !got.contains("/drip"),
+            "job {job}: path in {got:?}"
+        );
+        assert_eq!(up(addr, job).as_deref(), Some(want_up), "job {job}");
+    }
+    // Dropping the dripping connection left nothing stuck: the server
+    // still answers at once.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let _ = write!(
+        s,
+        "GET /-/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+}
