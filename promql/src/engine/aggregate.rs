@@ -116,13 +116,6 @@ pub(super) fn eval(
         Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
         None => (true, Vec::new()),
     };
-    let group_labels = |l: &Labels| {
-        if by {
-            keep(l, &names)
-        } else {
-            without(l, &names)
-        }
-    };
     let scalar_param = || match &param {
         Some(Value::Scalar(v)) => Ok(*v),
         _ => Err(QueryError::execution(format!(
@@ -145,10 +138,19 @@ pub(super) fn eval(
         }
         let mut order: Vec<Labels> = Vec::new();
         let mut counts: HashMap<Labels, f64> = HashMap::new();
+        // As upstream does, the value label is set on the series before
+        // grouping: `by` keeps it, `without` may remove it again.
+        let mut by_names = names.clone();
+        by_names.push(label.clone());
         for e in &input {
-            let mut b = group_labels(&e.labels).builder();
+            let mut b = e.labels.builder();
             b.set(&label, &format_float(e.v));
             let l = b.labels();
+            let l = if by {
+                keep(&l, &by_names)
+            } else {
+                without(&l, &names)
+            };
             let c = counts.entry(l.clone()).or_insert_with(|| {
                 order.push(l);
                 0.0
