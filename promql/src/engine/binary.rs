@@ -311,15 +311,6 @@ fn vector_op(
                 "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
             ));
         }
-        let (l, r) = if one_to_many { (o.v, e.v) } else { (e.v, o.v) };
-        let (value, keep) = op.apply(l, r);
-        let value = if m.return_bool {
-            f64::from(u8::from(keep))
-        } else if keep {
-            value
-        } else {
-            continue;
-        };
         let key = (m.node, e.labels.addr(), o.labels.addr());
         let labels = match ev.memo.results.get(&key) {
             Some(l) => l.clone(),
@@ -331,11 +322,22 @@ fn vector_op(
                 l
             }
         };
+        // Like the one-to-one check above, this holds before a comparison
+        // filters, as in upstream's `VectorBinop`.
         if !one_to_one && !seen.insert(labels.clone()) {
             return Err(QueryError::execution(
                 "multiple matches for labels: grouping labels must ensure unique matches",
             ));
         }
+        let (l, r) = if one_to_many { (o.v, e.v) } else { (e.v, o.v) };
+        let (value, keep) = op.apply(l, r);
+        let value = if m.return_bool {
+            f64::from(u8::from(keep))
+        } else if keep {
+            value
+        } else {
+            continue;
+        };
         out.push(Elem { labels, v: value });
     }
     Ok(out)
