@@ -103,7 +103,15 @@ pub fn aggregation(rng: &mut Rng, op: &'static str) -> Case {
             param,
             grouping: grouping(rng),
             trailing: rng.chance(0.3),
-            arg: Expr::Select(names(rng)),
+            // `topk` and its kin are checked against their input
+            // selector, and `count_values` turns values into labels, where
+            // no tolerance can apply; the others also aggregate a range
+            // function.
+            arg: if !by_choice && op != "count_values" && rng.chance(0.25) {
+                over_range(rng, "a")
+            } else {
+                Expr::Select(names(rng))
+            },
         })),
         input,
         query: query(rng, by_choice),
@@ -113,7 +121,12 @@ pub fn aggregation(rng: &mut Rng, op: &'static str) -> Case {
 /// An operand that is usually a selector and, when matching `on` some
 /// labels, sometimes an aggregation by them (the usual "one" side of a
 /// many-to-one match).
-fn operand(rng: &mut Rng, name: &'static str, on: &[&'static str]) -> Expr {
+///
+/// Range functions are computed values, equal to the reference's only
+/// within a tolerance: they are left out where a last-digit difference
+/// changes the answer (`%`, comparisons).
+fn operand(rng: &mut Rng, op: &str, name: &'static str, on: &[&'static str]) -> Expr {
+    let ranges = !is_comparison(op) && op != "%";
     if !on.is_empty() && rng.chance(0.4) {
         let mut by: Vec<&'static str> = on.to_vec();
         if rng.chance(0.3) {
@@ -129,6 +142,8 @@ fn operand(rng: &mut Rng, name: &'static str, on: &[&'static str]) -> Expr {
             trailing: false,
             arg: Expr::Select(vec![name]),
         }))
+    } else if ranges && rng.chance(0.15) {
+        over_range(rng, name)
     } else if rng.chance(0.1) {
         Expr::Select(vec!["a", "b"])
     } else {
@@ -196,9 +211,9 @@ pub fn binary(rng: &mut Rng, op: &'static str) -> Case {
         }
     };
     let (lhs, rhs) = match card {
-        Card::Left(_) => (Expr::Select(names(rng)), operand(rng, "b", &on)),
-        Card::Right(_) => (operand(rng, "a", &on), Expr::Select(vec!["b"])),
-        Card::OneToOne => (operand(rng, "a", &on), operand(rng, "b", &on)),
+        Card::Left(_) => (Expr::Select(names(rng)), operand(rng, op, "b", &on)),
+        Card::Right(_) => (operand(rng, op, "a", &on), Expr::Select(vec!["b"])),
+        Card::OneToOne => (operand(rng, op, "a", &on), operand(rng, op, "b", &on)),
     };
     Case {
         expr: Expr::Binary(Box::new(Binary {
@@ -240,4 +255,22 @@ pub fn range_function(rng: &mut Rng, func: &'static str) -> Case {
         input,
         query: query(rng, false),
     }
+}
+
+/// A range function over one metric, as aggregations and operators take
+/// it in dashboards (`sum by (x) (rate(a[5m]))`, `rate(a[5m]) / rate(b[5m])`).
+fn over_range(rng: &mut Rng, name: &'static str) -> Expr {
+    Expr::Range(RangeCall {
+        func: rng.pick(&[
+            "rate",
+            "increase",
+            "max_over_time",
+            "last_over_time",
+            "avg_over_time",
+        ]),
+        param: None,
+        names: vec![name],
+        range: rng.pick(&[60_000, 120_000, 300_000]),
+        offset: 0,
+    })
 }

@@ -125,15 +125,6 @@ fn by_choice(c: &Case) -> bool {
     matches!(&c.expr, Expr::Agg(a) if matches!(a.op, "topk" | "bottomk" | "limitk"))
 }
 
-fn tolerance(c: &Case) -> f64 {
-    match &c.expr {
-        // Upstream's one-pass least squares loses digits to cancellation
-        // that the exact sums of the reference do not.
-        Expr::Range(r) if r.func == "deriv" => 1e-6,
-        _ => REL,
-    }
-}
-
 /// Runs `CASES` cases of each name through `make`; panics with the first
 /// failures.
 fn run(family: &str, names: &[&'static str], make: fn(&mut Rng, &'static str) -> Case) {
@@ -173,7 +164,7 @@ fn run(family: &str, names: &[&'static str], make: fn(&mut Rng, &'static str) ->
             let ok = match (&got, &want) {
                 (Err(_), Err(_)) => true,
                 (Ok(g), Ok(w)) if by_choice(&case) => same_choice(&case, g, w),
-                (Ok(g), Ok(w)) => same(g, w, tolerance(&case)),
+                (Ok(g), Ok(w)) => same(g, w, REL),
                 _ => false,
             };
             if !ok {
@@ -190,8 +181,8 @@ fn run(family: &str, names: &[&'static str], make: fn(&mut Rng, &'static str) ->
         }
         eprintln!("{family} {name}: {tally:?}");
         assert!(
-            only.is_some() || tally.full * 4 >= CASES,
-            "{family} {name}: under a quarter of the cases had an answer: {tally:?}"
+            only.is_some() || tally.full * 5 >= CASES,
+            "{family} {name}: under a fifth of the cases had an answer: {tally:?}"
         );
     }
     eprintln!(
