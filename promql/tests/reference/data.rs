@@ -52,6 +52,8 @@ pub struct Values {
     pub spread: i64,
     /// The chance that a series has each of the labels.
     pub presence: f64,
+    /// Whether special values include 1e308 (and then not -Inf).
+    pub huge: bool,
 }
 
 /// Multiples of 0.25 keep sums exact, so that the order of summation (and
@@ -60,8 +62,16 @@ fn quarter(rng: &mut Rng, lo: i64, hi: i64) -> f64 {
     rng.between(lo, hi) as f64 / 4.0
 }
 
-fn special(rng: &mut Rng) -> f64 {
-    rng.pick(&[f64::NAN, f64::INFINITY, f64::NEG_INFINITY])
+/// NaN, the infinities, or (with `huge`) a value whose sums overflow.
+/// Huge values come without -Inf, so that no sum depends on the order it
+/// is taken in (`1e308 + 1e308 - Inf` is NaN, `-Inf + 1e308 + 1e308` is
+/// -Inf, and neither Prometheus nor we promise an order).
+fn special(rng: &mut Rng, huge: bool) -> f64 {
+    if huge {
+        rng.pick(&[f64::NAN, f64::INFINITY, 1e308])
+    } else {
+        rng.pick(&[f64::NAN, f64::INFINITY, f64::NEG_INFINITY])
+    }
 }
 
 impl Input {
@@ -184,7 +194,7 @@ fn points(rng: &mut Rng, vals: Values) -> Vec<(i64, f64)> {
             let v = if rng.chance(0.02) {
                 stale_nan()
             } else if rng.chance(vals.special) {
-                special(rng)
+                special(rng, vals.huge)
             } else if vals.counter {
                 if rng.chance(0.1) {
                     counter = quarter(rng, 0, 8);

@@ -96,8 +96,15 @@ pub fn sum(v: &[f64]) -> f64 {
     v.iter().sum()
 }
 
+/// The mean, also where the sum of finite values overflows (upstream
+/// then switches to an incremental mean, which does not overflow).
 pub fn mean(v: &[f64]) -> f64 {
-    sum(v) / v.len() as f64
+    let n = v.len() as f64;
+    let s = sum(v);
+    if s.is_infinite() && v.iter().all(|x| x.is_finite()) {
+        return v.iter().map(|x| x / n).sum();
+    }
+    s / n
 }
 
 /// Population variance, two passes.

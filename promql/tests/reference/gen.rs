@@ -36,6 +36,7 @@ fn values(rng: &mut Rng, counter: bool) -> Values {
         special: if rng.chance(0.3) { 0.08 } else { 0.0 },
         spread: rng.pick(&[2, 8, 40]),
         presence: 0.75,
+        huge: rng.chance(0.3),
     }
 }
 

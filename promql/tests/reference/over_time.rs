@@ -162,11 +162,13 @@ fn extrapolated(p: &[(i64, f64)], start: i64, end: i64, counter: bool, per_secon
         let to_zero = sampled * first_v / rise;
         before = before.min(to_zero);
     }
-    let mut v = rise * (sampled + before + after) / sampled;
+    // The factor first, so that a rise near the largest float does not
+    // overflow on the way to a smaller result.
+    let mut factor = (sampled + before + after) / sampled;
     if per_second {
-        v /= (end - start) as f64 / 1000.0;
+        factor /= (end - start) as f64 / 1000.0;
     }
-    v
+    rise * factor
 }
 
 /// The least-squares slope of value against time in seconds, computed
