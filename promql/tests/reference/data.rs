@@ -141,11 +141,7 @@ impl Input {
     pub fn instant(&self, names: &[&str], t: i64) -> Vec<(Lbls, f64)> {
         let mut out = Vec::new();
         for s in self.named(names) {
-            let newest = s
-                .points
-                .iter()
-                .filter(|p| p.0 > t - LOOKBACK && p.0 <= t)
-                .next_back();
+            let newest = s.points.iter().rfind(|p| p.0 > t - LOOKBACK && p.0 <= t);
             if let Some(&(_, v)) = newest {
                 if !is_stale_nan(v) {
                     out.push((s.labels.clone(), v));
