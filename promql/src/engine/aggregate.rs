@@ -360,3 +360,44 @@ fn cmp_asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
 pub(crate) fn valid_label_name(n: &str) -> bool {
     !n.is_empty()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::script::{run, Verdict};
+
+    /// Runs a `promqltest` script; every eval must pass.
+    fn check(script: &str) {
+        for r in run(script, &[]).unwrap() {
+            assert_eq!(
+                r.verdict,
+                Verdict::Passed,
+                "line {}: {}\n{script}",
+                r.line,
+                r.expr
+            );
+        }
+    }
+
+    #[test]
+    fn count_values_sets_its_label_before_grouping() {
+        // Upstream sets the value label first: `without` may remove it
+        // again, so each group's series are counted together.
+        check(
+            r#"
+load 1m
+  m{x="a", y="1"} 1
+  m{x="b", y="1"} 2
+  m{x="c", y="2"} 2
+
+eval instant at 0m count_values without (x) ("x", m)
+  {y="1"} 2
+  {y="2"} 1
+
+eval instant at 0m count_values by (y) ("x", m)
+  {x="1", y="1"} 1
+  {x="2", y="1"} 1
+  {x="2", y="2"} 1
+"#,
+        );
+    }
+}

@@ -359,3 +359,35 @@ fn group_text(l: &Labels, names: &[String], on: bool) -> String {
         .collect();
     format!("{{{}}}", parts.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::script::{run, Verdict};
+
+    #[test]
+    fn ambiguous_group_left_fails_before_a_comparison_filters() {
+        // Both left series take y="r" from the right: upstream fails even
+        // though `>` would keep only one of them.
+        let script = r#"
+load 1m
+  a{x="1", y="p"} 1
+  a{x="1", y="q"} 5
+  b{x="1", y="r"} 3
+
+eval instant at 0m a > on(x) group_left(y) b
+  expect fail
+
+eval instant at 0m a > on(x) group_left b
+  a{x="1", y="q"} 5
+"#;
+        for r in run(script, &[]).unwrap() {
+            assert_eq!(
+                r.verdict,
+                Verdict::Passed,
+                "line {}: {}\n{script}",
+                r.line,
+                r.expr
+            );
+        }
+    }
+}
