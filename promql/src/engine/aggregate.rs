@@ -116,13 +116,6 @@ pub(super) fn eval(
         Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
         None => (true, Vec::new()),
     };
-    let group_labels = |l: &Labels| {
-        if by {
-            keep(l, &names)
-        } else {
-            without(l, &names)
-        }
-    };
     let scalar_param = || match &param {
         Some(Value::Scalar(v)) => Ok(*v),
         _ => Err(QueryError::execution(format!(
@@ -145,10 +138,19 @@ pub(super) fn eval(
         }
         let mut order: Vec<Labels> = Vec::new();
         let mut counts: HashMap<Labels, f64> = HashMap::new();
+        // As upstream does, the value label is set on the series before
+        // grouping: `by` keeps it, `without` may remove it again.
+        let mut by_names = names.clone();
+        by_names.push(label.clone());
         for e in &input {
-            let mut b = group_labels(&e.labels).builder();
+            let mut b = e.labels.builder();
             b.set(&label, &format_float(e.v));
             let l = b.labels();
+            let l = if by {
+                keep(&l, &by_names)
+            } else {
+                without(&l, &names)
+            };
             let c = counts.entry(l.clone()).or_insert_with(|| {
                 order.push(l);
                 0.0
@@ -357,4 +359,45 @@ fn cmp_asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
 /// only the empty name is not).
 pub(crate) fn valid_label_name(n: &str) -> bool {
     !n.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::script::{run, Verdict};
+
+    /// Runs a `promqltest` script; every eval must pass.
+    fn check(script: &str) {
+        for r in run(script, &[]).unwrap() {
+            assert_eq!(
+                r.verdict,
+                Verdict::Passed,
+                "line {}: {}\n{script}",
+                r.line,
+                r.expr
+            );
+        }
+    }
+
+    #[test]
+    fn count_values_sets_its_label_before_grouping() {
+        // Upstream sets the value label first: `without` may remove it
+        // again, so each group's series are counted together.
+        check(
+            r#"
+load 1m
+  m{x="a", y="1"} 1
+  m{x="b", y="1"} 2
+  m{x="c", y="2"} 2
+
+eval instant at 0m count_values without (x) ("x", m)
+  {y="1"} 2
+  {y="2"} 1
+
+eval instant at 0m count_values by (y) ("x", m)
+  {x="1", y="1"} 1
+  {x="2", y="1"} 1
+  {x="2", y="2"} 1
+"#,
+        );
+    }
 }

@@ -311,15 +311,6 @@ fn vector_op(
                 "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
             ));
         }
-        let (l, r) = if one_to_many { (o.v, e.v) } else { (e.v, o.v) };
-        let (value, keep) = op.apply(l, r);
-        let value = if m.return_bool {
-            f64::from(u8::from(keep))
-        } else if keep {
-            value
-        } else {
-            continue;
-        };
         let key = (m.node, e.labels.addr(), o.labels.addr());
         let labels = match ev.memo.results.get(&key) {
             Some(l) => l.clone(),
@@ -331,11 +322,22 @@ fn vector_op(
                 l
             }
         };
+        // Like the one-to-one check above, this holds before a comparison
+        // filters, as in upstream's `VectorBinop`.
         if !one_to_one && !seen.insert(labels.clone()) {
             return Err(QueryError::execution(
                 "multiple matches for labels: grouping labels must ensure unique matches",
             ));
         }
+        let (l, r) = if one_to_many { (o.v, e.v) } else { (e.v, o.v) };
+        let (value, keep) = op.apply(l, r);
+        let value = if m.return_bool {
+            f64::from(u8::from(keep))
+        } else if keep {
+            value
+        } else {
+            continue;
+        };
         out.push(Elem { labels, v: value });
     }
     Ok(out)
@@ -356,4 +358,36 @@ fn group_text(l: &Labels, names: &[String], on: bool) -> String {
         .map(|(n, v)| format!("{n}=\"{v}\""))
         .collect();
     format!("{{{}}}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::script::{run, Verdict};
+
+    #[test]
+    fn ambiguous_group_left_fails_before_a_comparison_filters() {
+        // Both left series take y="r" from the right: upstream fails even
+        // though `>` would keep only one of them.
+        let script = r#"
+load 1m
+  a{x="1", y="p"} 1
+  a{x="1", y="q"} 5
+  b{x="1", y="r"} 3
+
+eval instant at 0m a > on(x) group_left(y) b
+  expect fail
+
+eval instant at 0m a > on(x) group_left b
+  a{x="1", y="q"} 5
+"#;
+        for r in run(script, &[]).unwrap() {
+            assert_eq!(
+                r.verdict,
+                Verdict::Passed,
+                "line {}: {}\n{script}",
+                r.line,
+                r.expr
+            );
+        }
+    }
 }
