@@ -38,14 +38,19 @@ pub fn postable(v: &Value) -> Result<Alert, String> {
     let mut labels = string_map(&v["labels"], "labels")?;
     labels.retain(|_, v| !v.is_empty());
     let annotations = string_map(&v["annotations"], "annotations")?;
-    let a = Alert {
+    check(Alert {
         labels,
         annotations,
         starts_at: time(&v["startsAt"], "startsAt")?,
         ends_at: time(&v["endsAt"], "endsAt")?,
         generator_url: v["generatorURL"].as_str().unwrap_or("").to_string(),
         updated_at: 0,
-    };
+    })
+}
+
+/// Upstream's `Alert.Validate`, for alerts posted or handed over by the
+/// rules.
+pub fn check(a: Alert) -> Result<Alert, String> {
     if a.labels.is_empty() {
         return Err("at least one label pair required".into());
     }

@@ -1,7 +1,7 @@
 //! Alertmanager's API v2 on the built-in alerter: what Prometheus posts
 //! to and `amtool` reads.
 
-use alerter::silence::Error as SilenceError;
+use alerter::Error as AlerterError;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -103,7 +103,8 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
                     }
                 }
                 let by = a.silences.muting(&x.labels, now);
-                let inh: Vec<String> = inhibitor(&x.labels)
+                let inh: Vec<String> = inhibitor
+                    .inhibited_by(&x.labels)
                     .map(|fp| format!("{fp:016x}"))
                     .into_iter()
                     .collect();
@@ -166,10 +167,15 @@ pub async fn post_silence(State(st): State<Arc<AppState>>, body: axum::body::Byt
         Ok(s) => s,
         Err(e) => return bad_request(e),
     };
-    match svc.with_mut(|a| a.silences.set(sil, now)) {
+    match svc.set_silence(sil).await {
         Ok(id) => Json(json!({"silenceID": id})).into_response(),
-        Err(SilenceError::NotFound(id)) => silence_not_found(&id),
-        Err(e) => bad_request(e.to_string()),
+        Err(AlerterError::SilenceNotFound(id)) => silence_not_found(&id),
+        Err(e @ AlerterError::SilenceExpired(_)) => bad_request(e.to_string()),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!(e.to_string())),
+        )
+            .into_response(),
     }
 }
 
@@ -194,10 +200,9 @@ pub async fn delete_silence(
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let now = svc.now();
-    match svc.with_mut(|a| a.silences.expire(&id, now)) {
+    match svc.expire_silence(&id).await {
         Ok(()) => StatusCode::OK.into_response(),
-        Err(SilenceError::NotFound(id)) => silence_not_found(&id),
+        Err(AlerterError::SilenceNotFound(id)) => silence_not_found(&id),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!(e.to_string())),
@@ -243,11 +248,11 @@ pub async fn status(State(st): State<Arc<AppState>>) -> Response {
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let uptime = model::time::format_go(svc.started_ms);
+    let uptime = model::time::format_go(svc.started_ms());
     Json(json!({
         "cluster": {"status": "disabled", "peers": []},
         // Secrets are masked, as upstream prints its configuration.
-        "config": {"original": svc.shown_config.lock().clone()},
+        "config": {"original": svc.shown_config()},
         "uptime": uptime,
         "versionInfo": {
             "branch": "",

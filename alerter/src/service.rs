@@ -1,18 +1,48 @@
-//! The built-in alerter in the server: `--alertmanager.config.file`, alerts
-//! from the rules (in process) and from `POST /api/v2/alerts`, a task that
-//! flushes groups on their timers and sends through each receiver's
-//! integrations ([`alerter::send`]), with retries until the group's next
-//! flush.
+//! The alerter as a service: it owns its state ([`Alerter`]), an injected
+//! clock and its loop, which flushes groups as they come due, runs each
+//! delivery's retry and record stages ([`crate::pipeline`]) in a task of
+//! its own, and keeps the notification counters. The server only wires
+//! it: [`Service::open`] with the configuration file and the data
+//! directory, [`Service::start`], the HTTP routes, [`Service::stop`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alerter::runtime::{Alerter, Delivery, Integration};
-use alerter::send::Sender;
 use parking_lot::Mutex;
+
+use crate::config::Loaded;
+use crate::notify::SendError;
+use crate::runtime::{Alerter, Delivery, Integration};
+use crate::send::Sender;
+use crate::silence::Silence;
+use crate::tmpl::Templates;
+use crate::Error;
+
+/// The time in ms since the epoch: the wall clock, but in tests.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// Sends a delivery: a stand-in for the integrations in tests.
+pub trait Transport: Send + Sync {
+    fn send(&self, d: &Delivery, now: i64) -> Result<(), SendError>;
+}
+
+/// What a service is opened with.
+#[derive(Clone)]
+pub struct Options {
+    /// `alertmanager.yml`; templates are found relative to its directory.
+    pub config_file: PathBuf,
+    /// The URL the alerter is reached under, for notifications' links.
+    pub external_url: String,
+    /// Where `alerter.db` is kept.
+    pub data_dir: PathBuf,
+    /// The clock; `None` is the wall clock.
+    pub clock: Option<Clock>,
+    /// Where deliveries go instead of the integrations (tests only).
+    pub transport: Option<Arc<dyn Transport>>,
+}
 
 /// Counters for `watchfire_notifications_*`, by integration.
 #[derive(Default)]
@@ -48,46 +78,29 @@ impl Histogram {
     }
 }
 
-pub struct Service {
-    state: Mutex<Alerter>,
-    wake: tokio::sync::Notify,
-    pub config_file: PathBuf,
-    /// The configuration as `/api/v2/status` shows it: secrets masked.
-    pub shown_config: Mutex<String>,
-    /// Templates and clients of the running configuration.
-    sender: Mutex<Arc<Sender>>,
-    pub external_url: String,
-    pub counters: Counters,
-    pub started_ms: i64,
-    /// Deliveries being sent or retried, by group, receiver and
-    /// integration: a group's next flush waits for its last, as upstream's
-    /// flushes do not overlap.
-    inflight: Mutex<std::collections::HashSet<(String, String, usize)>>,
-    clock: Clock,
-    /// Where deliveries go instead of the integrations (tests only).
-    transport: Option<Arc<dyn Transport>>,
+/// A configuration as loaded: checked, its text, its templates.
+pub struct Source {
+    pub config: Loaded,
+    pub text: String,
+    pub templates: Templates,
 }
 
-/// The time in ms since the epoch; the wall clock but in tests.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-/// Sends a delivery: a stand-in for the integrations in tests.
-pub trait Transport: Send + Sync {
-    fn send(&self, d: &Delivery, now: i64) -> Result<(), alerter::notify::SendError>;
-}
-
-/// Reads and checks an alertmanager.yml and the templates it names
+/// Reads and checks an `alertmanager.yml` and the templates it names
 /// (relative to its directory).
-pub fn load(
-    path: &Path,
-) -> Result<(alerter::config::Loaded, String, alerter::tmpl::Templates), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let cfg =
-        alerter::config::parse(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
+pub fn load(path: &Path) -> Result<Source, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let config = crate::config::parse(&text, &path.display().to_string())?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let templates = alerter::send::load_templates(&cfg.raw.templates, dir)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((cfg, text, templates))
+    let templates = crate::send::load_templates(&config.raw.templates, dir)
+        .map_err(|e| Error::invalid(path.display().to_string(), e))?;
+    Ok(Source {
+        config,
+        text,
+        templates,
+    })
 }
 
 fn warn_unsupported(a: &Alerter) {
@@ -99,50 +112,64 @@ fn warn_unsupported(a: &Alerter) {
     }
 }
 
-impl Service {
-    /// Loads the configuration and the silences kept under `data_dir`.
-    pub fn new(path: &Path, external_url: String, data_dir: &Path) -> Result<Arc<Self>, String> {
-        Self::with_clock(
-            path,
-            external_url,
-            data_dir,
-            Arc::new(model::time::now_ms),
-            None,
-        )
-    }
+/// The built-in alerter.
+pub struct Service {
+    state: Mutex<Alerter>,
+    wake: tokio::sync::Notify,
+    config_file: PathBuf,
+    /// The configuration as `/api/v2/status` shows it: secrets masked.
+    shown_config: Mutex<String>,
+    /// Templates and clients of the running configuration.
+    sender: Mutex<Arc<Sender>>,
+    external_url: String,
+    pub counters: Counters,
+    started_ms: i64,
+    /// Deliveries being sent or retried, by group, receiver and
+    /// integration: a group's next flush waits for its last, as upstream's
+    /// flushes do not overlap.
+    inflight: Mutex<HashSet<(String, String, usize)>>,
+    clock: Clock,
+    transport: Option<Arc<dyn Transport>>,
+    /// The loop, once started.
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
 
-    /// [`Service::new`] on `clock`, sending through `transport` if given.
-    pub fn with_clock(
-        path: &Path,
-        external_url: String,
-        data_dir: &Path,
-        clock: Clock,
-        transport: Option<Arc<dyn Transport>>,
-    ) -> Result<Arc<Self>, String> {
-        let (cfg, text, templates) = load(path)?;
+impl Service {
+    /// Loads the configuration and the silences and notification log
+    /// kept in `data_dir/alerter.db`.
+    pub fn open(opts: Options) -> Result<Arc<Self>, Error> {
+        let clock = opts
+            .clock
+            .unwrap_or_else(|| Arc::new(model::time::now_ms) as Clock);
+        let src = load(&opts.config_file)?;
         let now = clock();
-        let silences = alerter::silence::Silences::open(Some(&data_dir.join("alerter.db")), now)?;
-        let mut a = Alerter::new(&cfg, silences)?;
+        let db = opts.data_dir.join("alerter.db");
+        let silences = crate::silence::Silences::open(Some(&db), now)?;
+        let mut a = Alerter::new(&src.config, silences)?;
         // The log outlives any repeat interval people set (upstream keeps
         // it 120 h).
-        a.set_log(alerter::dispatch::Log::open(
-            &data_dir.join("alerter.db"),
+        a.set_log(crate::nflog::Log::open(
+            &db,
             now,
-            alerter::runtime::RETENTION_MS,
+            crate::runtime::RETENTION_MS,
         )?);
         warn_unsupported(&a);
         Ok(Arc::new(Service {
             state: Mutex::new(a),
             wake: tokio::sync::Notify::new(),
-            config_file: path.to_path_buf(),
-            shown_config: Mutex::new(alerter::config::redacted(&text)),
-            sender: Mutex::new(Arc::new(Sender::new(templates, external_url.clone()))),
-            external_url,
+            config_file: opts.config_file,
+            shown_config: Mutex::new(crate::config::redacted(&src.text)),
+            sender: Mutex::new(Arc::new(Sender::new(
+                src.templates,
+                opts.external_url.clone(),
+            ))),
+            external_url: opts.external_url,
             counters: Counters::default(),
             started_ms: now,
-            inflight: Mutex::new(std::collections::HashSet::new()),
+            inflight: Mutex::new(HashSet::new()),
             clock,
-            transport,
+            transport: opts.transport,
+            task: Mutex::new(None),
         }))
     }
 
@@ -151,14 +178,29 @@ impl Service {
         (self.clock)()
     }
 
+    /// When the service started (Unix ms).
+    pub fn started_ms(&self) -> i64 {
+        self.started_ms
+    }
+
+    /// The configuration file.
+    pub fn config_file(&self) -> &Path {
+        &self.config_file
+    }
+
+    /// The configuration's text with its secrets masked.
+    pub fn shown_config(&self) -> String {
+        self.shown_config.lock().clone()
+    }
+
     /// Re-reads the configuration; a bad one changes nothing.
-    pub fn reload(&self) -> Result<(), String> {
-        let (cfg, text, templates) = load(&self.config_file)?;
+    pub fn reload(&self) -> Result<(), Error> {
+        let src = load(&self.config_file)?;
         let mut s = self.state.lock();
-        s.reload(&cfg)?;
+        s.reload(&src.config)?;
         warn_unsupported(&s);
-        *self.shown_config.lock() = alerter::config::redacted(&text);
-        *self.sender.lock() = Arc::new(Sender::new(templates, self.external_url.clone()));
+        *self.shown_config.lock() = crate::config::redacted(&src.text);
+        *self.sender.lock() = Arc::new(Sender::new(src.templates, self.external_url.clone()));
         drop(s);
         self.wake.notify_one();
         Ok(())
@@ -169,34 +211,66 @@ impl Service {
         let mut ok = Vec::new();
         let mut errs = Vec::new();
         for v in alerts {
-            match alerter::api::postable(v) {
+            match crate::api::postable(v) {
                 Ok(a) => ok.push(a),
-                Err(e) => {
-                    self.counters.invalid.fetch_add(1, Ordering::Relaxed);
-                    errs.push(e);
-                }
+                Err(e) => errs.push(e),
             }
         }
+        self.take(ok, errs.len());
+        errs
+    }
+
+    fn take(&self, ok: Vec<crate::dispatch::Alert>, invalid: usize) {
+        self.counters
+            .invalid
+            .fetch_add(invalid as u64, Ordering::Relaxed);
         self.counters
             .received
             .fetch_add(ok.len() as u64, Ordering::Relaxed);
         self.state.lock().put(ok, self.now());
         self.wake.notify_one();
-        errs
     }
 
+    /// Reads the state.
     pub fn with<T>(&self, f: impl FnOnce(&Alerter) -> T) -> T {
         f(&self.state.lock())
     }
 
-    pub fn with_mut<T>(&self, f: impl FnOnce(&mut Alerter) -> T) -> T {
-        let r = f(&mut self.state.lock());
+    /// Creates or updates a silence; answers once it is on disk.
+    pub async fn set_silence(&self, sil: Silence) -> Result<String, Error> {
+        let now = self.now();
+        let (id, written) = self.state.lock().silences.set(sil, now)?;
         self.wake.notify_one();
-        r
+        written.wait().await?;
+        Ok(id)
+    }
+
+    /// Expires a silence; answers once it is on disk.
+    pub async fn expire_silence(&self, id: &str) -> Result<(), Error> {
+        let now = self.now();
+        let written = self.state.lock().silences.expire(id, now)?;
+        self.wake.notify_one();
+        written.wait().await
+    }
+
+    /// Starts the loop on the current Tokio runtime.
+    pub fn start(self: &Arc<Self>) {
+        let handle = tokio::spawn(self.clone().run());
+        if let Some(old) = self.task.lock().replace(handle) {
+            old.abort();
+        }
+    }
+
+    /// Stops the loop; deliveries under way finish or are dropped with
+    /// the runtime.
+    pub fn stop(&self) {
+        if let Some(t) = self.task.lock().take() {
+            t.abort();
+        }
     }
 
     /// Flushes groups as they come due and sends what they owe.
-    pub async fn run(self: Arc<Self>) {
+    async fn run(self: Arc<Self>) {
         loop {
             let now = self.now();
             let due = self.state.lock().next_due();
@@ -224,6 +298,7 @@ impl Service {
         }
     }
 
+    /// The retry and record stages of one delivery.
     async fn deliver(&self, d: Delivery) {
         if let Integration::Unsupported(kind) = &d.integration {
             self.fail(kind, "no_sender");
@@ -231,62 +306,48 @@ impl Service {
         }
         let sender = self.sender.lock().clone();
         let name = d.integration.name().to_string();
-        // Retry with a doubling back-off, capped at 10 s between attempts,
-        // until the group's next flush takes over.
-        let mut backoff = Duration::from_millis(500);
-        loop {
-            let started = std::time::Instant::now();
-            let now = self.now();
-            let result = match &self.transport {
-                Some(t) => t.send(&d, now),
-                // No attempt outlives the group's next flush (10 s at
-                // least), so a peer that stops answering cannot hold the
-                // group.
-                None => {
-                    let left = Duration::from_millis((d.deadline - now).max(10_000) as u64);
-                    tokio::time::timeout(left, sender.send(&d, now))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(alerter::notify::SendError {
-                                message: format!("no answer within {left:?}"),
-                                retry: true,
+        let attempt = |now: i64| {
+            let sender = sender.clone();
+            let d = &d;
+            async move {
+                match &self.transport {
+                    Some(t) => t.send(d, now),
+                    // No attempt outlives the group's next flush (10 s at
+                    // least), so a peer that stops answering cannot hold
+                    // the group.
+                    None => {
+                        let left = Duration::from_millis((d.deadline - now).max(10_000) as u64);
+                        tokio::time::timeout(left, sender.send(d, now))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(SendError {
+                                    message: format!("no answer within {left:?}"),
+                                    retry: true,
+                                })
                             })
-                        })
+                    }
                 }
-            };
+            }
+        };
+        let observe = |took: Duration| {
             self.counters
                 .latency
                 .lock()
                 .entry(name.clone())
                 .or_default()
-                .observe(started.elapsed().as_secs_f64());
-            match result {
-                Ok(()) => {
-                    // Logged (on disk) before it is counted, so the count
-                    // says the send will not be repeated after a crash.
-                    self.state.lock().delivered(&d);
-                    *self.counters.sent.lock().entry(name).or_default() += 1;
-                    return;
+                .observe(took.as_secs_f64());
+        };
+        match crate::pipeline::retry(&d, || self.now(), attempt, observe).await {
+            Ok(()) => {
+                // Logged on disk before it is counted, so the count says
+                // the send will not be repeated after a crash.
+                let written = self.state.lock().record(&d);
+                if let Err(e) = written.wait().await {
+                    tracing::error!(error = %e, "writing the notification log failed");
                 }
-                Err(e) => {
-                    let late = self.now() + backoff.as_millis() as i64 >= d.deadline;
-                    if !e.retry || late {
-                        tracing::error!(receiver = %d.receiver, integration = %name, error = %e.message, "notify failed");
-                        self.fail(
-                            &name,
-                            if e.retry {
-                                "retries_exhausted"
-                            } else {
-                                "client_error"
-                            },
-                        );
-                        return;
-                    }
-                    tracing::warn!(receiver = %d.receiver, integration = %name, error = %e.message, "notify failed, retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
+                *self.counters.sent.lock().entry(name).or_default() += 1;
             }
+            Err(f) => self.fail(&name, f.reason),
         }
     }
 
@@ -354,10 +415,42 @@ impl Service {
     }
 }
 
+/// Alerts from the rules, typed: labels with an empty value are dropped
+/// and the alert is checked as a posted one is (upstream's API does the
+/// same to what Prometheus posts).
+impl model::AlertSink for Service {
+    fn send(&self, alerts: Vec<model::alert::Alert>) {
+        let mut ok = Vec::with_capacity(alerts.len());
+        let mut invalid = 0;
+        for a in alerts {
+            let alert = crate::dispatch::Alert {
+                labels: a
+                    .labels
+                    .iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                annotations: a.annotations,
+                starts_at: a.starts_at,
+                ends_at: a.ends_at,
+                generator_url: a.generator_url,
+                updated_at: 0,
+            };
+            match crate::api::check(alert) {
+                Ok(a) => ok.push(a),
+                Err(e) => {
+                    invalid += 1;
+                    tracing::warn!(error = %e, "alert from the rules refused by the alerter");
+                }
+            }
+        }
+        self.take(ok, invalid);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alerter::notify::SendError;
 
     /// Answers 503 until `until`, then takes every notification.
     struct Flaky {
@@ -400,15 +493,15 @@ mod tests {
             sent: Mutex::new(Vec::new()),
             attempts: AtomicU64::new(0),
         });
-        let svc = Service::with_clock(
-            &am,
-            "http://wf".into(),
-            dir.path(),
-            clock,
-            Some(flaky.clone()),
-        )
+        let svc = Service::open(Options {
+            config_file: am,
+            external_url: "http://wf".into(),
+            data_dir: dir.path().to_path_buf(),
+            clock: Some(clock),
+            transport: Some(flaky.clone()),
+        })
         .unwrap();
-        tokio::spawn(svc.clone().run());
+        svc.start();
         let alerts: Vec<serde_json::Value> = ["A", "B", "C"]
             .iter()
             .map(|n| serde_json::json!({ "labels": { "alertname": n } }))
