@@ -41,6 +41,15 @@ pub enum Error {
     /// The SQLite file's writer thread is gone, so a write was not made.
     #[error("{}: the writer stopped", path.display())]
     WriterStopped { path: PathBuf },
+    /// A posted (or handed-over) alert is refused, in upstream's words.
+    #[error("{0}")]
+    BadAlert(String),
+    /// A posted silence is refused, in upstream's words.
+    #[error("{0}")]
+    BadSilence(String),
+    /// A template file could not be read or parsed.
+    #[error("{}: {reason}", path.display())]
+    Template { path: PathBuf, reason: String },
     /// No silence has this id.
     #[error("silence {0} not found")]
     SilenceNotFound(String),

@@ -159,7 +159,7 @@ impl Alerter {
             .route
             .as_ref()
             .ok_or_else(|| Error::invalid("route", "no routes provided"))?;
-        let tree = Route::new(root).map_err(|e| Error::invalid("route", e))?;
+        let tree = Route::new(root)?;
         let resolve = cfg
             .raw
             .global

@@ -94,8 +94,7 @@ pub fn load(path: &Path) -> Result<Source, Error> {
     })?;
     let config = crate::config::parse(&text, &path.display().to_string())?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let templates = crate::send::load_templates(&config.raw.templates, dir)
-        .map_err(|e| Error::invalid(path.display().to_string(), e))?;
+    let templates = crate::send::load_templates(&config.raw.templates, dir)?;
     Ok(Source {
         config,
         text,
@@ -207,7 +206,7 @@ impl Service {
     }
 
     /// Takes alerts in API v2 form; returns the problems of those refused.
-    pub fn post(&self, alerts: &[serde_json::Value]) -> Vec<String> {
+    pub fn post(&self, alerts: &[serde_json::Value]) -> Vec<Error> {
         let mut ok = Vec::new();
         let mut errs = Vec::new();
         for v in alerts {

@@ -89,7 +89,11 @@ fn time(v: &Value, what: &str) -> Result<i64, String> {
 }
 
 /// A silence as API v2 posts it, checked as upstream's `validateSilence`.
-pub fn from_json(v: &Value, now: i64) -> Result<Silence, String> {
+pub fn from_json(v: &Value, now: i64) -> Result<Silence, Error> {
+    parse(v, now).map_err(Error::BadSilence)
+}
+
+fn parse(v: &Value, now: i64) -> Result<Silence, String> {
     let ms = v["matchers"].as_array().cloned().unwrap_or_default();
     if ms.is_empty() {
         return Err("at least one matcher required".into());
@@ -204,7 +208,7 @@ impl Silences {
                 };
                 let v: Value = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
                 // Stored silences may have ended since; they load all the same.
-                let mut sil = from_json(&v, i64::MIN).map_err(corrupt)?;
+                let mut sil = parse(&v, i64::MIN).map_err(corrupt)?;
                 sil.id = id.clone();
                 sil.updated_at = v["updatedAt"]
                     .as_str()
@@ -352,7 +356,8 @@ mod tests {
             ),
         ];
         for (v, want) in cases {
-            assert_eq!(from_json(&v, now).unwrap_err(), want, "{v}");
+            let got = from_json(&v, now).unwrap_err().to_string();
+            assert_eq!(got, want, "input {v}");
         }
     }
 

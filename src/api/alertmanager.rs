@@ -34,6 +34,7 @@ pub async fn post_alerts(State(st): State<Arc<AppState>>, body: axum::body::Byte
     if errs.is_empty() {
         StatusCode::OK.into_response()
     } else {
+        let errs: Vec<String> = errs.iter().map(ToString::to_string).collect();
         (StatusCode::BAD_REQUEST, Json(json!(errs.join("; ")))).into_response()
     }
 }
@@ -165,7 +166,7 @@ pub async fn post_silence(State(st): State<Arc<AppState>>, body: axum::body::Byt
     };
     let sil = match alerter::silence::from_json(&v, now) {
         Ok(s) => s,
-        Err(e) => return bad_request(e),
+        Err(e) => return bad_request(e.to_string()),
     };
     match svc.set_silence(sil).await {
         Ok(id) => Json(json!({"silenceID": id})).into_response(),
