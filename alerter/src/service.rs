@@ -536,4 +536,37 @@ mod tests {
             "each group's first flush (at 30 s) gave up at the next (at 5 m 30 s), whose retries outlived the outage: {failed:?}"
         );
     }
+
+    /// A silence is on disk when `set_silence` answers: a new service
+    /// over the same directory (as after a SIGKILL) has it, and an
+    /// expiry likewise.
+    #[tokio::test]
+    async fn silences_are_durable_when_the_api_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let am = dir.path().join("am.yml");
+        std::fs::write(&am, "route:\n  receiver: r\nreceivers:\n  - name: r\n").unwrap();
+        let opts = Options {
+            config_file: am,
+            external_url: "http://wf".into(),
+            data_dir: dir.path().to_path_buf(),
+            clock: Some(Arc::new(|| 1_800_000_000_000)),
+            transport: None,
+        };
+        let svc = Service::open(opts.clone()).unwrap();
+        let sil = crate::silence::from_json(
+            &serde_json::json!({"matchers": [{"name": "job", "value": "api", "isRegex": false, "isEqual": true}],
+                "startsAt": "2027-01-15T08:00:00Z", "endsAt": "2027-01-15T10:00:00Z", "createdBy": "t", "comment": "c"}),
+            svc.now(),
+        )
+        .unwrap();
+        let id = svc.set_silence(sil).await.unwrap();
+        let state = |s: &Service| s.with(|a| a.silences.get(&id).map(|x| x.state(s.now())));
+        let again = Service::open(opts.clone()).unwrap();
+        assert_eq!(state(&again), Some(crate::silence::State::Active));
+        svc.expire_silence(&id).await.unwrap();
+        let again = Service::open(opts).unwrap();
+        assert_eq!(state(&again), Some(crate::silence::State::Expired));
+        let err = svc.expire_silence("nope").await.unwrap_err();
+        assert!(matches!(err, Error::SilenceNotFound(_)), "{err}");
+    }
 }

@@ -172,7 +172,7 @@ impl Writer {
                 path: self.0.path.clone(),
             })));
         }
-        Written(Some(Ok(rx)))
+        Written(Some(Ok((self.0.path.clone(), rx))))
     }
 
     /// Hands a write over that no one waits for; a failure is logged.
@@ -195,7 +195,9 @@ impl Writer {
 /// A write handed to the writer thread, or none (kept in memory only).
 #[must_use = "a write is durable only once awaited"]
 #[derive(Debug)]
-pub struct Written(Option<Result<oneshot::Receiver<Result<(), Error>>, Error>>);
+pub struct Written(Option<Result<(PathBuf, Receiver), Error>>);
+
+type Receiver = oneshot::Receiver<Result<(), Error>>;
 
 impl Written {
     /// Nothing to wait for: the state is kept in memory only.
@@ -208,11 +210,7 @@ impl Written {
         match self.0 {
             None => Ok(()),
             Some(Err(e)) => Err(e),
-            Some(Ok(rx)) => rx.await.unwrap_or_else(|_| {
-                Err(Error::WriterStopped {
-                    path: PathBuf::from("alerter.db"),
-                })
-            }),
+            Some(Ok((path, rx))) => rx.await.unwrap_or(Err(Error::WriterStopped { path })),
         }
     }
 
@@ -221,11 +219,9 @@ impl Written {
         match self.0 {
             None => Ok(()),
             Some(Err(e)) => Err(e),
-            Some(Ok(rx)) => rx.blocking_recv().unwrap_or_else(|_| {
-                Err(Error::WriterStopped {
-                    path: PathBuf::from("alerter.db"),
-                })
-            }),
+            Some(Ok((path, rx))) => rx
+                .blocking_recv()
+                .unwrap_or(Err(Error::WriterStopped { path })),
         }
     }
 }
