@@ -53,6 +53,19 @@ impl Log {
     /// than `retention_ms` before `now` are dropped.
     pub fn open(path: &Path, now: i64, retention_ms: i64) -> Result<Self, Error> {
         let conn = crate::sqlite::open(path)?;
+        let mut log = Log::read(&conn, path, now, retention_ms)?;
+        log.writer = Some(Writer::start(path, conn)?);
+        Ok(log)
+    }
+
+    /// Reads the log from `conn` (the file at `path`), dropping entries
+    /// past retention; it writes nowhere until given a writer.
+    pub(crate) fn read(
+        conn: &rusqlite::Connection,
+        path: &Path,
+        now: i64,
+        retention_ms: i64,
+    ) -> Result<Self, Error> {
         let sql = |op: &'static str| {
             move |source| Error::Sqlite {
                 path: path.to_path_buf(),
@@ -95,8 +108,13 @@ impl Log {
         }
         Ok(Log {
             entries,
-            writer: Some(Writer::start(path, conn)?),
+            writer: None,
         })
+    }
+
+    /// Writes through `writer` from now on.
+    pub(crate) fn set_writer(&mut self, writer: Writer) {
+        self.writer = Some(writer);
     }
 
     pub fn get(&self, group_key: &str, receiver: &str) -> Option<&LogEntry> {

@@ -142,16 +142,15 @@ impl Service {
             .unwrap_or_else(|| Arc::new(model::time::now_ms) as Clock);
         let src = load(&opts.config_file)?;
         let now = clock();
-        let db = opts.data_dir.join("alerter.db");
-        let silences = crate::silence::Silences::open(Some(&db), now)?;
-        let mut a = Alerter::new(&src.config, silences)?;
         // The log outlives any repeat interval people set (upstream keeps
         // it 120 h).
-        a.set_log(crate::nflog::Log::open(
-            &db,
+        let (log, silences) = crate::sqlite::open_all(
+            &opts.data_dir.join("alerter.db"),
             now,
             crate::runtime::RETENTION_MS,
-        )?);
+        )?;
+        let mut a = Alerter::new(&src.config, silences)?;
+        a.set_log(log);
         warn_unsupported(&a);
         Ok(Arc::new(Service {
             state: Mutex::new(a),

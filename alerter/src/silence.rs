@@ -181,12 +181,25 @@ pub struct Silences {
 impl Silences {
     /// Opens (or creates) the file at `path`; `None` keeps them in memory.
     pub fn open(path: Option<&Path>, now: i64) -> Result<Self, Error> {
+        let Some(path) = path else {
+            return Ok(Silences {
+                writer: None,
+                all: BTreeMap::new(),
+            });
+        };
+        let conn = crate::sqlite::open(path)?;
+        let mut s = Silences::read(&conn, path, now)?;
+        s.writer = Some(Writer::start(path, conn)?);
+        Ok(s)
+    }
+
+    /// Reads the silences from `conn` (the file at `path`); they are
+    /// written nowhere until given a writer.
+    pub(crate) fn read(conn: &rusqlite::Connection, path: &Path, now: i64) -> Result<Self, Error> {
         let mut s = Silences {
             writer: None,
             all: BTreeMap::new(),
         };
-        let Some(path) = path else { return Ok(s) };
-        let conn = crate::sqlite::open(path)?;
         let sql = |source| Error::Sqlite {
             path: path.to_path_buf(),
             table: "silences",
@@ -217,8 +230,12 @@ impl Silences {
                 s.all.insert(id, sil);
             }
         }
-        s.writer = Some(Writer::start(path, conn)?);
         Ok(s)
+    }
+
+    /// Writes through `writer` from now on.
+    pub(crate) fn set_writer(&mut self, writer: Writer) {
+        self.writer = Some(writer);
     }
 
     fn save(&self, sil: &Silence, now: i64) -> Written {

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
+use crate::nflog::Log;
+use crate::silence::Silences;
 use crate::Error;
 
 /// One write, in the order it was handed over.
@@ -66,6 +68,19 @@ impl Op {
 }
 
 type Job = (Op, Option<oneshot::Sender<Result<(), Error>>>);
+
+/// Opens the file at `path` once for both tables: the notification log
+/// (entries older than `retention_ms` before `now` dropped) and the
+/// silences, written by one thread over one connection.
+pub fn open_all(path: &Path, now: i64, retention_ms: i64) -> Result<(Log, Silences), Error> {
+    let conn = open(path)?;
+    let mut log = Log::read(&conn, path, now, retention_ms)?;
+    let mut silences = Silences::read(&conn, path, now)?;
+    let writer = Writer::start(path, conn)?;
+    log.set_writer(writer.clone());
+    silences.set_writer(writer);
+    Ok((log, silences))
+}
 
 /// Opens (or creates) the file at `path` with its tables.
 pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
