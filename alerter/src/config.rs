@@ -296,8 +296,8 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
                     return Err(format!("invalid label name {l:?} in equal list"));
                 }
             }
-            crate::matcher::from_maps(&r.source_match, &sre)?;
-            crate::matcher::from_maps(&r.target_match, &tre)?;
+            crate::matcher::from_maps(&r.source_match, &sre).map_err(|e| e.to_string())?;
+            crate::matcher::from_maps(&r.target_match, &tre).map_err(|e| e.to_string())?;
             Ok(())
         };
         check().map_err(|e| err(None, e))?;
@@ -338,7 +338,7 @@ pub fn regex_map(m: &BTreeMap<String, Option<String>>) -> Result<BTreeMap<String
 fn check_route_node(r: &RouteConfig) -> Result<(), String> {
     let re = regex_map(&r.match_re)?;
     for m in &r.matchers {
-        crate::matcher::parse(m)?;
+        crate::matcher::parse(m).map_err(|e| e.to_string())?;
     }
     for k in r.match_.keys() {
         if !is_classic_name(k) {
@@ -350,7 +350,7 @@ fn check_route_node(r: &RouteConfig) -> Result<(), String> {
             return Err(format!("invalid label name {k:?} in route labels"));
         }
     }
-    crate::matcher::from_maps(&r.match_, &re)?;
+    crate::matcher::from_maps(&r.match_, &re).map_err(|e| e.to_string())?;
     if let Some(g) = &r.group_by {
         let all = g.iter().any(|l| l == "...");
         let mut seen = HashSet::new();

@@ -4,15 +4,17 @@
 //! the notification log whether it is worth sending.
 //!
 //! Time is passed in (Unix ms), never read here, so timelines are tested
-//! on an injected clock:
+//! on an injected clock (the tests below drive the whole pipeline,
+//! [`crate::runtime::Alerter::tick`] and its record stage):
 //!
 //! - an alert joins the group of every route it matches; a new group
 //!   flushes after `group_wait` (at once if the alert started longer ago
 //!   than that and the group never flushed);
 //! - a group flushes again every `group_interval`;
-//! - a flush is sent when firing alerts are new to the receiver, when
-//!   resolved alerts are new and `send_resolved` is on, when everything
-//!   resolved, or when `repeat_interval` has passed since the last send;
+//! - a flush is sent (the pipeline's dedup stage decides) when firing
+//!   alerts are new to the receiver, when resolved alerts are new and
+//!   `send_resolved` is on, when everything resolved, or when
+//!   `repeat_interval` has passed since the last send;
 //! - resolved alerts leave the group once a flush carried them.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -41,6 +41,9 @@ pub enum Error {
     /// The SQLite file's writer thread is gone, so a write was not made.
     #[error("{}: the writer stopped", path.display())]
     WriterStopped { path: PathBuf },
+    /// A label matcher does not parse or compile, in upstream's words.
+    #[error("{0}")]
+    BadMatcher(String),
     /// A posted (or handed-over) alert is refused, in upstream's words.
     #[error("{0}")]
     BadAlert(String),

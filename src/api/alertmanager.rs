@@ -52,7 +52,7 @@ fn flag(p: &crate::api::Params, name: &str, default: bool) -> bool {
 fn filters(p: &crate::api::Params) -> Result<Vec<alerter::matcher::Matcher>, String> {
     let mut out = Vec::new();
     for f in p.all("filter") {
-        out.extend(alerter::matcher::parse(f)?);
+        out.extend(alerter::matcher::parse(f).map_err(|e| e.to_string())?);
     }
     Ok(out)
 }
