@@ -237,7 +237,10 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
             }
             let mut parsed = Vec::new();
             for spec in &ti.time_intervals {
-                parsed.push(crate::timeinterval::parse(spec).map_err(|e| err(line_of(&name), e))?);
+                parsed.push(
+                    crate::timeinterval::parse(spec)
+                        .map_err(|e| err(line_of(&name), e.to_string()))?,
+                );
             }
             specs.insert(name, parsed);
         }

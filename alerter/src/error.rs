@@ -44,6 +44,9 @@ pub enum Error {
     /// A label matcher does not parse or compile, in upstream's words.
     #[error("{0}")]
     BadMatcher(String),
+    /// A time interval (or its location) is invalid, in upstream's words.
+    #[error("{0}")]
+    BadTimeInterval(String),
     /// A posted (or handed-over) alert is refused, in upstream's words.
     #[error("{0}")]
     BadAlert(String),
