@@ -324,7 +324,7 @@ pub fn is_classic_name(n: &str) -> bool {
 
 /// A `match_re` map with its null values refused, as upstream's
 /// `MatchRegexps`.
-pub fn regex_map(m: &BTreeMap<String, Option<String>>) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn regex_map(m: &BTreeMap<String, Option<String>>) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (k, v) in m {
         if !is_classic_name(k) {

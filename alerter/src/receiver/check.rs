@@ -5,7 +5,7 @@ use crate::http::canonical_header;
 
 impl ReceiverConfig {
     /// Each integration's own checks (upstream's per-type `UnmarshalYAML`).
-    pub fn check_entries(&self) -> Result<(), String> {
+    pub(crate) fn check_entries(&self) -> Result<(), String> {
         if self.name.is_empty() {
             return Err("missing name in receiver".into());
         }

@@ -6,7 +6,7 @@ use super::*;
 impl ReceiverConfig {
     /// Fills unset values from `global:` and makes upstream's
     /// configuration-level checks, in its order of integrations.
-    pub fn apply_global(&mut self, g: &GlobalConfig) -> Result<(), String> {
+    pub(crate) fn apply_global(&mut self, g: &GlobalConfig) -> Result<(), String> {
         fn missing<T>(v: &[Option<T>], kind: &str) -> Result<(), String> {
             if v.iter().any(Option::is_none) {
                 return Err(format!("missing {kind} config"));

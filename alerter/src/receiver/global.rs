@@ -107,7 +107,7 @@ impl Default for GlobalConfig {
 
 impl GlobalConfig {
     /// Upstream's exclusivity checks on `global:`, in its order.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         exclusive(
             set(&self.slack_app_token),
             set(&self.slack_app_token_file),
