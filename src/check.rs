@@ -135,8 +135,8 @@ fn run_other(cmd: &CheckCommand) -> anyhow::Result<bool> {
             let mut ok = true;
             for f in files {
                 println!("Checking '{}'", f.display());
-                match crate::alerting::load(f) {
-                    Ok((cfg, _, _)) => {
+                match alerter::service::load(f) {
+                    Ok(alerter::service::Source { config: cfg, .. }) => {
                         println!("  SUCCESS");
                         println!("Found:");
                         println!(" - global config");

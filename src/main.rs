@@ -8,7 +8,6 @@
 //! alert through an alertmanager.yml; `promql-test` runs promqltest scripts
 //! against the PromQL engine; `query` asks a running server.
 
-mod alerting;
 mod api;
 mod check;
 mod import;

@@ -25,6 +25,9 @@ pub fn query_histogram() -> Histogram {
 pub fn register(state: &Arc<AppState>) {
     let r = &state.registry;
     r.register(Arc::new(StorePart(state.store.clone())));
+    if let Some(a) = &state.alerter {
+        r.register(a.clone());
+    }
     r.register(Arc::new(ServerPart(Arc::downgrade(state))));
     r.register(Arc::new(Process));
 }
@@ -34,11 +37,10 @@ pub async fn handler(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     // The rule manager sits behind an async lock; refresh its snapshot
     // here, where waiting is allowed, so collecting never blocks.
     state.ruler.refresh_views().await;
-    let mut out = state.registry.render();
-    if let Some(a) = &state.alerter {
-        a.render_metrics(&mut out);
-    }
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], out)
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        state.registry.render(),
+    )
 }
 
 struct StorePart(Arc<store::Store>);

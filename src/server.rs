@@ -128,7 +128,7 @@ pub struct AppState {
     pub registry: model::metrics::Registry,
     pub ruler: crate::ruler::Ruler,
     /// The built-in alerter, with `--alertmanager.config.file`.
-    pub alerter: Option<Arc<crate::alerting::Service>>,
+    pub alerter: Option<Arc<alerter::Service>>,
 }
 
 impl AppState {
@@ -149,7 +149,7 @@ impl AppState {
                     if let Err(e) = a.reload() {
                         self.config.write().last_reload_ok = false;
                         tracing::error!(error = %e, "reloading configuration failed; the old one keeps running");
-                        return Err(e);
+                        return Err(e.to_string());
                     }
                 }
                 self.scrape.lock().await.apply(&cfg);
@@ -298,57 +298,59 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("load configuration: {e}"))?;
     let alerter = match &args.alertmanager_config {
         Some(p) => Some(
-            crate::alerting::Service::new(p, external_url.clone(), &args.storage.path)
-                .map_err(|e| anyhow::anyhow!("load alertmanager configuration: {e}"))?,
+            alerter::Service::open(alerter::service::Options {
+                config_file: p.clone(),
+                external_url: external_url.clone(),
+                data_dir: args.storage.path.clone(),
+                clock: None,
+                transport: None,
+            })
+            .map_err(|e| anyhow::anyhow!("load alertmanager configuration: {e}"))?,
         ),
         None => None,
     };
-    let state =
-        rt.block_on(async {
-            let mut manager = collector::scrape::Manager::new(store.clone());
-            manager.apply(&config);
-            if let Some(a) = &alerter {
-                tokio::spawn(a.clone().run());
-                let sink = a.clone();
-                ruler.notifier.set_local(Some(Arc::new(move |alerts: Vec<serde_json::Value>| {
-                let errs = sink.post(&alerts);
-                for e in errs {
-                    tracing::warn!(error = %e, "alert from the rules refused by the alerter");
-                }
-            })));
-            }
-            ruler.apply(prepared).await;
-            Arc::new(AppState {
-                store: store.clone(),
-                scrape: tokio::sync::Mutex::new(manager),
-                config: parking_lot::RwLock::new(Loaded {
-                    config,
-                    last_reload_ok: true,
-                    loaded_ms: model::time::now_ms(),
-                }),
-                flags,
-                started_ms: model::time::now_ms(),
-                retention: model::time::format_duration(args.retention_time),
-                config_file: args.config_file.clone(),
-                listen: args.listen,
-                reloading: tokio::sync::Mutex::new(()),
-                query_limits: crate::api::query::QueryLimits {
-                    timeout: args.query_timeout,
-                    max_samples: args.query_max_samples,
-                    lookback_delta: args.query_lookback_delta,
-                },
-                queries: tokio::sync::Semaphore::new(args.query_max_concurrency.max(1)),
-                query_seconds: crate::metrics::query_histogram(),
-                registry: Default::default(),
-                ruler,
-                alerter,
-            })
-        });
+    let state = rt.block_on(async {
+        let mut manager = collector::scrape::Manager::new(store.clone());
+        manager.apply(&config);
+        if let Some(a) = &alerter {
+            a.start();
+            ruler.notifier.set_local(Some(a.clone()));
+        }
+        ruler.apply(prepared).await;
+        Arc::new(AppState {
+            store: store.clone(),
+            scrape: tokio::sync::Mutex::new(manager),
+            config: parking_lot::RwLock::new(Loaded {
+                config,
+                last_reload_ok: true,
+                loaded_ms: model::time::now_ms(),
+            }),
+            flags,
+            started_ms: model::time::now_ms(),
+            retention: model::time::format_duration(args.retention_time),
+            config_file: args.config_file.clone(),
+            listen: args.listen,
+            reloading: tokio::sync::Mutex::new(()),
+            query_limits: crate::api::query::QueryLimits {
+                timeout: args.query_timeout,
+                max_samples: args.query_max_samples,
+                lookback_delta: args.query_lookback_delta,
+            },
+            queries: tokio::sync::Semaphore::new(args.query_max_concurrency.max(1)),
+            query_seconds: crate::metrics::query_histogram(),
+            registry: Default::default(),
+            ruler,
+            alerter,
+        })
+    });
     crate::metrics::register(&state);
     let served = rt.block_on(serve(args.listen, state.clone()));
     rt.block_on(async {
         state.ruler.shutdown().await;
         state.scrape.lock().await.shutdown().await;
+        if let Some(a) = &state.alerter {
+            a.stop();
+        }
     });
     drop(state);
     drop(rt);

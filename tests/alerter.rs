@@ -85,7 +85,7 @@ fn rules_alerts_reach_the_webhook_through_the_route_tree() {
     );
     let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
     assert!(
-        m.contains("watchfire_notifications_total{integration=\"webhook\"}"),
+        m.contains("alertmanager_notifications_total{integration=\"webhook\"}"),
         "{m}"
     );
 }
@@ -165,7 +165,7 @@ fn a_notification_is_not_sent_again_after_sigkill() {
     wait_for(Duration::from_secs(20), "the send to be logged", || {
         http(addr, "GET", "/metrics", "")
             .map(|r| {
-                r.1.contains("watchfire_notifications_total{integration=\"webhook\"} 1")
+                r.1.contains("alertmanager_notifications_total{integration=\"webhook\"} 1")
             })
             .unwrap_or(false)
     });
@@ -295,7 +295,7 @@ fn a_failing_webhook_gets_every_group_once_after_it_recovers() {
     assert!(hook.bodies.lock().unwrap().is_empty());
     let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
     assert!(
-        m.contains("watchfire_notifications_failed_total{integration=\"webhook\""),
+        m.contains("alertmanager_notifications_failed_total{integration=\"webhook\""),
         "{m}"
     );
     hook.failing

@@ -1,24 +1,46 @@
 //! `/metrics` of a running server: read with our own exposition parser at
 //! the format's own strictness, every family that Prometheus exports for
 //! the same thing is there under Prometheus's name, type and labels
-//! (checked against a real Prometheus's `/metrics`).
+//! (checked against a real Prometheus's `/metrics`), and the built-in
+//! alerter's under Alertmanager's.
 
 mod common;
 
 use collector::exposition::{parse, Entry, Format, MetricType};
-use common::{http, start, wait_for};
+use common::{http, post_json, start, wait_for, Webhook};
 
 #[test]
 fn metrics_have_prometheus_names_types_and_labels() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(&dir.path().join("data"), None, &[]);
-    // The embedded rules evaluate once before their groups are reported.
+    let hook = Webhook::start();
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route:\n  receiver: hook\n  group_wait: 0s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
+            hook.addr
+        ),
+    )
+    .unwrap();
+    let s = start(
+        &dir.path().join("data"),
+        None,
+        &["--alertmanager.config.file", am.to_str().unwrap()],
+    );
+    post_json(
+        s.addr,
+        "/api/v2/alerts",
+        r#"[{"labels":{"alertname":"Probe"}}]"#,
+    );
+    // The embedded rules evaluate once before their groups are reported,
+    // and an integration once it has been used.
     wait_for(
         std::time::Duration::from_secs(20),
-        "a rule evaluation",
+        "an evaluation and a notification",
         || {
             let (_, body) = http(s.addr, "GET", "/metrics", "").unwrap();
             body.contains("prometheus_rule_evaluations_total{")
+                && body.contains("alertmanager_notifications_total{")
         },
     );
     let (status, body) = http(s.addr, "GET", "/metrics", "").unwrap();
@@ -242,6 +264,24 @@ fn metrics_have_prometheus_names_types_and_labels() {
             "watchfire_engine_query_duration_seconds_bucket",
             &["le"],
         ),
+        (
+            "alertmanager_notifications_total",
+            MetricType::Counter,
+            "alertmanager_notifications_total",
+            &["integration"],
+        ),
+        (
+            "alertmanager_notification_latency_seconds",
+            MetricType::Histogram,
+            "alertmanager_notification_latency_seconds_bucket",
+            &["integration", "le"],
+        ),
+        (
+            "alertmanager_silences",
+            MetricType::Gauge,
+            "alertmanager_silences",
+            &["state"],
+        ),
     ];
     let mut bad = Vec::new();
     for (family, kind, sample, labels) in want {
@@ -253,6 +293,10 @@ fn metrics_have_prometheus_names_types_and_labels() {
         if got != *labels {
             bad.push(format!("{sample}: labels {got:?}, want {labels:?}"));
         }
+    }
+    // Declared with upstream's type even before anything failed.
+    if kind_of("alertmanager_notifications_failed_total") != Some(MetricType::Counter) {
+        bad.push("alertmanager_notifications_failed_total: not a counter".into());
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

@@ -250,19 +250,21 @@ receivers:
     let metrics = http(wf.addr, "GET", "/metrics", "").unwrap().1;
     assert!(
         metrics.contains(
-            "watchfire_notifications_failed_total{integration=\"pushover\",reason=\"no_sender\"}"
+            "alertmanager_notifications_failed_total{integration=\"pushover\",reason=\"no_sender\"}"
         ),
         "{metrics}"
     );
     for i in ["slack", "pagerduty", "opsgenie", "telegram", "webhook"] {
         assert!(
             metrics.contains(&format!(
-                "watchfire_notifications_total{{integration=\"{i}\"}}"
+                "alertmanager_notifications_total{{integration=\"{i}\"}}"
             )),
             "{i}: {metrics}"
         );
     }
-    assert!(metrics.contains("watchfire_notification_latency_seconds_count{integration=\"slack\"}"));
+    assert!(
+        metrics.contains("alertmanager_notification_latency_seconds_count{integration=\"slack\"}")
+    );
 }
 
 /// A server on 127.0.0.1 that answers every request with a 307 to `to`.
@@ -532,7 +534,7 @@ fn email_with_starttls_and_auth() {
         http(wf.addr, "GET", "/metrics", "")
             .unwrap()
             .1
-            .contains("watchfire_notification_latency_seconds_count{integration=\"email\"} 2")
+            .contains("alertmanager_notification_latency_seconds_count{integration=\"email\"} 2")
     });
     std::thread::sleep(Duration::from_millis(500));
     assert!(mails(&plain).is_empty());

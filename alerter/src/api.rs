@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::dispatch::Alert;
+use crate::Error;
 use model::time::format_go as go_time;
 
 fn string_map(v: &Value, what: &str) -> Result<BTreeMap<String, String>, String> {
@@ -34,28 +35,35 @@ fn time(v: &Value, what: &str) -> Result<i64, String> {
 
 /// One posted alert, checked as upstream's `Alert.Validate` checks it
 /// (empty label values are dropped first, as upstream does).
-pub fn postable(v: &Value) -> Result<Alert, String> {
-    let mut labels = string_map(&v["labels"], "labels")?;
+pub fn postable(v: &Value) -> Result<Alert, Error> {
+    let mut labels = string_map(&v["labels"], "labels").map_err(Error::BadAlert)?;
     labels.retain(|_, v| !v.is_empty());
-    let annotations = string_map(&v["annotations"], "annotations")?;
-    let a = Alert {
+    let annotations = string_map(&v["annotations"], "annotations").map_err(Error::BadAlert)?;
+    check(Alert {
         labels,
         annotations,
-        starts_at: time(&v["startsAt"], "startsAt")?,
-        ends_at: time(&v["endsAt"], "endsAt")?,
+        starts_at: time(&v["startsAt"], "startsAt").map_err(Error::BadAlert)?,
+        ends_at: time(&v["endsAt"], "endsAt").map_err(Error::BadAlert)?,
         generator_url: v["generatorURL"].as_str().unwrap_or("").to_string(),
         updated_at: 0,
-    };
+    })
+}
+
+/// Upstream's `Alert.Validate`, for alerts posted or handed over by the
+/// rules.
+pub fn check(a: Alert) -> Result<Alert, Error> {
     if a.labels.is_empty() {
-        return Err("at least one label pair required".into());
+        return Err(Error::BadAlert("at least one label pair required".into()));
     }
     for k in a.labels.keys() {
         if k.is_empty() || !k.chars().all(|c| !c.is_control()) {
-            return Err(format!("invalid label set: invalid name {k:?}"));
+            return Err(Error::BadAlert(format!(
+                "invalid label set: invalid name {k:?}"
+            )));
         }
     }
     if a.ends_at != 0 && a.starts_at != 0 && a.ends_at < a.starts_at {
-        return Err("start time must be before end time".into());
+        return Err(Error::BadAlert("start time must be before end time".into()));
     }
     Ok(a)
 }
@@ -100,7 +108,8 @@ mod tests {
             ),
             (json!({"labels": {"a": 1}}), "labels.a must be a string"),
         ] {
-            assert_eq!(postable(&bad).unwrap_err(), want);
+            let got = postable(&bad).unwrap_err().to_string();
+            assert_eq!(got, want, "input {bad}");
         }
     }
 }

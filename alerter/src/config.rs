@@ -237,7 +237,10 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
             }
             let mut parsed = Vec::new();
             for spec in &ti.time_intervals {
-                parsed.push(crate::timeinterval::parse(spec).map_err(|e| err(line_of(&name), e))?);
+                parsed.push(
+                    crate::timeinterval::parse(spec)
+                        .map_err(|e| err(line_of(&name), e.to_string()))?,
+                );
             }
             specs.insert(name, parsed);
         }
@@ -296,8 +299,8 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
                     return Err(format!("invalid label name {l:?} in equal list"));
                 }
             }
-            crate::matcher::from_maps(&r.source_match, &sre)?;
-            crate::matcher::from_maps(&r.target_match, &tre)?;
+            crate::matcher::from_maps(&r.source_match, &sre).map_err(|e| e.to_string())?;
+            crate::matcher::from_maps(&r.target_match, &tre).map_err(|e| e.to_string())?;
             Ok(())
         };
         check().map_err(|e| err(None, e))?;
@@ -321,7 +324,9 @@ pub fn is_classic_name(n: &str) -> bool {
 
 /// A `match_re` map with its null values refused, as upstream's
 /// `MatchRegexps`.
-pub fn regex_map(m: &BTreeMap<String, Option<String>>) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn regex_map(
+    m: &BTreeMap<String, Option<String>>,
+) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (k, v) in m {
         if !is_classic_name(k) {
@@ -338,7 +343,7 @@ pub fn regex_map(m: &BTreeMap<String, Option<String>>) -> Result<BTreeMap<String
 fn check_route_node(r: &RouteConfig) -> Result<(), String> {
     let re = regex_map(&r.match_re)?;
     for m in &r.matchers {
-        crate::matcher::parse(m)?;
+        crate::matcher::parse(m).map_err(|e| e.to_string())?;
     }
     for k in r.match_.keys() {
         if !is_classic_name(k) {
@@ -350,7 +355,7 @@ fn check_route_node(r: &RouteConfig) -> Result<(), String> {
             return Err(format!("invalid label name {k:?} in route labels"));
         }
     }
-    crate::matcher::from_maps(&r.match_, &re)?;
+    crate::matcher::from_maps(&r.match_, &re).map_err(|e| e.to_string())?;
     if let Some(g) = &r.group_by {
         let all = g.iter().any(|l| l == "...");
         let mut seen = HashSet::new();

@@ -1,21 +1,23 @@
 //! The dispatcher: alerts into aggregation groups per route and grouping
-//! labels, flushed on Alertmanager's timers (upstream `dispatch/dispatch.go`),
-//! and the notification log that decides whether a flush is worth sending
-//! (upstream `notify.DedupStage`).
+//! labels, flushed on Alertmanager's timers (upstream `dispatch/dispatch.go`).
+//! Each flush goes through [`crate::pipeline`], whose dedup stage asks
+//! the notification log whether it is worth sending.
 //!
 //! Time is passed in (Unix ms), never read here, so timelines are tested
-//! on an injected clock:
+//! on an injected clock (the tests below drive the whole pipeline,
+//! [`crate::runtime::Alerter::tick`] and its record stage):
 //!
 //! - an alert joins the group of every route it matches; a new group
 //!   flushes after `group_wait` (at once if the alert started longer ago
 //!   than that and the group never flushed);
 //! - a group flushes again every `group_interval`;
-//! - a flush is sent when firing alerts are new to the receiver, when
-//!   resolved alerts are new and `send_resolved` is on, when everything
-//!   resolved, or when `repeat_interval` has passed since the last send;
+//! - a flush is sent (the pipeline's dedup stage decides) when firing
+//!   alerts are new to the receiver, when resolved alerts are new and
+//!   `send_resolved` is on, when everything resolved, or when
+//!   `repeat_interval` has passed since the last send;
 //! - resolved alerts leave the group once a flush carried them.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hasher;
 
 use crate::route::Route;
@@ -269,197 +271,6 @@ impl Dispatcher {
     }
 }
 
-/// What the notification log holds for one group and receiver.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogEntry {
-    pub firing: BTreeSet<u64>,
-    pub resolved: BTreeSet<u64>,
-    /// When it was sent (Unix ms).
-    pub at: i64,
-}
-
-/// Why a flush is sent (upstream `NotifyReason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    FirstNotification,
-    NewAlertsInGroup,
-    NewResolvedAlerts,
-    AllAlertsResolved,
-    RepeatIntervalElapsed,
-}
-
-impl Reason {
-    /// Upstream's words, as the webhook's `notification_reason` carries.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::FirstNotification => "first notification",
-            Reason::NewAlertsInGroup => "new alerts added",
-            Reason::NewResolvedAlerts => "some alerts resolved",
-            Reason::AllAlertsResolved => "all alerts resolved",
-            Reason::RepeatIntervalElapsed => "repeat interval elapsed",
-        }
-    }
-}
-
-/// Upstream `DedupStage.needsUpdate`: whether, and why, a flush should be
-/// sent, given what was last sent for the group and receiver.
-pub fn needs_update(
-    last: Option<&LogEntry>,
-    firing: &BTreeSet<u64>,
-    resolved: &BTreeSet<u64>,
-    send_resolved: bool,
-    repeat_interval_ms: i64,
-    now: i64,
-) -> Option<Reason> {
-    let Some(e) = last else {
-        return (!firing.is_empty()).then_some(Reason::FirstNotification);
-    };
-    if !firing.is_subset(&e.firing) {
-        // After a resolution the group starts over.
-        return Some(if e.firing.is_empty() {
-            Reason::FirstNotification
-        } else {
-            Reason::NewAlertsInGroup
-        });
-    }
-    // Everything resolved: say so, whatever send_resolved says, so the
-    // log no longer holds firing alerts; unless the receiver never heard
-    // of any.
-    if firing.is_empty() {
-        return (!e.firing.is_empty()).then_some(Reason::AllAlertsResolved);
-    }
-    if send_resolved && !resolved.is_subset(&e.resolved) {
-        return Some(Reason::NewResolvedAlerts);
-    }
-    (e.at < now.saturating_sub(repeat_interval_ms)).then_some(Reason::RepeatIntervalElapsed)
-}
-
-/// The alerts a receiver gets from a flush: without `send_resolved` the
-/// resolved ones are left out, and a flush with nothing firing is not
-/// delivered at all (but still logged, as upstream's retry stage does).
-pub fn deliverable(f: &Flush, send_resolved: bool) -> Option<Vec<Alert>> {
-    if send_resolved {
-        return Some(f.alerts.clone());
-    }
-    let firing: Vec<Alert> = f
-        .alerts
-        .iter()
-        .filter(|a| !a.is_resolved(f.at))
-        .cloned()
-        .collect();
-    (!firing.is_empty()).then_some(firing)
-}
-
-/// The notification log: what each group last sent to each receiver,
-/// optionally kept in SQLite (table `nflog`) and written at each record,
-/// so a restart does not send again what was sent.
-#[derive(Debug, Default)]
-pub struct Log {
-    entries: HashMap<(String, String), LogEntry>,
-    conn: Option<rusqlite::Connection>,
-}
-
-fn ids(set: &BTreeSet<u64>) -> String {
-    set.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn parse_ids(s: &str) -> BTreeSet<u64> {
-    s.split(',').filter_map(|x| x.parse().ok()).collect()
-}
-
-impl Log {
-    /// Opens the log kept in the SQLite file at `path`; entries older
-    /// than `retention_ms` before `now` are dropped.
-    pub fn open(path: &std::path::Path, now: i64, retention_ms: i64) -> Result<Self, String> {
-        let conn = rusqlite::Connection::open(path)
-            .map_err(|e| format!("open {}: {e}", path.display()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
-             CREATE TABLE IF NOT EXISTS nflog (
-                 group_key TEXT NOT NULL, receiver TEXT NOT NULL,
-                 firing TEXT NOT NULL, resolved TEXT NOT NULL, at INTEGER NOT NULL,
-                 PRIMARY KEY (group_key, receiver));",
-        )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-        conn.execute(
-            "DELETE FROM nflog WHERE at < ?1",
-            [now.saturating_sub(retention_ms)],
-        )
-        .map_err(|e| e.to_string())?;
-        let mut entries = HashMap::new();
-        {
-            let mut stmt = conn
-                .prepare("SELECT group_key, receiver, firing, resolved, at FROM nflog")
-                .map_err(|e| e.to_string())?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, i64>(4)?,
-                    ))
-                })
-                .map_err(|e| e.to_string())?;
-            for row in rows {
-                let (g, r, f, res, at) = row.map_err(|e| e.to_string())?;
-                entries.insert(
-                    (g, r),
-                    LogEntry {
-                        firing: parse_ids(&f),
-                        resolved: parse_ids(&res),
-                        at,
-                    },
-                );
-            }
-        }
-        Ok(Log {
-            entries,
-            conn: Some(conn),
-        })
-    }
-
-    pub fn get(&self, group_key: &str, receiver: &str) -> Option<&LogEntry> {
-        self.entries
-            .get(&(group_key.to_string(), receiver.to_string()))
-    }
-
-    /// Records a send; with a file, it is written before this returns.
-    pub fn record(&mut self, group_key: &str, receiver: &str, entry: LogEntry) {
-        if let Some(c) = &self.conn {
-            let r = c.execute(
-                "INSERT INTO nflog (group_key, receiver, firing, resolved, at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(group_key, receiver) DO UPDATE SET firing = excluded.firing, resolved = excluded.resolved, at = excluded.at",
-                rusqlite::params![group_key, receiver, ids(&entry.firing), ids(&entry.resolved), entry.at],
-            );
-            if let Err(e) = r {
-                tracing::error!(group_key, receiver, error = %e, "writing the notification log failed");
-            }
-        }
-        self.entries
-            .insert((group_key.to_string(), receiver.to_string()), entry);
-    }
-
-    /// Drops entries recorded more than `retention_ms` before `now`;
-    /// returns how many.
-    pub fn gc(&mut self, now: i64, retention_ms: i64) -> usize {
-        let cutoff = now.saturating_sub(retention_ms);
-        if let Some(c) = &self.conn {
-            if let Err(e) = c.execute("DELETE FROM nflog WHERE at < ?1", [cutoff]) {
-                tracing::error!(error = %e, "dropping old notification log entries failed");
-                return 0;
-            }
-        }
-        let before = self.entries.len();
-        self.entries.retain(|_, e| e.at >= cutoff);
-        before - self.entries.len()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,57 +299,42 @@ mod tests {
         }
     }
 
-    /// Runs the dispatcher and log over a timeline of inserts, flushing at
-    /// every due time, and returns what was sent: (time, firing names,
-    /// resolved names).
+    /// Runs the real pipeline ([`crate::runtime::Alerter::tick`], then
+    /// [`crate::runtime::Alerter::record`] for what it delivers, as the
+    /// service does) under `route` over a timeline of alerts received,
+    /// ticking every second, and returns what was sent: (time, firing
+    /// names, resolved names). Alerts without an end stay firing.
     fn run(
-        d: &mut Dispatcher,
+        route: &str,
         events: &[(i64, Alert)],
         until: i64,
         send_resolved: bool,
     ) -> Vec<(i64, Vec<String>, Vec<String>)> {
-        let mut log = Log::default();
+        let route: String = route.lines().map(|l| format!("  {l}\n")).collect();
+        let yaml = format!(
+            "global:\n  resolve_timeout: 10000h\nroute:\n{route}receivers:\n  - name: r\n    webhook_configs:\n      - url: http://127.0.0.1:1/\n        send_resolved: {send_resolved}\n"
+        );
+        let cfg = crate::config::parse(&yaml, "am.yml").unwrap();
+        let silences = crate::silence::Silences::open(None, 0).unwrap();
+        let mut a = crate::runtime::Alerter::new(&cfg, silences).unwrap();
         let mut sent = Vec::new();
         let mut i = 0;
         let mut now = 0;
         while now <= until {
             while i < events.len() && events[i].0 <= now {
-                d.insert(events[i].1.clone(), now);
+                a.put(vec![events[i].1.clone()], now);
                 i += 1;
             }
-            for f in d.flush(now) {
-                let (firing, resolved) = (f.firing(), f.resolved());
-                let last = log.get(&f.group_key, &f.receiver);
-                let why = needs_update(
-                    last,
-                    &firing,
-                    &resolved,
-                    send_resolved,
-                    f.repeat_interval_ms,
-                    now,
-                );
-                if why.is_some() {
-                    if let Some(alerts) = deliverable(&f, send_resolved) {
-                        let names = |resolved: bool| -> Vec<String> {
-                            alerts
-                                .iter()
-                                .filter(|a| a.is_resolved(now) == resolved)
-                                .map(|a| a.labels["alertname"].clone())
-                                .collect()
-                        };
-                        sent.push((now / S, names(false), names(true)));
-                    }
-                    log.record(
-                        &f.group_key,
-                        &f.receiver,
-                        LogEntry {
-                            firing,
-                            resolved,
-                            at: now,
-                        },
-                    );
-                }
-                d.flushed(&f);
+            for d in a.tick(now) {
+                let names = |resolved: bool| -> Vec<String> {
+                    d.alerts
+                        .iter()
+                        .filter(|x| x.is_resolved(now) == resolved)
+                        .map(|x| x.labels["alertname"].clone())
+                        .collect()
+                };
+                sent.push((now / S, names(false), names(true)));
+                a.record(&d).wait_blocking().unwrap();
             }
             now += S;
         }
@@ -551,13 +347,13 @@ mod tests {
 
     #[test]
     fn group_wait_interval_repeat_and_resolved() {
-        let mut d = Dispatcher::new(tree("receiver: r\ngroup_by: [job]\ngroup_wait: 30s\ngroup_interval: 5m\nrepeat_interval: 1h\n"));
+        let route = "receiver: r\ngroup_by: [job]\ngroup_wait: 30s\ngroup_interval: 5m\nrepeat_interval: 1h\n";
         let events = vec![
             (0, alert("A", 0, 0, 0)),
             (60 * S, alert("B", 60 * S, 0, 60 * S)),
             (12 * M, alert("A", 0, 12 * M, 12 * M)),
         ];
-        let sent = run(&mut d, &events, 81 * M, true);
+        let sent = run(route, &events, 81 * M, true);
         assert_eq!(
             sent,
             vec![
@@ -576,14 +372,14 @@ mod tests {
 
     #[test]
     fn resolution_without_send_resolved_and_all_resolved() {
-        let mut d = Dispatcher::new(tree("receiver: r\ngroup_wait: 10s\ngroup_interval: 1m\n"));
+        let route = "receiver: r\ngroup_wait: 10s\ngroup_interval: 1m\n";
         let events = vec![
             (0, alert("A", 0, 0, 0)),
             (0, alert("B", 0, 0, 0)),
             (90 * S, alert("A", 0, 90 * S, 90 * S)),
             (200 * S, alert("B", 0, 200 * S, 200 * S)),
         ];
-        let sent = run(&mut d, &events, 10 * M, false);
+        let sent = run(route, &events, 10 * M, false);
         // Without send_resolved no resolution reaches the receiver; the
         // log still records that all resolved.
         assert_eq!(sent, vec![(10, names(&["A", "B"]), names(&[]))]);
@@ -597,45 +393,6 @@ mod tests {
         let f = d.flush(10 * M);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].group_key, "{}:{}");
-    }
-
-    #[test]
-    fn the_log_survives_reopening() {
-        let dir = std::env::temp_dir().join(format!("wf-nflog-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("alerter.db");
-        let e = LogEntry {
-            firing: [1, u64::MAX].into(),
-            resolved: [7].into(),
-            at: 5_000,
-        };
-        Log::open(&path, 5_000, 1_000_000)
-            .unwrap()
-            .record("g", "r/0", e.clone());
-        assert_eq!(
-            Log::open(&path, 6_000, 1_000_000).unwrap().get("g", "r/0"),
-            Some(&e)
-        );
-        // A running log drops it past retention, on disk too.
-        let mut running = Log::open(&path, 6_000, 1_000_000).unwrap();
-        assert_eq!(running.gc(500_000, 1_000_000), 0);
-        assert_eq!(running.gc(1_500_000, 1_000_000), 1);
-        assert_eq!(running.get("g", "r/0"), None);
-        assert_eq!(
-            Log::open(&path, 6_000, 1_000_000).unwrap().get("g", "r/0"),
-            None
-        );
-        Log::open(&path, 5_000, 1_000_000)
-            .unwrap()
-            .record("g", "r/0", e.clone());
-        // Past retention it is gone at opening.
-        assert_eq!(
-            Log::open(&path, 2_000_000, 1_000_000)
-                .unwrap()
-                .get("g", "r/0"),
-            None
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -200,7 +200,7 @@ fn count(xs: &[&str]) -> usize {
 
 impl TlsConfig {
     /// Upstream `TLSConfig.Validate`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         for v in [&self.min_version, &self.max_version] {
             if !v.is_empty() && !["TLS10", "TLS11", "TLS12", "TLS13"].contains(&v.as_str()) {
                 return Err(format!("unknown TLS version: {v}"));
@@ -237,7 +237,7 @@ impl HttpConfig {
     }
 
     /// Upstream `HTTPClientConfig.Validate`, in its order.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if let Some(t) = &self.tls_config {
             t.validate()?;
         }

@@ -1,5 +1,10 @@
-//! The alerter: Alertmanager-compatible configuration and routing.
+//! The alerter: Alertmanager's configuration, routing, silences,
+//! inhibition and notifications, as a service the server wires in.
 //!
+//! - [`Service`] ([`service`]): owns the state, an injected clock and the
+//!   loop; takes alerts (API v2 JSON, or typed from the rules through
+//!   [`model::AlertSink`]), flushes groups as they come due, sends with
+//!   retry and keeps the notification counters.
 //! - [`config`]: `alertmanager.yml` loaded strictly, checked as upstream
 //!   checks the whole (receivers, root route, time intervals).
 //! - [`receiver`] and [`http`]: every integration and `global:`, checked
@@ -7,22 +12,30 @@
 //! - [`matcher`]: Alertmanager's matcher syntax and the legacy
 //!   `match`/`match_re` maps.
 //! - [`route`]: the compiled route tree and the routes an alert takes.
-//! - [`dispatch`]: aggregation groups on Alertmanager's timers and the
-//!   notification log's decision to send, on an injected clock.
-//! - [`runtime`]: the alerter's state (alerts, groups, log) and the
-//!   deliveries each tick owes; [`notify`]: the notification data and the
-//!   webhook's v4 message; [`send`]: each integration's sender (webhook,
-//!   email, Slack, Teams, Discord, Mattermost, Telegram, PagerDuty,
-//!   Opsgenie).
-//! - [`silence`]: silences, muting, kept in SQLite; [`timeinterval`]: the
-//!   intervals routes mute in or are active in.
-//! - [`tmpl`]: notification templates with Alertmanager's data model and
-//!   functions.
+//! - [`dispatch`]: aggregation groups on Alertmanager's timers, on an
+//!   injected clock.
+//! - [`pipeline`]: notification as stages in upstream's order (inhibit →
+//!   time active → time mute → silence → dedup → send with retry →
+//!   record); [`mute`]: the one [`mute::Muter`] interface that
+//!   [`inhibit`], [`silence`] and the time intervals implement.
+//! - [`runtime`]: the state (alerts, groups, log, silences) and the
+//!   deliveries each tick owes; [`nflog`]: the notification log.
+//! - [`notify`]: the notification data and the webhook's v4 message;
+//!   [`send`]: each integration's sender (webhook, email, Slack, Teams,
+//!   Discord, Mattermost, Telegram, PagerDuty, Opsgenie); [`tmpl`]:
+//!   notification templates with Alertmanager's data and functions.
+//! - [`sqlite`]: `alerter.db` (spec: `alerter/docs/format/sqlite.md`),
+//!   written by a thread of its own, never under the state's lock.
+//! - [`Error`]: what failed, with context that reads like a path.
 //!
 //! Data flow: `alertmanager.yml` → [`config::Config`] (raw) → checked
-//! [`config::Loaded`] → [`route::Route`] tree → for an alert's labels,
-//! [`route::Route::matches`] gives the routes (and so receivers and
-//! grouping) in order.
+//! [`config::Loaded`] → [`route::Route`] tree and [`runtime::Alerter`].
+//! Alerts → [`Service`] → [`dispatch::Dispatcher`] groups → on each
+//! group's timer a [`dispatch::Flush`] → [`pipeline`] mute stages and
+//! dedup against [`nflog::Log`] → [`runtime::Delivery`] → retry through
+//! [`send::Sender`] → recorded in the log, on disk before it is counted.
+//! For an alert's labels, [`route::Route::matches`] gives the routes (and
+//! so receivers and grouping) in order:
 //!
 //! ```
 //! let cfg = alerter::config::parse(
@@ -38,13 +51,23 @@
 pub mod api;
 pub mod config;
 pub mod dispatch;
+mod error;
 pub mod http;
+pub mod inhibit;
 pub mod matcher;
+pub mod mute;
+pub mod nflog;
 pub mod notify;
+pub mod pipeline;
 pub mod receiver;
 pub mod route;
 pub mod runtime;
 pub mod send;
+pub mod service;
 pub mod silence;
+pub mod sqlite;
 pub mod timeinterval;
 pub mod tmpl;
+
+pub use error::Error;
+pub use service::Service;

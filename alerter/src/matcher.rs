@@ -8,6 +8,8 @@ use std::fmt;
 
 use model::{MatchOp, Matcher as LabelMatcher};
 
+use crate::Error;
+
 /// A matcher as Alertmanager prints it in route keys: `name="value"`.
 #[derive(Debug, Clone)]
 pub struct Matcher {
@@ -19,8 +21,8 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    pub fn new(op: MatchOp, name: &str, value: &str) -> Result<Self, String> {
-        let m = LabelMatcher::new(op, name, value).map_err(|e| e.to_string())?;
+    pub fn new(op: MatchOp, name: &str, value: &str) -> Result<Self, Error> {
+        let m = LabelMatcher::new(op, name, value).map_err(|e| Error::BadMatcher(e.to_string()))?;
         Ok(Matcher {
             name: name.to_string(),
             op,
@@ -74,7 +76,11 @@ fn op_rank(op: MatchOp) -> u8 {
 
 /// Parses one `matchers:` entry, which may hold several matchers
 /// separated by commas, optionally in braces.
-pub fn parse(input: &str) -> Result<Vec<Matcher>, String> {
+pub fn parse(input: &str) -> Result<Vec<Matcher>, Error> {
+    parse_str(input).map_err(Error::BadMatcher)
+}
+
+fn parse_str(input: &str) -> Result<Vec<Matcher>, String> {
     let mut s = input.trim();
     if let Some(inner) = s.strip_prefix('{') {
         s = inner
@@ -192,7 +198,7 @@ fn quoted(chars: &[char], i: usize) -> Option<(String, usize)> {
 pub fn from_maps(
     equal: &BTreeMap<String, String>,
     regex: &BTreeMap<String, String>,
-) -> Result<Vec<Matcher>, String> {
+) -> Result<Vec<Matcher>, Error> {
     let mut out = Vec::new();
     for (k, v) in equal {
         out.push(Matcher::new(MatchOp::Equal, k, v)?);

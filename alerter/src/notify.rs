@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::dispatch::{Alert, Reason};
+use crate::dispatch::Alert;
+use crate::pipeline::Reason;
 
 use model::time::format_go as go_time;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::config::RouteConfig;
 use crate::matcher::{self, Matcher};
+use crate::Error;
 
 pub const DEFAULT_GROUP_WAIT: Duration = Duration::from_secs(30);
 pub const DEFAULT_GROUP_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -68,7 +69,7 @@ impl Route {
 
     /// Compiles the tree under the root `cfg` (already checked by
     /// [`crate::config::parse`]).
-    pub fn new(cfg: &RouteConfig) -> Result<Route, String> {
+    pub fn new(cfg: &RouteConfig) -> Result<Route, Error> {
         build(cfg, &Route::empty(), None, Vec::new())
     }
 
@@ -95,11 +96,13 @@ impl Route {
     }
 }
 
-fn duration(v: &Option<String>, inherited: Duration) -> Result<Duration, String> {
-    match v {
-        Some(s) => model::time::parse_duration(s),
-        None => Ok(inherited),
+/// Where a route is in the file: `route`, `route.routes[1].routes[0]`.
+fn path(id: &[usize]) -> String {
+    let mut p = "route".to_string();
+    for i in id {
+        p.push_str(&format!(".routes[{i}]"));
     }
+    p
 }
 
 fn build(
@@ -107,11 +110,19 @@ fn build(
     parent: &Route,
     parent_key: Option<&str>,
     id: Vec<usize>,
-) -> Result<Route, String> {
-    let mut matchers = matcher::from_maps(&cfg.match_, &crate::config::regex_map(&cfg.match_re)?)?;
+) -> Result<Route, Error> {
+    let at = |part: &str| format!("{}.{part}", path(&id));
+    let re =
+        crate::config::regex_map(&cfg.match_re).map_err(|e| Error::invalid(at("match_re"), e))?;
+    let mut matchers =
+        matcher::from_maps(&cfg.match_, &re).map_err(|e| Error::invalid(at("match"), e))?;
     for m in &cfg.matchers {
-        matchers.extend(matcher::parse(m)?);
+        matchers.extend(matcher::parse(m).map_err(|e| Error::invalid(at("matchers"), e))?);
     }
+    let duration = |v: &Option<String>, inherited: Duration, part: &str| match v {
+        Some(s) => model::time::parse_duration(s).map_err(|e| Error::invalid(at(part), e)),
+        None => Ok(inherited),
+    };
     matcher::sort(&mut matchers);
     let (group_by, group_by_all) = match &cfg.group_by {
         Some(g) if g.iter().any(|l| l == "...") => (Vec::new(), true),
@@ -135,9 +146,13 @@ fn build(
             .unwrap_or_else(|| parent.receiver.clone()),
         group_by,
         group_by_all,
-        group_wait: duration(&cfg.group_wait, parent.group_wait)?,
-        group_interval: duration(&cfg.group_interval, parent.group_interval)?,
-        repeat_interval: duration(&cfg.repeat_interval, parent.repeat_interval)?,
+        group_wait: duration(&cfg.group_wait, parent.group_wait, "group_wait")?,
+        group_interval: duration(&cfg.group_interval, parent.group_interval, "group_interval")?,
+        repeat_interval: duration(
+            &cfg.repeat_interval,
+            parent.repeat_interval,
+            "repeat_interval",
+        )?,
         matchers,
         continue_: cfg.continue_,
         mute_time_intervals: cfg.mute_time_intervals.clone(),
@@ -155,4 +170,28 @@ fn build(
     }
     r.routes = children;
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_route() {
+        let cases = [
+            ("receiver: r\ngroup_wait: soon\n", "route.group_wait: "),
+            (
+                "receiver: r\nroutes:\n- receiver: a\n- receiver: b\n  routes:\n  - matchers: ['a=~\"(\"']\n",
+                "route.routes[1].routes[0].matchers: ",
+            ),
+        ];
+        for (yaml, want) in cases {
+            let cfg: RouteConfig = serde_yaml::from_str(yaml).unwrap();
+            let got = Route::new(&cfg).unwrap_err().to_string();
+            assert!(
+                got.starts_with(want),
+                "input {yaml:?}: got {got:?}, want it to start with {want:?}"
+            );
+        }
+    }
 }

@@ -1,18 +1,23 @@
-//! The alerter's state without I/O: alerts received, their aggregation
-//! groups, the notification log, and the deliveries each tick owes to
-//! each receiver's integrations. The server drives it with the clock and
-//! does the sending.
+//! The alerter's state: alerts received, their aggregation groups, the
+//! notification log and the silences. Each [`Alerter::tick`] flushes the
+//! groups that are due through [`crate::pipeline`]'s stages and gives back
+//! the deliveries owed; [`crate::service::Service`] drives it with its
+//! clock, does the sending, and [`Alerter::record`]s what went out.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::config::Loaded;
-use crate::dispatch::{
-    deliverable, needs_update, Alert, Dispatcher, GroupView, Log, LogEntry, Reason,
-};
+use crate::dispatch::{Alert, Dispatcher, GroupView};
+use crate::inhibit::Inhibitor;
+use crate::mute::At;
+use crate::nflog::{Log, LogEntry};
+use crate::pipeline::{Dedup, DedupStage, MuteStage, Reason, Stage, TimeActive, TimeMute};
 use crate::receiver as r;
 use crate::route::Route;
 use crate::silence::Silences;
+use crate::sqlite::Written;
+use crate::Error;
 
 /// How long expired silences and notification log entries are kept
 /// (upstream's `--data.retention` default).
@@ -73,81 +78,6 @@ pub struct Delivery {
     pub deadline: i64,
 }
 
-/// A compiled `inhibit_rules` entry.
-struct Inhibition {
-    source: Vec<crate::matcher::Matcher>,
-    target: Vec<crate::matcher::Matcher>,
-    equal: Vec<String>,
-}
-
-fn inhibitions(cfg: &Loaded) -> Result<Vec<Inhibition>, String> {
-    let mut out = Vec::new();
-    for r in &cfg.raw.inhibit_rules {
-        let mut source = crate::matcher::from_maps(
-            &r.source_match,
-            &crate::config::regex_map(&r.source_match_re)?,
-        )?;
-        for m in &r.source_matchers {
-            source.extend(crate::matcher::parse(m)?);
-        }
-        let mut target = crate::matcher::from_maps(
-            &r.target_match,
-            &crate::config::regex_map(&r.target_match_re)?,
-        )?;
-        for m in &r.target_matchers {
-            target.extend(crate::matcher::parse(m)?);
-        }
-        out.push(Inhibition {
-            source,
-            target,
-            equal: r.equal.clone(),
-        });
-    }
-    Ok(out)
-}
-
-/// Each rule's firing source alerts at `now` (upstream keeps them as the
-/// rule's source cache): found once, then asked for every target.
-fn sources<'a>(
-    inh: &[Inhibition],
-    alerts: &'a BTreeMap<u64, Alert>,
-    now: i64,
-) -> Vec<Vec<&'a Alert>> {
-    inh.iter()
-        .map(|r| {
-            alerts
-                .values()
-                .filter(|a| !a.is_resolved(now) && r.source.iter().all(|m| m.matches(&a.labels)))
-                .collect()
-        })
-        .collect()
-}
-
-/// The source that inhibits an alert with `labels`, given each rule's
-/// sources.
-fn inhibitor(
-    inh: &[Inhibition],
-    sources: &[Vec<&Alert>],
-    labels: &BTreeMap<String, String>,
-) -> Option<u64> {
-    for (r, src) in inh.iter().zip(sources) {
-        if !r.target.iter().all(|m| m.matches(labels)) {
-            continue;
-        }
-        let two_sided = r.source.iter().all(|m| m.matches(labels));
-        for a in src {
-            if !r.equal.iter().all(|n| a.labels.get(n) == labels.get(n)) {
-                continue;
-            }
-            if two_sided && r.target.iter().all(|m| m.matches(&a.labels)) {
-                continue;
-            }
-            return Some(a.fingerprint());
-        }
-    }
-    None
-}
-
 struct ReceiverPlan {
     integrations: Vec<(Integration, bool)>,
 }
@@ -160,8 +90,8 @@ pub struct Alerter {
     receivers: BTreeMap<String, ReceiverPlan>,
     alerts: BTreeMap<u64, Alert>,
     resolve_timeout_ms: i64,
-    inhibitions: Vec<Inhibition>,
-    intervals: BTreeMap<String, Vec<crate::timeinterval::TimeInterval>>,
+    inhibitions: Vec<crate::inhibit::Rule>,
+    intervals: crate::mute::Intervals,
     pub silences: Silences,
     /// When resolved alerts were last swept out.
     swept: i64,
@@ -223,8 +153,12 @@ impl Alerter {
     }
 
     /// An alerter for a loaded configuration, muting with `silences`.
-    pub fn new(cfg: &Loaded, silences: Silences) -> Result<Self, String> {
-        let root = cfg.raw.route.as_ref().ok_or("no routes provided")?;
+    pub fn new(cfg: &Loaded, silences: Silences) -> Result<Self, Error> {
+        let root = cfg
+            .raw
+            .route
+            .as_ref()
+            .ok_or_else(|| Error::invalid("route", "no routes provided"))?;
         let tree = Route::new(root)?;
         let resolve = cfg
             .raw
@@ -233,7 +167,7 @@ impl Alerter {
             .map(|g| g.resolve_timeout.clone())
             .unwrap_or_else(|| "5m".into());
         let resolve = model::time::parse_duration(&resolve)
-            .map_err(|e| format!("global.resolve_timeout: {e}"))?;
+            .map_err(|e| Error::invalid("global.resolve_timeout", e))?;
         Ok(Alerter {
             dispatch: Dispatcher::new(tree.clone()),
             tree,
@@ -241,7 +175,7 @@ impl Alerter {
             receivers: plan(cfg),
             alerts: BTreeMap::new(),
             resolve_timeout_ms: resolve.as_millis() as i64,
-            inhibitions: inhibitions(cfg)?,
+            inhibitions: crate::inhibit::rules(cfg)?,
             intervals: cfg.intervals.clone(),
             silences,
             swept: 0,
@@ -303,7 +237,7 @@ impl Alerter {
     }
 
     /// Takes a new configuration, keeping alerts and the log.
-    pub fn reload(&mut self, cfg: &Loaded) -> Result<(), String> {
+    pub fn reload(&mut self, cfg: &Loaded) -> Result<(), Error> {
         // Built first, so a bad configuration changes nothing.
         let mut next = Alerter::new(cfg, Silences::open(None, 0)?)?;
         std::mem::swap(&mut next.silences, &mut self.silences);
@@ -358,75 +292,46 @@ impl Alerter {
     pub fn tick(&mut self, now: i64) -> Vec<Delivery> {
         let mut out = Vec::new();
         let flushes = self.dispatch.flush(now);
-        let sources = if flushes.is_empty() {
-            Vec::new()
-        } else {
-            sources(&self.inhibitions, &self.alerts, now)
-        };
-        for f in flushes {
-            // A route outside its active intervals, or inside a mute
-            // interval, sends nothing (upstream's time stages).
-            if let Some(route) = self.tree.at(&f.route) {
-                let holds = |names: &[String]| {
-                    names.iter().any(|n| {
-                        self.intervals
-                            .get(n)
-                            .is_some_and(|l| crate::timeinterval::any_contains(l, now))
-                    })
-                };
-                let muted = holds(&route.mute_time_intervals)
-                    || (!route.active_time_intervals.is_empty()
-                        && !holds(&route.active_time_intervals));
-                if muted {
-                    self.dispatch.flushed(&f);
+        if !flushes.is_empty() {
+            let inhibitor = Inhibitor::new(&self.inhibitions, &self.alerts, now);
+            let inhibit = MuteStage::new("inhibit", &inhibitor);
+            let active = MuteStage::new("time active", TimeActive(&self.intervals));
+            let mute = MuteStage::new("time mute", TimeMute(&self.intervals));
+            let silence = MuteStage::new("silence", &self.silences);
+            let stages: [&dyn Stage; 4] = [&inhibit, &active, &mute, &silence];
+            for f in flushes {
+                let route = self.tree.at(&f.route);
+                let at = At { now, route };
+                let kept = crate::pipeline::run(&stages, at, f.alerts.clone());
+                // The group forgets the resolved alerts the flush carried,
+                // sent or muted (nothing below changes the group).
+                self.dispatch.flushed(&f);
+                if kept.is_empty() {
                     continue;
                 }
-            }
-            // Silenced alerts are left out; a flush of nothing is dropped
-            // (upstream's mute stage, before the log is asked).
-            let kept: Vec<Alert> = f
-                .alerts
-                .iter()
-                .filter(|a| {
-                    inhibitor(&self.inhibitions, &sources, &a.labels).is_none()
-                        && !self.silences.mutes_any(&a.labels, now)
-                })
-                .cloned()
-                .collect();
-            if kept.is_empty() {
-                self.dispatch.flushed(&f);
-                continue;
-            }
-            // The group forgets the resolved alerts the flush carried
-            // (nothing below changes the group).
-            self.dispatch.flushed(&f);
-            let f = crate::dispatch::Flush { alerts: kept, ..f };
-            let (firing, resolved) = (f.firing(), f.resolved());
-            let route = self.tree.at(&f.route);
-            let route_labels = route.map(|r| r.labels.clone()).unwrap_or_default();
-            let interval = route.map_or(300_000, |r| r.group_interval.as_millis() as i64);
-            let deadline = now.saturating_add(interval);
-            if let Some(p) = self.receivers.get(&f.receiver) {
+                let f = crate::dispatch::Flush { alerts: kept, ..f };
+                let route_labels = route.map(|r| r.labels.clone()).unwrap_or_default();
+                let interval = route.map_or(300_000, |r| r.group_interval.as_millis() as i64);
+                let deadline = now.saturating_add(interval);
+                let Some(p) = self.receivers.get(&f.receiver) else {
+                    continue;
+                };
+                // Upstream's fan-out: each integration is deduplicated
+                // and sent on its own.
                 for (index, (integration, send_resolved)) in p.integrations.iter().enumerate() {
                     let key = format!("{}/{index}", f.receiver);
-                    let last = self.log.get(&f.group_key, &key);
-                    let Some(reason) = needs_update(
-                        last,
-                        &firing,
-                        &resolved,
-                        *send_resolved,
-                        f.repeat_interval_ms,
-                        now,
-                    ) else {
-                        continue;
+                    let dedup = DedupStage {
+                        log: &self.log,
+                        key: &key,
+                        send_resolved: *send_resolved,
                     };
-                    let entry = LogEntry {
-                        firing: firing.clone(),
-                        resolved: resolved.clone(),
-                        at: now,
-                    };
-                    match deliverable(&f, *send_resolved) {
-                        Some(alerts) => out.push(Delivery {
+                    match dedup.exec(&f, now) {
+                        Dedup::Skip => {}
+                        Dedup::Send {
+                            reason,
+                            alerts,
+                            entry,
+                        } => out.push(Delivery {
                             receiver: f.receiver.clone(),
                             index,
                             integration: integration.clone(),
@@ -438,9 +343,10 @@ impl Alerter {
                             entry,
                             deadline,
                         }),
-                        // Nothing firing for a receiver that does not hear
-                        // of resolutions: logged as done.
-                        None => self.log.record(&f.group_key, &key, entry),
+                        // In memory at once; the file follows in order.
+                        Dedup::LogOnly(entry) => {
+                            drop(self.log.record(&f.group_key, &key, entry));
+                        }
                     }
                 }
             }
@@ -479,23 +385,24 @@ impl Alerter {
     /// alert matches both sides, sources that do too are passed over, so
     /// an alert never inhibits itself.
     pub fn inhibited_by(&self, labels: &BTreeMap<String, String>, now: i64) -> Option<u64> {
-        self.inhibitor(now)(labels)
+        self.inhibitor(now).inhibited_by(labels)
     }
 
-    /// [`Alerter::inhibited_by`] for many alerts: the firing sources are
+    /// The inhibitor at `now`, for many alerts: the firing sources are
     /// found once.
-    pub fn inhibitor(&self, now: i64) -> impl Fn(&BTreeMap<String, String>) -> Option<u64> + '_ {
-        let sources = sources(&self.inhibitions, &self.alerts, now);
-        move |labels| inhibitor(&self.inhibitions, &sources, labels)
+    pub fn inhibitor(&self, now: i64) -> Inhibitor<'_> {
+        Inhibitor::new(&self.inhibitions, &self.alerts, now)
     }
 
-    /// Records a delivery that went out, so it is not sent again.
-    pub fn delivered(&mut self, d: &Delivery) {
+    /// Records a delivery that went out, so it is not sent again (upstream
+    /// `SetNotifiesStage`): in memory at once; the returned [`Written`]
+    /// says when it is on disk. Await it after letting go of the lock.
+    pub fn record(&mut self, d: &Delivery) -> Written {
         self.log.record(
             &d.group_key,
             &format!("{}/{}", d.receiver, d.index),
             d.entry.clone(),
-        );
+        )
     }
 
     /// Every alert held.
@@ -673,7 +580,7 @@ mod tests {
                     now,
                 )
                 .unwrap();
-                a.silences.set(sil, now).unwrap();
+                drop(a.silences.set(sil, now).unwrap());
             }
             for d in a.tick(now) {
                 let what: Vec<String> = d
@@ -692,7 +599,7 @@ mod tests {
                     now / S,
                     format!("{}: {}", d.reason.as_str(), what.join(", ")),
                 ));
-                a.delivered(&d);
+                drop(a.record(&d));
             }
             now += S;
         }

@@ -2,16 +2,18 @@
 //! as Alertmanager's (upstream `silence/silence.go`), kept in SQLite and
 //! written at once on every change so a crash loses none.
 //!
-//! The file's one table, `silences(id TEXT PRIMARY KEY, body TEXT)`, holds
-//! each silence as its API v2 JSON.
+//! The `silences` table of `alerter.db` holds each silence as its API v2
+//! JSON (`alerter/docs/format/sqlite.md`); [`crate::sqlite`]'s thread
+//! writes it, and a change is durable once its [`Written`] is awaited.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 
 use crate::matcher::Matcher;
+use crate::sqlite::{Op, Writer, Written};
+use crate::Error;
 use model::time::format_go as go_time;
 use model::MatchOp;
 
@@ -87,7 +89,11 @@ fn time(v: &Value, what: &str) -> Result<i64, String> {
 }
 
 /// A silence as API v2 posts it, checked as upstream's `validateSilence`.
-pub fn from_json(v: &Value, now: i64) -> Result<Silence, String> {
+pub fn from_json(v: &Value, now: i64) -> Result<Silence, Error> {
+    parse(v, now).map_err(Error::BadSilence)
+}
+
+fn parse(v: &Value, now: i64) -> Result<Silence, String> {
     let ms = v["matchers"].as_array().cloned().unwrap_or_default();
     if ms.is_empty() {
         return Err("at least one matcher required".into());
@@ -166,62 +172,56 @@ fn uuid() -> String {
     )
 }
 
-/// Why a silence could not be changed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Error {
-    /// No silence has this id.
-    NotFound(String),
-    Other(String),
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::NotFound(id) => write!(f, "silence {id} not found"),
-            Error::Other(e) => f.write_str(e),
-        }
-    }
-}
-
-impl From<String> for Error {
-    fn from(e: String) -> Self {
-        Error::Other(e)
-    }
-}
-
 /// Silences, in memory and in their SQLite file.
 pub struct Silences {
-    conn: Option<Connection>,
+    writer: Option<Writer>,
     all: BTreeMap<String, Silence>,
 }
 
 impl Silences {
     /// Opens (or creates) the file at `path`; `None` keeps them in memory.
-    pub fn open(path: Option<&Path>, now: i64) -> Result<Self, String> {
+    pub fn open(path: Option<&Path>, now: i64) -> Result<Self, Error> {
+        let Some(path) = path else {
+            return Ok(Silences {
+                writer: None,
+                all: BTreeMap::new(),
+            });
+        };
+        let conn = crate::sqlite::open(path)?;
+        let mut s = Silences::read(&conn, path, now)?;
+        s.writer = Some(Writer::start(path, conn)?);
+        Ok(s)
+    }
+
+    /// Reads the silences from `conn` (the file at `path`); they are
+    /// written nowhere until given a writer.
+    pub(crate) fn read(conn: &rusqlite::Connection, path: &Path, now: i64) -> Result<Self, Error> {
         let mut s = Silences {
-            conn: None,
+            writer: None,
             all: BTreeMap::new(),
         };
-        let Some(path) = path else { return Ok(s) };
-        let conn = Connection::open(path).map_err(|e| format!("open {}: {e}", path.display()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
-             CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, body TEXT NOT NULL);",
-        )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        let sql = |source| Error::Sqlite {
+            path: path.to_path_buf(),
+            table: "silences",
+            op: "read",
+            source,
+        };
         {
-            let mut stmt = conn
-                .prepare("SELECT id, body FROM silences")
-                .map_err(|e| e.to_string())?;
+            let mut stmt = conn.prepare("SELECT id, body FROM silences").map_err(sql)?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .map_err(|e| e.to_string())?;
+                .map_err(sql)?;
             for row in rows {
-                let (id, body) = row.map_err(|e| e.to_string())?;
-                let v: Value =
-                    serde_json::from_str(&body).map_err(|e| format!("silence {id}: {e}"))?;
+                let (id, body) = row.map_err(sql)?;
+                let corrupt = |reason: String| Error::Corrupt {
+                    path: path.to_path_buf(),
+                    table: "silences",
+                    key: id.clone(),
+                    reason,
+                };
+                let v: Value = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
                 // Stored silences may have ended since; they load all the same.
-                let mut sil = from_json(&v, i64::MIN).map_err(|e| format!("silence {id}: {e}"))?;
+                let mut sil = parse(&v, i64::MIN).map_err(corrupt)?;
                 sil.id = id.clone();
                 sil.updated_at = v["updatedAt"]
                     .as_str()
@@ -230,51 +230,53 @@ impl Silences {
                 s.all.insert(id, sil);
             }
         }
-        s.conn = Some(conn);
         Ok(s)
     }
 
-    fn save(&self, sil: &Silence, now: i64) -> Result<(), String> {
-        if let Some(c) = &self.conn {
-            c.execute(
-                "INSERT INTO silences (id, body) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
-                params![sil.id, sil.to_json(now).to_string()],
-            )
-            .map_err(|e| format!("store silence {}: {e}", sil.id))?;
-        }
-        Ok(())
+    /// Writes through `writer` from now on.
+    pub(crate) fn set_writer(&mut self, writer: Writer) {
+        self.writer = Some(writer);
     }
 
-    /// Creates a silence, or updates the one with its id. Returns the id.
-    pub fn set(&mut self, mut sil: Silence, now: i64) -> Result<String, Error> {
+    fn save(&self, sil: &Silence, now: i64) -> Written {
+        match &self.writer {
+            Some(w) => w.write(Op::SilencePut {
+                id: sil.id.clone(),
+                body: sil.to_json(now).to_string(),
+            }),
+            None => Written::none(),
+        }
+    }
+
+    /// Creates a silence, or updates the one with its id, at once in
+    /// memory. Returns the id, and the write to await before saying so.
+    pub fn set(&mut self, mut sil: Silence, now: i64) -> Result<(String, Written), Error> {
         if !sil.id.is_empty() {
             let Some(old) = self.all.get(&sil.id) else {
-                return Err(Error::NotFound(sil.id));
+                return Err(Error::SilenceNotFound(sil.id));
             };
             if old.state(now) == State::Expired {
-                return Err(Error::Other(format!(
-                    "silence {} is already expired",
-                    sil.id
-                )));
+                return Err(Error::SilenceExpired(sil.id));
             }
         } else {
             sil.id = uuid();
         }
         sil.updated_at = now;
-        self.save(&sil, now)?;
+        let written = self.save(&sil, now);
         let id = sil.id.clone();
         self.all.insert(id.clone(), sil);
-        Ok(id)
+        Ok((id, written))
     }
 
-    /// Ends a silence now (a pending one never starts).
-    pub fn expire(&mut self, id: &str, now: i64) -> Result<(), Error> {
+    /// Ends a silence now (a pending one never starts); the write is
+    /// returned to await.
+    pub fn expire(&mut self, id: &str, now: i64) -> Result<Written, Error> {
         let Some(s) = self.all.get(id) else {
-            return Err(Error::NotFound(id.to_string()));
+            return Err(Error::SilenceNotFound(id.to_string()));
         };
         let mut s = s.clone();
         match s.state(now) {
-            State::Expired => return Err(Error::Other(format!("silence {id} is already expired"))),
+            State::Expired => return Err(Error::SilenceExpired(id.to_string())),
             State::Pending => {
                 s.starts_at = now;
                 s.ends_at = now;
@@ -282,9 +284,9 @@ impl Silences {
             State::Active => s.ends_at = now,
         }
         s.updated_at = now;
-        self.save(&s, now)?;
+        let written = self.save(&s, now);
         self.all.insert(id.to_string(), s);
-        Ok(())
+        Ok(written)
     }
 
     pub fn get(&self, id: &str) -> Option<&Silence> {
@@ -302,11 +304,8 @@ impl Silences {
             .map(|s| s.id.clone())
             .collect();
         for id in &old {
-            if let Some(c) = &self.conn {
-                if let Err(e) = c.execute("DELETE FROM silences WHERE id = ?1", params![id]) {
-                    tracing::error!(id, error = %e, "dropping an expired silence failed");
-                    continue;
-                }
+            if let Some(w) = &self.writer {
+                w.write_later(Op::SilenceDrop(id.clone()));
             }
             self.all.remove(id);
         }
@@ -374,7 +373,8 @@ mod tests {
             ),
         ];
         for (v, want) in cases {
-            assert_eq!(from_json(&v, now).unwrap_err(), want, "{v}");
+            let got = from_json(&v, now).unwrap_err().to_string();
+            assert_eq!(got, want, "input {v}");
         }
     }
 
@@ -393,14 +393,15 @@ mod tests {
                 now,
             )
             .unwrap();
-            let id = s.set(sil, now).unwrap();
+            let (id, written) = s.set(sil, now).unwrap();
+            written.wait_blocking().unwrap();
             assert_eq!(s.muting(&labels, now + H), vec![id.clone()]);
             id
         };
         // A new process over the same file still mutes.
         let mut s = Silences::open(Some(&path), now).unwrap();
         assert_eq!(s.muting(&labels, now + H), vec![id.clone()]);
-        s.expire(&id, now + H).unwrap();
+        s.expire(&id, now + H).unwrap().wait_blocking().unwrap();
         assert!(s.muting(&labels, now + H).is_empty());
         assert_eq!(s.get(&id).unwrap().state(now + H), State::Expired);
         let mut s = Silences::open(Some(&path), now).unwrap();
@@ -409,6 +410,8 @@ mod tests {
         assert_eq!(s.gc(now + 100 * H, 120 * H), 0);
         assert_eq!(s.gc(now + 122 * H, 120 * H), 1);
         assert!(s.get(&id).is_none());
+        // Closing waits for the writes handed over.
+        drop(s);
         let s = Silences::open(Some(&path), now).unwrap();
         assert!(s.get(&id).is_none());
         std::fs::remove_dir_all(&dir).unwrap();

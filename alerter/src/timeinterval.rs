@@ -10,6 +10,8 @@ use std::sync::Arc;
 use chrono::{Datelike, TimeZone, Timelike, Utc};
 use serde_yaml::Value;
 
+use crate::Error;
+
 /// A time zone, compared by name.
 #[derive(Debug, Clone)]
 pub struct Location {
@@ -26,7 +28,11 @@ impl PartialEq for Location {
 impl Location {
     /// Go's `time.LoadLocation`: "" and "UTC" are UTC, "Local" the
     /// system's zone, anything else a file of the time zone database.
-    pub fn load(name: &str) -> Result<Option<Location>, String> {
+    pub fn load(name: &str) -> Result<Option<Location>, Error> {
+        Self::load_str(name).map_err(Error::BadTimeInterval)
+    }
+
+    fn load_str(name: &str) -> Result<Option<Location>, String> {
         let unknown = || format!("unknown time zone {name}");
         let zone = match name {
             "" | "UTC" => return Ok(None),
@@ -149,7 +155,11 @@ fn minutes(s: &str) -> Result<u32, String> {
 }
 
 /// Parses one `time_intervals` entry (a YAML mapping).
-pub fn parse(v: &Value) -> Result<TimeInterval, String> {
+pub fn parse(v: &Value) -> Result<TimeInterval, Error> {
+    parse_str(v).map_err(Error::BadTimeInterval)
+}
+
+fn parse_str(v: &Value) -> Result<TimeInterval, String> {
     let Value::Mapping(m) = v else {
         return Err("a time interval must be a mapping".into());
     };
@@ -251,7 +261,7 @@ pub fn parse(v: &Value) -> Result<TimeInterval, String> {
         out.years.push((a, b));
     }
     if let Some(name) = v.get("location").and_then(Value::as_str) {
-        out.location = Location::load(name)?;
+        out.location = Location::load_str(name)?;
     }
     Ok(out)
 }
@@ -331,7 +341,7 @@ mod tests {
     use super::*;
 
     fn ti(yaml: &str) -> Result<TimeInterval, String> {
-        parse(&serde_yaml::from_str(yaml).unwrap())
+        parse(&serde_yaml::from_str(yaml).unwrap()).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -353,7 +353,7 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::Reason;
+    use crate::pipeline::Reason;
 
     fn alert(name: &str, instance: &str, ends: i64) -> Alert {
         Alert {

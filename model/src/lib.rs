@@ -11,6 +11,8 @@
 //!   regex semantics (fully anchored, `.` matches newline, ASCII `\d \w \s \b`).
 //! - [`Sample`] and the millisecond [`time`] helpers, including the
 //!   [`sample::STALE_NAN`] bit pattern Prometheus uses for staleness markers.
+//! - [`alert::Alert`] and the [`AlertSink`] seam: rules hand typed alerts
+//!   to the built-in alerter or to external Alertmanagers.
 //! - The storage seams: an [`Appender`] takes a batch of samples that commits
 //!   atomically or rolls back; a [`Querier`] selects series by matchers over a
 //!   time range and lists label names and values.
@@ -28,6 +30,7 @@
 //! assert_eq!(labels.to_string(), r#"up{job="api"}"#);
 //! ```
 
+pub mod alert;
 pub mod ci;
 pub mod glob;
 pub mod labels;
@@ -41,6 +44,7 @@ pub mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
 
+pub use alert::AlertSink;
 pub use labels::{Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{MatchOp, Matcher, MatcherError};
 pub use sample::Sample;

@@ -153,10 +153,9 @@ pub struct Counters {
     pub errors: AtomicU64,
 }
 
-/// Takes alerts in Alertmanager's API v2 form in process (the built-in
-/// alerter), after external labels and relabelling, as a remote
-/// Alertmanager would get them.
-pub type Local = Arc<dyn Fn(Vec<serde_json::Value>) + Send + Sync>;
+/// Takes the alerts in process too (the built-in alerter), after
+/// external labels and relabelling, as a remote Alertmanager gets them.
+pub type Local = Arc<dyn model::AlertSink>;
 
 /// Rewrites or drops an alert's labels (`alerting.alert_relabel_configs`).
 pub type Relabel = Arc<dyn Fn(&Labels) -> Option<Labels> + Send + Sync>;
@@ -302,11 +301,13 @@ impl Notifier {
         *self.shared.local.lock() = local;
     }
 
-    fn enqueue(&self, alerts: Vec<serde_json::Value>) {
+    fn enqueue(&self, alerts: Vec<model::alert::Alert>) {
         let local = self.shared.local.lock().clone();
         if let Some(l) = local {
-            l(alerts.clone());
+            l.send(alerts.clone());
         }
+        // Remote Alertmanagers get API v2 JSON.
+        let alerts: Vec<serde_json::Value> = alerts.iter().map(to_json).collect();
         for q in self.shared.queues.lock().iter() {
             let mut held = q.alerts.lock();
             let mut alerts = alerts.clone();
@@ -383,7 +384,13 @@ impl Notify for Notifier {
             .iter()
             .filter_map(|a| payload(a, &ext, relabel.as_ref(), &generator))
             .collect();
-        self.enqueue(payload);
+        model::AlertSink::send(self, payload);
+    }
+}
+
+impl model::AlertSink for Notifier {
+    fn send(&self, alerts: Vec<model::alert::Alert>) {
+        self.enqueue(alerts);
     }
 }
 
@@ -396,7 +403,7 @@ pub fn payload(
     external: &Labels,
     relabel: Option<&Relabel>,
     generator_url: &str,
-) -> Option<serde_json::Value> {
+) -> Option<model::alert::Alert> {
     let mut b = a.labels.builder();
     for (k, v) in external.iter() {
         if a.labels.get(k).is_none() {
@@ -407,21 +414,34 @@ pub fn payload(
     if let Some(r) = relabel {
         all = r(&all)?;
     }
-    let labels: serde_json::Map<String, serde_json::Value> =
-        all.iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+    Some(model::alert::Alert {
+        labels: all,
+        annotations: a.annotations.clone(),
+        starts_at: a.fired_at,
+        ends_at: a.resolved_at.unwrap_or(a.valid_until),
+        generator_url: generator_url.to_string(),
+    })
+}
+
+/// An alert as API v2 JSON, for a remote Alertmanager.
+pub fn to_json(a: &model::alert::Alert) -> serde_json::Value {
+    let labels: serde_json::Map<String, serde_json::Value> = a
+        .labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.into()))
+        .collect();
     let annotations: serde_json::Map<String, serde_json::Value> = a
         .annotations
         .iter()
         .map(|(k, v)| (k.to_string(), v.as_str().into()))
         .collect();
-    let ends = a.resolved_at.unwrap_or(a.valid_until);
-    Some(serde_json::json!({
+    serde_json::json!({
         "labels": labels,
         "annotations": annotations,
-        "startsAt": model::time::format_rfc3339(a.fired_at),
-        "endsAt": model::time::format_rfc3339(ends),
-        "generatorURL": generator_url,
-    }))
+        "startsAt": model::time::format_rfc3339(a.starts_at),
+        "endsAt": model::time::format_rfc3339(a.ends_at),
+        "generatorURL": a.generator_url,
+    })
 }
 
 /// POSTs one batch within the target's timeout, its answer read within
@@ -463,13 +483,15 @@ mod tests {
 
     #[test]
     fn payload_shape() {
-        let p = payload(
-            &alert(1),
-            &Labels::from_pairs([("dc", "y"), ("region", "eu")]),
-            None,
-            "http://g",
-        )
-        .unwrap();
+        let p = to_json(
+            &payload(
+                &alert(1),
+                &Labels::from_pairs([("dc", "y"), ("region", "eu")]),
+                None,
+                "http://g",
+            )
+            .unwrap(),
+        );
         assert_eq!(p["labels"]["dc"], "x", "the alert's own label wins");
         assert_eq!(p["labels"]["region"], "eu");
         assert_eq!(p["annotations"]["summary"], "s");
@@ -508,7 +530,7 @@ mod tests {
         });
         assert!(payload(&alert(1), &Labels::empty(), Some(&drop_a1), "").is_none());
         let p = payload(&alert(2), &Labels::empty(), Some(&drop_a1), "").unwrap();
-        assert!(p["labels"].get("dc").is_none(), "{p}");
+        assert!(p.labels.get("dc").is_none(), "{p:?}");
     }
 
     #[test]

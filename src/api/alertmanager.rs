@@ -1,7 +1,7 @@
 //! Alertmanager's API v2 on the built-in alerter: what Prometheus posts
 //! to and `amtool` reads.
 
-use alerter::silence::Error as SilenceError;
+use alerter::Error as AlerterError;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -34,6 +34,7 @@ pub async fn post_alerts(State(st): State<Arc<AppState>>, body: axum::body::Byte
     if errs.is_empty() {
         StatusCode::OK.into_response()
     } else {
+        let errs: Vec<String> = errs.iter().map(ToString::to_string).collect();
         (StatusCode::BAD_REQUEST, Json(json!(errs.join("; ")))).into_response()
     }
 }
@@ -51,7 +52,7 @@ fn flag(p: &crate::api::Params, name: &str, default: bool) -> bool {
 fn filters(p: &crate::api::Params) -> Result<Vec<alerter::matcher::Matcher>, String> {
     let mut out = Vec::new();
     for f in p.all("filter") {
-        out.extend(alerter::matcher::parse(f)?);
+        out.extend(alerter::matcher::parse(f).map_err(|e| e.to_string())?);
     }
     Ok(out)
 }
@@ -103,7 +104,8 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
                     }
                 }
                 let by = a.silences.muting(&x.labels, now);
-                let inh: Vec<String> = inhibitor(&x.labels)
+                let inh: Vec<String> = inhibitor
+                    .inhibited_by(&x.labels)
                     .map(|fp| format!("{fp:016x}"))
                     .into_iter()
                     .collect();
@@ -164,12 +166,17 @@ pub async fn post_silence(State(st): State<Arc<AppState>>, body: axum::body::Byt
     };
     let sil = match alerter::silence::from_json(&v, now) {
         Ok(s) => s,
-        Err(e) => return bad_request(e),
+        Err(e) => return bad_request(e.to_string()),
     };
-    match svc.with_mut(|a| a.silences.set(sil, now)) {
+    match svc.set_silence(sil).await {
         Ok(id) => Json(json!({"silenceID": id})).into_response(),
-        Err(SilenceError::NotFound(id)) => silence_not_found(&id),
-        Err(e) => bad_request(e.to_string()),
+        Err(AlerterError::SilenceNotFound(id)) => silence_not_found(&id),
+        Err(e @ AlerterError::SilenceExpired(_)) => bad_request(e.to_string()),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!(e.to_string())),
+        )
+            .into_response(),
     }
 }
 
@@ -194,10 +201,9 @@ pub async fn delete_silence(
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let now = svc.now();
-    match svc.with_mut(|a| a.silences.expire(&id, now)) {
+    match svc.expire_silence(&id).await {
         Ok(()) => StatusCode::OK.into_response(),
-        Err(SilenceError::NotFound(id)) => silence_not_found(&id),
+        Err(AlerterError::SilenceNotFound(id)) => silence_not_found(&id),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(json!(e.to_string())),
@@ -243,11 +249,11 @@ pub async fn status(State(st): State<Arc<AppState>>) -> Response {
     let Some(svc) = st.alerter.clone() else {
         return not_running();
     };
-    let uptime = model::time::format_go(svc.started_ms);
+    let uptime = model::time::format_go(svc.started_ms());
     Json(json!({
         "cluster": {"status": "disabled", "peers": []},
         // Secrets are masked, as upstream prints its configuration.
-        "config": {"original": svc.shown_config.lock().clone()},
+        "config": {"original": svc.shown_config()},
         "uptime": uptime,
         "versionInfo": {
             "branch": "",

@@ -30,17 +30,22 @@ pub const DEFAULT_TEMPLATES: &str = include_str!("default.tmpl");
 
 /// The notification templates of a configuration: the built-in ones, then
 /// the files its `templates:` patterns name (relative to `base`), in order.
-pub fn load_templates(patterns: &[String], base: &Path) -> Result<Templates, String> {
+pub fn load_templates(patterns: &[String], base: &Path) -> Result<Templates, crate::Error> {
     let mut sources = vec![("default.tmpl".to_string(), DEFAULT_TEMPLATES.to_string())];
     for p in patterns {
         let path = base.join(p);
         for f in model::glob::glob(&path) {
-            let text = std::fs::read_to_string(&f)
-                .map_err(|e| format!("reading template {}: {e}", f.display()))?;
+            let text = std::fs::read_to_string(&f).map_err(|source| crate::Error::Io {
+                path: f.clone(),
+                source,
+            })?;
             sources.push((f.display().to_string(), text));
         }
     }
-    Templates::new(&sources).map_err(|e| format!("failed to parse templates: {e}"))
+    Templates::new(&sources).map_err(|e| crate::Error::Template {
+        path: base.to_path_buf(),
+        reason: format!("failed to parse templates: {e}"),
+    })
 }
 
 /// Sends deliveries with one set of templates and HTTP clients.
