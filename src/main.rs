@@ -9,6 +9,7 @@
 //! against the PromQL engine; `query` asks a running server.
 
 mod api;
+mod build;
 mod check;
 mod import;
 mod metrics;

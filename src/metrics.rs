@@ -79,6 +79,20 @@ impl Collect for ServerPart {
         )
         .histogram(&[], &st.query_seconds);
         st.ruler.collect(e);
+        let b = crate::build::INFO;
+        e.gauge(
+            "watchfire_build_info",
+            "A metric with a constant '1' value labeled by version, revision, branch and the compiler it was built with.",
+        )
+        .sample(
+            &[
+                ("branch", b.branch),
+                ("revision", b.revision),
+                ("rustversion", b.rustc),
+                ("version", b.version),
+            ],
+            1.0,
+        );
     }
 }
 

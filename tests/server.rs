@@ -94,4 +94,31 @@ fn default_config_scrapes_itself() {
     );
     let buildinfo = json(s.addr, "/api/v1/status/buildinfo");
     assert_eq!(buildinfo["status"], "success");
+    // Grafana reads `version` as a Prometheus release (semver) and needs
+    // no `application` field to treat the server as a Prometheus.
+    let b = &buildinfo["data"];
+    assert_eq!(b["version"], "3.0.0", "{buildinfo}");
+    assert!(b.get("application").is_none(), "{buildinfo}");
+    assert_eq!(
+        b["watchfireVersion"],
+        env!("CARGO_PKG_VERSION"),
+        "{buildinfo}"
+    );
+    assert!(
+        b["goVersion"].as_str().unwrap_or("").starts_with("rustc "),
+        "{buildinfo}"
+    );
+    let date = b["buildDate"].as_str().unwrap_or("");
+    assert!(
+        date.len() == 17 && date.as_bytes()[8] == b'-',
+        "{buildinfo}"
+    );
+    // Built from a checkout, the revision is the commit's.
+    if std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.git")).exists() {
+        assert_eq!(
+            b["revision"].as_str().unwrap_or("").len(),
+            40,
+            "{buildinfo}"
+        );
+    }
 }

@@ -71,15 +71,21 @@ pub async fn targets(
     ))
 }
 
+/// `/api/v1/status/buildinfo`. Grafana reads `version` as the Prometheus
+/// release the server's API matches, to decide which API features to use
+/// (see the README); Watchfire's own version is `watchfireVersion`, and
+/// `goVersion`, Prometheus's field for the toolchain, names the compiler.
 pub async fn buildinfo() -> Response {
+    let b = crate::build::INFO;
     success(
         json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "revision": option_env!("WATCHFIRE_REVISION").unwrap_or("unknown"),
-            "branch": "",
+            "version": b.prometheus_api,
+            "revision": b.revision,
+            "branch": b.branch,
             "buildUser": "",
-            "buildDate": "",
-            "goVersion": "",
+            "buildDate": b.date,
+            "goVersion": b.rustc,
+            "watchfireVersion": b.version,
         }),
         Vec::new(),
     )
