@@ -12,43 +12,22 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/compliance")
-}
-
-/// Skips the test with `why`, or fails it under `CI=true`, where every
-/// prerequisite must be installed.
-fn skip(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true, but {why}"
-    );
-    eprintln!("skipped: {why}");
-}
 
 /// The reviewed list: the ids of the queries known to fail.
 fn known_failures() -> BTreeSet<String> {
     let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compliance/known_failures.txt");
-    let text = std::fs::read_to_string(&list).unwrap();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split_once(':').map_or(l, |(id, _)| id).trim().to_string())
-        .collect()
+    model::ci::known_failures(&list).into_keys().collect()
 }
 
 #[test]
 fn public_set_matches_prometheus() {
-    let dir = shared();
-    if !dir.join("compare.py").exists() {
-        skip(&format!("{} not found", dir.display()));
+    let Some(dir) = model::ci::shared("compliance") else {
         return;
-    }
+    };
     if Command::new("python3").arg("--version").output().is_err() {
-        skip("python3 is not installed");
+        model::ci::skip("python3 is not installed");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -132,12 +111,10 @@ fn substitute(q: &str) -> String {
 }
 
 fn grafana_queries(addr: std::net::SocketAddr) {
-    let file =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/grafana/queries.txt");
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        skip(&format!("{} not found", file.display()));
+    let Some(dir) = model::ci::shared("conformance/grafana") else {
         return;
     };
+    let text = std::fs::read_to_string(dir.join("queries.txt")).unwrap();
     let mut failures = Vec::new();
     let mut n = 0;
     for line in text

@@ -12,26 +12,14 @@ use std::process::Command;
 /// The `file:line` entries of the reviewed list.
 fn known_failures() -> BTreeSet<String> {
     let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("promql/tests/corpus/known_failures.txt");
-    let text = std::fs::read_to_string(&list).unwrap();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split_once(": ").map_or(l, |(at, _)| at).to_string())
-        .collect()
+    model::ci::known_failures(&list).into_keys().collect()
 }
 
 #[test]
 fn conformance_scripts() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/promql");
-    if !corpus.exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{} not found, and CI=true: the corpus must be installed",
-            corpus.display()
-        );
-        eprintln!("skipped: {} not found", corpus.display());
+    let Some(corpus) = model::ci::shared("conformance/promql") else {
         return;
-    }
+    };
     let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
         .arg("promql-test")
         .arg(&corpus)

@@ -3,12 +3,11 @@
 //! every unit-test file, with `--run` and `--ignore-unknown-fields` where
 //! a case gives them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/promtool");
-    dir.join("cases.json").exists().then_some(dir)
+    model::ci::shared("conformance/promtool")
 }
 
 /// Cases that cannot pass, each with the reason.
@@ -21,7 +20,6 @@ const KNOWN: &[(&str, &str)] = &[(
 #[test]
 fn test_rules_cases() {
     let Some(dir) = corpus() else {
-        model::ci::skip("../shared/conformance/promtool is not present");
         return;
     };
     let cases: serde_json::Value =

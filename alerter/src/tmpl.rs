@@ -373,15 +373,11 @@ mod tests {
 
     #[test]
     fn alertmanagers_default_templates_render() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/conformance/alertmanager/templates");
-        let (Ok(def), Ok(email)) = (
-            std::fs::read_to_string(path.join("default.tmpl")),
-            std::fs::read_to_string(path.join("email.tmpl")),
-        ) else {
-            model::ci::skip("../shared/conformance/alertmanager/templates is not present");
+        let Some(path) = model::ci::shared("conformance/alertmanager/templates") else {
             return;
         };
+        let def = std::fs::read_to_string(path.join("default.tmpl")).unwrap();
+        let email = std::fs::read_to_string(path.join("email.tmpl")).unwrap();
         let t =
             Templates::new(&[("default.tmpl".into(), def), ("email.tmpl".into(), email)]).unwrap();
         let gl = BTreeMap::from([("alertname".to_string(), "Down".to_string())]);

@@ -10,8 +10,7 @@ use alerter::route::{Route, DEFAULT_GROUP_INTERVAL, DEFAULT_GROUP_WAIT, DEFAULT_
 use serde_json::Value;
 
 fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/alertmanager");
-    dir.join("README.md").exists().then_some(dir)
+    model::ci::shared("conformance/alertmanager")
 }
 
 fn json(p: &Path) -> Value {
@@ -46,7 +45,6 @@ fn verdict(got: Result<config::Loaded, config::ConfigError>, case: &Value) -> Re
 #[test]
 fn config_files_and_inline_cases() {
     let Some(dir) = corpus() else {
-        model::ci::skip("../shared/conformance/alertmanager is not present");
         return;
     };
     let mut results: Vec<(String, Result<(), String>)> = Vec::new();
@@ -93,7 +91,6 @@ fn duration_matches(want: &Value, got: std::time::Duration, default: std::time::
 #[test]
 fn route_tree_cases() {
     let Some(dir) = corpus() else {
-        model::ci::skip("../shared/conformance/alertmanager is not present");
         return;
     };
     let trees = json(&dir.join("routing/route-tree-cases.json"));
@@ -161,7 +158,6 @@ fn route_tree_cases() {
 #[test]
 fn amtool_cases() {
     let Some(dir) = corpus() else {
-        model::ci::skip("../shared/conformance/alertmanager is not present");
         return;
     };
     let exp = json(&dir.join("amtool/expected.json"));

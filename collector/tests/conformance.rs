@@ -25,13 +25,6 @@ use serde_json::Value;
 /// The pass rate each corpus and the total must reach.
 const MIN_RATE: f64 = 0.98;
 
-fn corpus_root() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/conformance/exposition"
-    ))
-}
-
 /// Pass and fail counts of one corpus.
 struct Tally {
     corpus: &'static str,
@@ -72,11 +65,9 @@ impl Tally {
 
 #[test]
 fn exposition_corpora() {
-    let root = corpus_root();
-    if !root.is_dir() {
-        model::ci::skip(&format!("{} not found", root.display()));
+    let Some(root) = model::ci::shared("conformance/exposition") else {
         return;
-    }
+    };
     let tallies = [
         openmetrics_suite(&root),
         prometheus_textparse(&root),

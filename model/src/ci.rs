@@ -34,3 +34,44 @@ pub fn skip(reason: &str) {
     );
     println!("skipped: {reason}");
 }
+
+/// `rel` inside the shared folder that sits beside the checkout
+/// (`../shared`: the conformance and compliance corpora), or `None` after
+/// [`skip`] when it is not there.
+pub fn shared(rel: &str) -> Option<std::path::PathBuf> {
+    // Every crate of the workspace is one level below the checkout.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared")
+        .join(rel);
+    if dir.exists() {
+        return Some(dir);
+    }
+    skip(&format!("../shared/{rel} is not present"));
+    None
+}
+
+/// A reviewed list of known failures: one `key: reason` a line, blank lines
+/// and `#` comments ignored. A test compares what fails with it, so one
+/// regression, or one listed case that passes again, fails. A line without
+/// a reason, or a key listed twice, fails the test that reads it.
+pub fn known_failures(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = std::collections::BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, reason) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("{}:{}: not `key: reason`", path.display(), n + 1));
+        let dup = out.insert(key.trim().to_string(), reason.trim().to_string());
+        assert!(
+            dup.is_none(),
+            "{}:{}: {key} listed twice",
+            path.display(),
+            n + 1
+        );
+    }
+    out
+}

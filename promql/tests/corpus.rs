@@ -14,45 +14,18 @@ use std::path::{Path, PathBuf};
 
 use promql::script::{self, Verdict};
 
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql/testdata")
-}
-
 /// The reviewed list: `file:line` to the reason it fails.
 fn known() -> BTreeMap<String, String> {
-    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/known_failures.txt");
-    let text = std::fs::read_to_string(&list).unwrap();
-    let mut out = BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (at, reason) = line
-            .split_once(": ")
-            .unwrap_or_else(|| panic!("{}:{}: not `file:line: reason`", list.display(), n + 1));
-        assert!(
-            out.insert(at.to_string(), reason.to_string()).is_none(),
-            "{}:{}: {at} listed twice",
-            list.display(),
-            n + 1
-        );
-    }
-    out
+    model::ci::known_failures(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/known_failures.txt"),
+    )
 }
 
 #[test]
 fn corpus_against_known_failures() {
-    let dir = corpus();
-    if !dir.is_dir() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{} not found, and CI=true: the corpus must be installed",
-            dir.display()
-        );
-        eprintln!("skipped: {} not found", dir.display());
+    let Some(dir) = model::ci::shared("conformance/promql/testdata") else {
         return;
-    }
+    };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -2,19 +2,17 @@
 //! (`rulefmt_parse`): each file accepted or rejected as Prometheus's rule
 //! parser does, with its reason.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rules::NameValidation;
 
 fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promtool");
-    dir.join("cases.json").exists().then_some(dir)
+    model::ci::shared("conformance/promtool")
 }
 
 #[test]
 fn rulefmt_parse_cases() {
     let Some(dir) = corpus() else {
-        model::ci::skip("../shared/conformance/promtool is not present");
         return;
     };
     let cases: serde_json::Value =
@@ -57,7 +55,6 @@ fn rulefmt_parse_cases() {
 #[test]
 fn aliases_resolve() {
     let Some(dir) = corpus() else {
-        model::ci::skip("../shared/conformance/promtool is not present");
         return;
     };
     let f =
