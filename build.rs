@@ -56,22 +56,7 @@ fn main() {
 
 /// `YYYYMMDD-HH:MM:SS` in UTC, as Prometheus's builds write `buildDate`.
 fn date(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    // `YYYY-MM-DDTHH:MM:SS.mmmZ`, rearranged.
+    let t = model::time::format_rfc3339(secs * 1000);
+    format!("{}{}{}-{}", &t[0..4], &t[5..7], &t[8..10], &t[11..19])
 }

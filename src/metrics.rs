@@ -110,37 +110,43 @@ impl Collect for Process {
             "Total user and system CPU time spent in seconds.",
         )
         .sample(&[], p.cpu_seconds);
-        e.gauge("process_open_fds", "Number of open file descriptors.")
-            .sample(&[], p.open_fds);
-        if let Some(max) = p.max_fds {
-            e.gauge(
+        let gauges = [
+            (
+                "process_open_fds",
+                "Number of open file descriptors.",
+                Some(p.open_fds),
+            ),
+            (
                 "process_max_fds",
                 "Maximum number of open file descriptors.",
-            )
-            .sample(&[], max);
-        }
-        e.gauge(
-            "process_virtual_memory_bytes",
-            "Virtual memory size in bytes.",
-        )
-        .sample(&[], p.virtual_bytes);
-        if let Some(max) = p.max_virtual_bytes {
-            e.gauge(
+                p.max_fds,
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+                Some(p.virtual_bytes),
+            ),
+            (
                 "process_virtual_memory_max_bytes",
                 "Maximum amount of virtual memory available in bytes.",
-            )
-            .sample(&[], max);
+                p.max_virtual_bytes,
+            ),
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                Some(p.resident_bytes),
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                Some(p.start_seconds),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            if let Some(v) = v {
+                e.gauge(name, help).sample(&[], v);
+            }
         }
-        e.gauge(
-            "process_resident_memory_bytes",
-            "Resident memory size in bytes.",
-        )
-        .sample(&[], p.resident_bytes);
-        e.gauge(
-            "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
-        )
-        .sample(&[], p.start_seconds);
     }
 }
 

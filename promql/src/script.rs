@@ -747,6 +747,20 @@ fn go_unquote(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Runs a `promqltest` script in a unit test; every eval must pass.
+#[cfg(test)]
+pub(crate) fn assert_passes(script: &str) {
+    for r in run(script, &[]).unwrap() {
+        assert_eq!(
+            r.verdict,
+            Verdict::Passed,
+            "line {}: {}\n{script}",
+            r.line,
+            r.expr
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

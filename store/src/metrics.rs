@@ -77,16 +77,31 @@ pub struct Metrics {
 impl Collect for Metrics {
     fn collect(&self, e: &mut Encoder) {
         let float = [("type", "float")];
-        e.gauge(
-            "prometheus_tsdb_head_series",
-            "Total number of series in the head block.",
-        )
-        .sample(&[], self.head_series.get());
-        e.gauge(
-            "prometheus_tsdb_head_chunks",
-            "Total number of chunks in the head block (open or waiting for the flusher).",
-        )
-        .sample(&[], self.head_chunks.get());
+        let gauges = [
+            (
+                "prometheus_tsdb_head_series",
+                "Total number of series in the head block.",
+                &self.head_series,
+            ),
+            (
+                "prometheus_tsdb_head_chunks",
+                "Total number of chunks in the head block (open or waiting for the flusher).",
+                &self.head_chunks,
+            ),
+            (
+                "prometheus_tsdb_wal_storage_size_bytes",
+                "Size of the write log directory.",
+                &self.wal_bytes,
+            ),
+            (
+                "prometheus_tsdb_storage_blocks_bytes",
+                "Bytes of live pages in the SQLite file, which holds what the head has flushed.",
+                &self.sqlite_bytes,
+            ),
+        ];
+        for (name, help, g) in gauges {
+            e.gauge(name, help).sample(&[], g.get());
+        }
         type Row<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a Counter);
         let counters: [Row; 11] = [
             (
@@ -159,16 +174,6 @@ impl Collect for Metrics {
         for (name, help, labels, c) in counters {
             e.counter(name, help).sample(labels, c.get() as f64);
         }
-        e.gauge(
-            "prometheus_tsdb_wal_storage_size_bytes",
-            "Size of the write log directory.",
-        )
-        .sample(&[], self.wal_bytes.get());
-        e.gauge(
-            "prometheus_tsdb_storage_blocks_bytes",
-            "Bytes of live pages in the SQLite file, which holds what the head has flushed.",
-        )
-        .sample(&[], self.sqlite_bytes.get());
         for (name, help, d) in [
             (
                 "prometheus_tsdb_wal_fsync_duration_seconds",

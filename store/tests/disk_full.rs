@@ -144,12 +144,7 @@ fn a_full_disk_fails_loudly_and_writing_resumes_when_space_returns() {
         assert!(next(&store, &mut acked));
     }
     let filler = fill(&fs.path);
-    let mut failed = 0;
-    for _ in 0..200 {
-        if !next(&store, &mut acked) {
-            failed += 1;
-        }
-    }
+    let failed = (0..200).filter(|_| !next(&store, &mut acked)).count() as u64;
     assert!(failed > 0, "no commit failed on a full disk");
     let m = store.metrics();
     assert_eq!(m.wal_writes_failed.get(), failed);
@@ -183,12 +178,7 @@ fn a_full_disk_fails_loudly_and_writing_resumes_when_space_returns() {
     }
     let segments = segment_files(&wal);
     let filler = fill(&fs.path);
-    let mut failed_cuts = 0;
-    for _ in 0..5 {
-        if !next(&store, &mut acked) {
-            failed_cuts += 1;
-        }
-    }
+    let failed_cuts = (0..5).filter(|_| !next(&store, &mut acked)).count();
     assert!(failed_cuts > 0, "the cut did not fail on a full disk");
     assert_eq!(
         segment_files(&wal).len(),

@@ -363,20 +363,7 @@ pub(crate) fn valid_label_name(n: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::script::{run, Verdict};
-
-    /// Runs a `promqltest` script; every eval must pass.
-    fn check(script: &str) {
-        for r in run(script, &[]).unwrap() {
-            assert_eq!(
-                r.verdict,
-                Verdict::Passed,
-                "line {}: {}\n{script}",
-                r.line,
-                r.expr
-            );
-        }
-    }
+    use crate::script::assert_passes as check;
 
     #[test]
     fn count_values_sets_its_label_before_grouping() {

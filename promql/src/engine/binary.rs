@@ -362,7 +362,6 @@ fn group_text(l: &Labels, names: &[String], on: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::script::{run, Verdict};
 
     #[test]
     fn ambiguous_group_left_fails_before_a_comparison_filters() {
@@ -380,14 +379,6 @@ eval instant at 0m a > on(x) group_left(y) b
 eval instant at 0m a > on(x) group_left b
   a{x="1", y="q"} 5
 "#;
-        for r in run(script, &[]).unwrap() {
-            assert_eq!(
-                r.verdict,
-                Verdict::Passed,
-                "line {}: {}\n{script}",
-                r.line,
-                r.expr
-            );
-        }
+        crate::script::assert_passes(script);
     }
 }

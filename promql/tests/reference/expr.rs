@@ -84,15 +84,8 @@ pub fn is_set(op: &str) -> bool {
 }
 
 fn number(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
+    // `Inf` is the literal; `+Inf` would read as a unary plus.
+    promql::format_float(v).trim_start_matches('+').to_string()
 }
 
 fn list(l: &[&str]) -> String {
