@@ -25,6 +25,8 @@ pub fn query_histogram() -> Histogram {
 pub fn register(state: &Arc<AppState>) {
     let r = &state.registry;
     r.register(Arc::new(StorePart(state.store.clone())));
+    // Called before the server runs: nothing else holds the manager yet.
+    r.register(state.scrape.blocking_lock().metrics());
     if let Some(a) = &state.alerter {
         r.register(a.clone());
     }

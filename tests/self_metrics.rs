@@ -7,7 +7,7 @@
 mod common;
 
 use collector::exposition::{parse, Entry, Format, MetricType};
-use common::{http, post_json, start, wait_for, Webhook};
+use common::{free_addr, http, post_json, start_at, wait_for, Webhook};
 
 #[test]
 fn metrics_have_prometheus_names_types_and_labels() {
@@ -22,9 +22,27 @@ fn metrics_have_prometheus_names_types_and_labels() {
         ),
     )
     .unwrap();
-    let s = start(
+    // Scrapes itself every second, so intervals are observed soon.
+    let addr = free_addr();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n- name: g\n  rules:\n  - record: r\n    expr: vector(1)\n",
+    )
+    .unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{:?}]\nscrape_configs:\n  - job_name: self\n    static_configs: [{{targets: ['{addr}']}}]\n",
+            rules.display().to_string()
+        ),
+    )
+    .unwrap();
+    let s = start_at(
+        addr,
         &dir.path().join("data"),
-        None,
+        Some(&config),
         &["--alertmanager.config.file", am.to_str().unwrap()],
     );
     post_json(
@@ -32,15 +50,16 @@ fn metrics_have_prometheus_names_types_and_labels() {
         "/api/v2/alerts",
         r#"[{"labels":{"alertname":"Probe"}}]"#,
     );
-    // The embedded rules evaluate once before their groups are reported,
-    // and an integration once it has been used.
+    // A rule group is reported once it has evaluated, an integration
+    // once it has been used, and an interval after a second scrape.
     wait_for(
         std::time::Duration::from_secs(20),
-        "an evaluation and a notification",
+        "an evaluation, a notification and two scrapes",
         || {
             let (_, body) = http(s.addr, "GET", "/metrics", "").unwrap();
             body.contains("prometheus_rule_evaluations_total{")
                 && body.contains("alertmanager_notifications_total{")
+                && body.contains("prometheus_target_interval_length_seconds{")
         },
     );
     let (status, body) = http(s.addr, "GET", "/metrics", "").unwrap();
@@ -61,7 +80,14 @@ fn metrics_have_prometheus_names_types_and_labels() {
                 }
                 _ => None,
             })
-            .unwrap_or_else(|| panic!("no sample of {name}"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no sample of {name}: {:?}",
+                    body.lines()
+                        .filter(|l| l.contains(name))
+                        .collect::<Vec<_>>()
+                )
+            })
     };
     // (family, type, a sample's name, its label names)
     let want: &[(&str, MetricType, &str, &[&str])] = &[
@@ -281,6 +307,18 @@ fn metrics_have_prometheus_names_types_and_labels() {
             MetricType::Gauge,
             "alertmanager_silences",
             &["state"],
+        ),
+        (
+            "prometheus_target_interval_length_seconds",
+            MetricType::Summary,
+            "prometheus_target_interval_length_seconds",
+            &["interval", "quantile"],
+        ),
+        (
+            "prometheus_sd_discovered_targets",
+            MetricType::Gauge,
+            "prometheus_sd_discovered_targets",
+            &["config", "name"],
         ),
     ];
     let mut bad = Vec::new();

@@ -7,7 +7,10 @@
 
 mod fetch;
 mod http_sd;
+mod metrics;
 mod scraper;
+
+pub use metrics::ScrapeMetrics;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -79,6 +82,7 @@ pub struct Manager {
     http_sd: HashMap<String, http_sd::Poller>,
     /// The sum of the pollers' versions at the last apply.
     http_seen: u64,
+    metrics: Arc<ScrapeMetrics>,
 }
 
 impl Manager {
@@ -94,7 +98,13 @@ impl Manager {
             file_groups: HashMap::new(),
             http_sd: HashMap::new(),
             http_seen: 0,
+            metrics: Default::default(),
         }
+    }
+
+    /// The scrape metrics, for the registry.
+    pub fn metrics(&self) -> Arc<ScrapeMetrics> {
+        self.metrics.clone()
     }
 
     /// Re-applies the configuration if a discovery file changed (or
@@ -136,6 +146,7 @@ impl Manager {
         let mut pollers: HashMap<String, http_sd::Poller> = HashMap::new();
         let mut file_groups: HashMap<PathBuf, Vec<Group>> = HashMap::new();
         let mut http_seen = 0;
+        let mut discovered = std::collections::BTreeMap::new();
         for sc in &cfg.scrape_configs {
             let key = client_key(&sc.http);
             let made = match self.fetchers.get(&key) {
@@ -227,6 +238,10 @@ impl Manager {
                 groups.extend(poller.groups());
                 pollers.insert(key, poller);
             }
+            discovered.insert(
+                sc.job_name.clone(),
+                groups.iter().map(|g| g.targets.len()).sum(),
+            );
             for group in &groups {
                 for t in target::build(group, sc, &cfg.global, &relabel) {
                     match t {
@@ -251,6 +266,7 @@ impl Manager {
                 wanted.retain(|k, _| k.0 != sc.job_name);
             }
         }
+        self.metrics.set_discovered(discovered);
         self.fetchers = fetchers;
         self.file_groups = file_groups;
         // Pollers of HTTP discovery no longer configured stop here.
@@ -293,8 +309,13 @@ impl Manager {
                 // Jobs whose client failed were left out above.
                 continue;
             };
-            let scraper =
-                scraper::Scraper::new(t.clone(), opts.clone(), self.store.clone(), fetcher);
+            let scraper = scraper::Scraper::new(
+                t.clone(),
+                opts.clone(),
+                self.store.clone(),
+                fetcher,
+                self.metrics.clone(),
+            );
             let health = scraper.health.clone();
             let (stop, rx) = watch::channel(false);
             let task = tokio::spawn(scraper.run(rx));

@@ -111,6 +111,9 @@ pub(crate) struct Scraper {
     entries: Vec<Cached>,
     /// Number of the current scrape.
     epoch: u64,
+    metrics: Arc<super::ScrapeMetrics>,
+    /// When the last scrape started.
+    last_start: Option<Instant>,
 }
 
 impl Scraper {
@@ -119,6 +122,7 @@ impl Scraper {
         opts: LoopOptions,
         store: Arc<dyn Appendable>,
         fetcher: Fetcher,
+        metrics: Arc<super::ScrapeMetrics>,
     ) -> Self {
         let health = Arc::new(parking_lot::Mutex::new(Health {
             health: "unknown",
@@ -133,6 +137,8 @@ impl Scraper {
             index: HashMap::default(),
             entries: Vec::new(),
             epoch: 0,
+            metrics,
+            last_start: None,
         }
     }
 
@@ -179,6 +185,10 @@ impl Scraper {
     /// One scrape at scheduled time `ts` (ms), written in one batch.
     pub(crate) async fn scrape_once(&mut self, ts: i64) {
         let start = Instant::now();
+        if let Some(last) = self.last_start.replace(start) {
+            self.metrics
+                .observe_interval(self.opts.interval, start.duration_since(last));
+        }
         let result = match self
             .fetcher
             .get(
@@ -617,6 +627,7 @@ mod tests {
             opts,
             Arc::new(store.clone()),
             Fetcher::plain().unwrap(),
+            Default::default(),
         );
         let steps: [(i64, Option<&str>); 6] = [
             (1000, Some("a 1\nb 2\nc 7 500\n")),
