@@ -15,7 +15,8 @@
 use model::Labels;
 use promql_parser::parser::VectorSelector;
 
-use super::{without_markers, Cursor, Evaluator};
+use super::select::{without_markers, Cursor};
+use super::Evaluator;
 use crate::error::QueryError;
 use crate::functions::range::Window;
 use crate::value::Elem;
