@@ -146,7 +146,11 @@ impl Engine {
             held += elems.len();
             ev.check_samples(held)?;
             out.add(elems, ts);
-            ts += step;
+            // Stop at the last step an i64 can hold.
+            let Some(next) = ts.checked_add(step) else {
+                break;
+            };
+            ts = next;
         }
         let mut out = out.out;
         out.sort_by(|a, b| crate::labels::cmp(&a.labels, &b.labels));
@@ -411,6 +415,64 @@ impl<'a> Evaluator<'a> {
                 "unary minus on a {}",
                 other.type_name()
             ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use model::{mem::MemStore, Appendable, Labels};
+
+    use super::Engine;
+    use crate::value::Answer;
+
+    /// A range query whose next step would be past `i64::MAX` stops after
+    /// its last step instead of overflowing, in the step loop and in a
+    /// subquery's; one longer than an i64 holds is evaluated step by step.
+    #[test]
+    fn range_ending_near_max_time() {
+        let end = i64::MAX - 1;
+        let store = MemStore::new();
+        let mut app = store.appender();
+        let l = Labels::from_pairs([("__name__", "up")]);
+        app.append(&l, end - 20, 1.0).unwrap();
+        app.append(&l, end - 15, 1.0).unwrap();
+        app.commit().unwrap();
+        let step = i64::MAX / 4;
+        // (query, start, step, points wanted)
+        let cases = [
+            ("up", end - 10, step, 1),
+            ("1", 0, step, 5),
+            // Steps at -12, about i64::MAX / 2 and `end - 10`: more time
+            // from first to last than an i64 holds.
+            ("up", -12, i64::MAX / 2 + 1, 1),
+            ("count_over_time(up[1m])", -12, i64::MAX / 2 + 1, 1),
+            (
+                "count_over_time(vector(1)[1m:1s])",
+                -12,
+                i64::MAX / 2 + 1,
+                3,
+            ),
+            ("count_over_time(up[1m])", end - 10, step, 1),
+            // The subquery's last step is `i64::MAX - 807`, a second before
+            // the next overflows.
+            ("count_over_time(vector(1)[1m:1s])", end - 10, step, 1),
+            ("count_over_time(vector(1)[1m:1s])", end - 10, 3, 4),
+        ];
+        for (q, start, step, want) in cases {
+            let expr = crate::parse(q).unwrap();
+            let got = Engine::default().range(&store, &expr, start, end, step);
+            let points = match &got {
+                Ok(out) => match &out.answer {
+                    Answer::Matrix(m) => m.iter().map(|r| r.points.len()).sum::<usize>(),
+                    _ => usize::MAX,
+                },
+                Err(_) => usize::MAX,
+            };
+            assert_eq!(
+                points, want,
+                "{q} from {start} to {end} every {step}: got {got:?}, want {want} points"
+            );
         }
     }
 }

@@ -24,11 +24,12 @@ impl Evaluator<'_> {
             .map(ms)
             .unwrap_or(self.subquery_step)
             .max(1);
-        let mint = t - range;
-        let mut it = mint.div_euclid(step) * step;
-        if it <= mint {
-            it += step;
-        }
+        let mint = t.saturating_sub(range);
+        // The first multiple of `step` after `mint`, if an i64 holds it.
+        let mut next = mint
+            .div_euclid(step)
+            .checked_add(1)
+            .and_then(|k| k.checked_mul(step));
         let key = &*sq.expr as *const Expr as usize;
         // The steps of every window the parent's steps ask for.
         let (lo, hi) = match self.grid {
@@ -37,7 +38,7 @@ impl Evaluator<'_> {
         };
         let inner_grid = columns::Grid::aligned(lo.saturating_sub(range), hi, step);
         let mut out = Gather::default();
-        while it <= t {
+        while let Some(it) = next.filter(|&it| it <= t) {
             self.check_deadline()?;
             let v = match self.inner.get(&(key, it)) {
                 Some(v) => v.clone(),
@@ -65,7 +66,7 @@ impl Evaluator<'_> {
                 }
             };
             out.add(elems, it);
-            it += step;
+            next = it.checked_add(step);
         }
         // Steps only move forward: results at or before this window's
         // start are not needed again.
