@@ -15,7 +15,8 @@
 use model::Labels;
 use promql_parser::parser::VectorSelector;
 
-use super::{without_markers, Cursor, Evaluator};
+use super::select::{without_markers, Cursor};
+use super::Evaluator;
 use crate::error::QueryError;
 use crate::functions::range::Window;
 use crate::value::Elem;
@@ -40,7 +41,8 @@ impl Grid {
         }
         let start = lo.div_euclid(step).checked_add(1)?.checked_mul(step)?;
         let end = hi.div_euclid(step).checked_mul(step)?;
-        (start <= end && (end - start) / step < MAX_STEPS).then_some(Grid { start, end, step })
+        let span = end.checked_sub(start)?;
+        (span >= 0 && span / step < MAX_STEPS).then_some(Grid { start, end, step })
     }
 
     fn len(&self) -> usize {
@@ -82,10 +84,9 @@ impl Evaluator<'_> {
     /// evaluated at, if there are several.
     pub(crate) fn main_step(&self, ts: i64) -> Option<usize> {
         let g = self.grid?;
-        if ts < g.start
-            || ts > g.end
-            || (ts - g.start) % g.step != 0
-            || (g.end - g.start) / g.step >= MAX_STEPS
+        // A grid longer than an i64 holds has too many steps as well.
+        let span = g.end.checked_sub(g.start)?;
+        if ts < g.start || ts > g.end || (ts - g.start) % g.step != 0 || span / g.step >= MAX_STEPS
         {
             return None;
         }
