@@ -158,8 +158,14 @@ fn run_other(cmd: &CheckCommand) -> anyhow::Result<bool> {
             let mut ok = true;
             for f in files {
                 println!("Checking {}", f.display());
-                match collector::config::load(f) {
-                    Ok(_) => println!(
+                // The server's own checks: the configuration, then its
+                // rule files and `alerting` section.
+                let dir = f.parent().unwrap_or(std::path::Path::new(""));
+                let checked = collector::config::load(f)
+                    .map_err(|e| e.to_string())
+                    .and_then(|cfg| crate::ruler::prepare(&cfg, dir, false).map(|_| ()));
+                match checked {
+                    Ok(()) => println!(
                         "  SUCCESS: {} is valid prometheus config file syntax",
                         f.display()
                     ),

@@ -106,41 +106,7 @@ impl Ruler {
     /// Reads every rule file of `cfg` and the `alerting` section; nothing
     /// changes yet.
     pub fn prepare(&self, cfg: &Config) -> Result<Prepared, String> {
-        let mut files = Vec::new();
-        for pattern in &cfg.rule_files {
-            let p = self.config_dir.join(pattern);
-            files.extend(rules::file::glob(&p));
-        }
-        let defaults = Defaults {
-            interval: cfg.global.evaluation_interval.0,
-            query_offset: cfg
-                .global
-                .rule_query_offset
-                .map(|d| d.0)
-                .unwrap_or_default(),
-        };
-        let mut groups = Manager::load(&files, defaults).map_err(|errs| {
-            let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-            format!("loading rules: {}", list.join("; "))
-        })?;
-        if self.embedded {
-            let path = Path::new(DEFAULT_RULES_NAME);
-            let file = rules::parse(path, DEFAULT_RULES, rules::NameValidation::Utf8)
-                .map_err(|e| format!("embedded rules: {e:?}"))?;
-            for g in file.groups {
-                let rg = Group::new(path, &g, defaults.interval, defaults.query_offset)?;
-                groups.push(rg);
-            }
-        }
-        let targets = rules::notifier::targets(cfg.alerting.as_ref(), &self.config_dir)?;
-        let relabel = alert_relabel(cfg.alerting.as_ref())?;
-        Ok(Prepared {
-            groups,
-            targets,
-            relabel,
-            external_labels: Labels::from_pairs(cfg.global.external_labels.clone()),
-            evaluation_interval: cfg.global.evaluation_interval.0,
-        })
+        prepare(cfg, &self.config_dir, self.embedded)
     }
 
     /// Puts a prepared configuration in force.
@@ -252,6 +218,56 @@ impl Ruler {
         )
         .sample(&[], c.errors.load(Ordering::Relaxed) as f64);
     }
+}
+
+/// Reads every rule file of `cfg` (relative to `config_dir`) and its
+/// `alerting` section, as the server does at start and at reload, and as
+/// `check config` does: a rule file named without a pattern that does not
+/// exist is an error, as promtool says; a pattern may match nothing.
+pub fn prepare(cfg: &Config, config_dir: &Path, embedded: bool) -> Result<Prepared, String> {
+    let mut files = Vec::new();
+    for pattern in &cfg.rule_files {
+        let p = config_dir.join(pattern);
+        let found = rules::file::glob(&p);
+        if found.is_empty() && !model::glob::has_meta(&p.to_string_lossy()) {
+            return Err(format!(
+                "{:?} does not point to an existing file",
+                p.display().to_string()
+            ));
+        }
+        files.extend(found);
+    }
+
+    let defaults = Defaults {
+        interval: cfg.global.evaluation_interval.0,
+        query_offset: cfg
+            .global
+            .rule_query_offset
+            .map(|d| d.0)
+            .unwrap_or_default(),
+    };
+    let mut groups = Manager::load(&files, defaults).map_err(|errs| {
+        let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        format!("loading rules: {}", list.join("; "))
+    })?;
+    if embedded {
+        let path = Path::new(DEFAULT_RULES_NAME);
+        let file = rules::parse(path, DEFAULT_RULES, rules::NameValidation::Utf8)
+            .map_err(|e| format!("embedded rules: {e:?}"))?;
+        for g in file.groups {
+            let rg = Group::new(path, &g, defaults.interval, defaults.query_offset)?;
+            groups.push(rg);
+        }
+    }
+    let targets = rules::notifier::targets(cfg.alerting.as_ref(), config_dir)?;
+    let relabel = alert_relabel(cfg.alerting.as_ref())?;
+    Ok(Prepared {
+        groups,
+        targets,
+        relabel,
+        external_labels: Labels::from_pairs(cfg.global.external_labels.clone()),
+        evaluation_interval: cfg.global.evaluation_interval.0,
+    })
 }
 
 /// `alerting.alert_relabel_configs`, compiled; `None` when there are none.

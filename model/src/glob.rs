@@ -5,7 +5,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-fn has_meta(s: &str) -> bool {
+/// Whether `s` is a pattern rather than a plain path.
+pub fn has_meta(s: &str) -> bool {
     s.contains(['*', '?', '[', '\\'])
 }
 
