@@ -203,7 +203,7 @@ impl Evaluator<'_> {
             let has_stale = points.iter().any(|p| model::sample::is_stale_nan(p.1));
             let (mut lo, mut hi) = (Cursor::default(), Cursor::default());
             for (&t, col) in times.iter().zip(steps.iter_mut()) {
-                let a = lo.seek(points, t - range);
+                let a = lo.seek(points, t.saturating_sub(range));
                 let b = hi.seek(points, t).max(a);
                 let mut w = &points[a..b];
                 if has_stale {

@@ -172,7 +172,7 @@ impl Evaluator<'_> {
     ) -> Result<Vec<(Labels, i64)>, QueryError> {
         let it = self
             .q
-            .select(set, t - self.lookback + 1, t)
+            .select(set, t.saturating_sub(self.lookback).saturating_add(1), t)
             .map_err(|e| QueryError::execution(e.to_string()))?;
         let mut out = Vec::new();
         for s in it {

@@ -430,6 +430,31 @@ mod tests {
     /// its last step instead of overflowing, in the step loop and in a
     /// subquery's; one longer than an i64 holds is evaluated step by step.
     #[test]
+    fn queries_at_the_ends_of_time_answer_without_overflow() {
+        let store = MemStore::new();
+        let mut app = store.appender();
+        let l = Labels::from_pairs([("__name__", "up")]);
+        app.append(&l, 0, 1.0).unwrap();
+        app.commit().unwrap();
+        let queries = [
+            "up",
+            "up offset 1h",
+            "up offset -1h",
+            "count_over_time(up[1m])",
+            "count_over_time(vector(1)[1m:1s])",
+            "rate(up[5m] offset 1h)",
+        ];
+        for q in queries {
+            let expr = crate::parse(q).unwrap();
+            for (start, end) in [(i64::MIN + 1, i64::MIN + 11), (i64::MAX - 11, i64::MAX - 1)] {
+                // Any answer will do; what matters is no overflow panic.
+                let _ = Engine::default().range(&store, &expr, start, end, 5);
+                let _ = Engine::default().instant(&store, &expr, start);
+            }
+        }
+    }
+
+    #[test]
     fn range_ending_near_max_time() {
         let end = i64::MAX - 1;
         let store = MemStore::new();

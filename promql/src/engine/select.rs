@@ -41,7 +41,7 @@ impl Evaluator<'_> {
                 continue;
             }
             let (pt, pv) = r.points[i - 1];
-            if pt <= t - self.lookback || model::sample::is_stale_nan(pv) {
+            if pt <= t.saturating_sub(self.lookback) || model::sample::is_stale_nan(pv) {
                 continue;
             }
             out.push((
@@ -91,7 +91,7 @@ impl Evaluator<'_> {
         let mut n = 0;
         let mut buf = Vec::new();
         for (r, c) in data.iter().zip(cursors.iter_mut()) {
-            let lo = c.lo.seek(&r.points, t - range);
+            let lo = c.lo.seek(&r.points, t.saturating_sub(range));
             let hi = c.hi.seek(&r.points, t);
             let w = without_markers(&r.points[lo..hi], &mut buf);
             if !w.is_empty() {
