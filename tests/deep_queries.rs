@@ -157,3 +157,33 @@ fn deep_rule_expressions_are_refused_with_file_and_reason() {
     assert_eq!(status, 200);
     assert!(body.contains("\"fine\""), "{body:.300}");
 }
+
+#[test]
+fn extreme_time_ranges_are_refused_or_answered_and_the_server_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(&dir.path().join("data"), None, &[]);
+    // (start, end, step, status): the span of two extreme times once
+    // overflowed past the 11,000-point check.
+    for (start, end, step, want) in [
+        ("-9e15", "9e15", "1", 400),
+        ("-9e15", "9e15", "1e12", 400),
+        ("-9e15", "9e15", "1e15", 200),
+        ("-9e15", "9e15", "9e15", 200),
+        ("-9.2e15", "-9.2e15", "1", 200),
+        ("9.2e15", "9.2e15", "1", 200),
+    ] {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("query", "count_over_time(up[5m] offset 1h)")
+            .append_pair("start", start)
+            .append_pair("end", end)
+            .append_pair("step", step)
+            .finish();
+        let (status, text) = http(srv.addr, "POST", "/api/v1/query_range", &body).unwrap();
+        assert_eq!(status, want, "{start}..{end} step {step}: {text:.300}");
+        if want == 400 {
+            assert!(text.contains("exceeded maximum resolution"), "{text:.300}");
+        }
+        let (alive, _) = http(srv.addr, "GET", "/-/healthy", "").unwrap();
+        assert_eq!(alive, 200);
+    }
+}
