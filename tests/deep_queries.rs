@@ -169,8 +169,8 @@ fn extreme_time_ranges_are_refused_or_answered_and_the_server_lives() {
         ("-9e15", "9e15", "1e12", 400),
         ("-9e15", "9e15", "1e15", 200),
         ("-9e15", "9e15", "9e15", 200),
-        ("-9.2e15", "-9.2e15", "1", 200),
-        ("9.2e15", "9.2e15", "1", 200),
+        ("-9.1e15", "-9.1e15", "1", 200),
+        ("9.1e15", "9.1e15", "1", 200),
     ] {
         let body = form_urlencoded::Serializer::new(String::new())
             .append_pair("query", "count_over_time(up[5m] offset 1h)")
