@@ -90,6 +90,9 @@ fn warn_unsupported(a: &Alerter) {
     for (receiver, kind, setting) in a.ignored_settings() {
         tracing::warn!(%receiver, integration = %kind, %setting, "this setting is not supported and is ignored");
     }
+    for (receiver, kind, reason) in a.unusable_http_configs() {
+        tracing::warn!(%receiver, integration = %kind, %reason, "http_config cannot be used; this integration's notifications will fail");
+    }
 }
 
 /// The built-in alerter.

@@ -6,21 +6,28 @@
 //! - [`global`]: `global:` and its defaults;
 //! - [`integration`]: one raw struct per integration type;
 //! - [`check`]: each integration's own checks;
-//! - [`fill`]: values filled from `global:`, and the checks on the whole.
+//! - [`fill`]: values filled from `global:`, and the checks on the whole;
+//! - [`tls`]: an email integration's `tls_config`.
+//!
+//! `http_config` (global and per integration) is
+//! [`httpclient::HttpConfig`], the same type and keys as in
+//! `prometheus.yml`; its checks are upstream's, in upstream's words, and
+//! its credential files must be readable at load.
 
 mod check;
 mod fill;
 pub mod global;
 pub mod integration;
+pub mod tls;
 
 pub use global::GlobalConfig;
 pub use integration::*;
+pub use tls::TlsConfig;
 
 use std::collections::BTreeMap;
 
+use httpclient::HttpConfig;
 use serde::Deserialize;
-
-use crate::http::HttpConfig;
 
 fn set(s: &str) -> bool {
     !s.is_empty()
@@ -56,11 +63,59 @@ pub struct ReceiverConfig {
     pub mattermost_configs: Vec<Option<MattermostConfig>>,
 }
 
+/// Upstream's checks of an `http_config` (its `tls_config` first, as
+/// upstream checks it while decoding), then Watchfire's: credential and
+/// TLS files are readable.
+///
+/// A `proxy_url` that is not an absolute URL (`foo`) loads, as Go's
+/// `url.Parse` takes it and upstream's corpus expects; such a client
+/// cannot be built, so its notifications fail with the reason (and
+/// [`crate::runtime::Alerter::unusable_http_configs`] warns at load).
 fn http(h: &Option<HttpConfig>) -> Result<(), String> {
-    match h {
-        Some(h) => h.validate(),
-        None => Ok(()),
+    let Some(h) = h else {
+        return Ok(());
+    };
+    if let Some(t) = &h.tls_config {
+        t.validate().map_err(|e| e.to_string())?;
     }
+    if is_relative_proxy(&h.proxy_url) {
+        let mut h = h.clone();
+        h.proxy_url.clear();
+        return h.validate().map_err(|e| e.to_string());
+    }
+    h.validate().map_err(|e| e.to_string())
+}
+
+/// A `proxy_url` Go parses but that names no host (`foo`).
+pub(crate) fn is_relative_proxy(url: &str) -> bool {
+    !url.is_empty()
+        && matches!(
+            url::Url::parse(url),
+            Err(url::ParseError::RelativeUrlWithoutBase)
+        )
+}
+
+/// Whether requests carry an `Authorization` (a bearer token counts, as
+/// upstream turns it into one when reading).
+pub(crate) fn has_authorization(h: &HttpConfig) -> bool {
+    h.authorization.is_some() || !h.bearer_token.is_empty() || !h.bearer_token_file.is_empty()
+}
+
+/// Go's `textproto.CanonicalMIMEHeaderKey` for ASCII names (email
+/// headers).
+pub(crate) fn canonical_header(name: &str) -> String {
+    let mut up = true;
+    name.chars()
+        .map(|c| {
+            let out = if up {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            up = c == '-';
+            out
+        })
+        .collect()
 }
 
 fn exclusive(a: bool, b: bool, what: &str) -> Result<(), String> {
