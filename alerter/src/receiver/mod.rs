@@ -138,3 +138,89 @@ fn one_of(a: bool, b: bool, x: &str, y: &str) -> Result<(), String> {
     }
     exclusive(a, b, &format!("{x} & {y}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config;
+
+    fn load(http_config: &str) -> Result<config::Loaded, String> {
+        let text = format!(
+            "route:\n  receiver: r\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://127.0.0.1:1/hook\n        http_config:\n{http_config}"
+        );
+        config::parse(&text, "am.yml").map_err(|e| e.reason)
+    }
+
+    /// `http_config` at load: upstream's checks and words, Watchfire's
+    /// stricter file check, and what loads although upstream's client
+    /// would fail on it.
+    #[test]
+    fn http_config_is_checked_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "from-file\n").unwrap();
+        let missing = dir.path().join("missing");
+        // (http_config, Ok(()) or an error fragment)
+        let cases: Vec<(String, Result<(), String>)> = vec![
+            (
+                format!("          basic_auth: {{username: u, password_file: '{}'}}\n", pw.display()),
+                Ok(()),
+            ),
+            (
+                format!("          basic_auth: {{username: u, password_file: '{}'}}\n", missing.display()),
+                Err(format!("unable to read password_file {}", missing.display())),
+            ),
+            (
+                format!("          authorization: {{credentials_file: '{}'}}\n", missing.display()),
+                Err("unable to read credentials_file".into()),
+            ),
+            (
+                format!("          http_headers: {{X-Token: {{files: ['{}']}}}}\n", missing.display()),
+                Err("unable to read http_headers file".into()),
+            ),
+            (
+                "          oauth2: {client_id: i, client_secret: s, token_url: 'http://127.0.0.1:1/token'}\n".into(),
+                Ok(()),
+            ),
+            ("          proxy_url: 'http://127.0.0.1:3128'\n          no_proxy: localhost\n".into(), Ok(())),
+            // Go's url.Parse takes it, and upstream's corpus loads it.
+            ("          proxy_url: foo\n".into(), Ok(())),
+            (
+                "          bearer_token: a\n          bearer_token_file: b\n".into(),
+                Err("at most one of bearer_token & bearer_token_file must be configured".into()),
+            ),
+            (
+                "          tls_config: {min_version: TLS9}\n          bearer_token: a\n          bearer_token_file: b\n".into(),
+                Err("unknown TLS version: TLS9".into()),
+            ),
+            (
+                "          basic_auth: {username: u, password_ref: p}\n".into(),
+                Err("field password_ref not found in type config.BasicAuth".into()),
+            ),
+        ];
+        for (input, want) in cases {
+            let got = load(&input).map(|_| ());
+            let ok = match (&got, &want) {
+                (Ok(()), Ok(())) => true,
+                (Err(g), Err(w)) => g.contains(w.as_str()),
+                _ => false,
+            };
+            assert!(ok, "input {input:?}: got {got:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn a_proxy_without_a_host_is_warned_about() {
+        let cfg = load("          proxy_url: foo\n").unwrap();
+        let a =
+            crate::runtime::Alerter::new(&cfg, crate::silence::Silences::open(None, 0).unwrap())
+                .unwrap();
+        let got = a.unusable_http_configs();
+        assert_eq!(got.len(), 1, "got {got:?}");
+        assert!(got[0].2.contains("proxy_url"), "got {got:?}");
+        let fine = load("          proxy_url: 'http://127.0.0.1:3128'\n").unwrap();
+        let a =
+            crate::runtime::Alerter::new(&fine, crate::silence::Silences::open(None, 0).unwrap())
+                .unwrap();
+        assert_eq!(a.unusable_http_configs(), Vec::new());
+    }
+}
