@@ -5,7 +5,8 @@
 //! `http_headers`), while a redirect on the same host keeps them; an
 //! answer over the size limit and one that drips past the timeout both
 //! fail with a reason in the log and in
-//! `alertmanager_notifications_failed_total`.
+//! `alertmanager_notifications_failed_total`; `oauth2` and `proxy_url`
+//! apply to notifications.
 
 mod common;
 
@@ -183,7 +184,7 @@ fn webhook_redirects_to_another_host_carry_no_credentials() {
     );
     *me.lock().unwrap() = Some(a);
     let dir = tempfile::tempdir().unwrap();
-    let header_file = dir.path().join("header-secret.txt");
+    let header_file = dir.path().join("hdr.txt");
     std::fs::write(&header_file, "file-header-secret\n").unwrap();
     let am = dir.path().join("am.yml");
     std::fs::write(
@@ -293,6 +294,22 @@ receivers:
         ] {
             assert!(!all.contains(secret), "127.0.0.2 got {secret}: {all}");
         }
+    }
+    // Nor does the status page, nor the log.
+    let status = http(server.addr, "GET", "/api/v2/status", "").unwrap().1;
+    let logged = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    for secret in [
+        "hook-password",
+        "bearer-credentials",
+        "header-secret",
+        "same-password",
+        "same-secret",
+    ] {
+        assert!(
+            !status.contains(secret),
+            "/api/v2/status shows {secret}: {status}"
+        );
+        assert!(!logged.contains(secret), "the log shows {secret}: {logged}");
     }
     let landed = b_seen.iter().find(|r| r.path == "/landed-basic").unwrap();
     assert_eq!(landed.header("x-plain"), Some("plain"), "{landed:?}");
@@ -407,4 +424,70 @@ receivers:
     );
     // Dropping the dripping connection left nothing stuck.
     assert_eq!(http(server.addr, "GET", "/-/ready", "").unwrap().0, 200);
+}
+
+#[test]
+fn oauth2_and_proxies_apply_to_notifications() {
+    // One server is the token endpoint, the webhook and the proxy.
+    let (p, seen) = serve(
+        "127.0.0.1",
+        Arc::new(|path, c| {
+            if path == "/token" {
+                reply(
+                    c,
+                    "200 OK",
+                    "Content-Type: application/json\r\n",
+                    br#"{"access_token":"tok-1","token_type":"bearer","expires_in":3600}"#,
+                );
+            } else {
+                reply(c, "200 OK", "", b"");
+            }
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = dir.path().join("am.yml");
+    std::fs::write(
+        &am,
+        format!(
+            r#"route:
+  receiver: hooks
+  group_wait: 0s
+  group_interval: 1s
+receivers:
+  - name: hooks
+    webhook_configs:
+      - url: http://{p}/hook
+        http_config:
+          oauth2: {{client_id: id, client_secret: csecret, token_url: 'http://{p}/token'}}
+      - url: http://proxied.invalid:9/via-proxy
+        http_config:
+          proxy_url: http://{p}
+"#
+        ),
+    )
+    .unwrap();
+    let server = spawn(&dir.path().join("data"), &am, &dir.path().join("log"));
+    post_json(server.addr, "/api/v2/alerts", ALERT);
+    // An http:// request through a proxy names the whole URL.
+    let proxied = "http://proxied.invalid:9/via-proxy";
+    wait_for(Duration::from_secs(30), "both webhooks delivered", || {
+        let s = seen.lock().unwrap();
+        s.iter().any(|r| r.path == "/hook") && s.iter().any(|r| r.path == proxied)
+    });
+    let seen = seen.lock().unwrap().clone();
+    let find = |p: &str| seen.iter().find(|r| r.path == p).unwrap().clone();
+    // Base64 of "id:csecret": client credentials in basic auth.
+    assert_eq!(
+        find("/token").header("authorization"),
+        Some("Basic aWQ6Y3NlY3JldA=="),
+        "{seen:?}"
+    );
+    assert_eq!(
+        find("/hook").header("authorization"),
+        Some("Bearer tok-1"),
+        "{seen:?}"
+    );
+    assert_eq!(find(proxied).method, "POST", "{seen:?}");
+    let logged = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert!(!logged.contains("csecret"), "{logged}");
 }
