@@ -35,7 +35,7 @@ impl Response {
         })
     }
 
-    /// "unexpected status code 503: <first bytes of the body>".
+    /// `unexpected status code 503: <first bytes of the body>`.
     pub fn describe(&self) -> String {
         let body = String::from_utf8_lossy(&self.body[..self.body.len().min(512)])
             .trim()
