@@ -5,7 +5,8 @@
 //! `http_headers`), while a redirect on the same host keeps them; an
 //! answer over the size limit and one that drips past the timeout both
 //! fail with a reason in the log and in
-//! `alertmanager_notifications_failed_total`; `oauth2` and `proxy_url`
+//! `alertmanager_notifications_failed_total` (and each try in
+//! `alertmanager_notification_requests_failed_total`); `oauth2` and `proxy_url`
 //! apply to notifications.
 
 mod common;
@@ -329,6 +330,13 @@ receivers:
         ),
         0.0
     );
+    assert_eq!(
+        counter(
+            server.addr,
+            "alertmanager_notification_requests_failed_total{integration=\"webhook\"}"
+        ),
+        0.0
+    );
 }
 
 #[test]
@@ -422,6 +430,13 @@ receivers:
         ),
         "{metrics}"
     );
+    // Each try is counted too (at least one per receiver before it was
+    // given up).
+    let tries = counter(
+        server.addr,
+        "alertmanager_notification_requests_failed_total{integration=\"webhook\"}",
+    );
+    assert!(tries >= 2.0, "failed requests {tries}: {metrics}");
     // Dropping the dripping connection left nothing stuck.
     assert_eq!(http(server.addr, "GET", "/-/ready", "").unwrap().0, 200);
 }
