@@ -118,6 +118,38 @@ pub(crate) fn canonical_header(name: &str) -> String {
         .collect()
 }
 
+impl ReceiverConfig {
+    /// Every integration's `http_config`, to resolve its files.
+    pub(crate) fn http_configs_mut(&mut self) -> impl Iterator<Item = &mut HttpConfig> {
+        macro_rules! all {
+            ($($list:ident),*) => {{
+                let mut out: Vec<&mut Option<HttpConfig>> = Vec::new();
+                $(out.extend(self.$list.iter_mut().flatten().map(|c| &mut c.http_config));)*
+                out.into_iter().flatten()
+            }};
+        }
+        all!(
+            webhook_configs,
+            slack_configs,
+            pushover_configs,
+            pagerduty_configs,
+            incidentio_configs,
+            opsgenie_configs,
+            wechat_configs,
+            victorops_configs,
+            sns_configs,
+            telegram_configs,
+            discord_configs,
+            webex_configs,
+            msteams_configs,
+            msteamsv2_configs,
+            jira_configs,
+            rocketchat_configs,
+            mattermost_configs
+        )
+    }
+}
+
 fn exclusive(a: bool, b: bool, what: &str) -> Result<(), String> {
     if a && b {
         return Err(format!("at most one of {what} must be configured"));
@@ -206,6 +238,25 @@ mod tests {
             };
             assert!(ok, "input {input:?}: got {got:?}, want {want:?}");
         }
+    }
+
+    #[test]
+    fn relative_files_are_relative_to_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "from-file\n").unwrap();
+        let text = "route:\n  receiver: r\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://127.0.0.1:1/hook\n        http_config:\n          basic_auth: {username: u, password_file: pw}\n";
+        let file = dir.path().join("am.yml").display().to_string();
+        let cfg = config::parse(text, &file).unwrap();
+        let crate::receiver::WebhookConfig { http_config, .. } =
+            cfg.receivers[0].webhook_configs[0].clone().unwrap();
+        let got = http_config.unwrap().basic_auth.unwrap().password_file;
+        let want = dir.path().join("pw").display().to_string();
+        assert_eq!(got, want);
+        // Elsewhere the file is missing, and that is an error at load.
+        let other = tempfile::tempdir().unwrap();
+        let file = other.path().join("am.yml").display().to_string();
+        let got = config::parse(text, &file).map(|_| ()).unwrap_err().reason;
+        assert!(got.contains("unable to read password_file"), "got {got:?}");
     }
 
     #[test]
