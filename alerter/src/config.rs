@@ -163,7 +163,7 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
     if empty {
         return Err(err(None, "no route provided in config".into()));
     }
-    let raw: Config = if text.trim().is_empty() {
+    let mut raw: Config = if text.trim().is_empty() {
         Config::default()
     } else {
         serde_yaml::from_str(text).map_err(|e| {
@@ -171,6 +171,19 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
             err(line, decode_error(&e.to_string(), line))
         })?
     };
+    // Relative files of `http_config` are relative to the file they are
+    // written in, as upstream's `resolveFilepaths` makes them.
+    if let Some(dir) = Path::new(file).parent() {
+        if let Some(h) = raw.global.as_mut().and_then(|g| g.http_config.as_mut()) {
+            h.join_dir(dir);
+        }
+        for r in &mut raw.receivers {
+            for h in r.http_configs_mut() {
+                h.join_dir(dir);
+            }
+        }
+    }
+    let raw = raw;
     // Checks upstream makes while decoding, section by section in the
     // order the file has them.
     let route_first = match (text.find("\nroute:"), text.find("\nreceivers:")) {

@@ -7,7 +7,8 @@
 //!   retry and keeps the notification counters.
 //! - [`config`]: `alertmanager.yml` loaded strictly, checked as upstream
 //!   checks the whole (receivers, root route, time intervals).
-//! - [`receiver`] and [`http`]: every integration and `global:`, checked
+//! - [`receiver`]: every integration and `global:` (`http_config` is
+//!   [`httpclient::HttpConfig`]), checked
 //!   and filled from `global:` as upstream does.
 //! - [`matcher`]: Alertmanager's matcher syntax and the legacy
 //!   `match`/`match_re` maps.
@@ -52,7 +53,6 @@ pub mod api;
 pub mod config;
 pub mod dispatch;
 mod error;
-pub mod http;
 pub mod inhibit;
 pub mod matcher;
 pub mod mute;

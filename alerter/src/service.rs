@@ -54,6 +54,9 @@ pub struct Counters {
     pub invalid: AtomicU64,
     /// Time per send attempt, by integration.
     pub latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Send attempts (each try of a notification) and the failed ones,
+    /// by integration: upstream's `alertmanager_notification_requests_*`.
+    pub requests: Mutex<BTreeMap<String, (u64, u64)>>,
 }
 
 /// Upstream's notification latency buckets, in seconds.
@@ -89,6 +92,9 @@ fn warn_unsupported(a: &Alerter) {
     }
     for (receiver, kind, setting) in a.ignored_settings() {
         tracing::warn!(%receiver, integration = %kind, %setting, "this setting is not supported and is ignored");
+    }
+    for (receiver, kind, reason) in a.unusable_http_configs() {
+        tracing::warn!(%receiver, integration = %kind, %reason, "http_config cannot be used; this integration's notifications will fail");
     }
 }
 
@@ -288,8 +294,9 @@ impl Service {
         let attempt = |now: i64| {
             let sender = sender.clone();
             let d = &d;
+            let name = &name;
             async move {
-                match &self.transport {
+                let result = match &self.transport {
                     Some(t) => t.send(d, now),
                     // No attempt outlives the group's next flush (10 s at
                     // least), so a peer that stops answering cannot hold
@@ -305,7 +312,12 @@ impl Service {
                                 })
                             })
                     }
-                }
+                };
+                let mut requests = self.counters.requests.lock();
+                let n = requests.entry(name.clone()).or_default();
+                n.0 += 1;
+                n.1 += u64::from(result.is_err());
+                result
             }
         };
         let observe = |took: Duration| {
@@ -364,6 +376,21 @@ impl Collect for Service {
         );
         for ((i, r), n) in &failed {
             f.sample(&[("integration", i), ("reason", r)], *n as f64);
+        }
+        let requests = self.counters.requests.lock().clone();
+        let mut f = e.counter(
+            "alertmanager_notification_requests_total",
+            "The total number of attempted notification requests.",
+        );
+        for (i, (n, _)) in &requests {
+            f.sample(&[("integration", i)], *n as f64);
+        }
+        let mut f = e.counter(
+            "alertmanager_notification_requests_failed_total",
+            "The total number of failed notification requests.",
+        );
+        for (i, (_, n)) in &requests {
+            f.sample(&[("integration", i)], *n as f64);
         }
         let mut f = e.histogram(
             "alertmanager_notification_latency_seconds",

@@ -1,7 +1,6 @@
 //! Each integration's own checks (upstream's per-type `UnmarshalYAML`).
 
 use super::*;
-use crate::http::canonical_header;
 
 impl ReceiverConfig {
     /// Each integration's own checks (upstream's per-type `UnmarshalYAML`).
@@ -136,10 +135,10 @@ impl ReceiverConfig {
                 "alert_source_token & alert_source_token_file",
             )?;
             if let Some(h) = &c.http_config {
-                if h.has_authorization() && token {
+                if has_authorization(h) && token {
                     return Err("cannot specify alert_source_token or alert_source_token_file when using http_config.authorization".into());
                 }
-                if !h.has_authorization() && !token {
+                if !has_authorization(h) && !token {
                     return Err("at least one of alert_source_token, alert_source_token_file or http_config.authorization must be configured".into());
                 }
             }
@@ -255,11 +254,7 @@ impl ReceiverConfig {
             if c.room_id.is_empty() {
                 return Err("missing room_id on webex_config".into());
             }
-            if !c
-                .http_config
-                .as_ref()
-                .is_some_and(HttpConfig::has_authorization)
-            {
+            if !c.http_config.as_ref().is_some_and(has_authorization) {
                 return Err("missing webex_configs.http_config.authorization".into());
             }
         }

@@ -81,10 +81,7 @@ impl ReceiverConfig {
                 &g.slack_app_url,
                 "no global Slack App URL set",
             )?;
-            let local_auth = c
-                .http_config
-                .as_ref()
-                .is_some_and(HttpConfig::has_authorization);
+            let local_auth = c.http_config.as_ref().is_some_and(has_authorization);
             if c.app_token.is_empty()
                 && c.app_token_file.is_empty()
                 && !local_auth

@@ -3,7 +3,9 @@
 use serde::Deserialize;
 
 use super::{exclusive, opt, set};
-use crate::http::{HttpConfig, TlsConfig};
+use httpclient::HttpConfig;
+
+use super::TlsConfig;
 
 /// `global:` with upstream's defaults.
 #[derive(Debug, Clone, Deserialize)]
@@ -168,9 +170,7 @@ impl GlobalConfig {
             set(&self.mattermost_webhook_url_file),
             "mattermost_webhook_url & mattermost_webhook_url_file",
         )?;
-        if let Some(h) = &self.http_config {
-            h.validate()?;
-        }
+        super::http(&self.http_config)?;
         if let Some(t) = &self.smtp_tls_config {
             t.validate()?;
         }

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_yaml::Value;
 
-use crate::http::{HttpConfig, TlsConfig};
+use httpclient::HttpConfig;
+
+use super::TlsConfig;
 
 macro_rules! integration {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {

@@ -36,7 +36,7 @@ fn put(m: &mut Map<String, Json>, k: &str, v: String) {
 /// with upstream's default retry rule.
 async fn post(
     s: &Sender,
-    http: Option<&crate::http::HttpConfig>,
+    http: Option<&httpclient::HttpConfig>,
     url: &str,
     url_file: &str,
     body: &Json,
@@ -266,7 +266,7 @@ pub async fn discord(
     if !c.username.is_empty() {
         body["username"] = c.username.clone().into();
     }
-    if !c.avatar_url.is_empty() && c.avatar_url.parse::<hyper::Uri>().is_ok() {
+    if !c.avatar_url.is_empty() && c.avatar_url.parse::<http::Uri>().is_ok() {
         body["avatar_url"] = c.avatar_url.clone().into();
     }
     post(

@@ -166,10 +166,7 @@ async fn authenticate(
                 }
                 let token = format!("{}\0{user}\0{password}", c.auth_identity);
                 return conn
-                    .command(format!(
-                        "AUTH PLAIN {}\r\n",
-                        super::http::base64(token.as_bytes())
-                    ))
+                    .command(format!("AUTH PLAIN {}\r\n", base64(token.as_bytes())))
                     .await
                     .map(|_| ())
                     .map_err(|e| SendError::retry(format!("PLAIN auth: {e}")));
@@ -205,11 +202,16 @@ async fn cram_md5(
         .collect();
     conn.command(format!(
         "{}\r\n",
-        super::http::base64(format!("{user} {digest}").as_bytes())
+        base64(format!("{user} {digest}").as_bytes())
     ))
     .await
     .map(|_| ())
     .map_err(|e| err(e.to_string()))
+}
+
+fn base64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
 }
 
 /// HMAC (RFC 2104) over MD5.
@@ -308,7 +310,7 @@ fn compose(r: &mut Render, c: &EmailConfig, d: &Delivery, now: i64) -> Result<Co
     let mut headers: Vec<(String, String)> = c
         .headers
         .iter()
-        .map(|(k, v)| (crate::http::canonical_header(k), v.clone()))
+        .map(|(k, v)| (crate::receiver::canonical_header(k), v.clone()))
         .collect();
     let has = |h: &[(String, String)], n: &str| h.iter().any(|(k, _)| k == n);
     for (name, default) in [

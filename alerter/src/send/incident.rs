@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use httpclient::Method;
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 
@@ -252,10 +253,10 @@ pub async fn opsgenie(
         u
     };
     let source = r.or(&c.source, "opsgenie.default.source");
-    let mut requests: Vec<(&str, String, Json)> = Vec::new();
+    let mut requests: Vec<(Method, String, Json)> = Vec::new();
     if resolved {
         requests.push((
-            "POST",
+            Method::POST,
             format!("{base}v2/alerts/{alias}/close?identifierType=alias"),
             json!({ "source": source }),
         ));
@@ -324,15 +325,15 @@ pub async fn opsgenie(
         if !actions.is_empty() {
             msg.insert("actions".into(), actions.into());
         }
-        requests.push(("POST", format!("{base}v2/alerts"), Json::Object(msg)));
+        requests.push((Method::POST, format!("{base}v2/alerts"), Json::Object(msg)));
         if c.update_alerts {
             requests.push((
-                "PUT",
+                Method::PUT,
                 format!("{base}v2/alerts/{alias}/message?identifierType=alias"),
                 json!({ "message": message }),
             ));
             requests.push((
-                "PUT",
+                Method::PUT,
                 format!("{base}v2/alerts/{alias}/description?identifierType=alias"),
                 json!({ "description": description }),
             ));

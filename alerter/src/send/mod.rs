@@ -3,8 +3,10 @@
 //! it. Errors say whether trying again may help, as upstream's retry rules
 //! do; a template error is never retried.
 //!
-//! - [`http`]: the HTTP client an integration's `http_config` asks for
-//!   (TLS, `basic_auth`, `authorization`, `http_headers`).
+//! - [`http`]: one [`httpclient::Client`] per `http_config` (TLS,
+//!   credentials, OAuth2, proxy, redirects and answer limits are the
+//!   client's), its errors as retryable or not, and upstream's default
+//!   status rule.
 //! - [`chat`]: Slack, Microsoft Teams, Discord, Mattermost, Telegram.
 //! - [`incident`]: PagerDuty and Opsgenie.
 //! - [`email`]: SMTP through lettre.

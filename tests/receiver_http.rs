@@ -1,0 +1,508 @@
+//! The alerter's receivers through the one HTTP client, end to end: a
+//! webhook that answers with a redirect to another host (127.0.0.2)
+//! never hands it the receiver's credentials (basic auth, an
+//! `authorization` credential, user info in the URL, secret and file
+//! `http_headers`), while a redirect on the same host keeps them; an
+//! answer over the size limit and one that drips past the timeout both
+//! fail with a reason in the log and in
+//! `alertmanager_notifications_failed_total` (and each try in
+//! `alertmanager_notification_requests_failed_total`); `oauth2` and `proxy_url`
+//! apply to notifications.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{free_addr, http, post_json, wait_for};
+
+/// A request a test server saw: method, path and headers (names lower
+/// case).
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+type Answer = Arc<dyn Fn(&str, &mut TcpStream) + Send + Sync>;
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+/// Serves on `ip` (port chosen by the system), one thread per
+/// connection, reading each request whole and keeping what it saw.
+fn serve(ip: &str, answer: Answer) -> (SocketAddr, Log) {
+    let l = TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen: Log = Arc::new(Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let (answer, keep) = (answer.clone(), keep.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut first = String::new();
+                if r.read_line(&mut first).is_err() {
+                    return;
+                }
+                let mut headers = Vec::new();
+                let mut len = 0;
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        let k = k.trim().to_ascii_lowercase();
+                        if k == "content-length" {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        headers.push((k, v.trim().to_string()));
+                    }
+                }
+                let _ = r.read_exact(&mut vec![0; len]);
+                let mut parts = first.split_whitespace();
+                let method = parts.next().unwrap_or("").to_string();
+                let path = parts.next().unwrap_or("").to_string();
+                keep.lock().unwrap().push(Seen {
+                    method,
+                    path: path.clone(),
+                    headers,
+                });
+                answer(&path, &mut c);
+            });
+        }
+    });
+    (addr, seen)
+}
+
+fn reply(c: &mut TcpStream, status: &str, extra: &str, body: &[u8]) {
+    let _ = write!(
+        c,
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+        body.len()
+    );
+    let _ = c.write_all(body);
+}
+
+/// The server with the alerter on `am`, its log (stderr) in `log`.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(data: &Path, am: &Path, log: &Path) -> Server {
+    let addr = free_addr();
+    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .arg("--web.listen-address")
+        .arg(addr.to_string())
+        .arg("--storage.tsdb.path")
+        .arg(data)
+        .arg("--alertmanager.config.file")
+        .arg(am)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let s = Server { child, addr };
+    wait_for(Duration::from_secs(20), "server to listen", || {
+        http(addr, "GET", "/-/ready", "").is_ok_and(|r| r.0 == 200)
+    });
+    s
+}
+
+const ALERT: &str = r#"[{"labels":{"alertname":"ApiDown"},"startsAt":"2026-01-01T00:00:00Z"}]"#;
+
+/// The sum of a counter's samples whose line starts with `prefix`.
+fn counter(addr: SocketAddr, prefix: &str) -> f64 {
+    let body = http(addr, "GET", "/metrics", "").unwrap().1;
+    body.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Log text without its ANSI colours.
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // `ESC [ ... m`
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn webhook_redirects_to_another_host_carry_no_credentials() {
+    // The other host answers everything.
+    let (b, b_seen) = serve("127.0.0.2", Arc::new(|_, c| reply(c, "200 OK", "", b"")));
+    // The origin: `/cross*` redirects to the other host, `/same` to
+    // itself, `/landed*` answers.
+    let me: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
+    let me2 = me.clone();
+    let (a, a_seen) = serve(
+        "127.0.0.1",
+        Arc::new(move |path, c| {
+            let a = me2.lock().unwrap().unwrap();
+            if let Some(rest) = path.strip_prefix("/cross") {
+                let to = format!("Location: http://{b}/landed{rest}\r\n");
+                reply(c, "302 Found", &to, b"");
+            } else if path == "/same" {
+                let to = format!("Location: http://{a}/landed-same\r\n");
+                reply(c, "302 Found", &to, b"");
+            } else {
+                reply(c, "200 OK", "", b"");
+            }
+        }),
+    );
+    *me.lock().unwrap() = Some(a);
+    let dir = tempfile::tempdir().unwrap();
+    let header_file = dir.path().join("hdr.txt");
+    std::fs::write(&header_file, "file-header-secret\n").unwrap();
+    let am = dir.path().join("am.yml");
+    std::fs::write(
+        &am,
+        format!(
+            r#"route:
+  receiver: hooks
+  group_wait: 0s
+  group_interval: 1s
+receivers:
+  - name: hooks
+    webhook_configs:
+      - url: http://{a}/cross-basic
+        http_config:
+          basic_auth: {{username: wf, password: hook-password}}
+          http_headers:
+            X-Secret: {{secrets: [header-secret]}}
+            X-File: {{files: ['{file}']}}
+            X-Plain: {{values: [plain]}}
+      - url: http://{a}/cross-bearer
+        http_config:
+          authorization: {{credentials: bearer-credentials}}
+      - url: http://hook-user:url-password@{a}/cross-userinfo
+      - url: http://{a}/same
+        http_config:
+          basic_auth: {{username: wf, password: same-password}}
+          http_headers:
+            X-Secret: {{secrets: [same-secret]}}
+"#,
+            file = header_file.display()
+        ),
+    )
+    .unwrap();
+    let server = spawn(&dir.path().join("data"), &am, &dir.path().join("log"));
+    post_json(server.addr, "/api/v2/alerts", ALERT);
+    let want_b = ["/landed-basic", "/landed-bearer", "/landed-userinfo"];
+    wait_for(
+        Duration::from_secs(30),
+        "every webhook to land after its redirect",
+        || {
+            let b = b_seen.lock().unwrap();
+            let a = a_seen.lock().unwrap();
+            want_b.iter().all(|p| b.iter().any(|r| r.path == *p))
+                && a.iter().any(|r| r.path == "/landed-same")
+        },
+    );
+    let a_seen = a_seen.lock().unwrap().clone();
+    let b_seen = b_seen.lock().unwrap().clone();
+    let first = |p: &str| {
+        a_seen
+            .iter()
+            .find(|r| r.path == p)
+            .unwrap_or_else(|| panic!("{p} never reached 127.0.0.1: {a_seen:?}"))
+            .clone()
+    };
+    // The origin got the credentials: (path, header, want).
+    // Base64 of the user and password, as basic auth sends them.
+    let basic = |userpass: &str| {
+        let b64 = match userpass {
+            "wf:hook-password" => "d2Y6aG9vay1wYXNzd29yZA==",
+            "hook-user:url-password" => "aG9vay11c2VyOnVybC1wYXNzd29yZA==",
+            "wf:same-password" => "d2Y6c2FtZS1wYXNzd29yZA==",
+            other => panic!("no encoding for {other}"),
+        };
+        format!("Basic {b64}")
+    };
+    for (path, header, want) in [
+        ("/cross-basic", "authorization", basic("wf:hook-password")),
+        ("/cross-basic", "x-secret", "header-secret".to_string()),
+        ("/cross-basic", "x-file", "file-header-secret".to_string()),
+        ("/cross-basic", "x-plain", "plain".to_string()),
+        (
+            "/cross-bearer",
+            "authorization",
+            "Bearer bearer-credentials".to_string(),
+        ),
+        (
+            "/cross-userinfo",
+            "authorization",
+            basic("hook-user:url-password"),
+        ),
+        ("/same", "authorization", basic("wf:same-password")),
+        // A redirect on the same host keeps them.
+        ("/landed-same", "authorization", basic("wf:same-password")),
+        ("/landed-same", "x-secret", "same-secret".to_string()),
+    ] {
+        let r = first(path);
+        assert_eq!(
+            r.header(header),
+            Some(want.as_str()),
+            "{path}: header {header}: got {:?}, want {want:?}",
+            r.header(header)
+        );
+    }
+    assert_eq!(first("/cross-basic").method, "POST");
+    // The other host got none of them; plain headers still follow.
+    for r in &b_seen {
+        for h in ["authorization", "x-secret", "x-file", "cookie"] {
+            assert_eq!(r.header(h), None, "127.0.0.2 got {h} on {}: {r:?}", r.path);
+        }
+        let all = format!("{r:?}");
+        for secret in [
+            "hook-password",
+            "bearer-credentials",
+            "url-password",
+            "header-secret",
+        ] {
+            assert!(!all.contains(secret), "127.0.0.2 got {secret}: {all}");
+        }
+    }
+    // Nor does the status page, nor the log.
+    let status = http(server.addr, "GET", "/api/v2/status", "").unwrap().1;
+    let logged = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    for secret in [
+        "hook-password",
+        "bearer-credentials",
+        "header-secret",
+        "same-password",
+        "same-secret",
+    ] {
+        assert!(
+            !status.contains(secret),
+            "/api/v2/status shows {secret}: {status}"
+        );
+        assert!(!logged.contains(secret), "the log shows {secret}: {logged}");
+    }
+    let landed = b_seen.iter().find(|r| r.path == "/landed-basic").unwrap();
+    assert_eq!(landed.header("x-plain"), Some("plain"), "{landed:?}");
+    // A 302 turns the POST into a GET, as Go's client does.
+    assert_eq!(landed.method, "GET", "{landed:?}");
+    // Each webhook was delivered, none failed.
+    wait_for(Duration::from_secs(10), "notifications counted", || {
+        counter(
+            server.addr,
+            "alertmanager_notifications_total{integration=\"webhook\"}",
+        ) >= 4.0
+    });
+    assert_eq!(
+        counter(
+            server.addr,
+            "alertmanager_notifications_failed_total{integration=\"webhook\""
+        ),
+        0.0
+    );
+    assert_eq!(
+        counter(
+            server.addr,
+            "alertmanager_notification_requests_failed_total{integration=\"webhook\"}"
+        ),
+        0.0
+    );
+}
+
+#[test]
+fn oversized_and_dripping_answers_fail_in_the_log_and_the_metric() {
+    let (t, _) = serve(
+        "127.0.0.1",
+        Arc::new(|path, c| match path {
+            // Chunked, so the limit (1 MiB) is found while reading, not
+            // from a Content-Length.
+            "/big" => {
+                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+                let chunk = "x".repeat(64 << 10);
+                for _ in 0..40 {
+                    if write!(c, "{:x}\r\n{chunk}\r\n", chunk.len()).is_err() {
+                        return;
+                    }
+                }
+                let _ = c.write_all(b"0\r\n\r\n");
+            }
+            "/drip" => {
+                let _ = c.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n",
+                );
+                for _ in 0..100 {
+                    if c.write_all(b"#").is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            _ => reply(c, "200 OK", "", b""),
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = dir.path().join("am.yml");
+    std::fs::write(
+        &am,
+        format!(
+            r#"route:
+  receiver: big
+  group_wait: 0s
+  group_interval: 2s
+  routes:
+    - matchers: ['alertname="ApiDown"']
+      receiver: big
+      continue: true
+    - matchers: ['alertname="ApiDown"']
+      receiver: drip
+receivers:
+  - name: big
+    webhook_configs:
+      - url: http://{t}/big
+  - name: drip
+    webhook_configs:
+      - url: http://{t}/drip
+        timeout: 1s
+"#
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("watchfire.log");
+    let server = spawn(&dir.path().join("data"), &am, &log);
+    post_json(server.addr, "/api/v2/alerts", ALERT);
+    let failed = "alertmanager_notifications_failed_total{integration=\"webhook\"";
+    wait_for(
+        Duration::from_secs(30),
+        "both webhooks to fail for good",
+        || counter(server.addr, failed) >= 2.0,
+    );
+    let logged = plain(&std::fs::read_to_string(&log).unwrap());
+    // (receiver, reason in the log)
+    for (receiver, reason) in [
+        ("big", "body size limit exceeded (body over 1048576 bytes)"),
+        ("drip", "context deadline exceeded (timeout 1s)"),
+    ] {
+        assert!(
+            logged.lines().any(|l| l.contains("notify failed")
+                && l.contains(&format!("receiver={receiver}"))
+                && l.contains(reason)),
+            "no failure of {receiver} with {reason:?} in the log:\n{logged}"
+        );
+    }
+    assert!(
+        !logged.contains("/big") && !logged.contains("/drip"),
+        "a path in the log:\n{logged}"
+    );
+    let metrics = http(server.addr, "GET", "/metrics", "").unwrap().1;
+    assert!(
+        metrics.contains(
+            "alertmanager_notifications_failed_total{integration=\"webhook\",reason=\"retries_exhausted\"}"
+        ),
+        "{metrics}"
+    );
+    // Each try is counted too (at least one per receiver before it was
+    // given up).
+    let tries = counter(
+        server.addr,
+        "alertmanager_notification_requests_failed_total{integration=\"webhook\"}",
+    );
+    assert!(tries >= 2.0, "failed requests {tries}: {metrics}");
+    // Dropping the dripping connection left nothing stuck.
+    assert_eq!(http(server.addr, "GET", "/-/ready", "").unwrap().0, 200);
+}
+
+#[test]
+fn oauth2_and_proxies_apply_to_notifications() {
+    // One server is the token endpoint, the webhook and the proxy.
+    let (p, seen) = serve(
+        "127.0.0.1",
+        Arc::new(|path, c| {
+            if path == "/token" {
+                reply(
+                    c,
+                    "200 OK",
+                    "Content-Type: application/json\r\n",
+                    br#"{"access_token":"tok-1","token_type":"bearer","expires_in":3600}"#,
+                );
+            } else {
+                reply(c, "200 OK", "", b"");
+            }
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let am = dir.path().join("am.yml");
+    std::fs::write(
+        &am,
+        format!(
+            r#"route:
+  receiver: hooks
+  group_wait: 0s
+  group_interval: 1s
+receivers:
+  - name: hooks
+    webhook_configs:
+      - url: http://{p}/hook
+        http_config:
+          oauth2: {{client_id: id, client_secret: csecret, token_url: 'http://{p}/token'}}
+      - url: http://proxied.invalid:9/via-proxy
+        http_config:
+          proxy_url: http://{p}
+"#
+        ),
+    )
+    .unwrap();
+    let server = spawn(&dir.path().join("data"), &am, &dir.path().join("log"));
+    post_json(server.addr, "/api/v2/alerts", ALERT);
+    // An http:// request through a proxy names the whole URL.
+    let proxied = "http://proxied.invalid:9/via-proxy";
+    wait_for(Duration::from_secs(30), "both webhooks delivered", || {
+        let s = seen.lock().unwrap();
+        s.iter().any(|r| r.path == "/hook") && s.iter().any(|r| r.path == proxied)
+    });
+    let seen = seen.lock().unwrap().clone();
+    let find = |p: &str| seen.iter().find(|r| r.path == p).unwrap().clone();
+    // Base64 of "id:csecret": client credentials in basic auth.
+    assert_eq!(
+        find("/token").header("authorization"),
+        Some("Basic aWQ6Y3NlY3JldA=="),
+        "{seen:?}"
+    );
+    assert_eq!(
+        find("/hook").header("authorization"),
+        Some("Bearer tok-1"),
+        "{seen:?}"
+    );
+    assert_eq!(find(proxied).method, "POST", "{seen:?}");
+    let logged = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert!(!logged.contains("csecret"), "{logged}");
+}
