@@ -1,6 +1,7 @@
 //! `watchfire check config` and the server give the same verdict and
 //! reason on the same `prometheus.yml`: both use one loader and the
-//! server's own checks of rule files and the `alerting` section.
+//! server's own checks of rule files and the `alerting` section, and both
+//! refuse what is not implemented yet instead of ignoring it.
 
 mod common;
 
@@ -81,6 +82,19 @@ fn check_config_and_the_server_agree() {
         ("missing rule file", "rule_files: [missing.rules.yml]\n", Some("does not point to an existing file")),
         ("rule file that does not parse", "rule_files: [bad.rules.yml]\n", Some("bad.rules.yml")),
         ("unknown top-level key", "scrape_configz: []\n", Some("scrape_configz")),
+        (
+            "remote_write",
+            "remote_write:\n  - url: http://127.0.0.1:8428/api/v1/write\n    basic_auth: {username: u, password: hunter2}\n",
+            Some("remote_write is not supported yet"),
+        ),
+        ("empty remote_write", "remote_write: []\n", None),
+        ("remote_read", "remote_read:\n  - url: http://127.0.0.1:9/read\n", Some("remote_read is not supported yet")),
+        ("storage", "storage:\n  tsdb: {out_of_order_time_window: 10m}\n", Some("storage is not supported yet")),
+        ("tracing", "tracing: {endpoint: 127.0.0.1:4317}\n", Some("tracing is not supported yet")),
+        ("scrape_config_files", "scrape_config_files: [jobs/*.yml]\n", Some("scrape_config_files is not supported yet")),
+        ("query_log_file", "global: {query_log_file: q.log}\n", Some("query_log_file is not supported yet")),
+        ("runtime, harmless", "runtime: {gogc: 50}\n", None),
+        ("otlp, harmless", "otlp: {promote_resource_attributes: [service.name]}\n", None),
         (
             "alerting with service discovery",
             "alerting:\n  alertmanagers:\n    - dns_sd_configs: [{names: [am.example]}]\n",

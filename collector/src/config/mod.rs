@@ -2,9 +2,12 @@
 //! Prometheus's defaults and validation (upstream `config/config.go`).
 //!
 //! Parsing is strict: an unknown key is an error naming the file and line,
-//! as Prometheus does. Sections that later parts of Watchfire read
-//! (`alerting`, `remote_write`, ...) are accepted and kept raw here. Secrets
-//! print as `<secret>` when the configuration is serialised.
+//! as Prometheus does. `alerting` is kept raw here for the rules side.
+//! Sections and keys Watchfire does not implement yet are refused with a
+//! reason that names them (`remote_write is not supported yet`), never
+//! accepted and dropped; `runtime` and `otlp`, harmless to ignore, are
+//! warned about ([`unsupported`]). Secrets print as `<secret>` when the
+//! configuration is serialised.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -369,6 +372,12 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             err(line, msg)
         })?
     };
+    if let Some((key, reason)) = unsupported(&cfg).into_iter().find(|(_, r)| !r.warn) {
+        return Err(err(line_of(text, &format!("{key}:")), reason.text));
+    }
+    for (key, reason) in unsupported(&cfg) {
+        tracing::warn!(file, line = ?line_of(text, &format!("{key}:")), "{}", reason.text);
+    }
     let mut cfg = cfg;
     let dir = Path::new(file).parent().unwrap_or(Path::new(""));
     cfg.resolve_paths(dir);
@@ -521,6 +530,82 @@ impl Config {
 }
 
 /// The first line holding `needle`, for errors found after parsing.
+/// Why a section or key that is set cannot take effect.
+pub struct Unsupported {
+    /// What is said about it.
+    pub text: String,
+    /// Harmless to ignore: a warning at load, not an error.
+    pub warn: bool,
+}
+
+/// The sections and keys of `cfg` that are set but not implemented yet,
+/// each with its reason; an empty section (`remote_write: []`) is not set.
+/// The README lists them.
+pub fn unsupported(cfg: &Config) -> Vec<(&'static str, Unsupported)> {
+    let set = |v: &Option<serde_yaml::Value>| match v {
+        None | Some(serde_yaml::Value::Null) => false,
+        Some(serde_yaml::Value::Sequence(s)) => !s.is_empty(),
+        Some(serde_yaml::Value::Mapping(m)) => !m.is_empty(),
+        Some(_) => true,
+    };
+    let refuse = |text: &str| Unsupported {
+        text: text.to_string(),
+        warn: false,
+    };
+    let mut out = Vec::new();
+    for (key, v, text) in [
+        ("remote_write", &cfg.remote_write, "remote_write is not supported yet: no sample would be sent"),
+        ("remote_read", &cfg.remote_read, "remote_read is not supported yet"),
+        ("storage", &cfg.storage, "storage is not supported yet (retention is set by --storage.tsdb.retention.*; out-of-order samples and exemplars are not kept)"),
+        ("tracing", &cfg.tracing, "tracing is not supported yet: no span would be exported"),
+    ] {
+        if set(v) {
+            out.push((key, refuse(text)));
+        }
+    }
+    if !cfg.scrape_config_files.is_empty() {
+        out.push((
+            "scrape_config_files",
+            refuse("scrape_config_files is not supported yet: the jobs in those files would not be scraped"),
+        ));
+    }
+    if cfg.global.query_log_file.is_some() {
+        out.push((
+            "query_log_file",
+            refuse("global.query_log_file is not supported yet: no query would be logged"),
+        ));
+    }
+    if cfg.global.scrape_failure_log_file.is_some() {
+        out.push((
+            "scrape_failure_log_file",
+            refuse("global.scrape_failure_log_file is not supported yet: no scrape failure would be logged"),
+        ));
+    }
+    for (key, v, text) in [
+        (
+            "runtime",
+            &cfg.runtime,
+            "runtime is ignored: it tunes Go's garbage collector, which Watchfire does not have",
+        ),
+        (
+            "otlp",
+            &cfg.otlp,
+            "otlp is ignored: Watchfire has no OTLP receiver yet, so there is nothing to translate",
+        ),
+    ] {
+        if set(v) {
+            out.push((
+                key,
+                Unsupported {
+                    text: text.to_string(),
+                    warn: true,
+                },
+            ));
+        }
+    }
+    out
+}
+
 fn line_of(text: &str, needle: &str) -> Option<usize> {
     text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
