@@ -614,13 +614,66 @@ impl Config {
     /// The configuration as YAML with secrets masked (for
     /// `/api/v1/status/config`).
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).unwrap_or_default()
+        let mut shown = self.clone();
+        // `alerting` is still kept raw: mask its secrets by key, as its
+        // typed form (`http_config`) would print them.
+        if let Some(a) = &mut shown.alerting {
+            mask_secrets(a);
+        }
+        serde_yaml::to_string(&shown).unwrap_or_default()
+    }
+}
+
+/// Replaces the values of `http_config`'s secret keys anywhere in `v` with
+/// `<secret>`: `password`, `credentials`, `client_secret`, `bearer_token`
+/// and the `secrets` of `http_headers`.
+fn mask_secrets(v: &mut serde_yaml::Value) {
+    use serde_yaml::Value;
+    match v {
+        Value::Mapping(m) => {
+            for (k, val) in m.iter_mut() {
+                let key = k.as_str().unwrap_or("");
+                if matches!(
+                    key,
+                    "password" | "credentials" | "client_secret" | "bearer_token"
+                ) {
+                    *val = Value::String("<secret>".into());
+                } else if key == "secrets" {
+                    if let Value::Sequence(items) = val {
+                        for i in items {
+                            *i = Value::String("<secret>".into());
+                        }
+                    }
+                } else {
+                    mask_secrets(val);
+                }
+            }
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(mask_secrets),
+        _ => {}
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alerting_secrets_are_masked_when_shown() {
+        let cfg = parse(
+            "alerting:\n  alertmanagers:\n    - basic_auth: {username: u, password: hunter2}\n      authorization: {credentials: tok}\n      http_headers: {X-Key: {secrets: [s3cr3t]}}\n      static_configs: [{targets: ['127.0.0.1:9093']}]\n",
+            "p.yml",
+        )
+        .unwrap();
+        let shown = cfg.to_yaml();
+        for secret in ["hunter2", "tok", "s3cr3t"] {
+            assert!(!shown.contains(secret), "{secret} in\n{shown}");
+        }
+        assert!(
+            shown.contains("username: u") && shown.contains("<secret>"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn defaults_like_prometheus() {
