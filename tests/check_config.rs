@@ -74,6 +74,14 @@ fn check_config_and_the_server_agree() {
         "groups:\n- name: g\n  rules:\n  - record: r\n    expr: up ==\n",
     )
     .unwrap();
+    for (sub, jobs) in [
+        ("jobs", "scrape_configs:\n  - job_name: node\n    static_configs: [{targets: ['127.0.0.1:1']}]\n"),
+        ("bad-jobs", "scrape_configs:\n  - job_name: node\n    static_configs: [{targets: ['http://x/']}]\n"),
+    ] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        let name = if sub == "jobs" { "node.yml" } else { "bad.yml" };
+        std::fs::write(dir.path().join(sub).join(name), jobs).unwrap();
+    }
     // (name, prometheus.yml, the reason both must give when refusing)
     let cases: &[(&str, &str, Option<&str>)] = &[
         ("empty", "", None),
@@ -91,7 +99,12 @@ fn check_config_and_the_server_agree() {
         ("remote_read", "remote_read:\n  - url: http://127.0.0.1:9/read\n", Some("remote_read is not supported yet")),
         ("storage", "storage:\n  tsdb: {out_of_order_time_window: 10m}\n", Some("storage is not supported yet")),
         ("tracing", "tracing: {endpoint: 127.0.0.1:4317}\n", Some("tracing is not supported yet")),
-        ("scrape_config_files", "scrape_config_files: [jobs/*.yml]\n", Some("scrape_config_files is not supported yet")),
+        ("scrape_config_files", "scrape_config_files: [jobs/*.yml]\n", None),
+        (
+            "scrape_config_files with a bad job",
+            "scrape_config_files: [bad-jobs/*.yml]\n",
+            Some("bad.yml"),
+        ),
         ("query_log_file", "global: {query_log_file: q.log}\n", Some("query_log_file is not supported yet")),
         ("runtime, harmless", "runtime: {gogc: 50}\n", None),
         ("otlp, harmless", "otlp: {promote_resource_attributes: [service.name]}\n", None),

@@ -364,13 +364,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
     let cfg: Config = if text.trim().is_empty() {
         Config::default()
     } else {
-        serde_yaml::from_str(text).map_err(|e| {
-            let line = e.location().map(|l| l.line());
-            // serde_yaml appends " at line X column Y"; the line is ours to print.
-            let msg = e.to_string();
-            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            err(line, msg)
-        })?
+        serde_yaml::from_str(text).map_err(|e| yaml_error(&e, file))?
     };
     if let Some((key, reason)) = unsupported(&cfg).into_iter().find(|(_, r)| !r.warn) {
         return Err(err(line_of(text, &format!("{key}:")), reason.text));
@@ -391,7 +385,72 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
     check_protocols(g.scrape_protocols.as_ref(), None, "for global config")
         .map_err(|e| err(line_of(text, "scrape_protocols:"), e))?;
     let mut seen = std::collections::HashSet::new();
-    for sc in &cfg.scrape_configs {
+    check_jobs(&cfg.scrape_configs, &cfg.global, text, file, &mut seen)?;
+    // Jobs from `scrape_config_files`, each file's paths relative to its
+    // own directory, checked as the main file's and with job names unique
+    // over all of them (upstream `Config.GetScrapeConfigs`).
+    for pattern in cfg.scrape_config_files.clone() {
+        let mut pattern = pattern;
+        resolve(dir, &mut pattern);
+        for path in model::glob::glob(Path::new(&pattern)) {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+                file: name.clone(),
+                line: None,
+                reason: e.to_string(),
+            })?;
+            let mut jobs = parse_jobs(&text, &name)?;
+            let jobs_dir = path.parent().unwrap_or(Path::new(""));
+            resolve_job_paths(&mut jobs, jobs_dir);
+            check_jobs(&jobs, &cfg.global, &text, &name, &mut seen)?;
+            cfg.scrape_configs.extend(jobs);
+        }
+    }
+    Ok(cfg)
+}
+
+/// The jobs of one `scrape_config_files` file.
+fn parse_jobs(text: &str, file: &str) -> Result<Vec<ScrapeConfig>, ConfigError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ScrapeConfigFile {
+        #[serde(default)]
+        scrape_configs: Vec<ScrapeConfig>,
+    }
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_yaml::from_str::<ScrapeConfigFile>(text)
+        .map(|f| f.scrape_configs)
+        .map_err(|e| yaml_error(&e, file))
+}
+
+/// A YAML error with its line, the message without serde_yaml's own
+/// "at line X column Y".
+fn yaml_error(e: &serde_yaml::Error, file: &str) -> ConfigError {
+    let msg = e.to_string();
+    ConfigError {
+        file: file.to_string(),
+        line: e.location().map(|l| l.line()),
+        reason: msg.split(" at line ").next().unwrap_or(&msg).to_string(),
+    }
+}
+
+/// Checks scrape jobs as Prometheus does; `seen` holds the job names so
+/// far, over every file.
+fn check_jobs(
+    jobs: &[ScrapeConfig],
+    g: &GlobalConfig,
+    text: &str,
+    file: &str,
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<(), ConfigError> {
+    let err = |line: Option<usize>, reason: String| ConfigError {
+        file: file.to_string(),
+        line,
+        reason,
+    };
+    for sc in jobs {
         let at = line_of(text, &format!("job_name: {}", sc.job_name))
             .or_else(|| line_of(text, &sc.job_name));
         if sc.job_name.is_empty() {
@@ -411,7 +470,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
                 ),
             ));
         }
-        if !seen.insert(sc.job_name.as_str()) {
+        if !seen.insert(sc.job_name.clone()) {
             return Err(err(
                 at,
                 format!(
@@ -485,7 +544,7 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
             }
         }
     }
-    Ok(cfg)
+    Ok(())
 }
 
 /// An `http_sd_configs` URL as Prometheus checks it.
@@ -513,23 +572,27 @@ fn resolve(dir: &Path, p: &mut String) {
 
 impl Config {
     fn resolve_paths(&mut self, dir: &Path) {
-        for sc in &mut self.scrape_configs {
+        resolve_job_paths(&mut self.scrape_configs, dir);
+    }
+}
+
+/// Makes the relative paths of `jobs` relative to `dir`.
+fn resolve_job_paths(jobs: &mut [ScrapeConfig], dir: &Path) {
+    for sc in jobs {
+        if !dir.as_os_str().is_empty() {
+            sc.http.join_dir(dir);
+        }
+        for f in sc.file_sd_configs.iter_mut().flat_map(|f| &mut f.files) {
+            resolve(dir, f);
+        }
+        for h in &mut sc.http_sd_configs {
             if !dir.as_os_str().is_empty() {
-                sc.http.join_dir(dir);
-            }
-            for f in sc.file_sd_configs.iter_mut().flat_map(|f| &mut f.files) {
-                resolve(dir, f);
-            }
-            for h in &mut sc.http_sd_configs {
-                if !dir.as_os_str().is_empty() {
-                    h.http.join_dir(dir);
-                }
+                h.http.join_dir(dir);
             }
         }
     }
 }
 
-/// The first line holding `needle`, for errors found after parsing.
 /// Why a section or key that is set cannot take effect.
 pub struct Unsupported {
     /// What is said about it.
@@ -562,12 +625,6 @@ pub fn unsupported(cfg: &Config) -> Vec<(&'static str, Unsupported)> {
         if set(v) {
             out.push((key, refuse(text)));
         }
-    }
-    if !cfg.scrape_config_files.is_empty() {
-        out.push((
-            "scrape_config_files",
-            refuse("scrape_config_files is not supported yet: the jobs in those files would not be scraped"),
-        ));
     }
     if cfg.global.query_log_file.is_some() {
         out.push((
@@ -606,6 +663,7 @@ pub fn unsupported(cfg: &Config) -> Vec<(&'static str, Unsupported)> {
     out
 }
 
+/// The first line holding `needle`, for errors found after parsing.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
     text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
@@ -657,6 +715,48 @@ fn mask_secrets(v: &mut serde_yaml::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrape_config_files_add_their_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        std::fs::write(
+            dir.path().join("jobs/node.yml"),
+            "scrape_configs:\n  - job_name: node\n    file_sd_configs: [{files: [targets.json]}]\n",
+        )
+        .unwrap();
+        let main = dir.path().join("prometheus.yml");
+        let text = "scrape_config_files: [jobs/*.yml]\nscrape_configs:\n  - job_name: self\n    static_configs: [{targets: ['localhost:9090']}]\n";
+        std::fs::write(&main, text).unwrap();
+        let cfg = load(&main).unwrap();
+        let jobs: Vec<&str> = cfg
+            .scrape_configs
+            .iter()
+            .map(|s| s.job_name.as_str())
+            .collect();
+        assert_eq!(jobs, ["self", "node"]);
+        // Relative to the file that names it.
+        let files = &cfg.scrape_configs[1].file_sd_configs[0].files;
+        assert_eq!(
+            files[0],
+            dir.path().join("jobs/targets.json").display().to_string()
+        );
+        // A job name already taken, or a bad job, is refused with the file
+        // that holds it.
+        std::fs::write(
+            dir.path().join("jobs/dup.yml"),
+            "scrape_configs:\n  - job_name: self\n",
+        )
+        .unwrap();
+        let e = load(&main).unwrap_err();
+        assert!(
+            e.file.ends_with("dup.yml") && e.reason.contains("multiple scrape configs"),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("jobs/dup.yml"), "scrape_configz: []\n").unwrap();
+        let e = load(&main).unwrap_err();
+        assert!(e.file.ends_with("dup.yml") && e.line == Some(1), "{e}");
+    }
 
     #[test]
     fn alerting_secrets_are_masked_when_shown() {
