@@ -36,7 +36,7 @@ pub const DEFAULT_RULES: &str = r#"groups:
         annotations:
           summary: "Rules of {{ $labels.rule_group }} fail to evaluate"
       - alert: AlertNotificationsFailing
-        expr: increase(watchfire_notifier_errors_total[5m]) > 0
+        expr: sum(increase(prometheus_notifications_errors_total[5m])) > 0
         labels:
           severity: warning
         annotations:
@@ -205,18 +205,21 @@ impl Ruler {
             "The number of alertmanagers discovered and active.",
         )
         .sample(&[], n.alertmanagers().len() as f64);
-        // Upstream counts these per Alertmanager; ours are totals, so they
-        // keep our names until the notifier counts per target.
-        e.counter(
-            "watchfire_notifier_alerts_sent_total",
-            "Alerts sent to Alertmanagers.",
-        )
-        .sample(&[], c.sent.load(Ordering::Relaxed) as f64);
-        e.counter(
-            "watchfire_notifier_errors_total",
-            "Alerts that failed to reach an Alertmanager.",
-        )
-        .sample(&[], c.errors.load(Ordering::Relaxed) as f64);
+        let by = c.by_alertmanager.lock();
+        let mut f = e.counter(
+            "prometheus_notifications_sent_total",
+            "Total number of alerts sent.",
+        );
+        for (url, (sent, _)) in by.iter() {
+            f.sample(&[("alertmanager", url)], *sent as f64);
+        }
+        let mut f = e.counter(
+            "prometheus_notifications_errors_total",
+            "Total number of sent alerts affected by errors.",
+        );
+        for (url, (_, errors)) in by.iter() {
+            f.sample(&[("alertmanager", url)], *errors as f64);
+        }
     }
 }
 

@@ -27,15 +27,16 @@ fn metrics_have_prometheus_names_types_and_labels() {
     let rules = dir.path().join("rules.yml");
     std::fs::write(
         &rules,
-        "groups:\n- name: g\n  rules:\n  - record: r\n    expr: vector(1)\n",
+        "groups:\n- name: g\n  rules:\n  - record: r\n    expr: vector(1)\n  - alert: Always\n    expr: vector(1)\n",
     )
     .unwrap();
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
-            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{:?}]\nscrape_configs:\n  - job_name: self\n    static_configs: [{{targets: ['{addr}']}}]\n",
-            rules.display().to_string()
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [{:?}]\nscrape_configs:\n  - job_name: self\n    static_configs: [{{targets: ['{addr}']}}]\nalerting:\n  alertmanagers:\n    - static_configs: [{{targets: ['{}']}}]\n",
+            rules.display().to_string(),
+            hook.addr
         ),
     )
     .unwrap();
@@ -60,6 +61,7 @@ fn metrics_have_prometheus_names_types_and_labels() {
             body.contains("prometheus_rule_evaluations_total{")
                 && body.contains("alertmanager_notifications_total{")
                 && body.contains("prometheus_target_interval_length_seconds{")
+                && body.contains("prometheus_notifications_sent_total{")
         },
     );
     let (status, body) = http(s.addr, "GET", "/metrics", "").unwrap();
@@ -319,6 +321,18 @@ fn metrics_have_prometheus_names_types_and_labels() {
             MetricType::Gauge,
             "prometheus_sd_discovered_targets",
             &["config", "name"],
+        ),
+        (
+            "prometheus_notifications_sent_total",
+            MetricType::Counter,
+            "prometheus_notifications_sent_total",
+            &["alertmanager"],
+        ),
+        (
+            "prometheus_notifications_errors_total",
+            MetricType::Counter,
+            "prometheus_notifications_errors_total",
+            &["alertmanager"],
         ),
     ];
     let mut bad = Vec::new();

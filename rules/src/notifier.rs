@@ -145,12 +145,14 @@ pub fn targets(
     Ok(out)
 }
 
-/// Counters for `watchfire_notifier_*`.
+/// Counters for the `prometheus_notifications_*` metrics.
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// Alerts dropped because a queue was full.
     pub dropped: AtomicU64,
-    pub sent: AtomicU64,
-    pub errors: AtomicU64,
+    /// By Alertmanager URL: alerts sent (whether or not they arrived) and
+    /// alerts that failed, as upstream counts `sent` and `errors`.
+    pub by_alertmanager: Mutex<std::collections::BTreeMap<String, (u64, u64)>>,
 }
 
 /// Takes the alerts in process too (the built-in alerter), after
@@ -348,14 +350,17 @@ async fn send_batch(q: &Queue, shared: &Shared) -> bool {
         return false;
     }
     let body = serde_json::to_vec(&batch).unwrap_or_default();
-    let counter = match post(&q.client, &q.target, body).await {
-        Ok(()) => &shared.counters.sent,
+    let failed = match post(&q.client, &q.target, body).await {
+        Ok(()) => 0,
         Err(e) => {
             tracing::error!(alertmanager = %httpclient::origin(&q.target.url), count = batch.len(), error = %e, "error sending alerts");
-            &shared.counters.errors
+            batch.len() as u64
         }
     };
-    counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    let mut by = shared.counters.by_alertmanager.lock();
+    let (sent, errors) = by.entry(q.target.url.clone()).or_default();
+    *sent += batch.len() as u64;
+    *errors += failed;
     true
 }
 
