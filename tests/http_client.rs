@@ -4,8 +4,8 @@
 //! body is over the limit or drips past the timeout fails with a reason
 //! and `up` 0.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,70 +13,7 @@ use serde_json::Value;
 
 mod common;
 
-/// A request a test server saw: path and headers (names lower case).
-#[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-type Answer = Arc<dyn Fn(&str, &mut TcpStream) + Send + Sync>;
-
-/// Serves on `ip` (port chosen by the system), one thread per connection,
-/// keeping every request it sees.
-fn serve(ip: &str, answer: Answer) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
-    let l = TcpListener::bind((ip, 0)).unwrap();
-    let addr = l.local_addr().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let keep = seen.clone();
-    std::thread::spawn(move || {
-        for mut c in l.incoming().flatten() {
-            let (answer, keep) = (answer.clone(), keep.clone());
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(c.try_clone().unwrap());
-                let mut first = String::new();
-                if r.read_line(&mut first).is_err() {
-                    return;
-                }
-                let mut headers = Vec::new();
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = h.split_once(':') {
-                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-                    }
-                }
-                let path = first.split_whitespace().nth(1).unwrap_or("").to_string();
-                keep.lock().unwrap().push(Seen {
-                    path: path.clone(),
-                    headers,
-                });
-                answer(&path, &mut c);
-            });
-        }
-    });
-    (addr, seen)
-}
-
-fn reply(c: &mut TcpStream, status: &str, extra: &str, body: &[u8]) {
-    let _ = write!(
-        c,
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
-        body.len()
-    );
-    let _ = c.write_all(body);
-}
+use common::{reply, serve};
 
 fn targets(addr: SocketAddr) -> Vec<Value> {
     common::json(addr, "/api/v1/targets")["data"]["activeTargets"]

@@ -11,91 +11,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{free_addr, http, post_json, wait_for};
-
-/// A request a test server saw: method, path and headers (names lower
-/// case).
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-type Answer = Arc<dyn Fn(&str, &mut TcpStream) + Send + Sync>;
-type Log = Arc<Mutex<Vec<Seen>>>;
-
-/// Serves on `ip` (port chosen by the system), one thread per
-/// connection, reading each request whole and keeping what it saw.
-fn serve(ip: &str, answer: Answer) -> (SocketAddr, Log) {
-    let l = TcpListener::bind((ip, 0)).unwrap();
-    let addr = l.local_addr().unwrap();
-    let seen: Log = Arc::new(Mutex::new(Vec::new()));
-    let keep = seen.clone();
-    std::thread::spawn(move || {
-        for mut c in l.incoming().flatten() {
-            let (answer, keep) = (answer.clone(), keep.clone());
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(c.try_clone().unwrap());
-                let mut first = String::new();
-                if r.read_line(&mut first).is_err() {
-                    return;
-                }
-                let mut headers = Vec::new();
-                let mut len = 0;
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = h.split_once(':') {
-                        let k = k.trim().to_ascii_lowercase();
-                        if k == "content-length" {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                        headers.push((k, v.trim().to_string()));
-                    }
-                }
-                let _ = r.read_exact(&mut vec![0; len]);
-                let mut parts = first.split_whitespace();
-                let method = parts.next().unwrap_or("").to_string();
-                let path = parts.next().unwrap_or("").to_string();
-                keep.lock().unwrap().push(Seen {
-                    method,
-                    path: path.clone(),
-                    headers,
-                });
-                answer(&path, &mut c);
-            });
-        }
-    });
-    (addr, seen)
-}
-
-fn reply(c: &mut TcpStream, status: &str, extra: &str, body: &[u8]) {
-    let _ = write!(
-        c,
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
-        body.len()
-    );
-    let _ = c.write_all(body);
-}
+use common::{free_addr, http, post_json, reply, serve, wait_for};
 
 /// The server with the alerter on `am`, its log (stderr) in `log`.
 struct Server {

@@ -273,3 +273,67 @@ impl Webhook {
         }
     }
 }
+
+/// How a scripted test server answers a request for a path.
+pub type Answer = Arc<dyn Fn(&str, &mut TcpStream) + Send + Sync>;
+/// Every request a scripted test server saw.
+pub type Log = Arc<Mutex<Vec<Request>>>;
+
+/// Serves on `ip` (port chosen by the system), one thread per
+/// connection, reading each request whole and keeping what it saw.
+pub fn serve(ip: &str, answer: Answer) -> (SocketAddr, Log) {
+    let l = TcpListener::bind((ip, 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    let seen: Log = Arc::new(Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let (answer, keep) = (answer.clone(), keep.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                let mut first = String::new();
+                if r.read_line(&mut first).is_err() {
+                    return;
+                }
+                let mut headers = Vec::new();
+                let mut len = 0;
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        let k = k.trim().to_ascii_lowercase();
+                        if k == "content-length" {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        headers.push((k, v.trim().to_string()));
+                    }
+                }
+                let mut body = vec![0; len];
+                let _ = r.read_exact(&mut body);
+                let mut parts = first.split_whitespace();
+                let method = parts.next().unwrap_or("").to_string();
+                let path = parts.next().unwrap_or("").to_string();
+                keep.lock().unwrap().push(Request {
+                    method,
+                    path: path.clone(),
+                    headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                answer(&path, &mut c);
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// Writes one whole HTTP/1.1 answer.
+pub fn reply(c: &mut TcpStream, status: &str, extra: &str, body: &[u8]) {
+    let _ = write!(
+        c,
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+        body.len()
+    );
+    let _ = c.write_all(body);
+}
