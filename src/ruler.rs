@@ -170,16 +170,19 @@ impl Ruler {
             ("prometheus_rule_evaluation_failures_total", "The total number of rule evaluation failures.", true, |g| g.counters.failures as f64),
         ];
         let views = self.metric_views.lock();
+        // Upstream's group key: file and name joined by ';'.
+        let keys: Vec<String> = views
+            .iter()
+            .map(|g| format!("{};{}", g.file, g.name))
+            .collect();
         for (name, help, counter, f) in per_group {
             let mut fam = if counter {
                 e.counter(name, help)
             } else {
                 e.gauge(name, help)
             };
-            for g in views.iter() {
-                // Upstream's group key: file and name joined by ';'.
-                let key = format!("{};{}", g.file, g.name);
-                fam.sample(&[("rule_group", &key)], f(g));
+            for (g, key) in views.iter().zip(&keys) {
+                fam.sample(&[("rule_group", key)], f(g));
             }
         }
         drop(views);

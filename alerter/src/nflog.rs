@@ -171,11 +171,14 @@ mod tests {
             resolved: [7].into(),
             at: 5_000,
         };
-        Log::open(&path, 5_000, 1_000_000)
-            .unwrap()
-            .record("g", "r/0", e.clone())
-            .wait_blocking()
-            .unwrap();
+        let record = || {
+            Log::open(&path, 5_000, 1_000_000)
+                .unwrap()
+                .record("g", "r/0", e.clone())
+                .wait_blocking()
+                .unwrap()
+        };
+        record();
         assert_eq!(
             Log::open(&path, 6_000, 1_000_000).unwrap().get("g", "r/0"),
             Some(&e)
@@ -191,11 +194,7 @@ mod tests {
             Log::open(&path, 6_000, 1_000_000).unwrap().get("g", "r/0"),
             None
         );
-        Log::open(&path, 5_000, 1_000_000)
-            .unwrap()
-            .record("g", "r/0", e.clone())
-            .wait_blocking()
-            .unwrap();
+        record();
         // Past retention it is gone at opening.
         assert_eq!(
             Log::open(&path, 2_000_000, 1_000_000)

@@ -270,8 +270,9 @@ pub fn mask_url_password(url: &str) -> String {
     }
 }
 
-/// Go's `textproto.CanonicalMIMEHeaderKey` for ASCII names.
-pub(crate) fn canonical_header(name: &str) -> String {
+/// Go's `textproto.CanonicalMIMEHeaderKey` for ASCII names: `x-api-key`
+/// becomes `X-Api-Key`.
+pub fn canonical_header(name: &str) -> String {
     let mut up = true;
     name.chars()
         .map(|c| {

@@ -73,8 +73,8 @@ pub use client::{
     USER_AGENT,
 };
 pub use config::{
-    mask_url_password, AuthorizationConfig, BasicAuthConfig, HeaderConfig, HttpConfig,
-    OAuth2Config, ProxyConfig, TlsConfig,
+    canonical_header, mask_url_password, AuthorizationConfig, BasicAuthConfig, HeaderConfig,
+    HttpConfig, OAuth2Config, ProxyConfig, TlsConfig,
 };
 pub use error::{Error, ErrorKind};
 pub use reqwest::{header, Method, StatusCode};

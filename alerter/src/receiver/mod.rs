@@ -101,22 +101,7 @@ pub(crate) fn has_authorization(h: &HttpConfig) -> bool {
     h.authorization.is_some() || !h.bearer_token.is_empty() || !h.bearer_token_file.is_empty()
 }
 
-/// Go's `textproto.CanonicalMIMEHeaderKey` for ASCII names (email
-/// headers).
-pub(crate) fn canonical_header(name: &str) -> String {
-    let mut up = true;
-    name.chars()
-        .map(|c| {
-            let out = if up {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            };
-            up = c == '-';
-            out
-        })
-        .collect()
-}
+pub(crate) use httpclient::canonical_header;
 
 impl ReceiverConfig {
     /// Every integration's `http_config`, to resolve its files.
