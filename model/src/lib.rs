@@ -41,6 +41,8 @@ pub mod sample;
 pub mod size;
 pub mod storage;
 pub mod time;
+#[cfg(feature = "yaml")]
+pub mod yaml;
 #[cfg(feature = "tls")]
 pub mod tls;
 
