@@ -161,14 +161,20 @@ fn run_other(cmd: &CheckCommand) -> anyhow::Result<bool> {
                 // The server's own checks: the configuration, then its
                 // rule files and `alerting` section.
                 let dir = f.parent().unwrap_or(std::path::Path::new(""));
-                let checked = collector::config::load(f)
-                    .map_err(|e| e.to_string())
-                    .and_then(|cfg| crate::ruler::prepare(&cfg, dir, false).map(|_| ()));
+                let checked = config::load(f).map_err(|e| e.to_string()).and_then(|cfg| {
+                    crate::ruler::prepare(&cfg, dir, false)?;
+                    Ok(cfg.warnings)
+                });
                 match checked {
-                    Ok(()) => println!(
-                        "  SUCCESS: {} is valid prometheus config file syntax",
-                        f.display()
-                    ),
+                    Ok(warnings) => {
+                        println!(
+                            "  SUCCESS: {} is valid prometheus config file syntax",
+                            f.display()
+                        );
+                        for w in warnings {
+                            println!("  WARNING: {w}");
+                        }
+                    }
                     Err(e) => {
                         println!("  FAILED: {e}");
                         ok = false;

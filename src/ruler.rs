@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use collector::config::Config;
+use config::Config;
 use model::Labels;
 use rules::group::{Env, Group, Notify};
 use rules::manager::{Defaults, Manager, ManagerOptions};
@@ -265,7 +265,7 @@ pub fn prepare(cfg: &Config, config_dir: &Path, embedded: bool) -> Result<Prepar
             groups.push(rg);
         }
     }
-    let targets = rules::notifier::targets(cfg.alerting.as_ref(), config_dir)?;
+    let targets = rules::notifier::targets(cfg.alerting.as_ref());
     let relabel = alert_relabel(cfg.alerting.as_ref())?;
     Ok(Prepared {
         groups,
@@ -278,14 +278,12 @@ pub fn prepare(cfg: &Config, config_dir: &Path, embedded: bool) -> Result<Prepar
 
 /// `alerting.alert_relabel_configs`, compiled; `None` when there are none.
 fn alert_relabel(
-    alerting: Option<&serde_yaml::Value>,
+    alerting: Option<&config::alerting::AlertingConfig>,
 ) -> Result<Option<rules::notifier::Relabel>, String> {
-    let Some(cfgs) = alerting.and_then(|a| a.get("alert_relabel_configs")) else {
+    let Some(a) = alerting else {
         return Ok(None);
     };
-    let cfgs: Vec<collector::relabel::RelabelConfig> = serde_yaml::from_value(cfgs.clone())
-        .map_err(|e| format!("alerting.alert_relabel_configs: {e}"))?;
-    let r = collector::relabel::Relabeler::new(&cfgs)
+    let r = collector::relabel::Relabeler::new(&a.alert_relabel_configs)
         .map_err(|e| format!("alerting.alert_relabel_configs: {e}"))?;
     if r.is_empty() {
         return Ok(None);

@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use clap::Args;
-use collector::config::{Config, ConfigError};
+use config::{Config, ConfigError};
 
 use crate::StorageArgs;
 
@@ -171,14 +171,19 @@ impl AppState {
     }
 }
 
+/// Reads the configuration; what it accepts without effect is logged.
 fn read_config(file: Option<&std::path::Path>, listen: SocketAddr) -> Result<Config, ConfigError> {
-    match file {
-        Some(f) => collector::config::load(f),
-        None => collector::config::parse(
+    let cfg = match file {
+        Some(f) => config::load(f),
+        None => config::parse(
             &DEFAULT_CONFIG.replace("{listen}", &listen.to_string()),
             "<embedded default config>",
         ),
+    }?;
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
     }
+    Ok(cfg)
 }
 
 pub fn run(args: &ServerArgs) -> anyhow::Result<()> {

@@ -38,7 +38,7 @@ pub fn read(path: &Path) -> Result<Vec<Group>, String> {
     let raw: Vec<RawGroup> = match ext {
         "json" => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?,
         "yml" | "yaml" => {
-            serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            model::yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
         _ => {
             return Err(format!(

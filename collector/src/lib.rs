@@ -51,7 +51,8 @@
 //! # Ok::<(), collector::exposition::ParseError>(())
 //! ```
 
-pub mod config;
+/// `prometheus.yml`, read by the `config` crate.
+pub use ::config;
 pub mod discovery;
 pub mod exposition;
 pub mod relabel;

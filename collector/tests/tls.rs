@@ -216,12 +216,12 @@ fn bad_tls_files_are_named() {
     let dir = pki.dir.path();
     let file = dir.join("prometheus.yml").display().to_string();
     let text = "scrape_configs:\n  - job_name: a\n    scheme: https\n    tls_config: {ca_file: missing.pem}\n";
-    let e = collector::config::parse(text, &file).unwrap_err();
+    let e = config::parse(text, &file).unwrap_err();
     assert_eq!(e.line, Some(2), "{e}");
     assert!(e.reason.contains(&missing), "{e}");
     let text =
         "scrape_configs:\n  - job_name: a\n    scheme: https\n    tls_config: {ca_file: ca.pem}\n";
-    let cfg = collector::config::parse(text, &file).unwrap();
+    let cfg = config::parse(text, &file).unwrap();
     let got = cfg.scrape_configs[0].http.tls_config.as_ref().unwrap();
     assert_eq!(Path::new(&got.ca_file), dir.join("ca.pem").as_path());
 }

@@ -6,68 +6,21 @@
 //! section's `http_config` keys (basic auth, authorization, OAuth2, TLS,
 //! proxies, headers) through [`httpclient`].
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::path::Path;
 
 use httpclient::{Client, HttpConfig, Request};
 use model::Labels;
 use parking_lot::Mutex;
-use serde::Deserialize;
 
 use crate::alerting::Alert;
 use crate::group::Notify;
 
 /// Most alerts in one request, as upstream.
 pub const MAX_BATCH: usize = 256;
-
-/// The `alerting` section of `prometheus.yml`, as far as sending goes;
-/// `alert_relabel_configs` is compiled by the caller (see [`Relabel`]).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct AlertingConfig {
-    #[serde(default)]
-    pub alertmanagers: Vec<AlertmanagerConfig>,
-    #[serde(default)]
-    pub alert_relabel_configs: Vec<serde_yaml::Value>,
-}
-
-/// One `alertmanagers` entry.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct AlertmanagerConfig {
-    #[serde(default)]
-    pub static_configs: Vec<StaticConfig>,
-    #[serde(default = "default_scheme")]
-    pub scheme: String,
-    #[serde(default)]
-    pub path_prefix: String,
-    #[serde(default)]
-    pub timeout: Option<String>,
-    #[serde(default)]
-    pub api_version: Option<String>,
-    /// `basic_auth`, `authorization`, `oauth2`, `tls_config`, proxies,
-    /// `follow_redirects`, `enable_http2`, `http_headers`.
-    #[serde(flatten)]
-    pub http: HttpConfig,
-    /// Every other key (service discovery, `relabel_configs`, `sigv4`):
-    /// refused unless empty. After `http`, so it sees only what that left.
-    #[serde(flatten)]
-    pub other: BTreeMap<String, serde_yaml::Value>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct StaticConfig {
-    #[serde(default)]
-    pub targets: Vec<String>,
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-}
-
-fn default_scheme() -> String {
-    "http".into()
-}
 
 /// An Alertmanager to send to.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,66 +36,21 @@ pub struct Target {
 /// The most of an Alertmanager's answer read; it says nothing we use.
 const MAX_ANSWER: u64 = 1 << 20;
 
-/// Reads the `alerting` section; errors name the problem. Relative file
-/// paths are taken from `config_dir`, as Prometheus does.
-pub fn targets(
-    alerting: Option<&serde_yaml::Value>,
-    config_dir: &Path,
-) -> Result<Vec<Target>, String> {
-    let Some(v) = alerting else {
-        return Ok(Vec::new());
-    };
-    let cfg: AlertingConfig =
-        serde_yaml::from_value(v.clone()).map_err(|e| format!("alerting: {e}"))?;
-    let mut out = Vec::new();
-    for (i, am) in cfg.alertmanagers.iter().enumerate() {
-        match am.api_version.as_deref() {
-            None | Some("v2") => {}
-            Some(v) => {
-                return Err(format!(
-                    "alerting.alertmanagers[{i}]: expected Alertmanager api version to be one of [v2] but got {v}"
-                ))
-            }
-        }
-        if am.scheme != "http" && am.scheme != "https" {
-            return Err(format!(
-                "alerting.alertmanagers[{i}]: unknown scheme {:?} (http or https)",
-                am.scheme
-            ));
-        }
-        for (k, v) in &am.other {
-            let empty = matches!(v, serde_yaml::Value::Null)
-                || matches!(v, serde_yaml::Value::Sequence(s) if s.is_empty());
-            if !empty {
-                return Err(format!(
-                    "alerting.alertmanagers[{i}]: {k} is not supported yet"
-                ));
-            }
-        }
-        let mut http = am.http.clone();
-        http.join_dir(config_dir);
-        // Builds the client once to refuse what it could not use (a
-        // missing credential file, a bad certificate) at load.
-        Client::new(&http).map_err(|e| format!("alerting.alertmanagers[{i}]: {e}"))?;
-        let timeout = match &am.timeout {
-            None => Duration::from_secs(10),
-            Some(t) => model::time::parse_duration(t)
-                .map_err(|e| format!("alerting.alertmanagers[{i}].timeout: {e}"))?,
-        };
-        // Upstream joins "/", the prefix and the API path.
-        let prefix = format!("/{}", am.path_prefix.trim_matches('/'));
-        let prefix = prefix.trim_end_matches('/');
-        for sc in &am.static_configs {
-            for t in &sc.targets {
-                out.push(Target {
-                    url: format!("{}://{t}{prefix}/api/v2/alerts", am.scheme),
-                    timeout,
-                    http: http.clone(),
-                });
-            }
-        }
-    }
-    Ok(out)
+/// The Alertmanagers of an `alerting` section that [`config::parse`]
+/// checked (relative file paths already joined to the configuration's
+/// directory).
+pub fn targets(alerting: Option<&config::alerting::AlertingConfig>) -> Vec<Target> {
+    let alertmanagers = alerting.iter().flat_map(|a| &a.alertmanagers);
+    alertmanagers
+        .flat_map(|am| {
+            let targets = am.static_configs.iter().flat_map(|s| &s.targets);
+            targets.map(|t| Target {
+                url: am.url(t),
+                timeout: am.timeout.0,
+                http: am.http.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Counters for the `prometheus_notifications_*` metrics.
@@ -538,26 +446,36 @@ mod tests {
         assert!(p.labels.get("dc").is_none(), "{p:?}");
     }
 
+    use std::path::Path;
+
+    /// `text` as the `alerting` section of a configuration in `dir`.
+    fn alerting(text: &str, dir: &Path) -> Result<Vec<Target>, String> {
+        let indented: String = text.lines().map(|l| format!("  {l}\n")).collect();
+        let file = dir.join("prometheus.yml").display().to_string();
+        let cfg = config::parse(&format!("alerting:\n{indented}"), &file)
+            .map_err(|e| e.to_string())?;
+        Ok(targets(cfg.alerting.as_ref()))
+    }
+
     #[test]
     fn targets_from_config() {
-        let v: serde_yaml::Value = serde_yaml::from_str(
+        let t = alerting(
             "alertmanagers:\n  - static_configs:\n      - targets: ['127.0.0.1:9093']\n    path_prefix: /am/\n    timeout: 5s\n",
+            Path::new(""),
         )
         .unwrap();
-        let t = targets(Some(&v), Path::new("")).unwrap();
         assert_eq!(t[0].url, "http://127.0.0.1:9093/am/api/v2/alerts");
-        let v: serde_yaml::Value = serde_yaml::from_str(
+        let t2 = alerting(
             "alertmanagers:\n  - static_configs:\n      - targets: ['h:1']\n    path_prefix: am\n",
+            Path::new(""),
         )
         .unwrap();
         assert_eq!(
-            targets(Some(&v), Path::new("")).unwrap()[0].url,
+            t2[0].url,
             "http://h:1/am/api/v2/alerts"
         );
         assert_eq!(t[0].timeout, Duration::from_secs(5));
-        let bad: serde_yaml::Value =
-            serde_yaml::from_str("alertmanagers:\n  - api_version: v1\n").unwrap();
-        assert!(targets(Some(&bad), Path::new(""))
+        assert!(alerting("alertmanagers:\n  - api_version: v1\n", Path::new(""))
             .unwrap_err()
             .contains("api version"));
     }
@@ -566,11 +484,11 @@ mod tests {
     fn http_config_of_alertmanagers() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("pw"), "secret\n").unwrap();
-        let v: serde_yaml::Value = serde_yaml::from_str(
+        let t = alerting(
             "alertmanagers:\n  - scheme: https\n    basic_auth: {username: u, password_file: pw}\n    follow_redirects: false\n    static_configs: [{targets: ['am:9093']}]\n",
+            dir.path(),
         )
         .unwrap();
-        let t = targets(Some(&v), dir.path()).unwrap();
         assert_eq!(t[0].url, "https://am:9093/api/v2/alerts");
         let b = t[0].http.basic_auth.as_ref().unwrap();
         assert_eq!(
@@ -587,8 +505,7 @@ mod tests {
             ("alertmanagers:\n  - scheme: ftp\n", "unknown scheme \"ftp\""),
         ];
         for (text, want) in cases {
-            let v: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
-            let got = targets(Some(&v), dir.path()).unwrap_err();
+            let got = alerting(text, dir.path()).unwrap_err();
             assert!(
                 got.contains(want),
                 "input {text:?}: got {got:?}, want {want:?}"
@@ -619,13 +536,14 @@ mod tests {
                 c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             let _ = tx.send(String::from_utf8_lossy(&got).to_string());
         });
-        let v: serde_yaml::Value = serde_yaml::from_str(&format!(
-            "alertmanagers:\n  - authorization: {{credentials: t0k}}\n    static_configs: [{{targets: ['{addr}']}}]\n"
-        ))
+        let t = alerting(
+            &format!("alertmanagers:\n  - authorization: {{credentials: t0k}}\n    static_configs: [{{targets: ['{addr}']}}]\n"),
+            Path::new(""),
+        )
         .unwrap();
         let n = Notifier::new(10);
         n.configure(
-            targets(Some(&v), Path::new("")).unwrap(),
+            t,
             Labels::empty(),
             String::new(),
             None,

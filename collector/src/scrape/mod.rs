@@ -216,7 +216,7 @@ impl Manager {
                 let key = format!(
                     "{}\n{}\n{}",
                     sc.job_name,
-                    serde_yaml::to_string(h).unwrap_or_default(),
+                    model::yaml::to_string(h),
                     client_key(&h.http)
                 );
                 let poller = match self.http_sd.remove(&key) {
@@ -386,7 +386,7 @@ fn job_key(sc: &ScrapeConfig, g: &GlobalConfig) -> String {
     // gaps.
     format!(
         "{}\n{:?}\n{:?}\n{}",
-        serde_yaml::to_string(sc).unwrap_or_default(),
+        model::yaml::to_string(sc),
         (
             sc.interval(g),
             sc.timeout(g),

@@ -1,13 +1,33 @@
-//! `prometheus.yml`: the raw configuration as users write it, with
-//! Prometheus's defaults and validation (upstream `config/config.go`).
+//! `prometheus.yml`: the whole file as typed sections, with Prometheus's
+//! defaults and validation (upstream `config/config.go`), read in this one
+//! place by the server, `watchfire check config` and every reload.
 //!
-//! Parsing is strict: an unknown key is an error naming the file and line,
-//! as Prometheus does. `alerting` is kept raw here for the rules side.
-//! Sections and keys Watchfire does not implement yet are refused with a
-//! reason that names them (`remote_write is not supported yet`), never
-//! accepted and dropped; `runtime` and `otlp`, harmless to ignore, are
-//! warned about ([`unsupported`]). Secrets print as `<secret>` when the
-//! configuration is serialised.
+//! - [`Config`] is the file: [`GlobalConfig`], [`ScrapeConfig`]s (with
+//!   `scrape_config_files` merged in), `rule_files`,
+//!   [`alerting::AlertingConfig`], and the sections Watchfire does not
+//!   implement yet ([`sections`]).
+//! - [`load`] and [`parse`] read and check it; a [`ConfigError`] names
+//!   the file, the line and the reason.
+//! - [`relabel::RelabelConfig`] is one relabeling rule as written; the
+//!   collector compiles checked rules.
+//!
+//! Every key is implemented, refused or warned about, never accepted and
+//! dropped. An unknown key is an error naming the file and line, as in
+//! Prometheus; a key Prometheus knows and Watchfire does not implement yet
+//! is refused with a reason that names it ("`remote_read` is not supported
+//! yet", see [`pending`] and [`sections`]); `runtime` and `otlp`, harmless
+//! to ignore, are warned about ([`Config::warnings`]). Secrets print as
+//! `<secret>` when the configuration is serialised ([`Config::to_yaml`]).
+//!
+//! YAML is read as Prometheus's Go `yaml.v2` reads it ([`model::yaml`]):
+//! `yes`/`no` booleans, `<<` merge keys, duplicate keys refused.
+//!
+//! ```
+//! let cfg = config::parse("scrape_configs:\n  - job_name: node\n    static_configs: [{targets: ['localhost:9100']}]\n", "prometheus.yml").unwrap();
+//! assert_eq!(cfg.scrape_configs[0].job_name, "node");
+//! let e = config::parse("remote_read:\n  - url: http://127.0.0.1:1/read\n", "prometheus.yml").unwrap_err();
+//! assert_eq!(e.to_string(), "prometheus.yml:1: remote_read is not supported yet");
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,9 +37,15 @@ use std::time::Duration;
 use httpclient::HttpConfig;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use model::yaml::Value;
+
 use crate::relabel::RelabelConfig;
 
+pub mod alerting;
+pub mod pending;
 mod protocols;
+pub mod relabel;
+pub mod sections;
 
 use protocols::check_protocols;
 pub use protocols::{accept_header, protocol_header, DEFAULT_SCRAPE_PROTOCOLS};
@@ -104,22 +130,31 @@ pub struct Config {
     pub scrape_config_files: Vec<String>,
     #[serde(default)]
     pub scrape_configs: Vec<ScrapeConfig>,
-    /// Read by the alerting side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alerting: Option<serde_yaml::Value>,
-    /// Read by remote write.
+    pub alerting: Option<alerting::AlertingConfig>,
+    /// Refused when set ([`sections`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_write: Option<serde_yaml::Value>,
+    pub remote_write: Option<Value>,
+    /// Refused when set ([`sections`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_read: Option<serde_yaml::Value>,
+    pub remote_read: Option<Value>,
+    /// Refused when set ([`sections`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage: Option<serde_yaml::Value>,
+    pub storage: Option<Value>,
+    /// Refused when set ([`sections`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tracing: Option<serde_yaml::Value>,
+    pub tracing: Option<Value>,
+    /// Checked, then warned about: nothing to translate without an OTLP
+    /// receiver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub otlp: Option<serde_yaml::Value>,
+    pub otlp: Option<sections::OtlpConfig>,
+    /// Checked, then warned about: it tunes Go's garbage collector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime: Option<serde_yaml::Value>,
+    pub runtime: Option<sections::RuntimeConfig>,
+    /// What was accepted but takes no effect, with where; the server logs
+    /// them and `check config` prints them.
+    #[serde(skip)]
+    pub warnings: Vec<ConfigError>,
 }
 
 fn default_scrape_interval() -> PromDuration {
@@ -131,7 +166,6 @@ fn yes() -> bool {
 
 /// `global:` — defaults for every scrape config, and external labels.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct GlobalConfig {
     #[serde(default = "default_scrape_interval")]
     pub scrape_interval: PromDuration,
@@ -145,10 +179,6 @@ pub struct GlobalConfig {
     pub rule_query_offset: Option<PromDuration>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub external_labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub query_log_file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scrape_failure_log_file: Option<String>,
     #[serde(default)]
     pub body_size_limit: ByteSize,
     #[serde(default)]
@@ -163,6 +193,10 @@ pub struct GlobalConfig {
     pub label_value_length_limit: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape_protocols: Option<Vec<String>>,
+    /// Keys this type does not have: judged by [`pending::judge`] (serde
+    /// cannot deny them and keep their values for the judgement).
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, Value>,
 }
 
 impl GlobalConfig {
@@ -178,7 +212,7 @@ impl GlobalConfig {
 impl Default for GlobalConfig {
     fn default() -> Self {
         // An empty mapping takes every serde default.
-        serde_yaml::from_str("{}").unwrap_or_else(|_| unreachable!("defaults deserialise"))
+        model::yaml::from_str("{}").unwrap_or_else(|_| unreachable!("defaults deserialise"))
     }
 }
 
@@ -219,7 +253,7 @@ pub struct ScrapeConfig {
     /// Keys neither the job nor `http` knows; must stay empty. Declared
     /// after `http` so that it sees only what `http` left.
     #[serde(flatten, skip_serializing)]
-    pub unknown: BTreeMap<String, serde::de::IgnoredAny>,
+    pub unknown: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub static_configs: Vec<StaticConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -252,7 +286,8 @@ fn default_scheme() -> String {
     "http".into()
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// `static_configs` entry: targets and the labels they get.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaticConfig {
     #[serde(default)]
@@ -278,7 +313,7 @@ pub struct HttpSdConfig {
     pub http: HttpConfig,
     /// Refused by [`parse`], as on [`ScrapeConfig`].
     #[serde(flatten, skip_serializing)]
-    pub unknown: BTreeMap<String, serde::de::IgnoredAny>,
+    pub unknown: BTreeMap<String, Value>,
 }
 
 fn default_refresh() -> PromDuration {
@@ -355,24 +390,22 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 }
 
 /// Parses and validates configuration text; `file` names it in errors.
+/// Relative paths are taken from the file's directory, as in Prometheus.
 pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
     let err = |line: Option<usize>, reason: String| ConfigError {
         file: file.to_string(),
         line,
         reason,
     };
-    let cfg: Config = if text.trim().is_empty() {
-        Config::default()
-    } else {
-        serde_yaml::from_str(text).map_err(|e| yaml_error(&e, file))?
-    };
-    if let Some((key, reason)) = unsupported(&cfg).into_iter().find(|(_, r)| !r.warn) {
-        return Err(err(line_of(text, &format!("{key}:")), reason.text));
+    let mut cfg: Config = decode(text, file)?;
+    for f in sections::findings(&cfg) {
+        let e = err(line_of(text, &format!("{}:", f.key)), f.text);
+        if !f.warn {
+            return Err(e);
+        }
+        cfg.warnings.push(e);
     }
-    for (key, reason) in unsupported(&cfg) {
-        tracing::warn!(file, line = ?line_of(text, &format!("{key}:")), "{}", reason.text);
-    }
-    let mut cfg = cfg;
+    judge_unknown(&cfg.global.unknown, "global", "global", text, file)?;
     let dir = Path::new(file).parent().unwrap_or(Path::new(""));
     cfg.resolve_paths(dir);
     let g = &cfg.global;
@@ -384,6 +417,9 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
     }
     check_protocols(g.scrape_protocols.as_ref(), None, "for global config")
         .map_err(|e| err(line_of(text, "scrape_protocols:"), e))?;
+    if let Some(a) = &cfg.alerting {
+        check_alerting(a, text, file)?;
+    }
     let mut seen = std::collections::HashSet::new();
     check_jobs(&cfg.scrape_configs, &cfg.global, text, file, &mut seen)?;
     // Jobs from `scrape_config_files`, each file's paths relative to its
@@ -411,29 +447,113 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
 
 /// The jobs of one `scrape_config_files` file.
 fn parse_jobs(text: &str, file: &str) -> Result<Vec<ScrapeConfig>, ConfigError> {
-    #[derive(Deserialize)]
+    #[derive(Deserialize, Default)]
     #[serde(deny_unknown_fields)]
     struct ScrapeConfigFile {
         #[serde(default)]
         scrape_configs: Vec<ScrapeConfig>,
     }
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_yaml::from_str::<ScrapeConfigFile>(text)
-        .map(|f| f.scrape_configs)
-        .map_err(|e| yaml_error(&e, file))
+    decode::<ScrapeConfigFile>(text, file).map(|f| f.scrape_configs)
 }
 
-/// A YAML error with its line, the message without serde_yaml's own
-/// "at line X column Y".
-fn yaml_error(e: &serde_yaml::Error, file: &str) -> ConfigError {
-    let msg = e.to_string();
+/// Decodes a whole file; an empty one is all defaults.
+fn decode<T: serde::de::DeserializeOwned + Default>(
+    text: &str,
+    file: &str,
+) -> Result<T, ConfigError> {
+    if text.trim().is_empty() {
+        return Ok(T::default());
+    }
+    model::yaml::from_str(text).map_err(|e| yaml_error(&e, text, file))
+}
+
+/// A YAML error as a [`ConfigError`]. A key Prometheus knows in a section
+/// that refuses unknown keys gets [`pending::judge`]'s reason instead of
+/// "unknown field".
+fn yaml_error(e: &model::yaml::Error, text: &str, file: &str) -> ConfigError {
+    let mut path = e.path.clone();
+    let mut reason = e.with_path();
+    if let Some(key) = e
+        .message
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(k, _)| k)
+    {
+        // The path ends with the unknown key; name its section.
+        if path.ends_with(key) {
+            path.truncate(path.len() - key.len());
+            path = path.trim_end_matches('.').to_string();
+        }
+        let section = section_of(&path);
+        let full = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+        reason = match pending::judge(section, key, None, &full) {
+            pending::Verdict::Refused(r) => r,
+            _ if path.is_empty() => format!("unknown field `{key}`"),
+            _ => format!("{path}: unknown field `{key}`"),
+        };
+    }
+    let line = e.line.or_else(|| {
+        let last = e.path.rsplit(['.', '[']).next().unwrap_or("");
+        line_of(text, &format!("{last}:"))
+    });
     ConfigError {
         file: file.to_string(),
-        line: e.location().map(|l| l.line()),
-        reason: msg.split(" at line ").next().unwrap_or(&msg).to_string(),
+        line,
+        reason,
     }
+}
+
+/// The innermost named section of a field path:
+/// `scrape_configs[0].basic_auth` is `basic_auth`.
+fn section_of(path: &str) -> &str {
+    let last = path.rsplit('.').next().unwrap_or("");
+    last.split('[').next().unwrap_or("")
+}
+
+/// Refuses the keys in `unknown` (those a type with a flattened part could
+/// not deny), each judged by [`pending::judge`]; `at` names the place.
+fn judge_unknown(
+    unknown: &BTreeMap<String, Value>,
+    section: &str,
+    at: &str,
+    text: &str,
+    file: &str,
+) -> Result<(), ConfigError> {
+    for (k, v) in unknown {
+        let reason = match pending::judge(section, k, Some(v), &format!("{at}.{k}")) {
+            pending::Verdict::Harmless => continue,
+            pending::Verdict::Refused(r) => r,
+            pending::Verdict::Unknown => format!("{at}: unknown field `{k}`"),
+        };
+        return Err(ConfigError {
+            file: file.to_string(),
+            line: line_of(text, &format!("{k}:")),
+            reason,
+        });
+    }
+    Ok(())
+}
+
+/// The `alerting` section's checks, with the line of the entry at fault.
+fn check_alerting(a: &alerting::AlertingConfig, text: &str, file: &str) -> Result<(), ConfigError> {
+    let err = |line: Option<usize>, reason: String| ConfigError {
+        file: file.to_string(),
+        line,
+        reason,
+    };
+    relabel::check_all(&a.alert_relabel_configs).map_err(|e| {
+        err(
+            line_of(text, "alert_relabel_configs:"),
+            format!("alerting.alert_relabel_configs: {e}"),
+        )
+    })?;
+    let at = line_of(text, "alertmanagers:");
+    for (i, am) in a.alertmanagers.iter().enumerate() {
+        let name = format!("alerting.alertmanagers[{i}]");
+        judge_unknown(&am.unknown, "alertmanagers", &name, text, file)?;
+        am.check(i).map_err(|e| err(at, e))?;
+    }
+    Ok(())
 }
 
 /// Checks scrape jobs as Prometheus does; `seen` holds the job names so
@@ -450,25 +570,21 @@ fn check_jobs(
         line,
         reason,
     };
-    for sc in jobs {
+    for (i, sc) in jobs.iter().enumerate() {
         let at = line_of(text, &format!("job_name: {}", sc.job_name))
             .or_else(|| line_of(text, &sc.job_name));
         if sc.job_name.is_empty() {
             return Err(err(at, "job_name is empty".into()));
         }
-        let unknown = sc
-            .unknown
-            .keys()
-            .chain(sc.http_sd_configs.iter().flat_map(|h| h.unknown.keys()))
-            .next();
-        if let Some(k) = unknown {
-            return Err(err(
-                line_of(text, &format!("{k}:")).or(at),
-                format!(
-                    "scrape_configs: unknown field `{k}` in job {:?}",
-                    sc.job_name
-                ),
-            ));
+        let in_job = |mut e: ConfigError| {
+            e.reason = format!("job {:?}: {}", sc.job_name, e.reason);
+            e
+        };
+        let name = format!("scrape_configs[{i}]");
+        judge_unknown(&sc.unknown, "scrape_configs", &name, text, file).map_err(in_job)?;
+        for (j, h) in sc.http_sd_configs.iter().enumerate() {
+            let name = format!("{name}.http_sd_configs[{j}]");
+            judge_unknown(&h.unknown, "http_sd_configs", &name, text, file).map_err(in_job)?;
         }
         if !seen.insert(sc.job_name.clone()) {
             return Err(err(
@@ -527,7 +643,7 @@ fn check_jobs(
             ("relabel_configs", &sc.relabel_configs),
             ("metric_relabel_configs", &sc.metric_relabel_configs),
         ] {
-            crate::relabel::Relabeler::new(rules)
+            relabel::check_all(rules)
                 .map_err(|e| err(at, format!("job {:?}: {which}: {e}", sc.job_name)))?;
         }
         for st in &sc.static_configs {
@@ -573,6 +689,12 @@ fn resolve(dir: &Path, p: &mut String) {
 impl Config {
     fn resolve_paths(&mut self, dir: &Path) {
         resolve_job_paths(&mut self.scrape_configs, dir);
+        if dir.as_os_str().is_empty() {
+            return;
+        }
+        for am in self.alerting.iter_mut().flat_map(|a| &mut a.alertmanagers) {
+            am.http.join_dir(dir);
+        }
     }
 }
 
@@ -593,76 +715,6 @@ fn resolve_job_paths(jobs: &mut [ScrapeConfig], dir: &Path) {
     }
 }
 
-/// Why a section or key that is set cannot take effect.
-pub struct Unsupported {
-    /// What is said about it.
-    pub text: String,
-    /// Harmless to ignore: a warning at load, not an error.
-    pub warn: bool,
-}
-
-/// The sections and keys of `cfg` that are set but not implemented yet,
-/// each with its reason; an empty section (`remote_write: []`) is not set.
-/// The README lists them.
-pub fn unsupported(cfg: &Config) -> Vec<(&'static str, Unsupported)> {
-    let set = |v: &Option<serde_yaml::Value>| match v {
-        None | Some(serde_yaml::Value::Null) => false,
-        Some(serde_yaml::Value::Sequence(s)) => !s.is_empty(),
-        Some(serde_yaml::Value::Mapping(m)) => !m.is_empty(),
-        Some(_) => true,
-    };
-    let refuse = |text: &str| Unsupported {
-        text: text.to_string(),
-        warn: false,
-    };
-    let mut out = Vec::new();
-    for (key, v, text) in [
-        ("remote_write", &cfg.remote_write, "remote_write is not supported yet: no sample would be sent"),
-        ("remote_read", &cfg.remote_read, "remote_read is not supported yet"),
-        ("storage", &cfg.storage, "storage is not supported yet (retention is set by --storage.tsdb.retention.*; out-of-order samples and exemplars are not kept)"),
-        ("tracing", &cfg.tracing, "tracing is not supported yet: no span would be exported"),
-    ] {
-        if set(v) {
-            out.push((key, refuse(text)));
-        }
-    }
-    if cfg.global.query_log_file.is_some() {
-        out.push((
-            "query_log_file",
-            refuse("global.query_log_file is not supported yet: no query would be logged"),
-        ));
-    }
-    if cfg.global.scrape_failure_log_file.is_some() {
-        out.push((
-            "scrape_failure_log_file",
-            refuse("global.scrape_failure_log_file is not supported yet: no scrape failure would be logged"),
-        ));
-    }
-    for (key, v, text) in [
-        (
-            "runtime",
-            &cfg.runtime,
-            "runtime is ignored: it tunes Go's garbage collector, which Watchfire does not have",
-        ),
-        (
-            "otlp",
-            &cfg.otlp,
-            "otlp is ignored: Watchfire has no OTLP receiver yet, so there is nothing to translate",
-        ),
-    ] {
-        if set(v) {
-            out.push((
-                key,
-                Unsupported {
-                    text: text.to_string(),
-                    warn: true,
-                },
-            ));
-        }
-    }
-    out
-}
-
 /// The first line holding `needle`, for errors found after parsing.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
     text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
@@ -670,45 +722,9 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 
 impl Config {
     /// The configuration as YAML with secrets masked (for
-    /// `/api/v1/status/config`).
+    /// `/api/v1/status/config`): every secret type prints as `<secret>`.
     pub fn to_yaml(&self) -> String {
-        let mut shown = self.clone();
-        // `alerting` is still kept raw: mask its secrets by key, as its
-        // typed form (`http_config`) would print them.
-        if let Some(a) = &mut shown.alerting {
-            mask_secrets(a);
-        }
-        serde_yaml::to_string(&shown).unwrap_or_default()
-    }
-}
-
-/// Replaces the values of `http_config`'s secret keys anywhere in `v` with
-/// `<secret>`: `password`, `credentials`, `client_secret`, `bearer_token`
-/// and the `secrets` of `http_headers`.
-fn mask_secrets(v: &mut serde_yaml::Value) {
-    use serde_yaml::Value;
-    match v {
-        Value::Mapping(m) => {
-            for (k, val) in m.iter_mut() {
-                let key = k.as_str().unwrap_or("");
-                if matches!(
-                    key,
-                    "password" | "credentials" | "client_secret" | "bearer_token"
-                ) {
-                    *val = Value::String("<secret>".into());
-                } else if key == "secrets" {
-                    if let Value::Sequence(items) = val {
-                        for i in items {
-                            *i = Value::String("<secret>".into());
-                        }
-                    }
-                } else {
-                    mask_secrets(val);
-                }
-            }
-        }
-        Value::Sequence(items) => items.iter_mut().for_each(mask_secrets),
-        _ => {}
+        model::yaml::to_string(self)
     }
 }
 
@@ -761,7 +777,7 @@ mod tests {
     #[test]
     fn alerting_secrets_are_masked_when_shown() {
         let cfg = parse(
-            "alerting:\n  alertmanagers:\n    - basic_auth: {username: u, password: hunter2}\n      authorization: {credentials: tok}\n      http_headers: {X-Key: {secrets: [s3cr3t]}}\n      static_configs: [{targets: ['127.0.0.1:9093']}]\n",
+            "alerting:\n  alertmanagers:\n    - basic_auth: {username: u, password: hunter2}\n      http_headers: {X-Key: {secrets: [s3cr3t]}}\n      static_configs: [{targets: ['127.0.0.1:9093']}]\n    - authorization: {credentials: tok}\n",
             "p.yml",
         )
         .unwrap();
@@ -803,7 +819,7 @@ mod tests {
             ("scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n", Some(2), "scrape timeout greater"),
             ("global:\n  scrape_interval: 5x\n", Some(2), "not a valid duration"),
             ("scrape_configs:\n  - job_name: a\n    scheme: ftp\n", Some(2), "unknown scheme"),
-            ("scrape_configs: [\n", Some(2), ""),
+            ("scrape_configs: [\n", Some(1), "unclosed bracket"),
         ];
         for (text, line, want) in cases {
             let e = parse(text, "p.yml").unwrap_err();
@@ -831,7 +847,7 @@ mod tests {
         assert!(!y.contains(":pw@") && y.contains("<secret>"), "{y}");
         // (text, line, reason fragment)
         let cases = [
-            ("scrape_configs:\n  - job_name: a\n    proxy_urll: x\n", Some(3), "unknown field `proxy_urll` in job \"a\""),
+            ("scrape_configs:\n  - job_name: a\n    proxy_urll: x\n", Some(3), "job \"a\": scrape_configs[0]: unknown field `proxy_urll`"),
             ("scrape_configs:\n  - job_name: a\n    http_sd_configs: [{url: 'http://h/', refresh: 1s}]\n", Some(3), "unknown field `refresh`"),
             ("scrape_configs:\n  - job_name: a\n    basic_auth: {username: u}\n    authorization: {credentials: c}\n", Some(2), "job \"a\": at most one of basic_auth, oauth2 & authorization must be configured"),
             ("scrape_configs:\n  - job_name: a\n    basic_auth: {username: u, password_file: /nonexistent/pw}\n", Some(2), "unable to read password_file /nonexistent/pw"),
