@@ -492,10 +492,23 @@ fn yaml_error(e: &model::yaml::Error, text: &str, file: &str) -> ConfigError {
             _ => format!("{path}: unknown field `{key}`"),
         };
     }
-    let line = e.line.or_else(|| {
-        let last = e.path.rsplit(['.', '[']).next().unwrap_or("");
-        line_of(text, &format!("{last}:"))
-    });
+    // Inside a flattened part the decoder knows only where the enclosing
+    // mapping starts: the key's own line is the first one naming it from
+    // there on.
+    let unknown = e
+        .message
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split_once('`'))
+        .map(|(k, _)| k);
+    let last = unknown.unwrap_or_else(|| e.path.rsplit(['.', '[']).next().unwrap_or(""));
+    let from = e.line.unwrap_or(1);
+    let named = text
+        .lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| l.trim_start().trim_start_matches("- ").starts_with(&format!("{last}:")))
+        .map(|(i, _)| i + 1);
+    let line = named.or(e.line);
     ConfigError {
         file: file.to_string(),
         line,
