@@ -1,9 +1,9 @@
 //! The scrape side of Watchfire: everything between a target's HTTP answer
 //! and a batch of samples for the store.
 //!
-//! Modules: [`config`] (`prometheus.yml` with Prometheus's defaults and
-//! validation), [`discovery`] (file_sd, http_sd answers), [`target`] (from discovered
-//! addresses to labels and URLs), [`relabel`] (every relabel action),
+//! Modules: [`config`] (re-exported: `prometheus.yml`, read by the
+//! `config` crate), [`discovery`] (file_sd, http_sd answers), [`target`] (from discovered
+//! addresses to labels and URLs), [`relabel`] (every relabel action, compiled from the rules `config` checked),
 //! [`scrape`] (the [`scrape::Manager`] and one scrape loop per target) and
 //! [`exposition`], our own parser of the Prometheus text format 0.0.4 and
 //! OpenMetrics 1.0.
