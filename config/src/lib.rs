@@ -406,6 +406,13 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         cfg.warnings.push(e);
     }
     judge_unknown(&cfg.global.unknown, "global", "global", text, file)?;
+    for (name, value) in cfg.global.external_labels.iter_mut() {
+        let at = line_of(text, "external_labels:");
+        if name.is_empty() {
+            return Err(err(at, format!("{name:?} is not a valid label name")));
+        }
+        *value = expand_env(value);
+    }
     let dir = Path::new(file).parent().unwrap_or(Path::new(""));
     cfg.resolve_paths(dir);
     let g = &cfg.global;
@@ -728,6 +735,43 @@ fn resolve_job_paths(jobs: &mut [ScrapeConfig], dir: &Path) {
     }
 }
 
+/// Expands `$NAME` and `${NAME}` from the environment, as upstream does
+/// for external label values (Go's `os.Expand`): `$$` is `$`, an unset
+/// variable is empty.
+fn expand_env(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, len) = if let Some(braced) = after.strip_prefix('{') {
+            match braced.find('}') {
+                Some(end) => (&braced[..end], end + 2),
+                // Go reads a lone "${" as nothing.
+                None => ("", after.len()),
+            }
+        } else if after.starts_with('$') {
+            ("$", 1)
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], end)
+        };
+        if name == "$" {
+            out.push('$');
+        } else if len == 0 {
+            // A `$` before no name stays as written.
+            out.push('$');
+        } else {
+            out.push_str(&std::env::var(name).unwrap_or_default());
+        }
+        rest = &after[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The first line holding `needle`, for errors found after parsing.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
     text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
@@ -802,6 +846,21 @@ mod tests {
             shown.contains("username: u") && shown.contains("<secret>"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn external_labels_expand_the_environment() {
+        std::env::set_var("WATCHFIRE_TEST_DC", "eu1");
+        let cfg = parse(
+            "global:\n  external_labels:\n    dc: ${WATCHFIRE_TEST_DC}\n    a: x-$WATCHFIRE_TEST_DC-y\n    cost: $$5\n    unset: '${WATCHFIRE_TEST_UNSET}'\n",
+            "p.yml",
+        )
+        .unwrap();
+        let l = &cfg.global.external_labels;
+        assert_eq!(l["dc"], "eu1");
+        assert_eq!(l["a"], "x-eu1-y");
+        assert_eq!(l["cost"], "$5");
+        assert_eq!(l["unset"], "");
     }
 
     #[test]
