@@ -179,18 +179,9 @@ pub struct GlobalConfig {
     pub rule_query_offset: Option<PromDuration>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub external_labels: BTreeMap<String, String>,
-    #[serde(default)]
-    pub body_size_limit: ByteSize,
-    #[serde(default)]
-    pub sample_limit: u64,
-    #[serde(default)]
-    pub target_limit: u64,
-    #[serde(default)]
-    pub label_limit: u64,
-    #[serde(default)]
-    pub label_name_length_limit: u64,
-    #[serde(default)]
-    pub label_value_length_limit: u64,
+    /// Zero means no limit.
+    #[serde(flatten)]
+    pub limits: Limits,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scrape_protocols: Option<Vec<String>>,
     /// Keys this type does not have: judged by [`pending::judge`] (serde
@@ -250,10 +241,6 @@ pub struct ScrapeConfig {
     /// Prometheus.
     #[serde(flatten)]
     pub http: HttpConfig,
-    /// Keys neither the job nor `http` knows; must stay empty. Declared
-    /// after `http` so that it sees only what `http` left.
-    #[serde(flatten, skip_serializing)]
-    pub unknown: BTreeMap<String, Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub static_configs: Vec<StaticConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -265,6 +252,18 @@ pub struct ScrapeConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metric_relabel_configs: Vec<RelabelConfig>,
     /// Zero takes the global value; zero there means no limit.
+    #[serde(flatten)]
+    pub limits: Limits,
+    /// Keys neither the job, `http` nor `limits` knows: judged by
+    /// [`pending::judge`]. Declared last so that it sees only what the
+    /// other flattened parts left.
+    #[serde(flatten, skip_serializing)]
+    pub unknown: BTreeMap<String, Value>,
+}
+
+/// The limits of a scrape, set globally and per job; 0 means none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Limits {
     #[serde(default)]
     pub sample_limit: u64,
     #[serde(default)]
@@ -277,6 +276,21 @@ pub struct ScrapeConfig {
     pub label_value_length_limit: u64,
     #[serde(default)]
     pub body_size_limit: ByteSize,
+}
+
+impl Limits {
+    /// Each limit of `self`, or of `global` where `self`'s is 0.
+    pub fn or(self, global: &Limits) -> Limits {
+        let pick = |own: u64, g: u64| if own == 0 { g } else { own };
+        Limits {
+            sample_limit: pick(self.sample_limit, global.sample_limit),
+            target_limit: pick(self.target_limit, global.target_limit),
+            label_limit: pick(self.label_limit, global.label_limit),
+            label_name_length_limit: pick(self.label_name_length_limit, global.label_name_length_limit),
+            label_value_length_limit: pick(self.label_value_length_limit, global.label_value_length_limit),
+            body_size_limit: ByteSize(pick(self.body_size_limit.0, global.body_size_limit.0)),
+        }
+    }
 }
 
 fn default_metrics_path() -> String {
@@ -349,32 +363,9 @@ impl ScrapeConfig {
         }
     }
 
-    /// A limit in force: the job's, else the global one (0 = none).
-    fn or_global(own: u64, global: u64) -> u64 {
-        if own == 0 {
-            global
-        } else {
-            own
-        }
-    }
-
-    pub fn effective_sample_limit(&self, g: &GlobalConfig) -> u64 {
-        Self::or_global(self.sample_limit, g.sample_limit)
-    }
-    pub fn effective_label_limit(&self, g: &GlobalConfig) -> u64 {
-        Self::or_global(self.label_limit, g.label_limit)
-    }
-    pub fn effective_label_name_length_limit(&self, g: &GlobalConfig) -> u64 {
-        Self::or_global(self.label_name_length_limit, g.label_name_length_limit)
-    }
-    pub fn effective_label_value_length_limit(&self, g: &GlobalConfig) -> u64 {
-        Self::or_global(self.label_value_length_limit, g.label_value_length_limit)
-    }
-    pub fn effective_body_size_limit(&self, g: &GlobalConfig) -> u64 {
-        Self::or_global(self.body_size_limit.0, g.body_size_limit.0)
-    }
-    pub fn effective_target_limit(&self, g: &GlobalConfig) -> u64 {
-        Self::or_global(self.target_limit, g.target_limit)
+    /// The limits in force: the job's, else the global ones (0 = none).
+    pub fn limits(&self, g: &GlobalConfig) -> Limits {
+        self.limits.or(&g.limits)
     }
 }
 

@@ -22,11 +22,11 @@ pub const OTHER_SDS: [&str; 34] = [
 
 /// What happens to a value that Watchfire does not implement.
 struct Pending {
-    /// The section the key sits in: `global`, `scrape_configs`,
+    /// The sections the key sits in: `global`, `scrape_configs`,
     /// `alertmanagers`, `basic_auth`, `authorization`, `oauth2`,
     /// `tls_config`.
-    section: &'static str,
-    key: &'static str,
+    sections: &'static [&'static str],
+    keys: &'static [&'static str],
     /// True when the value is what Watchfire does anyway.
     harmless: fn(&Value) -> bool,
     /// Why it cannot take effect, after "`key` is not supported yet".
@@ -58,47 +58,42 @@ fn anything(_: &Value) -> bool {
 
 const NATIVE: &str = ": Watchfire does not store native histograms yet";
 
+/// Keys set globally and per scrape job alike.
+const JOBS: &[&str] = &["global", "scrape_configs"];
+
+const SECRET_MANAGER: &str = ": Watchfire has no secret manager";
+const JWT: &str = ": the JWT bearer grant is not implemented";
+const DROPPED: &str = ": dropped targets are not kept";
+const ONLY_STATIC: &str = ": Alertmanagers are found by static_configs only";
+
 const TABLE: &[Pending] = &[
-    Pending { section: "global", key: "keep_dropped_targets", harmless: unset, why: ": dropped targets are not kept" },
-    Pending { section: "global", key: "metric_name_validation_scheme", harmless: utf8, why: ": only utf8 validation is implemented" },
-    Pending { section: "global", key: "metric_name_escaping_scheme", harmless: allow_utf8, why: ": only allow-utf-8 is implemented" },
-    Pending { section: "global", key: "scrape_native_histograms", harmless: unset, why: NATIVE },
-    Pending { section: "global", key: "convert_classic_histograms_to_nhcb", harmless: unset, why: NATIVE },
+    Pending { sections: JOBS, keys: &["keep_dropped_targets"], harmless: unset, why: DROPPED },
+    Pending { sections: JOBS, keys: &["metric_name_validation_scheme"], harmless: utf8, why: ": only utf8 validation is implemented" },
+    Pending { sections: JOBS, keys: &["metric_name_escaping_scheme"], harmless: allow_utf8, why: ": only allow-utf-8 is implemented" },
+    Pending { sections: JOBS, keys: &["scrape_native_histograms", "convert_classic_histograms_to_nhcb"], harmless: unset, why: NATIVE },
+    Pending { sections: &["scrape_configs"], keys: &["native_histogram_bucket_limit", "native_histogram_min_bucket_factor"], harmless: unset, why: NATIVE },
     // Without native histograms every classic histogram is scraped.
-    Pending { section: "global", key: "always_scrape_classic_histograms", harmless: anything, why: "" },
-    Pending { section: "global", key: "extra_scrape_metrics", harmless: unset, why: ": scrape_timeout_seconds and the other extra series are not written" },
-    Pending { section: "global", key: "query_log_file", harmless: unset, why: ": no query would be logged" },
-    Pending { section: "global", key: "scrape_failure_log_file", harmless: unset, why: ": no scrape failure would be logged" },
-    Pending { section: "scrape_configs", key: "keep_dropped_targets", harmless: unset, why: ": dropped targets are not kept" },
-    Pending { section: "scrape_configs", key: "metric_name_validation_scheme", harmless: utf8, why: ": only utf8 validation is implemented" },
-    Pending { section: "scrape_configs", key: "metric_name_escaping_scheme", harmless: allow_utf8, why: ": only allow-utf-8 is implemented" },
-    Pending { section: "scrape_configs", key: "scrape_native_histograms", harmless: unset, why: NATIVE },
-    Pending { section: "scrape_configs", key: "convert_classic_histograms_to_nhcb", harmless: unset, why: NATIVE },
-    Pending { section: "scrape_configs", key: "native_histogram_bucket_limit", harmless: unset, why: NATIVE },
-    Pending { section: "scrape_configs", key: "native_histogram_min_bucket_factor", harmless: unset, why: NATIVE },
-    Pending { section: "scrape_configs", key: "always_scrape_classic_histograms", harmless: anything, why: "" },
-    Pending { section: "scrape_configs", key: "extra_scrape_metrics", harmless: unset, why: ": scrape_timeout_seconds and the other extra series are not written" },
-    Pending { section: "scrape_configs", key: "scrape_failure_log_file", harmless: unset, why: ": no scrape failure would be logged" },
-    Pending { section: "alertmanagers", key: "relabel_configs", harmless: unset, why: ": Alertmanagers are not relabelled" },
-    Pending { section: "alertmanagers", key: "alert_relabel_configs", harmless: unset, why: ": use alerting.alert_relabel_configs" },
-    Pending { section: "alertmanagers", key: "sigv4", harmless: unset, why: ": AWS signing is not implemented" },
-    Pending { section: "alertmanagers", key: "file_sd_configs", harmless: unset, why: ": Alertmanagers are found by static_configs only" },
-    Pending { section: "alertmanagers", key: "http_sd_configs", harmless: unset, why: ": Alertmanagers are found by static_configs only" },
-    Pending { section: "basic_auth", key: "username_ref", harmless: unset, why: ": Watchfire has no secret manager" },
-    Pending { section: "basic_auth", key: "password_ref", harmless: unset, why: ": Watchfire has no secret manager" },
-    Pending { section: "authorization", key: "credentials_ref", harmless: unset, why: ": Watchfire has no secret manager" },
-    Pending { section: "oauth2", key: "client_secret_ref", harmless: unset, why: ": Watchfire has no secret manager" },
-    Pending { section: "tls_config", key: "ca_ref", harmless: unset, why: ": Watchfire has no secret manager" },
-    Pending { section: "tls_config", key: "cert_ref", harmless: unset, why: ": Watchfire has no secret manager" },
-    Pending { section: "tls_config", key: "key_ref", harmless: unset, why: ": Watchfire has no secret manager" },
-    Pending { section: "oauth2", key: "client_certificate_key", harmless: unset, why: ": the JWT bearer grant is not implemented" },
-    Pending { section: "oauth2", key: "client_certificate_key_file", harmless: unset, why: ": the JWT bearer grant is not implemented" },
-    Pending { section: "oauth2", key: "client_certificate_key_ref", harmless: unset, why: ": the JWT bearer grant is not implemented" },
-    Pending { section: "oauth2", key: "client_certificate_key_id", harmless: unset, why: ": the JWT bearer grant is not implemented" },
-    Pending { section: "oauth2", key: "signature_algorithm", harmless: unset, why: ": the JWT bearer grant is not implemented" },
-    Pending { section: "oauth2", key: "iss", harmless: unset, why: ": the JWT bearer grant is not implemented" },
-    Pending { section: "oauth2", key: "audience", harmless: unset, why: ": the JWT bearer grant is not implemented" },
-    Pending { section: "oauth2", key: "claims", harmless: unset, why: ": the JWT bearer grant is not implemented" },
+    Pending { sections: JOBS, keys: &["always_scrape_classic_histograms"], harmless: anything, why: "" },
+    Pending { sections: JOBS, keys: &["extra_scrape_metrics"], harmless: unset, why: ": scrape_timeout_seconds and the other extra series are not written" },
+    Pending { sections: &["global"], keys: &["query_log_file"], harmless: unset, why: ": no query would be logged" },
+    Pending { sections: JOBS, keys: &["scrape_failure_log_file"], harmless: unset, why: ": no scrape failure would be logged" },
+    Pending { sections: &["alertmanagers"], keys: &["relabel_configs"], harmless: unset, why: ": Alertmanagers are not relabelled" },
+    Pending { sections: &["alertmanagers"], keys: &["alert_relabel_configs"], harmless: unset, why: ": use alerting.alert_relabel_configs" },
+    Pending { sections: &["alertmanagers"], keys: &["sigv4"], harmless: unset, why: ": AWS signing is not implemented" },
+    Pending { sections: &["alertmanagers"], keys: &["file_sd_configs", "http_sd_configs"], harmless: unset, why: ONLY_STATIC },
+    Pending { sections: &["basic_auth"], keys: &["username_ref", "password_ref"], harmless: unset, why: SECRET_MANAGER },
+    Pending { sections: &["authorization"], keys: &["credentials_ref"], harmless: unset, why: SECRET_MANAGER },
+    Pending { sections: &["oauth2"], keys: &["client_secret_ref"], harmless: unset, why: SECRET_MANAGER },
+    Pending { sections: &["tls_config"], keys: &["ca_ref", "cert_ref", "key_ref"], harmless: unset, why: SECRET_MANAGER },
+    Pending {
+        sections: &["oauth2"],
+        keys: &[
+            "client_certificate_key", "client_certificate_key_file", "client_certificate_key_ref",
+            "client_certificate_key_id", "signature_algorithm", "iss", "audience", "claims",
+        ],
+        harmless: unset,
+        why: JWT,
+    },
 ];
 
 /// What to do with `key` in `section` set to `value`, when Watchfire's
@@ -134,17 +129,17 @@ pub fn judge(section: &str, key: &str, value: Option<&Value>, path: &str) -> Ver
     const PARTS: [&str; 4] = ["basic_auth", "authorization", "oauth2", "tls_config"];
     let found = TABLE
         .iter()
-        .find(|p| p.section == section && p.key == key)
+        .find(|p| p.sections.contains(&section) && p.keys.contains(&key))
         .or_else(|| {
-            let part = |p: &&Pending| PARTS.contains(&p.section) && p.key == key;
+            let part = |p: &&Pending| PARTS.contains(&p.sections[0]) && p.keys.contains(&key);
             value.is_none().then(|| TABLE.iter().find(part)).flatten()
         });
     match found {
         None => Verdict::Unknown,
         Some(p) if harmless(p.harmless) => Verdict::Harmless,
-        Some(p) if p.section != section && PARTS.contains(&p.section) => {
+        Some(p) if !p.sections.contains(&section) => {
             let prefix = path.strip_suffix(key).unwrap_or(path);
-            let section = p.section;
+            let section = p.sections[0];
             Verdict::Refused(format!("{prefix}{section}.{key} is not supported yet{}", p.why))
         }
         Some(p) => Verdict::Refused(format!("{path} is not supported yet{}", p.why)),

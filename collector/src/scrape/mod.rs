@@ -260,7 +260,7 @@ impl Manager {
                     }
                 }
             }
-            let limit = sc.effective_target_limit(&cfg.global);
+            let limit = sc.limits(&cfg.global).target_limit;
             if limit > 0 && count > limit {
                 tracing::warn!(job = %sc.job_name, targets = count, limit, "target_limit exceeded; the job's targets are not scraped");
                 wanted.retain(|k, _| k.0 != sc.job_name);
@@ -295,11 +295,7 @@ impl Manager {
                 timeout: sc.timeout(g),
                 honor_labels: sc.honor_labels,
                 honor_timestamps: sc.honor_timestamps,
-                sample_limit: sc.effective_sample_limit(g),
-                label_limit: sc.effective_label_limit(g),
-                label_name_length_limit: sc.effective_label_name_length_limit(g),
-                label_value_length_limit: sc.effective_label_value_length_limit(g),
-                body_size_limit: sc.effective_body_size_limit(g),
+                limits: sc.limits(g),
                 headers: request_headers(sc, g).into(),
                 fallback: sc.fallback_scrape_protocol.clone(),
                 track_timestamps_staleness: sc.track_timestamps_staleness,
@@ -390,11 +386,7 @@ fn job_key(sc: &ScrapeConfig, g: &GlobalConfig) -> String {
         (
             sc.interval(g),
             sc.timeout(g),
-            sc.effective_sample_limit(g),
-            sc.effective_label_limit(g),
-            sc.effective_label_name_length_limit(g),
-            sc.effective_label_value_length_limit(g),
-            sc.effective_body_size_limit(g),
+            sc.limits(g),
         ),
         request_headers(sc, g),
         client_key(&sc.http)

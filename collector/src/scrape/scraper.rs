@@ -21,11 +21,8 @@ pub struct LoopOptions {
     pub timeout: Duration,
     pub honor_labels: bool,
     pub honor_timestamps: bool,
-    pub sample_limit: u64,
-    pub label_limit: u64,
-    pub label_name_length_limit: u64,
-    pub label_value_length_limit: u64,
-    pub body_size_limit: u64,
+    /// The job's limits in force (0 = none).
+    pub limits: config::Limits,
     /// Request headers: `Accept` (from `scrape_protocols`),
     /// `Accept-Encoding`, `Authorization`, the scrape timeout.
     pub headers: Arc<[(httpclient::header::HeaderName, String)]>,
@@ -194,7 +191,7 @@ impl Scraper {
             .get(
                 &self.target.url,
                 self.opts.timeout,
-                self.opts.body_size_limit,
+                self.opts.limits.body_size_limit.0,
                 &self.opts.headers,
                 self.opts.fallback.as_deref(),
             )
@@ -457,7 +454,8 @@ impl Scraper {
         };
         acc.out.push((labels.clone(), t, value));
         acc.slots.push(slot);
-        if self.opts.sample_limit > 0 && acc.out.len() as u64 > self.opts.sample_limit {
+        let sample_limit = self.opts.limits.sample_limit;
+        if sample_limit > 0 && acc.out.len() as u64 > sample_limit {
             return Err("sample limit exceeded".into());
         }
         Ok(())
@@ -519,7 +517,7 @@ impl Scraper {
     }
 
     fn check_limits(&self, l: &Labels) -> Result<(), String> {
-        let o = &self.opts;
+        let o = &self.opts.limits;
         if o.label_limit > 0 && l.len() as u64 > o.label_limit {
             return Err(format!(
                 "label_limit exceeded (metric: {l}, number of labels: {}, limit: {})",
@@ -607,11 +605,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             honor_labels: false,
             honor_timestamps: true,
-            sample_limit: 0,
-            label_limit: 0,
-            label_name_length_limit: 0,
-            label_value_length_limit: 0,
-            body_size_limit: 0,
+            limits: config::Limits::default(),
             headers: Arc::new([]),
             fallback: None,
             track_timestamps_staleness: false,
