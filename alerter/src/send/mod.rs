@@ -19,6 +19,7 @@ pub mod incident;
 use std::path::Path;
 use std::time::Duration;
 
+use model::yaml::Value as Yaml;
 use serde_json::Value as Json;
 use template::Value;
 
@@ -131,45 +132,33 @@ impl Render<'_> {
     /// template; with `reparse`, a rendered string that reads as YAML of
     /// another kind (a number, a list, null) becomes that value, as
     /// PagerDuty's details do upstream.
-    pub fn json(&mut self, v: &serde_yaml::Value, reparse: bool) -> Json {
-        use serde_yaml::Value as Y;
+    pub fn json(&mut self, v: &Yaml, reparse: bool) -> Json {
         match v {
-            Y::String(s) => {
+            Yaml::String(s) => {
                 let out = self.text(s);
                 if reparse {
                     // YAML 1.1's booleans, which upstream's reader knows.
-                    match out.as_str() {
-                        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
-                            return Json::Bool(true)
-                        }
-                        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
-                            return Json::Bool(false)
-                        }
-                        _ => {}
+                    if let Some(b) = crate::config::yaml11_bool(&out) {
+                        return Json::Bool(b);
                     }
-                    match serde_yaml::from_str::<Y>(&out) {
-                        Ok(Y::String(_)) | Err(_) => {}
-                        Ok(Y::Null) => return Json::Null,
-                        Ok(other) => return serde_json::to_value(other).unwrap_or(Json::Null),
+                    match model::yaml::value_from_str(&out) {
+                        Ok(Yaml::String(_)) | Err(_) => {}
+                        Ok(other) => return other,
                     }
                 }
                 out.into()
             }
-            Y::Sequence(l) => l
+            Yaml::Array(l) => l
                 .iter()
                 .map(|v| self.json(v, reparse))
                 .collect::<Vec<_>>()
                 .into(),
-            Y::Mapping(m) => m
+            Yaml::Object(m) => m
                 .iter()
-                .filter_map(|(k, v)| {
-                    let k = self.text(k.as_str()?);
-                    Some((k, self.json(v, reparse)))
-                })
+                .map(|(k, v)| (self.text(k), self.json(v, reparse)))
                 .collect::<serde_json::Map<_, _>>()
                 .into(),
-            Y::Tagged(t) => self.json(&t.value, reparse),
-            other => serde_json::to_value(other).unwrap_or(Json::Null),
+            other => other.clone(),
         }
     }
 
