@@ -274,9 +274,8 @@ impl Sender {
         let body = match &c.payload {
             Some(p) => {
                 let v = r.json(p, false);
-                r.check().map_err(|e| {
-                    SendError::fatal(format!("failed to render custom payload: {}", e.message))
-                })?;
+                r.check()
+                    .map_err(|e| e.context("failed to render custom payload"))?;
                 go_json(&v)
             }
             None => go_json(&crate::notify::webhook_message(
@@ -287,10 +286,8 @@ impl Sender {
         };
         let raw = secret_or_file(&c.url, &c.url_file)?;
         let url = r.text(&raw);
-        r.check().map_err(|e| SendError {
-            message: format!("failed to template webhook URL: {}", e.message),
-            retry: false,
-        })?;
+        r.check()
+            .map_err(|e| e.context("failed to template webhook URL"))?;
         if url.is_empty() {
             return Err(SendError {
                 message: "webhook URL is empty after templating".into(),
@@ -299,17 +296,33 @@ impl Sender {
         }
         // Without a `timeout`, a post may take until the group's next
         // flush (at least 10 s), as upstream's context allows.
-        let timeout = c
-            .timeout
-            .as_deref()
-            .and_then(|t| model::time::parse_duration(t).ok())
-            .filter(|d| !d.is_zero())
+        let limit = timeout(&c.timeout)
             .unwrap_or_else(|| Duration::from_millis((d.deadline - now).max(10_000) as u64));
         let r = self
             .clients
-            .post(c.http_config.as_ref(), &url, &[], body, timeout)
+            .post(c.http_config.as_ref(), &url, &[], body, limit)
             .await?;
         r.default_retry()
+    }
+}
+
+/// How long a post to an integration may take when its `timeout` is not
+/// set.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An integration's `timeout`, when set and not zero.
+fn timeout(t: &Option<String>) -> Option<Duration> {
+    t.as_deref()
+        .and_then(|t| model::time::parse_duration(t).ok())
+        .filter(|d| !d.is_zero())
+}
+
+/// A value given inline (set and not empty) or else in a file; unlike
+/// [`secret_or_file`], the inline value wins.
+fn optional_or_file(inline: &Option<String>, file: &str) -> Result<String, SendError> {
+    match inline {
+        Some(v) if !v.is_empty() => Ok(v.clone()),
+        _ => secret_or_file("", file),
     }
 }
 
