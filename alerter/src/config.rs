@@ -10,10 +10,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::Path;
 
+use model::yaml::Value;
 use serde::Deserialize;
-use serde_yaml::Value;
 
 use crate::receiver::{GlobalConfig, ReceiverConfig};
+
+mod decode;
+
+pub(crate) use decode::yaml11_bool;
 
 /// A configuration problem: file, line when known, and upstream's reason.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,10 +170,7 @@ pub fn parse(text: &str, file: &str) -> Result<Loaded, ConfigError> {
     let mut raw: Config = if text.trim().is_empty() {
         Config::default()
     } else {
-        serde_yaml::from_str(text).map_err(|e| {
-            let line = e.location().map(|l| l.line());
-            err(line, decode_error(&e.to_string(), line))
-        })?
+        model::yaml::from_str(text).map_err(|e| err(e.line, decode::error(&e, text)))?
     };
     // Relative files of `http_config` are relative to the file they are
     // written in, as upstream's `resolveFilepaths` makes them.
@@ -405,84 +406,6 @@ fn check_route_node(r: &RouteConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// serde_yaml's words for a decoding problem, in upstream's where they
-/// differ (an unknown key names the Go type upstream decodes into).
-fn decode_error(msg: &str, line: Option<usize>) -> String {
-    let msg = msg.split(" at line ").next().unwrap_or(msg);
-    let (path, rest) = match msg.split_once(": ") {
-        Some((p, r)) if !p.contains(' ') => (p, r),
-        _ => ("", msg),
-    };
-    if let Some(field) = rest
-        .strip_prefix("unknown field `")
-        .and_then(|r| r.split_once('`'))
-        .map(|(f, _)| f)
-    {
-        let last = path.rsplit('.').next().unwrap_or("");
-        let last = last.split('[').next().unwrap_or("");
-        let ty = match last {
-            "opsgenie_configs" => "opsgenie.plain",
-            "pagerduty_configs" => "pagerduty.plain",
-            "webhook_configs" => "webhook.plain",
-            "pushover_configs" => "pushover.plain",
-            "discord_configs" => "discord.plain",
-            "incidentio_configs" => "incidentio.plain",
-            "sns_configs" => "sns.plain",
-            "sigv4" => "sigv4.plain",
-            "telegram_configs" => "telegram.plain",
-            "msteams_configs" => "msteams.plain",
-            "msteamsv2_configs" => "msteamsv2.plain",
-            "jira_configs" => "jira.plain",
-            "rocketchat_configs" => "rocketchat.plain",
-            "mattermost_configs" => "mattermost.plain",
-            "inhibit_rules" => "common.plain",
-            "basic_auth" => "config.BasicAuth",
-            "authorization" => "config.Authorization",
-            "images" => "pagerduty.PagerdutyImage",
-            "links" => "pagerduty.PagerdutyLink",
-            "responders" => "opsgenie.OpsGenieConfigResponder",
-            "threading" => "config.ThreadingConfig",
-            _ => "config.plain",
-        };
-        let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
-        return format!("yaml: unmarshal errors:\n  {at}field {field} not found in type {ty}");
-    }
-    // serde's "invalid type: string \"BAD\", expected struct Config" is
-    // yaml.v2's "cannot unmarshal !!str `BAD` into config.plain".
-    if let Some(r) = rest.strip_prefix("invalid type: ") {
-        if let Some((got, want)) = r.split_once(", expected ") {
-            let (kind, value) = got.split_once(' ').unwrap_or((got, ""));
-            let tag = match kind {
-                "string" => "str",
-                "integer" => "int",
-                "boolean" => "bool",
-                "floating" => "float",
-                "sequence" => "seq",
-                "map" => "map",
-                other => other,
-            };
-            let value = value.trim_matches('"');
-            let shown = if tag == "seq" || tag == "map" || value.is_empty() {
-                String::new()
-            } else if value.chars().count() > 10 {
-                format!(" `{}...`", value.chars().take(7).collect::<String>())
-            } else {
-                format!(" `{value}`")
-            };
-            let into = if want.starts_with("struct") || want.starts_with("a map") {
-                "config.plain".to_string()
-            } else {
-                want.trim_start_matches("a ").to_string()
-            };
-            let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
-            return format!(
-                "yaml: unmarshal errors:\n  {at}cannot unmarshal !!{tag}{shown} into {into}"
-            );
-        }
-    }
-    msg.to_string()
-}
-
 fn check_receivers(r: &RouteConfig, names: &HashSet<String>) -> Result<(), (String, String)> {
     if let Some(rcv) = &r.receiver {
         if !rcv.is_empty() && !names.contains(rcv) {
@@ -580,9 +503,9 @@ fn redact_password(url: &str) -> String {
 pub fn redacted(text: &str) -> String {
     fn walk(v: &mut Value, list: Option<&str>) {
         match v {
-            Value::Mapping(m) => {
+            Value::Object(m) => {
                 for (k, v) in m.iter_mut() {
-                    let key = k.as_str().unwrap_or("");
+                    let key = k.as_str();
                     let secret = SECRET_KEYS.contains(&key)
                         || SECRET_IN.iter().any(|(l, k)| Some(*l) == list && *k == key);
                     if secret && !matches!(v, Value::Null) {
@@ -598,7 +521,7 @@ pub fn redacted(text: &str) -> String {
                         // other lists leave it.
                         let next = if key.ends_with("_configs") {
                             Some(key)
-                        } else if matches!(v, Value::Sequence(_)) {
+                        } else if matches!(v, Value::Array(_)) {
                             None
                         } else {
                             list
@@ -607,7 +530,7 @@ pub fn redacted(text: &str) -> String {
                     }
                 }
             }
-            Value::Sequence(l) => {
+            Value::Array(l) => {
                 for x in l {
                     walk(x, list);
                 }
@@ -615,11 +538,11 @@ pub fn redacted(text: &str) -> String {
             _ => {}
         }
     }
-    let Ok(mut v) = serde_yaml::from_str::<Value>(text) else {
+    let Ok(mut v) = model::yaml::value_from_str(text) else {
         return String::new();
     };
     walk(&mut v, None);
-    serde_yaml::to_string(&v).unwrap_or_default()
+    model::yaml::to_string(&v)
 }
 
 #[cfg(test)]
@@ -638,7 +561,7 @@ mod tests {
         }
         for kept in [
             "https://events.pagerduty.com/v2/enqueue",
-            "'#ops'",
+            "channel: \"#ops\"",
             "username: u",
         ] {
             assert!(out.contains(kept), "{kept} not in {out}");
@@ -695,6 +618,73 @@ mod tests {
             e.reason,
             "yaml: unmarshal errors:\n  line 1: cannot unmarshal !!str `BAD` into config.plain"
         );
+        let head = "route:\n  receiver: r\nreceivers:\n- name: r\n";
+        let hook = "  webhook_configs:\n  - url: http://x\n";
+        // (text after `head`, line, reason after "yaml: unmarshal errors:")
+        let cases = [
+            (
+                format!("{hook}    max_alerts: -1\n"),
+                7,
+                "cannot unmarshal !!int `-1` into u64",
+            ),
+            (
+                format!("{hook}    max_alerts: a_great_many\n"),
+                7,
+                "cannot unmarshal !!str `a_great...` into u64",
+            ),
+            (
+                format!("{hook}    send_resolved: maybe\n"),
+                7,
+                "cannot unmarshal !!str `maybe` into boolean",
+            ),
+            (
+                format!("{hook}    timeout: [1s]\n"),
+                7,
+                "cannot unmarshal !!seq into string",
+            ),
+            (
+                "  webhook_configs: http://x\n".into(),
+                5,
+                "cannot unmarshal !!str `http://x` into sequence",
+            ),
+            (
+                "  labels: {a: b, a: c}\n".into(),
+                5,
+                "key \"a\" already set in map",
+            ),
+            (
+                "  name: q\n".into(),
+                5,
+                "field name already set in type config.plain",
+            ),
+            (
+                format!("{hook}    url: http://y\n"),
+                7,
+                "field url already set in type webhook.plain",
+            ),
+        ];
+        for (text, line, want) in cases {
+            let want = format!("yaml: unmarshal errors:\n  line {line}: {want}");
+            match parse(&format!("{head}{text}"), "am.yml") {
+                Err(e) => assert_eq!(
+                    (e.line, e.reason.as_str()),
+                    (Some(line), want.as_str()),
+                    "{text}"
+                ),
+                Ok(_) => panic!("{text}: loaded, want {want:?}"),
+            }
+        }
+    }
+
+    /// As yaml.v2 decodes it, null is the zero value of every type.
+    #[test]
+    fn null_is_the_zero_value() {
+        let head = "route:\n  receiver: r\n  continue:\n  routes:\nreceivers:\n";
+        let ok = format!("{head}- name: r\n  webhook_configs:\n  labels:\ninhibit_rules:\n");
+        let loaded = parse(&ok, "am.yml").unwrap();
+        assert!(loaded.receivers[0].webhook_configs.is_empty());
+        let e = parse(&format!("{head}- name: ~\n"), "am.yml").unwrap_err();
+        assert_eq!(e.reason, "missing name in receiver");
     }
 
     #[test]

@@ -280,7 +280,7 @@ mod tests {
     const M: i64 = 60 * S;
 
     fn tree(yaml: &str) -> Route {
-        let cfg: RouteConfig = serde_yaml::from_str(yaml).unwrap();
+        let cfg: RouteConfig = model::yaml::from_str(yaml).unwrap();
         Route::new(&cfg).unwrap()
     }
 

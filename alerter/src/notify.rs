@@ -112,6 +112,14 @@ impl SendError {
             retry: true,
         }
     }
+
+    /// The same failure with `what` in front (`channel "#ops": ...`).
+    pub fn context(self, what: impl std::fmt::Display) -> Self {
+        SendError {
+            message: format!("{what}: {}", self.message),
+            ..self
+        }
+    }
 }
 
 #[cfg(test)]

@@ -186,7 +186,7 @@ mod tests {
             ),
         ];
         for (yaml, want) in cases {
-            let cfg: RouteConfig = serde_yaml::from_str(yaml).unwrap();
+            let cfg: RouteConfig = model::yaml::from_str(yaml).unwrap();
             let got = Route::new(&cfg).unwrap_err().to_string();
             assert!(
                 got.starts_with(want),

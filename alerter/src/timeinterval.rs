@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use chrono::{Datelike, TimeZone, Timelike, Utc};
-use serde_yaml::Value;
+use model::yaml::Value;
 
 use crate::Error;
 
@@ -110,7 +110,7 @@ const MONTHS: [&str; 12] = [
 fn strings(v: &Value, key: &str) -> Result<Vec<String>, String> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Sequence(s)) => s
+        Some(Value::Array(s)) => s
             .iter()
             .map(|x| match x {
                 Value::String(s) => Ok(s.clone()),
@@ -160,11 +160,10 @@ pub fn parse(v: &Value) -> Result<TimeInterval, Error> {
 }
 
 fn parse_str(v: &Value) -> Result<TimeInterval, String> {
-    let Value::Mapping(m) = v else {
+    let Value::Object(m) = v else {
         return Err("a time interval must be a mapping".into());
     };
     for k in m.keys() {
-        let k = k.as_str().unwrap_or("");
         if ![
             "times",
             "weekdays",
@@ -173,7 +172,7 @@ fn parse_str(v: &Value) -> Result<TimeInterval, String> {
             "years",
             "location",
         ]
-        .contains(&k)
+        .contains(&k.as_str())
         {
             return Err(format!(
                 "field {k} not found in type timeinterval.TimeInterval"
@@ -181,7 +180,7 @@ fn parse_str(v: &Value) -> Result<TimeInterval, String> {
         }
     }
     let mut out = TimeInterval::default();
-    if let Some(Value::Sequence(times)) = v.get("times") {
+    if let Some(Value::Array(times)) = v.get("times") {
         for t in times {
             let get = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("").to_string();
             let (start, end) = (get("start_time"), get("end_time"));
@@ -341,7 +340,7 @@ mod tests {
     use super::*;
 
     fn ti(yaml: &str) -> Result<TimeInterval, String> {
-        parse(&serde_yaml::from_str(yaml).unwrap()).map_err(|e| e.to_string())
+        parse(&model::yaml::from_str(yaml).unwrap()).map_err(|e| e.to_string())
     }
 
     #[test]

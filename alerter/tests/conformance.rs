@@ -97,7 +97,7 @@ fn route_tree_cases() {
     let (mut total, mut bad) = (0, Vec::new());
     for tree in trees["trees"].as_array().unwrap() {
         let cfg: config::RouteConfig =
-            serde_yaml::from_str(tree["route"].as_str().unwrap()).unwrap();
+            model::yaml::from_str(tree["route"].as_str().unwrap()).unwrap();
         let root = Route::new(&cfg).unwrap();
         for case in tree["cases"].as_array().unwrap() {
             total += 1;

@@ -8,6 +8,8 @@
 //!   fields, and stay text in string fields;
 //! - `<<` merge keys are expanded;
 //! - a key given twice in one mapping is an error;
+//! - `null` (`name:`, `name: ~`) decodes as the zero value of any type:
+//!   `""`, `0`, `false`, an empty list, map or struct;
 //! - every error carries its line and column, and the path of the field
 //!   being decoded (`receivers[0].webhook_configs[1].url`).
 //!
@@ -21,6 +23,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
+
+mod null;
 
 /// An untyped YAML document. Mapping keys are strings, as in every file
 /// Watchfire reads; a non-string key is turned into its text.
@@ -95,7 +99,7 @@ pub fn value_from_str(text: &str) -> Result<Value, Error> {
 fn decode<T: DeserializeOwned>(text: &str, options: serde_saphyr::Options) -> Result<T, Error> {
     let mut path = String::new();
     let out = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        serde_path_to_error::deserialize(null::Nullable(de)).map_err(|e| {
             path = e.path().to_string();
             e.into_inner()
         })
@@ -123,7 +127,7 @@ fn convert(e: &serde_saphyr::Error, path: String) -> Error {
 /// value came from.
 pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T, Error> {
     let mut path = String::new();
-    serde_path_to_error::deserialize(v)
+    serde_path_to_error::deserialize(null::Nullable(v))
         .map_err(|e| {
             path = e.path().to_string();
             e.into_inner()
@@ -192,6 +196,39 @@ mod tests {
         let e = from_str::<Job>("items:\n  - x: -1\n").unwrap_err();
         assert_eq!(e.line, Some(2));
         assert_eq!(e.path, "items[0].x");
+    }
+
+    #[test]
+    fn null_is_the_zero_value() {
+        let j: Job =
+            from_str("name:\nhonor: ~\nlabels: null\nitems:\n  - x:\n    y: null\n").unwrap();
+        assert_eq!(
+            j,
+            Job {
+                items: vec![Item {
+                    x: 0,
+                    y: String::new()
+                }],
+                ..Job::default()
+            }
+        );
+        let j: Job =
+            from_value(value_from_str("name: ~\nitems: [{x: 1, y: ~}]\n").unwrap()).unwrap();
+        assert_eq!(
+            j.items[0],
+            Item {
+                x: 1,
+                y: String::new()
+            }
+        );
+        // A struct without defaults decodes from null as from `{}`.
+        let e = from_str::<Job>("items: [~]\n").unwrap_err();
+        assert_eq!(e.path, "items[0]");
+        assert!(e.message.contains("missing field `x`"), "{e}");
+        // Options stay `None`, and type errors are still errors.
+        assert_eq!(from_str::<Option<u32>>("~").unwrap(), None);
+        let e = from_str::<Job>("honor: maybe\n").unwrap_err();
+        assert_eq!((e.line, e.path.as_str()), (Some(1), "honor"));
     }
 
     #[test]

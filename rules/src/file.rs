@@ -8,7 +8,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_yaml::{Mapping, Value};
+use model::yaml::Value;
+
+type Mapping = serde_json::Map<String, Value>;
 
 /// A loaded, valid rule file.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,6 +236,23 @@ fn str_of(v: &Value) -> Option<String> {
     }
 }
 
+/// A YAML syntax error in the words of upstream's parser (yaml.v3, after
+/// libyaml) where serde-saphyr's differ.
+fn syntax_error(message: &str) -> String {
+    match message {
+        "unclosed bracket '['" => "did not find expected ',' or ']'".into(),
+        "unclosed bracket '{'" => "did not find expected ',' or '}'".into(),
+        "unclosed quote" => "found unexpected end of stream".into(),
+        m => match m.strip_prefix("duplicate mapping key: ") {
+            Some(k) => {
+                let k = k.split(", set DuplicateKeyPolicy").next().unwrap_or(k);
+                format!("mapping key {k:?} already defined")
+            }
+            None => m.to_string(),
+        },
+    }
+}
+
 impl Parser<'_> {
     fn error(&mut self, line: Option<usize>, reason: impl Into<String>) {
         self.errors.push(RuleError {
@@ -244,42 +263,26 @@ impl Parser<'_> {
     }
 
     fn file(&mut self, text: &str) -> Vec<Group> {
-        let mut doc: Value = match serde_yaml::from_str(text) {
+        let doc = match model::yaml::value_from_str(text) {
             Ok(v) => v,
             Err(e) => {
-                let line = e.location().map(|l| l.line());
-                let msg = e.to_string();
-                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-                self.error(line, msg);
+                self.error(e.line, syntax_error(&e.message));
                 return Vec::new();
             }
         };
-        if let Err(e) = doc.apply_merge() {
-            self.error(None, e.to_string());
-            return Vec::new();
-        }
         let top = match doc {
             // An empty file has no groups.
             Value::Null => return Vec::new(),
-            Value::Mapping(m) => m,
+            Value::Object(m) => m,
             _ => {
                 self.error(Some(1), "a rule file must be a mapping with `groups:`");
                 return Vec::new();
             }
         };
-        for (k, _) in &top {
-            let k = str_of(k).unwrap_or_default();
-            if k != "groups" && !self.ignore_unknown {
-                let line = self.lines.find(1, &k, "");
-                self.error(
-                    line,
-                    format!("field {k} not found in type rulefmt.RuleGroups"),
-                );
-            }
-        }
+        self.unknown_fields(&top, &["groups"], "rulefmt.RuleGroups", 1);
         let groups = match top.get("groups") {
             None | Some(Value::Null) => return Vec::new(),
-            Some(Value::Sequence(s)) => s.clone(),
+            Some(Value::Array(s)) => s.clone(),
             Some(_) => {
                 let line = self.lines.find(1, "groups", "");
                 self.error(line, "`groups` must be a list");
@@ -298,7 +301,7 @@ impl Parser<'_> {
     }
 
     fn group(&mut self, v: &Value, at: &mut usize, seen: &mut HashSet<String>) -> Option<Group> {
-        let Value::Mapping(m) = v else {
+        let Value::Object(m) = v else {
             self.error(Some(*at), "a group must be a mapping");
             return None;
         };
@@ -342,7 +345,7 @@ impl Parser<'_> {
         let mut rules = Vec::new();
         match m.get("rules") {
             None | Some(Value::Null) => {}
-            Some(Value::Sequence(rs)) => {
+            Some(Value::Array(rs)) => {
                 for (i, r) in rs.iter().enumerate() {
                     if let Some(r) = self.rule(r, at, &name, i + 1) {
                         rules.push(r);
@@ -366,7 +369,7 @@ impl Parser<'_> {
     }
 
     fn rule(&mut self, v: &Value, at: &mut usize, group: &str, index: usize) -> Option<Rule> {
-        let Value::Mapping(m) = v else {
+        let Value::Object(m) = v else {
             self.error(
                 Some(*at),
                 format!("group \"{group}\", rule {index}: a rule must be a mapping"),
@@ -477,12 +480,15 @@ impl Parser<'_> {
         if self.ignore_unknown {
             return;
         }
-        for (k, _) in m {
-            let k = str_of(k).unwrap_or_default();
-            if !known.contains(&k.as_str()) {
-                let l = self.lines.find(line, &k, "").unwrap_or(line);
-                self.error(Some(l), format!("field {k} not found in type {ty}"));
-            }
+        // In the order they are written, as upstream reports them.
+        let mut unknown: Vec<(usize, &String)> = m
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .map(|k| (self.lines.find(line, k, "").unwrap_or(line), k))
+            .collect();
+        unknown.sort();
+        for (l, k) in unknown {
+            self.error(Some(l), format!("field {k} not found in type {ty}"));
         }
     }
 
@@ -507,23 +513,20 @@ impl Parser<'_> {
         let mut out = BTreeMap::new();
         match m.get(key) {
             None | Some(Value::Null) => {}
-            Some(Value::Mapping(kv)) => {
+            Some(Value::Object(kv)) => {
                 for (k, v) in kv {
-                    match (
-                        str_of(k),
-                        str_of(v).or_else(|| v.is_null().then(String::new)),
-                    ) {
-                        (Some(k), Some(text)) => {
+                    match str_of(v).or_else(|| v.is_null().then(String::new)) {
+                        Some(text) => {
                             // A number keeps the text it was written with
                             // (`1.10`, not `1.1`), as upstream reads it into
                             // a string.
                             let text = match v {
-                                Value::Number(_) => self.raw_scalar(line, &k).unwrap_or(text),
+                                Value::Number(_) => self.raw_scalar(line, k).unwrap_or(text),
                                 _ => text,
                             };
-                            out.insert(k, text);
+                            out.insert(k.clone(), text);
                         }
-                        _ => {
+                        None => {
                             let l = self.lines.find(line, key, "").unwrap_or(line);
                             self.error(
                                 Some(l),

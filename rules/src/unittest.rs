@@ -118,7 +118,7 @@ pub fn run_file(path: &Path, opts: &RunOptions) -> Vec<String> {
         Ok(t) => t,
         Err(e) => return vec![format!("open {}: {e}", path.display())],
     };
-    let tf: TestFile = match serde_yaml::from_str(&text) {
+    let tf: TestFile = match model::yaml::from_str(&text) {
         Ok(t) => t,
         Err(e) => return vec![e.to_string()],
     };

@@ -18,7 +18,7 @@ impl ReceiverConfig {
         }
         for c in self.webhook_configs.iter().flatten() {
             http(&c.http_config)?;
-            one_of(set(&c.url), set(&c.url_file), "url", "url_file")?;
+            one_of("url", set(&c.url), &c.url_file)?;
         }
         for c in self.email_configs.iter().flatten() {
             if c.to.is_empty() {
@@ -72,16 +72,8 @@ impl ReceiverConfig {
                     }
                 }
             }
-            exclusive(
-                opt(&c.api_url),
-                set(&c.api_url_file),
-                "api_url & api_url_file",
-            )?;
-            exclusive(
-                set(&c.app_token),
-                set(&c.app_token_file),
-                "app_token & app_token_file",
-            )?;
+            at_most_one("api_url", opt(&c.api_url), &c.api_url_file)?;
+            at_most_one("app_token", set(&c.app_token), &c.app_token_file)?;
             exclusive(
                 opt(&c.api_url) || set(&c.api_url_file),
                 set(&c.app_token) || set(&c.app_token_file),
@@ -96,13 +88,8 @@ impl ReceiverConfig {
         }
         for c in self.pushover_configs.iter().flatten() {
             http(&c.http_config)?;
-            one_of(
-                set(&c.user_key),
-                set(&c.user_key_file),
-                "user_key",
-                "user_key_file",
-            )?;
-            one_of(set(&c.token), set(&c.token_file), "token", "token_file")?;
+            one_of("user_key", set(&c.user_key), &c.user_key_file)?;
+            one_of("token", set(&c.token), &c.token_file)?;
             exclusive(c.monospace, c.html, "monospace & html")?;
         }
         for c in self.pagerduty_configs.iter().flatten() {
@@ -114,25 +101,17 @@ impl ReceiverConfig {
             {
                 return Err("missing service or routing key in PagerDuty config".into());
             }
-            exclusive(
-                set(&c.routing_key),
-                set(&c.routing_key_file),
-                "routing_key & routing_key_file",
-            )?;
-            exclusive(
-                set(&c.service_key),
-                set(&c.service_key_file),
-                "service_key & service_key_file",
-            )?;
+            at_most_one("routing_key", set(&c.routing_key), &c.routing_key_file)?;
+            at_most_one("service_key", set(&c.service_key), &c.service_key_file)?;
         }
         for c in self.incidentio_configs.iter().flatten() {
             http(&c.http_config)?;
-            one_of(opt(&c.url), set(&c.url_file), "url", "url_file")?;
+            one_of("url", opt(&c.url), &c.url_file)?;
             let token = set(&c.alert_source_token) || set(&c.alert_source_token_file);
-            exclusive(
+            at_most_one(
+                "alert_source_token",
                 set(&c.alert_source_token),
-                set(&c.alert_source_token_file),
-                "alert_source_token & alert_source_token_file",
+                &c.alert_source_token_file,
             )?;
             if let Some(h) = &c.http_config {
                 if has_authorization(h) && token {
@@ -145,11 +124,7 @@ impl ReceiverConfig {
         }
         for c in self.opsgenie_configs.iter().flatten() {
             http(&c.http_config)?;
-            exclusive(
-                set(&c.api_key),
-                set(&c.api_key_file),
-                "api_key & api_key_file",
-            )?;
+            at_most_one("api_key", set(&c.api_key), &c.api_key_file)?;
             for r in &c.responders {
                 let shown = format!("{{{} {} {} {}}}", r.id, r.name, r.username, r.kind);
                 if r.id.is_empty() && r.username.is_empty() && r.name.is_empty() {
@@ -177,22 +152,14 @@ impl ReceiverConfig {
                     c.message_type
                 ));
             }
-            exclusive(
-                set(&c.api_secret),
-                set(&c.api_secret_file),
-                "api_secret & api_secret_file",
-            )?;
+            at_most_one("api_secret", set(&c.api_secret), &c.api_secret_file)?;
         }
         for c in self.victorops_configs.iter().flatten() {
             http(&c.http_config)?;
             if c.routing_key.is_empty() {
                 return Err("missing Routing key in VictorOps config".into());
             }
-            exclusive(
-                set(&c.api_key),
-                set(&c.api_key_file),
-                "api_key & api_key_file",
-            )?;
+            at_most_one("api_key", set(&c.api_key), &c.api_key_file)?;
             for k in [
                 "routing_key",
                 "message_type",
@@ -227,19 +194,11 @@ impl ReceiverConfig {
         }
         for c in self.telegram_configs.iter().flatten() {
             http(&c.http_config)?;
-            exclusive(
-                set(&c.bot_token),
-                set(&c.bot_token_file),
-                "bot_token & bot_token_file",
-            )?;
+            at_most_one("bot_token", set(&c.bot_token), &c.bot_token_file)?;
             if c.chat_id == 0 && c.chat_id_file.is_empty() {
                 return Err("missing chat_id or chat_id_file on telegram_config".into());
             }
-            exclusive(
-                c.chat_id != 0,
-                set(&c.chat_id_file),
-                "chat_id & chat_id_file",
-            )?;
+            at_most_one("chat_id", c.chat_id != 0, &c.chat_id_file)?;
             if let Some(p) = &c.parse_mode {
                 if !["", "Markdown", "MarkdownV2", "HTML"].contains(&p.as_str()) {
                     return Err("unknown parse_mode on telegram_config, must be Markdown, MarkdownV2, HTML or empty string".into());
@@ -282,12 +241,8 @@ impl ReceiverConfig {
         }
         for c in self.rocketchat_configs.iter().flatten() {
             http(&c.http_config)?;
-            exclusive(c.token.is_some(), set(&c.token_file), "token & token_file")?;
-            exclusive(
-                c.token_id.is_some(),
-                set(&c.token_id_file),
-                "token_id & token_id_file",
-            )?;
+            at_most_one("token", c.token.is_some(), &c.token_file)?;
+            at_most_one("token_id", c.token_id.is_some(), &c.token_id_file)?;
         }
         for c in self.mattermost_configs.iter().flatten() {
             http(&c.http_config)?;
@@ -299,11 +254,7 @@ impl ReceiverConfig {
                     return Err("missing value in Mattermost field configuration".into());
                 }
             }
-            exclusive(
-                opt(&c.webhook_url),
-                set(&c.webhook_url_file),
-                "webhook_url & webhook_url_file",
-            )?;
+            at_most_one("webhook_url", opt(&c.webhook_url), &c.webhook_url_file)?;
         }
         Ok(())
     }

@@ -7,15 +7,28 @@ impl ReceiverConfig {
     /// Fills unset values from `global:` and makes upstream's
     /// configuration-level checks, in its order of integrations.
     pub(crate) fn apply_global(&mut self, g: &GlobalConfig) -> Result<(), String> {
-        fn missing<T>(v: &[Option<T>], kind: &str) -> Result<(), String> {
+        /// The entries of a list none of which may be null (upstream's
+        /// "missing webhook config").
+        fn present<'a, T>(
+            v: &'a mut [Option<T>],
+            kind: &str,
+        ) -> Result<impl Iterator<Item = &'a mut T>, String> {
             if v.iter().any(Option::is_none) {
                 return Err(format!("missing {kind} config"));
             }
-            Ok(())
+            Ok(v.iter_mut().flatten())
         }
         fn or(local: &mut String, global: &str) {
             if local.is_empty() {
                 *local = global.to_string();
+            }
+        }
+        /// A secret and its file from `global:` when neither is set here:
+        /// upstream takes both or neither.
+        fn pair_or(local: (&mut String, &mut String), global: (&str, &str)) {
+            if local.0.is_empty() && local.1.is_empty() {
+                *local.0 = global.0.to_string();
+                *local.1 = global.1.to_string();
             }
         }
         fn or_url(
@@ -37,12 +50,10 @@ impl ReceiverConfig {
                 h.clone_from(&global_http);
             }
         };
-        missing(&self.webhook_configs, "webhook")?;
-        for c in self.webhook_configs.iter_mut().flatten() {
+        for c in present(&mut self.webhook_configs, "webhook")? {
             fill_http(&mut c.http_config);
         }
-        missing(&self.email_configs, "email")?;
-        for c in self.email_configs.iter_mut().flatten() {
+        for c in present(&mut self.email_configs, "email")? {
             if c.tls_config.is_none() {
                 c.tls_config.clone_from(&g.smtp_tls_config);
             }
@@ -56,14 +67,14 @@ impl ReceiverConfig {
             }
             or(&mut c.hello, &g.smtp_hello);
             or(&mut c.auth_username, &g.smtp_auth_username);
-            if c.auth_password.is_empty() && c.auth_password_file.is_empty() {
-                c.auth_password.clone_from(&g.smtp_auth_password);
-                c.auth_password_file.clone_from(&g.smtp_auth_password_file);
-            }
-            if c.auth_secret.is_empty() && c.auth_secret_file.is_empty() {
-                c.auth_secret.clone_from(&g.smtp_auth_secret);
-                c.auth_secret_file.clone_from(&g.smtp_auth_secret_file);
-            }
+            pair_or(
+                (&mut c.auth_password, &mut c.auth_password_file),
+                (&g.smtp_auth_password, &g.smtp_auth_password_file),
+            );
+            pair_or(
+                (&mut c.auth_secret, &mut c.auth_secret_file),
+                (&g.smtp_auth_secret, &g.smtp_auth_secret_file),
+            );
             or(&mut c.auth_identity, &g.smtp_auth_identity);
             if c.require_tls.is_none() {
                 c.require_tls = Some(g.smtp_require_tls);
@@ -114,17 +125,14 @@ impl ReceiverConfig {
                 c.api_url.clone_from(&c.app_url);
             }
         }
-        missing(&self.pushover_configs, "pushover")?;
-        for c in self.pushover_configs.iter_mut().flatten() {
+        for c in present(&mut self.pushover_configs, "pushover")? {
             fill_http(&mut c.http_config);
         }
-        missing(&self.pagerduty_configs, "pagerduty")?;
-        for c in self.pagerduty_configs.iter_mut().flatten() {
+        for c in present(&mut self.pagerduty_configs, "pagerduty")? {
             fill_http(&mut c.http_config);
             or_url(&mut c.url, &g.pagerduty_url, "no global PagerDuty URL set")?;
         }
-        missing(&self.incidentio_configs, "incidentio")?;
-        for c in self.incidentio_configs.iter_mut().flatten() {
+        for c in present(&mut self.incidentio_configs, "incidentio")? {
             fill_http(&mut c.http_config);
         }
         for c in self.opsgenie_configs.iter_mut() {
@@ -149,20 +157,19 @@ impl ReceiverConfig {
                 &g.wechat_api_url,
                 "no global Wechat URL set",
             )?;
+            pair_or(
+                (&mut c.api_secret, &mut c.api_secret_file),
+                (&g.wechat_api_secret, &g.wechat_api_secret_file),
+            );
             if c.api_secret.is_empty() && c.api_secret_file.is_empty() {
-                if g.wechat_api_secret.is_empty() && g.wechat_api_secret_file.is_empty() {
-                    return Err("no global Wechat Api Secret set either inline or in a file".into());
-                }
-                c.api_secret.clone_from(&g.wechat_api_secret);
-                c.api_secret_file.clone_from(&g.wechat_api_secret_file);
+                return Err("no global Wechat Api Secret set either inline or in a file".into());
             }
             or(&mut c.corp_id, &g.wechat_api_corp_id);
             if c.corp_id.is_empty() {
                 return Err("no global Wechat CorpID set".into());
             }
         }
-        missing(&self.victorops_configs, "victorops")?;
-        for c in self.victorops_configs.iter_mut().flatten() {
+        for c in present(&mut self.victorops_configs, "victorops")? {
             fill_http(&mut c.http_config);
             or_url(
                 &mut c.api_url,
@@ -175,39 +182,33 @@ impl ReceiverConfig {
                 return Err("no global VictorOps API Key set".into());
             }
         }
-        missing(&self.sns_configs, "sns")?;
-        for c in self.sns_configs.iter_mut().flatten() {
+        for c in present(&mut self.sns_configs, "sns")? {
             fill_http(&mut c.http_config);
         }
-        missing(&self.telegram_configs, "telegram")?;
-        for c in self.telegram_configs.iter_mut().flatten() {
+        for c in present(&mut self.telegram_configs, "telegram")? {
             fill_http(&mut c.http_config);
             if c.api_url.is_none() {
                 c.api_url.clone_from(&g.telegram_api_url);
             }
+            pair_or(
+                (&mut c.bot_token, &mut c.bot_token_file),
+                (&g.telegram_bot_token, &g.telegram_bot_token_file),
+            );
             if c.bot_token.is_empty() && c.bot_token_file.is_empty() {
-                if g.telegram_bot_token.is_empty() && g.telegram_bot_token_file.is_empty() {
-                    return Err("missing bot_token or bot_token_file on telegram_config".into());
-                }
-                c.bot_token.clone_from(&g.telegram_bot_token);
-                c.bot_token_file.clone_from(&g.telegram_bot_token_file);
+                return Err("missing bot_token or bot_token_file on telegram_config".into());
             }
         }
-        missing(&self.discord_configs, "discord")?;
-        for c in self.discord_configs.iter_mut().flatten() {
+        for c in present(&mut self.discord_configs, "discord")? {
             fill_http(&mut c.http_config);
         }
-        missing(&self.webex_configs, "webex")?;
-        for c in self.webex_configs.iter_mut().flatten() {
+        for c in present(&mut self.webex_configs, "webex")? {
             fill_http(&mut c.http_config);
             or_url(&mut c.api_url, &g.webex_api_url, "no global Webex URL set")?;
         }
-        missing(&self.msteams_configs, "msteams")?;
-        for c in self.msteams_configs.iter_mut().flatten() {
+        for c in present(&mut self.msteams_configs, "msteams")? {
             fill_http(&mut c.http_config);
         }
-        missing(&self.msteamsv2_configs, "msteamsv2")?;
-        for c in self.msteamsv2_configs.iter_mut().flatten() {
+        for c in present(&mut self.msteamsv2_configs, "msteamsv2")? {
             match &mut c.http_config {
                 None => c.http_config.clone_from(&global_http),
                 Some(h) if h.proxy_url.is_empty() => {
@@ -218,8 +219,7 @@ impl ReceiverConfig {
                 Some(_) => {}
             }
         }
-        missing(&self.jira_configs, "jira")?;
-        for c in self.jira_configs.iter_mut().flatten() {
+        for c in present(&mut self.jira_configs, "jira")? {
             fill_http(&mut c.http_config);
             or_url(
                 &mut c.api_url,
@@ -248,8 +248,7 @@ impl ReceiverConfig {
                 return Err("no global Rocketchat Token set either inline or in a file".into());
             }
         }
-        missing(&self.mattermost_configs, "mattermost")?;
-        for c in self.mattermost_configs.iter_mut().flatten() {
+        for c in present(&mut self.mattermost_configs, "mattermost")? {
             fill_http(&mut c.http_config);
             if !opt(&c.webhook_url) && c.webhook_url_file.is_empty() {
                 if !opt(&g.mattermost_webhook_url) && g.mattermost_webhook_url_file.is_empty() {

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{exclusive, opt, set};
+use super::{at_most_one, opt, set};
 use httpclient::HttpConfig;
 
 use super::TlsConfig;
@@ -110,65 +110,65 @@ impl Default for GlobalConfig {
 impl GlobalConfig {
     /// Upstream's exclusivity checks on `global:`, in its order.
     pub(crate) fn check(&self) -> Result<(), String> {
-        exclusive(
+        at_most_one(
+            "slack_app_token",
             set(&self.slack_app_token),
-            set(&self.slack_app_token_file),
-            "slack_app_token & slack_app_token_file",
+            &self.slack_app_token_file,
         )?;
-        exclusive(
+        at_most_one(
+            "slack_api_url",
             opt(&self.slack_api_url),
-            set(&self.slack_api_url_file),
-            "slack_api_url & slack_api_url_file",
+            &self.slack_api_url_file,
         )?;
         let token = set(&self.slack_app_token) || set(&self.slack_app_token_file);
         let api = opt(&self.slack_api_url) || set(&self.slack_api_url_file);
         if token && api && self.slack_api_url != self.slack_app_url {
             return Err("at most one of slack_app_token/slack_app_token_file & slack_api_url/slack_api_url_file must be configured".into());
         }
-        exclusive(
+        at_most_one(
+            "opsgenie_api_key",
             set(&self.opsgenie_api_key),
-            set(&self.opsgenie_api_key_file),
-            "opsgenie_api_key & opsgenie_api_key_file",
+            &self.opsgenie_api_key_file,
         )?;
-        exclusive(
+        at_most_one(
+            "victorops_api_key",
             set(&self.victorops_api_key),
-            set(&self.victorops_api_key_file),
-            "victorops_api_key & victorops_api_key_file",
+            &self.victorops_api_key_file,
         )?;
-        exclusive(
+        at_most_one(
+            "telegram_bot_token",
             set(&self.telegram_bot_token),
-            set(&self.telegram_bot_token_file),
-            "telegram_bot_token & telegram_bot_token_file",
+            &self.telegram_bot_token_file,
         )?;
-        exclusive(
+        at_most_one(
+            "smtp_auth_password",
             set(&self.smtp_auth_password),
-            set(&self.smtp_auth_password_file),
-            "smtp_auth_password & smtp_auth_password_file",
+            &self.smtp_auth_password_file,
         )?;
-        exclusive(
+        at_most_one(
+            "rocketchat_token",
             self.rocketchat_token.is_some(),
-            set(&self.rocketchat_token_file),
-            "rocketchat_token & rocketchat_token_file",
+            &self.rocketchat_token_file,
         )?;
-        exclusive(
+        at_most_one(
+            "rocketchat_token_id",
             self.rocketchat_token_id.is_some(),
-            set(&self.rocketchat_token_id_file),
-            "rocketchat_token_id & rocketchat_token_id_file",
+            &self.rocketchat_token_id_file,
         )?;
-        exclusive(
+        at_most_one(
+            "smtp_auth_secret",
             set(&self.smtp_auth_secret),
-            set(&self.smtp_auth_secret_file),
-            "smtp_auth_secret & smtp_auth_secret_file",
+            &self.smtp_auth_secret_file,
         )?;
-        exclusive(
+        at_most_one(
+            "wechat_api_secret",
             set(&self.wechat_api_secret),
-            set(&self.wechat_api_secret_file),
-            "wechat_api_secret & wechat_api_secret_file",
+            &self.wechat_api_secret_file,
         )?;
-        exclusive(
+        at_most_one(
+            "mattermost_webhook_url",
             opt(&self.mattermost_webhook_url),
-            set(&self.mattermost_webhook_url_file),
-            "mattermost_webhook_url & mattermost_webhook_url_file",
+            &self.mattermost_webhook_url_file,
         )?;
         super::http(&self.http_config)?;
         if let Some(t) = &self.smtp_tls_config {

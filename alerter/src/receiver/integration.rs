@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use model::yaml::Value;
 use serde::Deserialize;
-use serde_yaml::Value;
 
 use httpclient::HttpConfig;
 

@@ -142,18 +142,25 @@ fn exclusive(a: bool, b: bool, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// At most one of a setting given inline and its `_file` twin, in
+/// upstream's words (`at most one of api_key & api_key_file ...`).
+fn at_most_one(name: &str, inline: bool, file: &str) -> Result<(), String> {
+    exclusive(inline, set(file), &format!("{name} & {name}_file"))
+}
+
+/// Exactly one of a setting given inline and its `_file` twin.
+fn one_of(name: &str, inline: bool, file: &str) -> Result<(), String> {
+    if !inline && !set(file) {
+        return Err(format!("one of {name} or {name}_file must be configured"));
+    }
+    at_most_one(name, inline, file)
+}
+
 /// An integration addressed by an incoming webhook: its HTTP settings,
 /// and exactly one of `webhook_url` and `webhook_url_file`.
 fn webhook_url(h: &Option<HttpConfig>, url: &str, file: &str) -> Result<(), String> {
     http(h)?;
-    one_of(set(url), set(file), "webhook_url", "webhook_url_file")
-}
-
-fn one_of(a: bool, b: bool, x: &str, y: &str) -> Result<(), String> {
-    if !a && !b {
-        return Err(format!("one of {x} or {y} must be configured"));
-    }
-    exclusive(a, b, &format!("{x} & {y}"))
+    one_of("webhook_url", set(url), file)
 }
 
 #[cfg(test)]

@@ -2,25 +2,14 @@
 //! Microsoft Teams (the legacy message card), Discord, Mattermost and
 //! Telegram, each with upstream's defaults, limits and retry rule.
 
-use std::time::Duration;
-
 use serde_json::{json, Map, Value as Json};
 
-use super::{go_json, secret_or_file, truncate_runes, Sender};
+use super::{go_json, optional_or_file, secret_or_file, timeout, truncate_runes, Sender, TIMEOUT};
 use crate::notify::SendError;
 use crate::receiver::{
     DiscordConfig, MattermostConfig, MsteamsConfig, SlackConfig, TelegramConfig,
 };
 use crate::runtime::Delivery;
-
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn timeout(t: &Option<String>) -> Duration {
-    t.as_deref()
-        .and_then(|t| model::time::parse_duration(t).ok())
-        .filter(|d| !d.is_zero())
-        .unwrap_or(DEFAULT_TIMEOUT)
-}
 
 fn firing(d: &Delivery, now: i64) -> bool {
     d.alerts.iter().any(|a| !a.is_resolved(now))
@@ -43,7 +32,7 @@ async fn post(
 ) -> Result<(), SendError> {
     let url = secret_or_file(url, url_file)?;
     s.clients
-        .post(http, &url, &[], go_json(body), DEFAULT_TIMEOUT)
+        .post(http, &url, &[], go_json(body), TIMEOUT)
         .await?
         .default_retry()
 }
@@ -163,10 +152,7 @@ pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Resul
     req.insert("attachments".into(), vec![Json::Object(att)].into());
     r.check()?;
 
-    let url = match &c.api_url {
-        Some(u) if !u.is_empty() => u.clone(),
-        _ => secret_or_file("", &c.api_url_file)?,
-    };
+    let url = optional_or_file(&c.api_url, &c.api_url_file)?;
     let mut extra = Vec::new();
     let token = secret_or_file(&c.app_token, &c.app_token_file)?;
     if !token.is_empty() {
@@ -186,13 +172,10 @@ pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Resul
             &url,
             &extra,
             go_json(&Json::Object(req)),
-            timeout(&c.timeout),
+            timeout(&c.timeout).unwrap_or(TIMEOUT),
         )
         .await
-        .map_err(|e| SendError {
-            message: format!("channel {channel:?}: {}", e.message),
-            ..e
-        })?;
+        .map_err(|e| e.context(format_args!("channel {channel:?}")))?;
     if !(200..300).contains(&resp.status) {
         return Err(SendError {
             message: format!("channel {channel:?}: {}", resp.describe()),
@@ -377,10 +360,7 @@ pub async fn mattermost(
         }
     }
     r.check()?;
-    let url = match &c.webhook_url {
-        Some(u) if !u.is_empty() => u.clone(),
-        _ => secret_or_file("", &c.webhook_url_file)?,
-    };
+    let url = optional_or_file(&c.webhook_url, &c.webhook_url_file)?;
     if url.is_empty() {
         return Err(SendError::fatal("webhook url missing"));
     }
@@ -391,13 +371,11 @@ pub async fn mattermost(
             &url,
             &[],
             go_json(&Json::Object(req)),
-            DEFAULT_TIMEOUT,
+            TIMEOUT,
         )
         .await?;
-    resp.default_retry().map_err(|e| SendError {
-        message: format!("channel {channel:?}: {}", e.message),
-        ..e
-    })
+    resp.default_retry()
+        .map_err(|e| e.context(format_args!("channel {channel:?}")))
 }
 
 const TELEGRAM_TOO_LONG: &str = "Alertmanager notification could not be sent: message length exceeds Telegram limits.\n\t\t\tPlease check the template used for producing the message content.";
@@ -471,7 +449,7 @@ pub async fn telegram(
             &url,
             &[],
             go_json(&Json::Object(body)),
-            DEFAULT_TIMEOUT,
+            TIMEOUT,
         )
         .await
         .map_err(retry)?;

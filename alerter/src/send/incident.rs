@@ -3,18 +3,15 @@
 //! key their incidents by the SHA-256 of the group key, so later
 //! notifications of a group update the same incident.
 
-use std::time::Duration;
-
 use httpclient::Method;
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 
-use super::{go_json, secret_or_file, truncate_runes, Render, Sender};
+use super::{go_json, secret_or_file, timeout, truncate_runes, Render, Sender, TIMEOUT};
 use crate::notify::SendError;
 use crate::receiver::{OpsgenieConfig, PagerdutyConfig};
 use crate::runtime::Delivery;
 
-const TIMEOUT: Duration = Duration::from_secs(30);
 const PAGERDUTY_V1: &str = "https://events.pagerduty.com/generic/2010-04-15/create_event.json";
 const MAX_EVENT: usize = 512_000;
 
@@ -203,20 +200,16 @@ pub async fn pagerduty(
     }
     let resp = s
         .clients
-        .post(c.http_config.as_ref(), &url, &[], body, timeout(&c.timeout))
+        .post(
+            c.http_config.as_ref(),
+            &url,
+            &[],
+            body,
+            timeout(&c.timeout).unwrap_or(TIMEOUT),
+        )
         .await
-        .map_err(|e| SendError {
-            message: format!("failed to post message to PagerDuty: {}", e.message),
-            ..e
-        })?;
+        .map_err(|e| e.context("failed to post message to PagerDuty"))?;
     verdict(&resp, also, pagerduty_errors(&resp))
-}
-
-fn timeout(t: &Option<String>) -> Duration {
-    t.as_deref()
-        .and_then(|t| model::time::parse_duration(t).ok())
-        .filter(|d| !d.is_zero())
-        .unwrap_or(TIMEOUT)
 }
 
 /// Upstream's `safeSplit`: the whole trimmed, split on `sep`, empty
@@ -339,8 +332,7 @@ pub async fn opsgenie(
             ));
         }
     }
-    r.check()
-        .map_err(|e| SendError::fatal(format!("templating error: {}", e.message)))?;
+    r.check().map_err(|e| e.context("templating error"))?;
     let auth = [("authorization", format!("GenieKey {key}"))];
     for (method, url, body) in requests {
         let resp = s

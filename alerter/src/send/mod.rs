@@ -19,6 +19,7 @@ pub mod incident;
 use std::path::Path;
 use std::time::Duration;
 
+use model::yaml::Value as Yaml;
 use serde_json::Value as Json;
 use template::Value;
 
@@ -131,45 +132,33 @@ impl Render<'_> {
     /// template; with `reparse`, a rendered string that reads as YAML of
     /// another kind (a number, a list, null) becomes that value, as
     /// PagerDuty's details do upstream.
-    pub fn json(&mut self, v: &serde_yaml::Value, reparse: bool) -> Json {
-        use serde_yaml::Value as Y;
+    pub fn json(&mut self, v: &Yaml, reparse: bool) -> Json {
         match v {
-            Y::String(s) => {
+            Yaml::String(s) => {
                 let out = self.text(s);
                 if reparse {
                     // YAML 1.1's booleans, which upstream's reader knows.
-                    match out.as_str() {
-                        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
-                            return Json::Bool(true)
-                        }
-                        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
-                            return Json::Bool(false)
-                        }
-                        _ => {}
+                    if let Some(b) = crate::config::yaml11_bool(&out) {
+                        return Json::Bool(b);
                     }
-                    match serde_yaml::from_str::<Y>(&out) {
-                        Ok(Y::String(_)) | Err(_) => {}
-                        Ok(Y::Null) => return Json::Null,
-                        Ok(other) => return serde_json::to_value(other).unwrap_or(Json::Null),
+                    match model::yaml::value_from_str(&out) {
+                        Ok(Yaml::String(_)) | Err(_) => {}
+                        Ok(other) => return other,
                     }
                 }
                 out.into()
             }
-            Y::Sequence(l) => l
+            Yaml::Array(l) => l
                 .iter()
                 .map(|v| self.json(v, reparse))
                 .collect::<Vec<_>>()
                 .into(),
-            Y::Mapping(m) => m
+            Yaml::Object(m) => m
                 .iter()
-                .filter_map(|(k, v)| {
-                    let k = self.text(k.as_str()?);
-                    Some((k, self.json(v, reparse)))
-                })
+                .map(|(k, v)| (self.text(k), self.json(v, reparse)))
                 .collect::<serde_json::Map<_, _>>()
                 .into(),
-            Y::Tagged(t) => self.json(&t.value, reparse),
-            other => serde_json::to_value(other).unwrap_or(Json::Null),
+            other => other.clone(),
         }
     }
 
@@ -285,9 +274,8 @@ impl Sender {
         let body = match &c.payload {
             Some(p) => {
                 let v = r.json(p, false);
-                r.check().map_err(|e| {
-                    SendError::fatal(format!("failed to render custom payload: {}", e.message))
-                })?;
+                r.check()
+                    .map_err(|e| e.context("failed to render custom payload"))?;
                 go_json(&v)
             }
             None => go_json(&crate::notify::webhook_message(
@@ -298,10 +286,8 @@ impl Sender {
         };
         let raw = secret_or_file(&c.url, &c.url_file)?;
         let url = r.text(&raw);
-        r.check().map_err(|e| SendError {
-            message: format!("failed to template webhook URL: {}", e.message),
-            retry: false,
-        })?;
+        r.check()
+            .map_err(|e| e.context("failed to template webhook URL"))?;
         if url.is_empty() {
             return Err(SendError {
                 message: "webhook URL is empty after templating".into(),
@@ -310,17 +296,33 @@ impl Sender {
         }
         // Without a `timeout`, a post may take until the group's next
         // flush (at least 10 s), as upstream's context allows.
-        let timeout = c
-            .timeout
-            .as_deref()
-            .and_then(|t| model::time::parse_duration(t).ok())
-            .filter(|d| !d.is_zero())
+        let limit = timeout(&c.timeout)
             .unwrap_or_else(|| Duration::from_millis((d.deadline - now).max(10_000) as u64));
         let r = self
             .clients
-            .post(c.http_config.as_ref(), &url, &[], body, timeout)
+            .post(c.http_config.as_ref(), &url, &[], body, limit)
             .await?;
         r.default_retry()
+    }
+}
+
+/// How long a post to an integration may take when its `timeout` is not
+/// set.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An integration's `timeout`, when set and not zero.
+fn timeout(t: &Option<String>) -> Option<Duration> {
+    t.as_deref()
+        .and_then(|t| model::time::parse_duration(t).ok())
+        .filter(|d| !d.is_zero())
+}
+
+/// A value given inline (set and not empty) or else in a file; unlike
+/// [`secret_or_file`], the inline value wins.
+fn optional_or_file(inline: &Option<String>, file: &str) -> Result<String, SendError> {
+    match inline {
+        Some(v) if !v.is_empty() => Ok(v.clone()),
+        _ => secret_or_file("", file),
     }
 }
 
