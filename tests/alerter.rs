@@ -8,7 +8,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{free_addr, http, installed, json, peer, start_alerter, wait_for, Webhook};
+use common::{
+    assert_metrics, free_addr, http, installed, json, peer, start_alerter, wait_for, Webhook,
+};
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
@@ -82,10 +84,9 @@ fn rules_alerts_reach_the_webhook_through_the_route_tree() {
         shown.contains("<secret>") && !shown.contains(&hook.addr.to_string()),
         "{shown}"
     );
-    let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
-    assert!(
-        m.contains("alertmanager_notifications_total{integration=\"webhook\"}"),
-        "{m}"
+    assert_metrics(
+        wf.addr,
+        "alertmanager_notifications_total{integration=\"webhook\"}",
     );
 }
 
@@ -245,10 +246,9 @@ fn a_failing_webhook_gets_every_group_once_after_it_recovers() {
     // Down for several group intervals and retries.
     std::thread::sleep(Duration::from_secs(5));
     assert!(hook.bodies.lock().unwrap().is_empty());
-    let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
-    assert!(
-        m.contains("alertmanager_notifications_failed_total{integration=\"webhook\""),
-        "{m}"
+    assert_metrics(
+        wf.addr,
+        "alertmanager_notifications_failed_total{integration=\"webhook\"",
     );
     hook.failing
         .store(false, std::sync::atomic::Ordering::SeqCst);

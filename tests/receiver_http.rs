@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{
-    free_addr, http, post_json, reply, reply_chunked, reply_dripping, serve, start_logged,
-    wait_for, Server,
+    assert_metrics, free_addr, http, post_json, reply, reply_chunked, reply_dripping, serve,
+    start_logged, wait_for, Server,
 };
 
 /// Writes `am` as `dir/am.yml` and starts the server with its alerter on
@@ -298,12 +298,9 @@ receivers:
         !logged.contains("/big") && !logged.contains("/drip"),
         "a path in the log:\n{logged}"
     );
-    let metrics = http(server.addr, "GET", "/metrics", "").unwrap().1;
-    assert!(
-        metrics.contains(
-            "alertmanager_notifications_failed_total{integration=\"webhook\",reason=\"retries_exhausted\"}"
-        ),
-        "{metrics}"
+    let metrics = assert_metrics(
+        server.addr,
+        "alertmanager_notifications_failed_total{integration=\"webhook\",reason=\"retries_exhausted\"}",
     );
     // Each try is counted too (at least one per receiver before it was
     // given up).

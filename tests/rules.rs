@@ -9,7 +9,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{free_addr, http, installed, json, peer, start, start_at, wait_for, Webhook};
+use common::{
+    assert_metrics, free_addr, http, installed, json, peer, start, start_at, wait_for, Webhook,
+};
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
@@ -164,11 +166,7 @@ fn a_bad_rule_file_is_refused_and_the_old_rules_keep_running() {
             last_eval() != before
         });
     }
-    let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
-    assert!(
-        m.contains("prometheus_config_last_reload_successful 0"),
-        "{m}"
-    );
+    assert_metrics(wf.addr, "prometheus_config_last_reload_successful 0");
 }
 
 #[test]

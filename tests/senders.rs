@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_addr, http, post_json, start, start_alerter, wait_for, Killed, Webhook};
+use common::{
+    assert_metrics, free_addr, http, post_json, start, start_alerter, wait_for, Killed, Webhook,
+};
 use serde_json::Value;
 
 fn write(path: &Path, text: &str) {
@@ -247,12 +249,9 @@ receivers:
 
     // Pushover has no sender: each notification it is owed is dropped
     // and counted.
-    let metrics = http(wf.addr, "GET", "/metrics", "").unwrap().1;
-    assert!(
-        metrics.contains(
-            "alertmanager_notifications_failed_total{integration=\"pushover\",reason=\"no_sender\"}"
-        ),
-        "{metrics}"
+    let metrics = assert_metrics(
+        wf.addr,
+        "alertmanager_notifications_failed_total{integration=\"pushover\",reason=\"no_sender\"}",
     );
     for i in ["slack", "pagerduty", "opsgenie", "telegram", "webhook"] {
         assert!(

@@ -269,6 +269,14 @@ pub fn json(addr: SocketAddr, path: &str) -> Value {
         .unwrap_or_else(|e| panic!("GET {path}: status {status}, {e}: {body}"))
 }
 
+/// The server's `/metrics` page, asserted to contain `want` (the page is
+/// printed when it does not).
+pub fn assert_metrics(addr: SocketAddr, want: &str) -> String {
+    let page = http(addr, "GET", "/metrics", "").unwrap().1;
+    assert!(page.contains(want), "/metrics lacks {want:?}:\n{page}");
+    page
+}
+
 /// [`json`] for a server that may not answer yet: `None` when it does
 /// not, or not with JSON.
 pub fn try_json(addr: SocketAddr, path: &str) -> Option<Value> {
