@@ -8,7 +8,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{http, json, start, wait_for, Webhook};
+use common::{
+    assert_metrics, free_addr, http, installed, json, peer, start_alerter, wait_for, Webhook,
+};
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
@@ -34,7 +36,6 @@ fn bodies(hook: &Webhook) -> Vec<serde_json::Value> {
 fn rules_alerts_reach_the_webhook_through_the_route_tree() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Webhook::start();
-    write(&dir.path().join("am.yml"), &am_config(&hook));
     write(
         &dir.path().join("rules.yml"),
         "groups:\n  - name: g\n    rules:\n      - alert: ReplicationLag\n        expr: vector(42)\n        labels:\n          team: db\n        annotations:\n          summary: 'lag is {{ $value }}s'\n",
@@ -43,11 +44,11 @@ fn rules_alerts_reach_the_webhook_through_the_route_tree() {
         &dir.path().join("prom.yml"),
         "global:\n  evaluation_interval: 1s\n  external_labels:\n    dc: eu1\nrule_files: [rules.yml]\n",
     );
-    let am = dir.path().join("am.yml");
-    let wf = start(
-        &dir.path().join("data"),
+    let wf = start_alerter(
+        free_addr(),
+        dir.path(),
         Some(&dir.path().join("prom.yml")),
-        &["--alertmanager.config.file", am.to_str().unwrap()],
+        &am_config(&hook),
     );
     wait_for(Duration::from_secs(30), "a notification", || {
         !hook.bodies.lock().unwrap().is_empty()
@@ -83,10 +84,9 @@ fn rules_alerts_reach_the_webhook_through_the_route_tree() {
         shown.contains("<secret>") && !shown.contains(&hook.addr.to_string()),
         "{shown}"
     );
-    let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
-    assert!(
-        m.contains("alertmanager_notifications_total{integration=\"webhook\"}"),
-        "{m}"
+    assert_metrics(
+        wf.addr,
+        "alertmanager_notifications_total{integration=\"webhook\"}",
     );
 }
 
@@ -94,13 +94,8 @@ fn rules_alerts_reach_the_webhook_through_the_route_tree() {
 fn posted_alerts_and_a_bad_reload() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Webhook::start();
+    let wf = start_alerter(free_addr(), dir.path(), None, &am_config(&hook));
     let am = dir.path().join("am.yml");
-    write(&am, &am_config(&hook));
-    let wf = start(
-        &dir.path().join("data"),
-        None,
-        &["--alertmanager.config.file", am.to_str().unwrap()],
-    );
     let post = |body: &str| common::post_json(wf.addr, "/api/v2/alerts", body);
     let bad = post(r#"[{"labels": {}}]"#);
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
@@ -140,23 +135,14 @@ fn posted_alerts_and_a_bad_reload() {
 fn a_notification_is_not_sent_again_after_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Webhook::start();
-    let am = dir.path().join("am.yml");
-    write(
-        &am,
-        &format!(
-            "route:\n  receiver: hook\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
-            hook.addr
-        ),
-    );
-    let data = dir.path().join("data");
-    let addr = common::free_addr();
-    let flags = ["--alertmanager.config.file", am.to_str().unwrap()];
+    let am = hook.alertmanager_yml("group_wait: 1s, group_interval: 1s, repeat_interval: 1h");
+    let addr = free_addr();
     let body = r#"[{"labels": {"alertname": "Once"}}]"#;
     let post = |addr| {
         let out = common::post_json(addr, "/api/v2/alerts", body);
         assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     };
-    let wf = common::start_at(addr, &data, None, &flags);
+    let wf = start_alerter(addr, dir.path(), None, &am);
     post(addr);
     wait_for(Duration::from_secs(20), "the notification", || {
         hook.bodies.lock().unwrap().len() == 1
@@ -170,7 +156,7 @@ fn a_notification_is_not_sent_again_after_sigkill() {
             .unwrap_or(false)
     });
     drop(wf); // SIGKILL right after the notification
-    let _wf = common::start_at(addr, &data, None, &flags);
+    let _wf = start_alerter(addr, dir.path(), None, &am);
     // The sender posts the alert again, as Prometheus re-sends it.
     post(addr);
     // group_wait and several group intervals pass: nothing new is sent.
@@ -184,31 +170,13 @@ fn a_notification_is_not_sent_again_after_sigkill() {
 
 #[test]
 fn prometheus_sends_firing_and_resolved_through_watchfire() {
-    if std::process::Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        model::ci::skip(
-            "prometheus is not installed (Debian package prometheus; .ci/run installs it)",
-        );
+    if !installed("prometheus", "prometheus") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let hook = Webhook::start();
-    let am = dir.path().join("am.yml");
-    write(
-        &am,
-        &format!(
-            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
-            hook.addr
-        ),
-    );
-    let wf = start(
-        &dir.path().join("data"),
-        None,
-        &["--alertmanager.config.file", am.to_str().unwrap()],
-    );
+    let am = hook.alertmanager_yml("group_by: [alertname], group_wait: 0s, group_interval: 1s");
+    let wf = start_alerter(free_addr(), dir.path(), None, &am);
     // Fires for 10 s out of every 20 s.
     write(
         &dir.path().join("rules.yml"),
@@ -221,21 +189,17 @@ fn prometheus_sends_firing_and_resolved_through_watchfire() {
             wf.addr
         ),
     );
-    let prom_addr = common::free_addr();
-    let mut prom = std::process::Command::new("prometheus")
-        .arg(format!(
-            "--config.file={}",
-            dir.path().join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("prom").display()
-        ))
-        .arg(format!("--web.listen-address={prom_addr}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let _prom = peer(
+        "prometheus",
+        [
+            format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ),
+            format!("--storage.tsdb.path={}", dir.path().join("prom").display()),
+            format!("--web.listen-address={}", free_addr()),
+        ],
+    );
     let got = |status: &str| {
         bodies(&hook)
             .iter()
@@ -264,8 +228,6 @@ fn prometheus_sends_firing_and_resolved_through_watchfire() {
             .contains("/graph?g0.expr="),
         "{firing}"
     );
-    let _ = prom.kill();
-    let _ = prom.wait();
 }
 
 #[test]
@@ -274,29 +236,19 @@ fn a_failing_webhook_gets_every_group_once_after_it_recovers() {
     let hook = Webhook::start();
     hook.failing
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let am = dir.path().join("am.yml");
-    write(
-        &am,
-        &format!(
-            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
-            hook.addr
-        ),
+    let am = hook.alertmanager_yml(
+        "group_by: [alertname], group_wait: 0s, group_interval: 1s, repeat_interval: 1h",
     );
-    let wf = start(
-        &dir.path().join("data"),
-        None,
-        &["--alertmanager.config.file", am.to_str().unwrap()],
-    );
+    let wf = start_alerter(free_addr(), dir.path(), None, &am);
     let body = r#"[{"labels": {"alertname": "A"}}, {"labels": {"alertname": "B"}}, {"labels": {"alertname": "C"}}]"#;
     let out = common::post_json(wf.addr, "/api/v2/alerts", body);
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     // Down for several group intervals and retries.
     std::thread::sleep(Duration::from_secs(5));
     assert!(hook.bodies.lock().unwrap().is_empty());
-    let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
-    assert!(
-        m.contains("alertmanager_notifications_failed_total{integration=\"webhook\""),
-        "{m}"
+    assert_metrics(
+        wf.addr,
+        "alertmanager_notifications_failed_total{integration=\"webhook\"",
     );
     hook.failing
         .store(false, std::sync::atomic::Ordering::SeqCst);

@@ -3,20 +3,16 @@
 //! of `amtool check-config` and the receivers of `amtool config routes
 //! test`.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn corpus() -> Option<PathBuf> {
-    model::ci::shared("conformance/alertmanager/amtool")
-}
+use std::process::Command;
 
 #[test]
 fn amtool_cases() {
-    let Some(dir) = corpus() else {
+    let Some((dir, exp)) = common::corpus("conformance/alertmanager/amtool", "expected.json")
+    else {
         return;
     };
-    let exp: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     for c in exp["check_config"].as_array().unwrap() {
         let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
             .args(["check", "alertmanager"])

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{free_addr, start_at, wait_for, Webhook};
+use common::{free_addr, installed, start_alerter, wait_for, Webhook};
 
 fn amtool(addr: std::net::SocketAddr, args: &[&str]) -> (bool, String) {
     let out = Command::new("amtool")
@@ -25,27 +25,14 @@ fn amtool(addr: std::net::SocketAddr, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn amtool_silences_and_alerts() {
-    if Command::new("amtool").arg("--version").output().is_err() {
-        model::ci::skip(
-            "amtool is not installed (Debian package prometheus-alertmanager; .ci/run installs it)",
-        );
+    if !installed("amtool", "prometheus-alertmanager") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let hook = Webhook::start();
-    let am = dir.path().join("am.yml");
-    std::fs::write(
-        &am,
-        format!(
-            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
-            hook.addr
-        ),
-    )
-    .unwrap();
-    let data = dir.path().join("data");
+    let am = hook.alertmanager_yml("group_by: [alertname], group_wait: 1s, group_interval: 2s");
     let addr = free_addr();
-    let flags = ["--alertmanager.config.file", am.to_str().unwrap()];
-    let wf = start_at(addr, &data, None, &flags);
+    let wf = start_alerter(addr, dir.path(), None, &am);
 
     let (ok, id) = amtool(
         addr,
@@ -62,7 +49,7 @@ fn amtool_silences_and_alerts() {
     let id = id.trim().to_string();
     // Killed at once: the silence must already be on disk.
     drop(wf);
-    let wf = start_at(addr, &data, None, &flags);
+    let wf = start_alerter(addr, dir.path(), None, &am);
     let _ = &wf;
     let (ok, q) = amtool(addr, &["silence", "query"]);
     assert!(ok && q.contains(&id) && q.contains("maintenance"), "{q}");

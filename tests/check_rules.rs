@@ -2,12 +2,9 @@
 //! `../shared/conformance/promtool/cases.json`: promtool's exit code, and
 //! the duplicate rules it reports.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn corpus() -> Option<PathBuf> {
-    model::ci::shared("conformance/promtool")
-}
+use std::process::Command;
 
 /// Cases that cannot pass yet, each with the reason.
 const KNOWN: &[(&str, &str)] = &[(
@@ -17,15 +14,7 @@ const KNOWN: &[(&str, &str)] = &[(
 
 #[test]
 fn check_rules_cases() {
-    let Some(dir) = corpus() else {
-        return;
-    };
-    let cases: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
-    let cases = cases["check_rules"].as_array().unwrap();
-    let (mut passed, mut unexpected, mut known) = (0, Vec::new(), Vec::new());
-    for c in cases {
-        let name = c["upstream_test"].as_str().unwrap();
+    common::promtool_cases("check_rules", KNOWN, |dir, c| {
         let file = dir.join(c["file"].as_str().unwrap());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_watchfire"));
         cmd.args(["check", "rules"]);
@@ -63,16 +52,11 @@ fn check_rules_cases() {
             }
         }
         if problems.is_empty() {
-            passed += 1;
-        } else if let Some((_, why)) = KNOWN.iter().find(|(k, _)| *k == name) {
-            known.push(format!("{name}: {} (known: {why})", problems.join("; ")));
-        } else {
-            unexpected.push(format!("{name}: {}\n{stdout}", problems.join("; ")));
+            return Ok(());
         }
-    }
-    println!("check_rules: {passed} of {} cases as promtool", cases.len());
-    for k in &known {
-        println!("  not yet: {k}");
-    }
-    assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
+        Err(common::Failure {
+            problem: problems.join("; "),
+            printed: stdout.into_owned(),
+        })
+    });
 }

@@ -12,14 +12,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
-
-/// The reviewed list: the ids of the queries known to fail.
-fn known_failures() -> BTreeSet<String> {
-    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compliance/known_failures.txt");
-    model::ci::known_failures(&list).into_keys().collect()
-}
 
 #[test]
 fn public_set_matches_prometheus() {
@@ -77,14 +70,7 @@ fn public_set_matches_prometheus() {
         failed,
         "compare.py counts {failed} failures but lists {failing:?}"
     );
-    let known = known_failures();
-    let unexpected: Vec<&String> = failing.difference(&known).collect();
-    let fixed: Vec<&String> = known.difference(&failing).collect();
-    assert!(
-        unexpected.is_empty() && fixed.is_empty(),
-        "failing but not on tests/compliance/known_failures.txt: {unexpected:?}; \
-         listed but passing (remove them from the list): {fixed:?}"
-    );
+    common::assert_known_failures("tests/compliance/known_failures.txt", &failing);
     grafana_queries(s.addr);
 }
 

@@ -10,10 +10,10 @@ mod common;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{free_addr, http, json, wait_for};
+use common::{free_addr, http, json, start_logged, wait_for, Server};
 
 struct Mount(PathBuf);
 
@@ -23,22 +23,13 @@ impl Drop for Mount {
     }
 }
 
-fn spawn(addr: std::net::SocketAddr, data: &Path, config: &Path, log: &Path) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .arg("--web.listen-address")
-        .arg(addr.to_string())
-        .arg("--storage.tsdb.path")
-        .arg(data)
-        .arg("--config.file")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    wait_for(Duration::from_secs(20), "server to listen", || {
-        http(addr, "GET", "/-/ready", "").is_ok_and(|r| r.0 == 200)
-    });
-    child
+fn spawn(addr: std::net::SocketAddr, data: &Path, config: &Path, log: &Path) -> Server {
+    start_logged(
+        addr,
+        data,
+        &["--config.file", config.to_str().unwrap()],
+        log,
+    )
 }
 
 fn metric(addr: std::net::SocketAddr, name: &str) -> f64 {
@@ -85,7 +76,7 @@ fn the_server_on_a_full_disk_says_so_and_recovers() {
     .unwrap();
     let data = fs.join("data");
     let log = dir.path().join("watchfire.log");
-    let mut server = spawn(addr, &data, &config, &log);
+    let server = spawn(addr, &data, &config, &log);
     wait_for(Duration::from_secs(20), "some scrapes", || {
         up_samples(addr) >= 3
     });
@@ -152,12 +143,9 @@ fn the_server_on_a_full_disk_says_so_and_recovers() {
     let acked = up_samples(addr);
 
     // SIGKILL and restart: no damage, nothing acknowledged lost.
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let mut server = spawn(addr, &data, &config, &dir.path().join("second.log"));
+    drop(server);
+    let _server = spawn(addr, &data, &config, &dir.path().join("second.log"));
     let info = json(addr, "/api/v1/status/runtimeinfo");
     assert_eq!(info["data"]["corruptionCount"], 0, "{info}");
     assert!(up_samples(addr) >= acked, "{} < {acked}", up_samples(addr));
-    server.kill().unwrap();
-    let _ = server.wait();
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{reply, serve};
+use common::{reply, reply_chunked, reply_dripping, serve};
 
 fn targets(addr: SocketAddr) -> Vec<Value> {
     common::json(addr, "/api/v1/targets")["data"]["activeTargets"]
@@ -139,32 +139,16 @@ scrape_configs:
 fn oversized_and_dripping_bodies_fail_with_a_reason() {
     let (t, _) = serve(
         "127.0.0.1",
-        Arc::new(|path, c| match path {
-            // Chunked, so the limit is found while reading, not from a
-            // Content-Length.
-            "/big" => {
-                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
-                let line = format!("big{{v=\"{}\"}} 1\n", "x".repeat(500));
-                for _ in 0..10 {
-                    let _ = write!(c, "{:x}\r\n{line}\r\n", line.len());
+        Arc::new(|path, c| {
+            let text = "Content-Type: text/plain; version=0.0.4\r\n";
+            match path {
+                "/big" => {
+                    let line = format!("big{{v=\"{}\"}} 1\n", "x".repeat(500));
+                    reply_chunked(c, text, &line, 10);
                 }
-                let _ = c.write_all(b"0\r\n\r\n");
+                "/drip" => reply_dripping(c, text),
+                _ => reply(c, "200 OK", text, b"fine 1\n"),
             }
-            "/drip" => {
-                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: 100\r\nConnection: close\r\n\r\n");
-                for _ in 0..100 {
-                    if c.write_all(b"#").is_err() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-            _ => reply(
-                c,
-                "200 OK",
-                "Content-Type: text/plain; version=0.0.4\r\n",
-                b"fine 1\n",
-            ),
         }),
     );
     let dir = tempfile::tempdir().unwrap();

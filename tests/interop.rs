@@ -4,74 +4,17 @@
 //! names and series. Skips with a printed reason when the packages are
 //! missing (`.ci/run` installs them).
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::{free_addr, installed, peer, start, try_json};
 use serde_json::Value;
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn get(addr: SocketAddr, path: &str) -> Option<Value> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).ok()?;
-    let text = String::from_utf8_lossy(&out).to_string();
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut b = String::new();
-        let mut rest = body;
-        while let Some((size, after)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).ok()?;
-            if n == 0 || after.len() < n {
-                break;
-            }
-            b.push_str(&after[..n]);
-            rest = after[n..].trim_start_matches("\r\n");
-        }
-        b
-    } else {
-        body.to_string()
-    };
-    serde_json::from_str(&body).ok()
-}
-
-fn found(bin: &str) -> bool {
-    Command::new(bin)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
-
 fn series(addr: SocketAddr, start: i64, end: i64) -> BTreeSet<String> {
-    let v = get(
+    let v = try_json(
         addr,
         &format!("/api/v1/series?match[]=%7Bjob%3D%22node%22%7D&start={start}&end={end}"),
     )
@@ -107,52 +50,28 @@ fn canonical(series: &BTreeSet<String>) -> BTreeSet<String> {
 #[test]
 fn node_exporter_and_prometheus_side_by_side() {
     for bin in ["prometheus-node-exporter", "prometheus"] {
-        if !found(bin) {
-            model::ci::skip(&format!(
-                "{bin} not installed (.ci/run installs it with apt-get)"
-            ));
+        if !installed(bin, bin) {
             return;
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let node = free();
-    let _node = Proc(
-        Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address={node}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let node = free_addr();
+    let _node = peer(
+        "prometheus-node-exporter",
+        [format!("--web.listen-address={node}")],
     );
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(&cfg, format!("global:\n  scrape_interval: 2s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['{node}']\n")).unwrap();
-    let wf = free();
-    let _wf = Proc(
-        Command::new(env!("CARGO_BIN_EXE_watchfire"))
-            .arg("--config.file")
-            .arg(&cfg)
-            .arg("--web.listen-address")
-            .arg(wf.to_string())
-            .arg("--storage.tsdb.path")
-            .arg(dir.path().join("wf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let prom = free();
-    let _prom = Proc(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--web.listen-address={prom}"))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("prom").display()
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let watchfire = start(&dir.path().join("wf"), Some(&cfg), &[]);
+    let wf = watchfire.addr;
+    let prom = free_addr();
+    let _prom = peer(
+        "prometheus",
+        [
+            format!("--config.file={}", cfg.display()),
+            format!("--web.listen-address={prom}"),
+            format!("--storage.tsdb.path={}", dir.path().join("prom").display()),
+        ],
     );
     // Both have scraped the node exporter successfully, three times.
     let start_s = std::time::SystemTime::now()
@@ -162,7 +81,7 @@ fn node_exporter_and_prometheus_side_by_side() {
     let t0 = Instant::now();
     loop {
         let up = |addr| {
-            get(addr, "/api/v1/targets").is_some_and(|v| {
+            try_json(addr, "/api/v1/targets").is_some_and(|v| {
                 v["data"]["activeTargets"]
                     .as_array()
                     .is_some_and(|a| a.iter().any(|t| t["health"] == "up"))
@@ -203,7 +122,7 @@ fn node_exporter_and_prometheus_side_by_side() {
         "series differ:\nonly watchfire: {only_ours:#?}\nonly prometheus: {only_theirs:#?}"
     );
     let names = |addr| {
-        get(addr, "/api/v1/labels?match[]=%7Bjob%3D%22node%22%7D").map(|v| v["data"].clone())
+        try_json(addr, "/api/v1/labels?match[]=%7Bjob%3D%22node%22%7D").map(|v| v["data"].clone())
     };
     assert_eq!(names(wf), names(prom), "label names differ");
 }

@@ -5,15 +5,10 @@
 //! Skipped evals (native histograms, syntax the parser lacks) are listed
 //! with their reasons. Under `CI=true` a missing corpus fails.
 
-use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-/// The `file:line` entries of the reviewed list.
-fn known_failures() -> BTreeSet<String> {
-    let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("promql/tests/corpus/known_failures.txt");
-    model::ci::known_failures(&list).into_keys().collect()
-}
+use std::collections::BTreeSet;
+use std::process::Command;
 
 #[test]
 fn conformance_scripts() {
@@ -51,14 +46,7 @@ fn conformance_scripts() {
         failed.is_empty(),
         "exit status and failures disagree"
     );
-    let known = known_failures();
-    let unexpected: Vec<&String> = failed.difference(&known).collect();
-    let fixed: Vec<&String> = known.difference(&failed).collect();
-    assert!(
-        unexpected.is_empty() && fixed.is_empty(),
-        "failing but not on promql/tests/corpus/known_failures.txt: {unexpected:?}; \
-         listed but passing (remove them from the list): {fixed:?}"
-    );
+    common::assert_known_failures("promql/tests/corpus/known_failures.txt", &failed);
     // A file that does not exist is an error, not a pass.
     let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
         .args(["promql-test", "/nonexistent/x.test"])

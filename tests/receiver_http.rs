@@ -11,46 +11,31 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{free_addr, http, post_json, reply, serve, wait_for};
+use common::{
+    assert_metrics, free_addr, http, post_json, reply, reply_chunked, reply_dripping, serve,
+    start_logged, wait_for, Server,
+};
 
-/// The server with the alerter on `am`, its log (stderr) in `log`.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+/// Writes `am` as `dir/am.yml` and starts the server with its alerter on
+/// it, its log (stderr) in `dir/log`.
+fn spawn(dir: &Path, am: &str) -> Server {
+    let path = dir.join("am.yml");
+    std::fs::write(&path, am).unwrap();
+    let flags = ["--alertmanager.config.file", path.to_str().unwrap()];
+    start_logged(free_addr(), &dir.join("data"), &flags, &dir.join("log"))
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(data: &Path, am: &Path, log: &Path) -> Server {
-    let addr = free_addr();
-    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
-        .arg("--web.listen-address")
-        .arg(addr.to_string())
-        .arg("--storage.tsdb.path")
-        .arg(data)
-        .arg("--alertmanager.config.file")
-        .arg(am)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let s = Server { child, addr };
-    wait_for(Duration::from_secs(20), "server to listen", || {
-        http(addr, "GET", "/-/ready", "").is_ok_and(|r| r.0 == 200)
-    });
-    s
+/// An alertmanager.yml whose one receiver, `hooks`, gets every alert
+/// and has the `webhook_configs` entries `webhooks` (YAML lines).
+fn hooks(webhooks: &str) -> String {
+    format!(
+        "route:\n  receiver: hooks\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n  - name: hooks\n    webhook_configs:\n{webhooks}"
+    )
 }
 
 const ALERT: &str = r#"[{"labels":{"alertname":"ApiDown"},"startsAt":"2026-01-01T00:00:00Z"}]"#;
@@ -110,18 +95,10 @@ fn webhook_redirects_to_another_host_carry_no_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let header_file = dir.path().join("hdr.txt");
     std::fs::write(&header_file, "file-header-secret\n").unwrap();
-    let am = dir.path().join("am.yml");
-    std::fs::write(
-        &am,
-        format!(
-            r#"route:
-  receiver: hooks
-  group_wait: 0s
-  group_interval: 1s
-receivers:
-  - name: hooks
-    webhook_configs:
-      - url: http://{a}/cross-basic
+    let server = spawn(
+        dir.path(),
+        &hooks(&format!(
+            r#"      - url: http://{a}/cross-basic
         http_config:
           basic_auth: {{username: wf, password: hook-password}}
           http_headers:
@@ -139,10 +116,8 @@ receivers:
             X-Secret: {{secrets: [same-secret]}}
 "#,
             file = header_file.display()
-        ),
-    )
-    .unwrap();
-    let server = spawn(&dir.path().join("data"), &am, &dir.path().join("log"));
+        )),
+    );
     post_json(server.addr, "/api/v2/alerts", ALERT);
     let want_b = ["/landed-basic", "/landed-bearer", "/landed-userinfo"];
     wait_for(
@@ -267,37 +242,16 @@ fn oversized_and_dripping_answers_fail_in_the_log_and_the_metric() {
     let (t, _) = serve(
         "127.0.0.1",
         Arc::new(|path, c| match path {
-            // Chunked, so the limit (1 MiB) is found while reading, not
-            // from a Content-Length.
-            "/big" => {
-                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
-                let chunk = "x".repeat(64 << 10);
-                for _ in 0..40 {
-                    if write!(c, "{:x}\r\n{chunk}\r\n", chunk.len()).is_err() {
-                        return;
-                    }
-                }
-                let _ = c.write_all(b"0\r\n\r\n");
-            }
-            "/drip" => {
-                let _ = c.write_all(
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n",
-                );
-                for _ in 0..100 {
-                    if c.write_all(b"#").is_err() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
+            // 2.5 MiB, over the 1 MiB limit.
+            "/big" => reply_chunked(c, "Content-Type: text/plain\r\n", &"x".repeat(64 << 10), 40),
+            "/drip" => reply_dripping(c, ""),
             _ => reply(c, "200 OK", "", b""),
         }),
     );
     let dir = tempfile::tempdir().unwrap();
-    let am = dir.path().join("am.yml");
-    std::fs::write(
-        &am,
-        format!(
+    let server = spawn(
+        dir.path(),
+        &format!(
             r#"route:
   receiver: big
   group_wait: 0s
@@ -318,10 +272,8 @@ receivers:
         timeout: 1s
 "#
         ),
-    )
-    .unwrap();
-    let log = dir.path().join("watchfire.log");
-    let server = spawn(&dir.path().join("data"), &am, &log);
+    );
+    let log = dir.path().join("log");
     post_json(server.addr, "/api/v2/alerts", ALERT);
     let failed = "alertmanager_notifications_failed_total{integration=\"webhook\"";
     wait_for(
@@ -346,12 +298,9 @@ receivers:
         !logged.contains("/big") && !logged.contains("/drip"),
         "a path in the log:\n{logged}"
     );
-    let metrics = http(server.addr, "GET", "/metrics", "").unwrap().1;
-    assert!(
-        metrics.contains(
-            "alertmanager_notifications_failed_total{integration=\"webhook\",reason=\"retries_exhausted\"}"
-        ),
-        "{metrics}"
+    let metrics = assert_metrics(
+        server.addr,
+        "alertmanager_notifications_failed_total{integration=\"webhook\",reason=\"retries_exhausted\"}",
     );
     // Each try is counted too (at least one per receiver before it was
     // given up).
@@ -383,28 +332,18 @@ fn oauth2_and_proxies_apply_to_notifications() {
         }),
     );
     let dir = tempfile::tempdir().unwrap();
-    let am = dir.path().join("am.yml");
-    std::fs::write(
-        &am,
-        format!(
-            r#"route:
-  receiver: hooks
-  group_wait: 0s
-  group_interval: 1s
-receivers:
-  - name: hooks
-    webhook_configs:
-      - url: http://{p}/hook
+    let server = spawn(
+        dir.path(),
+        &hooks(&format!(
+            r#"      - url: http://{p}/hook
         http_config:
           oauth2: {{client_id: id, client_secret: csecret, token_url: 'http://{p}/token'}}
       - url: http://proxied.invalid:9/via-proxy
         http_config:
           proxy_url: http://{p}
 "#
-        ),
-    )
-    .unwrap();
-    let server = spawn(&dir.path().join("data"), &am, &dir.path().join("log"));
+        )),
+    );
     post_json(server.addr, "/api/v2/alerts", ALERT);
     // An http:// request through a proxy names the whole URL.
     let proxied = "http://proxied.invalid:9/via-proxy";

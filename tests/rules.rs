@@ -6,19 +6,12 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{free_addr, http, json, start, start_at, wait_for, Webhook};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{
+    assert_metrics, free_addr, http, installed, json, peer, start, start_at, wait_for, Webhook,
+};
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
@@ -26,36 +19,24 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn alerts_reach_a_real_alertmanager() {
-    let Ok(am_bin) = which("prometheus-alertmanager") else {
-        model::ci::skip("prometheus-alertmanager is not installed (Debian package prometheus-alertmanager; .ci/run installs it)");
+    if !installed("prometheus-alertmanager", "prometheus-alertmanager") {
         return;
-    };
+    }
     let dir = tempfile::tempdir().unwrap();
     let hook = Webhook::start();
     let am_addr = free_addr();
     write(
         &dir.path().join("am.yml"),
-        &format!(
-            "route:\n  receiver: hook\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
-            hook.addr
-        ),
+        &hook.alertmanager_yml("group_wait: 0s, group_interval: 1s, repeat_interval: 1h"),
     );
-    let am = Killed(
-        Command::new(am_bin)
-            .arg(format!(
-                "--config.file={}",
-                dir.path().join("am.yml").display()
-            ))
-            .arg(format!("--web.listen-address={am_addr}"))
-            .arg("--cluster.listen-address=")
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("am-data").display()
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let am = peer(
+        "prometheus-alertmanager",
+        [
+            format!("--config.file={}", dir.path().join("am.yml").display()),
+            format!("--web.listen-address={am_addr}"),
+            "--cluster.listen-address=".to_string(),
+            format!("--storage.path={}", dir.path().join("am-data").display()),
+        ],
     );
     wait_for(Duration::from_secs(20), "alertmanager to listen", || {
         http(am_addr, "GET", "/-/ready", "")
@@ -185,11 +166,7 @@ fn a_bad_rule_file_is_refused_and_the_old_rules_keep_running() {
             last_eval() != before
         });
     }
-    let m = http(wf.addr, "GET", "/metrics", "").unwrap().1;
-    assert!(
-        m.contains("prometheus_config_last_reload_successful 0"),
-        "{m}"
-    );
+    assert_metrics(wf.addr, "prometheus_config_last_reload_successful 0");
 }
 
 #[test]
@@ -286,13 +263,4 @@ fn for_state_survives_sigkill() {
         fired_at - active1
     );
     drop(wf);
-}
-
-fn which(name: &str) -> Result<std::path::PathBuf, ()> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or(())
 }

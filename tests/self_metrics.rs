@@ -7,21 +7,12 @@
 mod common;
 
 use collector::exposition::{parse, Entry, Format, MetricType};
-use common::{free_addr, http, post_json, start_at, wait_for, Webhook};
+use common::{free_addr, http, post_json, start_alerter, wait_for, Webhook};
 
 #[test]
 fn metrics_have_prometheus_names_types_and_labels() {
     let dir = tempfile::tempdir().unwrap();
     let hook = Webhook::start();
-    let am = dir.path().join("alertmanager.yml");
-    std::fs::write(
-        &am,
-        format!(
-            "route:\n  receiver: hook\n  group_wait: 0s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
-            hook.addr
-        ),
-    )
-    .unwrap();
     // Scrapes itself every second, so intervals are observed soon.
     let addr = free_addr();
     let rules = dir.path().join("rules.yml");
@@ -40,11 +31,11 @@ fn metrics_have_prometheus_names_types_and_labels() {
         ),
     )
     .unwrap();
-    let s = start_at(
+    let s = start_alerter(
         addr,
-        &dir.path().join("data"),
+        dir.path(),
         Some(&config),
-        &["--alertmanager.config.file", am.to_str().unwrap()],
+        &hook.alertmanager_yml("group_wait: 0s"),
     );
     post_json(
         s.addr,

@@ -8,10 +8,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_addr, http, post_json, start, wait_for, Webhook};
+use common::{
+    assert_metrics, free_addr, http, post_json, start, start_alerter, wait_for, Killed, Webhook,
+};
 use serde_json::Value;
 
 fn write(path: &Path, text: &str) {
@@ -247,12 +249,9 @@ receivers:
 
     // Pushover has no sender: each notification it is owed is dropped
     // and counted.
-    let metrics = http(wf.addr, "GET", "/metrics", "").unwrap().1;
-    assert!(
-        metrics.contains(
-            "alertmanager_notifications_failed_total{integration=\"pushover\",reason=\"no_sender\"}"
-        ),
-        "{metrics}"
+    let metrics = assert_metrics(
+        wf.addr,
+        "alertmanager_notifications_failed_total{integration=\"pushover\",reason=\"no_sender\"}",
     );
     for i in ["slack", "pagerduty", "opsgenie", "telegram", "webhook"] {
         assert!(
@@ -305,28 +304,30 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
-/// A Python that has aiosmtpd, if any.
+/// A Python that has aiosmtpd; `None` after saying there is none (with
+/// [`model::ci::skip`], a failure under CI).
 fn python_with_aiosmtpd() -> Option<&'static str> {
-    ["python3", "/usr/bin/python3"].into_iter().find(|p| {
+    let found = ["python3", "/usr/bin/python3"].into_iter().find(|p| {
         Command::new(p)
             .args(["-c", "import aiosmtpd"])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
-    })
+    });
+    if found.is_none() {
+        model::ci::skip(
+            "no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)",
+        );
+    }
+    found
 }
 
+/// An SMTP server that writes each mail it accepts into `dir`; killed on
+/// drop.
 struct Smtp {
-    child: Child,
+    _child: Killed,
     port: u16,
     dir: PathBuf,
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn smtp(python: &str, dir: &Path, extra: &[&str]) -> Smtp {
@@ -349,7 +350,7 @@ fn smtp(python: &str, dir: &Path, extra: &[&str]) -> Smtp {
         .unwrap();
     assert_eq!(line.trim(), "ready", "the SMTP server did not start");
     Smtp {
-        child,
+        _child: Killed(child),
         port,
         dir: out,
     }
@@ -436,13 +437,8 @@ fn check_mail(m: &Value) {
 /// Starts Watchfire with an email receiver (its `extra` settings) sending
 /// to `server`, posts one alert and waits for its mail.
 fn first_mail(dir: &Path, server: &Smtp, extra: &str) -> (common::Server, PathBuf, Value) {
+    let wf = start_alerter(free_addr(), dir, None, &email_config(server, extra));
     let am = dir.join("am.yml");
-    write(&am, &email_config(server, extra));
-    let wf = start(
-        &dir.join("data"),
-        None,
-        &["--alertmanager.config.file", am.to_str().unwrap()],
-    );
     post_json(wf.addr, "/api/v2/alerts", &alert("ApiDown", None));
     wait_for(Duration::from_secs(30), "an email", || {
         !mails(server).is_empty()
@@ -469,9 +465,6 @@ fn tls_smtp(python: &str, dir: &Path, extra: &[&str]) -> (Smtp, PathBuf) {
 #[test]
 fn email_reaches_a_real_smtp_server_in_plain_text() {
     let Some(python) = python_with_aiosmtpd() else {
-        model::ci::skip(
-            "no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)",
-        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -501,9 +494,6 @@ fn email_reaches_a_real_smtp_server_in_plain_text() {
 #[test]
 fn email_with_starttls_and_auth() {
     let Some(python) = python_with_aiosmtpd() else {
-        model::ci::skip(
-            "no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)",
-        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -543,9 +533,6 @@ fn email_with_starttls_and_auth() {
 #[test]
 fn email_with_implicit_tls() {
     let Some(python) = python_with_aiosmtpd() else {
-        model::ci::skip(
-            "no python3 with aiosmtpd (Debian package python3-aiosmtpd; .ci/run installs it)",
-        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -3,12 +3,9 @@
 //! every unit-test file, with `--run` and `--ignore-unknown-fields` where
 //! a case gives them.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn corpus() -> Option<PathBuf> {
-    model::ci::shared("conformance/promtool")
-}
+use std::process::Command;
 
 /// Cases that cannot pass, each with the reason.
 const KNOWN: &[(&str, &str)] = &[(
@@ -19,15 +16,7 @@ const KNOWN: &[(&str, &str)] = &[(
 
 #[test]
 fn test_rules_cases() {
-    let Some(dir) = corpus() else {
-        return;
-    };
-    let cases: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
-    let cases = cases["test_rules"].as_array().unwrap();
-    let (mut passed, mut unexpected, mut known) = (0, Vec::new(), Vec::new());
-    for c in cases {
-        let name = c["upstream_test"].as_str().unwrap();
+    common::promtool_cases("test_rules", KNOWN, |dir, c| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_watchfire"));
         cmd.args(["test", "rules"]);
         for r in c["run"].as_array().into_iter().flatten() {
@@ -42,24 +31,15 @@ fn test_rules_cases() {
             .unwrap();
         let want = c["exit_code"].as_i64().unwrap() as i32;
         if out.status.code() == Some(want) {
-            passed += 1;
-            continue;
+            return Ok(());
         }
-        let problem = format!(
-            "{name} ({}): exit {:?}, want {want}\n{}{}",
-            c["file"],
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        match KNOWN.iter().find(|(k, _)| *k == name) {
-            Some((_, why)) => known.push(format!("{name}: known: {why}")),
-            None => unexpected.push(problem),
-        }
-    }
-    println!("test_rules: {passed} of {} cases as promtool", cases.len());
-    for k in &known {
-        println!("  not yet: {k}");
-    }
-    assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
+        Err(common::Failure {
+            problem: format!("{}: exit {:?}, want {want}", c["file"], out.status.code()),
+            printed: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        })
+    });
 }

@@ -16,49 +16,73 @@ fn yes() -> bool {
     true
 }
 
-/// `http_config`: how to reach a server. In `prometheus.yml` its keys sit
-/// directly in a scrape, discovery or alerting section (`#[serde(flatten)]`
-/// it there, after which no other field of that struct may be flattened
-/// before it); Alertmanager nests it under `http_config:`.
-#[derive(Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub basic_auth: Option<BasicAuthConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<AuthorizationConfig>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oauth2: Option<OAuth2Config>,
-    /// Deprecated upstream in favour of `authorization`, still accepted
-    /// there and here.
-    #[serde(default, skip_serializing_if = "Secret::is_empty")]
-    pub bearer_token: Secret,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub bearer_token_file: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes")]
-    pub enable_http2: bool,
-    /// `http://[user:password@]host:port`; the password prints masked.
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        serialize_with = "masked_url"
-    )]
-    pub proxy_url: String,
-    /// Comma-separated hosts, domains and CIDRs that bypass the proxy.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub no_proxy: String,
-    /// Take the proxy from `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub proxy_from_environment: bool,
-    /// Headers sent to the proxy with `CONNECT`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub http_headers: BTreeMap<String, HeaderConfig>,
+/// Declares a struct that holds the proxy keys inline, at the place
+/// marked `@proxy`: `http_config`, `oauth2` and [`ProxyConfig`] itself
+/// share the four keys, their defaults and how they print (upstream
+/// embeds its `ProxyConfig` in the first two the same way).
+macro_rules! with_proxy_keys {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $($(#[$before_attr:meta])* pub $before:ident: $before_ty:ty,)*
+            @proxy
+            $(, $(#[$after_attr:meta])* pub $after:ident: $after_ty:ty)* $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct $name {
+            $($(#[$before_attr])* pub $before: $before_ty,)*
+            /// `http://[user:password@]host:port`; the password prints masked.
+            #[serde(
+                default,
+                skip_serializing_if = "String::is_empty",
+                serialize_with = "masked_url"
+            )]
+            pub proxy_url: String,
+            /// Comma-separated hosts, domains and CIDRs that bypass the proxy.
+            #[serde(default, skip_serializing_if = "String::is_empty")]
+            pub no_proxy: String,
+            /// Take the proxy from `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`.
+            #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+            pub proxy_from_environment: bool,
+            /// Headers sent to the proxy with `CONNECT`.
+            #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+            pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
+            $($(#[$after_attr])* pub $after: $after_ty,)*
+        }
+    };
+}
+
+with_proxy_keys! {
+    /// `http_config`: how to reach a server. In `prometheus.yml` its keys sit
+    /// directly in a scrape, discovery or alerting section (`#[serde(flatten)]`
+    /// it there, after which no other field of that struct may be flattened
+    /// before it); Alertmanager nests it under `http_config:`.
+    #[derive(Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct HttpConfig {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub basic_auth: Option<BasicAuthConfig>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub authorization: Option<AuthorizationConfig>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub oauth2: Option<OAuth2Config>,
+        /// Deprecated upstream in favour of `authorization`, still accepted
+        /// there and here.
+        #[serde(default, skip_serializing_if = "Secret::is_empty")]
+        pub bearer_token: Secret,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        pub bearer_token_file: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tls_config: Option<TlsConfig>,
+        #[serde(default = "yes")]
+        pub follow_redirects: bool,
+        #[serde(default = "yes")]
+        pub enable_http2: bool,
+        @proxy,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub http_headers: BTreeMap<String, HeaderConfig>,
+    }
 }
 
 impl Default for HttpConfig {
@@ -116,66 +140,40 @@ impl AuthorizationConfig {
     }
 }
 
-/// OAuth2 client credentials (`grant_type` `client_credentials`, the
-/// only one implemented); the token endpoint is reached with the
-/// section's own `tls_config` and proxy.
-#[derive(Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct OAuth2Config {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub client_id: String,
-    #[serde(default, skip_serializing_if = "Secret::is_empty")]
-    pub client_secret: Secret,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub client_secret_file: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub grant_type: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scopes: Vec<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub token_url: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub endpoint_params: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_config: Option<TlsConfig>,
-    /// `http://[user:password@]host:port`; the password prints masked.
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        serialize_with = "masked_url"
-    )]
-    pub proxy_url: String,
-    /// Comma-separated hosts, domains and CIDRs that bypass the proxy.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub no_proxy: String,
-    /// Take the proxy from `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub proxy_from_environment: bool,
-    /// Headers sent to the proxy with `CONNECT`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
+with_proxy_keys! {
+    /// OAuth2 client credentials (`grant_type` `client_credentials`, the
+    /// only one implemented); the token endpoint is reached with the
+    /// section's own `tls_config` and proxy.
+    #[derive(Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct OAuth2Config {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        pub client_id: String,
+        #[serde(default, skip_serializing_if = "Secret::is_empty")]
+        pub client_secret: Secret,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        pub client_secret_file: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        pub grant_type: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub scopes: Vec<String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        pub token_url: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        pub endpoint_params: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub tls_config: Option<TlsConfig>,
+        @proxy
+    }
 }
 
-/// Proxy settings: the keys `http_config` and `oauth2` hold inline
-/// (see [`HttpConfig::proxy`]).
-#[derive(Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-pub struct ProxyConfig {
-    /// `http://[user:password@]host:port`; the password prints masked.
-    #[serde(
-        default,
-        skip_serializing_if = "String::is_empty",
-        serialize_with = "masked_url"
-    )]
-    pub proxy_url: String,
-    /// Comma-separated hosts, domains and CIDRs that bypass the proxy.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub no_proxy: String,
-    /// Take the proxy from `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub proxy_from_environment: bool,
-    /// Headers sent to the proxy with `CONNECT`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub proxy_connect_header: BTreeMap<String, Vec<Secret>>,
+with_proxy_keys! {
+    /// Proxy settings: the keys `http_config` and `oauth2` hold inline
+    /// (see [`HttpConfig::proxy`]).
+    #[derive(Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+    pub struct ProxyConfig {
+        @proxy
+    }
 }
 
 impl std::fmt::Debug for ProxyConfig {
@@ -593,7 +591,7 @@ mod tests {
     use super::*;
 
     fn parse(y: &str) -> Result<HttpConfig, String> {
-        let c: HttpConfig = serde_yaml::from_str(y).map_err(|e| e.to_string())?;
+        let c: HttpConfig = model::yaml::from_str(y).map_err(|e| e.to_string())?;
         c.validate().map_err(|e| e.to_string())?;
         Ok(c)
     }
@@ -664,7 +662,7 @@ mod tests {
             "filepw"
         );
         for (how, got) in [
-            ("YAML", serde_yaml::to_string(&c).unwrap()),
+            ("YAML", model::yaml::to_string(&c)),
             ("JSON", serde_json::to_string(&c).unwrap()),
             ("Debug", format!("{c:?}")),
         ] {
@@ -682,7 +680,7 @@ mod tests {
 
     #[test]
     fn relative_files_join_the_config_dir() {
-        let mut c: HttpConfig = serde_yaml::from_str(
+        let mut c: HttpConfig = model::yaml::from_str(
             "authorization: {credentials: c}\ntls_config: {ca_file: '/abs/ca.pem'}\n",
         )
         .unwrap();

@@ -86,14 +86,14 @@ mod tests {
 
     #[test]
     fn prints_masked_everywhere() {
-        let s: Secret = serde_yaml::from_str("hunter2").unwrap();
+        let s: Secret = model::yaml::from_str("hunter2").unwrap();
         assert_eq!(s.expose(), "hunter2");
-        let n: Secret = serde_yaml::from_str("1234").unwrap();
+        let n: Secret = model::yaml::from_str("1234").unwrap();
         assert_eq!(n.expose(), "1234");
         for (how, got) in [
             ("Debug", format!("{s:?}")),
             ("Display", format!("{s}")),
-            ("YAML", serde_yaml::to_string(&s).unwrap()),
+            ("YAML", model::yaml::to_string(&s)),
             ("JSON", serde_json::to_string(&s).unwrap()),
             ("Debug of a struct", format!("{:?}", Some(&s))),
         ] {

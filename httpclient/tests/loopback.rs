@@ -174,7 +174,7 @@ async fn serve(ip: &str, h: Handler) -> Server {
 }
 
 fn config(yaml: &str) -> HttpConfig {
-    serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+    model::yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"))
 }
 
 async fn token_server() -> Server {

@@ -36,6 +36,7 @@ pub mod glob;
 pub mod labels;
 pub mod matcher;
 pub mod mem;
+pub mod memo;
 pub mod metrics;
 pub mod sample;
 pub mod size;

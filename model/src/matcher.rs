@@ -177,27 +177,15 @@ pub fn compile_anchored(src: &str) -> Result<Regex, MatcherError> {
 
 /// Compiled matcher regexes by source, shared across queries: dashboards
 /// repeat the same few, and a compiled regex keeps the automaton states
-/// it built while matching. Emptied when it grows past `CACHED`.
-type RegexCache = std::collections::HashMap<String, Arc<Regex>>;
-static REGEXES: std::sync::Mutex<Option<RegexCache>> = std::sync::Mutex::new(None);
-const CACHED: usize = 1024;
+/// it built while matching.
+static REGEXES: crate::memo::Memo<Arc<Regex>> = crate::memo::Memo::new(1024);
 
 fn compile_cached(src: &str) -> Result<Arc<Regex>, MatcherError> {
-    if let Some(re) = REGEXES
-        .lock()
-        .ok()
-        .and_then(|mut g| g.get_or_insert_with(Default::default).get(src).cloned())
-    {
+    if let Some(re) = REGEXES.get(src) {
         return Ok(re);
     }
     let re = Arc::new(compile_anchored(src)?);
-    if let Ok(mut g) = REGEXES.lock() {
-        let m = g.get_or_insert_with(Default::default);
-        if m.len() >= CACHED {
-            m.clear();
-        }
-        m.insert(src.to_string(), re.clone());
-    }
+    REGEXES.insert(src, re.clone());
     Ok(re)
 }
 

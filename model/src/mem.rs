@@ -1,6 +1,6 @@
 //! An in-memory store for tests of the crates above the real one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::storage::{
@@ -112,40 +112,6 @@ impl Querier for MemStore {
             self.matching(matchers, mint, maxt).into_iter().map(Ok),
         ))
     }
-
-    fn label_names(
-        &self,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        let names: BTreeSet<String> = self
-            .matching(matchers, mint, maxt)
-            .iter()
-            .flat_map(|s| {
-                s.labels
-                    .iter()
-                    .map(|(n, _)| n.to_string())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        Ok(names.into_iter().collect())
-    }
-
-    fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        let values: BTreeSet<String> = self
-            .matching(matchers, mint, maxt)
-            .iter()
-            .filter_map(|s| s.labels.get(name).map(str::to_string))
-            .collect();
-        Ok(values.into_iter().collect())
-    }
 }
 
 #[cfg(test)]
@@ -176,5 +142,42 @@ mod tests {
             .map(|s| s.unwrap().samples.len())
             .collect();
         assert_eq!(got, vec![2]);
+    }
+
+    #[test]
+    fn label_names_and_values_come_from_the_selected_series() {
+        let store = MemStore::new();
+        let mut app = store.appender();
+        for (labels, t) in [
+            (&[("__name__", "up"), ("job", "b")][..], 10),
+            (&[("__name__", "up"), ("job", "a"), ("zone", "z")][..], 20),
+            (&[("__name__", "other"), ("job", "c")][..], 200),
+        ] {
+            app.append(&Labels::from_pairs(labels.iter().copied()), t, 1.0)
+                .unwrap();
+        }
+        app.commit().unwrap();
+        let up = [Matcher::new(crate::MatchOp::Equal, "__name__", "up").unwrap()];
+        // (matchers, mint, maxt, want names, want job values)
+        let cases = [
+            (
+                &[][..],
+                0,
+                1000,
+                &["__name__", "job", "zone"][..],
+                &["a", "b", "c"][..],
+            ),
+            (&up[..], 0, 15, &["__name__", "job"][..], &["b"][..]),
+            (&[][..], 300, 400, &[][..], &[][..]),
+        ];
+        for (matchers, mint, maxt, names, values) in cases {
+            let got = store.label_names(matchers, mint, maxt).unwrap();
+            assert_eq!(got, names, "names of {matchers:?} in [{mint}, {maxt}]");
+            let got = store.label_values("job", matchers, mint, maxt).unwrap();
+            assert_eq!(
+                got, values,
+                "job values of {matchers:?} in [{mint}, {maxt}]"
+            );
+        }
     }
 }

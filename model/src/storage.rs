@@ -5,6 +5,8 @@
 //! A reader selects series through a [`Querier`]. [`crate::mem::MemStore`]
 //! implements both in memory for tests of the crates above the store.
 
+use std::collections::BTreeSet;
+
 use crate::{Labels, Matcher, Sample};
 
 /// Why a storage operation failed.
@@ -104,6 +106,24 @@ pub trait Querier: Send + Sync {
     /// `[mint, maxt]`, sorted by labels.
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64)
         -> Result<SeriesSet, StorageError>;
+    /// Calls `f` with the labels of each series matching `matchers` (all
+    /// series when empty) with data in `[mint, maxt]`, in any order; what
+    /// [`label_names`](Querier::label_names) and
+    /// [`label_values`](Querier::label_values) are built on. By default the
+    /// series are [`select`](Querier::select)ed; a store that can list them
+    /// without reading their samples does so instead.
+    fn each_label_set(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        f: &mut dyn FnMut(&Labels),
+    ) -> Result<(), StorageError> {
+        for s in self.select(matchers, mint, maxt)? {
+            f(&s?.labels);
+        }
+        Ok(())
+    }
     /// Sorted label names of the series matching `matchers` (all series when
     /// empty) with data in `[mint, maxt]`.
     fn label_names(
@@ -111,7 +131,13 @@ pub trait Querier: Send + Sync {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<String>, StorageError>;
+    ) -> Result<Vec<String>, StorageError> {
+        let mut names = BTreeSet::new();
+        self.each_label_set(matchers, mint, maxt, &mut |l| {
+            names.extend(l.iter().map(|(n, _)| n.to_string()))
+        })?;
+        Ok(names.into_iter().collect())
+    }
     /// Sorted values of label `name` over the series matching `matchers`
     /// (all series when empty) with data in `[mint, maxt]`.
     fn label_values(
@@ -120,7 +146,13 @@ pub trait Querier: Send + Sync {
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<String>, StorageError>;
+    ) -> Result<Vec<String>, StorageError> {
+        let mut values = BTreeSet::new();
+        self.each_label_set(matchers, mint, maxt, &mut |l| {
+            values.extend(l.get(name).map(str::to_string))
+        })?;
+        Ok(values.into_iter().collect())
+    }
 }
 
 /// Whether `labels` satisfies every matcher (absent labels match as "").

@@ -91,7 +91,7 @@ pub fn client_config(o: &Options) -> Result<ClientConfig, String> {
     let builder = if o.insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider())))
+            .with_custom_certificate_verifier(Verifier::new(None))
     } else {
         let roots = match o.ca {
             None => system_roots(),
@@ -115,7 +115,10 @@ pub fn client_config(o: &Options) -> Result<ClientConfig, String> {
                         .map_err(|e| format!("CA certificates: {e}"))?;
                 builder
                     .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(FixedName { inner, name }))
+                    .with_custom_certificate_verifier(Verifier::new(Some(FixedName {
+                        inner,
+                        name,
+                    })))
             }
             None => builder.with_root_certificates(roots),
         }
@@ -185,15 +188,35 @@ fn read_certs(pem: Pem, kind: &str) -> Result<Vec<CertificateDer<'static>>, Stri
     Ok(certs)
 }
 
-/// Checks the server's certificate against `server_name` whatever host
-/// the connection was made to.
+/// Checks a server's certificate where rustls's own verifier cannot do
+/// what `tls_config` asks: against `server_name` whatever host the
+/// connection was made to, or not at all (`insecure_skip_verify`). The
+/// handshake signatures are checked either way, with the provider's
+/// algorithms, as rustls's `WebPkiServerVerifier` checks them.
+#[derive(Debug)]
+struct Verifier {
+    /// `None` accepts any certificate.
+    fixed: Option<FixedName>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+/// The usual certificate check, against `server_name`.
 #[derive(Debug)]
 struct FixedName {
     inner: Arc<rustls::client::WebPkiServerVerifier>,
     name: ServerName<'static>,
 }
 
-impl ServerCertVerifier for FixedName {
+impl Verifier {
+    fn new(fixed: Option<FixedName>) -> Arc<Verifier> {
+        Arc::new(Verifier {
+            fixed,
+            algorithms: provider().signature_verification_algorithms,
+        })
+    }
+}
+
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -202,8 +225,12 @@ impl ServerCertVerifier for FixedName {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, &self.name, ocsp, now)
+        match &self.fixed {
+            Some(f) => f
+                .inner
+                .verify_server_cert(end_entity, intermediates, &f.name, ocsp, now),
+            None => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(
@@ -212,7 +239,7 @@ impl ServerCertVerifier for FixedName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -221,60 +248,10 @@ impl ServerCertVerifier for FixedName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// `insecure_skip_verify`: any certificate is accepted, but the handshake
-/// signatures are still checked.
-#[derive(Debug)]
-struct AcceptAny(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.algorithms.supported_schemes()
     }
 }

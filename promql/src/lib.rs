@@ -79,14 +79,10 @@ impl std::error::Error for ParseError {}
 /// Recent expressions are kept by text: dashboards and rules send the same
 /// ones again and again, and parsing compiles every regex matcher afresh.
 pub fn parse(q: &str) -> Result<Expr, ParseError> {
-    static PARSED: std::sync::Mutex<Option<std::collections::HashMap<String, Expr>>> =
-        std::sync::Mutex::new(None);
-    const KEPT: usize = 512;
+    static PARSED: model::memo::Memo<Expr> = model::memo::Memo::new(512);
     const KEPT_DEPTH: usize = 64;
-    if let Ok(mut g) = PARSED.lock() {
-        if let Some(e) = g.get_or_insert_with(Default::default).get(q) {
-            return Ok(e.clone());
-        }
+    if let Some(e) = PARSED.get(q) {
+        return Ok(e);
     }
     let e = parse_expr(q).map_err(|e| ParseError(format!("parse error: {e}")))?;
     // A deep tree is not kept: the cache drops its entries on whichever
@@ -94,13 +90,7 @@ pub fn parse(q: &str) -> Result<Expr, ParseError> {
     if nesting::depth_bound(q) > KEPT_DEPTH {
         return Ok(e);
     }
-    if let Ok(mut g) = PARSED.lock() {
-        let m = g.get_or_insert_with(Default::default);
-        if m.len() >= KEPT {
-            m.clear();
-        }
-        m.insert(q.to_string(), e.clone());
-    }
+    PARSED.insert(q, e.clone());
     Ok(e)
 }
 

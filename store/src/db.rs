@@ -168,10 +168,7 @@ impl Db {
         series: &[(u64, Labels)],
         chunks: &[(u64, std::sync::Arc<Frozen>)],
     ) -> Result<(), Error> {
-        let path = self.path.clone();
-        let err = |e| Error::sqlite(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        {
+        self.transaction(|tx, err| {
             let mut ins = tx
                 .prepare_cached("INSERT OR IGNORE INTO series (id, labels) VALUES (?1, ?2)")
                 .map_err(err)?;
@@ -186,8 +183,8 @@ impl Db {
                 ins.execute(params![*id as i64, c.mint, c.maxt, &c.data[..]])
                     .map_err(err)?;
             }
-        }
-        tx.commit().map_err(err)
+            Ok(())
+        })
     }
 
     /// Deletes chunks whose newest sample is older than `cutoff`.
@@ -222,17 +219,31 @@ impl Db {
     }
 
     pub(crate) fn delete_series(&mut self, ids: &[u64]) -> Result<(), Error> {
-        let path = self.path.clone();
-        let err = |e| Error::sqlite(&path, e);
-        let tx = self.conn.transaction().map_err(err)?;
-        {
+        self.transaction(|tx, err| {
             let mut del = tx
                 .prepare_cached("DELETE FROM series WHERE id = ?1")
                 .map_err(err)?;
             for id in ids {
                 del.execute([*id as i64]).map_err(err)?;
             }
-        }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` in one transaction and commits what it did; `f` is handed
+    /// the transaction and how to turn a SQLite error into one that names
+    /// this database.
+    fn transaction(
+        &mut self,
+        f: impl FnOnce(
+            &rusqlite::Transaction<'_>,
+            &dyn Fn(rusqlite::Error) -> Error,
+        ) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let path = self.path.clone();
+        let err = |e| Error::sqlite(&path, e);
+        let tx = self.conn.transaction().map_err(err)?;
+        f(&tx, &err)?;
         tx.commit().map_err(err)
     }
 

@@ -1,7 +1,6 @@
 //! Reading: series from the postings index, samples from SQLite and the
 //! head merged.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use model::{Labels, Matcher, Querier, Sample, Series, SeriesSet, StorageError};
@@ -223,30 +222,14 @@ impl Querier for Store {
         }))
     }
 
-    fn label_names(
+    fn each_label_set(
         &self,
         matchers: &[Matcher],
         mint: i64,
         maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        let mut names = BTreeSet::new();
-        self.inner.each_label_set(matchers, mint, maxt, |l| {
-            names.extend(l.iter().map(|(n, _)| n.to_string()))
-        });
-        Ok(names.into_iter().collect())
-    }
-
-    fn label_values(
-        &self,
-        name: &str,
-        matchers: &[Matcher],
-        mint: i64,
-        maxt: i64,
-    ) -> Result<Vec<String>, StorageError> {
-        let mut values = BTreeSet::new();
-        self.inner.each_label_set(matchers, mint, maxt, |l| {
-            values.extend(l.get(name).map(str::to_string))
-        });
-        Ok(values.into_iter().collect())
+        f: &mut dyn FnMut(&Labels),
+    ) -> Result<(), StorageError> {
+        self.inner.each_label_set(matchers, mint, maxt, f);
+        Ok(())
     }
 }

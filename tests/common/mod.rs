@@ -1,28 +1,130 @@
 //! What the end-to-end tests share: starting the binary on 127.0.0.1
-//! with an ephemeral port, and a minimal HTTP client.
+//! with an ephemeral port, a minimal HTTP client, scripted HTTP servers,
+//! and the checks on peers and corpora that a test may need first.
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// A child process (the server, or a peer a test runs beside it), killed
+/// with SIGKILL on drop.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running `watchfire`; killed on drop.
 pub struct Server {
-    child: Child,
+    _child: Killed,
     pub addr: SocketAddr,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Runs a peer the test talks to (`bin` with `args`), its output
+/// discarded.
+pub fn peer<S: AsRef<std::ffi::OsStr>>(bin: &str, args: impl IntoIterator<Item = S>) -> Killed {
+    let child = Command::new(bin)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{bin}: {e}"));
+    Killed(child)
+}
+
+/// Whether `bin`, from the Debian package `package`, runs here; when it
+/// does not, says so with [`model::ci::skip`] (a failure under CI), and
+/// the test returns.
+pub fn installed(bin: &str, package: &str) -> bool {
+    let found = Command::new(bin)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        model::ci::skip(&format!(
+            "{bin} is not installed (Debian package {package}; .ci/run installs it)"
+        ));
     }
+    found
+}
+
+/// The folder `rel` of the shared corpora and the JSON file `file` in it,
+/// or `None` after [`model::ci::shared`] said it is not there.
+pub fn corpus(rel: &str, file: &str) -> Option<(PathBuf, Value)> {
+    let dir = model::ci::shared(rel)?;
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Some((dir, v))
+}
+
+/// How a corpus case failed: one line on what is wrong, and what the
+/// command printed.
+pub struct Failure {
+    pub problem: String,
+    pub printed: String,
+}
+
+/// Runs `check` on each `section` case of the promtool corpus
+/// (`conformance/promtool/cases.json`, each case named by its
+/// `upstream_test`; `check` gets the corpus folder too) and compares the
+/// failures with the reviewed list `known`, `(case, reason)`: a known
+/// failure is printed, any other fails the test. Returns at once, after
+/// [`model::ci::shared`] said so, when the corpus is not there.
+pub fn promtool_cases(
+    section: &str,
+    known: &[(&str, &str)],
+    mut check: impl FnMut(&Path, &Value) -> Result<(), Failure>,
+) {
+    let Some((dir, cases)) = corpus("conformance/promtool", "cases.json") else {
+        return;
+    };
+    let cases = cases[section].as_array().unwrap();
+    let (mut passed, mut not_yet, mut unexpected) = (0, Vec::new(), Vec::new());
+    for c in cases {
+        let name = c["upstream_test"].as_str().unwrap();
+        let Err(f) = check(&dir, c) else {
+            passed += 1;
+            continue;
+        };
+        match known.iter().find(|(k, _)| *k == name) {
+            Some((_, why)) => not_yet.push(format!("{name}: {} (known: {why})", f.problem)),
+            None => unexpected.push(format!("{name}: {}\n{}", f.problem, f.printed)),
+        }
+    }
+    println!("{section}: {passed} of {} cases as promtool", cases.len());
+    for k in &not_yet {
+        println!("  not yet: {k}");
+    }
+    assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
+}
+
+/// Asserts that what fails is exactly the reviewed list `list` (a path
+/// in the checkout, read with [`model::ci::known_failures`]): one
+/// regression, or one listed case that passes again, fails the test.
+pub fn assert_known_failures(list: &str, failing: &BTreeSet<String>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(list);
+    let known: BTreeSet<String> = model::ci::known_failures(&path).into_keys().collect();
+    let unexpected: Vec<&String> = failing.difference(&known).collect();
+    let fixed: Vec<&String> = known.difference(failing).collect();
+    assert!(
+        unexpected.is_empty() && fixed.is_empty(),
+        "failing but not on {list}: {unexpected:?}; \
+         listed but passing (remove them from the list): {fixed:?}"
+    );
 }
 
 pub fn free_addr() -> SocketAddr {
@@ -40,25 +142,47 @@ pub fn start(data: &Path, config: Option<&Path>, extra: &[&str]) -> Server {
 
 /// [`start`] on a chosen address.
 pub fn start_at(addr: SocketAddr, data: &Path, config: Option<&Path>, extra: &[&str]) -> Server {
+    let mut cmd = command(addr, data);
+    if let Some(c) = config {
+        cmd.arg("--config.file").arg(c);
+    }
+    launch(cmd.args(extra), addr, Stdio::null())
+}
+
+/// Writes `am` as `dir/am.yml` and starts the server at `addr` over
+/// `dir/data` with its alerter on that file (and `config` as for
+/// [`start_at`]).
+pub fn start_alerter(addr: SocketAddr, dir: &Path, config: Option<&Path>, am: &str) -> Server {
+    let path = dir.join("am.yml");
+    std::fs::write(&path, am).unwrap();
+    let flags = ["--alertmanager.config.file", path.to_str().unwrap()];
+    start_at(addr, &dir.join("data"), config, &flags)
+}
+
+/// [`start_at`] with the flags in `args` only, the server's log (its
+/// standard error) written to `log`.
+pub fn start_logged(addr: SocketAddr, data: &Path, args: &[&str], log: &Path) -> Server {
+    let log = std::fs::File::create(log).unwrap();
+    launch(command(addr, data).args(args), addr, log.into())
+}
+
+fn command(addr: SocketAddr, data: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_watchfire"));
     cmd.arg("--web.listen-address")
         .arg(addr.to_string())
         .arg("--storage.tsdb.path")
         .arg(data);
-    if let Some(c) = config {
-        cmd.arg("--config.file").arg(c);
-    }
-    cmd.args(extra);
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let s = Server { child, addr };
+    cmd
+}
+
+fn launch(cmd: &mut Command, addr: SocketAddr, stderr: Stdio) -> Server {
+    let child = cmd.stdout(Stdio::null()).stderr(stderr).spawn().unwrap();
+    let s = Server {
+        _child: Killed(child),
+        addr,
+    };
     wait_for(Duration::from_secs(20), "server to listen", || {
-        http(addr, "GET", "/-/ready", "")
-            .map(|r| r.0 == 200)
-            .unwrap_or(false)
+        http(addr, "GET", "/-/ready", "").is_ok_and(|r| r.0 == 200)
     });
     s
 }
@@ -145,6 +269,21 @@ pub fn json(addr: SocketAddr, path: &str) -> Value {
         .unwrap_or_else(|e| panic!("GET {path}: status {status}, {e}: {body}"))
 }
 
+/// The server's `/metrics` page, asserted to contain `want` (the page is
+/// printed when it does not).
+pub fn assert_metrics(addr: SocketAddr, want: &str) -> String {
+    let page = http(addr, "GET", "/metrics", "").unwrap().1;
+    assert!(page.contains(want), "/metrics lacks {want:?}:\n{page}");
+    page
+}
+
+/// [`json`] for a server that may not answer yet: `None` when it does
+/// not, or not with JSON.
+pub fn try_json(addr: SocketAddr, path: &str) -> Option<Value> {
+    let (_, body) = http(addr, "GET", path, "").ok()?;
+    serde_json::from_str(&body).ok()
+}
+
 /// Polls `cond` until it holds or `limit` passes (the scrape loop runs on
 /// its own clock; there is nothing to inject here).
 pub fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
@@ -210,6 +349,16 @@ impl Request {
 }
 
 impl Webhook {
+    /// An alertmanager.yml that routes every alert to this webhook;
+    /// `route` holds the route's other keys as YAML flow entries
+    /// (`group_wait: 0s, group_interval: 1s`).
+    pub fn alertmanager_yml(&self, route: &str) -> String {
+        format!(
+            "route: {{receiver: hook, {route}}}\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: http://{}/\n",
+            self.addr
+        )
+    }
+
     pub fn start() -> Webhook {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap();
@@ -336,4 +485,35 @@ pub fn reply(c: &mut TcpStream, status: &str, extra: &str, body: &[u8]) {
         body.len()
     );
     let _ = c.write_all(body);
+}
+
+/// Answers 200 with a chunked body of `n` copies of `chunk`, so that a
+/// size limit is found while reading, not from a Content-Length; `extra`
+/// holds more header lines.
+pub fn reply_chunked(c: &mut TcpStream, extra: &str, chunk: &str, n: usize) {
+    let _ = write!(
+        c,
+        "HTTP/1.1 200 OK\r\n{extra}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    for _ in 0..n {
+        if write!(c, "{:x}\r\n{chunk}\r\n", chunk.len()).is_err() {
+            return;
+        }
+    }
+    let _ = c.write_all(b"0\r\n\r\n");
+}
+
+/// Answers 200 with a body of 100 bytes sent one every 100 ms, past any
+/// timeout a test sets; `extra` holds more header lines.
+pub fn reply_dripping(c: &mut TcpStream, extra: &str) {
+    let _ = write!(
+        c,
+        "HTTP/1.1 200 OK\r\n{extra}Content-Length: 100\r\nConnection: close\r\n\r\n"
+    );
+    for _ in 0..100 {
+        if c.write_all(b"#").is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -101,20 +101,24 @@ impl MetricType {
         }
     }
 
+    /// Every type.
+    pub(crate) const ALL: [MetricType; 8] = [
+        MetricType::Counter,
+        MetricType::Gauge,
+        MetricType::Histogram,
+        MetricType::GaugeHistogram,
+        MetricType::Summary,
+        MetricType::Info,
+        MetricType::StateSet,
+        MetricType::Unknown,
+    ];
+
     /// The type of OpenMetrics name `name`, the inverse of
     /// [`MetricType::as_str`].
     pub(crate) fn from_name(name: &[u8]) -> Option<MetricType> {
-        Some(match name {
-            b"counter" => MetricType::Counter,
-            b"gauge" => MetricType::Gauge,
-            b"histogram" => MetricType::Histogram,
-            b"gaugehistogram" => MetricType::GaugeHistogram,
-            b"summary" => MetricType::Summary,
-            b"info" => MetricType::Info,
-            b"stateset" => MetricType::StateSet,
-            b"unknown" => MetricType::Unknown,
-            _ => return None,
-        })
+        MetricType::ALL
+            .into_iter()
+            .find(|k| k.as_str().as_bytes() == name)
     }
 
     /// Whether OpenMetrics gives the type a `_created` sample.
@@ -586,17 +590,7 @@ mod tests {
 
     #[test]
     fn type_names() {
-        use MetricType::*;
-        for kind in [
-            Counter,
-            Gauge,
-            Histogram,
-            GaugeHistogram,
-            Summary,
-            Info,
-            StateSet,
-            Unknown,
-        ] {
+        for kind in MetricType::ALL {
             let got = MetricType::from_name(kind.as_str().as_bytes());
             assert_eq!(got, Some(kind), "from_name({:?})", kind.as_str());
         }

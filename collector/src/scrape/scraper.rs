@@ -58,6 +58,17 @@ pub struct Metadata {
     pub unit: String,
 }
 
+impl Metadata {
+    /// The entry of family `name` in `all`, of kind `unknown` until a TYPE
+    /// line says otherwise.
+    fn of<'a>(all: &'a mut BTreeMap<String, Metadata>, name: &str) -> &'a mut Metadata {
+        all.entry(name.to_string()).or_insert_with(|| Metadata {
+            kind: "unknown".into(),
+            ..Metadata::default()
+        })
+    }
+}
+
 /// One line of the scrape cache.
 struct Cached {
     /// Final labels; `None` when metric relabeling drops the sample.
@@ -286,10 +297,6 @@ impl Scraper {
         let mut rest = body;
         let mut line_no = 0;
         let mut metadata = BTreeMap::new();
-        let unknown = || Metadata {
-            kind: "unknown".into(),
-            ..Metadata::default()
-        };
         self.epoch += 1;
         let epoch = self.epoch;
         let mut acc = Acc {
@@ -336,24 +343,15 @@ impl Scraper {
             let s = match entry.map_err(|e| e.to_string())? {
                 Entry::Sample(s) => s,
                 Entry::Help { name, help } => {
-                    metadata
-                        .entry(name.to_string())
-                        .or_insert_with(unknown)
-                        .help = help.to_string();
+                    Metadata::of(&mut metadata, &name).help = help.to_string();
                     continue;
                 }
                 Entry::Type { name, kind } => {
-                    metadata
-                        .entry(name.to_string())
-                        .or_insert_with(unknown)
-                        .kind = kind.as_str().to_string();
+                    Metadata::of(&mut metadata, &name).kind = kind.as_str().to_string();
                     continue;
                 }
                 Entry::Unit { name, unit } => {
-                    metadata
-                        .entry(name.to_string())
-                        .or_insert_with(unknown)
-                        .unit = unit.to_string();
+                    Metadata::of(&mut metadata, &name).unit = unit.to_string();
                     continue;
                 }
                 _ => continue,

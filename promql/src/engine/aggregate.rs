@@ -299,8 +299,8 @@ pub(super) fn eval(
                 let k = k as usize;
                 let mut elems = g.elems;
                 match op.as_str() {
-                    "topk" => elems.sort_by(|a, b| cmp_desc_nan_last(a.v, b.v)),
-                    "bottomk" => elems.sort_by(|a, b| cmp_asc_nan_last(a.v, b.v)),
+                    "topk" => elems.sort_by(|a, b| nan_last(a.v, b.v).then(ascending(b.v, a.v))),
+                    "bottomk" => elems.sort_by(|a, b| nan_last(a.v, b.v).then(ascending(a.v, b.v))),
                     _ => {}
                 }
                 elems.truncate(k);
@@ -337,22 +337,15 @@ pub(super) fn eval(
     Ok(Value::Vector(out))
 }
 
-fn cmp_desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        _ => b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal),
-    }
+/// NaN after every number, whichever way `topk` and `bottomk` sort the
+/// numbers; two NaNs, or two numbers, are `Equal` here.
+fn nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    a.is_nan().cmp(&b.is_nan())
 }
 
-fn cmp_asc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Greater,
-        (false, true) => std::cmp::Ordering::Less,
-        _ => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-    }
+/// `a` against `b`, ascending (equal when either is NaN).
+fn ascending(a: f64, b: f64) -> std::cmp::Ordering {
+    a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal)
 }
 
 /// A label name Prometheus accepts (UTF-8 names are valid in Prometheus 3;

@@ -458,37 +458,27 @@ fn arg<T>(
     })
 }
 
-pub(crate) fn vector_arg(
-    ev: &mut Evaluator<'_>,
-    e: Option<&&Expr>,
-    ts: i64,
-) -> Result<Vec<Elem>, QueryError> {
-    arg(ev, e, ts, "an instant vector", |v| match v {
-        Value::Vector(v) => Ok(v),
-        other => Err(other),
-    })
+/// Defines one argument reader per value type: `name(ev, e, ts)`
+/// evaluates argument `e`, which must be a `Value::Variant`.
+macro_rules! typed_args {
+    ($($name:ident: $variant:ident($t:ty), $what:literal;)*) => {$(
+        pub(crate) fn $name(
+            ev: &mut Evaluator<'_>,
+            e: Option<&&Expr>,
+            ts: i64,
+        ) -> Result<$t, QueryError> {
+            arg(ev, e, ts, $what, |v| match v {
+                Value::$variant(x) => Ok(x),
+                other => Err(other),
+            })
+        }
+    )*};
 }
 
-pub(crate) fn scalar_arg(
-    ev: &mut Evaluator<'_>,
-    e: Option<&&Expr>,
-    ts: i64,
-) -> Result<f64, QueryError> {
-    arg(ev, e, ts, "a scalar", |v| match v {
-        Value::Scalar(v) => Ok(v),
-        other => Err(other),
-    })
-}
-
-pub(crate) fn string_arg(
-    ev: &mut Evaluator<'_>,
-    e: Option<&&Expr>,
-    ts: i64,
-) -> Result<String, QueryError> {
-    arg(ev, e, ts, "a string", |v| match v {
-        Value::String(s) => Ok(s),
-        other => Err(other),
-    })
+typed_args! {
+    vector_arg: Vector(Vec<Elem>), "an instant vector";
+    scalar_arg: Scalar(f64), "a scalar";
+    string_arg: String(String), "a string";
 }
 
 /// A range argument and the window it covered at this step.
