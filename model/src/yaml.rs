@@ -45,7 +45,7 @@ pub struct Error {
 }
 
 impl Error {
-    /// The message prefixed with the field path, as serde_yaml printed it.
+    /// The message prefixed with the field path (`a.b[0]: message`).
     pub fn with_path(&self) -> String {
         if self.path.is_empty() || self.path == "." {
             self.message.clone()
