@@ -112,78 +112,34 @@ fn answers_and_errors_like_prometheus() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad_data"));
 
-    // (path, status, errorType)
-    let cases: Vec<(String, u16, &str)> = vec![
-        (
-            format!("/api/v1/query?query={}", enc("sum(m")),
-            400,
-            "bad_data",
-        ),
-        (
-            format!("/api/v1/query?query={}", enc("m +")),
-            400,
-            "bad_data",
-        ),
-        ("/api/v1/query".to_string(), 400, "bad_data"),
-        (
-            format!("/api/v1/query?query={}", enc("no_such_function(m)")),
-            400,
-            "bad_data",
-        ),
-        (
-            format!("/api/v1/query?query={}", enc("rate(m)")),
-            400,
-            "bad_data",
-        ),
-        (
-            format!("/api/v1/query?query={}", enc("sum(m[5m])")),
-            400,
-            "bad_data",
-        ),
-        (
-            "/api/v1/query?query=m&time=yesterday".to_string(),
-            400,
-            "bad_data",
-        ),
-        (
-            "/api/v1/query?query=m&timeout=soon".to_string(),
-            400,
-            "bad_data",
-        ),
-        (
-            format!(
-                "/api/v1/query_range?query={}&start=0&end=60&step=15",
-                enc("m[5m]")
-            ),
-            400,
-            "bad_data",
-        ),
-        (
-            "/api/v1/query_range?query=m&start=0&end=60&step=0".to_string(),
-            400,
-            "bad_data",
-        ),
-        (
-            "/api/v1/query_range?query=m&start=0&end=60&step=-5".to_string(),
-            400,
-            "bad_data",
-        ),
-        (
-            "/api/v1/query_range?query=m&start=60&end=0&step=15".to_string(),
-            400,
-            "bad_data",
-        ),
-        (
-            "/api/v1/query_range?query=m&start=0&end=60".to_string(),
-            400,
-            "bad_data",
-        ),
+    // Bad input: each is answered 400 with errorType bad_data.
+    let bad_queries = [
+        "sum(m",
+        "m +",
+        "no_such_function(m)",
+        "rate(m)",
+        "sum(m[5m])",
+    ];
+    let bad_paths = [
+        "/api/v1/query",
+        "/api/v1/query?query=m&time=yesterday",
+        "/api/v1/query?query=m&timeout=soon",
+        "/api/v1/query_range?query=m%5B5m%5D&start=0&end=60&step=15",
+        "/api/v1/query_range?query=m&start=0&end=60&step=0",
+        "/api/v1/query_range?query=m&start=0&end=60&step=-5",
+        "/api/v1/query_range?query=m&start=60&end=0&step=15",
+        "/api/v1/query_range?query=m&start=0&end=60",
         // 11,001 points per series.
-        (
-            "/api/v1/query_range?query=m&start=0&end=11001&step=1".to_string(),
-            400,
-            "bad_data",
-        ),
+        "/api/v1/query_range?query=m&start=0&end=11001&step=1",
+    ];
+    // (path, status, errorType)
+    let mut cases: Vec<(String, u16, &str)> = bad_queries
+        .iter()
+        .map(|q| format!("/api/v1/query?query={}", enc(q)))
+        .chain(bad_paths.iter().map(|p| p.to_string()))
+        .map(|p| (p, 400, "bad_data"))
+        .collect();
+    cases.extend([
         // A many-to-many match.
         (
             format!("/api/v1/query?query={}&time={t}", enc("m + on() m")),
@@ -209,7 +165,7 @@ fn answers_and_errors_like_prometheus() {
             503,
             "timeout",
         ),
-    ];
+    ]);
     for (path, want_status, want_type) in cases {
         let (status, body) = http(s.addr, "GET", &path, "").unwrap();
         let v: serde_json::Value =

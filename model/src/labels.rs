@@ -480,13 +480,8 @@ mod tests {
     /// that share prefixes, names and values of many lengths.
     #[test]
     fn cmp_agrees_with_pairwise() {
-        let mut seed = 7u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::seeded::xorshift(7);
+        let mut next = move |n: u64| rng() % n;
         let words = [
             "",
             "a",

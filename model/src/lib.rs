@@ -39,6 +39,7 @@ pub mod mem;
 pub mod memo;
 pub mod metrics;
 pub mod sample;
+pub mod seeded;
 pub mod size;
 pub mod storage;
 pub mod time;

@@ -177,13 +177,7 @@ mod tests {
     /// Random inserts and removes agree with a `BTreeMap`.
     #[test]
     fn matches_a_map() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = model::seeded::xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..50 {
             let mut slab = Slab::default();
             let mut map = BTreeMap::new();

@@ -371,37 +371,15 @@ impl Webhook {
         std::thread::spawn(move || {
             for s in l.incoming() {
                 let Ok(mut s) = s else { continue };
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut len = 0;
-                let mut first = String::new();
-                let _ = r.read_line(&mut first);
-                let mut headers = Vec::new();
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = line.split_once(':') {
-                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = r.read_exact(&mut body);
+                let Some(req) = read_request(&s) else {
+                    continue;
+                };
                 if fail.load(std::sync::atomic::Ordering::SeqCst) {
                     let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                     continue;
                 }
-                let body = String::from_utf8_lossy(&body).into_owned();
-                let mut parts = first.split_whitespace();
-                keep_req.lock().unwrap().push(Request {
-                    method: parts.next().unwrap_or("").to_string(),
-                    path: parts.next().unwrap_or("").to_string(),
-                    headers,
-                    body: body.clone(),
-                });
+                let body = req.body.clone();
+                keep_req.lock().unwrap().push(req);
                 keep.lock().unwrap().push(body);
                 let text = answer.lock().unwrap().clone();
                 let _ = s.write_all(
@@ -423,6 +401,39 @@ impl Webhook {
     }
 }
 
+/// Reads one request whole: the request line, the headers (names lower
+/// case) and a body of Content-Length bytes. `None` when not even the
+/// request line arrives.
+fn read_request(c: &TcpStream) -> Option<Request> {
+    let mut r = BufReader::new(c.try_clone().ok()?);
+    let mut first = String::new();
+    r.read_line(&mut first).ok()?;
+    let mut headers = Vec::new();
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            let k = k.trim().to_ascii_lowercase();
+            if k == "content-length" {
+                len = v.trim().parse().unwrap_or(0);
+            }
+            headers.push((k, v.trim().to_string()));
+        }
+    }
+    let mut body = vec![0; len];
+    let _ = r.read_exact(&mut body);
+    let mut parts = first.split_whitespace();
+    Some(Request {
+        method: parts.next().unwrap_or("").to_string(),
+        path: parts.next().unwrap_or("").to_string(),
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
 /// How a scripted test server answers a request for a path.
 pub type Answer = Arc<dyn Fn(&str, &mut TcpStream) + Send + Sync>;
 /// Every request a scripted test server saw.
@@ -439,37 +450,11 @@ pub fn serve(ip: &str, answer: Answer) -> (SocketAddr, Log) {
         for mut c in l.incoming().flatten() {
             let (answer, keep) = (answer.clone(), keep.clone());
             std::thread::spawn(move || {
-                let mut r = BufReader::new(c.try_clone().unwrap());
-                let mut first = String::new();
-                if r.read_line(&mut first).is_err() {
+                let Some(req) = read_request(&c) else {
                     return;
-                }
-                let mut headers = Vec::new();
-                let mut len = 0;
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = h.split_once(':') {
-                        let k = k.trim().to_ascii_lowercase();
-                        if k == "content-length" {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                        headers.push((k, v.trim().to_string()));
-                    }
-                }
-                let mut body = vec![0; len];
-                let _ = r.read_exact(&mut body);
-                let mut parts = first.split_whitespace();
-                let method = parts.next().unwrap_or("").to_string();
-                let path = parts.next().unwrap_or("").to_string();
-                keep.lock().unwrap().push(Request {
-                    method,
-                    path: path.clone(),
-                    headers,
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                });
+                };
+                let path = req.path.clone();
+                keep.lock().unwrap().push(req);
                 answer(&path, &mut c);
             });
         }

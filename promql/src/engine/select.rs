@@ -189,13 +189,7 @@ mod tests {
     #[test]
     fn cursor_agrees_with_search() {
         let points: Vec<(i64, f64)> = (0..500).map(|i| (i * 15 + (i % 7), 0.0)).collect();
-        let mut seed = 42u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = model::seeded::xorshift(42);
         let mut c = Cursor::default();
         let mut t = -100i64;
         for _ in 0..5_000 {
