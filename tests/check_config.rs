@@ -30,7 +30,9 @@ fn server_verdict(config: &std::path::Path, data: &std::path::Path) -> Result<()
         if let Some(_status) = child.try_wait().unwrap() {
             let out = child.wait_with_output().unwrap();
             let err = String::from_utf8_lossy(&out.stderr).into_owned();
-            let reason = err.lines().find_map(|l| l.split_once("load configuration: "));
+            let reason = err
+                .lines()
+                .find_map(|l| l.split_once("load configuration: "));
             return Err(reason.map_or(err.clone(), |(_, r)| r.to_string()));
         }
         if http(addr, "GET", "/-/ready", "").is_ok_and(|r| r.0 == 200) {

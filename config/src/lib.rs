@@ -286,8 +286,14 @@ impl Limits {
             sample_limit: pick(self.sample_limit, global.sample_limit),
             target_limit: pick(self.target_limit, global.target_limit),
             label_limit: pick(self.label_limit, global.label_limit),
-            label_name_length_limit: pick(self.label_name_length_limit, global.label_name_length_limit),
-            label_value_length_limit: pick(self.label_value_length_limit, global.label_value_length_limit),
+            label_name_length_limit: pick(
+                self.label_name_length_limit,
+                global.label_name_length_limit,
+            ),
+            label_value_length_limit: pick(
+                self.label_value_length_limit,
+                global.label_value_length_limit,
+            ),
             body_size_limit: ByteSize(pick(self.body_size_limit.0, global.body_size_limit.0)),
         }
     }
@@ -483,7 +489,11 @@ fn yaml_error(e: &model::yaml::Error, text: &str, file: &str) -> ConfigError {
             path = path.trim_end_matches('.').to_string();
         }
         let section = section_of(&path);
-        let full = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+        let full = if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        };
         reason = match pending::judge(section, key, None, &full) {
             pending::Verdict::Refused(r) => r,
             _ if path.is_empty() => format!("unknown field `{key}`"),
@@ -504,7 +514,11 @@ fn yaml_error(e: &model::yaml::Error, text: &str, file: &str) -> ConfigError {
         .lines()
         .enumerate()
         .skip(from.saturating_sub(1))
-        .find(|(_, l)| l.trim_start().trim_start_matches("- ").starts_with(&format!("{last}:")))
+        .find(|(_, l)| {
+            l.trim_start()
+                .trim_start_matches("- ")
+                .starts_with(&format!("{last}:"))
+        })
         .map(|(i, _)| i + 1);
     let line = named.or(e.line);
     ConfigError {

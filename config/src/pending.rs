@@ -14,10 +14,40 @@ use model::yaml::Value;
 /// Every service discovery Prometheus 3.x registers (`discovery/install`),
 /// but for `file` and `http`, which Watchfire implements for scrape jobs.
 pub const OTHER_SDS: [&str; 34] = [
-    "aws", "azure", "consul", "digitalocean", "dns", "docker", "dockerswarm", "ec2", "ecs",
-    "elasticache", "eureka", "gce", "hetzner", "ionos", "kubernetes", "kuma", "lightsail",
-    "linode", "marathon", "msk", "nerve", "nomad", "oci", "openstack", "outscale", "ovhcloud",
-    "puppetdb", "rds", "scaleway", "serverset", "stackit", "triton", "uyuni", "vultr",
+    "aws",
+    "azure",
+    "consul",
+    "digitalocean",
+    "dns",
+    "docker",
+    "dockerswarm",
+    "ec2",
+    "ecs",
+    "elasticache",
+    "eureka",
+    "gce",
+    "hetzner",
+    "ionos",
+    "kubernetes",
+    "kuma",
+    "lightsail",
+    "linode",
+    "marathon",
+    "msk",
+    "nerve",
+    "nomad",
+    "oci",
+    "openstack",
+    "outscale",
+    "ovhcloud",
+    "puppetdb",
+    "rds",
+    "scaleway",
+    "serverset",
+    "stackit",
+    "triton",
+    "uyuni",
+    "vultr",
 ];
 
 /// What happens to a value that Watchfire does not implement.
@@ -66,6 +96,8 @@ const JWT: &str = ": the JWT bearer grant is not implemented";
 const DROPPED: &str = ": dropped targets are not kept";
 const ONLY_STATIC: &str = ": Alertmanagers are found by static_configs only";
 
+// One entry per line: a table to read, not code.
+#[rustfmt::skip]
 const TABLE: &[Pending] = &[
     Pending { sections: JOBS, keys: &["keep_dropped_targets"], harmless: unset, why: DROPPED },
     Pending { sections: JOBS, keys: &["metric_name_validation_scheme"], harmless: utf8, why: ": only utf8 validation is implemented" },
@@ -140,7 +172,10 @@ pub fn judge(section: &str, key: &str, value: Option<&Value>, path: &str) -> Ver
         Some(p) if !p.sections.contains(&section) => {
             let prefix = path.strip_suffix(key).unwrap_or(path);
             let section = p.sections[0];
-            Verdict::Refused(format!("{prefix}{section}.{key} is not supported yet{}", p.why))
+            Verdict::Refused(format!(
+                "{prefix}{section}.{key} is not supported yet{}",
+                p.why
+            ))
         }
         Some(p) => Verdict::Refused(format!("{path} is not supported yet{}", p.why)),
     }

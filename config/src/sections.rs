@@ -68,8 +68,14 @@ impl OtlpConfig {
             return Err("'ignore_resource_attributes' cannot be configured unless 'promote_all_resource_attributes' is true".into());
         }
         for (what, list) in [
-            ("promote_resource_attributes", &self.promote_resource_attributes),
-            ("ignore_resource_attributes", &self.ignore_resource_attributes),
+            (
+                "promote_resource_attributes",
+                &self.promote_resource_attributes,
+            ),
+            (
+                "ignore_resource_attributes",
+                &self.ignore_resource_attributes,
+            ),
         ] {
             if list.iter().any(|a| a.trim().is_empty()) {
                 return Err(format!("empty {what}"));
@@ -135,10 +141,16 @@ pub fn findings(cfg: &Config) -> Vec<Finding> {
             });
         }
     }
-    if cfg.runtime.as_ref().is_some_and(|r| *r != RuntimeConfig::default()) {
+    if cfg
+        .runtime
+        .as_ref()
+        .is_some_and(|r| *r != RuntimeConfig::default())
+    {
         out.push(Finding {
             key: "runtime",
-            text: "runtime is ignored: it tunes Go's garbage collector, which Watchfire does not have".into(),
+            text:
+                "runtime is ignored: it tunes Go's garbage collector, which Watchfire does not have"
+                    .into(),
             warn: true,
         });
     }

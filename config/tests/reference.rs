@@ -16,7 +16,11 @@ fn expand(path: &str) -> Vec<String> {
     let places: &[(&str, &[&str])] = &[
         (
             "<http>",
-            &["scrape_configs[]", "scrape_configs[].http_sd_configs[]", "alerting.alertmanagers[]"],
+            &[
+                "scrape_configs[]",
+                "scrape_configs[].http_sd_configs[]",
+                "alerting.alertmanagers[]",
+            ],
         ),
         (
             "<relabel>",
@@ -149,7 +153,10 @@ fn every_upstream_key_is_implemented_refused_or_warned() {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
-        assert!((3..=4).contains(&cols.len()), "bad line in keys.txt: {line:?}");
+        assert!(
+            (3..=4).contains(&cols.len()),
+            "bad line in keys.txt: {line:?}"
+        );
         let (path, value, want) = (cols[0], cols[1], cols[2]);
         let with = cols.get(3).map(|w| model::yaml::value_from_str(w).unwrap());
         for path in expand(path) {
@@ -180,10 +187,17 @@ fn every_upstream_key_is_implemented_refused_or_warned() {
                     Ok(c) => format!("loaded, warnings {:?}", c.warnings),
                     Err(e) => e.to_string(),
                 };
-                bad.push(format!("{path}: want {want}, got {outcome}: {said}\n{text}"));
+                bad.push(format!(
+                    "{path}: want {want}, got {outcome}: {said}\n{text}"
+                ));
             }
         }
     }
     assert!(checked > 300, "only {checked} keys checked");
-    assert!(bad.is_empty(), "{} of {checked} keys:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {checked} keys:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }

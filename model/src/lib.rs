@@ -43,10 +43,10 @@ pub mod seeded;
 pub mod size;
 pub mod storage;
 pub mod time;
-#[cfg(feature = "yaml")]
-pub mod yaml;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "yaml")]
+pub mod yaml;
 
 pub use alert::AlertSink;
 pub use labels::{Labels, LabelsBuilder, METRIC_NAME};

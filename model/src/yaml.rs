@@ -180,7 +180,13 @@ mod tests {
     #[test]
     fn merge_keys_expand() {
         let j: Job = from_str("items:\n  - &b {x: 1, y: q}\n  - <<: *b\n    y: z\n").unwrap();
-        assert_eq!(j.items[1], Item { x: 1, y: "z".into() });
+        assert_eq!(
+            j.items[1],
+            Item {
+                x: 1,
+                y: "z".into()
+            }
+        );
     }
 
     #[test]
@@ -234,7 +240,10 @@ mod tests {
     #[test]
     fn empty_document_is_defaults() {
         assert_eq!(from_str::<Job>("").unwrap(), Job::default());
-        assert_eq!(from_str::<Job>("# only a comment\n").unwrap(), Job::default());
+        assert_eq!(
+            from_str::<Job>("# only a comment\n").unwrap(),
+            Job::default()
+        );
     }
 
     #[test]

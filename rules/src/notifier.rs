@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use httpclient::{Client, HttpConfig, Request};
 use model::Labels;
 use parking_lot::Mutex;
@@ -452,8 +451,8 @@ mod tests {
     fn alerting(text: &str, dir: &Path) -> Result<Vec<Target>, String> {
         let indented: String = text.lines().map(|l| format!("  {l}\n")).collect();
         let file = dir.join("prometheus.yml").display().to_string();
-        let cfg = config::parse(&format!("alerting:\n{indented}"), &file)
-            .map_err(|e| e.to_string())?;
+        let cfg =
+            config::parse(&format!("alerting:\n{indented}"), &file).map_err(|e| e.to_string())?;
         Ok(targets(cfg.alerting.as_ref()))
     }
 
@@ -470,14 +469,13 @@ mod tests {
             Path::new(""),
         )
         .unwrap();
-        assert_eq!(
-            t2[0].url,
-            "http://h:1/am/api/v2/alerts"
-        );
+        assert_eq!(t2[0].url, "http://h:1/am/api/v2/alerts");
         assert_eq!(t[0].timeout, Duration::from_secs(5));
-        assert!(alerting("alertmanagers:\n  - api_version: v1\n", Path::new(""))
-            .unwrap_err()
-            .contains("api version"));
+        assert!(
+            alerting("alertmanagers:\n  - api_version: v1\n", Path::new(""))
+                .unwrap_err()
+                .contains("api version")
+        );
     }
 
     #[test]
@@ -542,12 +540,7 @@ mod tests {
         )
         .unwrap();
         let n = Notifier::new(10);
-        n.configure(
-            t,
-            Labels::empty(),
-            String::new(),
-            None,
-        );
+        n.configure(t, Labels::empty(), String::new(), None);
         n.send("up == 0", vec![alert(1)]);
         let req = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(10)))
             .await

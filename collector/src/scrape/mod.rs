@@ -383,11 +383,7 @@ fn job_key(sc: &ScrapeConfig, g: &GlobalConfig) -> String {
     format!(
         "{}\n{:?}\n{:?}\n{}",
         model::yaml::to_string(sc),
-        (
-            sc.interval(g),
-            sc.timeout(g),
-            sc.limits(g),
-        ),
+        (sc.interval(g), sc.timeout(g), sc.limits(g),),
         request_headers(sc, g),
         client_key(&sc.http)
     )
