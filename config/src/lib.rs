@@ -402,7 +402,8 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         }
         cfg.warnings.push(e);
     }
-    judge_unknown(&cfg.global.unknown, "global", "global", text, file)?;
+    let at = line_of(text, "global:");
+    judge_unknown(&cfg.global.unknown, ("global", "global", at), text, file)?;
     for (name, value) in cfg.global.external_labels.iter_mut() {
         let at = line_of(text, "external_labels:");
         if name.is_empty() {
@@ -536,11 +537,11 @@ fn section_of(path: &str) -> &str {
 }
 
 /// Refuses the keys in `unknown` (those a type with a flattened part could
-/// not deny), each judged by [`pending::judge`]; `at` names the place.
+/// not deny), each judged by [`pending::judge`]; `at` names the place,
+/// which starts at line `from` of `text`.
 fn judge_unknown(
     unknown: &BTreeMap<String, Value>,
-    section: &str,
-    at: &str,
+    (section, at, from): (&str, &str, Option<usize>),
     text: &str,
     file: &str,
 ) -> Result<(), ConfigError> {
@@ -552,7 +553,7 @@ fn judge_unknown(
         };
         return Err(ConfigError {
             file: file.to_string(),
-            line: line_of(text, &format!("{k}:")),
+            line: line_from(text, from.unwrap_or(1), &format!("{k}:")),
             reason,
         });
     }
@@ -575,7 +576,7 @@ fn check_alerting(a: &alerting::AlertingConfig, text: &str, file: &str) -> Resul
     let at = line_of(text, "alertmanagers:");
     for (i, am) in a.alertmanagers.iter().enumerate() {
         let name = format!("alerting.alertmanagers[{i}]");
-        judge_unknown(&am.unknown, "alertmanagers", &name, text, file)?;
+        judge_unknown(&am.unknown, ("alertmanagers", &name, at), text, file)?;
         am.check(i).map_err(|e| err(at, e))?;
     }
     Ok(())
@@ -606,10 +607,11 @@ fn check_jobs(
             e
         };
         let name = format!("scrape_configs[{i}]");
-        judge_unknown(&sc.unknown, "scrape_configs", &name, text, file).map_err(in_job)?;
+        judge_unknown(&sc.unknown, ("scrape_configs", &name, at), text, file).map_err(in_job)?;
         for (j, h) in sc.http_sd_configs.iter().enumerate() {
             let name = format!("{name}.http_sd_configs[{j}]");
-            judge_unknown(&h.unknown, "http_sd_configs", &name, text, file).map_err(in_job)?;
+            let sd = ("http_sd_configs", name.as_str(), at);
+            judge_unknown(&h.unknown, sd, text, file).map_err(in_job)?;
         }
         if !seen.insert(sc.job_name.clone()) {
             return Err(err(
@@ -779,7 +781,17 @@ fn expand_env(s: &str) -> String {
 
 /// The first line holding `needle`, for errors found after parsing.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+    line_from(text, 1, needle)
+}
+
+/// The first line holding `needle` at or after line `from`, else the first
+/// before it.
+fn line_from(text: &str, from: usize, needle: &str) -> Option<usize> {
+    let found = text.lines().enumerate().skip(from.saturating_sub(1));
+    let after = found.clone().find(|(_, l)| l.contains(needle));
+    after
+        .or_else(|| text.lines().enumerate().find(|(_, l)| l.contains(needle)))
+        .map(|(i, _)| i + 1)
 }
 
 impl Config {
@@ -897,6 +909,8 @@ mod tests {
             ("global:\n  scrape_interval: 5x\n", Some(2), "not a valid duration"),
             ("scrape_configs:\n  - job_name: a\n    scheme: ftp\n", Some(2), "unknown scheme"),
             ("scrape_configs: [\n", Some(1), "unclosed bracket"),
+            // The key's line in its own job, not the first one naming it.
+            ("scrape_configs:\n  - job_name: a\n    consul_sd_configs: []\n  - job_name: b\n    consul_sd_configs: [{server: x}]\n", Some(5), "job \"b\": scrape_configs[1].consul_sd_configs is not supported yet"),
         ];
         for (text, line, want) in cases {
             let e = parse(text, "p.yml").unwrap_err();
