@@ -19,6 +19,7 @@ mod routes_cli;
 mod ruler;
 mod server;
 mod test_rules;
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -129,6 +129,8 @@ pub struct AppState {
     pub ruler: crate::ruler::Ruler,
     /// The built-in alerter, with `--alertmanager.config.file`.
     pub alerter: Option<Arc<alerter::Service>>,
+    /// Where everything is served: the path of `--web.external-url`.
+    pub route_prefix: String,
 }
 
 impl AppState {
@@ -346,6 +348,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             registry: Default::default(),
             ruler,
             alerter,
+            route_prefix: crate::web::route_prefix(&external_url),
         })
     });
     crate::metrics::register(&state);
@@ -377,13 +380,32 @@ fn default_external_url(listen: SocketAddr) -> String {
 }
 
 async fn serve(addr: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
-    let app = Router::new()
+    let routes = Router::new()
         .merge(crate::api::router())
+        .merge(crate::web::router())
         .route("/metrics", get(crate::metrics::handler))
         .route("/-/healthy", get(|| async { "Watchfire is Healthy.\n" }))
         .route("/-/ready", get(|| async { "Watchfire is Ready.\n" }))
-        .route("/-/reload", post(reload).put(reload))
-        .with_state(state.clone());
+        .route("/-/reload", post(reload).put(reload));
+    // Under a route prefix, as Prometheus serves behind a proxy; `/` and
+    // the bare prefix lead to the UI.
+    let prefix = state.route_prefix.clone();
+    let app = if prefix.is_empty() {
+        routes.with_state(state.clone())
+    } else {
+        // A redirect keeps the fragment of Alertmanager's silence links
+        // (`/watchfire/#/silences/new?filter=…`) for the page to route.
+        let home = format!("{prefix}/query");
+        let to_home = move || {
+            let home = home.clone();
+            async move { axum::response::Redirect::to(&home) }
+        };
+        Router::new()
+            .nest(&prefix, routes)
+            .route("/", get(to_home.clone()))
+            .route(&format!("{prefix}/"), get(to_home))
+            .with_state(state.clone())
+    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listen on {addr}"))?;

@@ -1,0 +1,111 @@
+//! The web UI: one HTML page, one stylesheet and one script, written in
+//! this repo and embedded in the binary at compile time. The pages
+//! (`/query`, `/graph`, `/alerts`, `/rules`, `/targets`,
+//! `/service-discovery`, `/status`, `/config`, `/flags`, `/tsdb-status`,
+//! `/silences`) all get the same page; its script draws each from the
+//! JSON API, charts included. Nothing is fetched from elsewhere.
+//!
+//! Everything is served under the route prefix, the path of
+//! `--web.external-url` (as Prometheus does), so the UI works behind a
+//! reverse proxy at `/watchfire/`.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::sync::Arc;
+
+use crate::server::AppState;
+
+const INDEX: &str = include_str!("assets/index.html");
+const CSS: &str = include_str!("assets/app.css");
+const JS: &str = include_str!("assets/app.js");
+
+/// The pages, each served the same document.
+pub const PAGES: [&str; 11] = [
+    "/query",
+    "/graph",
+    "/alerts",
+    "/rules",
+    "/targets",
+    "/service-discovery",
+    "/status",
+    "/config",
+    "/flags",
+    "/tsdb-status",
+    "/silences",
+];
+
+/// The UI's routes, below the route prefix.
+pub fn router() -> Router<Arc<AppState>> {
+    let mut r = Router::new()
+        // Alertmanager's links (`/#/silences/new?filter=…`) land on `/`
+        // with a fragment the server never sees: the page routes them.
+        .route("/", get(page))
+        .route("/static/app.css", get(|| async { asset("text/css", CSS) }))
+        .route(
+            "/static/app.js",
+            get(|| async { asset("text/javascript", JS) }),
+        );
+    for p in PAGES {
+        r = r.route(p, get(page));
+    }
+    r
+}
+
+/// The page for every route, with the route prefix filled in.
+async fn page(State(st): State<Arc<AppState>>) -> Response {
+    let html = INDEX.replace("{{prefix}}", &escape(&st.route_prefix));
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response()
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Text for an HTML attribute.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The route prefix of an external URL: its path without the trailing
+/// slash ("" for none).
+pub fn route_prefix(external_url: &str) -> String {
+    let path = url_path(external_url);
+    path.trim_end_matches('/').to_string()
+}
+
+fn url_path(u: &str) -> &str {
+    let rest = u.split_once("://").map_or(u, |(_, r)| r);
+    rest.find('/').map_or("", |i| &rest[i..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_is_the_external_urls_path() {
+        assert_eq!(route_prefix("http://h:9090"), "");
+        assert_eq!(route_prefix("http://h:9090/"), "");
+        assert_eq!(route_prefix("http://h:9090/watchfire/"), "/watchfire");
+        assert_eq!(route_prefix("https://h/a/b"), "/a/b");
+    }
+}

@@ -1,0 +1,106 @@
+//! The web UI is served by the binary: every page, its stylesheet and
+//! script, at the root and under the path of `--web.external-url`. (The
+//! pages themselves are driven in a real browser by the browser tests.)
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{free_addr, http, start, wait_for, Killed};
+
+const PAGES: [&str; 11] = [
+    "/query",
+    "/graph",
+    "/alerts",
+    "/rules",
+    "/targets",
+    "/service-discovery",
+    "/status",
+    "/config",
+    "/flags",
+    "/tsdb-status",
+    "/silences",
+];
+
+/// Status, `Location` and body of a GET.
+fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    http(addr, "GET", path, "").unwrap()
+}
+
+#[test]
+fn pages_and_assets_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&dir.path().join("data"), None, &[]);
+    for p in PAGES.iter().chain(&["/"]) {
+        let (status, body) = get(s.addr, p);
+        assert_eq!(status, 200, "{p}");
+        assert!(
+            body.contains(r#"<script src="/static/app.js">"#),
+            "{p}: {body}"
+        );
+    }
+    for (asset, needle) in [
+        ("/static/app.js", "function queryPage"),
+        ("/static/app.css", ":root"),
+    ] {
+        let (status, body) = get(s.addr, asset);
+        assert!(status == 200 && body.contains(needle), "{asset}: {status}");
+    }
+    assert_eq!(get(s.addr, "/nothing-here").0, 404);
+}
+
+#[test]
+fn everything_moves_under_the_external_urls_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .arg("--web.listen-address")
+        .arg(addr.to_string())
+        .arg("--storage.tsdb.path")
+        .arg(dir.path().join("data"))
+        .arg("--web.external-url")
+        .arg(format!("http://{addr}/watchfire/"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Killed(child);
+    wait_for(Duration::from_secs(20), "server under /watchfire", || {
+        http(addr, "GET", "/watchfire/-/ready", "").is_ok_and(|r| r.0 == 200)
+    });
+    for p in PAGES {
+        let (status, body) = get(addr, &format!("/watchfire{p}"));
+        assert_eq!(status, 200, "{p}");
+        assert!(
+            body.contains(r#"data-prefix="/watchfire""#)
+                && body.contains(r#"href="/watchfire/static/app.css""#),
+            "{p}: {body}"
+        );
+    }
+    assert_eq!(get(addr, "/watchfire/static/app.js").0, 200);
+    assert_eq!(get(addr, "/watchfire/api/v1/query?query=1").0, 200);
+    // `/` and the prefix lead to the query page; the API is not at the root.
+    for p in ["/", "/watchfire/"] {
+        let raw = raw_get(addr, p);
+        assert!(
+            raw.starts_with("HTTP/1.1 303") && raw.contains("location: /watchfire/query"),
+            "{p}: {raw}"
+        );
+    }
+    assert_eq!(get(addr, "/api/v1/query?query=1").0, 404);
+}
+
+/// The head of a GET's answer, header names lower-cased.
+fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out.to_ascii_lowercase().replacen("http/1.1", "HTTP/1.1", 1)
+}
