@@ -254,12 +254,16 @@ function timeTicks(start, end, n) {
 // a legend that isolates a series on click, and a hover readout.
 function chart(result, start, end, step, stacked) {
   if (!result.length) return el('p', { class: 'muted' }, 'Empty query result');
-  const W = 1000, H = 320, L = 64, R = 12, T = 10, B = 28;
+  const L = 64, R = 12, T = 10, B = 28;
+  let W = 1000, H = 320;
   const wrap = el('div', { class: 'chart' });
   const tip = el('div', { class: 'tip' });
   const legend = el('div', { class: 'legend' });
   let only = null;
   function render() {
+    // Drawn at the size it is shown, so text stays readable on a phone.
+    const width = Math.round(wrap.getBoundingClientRect().width);
+    if (width > 0) { W = Math.max(300, width); H = W < 600 ? 240 : 320; }
     const shown = result.map((s, i) => ({ s, i })).filter(x => only === null || x.i === only);
     // Points by timestamp; stacked adds the series below.
     const lines = [];
@@ -289,7 +293,7 @@ function chart(result, start, end, step, stacked) {
     // Time labels: seconds for short ranges, the date for long ones.
     const span = end - start;
     const cut = span < 600 ? [11, 19] : span <= 86400 ? [11, 16] : [5, 16];
-    for (const t of timeTicks(start, end, 6)) {
+    for (const t of timeTicks(start, end, Math.max(2, Math.floor((W - L - R) / 110)))) {
       const txt = svgEl('text', { x: x(t), y: H - 8, 'text-anchor': 'middle', 'font-size': 11, fill: '#667085' });
       txt.textContent = fmtTime(t).slice(cut[0], cut[1]);
       svg.append(txt);
@@ -330,6 +334,9 @@ function chart(result, start, end, step, stacked) {
     wrap.replaceChildren(svg, tip);
   }
   render();
+  // Once placed in the page, draw again at the width it got.
+  requestAnimationFrame(render);
+  window.addEventListener('resize', () => { if (wrap.isConnected) render(); });
   return el('div', {}, wrap, legend);
 }
 
