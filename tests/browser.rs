@@ -1,51 +1,25 @@
-//! The web UI in a real browser: Debian's Chromium, headless, loads every
-//! page of a server that scrapes two targets (one down), evaluates rules
-//! (one alert firing, one pending) and runs its alerter. Each page must
-//! show its content, log nothing to the console, and is photographed at
-//! 1280×800 and at a phone's 375×812. The pictures go to
-//! `$WATCHFIRE_SCREENSHOTS` when set, else to the test's temporary
-//! directory.
+//! The web UI in a real browser: Debian's Chromium, headless, driven
+//! through Debian's chromedriver (W3C WebDriver), loads every page of a
+//! server that scrapes two targets (one down), evaluates rules (one alert
+//! firing, one pending) and runs its alerter. Each page must show its
+//! content with nothing on the console (a failed request shows there too),
+//! and is photographed at 1280×800 and at a phone's 375×812. The pictures
+//! go to `$WATCHFIRE_SCREENSHOTS` when set, else to the test's temporary
+//! directory. Then the links the outside world holds: an alert's
+//! `generatorURL` and Alertmanager's silence link, whose form, submitted,
+//! makes a silence that mutes the alert.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use common::webdriver::Browser;
 use common::{free_addr, installed, json, start_at, wait_for};
-
-/// Runs headless Chromium on `url` with `args`; (stdout, console lines).
-fn chromium(profile: &Path, url: &str, args: &[&str]) -> (String, Vec<String>) {
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        .output()
-        .expect("run chromium");
-    let console = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| l.contains(":CONSOLE"))
-        .map(str::to_string)
-        .collect();
-    (String::from_utf8_lossy(&out.stdout).into_owned(), console)
-}
 
 #[test]
 fn every_page_in_a_real_browser() {
-    if !installed("chromium", "chromium") {
+    if !installed("chromium", "chromium") || !installed("chromedriver", "chromium-driver") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -75,7 +49,12 @@ fn every_page_in_a_real_browser() {
         addr,
         &dir.path().join("data"),
         Some(&config),
-        &["--alertmanager.config.file", am.to_str().unwrap()],
+        &[
+            "--alertmanager.config.file",
+            am.to_str().unwrap(),
+            "--web.external-url",
+            &format!("http://{addr}"),
+        ],
     );
     wait_for(
         Duration::from_secs(30),
@@ -137,11 +116,13 @@ fn every_page_in_a_real_browser() {
             &["New silence"],
         ),
     ];
-    let profile = dir.path().join("profile");
+    let browser = Browser::start(&dir.path().join("profile"), 1280, 800);
     let mut bad = Vec::new();
     for (i, (page, want)) in pages.iter().enumerate() {
         let url = format!("{base}{page}");
-        let (dom, console) = chromium(&profile, &url, &["--window-size=1280,800", "--dump-dom"]);
+        browser.resize(1280, 800);
+        browser.open(&url);
+        let dom = browser.html();
         for w in *want {
             if !dom.contains(w) {
                 bad.push(format!("{page}: no {w:?} in the page"));
@@ -151,41 +132,70 @@ fn every_page_in_a_real_browser() {
         let errors = dom.matches("class=\"error\"").count();
         let expected = usize::from(page.starts_with("/targets"));
         if errors != expected {
-            bad.push(format!("{page}: {errors} error boxes:\n{dom}"));
+            bad.push(format!("{page}: {errors} error boxes"));
         }
+        let console = browser.console();
         if !console.is_empty() {
             bad.push(format!("{page}: console: {console:?}"));
         }
         for (w, h) in [(1280, 800), (375, 812)] {
+            browser.resize(w, h);
+            browser.open(&url);
             let shot = shots.join(format!("{i:02}-{w}x{h}.png"));
-            let (_, _) = chromium(
-                &profile,
-                &url,
-                &[
-                    &format!("--window-size={w},{h}"),
-                    &format!("--screenshot={}", shot.display()),
-                ],
-            );
-            let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
-            if size < 5_000 {
-                bad.push(format!(
-                    "{page}: screenshot {} is {size} bytes",
-                    shot.display()
-                ));
+            if browser.screenshot(&shot) < 5_000 {
+                bad.push(format!("{page}: screenshot {} looks blank", shot.display()));
             }
         }
     }
-    // The silence link's matchers land in the form.
-    let (dom, _) = chromium(
-        &profile,
-        &format!("{base}/#/silences/new?filter=%7Balertname%3D%22AlwaysFiring%22%7D"),
-        &["--dump-dom"],
-    );
-    if !dom.contains("value=\"{alertname=&quot;AlwaysFiring&quot;}\"")
-        && !dom.contains("{alertname=\"AlwaysFiring\"}")
-    {
-        bad.push(format!("the silence form is not prefilled:\n{dom}"));
-    }
     println!("screenshots in {}", shots.display());
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+
+    // An alert's generatorURL opens the query page with its expression.
+    let alerts = json(s.addr, "/api/v2/alerts");
+    let firing = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "AlwaysFiring")
+        .expect("the alert reached the alerter")
+        .clone();
+    let generator = firing["generatorURL"].as_str().unwrap();
+    assert!(
+        generator.starts_with(&format!("{base}/graph?")),
+        "{generator}"
+    );
+    browser.resize(1280, 800);
+    browser.open(generator);
+    let expr = browser.script("return document.querySelector('textarea.expr').value");
+    assert_eq!(expr, "vector(1)");
+    // Prometheus links with g0.tab=1: the table, holding the one value.
+    let html = browser.html();
+    assert!(html.contains(r#"<td class="num">1</td>"#), "{html}");
+
+    // Alertmanager's silence link (its default template's
+    // `__alert_silence_link`) opens the form prefilled; submitting it
+    // makes a silence that mutes the alert.
+    let link = format!(
+        "{base}/#/silences/new?filter=%7Bseverity%3D%22page%22%2C%20alertname%3D%22AlwaysFiring%22%7D"
+    );
+    browser.open(&link);
+    let prefilled = browser.script("return document.getElementById('silence-matchers').value");
+    assert_eq!(prefilled, r#"{severity="page", alertname="AlwaysFiring"}"#);
+    browser.type_into("#silence-comment", "deploying");
+    browser.click("#create-silence");
+    browser.wait_ready();
+    assert!(
+        browser.html().contains("id=\"created\""),
+        "{}",
+        browser.html()
+    );
+    wait_for(Duration::from_secs(10), "the alert muted", || {
+        let alerts = json(s.addr, "/api/v2/alerts");
+        alerts.as_array().unwrap().iter().any(|a| {
+            a["labels"]["alertname"] == "AlwaysFiring"
+                && a["status"]["state"] == "suppressed"
+                && !a["status"]["silencedBy"].as_array().unwrap().is_empty()
+        })
+    });
+    assert!(browser.console().is_empty());
 }

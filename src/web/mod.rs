@@ -21,6 +21,7 @@ use crate::server::AppState;
 const INDEX: &str = include_str!("assets/index.html");
 const CSS: &str = include_str!("assets/app.css");
 const JS: &str = include_str!("assets/app.js");
+const ICON: &str = include_str!("assets/favicon.svg");
 
 /// The pages, each served the same document.
 pub const PAGES: [&str; 11] = [
@@ -47,6 +48,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/static/app.js",
             get(|| async { asset("text/javascript", JS) }),
+        )
+        .route(
+            "/static/favicon.svg",
+            get(|| async { asset("image/svg+xml", ICON) }),
         );
     for p in PAGES {
         r = r.route(p, get(page));

@@ -49,6 +49,16 @@ async function api(path, params, init) {
   return body;
 }
 
+// `data-ready` is 1 when nothing is loading (tests wait for it).
+let busy = 0;
+async function loading(promise) {
+  busy++;
+  document.body.dataset.ready = '0';
+  try { return await promise; } finally {
+    if (--busy === 0) document.body.dataset.ready = '1';
+  }
+}
+
 function errorBox(e) { return el('div', { class: 'error' }, e.message || String(e)); }
 
 function labelsText(m) {
@@ -190,7 +200,9 @@ async function queryPage() {
   draw();
 }
 
-async function execute(p, out) {
+function execute(p, out) { return loading(run(p, out)); }
+
+async function run(p, out) {
   out.replaceChildren(el('p', { class: 'muted' }, 'Running…'));
   try {
     let end = parseTime(p.end);
@@ -492,7 +504,7 @@ async function silencesPage(filter) {
       el('td', {}, x.endsAt),
       el('td', {}, x.createdBy), el('td', {}, x.comment),
       el('td', {}, x.status.state !== 'expired' ? el('button', { onclick: async () => {
-        try { await api(`/api/v2/silence/${x.id}`, null, { method: 'DELETE' }); silencesPage(); } catch (e) { alert(e.message); }
+        try { await loading(api(`/api/v2/silence/${x.id}`, null, { method: 'DELETE' })); await loading(silencesPage()); } catch (e) { alert(e.message); }
       } }, 'Expire') : ''))));
   } catch (e) {
     list = errorBox(e);
@@ -502,10 +514,10 @@ async function silencesPage(filter) {
 
 function silenceForm(filter) {
   const out = el('div');
-  const matchers = el('input', { type: 'text', value: filter || '', style: 'width:100%', placeholder: '{alertname="X", severity="page"}' });
+  const matchers = el('input', { type: 'text', id: 'silence-matchers', value: filter || '', style: 'width:100%', placeholder: '{alertname="X", severity="page"}' });
   const hours = el('input', { type: 'text', value: '2h' });
   const by = el('input', { type: 'text', placeholder: 'you@example.org' });
-  const comment = el('input', { type: 'text', style: 'width:100%', placeholder: 'Why' });
+  const comment = el('input', { type: 'text', id: 'silence-comment', style: 'width:100%', placeholder: 'Why' });
   const submit = async () => {
     try {
       const ms = parseMatchers(matchers.value);
@@ -517,8 +529,8 @@ function silenceForm(filter) {
         method: 'POST', headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ matchers: ms, startsAt: new Date(now).toISOString(), endsAt: new Date(now + d * 1000).toISOString(), createdBy: by.value || 'watchfire-ui', comment: comment.value || 'silenced from the UI' }),
       });
-      out.replaceChildren(el('div', { class: 'note' }, `Silence ${r.silenceID} created.`));
-      setTimeout(() => silencesPage(), 800);
+      await silencesPage();
+      main.children[0].after(el('div', { class: 'note', id: 'created' }, `Silence ${r.silenceID} created.`));
     } catch (e) {
       out.replaceChildren(errorBox(e));
     }
@@ -527,7 +539,7 @@ function silenceForm(filter) {
     el('label', {}, 'Matchers ', matchers),
     el('div', { class: 'row' }, el('label', {}, 'Duration ', hours), el('label', {}, 'Created by ', by)),
     el('label', {}, 'Comment ', comment),
-    el('div', { class: 'row' }, el('button', { class: 'primary', onclick: submit }, 'Create')), out);
+    el('div', { class: 'row' }, el('button', { class: 'primary', id: 'create-silence', onclick: () => loading(submit()) }, 'Create')), out);
 }
 
 // ---- routing ------------------------------------------------------------
@@ -545,7 +557,7 @@ async function route() {
     const q = new URLSearchParams(location.hash.split('?')[1] || '');
     history.replaceState(null, '', `${PREFIX}/silences`);
     mark('/silences');
-    return silencesPage(q.get('filter') || '');
+    return loading(silencesPage(q.get('filter') || ''));
   }
   if (path === '/' || !PAGES[path]) {
     history.replaceState(null, '', `${PREFIX}/query${location.search}`);
@@ -553,7 +565,7 @@ async function route() {
   }
   mark(path === '/graph' ? '/query' : path);
   try {
-    await PAGES[path]();
+    await loading(PAGES[path]());
   } catch (e) {
     main.replaceChildren(errorBox(e));
   }
