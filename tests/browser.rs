@@ -198,4 +198,29 @@ fn every_page_in_a_real_browser() {
         })
     });
     assert!(browser.console().is_empty());
+
+    // Bad input gets a readable error, never a blank page.
+    browser.open(&format!("{base}/query?g0.expr=up%20%3D%3D&g0.tab=1"));
+    let html = browser.html();
+    assert!(
+        html.contains(r#"class="error""#) && html.contains("parse error"),
+        "{html}"
+    );
+    browser.open(&format!(
+        "{base}/query?g0.expr=up&g0.tab=0&g0.range_input=an%20hour"
+    ));
+    assert!(browser.html().contains("is not a duration"));
+    browser.open(&format!("{base}/silences"));
+    for (matchers, duration, want) in [
+        ("", "2h", "at least one matcher"),
+        ("{alertname=X}", "2h", "are not of the form"),
+        ("{alertname=\"X\"}", "-1h", "is not a duration"),
+    ] {
+        browser.type_into("#silence-matchers", matchers);
+        browser.type_into("#silence-duration", duration);
+        browser.click("#create-silence");
+        browser.wait_ready();
+        let html = browser.html();
+        assert!(html.contains(want), "{matchers} {duration}: {html}");
+    }
 }

@@ -515,7 +515,7 @@ async function silencesPage(filter) {
 function silenceForm(filter) {
   const out = el('div');
   const matchers = el('input', { type: 'text', id: 'silence-matchers', value: filter || '', style: 'width:100%', placeholder: '{alertname="X", severity="page"}' });
-  const hours = el('input', { type: 'text', value: '2h' });
+  const hours = el('input', { type: 'text', id: 'silence-duration', value: '2h' });
   const by = el('input', { type: 'text', placeholder: 'you@example.org' });
   const comment = el('input', { type: 'text', id: 'silence-comment', style: 'width:100%', placeholder: 'Why' });
   const submit = async () => {
