@@ -15,17 +15,33 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::webdriver::Browser;
-use common::{free_addr, installed, json, start_at, wait_for};
+use common::{free_addr, installed, json, start_under, wait_for};
 
 #[test]
 fn every_page_in_a_real_browser() {
+    pages_and_links("");
+}
+
+#[test]
+fn every_page_under_a_path() {
+    pages_and_links("/watchfire");
+}
+
+/// The whole walk against a server whose external URL has `prefix` as
+/// its path.
+fn pages_and_links(prefix: &str) {
     if !installed("chromium", "chromium") || !installed("chromedriver", "chromium-driver") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let shots = std::env::var_os("WATCHFIRE_SCREENSHOTS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| dir.path().join("screenshots"));
+        .unwrap_or_else(|| dir.path().join("screenshots"))
+        .join(if prefix.is_empty() {
+            "root"
+        } else {
+            "under-a-path"
+        });
     std::fs::create_dir_all(&shots).unwrap();
     let addr = free_addr();
     std::fs::write(
@@ -36,7 +52,7 @@ fn every_page_in_a_real_browser() {
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
         &config,
-        format!("global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [rules.yml]\nscrape_configs:\n- job_name: self\n  static_configs: [{{targets: ['{addr}']}}]\n- job_name: down\n  static_configs: [{{targets: ['127.0.0.1:1']}}]\n"),
+        format!("global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [rules.yml]\nscrape_configs:\n- job_name: self\n  metrics_path: {prefix}/metrics\n  static_configs: [{{targets: ['{addr}']}}]\n- job_name: down\n  static_configs: [{{targets: ['127.0.0.1:1']}}]\n"),
     )
     .unwrap();
     std::fs::write(
@@ -45,30 +61,31 @@ fn every_page_in_a_real_browser() {
     )
     .unwrap();
     let am = dir.path().join("am.yml");
-    let s = start_at(
+    let s = start_under(
         addr,
+        prefix,
         &dir.path().join("data"),
         Some(&config),
         &[
             "--alertmanager.config.file",
             am.to_str().unwrap(),
             "--web.external-url",
-            &format!("http://{addr}"),
+            &format!("http://{addr}{prefix}/"),
         ],
     );
     wait_for(
         Duration::from_secs(30),
         "both targets scraped and the alert firing",
         || {
-            let up = json(s.addr, "/api/v1/query?query=count(up)");
-            let alerts = json(s.addr, "/api/v1/alerts");
+            let up = json(s.addr, &format!("{prefix}/api/v1/query?query=count(up)"));
+            let alerts = json(s.addr, &format!("{prefix}/api/v1/alerts"));
             up["data"]["result"][0]["value"][1] == "2"
                 && alerts["data"]["alerts"]
                     .as_array()
                     .is_some_and(|a| a.iter().any(|x| x["state"] == "firing"))
         },
     );
-    let base = format!("http://{addr}");
+    let base = format!("http://{addr}{prefix}");
     // (page, what its DOM must hold)
     let pages: &[(&str, &[&str])] = &[
         (
@@ -101,7 +118,7 @@ fn every_page_in_a_real_browser() {
             &[
                 "data-health=\"up\"",
                 "data-health=\"down\"",
-                &format!("http://{addr}/metrics"),
+                &format!("http://{addr}{prefix}/metrics"),
                 "http://127.0.0.1:1/metrics",
             ],
         ),
@@ -151,7 +168,7 @@ fn every_page_in_a_real_browser() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 
     // An alert's generatorURL opens the query page with its expression.
-    let alerts = json(s.addr, "/api/v2/alerts");
+    let alerts = json(s.addr, &format!("{prefix}/api/v2/alerts"));
     let firing = alerts
         .as_array()
         .unwrap()
@@ -190,7 +207,7 @@ fn every_page_in_a_real_browser() {
         browser.html()
     );
     wait_for(Duration::from_secs(10), "the alert muted", || {
-        let alerts = json(s.addr, "/api/v2/alerts");
+        let alerts = json(s.addr, &format!("{prefix}/api/v2/alerts"));
         alerts.as_array().unwrap().iter().any(|a| {
             a["labels"]["alertname"] == "AlwaysFiring"
                 && a["status"]["state"] == "suppressed"

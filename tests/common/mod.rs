@@ -144,11 +144,23 @@ pub fn start(data: &Path, config: Option<&Path>, extra: &[&str]) -> Server {
 
 /// [`start`] on a chosen address.
 pub fn start_at(addr: SocketAddr, data: &Path, config: Option<&Path>, extra: &[&str]) -> Server {
+    start_under(addr, "", data, config, extra)
+}
+
+/// [`start_at`] for a server whose route prefix is `prefix` (the path of
+/// its `--web.external-url`, given in `extra`).
+pub fn start_under(
+    addr: SocketAddr,
+    prefix: &str,
+    data: &Path,
+    config: Option<&Path>,
+    extra: &[&str],
+) -> Server {
     let mut cmd = command(addr, data);
     if let Some(c) = config {
         cmd.arg("--config.file").arg(c);
     }
-    launch(cmd.args(extra), addr, Stdio::null())
+    launch(cmd.args(extra), addr, Stdio::null(), prefix)
 }
 
 /// Writes `am` as `dir/am.yml` and starts the server at `addr` over
@@ -165,7 +177,7 @@ pub fn start_alerter(addr: SocketAddr, dir: &Path, config: Option<&Path>, am: &s
 /// standard error) written to `log`.
 pub fn start_logged(addr: SocketAddr, data: &Path, args: &[&str], log: &Path) -> Server {
     let log = std::fs::File::create(log).unwrap();
-    launch(command(addr, data).args(args), addr, log.into())
+    launch(command(addr, data).args(args), addr, log.into(), "")
 }
 
 fn command(addr: SocketAddr, data: &Path) -> Command {
@@ -177,14 +189,14 @@ fn command(addr: SocketAddr, data: &Path) -> Command {
     cmd
 }
 
-fn launch(cmd: &mut Command, addr: SocketAddr, stderr: Stdio) -> Server {
+fn launch(cmd: &mut Command, addr: SocketAddr, stderr: Stdio, prefix: &str) -> Server {
     let child = cmd.stdout(Stdio::null()).stderr(stderr).spawn().unwrap();
     let s = Server {
         _child: Killed(child),
         addr,
     };
     wait_for(Duration::from_secs(20), "server to listen", || {
-        http(addr, "GET", "/-/ready", "").is_ok_and(|r| r.0 == 200)
+        http(addr, "GET", &format!("{prefix}/-/ready"), "").is_ok_and(|r| r.0 == 200)
     });
     s
 }
