@@ -129,6 +129,10 @@ fn pages_and_links(prefix: &str) {
         ("/tsdb-status", &["Top series counts by metric name"]),
         ("/silences", &["New silence", "All silences"]),
         (
+            "/alert-groups",
+            &["Alert groups", "alertname=\"AlwaysFiring\"", "badge active"],
+        ),
+        (
             "/#/silences/new?filter=%7Balertname%3D%22AlwaysFiring%22%7D",
             &["New silence"],
         ),
@@ -199,6 +203,11 @@ fn pages_and_links(prefix: &str) {
     let prefilled = browser.script("return document.getElementById('silence-matchers').value");
     assert_eq!(prefilled, r#"{severity="page", alertname="AlwaysFiring"}"#);
     browser.type_into("#silence-comment", "deploying");
+    browser.click("#preview-silence");
+    browser.wait_ready();
+    assert!(browser
+        .html()
+        .contains("This silence would mute 1 alert now"));
     browser.click("#create-silence");
     browser.wait_ready();
     assert!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{free_addr, http, start, wait_for, Killed};
 
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 12] = [
     "/query",
     "/graph",
     "/alerts",
@@ -21,6 +21,7 @@ const PAGES: [&str; 11] = [
     "/flags",
     "/tsdb-status",
     "/silences",
+    "/alert-groups",
 ];
 
 /// Status, `Location` and body of a GET.

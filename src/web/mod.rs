@@ -2,7 +2,7 @@
 //! this repo and embedded in the binary at compile time. The pages
 //! (`/query`, `/graph`, `/alerts`, `/rules`, `/targets`,
 //! `/service-discovery`, `/status`, `/config`, `/flags`, `/tsdb-status`,
-//! `/silences`) all get the same page; its script draws each from the
+//! `/silences`, `/alert-groups`) all get the same page; its script draws each from the
 //! JSON API, charts included. Nothing is fetched from elsewhere.
 //!
 //! Everything is served under the route prefix, the path of
@@ -24,7 +24,7 @@ const JS: &str = include_str!("assets/app.js");
 const ICON: &str = include_str!("assets/favicon.svg");
 
 /// The pages, each served the same document.
-pub const PAGES: [&str; 11] = [
+pub const PAGES: [&str; 12] = [
     "/query",
     "/graph",
     "/alerts",
@@ -36,6 +36,7 @@ pub const PAGES: [&str; 11] = [
     "/flags",
     "/tsdb-status",
     "/silences",
+    "/alert-groups",
 ];
 
 /// The UI's routes, below the route prefix.

@@ -490,56 +490,111 @@ function parseMatchers(text) {
 }
 
 function matcherText(ms) {
-  return '{' + ms.map(m => `${m.name}${m.isEqual === false ? '!' : ''}${m.isRegex ? '~' : '='}${JSON.stringify(m.value)}`.replace('!~', '!~').replace('!=', '!=')).join(', ') + '}';
+  const op = m => (m.isEqual === false ? '!' : '=') + (m.isRegex ? '~' : m.isEqual === false ? '=' : '');
+  return '{' + ms.map(m => `${m.name}${op(m)}${JSON.stringify(m.value)}`).join(', ') + '}';
 }
 
-async function silencesPage(filter) {
-  const form = silenceForm(filter);
-  let list;
+// Silences by state, each with expire, edit (a new silence replaces the
+// old one, as Alertmanager does) and duplicate; `draft` prefills the form.
+async function silencesPage(draft) {
+  const form = silenceForm(typeof draft === 'string' ? { matchers: draft } : (draft || {}));
+  const sections = [];
   try {
-    const s = await api('/api/v2/silences');
-    list = table(['State', 'Matchers', 'Ends', 'Created by', 'Comment', ''], s.map(x => el('tr', {},
-      el('td', {}, el('span', { class: `badge ${x.status.state}` }, x.status.state)),
-      el('td', { class: 'series' }, matcherText(x.matchers)),
-      el('td', {}, x.endsAt),
-      el('td', {}, x.createdBy), el('td', {}, x.comment),
-      el('td', {}, x.status.state !== 'expired' ? el('button', { onclick: async () => {
-        try { await loading(api(`/api/v2/silence/${x.id}`, null, { method: 'DELETE' })); await loading(silencesPage()); } catch (e) { alert(e.message); }
-      } }, 'Expire') : ''))));
+    const all = await api('/api/v2/silences');
+    for (const state of ['active', 'pending', 'expired']) {
+      const list = all.filter(x => x.status.state === state);
+      sections.push(el('h2', {}, `${state[0].toUpperCase()}${state.slice(1)} (${list.length})`));
+      if (!list.length) continue;
+      sections.push(table(['Matchers', 'Starts', 'Ends', 'Created by', 'Comment', ''], list.map(x => el('tr', {},
+        el('td', { class: 'series' }, matcherText(x.matchers)),
+        el('td', {}, x.startsAt), el('td', {}, x.endsAt),
+        el('td', {}, x.createdBy), el('td', {}, x.comment),
+        el('td', {},
+          state !== 'expired' ? el('button', { onclick: () => loading(silencesPage(draftOf(x, true))) }, 'Edit') : null,
+          el('button', { onclick: () => loading(silencesPage(draftOf(x, false))) }, 'Duplicate'),
+          state !== 'expired' ? el('button', { onclick: () => loading(expire(x.id)) }, 'Expire') : null)))));
+    }
   } catch (e) {
-    list = errorBox(e);
+    sections.push(errorBox(e));
   }
-  main.replaceChildren(el('h1', {}, 'Silences'), form, el('h2', {}, 'All silences'), list);
+  main.replaceChildren(el('h1', {}, 'Silences'), form, el('h2', {}, 'All silences'), ...sections);
 }
 
-function silenceForm(filter) {
+function draftOf(x, edit) {
+  const hours = Math.max((Date.parse(x.endsAt) - Date.now()) / 1000, 3600);
+  return { id: edit ? x.id : undefined, matchers: matcherText(x.matchers), duration: fmtDuration(hours),
+    createdBy: x.createdBy, comment: x.comment };
+}
+
+async function expire(id) {
+  try {
+    await api(`/api/v2/silence/${id}`, null, { method: 'DELETE' });
+    await silencesPage();
+  } catch (e) {
+    main.prepend(errorBox(e));
+  }
+}
+
+function silenceForm(d) {
   const out = el('div');
-  const matchers = el('input', { type: 'text', id: 'silence-matchers', value: filter || '', style: 'width:100%', placeholder: '{alertname="X", severity="page"}' });
-  const hours = el('input', { type: 'text', id: 'silence-duration', value: '2h' });
-  const by = el('input', { type: 'text', placeholder: 'you@example.org' });
-  const comment = el('input', { type: 'text', id: 'silence-comment', style: 'width:100%', placeholder: 'Why' });
-  const submit = async () => {
+  const matchers = el('input', { type: 'text', id: 'silence-matchers', value: d.matchers || '', style: 'width:100%', placeholder: '{alertname="X", severity="page"}' });
+  const hours = el('input', { type: 'text', id: 'silence-duration', value: d.duration || '2h' });
+  const by = el('input', { type: 'text', value: d.createdBy || '', placeholder: 'you@example.org' });
+  const comment = el('input', { type: 'text', id: 'silence-comment', value: d.comment || '', style: 'width:100%', placeholder: 'Why' });
+  const matched = () => {
+    const ms = parseMatchers(matchers.value);
+    if (!ms.length) throw new Error('A silence needs at least one matcher.');
+    return ms;
+  };
+  const preview = async () => {
     try {
-      const ms = parseMatchers(matchers.value);
-      if (!ms.length) throw new Error('A silence needs at least one matcher.');
-      const d = parseDuration(hours.value.trim());
-      if (d === null) throw new Error(`Duration ${JSON.stringify(hours.value)} is not a duration such as 2h`);
-      const now = Date.now();
-      const r = await api('/api/v2/silences', null, {
-        method: 'POST', headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ matchers: ms, startsAt: new Date(now).toISOString(), endsAt: new Date(now + d * 1000).toISOString(), createdBy: by.value || 'watchfire-ui', comment: comment.value || 'silenced from the UI' }),
-      });
-      await silencesPage();
-      main.children[0].after(el('div', { class: 'note', id: 'created' }, `Silence ${r.silenceID} created.`));
+      matched();
+      const alerts = await api('/api/v2/alerts', { filter: matchers.value });
+      out.replaceChildren(el('h2', {}, `This silence would mute ${alerts.length} alert${alerts.length === 1 ? '' : 's'} now`),
+        ...alerts.map(a => el('div', {}, labelChips(a.labels))));
     } catch (e) {
       out.replaceChildren(errorBox(e));
     }
   };
-  return el('div', { class: 'panel' }, el('h2', {}, 'New silence'),
+  const submit = async () => {
+    try {
+      const ms = matched();
+      const d2 = parseDuration(hours.value.trim());
+      if (d2 === null) throw new Error(`Duration ${JSON.stringify(hours.value)} is not a duration such as 2h`);
+      const now = Date.now();
+      const body = { matchers: ms, startsAt: new Date(now).toISOString(), endsAt: new Date(now + d2 * 1000).toISOString(), createdBy: by.value || 'watchfire-ui', comment: comment.value || 'silenced from the UI' };
+      if (d.id) body.id = d.id;
+      const r = await api('/api/v2/silences', null, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      });
+      await silencesPage();
+      main.children[0].after(el('div', { class: 'note', id: 'created' }, `Silence ${r.silenceID} ${d.id ? 'replaces the old one' : 'created'}.`));
+    } catch (e) {
+      out.replaceChildren(errorBox(e));
+    }
+  };
+  return el('div', { class: 'panel' }, el('h2', {}, d.id ? 'Edit silence' : 'New silence'),
     el('label', {}, 'Matchers ', matchers),
     el('div', { class: 'row' }, el('label', {}, 'Duration ', hours), el('label', {}, 'Created by ', by)),
     el('label', {}, 'Comment ', comment),
-    el('div', { class: 'row' }, el('button', { class: 'primary', id: 'create-silence', onclick: () => loading(submit()) }, 'Create')), out);
+    el('div', { class: 'row' },
+      el('button', { class: 'primary', id: 'create-silence', onclick: () => loading(submit()) }, d.id ? 'Save' : 'Create'),
+      el('button', { id: 'preview-silence', onclick: () => loading(preview()) }, 'Preview')),
+    out);
+}
+
+// The alerter's groups: by receiver and grouping labels, each alert
+// marked silenced or inhibited.
+async function groupsPage() {
+  const groups = await api('/api/v2/alerts/groups');
+  main.replaceChildren(el('h1', {}, 'Alert groups'), ...(groups.length ? groups.map(g => el('div', { class: 'panel' },
+    el('h2', {}, g.receiver.name, ' ', el('span', { class: 'muted' }, Object.keys(g.labels).length ? '' : '(all alerts)'), labelChips(g.labels)),
+    table(['Labels', 'State', 'Since', ''], g.alerts.map(a => el('tr', {},
+      el('td', {}, labelChips(a.labels)),
+      el('td', {}, el('span', { class: `badge ${a.status.state}` }, a.status.state),
+        a.status.silencedBy.length ? ' silenced' : '', a.status.inhibitedBy.length ? ' inhibited' : ''),
+      el('td', {}, ago(a.startsAt)),
+      el('td', {}, el('button', { onclick: () => loading(silencesPage(matcherText(Object.entries(a.labels).map(([name, value]) => ({ name, value, isRegex: false, isEqual: true }))))) }, 'Silence'))))))) : [el('p', { class: 'muted' }, 'No alerts.')]));
 }
 
 // ---- routing ------------------------------------------------------------
@@ -548,6 +603,7 @@ const PAGES = {
   '/query': queryPage, '/graph': queryPage, '/alerts': alertsPage, '/rules': rulesPage,
   '/targets': targetsPage, '/service-discovery': discoveryPage, '/status': statusPage,
   '/config': configPage, '/flags': flagsPage, '/tsdb-status': tsdbPage, '/silences': () => silencesPage(),
+  '/alert-groups': groupsPage,
 };
 
 async function route() {
