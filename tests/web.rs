@@ -105,3 +105,41 @@ fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     c.read_to_string(&mut out).unwrap();
     out.to_ascii_lowercase().replacen("http/1.1", "HTTP/1.1", 1)
 }
+
+#[test]
+fn range_queries_render_as_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&dir.path().join("data"), None, &[]);
+    wait_for(Duration::from_secs(20), "a scrape", || {
+        get(s.addr, "/api/v1/query?query=up").1.contains("\"1\"")
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // The end a little ahead: the first scrape may be later in this second.
+    let range = format!("start={}&end={}", now - 300, now + 5);
+    let svg = |q: &str| get(s.addr, &format!("/api/v1/render?{range}&{q}"));
+    let (status, body) = svg("query=up&threshold=0.5&title=Up");
+    assert_eq!(status, 200);
+    assert!(
+        body.starts_with("<svg") && body.ends_with("</svg>"),
+        "{body}"
+    );
+    assert_eq!(body.matches("<path").count(), 1, "{body}");
+    assert!(
+        body.contains("stroke-dasharray") && body.contains(">Up<"),
+        "{body}"
+    );
+    let (_, empty) = svg("query=nothing_here");
+    assert!(empty.contains("no data"), "{empty}");
+    let (status, failed) = svg("query=up%20%3D%3D");
+    assert!(status == 200 && failed.contains("query failed"), "{failed}");
+    let (status, png) = svg("query=up&format=png");
+    assert!(
+        status == 400 && png.contains("png is not supported yet"),
+        "{png}"
+    );
+    let (status, bad) = get(s.addr, "/api/v1/render?query=up&start=10&end=5");
+    assert!(status == 400 && bad.contains("bad_data"), "{bad}");
+}

@@ -5,6 +5,7 @@ mod alertmanager;
 mod federate;
 mod labels;
 pub mod query;
+mod render;
 mod rules;
 mod status;
 
@@ -24,6 +25,7 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/query", get(query::instant).post(query::instant))
         .route("/api/v1/query_range", get(query::range).post(query::range))
+        .route("/api/v1/render", get(render::render))
         .route(
             "/api/v1/format_query",
             get(query::format).post(query::format),
@@ -162,6 +164,11 @@ impl Params {
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets `name` to `value`, over any value it had.
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.push((name.to_string(), value.to_string()));
     }
 
     /// Every value of `name`.

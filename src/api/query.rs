@@ -103,8 +103,31 @@ pub async fn instant(State(st): State<Arc<AppState>>, p: Params) -> Result<Respo
 
 pub async fn range(State(st): State<Arc<AppState>>, p: Params) -> Result<Response, ApiError> {
     let expr = parse(&p)?;
-    let start = required_time(&p, "start")?;
-    let end = required_time(&p, "end")?;
+    let (start, end, step) = range_params(&p)?;
+    let eng = engine(&st, timeout(&p, &st.query_limits)?);
+    let stats = p.get("stats").is_some_and(|s| !s.is_empty());
+    let out = run(&st, move |s| eng.range(s, &expr, start, end, step)).await?;
+    Ok(respond(out, stats))
+}
+
+/// Runs a range query's expression over `start..=end` by `step` (ms).
+pub async fn run_range(
+    st: &Arc<AppState>,
+    p: &Params,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Result<Outcome, ApiError> {
+    let expr = parse(p)?;
+    let eng = engine(st, timeout(p, &st.query_limits)?);
+    run(st, move |s| eng.range(s, &expr, start, end, step)).await
+}
+
+/// `start`, `end` and `step` of a range query, checked as Prometheus
+/// checks them; times in milliseconds.
+pub fn range_params(p: &Params) -> Result<(i64, i64, i64), ApiError> {
+    let start = required_time(p, "start")?;
+    let end = required_time(p, "end")?;
     if end < start {
         return Err(ApiError::BadData(
             "invalid parameter \"end\": end timestamp must not be before start time".into(),
@@ -129,10 +152,7 @@ pub async fn range(State(st): State<Arc<AppState>>, p: Params) -> Result<Respons
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
         ));
     }
-    let eng = engine(&st, timeout(&p, &st.query_limits)?);
-    let stats = p.get("stats").is_some_and(|s| !s.is_empty());
-    let out = run(&st, move |s| eng.range(s, &expr, start, end, step)).await?;
-    Ok(respond(out, stats))
+    Ok((start, end, step))
 }
 
 fn required_time(p: &Params, name: &str) -> Result<i64, ApiError> {
