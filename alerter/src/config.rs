@@ -7,7 +7,6 @@
 //! per-integration validation is a separate step.
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 use std::path::Path;
 
 use model::yaml::Value;
@@ -19,24 +18,8 @@ mod decode;
 
 pub(crate) use decode::yaml11_bool;
 
-/// A configuration problem: file, line when known, and upstream's reason.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
-    pub file: String,
-    pub line: Option<usize>,
-    pub reason: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{l}: {}", self.file, self.reason),
-            None => write!(f, "{}: {}", self.file, self.reason),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
+/// A configuration that cannot be used, and where (file, line, reason).
+pub use model::yaml::FileError as ConfigError;
 
 /// The whole file, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -139,12 +122,7 @@ pub struct Loaded {
 
 /// Reads and checks `alertmanager.yml`.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: file.clone(),
-        line: None,
-        reason: e.to_string(),
-    })?;
+    let (file, text) = model::yaml::read(path)?;
     parse(&text, &file)
 }
 

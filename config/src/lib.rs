@@ -30,7 +30,6 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -50,27 +49,8 @@ pub mod sections;
 use protocols::check_protocols;
 pub use protocols::{accept_header, protocol_header, DEFAULT_SCRAPE_PROTOCOLS};
 
-/// A configuration that cannot be used, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file, as given.
-    pub file: String,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.reason),
-            None => write!(f, "{}: {}", self.file, self.reason),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
+/// A configuration that cannot be used, and where (file, line, reason).
+pub use model::yaml::FileError as ConfigError;
 
 /// A Prometheus duration (`15s`, `1m30s`), printed back the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -377,12 +357,7 @@ impl ScrapeConfig {
 
 /// Reads and validates a `prometheus.yml`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: file.clone(),
-        line: None,
-        reason: e.to_string(),
-    })?;
+    let (file, text) = model::yaml::read(path)?;
     parse(&text, &file)
 }
 

@@ -70,6 +70,43 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A configuration file that cannot be used, and where: the file, the
+/// line when known, and the reason. Both `prometheus.yml` and
+/// `alertmanager.yml` report their problems this way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    /// The file, as given.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.file, self.reason),
+            None => write!(f, "{}: {}", self.file, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// Reads a configuration file: its name as given, and its text.
+pub fn read(path: &std::path::Path) -> Result<(String, String), FileError> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((file, text)),
+        Err(e) => Err(FileError {
+            file,
+            line: None,
+            reason: e.to_string(),
+        }),
+    }
+}
+
 fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,

@@ -57,6 +57,19 @@ fn filters(p: &crate::api::Params) -> Result<Vec<alerter::matcher::Matcher>, Str
     Ok(out)
 }
 
+/// The running alerter, its clock and the request's `filter` matchers;
+/// or the answer when there is no alerter or a filter is bad.
+#[allow(clippy::result_large_err)]
+fn alerter_and_filters(
+    st: &AppState,
+    p: &crate::api::Params,
+) -> Result<(Arc<alerter::Service>, i64, Vec<alerter::matcher::Matcher>), Response> {
+    let svc = st.alerter.clone().ok_or_else(not_running)?;
+    let now = svc.now();
+    let matchers = filters(p).map_err(bad_request)?;
+    Ok((svc, now, matchers))
+}
+
 fn silence_not_found(id: &str) -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -70,13 +83,9 @@ fn bad_request(e: String) -> Response {
 }
 
 pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) -> Response {
-    let Some(svc) = st.alerter.clone() else {
-        return not_running();
-    };
-    let now = svc.now();
-    let matchers = match filters(&p) {
-        Ok(m) => m,
-        Err(e) => return bad_request(e),
+    let (svc, now, matchers) = match alerter_and_filters(&st, &p) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let receiver = match p
         .get("receiver")
@@ -129,13 +138,9 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
 }
 
 pub async fn get_silences(State(st): State<Arc<AppState>>, p: crate::api::Params) -> Response {
-    let Some(svc) = st.alerter.clone() else {
-        return not_running();
-    };
-    let now = svc.now();
-    let matchers = match filters(&p) {
-        Ok(m) => m,
-        Err(e) => return bad_request(e),
+    let (svc, now, matchers) = match alerter_and_filters(&st, &p) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let out: Vec<Value> = svc.with(|a| {
         a.silences

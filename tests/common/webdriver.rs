@@ -177,7 +177,11 @@ impl Browser {
     pub fn screenshot(&self, path: &Path) -> usize {
         let path_s = format!("/session/{}/screenshot", self.session);
         let v = call(self.driver, "GET", &path_s, None);
-        let png = decode_base64(v.as_str().unwrap_or_default());
+        use base64::Engine;
+        let b64 = v.as_str().unwrap_or_default();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("a base64 screenshot");
         std::fs::write(path, &png).unwrap();
         png.len()
     }
@@ -188,26 +192,4 @@ impl Drop for Browser {
         let path = format!("/session/{}", self.session);
         let _ = std::panic::catch_unwind(|| call(self.driver, "DELETE", &path, None));
     }
-}
-
-/// Standard base64, as WebDriver sends screenshots.
-fn decode_base64(s: &str) -> Vec<u8> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let digits: Vec<u32> = s.bytes().filter_map(value).collect();
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let n = chunk.iter().fold(0u32, |acc, d| acc << 6 | d) << (6 * (4 - chunk.len()));
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    out
 }
