@@ -281,6 +281,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| default_external_url(args.listen))
         .trim_end_matches('/')
         .to_string();
+    let route_prefix = crate::web::route_prefix(&external_url).map_err(anyhow::Error::msg)?;
     let ruler = crate::ruler::Ruler::new(
         store.clone(),
         args.config_file.as_deref(),
@@ -348,7 +349,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             registry: Default::default(),
             ruler,
             alerter,
-            route_prefix: crate::web::route_prefix(&external_url),
+            route_prefix,
         })
     });
     crate::metrics::register(&state);

@@ -92,10 +92,17 @@ fn escape(s: &str) -> String {
 }
 
 /// The route prefix of an external URL: its path without the trailing
-/// slash ("" for none).
-pub fn route_prefix(external_url: &str) -> String {
-    let path = url_path(external_url);
-    path.trim_end_matches('/').to_string()
+/// slash ("" for none). A path the router cannot take literally (one
+/// with `{`, `*`, `%`, spaces, a query or a fragment) is refused.
+pub fn route_prefix(external_url: &str) -> Result<String, String> {
+    let path = url_path(external_url).trim_end_matches('/');
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/-._~".contains(c);
+    if !path.chars().all(plain) || path.contains("//") {
+        return Err(format!(
+            "--web.external-url {external_url:?}: its path {path:?} may hold only letters, digits and /-._~"
+        ));
+    }
+    Ok(path.to_string())
 }
 
 fn url_path(u: &str) -> &str {
@@ -109,9 +116,19 @@ mod tests {
 
     #[test]
     fn prefix_is_the_external_urls_path() {
-        assert_eq!(route_prefix("http://h:9090"), "");
-        assert_eq!(route_prefix("http://h:9090/"), "");
-        assert_eq!(route_prefix("http://h:9090/watchfire/"), "/watchfire");
-        assert_eq!(route_prefix("https://h/a/b"), "/a/b");
+        let ok = |u: &str| route_prefix(u).unwrap();
+        assert_eq!(ok("http://h:9090"), "");
+        assert_eq!(ok("http://h:9090/"), "");
+        assert_eq!(ok("http://h:9090/watchfire/"), "/watchfire");
+        assert_eq!(ok("https://h/a/b"), "/a/b");
+        for bad in [
+            "http://h/{x}",
+            "http://h/a b",
+            "http://h/*",
+            "http://h/a?b=c",
+            "http://h//a",
+        ] {
+            assert!(route_prefix(bad).is_err(), "{bad}");
+        }
     }
 }
