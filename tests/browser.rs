@@ -225,6 +225,29 @@ fn pages_and_links(prefix: &str) {
     });
     assert!(browser.console().is_empty());
 
+    // Completion: functions, metric and label names.
+    browser.open(&format!("{base}/query"));
+    browser.type_into("textarea.expr", "rat");
+    let hints =
+        browser.script("return [...document.querySelectorAll('.hint')].map(b => b.textContent)");
+    assert!(
+        hints.as_array().unwrap().contains(&"rate(".into()),
+        "{hints}"
+    );
+    browser.click(".hint");
+    let expr = browser.script("return document.querySelector('textarea.expr').value");
+    assert_eq!(expr, "rate(");
+    browser.type_into("textarea.expr", "prometheus_tsdb_head_ser");
+    let hints =
+        browser.script("return [...document.querySelectorAll('.hint')].map(b => b.textContent)");
+    assert!(
+        hints
+            .as_array()
+            .unwrap()
+            .contains(&"prometheus_tsdb_head_series".into()),
+        "{hints}"
+    );
+
     // Bad input gets a readable error, never a blank page.
     browser.open(&format!("{base}/query?g0.expr=up%20%3D%3D&g0.tab=1"));
     let html = browser.html();

@@ -120,6 +120,19 @@ function table(head, rows) {
 
 // ---- the query page -----------------------------------------------------
 
+// PromQL's functions and aggregations, for completion.
+const FUNCTIONS = ['abs', 'absent', 'absent_over_time', 'acos', 'acosh', 'asin', 'asinh', 'atan', 'atanh',
+  'avg', 'avg_over_time', 'bottomk', 'ceil', 'changes', 'clamp', 'clamp_max', 'clamp_min', 'cos', 'cosh',
+  'count', 'count_over_time', 'count_values', 'day_of_month', 'day_of_week', 'day_of_year', 'days_in_month',
+  'deg', 'delta', 'deriv', 'double_exponential_smoothing', 'exp', 'floor', 'group', 'histogram_avg',
+  'histogram_count', 'histogram_fraction', 'histogram_quantile', 'histogram_stddev', 'histogram_stdvar',
+  'histogram_sum', 'hour', 'idelta', 'increase', 'info', 'irate', 'label_join', 'label_replace', 'last_over_time',
+  'limit_ratio', 'limitk', 'ln', 'log10', 'log2', 'mad_over_time', 'max', 'max_over_time', 'min',
+  'min_over_time', 'minute', 'month', 'pi', 'predict_linear', 'present_over_time', 'quantile',
+  'quantile_over_time', 'rad', 'rate', 'resets', 'round', 'scalar', 'sgn', 'sin', 'sinh', 'sort', 'sort_by_label',
+  'sort_by_label_desc', 'sort_desc', 'sqrt', 'stddev', 'stddev_over_time', 'stdvar', 'stdvar_over_time', 'sum',
+  'sum_over_time', 'tan', 'tanh', 'time', 'timestamp', 'topk', 'vector', 'year'];
+
 const COLORS = ['#2563eb', '#c2410c', '#15803d', '#7c3aed', '#b91c1c', '#0891b2', '#a16207',
   '#db2777', '#4d7c0f', '#1e40af', '#9a3412', '#0f766e'];
 
@@ -158,23 +171,44 @@ function panelsToURL(panels) {
 async function queryPage() {
   const panels = panelsFromURL();
   const list = el('div');
-  const names = el('datalist', { id: 'metric-names' });
-  main.replaceChildren(el('h1', {}, 'Query'), names, list,
+  main.replaceChildren(el('h1', {}, 'Query'), list,
     el('button', { onclick: () => { panels.push({ expr: '', tab: 'table', range: '1h', end: '', step: '', stacked: false }); draw(); } }, 'Add panel'));
-  // Completion: metric names and functions.
-  api('/api/v1/label/__name__/values').then(r => {
-    for (const n of r.data) names.append(el('option', { value: n }));
-  }).catch(() => {});
+  // Completion words: PromQL's functions and aggregations, then the
+  // metric and label names the server knows.
+  const words = FUNCTIONS.map(f => f + '(');
+  loading(Promise.all([api('/api/v1/label/__name__/values'), api('/api/v1/labels')]).then(([m, l]) => {
+    words.push(...m.data, ...l.data);
+  }).catch(() => {}));
   function draw() {
     list.replaceChildren(...panels.map((p, i) => panel(p, i)));
     panelsToURL(panels);
   }
   function panel(p, i) {
     const out = el('div');
-    const expr = el('textarea', { class: 'expr', rows: 2, placeholder: 'Expression (press Shift+Enter for newlines)', list: 'metric-names' });
+    const expr = el('textarea', { class: 'expr', rows: 2, placeholder: 'Expression (press Shift+Enter for newlines, Tab to complete)' });
     expr.value = p.expr;
     const run = () => { p.expr = expr.value; panelsToURL(panels); execute(p, out); };
-    expr.addEventListener('keydown', e => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); run(); } });
+    const hints = el('div', { class: 'hints' });
+    // The word before the cursor, and the words it could become.
+    const word = () => (expr.value.slice(0, expr.selectionStart).match(/[A-Za-z_:][A-Za-z0-9_:]*$/) || [''])[0];
+    const complete = w => {
+      const at = expr.selectionStart, cur = word();
+      expr.value = expr.value.slice(0, at - cur.length) + w + expr.value.slice(at);
+      expr.selectionStart = expr.selectionEnd = at - cur.length + w.length;
+      hints.replaceChildren();
+      expr.focus();
+    };
+    const suggest = () => {
+      const cur = word();
+      const found = cur ? [...new Set(words)].filter(w => w.startsWith(cur) && w !== cur).slice(0, 8) : [];
+      hints.replaceChildren(...found.map(w => el('button', { class: 'hint', onclick: () => complete(w) }, w)));
+      return found;
+    };
+    expr.addEventListener('input', suggest);
+    expr.addEventListener('keydown', e => {
+      if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); hints.replaceChildren(); run(); }
+      if (e.key === 'Tab') { const f = suggest(); if (f.length) { e.preventDefault(); complete(f[0]); } }
+    });
     const input = (key, ph) => {
       const f = el('input', { type: 'text', value: p[key], placeholder: ph });
       f.addEventListener('change', () => { p[key] = f.value.trim(); run(); });
@@ -184,7 +218,7 @@ async function queryPage() {
     const stacked = el('input', { type: 'checkbox', checked: p.stacked });
     stacked.addEventListener('change', () => { p.stacked = stacked.checked; run(); });
     const box = el('div', { class: 'panel' },
-      expr,
+      expr, hints,
       el('div', { class: 'row' },
         el('button', { class: 'primary', onclick: run }, 'Execute'),
         el('span', { class: 'tabs' }, tab('table'), ' ', tab('graph')),
