@@ -451,14 +451,14 @@ fn decode<T: serde::de::DeserializeOwned + Default>(
 /// that refuses unknown keys gets [`pending::judge`]'s reason instead of
 /// "unknown field".
 fn yaml_error(e: &model::yaml::Error, text: &str, file: &str) -> ConfigError {
-    let mut path = e.path.clone();
-    let mut reason = e.with_path();
-    if let Some(key) = e
+    let unknown = e
         .message
         .strip_prefix("unknown field `")
         .and_then(|r| r.split_once('`'))
-        .map(|(k, _)| k)
-    {
+        .map(|(k, _)| k);
+    let mut path = e.path.clone();
+    let mut reason = e.with_path();
+    if let Some(key) = unknown {
         // The path ends with the unknown key; name its section.
         if path.ends_with(key) {
             path.truncate(path.len() - key.len());
@@ -479,11 +479,6 @@ fn yaml_error(e: &model::yaml::Error, text: &str, file: &str) -> ConfigError {
     // Inside a flattened part the decoder knows only where the enclosing
     // mapping starts: the key's own line is the first one naming it from
     // there on.
-    let unknown = e
-        .message
-        .strip_prefix("unknown field `")
-        .and_then(|r| r.split_once('`'))
-        .map(|(k, _)| k);
     let last = unknown.unwrap_or_else(|| e.path.rsplit(['.', '[']).next().unwrap_or(""));
     let from = e.line.unwrap_or(1);
     let named = text
