@@ -7,7 +7,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_addr, http, start, wait_for, Killed};
+use common::{free_addr, get_bytes, http, start, wait_for, Killed};
 
 /// Status, `Location` and body of a GET.
 fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
@@ -108,7 +108,7 @@ fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
 }
 
 #[test]
-fn range_queries_render_as_svg() {
+fn range_queries_render_as_svg_and_png() {
     let dir = tempfile::tempdir().unwrap();
     let s = start(&dir.path().join("data"), None, &[]);
     wait_for(Duration::from_secs(20), "a scrape", || {
@@ -136,11 +136,27 @@ fn range_queries_render_as_svg() {
     assert!(empty.contains("no data"), "{empty}");
     let (status, failed) = svg("query=up%20%3D%3D");
     assert!(status == 200 && failed.contains("query failed"), "{failed}");
-    let (status, png) = svg("query=up&format=png");
-    assert!(
-        status == 400 && png.contains("png is not supported yet"),
-        "{png}"
-    );
+    // PNG: the same cases, decoded; each the size asked for and not blank.
+    for q in [
+        "query=up&threshold=0.5&title=Up",
+        "query=nothing_here",
+        "query=up%20%3D%3D",
+    ] {
+        let path = format!("/api/v1/render?{range}&{q}&format=png&width=640&height=320");
+        let (status, bytes) = get_bytes(s.addr, &path).unwrap();
+        assert_eq!(status, 200, "{q}");
+        let mut r = png::Decoder::new(std::io::Cursor::new(&bytes))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; r.output_buffer_size().unwrap()];
+        let info = r.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), (640, 320), "{q}");
+        let n = info.color_type.samples();
+        let inked = buf.chunks(n).filter(|p| p[..3] != [255, 255, 255]).count();
+        assert!(inked > 100, "{q}: {inked} pixels drawn");
+    }
+    let (status, bad) = svg("query=up&format=gif");
+    assert!(status == 400 && bad.contains("not svg or png"), "{bad}");
     let (status, bad) = get(s.addr, "/api/v1/render?query=up&start=10&end=5");
     assert!(status == 400 && bad.contains("bad_data"), "{bad}");
 }

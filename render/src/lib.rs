@@ -1,13 +1,17 @@
-//! Charts of a range query's result, drawn as SVG by our own code: for the
-//! UI's `/api/v1/render` and for the graphs that notifications carry.
+//! Charts of a range query's result, laid out by our own code and drawn as
+//! SVG or PNG: for the UI's `/api/v1/render` and for the graphs that
+//! notifications carry.
 //!
 //! A [`Chart`] holds the series ([`Series`]: labels and `(t, v)` points),
 //! the time range and step, the size, and optionally an alert's threshold
-//! or an error to show instead of data. [`svg`] draws it: value and time
-//! axes on round numbers, one line per series in a fixed palette (broken
-//! where a step is missing or a value is not a number, so gaps and
-//! staleness show), a legend, and the threshold as a dashed line. The
-//! same chart always gives the same bytes.
+//! or an error to show instead of data. The layout is made once (value and
+//! time axes on round numbers, one line per series in a fixed palette,
+//! broken where a step is missing or a value is not a number so gaps and
+//! staleness show, a lone sample drawn as a dot, a legend, the threshold
+//! as a dashed line) and drawn by [`svg`] as text or by [`png`] with
+//! tiny-skia, its text from the Hack typeface built in (so no fonts are
+//! needed and every machine draws the same pixels). The same chart always
+//! gives the same bytes.
 //!
 //! ```
 //! use render::{Chart, Series};
@@ -16,9 +20,11 @@
 //! assert!(render::svg(&chart).starts_with("<svg"));
 //! ```
 
-use std::fmt::Write;
-
 use model::Labels;
+
+mod png;
+mod svg;
+mod text;
 
 /// One line: its labels and its points in time order.
 #[derive(Debug, Clone, Default)]
@@ -70,37 +76,136 @@ const LEGEND_MAX: usize = 5;
 
 /// Draws `c` as an SVG document.
 pub fn svg(c: &Chart) -> String {
+    svg::draw(&layout(c))
+}
+
+/// Draws `c` as a PNG image, text included, with no fonts needed on the
+/// machine.
+pub fn png(c: &Chart) -> Vec<u8> {
+    png::draw(&layout(c))
+}
+
+/// A colour as `0xRRGGBB`.
+type Rgb = u32;
+
+const INK: Rgb = 0x1d2330;
+const MUTED: Rgb = 0x667085;
+const GRID: Rgb = 0xe5e7eb;
+const ALARM: Rgb = 0xb91c1c;
+
+fn palette(i: usize) -> Rgb {
+    u32::from_str_radix(&COLORS[i % COLORS.len()][1..], 16).unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Anchor {
+    Start,
+    Middle,
+    End,
+}
+
+/// What both backends draw, in order, in pixels from the top left.
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    Rect {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        fill: Rgb,
+    },
+    /// A straight line one pixel wide, dashed or not.
+    Line {
+        x1: f32,
+        y1: f32,
+        x2: f32,
+        y2: f32,
+        stroke: Rgb,
+        dashed: bool,
+    },
+    /// A series: polylines (each at least two points) and lone points,
+    /// which are drawn as dots so a sample between two gaps still shows.
+    Series {
+        runs: Vec<Vec<(f32, f32)>>,
+        dots: Vec<(f32, f32)>,
+        stroke: Rgb,
+    },
+    /// Text on a baseline at `y`.
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        anchor: Anchor,
+        fill: Rgb,
+        text: String,
+    },
+}
+
+struct Scene {
+    w: f32,
+    h: f32,
+    items: Vec<Item>,
+}
+
+const SIZE: f32 = 11.0;
+
+fn text(x: f32, y: f32, anchor: Anchor, fill: Rgb, s: impl Into<String>) -> Item {
+    Item::Text {
+        x,
+        y,
+        size: SIZE,
+        anchor,
+        fill,
+        text: s.into(),
+    }
+}
+
+/// Lays the chart out once for both backends.
+fn layout(c: &Chart) -> Scene {
     let (w, h) = (
-        c.width.clamp(200, 4000) as f64,
-        c.height.clamp(120, 4000) as f64,
+        c.width.clamp(100, 4000) as f32,
+        c.height.clamp(100, 4000) as f32,
     );
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11"><rect width="{w}" height="{h}" fill="#ffffff"/>"##
-    );
+    let mut items = vec![Item::Rect {
+        x: 0.0,
+        y: 0.0,
+        w,
+        h,
+        fill: 0xffffff,
+    }];
     let title_h = if c.title.is_empty() { 0.0 } else { 18.0 };
     if !c.title.is_empty() {
-        let _ = write!(
-            out,
-            r##"<text x="8" y="14" font-size="12" fill="#1d2330">{}</text>"##,
-            escape(&c.title)
-        );
+        items.push(Item::Text {
+            x: 8.0,
+            y: 14.0,
+            size: 12.0,
+            anchor: Anchor::Start,
+            fill: INK,
+            text: text::fit(&c.title, 12.0, w - 16.0),
+        });
     }
+    let middle = |items: &mut Vec<Item>, fill: Rgb, msg: &str| {
+        let lines = text::wrap(
+            msg,
+            SIZE,
+            w - 20.0,
+            ((h - title_h) / 14.0).max(1.0) as usize,
+        );
+        let top = title_h + (h - title_h) / 2.0 - 14.0 * (lines.len() as f32 - 1.0) / 2.0 + 4.0;
+        for (i, l) in lines.into_iter().enumerate() {
+            items.push(text(
+                w / 2.0,
+                top + 14.0 * i as f32,
+                Anchor::Middle,
+                fill,
+                l,
+            ));
+        }
+    };
     if let Some(e) = &c.error {
-        let _ = write!(
-            out,
-            r##"<text x="{}" y="{}" text-anchor="middle" fill="#b91c1c">{}</text></svg>"##,
-            w / 2.0,
-            h / 2.0,
-            escape(&format!("query failed: {e}"))
-        );
-        return out;
+        middle(&mut items, ALARM, &format!("query failed: {e}"));
+        return Scene { w, h, items };
     }
-    let shown = c.series.len().min(LEGEND_MAX);
-    let legend_h = 14.0 * (shown + usize::from(c.series.len() > LEGEND_MAX)) as f64;
-    let (l, r, t, b) = (56.0, 10.0, 8.0 + title_h, 22.0 + legend_h);
-    let (pw, ph) = (w - l - r, h - t - b);
     let values = c
         .series
         .iter()
@@ -115,107 +220,143 @@ pub fn svg(c: &Chart) -> String {
         hi = hi.max(th);
     }
     if !lo.is_finite() {
-        let _ = write!(
-            out,
-            r##"<text x="{}" y="{}" text-anchor="middle" fill="#667085">no data</text></svg>"##,
-            w / 2.0,
-            h / 2.0
-        );
-        return out;
+        middle(&mut items, MUTED, "no data");
+        return Scene { w, h, items };
     }
     if lo == hi {
         lo -= 1.0;
         hi += 1.0;
     }
-    let span = (c.end_ms - c.start_ms).max(1) as f64;
-    let x = |ms: i64| l + (ms - c.start_ms) as f64 / span * pw;
-    let y = |v: f64| t + (hi - v) / (hi - lo) * ph;
-    for v in ticks(lo, hi, 5) {
-        let _ = write!(
-            out,
-            r##"<line x1="{l}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e7eb"/><text x="{}" y="{:.1}" text-anchor="end" fill="#667085">{}</text>"##,
-            w - r,
-            l - 4.0,
-            y(v) + 4.0,
-            number(v),
-            y = y(v)
-        );
+    let legend_rows = ((h - title_h - 80.0) / 2.0 / 14.0).clamp(0.0, LEGEND_MAX as f32) as usize;
+    let shown = c.series.len().min(legend_rows);
+    let more = c.series.len() > shown;
+    let legend_h = 14.0 * (shown + usize::from(more)) as f32;
+    // The value axis runs from a tick to a tick.
+    let n = ((h - title_h - legend_h) / 50.0).clamp(2.0, 8.0) as usize;
+    let step = tick_step(lo, hi, n);
+    if step.is_finite() && step > 0.0 {
+        (lo, hi) = ((lo / step).floor() * step, (hi / step).ceil() * step);
     }
-    for ms in time_ticks(c.start_ms, c.end_ms, (pw / 110.0).max(2.0) as usize) {
-        let _ = write!(
-            out,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="#667085">{}</text>"##,
-            x(ms),
-            t + ph + 14.0,
-            clock(ms, c.end_ms - c.start_ms)
-        );
+    let value_ticks: Vec<(f64, String)> = ticks(lo, hi, n)
+        .into_iter()
+        .map(|v| (v, number(v)))
+        .collect();
+    let label_w = value_ticks
+        .iter()
+        .map(|(_, s)| text::width(s, SIZE))
+        .fold(0.0, f32::max);
+    let (l, r, t, b) = (
+        (label_w + 10.0).max(30.0),
+        10.0,
+        8.0 + title_h,
+        24.0 + legend_h,
+    );
+    let (pw, ph) = ((w - l - r).max(1.0), (h - t - b).max(1.0));
+    let span = (c.end_ms - c.start_ms).max(1) as f64;
+    let x = |ms: i64| l + ((ms - c.start_ms) as f64 / span) as f32 * pw;
+    let y = |v: f64| t + ((hi - v) / (hi - lo)) as f32 * ph;
+    for (v, label) in value_ticks {
+        let yv = y(v);
+        items.push(Item::Line {
+            x1: l,
+            y1: yv,
+            x2: w - r,
+            y2: yv,
+            stroke: GRID,
+            dashed: false,
+        });
+        items.push(text(l - 4.0, yv + 4.0, Anchor::End, MUTED, label));
+    }
+    let every = text::width("00-00 00:00", SIZE) + 24.0;
+    for ms in time_ticks(c.start_ms, c.end_ms, (pw / every).max(2.0) as usize) {
+        let label = clock(ms, c.end_ms - c.start_ms);
+        // Kept whole inside the image at either edge.
+        let half = text::width(&label, SIZE) / 2.0 + 2.0;
+        let xt = x(ms).clamp(half, (w - half).max(half));
+        items.push(text(xt, t + ph + 16.0, Anchor::Middle, MUTED, label));
     }
     for (i, s) in c.series.iter().enumerate() {
-        let mut d = String::new();
+        let mut runs: Vec<Vec<(f32, f32)>> = Vec::new();
         let mut prev: Option<i64> = None;
         for &(ms, v) in &s.points {
-            let gap = prev.is_none_or(|p| ms - p > c.step_ms + c.step_ms / 2);
-            if v.is_finite() {
-                let _ = write!(d, "{}{:.1} {:.1}", if gap { "M" } else { "L" }, x(ms), y(v));
-                prev = Some(ms);
-            } else {
+            if !v.is_finite() {
                 prev = None;
+                continue;
             }
+            let gap = prev.is_none_or(|p| ms - p > c.step_ms + c.step_ms / 2);
+            if gap {
+                runs.push(Vec::new());
+            }
+            if let Some(run) = runs.last_mut() {
+                run.push((x(ms), y(v)));
+            }
+            prev = Some(ms);
         }
-        let _ = write!(
-            out,
-            r#"<path d="{d}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
-            COLORS[i % COLORS.len()]
-        );
+        let (runs, lone): (Vec<_>, Vec<_>) = runs.into_iter().partition(|r| r.len() > 1);
+        items.push(Item::Series {
+            runs,
+            dots: lone.into_iter().flatten().collect(),
+            stroke: palette(i),
+        });
     }
     if let Some(th) = c.threshold.filter(|v| v.is_finite()) {
-        let _ = write!(
-            out,
-            r##"<line x1="{l}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#b91c1c" stroke-dasharray="4 3"/>"##,
-            w - r,
-            y = y(th)
-        );
+        let yt = y(th);
+        items.push(Item::Line {
+            x1: l,
+            y1: yt,
+            x2: w - r,
+            y2: yt,
+            stroke: ALARM,
+            dashed: true,
+        });
     }
-    let mut ly = t + ph + 30.0;
+    let mut ly = t + ph + 32.0;
     for (i, s) in c.series.iter().take(shown).enumerate() {
-        let _ = write!(
-            out,
-            r##"<rect x="{l}" y="{:.1}" width="9" height="9" fill="{}"/><text x="{}" y="{ly:.1}" fill="#1d2330">{}</text>"##,
-            ly - 8.0,
-            COLORS[i % COLORS.len()],
-            l + 14.0,
-            escape(&s.labels.to_string())
-        );
+        items.push(Item::Rect {
+            x: l,
+            y: ly - 8.0,
+            w: 9.0,
+            h: 9.0,
+            fill: palette(i),
+        });
+        let label = text::fit(&s.labels.to_string(), SIZE, w - l - 14.0 - r);
+        items.push(text(l + 14.0, ly, Anchor::Start, INK, label));
         ly += 14.0;
     }
-    if c.series.len() > LEGEND_MAX {
-        let _ = write!(
-            out,
-            r##"<text x="{l}" y="{ly:.1}" fill="#667085">and {} more series</text>"##,
-            c.series.len() - LEGEND_MAX
-        );
+    if more {
+        let n = c.series.len() - shown;
+        let label = if shown == 0 {
+            format!("{n} series")
+        } else {
+            format!("and {n} more series")
+        };
+        items.push(text(l, ly, Anchor::Start, MUTED, label));
     }
-    out.push_str("</svg>");
-    out
+    Scene { w, h, items }
 }
 
 /// About `n` round values from lo to hi: steps of 1, 2 or 5 times a power
 /// of ten.
 fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    let raw = (hi - lo) / n as f64;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|f| f * mag)
-        .find(|s| *s >= raw)
-        .unwrap_or(raw);
+    let step = tick_step(lo, hi, n);
     let mut out = Vec::new();
     let mut k = (lo / step).ceil();
     while k * step <= hi + step * 1e-9 && out.len() < 50 {
-        out.push(k * step);
+        // `+ 0.0` makes -0 a plain 0.
+        out.push(k * step + 0.0);
         k += 1.0;
     }
     out
+}
+
+fn tick_step(lo: f64, hi: f64, n: usize) -> f64 {
+    let raw = (hi - lo) / n.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|f| f * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(raw)
 }
 
 /// About `n` times from start to end on round seconds, minutes, hours or days.
@@ -265,13 +406,6 @@ fn number(v: f64) -> String {
         let s = format!("{:.6}", v);
         s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -330,6 +464,88 @@ mod tests {
         let a = svg(&chart(many));
         assert_eq!(a.matches("<path").count(), 100);
         assert!(a.contains("and 95 more series"));
+    }
+
+    /// Decodes a PNG: its size and how many pixels are not white.
+    fn decode(bytes: &[u8]) -> (u32, u32, usize) {
+        let mut r = ::png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .unwrap();
+        let mut buf = vec![0; r.output_buffer_size().unwrap()];
+        let info = r.next_frame(&mut buf).unwrap();
+        let px = info.color_type.samples();
+        let inked = buf[..info.buffer_size()]
+            .chunks(px)
+            .filter(|p| p[..3] != [255, 255, 255])
+            .count();
+        (info.width, info.height, inked)
+    }
+
+    #[test]
+    fn png_for_every_case_has_its_size_and_is_not_blank() {
+        let mut gappy = line(0, |k| if k == 30 { f64::NAN } else { (k % 7) as f64 });
+        gappy.points.retain(|p| p.0 != 10 * 60_000);
+        let cases = [
+            ("one series", chart(vec![line(0, |k| k as f64)])),
+            (
+                "100 series",
+                chart(
+                    (0..100)
+                        .map(|n| line(n, move |k| (k * n as i64) as f64))
+                        .collect(),
+                ),
+            ),
+            ("gaps and staleness", chart(vec![gappy])),
+            ("empty", chart(vec![])),
+            (
+                "error",
+                Chart {
+                    error: Some("parse error: unexpected end of input".into()),
+                    ..chart(vec![])
+                },
+            ),
+        ];
+        for (name, c) in cases {
+            let bytes = png(&c);
+            assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{name}");
+            assert_eq!(bytes, png(&c), "{name}: not deterministic");
+            let (w, h, inked) = decode(&bytes);
+            assert_eq!((w, h), (600, 300), "{name}");
+            // Text alone inks a few hundred pixels; lines thousands.
+            assert!(inked > 100, "{name}: only {inked} pixels drawn");
+        }
+        let big = Chart {
+            width: 1200,
+            height: 700,
+            ..chart(vec![line(0, |k| k as f64)])
+        };
+        let (w, h, _) = decode(&png(&big));
+        assert_eq!((w, h), (1200, 700));
+    }
+
+    #[test]
+    fn lone_points_are_dots_and_long_labels_are_cut() {
+        let mut s = line(0, |k| if k % 2 == 0 { f64::NAN } else { 1.0 });
+        s.labels = Labels::from_pairs([("path", "x".repeat(300))]);
+        let a = svg(&chart(vec![s]));
+        assert_eq!(a.matches("<circle").count(), 30, "{a}");
+        assert!(a.contains("…"));
+    }
+
+    #[test]
+    fn small_charts_keep_their_plot() {
+        let many: Vec<Series> = (0..20)
+            .map(|n| line(n, move |k| (k + n as i64) as f64))
+            .collect();
+        let c = Chart {
+            width: 100,
+            height: 100,
+            ..chart(many)
+        };
+        let a = svg(&c);
+        assert!(a.contains("20 series"), "{a}");
+        let (w, h, _) = decode(&png(&c));
+        assert_eq!((w, h), (100, 100));
     }
 
     #[test]

@@ -220,17 +220,37 @@ pub fn http(
     Ok(parse_response(&out))
 }
 
+/// A GET's status and body as bytes, for images.
+#[allow(dead_code)]
+pub fn get_bytes(addr: SocketAddr, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    Ok(parse_response_bytes(&out))
+}
+
 /// Status and body of a raw HTTP/1.1 response, the body de-chunked as
 /// bytes and only then read as text (a chunk boundary may fall inside a
 /// UTF-8 character).
 pub fn parse_response(raw: &[u8]) -> (u16, String) {
+    let (status, body) = parse_response_bytes(raw);
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Status and de-chunked body of a raw HTTP/1.1 response.
+pub fn parse_response_bytes(raw: &[u8]) -> (u16, Vec<u8>) {
     let status = raw
         .get(9..12)
         .and_then(|c| std::str::from_utf8(c).ok())
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return (status, String::new());
+        return (status, Vec::new());
     };
     let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
     let body = &raw[end + 4..];
@@ -239,7 +259,7 @@ pub fn parse_response(raw: &[u8]) -> (u16, String) {
     } else {
         body.to_vec()
     };
-    (status, String::from_utf8_lossy(&body).into_owned())
+    (status, body)
 }
 
 /// Undoes chunked transfer encoding; stops at the last chunk or at the
