@@ -75,6 +75,12 @@ pub struct ServerArgs {
     /// `http://<host name>:<listen port>`, as Prometheus.
     #[arg(long = "web.external-url", value_name = "URL")]
     external_url: Option<String>,
+    /// The path under which the server's routes are served, for a reverse
+    /// proxy that strips the external URL's path (`--web.route-prefix /`).
+    /// Default: the path of `--web.external-url`. Links in the UI and the
+    /// redirect from `/` always use the external URL's path.
+    #[arg(long = "web.route-prefix", value_name = "PATH")]
+    route_prefix: Option<String>,
     /// How long an alert's `ALERTS_FOR_STATE` may be silent and still have
     /// its `for` state restored after a restart.
     #[arg(long = "rules.alert.for-outage-tolerance", value_name = "DURATION", default_value = "1h", value_parser = crate::parse_duration)]
@@ -129,8 +135,11 @@ pub struct AppState {
     pub ruler: crate::ruler::Ruler,
     /// The built-in alerter, with `--alertmanager.config.file`.
     pub alerter: Option<Arc<alerter::Service>>,
-    /// Where everything is served: the path of `--web.external-url`.
+    /// Where everything is served: `--web.route-prefix`, by default the
+    /// path of `--web.external-url`.
     pub route_prefix: String,
+    /// The path of `--web.external-url`, which links in the UI start with.
+    pub link_prefix: String,
 }
 
 impl AppState {
@@ -248,6 +257,10 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             args.external_url.clone().unwrap_or_default(),
         ),
         (
+            "web.route-prefix".to_string(),
+            args.route_prefix.clone().unwrap_or_default(),
+        ),
+        (
             "rules.alert.for-outage-tolerance".to_string(),
             model::time::format_duration(args.for_outage_tolerance),
         ),
@@ -281,7 +294,11 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| default_external_url(args.listen))
         .trim_end_matches('/')
         .to_string();
-    let route_prefix = crate::web::route_prefix(&external_url).map_err(anyhow::Error::msg)?;
+    let link_prefix = crate::web::route_prefix(&external_url).map_err(anyhow::Error::msg)?;
+    let route_prefix = match &args.route_prefix {
+        Some(p) => crate::web::normalize_route_prefix(p).map_err(anyhow::Error::msg)?,
+        None => link_prefix.clone(),
+    };
     let ruler = crate::ruler::Ruler::new(
         store.clone(),
         args.config_file.as_deref(),
@@ -350,6 +367,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             ruler,
             alerter,
             route_prefix,
+            link_prefix,
         })
     });
     crate::metrics::register(&state);
@@ -396,7 +414,7 @@ async fn serve(addr: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
     } else {
         // A redirect keeps the fragment of Alertmanager's silence links
         // (`/watchfire/#/silences/new?filter=…`) for the page to route.
-        let home = format!("{prefix}/query");
+        let home = format!("{}/query", state.link_prefix);
         let to_home = move || {
             let home = home.clone();
             async move { axum::response::Redirect::to(&home) }

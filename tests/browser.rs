@@ -1,13 +1,15 @@
 //! The web UI in a real browser: Debian's Chromium, headless, driven
 //! through Debian's chromedriver (W3C WebDriver), loads every page of a
-//! server that scrapes two targets (one down), evaluates rules (one alert
-//! firing, one pending) and runs its alerter. Each page must show its
-//! content with nothing on the console (a failed request shows there too),
-//! and is photographed at 1280×800 and at a phone's 375×812. The pictures
-//! go to `$WATCHFIRE_SCREENSHOTS` when set, else to the test's temporary
-//! directory. Then the links the outside world holds: an alert's
-//! `generatorURL` and Alertmanager's silence link, whose form, submitted,
-//! makes a silence that mutes the alert.
+//! server that holds the compliance dataset (at the root; under a path the
+//! same walk runs without it), scrapes two targets (one down), evaluates
+//! rules (one alert firing, one pending), runs its alerter and has a
+//! silence. Each page must show its content with nothing on the console
+//! and no request failed, and is photographed at 1280×800 and at a
+//! phone's 375×812. The pictures go to `$WATCHFIRE_SCREENSHOTS` when set,
+//! else to the test's temporary directory (the test prints where). Then
+//! the links the outside world holds: an alert's `generatorURL` and
+//! Alertmanager's silence link, whose form, submitted, makes a silence
+//! that mutes the alert. Last, bad input: each gets a readable error.
 
 mod common;
 
@@ -55,6 +57,9 @@ fn pages_and_links(prefix: &str) {
         format!("global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nrule_files: [rules.yml]\nscrape_configs:\n- job_name: self\n  metrics_path: {prefix}/metrics\n  static_configs: [{{targets: ['{addr}']}}]\n- job_name: down\n  static_configs: [{{targets: ['127.0.0.1:1']}}]\n"),
     )
     .unwrap();
+    // The compliance dataset (6 h ending 2026-11-01T00:00:00Z), at the
+    // root only: one import is enough, and it takes a few seconds.
+    let dataset = prefix.is_empty() && import_compliance(dir.path(), &dir.path().join("data"));
     std::fs::write(
         dir.path().join("am.yml"),
         "route: {receiver: 'null'}\nreceivers: [{name: 'null'}]\n",
@@ -71,6 +76,11 @@ fn pages_and_links(prefix: &str) {
             am.to_str().unwrap(),
             "--web.external-url",
             &format!("http://{addr}{prefix}/"),
+            "--storage.tsdb.retention.time",
+            "100y",
+            // Far above what any page asks; the bad-input part goes over.
+            "--query.max-samples",
+            "100000",
         ],
     );
     wait_for(
@@ -85,6 +95,20 @@ fn pages_and_links(prefix: &str) {
                     .is_some_and(|a| a.iter().any(|x| x["state"] == "firing"))
         },
     );
+    // A silence present before the walk, for the silence and group pages.
+    let raw = common::post_json(
+        s.addr,
+        &format!("{prefix}/api/v2/silences"),
+        &serde_json::json!({
+            "matchers": [{"name": "alertname", "value": "WaitsAnHour", "isRegex": false, "isEqual": true}],
+            "startsAt": model::time::format_rfc3339(model::time::now_ms()),
+            "endsAt": model::time::format_rfc3339(model::time::now_ms() + 3_600_000),
+            "createdBy": "browser test",
+            "comment": "present before the walk",
+        })
+        .to_string(),
+    );
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     let base = format!("http://{addr}{prefix}");
     // (page, what its DOM must hold)
     let pages: &[(&str, &[&str])] = &[
@@ -127,7 +151,15 @@ fn pages_and_links(prefix: &str) {
         ("/config", &["scrape_configs:", "job_name: down"]),
         ("/flags", &["storage.tsdb.path"]),
         ("/tsdb-status", &["Top series counts by metric name"]),
-        ("/silences", &["New silence", "All silences"]),
+        (
+            "/silences",
+            &[
+                "New silence",
+                "All silences",
+                "Active (1)",
+                "alertname=\"WaitsAnHour\"",
+            ],
+        ),
         (
             "/alert-groups",
             &["Alert groups", "alertname=\"AlwaysFiring\"", "badge active"],
@@ -159,6 +191,10 @@ fn pages_and_links(prefix: &str) {
         if !console.is_empty() {
             bad.push(format!("{page}: console: {console:?}"));
         }
+        let failed = browser.failed_requests();
+        if !failed.is_empty() {
+            bad.push(format!("{page}: failed requests: {failed:?}"));
+        }
         for (w, h) in [(1280, 800), (375, 812)] {
             browser.resize(w, h);
             browser.open(&url);
@@ -167,6 +203,9 @@ fn pages_and_links(prefix: &str) {
                 bad.push(format!("{page}: screenshot {} looks blank", shot.display()));
             }
         }
+    }
+    if dataset {
+        bad.extend(dataset_pages(&browser, s.addr, &base, &shots));
     }
     println!("screenshots in {}", shots.display());
     assert!(bad.is_empty(), "{}", bad.join("\n"));
@@ -248,6 +287,37 @@ fn pages_and_links(prefix: &str) {
         "{hints}"
     );
 
+    // Label values complete inside a matcher's quotes.
+    browser.open(&format!("{base}/query"));
+    browser.type_into("textarea.expr", "up{job=\"se");
+    browser.wait_ready();
+    let hints =
+        browser.script("return [...document.querySelectorAll('.hint')].map(b => b.textContent)");
+    assert_eq!(hints, serde_json::json!(["self"]));
+    browser.click(".hint");
+    let expr = browser.script("return document.querySelector('textarea.expr').value");
+    assert_eq!(expr, "up{job=\"self\"");
+
+    // Prometheus's warning and info annotations show beside the result.
+    browser.open(&format!(
+        "{base}/query?g0.expr=quantile(2%2C%20up)&g0.tab=1"
+    ));
+    let notes =
+        browser.script("return [...document.querySelectorAll('.note')].map(e => e.textContent)");
+    assert!(
+        notes
+            .to_string()
+            .contains("quantile value should be between 0 and 1"),
+        "{notes}"
+    );
+    browser.open(&format!("{base}/query?g0.expr=rate(up%5B5m%5D)&g0.tab=0"));
+    let notes =
+        browser.script("return [...document.querySelectorAll('.note')].map(e => e.textContent)");
+    assert!(
+        notes.to_string().contains("might not be a counter"),
+        "{notes}"
+    );
+
     // Bad input gets a readable error, never a blank page.
     browser.open(&format!("{base}/query?g0.expr=up%20%3D%3D&g0.tab=1"));
     let html = browser.html();
@@ -259,6 +329,28 @@ fn pages_and_links(prefix: &str) {
         "{base}/query?g0.expr=up&g0.tab=0&g0.range_input=an%20hour"
     ));
     assert!(browser.html().contains("is not a duration"));
+    // A range whose end would come before its start.
+    browser.open(&format!(
+        "{base}/query?g0.expr=up&g0.tab=0&g0.range_input=-1h"
+    ));
+    assert!(
+        browser
+            .html()
+            .contains("would end the graph before it starts"),
+        "{}",
+        browser.html()
+    );
+    // More samples than --query.max-samples: all of the dataset's 6 h.
+    if dataset {
+        browser.open(&format!(
+            "{base}/query?g0.expr=%7B__name__%3D~%22.%2B%22%7D%5B6h%5D&g0.tab=1&g0.end_input=2026-11-01%2000:00:00"
+        ));
+        let html = browser.html();
+        assert!(
+            html.contains(r#"class="error""#) && html.contains("too many samples"),
+            "{html}"
+        );
+    }
     browser.open(&format!("{base}/silences"));
     for (matchers, duration, want) in [
         ("", "2h", "at least one matcher"),
@@ -272,4 +364,135 @@ fn pages_and_links(prefix: &str) {
         let html = browser.html();
         assert!(html.contains(want), "{matchers} {duration}: {html}");
     }
+    // An end in the past: the alerter's own reason.
+    browser.open(&format!("{base}/silences"));
+    browser.type_into("#silence-matchers", "{alertname=\"X\"}");
+    browser.type_into("#silence-starts", "2020-01-01 00:00:00");
+    browser.type_into("#silence-ends", "2020-01-01 02:00:00");
+    browser.click("#create-silence");
+    browser.wait_ready();
+    let html = browser.html();
+    assert!(html.contains("end time can't be in the past"), "{html}");
+
+    // A query that runs out of time, on a server whose limit is a
+    // millisecond (a subquery of 604,800 steps takes longer than that).
+    if prefix.is_empty() {
+        let quick = start_under(
+            free_addr(),
+            "",
+            &dir.path().join("quick"),
+            None,
+            &["--query.timeout", "1ms"],
+        );
+        browser.open(&format!(
+            "http://{}/query?g0.expr=count_over_time(vector(1)%5B7d%3A1s%5D)&g0.tab=1",
+            quick.addr
+        ));
+        let html = browser.html();
+        assert!(
+            html.contains(r#"class="error""#) && html.contains("timed out"),
+            "{html}"
+        );
+    }
+}
+
+/// Generates the compliance dataset and imports it into `data`; false
+/// when the shared corpus is not here (outside CI only).
+fn import_compliance(dir: &std::path::Path, data: &std::path::Path) -> bool {
+    let Some(shared) = model::ci::shared("compliance") else {
+        return false;
+    };
+    let om = dir.join("compliance.om");
+    let gen = std::process::Command::new("python3")
+        .arg(shared.join("gen_dataset.py"))
+        .arg("--out")
+        .arg(&om)
+        .status()
+        .expect("python3 runs");
+    assert!(gen.success(), "gen_dataset.py failed");
+    common::import(&om, data);
+    true
+}
+
+/// The query page on the compliance dataset's last moment: the table
+/// lists every `up` series Prometheus's API gives, and the graph of the
+/// 6 h before draws one line per series.
+fn dataset_pages(
+    browser: &Browser,
+    addr: std::net::SocketAddr,
+    base: &str,
+    shots: &std::path::Path,
+) -> Vec<String> {
+    const END: i64 = 1_793_491_200;
+    let end = "2026-11-01%2000:00:00";
+    let prefix = base.split_once(&addr.to_string()).map_or("", |x| x.1);
+    let mut bad = Vec::new();
+    let api = json(addr, &format!("{prefix}/api/v1/query?query=up&time={END}"));
+    let want: Vec<String> = api["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let m = r["metric"].as_object().unwrap();
+            let rest: Vec<String> = m
+                .iter()
+                .filter(|(k, _)| *k != "__name__")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("up{{{}}}", rest.join(", "))
+        })
+        .collect();
+    if want.len() < 10 {
+        bad.push(format!("the dataset has only {} up series", want.len()));
+    }
+    browser.resize(1280, 800);
+    browser.open(&format!(
+        "{base}/query?g0.expr=up&g0.tab=1&g0.end_input={end}"
+    ));
+    let cells = browser
+        .script("return [...document.querySelectorAll('td.series')].map(e => e.textContent)");
+    let mut got: Vec<String> = serde_json::from_value(cells).unwrap_or_default();
+    got.sort();
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    if got != want_sorted {
+        bad.push(format!(
+            "up at the dataset's end: table {got:?}, API {want_sorted:?}"
+        ));
+    }
+    let range = json(
+        addr,
+        &format!(
+            "{prefix}/api/v1/query_range?query=up&start={}&end={END}&step=86.4",
+            END - 6 * 3600
+        ),
+    );
+    let series = range["data"]["result"].as_array().map_or(0, Vec::len);
+    browser.open(&format!(
+        "{base}/query?g0.expr=up&g0.tab=0&g0.range_input=6h&g0.end_input={end}"
+    ));
+    let lines = browser.script("return document.querySelectorAll('svg path[data-series]').length");
+    if lines != serde_json::json!(series) || series < 10 {
+        bad.push(format!(
+            "graph of up over the dataset: {lines} lines for {series} series"
+        ));
+    }
+    let legend = browser.script("return document.querySelectorAll('.legend > div').length");
+    if legend != serde_json::json!(series) {
+        bad.push(format!(
+            "graph legend: {legend} entries for {series} series"
+        ));
+    }
+    for (w, h) in [(1280, 800), (375, 812)] {
+        browser.resize(w, h);
+        browser.open(&format!(
+            "{base}/query?g0.expr=up&g0.tab=0&g0.range_input=6h&g0.end_input={end}"
+        ));
+        browser.screenshot(&shots.join(format!("dataset-graph-{w}x{h}.png")));
+    }
+    let console = browser.console();
+    if !console.is_empty() {
+        bad.push(format!("dataset pages: console: {console:?}"));
+    }
+    bad
 }

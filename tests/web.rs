@@ -93,6 +93,43 @@ fn everything_moves_under_the_external_urls_path() {
     assert_eq!(get(addr, "/api/v1/query?query=1").0, 404);
 }
 
+/// Behind a proxy that strips the path: `--web.route-prefix /` serves at
+/// the root while the page's links keep the external URL's path.
+#[test]
+fn route_prefix_apart_from_the_external_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .arg("--web.listen-address")
+        .arg(addr.to_string())
+        .arg("--storage.tsdb.path")
+        .arg(dir.path().join("data"))
+        .arg("--web.external-url")
+        .arg("http://proxy.example/watchfire/")
+        .arg("--web.route-prefix")
+        .arg("/")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Killed(child);
+    wait_for(Duration::from_secs(20), "server at the root", || {
+        http(addr, "GET", "/-/ready", "").is_ok_and(|r| r.0 == 200)
+    });
+    let (status, body) = get(addr, "/query");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(r#"data-prefix="/watchfire""#)
+            && body.contains(r#"href="/watchfire/static/app.css""#),
+        "{body}"
+    );
+    assert_eq!(get(addr, "/static/app.js").0, 200);
+    assert_eq!(get(addr, "/api/v1/query?query=1").0, 200);
+    assert_eq!(get(addr, "/watchfire/query").0, 404);
+    let flags = get(addr, "/api/v1/status/flags").1;
+    assert!(flags.contains(r#""web.route-prefix":"/""#), "{flags}");
+}
+
 /// The head of a GET's answer, header names lower-cased.
 fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     use std::io::{Read, Write};

@@ -5,9 +5,11 @@
 //! `/silences`, `/alert-groups`) all get the same page; its script draws each from the
 //! JSON API, charts included. Nothing is fetched from elsewhere.
 //!
-//! Everything is served under the route prefix, the path of
-//! `--web.external-url` (as Prometheus does), so the UI works behind a
-//! reverse proxy at `/watchfire/`.
+//! Everything is served under the route prefix: `--web.route-prefix`, by
+//! default the path of `--web.external-url` (as Prometheus does), so the
+//! UI works behind a reverse proxy at `/watchfire/`, whether the proxy
+//! passes that path on or strips it. The page's links use the external
+//! URL's path.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -60,9 +62,10 @@ pub fn router() -> Router<Arc<AppState>> {
     r
 }
 
-/// The page for every route, with the route prefix filled in.
+/// The page for every route, with the external URL's path filled in for
+/// its links.
 async fn page(State(st): State<Arc<AppState>>) -> Response {
-    let html = INDEX.replace("{{prefix}}", &escape(&st.route_prefix));
+    let html = INDEX.replace("{{prefix}}", &escape(&st.link_prefix));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -105,6 +108,20 @@ pub fn route_prefix(external_url: &str) -> Result<String, String> {
     Ok(path.to_string())
 }
 
+/// `--web.route-prefix` as routes take it: a leading slash, no trailing
+/// one ("" for `/`), with the same characters as [`route_prefix`] allows.
+pub fn normalize_route_prefix(p: &str) -> Result<String, String> {
+    let path = format!("/{}", p.trim_matches('/'));
+    let path = path.trim_end_matches('/');
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/-._~".contains(c);
+    if !path.chars().all(plain) || path.contains("//") {
+        return Err(format!(
+            "--web.route-prefix {p:?}: it may hold only letters, digits and /-._~"
+        ));
+    }
+    Ok(path.to_string())
+}
+
 fn url_path(u: &str) -> &str {
     let rest = u.split_once("://").map_or(u, |(_, r)| r);
     rest.find('/').map_or("", |i| &rest[i..])
@@ -130,5 +147,16 @@ mod tests {
         ] {
             assert!(route_prefix(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn route_prefix_flag() {
+        let ok = |p: &str| normalize_route_prefix(p).unwrap();
+        assert_eq!(ok("/"), "");
+        assert_eq!(ok(""), "");
+        assert_eq!(ok("watchfire"), "/watchfire");
+        assert_eq!(ok("/a/b/"), "/a/b");
+        assert!(normalize_route_prefix("/a b").is_err());
+        assert!(normalize_route_prefix("/a//b").is_err());
     }
 }

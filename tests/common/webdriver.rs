@@ -168,6 +168,15 @@ impl Browser {
             .collect()
     }
 
+    /// Requests of the page now shown (itself included) that failed or
+    /// were answered with a status of 400 or more, as `status url`.
+    pub fn failed_requests(&self) -> Vec<String> {
+        let v = self.script(
+            "return performance.getEntries().filter(e => (e.entryType === 'navigation' || e.entryType === 'resource') && (e.responseStatus === 0 || e.responseStatus >= 400)).map(e => e.responseStatus + ' ' + e.name)",
+        );
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
     /// Sets the window size.
     pub fn resize(&self, width: u32, height: u32) {
         self.post("/window/rect", json!({"width": width, "height": height}));

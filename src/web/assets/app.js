@@ -89,12 +89,18 @@ function fmtDuration(s) {
 }
 
 // Prometheus durations: 1y2w3d4h5m6s7ms.
-function parseDuration(s) {
+// With `signed`, a leading `-` and zero are taken (for the caller to
+// refuse with a reason); else only a positive duration is.
+function parseDuration(s, signed) {
   const units = { y: 31536000, w: 604800, d: 86400, h: 3600, m: 60, s: 1, ms: 0.001 };
+  const neg = signed && s.startsWith('-');
+  const body = neg ? s.slice(1) : s;
   const re = /(\d+(?:\.\d+)?)(ms|y|w|d|h|m|s)/g;
   let total = 0, seen = '', m;
-  while ((m = re.exec(s)) !== null) { total += parseFloat(m[1]) * units[m[2]]; seen += m[0]; }
-  return seen === s && total > 0 ? total : null;
+  while ((m = re.exec(body)) !== null) { total += parseFloat(m[1]) * units[m[2]]; seen += m[0]; }
+  if (seen !== body || !seen) return null;
+  if (signed) return neg ? -total : total;
+  return total > 0 ? total : null;
 }
 
 // `2006-01-02 15:04:05` in UTC, as Prometheus's end_input.
@@ -174,11 +180,23 @@ async function queryPage() {
   main.replaceChildren(el('h1', {}, 'Query'), list,
     el('button', { onclick: () => { panels.push({ expr: '', tab: 'table', range: '1h', end: '', step: '', stacked: false }); draw(); } }, 'Add panel'));
   // Completion words: PromQL's functions and aggregations, then the
-  // metric and label names the server knows.
+  // metric and label names the server knows; label values are asked for
+  // when the cursor is inside a matcher's quotes.
   const words = FUNCTIONS.map(f => f + '(');
   loading(Promise.all([api('/api/v1/label/__name__/values'), api('/api/v1/labels')]).then(([m, l]) => {
     words.push(...m.data, ...l.data);
   }).catch(() => {}));
+  const valuesCache = new Map();
+  function labelValues(metric, label) {
+    const key = metric + '\0' + label;
+    if (!valuesCache.has(key)) {
+      const params = new URLSearchParams();
+      if (metric) params.set('match[]', metric);
+      valuesCache.set(key, api(`/api/v1/label/${encodeURIComponent(label)}/values`, params)
+        .then(r => r.data).catch(() => []));
+    }
+    return valuesCache.get(key);
+  }
   function draw() {
     list.replaceChildren(...panels.map((p, i) => panel(p, i)));
     panelsToURL(panels);
@@ -189,28 +207,47 @@ async function queryPage() {
     expr.value = p.expr;
     const run = () => { p.expr = expr.value; panelsToURL(panels); execute(p, out); };
     const hints = el('div', { class: 'hints' });
-    // The word before the cursor, and the words it could become.
-    const word = () => (expr.value.slice(0, expr.selectionStart).match(/[A-Za-z_:][A-Za-z0-9_:]*$/) || [''])[0];
-    const complete = w => {
-      const at = expr.selectionStart, cur = word();
-      expr.value = expr.value.slice(0, at - cur.length) + w + expr.value.slice(at);
-      expr.selectionStart = expr.selectionEnd = at - cur.length + w.length;
+    // What the cursor is completing: a label value inside
+    // `metric{label="…`, else the word before it.
+    const context = () => {
+      const before = expr.value.slice(0, expr.selectionStart);
+      const v = before.match(/([A-Za-z_:][A-Za-z0-9_:]*)?\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*?([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)$/);
+      if (v) return { cur: v[3], metric: v[1] || '', label: v[2], close: '"' };
+      return { cur: (before.match(/[A-Za-z_:][A-Za-z0-9_:]*$/) || [''])[0], close: '' };
+    };
+    const complete = (w, close) => {
+      const at = expr.selectionStart, cur = context().cur;
+      const after = expr.value.slice(at);
+      const tail = close && !after.startsWith(close) ? close : '';
+      expr.value = expr.value.slice(0, at - cur.length) + w + tail + after;
+      expr.selectionStart = expr.selectionEnd = at - cur.length + w.length + (close ? 1 : 0);
       hints.replaceChildren();
       expr.focus();
     };
-    const suggest = () => {
-      const cur = word();
-      const found = cur ? [...new Set(words)].filter(w => w.startsWith(cur) && w !== cur).slice(0, 8) : [];
-      hints.replaceChildren(...found.map(w => el('button', { class: 'hint', onclick: () => complete(w) }, w)));
+    let shown = [];
+    const show = (found, close) => {
+      shown = found;
+      hints.replaceChildren(...found.map(w => el('button', { class: 'hint', onclick: () => complete(w, close) }, w)));
       return found;
+    };
+    const suggest = () => {
+      const c = context();
+      if (c.label) {
+        return loading(labelValues(c.metric, c.label).then(vals => {
+          // The cursor may have moved on while the values came.
+          if (context().cur !== c.cur) return;
+          show(vals.filter(v => v.startsWith(c.cur) && v !== c.cur).slice(0, 8).map(v => JSON.stringify(v).slice(1, -1)), '"');
+        }));
+      }
+      return show(c.cur ? [...new Set(words)].filter(w => w.startsWith(c.cur) && w !== c.cur).slice(0, 8) : [], '');
     };
     expr.addEventListener('input', suggest);
     expr.addEventListener('keydown', e => {
       if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); hints.replaceChildren(); run(); }
-      if (e.key === 'Tab') { const f = suggest(); if (f.length) { e.preventDefault(); complete(f[0]); } }
+      if (e.key === 'Tab' && shown.length) { e.preventDefault(); complete(shown[0], context().label ? '"' : ''); }
     });
-    const input = (key, ph) => {
-      const f = el('input', { type: 'text', value: p[key], placeholder: ph });
+    const input = (key, ph, cls) => {
+      const f = el('input', { type: 'text', value: p[key], placeholder: ph, class: cls });
       f.addEventListener('change', () => { p[key] = f.value.trim(); run(); });
       return f;
     };
@@ -223,9 +260,9 @@ async function queryPage() {
         el('button', { class: 'primary', onclick: run }, 'Execute'),
         el('span', { class: 'tabs' }, tab('table'), ' ', tab('graph')),
         p.tab === 'graph' ? [el('label', {}, 'Range ', input('range', '1h')),
-          el('label', {}, 'End ', input('end', 'now (UTC)')),
+          el('label', {}, 'End ', input('end', 'now (UTC)', 'time')),
           el('label', {}, 'Step ', input('step', 'auto')),
-          el('label', {}, stacked, ' stacked')] : el('label', {}, 'At ', input('end', 'now (UTC)')),
+          el('label', {}, stacked, ' stacked')] : el('label', {}, 'At ', input('end', 'now (UTC)', 'time')),
         el('button', { onclick: () => { panels.splice(i, 1); if (!panels.length) panels.push({ expr: '', tab: 'table', range: '1h', end: '', step: '', stacked: false }); draw(); } }, 'Remove')),
       out);
     if (p.expr) execute(p, out);
@@ -247,16 +284,30 @@ async function run(p, out) {
       out.replaceChildren(...notes(r), resultTable(r.data));
       return;
     }
-    const range = parseDuration(p.range);
+    const range = parseDuration(p.range, true);
     if (range === null) throw new Error(`Range ${JSON.stringify(p.range)} is not a duration such as 1h or 30m`);
+    if (range <= 0) throw new Error(`Range ${JSON.stringify(p.range)} would end the graph before it starts: give a range above zero`);
     let step = p.step ? parseDuration(p.step) : Math.max(range / 250, 1);
     if (step === null) throw new Error(`Step ${JSON.stringify(p.step)} is not a duration such as 15s`);
     const start = end - range;
     const r = await api('/api/v1/query_range', { query: p.expr, start, end, step });
     out.replaceChildren(...notes(r), chart(r.data.result, start, end, step, p.stacked));
   } catch (e) {
-    out.replaceChildren(errorBox(e));
+    out.replaceChildren(queryError(e, p.expr));
   }
+}
+
+// A query's error; where the message starts with Prometheus's
+// `line:column:`, the expression is shown with that place marked.
+function queryError(e, expr) {
+  const box = errorBox(e);
+  const m = /^(\d+):(\d+):/.exec(e.message || '');
+  const line = m && expr.split('\n')[Number(m[1]) - 1];
+  if (line !== undefined && line !== null) {
+    const col = Math.min(Number(m[2]) - 1, line.length);
+    box.append(el('pre', { class: 'where' }, line + '\n' + ' '.repeat(Math.max(col, 0)) + '^'));
+  }
+  return box;
 }
 
 function notes(r) {
@@ -340,7 +391,9 @@ function chart(result, start, end, step, stacked) {
     const span = end - start;
     const cut = span < 600 ? [11, 19] : span <= 86400 ? [11, 16] : [5, 16];
     for (const t of timeTicks(start, end, Math.max(2, Math.floor((W - L - R) / 110)))) {
-      const txt = svgEl('text', { x: x(t), y: H - 8, 'text-anchor': 'middle', 'font-size': 11, fill: '#667085' });
+      // Kept whole inside the chart at either edge.
+      const at = x(t), anchor = at > W - 24 ? 'end' : 'middle';
+      const txt = svgEl('text', { x: anchor === 'end' ? W - 2 : at, y: H - 8, 'text-anchor': anchor, 'font-size': 11, fill: '#667085' });
       txt.textContent = fmtTime(t).slice(cut[0], cut[1]);
       svg.append(txt);
     }
@@ -541,7 +594,7 @@ async function silencesPage(draft) {
       if (!list.length) continue;
       sections.push(table(['Matchers', 'Starts', 'Ends', 'Created by', 'Comment', ''], list.map(x => el('tr', {},
         el('td', { class: 'series' }, matcherText(x.matchers)),
-        el('td', {}, x.startsAt), el('td', {}, x.endsAt),
+        el('td', { title: x.startsAt }, fmtTime(Date.parse(x.startsAt) / 1000)), el('td', { title: x.endsAt }, fmtTime(Date.parse(x.endsAt) / 1000)),
         el('td', {}, x.createdBy), el('td', {}, x.comment),
         el('td', {},
           state !== 'expired' ? el('button', { onclick: () => loading(silencesPage(draftOf(x, true))) }, 'Edit') : null,
@@ -555,8 +608,9 @@ async function silencesPage(draft) {
 }
 
 function draftOf(x, edit) {
-  const hours = Math.max((Date.parse(x.endsAt) - Date.now()) / 1000, 3600);
-  return { id: edit ? x.id : undefined, matchers: matcherText(x.matchers), duration: fmtDuration(hours),
+  const from = Math.max(Date.parse(x.startsAt), Date.now());
+  const hours = Math.max((Date.parse(x.endsAt) - from) / 1000, 3600);
+  return { id: edit ? x.id : undefined, matchers: matcherText(x.matchers), duration: fmtDuration(hours), startsAt: x.startsAt,
     createdBy: x.createdBy, comment: x.comment };
 }
 
@@ -572,7 +626,22 @@ async function expire(id) {
 function silenceForm(d) {
   const out = el('div');
   const matchers = el('input', { type: 'text', id: 'silence-matchers', value: d.matchers || '', style: 'width:100%', placeholder: '{alertname="X", severity="page"}' });
+  // Starts, duration and ends, kept in step as in Alertmanager's form:
+  // changing the duration moves the end, changing the end the duration.
+  const startsAt = d.startsAt && Date.parse(d.startsAt) > Date.now() ? Date.parse(d.startsAt) / 1000 : Date.now() / 1000;
+  const starts = el('input', { type: 'text', id: 'silence-starts', value: fmtTime(startsAt) });
   const hours = el('input', { type: 'text', id: 'silence-duration', value: d.duration || '2h' });
+  const ends = el('input', { type: 'text', id: 'silence-ends', value: fmtTime(startsAt + (parseDuration(d.duration || '2h') || 7200)) });
+  const endFromDuration = () => {
+    const s = parseTime(starts.value), len = parseDuration(hours.value.trim());
+    if (s !== null && !Number.isNaN(s) && len !== null) ends.value = fmtTime(s + len);
+  };
+  hours.addEventListener('input', endFromDuration);
+  starts.addEventListener('input', endFromDuration);
+  ends.addEventListener('input', () => {
+    const s = parseTime(starts.value), e = parseTime(ends.value);
+    if (s !== null && e !== null && !Number.isNaN(s) && !Number.isNaN(e) && e > s) hours.value = fmtDuration(e - s);
+  });
   const by = el('input', { type: 'text', value: d.createdBy || '', placeholder: 'you@example.org' });
   const comment = el('input', { type: 'text', id: 'silence-comment', value: d.comment || '', style: 'width:100%', placeholder: 'Why' });
   const matched = () => {
@@ -593,10 +662,15 @@ function silenceForm(d) {
   const submit = async () => {
     try {
       const ms = matched();
-      const d2 = parseDuration(hours.value.trim());
-      if (d2 === null) throw new Error(`Duration ${JSON.stringify(hours.value)} is not a duration such as 2h`);
-      const now = Date.now();
-      const body = { matchers: ms, startsAt: new Date(now).toISOString(), endsAt: new Date(now + d2 * 1000).toISOString(), createdBy: by.value || 'watchfire-ui', comment: comment.value || 'silenced from the UI' };
+      if (parseDuration(hours.value.trim()) === null) throw new Error(`Duration ${JSON.stringify(hours.value)} is not a duration such as 2h`);
+      let s = parseTime(starts.value);
+      if (s === null) s = Date.now() / 1000;
+      if (Number.isNaN(s)) throw new Error(`Start ${JSON.stringify(starts.value)} is not a time: write 2006-01-02 15:04:05 (UTC)`);
+      const e = parseTime(ends.value);
+      if (e === null || Number.isNaN(e)) throw new Error(`End ${JSON.stringify(ends.value)} is not a time: write 2006-01-02 15:04:05 (UTC)`);
+      // The alerter checks the times (an end before the start or in the
+      // past is refused) and its reason is shown as it gives it.
+      const body = { matchers: ms, startsAt: new Date(s * 1000).toISOString(), endsAt: new Date(e * 1000).toISOString(), createdBy: by.value || 'watchfire-ui', comment: comment.value || 'silenced from the UI' };
       if (d.id) body.id = d.id;
       const r = await api('/api/v2/silences', null, {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
@@ -609,7 +683,8 @@ function silenceForm(d) {
   };
   return el('div', { class: 'panel' }, el('h2', {}, d.id ? 'Edit silence' : 'New silence'),
     el('label', {}, 'Matchers ', matchers),
-    el('div', { class: 'row' }, el('label', {}, 'Duration ', hours), el('label', {}, 'Created by ', by)),
+    el('div', { class: 'row' }, el('label', {}, 'Starts ', starts), el('label', {}, 'Duration ', hours),
+      el('label', {}, 'Ends ', ends), el('label', {}, 'Created by ', by)),
     el('label', {}, 'Comment ', comment),
     el('div', { class: 'row' },
       el('button', { class: 'primary', id: 'create-silence', onclick: () => loading(submit()) }, d.id ? 'Save' : 'Create'),
