@@ -130,6 +130,30 @@ fn route_prefix_apart_from_the_external_path() {
     assert!(flags.contains(r#""web.route-prefix":"/""#), "{flags}");
 }
 
+/// Assets carry an ETag and answer 304 when the browser has them.
+#[test]
+fn assets_are_revalidated_by_etag() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(&dir.path().join("data"), None, &[]);
+    let head = raw_get(s.addr, "/static/app.js");
+    let tag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("an ETag")
+        .trim()
+        .to_string();
+    let mut c = std::net::TcpStream::connect(s.addr).unwrap();
+    write!(
+        c,
+        "GET /static/app.js HTTP/1.1\r\nHost: x\r\nIf-None-Match: {tag}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 304"), "{out}");
+}
+
 /// The head of a GET's answer, header names lower-cased.
 fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     use std::io::{Read, Write};

@@ -12,7 +12,7 @@
 //! URL's path.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -47,14 +47,17 @@ pub fn router() -> Router<Arc<AppState>> {
         // Alertmanager's links (`/#/silences/new?filter=…`) land on `/`
         // with a fragment the server never sees: the page routes them.
         .route("/", get(page))
-        .route("/static/app.css", get(|| async { asset("text/css", CSS) }))
+        .route(
+            "/static/app.css",
+            get(|h: HeaderMap| async move { asset(&h, "text/css", CSS) }),
+        )
         .route(
             "/static/app.js",
-            get(|| async { asset("text/javascript", JS) }),
+            get(|h: HeaderMap| async move { asset(&h, "text/javascript", JS) }),
         )
         .route(
             "/static/favicon.svg",
-            get(|| async { asset("image/svg+xml", ICON) }),
+            get(|h: HeaderMap| async move { asset(&h, "image/svg+xml", ICON) }),
         );
     for p in PAGES {
         r = r.route(p, get(page));
@@ -74,16 +77,31 @@ async fn page(State(st): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-fn asset(kind: &'static str, body: &'static str) -> Response {
-    (
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, kind),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        body,
-    )
-        .into_response()
+/// An embedded file, revalidated on every load (`no-cache`) by its ETag,
+/// so a browser fetches it again only when the binary changed it.
+fn asset(h: &HeaderMap, kind: &'static str, body: &'static str) -> Response {
+    let tag = etag(body);
+    let fresh = h
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let headers = [
+        (header::CONTENT_TYPE, kind.to_string()),
+        (header::CACHE_CONTROL, "no-cache".to_string()),
+        (header::ETAG, tag),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    (StatusCode::OK, headers, body).into_response()
+}
+
+/// A strong ETag for an embedded file: a hash of its bytes.
+fn etag(body: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    format!("\"{:016x}\"", h.finish())
 }
 
 /// Text for an HTML attribute.

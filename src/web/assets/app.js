@@ -291,7 +291,7 @@ async function run(p, out) {
     if (step === null) throw new Error(`Step ${JSON.stringify(p.step)} is not a duration such as 15s`);
     const start = end - range;
     const r = await api('/api/v1/query_range', { query: p.expr, start, end, step });
-    out.replaceChildren(...notes(r), chart(r.data.result, start, end, step, p.stacked));
+    out.replaceChildren(...notes(r), chart(r.data.result, start, end, step, p.stacked, out.getBoundingClientRect().width));
   } catch (e) {
     out.replaceChildren(queryError(e, p.expr));
   }
@@ -349,18 +349,20 @@ function timeTicks(start, end, n) {
 
 // A line chart in SVG: axes, one line per series (broken at gaps),
 // a legend that isolates a series on click, and a hover readout.
-function chart(result, start, end, step, stacked) {
+// `width` is where it will be placed, so it is drawn once at its size.
+function chart(result, start, end, step, stacked, width) {
   if (!result.length) return el('p', { class: 'muted' }, 'Empty query result');
   const L = 64, R = 12, T = 10, B = 28;
-  let W = 1000, H = 320;
+  let W = 1000, H = 320, drawnAt = -1;
   const wrap = el('div', { class: 'chart' });
   const tip = el('div', { class: 'tip' });
   const legend = el('div', { class: 'legend' });
   let only = null;
-  function render() {
+  function render(hint) {
     // Drawn at the size it is shown, so text stays readable on a phone.
-    const width = Math.round(wrap.getBoundingClientRect().width);
+    const width = Math.round(hint || wrap.getBoundingClientRect().width);
     if (width > 0) { W = Math.max(300, width); H = W < 600 ? 240 : 320; }
+    drawnAt = width;
     const shown = result.map((s, i) => ({ s, i })).filter(x => only === null || x.i === only);
     // Points by timestamp; stacked adds the series below.
     const lines = [];
@@ -432,10 +434,13 @@ function chart(result, start, end, step, stacked) {
     }, el('span', { class: 'swatch', style: `background:${COLORS[i % COLORS.length]}` }), labelsText(s.metric))));
     wrap.replaceChildren(svg, tip);
   }
-  render();
-  // Once placed in the page, draw again at the width it got.
-  requestAnimationFrame(render);
-  window.addEventListener('resize', () => { if (wrap.isConnected) render(); });
+  render(width);
+  // Once placed in the page, drawn again only if its width differs.
+  const again = () => {
+    if (wrap.isConnected && Math.round(wrap.getBoundingClientRect().width) !== drawnAt) render();
+  };
+  requestAnimationFrame(again);
+  window.addEventListener('resize', again);
   return el('div', {}, wrap, legend);
 }
 
