@@ -43,6 +43,12 @@ Prometheus's "Res. (s)" field, which takes whole seconds, and 86s in
 Watchfire's), since left to themselves they take range/250 differently
 (86 s floored in Prometheus, 86.4 s in Watchfire).
 
+Last, the server-side renderer: `GET /api/v1/render` of 100 series x 360
+points (6 h at 60 s) as a 600x300 PNG, timed over loopback (query, layout,
+rasterising and PNG encoding; RENDER_RUNS after 3 warm-up, median and
+90th percentile). Prometheus has no such endpoint: the figure stands
+alone, next to `cargo bench -p render` (drawing only).
+
 Needs Debian's `prometheus`, `promtool`, `chromium` and `chromium-driver`.
 Everything listens on 127.0.0.1; Chromium runs with no proxy.
 """
@@ -394,6 +400,7 @@ def main():
     ap.add_argument("--cache", choices=["off", "on", "both"], default="both",
                     help="browser cache: off (every load fetches everything), on, or both")
     ap.add_argument("--timeout", type=int, default=60, help="seconds a graph may take")
+    ap.add_argument("--render-runs", type=int, default=20, help="timed /api/v1/render PNGs")
     ap.add_argument("--out", help="write the results here as JSON")
     a = ap.parse_args()
     cases = [int(x) for x in a.series.split(",")]
@@ -456,6 +463,28 @@ def main():
         for s, p in zip(servers, [wf_proc, prom_proc]):
             settle(s.name, p)
 
+        # The renderer: 100 series x 360 points as a 600x300 PNG.
+        q = urllib.parse.urlencode({"query": SELECTORS[100], "start": END - RANGE + 60, "end": END,
+                                    "step": 60, "width": 600, "height": 300, "format": "png",
+                                    "threshold": 50, "title": "bench_series"})
+        render_ms, png_bytes = [], 0
+        for i in range(3 + a.render_runs):
+            t = time.perf_counter()
+            with http.open(f"http://127.0.0.1:{servers[0].port}/api/v1/render?{q}", timeout=60) as r:
+                body = r.read()
+                kind = r.headers.get("Content-Type")
+            ms = (time.perf_counter() - t) * 1000
+            if kind != "image/png" or not body.startswith(b"\x89PNG"):
+                raise SystemExit(f"/api/v1/render gave {kind}, {len(body)} bytes")
+            png_bytes = len(body)
+            if i >= 3:
+                render_ms.append(ms)
+        render_ms.sort()
+        render = {"runs_ms": render_ms, "median_ms": med(render_ms),
+                  "p90_ms": render_ms[min(len(render_ms) - 1, int(len(render_ms) * 0.9))], "png_bytes": png_bytes}
+        print(f"render 600x300 PNG, 100 series x 360 points: median {render['median_ms']:.1f} ms, "
+              f"p90 {render['p90_ms']:.1f} ms, {png_bytes} bytes", flush=True)
+
         dport = free_port()
         dproc = procs.start("chromedriver", ["chromedriver", f"--port={dport}",
                                              f"--log-path={os.path.join(work, 'chromedriver.log')}"], log)
@@ -464,7 +493,7 @@ def main():
         wd.open(os.path.join(work, "profile"))
 
         results = {"end": END, "range_s": RANGE, "step_s": STEP, "points": POINTS, "runs": a.runs,
-                   "warmup": a.warmup, "cases": [], "first_load": {}}
+                   "warmup": a.warmup, "cases": [], "first_load": {}, "render_png_600x300_100x360": render}
         for mode in modes:
             wd.cdp("Network.enable")
             wd.cdp("Network.setCacheDisabled", {"cacheDisabled": mode == "off"})
@@ -543,6 +572,10 @@ def main():
             f"{name} {statistics.median([c[name]['page_transfer_median_bytes'] for c in results['cases'] if c['cache'] == 'on']):.0f}"
             for name in ("watchfire", "prometheus")))
     results["first_load"]["ratio_html_css_js"] = ratio
+    r = results["render_png_600x300_100x360"]
+    print()
+    print(f"/api/v1/render, 600x300 PNG of 100 series x 360 points, over loopback: median {r['median_ms']:.1f} ms, "
+          f"90th percentile {r['p90_ms']:.1f} ms ({len(r['runs_ms'])} runs), {r['png_bytes']} bytes")
     if a.out:
         with open(a.out, "w") as f:
             json.dump(results, f, indent=1)
