@@ -257,6 +257,13 @@ impl Dispatcher {
         }
     }
 
+    /// Whether a group with this key goes to this receiver.
+    pub fn has_group(&self, key: &str, receiver: &str) -> bool {
+        self.groups
+            .iter()
+            .any(|((_, k), g)| k == key && g.receiver == receiver)
+    }
+
     /// Every group with its receiver, labels and alerts, for the API.
     pub fn groups(&self) -> Vec<GroupView> {
         self.groups

@@ -49,6 +49,7 @@
 //! assert_eq!(got, ["dba"]);
 //! ```
 
+pub mod ack;
 pub mod api;
 pub mod config;
 pub mod dispatch;

@@ -23,6 +23,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
+use crate::ack::Answer;
 use crate::dispatch::{Alert, Flush};
 use crate::mute::{At, Muter};
 use crate::nflog::{Log, LogEntry};
@@ -84,6 +85,8 @@ pub enum Reason {
     NewResolvedAlerts,
     AllAlertsResolved,
     RepeatIntervalElapsed,
+    /// A snooze ran out (ours; Alertmanager has no snooze).
+    SnoozeEnded,
 }
 
 impl Reason {
@@ -95,6 +98,7 @@ impl Reason {
             Reason::NewResolvedAlerts => "some alerts resolved",
             Reason::AllAlertsResolved => "all alerts resolved",
             Reason::RepeatIntervalElapsed => "repeat interval elapsed",
+            Reason::SnoozeEnded => "snooze ended",
         }
     }
 }
@@ -155,6 +159,10 @@ pub struct DedupStage<'a> {
     /// The log's receiver key: `receiver/integration index`.
     pub key: &'a str,
     pub send_resolved: bool,
+    /// The group's acknowledgement or snooze for this receiver, if any:
+    /// repeats are held back while it lasts, and a snooze that ran out is
+    /// owed a notification.
+    pub answer: Option<&'a Answer>,
 }
 
 /// What the dedup stage decided for one integration.
@@ -176,14 +184,23 @@ impl DedupStage<'_> {
     pub fn exec(&self, f: &Flush, now: i64) -> Dedup {
         let (firing, resolved): (BTreeSet<u64>, BTreeSet<u64>) = (f.firing(), f.resolved());
         let last = self.log.get(&f.group_key, self.key);
-        let Some(reason) = needs_update(
+        let mut reason = needs_update(
             last,
             &firing,
             &resolved,
             self.send_resolved,
             f.repeat_interval_ms,
             now,
-        ) else {
+        );
+        if let Some(a) = self.answer {
+            let repeat = matches!(reason, None | Some(Reason::RepeatIntervalElapsed));
+            if repeat && a.snooze_ended(now) && !firing.is_empty() && last.is_some() {
+                reason = Some(Reason::SnoozeEnded);
+            } else if reason == Some(Reason::RepeatIntervalElapsed) && a.quiets_repeats(now) {
+                reason = None;
+            }
+        }
+        let Some(reason) = reason else {
             return Dedup::Skip;
         };
         let entry = LogEntry {

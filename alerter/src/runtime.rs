@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::ack::{Acks, Actor, Change};
 use crate::config::Loaded;
 use crate::dispatch::{Alert, Dispatcher, GroupView};
 use crate::inhibit::Inhibitor;
@@ -76,6 +77,9 @@ pub struct Delivery {
     pub entry: LogEntry,
     /// Sending may go on until the group's next flush.
     pub deadline: i64,
+    /// The group's acknowledgement or snooze when the send was decided,
+    /// for the message to name.
+    pub answer: Option<crate::ack::Answer>,
 }
 
 struct ReceiverPlan {
@@ -93,6 +97,8 @@ pub struct Alerter {
     inhibitions: Vec<crate::inhibit::Rule>,
     intervals: crate::mute::Intervals,
     pub silences: Silences,
+    /// Acknowledgements and snoozes, by group and receiver.
+    pub acks: Acks,
     /// When resolved alerts were last swept out.
     swept: i64,
     /// When expired silences and old log entries were last dropped.
@@ -178,6 +184,7 @@ impl Alerter {
             inhibitions: crate::inhibit::rules(cfg)?,
             intervals: cfg.intervals.clone(),
             silences,
+            acks: Acks::default(),
             swept: 0,
             collected: 0,
         })
@@ -318,6 +325,7 @@ impl Alerter {
                 let Some(p) = self.receivers.get(&f.receiver) else {
                     continue;
                 };
+                let answer = self.acks.get(&f.group_key, &f.receiver).cloned();
                 // Upstream's fan-out: each integration is deduplicated
                 // and sent on its own.
                 for (index, (integration, send_resolved)) in p.integrations.iter().enumerate() {
@@ -326,6 +334,7 @@ impl Alerter {
                         log: &self.log,
                         key: &key,
                         send_resolved: *send_resolved,
+                        answer: answer.as_ref(),
                     };
                     match dedup.exec(&f, now) {
                         Dedup::Skip => {}
@@ -344,11 +353,22 @@ impl Alerter {
                             reason,
                             entry,
                             deadline,
+                            answer: answer.clone(),
                         }),
                         // In memory at once; the file follows in order.
                         Dedup::LogOnly(entry) => {
                             drop(self.log.record(&f.group_key, &key, entry));
                         }
+                    }
+                }
+                // A group that resolved forgets its acknowledgement (its
+                // notices were decided above, naming it); a snooze that
+                // ran out was notified (every integration owed it sends).
+                if let Some(a) = &answer {
+                    if f.firing().is_empty() {
+                        self.acks.forget_later(&f.group_key, &f.receiver);
+                    } else if a.snooze_ended(now) {
+                        self.acks.end_snooze_later(&f.group_key, &f.receiver);
                     }
                 }
             }
@@ -370,10 +390,14 @@ impl Alerter {
             self.collected = now;
             let silences = self.silences.gc(now, RETENTION_MS);
             let entries = self.log.gc(now, RETENTION_MS);
-            if silences + entries > 0 {
+            let live: std::collections::HashSet<String> =
+                self.dispatch.groups().into_iter().map(|g| g.key).collect();
+            let answers = self.acks.gc(now, RETENTION_MS, |g| live.contains(g));
+            if silences + entries + answers > 0 {
                 tracing::debug!(
                     silences,
                     entries,
+                    answers,
                     "dropped expired silences and old notification log entries"
                 );
             }
@@ -426,6 +450,55 @@ impl Alerter {
 
     pub fn groups(&self) -> Vec<GroupView> {
         self.dispatch.groups()
+    }
+
+    /// Acknowledges a group for a receiver at `now` (repeats stop until it
+    /// resolves). Refused for a group that does not exist.
+    pub fn ack(
+        &mut self,
+        group_key: &str,
+        receiver: &str,
+        by: Actor,
+        now: i64,
+    ) -> Result<Change, Error> {
+        self.known_group(group_key, receiver)?;
+        Ok(self.acks.ack(group_key, receiver, by, now))
+    }
+
+    /// Takes an acknowledgement back.
+    pub fn unack(&mut self, group_key: &str, receiver: &str) -> Result<Change, Error> {
+        self.known_group(group_key, receiver)?;
+        Ok(self.acks.unack(group_key, receiver))
+    }
+
+    /// Snoozes a group for a receiver until `until`.
+    pub fn snooze(
+        &mut self,
+        group_key: &str,
+        receiver: &str,
+        by: Actor,
+        now: i64,
+        until: i64,
+    ) -> Result<Change, Error> {
+        self.known_group(group_key, receiver)?;
+        if until <= now {
+            return Err(Error::invalid(
+                "snooze",
+                "the snooze must end in the future",
+            ));
+        }
+        Ok(self.acks.snooze(group_key, receiver, by, now, until))
+    }
+
+    fn known_group(&self, group_key: &str, receiver: &str) -> Result<(), Error> {
+        if self.dispatch.has_group(group_key, receiver) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "group",
+                format!("no alert group {group_key:?} for receiver {receiver:?}"),
+            ))
+        }
     }
 
     pub fn receiver_names(&self) -> Vec<String> {

@@ -131,13 +131,14 @@ impl Service {
         let now = clock();
         // The log outlives any repeat interval people set (upstream keeps
         // it 120 h).
-        let (log, silences) = crate::sqlite::open_all(
+        let (log, silences, acks) = crate::sqlite::open_all(
             &opts.data_dir.join("alerter.db"),
             now,
             crate::runtime::RETENTION_MS,
         )?;
         let mut a = Alerter::new(&src.config, silences)?;
         a.set_log(log);
+        a.acks = acks;
         warn_unsupported(&a);
         Ok(Arc::new(Service {
             state: Mutex::new(a),

@@ -1,7 +1,7 @@
 //! The alerter's SQLite file, `alerter.db` (laid out in
 //! `alerter/docs/format/sqlite.md`): opened and read at start, then
-//! written by a thread of its own. The notification log and the silences
-//! hand it their writes in order and never wait for the disk under the
+//! written by a thread of its own. The notification log, the silences and
+//! the acknowledgements hand it their writes in order and never wait for the disk under the
 //! alerter's lock or on an async worker; whoever must know a write is
 //! durable (the delivery that counts a send, the API that answers a
 //! silence) awaits its [`Written`] afterwards.
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
+use crate::ack::Acks;
 use crate::nflog::Log;
 use crate::silence::Silences;
 use crate::Error;
@@ -34,6 +35,14 @@ pub(crate) enum Op {
     SilencePut { id: String, body: String },
     /// Drops a silence.
     SilenceDrop(String),
+    /// Upserts a group's acknowledgement and snooze, as JSON.
+    AckPut {
+        group_key: String,
+        receiver: String,
+        body: String,
+    },
+    /// Drops a group's acknowledgement and snooze.
+    AckDrop { group_key: String, receiver: String },
 }
 
 impl Op {
@@ -41,6 +50,7 @@ impl Op {
         match self {
             Op::LogPut { .. } | Op::LogDropBefore(_) => "nflog",
             Op::SilencePut { .. } | Op::SilenceDrop(_) => "silences",
+            Op::AckPut { .. } | Op::AckDrop { .. } => "acks",
         }
     }
 
@@ -63,23 +73,41 @@ impl Op {
                 params![id, body],
             ),
             Op::SilenceDrop(id) => c.execute("DELETE FROM silences WHERE id = ?1", params![id]),
+            Op::AckPut {
+                group_key,
+                receiver,
+                body,
+            } => c.execute(
+                "INSERT INTO acks (group_key, receiver, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(group_key, receiver) DO UPDATE SET body = excluded.body",
+                params![group_key, receiver, body],
+            ),
+            Op::AckDrop {
+                group_key,
+                receiver,
+            } => c.execute(
+                "DELETE FROM acks WHERE group_key = ?1 AND receiver = ?2",
+                params![group_key, receiver],
+            ),
         }
     }
 }
 
 type Job = (Op, Option<oneshot::Sender<Result<(), Error>>>);
 
-/// Opens the file at `path` once for both tables: the notification log
-/// (entries older than `retention_ms` before `now` dropped) and the
-/// silences, written by one thread over one connection.
-pub fn open_all(path: &Path, now: i64, retention_ms: i64) -> Result<(Log, Silences), Error> {
+/// Opens the file at `path` once for its tables: the notification log
+/// (entries older than `retention_ms` before `now` dropped), the silences
+/// and the acknowledgements, written by one thread over one connection.
+pub fn open_all(path: &Path, now: i64, retention_ms: i64) -> Result<(Log, Silences, Acks), Error> {
     let conn = open(path)?;
     let mut log = Log::read(&conn, path, now, retention_ms)?;
     let mut silences = Silences::read(&conn, path, now)?;
+    let mut acks = Acks::read(&conn, path)?;
     let writer = Writer::start(path, conn)?;
     log.set_writer(writer.clone());
-    silences.set_writer(writer);
-    Ok((log, silences))
+    silences.set_writer(writer.clone());
+    acks.set_writer(writer);
+    Ok((log, silences, acks))
 }
 
 /// Opens (or creates) the file at `path` with its tables.
@@ -98,7 +126,10 @@ pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
              group_key TEXT NOT NULL, receiver TEXT NOT NULL,
              firing TEXT NOT NULL, resolved TEXT NOT NULL, at INTEGER NOT NULL,
              PRIMARY KEY (group_key, receiver));
-         CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, body TEXT NOT NULL);",
+         CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS acks (
+             group_key TEXT NOT NULL, receiver TEXT NOT NULL, body TEXT NOT NULL,
+             PRIMARY KEY (group_key, receiver));",
     )
     .map_err(|source| Error::Sqlite {
         path: path.to_path_buf(),
