@@ -25,6 +25,8 @@
 //!   [`send`]: each integration's sender (webhook, email, Slack, Teams,
 //!   Discord, Mattermost, Telegram, PagerDuty, Opsgenie); [`tmpl`]:
 //!   notification templates with Alertmanager's data and functions.
+//! - [`chatops`]: the interactive-notification parts, where a chat calls
+//!   back; [`chatops::verify`] proves a callback came from the chat.
 //! - [`sqlite`]: `alerter.db` (spec: `alerter/docs/format/sqlite.md`),
 //!   written by a thread of its own, never under the state's lock.
 //! - [`Error`]: what failed, with context that reads like a path.
@@ -51,6 +53,7 @@
 
 pub mod ack;
 pub mod api;
+pub mod chatops;
 pub mod config;
 pub mod dispatch;
 mod error;

@@ -1,0 +1,10 @@
+//! ChatOps: the interactive-notification parts, where a chat calls back
+//! into Watchfire (a button pressed under a notification, a slash
+//! command typed in a channel) rather than only receiving messages.
+//!
+//! - [`verify`]: proves that a callback came from the chat (Slack's
+//!   HMAC, Discord's Ed25519, Telegram's and Mattermost's shared
+//!   tokens) before anything in it is read; pure functions over the raw
+//!   request parts, with refusals that name their reason and status.
+
+pub mod verify;
