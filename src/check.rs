@@ -1,4 +1,5 @@
-//! `watchfire check config|rules|metrics`: validate files without running.
+//! `watchfire check config|rules|alertmanager|chatops|metrics`: validate files
+//! without running.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -39,6 +40,18 @@ pub enum CheckCommand {
         /// The files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Validate ChatOps files (`--chatops.config.file`): exit 0 when all
+    /// load, 1 with file, line and reason otherwise. With
+    /// `--alertmanager.config.file`, every receiver named must be one of
+    /// its receivers.
+    Chatops {
+        /// The files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The alertmanager.yml whose receivers the files refer to.
+        #[arg(long = "alertmanager.config.file", value_name = "FILE")]
+        alertmanager: Option<PathBuf>,
     },
     /// Validate an exposition read from standard input, as `promtool check
     /// metrics` does: exit 0 when it parses, 1 with line and reason when it
@@ -144,6 +157,50 @@ fn run_other(cmd: &CheckCommand) -> anyhow::Result<bool> {
                         println!(" - {} inhibit rules", cfg.raw.inhibit_rules.len());
                         println!(" - {} receivers", cfg.receivers.len());
                         println!(" - {} templates", cfg.raw.templates.len());
+                    }
+                    Err(e) => {
+                        println!("  FAILED: {e}");
+                        ok = false;
+                    }
+                }
+                println!();
+            }
+            Ok(ok)
+        }
+        CheckCommand::Chatops {
+            files,
+            alertmanager,
+        } => {
+            let receivers = match alertmanager {
+                None => None,
+                Some(am) => match alerter::service::load(am) {
+                    Ok(src) => Some(
+                        src.config
+                            .receivers
+                            .iter()
+                            .map(|r| r.name.clone())
+                            .collect::<Vec<_>>(),
+                    ),
+                    Err(e) => {
+                        println!("Checking '{}'\n  FAILED: {e}\n", am.display());
+                        return Ok(false);
+                    }
+                },
+            };
+            let mut ok = true;
+            for f in files {
+                println!("Checking '{}'", f.display());
+                match alerter::chatops::config::load(f, receivers.as_deref()) {
+                    Ok(c) => {
+                        println!("  SUCCESS");
+                        println!("Found:");
+                        let chats = c.chats();
+                        if chats.is_empty() {
+                            println!(" - no chats (links and the UI only)");
+                        } else {
+                            println!(" - chats: {}", chats.join(", "));
+                        }
+                        println!(" - {} receivers", c.receivers.len());
                     }
                     Err(e) => {
                         println!("  FAILED: {e}");

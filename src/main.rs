@@ -3,7 +3,8 @@
 //! `watchfire` with no subcommand runs the server on its defaults (data in
 //! `./data`, listening on `127.0.0.1:9090`, scraping itself). Subcommands:
 //! `import` backfills a store from an exposition file; `check config`,
-//! `check rules`, `check alertmanager` and `check metrics` validate without
+//! `check rules`, `check alertmanager`, `check chatops` and `check metrics`
+//! validate without
 //! running; `test rules` runs rule unit tests; `routes test` routes an
 //! alert through an alertmanager.yml; `promql-test` runs promqltest scripts
 //! against the PromQL engine; `query` asks a running server.

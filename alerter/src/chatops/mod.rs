@@ -6,5 +6,8 @@
 //!   HMAC, Discord's Ed25519, Telegram's and Mattermost's shared
 //!   tokens) before anything in it is read; pure functions over the raw
 //!   request parts, with refusals that name their reason and status.
+//! - [`config`]: the ChatOps file (`--chatops.config.file`), apart from
+//!   `alertmanager.yml`, read and checked with file, line and reason.
 
+pub mod config;
 pub mod verify;
