@@ -4,10 +4,10 @@
 //! `./data`, listening on `127.0.0.1:9090`, scraping itself). Subcommands:
 //! `import` backfills a store from an exposition file; `check config`,
 //! `check rules`, `check alertmanager`, `check chatops` and `check metrics`
-//! validate without
-//! running; `test rules` runs rule unit tests; `routes test` routes an
-//! alert through an alertmanager.yml; `promql-test` runs promqltest scripts
-//! against the PromQL engine; `query` asks a running server.
+//! validate without running; `test rules` runs rule unit tests; `routes
+//! test` routes an alert through an alertmanager.yml; `promql-test` runs
+//! promqltest scripts against the PromQL engine; `query` asks a running
+//! server.
 
 mod api;
 mod build;
