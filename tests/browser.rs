@@ -264,6 +264,30 @@ fn pages_and_links(prefix: &str) {
     });
     assert!(browser.console().is_empty());
 
+    // A group acknowledged from the groups page, as from a chat message,
+    // then unacknowledged.
+    browser.open(&format!("{base}/alert-groups"));
+    browser.click("button.ack");
+    browser.wait_ready();
+    assert!(
+        browser.html().contains("Say who answers first"),
+        "no name, no answer"
+    );
+    browser.type_into("#answer-as", "ana");
+    browser.click("button.ack");
+    browser.wait_ready();
+    let html = browser.html();
+    assert!(html.contains("acknowledged by ana"), "{html}");
+    let groups = json(s.addr, &format!("{prefix}/api/v2/alerts/groups"));
+    assert_eq!(groups[0]["answer"]["acknowledged"]["by"], "ana", "{groups}");
+    assert_eq!(groups[0]["answer"]["acknowledged"]["via"], "ui", "{groups}");
+    browser.click("button.unack");
+    browser.wait_ready();
+    assert!(!browser.html().contains("acknowledged by"));
+    let groups = json(s.addr, &format!("{prefix}/api/v2/alerts/groups"));
+    assert!(groups[0].get("answer").is_none(), "{groups}");
+    assert!(browser.console().is_empty());
+
     // Completion: functions, metric and label names.
     browser.open(&format!("{base}/query"));
     browser.type_into("textarea.expr", "rat");

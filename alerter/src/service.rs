@@ -14,6 +14,7 @@ use std::time::Duration;
 use model::metrics::{Collect, Encoder, Histogram};
 use parking_lot::Mutex;
 
+use crate::ack::Actor;
 use crate::config::Loaded;
 use crate::notify::SendError;
 use crate::runtime::{Alerter, Delivery, Integration};
@@ -57,6 +58,9 @@ pub struct Counters {
     /// Send attempts (each try of a notification) and the failed ones,
     /// by integration: upstream's `alertmanager_notification_requests_*`.
     pub requests: Mutex<BTreeMap<String, (u64, u64)>>,
+    /// Answers to notifications, by chat (`ui`, `api`, `slack`, …),
+    /// action and outcome (`done`, `unchanged`, `refused`).
+    pub actions: Mutex<BTreeMap<(String, String, String), u64>>,
 }
 
 /// Upstream's notification latency buckets, in seconds.
@@ -239,6 +243,64 @@ impl Service {
         written.wait().await
     }
 
+    /// Acknowledges a group for a receiver; answers once it is on disk,
+    /// with whether anything changed (an action is idempotent).
+    pub async fn ack(&self, group_key: &str, receiver: &str, by: Actor) -> Result<bool, Error> {
+        let via = by.via.clone();
+        let r = self.state.lock().ack(group_key, receiver, by, self.now());
+        self.answered("ack", &via, r).await
+    }
+
+    /// Takes an acknowledgement back; repeats resume at the next flush.
+    pub async fn unack(&self, group_key: &str, receiver: &str, via: &str) -> Result<bool, Error> {
+        let r = self.state.lock().unack(group_key, receiver);
+        self.answered("unack", via, r).await
+    }
+
+    /// Snoozes a group for a receiver until `until` (Unix ms).
+    pub async fn snooze(
+        &self,
+        group_key: &str,
+        receiver: &str,
+        by: Actor,
+        until: i64,
+    ) -> Result<bool, Error> {
+        let via = by.via.clone();
+        let now = self.now();
+        let r = self
+            .state
+            .lock()
+            .snooze(group_key, receiver, by, now, until);
+        self.answered("snooze", &via, r).await
+    }
+
+    /// Waits for an action's write, counts it by chat, action and outcome,
+    /// and wakes the loop.
+    async fn answered(
+        &self,
+        action: &str,
+        via: &str,
+        r: Result<crate::ack::Change, Error>,
+    ) -> Result<bool, Error> {
+        let outcome = match r {
+            Err(e) => Err(e),
+            Ok(c) => c.written.wait().await.map(|()| c.changed),
+        };
+        let label = match &outcome {
+            Ok(true) => "done",
+            Ok(false) => "unchanged",
+            Err(_) => "refused",
+        };
+        *self
+            .counters
+            .actions
+            .lock()
+            .entry((via.to_string(), action.to_string(), label.to_string()))
+            .or_default() += 1;
+        self.wake.notify_one();
+        outcome
+    }
+
     /// Starts the loop on the current Tokio runtime.
     pub fn start(self: &Arc<Self>) {
         let handle = tokio::spawn(self.clone().run());
@@ -399,6 +461,16 @@ impl Collect for Service {
         );
         for (i, h) in self.counters.latency.lock().iter() {
             f.histogram(&[("integration", i)], h);
+        }
+        let mut f = e.counter(
+            "watchfire_chatops_actions_total",
+            "Answers to notifications (acknowledge, snooze, …) by chat, action and outcome.",
+        );
+        for ((chat, action, outcome), n) in self.counters.actions.lock().iter() {
+            f.sample(
+                &[("chat", chat), ("action", action), ("outcome", outcome)],
+                *n as f64,
+            );
         }
         let mut by_state = BTreeMap::from([("active", 0u64), ("expired", 0), ("pending", 0)]);
         let now = self.now();

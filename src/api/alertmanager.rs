@@ -226,11 +226,18 @@ pub async fn groups(State(st): State<Arc<AppState>>) -> Response {
         a.groups()
             .iter()
             .map(|g| {
-                json!({
+                // Alertmanager's fields, then ours: the key the answer
+                // API takes and the group's answer, when it has one.
+                let mut v = json!({
                     "labels": g.labels,
                     "receiver": {"name": g.receiver},
                     "alerts": g.alerts.iter().map(|x| alerter::api::gettable(x, &a.receivers_of(x), now)).collect::<Vec<_>>(),
-                })
+                    "groupKey": g.key,
+                });
+                if let Some(ans) = a.acks.get(&g.key, &g.receiver) {
+                    v["answer"] = answer_json(ans);
+                }
+                v
             })
             .collect()
     });
@@ -270,4 +277,104 @@ pub async fn status(State(st): State<Arc<AppState>>) -> Response {
         },
     }))
     .into_response()
+}
+
+/// The answer a group has (acknowledged, snoozed), for the groups API and
+/// the UI: times in RFC 3339.
+fn answer_json(a: &alerter::ack::Answer) -> Value {
+    let t = model::time::format_go;
+    let mut out = serde_json::Map::new();
+    if let Some(x) = &a.ack {
+        out.insert(
+            "acknowledged".into(),
+            json!({"by": x.by.user, "via": x.by.via, "at": t(x.at)}),
+        );
+    }
+    if let Some(x) = &a.snooze {
+        out.insert(
+            "snoozed".into(),
+            json!({"by": x.by.user, "via": x.by.via, "at": t(x.at), "until": t(x.until)}),
+        );
+    }
+    Value::Object(out)
+}
+
+/// `POST /api/v1/alerts/groups/{ack,unack,snooze}`: answers a group for a
+/// receiver, as a chat button does. JSON body: `groupKey`, `receiver`,
+/// `user` (who answers; required for `ack` and `snooze`), `via` (`ui` or
+/// `api`, the default), and for `snooze` either `duration` (`1h`) or
+/// `until` (RFC 3339). Answers `{"status": "success", "data": {"changed":
+/// bool}}` once the answer is on disk; an action that was already so
+/// changes nothing.
+pub async fn answer_group(
+    State(st): State<Arc<AppState>>,
+    axum::extract::Path(action): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(svc) = st.alerter.clone() else {
+        return not_running();
+    };
+    let fail = |status: StatusCode, kind: &str, e: String| {
+        (
+            status,
+            Json(json!({"status": "error", "errorType": kind, "error": e})),
+        )
+            .into_response()
+    };
+    let bad = |e: String| fail(StatusCode::BAD_REQUEST, "bad_data", e);
+    let v: Value = match serde_json::from_slice(&body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return bad("the body must be a JSON object".into()),
+        Err(e) => return bad(format!("invalid JSON: {e}")),
+    };
+    let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let (group, receiver, user) = (field("groupKey"), field("receiver"), field("user"));
+    if group.is_empty() || receiver.is_empty() {
+        return bad("groupKey and receiver are required".into());
+    }
+    let via = match field("via").as_str() {
+        "" | "api" => "api",
+        "ui" => "ui",
+        other => return bad(format!("via {other:?} is not ui or api")),
+    };
+    let by = alerter::ack::Actor {
+        user: user.clone(),
+        via: via.to_string(),
+    };
+    if action != "unack" && user.trim().is_empty() {
+        return bad("user is required: say who answers".into());
+    }
+    let r = match action.as_str() {
+        "ack" => svc.ack(&group, &receiver, by).await,
+        "unack" => svc.unack(&group, &receiver, via).await,
+        "snooze" => {
+            let now = svc.now();
+            let until = match (field("duration").as_str(), field("until").as_str()) {
+                (d, "") if !d.is_empty() => match model::time::parse_duration(d) {
+                    Ok(d) => now.saturating_add(d.as_millis() as i64),
+                    Err(e) => return bad(format!("duration {d:?}: {e}")),
+                },
+                ("", u) if !u.is_empty() => match model::time::parse_rfc3339(u) {
+                    Some(t) => t,
+                    None => return bad(format!("until {u:?} is not an RFC 3339 time")),
+                },
+                _ => return bad("snooze takes one of duration and until".into()),
+            };
+            svc.snooze(&group, &receiver, by, until).await
+        }
+        other => {
+            return fail(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no action {other:?}: ack, unack or snooze"),
+            )
+        }
+    };
+    match r {
+        Ok(changed) => {
+            Json(json!({"status": "success", "data": {"changed": changed}})).into_response()
+        }
+        Err(AlerterError::Invalid { reason, .. }) => bad(reason),
+        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -55,6 +55,10 @@ pub fn router() -> Router<Arc<AppState>> {
             get(alertmanager::get_alerts).post(alertmanager::post_alerts),
         )
         .route("/api/v2/alerts/groups", get(alertmanager::groups))
+        .route(
+            "/api/v1/alerts/groups/{action}",
+            post(alertmanager::answer_group),
+        )
         .route(
             "/api/v2/silences",
             get(alertmanager::get_silences).post(alertmanager::post_silence),

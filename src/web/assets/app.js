@@ -698,17 +698,50 @@ function silenceForm(d) {
 }
 
 // The alerter's groups: by receiver and grouping labels, each alert
-// marked silenced or inhibited.
+// marked silenced or inhibited; each group acknowledged or snoozed from
+// here as from a chat message, in the name given in "Answer as".
 async function groupsPage() {
   const groups = await api('/api/v2/alerts/groups');
-  main.replaceChildren(el('h1', {}, 'Alert groups'), ...(groups.length ? groups.map(g => el('div', { class: 'panel' },
-    el('h2', {}, g.receiver.name, ' ', el('span', { class: 'muted' }, Object.keys(g.labels).length ? '' : '(all alerts)'), labelChips(g.labels)),
-    table(['Labels', 'State', 'Since', ''], g.alerts.map(a => el('tr', {},
-      el('td', {}, labelChips(a.labels)),
-      el('td', {}, el('span', { class: `badge ${a.status.state}` }, a.status.state),
-        a.status.silencedBy.length ? ' silenced' : '', a.status.inhibitedBy.length ? ' inhibited' : ''),
-      el('td', {}, ago(a.startsAt)),
-      el('td', {}, el('button', { onclick: () => loading(silencesPage(matcherText(Object.entries(a.labels).map(([name, value]) => ({ name, value, isRegex: false, isEqual: true }))))) }, 'Silence'))))))) : [el('p', { class: 'muted' }, 'No alerts.')]));
+  const me = el('input', { type: 'text', id: 'answer-as', value: localStorage.getItem('watchfire.user') || '', placeholder: 'your name' });
+  me.addEventListener('change', () => localStorage.setItem('watchfire.user', me.value.trim()));
+  const said = el('div');
+  const answer = async (g, action, extra) => {
+    try {
+      const user = me.value.trim();
+      if (!user && action !== 'unack') throw new Error('Say who answers first ("Answer as").');
+      localStorage.setItem('watchfire.user', user);
+      await api(`/api/v1/alerts/groups/${action}`, null, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ groupKey: g.groupKey, receiver: g.receiver.name, user, via: 'ui', ...extra }),
+      });
+      await groupsPage();
+    } catch (e) {
+      said.replaceChildren(errorBox(e));
+    }
+  };
+  const state = g => {
+    const a = g.answer || {};
+    if (a.acknowledged) return el('span', { class: 'badge acked' }, `acknowledged by ${a.acknowledged.by} ${ago(a.acknowledged.at)}`);
+    if (a.snoozed) return el('span', { class: 'badge snoozed' }, `snoozed by ${a.snoozed.by} until ${fmtTime(Date.parse(a.snoozed.until) / 1000)}`);
+    return null;
+  };
+  const buttons = g => {
+    const acked = g.answer && g.answer.acknowledged;
+    return el('span', { class: 'answers' },
+      acked ? el('button', { class: 'unack', onclick: () => loading(answer(g, 'unack')) }, 'Unacknowledge')
+        : el('button', { class: 'ack', onclick: () => loading(answer(g, 'ack')) }, 'Acknowledge'),
+      acked ? null : el('button', { class: 'snooze', onclick: () => loading(answer(g, 'snooze', { duration: '1h' })) }, 'Snooze 1h'));
+  };
+  main.replaceChildren(el('h1', {}, 'Alert groups'), el('div', { class: 'row' }, el('label', {}, 'Answer as ', me)), said,
+    ...(groups.length ? groups.map(g => el('div', { class: 'panel group' },
+      el('h2', {}, g.receiver.name, ' ', el('span', { class: 'muted' }, Object.keys(g.labels).length ? '' : '(all alerts)'), labelChips(g.labels), ' ', state(g)),
+      buttons(g),
+      table(['Labels', 'State', 'Since', ''], g.alerts.map(a => el('tr', {},
+        el('td', {}, labelChips(a.labels)),
+        el('td', {}, el('span', { class: `badge ${a.status.state}` }, a.status.state),
+          a.status.silencedBy.length ? ' silenced' : '', a.status.inhibitedBy.length ? ' inhibited' : ''),
+        el('td', {}, ago(a.startsAt)),
+        el('td', {}, el('button', { onclick: () => loading(silencesPage(matcherText(Object.entries(a.labels).map(([name, value]) => ({ name, value, isRegex: false, isEqual: true }))))) }, 'Silence'))))))) : [el('p', { class: 'muted' }, 'No alerts.')]));
 }
 
 // ---- routing ------------------------------------------------------------
