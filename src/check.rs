@@ -148,7 +148,7 @@ fn run_other(cmd: &CheckCommand) -> anyhow::Result<bool> {
             let mut ok = true;
             for f in files {
                 println!("Checking '{}'", f.display());
-                match alerter::service::load(f) {
+                match alerter::service::load(f, None) {
                     Ok(alerter::service::Source { config: cfg, .. }) => {
                         println!("  SUCCESS");
                         println!("Found:");
@@ -173,7 +173,7 @@ fn run_other(cmd: &CheckCommand) -> anyhow::Result<bool> {
         } => {
             let receivers = match alertmanager {
                 None => None,
-                Some(am) => match alerter::service::load(am) {
+                Some(am) => match alerter::service::load(am, None) {
                     Ok(src) => Some(
                         src.config
                             .receivers

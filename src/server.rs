@@ -103,6 +103,15 @@ pub struct ServerArgs {
     /// (and those posted to /api/v2/alerts) to its receivers.
     #[arg(long = "alertmanager.config.file", value_name = "FILE")]
     alertmanager_config: Option<PathBuf>,
+    /// Watchfire's ChatOps file (alerter/docs/chatops.md): chat apps,
+    /// which receivers' notifications can be answered, and by whom. Needs
+    /// --alertmanager.config.file; re-read with it on reload.
+    #[arg(
+        long = "chatops.config.file",
+        value_name = "FILE",
+        requires = "alertmanager_config"
+    )]
+    chatops_config: Option<PathBuf>,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -283,6 +292,13 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
         ),
+        (
+            "chatops.config.file".to_string(),
+            args.chatops_config
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
     ]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -329,6 +345,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
                 data_dir: args.storage.path.clone(),
                 clock: None,
                 transport: None,
+                chatops_file: args.chatops_config.clone(),
             })
             .map_err(|e| anyhow::anyhow!("load alertmanager configuration: {e}"))?,
         ),

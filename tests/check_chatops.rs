@@ -29,7 +29,7 @@ fn good_and_bad_files() {
     let good = dir.path().join("chatops.yml");
     std::fs::write(
         &good,
-        "slack:\n  bot_token: xoxb-s3cr3t\n  signing_secret_file: signing\nreceivers:\n  - name: team\n    images: true\n    allow:\n      users: ['slack:U024BE7LH']\n",
+        "slack:\n  bot_token: xoxb-s3cr3t\n  signing_secret_file: signing\nreceivers:\n  - name: team\n    allow:\n      users: ['slack:U024BE7LH']\n",
     )
     .unwrap();
     let (code, out) = check(&[&good]);
@@ -73,4 +73,22 @@ fn good_and_bad_files() {
         "{out}"
     );
     assert!(!out.contains("s3cr3t"), "a secret printed: {out}");
+
+    // What the format has but the server does not act on yet is refused,
+    // by the check as by the server, never accepted and ignored.
+    let later = dir.path().join("later.yml");
+    std::fs::write(
+        &later,
+        "slack:\n  bot_token: xoxb-s3cr3t\n  signing_secret: s3cr3t\ntelegram:\n  bot_token: t\n  secret_token: abc\n",
+    )
+    .unwrap();
+    let (code, out) = check(&[&later]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}:4: telegram: this chat is not supported by this version of Watchfire yet",
+            later.display()
+        )),
+        "{out}"
+    );
 }

@@ -24,13 +24,16 @@ use crate::sqlite::{Op, Writer, Written};
 use crate::Error;
 
 /// Who answered, and from where.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// The chat's name for the user (`@ana`, a Slack user id, an email).
+    /// The user's name as the chat shows it (`ana`, an email).
     pub user: String,
     /// Where the answer came from: `slack`, `mattermost`, `discord`,
     /// `telegram`, `link`, `ui` or `api`.
     pub via: String,
+    /// The chat's id of the user (a Slack user id), when it has one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
 }
 
 /// An acknowledgement.
@@ -294,6 +297,7 @@ mod tests {
         Actor {
             user: "ana".into(),
             via: "slack".into(),
+            ..Actor::default()
         }
     }
 
@@ -307,7 +311,8 @@ mod tests {
                 "r",
                 Actor {
                     user: "bo".into(),
-                    via: "ui".into()
+                    via: "ui".into(),
+                    ..Actor::default()
                 },
                 2
             )
@@ -343,14 +348,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("alerter.db");
         {
-            let (_, _, mut acks) = crate::sqlite::open_all(&path, 0, 1_000).unwrap();
+            let mut acks = crate::sqlite::open_all(&path, 0, 1_000).unwrap().acks;
             let wait = |c: Change| c.written.wait_blocking().unwrap();
             wait(acks.ack("g", "r", ana(), 5));
             wait(acks.snooze("h", "r", ana(), 5, 50));
             wait(acks.ack("x", "r", ana(), 5));
             wait(acks.unack("x", "r"));
         }
-        let (_, _, acks) = crate::sqlite::open_all(&path, 0, 1_000).unwrap();
+        let acks = crate::sqlite::open_all(&path, 0, 1_000).unwrap().acks;
         assert_eq!(acks.get("g", "r").unwrap().ack.as_ref().unwrap().by, ana());
         assert_eq!(
             acks.get("h", "r").unwrap().snooze.as_ref().unwrap().until,

@@ -62,6 +62,9 @@ pub enum Error {
     /// The silence ended; it can no longer change.
     #[error("silence {0} is already expired")]
     SilenceExpired(String),
+    /// The operating system's random source failed.
+    #[error("no random numbers from the operating system: {0}")]
+    Random(String),
 }
 
 impl Error {

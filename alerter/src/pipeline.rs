@@ -232,23 +232,24 @@ pub struct Failure {
 /// over): upstream `RetryStage`, with a doubling back-off from 500 ms
 /// capped at 10 s. `attempt` makes one try at a time (Unix ms, from
 /// `now`); `observe` hears how long each took.
-pub async fn retry<F, Fut>(
+pub async fn retry<T, F, Fut>(
     d: &Delivery,
     now: impl Fn() -> i64,
     mut attempt: F,
     mut observe: impl FnMut(Duration),
-) -> Result<(), Failure>
+) -> Result<T, Failure>
 where
     F: FnMut(i64) -> Fut,
-    Fut: Future<Output = Result<(), SendError>>,
+    Fut: Future<Output = Result<T, SendError>>,
 {
     let mut backoff = Duration::from_millis(500);
     loop {
         let started = tokio::time::Instant::now();
         let result = attempt(now()).await;
         observe(started.elapsed());
-        let Err(e) = result else {
-            return Ok(());
+        let e = match result {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
         };
         let late = now() + backoff.as_millis() as i64 >= d.deadline;
         if !e.retry || late {

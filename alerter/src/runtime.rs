@@ -80,6 +80,12 @@ pub struct Delivery {
     /// The group's acknowledgement or snooze when the send was decided,
     /// for the message to name.
     pub answer: Option<crate::ack::Answer>,
+    /// The chat message this integration already shows for the group,
+    /// which the notification may edit instead of posting anew.
+    pub message: Option<crate::chatops::state::Message>,
+    /// The action token the message's buttons and links carry: set (and
+    /// on disk) before sending, for receivers with ChatOps settings.
+    pub token: Option<String>,
 }
 
 struct ReceiverPlan {
@@ -99,6 +105,8 @@ pub struct Alerter {
     pub silences: Silences,
     /// Acknowledgements and snoozes, by group and receiver.
     pub acks: Acks,
+    /// Action tokens and the chat messages sent per group.
+    pub chat: crate::chatops::state::ChatState,
     /// When resolved alerts were last swept out.
     swept: i64,
     /// When expired silences and old log entries were last dropped.
@@ -185,6 +193,7 @@ impl Alerter {
             intervals: cfg.intervals.clone(),
             silences,
             acks: Acks::default(),
+            chat: Default::default(),
             swept: 0,
             collected: 0,
         })
@@ -197,22 +206,6 @@ impl Alerter {
             for (i, _) in &p.integrations {
                 if let Integration::Unsupported(kind) = i {
                     out.push((name.clone(), kind.clone()));
-                }
-            }
-        }
-        out
-    }
-
-    /// Settings that load but are not acted on, by receiver and
-    /// integration, for a warning at load.
-    pub fn ignored_settings(&self) -> Vec<(String, String, &'static str)> {
-        let mut out = Vec::new();
-        for (name, p) in &self.receivers {
-            for (i, _) in &p.integrations {
-                if let Integration::Slack(c) = i {
-                    if c.update_message {
-                        out.push((name.clone(), i.name().to_string(), "update_message"));
-                    }
                 }
             }
         }
@@ -251,6 +244,8 @@ impl Alerter {
         let mut next = Alerter::new(cfg, Silences::open(None, 0)?)?;
         std::mem::swap(&mut next.silences, &mut self.silences);
         next.log = std::mem::take(&mut self.log);
+        next.acks = std::mem::take(&mut self.acks);
+        next.chat = std::mem::take(&mut self.chat);
         let now = self
             .alerts
             .values()
@@ -354,11 +349,21 @@ impl Alerter {
                             entry,
                             deadline,
                             answer: answer.clone(),
+                            message: self.chat.message(&f.group_key, &f.receiver, index).cloned(),
+                            token: None,
                         }),
                         // In memory at once; the file follows in order.
                         Dedup::LogOnly(entry) => {
                             drop(self.log.record(&f.group_key, &key, entry));
                         }
+                    }
+                }
+                // A group that resolved lets go of its chat messages (the
+                // resolved notices above carry them, to edit them).
+                if f.firing().is_empty() {
+                    for index in 0..p.integrations.len() {
+                        self.chat
+                            .drop_message_later(&f.group_key, &f.receiver, index);
                     }
                 }
                 // A group that resolved forgets its acknowledgement (its
@@ -393,11 +398,13 @@ impl Alerter {
             let live: std::collections::HashSet<String> =
                 self.dispatch.groups().into_iter().map(|g| g.key).collect();
             let answers = self.acks.gc(now, RETENTION_MS, |g| live.contains(g));
-            if silences + entries + answers > 0 {
+            let chat = self.chat.sweep(now, RETENTION_MS);
+            if silences + entries + answers + chat > 0 {
                 tracing::debug!(
                     silences,
                     entries,
                     answers,
+                    chat,
                     "dropped expired silences and old notification log entries"
                 );
             }

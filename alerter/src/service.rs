@@ -15,6 +15,7 @@ use model::metrics::{Collect, Encoder, Histogram};
 use parking_lot::Mutex;
 
 use crate::ack::Actor;
+use crate::chatops::config::Chatops;
 use crate::config::Loaded;
 use crate::notify::SendError;
 use crate::runtime::{Alerter, Delivery, Integration};
@@ -44,6 +45,8 @@ pub struct Options {
     pub clock: Option<Clock>,
     /// Where deliveries go instead of the integrations (tests only).
     pub transport: Option<Arc<dyn Transport>>,
+    /// The ChatOps file (`--chatops.config.file`), if any.
+    pub chatops_file: Option<PathBuf>,
 }
 
 /// Counters of notifications, by integration, for `/metrics`.
@@ -61,21 +64,34 @@ pub struct Counters {
     /// Answers to notifications, by chat (`ui`, `api`, `slack`, …),
     /// action and outcome (`done`, `unchanged`, `refused`).
     pub actions: Mutex<BTreeMap<(String, String, String), u64>>,
+    /// Chat requests refused, by chat and reason.
+    pub refused: Mutex<BTreeMap<(String, String), u64>>,
+    /// Time from a group's first notification in a chat to its
+    /// acknowledgement, by chat.
+    pub time_to_ack: Mutex<BTreeMap<String, Histogram>>,
 }
+
+/// Buckets of the time to acknowledgement, in seconds: a minute to a day.
+pub(crate) const ACK_BUCKETS: &[f64] = &[
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0,
+];
 
 /// Upstream's notification latency buckets, in seconds.
 const LATENCY_BUCKETS: &[f64] = &[1.0, 5.0, 10.0, 15.0, 20.0];
 
-/// A configuration as loaded: checked, its text, its templates.
+/// A configuration as loaded: checked, its text, its templates, and the
+/// ChatOps file that goes with it.
 pub struct Source {
     pub config: Loaded,
     pub text: String,
     pub templates: Templates,
+    pub chatops: Option<Arc<Chatops>>,
 }
 
 /// Reads and checks an `alertmanager.yml` and the templates it names
-/// (relative to its directory).
-pub fn load(path: &Path) -> Result<Source, Error> {
+/// (relative to its directory), and the ChatOps file, if given, against
+/// its receivers.
+pub fn load(path: &Path, chatops: Option<&Path>) -> Result<Source, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -83,19 +99,58 @@ pub fn load(path: &Path) -> Result<Source, Error> {
     let config = crate::config::parse(&text, &path.display().to_string())?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let templates = crate::send::load_templates(&config.raw.templates, dir)?;
+    let chatops = match chatops {
+        None => None,
+        Some(p) => {
+            let names: Vec<String> = config
+                .raw
+                .receivers
+                .iter()
+                .map(|r| r.name.clone())
+                .collect();
+            let c = crate::chatops::config::load(p, Some(&names))?;
+            if c.slack.is_some() {
+                slack_channels(&config, &c, p)?;
+            }
+            Some(Arc::new(c))
+        }
+    };
     Ok(Source {
         config,
         text,
         templates,
+        chatops,
     })
+}
+
+/// A receiver whose Slack messages go through the ChatOps file's app
+/// needs a channel in each `slack_configs` entry (an incoming webhook
+/// knows its own; the Web API does not). Its own URL and credentials serve
+/// Alertmanager only, which the log says.
+fn slack_channels(config: &Loaded, c: &Chatops, path: &Path) -> Result<(), Error> {
+    for r in &config.raw.receivers {
+        if c.receiver(&r.name).is_none() {
+            continue;
+        }
+        for (i, s) in r.slack_configs.iter().flatten().enumerate() {
+            if s.channel.is_empty() {
+                return Err(Error::invalid(
+                    path.display().to_string(),
+                    format!(
+                        "receiver {:?}: slack_configs[{i}] has no channel, which the ChatOps Slack app needs to post to",
+                        r.name
+                    ),
+                ));
+            }
+            tracing::info!(receiver = %r.name, channel = %s.channel, "Slack notifications go through the ChatOps Slack app; slack_configs' api_url, app_token and http_config are not used for them");
+        }
+    }
+    Ok(())
 }
 
 fn warn_unsupported(a: &Alerter) {
     for (receiver, kind) in a.unsupported() {
         tracing::warn!(%receiver, integration = %kind, "this receiver type has no sender; its notifications are dropped and counted");
-    }
-    for (receiver, kind, setting) in a.ignored_settings() {
-        tracing::warn!(%receiver, integration = %kind, %setting, "this setting is not supported and is ignored");
     }
     for (receiver, kind, reason) in a.unusable_http_configs() {
         tracing::warn!(%receiver, integration = %kind, %reason, "http_config cannot be used; this integration's notifications will fail");
@@ -104,13 +159,19 @@ fn warn_unsupported(a: &Alerter) {
 
 /// The built-in alerter.
 pub struct Service {
-    state: Mutex<Alerter>,
+    pub(crate) state: Mutex<Alerter>,
     wake: tokio::sync::Notify,
     config_file: PathBuf,
+    chatops_file: Option<PathBuf>,
+    /// The ChatOps file in force.
+    pub(crate) chatops: Mutex<Option<Arc<Chatops>>>,
+    /// Signatures of chat requests seen lately, with when they may be
+    /// forgotten: a request seen twice is a replay.
+    pub(crate) seen: Mutex<std::collections::HashMap<String, i64>>,
     /// The configuration as `/api/v2/status` shows it: secrets masked.
     shown_config: Mutex<String>,
     /// Templates and clients of the running configuration.
-    sender: Mutex<Arc<Sender>>,
+    pub(crate) sender: Mutex<Arc<Sender>>,
     external_url: String,
     pub counters: Counters,
     started_ms: i64,
@@ -131,28 +192,31 @@ impl Service {
         let clock = opts
             .clock
             .unwrap_or_else(|| Arc::new(model::time::now_ms) as Clock);
-        let src = load(&opts.config_file)?;
+        let src = load(&opts.config_file, opts.chatops_file.as_deref())?;
         let now = clock();
         // The log outlives any repeat interval people set (upstream keeps
         // it 120 h).
-        let (log, silences, acks) = crate::sqlite::open_all(
+        let st = crate::sqlite::open_all(
             &opts.data_dir.join("alerter.db"),
             now,
             crate::runtime::RETENTION_MS,
         )?;
-        let mut a = Alerter::new(&src.config, silences)?;
-        a.set_log(log);
-        a.acks = acks;
+        let mut a = Alerter::new(&src.config, st.silences)?;
+        a.set_log(st.log);
+        a.acks = st.acks;
+        a.chat = st.chat;
         warn_unsupported(&a);
         Ok(Arc::new(Service {
             state: Mutex::new(a),
             wake: tokio::sync::Notify::new(),
             config_file: opts.config_file,
+            chatops_file: opts.chatops_file,
+            chatops: Mutex::new(src.chatops.clone()),
+            seen: Mutex::new(Default::default()),
             shown_config: Mutex::new(crate::config::redacted(&src.text)),
-            sender: Mutex::new(Arc::new(Sender::new(
-                src.templates,
-                opts.external_url.clone(),
-            ))),
+            sender: Mutex::new(Arc::new(
+                Sender::new(src.templates, opts.external_url.clone()).with_chatops(src.chatops),
+            )),
             external_url: opts.external_url,
             counters: Counters::default(),
             started_ms: now,
@@ -183,14 +247,18 @@ impl Service {
         self.shown_config.lock().clone()
     }
 
-    /// Re-reads the configuration; a bad one changes nothing.
+    /// Re-reads the configuration and the ChatOps file; a bad one changes
+    /// nothing.
     pub fn reload(&self) -> Result<(), Error> {
-        let src = load(&self.config_file)?;
+        let src = load(&self.config_file, self.chatops_file.as_deref())?;
         let mut s = self.state.lock();
         s.reload(&src.config)?;
         warn_unsupported(&s);
         *self.shown_config.lock() = crate::config::redacted(&src.text);
-        *self.sender.lock() = Arc::new(Sender::new(src.templates, self.external_url.clone()));
+        *self.chatops.lock() = src.chatops.clone();
+        *self.sender.lock() = Arc::new(
+            Sender::new(src.templates, self.external_url.clone()).with_chatops(src.chatops),
+        );
         drop(s);
         self.wake.notify_one();
         Ok(())
@@ -244,11 +312,26 @@ impl Service {
     }
 
     /// Acknowledges a group for a receiver; answers once it is on disk,
-    /// with whether anything changed (an action is idempotent).
+    /// with whether anything changed (an action is idempotent). The time
+    /// since the group's first chat message is observed.
     pub async fn ack(&self, group_key: &str, receiver: &str, by: Actor) -> Result<bool, Error> {
         let via = by.via.clone();
-        let r = self.state.lock().ack(group_key, receiver, by, self.now());
-        self.answered("ack", &via, r).await
+        let now = self.now();
+        let (r, first) = {
+            let mut s = self.state.lock();
+            let first = s.chat.first_sent(group_key, receiver);
+            (s.ack(group_key, receiver, by, now), first)
+        };
+        let changed = self.answered("ack", &via, r).await?;
+        if let (true, Some(first)) = (changed, first) {
+            self.counters
+                .time_to_ack
+                .lock()
+                .entry(via)
+                .or_insert_with(|| Histogram::new(ACK_BUCKETS))
+                .observe((now - first).max(0) as f64 / 1000.0);
+        }
+        Ok(changed)
     }
 
     /// Takes an acknowledgement back; repeats resume at the next flush.
@@ -291,14 +374,29 @@ impl Service {
             Ok(false) => "unchanged",
             Err(_) => "refused",
         };
+        self.count_action(via, action, label);
+        self.wake.notify_one();
+        outcome
+    }
+
+    /// Counts an action by chat, action and outcome.
+    pub(crate) fn count_action(&self, via: &str, action: &str, outcome: &str) {
         *self
             .counters
             .actions
             .lock()
-            .entry((via.to_string(), action.to_string(), label.to_string()))
+            .entry((via.to_string(), action.to_string(), outcome.to_string()))
             .or_default() += 1;
-        self.wake.notify_one();
-        outcome
+    }
+
+    /// Counts a chat request refused, by chat and reason.
+    pub(crate) fn count_refused(&self, chat: &str, reason: &str) {
+        *self
+            .counters
+            .refused
+            .lock()
+            .entry((chat.to_string(), reason.to_string()))
+            .or_default() += 1;
     }
 
     /// Starts the loop on the current Tokio runtime.
@@ -347,12 +445,16 @@ impl Service {
     }
 
     /// The retry and record stages of one delivery.
-    async fn deliver(&self, d: Delivery) {
+    async fn deliver(&self, mut d: Delivery) {
         if let Integration::Unsupported(kind) = &d.integration {
             self.fail(kind, "no_sender");
             return;
         }
         let sender = self.sender.lock().clone();
+        // Buttons and links carry a token that is on disk before they go.
+        if let Err(e) = self.give_token(&mut d, &sender).await {
+            tracing::error!(receiver = %d.receiver, error = %e, "no action token: the notification goes without actions");
+        }
         let name = d.integration.name().to_string();
         let attempt = |now: i64| {
             let sender = sender.clone();
@@ -360,7 +462,7 @@ impl Service {
             let name = &name;
             async move {
                 let result = match &self.transport {
-                    Some(t) => t.send(d, now),
+                    Some(t) => t.send(d, now).map(|()| None),
                     // No attempt outlives the group's next flush (10 s at
                     // least), so a peer that stops answering cannot hold
                     // the group.
@@ -392,12 +494,33 @@ impl Service {
                 .observe(took.as_secs_f64());
         };
         match crate::pipeline::retry(&d, || self.now(), attempt, observe).await {
-            Ok(()) => {
+            Ok(message) => {
                 // Logged on disk before it is counted, so the count says
                 // the send will not be repeated after a crash.
-                let written = self.state.lock().record(&d);
+                let (written, kept) = {
+                    let mut s = self.state.lock();
+                    let written = s.record(&d);
+                    // A group that resolved starts a new message next time.
+                    let resolved = d.alerts.iter().all(|a| a.is_resolved(self.now()));
+                    let kept = match message {
+                        Some(_) if resolved => {
+                            s.chat
+                                .drop_message_later(&d.group_key, &d.receiver, d.index);
+                            None
+                        }
+                        Some(m) => Some(s.chat.put_message(&d.group_key, &d.receiver, d.index, m)),
+                        None => None,
+                    };
+                    (written, kept)
+                };
                 if let Err(e) = written.wait().await {
                     tracing::error!(error = %e, "writing the notification log failed");
+                }
+                if let Some(Err(e)) = match kept {
+                    Some(k) => Some(k.wait().await),
+                    None => None,
+                } {
+                    tracing::error!(error = %e, "keeping the chat message's reference failed");
                 }
                 *self.counters.sent.lock().entry(name).or_default() += 1;
             }
@@ -471,6 +594,20 @@ impl Collect for Service {
                 &[("chat", chat), ("action", action), ("outcome", outcome)],
                 *n as f64,
             );
+        }
+        let mut f = e.counter(
+            "watchfire_chatops_requests_refused_total",
+            "Chat callbacks refused, by chat and reason (bad_signature, stale, replay, unknown_token, expired, not_allowed, …).",
+        );
+        for ((chat, reason), n) in self.counters.refused.lock().iter() {
+            f.sample(&[("chat", chat), ("reason", reason)], *n as f64);
+        }
+        let mut f = e.histogram(
+            "watchfire_chatops_time_to_acknowledge_seconds",
+            "Time from a group's first chat message to its acknowledgement, by where it was acknowledged.",
+        );
+        for (via, h) in self.counters.time_to_ack.lock().iter() {
+            f.histogram(&[("via", via)], h);
         }
         let mut by_state = BTreeMap::from([("active", 0u64), ("expired", 0), ("pending", 0)]);
         let now = self.now();
@@ -582,6 +719,7 @@ mod tests {
             data_dir: dir.path().to_path_buf(),
             clock: Some(clock),
             transport: Some(flaky.clone()),
+            chatops_file: None,
         })
         .unwrap();
         svc.start();
@@ -635,6 +773,7 @@ mod tests {
             data_dir: dir.path().to_path_buf(),
             clock: Some(Arc::new(|| 1_800_000_000_000)),
             transport: None,
+            chatops_file: None,
         };
         let svc = Service::open(opts.clone()).unwrap();
         let sil = crate::silence::from_json(

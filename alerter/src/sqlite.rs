@@ -1,7 +1,7 @@
 //! The alerter's SQLite file, `alerter.db` (laid out in
 //! `alerter/docs/format/sqlite.md`): opened and read at start, then
 //! written by a thread of its own. The notification log, the silences and
-//! the acknowledgements hand it their writes in order and never wait for the disk under the
+//! the acknowledgements and the chat state hand it their writes in order and never wait for the disk under the
 //! alerter's lock or on an async worker; whoever must know a write is
 //! durable (the delivery that counts a send, the API that answers a
 //! silence) awaits its [`Written`] afterwards.
@@ -14,6 +14,7 @@ use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
 use crate::ack::Acks;
+use crate::chatops::state::ChatState;
 use crate::nflog::Log;
 use crate::silence::Silences;
 use crate::Error;
@@ -43,6 +44,27 @@ pub(crate) enum Op {
     },
     /// Drops a group's acknowledgement and snooze.
     AckDrop { group_key: String, receiver: String },
+    /// Inserts an action token.
+    TokenPut {
+        id: String,
+        body: String,
+        expires: i64,
+    },
+    /// Drops the tokens expired before a time.
+    TokenDropBefore(i64),
+    /// Upserts the chat message of a group, receiver and integration.
+    MessagePut {
+        group_key: String,
+        receiver: String,
+        index: i64,
+        body: String,
+    },
+    /// Drops the chat message of a group, receiver and integration.
+    MessageDrop {
+        group_key: String,
+        receiver: String,
+        index: i64,
+    },
 }
 
 impl Op {
@@ -51,6 +73,8 @@ impl Op {
             Op::LogPut { .. } | Op::LogDropBefore(_) => "nflog",
             Op::SilencePut { .. } | Op::SilenceDrop(_) => "silences",
             Op::AckPut { .. } | Op::AckDrop { .. } => "acks",
+            Op::TokenPut { .. } | Op::TokenDropBefore(_) => "chat_tokens",
+            Op::MessagePut { .. } | Op::MessageDrop { .. } => "chat_messages",
         }
     }
 
@@ -89,25 +113,65 @@ impl Op {
                 "DELETE FROM acks WHERE group_key = ?1 AND receiver = ?2",
                 params![group_key, receiver],
             ),
+            Op::TokenPut { id, body, expires } => c.execute(
+                "INSERT INTO chat_tokens (id, body, expires) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET body = excluded.body, expires = excluded.expires",
+                params![id, body, expires],
+            ),
+            Op::TokenDropBefore(t) => c.execute("DELETE FROM chat_tokens WHERE expires < ?1", [t]),
+            Op::MessagePut {
+                group_key,
+                receiver,
+                index,
+                body,
+            } => c.execute(
+                "INSERT INTO chat_messages (group_key, receiver, idx, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(group_key, receiver, idx) DO UPDATE SET body = excluded.body",
+                params![group_key, receiver, index, body],
+            ),
+            Op::MessageDrop {
+                group_key,
+                receiver,
+                index,
+            } => c.execute(
+                "DELETE FROM chat_messages WHERE group_key = ?1 AND receiver = ?2 AND idx = ?3",
+                params![group_key, receiver, index],
+            ),
         }
     }
 }
 
 type Job = (Op, Option<oneshot::Sender<Result<(), Error>>>);
 
+/// What `alerter.db` holds, each part writing through the same thread.
+pub struct Stores {
+    pub log: Log,
+    pub silences: Silences,
+    pub acks: Acks,
+    pub chat: ChatState,
+}
+
 /// Opens the file at `path` once for its tables: the notification log
-/// (entries older than `retention_ms` before `now` dropped), the silences
-/// and the acknowledgements, written by one thread over one connection.
-pub fn open_all(path: &Path, now: i64, retention_ms: i64) -> Result<(Log, Silences, Acks), Error> {
+/// (entries older than `retention_ms` before `now` dropped), the
+/// silences, the acknowledgements and the chat state (tokens expired
+/// before `now` left out), written by one thread over one connection.
+pub fn open_all(path: &Path, now: i64, retention_ms: i64) -> Result<Stores, Error> {
     let conn = open(path)?;
     let mut log = Log::read(&conn, path, now, retention_ms)?;
     let mut silences = Silences::read(&conn, path, now)?;
     let mut acks = Acks::read(&conn, path)?;
+    let mut chat = ChatState::read(&conn, path, now)?;
     let writer = Writer::start(path, conn)?;
     log.set_writer(writer.clone());
     silences.set_writer(writer.clone());
-    acks.set_writer(writer);
-    Ok((log, silences, acks))
+    acks.set_writer(writer.clone());
+    chat.set_writer(writer);
+    Ok(Stores {
+        log,
+        silences,
+        acks,
+        chat,
+    })
 }
 
 /// Opens (or creates) the file at `path` with its tables.
@@ -129,7 +193,12 @@ pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
          CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, body TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS acks (
              group_key TEXT NOT NULL, receiver TEXT NOT NULL, body TEXT NOT NULL,
-             PRIMARY KEY (group_key, receiver));",
+             PRIMARY KEY (group_key, receiver));
+         CREATE TABLE IF NOT EXISTS chat_tokens (
+             id TEXT PRIMARY KEY, body TEXT NOT NULL, expires INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS chat_messages (
+             group_key TEXT NOT NULL, receiver TEXT NOT NULL, idx INTEGER NOT NULL,
+             body TEXT NOT NULL, PRIMARY KEY (group_key, receiver, idx));",
     )
     .map_err(|source| Error::Sqlite {
         path: path.to_path_buf(),

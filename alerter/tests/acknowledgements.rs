@@ -46,6 +46,7 @@ fn ana() -> Actor {
     Actor {
         user: "ana".into(),
         via: "slack".into(),
+        ..Actor::default()
     }
 }
 

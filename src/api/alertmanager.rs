@@ -340,6 +340,7 @@ pub async fn answer_group(
     let by = alerter::ack::Actor {
         user: user.clone(),
         via: via.to_string(),
+        ..Default::default()
     };
     if action != "unack" && user.trim().is_empty() {
         return bad("user is required: say who answers".into());

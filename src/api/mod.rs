@@ -2,6 +2,7 @@
 //! one mapping from errors to Prometheus's `errorType` and status code.
 
 mod alertmanager;
+mod chatops;
 mod federate;
 mod labels;
 pub mod query;
@@ -66,6 +67,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/api/v2/silence/{id}",
             get(alertmanager::get_silence).delete(alertmanager::delete_silence),
+        )
+        .route(
+            "/api/v1/chatops/slack/interactions",
+            post(chatops::slack_interactions),
         )
         .route("/api/v2/receivers", get(alertmanager::receivers))
         .route("/api/v2/status", get(alertmanager::status))

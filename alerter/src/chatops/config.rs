@@ -15,6 +15,9 @@ pub use model::yaml::FileError as ConfigError;
 /// The actions a notification may offer.
 pub const ACTIONS: [&str; 5] = ["ack", "unack", "silence", "snooze", "graph"];
 
+/// The actions offered when a receiver does not say.
+pub const DEFAULT_ACTIONS: [&str; 4] = ["ack", "unack", "silence", "snooze"];
+
 /// The chats that call back, by their section's name.
 pub const CHATS: [&str; 4] = ["slack", "mattermost", "discord", "telegram"];
 
@@ -251,7 +254,58 @@ impl Chatops {
 /// one of them.
 pub fn load(path: &Path, receivers: Option<&[String]>) -> Result<Chatops, ConfigError> {
     let (file, text) = model::yaml::read(path)?;
-    parse(&text, &file, receivers)
+    let c = parse(&text, &file, receivers)?;
+    not_yet(&text, &file, &c)?;
+    Ok(c)
+}
+
+/// Refuses what the file's format has but this version does not act on
+/// yet, so that nothing configured is silently ignored.
+fn not_yet(text: &str, file: &str, c: &Chatops) -> Result<(), ConfigError> {
+    let line_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.trim_start().starts_with(needle))
+            .map(|i| i + 1)
+    };
+    let refuse = |key: &str, reason: &str| ConfigError {
+        file: file.to_string(),
+        line: line_of(&format!("{key}:")),
+        reason: format!("{key}: {reason} is not supported by this version of Watchfire yet"),
+    };
+    for (present, key) in [
+        (c.mattermost.is_some(), "mattermost"),
+        (c.discord.is_some(), "discord"),
+        (c.telegram.is_some(), "telegram"),
+    ] {
+        if present {
+            return Err(refuse(key, "this chat"));
+        }
+    }
+    if let Some(s) = &c.slack {
+        if s.app_token.is_some() {
+            let key = if line_of("app_token_file:").is_some() {
+                "app_token_file"
+            } else {
+                "app_token"
+            };
+            return Err(refuse(key, "Socket Mode"));
+        }
+        if line_of("command:").is_some() {
+            return Err(refuse("command", "the slash command"));
+        }
+    }
+    for r in &c.receivers {
+        if r.images {
+            return Err(refuse("images", "a graph in notifications"));
+        }
+        if r.links {
+            return Err(refuse("links", "signed action links"));
+        }
+        if r.actions.contains("graph") {
+            return Err(refuse("actions", "the graph action"));
+        }
+    }
+    Ok(())
 }
 
 /// Parses and checks the text of a ChatOps file; `file` names it in
@@ -451,7 +505,7 @@ pub fn parse(text: &str, file: &str, receivers: Option<&[String]>) -> Result<Cha
             }
         }
         let actions: BTreeSet<String> = match &r.actions {
-            None => ACTIONS.iter().map(|s| s.to_string()).collect(),
+            None => DEFAULT_ACTIONS.iter().map(|s| s.to_string()).collect(),
             Some(v) => {
                 for a in v {
                     if !ACTIONS.contains(&a.as_str()) {
@@ -594,7 +648,7 @@ mod tests {
         assert_eq!(s.command, "/watchfire");
         assert_eq!(format!("{:?}", s.signing_secret), "<secret>");
         let team = c.receiver("team").unwrap();
-        assert_eq!(team.actions.len(), 5);
+        assert_eq!(team.actions.len(), 4);
         assert_eq!(team.silence_for.len(), 3);
         assert_eq!(team.image_range, Duration::from_secs(3 * 3600));
         assert!(team.allow.permits("slack", "U024BE7LH", None));

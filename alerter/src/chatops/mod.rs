@@ -8,6 +8,15 @@
 //!   request parts, with refusals that name their reason and status.
 //! - [`config`]: the ChatOps file (`--chatops.config.file`), apart from
 //!   `alertmanager.yml`, read and checked with file, line and reason.
+//! - [`serve`]: a verified callback acted on: allowlists, tokens, the
+//!   action, the message edited.
+//! - [`slack`]: the interactive Slack message, its restatements, the
+//!   interaction payload and the Web API calls.
+//! - [`state`]: action tokens and the chat messages sent per group, in
+//!   `alerter.db`.
 
 pub mod config;
+pub mod serve;
+pub mod slack;
+pub mod state;
 pub mod verify;

@@ -5,6 +5,8 @@
 use serde_json::{json, Map, Value as Json};
 
 use super::{go_json, optional_or_file, secret_or_file, timeout, truncate_runes, Sender, TIMEOUT};
+use crate::chatops::slack::View;
+use crate::chatops::state::Message;
 use crate::notify::SendError;
 use crate::receiver::{
     DiscordConfig, MattermostConfig, MsteamsConfig, SlackConfig, TelegramConfig,
@@ -38,8 +40,15 @@ async fn post(
 }
 
 /// Slack: one attachment; a webhook must answer `ok`, the Web API
-/// `{"ok": true}`.
-pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Result<(), SendError> {
+/// `{"ok": true}`. With `update_message`, or for a receiver with ChatOps
+/// settings (then as Block Kit with actions, through the ChatOps file's
+/// Slack app), the message made is returned, so that it can be edited.
+pub async fn slack(
+    s: &Sender,
+    c: &SlackConfig,
+    d: &Delivery,
+    now: i64,
+) -> Result<Option<Message>, SendError> {
     let mut r = s.render(d, now);
     let (title, cut) = truncate_runes(&r.or(&c.title, "slack.default.title"), 1024);
     if cut {
@@ -152,6 +161,31 @@ pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Resul
     req.insert("attachments".into(), vec![Json::Object(att)].into());
     r.check()?;
 
+    let prior = d.message.as_ref().filter(|m| m.chat == "slack");
+    let resolved = !firing(d, now);
+    // A receiver with ChatOps settings, when the ChatOps file has a Slack
+    // app: Block Kit with actions, through the app's bot token.
+    if let (Some(token), Some((app, rc))) = (&d.token, s.slack_app(&d.receiver)) {
+        let view = View {
+            token,
+            receiver: rc,
+            answer: d.answer.as_ref(),
+            silenced: prior.and_then(|m| m.silenced.as_ref()),
+            resolved_at: resolved.then_some(now),
+            runbook: runbook(d),
+        };
+        let body = crate::chatops::slack::interactive(req, None, &view);
+        let url = format!("{}/chat.postMessage", app.api_url.trim_end_matches('/'));
+        let auth = [("authorization", format!("Bearer {}", app.bot_token.0))];
+        // The resolution edits the group's message; so does every
+        // notification with `update_message`.
+        let edit = prior.filter(|_| resolved || c.update_message);
+        let limit = timeout(&c.timeout).unwrap_or(TIMEOUT);
+        return post_or_update(s, None, &url, &auth, body, edit, token, now, limit)
+            .await
+            .map(Some);
+    }
+
     let url = optional_or_file(&c.api_url, &c.api_url_file)?;
     let mut extra = Vec::new();
     let token = secret_or_file(&c.app_token, &c.app_token_file)?;
@@ -165,6 +199,24 @@ pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Resul
     } else {
         url
     };
+    let limit = timeout(&c.timeout).unwrap_or(TIMEOUT);
+    // Alertmanager 0.32's `update_message`: the group's message is edited
+    // (chat.update) once there is one, and forgotten when it resolves.
+    if c.update_message {
+        return post_or_update(
+            s,
+            c.http_config.as_ref(),
+            &url,
+            &extra,
+            Json::Object(req),
+            prior,
+            "",
+            now,
+            limit,
+        )
+        .await
+        .map(Some);
+    }
     let resp = s
         .clients
         .post(
@@ -172,10 +224,25 @@ pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Resul
             &url,
             &extra,
             go_json(&Json::Object(req)),
-            timeout(&c.timeout).unwrap_or(TIMEOUT),
+            limit,
         )
         .await
         .map_err(|e| e.context(format_args!("channel {channel:?}")))?;
+    slack_answer(&resp, &channel).map(|_| None)
+}
+
+/// The first `runbook_url` annotation of a delivery's alerts.
+fn runbook(d: &Delivery) -> Option<&str> {
+    d.alerts
+        .iter()
+        .find_map(|a| a.annotations.get("runbook_url"))
+        .map(String::as_str)
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+}
+
+/// Checks Slack's answer: the Web API's JSON with `ok`, or an incoming
+/// webhook's `ok`. The Web API's answer is returned.
+fn slack_answer(resp: &super::http::Response, channel: &str) -> Result<Option<Json>, SendError> {
     if !(200..300).contains(&resp.status) {
         return Err(SendError {
             message: format!("channel {channel:?}: {}", resp.describe()),
@@ -186,7 +253,7 @@ pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Resul
     match serde_json::from_slice::<Json>(&resp.body) {
         Ok(v) if v.is_object() => {
             if v["ok"] == Json::Bool(true) {
-                Ok(())
+                Ok(Some(v))
             } else {
                 Err(SendError::fatal(format!(
                     "error response from Slack: {}",
@@ -194,12 +261,82 @@ pub async fn slack(s: &Sender, c: &SlackConfig, d: &Delivery, now: i64) -> Resul
                 )))
             }
         }
-        _ if resp.body == b"ok" => Ok(()),
+        _ if resp.body == b"ok" => Ok(None),
         _ => Err(SendError::fatal(format!(
             "received an error response from Slack: {}",
             String::from_utf8_lossy(&resp.body[..resp.body.len().min(512)])
         ))),
     }
+}
+
+/// Posts `body` to `url` (a `chat.postMessage` URL), or, with `prior`,
+/// edits that message through the sibling `chat.update`; a message Slack
+/// no longer has is posted anew. Returns the message as now shown.
+#[allow(clippy::too_many_arguments)]
+async fn post_or_update(
+    s: &Sender,
+    http: Option<&httpclient::HttpConfig>,
+    url: &str,
+    extra: &[(&str, String)],
+    mut body: Json,
+    prior: Option<&Message>,
+    token: &str,
+    now: i64,
+    limit: std::time::Duration,
+) -> Result<Message, SendError> {
+    let channel = body["channel"].as_str().unwrap_or("").to_string();
+    if let Some(p) = prior {
+        let update_url = match url.strip_suffix("chat.postMessage") {
+            Some(base) => format!("{base}chat.update"),
+            None => url.to_string(),
+        };
+        let mut edit = body.clone();
+        edit["channel"] = p.channel.clone().into();
+        edit["ts"] = p.id.clone().into();
+        let resp = s
+            .clients
+            .post(http, &update_url, extra, go_json(&edit), limit)
+            .await
+            .map_err(|e| e.context(format_args!("channel {:?}", p.channel)))?;
+        match slack_answer(&resp, &p.channel) {
+            Ok(_) => {
+                return Ok(Message {
+                    body: edit,
+                    at: now,
+                    ..p.clone()
+                })
+            }
+            Err(e)
+                if e.message.ends_with("message_not_found")
+                    || e.message.ends_with("cant_update_message") =>
+            {
+                tracing::info!(channel = %p.channel, error = %e.message, "the group's Slack message cannot be edited; posting a new one");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let resp = s
+        .clients
+        .post(http, url, extra, go_json(&body), limit)
+        .await
+        .map_err(|e| e.context(format_args!("channel {channel:?}")))?;
+    let answer = slack_answer(&resp, &channel)?.unwrap_or_default();
+    let (Some(ch), Some(ts)) = (answer["channel"].as_str(), answer["ts"].as_str()) else {
+        return Err(SendError::fatal(
+            "Slack's answer to chat.postMessage has no channel and ts, so the message cannot be edited later".to_string(),
+        ));
+    };
+    body["channel"] = ch.into();
+    Ok(Message {
+        chat: "slack".into(),
+        channel: ch.to_string(),
+        id: ts.to_string(),
+        body,
+        token: token.to_string(),
+        first_sent: prior.map_or(now, |p| p.first_sent),
+        at: now,
+        silenced: prior.and_then(|p| p.silenced.clone()),
+    })
 }
 
 /// Microsoft Teams: the legacy `MessageCard` of an incoming webhook.

@@ -23,6 +23,7 @@ use model::yaml::Value as Yaml;
 use serde_json::Value as Json;
 use template::Value;
 
+use crate::chatops::state::Message;
 use crate::notify::{Context, SendError};
 use crate::runtime::{Delivery, Integration};
 use crate::tmpl::Templates;
@@ -55,7 +56,9 @@ pub fn load_templates(patterns: &[String], base: &Path) -> Result<Templates, cra
 pub struct Sender {
     templates: Templates,
     external_url: String,
-    clients: http::Clients,
+    pub(crate) clients: http::Clients,
+    /// The ChatOps file in force, if any.
+    chatops: Option<std::sync::Arc<crate::chatops::config::Chatops>>,
 }
 
 /// Renders a notification's texts; the first template error is kept, and
@@ -230,7 +233,30 @@ impl Sender {
             templates,
             external_url,
             clients: http::Clients::default(),
+            chatops: None,
         }
+    }
+
+    /// The sender with a ChatOps file's settings.
+    pub fn with_chatops(
+        mut self,
+        c: Option<std::sync::Arc<crate::chatops::config::Chatops>>,
+    ) -> Self {
+        self.chatops = c;
+        self
+    }
+
+    /// The ChatOps file's Slack app and a receiver's settings, when both
+    /// exist: that receiver's Slack messages are interactive.
+    pub(crate) fn slack_app(
+        &self,
+        receiver: &str,
+    ) -> Option<(
+        &crate::chatops::config::Slack,
+        &crate::chatops::config::Receiver,
+    )> {
+        let c = self.chatops.as_deref()?;
+        Some((c.slack.as_ref()?, c.receiver(receiver)?))
     }
 
     pub(crate) fn render<'a>(&'a self, d: &'a Delivery, now: i64) -> Render<'a> {
@@ -244,12 +270,13 @@ impl Sender {
         }
     }
 
-    /// Sends one delivery at `now` (ms).
-    pub async fn send(&self, d: &Delivery, now: i64) -> Result<(), SendError> {
-        match &d.integration {
+    /// Sends one delivery at `now` (ms). Returns the chat message made or
+    /// edited, where the integration keeps one per group.
+    pub async fn send(&self, d: &Delivery, now: i64) -> Result<Option<Message>, SendError> {
+        let done = match &d.integration {
+            Integration::Slack(c) => return chat::slack(self, c, d, now).await,
             Integration::Webhook(c) => self.webhook(c, d, now).await,
             Integration::Email(c) => email::send(self, c, d, now).await,
-            Integration::Slack(c) => chat::slack(self, c, d, now).await,
             Integration::Msteams(c) => chat::msteams(self, c, d, now).await,
             Integration::Discord(c) => chat::discord(self, c, d, now).await,
             Integration::Mattermost(c) => chat::mattermost(self, c, d, now).await,
@@ -260,7 +287,8 @@ impl Sender {
                 message: format!("{kind} has no sender in Watchfire"),
                 retry: false,
             }),
-        }
+        };
+        done.map(|()| None)
     }
 
     async fn webhook(

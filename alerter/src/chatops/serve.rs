@@ -1,0 +1,445 @@
+//! The alerter's side of a chat callback: who may act, what a press does,
+//! and the message edited to show it. The server hands over the raw
+//! request; nothing in it is read before its signature verifies.
+//!
+//! Answers to a request that verifies are given in chat, politely, with
+//! 200 (the chats show anything else as a failure of the app): an unknown
+//! or expired button, someone not on the receiver's allowlist, an action
+//! the message did not offer. Requests that do not verify get the status
+//! the chat's documentation expects (see [`super::verify`]). Every refusal
+//! is counted in `watchfire_chatops_requests_refused_total` and changes
+//! nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use crate::ack::Actor;
+use crate::chatops::config::{Chatops, Receiver, Slack};
+use crate::chatops::slack::{self, Interaction, View};
+use crate::chatops::state::{Silenced, Token};
+use crate::chatops::verify::{self, Chat};
+use crate::matcher::Matcher;
+use crate::runtime::{Delivery, Integration};
+use crate::send::Sender;
+use crate::service::Service;
+use crate::silence::Silence;
+use crate::Error;
+
+/// The largest callback body taken, as Slack's own payloads stay well
+/// under it.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What to answer a chat's request with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    /// JSON to answer with; `Null` for an empty body.
+    pub body: Json,
+}
+
+impl Reply {
+    fn status(status: u16) -> Self {
+        Reply {
+            status,
+            body: Json::Null,
+        }
+    }
+
+    fn ok() -> Self {
+        Reply::status(200)
+    }
+}
+
+/// Whether a delivery's integration is a chat whose ChatOps section is
+/// configured, so its messages carry actions.
+fn interactive(c: &Chatops, d: &Delivery) -> bool {
+    c.receiver(&d.receiver).is_some()
+        && match d.integration {
+            Integration::Slack(_) => c.slack.is_some(),
+            _ => false,
+        }
+}
+
+/// The labels a silence made from a message matches: the group's, or,
+/// for a group without grouping labels, those its alerts share.
+fn silence_labels(d: &Delivery) -> std::collections::BTreeMap<String, String> {
+    if !d.group_labels.is_empty() {
+        return d.group_labels.clone();
+    }
+    let mut common = d
+        .alerts
+        .first()
+        .map(|a| a.labels.clone())
+        .unwrap_or_default();
+    for a in &d.alerts[1.min(d.alerts.len())..] {
+        common.retain(|k, v| a.labels.get(k) == Some(v));
+    }
+    common
+}
+
+impl Service {
+    /// The ChatOps file in force.
+    pub fn chatops(&self) -> Option<Arc<Chatops>> {
+        self.chatops.lock().clone()
+    }
+
+    /// Gives an interactive delivery its action token, on disk before the
+    /// message goes; a message that already has one keeps it, so every
+    /// button of a group's message stays the same.
+    pub(crate) async fn give_token(&self, d: &mut Delivery, _sender: &Sender) -> Result<(), Error> {
+        let Some(c) = self.chatops() else {
+            return Ok(());
+        };
+        if !interactive(&c, d) {
+            return Ok(());
+        }
+        let now = self.now();
+        let ttl = c.token_ttl.as_millis() as i64;
+        if let Some(m) = &d.message {
+            if !m.token.is_empty() {
+                let alive = self.with(|a| a.chat.token(&m.token, now + ttl / 2).is_ok());
+                if alive {
+                    d.token = Some(m.token.clone());
+                    return Ok(());
+                }
+            }
+        }
+        let rc = c
+            .receiver(&d.receiver)
+            .map(|r| r.actions.iter().cloned().collect())
+            .unwrap_or_default();
+        let t = Token {
+            group_key: d.group_key.clone(),
+            receiver: d.receiver.clone(),
+            index: d.index,
+            actions: rc,
+            group_labels: silence_labels(d),
+            created: now,
+            expires: now.saturating_add(ttl),
+        };
+        let (id, written) = self.state.lock().chat.put_token(t)?;
+        written.wait().await?;
+        d.token = Some(id);
+        Ok(())
+    }
+
+    /// Whether a request with this signature is new; remembered for twice
+    /// the allowed clock skew, after which the timestamp check refuses it.
+    fn first_seen(&self, signature: &str, now: i64) -> bool {
+        let mut seen = self.seen.lock();
+        if seen.len() > 100_000 {
+            seen.retain(|_, until| *until > now);
+        }
+        match seen.get(signature) {
+            Some(until) if *until > now => false,
+            _ => {
+                let keep = 2 * verify::SLACK_MAX_SKEW_S as i64 * 1000;
+                seen.insert(signature.to_string(), now + keep);
+                true
+            }
+        }
+    }
+
+    /// Refuses a chat request: counted, logged, answered with `status`.
+    fn refuse(&self, chat: Chat, reason: &str, why: &dyn std::fmt::Display, status: u16) -> Reply {
+        self.count_refused(chat.name(), reason);
+        tracing::info!(chat = chat.name(), reason, %why, "refused a chat request");
+        Reply::status(status)
+    }
+
+    /// Slack's interactivity request URL
+    /// (`/api/v1/chatops/slack/interactions`): a press of a button or a
+    /// menu of one of our messages. `body` is the raw body, at most
+    /// [`BODY_LIMIT`] bytes (the server refuses longer ones and counts them
+    /// with [`Service::refused_too_large`]).
+    pub async fn slack_interaction(
+        self: &Arc<Self>,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
+        let Some(c) = self.chatops() else {
+            return Reply::status(404);
+        };
+        let Some(app) = c.slack.clone() else {
+            return Reply::status(404);
+        };
+        let now = self.now();
+        if let Err(r) = verify::slack(
+            app.signing_secret.0.as_bytes(),
+            timestamp,
+            signature,
+            body,
+            now.div_euclid(1000),
+        ) {
+            return self.refuse(Chat::Slack, r.reason(), &r, r.status(Chat::Slack).as_u16());
+        }
+        if !self.first_seen(signature.unwrap_or(""), now) {
+            return self.refuse(Chat::Slack, "replay", &"this request was seen before", 401);
+        }
+        let press = match slack::parse_interaction(body) {
+            Err(e) => return self.refuse(Chat::Slack, "malformed", &e, 400),
+            Ok(Interaction::Other(_)) => return Reply::ok(),
+            Ok(Interaction::Press(p)) => p,
+        };
+        // A link button opens its page; Slack tells us, nothing to do.
+        if press.action == "runbook" {
+            return Reply::ok();
+        }
+        let clients_sender = self.sender.lock().clone();
+        let tell = |text: String| {
+            let url = press.response_url.clone();
+            let sender = clients_sender.clone();
+            async move {
+                if let Some(url) = url {
+                    slack::tell(&sender.clients, &url, &text).await;
+                }
+            }
+        };
+        let token = match self.with(|a| a.chat.token(&press.token, now).cloned()) {
+            Ok(t) => t,
+            Err(r) => {
+                let reply = self.refuse(
+                    Chat::Slack,
+                    r.reason(),
+                    &"a button whose token is unknown or expired",
+                    200,
+                );
+                tell("This message's buttons have expired. Open the alert in Watchfire to answer it.".into()).await;
+                return reply;
+            }
+        };
+        let Some(rc) = c.receiver(&token.receiver).cloned() else {
+            let reply = self.refuse(
+                Chat::Slack,
+                "not_interactive",
+                &"the receiver no longer has ChatOps settings",
+                200,
+            );
+            tell(format!(
+                "Receiver {} no longer takes answers from chat.",
+                token.receiver
+            ))
+            .await;
+            return reply;
+        };
+        if !rc
+            .allow
+            .permits("slack", &press.user_id, press.team_id.as_deref())
+        {
+            let reply = self.refuse(
+                Chat::Slack,
+                "not_allowed",
+                &format_args!(
+                    "user {} is not on receiver {}'s allowlist",
+                    press.user_id, rc.name
+                ),
+                200,
+            );
+            tell(format!(
+                "Sorry, only the people on receiver {}'s list may answer its alerts, and you are not on it. Nothing was changed.",
+                rc.name
+            ))
+            .await;
+            return reply;
+        }
+        if !token.actions.contains(&press.action) || !rc.actions.contains(&press.action) {
+            let reply = self.refuse(
+                Chat::Slack,
+                "not_offered",
+                &format_args!("action {:?}", press.action),
+                200,
+            );
+            tell(format!("This message does not offer {:?}.", press.action)).await;
+            return reply;
+        }
+        let by = Actor {
+            user: press.user_name.clone(),
+            via: "slack".into(),
+            id: press.user_id.clone(),
+        };
+        let choice = press.value.as_deref().map(model::time::parse_duration);
+        let done = match (press.action.as_str(), choice) {
+            ("ack", _) => self
+                .ack(&token.group_key, &token.receiver, by)
+                .await
+                .map(|_| None),
+            ("unack", _) => self
+                .unack(&token.group_key, &token.receiver, "slack")
+                .await
+                .map(|_| None),
+            ("snooze", Some(Ok(d))) if rc.snooze_for.contains(&d) => {
+                let until = now.saturating_add(d.as_millis() as i64);
+                self.snooze(&token.group_key, &token.receiver, by, until)
+                    .await
+                    .map(|_| None)
+            }
+            ("silence", Some(Ok(d))) if rc.silence_for.contains(&d) => self
+                .silence_from_chat(&token, by, d, "Slack")
+                .await
+                .map(Some),
+            ("graph", _) => {
+                tell("Graphs in chat are not available yet.".into()).await;
+                return Reply::ok();
+            }
+            (action, _) => {
+                let reply = self.refuse(
+                    Chat::Slack,
+                    "not_offered",
+                    &format_args!("action {action:?} with {:?}", press.value),
+                    200,
+                );
+                tell("That choice is not offered.".into()).await;
+                return reply;
+            }
+        };
+        match done {
+            Ok(silence) => {
+                if let Some(id) = silence {
+                    tracing::info!(silence = %id, user = %press.user_name, "silenced from Slack");
+                }
+                // Slack wants its answer within 3 s: the edit follows.
+                let me = self.clone();
+                tokio::spawn(async move { me.edit_slack(&token, &app, &rc).await });
+            }
+            Err(e) => tell(format!("That did not work: {e}")).await,
+        }
+        Reply::ok()
+    }
+
+    /// Makes a silence of a token's group for `d`, by a chat user; on disk
+    /// before it answers. Returns its id.
+    pub(crate) async fn silence_from_chat(
+        &self,
+        token: &Token,
+        by: Actor,
+        d: Duration,
+        chat: &str,
+    ) -> Result<String, Error> {
+        if token.group_labels.is_empty() {
+            self.count_action(&by.via, "silence", "refused");
+            return Err(Error::invalid(
+                "silence",
+                "this group has no labels to silence it by; make the silence in Watchfire's UI",
+            ));
+        }
+        let now = self.now();
+        let mut matchers = Vec::new();
+        for (k, v) in &token.group_labels {
+            matchers.push(Matcher::new(model::MatchOp::Equal, k, v)?);
+        }
+        let until = now.saturating_add(d.as_millis() as i64);
+        let sil = Silence {
+            id: String::new(),
+            matchers,
+            starts_at: now,
+            ends_at: until,
+            updated_at: now,
+            created_by: by.user.clone(),
+            comment: format!(
+                "Silenced from {chat} by {} for {}",
+                by.user,
+                model::time::format_duration(d)
+            ),
+        };
+        let via = by.via.clone();
+        let id = match self.set_silence(sil).await {
+            Ok(id) => id,
+            Err(e) => {
+                self.count_action(&via, "silence", "refused");
+                return Err(e);
+            }
+        };
+        self.count_action(&via, "silence", "done");
+        let kept = self.state.lock().chat.set_silenced(
+            &token.group_key,
+            &token.receiver,
+            token.index,
+            Silenced {
+                id: id.clone(),
+                by,
+                until,
+            },
+        );
+        if let Some((_, w)) = kept {
+            w.wait().await?;
+        }
+        Ok(id)
+    }
+
+    /// Edits a group's Slack message to show its state now (who
+    /// acknowledged, snoozed or silenced it, and what is left to do).
+    pub(crate) async fn edit_slack(&self, token: &Token, app: &Slack, rc: &Receiver) {
+        let now = self.now();
+        let (msg, answer) = self.with(|a| {
+            (
+                a.chat
+                    .message(&token.group_key, &token.receiver, token.index)
+                    .cloned(),
+                a.acks.get(&token.group_key, &token.receiver).cloned(),
+            )
+        });
+        // Resolved meanwhile: the resolved notice edits it.
+        let Some(msg) = msg else {
+            return;
+        };
+        let view = View {
+            token: &msg.token,
+            receiver: rc,
+            answer: answer.as_ref(),
+            silenced: msg.silenced.as_ref(),
+            resolved_at: None,
+            runbook: None,
+        };
+        let mut body = slack::restate(&msg.body, &view);
+        body["channel"] = msg.channel.clone().into();
+        body["ts"] = msg.id.clone().into();
+        let sender = self.sender.lock().clone();
+        match slack::call(
+            &sender.clients,
+            &app.api_url,
+            "chat.update",
+            &app.bot_token.0,
+            &body,
+        )
+        .await
+        {
+            Ok(_) => {
+                let m = crate::chatops::state::Message {
+                    body,
+                    at: now,
+                    ..msg
+                };
+                let w = self.state.lock().chat.put_edit(
+                    &token.group_key,
+                    &token.receiver,
+                    token.index,
+                    m,
+                );
+                if let Err(e) = w.wait().await {
+                    tracing::error!(error = %e, "keeping the edited Slack message failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e.message, "editing the Slack message failed"),
+        }
+    }
+
+    /// Counts a callback refused before it was read because its body is
+    /// over [`BODY_LIMIT`].
+    pub fn refused_too_large(&self, chat: Chat) {
+        self.count_refused(chat.name(), "too_large");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies() {
+        assert_eq!(Reply::ok().status, 200);
+        assert_eq!(Reply::status(401).body, serde_json::json!(null));
+    }
+}

@@ -1,0 +1,62 @@
+//! `/api/v1/chatops/…`: the chats' callbacks. Each handler reads the raw
+//! body (up to the alerter's limit; longer ones are refused with 413 and
+//! counted), hands it with the chat's headers to the alerter, which
+//! verifies the request before reading anything in it, and answers what
+//! the alerter says.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use alerter::chatops::serve::{Reply, BODY_LIMIT};
+use alerter::chatops::verify::Chat;
+
+use crate::server::AppState;
+
+fn answer(r: Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if r.body.is_null() {
+        status.into_response()
+    } else {
+        (status, axum::Json(r.body)).into_response()
+    }
+}
+
+/// Reads at most [`BODY_LIMIT`] bytes of `body`; `None` when it is longer
+/// (or breaks off), counted as refused for `chat`.
+async fn read(svc: &alerter::Service, chat: Chat, body: Body) -> Option<axum::body::Bytes> {
+    match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => Some(b),
+        Err(_) => {
+            svc.refused_too_large(chat);
+            None
+        }
+    }
+}
+
+/// `POST /api/v1/chatops/slack/interactions`: Slack's interactivity
+/// request URL.
+pub async fn slack_interactions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(svc) = state.alerter.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(bytes) = read(&svc, Chat::Slack, body).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    answer(
+        svc.slack_interaction(
+            h("x-slack-request-timestamp"),
+            h("x-slack-signature"),
+            &bytes,
+        )
+        .await,
+    )
+}
