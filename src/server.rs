@@ -355,11 +355,10 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         let mut manager = collector::scrape::Manager::new(store.clone());
         manager.apply(&config);
         if let Some(a) = &alerter {
-            a.start();
             ruler.notifier.set_local(Some(a.clone()));
         }
         ruler.apply(prepared).await;
-        Arc::new(AppState {
+        let state = Arc::new(AppState {
             store: store.clone(),
             scrape: tokio::sync::Mutex::new(manager),
             config: parking_lot::RwLock::new(Loaded {
@@ -385,7 +384,16 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             alerter,
             route_prefix,
             link_prefix,
-        })
+        });
+        // The alerter draws its notifications' graphs with the server's
+        // engine and renderer, from its first notification on.
+        if let Some(a) = &state.alerter {
+            a.set_grapher(Arc::new(crate::api::render::AlertGrapher(Arc::downgrade(
+                &state,
+            ))));
+            a.start();
+        }
+        state
     });
     crate::metrics::register(&state);
     let served = rt.block_on(serve(args.listen, state.clone()));

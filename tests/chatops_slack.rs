@@ -387,7 +387,10 @@ fn acknowledge_from_slack_stops_repeats_survives_a_restart_and_ends_resolved() {
     let posted = &slack.posts()[0];
     assert_block_kit(posted);
     assert_eq!(posted["channel"], "#ops");
-    assert_eq!(action_ids(posted), ["ack", "silence", "snooze", "runbook"]);
+    assert_eq!(
+        action_ids(posted),
+        ["ack", "silence", "snooze", "graph", "runbook"]
+    );
     let token = actions_block(posted)["block_id"]
         .as_str()
         .unwrap()
@@ -424,7 +427,7 @@ fn acknowledge_from_slack_stops_repeats_survives_a_restart_and_ends_resolved() {
         state_line(&edit).starts_with(":white_check_mark: Acknowledged by <@U_ANA> <!date^"),
         "{edit}"
     );
-    assert_eq!(action_ids(&edit), ["unack", "silence", "runbook"]);
+    assert_eq!(action_ids(&edit), ["unack", "silence", "graph", "runbook"]);
     assert!(metrics(addr).contains(
         "watchfire_chatops_actions_total{chat=\"slack\",action=\"ack\",outcome=\"done\"} 1"
     ));
@@ -822,4 +825,107 @@ fn update_message_edits_the_groups_message() {
         "a new message for the next incident",
         || slack.posts().len() == 2,
     );
+}
+
+/// With `images: true`, the message shows the alert's graph from a URL
+/// under the server's external URL that carries a token of its own (not
+/// the buttons'); the URL serves a 600x300 PNG, an unknown one 404; "Show
+/// graph" answers the presser with the image.
+#[test]
+fn graphs_in_slack_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let slack = Slack::start();
+    let (am, chatops, prom) = setup(dir.path(), &slack, "1h");
+    std::fs::write(
+        &chatops,
+        format!(
+            "slack:\n  bot_token: {BOT}\n  signing_secret: {SECRET}\n  api_url: http://{}/api/\n\
+             receivers:\n  - name: team\n    images: true\n    allow:\n      users: ['slack:U_ANA']\n",
+            slack.addr
+        ),
+    )
+    .unwrap();
+    let addr = common::free_addr();
+    let args = [
+        "--alertmanager.config.file",
+        am.to_str().unwrap(),
+        "--chatops.config.file",
+        chatops.to_str().unwrap(),
+    ];
+    let _s = start_at(addr, &dir.path().join("data"), Some(&prom), &args);
+    post_json(
+        addr,
+        "/api/v2/alerts",
+        &json!([{"labels": {"alertname": "Busy", "service": "api"},
+                 "generatorURL": "http://prom.test/graph?g0.expr=vector%281%29+%3E+0.5&g0.tab=1"}])
+        .to_string(),
+    );
+    wait_for(Duration::from_secs(10), "the message", || {
+        slack.posts().len() == 1
+    });
+    let posted = slack.posts()[0].clone();
+    assert_block_kit(&posted);
+    let image = blocks(&posted)
+        .into_iter()
+        .find(|b| b["type"] == "image")
+        .expect("an image block");
+    let url = image["image_url"].as_str().unwrap();
+    let path = url::Url::parse(url).unwrap().path().to_string();
+    assert!(
+        path.starts_with("/api/v1/chatops/graph/") && path.ends_with(".png"),
+        "{url}"
+    );
+    let graph_token = path
+        .trim_start_matches("/api/v1/chatops/graph/")
+        .trim_end_matches(".png");
+    let buttons_token = actions_block(&posted)["block_id"].as_str().unwrap()[3..].to_string();
+    assert_ne!(
+        graph_token, buttons_token,
+        "the image URL gives the buttons' token away"
+    );
+    let (status, png_bytes) = common::get_bytes(addr, &path).unwrap();
+    assert_eq!(status, 200);
+    let reader = png::Decoder::new(std::io::Cursor::new(png_bytes))
+        .read_info()
+        .unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (600, 300));
+    let (status, _) = common::get_bytes(
+        addr,
+        "/api/v1/chatops/graph/00000000000000000000000000000000.png",
+    )
+    .unwrap();
+    assert_eq!(status, 404);
+    // A graph token does not act.
+    let mut forged = payload(&slack, "U_ANA", &posted, "1700000000.000001", "ack", None);
+    forged["actions"][0]["block_id"] = format!("wf:{graph_token}").into();
+    let (status, _, _) = press(addr, &forged);
+    assert_eq!(status, 200);
+    assert!(
+        answer_of(addr, "Busy").is_null(),
+        "a graph token acknowledged"
+    );
+
+    let (status, _, _) = press(
+        addr,
+        &payload(&slack, "U_ANA", &posted, "1700000000.000001", "graph", None),
+    );
+    assert_eq!(status, 200);
+    let shown: Vec<Value> = slack
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path.starts_with("/actions/"))
+        .map(Request::json)
+        .collect();
+    let shown = shown
+        .iter()
+        .find(|v| v["blocks"][0]["type"] == "image")
+        .expect("the graph shown");
+    assert_eq!(shown["response_type"], "ephemeral");
+    let path = url::Url::parse(shown["blocks"][0]["image_url"].as_str().unwrap())
+        .unwrap()
+        .path()
+        .to_string();
+    assert_eq!(common::get_bytes(addr, &path).unwrap().0, 200);
 }

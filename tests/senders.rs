@@ -570,3 +570,105 @@ fn pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     write(&paths.2, &key.serialize_pem());
     paths
 }
+
+/// A receiver with `images: true` in the ChatOps file: the mail's HTML is
+/// a `multipart/related` part whose `cid:` image is the alert's graph, a
+/// PNG of the configured size. An alert whose graph cannot be drawn (its
+/// generatorURL carries no expression) still gets its mail, without the
+/// image, and the log says why.
+#[test]
+fn email_carries_the_alerts_graph() {
+    use base64::Engine as _;
+    let Some(python) = python_with_aiosmtpd() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = smtp(python, dir.path(), &[]);
+    let am = dir.path().join("am.yml");
+    write(&am, &email_config(&server, "        require_tls: false\n"));
+    let chatops = dir.path().join("chatops.yml");
+    write(
+        &chatops,
+        "receivers:\n  - name: mail\n    images: true\n    image_range: 1h\n    allow:\n      users: ['email:dev-team@watchfire.test']\n",
+    );
+    let addr = free_addr();
+    let log = dir.path().join("watchfire.log");
+    let _wf = common::start_logged(
+        addr,
+        &dir.path().join("data"),
+        &[
+            "--alertmanager.config.file",
+            am.to_str().unwrap(),
+            "--chatops.config.file",
+            chatops.to_str().unwrap(),
+        ],
+        &log,
+    );
+    let with_expr = alert("ApiDown", None).replace(
+        "\"startsAt\"",
+        "\"generatorURL\":\"http://prom.test/graph?g0.expr=vector%281%29+%3E+0&g0.tab=1\",\"startsAt\"",
+    );
+    post_json(addr, "/api/v2/alerts", &with_expr);
+    wait_for(Duration::from_secs(30), "an email", || {
+        !mails(&server).is_empty()
+    });
+    let data = mails(&server)[0]["data"].as_str().unwrap().to_string();
+    assert!(
+        data.contains("Content-Type: multipart/alternative;"),
+        "{data}"
+    );
+    let related = data
+        .split("Content-Type: multipart/related; boundary=")
+        .nth(1)
+        .expect("a multipart/related part");
+    let boundary = related.split("\r\n").next().unwrap().to_string();
+    let parts: Vec<&str> = related.split(&format!("--{boundary}")).collect();
+    let html = parts
+        .iter()
+        .find(|p| p.contains("Content-Type: text/html"))
+        .expect("the HTML part");
+    assert!(
+        unqp(html).contains("<img src=\"cid:graph@watchfire\""),
+        "{html}"
+    );
+    let image = parts
+        .iter()
+        .find(|p| p.contains("Content-Type: image/png"))
+        .expect("the image part");
+    assert!(image.contains("Content-ID: <graph@watchfire>"), "{image}");
+    assert!(
+        image.contains("Content-Transfer-Encoding: base64"),
+        "{image}"
+    );
+    let b64: String = image
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let png_bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let reader = decoder.read_info().unwrap();
+    assert_eq!(
+        (reader.info().width, reader.info().height),
+        (600, 300),
+        "the graph's size"
+    );
+
+    // No expression to draw: the mail goes without the image.
+    post_json(addr, "/api/v2/alerts", &alert("NoExpression", None));
+    wait_for(Duration::from_secs(30), "the second email", || {
+        mails(&server).len() == 2
+    });
+    let data = mails(&server)[1]["data"].as_str().unwrap().to_string();
+    assert!(data.contains("NoExpression"), "{data}");
+    assert!(!data.contains("multipart/related"), "{data}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("the email goes without its graph")
+            && text.contains("no alert of the group has an expression in its generatorURL"),
+        "{text}"
+    );
+}

@@ -86,6 +86,9 @@ pub struct Delivery {
     /// The action token the message's buttons and links carry: set (and
     /// on disk) before sending, for receivers with ChatOps settings.
     pub token: Option<String>,
+    /// The URL of the group's graph, for a chat to show, when the
+    /// receiver asks for images.
+    pub graph_url: Option<String>,
 }
 
 struct ReceiverPlan {
@@ -351,6 +354,7 @@ impl Alerter {
                             answer: answer.clone(),
                             message: self.chat.message(&f.group_key, &f.receiver, index).cloned(),
                             token: None,
+                            graph_url: None,
                         }),
                         // In memory at once; the file follows in order.
                         Dedup::LogOnly(entry) => {

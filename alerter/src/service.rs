@@ -172,6 +172,8 @@ pub struct Service {
     shown_config: Mutex<String>,
     /// Templates and clients of the running configuration.
     pub(crate) sender: Mutex<Arc<Sender>>,
+    /// The server's grapher, for graphs in notifications.
+    pub(crate) grapher: crate::chatops::graph::Slot,
     external_url: String,
     pub counters: Counters,
     started_ms: i64,
@@ -206,6 +208,7 @@ impl Service {
         a.acks = st.acks;
         a.chat = st.chat;
         warn_unsupported(&a);
+        let grapher = crate::chatops::graph::Slot::default();
         Ok(Arc::new(Service {
             state: Mutex::new(a),
             wake: tokio::sync::Notify::new(),
@@ -215,8 +218,10 @@ impl Service {
             seen: Mutex::new(Default::default()),
             shown_config: Mutex::new(crate::config::redacted(&src.text)),
             sender: Mutex::new(Arc::new(
-                Sender::new(src.templates, opts.external_url.clone()).with_chatops(src.chatops),
+                Sender::new(src.templates, opts.external_url.clone())
+                    .with_chat(src.chatops, grapher.clone()),
             )),
+            grapher,
             external_url: opts.external_url,
             counters: Counters::default(),
             started_ms: now,
@@ -225,6 +230,17 @@ impl Service {
             transport: opts.transport,
             task: Mutex::new(None),
         }))
+    }
+
+    /// Gives the service the server's grapher: graphs in notifications
+    /// are drawn from then on.
+    pub fn set_grapher(&self, g: Arc<dyn crate::chatops::graph::Grapher>) {
+        *self.grapher.lock() = Some(g);
+    }
+
+    /// The URL the alerter is reached under.
+    pub fn external_url(&self) -> &str {
+        &self.external_url
     }
 
     /// The service's time, in ms since the epoch.
@@ -257,7 +273,8 @@ impl Service {
         *self.shown_config.lock() = crate::config::redacted(&src.text);
         *self.chatops.lock() = src.chatops.clone();
         *self.sender.lock() = Arc::new(
-            Sender::new(src.templates, self.external_url.clone()).with_chatops(src.chatops),
+            Sender::new(src.templates, self.external_url.clone())
+                .with_chat(src.chatops, self.grapher.clone()),
         );
         drop(s);
         self.wake.notify_one();
@@ -452,7 +469,7 @@ impl Service {
         }
         let sender = self.sender.lock().clone();
         // Buttons and links carry a token that is on disk before they go.
-        if let Err(e) = self.give_token(&mut d, &sender).await {
+        if let Err(e) = self.give_token(&mut d).await {
             tracing::error!(receiver = %d.receiver, error = %e, "no action token: the notification goes without actions");
         }
         let name = d.integration.name().to_string();

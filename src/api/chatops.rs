@@ -60,3 +60,34 @@ pub async fn slack_interactions(
         .await,
     )
 }
+
+/// `GET /api/v1/chatops/graph/{token}.png`: the graph a notification
+/// shows, under a token that allows only that; 404 for an unknown token,
+/// 410 once it expired.
+pub async fn graph(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    let Some(svc) = state.alerter.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(token) = file.strip_suffix(".png") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match svc.graph_png(token).await {
+        Ok(png) => (
+            StatusCode::OK,
+            [
+                (axum::http::header::CONTENT_TYPE, "image/png"),
+                (axum::http::header::CACHE_CONTROL, "private, max-age=60"),
+            ],
+            png,
+        )
+            .into_response(),
+        Err((status, why)) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            why,
+        )
+            .into_response(),
+    }
+}

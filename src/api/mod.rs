@@ -6,7 +6,7 @@ mod chatops;
 mod federate;
 mod labels;
 pub mod query;
-mod render;
+pub mod render;
 mod rules;
 mod status;
 
@@ -72,6 +72,7 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/v1/chatops/slack/interactions",
             post(chatops::slack_interactions),
         )
+        .route("/api/v1/chatops/graph/{file}", get(chatops::graph))
         .route("/api/v2/receivers", get(alertmanager::receivers))
         .route("/api/v2/status", get(alertmanager::status))
         .route("/api/v1/alerts", get(rules::alerts).post(rules::alerts))

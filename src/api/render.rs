@@ -95,3 +95,119 @@ pub async fn render(State(st): State<Arc<AppState>>, p: Params) -> Result<Respon
     .map_err(|e| ApiError::Internal(format!("drawing the chart failed: {e}")))?;
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, kind)], body).into_response())
 }
+
+/// The alerter's graphs in notifications, drawn here: the server's query
+/// engine and renderer behind the alerter's [`Grapher`].
+///
+/// [`Grapher`]: alerter::chatops::graph::Grapher
+pub struct AlertGrapher(pub std::sync::Weak<AppState>);
+
+impl alerter::chatops::graph::Grapher for AlertGrapher {
+    fn png(
+        &self,
+        r: alerter::chatops::graph::GraphRequest,
+    ) -> alerter::chatops::graph::GraphFuture<'_> {
+        Box::pin(async move {
+            let st = self.0.upgrade().ok_or("the server is stopping")?;
+            alert_png(&st, r).await
+        })
+    }
+}
+
+/// An alert's expression over a range as a PNG at about 250 points. A
+/// comparison with a number (`rate(errors[5m]) > 0.1`) draws its other
+/// side, with the number as the threshold line; a query that fails still
+/// gives an image, which says why.
+pub async fn alert_png(
+    st: &Arc<AppState>,
+    r: alerter::chatops::graph::GraphRequest,
+) -> Result<Vec<u8>, String> {
+    let (expr, threshold) = split_threshold(&r.expr);
+    let step = ((r.end_ms - r.start_ms) / 250).max(1000);
+    let p = Params(vec![("query".to_string(), expr)]);
+    let mut chart = render::Chart {
+        title: r.title,
+        start_ms: r.start_ms,
+        end_ms: r.end_ms,
+        step_ms: step,
+        width: r.width,
+        height: r.height,
+        threshold,
+        ..render::Chart::default()
+    };
+    match run_range(st, &p, r.start_ms, r.end_ms, step).await {
+        Ok(out) => {
+            if let promql::Answer::Matrix(m) = out.answer {
+                chart.series = m
+                    .into_iter()
+                    .map(|r| render::Series {
+                        labels: r.labels,
+                        points: r.points,
+                    })
+                    .collect();
+            }
+        }
+        Err(ApiError::Query(e)) => chart.error = Some(e.message),
+        Err(ApiError::BadData(e)) => chart.error = Some(e),
+        Err(ApiError::Internal(e)) => return Err(e),
+    }
+    tokio::task::spawn_blocking(move || render::png(&chart))
+        .await
+        .map_err(|e| format!("drawing the chart failed: {e}"))
+}
+
+/// An alerting expression split into what to draw and the threshold: the
+/// other side of a comparison with a number (not `bool`), else the whole
+/// expression and none.
+pub fn split_threshold(expr: &str) -> (String, Option<f64>) {
+    fn unparen(mut e: &promql::Expr) -> &promql::Expr {
+        while let promql::Expr::Paren(p) = e {
+            e = &p.expr;
+        }
+        e
+    }
+    let Ok(parsed) = promql::parse(expr) else {
+        return (expr.to_string(), None);
+    };
+    if let promql::Expr::Binary(b) = unparen(&parsed) {
+        let filters =
+            b.op.is_comparison_operator() && !b.modifier.as_ref().is_some_and(|m| m.return_bool);
+        if filters {
+            if let promql::Expr::NumberLiteral(n) = unparen(&b.rhs) {
+                return (b.lhs.to_string(), Some(n.val));
+            }
+            if let promql::Expr::NumberLiteral(n) = unparen(&b.lhs) {
+                return (b.rhs.to_string(), Some(n.val));
+            }
+        }
+    }
+    (expr.to_string(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_threshold;
+
+    #[test]
+    fn thresholds_come_from_comparisons_with_numbers() {
+        assert_eq!(split_threshold("up == 0"), ("up".to_string(), Some(0.0)));
+        assert_eq!(
+            split_threshold("(rate(errors_total[5m]) > 0.5)"),
+            ("rate(errors_total[5m])".to_string(), Some(0.5))
+        );
+        assert_eq!(split_threshold("10 < x"), ("x".to_string(), Some(10.0)));
+        assert_eq!(
+            split_threshold("x > bool 1"),
+            ("x > bool 1".to_string(), None)
+        );
+        assert_eq!(split_threshold("a > b"), ("a > b".to_string(), None));
+        assert_eq!(
+            split_threshold("absent(up)"),
+            ("absent(up)".to_string(), None)
+        );
+        assert_eq!(
+            split_threshold("not promql ("),
+            ("not promql (".to_string(), None)
+        );
+    }
+}

@@ -15,9 +15,6 @@ pub use model::yaml::FileError as ConfigError;
 /// The actions a notification may offer.
 pub const ACTIONS: [&str; 5] = ["ack", "unack", "silence", "snooze", "graph"];
 
-/// The actions offered when a receiver does not say.
-pub const DEFAULT_ACTIONS: [&str; 4] = ["ack", "unack", "silence", "snooze"];
-
 /// The chats that call back, by their section's name.
 pub const CHATS: [&str; 4] = ["slack", "mattermost", "discord", "telegram"];
 
@@ -295,14 +292,8 @@ fn not_yet(text: &str, file: &str, c: &Chatops) -> Result<(), ConfigError> {
         }
     }
     for r in &c.receivers {
-        if r.images {
-            return Err(refuse("images", "a graph in notifications"));
-        }
         if r.links {
             return Err(refuse("links", "signed action links"));
-        }
-        if r.actions.contains("graph") {
-            return Err(refuse("actions", "the graph action"));
         }
     }
     Ok(())
@@ -505,7 +496,7 @@ pub fn parse(text: &str, file: &str, receivers: Option<&[String]>) -> Result<Cha
             }
         }
         let actions: BTreeSet<String> = match &r.actions {
-            None => DEFAULT_ACTIONS.iter().map(|s| s.to_string()).collect(),
+            None => ACTIONS.iter().map(|s| s.to_string()).collect(),
             Some(v) => {
                 for a in v {
                     if !ACTIONS.contains(&a.as_str()) {
@@ -648,7 +639,7 @@ mod tests {
         assert_eq!(s.command, "/watchfire");
         assert_eq!(format!("{:?}", s.signing_secret), "<secret>");
         let team = c.receiver("team").unwrap();
-        assert_eq!(team.actions.len(), 4);
+        assert_eq!(team.actions.len(), 5);
         assert_eq!(team.silence_for.len(), 3);
         assert_eq!(team.image_range, Duration::from_secs(3 * 3600));
         assert!(team.allow.permits("slack", "U024BE7LH", None));

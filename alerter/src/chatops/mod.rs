@@ -8,6 +8,8 @@
 //!   request parts, with refusals that name their reason and status.
 //! - [`config`]: the ChatOps file (`--chatops.config.file`), apart from
 //!   `alertmanager.yml`, read and checked with file, line and reason.
+//! - [`graph`]: the alert's graph, asked of the server's renderer, for
+//!   email and chat messages.
 //! - [`serve`]: a verified callback acted on: allowlists, tokens, the
 //!   action, the message edited.
 //! - [`slack`]: the interactive Slack message, its restatements, the
@@ -16,6 +18,7 @@
 //!   `alerter.db`.
 
 pub mod config;
+pub mod graph;
 pub mod serve;
 pub mod slack;
 pub mod state;

@@ -17,12 +17,12 @@ use serde_json::Value as Json;
 
 use crate::ack::Actor;
 use crate::chatops::config::{Chatops, Receiver, Slack};
+use crate::chatops::graph;
 use crate::chatops::slack::{self, Interaction, View};
-use crate::chatops::state::{Silenced, Token};
+use crate::chatops::state::{Silenced, Token, TokenRefusal};
 use crate::chatops::verify::{self, Chat};
 use crate::matcher::Matcher;
 use crate::runtime::{Delivery, Integration};
-use crate::send::Sender;
 use crate::service::Service;
 use crate::silence::Silence;
 use crate::Error;
@@ -86,43 +86,103 @@ impl Service {
     }
 
     /// Gives an interactive delivery its action token, on disk before the
-    /// message goes; a message that already has one keeps it, so every
-    /// button of a group's message stays the same.
-    pub(crate) async fn give_token(&self, d: &mut Delivery, _sender: &Sender) -> Result<(), Error> {
+    /// message goes; a message that already has one keeps it while it has
+    /// half its life left, so a group's buttons stay the same. With
+    /// images, the delivery also gets its graph's URL, under a token that
+    /// allows only the graph.
+    pub(crate) async fn give_token(&self, d: &mut Delivery) -> Result<(), Error> {
         let Some(c) = self.chatops() else {
             return Ok(());
         };
         if !interactive(&c, d) {
             return Ok(());
         }
+        let Some(rc) = c.receiver(&d.receiver) else {
+            return Ok(());
+        };
         let now = self.now();
         let ttl = c.token_ttl.as_millis() as i64;
-        if let Some(m) = &d.message {
-            if !m.token.is_empty() {
-                let alive = self.with(|a| a.chat.token(&m.token, now + ttl / 2).is_ok());
-                if alive {
-                    d.token = Some(m.token.clone());
-                    return Ok(());
-                }
-            }
-        }
-        let rc = c
-            .receiver(&d.receiver)
-            .map(|r| r.actions.iter().cloned().collect())
-            .unwrap_or_default();
-        let t = Token {
+        let base = Token {
             group_key: d.group_key.clone(),
             receiver: d.receiver.clone(),
             index: d.index,
-            actions: rc,
+            actions: rc.actions.iter().cloned().collect(),
             group_labels: silence_labels(d),
+            expr: graph::expr_of_alerts(&d.alerts).unwrap_or_default(),
             created: now,
             expires: now.saturating_add(ttl),
         };
+        let reuse = d
+            .message
+            .as_ref()
+            .map(|m| m.token.clone())
+            .filter(|t| !t.is_empty() && self.with(|a| a.chat.token(t, now + ttl / 2).is_ok()));
+        d.token = Some(match reuse {
+            Some(t) => t,
+            None => self.new_token(base.clone()).await?,
+        });
+        if rc.images && !base.expr.is_empty() {
+            let id = self
+                .new_token(Token {
+                    actions: vec!["graph".into()],
+                    ..base
+                })
+                .await?;
+            d.graph_url = Some(self.graph_url(&id));
+        }
+        Ok(())
+    }
+
+    /// Makes a token; answers once it is on disk.
+    async fn new_token(&self, t: Token) -> Result<String, Error> {
         let (id, written) = self.state.lock().chat.put_token(t)?;
         written.wait().await?;
-        d.token = Some(id);
-        Ok(())
+        Ok(id)
+    }
+
+    /// Where a graph token's image is served.
+    fn graph_url(&self, id: &str) -> String {
+        format!(
+            "{}/api/v1/chatops/graph/{id}.png",
+            self.external_url().trim_end_matches('/')
+        )
+    }
+
+    /// The PNG a graph URL shows (`/api/v1/chatops/graph/{token}.png`):
+    /// the group's expression over the receiver's `image_range` up to
+    /// now. The error is the HTTP status and why.
+    pub async fn graph_png(&self, id: &str) -> Result<Vec<u8>, (u16, String)> {
+        let now = self.now();
+        let token = self
+            .with(|a| a.chat.token(id, now).cloned())
+            .map_err(|r| match r {
+                TokenRefusal::Unknown => (404, "no such graph".to_string()),
+                TokenRefusal::Expired => (410, "this graph's link has expired".to_string()),
+            })?;
+        if !token.actions.iter().any(|a| a == "graph") || token.expr.is_empty() {
+            return Err((404, "no such graph".into()));
+        }
+        let range = self
+            .chatops()
+            .and_then(|c| c.receiver(&token.receiver).map(|r| r.image_range))
+            .unwrap_or(Duration::from_secs(3 * 3600));
+        let grapher = self.grapher.lock().clone();
+        let Some(g) = grapher else {
+            return Err((503, "the server draws no graphs".into()));
+        };
+        let req = graph::GraphRequest {
+            expr: token.expr.clone(),
+            start_ms: now - range.as_millis() as i64,
+            end_ms: now,
+            width: graph::WIDTH,
+            height: graph::HEIGHT,
+            title: token
+                .group_labels
+                .get("alertname")
+                .cloned()
+                .unwrap_or_default(),
+        };
+        g.png(req).await.map_err(|e| (500, e))
     }
 
     /// Whether a request with this signature is new; remembered for twice
@@ -281,7 +341,22 @@ impl Service {
                 .await
                 .map(Some),
             ("graph", _) => {
-                tell("Graphs in chat are not available yet.".into()).await;
+                let url = if token.expr.is_empty() {
+                    None
+                } else {
+                    let t = Token {
+                        actions: vec!["graph".into()],
+                        created: now,
+                        ..token.clone()
+                    };
+                    self.new_token(t).await.ok().map(|id| self.graph_url(&id))
+                };
+                if let (Some(url), Some(to)) = (url, &press.response_url) {
+                    slack::show_image(&clients_sender.clients, to, &url).await;
+                } else {
+                    tell("This group's alerts carry no expression to draw.".into()).await;
+                }
+                self.count_action("slack", "graph", "done");
                 return Reply::ok();
             }
             (action, _) => {

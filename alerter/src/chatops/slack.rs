@@ -430,6 +430,30 @@ pub async fn tell(clients: &Clients, response_url: &str, text: &str) {
     }
 }
 
+/// Shows the presser an image through the interaction's `response_url`.
+pub async fn show_image(clients: &Clients, response_url: &str, image_url: &str) {
+    let body = json!({
+        "response_type": "ephemeral",
+        "replace_original": false,
+        "text": "The alert's graph",
+        "blocks": [{"type": "image", "image_url": image_url, "alt_text": "the alert's graph"}],
+    });
+    match clients
+        .post(
+            None,
+            response_url,
+            &[],
+            crate::send::go_json(&body),
+            CALL_TIMEOUT,
+        )
+        .await
+    {
+        Ok(r) if (200..300).contains(&r.status) => {}
+        Ok(r) => tracing::warn!(status = r.status, "Slack response_url refused a reply"),
+        Err(e) => tracing::warn!(error = %e.message, "Slack response_url could not be reached"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,9 @@ pub struct Token {
     pub actions: Vec<String>,
     /// The group's labels, which a silence made from the message matches.
     pub group_labels: std::collections::BTreeMap<String, String>,
+    /// The alert's expression, which the group's graph draws.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub expr: String,
     /// When it was made and when it stops working (Unix ms).
     pub created: i64,
     pub expires: i64,
@@ -326,6 +329,7 @@ mod tests {
             index: 0,
             actions: vec!["ack".into()],
             group_labels: [("alertname".to_string(), "Down".to_string())].into(),
+            expr: String::new(),
             created: 0,
             expires,
         }

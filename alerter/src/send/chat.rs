@@ -174,7 +174,7 @@ pub async fn slack(
             resolved_at: resolved.then_some(now),
             runbook: runbook(d),
         };
-        let body = crate::chatops::slack::interactive(req, None, &view);
+        let body = crate::chatops::slack::interactive(req, d.graph_url.as_deref(), &view);
         let url = format!("{}/chat.postMessage", app.api_url.trim_end_matches('/'));
         let auth = [("authorization", format!("Bearer {}", app.bot_token.0))];
         // The resolution edits the group's message; so does every

@@ -27,8 +27,9 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sends `d` as one email.
 pub async fn send(s: &Sender, c: &EmailConfig, d: &Delivery, now: i64) -> Result<(), SendError> {
+    let graph = s.graph_for_email(d, now).await;
     let mut r = s.render(d, now);
-    let message = compose(&mut r, c, d, now)?;
+    let message = compose(&mut r, c, d, now, graph.as_deref())?;
     let (host, port) = split_host_port(&c.smarthost)?;
     let tls = tls_parameters(c, &host)?;
     let implicit = c.force_implicit_tls.unwrap_or(port == 465);
@@ -292,7 +293,16 @@ fn addresses(list: &str, what: &str) -> Result<Vec<Address>, SendError> {
 }
 
 /// The message and its envelope, from the templates.
-fn compose(r: &mut Render, c: &EmailConfig, d: &Delivery, now: i64) -> Result<Composed, SendError> {
+/// The message of `d`; with `graph`, a PNG, its HTML part becomes a
+/// `multipart/related` of the HTML, which shows the image, and the image
+/// (`cid:graph@watchfire`).
+fn compose(
+    r: &mut Render,
+    c: &EmailConfig,
+    d: &Delivery,
+    now: i64,
+    graph: Option<&[u8]>,
+) -> Result<Composed, SendError> {
     let from = r.text(&c.from);
     let to = r.text(&c.to);
     r.check()?;
@@ -372,7 +382,10 @@ fn compose(r: &mut Render, c: &EmailConfig, d: &Delivery, now: i64) -> Result<Co
     if !html.is_empty() {
         let body = r.html(&html);
         r.check()?;
-        part(&mut out, &boundary, "text/html", &body);
+        match graph {
+            None => part(&mut out, &boundary, "text/html", &body),
+            Some(png) => related(&mut out, &boundary, &with_image(&body), png),
+        }
     }
     out.push_str(&format!("--{boundary}--\r\n"));
     Ok(Composed {
@@ -387,6 +400,42 @@ fn part(out: &mut String, boundary: &str, kind: &str, body: &str) {
     ));
     out.push_str(&quoted_printable(body));
     out.push_str("\r\n");
+}
+
+/// The Content-ID of a notification's graph.
+const GRAPH_CID: &str = "graph@watchfire";
+
+/// `html` with the graph shown at its end (before `</body>` when there is
+/// one).
+fn with_image(html: &str) -> String {
+    let img = format!(
+        "<p><img src=\"cid:{GRAPH_CID}\" alt=\"the alert's graph\" width=\"{}\" height=\"{}\"></p>",
+        crate::chatops::graph::WIDTH,
+        crate::chatops::graph::HEIGHT
+    );
+    match html.to_ascii_lowercase().rfind("</body>") {
+        Some(i) => format!("{}{img}{}", &html[..i], &html[i..]),
+        None => format!("{html}{img}"),
+    }
+}
+
+/// A `multipart/related` part of `html` and the PNG it shows.
+fn related(out: &mut String, boundary: &str, html: &str, png: &[u8]) {
+    use base64::Engine as _;
+    let inner = format!("{boundary}r");
+    out.push_str(&format!(
+        "--{boundary}\r\nContent-Type: multipart/related; boundary={inner}\r\n\r\n"
+    ));
+    part(out, &inner, "text/html", html);
+    out.push_str(&format!(
+        "--{inner}\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\nContent-ID: <{GRAPH_CID}>\r\nContent-Disposition: inline; filename=\"graph.png\"\r\n\r\n"
+    ));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(png);
+    for chunk in b64.as_bytes().chunks(76) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("--{inner}--\r\n"));
 }
 
 fn boundary_seed(key: &str, now: i64) -> u128 {

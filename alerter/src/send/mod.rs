@@ -59,6 +59,8 @@ pub struct Sender {
     pub(crate) clients: http::Clients,
     /// The ChatOps file in force, if any.
     chatops: Option<std::sync::Arc<crate::chatops::config::Chatops>>,
+    /// The server's grapher, once it has one.
+    grapher: crate::chatops::graph::Slot,
 }
 
 /// Renders a notification's texts; the first template error is kept, and
@@ -234,16 +236,51 @@ impl Sender {
             external_url,
             clients: http::Clients::default(),
             chatops: None,
+            grapher: Default::default(),
         }
     }
 
-    /// The sender with a ChatOps file's settings.
-    pub fn with_chatops(
+    /// The sender with a ChatOps file's settings and the server's grapher.
+    pub fn with_chat(
         mut self,
         c: Option<std::sync::Arc<crate::chatops::config::Chatops>>,
+        grapher: crate::chatops::graph::Slot,
     ) -> Self {
         self.chatops = c;
+        self.grapher = grapher;
         self
+    }
+
+    /// The graph of a delivery's alerts for an email, when its receiver
+    /// asks for images; a failure is logged and the mail goes without.
+    pub(crate) async fn graph_for_email(&self, d: &Delivery, now: i64) -> Option<Vec<u8>> {
+        use crate::chatops::graph;
+        let rc = self.chatops.as_deref()?.receiver(&d.receiver)?;
+        if !rc.images {
+            return None;
+        }
+        let grapher = self.grapher.lock().clone();
+        let why = match (grapher, graph::expr_of_alerts(&d.alerts)) {
+            (None, _) => "the server has no grapher".to_string(),
+            (_, None) => "no alert of the group has an expression in its generatorURL".to_string(),
+            (Some(g), Some(expr)) => {
+                let req = graph::GraphRequest {
+                    expr,
+                    start_ms: now - rc.image_range.as_millis() as i64,
+                    end_ms: now,
+                    width: graph::WIDTH,
+                    height: graph::HEIGHT,
+                    title: d.group_labels.get("alertname").cloned().unwrap_or_default(),
+                };
+                match tokio::time::timeout(Duration::from_secs(10), g.png(req)).await {
+                    Ok(Ok(png)) => return Some(png),
+                    Ok(Err(e)) => e,
+                    Err(_) => "drawing took more than 10 s".to_string(),
+                }
+            }
+        };
+        tracing::warn!(receiver = %d.receiver, reason = %why, "the email goes without its graph");
+        None
     }
 
     /// The ChatOps file's Slack app and a receiver's settings, when both
