@@ -406,7 +406,7 @@ fn acknowledge_from_slack_stops_repeats_survives_a_restart_and_ends_resolved() {
         .iter()
         .map(|o| o["value"].as_str().unwrap())
         .collect();
-    assert_eq!(choices, ["1h", "4h"]);
+    assert_eq!(choices, ["1h", "4h", "resolved"]);
     let ts = "1700000000.000001";
 
     // Acknowledge: 200 at once, the message edited to say who.

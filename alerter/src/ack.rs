@@ -52,6 +52,16 @@ pub struct Snooze {
     pub until: i64,
 }
 
+/// A silence made "until resolved": the alerter expires it when the
+/// group resolves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldSilence {
+    /// The silence's id.
+    pub id: String,
+    pub by: Actor,
+    pub at: i64,
+}
+
 /// What one group and receiver has been answered with.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {
@@ -59,11 +69,13 @@ pub struct Answer {
     pub ack: Option<Ack>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snooze: Option<Snooze>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silence: Option<HeldSilence>,
 }
 
 impl Answer {
     fn is_empty(&self) -> bool {
-        self.ack.is_none() && self.snooze.is_none()
+        self.ack.is_none() && self.snooze.is_none() && self.silence.is_none()
     }
 
     /// Whether a repeat at `now` is held back.
@@ -184,6 +196,29 @@ impl Acks {
                 return false;
             }
             a.snooze = Some(Snooze { by, at: now, until });
+            true
+        })
+    }
+
+    /// Holds silence `id` until the group resolves, when the alerter
+    /// expires it.
+    pub fn hold_silence(
+        &mut self,
+        group_key: &str,
+        receiver: &str,
+        id: &str,
+        by: Actor,
+        now: i64,
+    ) -> Change {
+        self.update(group_key, receiver, |a| {
+            if a.silence.as_ref().is_some_and(|s| s.id == id) {
+                return false;
+            }
+            a.silence = Some(HeldSilence {
+                id: id.to_string(),
+                by,
+                at: now,
+            });
             true
         })
     }

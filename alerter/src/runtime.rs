@@ -306,6 +306,7 @@ impl Alerter {
             let mute = MuteStage::new("time mute", TimeMute(&self.intervals));
             let silence = MuteStage::new("silence", &self.silences);
             let stages: [&dyn Stage; 4] = [&inhibit, &active, &mute, &silence];
+            let mut ended = Vec::new();
             for f in flushes {
                 let route = self.tree.at(&f.route);
                 let at = At { now, route };
@@ -313,72 +314,51 @@ impl Alerter {
                 // The group forgets the resolved alerts the flush carried,
                 // sent or muted (nothing below changes the group).
                 self.dispatch.flushed(&f);
-                if kept.is_empty() {
-                    continue;
-                }
-                let f = crate::dispatch::Flush { alerts: kept, ..f };
-                let route_labels = route.map(|r| r.labels.clone()).unwrap_or_default();
-                let interval = route.map_or(300_000, |r| r.group_interval.as_millis() as i64);
-                let deadline = now.saturating_add(interval);
-                let Some(p) = self.receivers.get(&f.receiver) else {
-                    continue;
-                };
+                // Resolved: every alert of the group, muted or not.
+                let resolved = f.firing().is_empty();
                 let answer = self.acks.get(&f.group_key, &f.receiver).cloned();
-                // Upstream's fan-out: each integration is deduplicated
-                // and sent on its own.
-                for (index, (integration, send_resolved)) in p.integrations.iter().enumerate() {
-                    let key = format!("{}/{index}", f.receiver);
-                    let dedup = DedupStage {
-                        log: &self.log,
-                        key: &key,
-                        send_resolved: *send_resolved,
-                        answer: answer.as_ref(),
+                let integrations = self
+                    .receivers
+                    .get(&f.receiver)
+                    .map_or(0, |p| p.integrations.len());
+                if !kept.is_empty() {
+                    let f = crate::dispatch::Flush {
+                        alerts: kept,
+                        ..f.clone()
                     };
-                    match dedup.exec(&f, now) {
-                        Dedup::Skip => {}
-                        Dedup::Send {
-                            reason,
-                            alerts,
-                            entry,
-                        } => out.push(Delivery {
-                            receiver: f.receiver.clone(),
-                            index,
-                            integration: integration.clone(),
-                            group_key: f.group_key.clone(),
-                            group_labels: f.group_labels.clone(),
-                            route_labels: route_labels.clone(),
-                            alerts,
-                            reason,
-                            entry,
-                            deadline,
-                            answer: answer.clone(),
-                            message: self.chat.message(&f.group_key, &f.receiver, index).cloned(),
-                            token: None,
-                            graph_url: None,
-                        }),
-                        // In memory at once; the file follows in order.
-                        Dedup::LogOnly(entry) => {
-                            drop(self.log.record(&f.group_key, &key, entry));
-                        }
+                    let to = Fanout {
+                        receivers: &self.receivers,
+                        log: &mut self.log,
+                        chat: &self.chat,
+                    };
+                    to.decide(&f, route, answer.as_ref(), now, &mut out);
+                    // A snooze that ran out was notified (every
+                    // integration owed it sends).
+                    if !resolved && answer.as_ref().is_some_and(|a| a.snooze_ended(now)) {
+                        self.acks.end_snooze_later(&f.group_key, &f.receiver);
                     }
                 }
-                // A group that resolved lets go of its chat messages (the
-                // resolved notices above carry them, to edit them).
-                if f.firing().is_empty() {
-                    for index in 0..p.integrations.len() {
+                if resolved {
+                    // A silence made "until resolved" ends now.
+                    if let Some(held) = answer.as_ref().and_then(|a| a.silence.as_ref()) {
+                        ended.push(held.id.clone());
+                    }
+                    // The group lets go of its chat messages (the resolved
+                    // notices decided above carry them, to edit them) and
+                    // forgets its answers (the notices name them).
+                    for index in 0..integrations {
                         self.chat
                             .drop_message_later(&f.group_key, &f.receiver, index);
                     }
-                }
-                // A group that resolved forgets its acknowledgement (its
-                // notices were decided above, naming it); a snooze that
-                // ran out was notified (every integration owed it sends).
-                if let Some(a) = &answer {
-                    if f.firing().is_empty() {
+                    if answer.is_some() {
                         self.acks.forget_later(&f.group_key, &f.receiver);
-                    } else if a.snooze_ended(now) {
-                        self.acks.end_snooze_later(&f.group_key, &f.receiver);
                     }
+                }
+            }
+            for id in ended {
+                // In memory at once; the file follows in order.
+                if let Ok(w) = self.silences.expire(&id, now) {
+                    drop(w);
                 }
             }
         }
@@ -415,7 +395,73 @@ impl Alerter {
         }
         out
     }
+}
 
+/// The parts of the alerter that decide a flush's sends.
+struct Fanout<'a> {
+    receivers: &'a BTreeMap<String, ReceiverPlan>,
+    log: &'a mut Log,
+    chat: &'a crate::chatops::state::ChatState,
+}
+
+impl Fanout<'_> {
+    /// What a flush (its alerts after muting) owes each integration of its
+    /// receiver: upstream's fan-out, each integration deduplicated and sent
+    /// on its own.
+    fn decide(
+        self,
+        f: &crate::dispatch::Flush,
+        route: Option<&Route>,
+        answer: Option<&crate::ack::Answer>,
+        now: i64,
+        out: &mut Vec<Delivery>,
+    ) {
+        let route_labels = route.map(|r| r.labels.clone()).unwrap_or_default();
+        let interval = route.map_or(300_000, |r| r.group_interval.as_millis() as i64);
+        let deadline = now.saturating_add(interval);
+        let Some(p) = self.receivers.get(&f.receiver) else {
+            return;
+        };
+        for (index, (integration, send_resolved)) in p.integrations.iter().enumerate() {
+            let key = format!("{}/{index}", f.receiver);
+            let dedup = DedupStage {
+                log: &self.log,
+                key: &key,
+                send_resolved: *send_resolved,
+                answer,
+            };
+            match dedup.exec(f, now) {
+                Dedup::Skip => {}
+                Dedup::Send {
+                    reason,
+                    alerts,
+                    entry,
+                } => out.push(Delivery {
+                    receiver: f.receiver.clone(),
+                    index,
+                    integration: integration.clone(),
+                    group_key: f.group_key.clone(),
+                    group_labels: f.group_labels.clone(),
+                    route_labels: route_labels.clone(),
+                    alerts,
+                    reason,
+                    entry,
+                    deadline,
+                    answer: answer.cloned(),
+                    message: self.chat.message(&f.group_key, &f.receiver, index).cloned(),
+                    token: None,
+                    graph_url: None,
+                }),
+                // In memory at once; the file follows in order.
+                Dedup::LogOnly(entry) => {
+                    drop(self.log.record(&f.group_key, &key, entry));
+                }
+            }
+        }
+    }
+}
+
+impl Alerter {
     /// The firing alert that inhibits an alert with `labels` at `now`, if
     /// any (upstream `Inhibitor.Mutes`): a rule's target matchers match,
     /// and a firing source alert agrees on the `equal` labels. When the

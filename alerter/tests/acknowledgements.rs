@@ -267,3 +267,81 @@ fn flapping_within_the_group_interval_keeps_the_ack() {
     assert_eq!(sent, vec![at(30, "first notification: Down firing")]);
     assert!(a.acks.get(GROUP, "team").is_some_and(|x| x.ack.is_some()));
 }
+
+#[test]
+fn a_silence_until_resolved_ends_when_the_group_resolves() {
+    // Silenced "until resolved" at 10m; Down resolves at 90m, and the
+    // flush at 90m30s sees the group resolved: the silence ends then.
+    let mut id = String::new();
+    let (sent, a) = run(2 * H, firing_until("Down", 90 * M), |now, a| {
+        if now == 10 * M {
+            let sil = alerter::silence::Silence {
+                id: String::new(),
+                matchers: vec![alerter::matcher::Matcher::new(
+                    model::MatchOp::Equal,
+                    "service",
+                    "api",
+                )
+                .unwrap()],
+                starts_at: now,
+                ends_at: now + 30 * 24 * H,
+                updated_at: now,
+                created_by: "ana".into(),
+                comment: "until resolved".into(),
+            };
+            let (sid, w) = a.silences.set(sil, now).unwrap();
+            drop(w);
+            drop(a.acks.hold_silence(GROUP, "team", &sid, ana(), now));
+            id = sid;
+        }
+    });
+    // Muted from 10m: no repeat at 1h, no resolved notice.
+    assert_eq!(sent, vec![at(30, "first notification: Down firing")]);
+    let s = a.silences.get(&id).unwrap();
+    assert_eq!(s.ends_at, 90 * M + 30 * S, "ended when the group resolved");
+    assert_eq!(s.state(2 * H), alerter::silence::State::Expired);
+    assert!(a.acks.get(GROUP, "team").is_none(), "the hold is forgotten");
+}
+
+#[test]
+fn a_silence_until_resolved_outlives_a_flap() {
+    // Down resolves at 21m and fires again at 23m: no flush sees the group
+    // resolved, so the silence holds.
+    let mut id = String::new();
+    let (sent, a) = run(
+        2 * H,
+        |now| match now {
+            t if t < 21 * M => vec![alert("Down", 0, now + 4 * M)],
+            t if t == 21 * M => vec![alert("Down", 0, 21 * M)],
+            t if t < 23 * M => vec![],
+            _ => vec![alert("Down", 23 * M, now + 4 * M)],
+        },
+        |now, a| {
+            if now == 10 * M {
+                let sil = alerter::silence::Silence {
+                    id: String::new(),
+                    matchers: vec![alerter::matcher::Matcher::new(
+                        model::MatchOp::Equal,
+                        "service",
+                        "api",
+                    )
+                    .unwrap()],
+                    starts_at: now,
+                    ends_at: now + 30 * 24 * H,
+                    updated_at: now,
+                    created_by: "ana".into(),
+                    comment: "until resolved".into(),
+                };
+                let (sid, w) = a.silences.set(sil, now).unwrap();
+                drop(w);
+                drop(a.acks.hold_silence(GROUP, "team", &sid, ana(), now));
+                id = sid;
+            }
+        },
+    );
+    assert_eq!(sent, vec![at(30, "first notification: Down firing")]);
+    assert_eq!(
+        a.silences.get(&id).unwrap().state(2 * H),
+        alerter::silence::State::Active
+    );
+}

@@ -27,6 +27,10 @@ use crate::service::Service;
 use crate::silence::Silence;
 use crate::Error;
 
+/// How long a silence "until resolved" lasts at most, should the group
+/// never resolve.
+pub const UNTIL_RESOLVED_MAX: Duration = Duration::from_secs(30 * 86_400);
+
 /// The largest callback body taken, as Slack's own payloads stay well
 /// under it.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -337,7 +341,11 @@ impl Service {
                     .map(|_| None)
             }
             ("silence", Some(Ok(d))) if rc.silence_for.contains(&d) => self
-                .silence_from_chat(&token, by, d, "Slack")
+                .silence_from_chat(&token, by, Some(d), "Slack")
+                .await
+                .map(Some),
+            ("silence", _) if press.value.as_deref() == Some(slack::UNTIL_RESOLVED) => self
+                .silence_from_chat(&token, by, None, "Slack")
                 .await
                 .map(Some),
             ("graph", _) => {
@@ -384,13 +392,14 @@ impl Service {
         Reply::ok()
     }
 
-    /// Makes a silence of a token's group for `d`, by a chat user; on disk
+    /// Makes a silence of a token's group for `d`, or until the group
+    /// resolves (at most [`UNTIL_RESOLVED_MAX`]), by a chat user; on disk
     /// before it answers. Returns its id.
     pub(crate) async fn silence_from_chat(
         &self,
         token: &Token,
         by: Actor,
-        d: Duration,
+        d: Option<Duration>,
         chat: &str,
     ) -> Result<String, Error> {
         if token.group_labels.is_empty() {
@@ -405,7 +414,11 @@ impl Service {
         for (k, v) in &token.group_labels {
             matchers.push(Matcher::new(model::MatchOp::Equal, k, v)?);
         }
-        let until = now.saturating_add(d.as_millis() as i64);
+        let until = now.saturating_add(d.unwrap_or(UNTIL_RESOLVED_MAX).as_millis() as i64);
+        let how_long = match d {
+            Some(d) => format!("for {}", model::time::format_duration(d)),
+            None => "until the group resolves".to_string(),
+        };
         let sil = Silence {
             id: String::new(),
             matchers,
@@ -413,11 +426,7 @@ impl Service {
             ends_at: until,
             updated_at: now,
             created_by: by.user.clone(),
-            comment: format!(
-                "Silenced from {chat} by {} for {}",
-                by.user,
-                model::time::format_duration(d)
-            ),
+            comment: format!("Silenced from {chat} by {} {how_long}", by.user),
         };
         let via = by.via.clone();
         let id = match self.set_silence(sil).await {
@@ -428,6 +437,16 @@ impl Service {
             }
         };
         self.count_action(&via, "silence", "done");
+        if d.is_none() {
+            let held = self.state.lock().acks.hold_silence(
+                &token.group_key,
+                &token.receiver,
+                &id,
+                by.clone(),
+                now,
+            );
+            held.written.wait().await?;
+        }
         let kept = self.state.lock().chat.set_silenced(
             &token.group_key,
             &token.receiver,

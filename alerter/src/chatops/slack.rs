@@ -97,11 +97,11 @@ pub fn state_text(v: &View<'_>) -> Option<String> {
         }
     }
     if let Some(s) = v.silenced {
-        parts.push(format!(
-            ":mute: Silenced by {} until {}",
-            who(&s.by),
-            when(s.until)
-        ));
+        let until = match v.answer.and_then(|a| a.silence.as_ref()) {
+            Some(h) if h.id == s.id => "the group resolves".to_string(),
+            _ => when(s.until),
+        };
+        parts.push(format!(":mute: Silenced by {} until {until}", who(&s.by)));
     }
     (!parts.is_empty()).then(|| parts.join("\n"))
 }
@@ -110,15 +110,21 @@ fn plain(text: &str) -> Json {
     json!({"type": "plain_text", "text": text, "emoji": true})
 }
 
-fn menu(action: &str, placeholder: &str, choices: &[Duration]) -> Json {
-    let options: Vec<Json> = choices
+/// The value of the silence menu's last choice.
+pub const UNTIL_RESOLVED: &str = "resolved";
+
+fn menu(action: &str, placeholder: &str, choices: &[Duration], until_resolved: bool) -> Json {
+    let mut options: Vec<Json> = choices
         .iter()
-        .take(100)
+        .take(99)
         .map(|d| {
             let s = model::time::format_duration(*d);
             json!({"text": plain(&s), "value": s})
         })
         .collect();
+    if until_resolved {
+        options.push(json!({"text": plain("until resolved"), "value": UNTIL_RESOLVED}));
+    }
     json!({
         "type": "static_select",
         "action_id": action,
@@ -142,10 +148,15 @@ pub fn actions_block(v: &View<'_>) -> Option<Json> {
         elements.push(json!({"type": "button", "action_id": "ack", "text": plain("Acknowledge"), "value": "ack", "style": "primary"}));
     }
     if allowed("silence") && !v.receiver.silence_for.is_empty() {
-        elements.push(menu("silence", "Silence for…", &v.receiver.silence_for));
+        elements.push(menu(
+            "silence",
+            "Silence for…",
+            &v.receiver.silence_for,
+            true,
+        ));
     }
     if !acked && allowed("snooze") && !v.receiver.snooze_for.is_empty() {
-        elements.push(menu("snooze", "Snooze for…", &v.receiver.snooze_for));
+        elements.push(menu("snooze", "Snooze for…", &v.receiver.snooze_for, false));
     }
     if allowed("graph") {
         elements.push(json!({"type": "button", "action_id": "graph", "text": plain("Show graph"), "value": "graph"}));
