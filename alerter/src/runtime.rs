@@ -425,7 +425,7 @@ impl Fanout<'_> {
         for (index, (integration, send_resolved)) in p.integrations.iter().enumerate() {
             let key = format!("{}/{index}", f.receiver);
             let dedup = DedupStage {
-                log: &self.log,
+                log: self.log,
                 key: &key,
                 send_resolved: *send_resolved,
                 answer,

@@ -559,6 +559,7 @@ mod tests {
                 at: 1_700_000_000_000,
             }),
             snooze: None,
+            silence: None,
         };
         v.answer = Some(&answer);
         let acked = restate(&m, &v);
