@@ -143,6 +143,9 @@ impl Op {
 
 type Job = (Op, Option<oneshot::Sender<Result<(), Error>>>);
 
+/// The most writes committed together.
+const MAX_BATCH: usize = 1024;
+
 /// What `alerter.db` holds, each part writing through the same thread.
 pub struct Stores {
     pub log: Log,
@@ -244,20 +247,56 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("alerter-sqlite".into())
             .spawn(move || {
-                for (op, done) in rx {
-                    let r = op.run(&conn).map(drop).map_err(|source| Error::Sqlite {
-                        path: p.clone(),
-                        table: op.table(),
-                        op: "write",
-                        source,
-                    });
-                    match done {
-                        Some(done) => {
-                            let _ = done.send(r);
+                // Group commit: what was handed over while the last batch
+                // was written goes in one transaction, so many writes share
+                // one sync to disk; each still hears its own result, and
+                // none hears success before the commit is on disk.
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
                         }
-                        None => {
-                            if let Err(e) = r {
-                                tracing::error!(error = %e, "alerter write failed");
+                    }
+                    let in_tx = batch.len() > 1 && conn.execute_batch("BEGIN").is_ok();
+                    let mut results: Vec<Result<(), Error>> = batch
+                        .iter()
+                        .map(|(op, _)| {
+                            op.run(&conn).map(drop).map_err(|source| Error::Sqlite {
+                                path: p.clone(),
+                                table: op.table(),
+                                op: "write",
+                                source,
+                            })
+                        })
+                        .collect();
+                    if in_tx {
+                        if let Err(source) = conn.execute_batch("COMMIT") {
+                            let _ = conn.execute_batch("ROLLBACK");
+                            let msg = source.to_string();
+                            for (r, (op, _)) in results.iter_mut().zip(&batch) {
+                                *r = Err(Error::Sqlite {
+                                    path: p.clone(),
+                                    table: op.table(),
+                                    op: "commit",
+                                    source: rusqlite::Error::SqliteFailure(
+                                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                                        Some(msg.clone()),
+                                    ),
+                                });
+                            }
+                        }
+                    }
+                    for ((_, done), r) in batch.into_iter().zip(results) {
+                        match done {
+                            Some(done) => {
+                                let _ = done.send(r);
+                            }
+                            None => {
+                                if let Err(e) = r {
+                                    tracing::error!(error = %e, "alerter write failed");
+                                }
                             }
                         }
                     }

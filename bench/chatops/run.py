@@ -57,6 +57,10 @@ class Slack(http.server.ThreadingHTTPServer):
         self.updates = 0
         self.n = 0
 
+    def handle_error(self, request, client_address):
+        # watchfire closes idle keep-alive connections; not an error here.
+        pass
+
 
 class SlackHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
