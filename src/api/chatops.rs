@@ -61,6 +61,25 @@ pub async fn slack_interactions(
     )
 }
 
+/// `POST /api/v1/chatops/telegram/webhook`: the URL given to Telegram's
+/// `setWebhook`, with its `secret_token`.
+pub async fn telegram_webhook(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(svc) = state.alerter.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(bytes) = read(&svc, Chat::Telegram, body).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let secret = headers
+        .get("x-telegram-bot-api-secret-token")
+        .and_then(|v| v.to_str().ok());
+    answer(svc.telegram_webhook(secret, &bytes).await)
+}
+
 /// `GET /api/v1/chatops/graph/{token}.png`: the graph a notification
 /// shows, under a token that allows only that; 404 for an unknown token,
 /// 410 once it expired.

@@ -72,6 +72,10 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/v1/chatops/slack/interactions",
             post(chatops::slack_interactions),
         )
+        .route(
+            "/api/v1/chatops/telegram/webhook",
+            post(chatops::telegram_webhook),
+        )
         .route("/api/v1/chatops/graph/{file}", get(chatops::graph))
         .route("/api/v2/receivers", get(alertmanager::receivers))
         .route("/api/v2/status", get(alertmanager::status))

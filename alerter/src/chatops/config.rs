@@ -272,7 +272,6 @@ fn not_yet(text: &str, file: &str, c: &Chatops) -> Result<(), ConfigError> {
     for (present, key) in [
         (c.mattermost.is_some(), "mattermost"),
         (c.discord.is_some(), "discord"),
-        (c.telegram.is_some(), "telegram"),
     ] {
         if present {
             return Err(refuse(key, "this chat"));

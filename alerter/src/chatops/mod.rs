@@ -14,6 +14,8 @@
 //!   action, the message edited.
 //! - [`slack`]: the interactive Slack message, its restatements, the
 //!   interaction payload and the Web API calls.
+//! - [`telegram`]: the Telegram message with its keyboard, its
+//!   restatements, the callback query and the Bot API calls.
 //! - [`state`]: action tokens and the chat messages sent per group, in
 //!   `alerter.db`.
 
@@ -22,4 +24,23 @@ pub mod graph;
 pub mod serve;
 pub mod slack;
 pub mod state;
+pub mod telegram;
 pub mod verify;
+
+use crate::ack::Answer;
+use crate::chatops::config::Receiver;
+use crate::chatops::state::Silenced;
+
+/// What a message says about its group beyond the templates: its state
+/// and what it offers.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub token: &'a str,
+    pub receiver: &'a Receiver,
+    pub answer: Option<&'a Answer>,
+    pub silenced: Option<&'a Silenced>,
+    /// When the group resolved, if it has.
+    pub resolved_at: Option<i64>,
+    /// The first `runbook_url` annotation of the group's alerts.
+    pub runbook: Option<&'a str>,
+}

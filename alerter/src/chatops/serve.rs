@@ -16,16 +16,45 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::ack::Actor;
-use crate::chatops::config::{Chatops, Receiver, Slack};
+use crate::chatops::config::{Chatops, Receiver};
 use crate::chatops::graph;
-use crate::chatops::slack::{self, Interaction, View};
+use crate::chatops::slack::{self, Interaction};
 use crate::chatops::state::{Silenced, Token, TokenRefusal};
+use crate::chatops::telegram;
 use crate::chatops::verify::{self, Chat};
+use crate::chatops::View;
 use crate::matcher::Matcher;
 use crate::runtime::{Delivery, Integration};
 use crate::service::Service;
 use crate::silence::Silence;
 use crate::Error;
+
+/// What a press asks, whichever chat it came from.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    token: &'a str,
+    user_id: &'a str,
+    user_name: &'a str,
+    /// The workspace, team or chat it came from, for `allow.teams`.
+    team_id: Option<&'a str>,
+    action: &'a str,
+    value: Option<&'a str>,
+}
+
+/// What came of a press.
+enum Outcome {
+    /// Refused (and counted): what to tell the presser.
+    Refused(String),
+    /// Allowed, but it failed: what to tell the presser.
+    Failed(String),
+    /// The graph to show the presser, if the group has an expression.
+    Graph(Option<String>),
+    /// Done: the message is to be edited.
+    Done(Box<Token>, Box<Receiver>),
+}
+
+/// What a presser hears when the group has nothing to draw.
+const NO_GRAPH: &str = "This group's alerts carry no expression to draw.";
 
 /// How long a silence "until resolved" lasts at most, should the group
 /// never resolve.
@@ -62,6 +91,7 @@ fn interactive(c: &Chatops, d: &Delivery) -> bool {
     c.receiver(&d.receiver).is_some()
         && match d.integration {
             Integration::Slack(_) => c.slack.is_some(),
+            Integration::Telegram(_) => c.telegram.is_some(),
             _ => false,
         }
 }
@@ -252,142 +282,235 @@ impl Service {
         if press.action == "runbook" {
             return Reply::ok();
         }
-        let clients_sender = self.sender.lock().clone();
+        let sender = self.sender.lock().clone();
         let tell = |text: String| {
             let url = press.response_url.clone();
-            let sender = clients_sender.clone();
+            let sender = sender.clone();
             async move {
                 if let Some(url) = url {
                     slack::tell(&sender.clients, &url, &text).await;
                 }
             }
         };
-        let token = match self.with(|a| a.chat.token(&press.token, now).cloned()) {
+        let asked = Asked {
+            token: &press.token,
+            user_id: &press.user_id,
+            user_name: &press.user_name,
+            team_id: press.team_id.as_deref(),
+            action: &press.action,
+            value: press.value.as_deref(),
+        };
+        match self.act(Chat::Slack, &c, asked).await {
+            Outcome::Refused(text) | Outcome::Failed(text) => tell(text).await,
+            Outcome::Graph(Some(url)) => {
+                if let Some(to) = &press.response_url {
+                    slack::show_image(&sender.clients, to, &url).await;
+                }
+            }
+            Outcome::Graph(None) => tell(NO_GRAPH.into()).await,
+            Outcome::Done(token, rc) => {
+                // Slack wants its answer within 3 s: the edit follows.
+                let me = self.clone();
+                tokio::spawn(async move { me.edit_message(&token, &rc).await });
+            }
+        }
+        Reply::ok()
+    }
+
+    /// Carries out a press from a chat whose request verified: the token,
+    /// the receiver's allowlist, the action and its choice, then the
+    /// action itself. Refusals are counted and say, politely, why.
+    async fn act(&self, chat: Chat, c: &Chatops, asked: Asked<'_>) -> Outcome {
+        let now = self.now();
+        let name = chat.name();
+        let token = match self.with(|a| a.chat.token(asked.token, now).cloned()) {
             Ok(t) => t,
             Err(r) => {
-                let reply = self.refuse(
-                    Chat::Slack,
+                self.refuse(
+                    chat,
                     r.reason(),
                     &"a button whose token is unknown or expired",
                     200,
                 );
-                tell("This message's buttons have expired. Open the alert in Watchfire to answer it.".into()).await;
-                return reply;
+                return Outcome::Refused(
+                    "This message's buttons have expired. Open the alert in Watchfire to answer it.".into(),
+                );
             }
         };
         let Some(rc) = c.receiver(&token.receiver).cloned() else {
-            let reply = self.refuse(
-                Chat::Slack,
+            self.refuse(
+                chat,
                 "not_interactive",
                 &"the receiver no longer has ChatOps settings",
                 200,
             );
-            tell(format!(
+            return Outcome::Refused(format!(
                 "Receiver {} no longer takes answers from chat.",
                 token.receiver
-            ))
-            .await;
-            return reply;
+            ));
         };
-        if !rc
-            .allow
-            .permits("slack", &press.user_id, press.team_id.as_deref())
-        {
-            let reply = self.refuse(
-                Chat::Slack,
+        if !rc.allow.permits(name, asked.user_id, asked.team_id) {
+            self.refuse(
+                chat,
                 "not_allowed",
                 &format_args!(
                     "user {} is not on receiver {}'s allowlist",
-                    press.user_id, rc.name
+                    asked.user_id, rc.name
                 ),
                 200,
             );
-            tell(format!(
+            return Outcome::Refused(format!(
                 "Sorry, only the people on receiver {}'s list may answer its alerts, and you are not on it. Nothing was changed.",
                 rc.name
-            ))
-            .await;
-            return reply;
+            ));
         }
-        if !token.actions.contains(&press.action) || !rc.actions.contains(&press.action) {
-            let reply = self.refuse(
-                Chat::Slack,
+        let offered = |a: &str| token.actions.iter().any(|x| x == a) && rc.actions.contains(a);
+        if !offered(asked.action) {
+            self.refuse(
+                chat,
                 "not_offered",
-                &format_args!("action {:?}", press.action),
+                &format_args!("action {:?}", asked.action),
                 200,
             );
-            tell(format!("This message does not offer {:?}.", press.action)).await;
-            return reply;
+            return Outcome::Refused(format!("This message does not offer {:?}.", asked.action));
         }
         let by = Actor {
-            user: press.user_name.clone(),
-            via: "slack".into(),
-            id: press.user_id.clone(),
+            user: asked.user_name.to_string(),
+            via: name.to_string(),
+            id: asked.user_id.to_string(),
         };
-        let choice = press.value.as_deref().map(model::time::parse_duration);
-        let done = match (press.action.as_str(), choice) {
+        let title = match chat {
+            Chat::Slack => "Slack",
+            Chat::Telegram => "Telegram",
+            Chat::Discord => "Discord",
+            Chat::Mattermost => "Mattermost",
+        };
+        let choice = asked.value.map(model::time::parse_duration);
+        let done = match (asked.action, choice) {
             ("ack", _) => self
                 .ack(&token.group_key, &token.receiver, by)
                 .await
-                .map(|_| None),
+                .map(drop),
             ("unack", _) => self
-                .unack(&token.group_key, &token.receiver, "slack")
+                .unack(&token.group_key, &token.receiver, name)
                 .await
-                .map(|_| None),
+                .map(drop),
             ("snooze", Some(Ok(d))) if rc.snooze_for.contains(&d) => {
                 let until = now.saturating_add(d.as_millis() as i64);
                 self.snooze(&token.group_key, &token.receiver, by, until)
                     .await
-                    .map(|_| None)
+                    .map(drop)
             }
             ("silence", Some(Ok(d))) if rc.silence_for.contains(&d) => self
-                .silence_from_chat(&token, by, Some(d), "Slack")
+                .silence_from_chat(&token, by, Some(d), title)
                 .await
-                .map(Some),
-            ("silence", _) if press.value.as_deref() == Some(slack::UNTIL_RESOLVED) => self
-                .silence_from_chat(&token, by, None, "Slack")
+                .map(drop),
+            ("silence", _) if asked.value == Some(slack::UNTIL_RESOLVED) => self
+                .silence_from_chat(&token, by, None, title)
                 .await
-                .map(Some),
+                .map(drop),
             ("graph", _) => {
-                let url = if token.expr.is_empty() {
-                    None
-                } else {
-                    let t = Token {
-                        actions: vec!["graph".into()],
-                        created: now,
-                        ..token.clone()
-                    };
-                    self.new_token(t).await.ok().map(|id| self.graph_url(&id))
-                };
-                if let (Some(url), Some(to)) = (url, &press.response_url) {
-                    slack::show_image(&clients_sender.clients, to, &url).await;
-                } else {
-                    tell("This group's alerts carry no expression to draw.".into()).await;
+                self.count_action(name, "graph", "done");
+                if token.expr.is_empty() {
+                    return Outcome::Graph(None);
                 }
-                self.count_action("slack", "graph", "done");
-                return Reply::ok();
+                let t = Token {
+                    actions: vec!["graph".into()],
+                    created: now,
+                    ..token.clone()
+                };
+                return Outcome::Graph(self.new_token(t).await.ok().map(|id| self.graph_url(&id)));
             }
             (action, _) => {
-                let reply = self.refuse(
-                    Chat::Slack,
+                self.refuse(
+                    chat,
                     "not_offered",
-                    &format_args!("action {action:?} with {:?}", press.value),
+                    &format_args!("action {action:?} with {:?}", asked.value),
                     200,
                 );
-                tell("That choice is not offered.".into()).await;
-                return reply;
+                return Outcome::Refused("That choice is not offered.".into());
             }
         };
         match done {
-            Ok(silence) => {
-                if let Some(id) = silence {
-                    tracing::info!(silence = %id, user = %press.user_name, "silenced from Slack");
+            Ok(()) => Outcome::Done(Box::new(token), Box::new(rc)),
+            Err(e) => Outcome::Failed(format!("That did not work: {e}")),
+        }
+    }
+
+    /// Telegram's webhook (`/api/v1/chatops/telegram/webhook`, set with
+    /// `setWebhook` and the `secret_token`): a callback query from a press
+    /// of one of our buttons. Telegram sends an update again until it gets
+    /// 200, so everything it sent is answered 200 but a request whose
+    /// secret token is wrong (401) or whose body is not an update (400).
+    pub async fn telegram_webhook(self: &Arc<Self>, secret: Option<&str>, body: &[u8]) -> Reply {
+        let Some(c) = self.chatops() else {
+            return Reply::status(404);
+        };
+        let Some(app) = c.telegram.clone() else {
+            return Reply::status(404);
+        };
+        if let Err(r) = verify::telegram(app.secret_token.0.as_bytes(), secret) {
+            return self.refuse(
+                Chat::Telegram,
+                r.reason(),
+                &r,
+                r.status(Chat::Telegram).as_u16(),
+            );
+        }
+        let (update_id, press) = match telegram::parse_update(body) {
+            Err(e) => return self.refuse(Chat::Telegram, "malformed", &e, 400),
+            Ok(x) => x,
+        };
+        let now = self.now();
+        if !self.first_seen(&format!("telegram:{update_id}"), now) {
+            // Telegram's own retry, or someone sending it again: once.
+            return self.refuse(
+                Chat::Telegram,
+                "replay",
+                &format_args!("update {update_id} was seen before"),
+                200,
+            );
+        }
+        let Some(press) = press else {
+            return Reply::ok();
+        };
+        let sender = self.sender.lock().clone();
+        let asked = Asked {
+            token: &press.token,
+            user_id: &press.user_id,
+            user_name: &press.user_name,
+            team_id: press.chat_id.as_deref(),
+            action: &press.action,
+            value: press.value.as_deref(),
+        };
+        let bot = &app.bot_token.0;
+        let answer = |text: String, alert: bool| {
+            let sender = sender.clone();
+            let (api, bot, id) = (app.api_url.clone(), bot.clone(), press.query_id.clone());
+            async move { telegram::answer(&sender.clients, &api, &bot, &id, &text, alert).await }
+        };
+        match self.act(Chat::Telegram, &c, asked).await {
+            Outcome::Refused(text) | Outcome::Failed(text) => answer(text, true).await,
+            Outcome::Graph(url) => {
+                answer(String::new(), false).await;
+                match (url, &press.chat_id) {
+                    (Some(url), Some(chat_id)) => {
+                        let photo = serde_json::json!({"chat_id": chat_id, "photo": url});
+                        if let Err(e) =
+                            telegram::call(&sender.clients, &app.api_url, bot, "sendPhoto", &photo)
+                                .await
+                        {
+                            tracing::warn!(error = %e.message, "the graph did not go to Telegram");
+                        }
+                    }
+                    _ => answer(NO_GRAPH.into(), true).await,
                 }
-                // Slack wants its answer within 3 s: the edit follows.
-                let me = self.clone();
-                tokio::spawn(async move { me.edit_slack(&token, &app, &rc).await });
             }
-            Err(e) => tell(format!("That did not work: {e}")).await,
+            Outcome::Done(token, rc) => {
+                answer("Done".into(), false).await;
+                let me = self.clone();
+                tokio::spawn(async move { me.edit_message(&token, &rc).await });
+            }
         }
         Reply::ok()
     }
@@ -463,9 +586,9 @@ impl Service {
         Ok(id)
     }
 
-    /// Edits a group's Slack message to show its state now (who
+    /// Edits a group's chat message to show its state now (who
     /// acknowledged, snoozed or silenced it, and what is left to do).
-    pub(crate) async fn edit_slack(&self, token: &Token, app: &Slack, rc: &Receiver) {
+    pub(crate) async fn edit_message(&self, token: &Token, rc: &Receiver) {
         let now = self.now();
         let (msg, answer) = self.with(|a| {
             (
@@ -487,22 +610,51 @@ impl Service {
             resolved_at: None,
             runbook: None,
         };
-        let mut body = slack::restate(&msg.body, &view);
-        body["channel"] = msg.channel.clone().into();
-        body["ts"] = msg.id.clone().into();
+        let Some(c) = self.chatops() else {
+            return;
+        };
         let sender = self.sender.lock().clone();
-        match slack::call(
-            &sender.clients,
-            &app.api_url,
-            "chat.update",
-            &app.bot_token.0,
-            &body,
-        )
-        .await
-        {
+        // What to call, and what to keep as the message's body.
+        let (result, kept) = match (msg.chat.as_str(), &c.slack, &c.telegram) {
+            ("slack", Some(app), _) => {
+                let mut body = slack::restate(&msg.body, &view);
+                body["channel"] = msg.channel.clone().into();
+                body["ts"] = msg.id.clone().into();
+                let r = slack::call(
+                    &sender.clients,
+                    &app.api_url,
+                    "chat.update",
+                    &app.bot_token.0,
+                    &body,
+                )
+                .await;
+                (r, body)
+            }
+            ("telegram", _, Some(app)) => {
+                let base = msg.body.as_object().cloned().unwrap_or_default();
+                let mut edit = telegram::message(&base, &view);
+                edit.insert("chat_id".into(), msg.channel.clone().into());
+                edit.insert(
+                    "message_id".into(),
+                    msg.id.parse::<i64>().unwrap_or(0).into(),
+                );
+                let r = telegram::call(
+                    &sender.clients,
+                    &app.api_url,
+                    &app.bot_token.0,
+                    "editMessageText",
+                    &Json::Object(edit),
+                )
+                .await;
+                (r, msg.body.clone())
+            }
+            _ => return,
+        };
+        match result {
             Ok(_) => {
+                let chat = msg.chat.clone();
                 let m = crate::chatops::state::Message {
-                    body,
+                    body: kept,
                     at: now,
                     ..msg
                 };
@@ -513,10 +665,12 @@ impl Service {
                     m,
                 );
                 if let Err(e) = w.wait().await {
-                    tracing::error!(error = %e, "keeping the edited Slack message failed");
+                    tracing::error!(error = %e, %chat, "keeping the edited message failed");
                 }
             }
-            Err(e) => tracing::warn!(error = %e.message, "editing the Slack message failed"),
+            Err(e) => {
+                tracing::warn!(error = %e.message, chat = %msg.chat, "editing the message failed")
+            }
         }
     }
 

@@ -23,9 +23,8 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::ack::{Actor, Answer};
-use crate::chatops::config::Receiver;
-use crate::chatops::state::Silenced;
+use crate::ack::Actor;
+pub use crate::chatops::View;
 use crate::notify::SendError;
 use crate::send::http::Clients;
 
@@ -37,20 +36,6 @@ pub const ACTIONS_PREFIX: &str = "wf:";
 const SECTION_MAX: usize = 3000;
 /// How long a Web API call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What a message says about its group beyond the templates: its state
-/// and what it offers.
-#[derive(Clone, Copy)]
-pub struct View<'a> {
-    pub token: &'a str,
-    pub receiver: &'a Receiver,
-    pub answer: Option<&'a Answer>,
-    pub silenced: Option<&'a Silenced>,
-    /// When the group resolved, if it has.
-    pub resolved_at: Option<i64>,
-    /// The first `runbook_url` annotation of the group's alerts.
-    pub runbook: Option<&'a str>,
-}
 
 /// Who, as Slack shows them: a mention for a Slack user, else the name
 /// and where the answer came from.
@@ -468,7 +453,8 @@ pub async fn show_image(clients: &Clients, response_url: &str, image_url: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ack::Ack;
+    use crate::ack::{Ack, Answer};
+    use crate::chatops::config::Receiver;
 
     fn receiver() -> Receiver {
         Receiver {

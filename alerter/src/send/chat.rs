@@ -13,7 +13,7 @@ use crate::receiver::{
 };
 use crate::runtime::Delivery;
 
-fn firing(d: &Delivery, now: i64) -> bool {
+pub(crate) fn firing(d: &Delivery, now: i64) -> bool {
     d.alerts.iter().any(|a| !a.is_resolved(now))
 }
 
@@ -232,7 +232,7 @@ pub async fn slack(
 }
 
 /// The first `runbook_url` annotation of a delivery's alerts.
-fn runbook(d: &Delivery) -> Option<&str> {
+pub(crate) fn runbook(d: &Delivery) -> Option<&str> {
     d.alerts
         .iter()
         .find_map(|a| a.annotations.get("runbook_url"))
@@ -524,7 +524,7 @@ pub async fn telegram(
     c: &TelegramConfig,
     d: &Delivery,
     now: i64,
-) -> Result<(), SendError> {
+) -> Result<Option<Message>, SendError> {
     let mut r = s.render(d, now);
     let parse_mode = c.parse_mode.clone().unwrap_or_else(|| "HTML".into());
     let message = c
@@ -574,6 +574,23 @@ pub async fn telegram(
         body.insert("parse_mode".into(), parse_mode.into());
     }
     body.insert("text".into(), text.into());
+    // A receiver with ChatOps settings, when the ChatOps file has a
+    // Telegram bot: a keyboard, through that bot.
+    if let (Some(token), Some((app, rc))) = (&d.token, s.telegram_app(&d.receiver)) {
+        return crate::chatops::telegram::send(
+            s,
+            app,
+            rc,
+            d,
+            body,
+            token,
+            firing(d, now),
+            runbook(d),
+            now,
+        )
+        .await
+        .map(Some);
+    }
     let api = c
         .api_url
         .clone()
@@ -592,7 +609,7 @@ pub async fn telegram(
         .map_err(retry)?;
     let v: Json = serde_json::from_slice(&resp.body).unwrap_or(Json::Null);
     if v["ok"] == Json::Bool(true) {
-        return Ok(());
+        return Ok(None);
     }
     let description = v["description"]
         .as_str()

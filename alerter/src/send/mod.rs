@@ -251,6 +251,19 @@ impl Sender {
         self
     }
 
+    /// The ChatOps file's Telegram bot and a receiver's settings, when both
+    /// exist: that receiver's Telegram messages are interactive.
+    pub(crate) fn telegram_app(
+        &self,
+        receiver: &str,
+    ) -> Option<(
+        &crate::chatops::config::Telegram,
+        &crate::chatops::config::Receiver,
+    )> {
+        let c = self.chatops.as_deref()?;
+        Some((c.telegram.as_ref()?, c.receiver(receiver)?))
+    }
+
     /// The graph of a delivery's alerts for an email, when its receiver
     /// asks for images; a failure is logged and the mail goes without.
     pub(crate) async fn graph_for_email(&self, d: &Delivery, now: i64) -> Option<Vec<u8>> {
@@ -312,12 +325,12 @@ impl Sender {
     pub async fn send(&self, d: &Delivery, now: i64) -> Result<Option<Message>, SendError> {
         let done = match &d.integration {
             Integration::Slack(c) => return chat::slack(self, c, d, now).await,
+            Integration::Telegram(c) => return chat::telegram(self, c, d, now).await,
             Integration::Webhook(c) => self.webhook(c, d, now).await,
             Integration::Email(c) => email::send(self, c, d, now).await,
             Integration::Msteams(c) => chat::msteams(self, c, d, now).await,
             Integration::Discord(c) => chat::discord(self, c, d, now).await,
             Integration::Mattermost(c) => chat::mattermost(self, c, d, now).await,
-            Integration::Telegram(c) => chat::telegram(self, c, d, now).await,
             Integration::Pagerduty(c) => incident::pagerduty(self, c, d, now).await,
             Integration::Opsgenie(c) => incident::opsgenie(self, c, d, now).await,
             Integration::Unsupported(kind) => Err(SendError {
