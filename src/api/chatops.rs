@@ -61,6 +61,26 @@ pub async fn slack_interactions(
     )
 }
 
+/// `POST /api/v1/chatops/discord/interactions`: the Discord
+/// application's interactions endpoint URL.
+pub async fn discord_interactions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(svc) = state.alerter.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(bytes) = read(&svc, Chat::Discord, body).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    answer(
+        svc.discord_interaction(h("x-signature-timestamp"), h("x-signature-ed25519"), &bytes)
+            .await,
+    )
+}
+
 /// `POST /api/v1/chatops/telegram/webhook`: the URL given to Telegram's
 /// `setWebhook`, with its `secret_token`.
 pub async fn telegram_webhook(

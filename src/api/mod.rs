@@ -73,6 +73,10 @@ pub fn router() -> Router<Arc<AppState>> {
             post(chatops::slack_interactions),
         )
         .route(
+            "/api/v1/chatops/discord/interactions",
+            post(chatops::discord_interactions),
+        )
+        .route(
             "/api/v1/chatops/telegram/webhook",
             post(chatops::telegram_webhook),
         )

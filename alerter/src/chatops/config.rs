@@ -269,10 +269,7 @@ fn not_yet(text: &str, file: &str, c: &Chatops) -> Result<(), ConfigError> {
         line: line_of(&format!("{key}:")),
         reason: format!("{key}: {reason} is not supported by this version of Watchfire yet"),
     };
-    for (present, key) in [
-        (c.mattermost.is_some(), "mattermost"),
-        (c.discord.is_some(), "discord"),
-    ] {
+    for (present, key) in [(c.mattermost.is_some(), "mattermost")] {
         if present {
             return Err(refuse(key, "this chat"));
         }

@@ -8,6 +8,8 @@
 //!   request parts, with refusals that name their reason and status.
 //! - [`config`]: the ChatOps file (`--chatops.config.file`), apart from
 //!   `alertmanager.yml`, read and checked with file, line and reason.
+//! - [`discord`]: the Discord message with its components, the
+//!   interaction, and the answers that edit the message.
 //! - [`graph`]: the alert's graph, asked of the server's renderer, for
 //!   email and chat messages.
 //! - [`serve`]: a verified callback acted on: allowlists, tokens, the
@@ -20,6 +22,7 @@
 //!   `alerter.db`.
 
 pub mod config;
+pub mod discord;
 pub mod graph;
 pub mod serve;
 pub mod slack;

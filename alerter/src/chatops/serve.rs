@@ -17,6 +17,7 @@ use serde_json::Value as Json;
 
 use crate::ack::Actor;
 use crate::chatops::config::{Chatops, Receiver};
+use crate::chatops::discord;
 use crate::chatops::graph;
 use crate::chatops::slack::{self, Interaction};
 use crate::chatops::state::{Silenced, Token, TokenRefusal};
@@ -92,6 +93,7 @@ fn interactive(c: &Chatops, d: &Delivery) -> bool {
         && match d.integration {
             Integration::Slack(_) => c.slack.is_some(),
             Integration::Telegram(_) => c.telegram.is_some(),
+            Integration::Discord(_) => c.discord.is_some(),
             _ => false,
         }
 }
@@ -513,6 +515,127 @@ impl Service {
             }
         }
         Reply::ok()
+    }
+
+    /// Discord's interactions endpoint
+    /// (`/api/v1/chatops/discord/interactions`, the application's
+    /// "Interactions Endpoint URL"): Discord's PING, and uses of our
+    /// components. The signature (Ed25519 over the timestamp and the body,
+    /// with the application's public key) is checked before anything is
+    /// read; a bad one gets 401, as Discord requires. A timestamp more than
+    /// 300 s from now is refused as stale, and a request seen before as a
+    /// replay. A use that is carried out is answered with the message
+    /// edited (type 7); a refusal with a reply only the user sees.
+    pub async fn discord_interaction(
+        self: &Arc<Self>,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
+        let Some(c) = self.chatops() else {
+            return Reply::status(404);
+        };
+        let Some(app) = c.discord.clone() else {
+            return Reply::status(404);
+        };
+        if let Err(r) = verify::discord(&app.public_key, timestamp, signature, body) {
+            return self.refuse(
+                Chat::Discord,
+                r.reason(),
+                &r,
+                r.status(Chat::Discord).as_u16(),
+            );
+        }
+        let now = self.now();
+        let sent_s = timestamp.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
+        let skew_s = now.div_euclid(1000).abs_diff(sent_s);
+        if skew_s > verify::SLACK_MAX_SKEW_S {
+            return self.refuse(
+                Chat::Discord,
+                "stale",
+                &format_args!("timestamp {skew_s} s from now"),
+                401,
+            );
+        }
+        if !self.first_seen(&format!("discord:{}", signature.unwrap_or("")), now) {
+            return self.refuse(
+                Chat::Discord,
+                "replay",
+                &"this request was seen before",
+                401,
+            );
+        }
+        let press = match discord::parse(body) {
+            Err(e) => return self.refuse(Chat::Discord, "malformed", &e, 400),
+            Ok(discord::Interaction::Ping) => {
+                return Reply {
+                    status: 200,
+                    body: serde_json::json!({"type": 1}),
+                }
+            }
+            Ok(discord::Interaction::Other(_)) => {
+                return Reply {
+                    status: 200,
+                    body: discord::ephemeral("Watchfire does not answer that."),
+                }
+            }
+            Ok(discord::Interaction::Press(p)) => p,
+        };
+        let asked = Asked {
+            token: &press.token,
+            user_id: &press.user_id,
+            user_name: &press.user_name,
+            team_id: press.guild_id.as_deref(),
+            action: &press.action,
+            value: press.value.as_deref(),
+        };
+        let body = match self.act(Chat::Discord, &c, asked).await {
+            Outcome::Refused(text) | Outcome::Failed(text) => discord::ephemeral(&text),
+            Outcome::Graph(None) => discord::ephemeral(NO_GRAPH),
+            Outcome::Graph(Some(url)) => serde_json::json!({"type": 4, "data": {
+                "flags": 64, "embeds": [{"title": "The alert's graph", "image": {"url": url}}]}}),
+            Outcome::Done(token, rc) => match self.restated(&token, &rc).await {
+                Some(data) => serde_json::json!({"type": 7, "data": data}),
+                // Resolved meanwhile: nothing left to edit.
+                None => serde_json::json!({"type": 6}),
+            },
+        };
+        Reply { status: 200, body }
+    }
+
+    /// A Discord message restated with its group's state now, kept as the
+    /// message, for an interaction's answer to edit it with.
+    async fn restated(&self, token: &Token, rc: &Receiver) -> Option<Json> {
+        let now = self.now();
+        let (msg, answer) = self.with(|a| {
+            (
+                a.chat
+                    .message(&token.group_key, &token.receiver, token.index)
+                    .cloned(),
+                a.acks.get(&token.group_key, &token.receiver).cloned(),
+            )
+        });
+        let msg = msg?;
+        let view = View {
+            token: &msg.token,
+            receiver: rc,
+            answer: answer.as_ref(),
+            silenced: msg.silenced.as_ref(),
+            resolved_at: None,
+            runbook: None,
+        };
+        let base = msg.body.as_object().cloned().unwrap_or_default();
+        let data = discord::message(&base, &view);
+        let w = self.state.lock().chat.put_edit(
+            &token.group_key,
+            &token.receiver,
+            token.index,
+            crate::chatops::state::Message { at: now, ..msg },
+        );
+        if let Err(e) = w.wait().await {
+            tracing::error!(error = %e, "keeping the edited Discord message failed");
+        }
+        Some(Json::Object(data))
     }
 
     /// Makes a silence of a token's group for `d`, or until the group

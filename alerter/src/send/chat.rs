@@ -372,7 +372,7 @@ pub async fn discord(
     c: &DiscordConfig,
     d: &Delivery,
     now: i64,
-) -> Result<(), SendError> {
+) -> Result<Option<Message>, SendError> {
     let mut r = s.render(d, now);
     let (title, _) = truncate_runes(&r.or(&c.title, "discord.default.title"), 256);
     let (description, _) = truncate_runes(&r.or(&c.message, "discord.default.message"), 4096);
@@ -389,6 +389,17 @@ pub async fn discord(
     if !c.avatar_url.is_empty() && c.avatar_url.parse::<http::Uri>().is_ok() {
         body["avatar_url"] = c.avatar_url.clone().into();
     }
+    // A receiver with ChatOps settings, when the ChatOps file has a
+    // Discord application: components, through the same webhook.
+    if let (Some(token), Some(rc)) = (&d.token, s.discord_receiver(&d.receiver)) {
+        if let Some(url) = &d.graph_url {
+            body["embeds"][0]["image"] = json!({"url": url});
+        }
+        let url = secret_or_file(&c.webhook_url, &c.webhook_url_file)?;
+        return discord_interactive(s, c, d, rc, body, &url, token, now)
+            .await
+            .map(Some);
+    }
     post(
         s,
         c.http_config.as_ref(),
@@ -397,6 +408,95 @@ pub async fn discord(
         &body,
     )
     .await
+    .map(|()| None)
+}
+
+/// Sends an interactive Discord notification through the webhook: a new
+/// message with components (`?wait=true`, so Discord answers the message
+/// and its id), or, for the resolution of a group that has a message, an
+/// edit of it (`PATCH …/messages/{id}`).
+#[allow(clippy::too_many_arguments)]
+async fn discord_interactive(
+    s: &Sender,
+    c: &DiscordConfig,
+    d: &Delivery,
+    rc: &crate::chatops::config::Receiver,
+    body: Json,
+    url: &str,
+    token: &str,
+    now: i64,
+) -> Result<Message, SendError> {
+    let base = body.as_object().cloned().unwrap_or_default();
+    let prior = d.message.as_ref().filter(|m| m.chat == "discord");
+    let resolved = !firing(d, now);
+    let view = View {
+        token,
+        receiver: rc,
+        answer: d.answer.as_ref(),
+        silenced: prior.and_then(|m| m.silenced.as_ref()),
+        resolved_at: resolved.then_some(now),
+        runbook: runbook(d),
+    };
+    let msg = Json::Object(crate::chatops::discord::message(&base, &view));
+    let (url, query) = url.split_once('?').unwrap_or((url, ""));
+    let url = url.trim_end_matches('/');
+    if let (Some(p), true) = (prior, resolved) {
+        let edit = format!("{url}/messages/{}", p.id);
+        let resp = s
+            .clients
+            .request(
+                http::Method::PATCH,
+                c.http_config.as_ref(),
+                &edit,
+                "application/json",
+                &[],
+                go_json(&msg),
+                TIMEOUT,
+            )
+            .await?;
+        match resp.status {
+            200..=299 => {
+                return Ok(Message {
+                    body: Json::Object(base),
+                    at: now,
+                    ..p.clone()
+                })
+            }
+            404 => tracing::info!("the group's Discord message is gone; sending a new one"),
+            _ => {
+                return Err(SendError {
+                    message: format!("discord: editing the message: {}", resp.describe()),
+                    retry: resp.status >= 500 || resp.status == 429,
+                })
+            }
+        }
+    }
+    let post = if query.is_empty() {
+        format!("{url}?wait=true")
+    } else {
+        format!("{url}?{query}&wait=true")
+    };
+    let resp = s
+        .clients
+        .post(c.http_config.as_ref(), &post, &[], go_json(&msg), TIMEOUT)
+        .await?;
+    resp.default_retry()?;
+    let v: Json = serde_json::from_slice(&resp.body).unwrap_or(Json::Null);
+    let (Some(id), Some(channel)) = (v["id"].as_str(), v["channel_id"].as_str()) else {
+        return Err(SendError::fatal(
+            "Discord's answer to the webhook has no id and channel_id, so the message cannot be edited later".to_string(),
+        ));
+    };
+    Ok(Message {
+        chat: "discord".into(),
+        channel: channel.to_string(),
+        id: id.to_string(),
+        body: Json::Object(base),
+        token: token.to_string(),
+        first_sent: prior.map_or(now, |p| p.first_sent),
+        at: now,
+        silenced: prior.and_then(|p| p.silenced.clone()),
+    })
 }
 
 /// Mattermost: an incoming webhook with one attachment built from the

@@ -251,6 +251,17 @@ impl Sender {
         self
     }
 
+    /// A receiver's settings, when the ChatOps file has a Discord
+    /// application: that receiver's Discord messages are interactive.
+    pub(crate) fn discord_receiver(
+        &self,
+        receiver: &str,
+    ) -> Option<&crate::chatops::config::Receiver> {
+        let c = self.chatops.as_deref()?;
+        c.discord.as_ref()?;
+        c.receiver(receiver)
+    }
+
     /// The ChatOps file's Telegram bot and a receiver's settings, when both
     /// exist: that receiver's Telegram messages are interactive.
     pub(crate) fn telegram_app(
@@ -326,10 +337,10 @@ impl Sender {
         let done = match &d.integration {
             Integration::Slack(c) => return chat::slack(self, c, d, now).await,
             Integration::Telegram(c) => return chat::telegram(self, c, d, now).await,
+            Integration::Discord(c) => return chat::discord(self, c, d, now).await,
             Integration::Webhook(c) => self.webhook(c, d, now).await,
             Integration::Email(c) => email::send(self, c, d, now).await,
             Integration::Msteams(c) => chat::msteams(self, c, d, now).await,
-            Integration::Discord(c) => chat::discord(self, c, d, now).await,
             Integration::Mattermost(c) => chat::mattermost(self, c, d, now).await,
             Integration::Pagerduty(c) => incident::pagerduty(self, c, d, now).await,
             Integration::Opsgenie(c) => incident::opsgenie(self, c, d, now).await,
