@@ -268,6 +268,26 @@ fn flapping_within_the_group_interval_keeps_the_ack() {
     assert!(a.acks.get(GROUP, "team").is_some_and(|x| x.ack.is_some()));
 }
 
+/// Silences the group by `service="api"` at `now`, held until it
+/// resolves, as a chat's "until resolved" does; returns the silence's id.
+fn silence_until_resolved(a: &mut Alerter, now: i64) -> String {
+    let sil = alerter::silence::Silence {
+        id: String::new(),
+        matchers: vec![
+            alerter::matcher::Matcher::new(model::MatchOp::Equal, "service", "api").unwrap(),
+        ],
+        starts_at: now,
+        ends_at: now + 30 * 24 * H,
+        updated_at: now,
+        created_by: "ana".into(),
+        comment: "until resolved".into(),
+    };
+    let (id, w) = a.silences.set(sil, now).unwrap();
+    drop(w);
+    drop(a.acks.hold_silence(GROUP, "team", &id, ana(), now));
+    id
+}
+
 #[test]
 fn a_silence_until_resolved_ends_when_the_group_resolves() {
     // Silenced "until resolved" at 10m; Down resolves at 90m, and the
@@ -275,24 +295,7 @@ fn a_silence_until_resolved_ends_when_the_group_resolves() {
     let mut id = String::new();
     let (sent, a) = run(2 * H, firing_until("Down", 90 * M), |now, a| {
         if now == 10 * M {
-            let sil = alerter::silence::Silence {
-                id: String::new(),
-                matchers: vec![alerter::matcher::Matcher::new(
-                    model::MatchOp::Equal,
-                    "service",
-                    "api",
-                )
-                .unwrap()],
-                starts_at: now,
-                ends_at: now + 30 * 24 * H,
-                updated_at: now,
-                created_by: "ana".into(),
-                comment: "until resolved".into(),
-            };
-            let (sid, w) = a.silences.set(sil, now).unwrap();
-            drop(w);
-            drop(a.acks.hold_silence(GROUP, "team", &sid, ana(), now));
-            id = sid;
+            id = silence_until_resolved(a, now);
         }
     });
     // Muted from 10m: no repeat at 1h, no resolved notice.
@@ -318,24 +321,7 @@ fn a_silence_until_resolved_outlives_a_flap() {
         },
         |now, a| {
             if now == 10 * M {
-                let sil = alerter::silence::Silence {
-                    id: String::new(),
-                    matchers: vec![alerter::matcher::Matcher::new(
-                        model::MatchOp::Equal,
-                        "service",
-                        "api",
-                    )
-                    .unwrap()],
-                    starts_at: now,
-                    ends_at: now + 30 * 24 * H,
-                    updated_at: now,
-                    created_by: "ana".into(),
-                    comment: "until resolved".into(),
-                };
-                let (sid, w) = a.silences.set(sil, now).unwrap();
-                drop(w);
-                drop(a.acks.hold_silence(GROUP, "team", &sid, ana(), now));
-                id = sid;
+                id = silence_until_resolved(a, now);
             }
         },
     );

@@ -25,16 +25,29 @@ fn answer(r: Reply) -> Response {
     }
 }
 
-/// Reads at most [`BODY_LIMIT`] bytes of `body`; `None` when it is longer
-/// (or breaks off), counted as refused for `chat`.
-async fn read(svc: &alerter::Service, chat: Chat, body: Body) -> Option<axum::body::Bytes> {
+/// The alerter and the body of a chat's callback, read to at most
+/// [`BODY_LIMIT`] bytes; else the answer: 404 without an alerter, 413 for
+/// a longer body (counted as refused for `chat`).
+async fn take(
+    state: &AppState,
+    chat: Chat,
+    body: Body,
+) -> Result<(Arc<alerter::Service>, axum::body::Bytes), Response> {
+    let Some(svc) = state.alerter.clone() else {
+        return Err(StatusCode::NOT_FOUND.into_response());
+    };
     match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(b) => Some(b),
+        Ok(b) => Ok((svc, b)),
         Err(_) => {
             svc.refused_too_large(chat);
-            None
+            Err(StatusCode::PAYLOAD_TOO_LARGE.into_response())
         }
     }
+}
+
+/// A header's value, when it is text.
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// `POST /api/v1/chatops/slack/interactions`: Slack's interactivity
@@ -44,21 +57,15 @@ pub async fn slack_interactions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(svc) = state.alerter.clone() else {
-        return StatusCode::NOT_FOUND.into_response();
+    let (svc, bytes) = match take(&state, Chat::Slack, body).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    let Some(bytes) = read(&svc, Chat::Slack, body).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    answer(
-        svc.slack_interaction(
-            h("x-slack-request-timestamp"),
-            h("x-slack-signature"),
-            &bytes,
-        )
-        .await,
-    )
+    let (ts, sig) = (
+        header(&headers, "x-slack-request-timestamp"),
+        header(&headers, "x-slack-signature"),
+    );
+    answer(svc.slack_interaction(ts, sig, &bytes).await)
 }
 
 /// `POST /api/v1/chatops/discord/interactions`: the Discord
@@ -68,17 +75,15 @@ pub async fn discord_interactions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(svc) = state.alerter.clone() else {
-        return StatusCode::NOT_FOUND.into_response();
+    let (svc, bytes) = match take(&state, Chat::Discord, body).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    let Some(bytes) = read(&svc, Chat::Discord, body).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    answer(
-        svc.discord_interaction(h("x-signature-timestamp"), h("x-signature-ed25519"), &bytes)
-            .await,
-    )
+    let (ts, sig) = (
+        header(&headers, "x-signature-timestamp"),
+        header(&headers, "x-signature-ed25519"),
+    );
+    answer(svc.discord_interaction(ts, sig, &bytes).await)
 }
 
 /// `POST /api/v1/chatops/telegram/webhook`: the URL given to Telegram's
@@ -88,15 +93,11 @@ pub async fn telegram_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(svc) = state.alerter.clone() else {
-        return StatusCode::NOT_FOUND.into_response();
+    let (svc, bytes) = match take(&state, Chat::Telegram, body).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    let Some(bytes) = read(&svc, Chat::Telegram, body).await else {
-        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-    };
-    let secret = headers
-        .get("x-telegram-bot-api-secret-token")
-        .and_then(|v| v.to_str().ok());
+    let secret = header(&headers, "x-telegram-bot-api-secret-token");
     answer(svc.telegram_webhook(secret, &bytes).await)
 }
 

@@ -68,17 +68,7 @@ pub async fn render(State(st): State<Arc<AppState>>, p: Params) -> Result<Respon
         ..render::Chart::default()
     };
     match run_range(&st, &p, start, end, step).await {
-        Ok(out) => {
-            if let promql::Answer::Matrix(m) = out.answer {
-                chart.series = m
-                    .into_iter()
-                    .map(|r| render::Series {
-                        labels: r.labels,
-                        points: r.points,
-                    })
-                    .collect();
-            }
-        }
+        Ok(out) => draw_answer(&mut chart, out),
         Err(ApiError::Query(e)) => chart.error = Some(e.message),
         Err(ApiError::BadData(e)) if p.get("query").is_some() => chart.error = Some(e),
         Err(e) => return Err(e),
@@ -94,6 +84,19 @@ pub async fn render(State(st): State<Arc<AppState>>, p: Params) -> Result<Respon
     .await
     .map_err(|e| ApiError::Internal(format!("drawing the chart failed: {e}")))?;
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, kind)], body).into_response())
+}
+
+/// A range query's series, as the chart's lines.
+fn draw_answer(chart: &mut render::Chart, out: promql::Outcome) {
+    if let promql::Answer::Matrix(m) = out.answer {
+        chart.series = m
+            .into_iter()
+            .map(|r| render::Series {
+                labels: r.labels,
+                points: r.points,
+            })
+            .collect();
+    }
 }
 
 /// The alerter's graphs in notifications, drawn here: the server's query
@@ -136,17 +139,7 @@ pub async fn alert_png(
         ..render::Chart::default()
     };
     match run_range(st, &p, r.start_ms, r.end_ms, step).await {
-        Ok(out) => {
-            if let promql::Answer::Matrix(m) = out.answer {
-                chart.series = m
-                    .into_iter()
-                    .map(|r| render::Series {
-                        labels: r.labels,
-                        points: r.points,
-                    })
-                    .collect();
-            }
-        }
+        Ok(out) => draw_answer(&mut chart, out),
         Err(ApiError::Query(e)) => chart.error = Some(e.message),
         Err(ApiError::BadData(e)) => chart.error = Some(e),
         Err(ApiError::Internal(e)) => return Err(e),

@@ -38,34 +38,18 @@ fn when(ms: i64) -> String {
 
 /// The state line.
 pub fn state_text(v: &View<'_>) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(at) = v.resolved_at {
-        parts.push(format!("🟢 Resolved {}", when(at)));
-    }
-    if let Some(a) = v.answer {
-        if let Some(ack) = &a.ack {
-            parts.push(format!(
-                "✅ Acknowledged by {} {}",
-                who(&ack.by),
-                when(ack.at)
-            ));
-        }
-        if let Some(s) = &a.snooze {
-            parts.push(format!(
-                "💤 Snoozed by {} until {}",
-                who(&s.by),
-                when(s.until)
-            ));
-        }
-    }
-    if let Some(s) = v.silenced {
-        let until = match v.answer.and_then(|a| a.silence.as_ref()) {
-            Some(h) if h.id == s.id => "the group resolves".to_string(),
-            _ => when(s.until),
-        };
-        parts.push(format!("🔇 Silenced by {} until {until}", who(&s.by)));
-    }
-    (!parts.is_empty()).then(|| parts.join("\n"))
+    super::state_text(
+        v,
+        &super::Style {
+            resolved: "🟢",
+            acked: "✅",
+            snoozed: "💤",
+            silenced: "🔇",
+            who,
+            when,
+            at: "",
+        },
+    )
 }
 
 fn select(token: &str, action: &str, placeholder: &str, choices: Vec<(String, String)>) -> Json {

@@ -30,7 +30,7 @@ pub mod state;
 pub mod telegram;
 pub mod verify;
 
-use crate::ack::Answer;
+use crate::ack::{Actor, Answer};
 use crate::chatops::config::Receiver;
 use crate::chatops::state::Silenced;
 
@@ -46,4 +46,80 @@ pub struct View<'a> {
     pub resolved_at: Option<i64>,
     /// The first `runbook_url` annotation of the group's alerts.
     pub runbook: Option<&'a str>,
+}
+
+impl<'a> View<'a> {
+    /// What a delivery's message shows: its group's answer when decided,
+    /// the silence its earlier message names, resolved (at `now`) unless
+    /// `firing`, and its runbook.
+    pub(crate) fn of(
+        d: &'a crate::runtime::Delivery,
+        token: &'a str,
+        receiver: &'a Receiver,
+        prior: Option<&'a crate::chatops::state::Message>,
+        firing: bool,
+        now: i64,
+    ) -> Self {
+        View {
+            token,
+            receiver,
+            answer: d.answer.as_ref(),
+            silenced: prior.and_then(|m| m.silenced.as_ref()),
+            resolved_at: (!firing).then_some(now),
+            runbook: crate::send::chat::runbook(d),
+        }
+    }
+}
+
+/// How a chat writes a message's state line: its marks, how it names a
+/// user and a time, and the word before a time of an event.
+pub struct Style {
+    pub resolved: &'static str,
+    pub acked: &'static str,
+    pub snoozed: &'static str,
+    pub silenced: &'static str,
+    pub who: fn(&Actor) -> String,
+    pub when: fn(i64) -> String,
+    /// `"at "` where the chat's time reads as a bare date.
+    pub at: &'static str,
+}
+
+/// The state line of a message: resolved, who acknowledged, snoozed or
+/// silenced it and when; `None` when there is nothing to say.
+pub fn state_text(v: &View<'_>, st: &Style) -> Option<String> {
+    let (who, when, at) = (st.who, st.when, st.at);
+    let mut parts = Vec::new();
+    if let Some(t) = v.resolved_at {
+        parts.push(format!("{} Resolved {at}{}", st.resolved, when(t)));
+    }
+    if let Some(a) = v.answer {
+        if let Some(ack) = &a.ack {
+            parts.push(format!(
+                "{} Acknowledged by {} {at}{}",
+                st.acked,
+                who(&ack.by),
+                when(ack.at)
+            ));
+        }
+        if let Some(s) = &a.snooze {
+            parts.push(format!(
+                "{} Snoozed by {} until {}",
+                st.snoozed,
+                who(&s.by),
+                when(s.until)
+            ));
+        }
+    }
+    if let Some(s) = v.silenced {
+        let until = match v.answer.and_then(|a| a.silence.as_ref()) {
+            Some(h) if h.id == s.id => "the group resolves".to_string(),
+            _ => when(s.until),
+        };
+        parts.push(format!(
+            "{} Silenced by {} until {until}",
+            st.silenced,
+            who(&s.by)
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("\n"))
 }

@@ -256,10 +256,10 @@ impl Service {
         signature: Option<&str>,
         body: &[u8],
     ) -> Reply {
-        let Some(c) = self.chatops() else {
-            return Reply::status(404);
-        };
-        let Some(app) = c.slack.clone() else {
+        let Some((c, app)) = self
+            .chatops()
+            .and_then(|c| Some((c.clone(), c.slack.clone()?)))
+        else {
             return Reply::status(404);
         };
         let now = self.now();
@@ -445,10 +445,10 @@ impl Service {
     /// 200, so everything it sent is answered 200 but a request whose
     /// secret token is wrong (401) or whose body is not an update (400).
     pub async fn telegram_webhook(self: &Arc<Self>, secret: Option<&str>, body: &[u8]) -> Reply {
-        let Some(c) = self.chatops() else {
-            return Reply::status(404);
-        };
-        let Some(app) = c.telegram.clone() else {
+        let Some((c, app)) = self
+            .chatops()
+            .and_then(|c| Some((c.clone(), c.telegram.clone()?)))
+        else {
             return Reply::status(404);
         };
         if let Err(r) = verify::telegram(app.secret_token.0.as_bytes(), secret) {
@@ -532,10 +532,10 @@ impl Service {
         signature: Option<&str>,
         body: &[u8],
     ) -> Reply {
-        let Some(c) = self.chatops() else {
-            return Reply::status(404);
-        };
-        let Some(app) = c.discord.clone() else {
+        let Some((c, app)) = self
+            .chatops()
+            .and_then(|c| Some((c.clone(), c.discord.clone()?)))
+        else {
             return Reply::status(404);
         };
         if let Err(r) = verify::discord(&app.public_key, timestamp, signature, body) {

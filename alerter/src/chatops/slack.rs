@@ -61,34 +61,18 @@ pub fn when(ms: i64) -> String {
 
 /// The state line, if there is anything to say.
 pub fn state_text(v: &View<'_>) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(at) = v.resolved_at {
-        parts.push(format!(":large_green_circle: Resolved {}", when(at)));
-    }
-    if let Some(a) = v.answer {
-        if let Some(ack) = &a.ack {
-            parts.push(format!(
-                ":white_check_mark: Acknowledged by {} {}",
-                who(&ack.by),
-                when(ack.at)
-            ));
-        }
-        if let Some(s) = &a.snooze {
-            parts.push(format!(
-                ":zzz: Snoozed by {} until {}",
-                who(&s.by),
-                when(s.until)
-            ));
-        }
-    }
-    if let Some(s) = v.silenced {
-        let until = match v.answer.and_then(|a| a.silence.as_ref()) {
-            Some(h) if h.id == s.id => "the group resolves".to_string(),
-            _ => when(s.until),
-        };
-        parts.push(format!(":mute: Silenced by {} until {until}", who(&s.by)));
-    }
-    (!parts.is_empty()).then(|| parts.join("\n"))
+    super::state_text(
+        v,
+        &super::Style {
+            resolved: ":large_green_circle:",
+            acked: ":white_check_mark:",
+            snoozed: ":zzz:",
+            silenced: ":mute:",
+            who,
+            when,
+            at: "",
+        },
+    )
 }
 
 fn plain(text: &str) -> Json {
@@ -410,20 +394,7 @@ pub async fn call(
 /// `response_url`; failures are logged.
 pub async fn tell(clients: &Clients, response_url: &str, text: &str) {
     let body = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
-    match clients
-        .post(
-            None,
-            response_url,
-            &[],
-            crate::send::go_json(&body),
-            CALL_TIMEOUT,
-        )
-        .await
-    {
-        Ok(r) if (200..300).contains(&r.status) => {}
-        Ok(r) => tracing::warn!(status = r.status, "Slack response_url refused a reply"),
-        Err(e) => tracing::warn!(error = %e.message, "Slack response_url could not be reached"),
-    }
+    respond(clients, response_url, &body).await;
 }
 
 /// Shows the presser an image through the interaction's `response_url`.
@@ -434,12 +405,17 @@ pub async fn show_image(clients: &Clients, response_url: &str, image_url: &str) 
         "text": "The alert's graph",
         "blocks": [{"type": "image", "image_url": image_url, "alt_text": "the alert's graph"}],
     });
+    respond(clients, response_url, &body).await;
+}
+
+/// Posts `body` to an interaction's `response_url`; failures are logged.
+async fn respond(clients: &Clients, response_url: &str, body: &Json) {
     match clients
         .post(
             None,
             response_url,
             &[],
-            crate::send::go_json(&body),
+            crate::send::go_json(body),
             CALL_TIMEOUT,
         )
         .await

@@ -47,34 +47,18 @@ fn when(ms: i64) -> String {
 
 /// The state line, as plain text.
 pub fn state_text(v: &View<'_>) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(at) = v.resolved_at {
-        parts.push(format!("🟢 Resolved at {}", when(at)));
-    }
-    if let Some(a) = v.answer {
-        if let Some(ack) = &a.ack {
-            parts.push(format!(
-                "✅ Acknowledged by {} at {}",
-                who(&ack.by),
-                when(ack.at)
-            ));
-        }
-        if let Some(s) = &a.snooze {
-            parts.push(format!(
-                "💤 Snoozed by {} until {}",
-                who(&s.by),
-                when(s.until)
-            ));
-        }
-    }
-    if let Some(s) = v.silenced {
-        let until = match v.answer.and_then(|a| a.silence.as_ref()) {
-            Some(h) if h.id == s.id => "the group resolves".to_string(),
-            _ => when(s.until),
-        };
-        parts.push(format!("🔇 Silenced by {} until {until}", who(&s.by)));
-    }
-    (!parts.is_empty()).then(|| parts.join("\n"))
+    super::state_text(
+        v,
+        &super::Style {
+            resolved: "🟢",
+            acked: "✅",
+            snoozed: "💤",
+            silenced: "🔇",
+            who,
+            when,
+            at: "at ",
+        },
+    )
 }
 
 fn button(text: &str, token: &str, data: &str) -> Json {
@@ -296,18 +280,10 @@ pub(crate) async fn send(
     base: Map<String, Json>,
     token: &str,
     firing: bool,
-    runbook: Option<&str>,
     now: i64,
 ) -> Result<crate::chatops::state::Message, SendError> {
     let prior = d.message.as_ref().filter(|m| m.chat == "telegram");
-    let view = View {
-        token,
-        receiver: rc,
-        answer: d.answer.as_ref(),
-        silenced: prior.and_then(|m| m.silenced.as_ref()),
-        resolved_at: (!firing).then_some(now),
-        runbook,
-    };
+    let view = View::of(d, token, rc, prior, firing, now);
     let bot = &app.bot_token.0;
     let mut msg = message(&base, &view);
     if let (Some(p), false) = (prior, firing) {

@@ -166,14 +166,7 @@ pub async fn slack(
     // A receiver with ChatOps settings, when the ChatOps file has a Slack
     // app: Block Kit with actions, through the app's bot token.
     if let (Some(token), Some((app, rc))) = (&d.token, s.slack_app(&d.receiver)) {
-        let view = View {
-            token,
-            receiver: rc,
-            answer: d.answer.as_ref(),
-            silenced: prior.and_then(|m| m.silenced.as_ref()),
-            resolved_at: resolved.then_some(now),
-            runbook: runbook(d),
-        };
+        let view = View::of(d, token, rc, prior, !resolved, now);
         let body = crate::chatops::slack::interactive(req, d.graph_url.as_deref(), &view);
         let url = format!("{}/chat.postMessage", app.api_url.trim_end_matches('/'));
         let auth = [("authorization", format!("Bearer {}", app.bot_token.0))];
@@ -429,14 +422,7 @@ async fn discord_interactive(
     let base = body.as_object().cloned().unwrap_or_default();
     let prior = d.message.as_ref().filter(|m| m.chat == "discord");
     let resolved = !firing(d, now);
-    let view = View {
-        token,
-        receiver: rc,
-        answer: d.answer.as_ref(),
-        silenced: prior.and_then(|m| m.silenced.as_ref()),
-        resolved_at: resolved.then_some(now),
-        runbook: runbook(d),
-    };
+    let view = View::of(d, token, rc, prior, !resolved, now);
     let msg = Json::Object(crate::chatops::discord::message(&base, &view));
     let (url, query) = url.split_once('?').unwrap_or((url, ""));
     let url = url.trim_end_matches('/');
@@ -677,19 +663,9 @@ pub async fn telegram(
     // A receiver with ChatOps settings, when the ChatOps file has a
     // Telegram bot: a keyboard, through that bot.
     if let (Some(token), Some((app, rc))) = (&d.token, s.telegram_app(&d.receiver)) {
-        return crate::chatops::telegram::send(
-            s,
-            app,
-            rc,
-            d,
-            body,
-            token,
-            firing(d, now),
-            runbook(d),
-            now,
-        )
-        .await
-        .map(Some);
+        return crate::chatops::telegram::send(s, app, rc, d, body, token, firing(d, now), now)
+            .await
+            .map(Some);
     }
     let api = c
         .api_url
