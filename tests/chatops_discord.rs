@@ -32,7 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{json, Value};
 
-use common::{json as get_json, post_json, start_at, wait_for, Request};
+use common::{json as get_json, post_json, wait_for, Request};
 
 const SECRET_KEY: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const PUBLIC_KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
@@ -108,15 +108,6 @@ fn ids(components: &Value) -> Vec<String> {
         .collect()
 }
 
-fn refused(addr: SocketAddr, reason: &str) -> bool {
-    common::http(addr, "GET", "/metrics", "")
-        .unwrap()
-        .1
-        .contains(&format!(
-            "watchfire_chatops_requests_refused_total{{chat=\"discord\",reason=\"{reason}\"}}"
-        ))
-}
-
 #[test]
 fn discord_components_acknowledge_silence_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,16 +152,8 @@ fn discord_components_acknowledge_silence_and_refusals() {
         format!("discord:\n  application_id: '1'\n  public_key: {PUBLIC_KEY}\nreceivers:\n  - name: team\n    allow:\n      users: ['discord:U1']\n"),
     )
     .unwrap();
-    let prom = dir.path().join("prometheus.yml");
-    std::fs::write(&prom, "").unwrap();
     let addr = common::free_addr();
-    let args = [
-        "--alertmanager.config.file",
-        am.to_str().unwrap(),
-        "--chatops.config.file",
-        chatops.to_str().unwrap(),
-    ];
-    let _s = start_at(addr, &dir.path().join("data"), Some(&prom), &args);
+    let _s = common::start_chatops(addr, dir.path(), &am, &chatops);
     post_json(
         addr,
         "/api/v2/alerts",
@@ -209,13 +192,13 @@ fn discord_components_acknowledge_silence_and_refusals() {
     let ack = use_component("U1", &format!("{token}:ack"), None);
     let other = SigningKey::from_bytes(&[7u8; 32]);
     assert_eq!(interact(addr, &ack, now_s(), &other).0, 401);
-    assert!(refused(addr, "bad_signature"));
+    assert!(common::refused(addr, "discord", "bad_signature"));
     assert_eq!(raw(addr, &ack, &[]).0, 401);
-    assert!(refused(addr, "missing_header"));
+    assert!(common::refused(addr, "discord", "missing_header"));
     assert_eq!(interact(addr, &ack, now_s() - 301, &key).0, 401);
-    assert!(refused(addr, "stale"));
+    assert!(common::refused(addr, "discord", "stale"));
     assert_eq!(interact(addr, "{\"type\": ", now_s(), &key).0, 400);
-    assert!(refused(addr, "malformed"));
+    assert!(common::refused(addr, "discord", "malformed"));
     let (status, reply) = interact(
         addr,
         &use_component("U9", &format!("{token}:ack"), None),
@@ -228,7 +211,7 @@ fn discord_components_acknowledge_silence_and_refusals() {
         (json!(4), json!(64)),
         "{reply}"
     );
-    assert!(refused(addr, "not_allowed"));
+    assert!(common::refused(addr, "discord", "not_allowed"));
     assert!(get_json(addr, "/api/v2/alerts/groups")[0]
         .get("answer")
         .is_none());
@@ -255,7 +238,7 @@ fn discord_components_acknowledge_silence_and_refusals() {
     );
     // The same signed request again is a replay.
     assert_eq!(interact(addr, &ack, ts, &key).0, 401);
-    assert!(refused(addr, "replay"));
+    assert!(common::refused(addr, "discord", "replay"));
 
     // Silence 1h from the select: a real silence by the user.
     let (status, reply) = interact(

@@ -346,17 +346,6 @@ fn metrics(addr: SocketAddr) -> String {
     common::http(addr, "GET", "/metrics", "").unwrap().1
 }
 
-fn answer_of(addr: SocketAddr, name: &str) -> Value {
-    let groups = get_json(addr, "/api/v2/alerts/groups");
-    groups
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["labels"]["alertname"] == name)
-        .map(|g| g["answer"].clone())
-        .unwrap_or(Value::Null)
-}
-
 #[test]
 fn acknowledge_from_slack_stops_repeats_survives_a_restart_and_ends_resolved() {
     let dir = tempfile::tempdir().unwrap();
@@ -413,7 +402,10 @@ fn acknowledge_from_slack_stops_repeats_survives_a_restart_and_ends_resolved() {
     let (status, _, took) = press(addr, &payload(&slack, "U_ANA", posted, ts, "ack", None));
     assert_eq!(status, 200);
     assert!(took < Duration::from_secs(3), "Slack waits 3 s: {took:?}");
-    assert_eq!(answer_of(addr, "Down")["acknowledged"]["by"], "ana");
+    assert_eq!(
+        common::group_answer(addr, "Down")["acknowledged"]["by"],
+        "ana"
+    );
     wait_for(Duration::from_secs(10), "the message edited", || {
         !slack.updates().is_empty()
     });
@@ -444,14 +436,14 @@ fn acknowledge_from_slack_stops_repeats_survives_a_restart_and_ends_resolved() {
     let s = start_at(addr, &data, Some(&prom), &args);
     fire(addr, "Down");
     wait_for(Duration::from_secs(10), "the group back", || {
-        answer_of(addr, "Down").is_object()
+        common::group_answer(addr, "Down").is_object()
     });
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(slack.posts().len(), 1, "sent again after the restart");
     let (status, _, _) = press(addr, &payload(&slack, "U_ANA", &edit, ts, "unack", None));
     assert_eq!(status, 200);
     wait_for(Duration::from_secs(10), "unacknowledged", || {
-        answer_of(addr, "Down").is_null()
+        common::group_answer(addr, "Down").is_null()
     });
     wait_for(Duration::from_secs(10), "a repeat after the unack", || {
         slack.posts().len() == 2
@@ -497,15 +489,9 @@ fn silence_and_snooze_from_slack_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
     let slack = Slack::start();
     // Repeats far apart: every message below comes from an action.
-    let (am, chatops, prom) = setup(dir.path(), &slack, "1h");
+    let (am, chatops, _) = setup(dir.path(), &slack, "1h");
     let addr = common::free_addr();
-    let args = [
-        "--alertmanager.config.file",
-        am.to_str().unwrap(),
-        "--chatops.config.file",
-        chatops.to_str().unwrap(),
-    ];
-    let _s = start_at(addr, &dir.path().join("data"), Some(&prom), &args);
+    let _s = common::start_chatops(addr, dir.path(), &am, &chatops);
     fire(addr, "Down");
     wait_for(Duration::from_secs(10), "the first message", || {
         slack.posts().len() == 1
@@ -631,7 +617,7 @@ fn silence_and_snooze_from_slack_and_refusals() {
         let (status, text, _) = post_raw(addr, body.as_bytes(), headers);
         assert_eq!(status, *want, "{what}: {text}");
         assert!(
-            answer_of(addr, "Down").is_null(),
+            common::group_answer(addr, "Down").is_null(),
             "{what} changed the group"
         );
         let m = metrics(addr);
@@ -731,7 +717,7 @@ fn silence_and_snooze_from_slack_and_refusals() {
         ),
     );
     assert_eq!(status, 200);
-    assert_eq!(answer_of(addr, "Slow")["snoozed"]["by"], "ana");
+    assert_eq!(common::group_answer(addr, "Slow")["snoozed"]["by"], "ana");
     wait_for(
         Duration::from_secs(10),
         "the snoozed message edited",
@@ -835,7 +821,7 @@ fn update_message_edits_the_groups_message() {
 fn graphs_in_slack_messages() {
     let dir = tempfile::tempdir().unwrap();
     let slack = Slack::start();
-    let (am, chatops, prom) = setup(dir.path(), &slack, "1h");
+    let (am, chatops, _) = setup(dir.path(), &slack, "1h");
     std::fs::write(
         &chatops,
         format!(
@@ -846,13 +832,7 @@ fn graphs_in_slack_messages() {
     )
     .unwrap();
     let addr = common::free_addr();
-    let args = [
-        "--alertmanager.config.file",
-        am.to_str().unwrap(),
-        "--chatops.config.file",
-        chatops.to_str().unwrap(),
-    ];
-    let _s = start_at(addr, &dir.path().join("data"), Some(&prom), &args);
+    let _s = common::start_chatops(addr, dir.path(), &am, &chatops);
     post_json(
         addr,
         "/api/v2/alerts",
@@ -901,7 +881,7 @@ fn graphs_in_slack_messages() {
     let (status, _, _) = press(addr, &forged);
     assert_eq!(status, 200);
     assert!(
-        answer_of(addr, "Busy").is_null(),
+        common::group_answer(addr, "Busy").is_null(),
         "a graph token acknowledged"
     );
 

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use common::{json as get_json, post_json, start_at, wait_for, Request};
+use common::{json as get_json, post_json, wait_for, Request};
 
 const BOT: &str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
 const SECRET: &str = "wf_Secret-token_42";
@@ -145,25 +145,6 @@ fn keyboard_data(m: &Value) -> Vec<String> {
         .collect()
 }
 
-fn answer_of(addr: SocketAddr, name: &str) -> Value {
-    get_json(addr, "/api/v2/alerts/groups")
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["labels"]["alertname"] == name)
-        .map(|g| g["answer"].clone())
-        .unwrap_or(Value::Null)
-}
-
-fn refused(addr: SocketAddr, reason: &str) -> bool {
-    common::http(addr, "GET", "/metrics", "")
-        .unwrap()
-        .1
-        .contains(&format!(
-            "watchfire_chatops_requests_refused_total{{chat=\"telegram\",reason=\"{reason}\"}}"
-        ))
-}
-
 #[test]
 fn acknowledge_silence_and_refusals_from_telegram() {
     let dir = tempfile::tempdir().unwrap();
@@ -188,16 +169,8 @@ fn acknowledge_silence_and_refusals_from_telegram() {
         ),
     )
     .unwrap();
-    let prom = dir.path().join("prometheus.yml");
-    std::fs::write(&prom, "").unwrap();
     let addr = common::free_addr();
-    let args = [
-        "--alertmanager.config.file",
-        am.to_str().unwrap(),
-        "--chatops.config.file",
-        chatops.to_str().unwrap(),
-    ];
-    let _s = start_at(addr, &dir.path().join("data"), Some(&prom), &args);
+    let _s = common::start_chatops(addr, dir.path(), &am, &chatops);
     post_json(
         addr,
         "/api/v2/alerts",
@@ -237,14 +210,14 @@ fn acknowledge_silence_and_refusals_from_telegram() {
     // Refused: each answered as Telegram expects, counted, nothing changes.
     let ack = press(42, "ana", 1, &format!("{token}:ack"));
     assert_eq!(deliver(addr, Some("wrong"), &ack), 401);
-    assert!(refused(addr, "bad_token"));
+    assert!(common::refused(addr, "telegram", "bad_token"));
     assert_eq!(deliver(addr, None, &ack), 401);
-    assert!(refused(addr, "missing_header"));
+    assert!(common::refused(addr, "telegram", "missing_header"));
     assert_eq!(deliver(addr, Some(SECRET), "{\"update_id\": "), 400);
-    assert!(refused(addr, "malformed"));
+    assert!(common::refused(addr, "telegram", "malformed"));
     let stranger = press(7, "eve", 1, &format!("{token}:ack"));
     assert_eq!(deliver(addr, Some(SECRET), &stranger), 200);
-    assert!(refused(addr, "not_allowed"));
+    assert!(common::refused(addr, "telegram", "not_allowed"));
     assert_eq!(
         deliver(
             addr,
@@ -253,8 +226,8 @@ fn acknowledge_silence_and_refusals_from_telegram() {
         ),
         200
     );
-    assert!(refused(addr, "unknown_token"));
-    assert!(answer_of(addr, "Down").is_null());
+    assert!(common::refused(addr, "telegram", "unknown_token"));
+    assert!(common::group_answer(addr, "Down").is_null());
     let alerts: Vec<Value> = tg.calls("answerCallbackQuery");
     assert!(
         alerts.iter().any(|a| a["show_alert"] == true
@@ -268,10 +241,13 @@ fn acknowledge_silence_and_refusals_from_telegram() {
 
     // Acknowledge: the message is edited to say who, with Unacknowledge.
     assert_eq!(deliver(addr, Some(SECRET), &ack), 200);
-    assert_eq!(answer_of(addr, "Down")["acknowledged"]["by"], "ana");
+    assert_eq!(
+        common::group_answer(addr, "Down")["acknowledged"]["by"],
+        "ana"
+    );
     // The same update again (Telegram's retry) does nothing more.
     assert_eq!(deliver(addr, Some(SECRET), &ack), 200);
-    assert!(refused(addr, "replay"));
+    assert!(common::refused(addr, "telegram", "replay"));
     wait_for(Duration::from_secs(10), "the edit", || {
         !tg.calls("editMessageText").is_empty()
     });

@@ -536,3 +536,40 @@ pub fn reply_dripping(c: &mut TcpStream, extra: &str) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The answer (`acknowledged`, `snoozed`, …) of the alert group whose
+/// `alertname` is `name`, as `/api/v2/alerts/groups` shows it; null when
+/// it has none.
+pub fn group_answer(addr: SocketAddr, name: &str) -> Value {
+    json(addr, "/api/v2/alerts/groups")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|g| g["labels"]["alertname"] == name)
+        .map(|g| g["answer"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Whether `/metrics` counts a chat callback refused for `reason`.
+pub fn refused(addr: SocketAddr, chat: &str, reason: &str) -> bool {
+    http(addr, "GET", "/metrics", "")
+        .unwrap()
+        .1
+        .contains(&format!(
+            "watchfire_chatops_requests_refused_total{{chat=\"{chat}\",reason=\"{reason}\"}}"
+        ))
+}
+
+/// Starts the server at `addr` over `dir/data`, with an empty
+/// `prometheus.yml`, its alerter on `am` and the ChatOps file `chatops`.
+pub fn start_chatops(addr: SocketAddr, dir: &Path, am: &Path, chatops: &Path) -> Server {
+    let prom = dir.join("prometheus.yml");
+    std::fs::write(&prom, "").unwrap();
+    let args = [
+        "--alertmanager.config.file",
+        am.to_str().unwrap(),
+        "--chatops.config.file",
+        chatops.to_str().unwrap(),
+    ];
+    start_at(addr, &dir.join("data"), Some(&prom), &args)
+}
