@@ -175,6 +175,7 @@ fn acknowledge_silence_and_refusals_from_telegram() {
         addr,
         "/api/v2/alerts",
         &json!([{"labels": {"alertname": "Down", "service": "api"},
+                 "annotations": {"runbook_url": "https://runbooks.example/down"},
                  "generatorURL": "http://prom.test/graph?g0.expr=vector%281%29+%3E+0&g0.tab=1"}])
         .to_string(),
     );
@@ -266,6 +267,14 @@ fn acknowledge_silence_and_refusals_from_telegram() {
     assert!(
         keyboard_data(&edit).contains(&format!("{token}:unack")),
         "{edit}"
+    );
+    assert!(
+        edit["reply_markup"]["inline_keyboard"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["url"] == "https://runbooks.example/down"),
+        "the runbook link stays: {edit}"
     );
     // Repeats are due every 3 s; acknowledged, none comes.
     std::thread::sleep(Duration::from_secs(5));

@@ -622,7 +622,7 @@ impl Service {
             answer: answer.as_ref(),
             silenced: msg.silenced.as_ref(),
             resolved_at: None,
-            runbook: None,
+            runbook: (!msg.runbook.is_empty()).then_some(msg.runbook.as_str()),
         };
         let base = msg.body.as_object().cloned().unwrap_or_default();
         let data = discord::message(&base, &view);
@@ -731,7 +731,7 @@ impl Service {
             answer: answer.as_ref(),
             silenced: msg.silenced.as_ref(),
             resolved_at: None,
-            runbook: None,
+            runbook: (!msg.runbook.is_empty()).then_some(msg.runbook.as_str()),
         };
         let Some(c) = self.chatops() else {
             return;

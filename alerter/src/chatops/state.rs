@@ -70,6 +70,9 @@ pub struct Message {
     /// A silence made from it, for its state line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silenced: Option<Silenced>,
+    /// The runbook link it offers, kept for its restatements.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub runbook: String,
 }
 
 type MessageKey = (String, String, usize);
@@ -345,6 +348,7 @@ mod tests {
             first_sent: at,
             at,
             silenced: None,
+            runbook: String::new(),
         }
     }
 

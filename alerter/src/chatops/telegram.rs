@@ -343,6 +343,7 @@ pub(crate) async fn send(
         first_sent: prior.map_or(now, |p| p.first_sent),
         at: now,
         silenced: prior.and_then(|p| p.silenced.clone()),
+        runbook: view.runbook.unwrap_or_default().to_string(),
     })
 }
 

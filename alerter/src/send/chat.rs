@@ -329,6 +329,8 @@ async fn post_or_update(
         first_sent: prior.map_or(now, |p| p.first_sent),
         at: now,
         silenced: prior.and_then(|p| p.silenced.clone()),
+        // Slack keeps its runbook button in the body, which restating keeps.
+        runbook: String::new(),
     })
 }
 
@@ -482,6 +484,7 @@ async fn discord_interactive(
         first_sent: prior.map_or(now, |p| p.first_sent),
         at: now,
         silenced: prior.and_then(|p| p.silenced.clone()),
+        runbook: runbook(d).unwrap_or_default().to_string(),
     })
 }
 
