@@ -321,11 +321,9 @@ impl Alerter {
                     .receivers
                     .get(&f.receiver)
                     .map_or(0, |p| p.integrations.len());
-                if !kept.is_empty() {
-                    let f = crate::dispatch::Flush {
-                        alerts: kept,
-                        ..f.clone()
-                    };
+                // From here on the flush holds what muting kept.
+                let f = crate::dispatch::Flush { alerts: kept, ..f };
+                if !f.alerts.is_empty() {
                     let to = Fanout {
                         receivers: &self.receivers,
                         log: &mut self.log,

@@ -38,18 +38,7 @@ fn when(ms: i64) -> String {
 
 /// The state line.
 pub fn state_text(v: &View<'_>) -> Option<String> {
-    super::state_text(
-        v,
-        &super::Style {
-            resolved: "🟢",
-            acked: "✅",
-            snoozed: "💤",
-            silenced: "🔇",
-            who,
-            when,
-            at: "",
-        },
-    )
+    super::state_text(v, &super::Style::emoji(who, when, ""))
 }
 
 fn select(token: &str, action: &str, placeholder: &str, choices: Vec<(String, String)>) -> Json {

@@ -84,6 +84,22 @@ pub struct Style {
     pub at: &'static str,
 }
 
+impl Style {
+    /// The emoji marks of chats that show Unicode as it is (Telegram,
+    /// Discord).
+    pub fn emoji(who: fn(&Actor) -> String, when: fn(i64) -> String, at: &'static str) -> Self {
+        Style {
+            resolved: "🟢",
+            acked: "✅",
+            snoozed: "💤",
+            silenced: "🔇",
+            who,
+            when,
+            at,
+        }
+    }
+}
+
 /// The state line of a message: resolved, who acknowledged, snoozed or
 /// silenced it and when; `None` when there is nothing to say.
 pub fn state_text(v: &View<'_>, st: &Style) -> Option<String> {

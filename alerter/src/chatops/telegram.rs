@@ -47,18 +47,7 @@ fn when(ms: i64) -> String {
 
 /// The state line, as plain text.
 pub fn state_text(v: &View<'_>) -> Option<String> {
-    super::state_text(
-        v,
-        &super::Style {
-            resolved: "🟢",
-            acked: "✅",
-            snoozed: "💤",
-            silenced: "🔇",
-            who,
-            when,
-            at: "at ",
-        },
-    )
+    super::state_text(v, &super::Style::emoji(who, when, "at "))
 }
 
 fn button(text: &str, token: &str, data: &str) -> Json {
