@@ -79,14 +79,14 @@ fn good_and_bad_files() {
     let later = dir.path().join("later.yml");
     std::fs::write(
         &later,
-        "slack:\n  bot_token: xoxb-s3cr3t\n  signing_secret: s3cr3t\nmattermost:\n  url: http://127.0.0.1:1\n  bot_token: mm\n",
+        "slack:\n  bot_token: xoxb-s3cr3t\n  signing_secret: s3cr3t\n  app_token: xapp-s3cr3t\n",
     )
     .unwrap();
     let (code, out) = check(&[&later]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains(&format!(
-            "{}:4: mattermost: this chat is not supported by this version of Watchfire yet",
+            "{}:4: app_token: Socket Mode is not supported by this version of Watchfire yet",
             later.display()
         )),
         "{out}"

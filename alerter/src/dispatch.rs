@@ -264,6 +264,13 @@ impl Dispatcher {
             .any(|((_, k), g)| k == key && g.receiver == receiver)
     }
 
+    /// Whether a group has an alert still firing at `now`.
+    pub fn group_firing(&self, key: &str, receiver: &str, now: i64) -> bool {
+        self.groups.iter().any(|((_, k), g)| {
+            k == key && g.receiver == receiver && g.alerts.values().any(|a| !a.is_resolved(now))
+        })
+    }
+
     /// Every group with its receiver, labels and alerts, for the API.
     pub fn groups(&self) -> Vec<GroupView> {
         self.groups

@@ -516,7 +516,7 @@ impl Alerter {
         by: Actor,
         now: i64,
     ) -> Result<Change, Error> {
-        self.known_group(group_key, receiver)?;
+        self.firing_group(group_key, receiver, now)?;
         Ok(self.acks.ack(group_key, receiver, by, now))
     }
 
@@ -535,7 +535,7 @@ impl Alerter {
         now: i64,
         until: i64,
     ) -> Result<Change, Error> {
-        self.known_group(group_key, receiver)?;
+        self.firing_group(group_key, receiver, now)?;
         if until <= now {
             return Err(Error::invalid(
                 "snooze",
@@ -552,6 +552,21 @@ impl Alerter {
             Err(Error::invalid(
                 "group",
                 format!("no alert group {group_key:?} for receiver {receiver:?}"),
+            ))
+        }
+    }
+
+    /// A group with an alert firing: one whose alerts all resolved has
+    /// nothing left to acknowledge or snooze, and an answer given to it
+    /// would outlive its incident.
+    fn firing_group(&self, group_key: &str, receiver: &str, now: i64) -> Result<(), Error> {
+        self.known_group(group_key, receiver)?;
+        if self.dispatch.group_firing(group_key, receiver, now) {
+            Ok(())
+        } else {
+            Err(Error::invalid(
+                "group",
+                "this group has resolved; there is nothing left to answer",
             ))
         }
     }

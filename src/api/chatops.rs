@@ -68,6 +68,41 @@ pub async fn slack_interactions(
     answer(svc.slack_interaction(ts, sig, &bytes).await)
 }
 
+/// `POST /api/v1/chatops/slack/commands`: the slash command's request
+/// URL.
+pub async fn slack_commands(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (svc, bytes) = match take(&state, Chat::Slack, body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (ts, sig) = (
+        header(&headers, "x-slack-request-timestamp"),
+        header(&headers, "x-slack-signature"),
+    );
+    answer(svc.slack_command(ts, sig, &bytes).await)
+}
+
+/// `POST /api/v1/chatops/mattermost/commands`: the Mattermost slash
+/// command's request URL.
+pub async fn mattermost_commands(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (svc, bytes) = match take(&state, Chat::Mattermost, body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    answer(
+        svc.mattermost_command(header(&headers, "authorization"), &bytes)
+            .await,
+    )
+}
+
 /// `POST /api/v1/chatops/discord/interactions`: the Discord
 /// application's interactions endpoint URL.
 pub async fn discord_interactions(
@@ -99,6 +134,16 @@ pub async fn telegram_webhook(
     };
     let secret = header(&headers, "x-telegram-bot-api-secret-token");
     answer(svc.telegram_webhook(secret, &bytes).await)
+}
+
+/// `POST /api/v1/chatops/mattermost/actions`: the `integration.url` of
+/// each attachment action Watchfire's Mattermost posts carry.
+pub async fn mattermost_actions(State(state): State<Arc<AppState>>, body: Body) -> Response {
+    let (svc, bytes) = match take(&state, Chat::Mattermost, body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    answer(svc.mattermost_action(&bytes).await)
 }
 
 /// `GET /api/v1/chatops/graph/{token}.png`: the graph a notification

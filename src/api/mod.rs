@@ -80,6 +80,18 @@ pub fn router() -> Router<Arc<AppState>> {
             "/api/v1/chatops/telegram/webhook",
             post(chatops::telegram_webhook),
         )
+        .route(
+            "/api/v1/chatops/mattermost/actions",
+            post(chatops::mattermost_actions),
+        )
+        .route(
+            "/api/v1/chatops/slack/commands",
+            post(chatops::slack_commands),
+        )
+        .route(
+            "/api/v1/chatops/mattermost/commands",
+            post(chatops::mattermost_commands),
+        )
         .route("/api/v1/chatops/graph/{file}", get(chatops::graph))
         .route("/api/v2/receivers", get(alertmanager::receivers))
         .route("/api/v2/status", get(alertmanager::status))

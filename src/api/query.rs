@@ -110,6 +110,13 @@ pub async fn range(State(st): State<Arc<AppState>>, p: Params) -> Result<Respons
     Ok(respond(out, stats))
 }
 
+/// Runs an instant query's expression at `t` (ms).
+pub async fn run_instant(st: &Arc<AppState>, p: &Params, t: i64) -> Result<Outcome, ApiError> {
+    let expr = parse(p)?;
+    let eng = engine(st, timeout(p, &st.query_limits)?);
+    run(st, move |s| eng.instant(s, &expr, t)).await
+}
+
 /// Runs a range query's expression over `start..=end` by `step` (ms).
 pub async fn run_range(
     st: &Arc<AppState>,

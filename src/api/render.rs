@@ -115,6 +115,57 @@ impl alerter::chatops::graph::Grapher for AlertGrapher {
             alert_png(&st, r).await
         })
     }
+
+    fn values(
+        &self,
+        expr: String,
+        at_ms: i64,
+        limit: usize,
+    ) -> alerter::chatops::graph::ValuesFuture<'_> {
+        Box::pin(async move {
+            let st = self.0.upgrade().ok_or("the server is stopping")?;
+            let p = Params(vec![("query".to_string(), expr)]);
+            let out = match super::query::run_instant(&st, &p, at_ms).await {
+                Ok(out) => out,
+                Err(ApiError::Query(e)) => return Err(e.message),
+                Err(ApiError::BadData(e)) | Err(ApiError::Internal(e)) => return Err(e),
+            };
+            Ok(values_of(out.answer, limit))
+        })
+    }
+}
+
+/// An instant query's answer as lines: `series value`.
+fn values_of(answer: promql::Answer, limit: usize) -> alerter::chatops::graph::Values {
+    let fmt = promql::format_float;
+    let lines: Vec<String> = match answer {
+        promql::Answer::Scalar { v, .. } => vec![fmt(v)],
+        promql::Answer::String { s, .. } => vec![format!("{s:?}")],
+        promql::Answer::Vector { elems, .. } => elems
+            .iter()
+            .map(|e| {
+                let name = e.labels.to_string();
+                let name = if name.is_empty() {
+                    "{}".to_string()
+                } else {
+                    name
+                };
+                format!("{name} {}", fmt(e.v))
+            })
+            .collect(),
+        promql::Answer::Matrix(m) => m
+            .iter()
+            .map(|r| {
+                let last = r.points.last().map_or(String::new(), |p| fmt(p.1));
+                format!("{} {last}", r.labels)
+            })
+            .collect(),
+    };
+    let total = lines.len();
+    alerter::chatops::graph::Values {
+        lines: lines.into_iter().take(limit).collect(),
+        total,
+    }
 }
 
 /// An alert's expression over a range as a PNG at about 250 points. A

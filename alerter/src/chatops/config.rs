@@ -35,6 +35,16 @@ pub struct Raw {
     pub telegram: Option<TelegramRaw>,
     #[serde(default)]
     pub receivers: Vec<ReceiverRaw>,
+    /// The slash command: who may use it.
+    #[serde(default)]
+    pub commands: Option<CommandsRaw>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsRaw {
+    #[serde(default)]
+    pub allow: Option<AllowRaw>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -61,12 +71,11 @@ pub struct SlackRaw {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MattermostRaw {
+    /// Keys the `sig` in each action's context.
     #[serde(default)]
-    pub url: String,
+    pub action_secret: String,
     #[serde(default)]
-    pub bot_token: String,
-    #[serde(default)]
-    pub bot_token_file: String,
+    pub action_secret_file: String,
     #[serde(default)]
     pub command_token: String,
     #[serde(default)]
@@ -191,8 +200,7 @@ pub struct Slack {
 
 #[derive(Debug, Clone)]
 pub struct Mattermost {
-    pub url: String,
-    pub bot_token: Secret,
+    pub action_secret: Secret,
     pub command_token: Option<Secret>,
 }
 
@@ -219,6 +227,8 @@ pub struct Chatops {
     pub discord: Option<Discord>,
     pub telegram: Option<Telegram>,
     pub receivers: Vec<Receiver>,
+    /// Who may use the slash command; nobody without it.
+    pub commands: Option<Allow>,
 }
 
 impl Chatops {
@@ -269,11 +279,6 @@ fn not_yet(text: &str, file: &str, c: &Chatops) -> Result<(), ConfigError> {
         line: line_of(&format!("{key}:")),
         reason: format!("{key}: {reason} is not supported by this version of Watchfire yet"),
     };
-    for (present, key) in [(c.mattermost.is_some(), "mattermost")] {
-        if present {
-            return Err(refuse(key, "this chat"));
-        }
-    }
     if let Some(s) = &c.slack {
         if s.app_token.is_some() {
             let key = if line_of("app_token_file:").is_some() {
@@ -282,9 +287,6 @@ fn not_yet(text: &str, file: &str, c: &Chatops) -> Result<(), ConfigError> {
                 "app_token"
             };
             return Err(refuse(key, "Socket Mode"));
-        }
-        if line_of("command:").is_some() {
-            return Err(refuse("command", "the slash command"));
         }
     }
     for r in &c.receivers {
@@ -385,15 +387,23 @@ pub fn parse(text: &str, file: &str, receivers: Option<&[String]>) -> Result<Cha
     let mattermost = match &raw.mattermost {
         None => None,
         Some(m) => Some(Mattermost {
-            url: url("mattermost", "url", &m.url)?,
-            bot_token: secret(
-                "mattermost",
-                "bot_token",
-                &m.bot_token,
-                &m.bot_token_file,
-                true,
-            )?
-            .unwrap_or(Secret(String::new())),
+            action_secret: {
+                let s = secret(
+                    "mattermost",
+                    "action_secret",
+                    &m.action_secret,
+                    &m.action_secret_file,
+                    true,
+                )?
+                .unwrap_or(Secret(String::new()));
+                if s.0.len() < 16 {
+                    return Err(err(
+                        line_of("action_secret", section("mattermost").unwrap_or(0)),
+                        "mattermost.action_secret: use at least 16 characters (openssl rand -hex 32 makes one)".into(),
+                    ));
+                }
+                s
+            },
             command_token: secret(
                 "mattermost",
                 "command_token",
@@ -521,35 +531,7 @@ pub fn parse(text: &str, file: &str, receivers: Option<&[String]>) -> Result<Cha
         let snooze_for = durations("snooze_for", &r.snooze_for, &["1h", "4h"])?;
         let image_range = duration(r.image_range.as_deref().unwrap_or("3h"))
             .map_err(|x| e(format!("image_range: {x}")))?;
-        let allow = match &r.allow {
-            None => {
-                return Err(e(
-                    "allow: say who may act: users, teams, or anyone: true".into()
-                ))
-            }
-            Some(a) => {
-                if !a.anyone && a.users.is_empty() && a.teams.is_empty() {
-                    return Err(e(
-                        "allow: say who may act: users, teams, or anyone: true".into()
-                    ));
-                }
-                for who in a.users.iter().chain(&a.teams) {
-                    let chat = who.split_once(':').map(|x| x.0);
-                    let known = chat.is_some_and(|c| CHATS.contains(&c) || c == "email");
-                    if !known || who.ends_with(':') {
-                        return Err(e(format!(
-                            "allow: {who:?} is not chat:id, with chat one of {}, email",
-                            CHATS.join(", ")
-                        )));
-                    }
-                }
-                Allow {
-                    users: a.users.iter().cloned().collect(),
-                    teams: a.teams.iter().cloned().collect(),
-                    anyone: a.anyone,
-                }
-            }
-        };
+        let allow = check_allow(r.allow.as_ref()).map_err(e)?;
         out.push(Receiver {
             name: r.name.clone(),
             actions,
@@ -561,13 +543,48 @@ pub fn parse(text: &str, file: &str, receivers: Option<&[String]>) -> Result<Cha
             allow,
         });
     }
+    let commands = match &raw.commands {
+        None => None,
+        Some(c) => Some(check_allow(c.allow.as_ref()).map_err(|e| {
+            err(
+                line_of("allow", section("commands").unwrap_or(0)).or(section("commands")),
+                format!("commands.{e}"),
+            )
+        })?),
+    };
     Ok(Chatops {
+        commands,
         token_ttl: ttl,
         slack,
         mattermost,
         discord,
         telegram,
         receivers: out,
+    })
+}
+
+/// Checks an `allow:` section: it must let someone act, and each entry
+/// is `chat:id`.
+fn check_allow(a: Option<&AllowRaw>) -> Result<Allow, String> {
+    let say = || "allow: say who may act: users, teams, or anyone: true".to_string();
+    let a = a.ok_or_else(say)?;
+    if !a.anyone && a.users.is_empty() && a.teams.is_empty() {
+        return Err(say());
+    }
+    for who in a.users.iter().chain(&a.teams) {
+        let chat = who.split_once(':').map(|x| x.0);
+        let known = chat.is_some_and(|c| CHATS.contains(&c) || c == "email");
+        if !known || who.ends_with(':') {
+            return Err(format!(
+                "allow: {who:?} is not chat:id, with chat one of {}, email",
+                CHATS.join(", ")
+            ));
+        }
+    }
+    Ok(Allow {
+        users: a.users.iter().cloned().collect(),
+        teams: a.teams.iter().cloned().collect(),
+        anyone: a.anyone,
     })
 }
 
@@ -626,9 +643,12 @@ mod tests {
     #[test]
     fn a_whole_file_loads_with_defaults() {
         let c = check(
-            "token_ttl: 12h\nslack:\n  bot_token: xoxb-1\n  signing_secret: s3cr3t\ntelegram:\n  bot_token: 1:abc\n  secret_token: Abc_123-x\nreceivers:\n  - name: team\n    images: true\n    allow:\n      users: ['slack:U024BE7LH', 'telegram:42']\n      teams: ['slack:T1']\n  - name: ops\n    actions: [ack, silence]\n    silence_for: [30m]\n    allow: {anyone: true}\n",
+            "token_ttl: 12h\nslack:\n  bot_token: xoxb-1\n  signing_secret: s3cr3t\ntelegram:\n  bot_token: 1:abc\n  secret_token: Abc_123-x\nreceivers:\n  - name: team\n    images: true\n    allow:\n      users: ['slack:U024BE7LH', 'telegram:42']\n      teams: ['slack:T1']\n  - name: ops\n    actions: [ack, silence]\n    silence_for: [30m]\n    allow: {anyone: true}\ncommands:\n  allow:\n    users: ['slack:U1']\n",
         )
         .unwrap();
+        let cmd = c.commands.as_ref().unwrap();
+        assert!(cmd.permits("slack", "U1", None) && !cmd.permits("slack", "U2", None));
+        assert!(check("").unwrap().commands.is_none());
         assert_eq!(c.token_ttl, Duration::from_secs(12 * 3600));
         let s = c.slack.as_ref().unwrap();
         assert_eq!(s.api_url, "https://slack.com/api/");
@@ -692,6 +712,14 @@ mod tests {
                 "chatops.yml:3: telegram.secret_token: character 4 is not one of A-Z",
             ),
             ("token_ttl: 10s\n", "chatops.yml:1: token_ttl: must be from 1m to 30d"),
+            (
+                "commands:\n  allow: {users: []}\n",
+                "chatops.yml:2: commands.allow: say who may act",
+            ),
+            (
+                "mattermost:\n  action_secret: short\n",
+                "chatops.yml:2: mattermost.action_secret: use at least 16 characters",
+            ),
             (
                 "receivers:\n  - name: team\n    allow: {anyone: true}\n  - name: nobody\n    allow: {anyone: true}\n",
                 "chatops.yml:4: receivers[1]: receiver \"nobody\" is not a receiver of the Alertmanager configuration",

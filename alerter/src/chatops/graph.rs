@@ -34,10 +34,24 @@ pub struct GraphRequest {
 /// A PNG, or why there is none.
 pub type GraphFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send + 'a>>;
 
-/// Draws an expression over a range as a PNG: the server's query engine
-/// and renderer.
+/// An expression's value: a line a series, or why there is none.
+pub type ValuesFuture<'a> = Pin<Box<dyn Future<Output = Result<Values, String>> + Send + 'a>>;
+
+/// What an instant query answered, as lines to show.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Values {
+    /// `series value`, at most the limit asked.
+    pub lines: Vec<String>,
+    /// How many series there were in all.
+    pub total: usize,
+}
+
+/// Draws an expression over a range as a PNG, and tells its value now:
+/// the server's query engine and renderer.
 pub trait Grapher: Send + Sync {
     fn png(&self, r: GraphRequest) -> GraphFuture<'_>;
+    /// The expression's value at `at_ms`: at most `limit` lines.
+    fn values(&self, expr: String, at_ms: i64, limit: usize) -> ValuesFuture<'_>;
 }
 
 /// Where the server puts its grapher, once it has one; shared by the

@@ -6,12 +6,17 @@
 //!   HMAC, Discord's Ed25519, Telegram's and Mattermost's shared
 //!   tokens) before anything in it is read; pure functions over the raw
 //!   request parts, with refusals that name their reason and status.
+//! - [`command`]: the slash command's grammar and what each subcommand
+//!   does, whichever chat it was typed in.
 //! - [`config`]: the ChatOps file (`--chatops.config.file`), apart from
 //!   `alertmanager.yml`, read and checked with file, line and reason.
 //! - [`discord`]: the Discord message with its components, the
 //!   interaction, and the answers that edit the message.
 //! - [`graph`]: the alert's graph, asked of the server's renderer, for
 //!   email and chat messages.
+//! - [`mattermost`]: the Mattermost post with its attachment actions,
+//!   their signed contexts, the action request and the answers that edit
+//!   the post.
 //! - [`serve`]: a verified callback acted on: allowlists, tokens, the
 //!   action, the message edited.
 //! - [`slack`]: the interactive Slack message, its restatements, the
@@ -21,9 +26,11 @@
 //! - [`state`]: action tokens and the chat messages sent per group, in
 //!   `alerter.db`.
 
+pub mod command;
 pub mod config;
 pub mod discord;
 pub mod graph;
+pub mod mattermost;
 pub mod serve;
 pub mod slack;
 pub mod state;

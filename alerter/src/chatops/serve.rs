@@ -16,9 +16,11 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::ack::Actor;
+use crate::chatops::command;
 use crate::chatops::config::{Chatops, Receiver};
 use crate::chatops::discord;
 use crate::chatops::graph;
+use crate::chatops::mattermost;
 use crate::chatops::slack::{self, Interaction};
 use crate::chatops::state::{Silenced, Token, TokenRefusal};
 use crate::chatops::telegram;
@@ -94,6 +96,7 @@ fn interactive(c: &Chatops, d: &Delivery) -> bool {
             Integration::Slack(_) => c.slack.is_some(),
             Integration::Telegram(_) => c.telegram.is_some(),
             Integration::Discord(_) => c.discord.is_some(),
+            Integration::Mattermost(_) => c.mattermost.is_some(),
             _ => false,
         }
 }
@@ -170,14 +173,14 @@ impl Service {
     }
 
     /// Makes a token; answers once it is on disk.
-    async fn new_token(&self, t: Token) -> Result<String, Error> {
+    pub(crate) async fn new_token(&self, t: Token) -> Result<String, Error> {
         let (id, written) = self.state.lock().chat.put_token(t)?;
         written.wait().await?;
         Ok(id)
     }
 
     /// Where a graph token's image is served.
-    fn graph_url(&self, id: &str) -> String {
+    pub(crate) fn graph_url(&self, id: &str) -> String {
         format!(
             "{}/api/v1/chatops/graph/{id}.png",
             self.external_url().trim_end_matches('/')
@@ -319,6 +322,111 @@ impl Service {
         Reply::ok()
     }
 
+    /// Slack's slash command request URL
+    /// (`/api/v1/chatops/slack/commands`): verified as the interactions
+    /// are (signature, timestamp, replay), then carried out, and answered
+    /// at once (Slack waits 3 s) with the command's answer.
+    pub async fn slack_command(
+        self: &Arc<Self>,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
+        let Some((c, app)) = self
+            .chatops()
+            .and_then(|c| Some((c.clone(), c.slack.clone()?)))
+        else {
+            return Reply::status(404);
+        };
+        let now = self.now();
+        if let Err(r) = verify::slack(
+            app.signing_secret.0.as_bytes(),
+            timestamp,
+            signature,
+            body,
+            now.div_euclid(1000),
+        ) {
+            return self.refuse(Chat::Slack, r.reason(), &r, r.status(Chat::Slack).as_u16());
+        }
+        if !self.first_seen(signature.unwrap_or(""), now) {
+            return self.refuse(Chat::Slack, "replay", &"this request was seen before", 401);
+        }
+        let typed = match command::parse_request(body) {
+            Err(e) => return self.refuse(Chat::Slack, "malformed", &e, 400),
+            Ok(t) => t,
+        };
+        let said = if typed.command != app.command {
+            command::Said::only_you(format!(
+                "This URL answers {}, not {}: set the command's name in the ChatOps file.",
+                app.command, typed.command
+            ))
+        } else {
+            let who = command::Typist {
+                chat: Chat::Slack,
+                user_id: &typed.user_id,
+                user_name: &typed.user_name,
+                team_id: typed.team_id.as_deref(),
+            };
+            self.command(&c, who, &app.command, &typed.text).await
+        };
+        Reply {
+            status: 200,
+            body: slack::command_answer(&said),
+        }
+    }
+
+    /// Mattermost's slash command URL
+    /// (`/api/v1/chatops/mattermost/commands`): the `Authorization: Token`
+    /// header must carry the command's token (the ChatOps file's
+    /// `mattermost.command_token`; 401 otherwise, and 404 without one),
+    /// and a `trigger_id` seen before is a replay.
+    pub async fn mattermost_command(
+        self: &Arc<Self>,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
+        let Some((c, token)) = self.chatops().and_then(|c| {
+            let t = c.mattermost.as_ref()?.command_token.clone()?;
+            Some((c, t))
+        }) else {
+            return Reply::status(404);
+        };
+        if let Err(r) = verify::mattermost_command(token.0.as_bytes(), authorization) {
+            return self.refuse(
+                Chat::Mattermost,
+                r.reason(),
+                &r,
+                r.status(Chat::Mattermost).as_u16(),
+            );
+        }
+        let typed = match command::parse_request(body) {
+            Err(e) => return self.refuse(Chat::Mattermost, "malformed", &e, 400),
+            Ok(t) => t,
+        };
+        let now = self.now();
+        if let Some(t) = &typed.trigger_id {
+            if !self.first_seen(&format!("mattermost:{t}"), now) {
+                return self.refuse(
+                    Chat::Mattermost,
+                    "replay",
+                    &"this request was seen before",
+                    401,
+                );
+            }
+        }
+        let who = command::Typist {
+            chat: Chat::Mattermost,
+            user_id: &typed.user_id,
+            user_name: &typed.user_name,
+            team_id: typed.team_id.as_deref(),
+        };
+        let said = self.command(&c, who, &typed.command, &typed.text).await;
+        Reply {
+            status: 200,
+            body: mattermost::command_answer(&said),
+        }
+    }
+
     /// Carries out a press from a chat whose request verified: the token,
     /// the receiver's allowlist, the action and its choice, then the
     /// action itself. Refusals are counted and say, politely, why.
@@ -381,12 +489,7 @@ impl Service {
             via: name.to_string(),
             id: asked.user_id.to_string(),
         };
-        let title = match chat {
-            Chat::Slack => "Slack",
-            Chat::Telegram => "Telegram",
-            Chat::Discord => "Discord",
-            Chat::Mattermost => "Mattermost",
-        };
+        let title = chat.title();
         let choice = asked.value.map(model::time::parse_duration);
         let done = match (asked.action, choice) {
             ("ack", _) => self
@@ -594,7 +697,7 @@ impl Service {
             Outcome::Graph(None) => discord::ephemeral(NO_GRAPH),
             Outcome::Graph(Some(url)) => serde_json::json!({"type": 4, "data": {
                 "flags": 64, "embeds": [{"title": "The alert's graph", "image": {"url": url}}]}}),
-            Outcome::Done(token, rc) => match self.restated(&token, &rc).await {
+            Outcome::Done(token, rc) => match self.restated(&token, &rc, discord::message).await {
                 Some(data) => serde_json::json!({"type": 7, "data": data}),
                 // Resolved meanwhile: nothing left to edit.
                 None => serde_json::json!({"type": 6}),
@@ -603,9 +706,97 @@ impl Service {
         Reply { status: 200, body }
     }
 
-    /// A Discord message restated with its group's state now, kept as the
-    /// message, for an interaction's answer to edit it with.
-    async fn restated(&self, token: &Token, rc: &Receiver) -> Option<Json> {
+    /// Mattermost's action URL (`/api/v1/chatops/mattermost/actions`, the
+    /// `integration.url` of each action): a use of one of our attachment
+    /// actions. The action's `context.sig` is checked before anything else
+    /// in the request is used; a bad one gets 401. A `trigger_id` seen
+    /// before is a replay. Mattermost shows an answer other than 200 as
+    /// "Action failed to execute", so everything that verifies is answered
+    /// 200: done with the post edited (`update`), refused with a reply
+    /// only the user sees.
+    pub async fn mattermost_action(self: &Arc<Self>, body: &[u8]) -> Reply {
+        let Some((c, app)) = self
+            .chatops()
+            .and_then(|c| Some((c.clone(), c.mattermost.clone()?)))
+        else {
+            return Reply::status(404);
+        };
+        let press = match mattermost::parse(body) {
+            Err(e) => return self.refuse(Chat::Mattermost, "malformed", &e, 400),
+            Ok(p) => p,
+        };
+        if let Err(r) = verify::mattermost_action(
+            app.action_secret.0.as_bytes(),
+            &press.token,
+            &press.action,
+            &press.sig,
+        ) {
+            return self.refuse(
+                Chat::Mattermost,
+                r.reason(),
+                &r,
+                r.status(Chat::Mattermost).as_u16(),
+            );
+        }
+        let now = self.now();
+        if let Some(t) = &press.trigger_id {
+            if !self.first_seen(&format!("mattermost:{t}"), now) {
+                return self.refuse(
+                    Chat::Mattermost,
+                    "replay",
+                    &"this request was seen before",
+                    401,
+                );
+            }
+        }
+        let asked = Asked {
+            token: &press.token,
+            user_id: &press.user_id,
+            user_name: &press.user_name,
+            team_id: press.team_id.as_deref(),
+            action: &press.action,
+            value: press.value.as_deref(),
+        };
+        let body = match self.act(Chat::Mattermost, &c, asked).await {
+            Outcome::Refused(text) | Outcome::Failed(text) => mattermost::ephemeral(&text),
+            Outcome::Graph(None) => mattermost::ephemeral(NO_GRAPH),
+            Outcome::Graph(Some(url)) => {
+                mattermost::ephemeral(&format!("![The alert's graph]({url})"))
+            }
+            Outcome::Done(token, rc) => {
+                let callback = format!(
+                    "{}{}",
+                    self.external_url().trim_end_matches('/'),
+                    mattermost::ACTIONS_PATH
+                );
+                let cb = mattermost::Callback {
+                    url: &callback,
+                    secret: app.action_secret.0.as_bytes(),
+                };
+                let post = self
+                    .restated(&token, &rc, |base, view| {
+                        mattermost::message(base, view, cb)
+                    })
+                    .await;
+                match post {
+                    Some(post) => mattermost::update(&post),
+                    // Resolved meanwhile: nothing left to edit.
+                    None => serde_json::json!({}),
+                }
+            }
+        };
+        Reply { status: 200, body }
+    }
+
+    /// A message restated by `make` with its group's state now, kept as
+    /// the message, for a callback's answer to edit it with (Discord,
+    /// Mattermost).
+    async fn restated(
+        &self,
+        token: &Token,
+        rc: &Receiver,
+        make: impl FnOnce(&serde_json::Map<String, Json>, &View<'_>) -> serde_json::Map<String, Json>,
+    ) -> Option<serde_json::Map<String, Json>> {
         let now = self.now();
         let (msg, answer) = self.with(|a| {
             (
@@ -625,7 +816,7 @@ impl Service {
             runbook: (!msg.runbook.is_empty()).then_some(msg.runbook.as_str()),
         };
         let base = msg.body.as_object().cloned().unwrap_or_default();
-        let data = discord::message(&base, &view);
+        let data = make(&base, &view);
         let w = self.state.lock().chat.put_edit(
             &token.group_key,
             &token.receiver,
@@ -633,9 +824,9 @@ impl Service {
             crate::chatops::state::Message { at: now, ..msg },
         );
         if let Err(e) = w.wait().await {
-            tracing::error!(error = %e, "keeping the edited Discord message failed");
+            tracing::error!(error = %e, "keeping the edited message failed");
         }
-        Some(Json::Object(data))
+        Some(data)
     }
 
     /// Makes a silence of a token's group for `d`, or until the group

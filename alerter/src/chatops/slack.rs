@@ -298,6 +298,21 @@ pub enum Interaction {
     Other(String),
 }
 
+/// A slash command's answer: for the channel when it changed something,
+/// else for the user only; the text in a section, the image under it.
+pub fn command_answer(said: &super::command::Said) -> Json {
+    let text = crate::send::truncate_runes(&said.text, 3000).0;
+    let mut blocks = vec![json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})];
+    if let Some(url) = &said.image {
+        blocks.push(json!({"type": "image", "image_url": url, "alt_text": "graph"}));
+    }
+    json!({
+        "response_type": if said.in_channel { "in_channel" } else { "ephemeral" },
+        "text": said.text,
+        "blocks": blocks,
+    })
+}
+
 /// Reads an interaction request's body (`payload=` and the JSON, form
 /// encoded). The error says what is wrong, for a 400.
 pub fn parse_interaction(body: &[u8]) -> Result<Interaction, String> {

@@ -11,6 +11,7 @@
 //! | Discord | [`discord`] | `X-Signature-Ed25519` (hex, 64 bytes) is an Ed25519 signature of `X-Signature-Timestamp` followed by the body, under the application's public key; checked with `verify_strict` |
 //! | Telegram | [`telegram`] | `X-Telegram-Bot-Api-Secret-Token` equals the `secret_token` given to `setWebhook` |
 //! | Mattermost | [`mattermost_command`] | a slash command's `Authorization: Token <token>` carries the command's token |
+//! | Mattermost | [`mattermost_action`] | an attachment action's `context.sig` is the hex HMAC-SHA256 of `{token}:{action}` keyed by the action secret |
 //!
 //! Sources: Slack's "Verifying requests from Slack"
 //! (<https://api.slack.com/authentication/verifying-requests-from-slack>),
@@ -28,8 +29,10 @@
 //!
 //! Discord's timestamp is signed but not checked for freshness: Discord's
 //! documentation asks only for the signature, and the verifier has no
-//! clock. Mattermost's interactive message actions carry their secret in
-//! the action's `context`, not in a header; they are checked elsewhere.
+//! clock. Mattermost's attachment actions carry their proof in the
+//! action's `context`, which Mattermost's server keeps from clients and
+//! sends back with each use, not in a header; [`mattermost_action`] checks
+//! it once the body is read as JSON, before anything else in it is used.
 //!
 //! Statuses ([`Refusal::status`]): a refusal is 401 Unauthorized unless
 //! the table says otherwise.
@@ -104,6 +107,16 @@ impl Chat {
             Chat::Discord => "discord",
             Chat::Telegram => "telegram",
             Chat::Mattermost => "mattermost",
+        }
+    }
+
+    /// The chat's name as people write it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Chat::Slack => "Slack",
+            Chat::Discord => "Discord",
+            Chat::Telegram => "Telegram",
+            Chat::Mattermost => "Mattermost",
         }
     }
 }
@@ -211,6 +224,33 @@ pub fn slack(
     mac.update(timestamp.as_bytes());
     mac.update(b":");
     mac.update(body);
+    mac.verify_slice(&tag).map_err(|_| Refusal::BadSignature)
+}
+
+/// Verifies a use of a Mattermost attachment action: `sig` from the
+/// action's `context` must be the hex HMAC-SHA256 of `{token}:{action}`
+/// keyed by the action secret (see [`super::mattermost::sign`]). An
+/// absent or malformed `sig` is a bad signature too: the request proves
+/// nothing.
+pub fn mattermost_action(
+    secret: &[u8],
+    token: &str,
+    action: &str,
+    sig: &str,
+) -> Result<(), Refusal> {
+    if secret.is_empty() {
+        return Err(Refusal::Misconfigured(
+            "the Mattermost action secret is empty",
+        ));
+    }
+    let mut tag = [0u8; 32];
+    hex::decode_to_slice(sig, &mut tag).map_err(|_| Refusal::BadSignature)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| {
+        Refusal::Misconfigured("the Mattermost action secret cannot key HMAC-SHA256")
+    })?;
+    mac.update(token.as_bytes());
+    mac.update(b":");
+    mac.update(action.as_bytes());
     mac.verify_slice(&tag).map_err(|_| Refusal::BadSignature)
 }
 

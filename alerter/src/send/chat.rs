@@ -489,13 +489,16 @@ async fn discord_interactive(
 }
 
 /// Mattermost: an incoming webhook with one attachment built from the
-/// configuration, or the configured `attachments`.
+/// configuration, or the configured `attachments`. For a receiver with
+/// ChatOps settings, when the ChatOps file has a Mattermost section, the
+/// first attachment carries the actions and the post is kept, so that an
+/// action's answer can restate it.
 pub async fn mattermost(
     s: &Sender,
     c: &MattermostConfig,
     d: &Delivery,
     now: i64,
-) -> Result<(), SendError> {
+) -> Result<Option<Message>, SendError> {
     let mut r = s.render(d, now);
     let mut req = Map::new();
     let channel = r.text(&c.channel);
@@ -590,6 +593,41 @@ pub async fn mattermost(
     if url.is_empty() {
         return Err(SendError::fatal("webhook url missing"));
     }
+    let mut kept = None;
+    if let (Some(token), Some((app, rc))) = (&d.token, s.mattermost_app(&d.receiver)) {
+        if let Some(g) = &d.graph_url {
+            if let Some(Json::Array(atts)) = req.get_mut("attachments") {
+                if let Some(Json::Object(first)) = atts.first_mut() {
+                    first.entry("image_url").or_insert_with(|| g.clone().into());
+                }
+            }
+        }
+        let prior = d.message.as_ref().filter(|m| m.chat == "mattermost");
+        let view = View::of(d, token, rc, prior, firing(d, now), now);
+        let callback = format!(
+            "{}{}",
+            s.external_url.trim_end_matches('/'),
+            crate::chatops::mattermost::ACTIONS_PATH
+        );
+        let cb = crate::chatops::mattermost::Callback {
+            url: &callback,
+            secret: app.action_secret.0.as_bytes(),
+        };
+        let post = crate::chatops::mattermost::message(&req, &view, cb);
+        kept = Some(Message {
+            chat: "mattermost".into(),
+            channel: channel.clone(),
+            // An incoming webhook answers "ok", not the post.
+            id: String::new(),
+            body: Json::Object(req),
+            token: token.to_string(),
+            first_sent: prior.map_or(now, |p| p.first_sent),
+            at: now,
+            silenced: prior.and_then(|p| p.silenced.clone()),
+            runbook: runbook(d).unwrap_or_default().to_string(),
+        });
+        req = post;
+    }
     let resp = s
         .clients
         .post(
@@ -601,7 +639,8 @@ pub async fn mattermost(
         )
         .await?;
     resp.default_retry()
-        .map_err(|e| e.context(format_args!("channel {channel:?}")))
+        .map_err(|e| e.context(format_args!("channel {channel:?}")))?;
+    Ok(kept)
 }
 
 const TELEGRAM_TOO_LONG: &str = "Alertmanager notification could not be sent: message length exceeds Telegram limits.\n\t\t\tPlease check the template used for producing the message content.";

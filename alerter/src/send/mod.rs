@@ -262,6 +262,19 @@ impl Sender {
         c.receiver(receiver)
     }
 
+    /// The ChatOps file's Mattermost section and a receiver's settings,
+    /// when both exist: that receiver's Mattermost posts are interactive.
+    pub(crate) fn mattermost_app(
+        &self,
+        receiver: &str,
+    ) -> Option<(
+        &crate::chatops::config::Mattermost,
+        &crate::chatops::config::Receiver,
+    )> {
+        let c = self.chatops.as_deref()?;
+        Some((c.mattermost.as_ref()?, c.receiver(receiver)?))
+    }
+
     /// The ChatOps file's Telegram bot and a receiver's settings, when both
     /// exist: that receiver's Telegram messages are interactive.
     pub(crate) fn telegram_app(
@@ -341,7 +354,7 @@ impl Sender {
             Integration::Webhook(c) => self.webhook(c, d, now).await,
             Integration::Email(c) => email::send(self, c, d, now).await,
             Integration::Msteams(c) => chat::msteams(self, c, d, now).await,
-            Integration::Mattermost(c) => chat::mattermost(self, c, d, now).await,
+            Integration::Mattermost(c) => return chat::mattermost(self, c, d, now).await,
             Integration::Pagerduty(c) => incident::pagerduty(self, c, d, now).await,
             Integration::Opsgenie(c) => incident::opsgenie(self, c, d, now).await,
             Integration::Unsupported(kind) => Err(SendError {
