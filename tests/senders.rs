@@ -672,3 +672,141 @@ fn email_carries_the_alerts_graph() {
         "{text}"
     );
 }
+
+/// Signed action links (`links: true`) in the email, the Teams card and
+/// the webhook payload; each opens a confirmation page that acts only on
+/// its POST. Teams' card follows the legacy "Actionable message card
+/// reference" (`potentialAction` of `OpenUri` with `targets`).
+#[test]
+fn email_teams_and_webhook_carry_signed_links() {
+    let Some(python) = python_with_aiosmtpd() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = smtp(python, dir.path(), &[]);
+    let hook = Webhook::start();
+    let am = dir.path().join("am.yml");
+    write(
+        &am,
+        &email_config(
+            &server,
+            &format!(
+                "        require_tls: false\n    msteams_configs:\n      - webhook_url: http://{h}/teams\n    webhook_configs:\n      - url: http://{h}/hook\n",
+                h = hook.addr
+            ),
+        ),
+    );
+    let chatops = dir.path().join("chatops.yml");
+    write(
+        &chatops,
+        "receivers:\n  - name: mail\n    links: true\n    silence_for: [1h]\n    allow:\n      users: ['email:dev-team@watchfire.test']\n",
+    );
+    let addr = free_addr();
+    let prom = dir.path().join("prometheus.yml");
+    write(&prom, "");
+    let _wf = common::start_chatops(addr, dir.path(), &am, &chatops);
+    post_json(addr, "/api/v2/alerts", &alert("ApiDown", None));
+    wait_for(Duration::from_secs(30), "the email and the posts", || {
+        !mails(&server).is_empty()
+            && !requests_to(&hook, "/teams").is_empty()
+            && !requests_to(&hook, "/hook").is_empty()
+    });
+
+    // The email: links in the text part and the HTML part.
+    let data = unqp(mails(&server)[0]["data"].as_str().unwrap());
+    assert!(
+        data.contains("Answer this alert (each link asks you to confirm):"),
+        "{data}"
+    );
+    let ack = data
+        .split("Acknowledge: ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("an Acknowledge link")
+        .to_string();
+    assert!(data.contains(&format!(
+        "<a href=\"{}\">Acknowledge</a>",
+        ack.replace('&', "&amp;")
+    )));
+    // The Teams card: a button per link.
+    let card = requests_to(&hook, "/teams")[0].json();
+    let names: Vec<&str> = card["potentialAction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Acknowledge", "Silence", "Snooze"], "{card}");
+    assert_eq!(card["potentialAction"][0]["@type"], "OpenUri");
+    // The webhook: Alertmanager's payload and our field.
+    let payload = requests_to(&hook, "/hook")[0].json();
+    assert_eq!(payload["version"], "4");
+    let silence = payload["watchfireLinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["action"] == "silence")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let path = |url: &str| {
+        url.split_once(&format!(":{}", addr.port()))
+            .unwrap()
+            .1
+            .to_string()
+    };
+    let groups = |addr| common::json(addr, "/api/v2/alerts/groups");
+    // GET shows and changes nothing, however often a scanner fetches it.
+    for _ in 0..2 {
+        let (status, page) = http(addr, "GET", &path(&ack), "").unwrap();
+        assert_eq!(status, 200, "{page}");
+        assert!(page.contains("<form method=\"post\">"), "{page}");
+        assert!(page.contains("Acknowledge this alert group?"), "{page}");
+        assert!(page.contains("alertname=&quot;ApiDown&quot;"), "{page}");
+    }
+    assert!(groups(addr)[0].get("answer").is_none());
+    // Tampered links are refused and counted.
+    let (base, sig) = path(&ack)
+        .split_once("?sig=")
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap();
+    let forged = format!("{}?sig={}", base.replace("/ack", "/silence"), sig);
+    assert_eq!(http(addr, "GET", &forged, "").unwrap().0, 403);
+    assert_eq!(
+        http(addr, "GET", &format!("{base}?sig=00"), "").unwrap().0,
+        403
+    );
+    assert!(common::refused(addr, "link", "bad_signature"));
+    // POST acts, once the person says who they are.
+    let (status, page) = http(addr, "POST", &base, &format!("sig={sig}&who=")).unwrap();
+    assert_eq!(status, 400, "{page}");
+    let (status, page) = http(addr, "POST", &base, &format!("sig={sig}&who=ana")).unwrap();
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Acknowledged by ana."), "{page}");
+    let answer = &groups(addr)[0]["answer"]["acknowledged"];
+    assert_eq!(
+        (answer["by"].clone(), answer["via"].clone()),
+        ("ana".into(), "link".into())
+    );
+
+    // Silence: the page offers the receiver's durations; a choice it
+    // does not offer is refused; a real silence in the person's name.
+    let (base, sig) = path(&silence)
+        .split_once("?sig=")
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .unwrap();
+    let (_, page) = http(addr, "GET", &path(&silence), "").unwrap();
+    assert!(page.contains("<option value=\"1h\">1h</option><option value=\"resolved\">until the group resolves</option>"), "{page}");
+    let (status, _) = http(addr, "POST", &base, &format!("sig={sig}&who=ana&value=7d")).unwrap();
+    assert_eq!(status, 400);
+    let (status, page) = http(addr, "POST", &base, &format!("sig={sig}&who=ana&value=1h")).unwrap();
+    assert_eq!(status, 200, "{page}");
+    let silences = common::json(addr, "/api/v2/silences");
+    assert_eq!(silences[0]["createdBy"], "ana");
+    assert_eq!(
+        silences[0]["comment"],
+        "Silenced from a Watchfire link by ana for 1h"
+    );
+}

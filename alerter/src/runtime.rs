@@ -89,6 +89,9 @@ pub struct Delivery {
     /// The URL of the group's graph, for a chat to show, when the
     /// receiver asks for images.
     pub graph_url: Option<String>,
+    /// Signed action links, for a receiver with `links: true` whose
+    /// integration has no buttons (email, Microsoft Teams, webhook).
+    pub links: Vec<crate::chatops::links::Link>,
 }
 
 struct ReceiverPlan {
@@ -449,6 +452,7 @@ impl Fanout<'_> {
                     message: self.chat.message(&f.group_key, &f.receiver, index).cloned(),
                     token: None,
                     graph_url: None,
+                    links: Vec::new(),
                 }),
                 // In memory at once; the file follows in order.
                 Dedup::LogOnly(entry) => {

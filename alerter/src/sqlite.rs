@@ -201,7 +201,8 @@ pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
              id TEXT PRIMARY KEY, body TEXT NOT NULL, expires INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS chat_messages (
              group_key TEXT NOT NULL, receiver TEXT NOT NULL, idx INTEGER NOT NULL,
-             body TEXT NOT NULL, PRIMARY KEY (group_key, receiver, idx));",
+             body TEXT NOT NULL, PRIMARY KEY (group_key, receiver, idx));
+         CREATE TABLE IF NOT EXISTS chat_keys (name TEXT PRIMARY KEY, key TEXT NOT NULL);",
     )
     .map_err(|source| Error::Sqlite {
         path: path.to_path_buf(),

@@ -3,7 +3,10 @@
 //! (`/query`, `/graph`, `/alerts`, `/rules`, `/targets`,
 //! `/service-discovery`, `/status`, `/config`, `/flags`, `/tsdb-status`,
 //! `/silences`, `/alert-groups`) all get the same page; its script draws each from the
-//! JSON API, charts included. Nothing is fetched from elsewhere.
+//! JSON API, charts included. Nothing is fetched from elsewhere. The
+//! confirmation page of a notification's signed action link
+//! (`/chatops/{token}/{action}`, in [`confirm`]) is plain HTML made here,
+//! with no script.
 //!
 //! Everything is served under the route prefix: `--web.route-prefix`, by
 //! default the path of `--web.external-url` (as Prometheus does), so the
@@ -19,6 +22,8 @@ use axum::Router;
 use std::sync::Arc;
 
 use crate::server::AppState;
+
+mod confirm;
 
 const INDEX: &str = include_str!("assets/index.html");
 const CSS: &str = include_str!("assets/app.css");
@@ -58,6 +63,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route(
             "/static/favicon.svg",
             get(|h: HeaderMap| async move { asset(&h, "image/svg+xml", ICON) }),
+        )
+        // Signed action links from notifications: the confirmation page.
+        .route(
+            "/chatops/{token}/{action}",
+            get(confirm::show).post(confirm::act),
         );
     for p in PAGES {
         r = r.route(p, get(page));

@@ -289,11 +289,6 @@ fn not_yet(text: &str, file: &str, c: &Chatops) -> Result<(), ConfigError> {
             return Err(refuse(key, "Socket Mode"));
         }
     }
-    for r in &c.receivers {
-        if r.links {
-            return Err(refuse("links", "signed action links"));
-        }
-    }
     Ok(())
 }
 

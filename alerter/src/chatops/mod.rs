@@ -14,6 +14,8 @@
 //!   interaction, and the answers that edit the message.
 //! - [`graph`]: the alert's graph, asked of the server's renderer, for
 //!   email and chat messages.
+//! - [`links`]: signed action links for receivers without buttons
+//!   (email, Microsoft Teams, webhook), and their confirmation pages.
 //! - [`mattermost`]: the Mattermost post with its attachment actions,
 //!   their signed contexts, the action request and the answers that edit
 //!   the post.
@@ -30,6 +32,7 @@ pub mod command;
 pub mod config;
 pub mod discord;
 pub mod graph;
+pub mod links;
 pub mod mattermost;
 pub mod serve;
 pub mod slack;

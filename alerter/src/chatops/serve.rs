@@ -45,7 +45,7 @@ struct Asked<'a> {
 }
 
 /// What came of a press.
-enum Outcome {
+pub(crate) enum Outcome {
     /// Refused (and counted): what to tell the presser.
     Refused(String),
     /// Allowed, but it failed: what to tell the presser.
@@ -86,6 +86,16 @@ impl Reply {
     fn ok() -> Self {
         Reply::status(200)
     }
+}
+
+/// Whether a delivery's integration carries signed links: one without
+/// buttons, of a receiver with `links: true`.
+fn linked(c: &Chatops, d: &Delivery) -> bool {
+    c.receiver(&d.receiver).is_some_and(|r| r.links)
+        && matches!(
+            d.integration,
+            Integration::Email(_) | Integration::Msteams(_) | Integration::Webhook(_)
+        )
 }
 
 /// Whether a delivery's integration is a chat whose ChatOps section is
@@ -133,7 +143,8 @@ impl Service {
         let Some(c) = self.chatops() else {
             return Ok(());
         };
-        if !interactive(&c, d) {
+        let links = linked(&c, d);
+        if !interactive(&c, d) && !links {
             return Ok(());
         }
         let Some(rc) = c.receiver(&d.receiver) else {
@@ -160,7 +171,15 @@ impl Service {
             Some(t) => t,
             None => self.new_token(base.clone()).await?,
         });
-        if rc.images && !base.expr.is_empty() {
+        if links {
+            if let Some(token) = &d.token {
+                let firing = d.alerts.iter().any(|a| !a.is_resolved(now));
+                let view = View::of(d, token, rc, None, firing, now);
+                let key = self.state.lock().chat.links_key().to_vec();
+                d.links = super::links::make(self.external_url(), &key, &view);
+            }
+        }
+        if rc.images && !base.expr.is_empty() && !links {
             let id = self
                 .new_token(Token {
                     actions: vec!["graph".into()],
@@ -489,9 +508,37 @@ impl Service {
             via: name.to_string(),
             id: asked.user_id.to_string(),
         };
-        let title = chat.title();
-        let choice = asked.value.map(model::time::parse_duration);
-        let done = match (asked.action, choice) {
+        self.perform(
+            chat.name(),
+            chat.title(),
+            token,
+            rc,
+            by,
+            asked.action,
+            asked.value,
+        )
+        .await
+    }
+
+    /// Carries out an allowed, offered `action` (with its choice `value`)
+    /// on a token's group, by `by`, who came through `via` (a metric
+    /// label: the chat, or `link`); `title` names it in a silence's
+    /// comment. A choice the receiver does not offer is refused.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn perform(
+        &self,
+        via: &str,
+        title: &str,
+        token: Token,
+        rc: Receiver,
+        by: Actor,
+        action: &str,
+        value: Option<&str>,
+    ) -> Outcome {
+        let now = self.now();
+        let name = via;
+        let choice = value.map(model::time::parse_duration);
+        let done = match (action, choice) {
             ("ack", _) => self
                 .ack(&token.group_key, &token.receiver, by)
                 .await
@@ -510,7 +557,7 @@ impl Service {
                 .silence_from_chat(&token, by, Some(d), title)
                 .await
                 .map(drop),
-            ("silence", _) if asked.value == Some(slack::UNTIL_RESOLVED) => self
+            ("silence", _) if value == Some(slack::UNTIL_RESOLVED) => self
                 .silence_from_chat(&token, by, None, title)
                 .await
                 .map(drop),
@@ -527,12 +574,8 @@ impl Service {
                 return Outcome::Graph(self.new_token(t).await.ok().map(|id| self.graph_url(&id)));
             }
             (action, _) => {
-                self.refuse(
-                    chat,
-                    "not_offered",
-                    &format_args!("action {action:?} with {:?}", asked.value),
-                    200,
-                );
+                self.count_refused(via, "not_offered");
+                tracing::info!(chat = via, action, ?value, "refused a choice not offered");
                 return Outcome::Refused("That choice is not offered.".into());
             }
         };

@@ -83,6 +83,9 @@ pub struct ChatState {
     tokens: HashMap<String, Token>,
     messages: HashMap<MessageKey, Message>,
     writer: Option<Writer>,
+    /// Keys the signatures of action links (32 random bytes, made when
+    /// the file is first opened and kept in `chat_keys`).
+    links_key: Vec<u8>,
 }
 
 /// Why a token was not taken.
@@ -110,6 +113,48 @@ pub fn new_id() -> Result<String, Error> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(|e| Error::Random(e.to_string()))?;
     Ok(hex::encode(b))
+}
+
+/// The links key kept in `conn`, made (and written, before anything is
+/// signed with it) when there is none.
+fn links_key(conn: &rusqlite::Connection, path: &Path) -> Result<Vec<u8>, Error> {
+    let sql = |op: &'static str| {
+        move |source| Error::Sqlite {
+            path: path.to_path_buf(),
+            table: "chat_keys",
+            op,
+            source,
+        }
+    };
+    let kept: Option<String> = conn
+        .query_row("SELECT key FROM chat_keys WHERE name = 'links'", [], |r| {
+            r.get(0)
+        })
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })
+        .map_err(sql("read"))?;
+    if let Some(k) = kept {
+        return hex::decode(&k)
+            .ok()
+            .filter(|k| k.len() == 32)
+            .ok_or_else(|| Error::Corrupt {
+                path: path.to_path_buf(),
+                table: "chat_keys",
+                key: "links".into(),
+                reason: "the key is not 64 hex digits".into(),
+            });
+    }
+    let mut k = [0u8; 32];
+    getrandom::fill(&mut k).map_err(|e| Error::Random(e.to_string()))?;
+    conn.execute(
+        "INSERT INTO chat_keys (name, key) VALUES ('links', ?1)",
+        [hex::encode(k)],
+    )
+    .map_err(sql("write"))?;
+    Ok(k.to_vec())
 }
 
 impl ChatState {
@@ -166,7 +211,13 @@ impl ChatState {
                 .map_err(corrupt("chat_messages", format!("{g} {r} {i}")))?;
             out.messages.insert((g, r, i.max(0) as usize), m);
         }
+        out.links_key = links_key(conn, path)?;
         Ok(out)
+    }
+
+    /// The key action links are signed with.
+    pub fn links_key(&self) -> &[u8] {
+        &self.links_key
     }
 
     pub(crate) fn set_writer(&mut self, w: Writer) {

@@ -226,7 +226,12 @@ pub async fn slack(
 
 /// The first `runbook_url` annotation of a delivery's alerts.
 pub(crate) fn runbook(d: &Delivery) -> Option<&str> {
-    d.alerts
+    runbook_of(&d.alerts)
+}
+
+/// The first `runbook_url` annotation (an http(s) URL) of `alerts`.
+pub(crate) fn runbook_of(alerts: &[crate::dispatch::Alert]) -> Option<&str> {
+    alerts
         .iter()
         .find_map(|a| a.annotations.get("runbook_url"))
         .map(String::as_str)
@@ -342,7 +347,7 @@ pub async fn msteams(
     now: i64,
 ) -> Result<(), SendError> {
     let mut r = s.render(d, now);
-    let body = json!({
+    let mut body = json!({
         "@context": "http://schema.org/extensions",
         "type": "MessageCard",
         "title": r.or(&c.title, "msteams.default.title"),
@@ -350,6 +355,19 @@ pub async fn msteams(
         "text": r.or(&c.text, "msteams.default.text"),
         "themeColor": if firing(d, now) { "8C1A1A" } else { "2DC72D" },
     });
+    // Signed links as the card's buttons (OpenUri actions), each opening
+    // its confirmation page.
+    if !d.links.is_empty() {
+        let actions: Vec<Json> = d
+            .links
+            .iter()
+            .map(|l| {
+                json!({"@type": "OpenUri", "name": l.label,
+                       "targets": [{"os": "default", "uri": l.url}]})
+            })
+            .collect();
+        body["potentialAction"] = actions.into();
+    }
     r.check()?;
     post(
         s,

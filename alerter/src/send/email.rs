@@ -375,13 +375,19 @@ fn compose(
         .clone()
         .unwrap_or_else(|| "{{ template \"email.default.html\" . }}".into());
     if !text.is_empty() {
-        let body = r.text(text);
+        let mut body = r.text(text);
         r.check()?;
+        if !d.links.is_empty() {
+            body.push_str(&crate::chatops::links::text(&d.links));
+        }
         part(&mut out, &boundary, "text/plain", &body);
     }
     if !html.is_empty() {
-        let body = r.html(&html);
+        let mut body = r.html(&html);
         r.check()?;
+        if !d.links.is_empty() {
+            body = before_body_end(&body, &crate::chatops::links::html(&d.links));
+        }
         match graph {
             None => part(&mut out, &boundary, "text/html", &body),
             Some(png) => related(&mut out, &boundary, &with_image(&body), png),
@@ -413,9 +419,14 @@ fn with_image(html: &str) -> String {
         crate::chatops::graph::WIDTH,
         crate::chatops::graph::HEIGHT
     );
+    before_body_end(html, &img)
+}
+
+/// `html` with `add` at its end, before `</body>` when there is one.
+fn before_body_end(html: &str, add: &str) -> String {
     match html.to_ascii_lowercase().rfind("</body>") {
-        Some(i) => format!("{}{img}{}", &html[..i], &html[i..]),
-        None => format!("{html}{img}"),
+        Some(i) => format!("{}{add}{}", &html[..i], &html[i..]),
+        None => format!("{html}{add}"),
     }
 }
 

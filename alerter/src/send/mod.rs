@@ -380,11 +380,20 @@ impl Sender {
                     .map_err(|e| e.context("failed to render custom payload"))?;
                 go_json(&v)
             }
-            None => go_json(&crate::notify::webhook_message(
-                &r.context(),
-                &d.alerts,
-                c.max_alerts,
-            )),
+            None => {
+                let mut msg = crate::notify::webhook_message(&r.context(), &d.alerts, c.max_alerts);
+                // Signed links, for a receiver with `links: true`, in a
+                // field of our own that Alertmanager's payload lacks.
+                if !d.links.is_empty() {
+                    let links: Vec<Json> = d
+                        .links
+                        .iter()
+                        .map(|l| serde_json::json!({"action": l.action, "label": l.label, "url": l.url}))
+                        .collect();
+                    msg["watchfireLinks"] = links.into();
+                }
+                go_json(&msg)
+            }
         };
         let raw = secret_or_file(&c.url, &c.url_file)?;
         let url = r.text(&raw);
