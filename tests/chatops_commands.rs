@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
-use common::{installed, json as get_json, post_json};
+use common::{json as get_json, post_json};
 
 const SIGNING: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const MM_TOKEN: &str = "mm-command-token-0123";
@@ -256,14 +256,7 @@ fn slack_slash_command() {
     assert_eq!(sil["comment"], "deploying the fix");
     let id = sil["id"].as_str().unwrap().to_string();
     assert!(section(&a).contains(&id), "{a}");
-    if installed("amtool", "prometheus-alertmanager") {
-        let out = std::process::Command::new("amtool")
-            .arg(format!("--alertmanager.url=http://{addr}"))
-            .args(["silence", "query", "-o", "extended", "alertname=Down"])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{text}");
+    if let Some(text) = common::amtool_silences(addr, &["alertname=Down"]) {
         assert!(
             text.contains("deploying the fix") && text.contains("ana"),
             "{text}"

@@ -141,7 +141,7 @@ fn discord_components_acknowledge_silence_and_refusals() {
     std::fs::write(
         &am,
         format!(
-            "route: {{receiver: team, group_by: [alertname], group_wait: 0s, group_interval: 1s, repeat_interval: 1h}}\n\
+            "route: {{receiver: team, group_by: [alertname], group_wait: 0s, group_interval: 1s, repeat_interval: 3s}}\n\
              receivers:\n  - name: team\n    discord_configs:\n      - webhook_url: http://{dc}/api/webhooks/123/abc\n        send_resolved: true\n"
         ),
     )
@@ -212,6 +212,17 @@ fn discord_components_acknowledge_silence_and_refusals() {
         "{reply}"
     );
     assert!(common::refused(addr, "discord", "not_allowed"));
+    let (status, reply) = interact(
+        addr,
+        &use_component("U1", "00000000000000000000000000000000:ack", None),
+        now_s(),
+        &key,
+    );
+    assert_eq!((status, reply["data"]["flags"].clone()), (200, json!(64)));
+    assert!(common::refused(addr, "discord", "unknown_token"));
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(70_000));
+    assert_eq!(interact(addr, &big, now_s(), &key).0, 413);
+    assert!(common::refused(addr, "discord", "too_large"));
     assert!(get_json(addr, "/api/v2/alerts/groups")[0]
         .get("answer")
         .is_none());
@@ -239,6 +250,10 @@ fn discord_components_acknowledge_silence_and_refusals() {
     // The same signed request again is a replay.
     assert_eq!(interact(addr, &ack, ts, &key).0, 401);
     assert!(common::refused(addr, "discord", "replay"));
+    // Repeats are due every 3 s; acknowledged, none comes.
+    let sent = calls("POST").len();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(calls("POST").len(), sent, "a repeat after the ack");
 
     // Silence 1h from the select: a real silence by the user.
     let (status, reply) = interact(
@@ -251,6 +266,12 @@ fn discord_components_acknowledge_silence_and_refusals() {
     let silences = get_json(addr, "/api/v2/silences");
     assert_eq!(silences[0]["createdBy"], "u1");
     assert_eq!(silences[0]["comment"], "Silenced from Discord by u1 for 1h");
+    if let Some(text) = common::amtool_silences(addr, &[]) {
+        assert!(
+            text.contains("Silenced from Discord by u1 for 1h"),
+            "{text}"
+        );
+    }
 
     // Resolved: the message is edited through the webhook, without
     // components, naming who acknowledged. (Silenced groups send no
@@ -262,6 +283,7 @@ fn discord_components_acknowledge_silence_and_refusals() {
             .0,
         200
     );
+    let before = calls("POST").len();
     post_json(
         addr,
         "/api/v2/alerts",
@@ -285,5 +307,45 @@ fn discord_components_acknowledge_silence_and_refusals() {
         "{e}"
     );
     assert_eq!(e["components"], json!([]));
-    assert_eq!(calls("POST").len(), 1, "no new message for the resolution");
+    assert_eq!(
+        calls("POST").len(),
+        before,
+        "no new message for the resolution"
+    );
+
+    // Snooze 1h from another group's message: the answer edits it to say
+    // who snoozed, and no repeat comes.
+    post_json(
+        addr,
+        "/api/v2/alerts",
+        &json!([{"labels": {"alertname": "Busy", "service": "api"}}]).to_string(),
+    );
+    wait_for(
+        Duration::from_secs(10),
+        "the second group's message",
+        || calls("POST").len() == before + 1,
+    );
+    let busy = calls("POST")[before].json();
+    let t2 = ids(&busy["components"])[0]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let (status, reply) = interact(
+        addr,
+        &use_component("U1", &format!("{t2}:snooze"), Some("1h")),
+        now_s(),
+        &key,
+    );
+    assert_eq!((status, reply["type"].clone()), (200, json!(7)), "{reply}");
+    assert!(
+        reply["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("💤 Snoozed by <@U1> until <t:"),
+        "{reply}"
+    );
+    assert_eq!(common::group_answer(addr, "Busy")["snoozed"]["by"], "u1");
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(calls("POST").len(), before + 1, "a repeat while snoozed");
 }

@@ -288,14 +288,7 @@ fn mattermost_actions_acknowledge_snooze_silence_and_refusals() {
         silences[0]["comment"],
         "Silenced from Mattermost by ana for 1h"
     );
-    if common::installed("amtool", "prometheus-alertmanager") {
-        let out = std::process::Command::new("amtool")
-            .arg(format!("--alertmanager.url=http://{addr}"))
-            .args(["silence", "query", "-o", "extended"])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{text}");
+    if let Some(text) = common::amtool_silences(addr, &[]) {
         assert!(
             text.contains("Silenced from Mattermost by ana for 1h"),
             "{text}"

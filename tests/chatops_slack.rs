@@ -35,7 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 
-use common::{installed, json as get_json, post_json, start_at, wait_for, Request};
+use common::{json as get_json, post_json, start_at, wait_for, Request};
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const BOT: &str = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy";
@@ -672,14 +672,7 @@ fn silence_and_snooze_from_slack_and_refusals() {
             .iter()
             .any(|u| state_line(u).contains(":mute: Silenced by <@U_ANA>"))
     });
-    if installed("amtool", "prometheus-alertmanager") {
-        let out = std::process::Command::new("amtool")
-            .arg(format!("--alertmanager.url=http://{addr}"))
-            .args(["silence", "query", "-o", "extended"])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{text}");
+    if let Some(text) = common::amtool_silences(addr, &[]) {
         assert!(
             text.contains("ana") && text.contains("Silenced from Slack by ana for 1h"),
             "{text}"

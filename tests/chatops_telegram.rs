@@ -357,4 +357,51 @@ fn acknowledge_silence_and_refusals_from_telegram() {
                 .contains("🔇 Silenced by ana until ")
         })
     });
+    if let Some(text) = common::amtool_silences(addr, &["alertname=Slow"]) {
+        assert!(
+            text.contains("Silenced from Telegram by ana for 1h"),
+            "{text}"
+        );
+    }
+
+    // Snooze 1h from a third group's message: no repeat, and the message
+    // says who snoozed until when.
+    post_json(
+        addr,
+        "/api/v2/alerts",
+        &json!([{"labels": {"alertname": "Busy", "service": "api"}}]).to_string(),
+    );
+    wait_for(Duration::from_secs(10), "the third message", || {
+        tg.calls("sendMessage").len() == 3
+    });
+    let busy = tg.calls("sendMessage")[2].clone();
+    let t3 = keyboard_data(&busy)[0]
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(keyboard_data(&busy).contains(&format!("{t3}:snooze:1h")));
+    assert_eq!(
+        deliver(
+            addr,
+            Some(SECRET),
+            &press(42, "ana", 4, &format!("{t3}:snooze:1h"))
+        ),
+        200
+    );
+    assert_eq!(common::group_answer(addr, "Busy")["snoozed"]["by"], "ana");
+    wait_for(Duration::from_secs(10), "the snoozed edit", || {
+        tg.calls("editMessageText").iter().any(|e| {
+            e["text"]
+                .as_str()
+                .unwrap()
+                .contains("💤 Snoozed by ana until ")
+        })
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(tg.calls("sendMessage").len(), 3, "a repeat while snoozed");
+
+    // A body over the limit is refused before it is read, and counted.
+    assert_eq!(deliver(addr, Some(SECRET), &"x".repeat(70_000)), 413);
+    assert!(common::refused(addr, "telegram", "too_large"));
 }

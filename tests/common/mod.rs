@@ -573,3 +573,26 @@ pub fn start_chatops(addr: SocketAddr, dir: &Path, am: &Path, chatops: &Path) ->
     ];
     start_at(addr, &dir.join("data"), Some(&prom), &args)
 }
+
+/// What `amtool silence query -o extended [matchers]` prints against the
+/// server at `addr`; `None` when amtool is not installed (a failure under
+/// `CI=true`).
+#[allow(dead_code)]
+pub fn amtool_silences(addr: SocketAddr, matchers: &[&str]) -> Option<String> {
+    if !installed("amtool", "prometheus-alertmanager") {
+        return None;
+    }
+    let out = Command::new("amtool")
+        .arg(format!("--alertmanager.url=http://{addr}"))
+        .args(["silence", "query", "-o", "extended"])
+        .args(matchers)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "amtool: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(text)
+}
