@@ -286,6 +286,22 @@ fn pages_and_links(prefix: &str) {
     assert!(!browser.html().contains("acknowledged by"));
     let groups = json(s.addr, &format!("{prefix}/api/v2/alerts/groups"));
     assert!(groups[0].get("answer").is_none(), "{groups}");
+    // Both answers stay in the group's audit trail, newest first.
+    let trail = browser.script(
+        "return [...document.querySelectorAll('details.audit li')].map(li => li.textContent)",
+    );
+    let trail: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert_eq!(trail.len(), 2, "{trail:?}");
+    assert!(
+        trail[0].starts_with("ana took back the acknowledgement via ui")
+            && trail[1].starts_with("ana acknowledged via ui"),
+        "{trail:?}"
+    );
     assert!(browser.console().is_empty());
 
     // Completion: functions, metric and label names.

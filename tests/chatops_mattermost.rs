@@ -263,6 +263,39 @@ fn mattermost_actions_acknowledge_snooze_silence_and_refusals() {
     );
     assert_eq!(act(addr, &ack).0, 401);
     assert!(common::refused(addr, "mattermost", "replay"));
+    // The audit trail: who did what, when, from where; and the answer on
+    // the alert in /api/v2/alerts, which amtool still reads.
+    let group = get_json(addr, "/api/v2/alerts/groups")[0].clone();
+    let trail: Vec<(String, String, String)> = group["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["by"].as_str().unwrap().to_string(),
+                e["via"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let who = |a: &str| (a.to_string(), "ana".to_string(), "mattermost".to_string());
+    assert_eq!(trail, [who("snooze"), who("ack")], "{group}");
+    assert!(group["audit"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("until "));
+    let alerts = get_json(addr, "/api/v2/alerts");
+    assert_eq!(alerts[0]["answers"][0]["acknowledged"]["by"], "ana");
+    assert_eq!(alerts[0]["answers"][0]["receiver"], "team");
+    if common::installed("amtool", "prometheus-alertmanager") {
+        let out = std::process::Command::new("amtool")
+            .arg(format!("--alertmanager.url=http://{addr}"))
+            .args(["alert", "query", "-o", "extended"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("Down"), "{text}");
+    }
     // Acknowledged and snoozed: no repeat after repeat_interval (2 s).
     std::thread::sleep(Duration::from_secs(4));
     assert_eq!(posts().len(), 1, "a repeat went out while acknowledged");

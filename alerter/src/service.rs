@@ -333,13 +333,16 @@ impl Service {
     /// since the group's first chat message is observed.
     pub async fn ack(&self, group_key: &str, receiver: &str, by: Actor) -> Result<bool, Error> {
         let via = by.via.clone();
+        let by_copy = by.clone();
         let now = self.now();
         let (r, first) = {
             let mut s = self.state.lock();
             let first = s.chat.first_sent(group_key, receiver);
             (s.ack(group_key, receiver, by, now), first)
         };
-        let changed = self.answered("ack", &via, r).await?;
+        let changed = self
+            .answered("ack", &by_copy, group_key, receiver, String::new(), r)
+            .await?;
         if let (true, Some(first)) = (changed, first) {
             self.counters
                 .time_to_ack
@@ -352,9 +355,10 @@ impl Service {
     }
 
     /// Takes an acknowledgement back; repeats resume at the next flush.
-    pub async fn unack(&self, group_key: &str, receiver: &str, via: &str) -> Result<bool, Error> {
+    pub async fn unack(&self, group_key: &str, receiver: &str, by: Actor) -> Result<bool, Error> {
         let r = self.state.lock().unack(group_key, receiver);
-        self.answered("unack", via, r).await
+        self.answered("unack", &by, group_key, receiver, String::new(), r)
+            .await
     }
 
     /// Snoozes a group for a receiver until `until` (Unix ms).
@@ -365,21 +369,26 @@ impl Service {
         by: Actor,
         until: i64,
     ) -> Result<bool, Error> {
-        let via = by.via.clone();
         let now = self.now();
         let r = self
             .state
             .lock()
-            .snooze(group_key, receiver, by, now, until);
-        self.answered("snooze", &via, r).await
+            .snooze(group_key, receiver, by.clone(), now, until);
+        let detail = format!("until {}", model::time::format_go(until));
+        self.answered("snooze", &by, group_key, receiver, detail, r)
+            .await
     }
 
-    /// Waits for an action's write, counts it by chat, action and outcome,
-    /// and wakes the loop.
-    async fn answered(
+    /// Waits for an action's write, puts it in the group's audit trail
+    /// (on disk before it is confirmed), counts it by chat, action and
+    /// outcome, and wakes the loop.
+    pub(crate) async fn answered(
         &self,
         action: &str,
-        via: &str,
+        by: &Actor,
+        group_key: &str,
+        receiver: &str,
+        detail: String,
         r: Result<crate::ack::Change, Error>,
     ) -> Result<bool, Error> {
         let outcome = match r {
@@ -391,9 +400,34 @@ impl Service {
             Ok(false) => "unchanged",
             Err(_) => "refused",
         };
-        self.count_action(via, action, label);
+        if outcome.is_ok() {
+            self.audit(group_key, receiver, action, detail, by, label)
+                .await?;
+        }
+        self.count_action(&by.via, action, label);
         self.wake.notify_one();
         outcome
+    }
+
+    /// Adds an answer to a group's audit trail; answers once it is on disk.
+    pub(crate) async fn audit(
+        &self,
+        group_key: &str,
+        receiver: &str,
+        action: &str,
+        detail: String,
+        by: &Actor,
+        outcome: &str,
+    ) -> Result<(), Error> {
+        let e = crate::chatops::state::Audited {
+            at: self.now(),
+            action: action.to_string(),
+            detail,
+            by: by.clone(),
+            outcome: outcome.to_string(),
+        };
+        let w = self.state.lock().chat.audit(group_key, receiver, e);
+        w.wait().await
     }
 
     /// Counts an action by chat, action and outcome.

@@ -65,6 +65,15 @@ pub(crate) enum Op {
         receiver: String,
         index: i64,
     },
+    /// Appends an entry to the audit trail of answers.
+    AuditPut {
+        at: i64,
+        group_key: String,
+        receiver: String,
+        body: String,
+    },
+    /// Drops audit entries made before a time.
+    AuditDropBefore(i64),
 }
 
 impl Op {
@@ -75,6 +84,7 @@ impl Op {
             Op::AckPut { .. } | Op::AckDrop { .. } => "acks",
             Op::TokenPut { .. } | Op::TokenDropBefore(_) => "chat_tokens",
             Op::MessagePut { .. } | Op::MessageDrop { .. } => "chat_messages",
+            Op::AuditPut { .. } | Op::AuditDropBefore(_) => "chat_audit",
         }
     }
 
@@ -137,6 +147,16 @@ impl Op {
                 "DELETE FROM chat_messages WHERE group_key = ?1 AND receiver = ?2 AND idx = ?3",
                 params![group_key, receiver, index],
             ),
+            Op::AuditPut {
+                at,
+                group_key,
+                receiver,
+                body,
+            } => c.execute(
+                "INSERT INTO chat_audit (at, group_key, receiver, body) VALUES (?1, ?2, ?3, ?4)",
+                params![at, group_key, receiver, body],
+            ),
+            Op::AuditDropBefore(t) => c.execute("DELETE FROM chat_audit WHERE at < ?1", [t]),
         }
     }
 }
@@ -163,7 +183,7 @@ pub fn open_all(path: &Path, now: i64, retention_ms: i64) -> Result<Stores, Erro
     let mut log = Log::read(&conn, path, now, retention_ms)?;
     let mut silences = Silences::read(&conn, path, now)?;
     let mut acks = Acks::read(&conn, path)?;
-    let mut chat = ChatState::read(&conn, path, now)?;
+    let mut chat = ChatState::read(&conn, path, now, retention_ms)?;
     let writer = Writer::start(path, conn)?;
     log.set_writer(writer.clone());
     silences.set_writer(writer.clone());
@@ -202,7 +222,10 @@ pub(crate) fn open(path: &Path) -> Result<Connection, Error> {
          CREATE TABLE IF NOT EXISTS chat_messages (
              group_key TEXT NOT NULL, receiver TEXT NOT NULL, idx INTEGER NOT NULL,
              body TEXT NOT NULL, PRIMARY KEY (group_key, receiver, idx));
-         CREATE TABLE IF NOT EXISTS chat_keys (name TEXT PRIMARY KEY, key TEXT NOT NULL);",
+         CREATE TABLE IF NOT EXISTS chat_keys (name TEXT PRIMARY KEY, key TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS chat_audit (
+             seq INTEGER PRIMARY KEY, at INTEGER NOT NULL,
+             group_key TEXT NOT NULL, receiver TEXT NOT NULL, body TEXT NOT NULL);",
     )
     .map_err(|source| Error::Sqlite {
         path: path.to_path_buf(),

@@ -102,6 +102,19 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
     );
     let out: Vec<Value> = svc.with(|a| {
         let inhibitor = a.inhibitor(now);
+        // Ours, beside Alertmanager's fields: each alert's groups that
+        // were answered (acknowledged or snoozed), by fingerprint.
+        let mut answers: std::collections::HashMap<u64, Vec<Value>> = Default::default();
+        for g in a.groups() {
+            if let Some(ans) = a.acks.get(&g.key, &g.receiver) {
+                let mut v = answer_json(ans);
+                v["receiver"] = g.receiver.clone().into();
+                v["groupKey"] = g.key.clone().into();
+                for x in &g.alerts {
+                    answers.entry(x.fingerprint()).or_default().push(v.clone());
+                }
+            }
+        }
         a.alerts()
             .filter(|x| !x.is_resolved(now))
             .filter(|x| matchers.iter().all(|m| m.matches(&x.labels)))
@@ -126,6 +139,9 @@ pub async fn get_alerts(State(st): State<Arc<AppState>>, p: crate::api::Params) 
                     return None;
                 }
                 let mut v = alerter::api::gettable(x, &receivers, now);
+                if let Some(ans) = answers.get(&x.fingerprint()) {
+                    v["answers"] = ans.clone().into();
+                }
                 if suppressed {
                     v["status"] =
                         json!({"inhibitedBy": inh, "silencedBy": by, "state": "suppressed"});
@@ -237,6 +253,10 @@ pub async fn groups(State(st): State<Arc<AppState>>) -> Response {
                 if let Some(ans) = a.acks.get(&g.key, &g.receiver) {
                     v["answer"] = answer_json(ans);
                 }
+                let trail = a.chat.audit_of(&g.key, &g.receiver);
+                if !trail.is_empty() {
+                    v["audit"] = audit_json(trail);
+                }
                 v
             })
             .collect()
@@ -277,6 +297,32 @@ pub async fn status(State(st): State<Arc<AppState>>) -> Response {
         },
     }))
     .into_response()
+}
+
+/// The most audit entries a group shows, newest last.
+const AUDIT_SHOWN: usize = 50;
+
+/// A group's audit trail for the groups API and the UI: who answered how,
+/// when and through which chat.
+fn audit_json(trail: &[alerter::chatops::state::Audited]) -> Value {
+    let from = trail.len().saturating_sub(AUDIT_SHOWN);
+    trail[from..]
+        .iter()
+        .map(|e| {
+            let mut v = json!({
+                "at": model::time::format_go(e.at),
+                "action": e.action,
+                "by": e.by.user,
+                "via": e.by.via,
+                "outcome": e.outcome,
+            });
+            if !e.detail.is_empty() {
+                v["detail"] = e.detail.clone().into();
+            }
+            v
+        })
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// The answer a group has (acknowledged, snoozed), for the groups API and
@@ -347,7 +393,7 @@ pub async fn answer_group(
     }
     let r = match action.as_str() {
         "ack" => svc.ack(&group, &receiver, by).await,
-        "unack" => svc.unack(&group, &receiver, via).await,
+        "unack" => svc.unack(&group, &receiver, by).await,
         "snooze" => {
             let now = svc.now();
             let until = match (field("duration").as_str(), field("until").as_str()) {

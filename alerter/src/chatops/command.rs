@@ -475,7 +475,7 @@ impl Service {
             let changed = if ack {
                 self.ack(&key, &receiver, by.clone()).await?
             } else {
-                self.unack(&key, &receiver, chat).await?
+                self.unack(&key, &receiver, by.clone()).await?
             };
             if changed {
                 done.push(format!("`{labels}` → {receiver}"));

@@ -544,7 +544,7 @@ impl Service {
                 .await
                 .map(drop),
             ("unack", _) => self
-                .unack(&token.group_key, &token.receiver, name)
+                .unack(&token.group_key, &token.receiver, by)
                 .await
                 .map(drop),
             ("snooze", Some(Ok(d))) if rc.snooze_for.contains(&d) => {
@@ -917,6 +917,19 @@ impl Service {
             }
         };
         self.count_action(&via, "silence", "done");
+        let detail = match d {
+            Some(d) => format!("for {}, silence {id}", model::time::format_duration(d)),
+            None => format!("until the group resolves, silence {id}"),
+        };
+        self.audit(
+            &token.group_key,
+            &token.receiver,
+            "silence",
+            detail,
+            &by,
+            "done",
+        )
+        .await?;
         if d.is_none() {
             let held = self.state.lock().acks.hold_silence(
                 &token.group_key,

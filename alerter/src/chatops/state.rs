@@ -86,6 +86,23 @@ pub struct ChatState {
     /// Keys the signatures of action links (32 random bytes, made when
     /// the file is first opened and kept in `chat_keys`).
     links_key: Vec<u8>,
+    /// Who answered each group how, oldest first, for the retention.
+    audit: HashMap<(String, String), Vec<Audited>>,
+}
+
+/// One answer to a group, as the audit trail keeps it: who, what, when,
+/// through which chat, and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audited {
+    pub at: i64,
+    /// `ack`, `unack`, `snooze`, `silence`.
+    pub action: String,
+    /// A snooze's end, a silence's length (`1h`, `until resolved`) and id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    pub by: crate::ack::Actor,
+    /// `done`, or `unchanged` when it was already so.
+    pub outcome: String,
 }
 
 /// Why a token was not taken.
@@ -160,7 +177,12 @@ fn links_key(conn: &rusqlite::Connection, path: &Path) -> Result<Vec<u8>, Error>
 impl ChatState {
     /// Reads the tokens (those expired before `now` are left out) and the
     /// messages kept in `conn` (the file at `path`).
-    pub(crate) fn read(conn: &rusqlite::Connection, path: &Path, now: i64) -> Result<Self, Error> {
+    pub(crate) fn read(
+        conn: &rusqlite::Connection,
+        path: &Path,
+        now: i64,
+        retention_ms: i64,
+    ) -> Result<Self, Error> {
         let sql = |table: &'static str| {
             move |source| Error::Sqlite {
                 path: path.to_path_buf(),
@@ -212,7 +234,51 @@ impl ChatState {
             out.messages.insert((g, r, i.max(0) as usize), m);
         }
         out.links_key = links_key(conn, path)?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT seq, group_key, receiver, body FROM chat_audit WHERE at >= ?1 ORDER BY seq",
+            )
+            .map_err(sql("chat_audit"))?;
+        let rows = stmt
+            .query_map([now.saturating_sub(retention_ms)], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(sql("chat_audit"))?;
+        for row in rows {
+            let (seq, g, r, body) = row.map_err(sql("chat_audit"))?;
+            let e: Audited =
+                serde_json::from_str(&body).map_err(corrupt("chat_audit", seq.to_string()))?;
+            out.audit.entry((g, r)).or_default().push(e);
+        }
         Ok(out)
+    }
+
+    /// Adds an answer to a group's audit trail; await the write before
+    /// the answer is confirmed.
+    pub fn audit(&mut self, group_key: &str, receiver: &str, e: Audited) -> Written {
+        let written = self.write(Op::AuditPut {
+            at: e.at,
+            group_key: group_key.to_string(),
+            receiver: receiver.to_string(),
+            body: serde_json::to_string(&e).unwrap_or_default(),
+        });
+        self.audit
+            .entry((group_key.to_string(), receiver.to_string()))
+            .or_default()
+            .push(e);
+        written
+    }
+
+    /// A group's audit trail, oldest first.
+    pub fn audit_of(&self, group_key: &str, receiver: &str) -> &[Audited] {
+        self.audit
+            .get(&(group_key.to_string(), receiver.to_string()))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The key action links are signed with.
@@ -363,6 +429,14 @@ impl ChatState {
         for (g, r, i) in &old {
             self.drop_message_later(g, r, *i);
         }
+        let entries: usize = self.audit.values().map(Vec::len).sum();
+        self.audit.retain(|_, v| {
+            v.retain(|e| e.at >= cutoff);
+            !v.is_empty()
+        });
+        if self.audit.values().map(Vec::len).sum::<usize>() != entries {
+            self.write_later(Op::AuditDropBefore(cutoff));
+        }
         before - (self.tokens.len() + self.messages.len())
     }
 
@@ -445,10 +519,55 @@ mod tests {
             st.chat.drop_message_later("h", "team", 0);
             (live, gone)
         };
+        let key = crate::sqlite::open_all(&path, 100, 1_000)
+            .unwrap()
+            .chat
+            .links_key()
+            .to_vec();
         let st = crate::sqlite::open_all(&path, 100, 1_000).unwrap();
+        assert_eq!(st.chat.links_key(), key, "the links key is kept");
+        assert_eq!(key.len(), 32);
         assert!(st.chat.token(&live, 100).is_ok());
         assert_eq!(st.chat.token(&gone, 100), Err(TokenRefusal::Unknown));
         assert_eq!(st.chat.message("g", "team", 1), Some(&message(7)));
         assert_eq!(st.chat.message("h", "team", 0), None);
+    }
+
+    #[test]
+    fn the_audit_trail_survives_a_reopen_and_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerter.db");
+        let entry = |at: i64, action: &str| Audited {
+            at,
+            action: action.into(),
+            detail: String::new(),
+            by: crate::ack::Actor {
+                user: "ana".into(),
+                via: "slack".into(),
+                id: "U1".into(),
+            },
+            outcome: "done".into(),
+        };
+        {
+            let mut st = crate::sqlite::open_all(&path, 0, 1_000).unwrap();
+            st.chat
+                .audit("g", "team", entry(10, "ack"))
+                .wait_blocking()
+                .unwrap();
+            st.chat
+                .audit("g", "team", entry(2_000, "unack"))
+                .wait_blocking()
+                .unwrap();
+        }
+        let mut st = crate::sqlite::open_all(&path, 2_500, 1_000).unwrap();
+        // Older than the retention: left unread.
+        assert_eq!(st.chat.audit_of("g", "team"), [entry(2_000, "unack")]);
+        st.chat
+            .audit("g", "team", entry(2_600, "ack"))
+            .wait_blocking()
+            .unwrap();
+        st.chat.sweep(3_100, 1_000);
+        assert_eq!(st.chat.audit_of("g", "team"), [entry(2_600, "ack")]);
+        assert!(st.chat.audit_of("h", "team").is_empty());
     }
 }

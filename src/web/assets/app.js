@@ -699,7 +699,8 @@ function silenceForm(d) {
 
 // The alerter's groups: by receiver and grouping labels, each alert
 // marked silenced or inhibited; each group acknowledged or snoozed from
-// here as from a chat message, in the name given in "Answer as".
+// here as from a chat message, in the name given in "Answer as", with
+// its audit trail (every answer, from every chat).
 async function groupsPage() {
   const groups = await api('/api/v2/alerts/groups');
   const me = el('input', { type: 'text', id: 'answer-as', value: localStorage.getItem('watchfire.user') || '', placeholder: 'your name' });
@@ -732,10 +733,17 @@ async function groupsPage() {
         : el('button', { class: 'ack', onclick: () => loading(answer(g, 'ack')) }, 'Acknowledge'),
       acked ? null : el('button', { class: 'snooze', onclick: () => loading(answer(g, 'snooze', { duration: '1h' })) }, 'Snooze 1h'));
   };
+  // Who answered the group how, when and from where: its audit trail.
+  const VERBS = { ack: 'acknowledged', unack: 'took back the acknowledgement', snooze: 'snoozed', silence: 'silenced' };
+  const trail = g => (g.audit && g.audit.length) ? el('details', { class: 'audit' },
+    el('summary', {}, `Answers (${g.audit.length})`),
+    el('ul', {}, ...g.audit.slice().reverse().map(e => el('li', {},
+      `${e.by || 'someone'} ${VERBS[e.action] || e.action}`, e.detail ? ` ${e.detail}` : '',
+      ` via ${e.via}, ${ago(e.at)}`, e.outcome === 'unchanged' ? ' (already so)' : '')))) : null;
   main.replaceChildren(el('h1', {}, 'Alert groups'), el('div', { class: 'row' }, el('label', {}, 'Answer as ', me)), said,
     ...(groups.length ? groups.map(g => el('div', { class: 'panel group' },
       el('h2', {}, g.receiver.name, ' ', el('span', { class: 'muted' }, Object.keys(g.labels).length ? '' : '(all alerts)'), labelChips(g.labels), ' ', state(g)),
-      buttons(g),
+      buttons(g), trail(g),
       table(['Labels', 'State', 'Since', ''], g.alerts.map(a => el('tr', {},
         el('td', {}, labelChips(a.labels)),
         el('td', {}, el('span', { class: `badge ${a.status.state}` }, a.status.state),
