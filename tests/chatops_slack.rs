@@ -48,6 +48,12 @@ struct Slack {
 
 impl Slack {
     fn start() -> Slack {
+        Slack::start_with(None)
+    }
+
+    /// With `socket`, `apps.connections.open` answers a Socket Mode URL
+    /// there.
+    fn start_with(socket: Option<SocketAddr>) -> Slack {
         let n = Arc::new(AtomicU64::new(1));
         let answer: common::Answer = Arc::new(move |path, c| {
             let json_reply = |c: &mut TcpStream, v: Value| {
@@ -71,6 +77,13 @@ impl Slack {
                     json!({"ok": true, "channel": "C0TEST", "ts": "", "text": ""}),
                 ),
                 p if p.starts_with("/actions/") => common::reply(c, "200 OK", "", b"ok"),
+                "/api/apps.connections.open" => match socket {
+                    Some(ws) => json_reply(
+                        c,
+                        json!({"ok": true, "url": format!("ws://{ws}/link/?ticket=t1")}),
+                    ),
+                    None => json_reply(c, json!({"ok": false, "error": "invalid_auth"})),
+                },
                 _ => common::reply(c, "404 Not Found", "", b""),
             }
         });
@@ -901,4 +914,214 @@ fn graphs_in_slack_messages() {
         .path()
         .to_string();
     assert_eq!(common::get_bytes(addr, &path).unwrap().0, 200);
+}
+
+/// A stand-in for Slack's Socket Mode WebSocket ("Using Socket Mode",
+/// docs.slack.dev): each connection is greeted with `hello`; the test's
+/// frames go to the newest connection; the frames watchfire sends are
+/// kept.
+struct Socket {
+    addr: SocketAddr,
+    send: tokio::sync::mpsc::UnboundedSender<String>,
+    got: Arc<std::sync::Mutex<Vec<Value>>>,
+    connections: Arc<AtomicU64>,
+}
+
+impl Socket {
+    fn start() -> Socket {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message as Frame;
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let (send, mut queue) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicU64::new(0));
+        let (g, n) = (got.clone(), connections.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+                loop {
+                    let (tcp, _) = listener.accept().await.unwrap();
+                    let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                        continue;
+                    };
+                    n.fetch_add(1, Ordering::SeqCst);
+                    let (mut tx, mut rx) = ws.split();
+                    let hello = json!({"type": "hello", "num_connections": 1,
+                        "connection_info": {"app_id": "A_APP"}});
+                    tx.send(Frame::text(hello.to_string())).await.unwrap();
+                    loop {
+                        tokio::select! {
+                            out = queue.recv() => {
+                                let Some(out) = out else { return };
+                                let disconnect = out.contains("\"disconnect\"");
+                                if tx.send(Frame::text(out)).await.is_err() || disconnect {
+                                    break;
+                                }
+                            }
+                            frame = rx.next() => match frame {
+                                Some(Ok(Frame::Text(t))) => {
+                                    g.lock().unwrap().push(serde_json::from_str(&t).unwrap());
+                                }
+                                Some(Ok(_)) => {}
+                                _ => break,
+                            },
+                        }
+                    }
+                }
+            });
+        });
+        Socket {
+            addr,
+            send,
+            got,
+            connections,
+        }
+    }
+
+    /// Sends an envelope; waits for watchfire's acknowledgement of it.
+    fn envelope(&self, id: &str, kind: &str, payload: Value) -> Value {
+        let e = json!({"envelope_id": id, "type": kind, "payload": payload,
+                       "accepts_response_payload": kind == "slash_commands"});
+        self.send.send(e.to_string()).unwrap();
+        let mut ack = Value::Null;
+        wait_for(
+            Duration::from_secs(10),
+            "the acknowledgement",
+            || match self
+                .got
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|a| a["envelope_id"] == id)
+            {
+                Some(a) => {
+                    ack = a.clone();
+                    true
+                }
+                None => false,
+            },
+        );
+        ack
+    }
+}
+
+/// Socket Mode: with an app token, watchfire opens the connection itself
+/// (no inbound URL), takes presses and slash commands on it, acknowledges
+/// each envelope, and reconnects when Slack asks.
+#[test]
+fn socket_mode_takes_presses_and_commands_without_an_inbound_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = Socket::start();
+    let slack = Slack::start_with(Some(socket.addr));
+    let (am, chatops, prom) = setup(dir.path(), &slack, "1h");
+    let text = std::fs::read_to_string(&chatops).unwrap();
+    std::fs::write(
+        &chatops,
+        text.replace(
+            "  api_url:",
+            "  app_token: xapp-1-A_APP-1-s3cr3t\n  api_url:",
+        ) + "commands:\n  allow:\n    users: ['slack:U_ANA']\n",
+    )
+    .unwrap();
+    let addr = common::free_addr();
+    let _s = start_at(
+        addr,
+        &dir.path().join("data"),
+        Some(&prom),
+        &[
+            "--alertmanager.config.file",
+            am.to_str().unwrap(),
+            "--chatops.config.file",
+            chatops.to_str().unwrap(),
+        ],
+    );
+    wait_for(
+        Duration::from_secs(10),
+        "the Socket Mode connection",
+        || metrics(addr).contains("watchfire_chatops_slack_socket_connected 1"),
+    );
+    let opened = slack.calls("/api/apps.connections.open");
+    let auth = opened[0]
+        .headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(auth, Some("Bearer xapp-1-A_APP-1-s3cr3t"));
+
+    fire(addr, "Down");
+    wait_for(Duration::from_secs(10), "the message", || {
+        !slack.posts().is_empty()
+    });
+    let posted = slack.posts()[0].clone();
+    let ts = "1700000000.000001";
+
+    // A press comes as an "interactive" envelope: acknowledged at once,
+    // carried out, and the message edited.
+    let ack = socket.envelope(
+        "env-1",
+        "interactive",
+        payload(&slack, "U_ANA", &posted, ts, "ack", None),
+    );
+    assert_eq!(ack, json!({"envelope_id": "env-1"}));
+    wait_for(Duration::from_secs(10), "the acknowledgement", || {
+        common::group_answer(addr, "Down")["acknowledged"]["by"] == "ana"
+    });
+    wait_for(Duration::from_secs(10), "the edit", || {
+        slack
+            .updates()
+            .iter()
+            .any(|u| state_line(u).contains("Acknowledged by <@U_ANA>"))
+    });
+    let refused = socket.envelope(
+        "env-2",
+        "interactive",
+        payload(&slack, "U_EVE", &posted, ts, "silence", Some("1h")),
+    );
+    assert_eq!(refused["envelope_id"], "env-2");
+    wait_for(Duration::from_secs(10), "the refusal", || {
+        slack
+            .told()
+            .iter()
+            .any(|t| t.contains("only the people on receiver team's list"))
+    });
+
+    // A slash command comes as a "slash_commands" envelope; the answer
+    // rides on its acknowledgement.
+    let cmd = json!({"token": "x", "team_id": "T_TEAM", "team_domain": "example",
+        "channel_id": "C0TEST", "channel_name": "ops", "user_id": "U_ANA", "user_name": "ana",
+        "command": "/watchfire", "text": "alerts", "api_app_id": "A_APP",
+        "response_url": format!("http://{}/actions/T_TEAM/2/resp", slack.addr),
+        "trigger_id": "t-1"});
+    let ack = socket.envelope("env-3", "slash_commands", cmd);
+    assert_eq!(ack["payload"]["response_type"], "ephemeral", "{ack}");
+    let text = ack["payload"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("`{alertname=\"Down\"}` → team") && text.contains("acknowledged by ana"),
+        "{text}"
+    );
+
+    // Slack asks for a new connection: watchfire opens one.
+    socket
+        .send
+        .send(json!({"type": "disconnect", "reason": "refresh_requested"}).to_string())
+        .unwrap();
+    wait_for(Duration::from_secs(15), "a new connection", || {
+        socket.connections.load(Ordering::SeqCst) == 2
+    });
+    assert_eq!(slack.calls("/api/apps.connections.open").len(), 2);
+    let ack = socket.envelope(
+        "env-4",
+        "interactive",
+        payload(&slack, "U_ANA", &posted, ts, "unack", None),
+    );
+    assert_eq!(ack["envelope_id"], "env-4");
+    wait_for(Duration::from_secs(10), "the unacknowledgement", || {
+        common::group_answer(addr, "Down").is_null()
+    });
 }

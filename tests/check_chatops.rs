@@ -73,22 +73,4 @@ fn good_and_bad_files() {
         "{out}"
     );
     assert!(!out.contains("s3cr3t"), "a secret printed: {out}");
-
-    // What the format has but the server does not act on yet is refused,
-    // by the check as by the server, never accepted and ignored.
-    let later = dir.path().join("later.yml");
-    std::fs::write(
-        &later,
-        "slack:\n  bot_token: xoxb-s3cr3t\n  signing_secret: s3cr3t\n  app_token: xapp-s3cr3t\n",
-    )
-    .unwrap();
-    let (code, out) = check(&[&later]);
-    assert_eq!(code, Some(1), "{out}");
-    assert!(
-        out.contains(&format!(
-            "{}:4: app_token: Socket Mode is not supported by this version of Watchfire yet",
-            later.display()
-        )),
-        "{out}"
-    );
 }

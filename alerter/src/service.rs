@@ -66,6 +66,8 @@ pub struct Counters {
     pub actions: Mutex<BTreeMap<(String, String, String), u64>>,
     /// Chat requests refused, by chat and reason.
     pub refused: Mutex<BTreeMap<(String, String), u64>>,
+    /// Whether Slack's Socket Mode connection is open (said hello).
+    pub socket_connected: std::sync::atomic::AtomicBool,
     /// Time from a group's first notification in a chat to its
     /// acknowledgement, by chat.
     pub time_to_ack: Mutex<BTreeMap<String, Histogram>>,
@@ -185,6 +187,8 @@ pub struct Service {
     transport: Option<Arc<dyn Transport>>,
     /// The loop, once started.
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The Socket Mode task, once started.
+    socket: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Service {
@@ -229,6 +233,7 @@ impl Service {
             clock,
             transport: opts.transport,
             task: Mutex::new(None),
+            socket: Mutex::new(None),
         }))
     }
 
@@ -456,12 +461,20 @@ impl Service {
         if let Some(old) = self.task.lock().replace(handle) {
             old.abort();
         }
+        // Slack's Socket Mode, while the ChatOps file asks for it.
+        let socket = tokio::spawn(crate::chatops::socket::run(Arc::downgrade(self)));
+        if let Some(old) = self.socket.lock().replace(socket) {
+            old.abort();
+        }
     }
 
     /// Stops the loop; deliveries under way finish or are dropped with
     /// the runtime.
     pub fn stop(&self) {
         if let Some(t) = self.task.lock().take() {
+            t.abort();
+        }
+        if let Some(t) = self.socket.lock().take() {
             t.abort();
         }
     }
@@ -652,6 +665,20 @@ impl Collect for Service {
         );
         for ((chat, reason), n) in self.counters.refused.lock().iter() {
             f.sample(&[("chat", chat), ("reason", reason)], *n as f64);
+        }
+        if self
+            .chatops()
+            .is_some_and(|c| c.slack.as_ref().is_some_and(|s| s.app_token.is_some()))
+        {
+            let up = self
+                .counters
+                .socket_connected
+                .load(std::sync::atomic::Ordering::Relaxed);
+            e.gauge(
+                "watchfire_chatops_slack_socket_connected",
+                "1 while the Slack Socket Mode connection is open, else 0.",
+            )
+            .sample(&[], if up { 1.0 } else { 0.0 });
         }
         let mut f = e.histogram(
             "watchfire_chatops_time_to_acknowledge_seconds",

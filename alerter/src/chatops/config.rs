@@ -261,35 +261,7 @@ impl Chatops {
 /// one of them.
 pub fn load(path: &Path, receivers: Option<&[String]>) -> Result<Chatops, ConfigError> {
     let (file, text) = model::yaml::read(path)?;
-    let c = parse(&text, &file, receivers)?;
-    not_yet(&text, &file, &c)?;
-    Ok(c)
-}
-
-/// Refuses what the file's format has but this version does not act on
-/// yet, so that nothing configured is silently ignored.
-fn not_yet(text: &str, file: &str, c: &Chatops) -> Result<(), ConfigError> {
-    let line_of = |needle: &str| {
-        text.lines()
-            .position(|l| l.trim_start().starts_with(needle))
-            .map(|i| i + 1)
-    };
-    let refuse = |key: &str, reason: &str| ConfigError {
-        file: file.to_string(),
-        line: line_of(&format!("{key}:")),
-        reason: format!("{key}: {reason} is not supported by this version of Watchfire yet"),
-    };
-    if let Some(s) = &c.slack {
-        if s.app_token.is_some() {
-            let key = if line_of("app_token_file:").is_some() {
-                "app_token_file"
-            } else {
-                "app_token"
-            };
-            return Err(refuse(key, "Socket Mode"));
-        }
-    }
-    Ok(())
+    parse(&text, &file, receivers)
 }
 
 /// Parses and checks the text of a ChatOps file; `file` names it in
@@ -356,7 +328,16 @@ pub fn parse(text: &str, file: &str, receivers: Option<&[String]>) -> Result<Cha
                 true,
             )?
             .unwrap_or(Secret(String::new())),
-            app_token: secret("slack", "app_token", &s.app_token, &s.app_token_file, false)?,
+            app_token: {
+                let t = secret("slack", "app_token", &s.app_token, &s.app_token_file, false)?;
+                if t.as_ref().is_some_and(|t| !t.0.starts_with("xapp-")) {
+                    return Err(err(
+                        line_of("app_token", section("slack").unwrap_or(0)),
+                        "slack.app_token: an app-level token begins with xapp- (the bot token, xoxb-, is bot_token)".into(),
+                    ));
+                }
+                t
+            },
             api_url: url(
                 "slack",
                 "api_url",
@@ -707,6 +688,10 @@ mod tests {
                 "chatops.yml:3: telegram.secret_token: character 4 is not one of A-Z",
             ),
             ("token_ttl: 10s\n", "chatops.yml:1: token_ttl: must be from 1m to 30d"),
+            (
+                "slack:\n  bot_token: a\n  signing_secret: s\n  app_token: xoxb-1\n",
+                "chatops.yml:4: slack.app_token: an app-level token begins with xapp-",
+            ),
             (
                 "commands:\n  allow: {users: []}\n",
                 "chatops.yml:2: commands.allow: say who may act",

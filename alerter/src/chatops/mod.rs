@@ -25,6 +25,8 @@
 //!   interaction payload and the Web API calls.
 //! - [`telegram`]: the Telegram message with its keyboard, its
 //!   restatements, the callback query and the Bot API calls.
+//! - [`socket`]: Slack's Socket Mode, interactions and commands over an
+//!   outbound WebSocket.
 //! - [`state`]: action tokens and the chat messages sent per group, in
 //!   `alerter.db`.
 
@@ -36,6 +38,7 @@ pub mod links;
 pub mod mattermost;
 pub mod serve;
 pub mod slack;
+pub mod socket;
 pub mod state;
 pub mod telegram;
 pub mod verify;

@@ -297,14 +297,25 @@ impl Service {
         if !self.first_seen(signature.unwrap_or(""), now) {
             return self.refuse(Chat::Slack, "replay", &"this request was seen before", 401);
         }
-        let press = match slack::parse_interaction(body) {
-            Err(e) => return self.refuse(Chat::Slack, "malformed", &e, 400),
-            Ok(Interaction::Other(_)) => return Reply::ok(),
-            Ok(Interaction::Press(p)) => p,
+        match slack::parse_interaction(body) {
+            Err(e) => self.refuse(Chat::Slack, "malformed", &e, 400),
+            Ok(i) => {
+                self.slack_press(&c, i).await;
+                Reply::ok()
+            }
+        }
+    }
+
+    /// Carries out a verified Slack interaction (from the interactivity
+    /// URL or Socket Mode): the press is answered through its
+    /// `response_url`, and the message edited after.
+    pub(crate) async fn slack_press(self: &Arc<Self>, c: &Chatops, i: Interaction) {
+        let Interaction::Press(press) = i else {
+            return;
         };
         // A link button opens its page; Slack tells us, nothing to do.
         if press.action == "runbook" {
-            return Reply::ok();
+            return;
         }
         let sender = self.sender.lock().clone();
         let tell = |text: String| {
@@ -324,7 +335,7 @@ impl Service {
             action: &press.action,
             value: press.value.as_deref(),
         };
-        match self.act(Chat::Slack, &c, asked).await {
+        match self.act(Chat::Slack, c, asked).await {
             Outcome::Refused(text) | Outcome::Failed(text) => tell(text).await,
             Outcome::Graph(Some(url)) => {
                 if let Some(to) = &press.response_url {
@@ -338,7 +349,6 @@ impl Service {
                 tokio::spawn(async move { me.edit_message(&token, &rc).await });
             }
         }
-        Reply::ok()
     }
 
     /// Slack's slash command request URL
@@ -374,6 +384,20 @@ impl Service {
             Err(e) => return self.refuse(Chat::Slack, "malformed", &e, 400),
             Ok(t) => t,
         };
+        Reply {
+            status: 200,
+            body: self.slack_typed(&c, &app, &typed).await,
+        }
+    }
+
+    /// Carries out a verified Slack slash command (from its request URL or
+    /// Socket Mode); the answer to give Slack.
+    pub(crate) async fn slack_typed(
+        &self,
+        c: &Chatops,
+        app: &crate::chatops::config::Slack,
+        typed: &command::Typed,
+    ) -> Json {
         let said = if typed.command != app.command {
             command::Said::only_you(format!(
                 "This URL answers {}, not {}: set the command's name in the ChatOps file.",
@@ -386,12 +410,9 @@ impl Service {
                 user_name: &typed.user_name,
                 team_id: typed.team_id.as_deref(),
             };
-            self.command(&c, who, &app.command, &typed.text).await
+            self.command(c, who, &app.command, &typed.text).await
         };
-        Reply {
-            status: 200,
-            body: slack::command_answer(&said),
-        }
+        slack::command_answer(&said)
     }
 
     /// Mattermost's slash command URL

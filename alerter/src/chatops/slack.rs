@@ -322,6 +322,12 @@ pub fn parse_interaction(body: &[u8]) -> Result<Interaction, String> {
         .ok_or("the form has no payload field")?;
     let p: Json =
         serde_json::from_str(&payload).map_err(|e| format!("the payload is not JSON: {e}"))?;
+    parse_payload(&p)
+}
+
+/// Reads an interaction's payload (the JSON a request's `payload` field
+/// holds, or a Socket Mode envelope's `payload`).
+pub fn parse_payload(p: &Json) -> Result<Interaction, String> {
     let kind = p["type"].as_str().ok_or("the payload has no type")?;
     if kind != "block_actions" {
         return Ok(Interaction::Other(kind.to_string()));
