@@ -20,6 +20,11 @@
 //!   answered with type 7 (UPDATE_MESSAGE, `data` the edited message) or
 //!   type 4 with `flags: 64` (a reply only the user sees).
 //!
+//! - "Uploading Files": a message with a file is `multipart/form-data`,
+//!   the message as `payload_json` with `attachments` (`id`, `filename`)
+//!   and the file as `files[0]`; an embed shows it as
+//!   `attachment://<filename>`.
+//!
 //! The application's key pair is RFC 8032's first test vector.
 
 mod common;
@@ -98,6 +103,29 @@ fn use_component(user: &str, custom_id: &str, value: Option<&str>) -> String {
     .to_string()
 }
 
+/// The message a webhook request carries: its JSON body, or the
+/// `payload_json` part of a multipart one (then with the attached PNG's
+/// part checked).
+fn message(r: &Request) -> Value {
+    let kind = r.header("content-type").unwrap_or("");
+    let Some(boundary) = kind.strip_prefix("multipart/form-data; boundary=") else {
+        return r.json();
+    };
+    let parts: Vec<&str> = r.body.split(&format!("--{boundary}")).collect();
+    let payload = parts
+        .iter()
+        .find(|p| p.contains("name=\"payload_json\""))
+        .expect("a payload_json part");
+    let file = parts
+        .iter()
+        .find(|p| p.contains("name=\"files[0]\"; filename=\"graph.png\""))
+        .expect("a files[0] part");
+    assert!(file.contains("Content-Type: image/png\r\n\r\n"), "{file}");
+    assert!(file.contains("PNG\r\n\u{1a}\n"), "the file is a PNG");
+    let json = payload.split("\r\n\r\n").nth(1).unwrap().trim_end();
+    serde_json::from_str(json).unwrap()
+}
+
 fn ids(components: &Value) -> Vec<String> {
     components
         .as_array()
@@ -149,7 +177,7 @@ fn discord_components_acknowledge_silence_and_refusals() {
     let chatops = dir.path().join("chatops.yml");
     std::fs::write(
         &chatops,
-        format!("discord:\n  application_id: '1'\n  public_key: {PUBLIC_KEY}\nreceivers:\n  - name: team\n    allow:\n      users: ['discord:U1']\n"),
+        format!("discord:\n  application_id: '1'\n  public_key: {PUBLIC_KEY}\nreceivers:\n  - name: team\n    images: true\n    allow:\n      users: ['discord:U1']\n"),
     )
     .unwrap();
     let addr = common::free_addr();
@@ -157,18 +185,30 @@ fn discord_components_acknowledge_silence_and_refusals() {
     post_json(
         addr,
         "/api/v2/alerts",
-        &json!([{"labels": {"alertname": "Down", "service": "api"}}]).to_string(),
+        &json!([{"labels": {"alertname": "Down", "service": "api"},
+                 "generatorURL": "http://prom.test/graph?g0.expr=vector%281%29+%3E+0&g0.tab=1"}])
+        .to_string(),
     );
     wait_for(Duration::from_secs(10), "the message", || {
         !calls("POST").is_empty()
     });
-    let sent = calls("POST")[0].json();
+    // The graph is attached to the message, and its embed shows it.
+    assert!(calls("POST")[0]
+        .header("content-type")
+        .unwrap()
+        .starts_with("multipart/form-data; boundary="));
+    let sent = message(&calls("POST")[0]);
     assert!(
         sent["embeds"][0]["title"]
             .as_str()
             .unwrap()
             .contains("Down"),
         "{sent}"
+    );
+    assert_eq!(sent["embeds"][0]["image"]["url"], "attachment://graph.png");
+    assert_eq!(
+        sent["attachments"],
+        json!([{"id": 0, "filename": "graph.png"}])
     );
     let custom = ids(&sent["components"]);
     let token = custom[0].split(':').next().unwrap().to_string();
@@ -308,6 +348,11 @@ fn discord_components_acknowledge_silence_and_refusals() {
     );
     assert_eq!(e["components"], json!([]));
     assert_eq!(
+        e["embeds"][0]["image"]["url"],
+        "attachment://graph.png",
+        "the edit keeps the graph in view"
+    );
+    assert_eq!(
         calls("POST").len(),
         before,
         "no new message for the resolution"
@@ -325,7 +370,7 @@ fn discord_components_acknowledge_silence_and_refusals() {
         "the second group's message",
         || calls("POST").len() == before + 1,
     );
-    let busy = calls("POST")[before].json();
+    let busy = message(&calls("POST")[before]);
     let t2 = ids(&busy["components"])[0]
         .split(':')
         .next()

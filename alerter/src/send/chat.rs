@@ -405,11 +405,18 @@ pub async fn discord(
     // A receiver with ChatOps settings, when the ChatOps file has a
     // Discord application: components, through the same webhook.
     if let (Some(token), Some(rc)) = (&d.token, s.discord_receiver(&d.receiver)) {
-        if let Some(url) = &d.graph_url {
-            body["embeds"][0]["image"] = json!({"url": url});
+        // The graph goes as an attachment of the message, which the embed
+        // shows: Discord need not reach Watchfire to fetch it.
+        let png = if rc.images && !resolved_edit(d, now) {
+            s.graph_png(d, now, "the Discord message").await
+        } else {
+            None
+        };
+        if png.is_some() {
+            body["embeds"][0]["image"] = json!({"url": format!("attachment://{GRAPH_FILE}")});
         }
         let url = secret_or_file(&c.webhook_url, &c.webhook_url_file)?;
-        return discord_interactive(s, c, d, rc, body, &url, token, now)
+        return discord_interactive(s, c, d, rc, body, &url, token, now, png)
             .await
             .map(Some);
     }
@@ -424,10 +431,51 @@ pub async fn discord(
     .map(|()| None)
 }
 
+/// The file name of a graph attached to a Discord message.
+const GRAPH_FILE: &str = "graph.png";
+
+/// Whether a Discord delivery edits the group's message at its
+/// resolution (which keeps the message's attachments) rather than posting.
+fn resolved_edit(d: &Delivery, now: i64) -> bool {
+    !firing(d, now) && d.message.as_ref().is_some_and(|m| m.chat == "discord")
+}
+
+/// A `multipart/form-data` body of Discord's "Uploading Files": the
+/// message as `payload_json` (with `attachments` naming the file) and the
+/// PNG as `files[0]`; and its content type.
+fn discord_multipart(msg: &Json, png: &[u8]) -> (Vec<u8>, String) {
+    let boundary = format!("watchfire-{:016x}", {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        png.hash(&mut h);
+        h.finish()
+    });
+    let mut payload = msg.clone();
+    payload["attachments"] = json!([{"id": 0, "filename": GRAPH_FILE}]);
+    let mut out = Vec::new();
+    out.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"payload_json\"\r\nContent-Type: application/json\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(&super::go_json(&payload));
+    out.extend_from_slice(
+        format!(
+            "\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"{GRAPH_FILE}\"\r\nContent-Type: image/png\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(png);
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (out, format!("multipart/form-data; boundary={boundary}"))
+}
+
 /// Sends an interactive Discord notification through the webhook: a new
 /// message with components (`?wait=true`, so Discord answers the message
-/// and its id), or, for the resolution of a group that has a message, an
-/// edit of it (`PATCH …/messages/{id}`).
+/// and its id), with the graph attached when there is one, or, for the
+/// resolution of a group that has a message, an edit of it (`PATCH
+/// …/messages/{id}`, which keeps its attachment).
 #[allow(clippy::too_many_arguments)]
 async fn discord_interactive(
     s: &Sender,
@@ -438,12 +486,20 @@ async fn discord_interactive(
     url: &str,
     token: &str,
     now: i64,
+    png: Option<Vec<u8>>,
 ) -> Result<Message, SendError> {
     let base = body.as_object().cloned().unwrap_or_default();
     let prior = d.message.as_ref().filter(|m| m.chat == "discord");
     let resolved = !firing(d, now);
     let view = View::of(d, token, rc, prior, !resolved, now);
-    let msg = Json::Object(crate::chatops::discord::message(&base, &view));
+    let mut msg = Json::Object(crate::chatops::discord::message(&base, &view));
+    // The resolution's edit keeps the message's attached graph in view.
+    if let (Some(p), true) = (prior, resolved) {
+        let image = &p.body["embeds"][0]["image"];
+        if image.is_object() && msg["embeds"][0].is_object() {
+            msg["embeds"][0]["image"] = image.clone();
+        }
+    }
     let (url, query) = url.split_once('?').unwrap_or((url, ""));
     let url = url.trim_end_matches('/');
     if let (Some(p), true) = (prior, resolved) {
@@ -482,9 +538,21 @@ async fn discord_interactive(
     } else {
         format!("{url}?{query}&wait=true")
     };
+    let (payload, kind) = match &png {
+        Some(png) => discord_multipart(&msg, png),
+        None => (go_json(&msg), "application/json".to_string()),
+    };
     let resp = s
         .clients
-        .post(c.http_config.as_ref(), &post, &[], go_json(&msg), TIMEOUT)
+        .request(
+            http::Method::POST,
+            c.http_config.as_ref(),
+            &post,
+            &kind,
+            &[],
+            payload,
+            TIMEOUT,
+        )
         .await?;
     resp.default_retry()?;
     let v: Json = serde_json::from_slice(&resp.body).unwrap_or(Json::Null);

@@ -291,6 +291,13 @@ impl Sender {
     /// The graph of a delivery's alerts for an email, when its receiver
     /// asks for images; a failure is logged and the mail goes without.
     pub(crate) async fn graph_for_email(&self, d: &Delivery, now: i64) -> Option<Vec<u8>> {
+        self.graph_png(d, now, "the email").await
+    }
+
+    /// The group's graph as a PNG to attach to a notification (`what`
+    /// names it in the log), when the receiver asks for images; `None`,
+    /// with the reason logged, when it cannot be drawn.
+    pub(crate) async fn graph_png(&self, d: &Delivery, now: i64, what: &str) -> Option<Vec<u8>> {
         use crate::chatops::graph;
         let rc = self.chatops.as_deref()?.receiver(&d.receiver)?;
         if !rc.images {
@@ -316,7 +323,7 @@ impl Sender {
                 }
             }
         };
-        tracing::warn!(receiver = %d.receiver, reason = %why, "the email goes without its graph");
+        tracing::warn!(receiver = %d.receiver, reason = %why, "{what} goes without its graph");
         None
     }
 
