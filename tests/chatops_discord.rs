@@ -348,8 +348,7 @@ fn discord_components_acknowledge_silence_and_refusals() {
     );
     assert_eq!(e["components"], json!([]));
     assert_eq!(
-        e["embeds"][0]["image"]["url"],
-        "attachment://graph.png",
+        e["embeds"][0]["image"]["url"], "attachment://graph.png",
         "the edit keeps the graph in view"
     );
     assert_eq!(

@@ -190,6 +190,12 @@ fn mattermost_actions_acknowledge_snooze_silence_and_refusals() {
         ),
         ("malformed JSON", "{\"user_id\": ".into(), 400, "malformed"),
         (
+            "no trigger_id",
+            json!({"user_id": "uid-ana", "user_name": "ana", "context": ack_ctx}).to_string(),
+            400,
+            "malformed",
+        ),
+        (
             "an unknown token",
             use_action(
                 "ana",

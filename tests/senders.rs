@@ -782,6 +782,9 @@ fn email_teams_and_webhook_carry_signed_links() {
     // POST acts, once the person says who they are.
     let (status, page) = http(addr, "POST", &base, &format!("sig={sig}&who=")).unwrap();
     assert_eq!(status, 400, "{page}");
+    // A name that would be markup or a mention in chat is refused.
+    let (status, _) = http(addr, "POST", &base, &format!("sig={sig}&who=%40channel")).unwrap();
+    assert_eq!(status, 400);
     let (status, page) = http(addr, "POST", &base, &format!("sig={sig}&who=ana")).unwrap();
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Acknowledged by ana."), "{page}");

@@ -406,8 +406,14 @@ impl Service {
             Err(_) => "refused",
         };
         if outcome.is_ok() {
-            self.audit(group_key, receiver, action, detail, by, label)
-                .await?;
+            // The answer itself is on disk; a trail that cannot be
+            // written is said in the log, not turned into a failure.
+            if let Err(e) = self
+                .audit(group_key, receiver, action, detail, by, label)
+                .await
+            {
+                tracing::error!(error = %e, action, "writing the audit trail failed");
+            }
         }
         self.count_action(&by.via, action, label);
         self.wake.notify_one();

@@ -285,8 +285,17 @@ fn when(ms: i64) -> String {
 
 fn labels_text(ls: &std::collections::BTreeMap<String, String>) -> String {
     let inner: Vec<String> = ls.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-    format!("{{{}}}", inner.join(", "))
+    code(&format!("{{{}}}", inner.join(", ")))
 }
+
+/// Text for inside a code span: a backtick in it would end the span and
+/// let the rest be read as markup, so it becomes a quote.
+fn code(s: &str) -> String {
+    s.replace('`', "'")
+}
+
+/// How long `query` may take: Slack waits 3 s for the answer.
+const QUERY_WAIT: Duration = Duration::from_millis(2_500);
 
 impl Service {
     /// Carries out a slash command typed by `who` (whose request
@@ -332,7 +341,7 @@ impl Service {
                 comment,
             } => {
                 let now = self.now();
-                let list = crate::matcher::list_string(&matchers);
+                let list = code(&crate::matcher::list_string(&matchers));
                 let sil = Silence {
                     id: String::new(),
                     matchers,
@@ -351,15 +360,17 @@ impl Service {
                 self.set_silence(sil).await.map(|id| {
                     Said::channel(format!(
                         "{} silenced `{list}` for {}: silence `{id}`.",
-                        by.user,
+                        super::plain(&by.user),
                         model::time::format_duration(duration)
                     ))
                 })
             }
-            Command::Unsilence(id) => self
-                .expire_silence(&id)
-                .await
-                .map(|()| Said::channel(format!("{} expired silence `{id}`.", by.user))),
+            Command::Unsilence(id) => self.expire_silence(&id).await.map(|()| {
+                Said::channel(format!(
+                    "{} expired silence `{id}`.",
+                    super::plain(&by.user)
+                ))
+            }),
             Command::Query(expr) => Ok(self.query_said(&expr).await),
         };
         match said {
@@ -407,12 +418,12 @@ impl Service {
                 );
                 if let Some(ans) = a.acks.get(&g.key, &g.receiver) {
                     if let Some(ack) = &ans.ack {
-                        line.push_str(&format!(", acknowledged by {}", ack.by.user));
+                        line.push_str(&format!(", acknowledged by {}", super::plain(&ack.by.user)));
                     }
                     if let Some(s) = &ans.snooze {
                         line.push_str(&format!(
                             ", snoozed by {} until {}",
-                            s.by.user,
+                            super::plain(&s.by.user),
                             when(s.until)
                         ));
                     }
@@ -464,6 +475,7 @@ impl Service {
         }
         let chat = who.chat.name();
         let (mut done, mut already, mut not_yours) = (Vec::new(), 0, Vec::new());
+        let mut failed = Vec::new();
         for (key, receiver, labels) in groups {
             let permitted = c
                 .receiver(&receiver)
@@ -473,14 +485,16 @@ impl Service {
                 continue;
             }
             let changed = if ack {
-                self.ack(&key, &receiver, by.clone()).await?
+                self.ack(&key, &receiver, by.clone()).await
             } else {
-                self.unack(&key, &receiver, by.clone()).await?
+                self.unack(&key, &receiver, by.clone()).await
             };
-            if changed {
-                done.push(format!("`{labels}` → {receiver}"));
-            } else {
-                already += 1;
+            match changed {
+                Ok(true) => done.push(format!("`{labels}` → {receiver}")),
+                Ok(false) => already += 1,
+                // One group failing (it resolved meanwhile) does not stop
+                // the others; the answer says which.
+                Err(e) => failed.push(format!("`{labels}` → {receiver}: {e}")),
             }
         }
         if !not_yours.is_empty() {
@@ -496,7 +510,11 @@ impl Service {
         let mut text = if done.is_empty() {
             String::new()
         } else {
-            format!("{} {verb}:\n• {}", by.user, done.join("\n• "))
+            format!(
+                "{} {verb}:\n• {}",
+                super::plain(&by.user),
+                done.join("\n• ")
+            )
         };
         let mut note = |s: String| {
             if !text.is_empty() {
@@ -521,6 +539,9 @@ impl Service {
                 not_yours.join(", ")
             ));
         }
+        if !failed.is_empty() {
+            note(format!("Not done:\n• {}", failed.join("\n• ")));
+        }
         Ok(Said {
             in_channel: !done.is_empty(),
             text,
@@ -536,16 +557,24 @@ impl Service {
             return Said::only_you("This server answers no queries.");
         };
         let now = self.now();
-        let values = match g.values(expr.to_string(), now, LIST_MAX).await {
-            Ok(v) => v,
-            Err(e) => return Said::only_you(format!("`{expr}`: {e}")),
-        };
-        let mut text = format!("`{expr}`");
+        let shown = code(expr);
+        let values =
+            match tokio::time::timeout(QUERY_WAIT, g.values(expr.to_string(), now, LIST_MAX)).await
+            {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => return Said::only_you(format!("`{shown}`: {}", code(&e))),
+                Err(_) => {
+                    return Said::only_you(format!(
+                        "`{shown}` takes longer than the chat waits for an answer; run it in Watchfire's UI."
+                    ))
+                }
+            };
+        let mut text = format!("`{shown}`");
         if values.total == 0 {
             text.push_str(": no series now.");
         } else {
             text.push_str(":\n```\n");
-            text.push_str(&values.lines.join("\n"));
+            text.push_str(&code(&values.lines.join("\n")));
             text.push_str("\n```");
             if values.total > values.lines.len() {
                 text.push_str(&format!(

@@ -26,8 +26,8 @@ use crate::chatops::View;
 pub fn who(a: &Actor) -> String {
     match (a.via.as_str(), a.id.is_empty()) {
         ("discord", false) => format!("<@{}>", a.id),
-        ("discord", true) => a.user.clone(),
-        (via, _) => format!("{} (via {via})", a.user),
+        ("discord", true) => super::plain(&a.user),
+        (via, _) => format!("{} (via {via})", super::plain(&a.user)),
     }
 }
 

@@ -136,6 +136,21 @@ pub fn html(links: &[Link]) -> String {
     )
 }
 
+/// Whether a name typed on a confirmation page is plain: letters,
+/// digits, spaces and `. _ - '`, and `@` after a letter or digit (an
+/// address), so that it cannot become markup, a link or a mention in the
+/// chat messages that name it.
+pub fn plain_name(who: &str) -> bool {
+    let chars: Vec<char> = who.chars().collect();
+    !chars.is_empty()
+        && chars.len() <= WHO_MAX
+        && chars.iter().enumerate().all(|(i, &c)| {
+            c.is_alphanumeric()
+                || " ._-'".contains(c)
+                || (c == '@' && i > 0 && chars[i - 1].is_alphanumeric())
+        })
+}
+
 /// What a confirmation page shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -276,11 +291,11 @@ impl Service {
     ) -> Result<String, Refused> {
         let (t, rc) = self.link_token(token, action, sig)?;
         let who = who.trim();
-        if who.is_empty() || who.chars().count() > WHO_MAX || who.chars().any(char::is_control) {
+        if !plain_name(who) {
             self.count_refused("link", "malformed");
             return Err((
                 400,
-                format!("Say who you are: a name of 1 to {WHO_MAX} characters."),
+                format!("Say who you are: a name or address of 1 to {WHO_MAX} letters, digits, spaces and . _ - ' @ (not first)."),
             ));
         }
         let by = crate::ack::Actor {
@@ -354,6 +369,20 @@ mod tests {
         ));
         assert!(!verify(b"other", "tok", "ack", &sign(b"key", "tok", "ack")));
         assert!(!verify(b"key", "tok", "ack", "zz"));
+        for ok in ["ana", "Ana María", "ana@example.org", "o'brien-smith"] {
+            assert!(plain_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "@channel",
+            "<!channel>",
+            "[x](https://evil)",
+            "a`b",
+            "*a*",
+            "a\nb",
+        ] {
+            assert!(!plain_name(bad), "{bad}");
+        }
         assert!(html(&ls).contains("<a href=\"http://wf/x/chatops/tok/ack?sig="));
         assert!(text(&ls).contains("Silence: http://wf/x/chatops/tok/silence?sig="));
         let resolved = View {

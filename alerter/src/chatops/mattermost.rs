@@ -39,8 +39,8 @@ pub const ACTIONS_PATH: &str = "/api/v1/chatops/mattermost/actions";
 /// Who, as Mattermost shows them: a mention for a Mattermost user.
 pub fn who(a: &Actor) -> String {
     match a.via.as_str() {
-        "mattermost" => format!("@{}", a.user),
-        via => format!("{} (via {via})", a.user),
+        "mattermost" => format!("@{}", super::plain(&a.user)),
+        via => format!("{} (via {via})", super::plain(&a.user)),
     }
 }
 
@@ -167,7 +167,12 @@ pub fn message(base: &Map<String, Json>, v: &View<'_>, cb: Callback<'_>) -> Map<
 
 /// The answer that edits the post to `post` (a [`message`]).
 pub fn update(post: &Map<String, Json>) -> Json {
-    let mut props = Map::new();
+    // The post's other props (a `card`) stay.
+    let mut props = post
+        .get("props")
+        .and_then(Json::as_object)
+        .cloned()
+        .unwrap_or_default();
     if let Some(a) = post.get("attachments") {
         props.insert("attachments".into(), a.clone());
     }

@@ -84,6 +84,28 @@ impl<'a> View<'a> {
     }
 }
 
+/// A name as the state lines show it: letters, digits, spaces and
+/// `. _ - '`, `@` after a letter or digit; anything else (markup, a link,
+/// a mention such as `<!channel>` or `@here`) becomes `_`. Names come
+/// from chats, the UI, the API and links, and go into every chat.
+pub fn plain(name: &str) -> String {
+    let chars: Vec<char> = name.chars().take(100).collect();
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let ok = c.is_alphanumeric()
+                || " ._-'".contains(c)
+                || (c == '@' && i > 0 && chars[i - 1].is_alphanumeric());
+            if ok {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// How a chat writes a message's state line: its marks, how it names a
 /// user and a time, and the word before a time of an event.
 pub struct Style {
@@ -115,6 +137,10 @@ impl Style {
 
 /// The state line of a message: resolved, who acknowledged, snoozed or
 /// silenced it and when; `None` when there is nothing to say.
+///
+/// ```
+/// assert_eq!(alerter::chatops::plain("<!channel> [x](y) @here ana@ex.org"), "__channel_ _x__y_ _here ana@ex.org");
+/// ```
 pub fn state_text(v: &View<'_>, st: &Style) -> Option<String> {
     let (who, when, at) = (st.who, st.when, st.at);
     let mut parts = Vec::new();

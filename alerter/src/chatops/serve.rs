@@ -803,15 +803,17 @@ impl Service {
             );
         }
         let now = self.now();
-        if let Some(t) = &press.trigger_id {
-            if !self.first_seen(&format!("mattermost:{t}"), now) {
-                return self.refuse(
-                    Chat::Mattermost,
-                    "replay",
-                    &"this request was seen before",
-                    401,
-                );
-            }
+        // Mattermost's server gives every use its own trigger_id.
+        let Some(t) = &press.trigger_id else {
+            return self.refuse(Chat::Mattermost, "malformed", &"no trigger_id", 400);
+        };
+        if !self.first_seen(&format!("mattermost:{t}"), now) {
+            return self.refuse(
+                Chat::Mattermost,
+                "replay",
+                &"this request was seen before",
+                401,
+            );
         }
         let asked = Asked {
             token: &press.token,
@@ -942,15 +944,19 @@ impl Service {
             Some(d) => format!("for {}, silence {id}", model::time::format_duration(d)),
             None => format!("until the group resolves, silence {id}"),
         };
-        self.audit(
-            &token.group_key,
-            &token.receiver,
-            "silence",
-            detail,
-            &by,
-            "done",
-        )
-        .await?;
+        if let Err(e) = self
+            .audit(
+                &token.group_key,
+                &token.receiver,
+                "silence",
+                detail,
+                &by,
+                "done",
+            )
+            .await
+        {
+            tracing::error!(error = %e, "writing the audit trail failed");
+        }
         if d.is_none() {
             let held = self.state.lock().acks.hold_silence(
                 &token.group_key,

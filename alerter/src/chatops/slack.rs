@@ -43,9 +43,9 @@ pub fn who(a: &Actor) -> String {
     if a.via == "slack" && !a.id.is_empty() {
         format!("<@{}>", a.id)
     } else if a.via == "slack" {
-        a.user.clone()
+        super::plain(&a.user)
     } else {
-        format!("{} (via {})", a.user, a.via)
+        format!("{} (via {})", super::plain(&a.user), a.via)
     }
 }
 

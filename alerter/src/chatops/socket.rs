@@ -12,8 +12,9 @@
 //! as JSON), and must be acknowledged within 3 s by sending back
 //! `{"envelope_id": …}`, with `"payload"` for a slash command's answer.
 //! `{"type": "disconnect"}` asks for a new connection (Slack refreshes
-//! them every few hours). A dropped connection is opened again with
-//! back-off from 1 s to 1 min.
+//! them every few hours). A dropped connection, or one silent for 2
+//! minutes (Slack pings it more often), is opened again with back-off
+//! from 1 s to 1 min; a reload that changes the app token opens a new one.
 //!
 //! No signature is checked: only Slack, holding the app token's
 //! connection, can send on it.
@@ -31,6 +32,11 @@ use crate::chatops::slack;
 use crate::service::Service;
 
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the session checks that it still hears Slack and that the
+/// app token is the one in force.
+const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// Silence after which the connection counts as dead.
+const SILENT_MAX: Duration = Duration::from_secs(120);
 
 /// Keeps a Socket Mode connection open while the ChatOps file in force
 /// has a Slack `app_token`; returns when the service is gone.
@@ -49,14 +55,15 @@ pub async fn run(svc: Weak<Service>) {
             tokio::time::sleep(Duration::from_secs(5)).await;
             continue;
         };
-        match session(&svc, &app).await {
+        let ended = session(&svc, &app).await;
+        if let Some(s) = svc.upgrade() {
+            s.counters
+                .socket_connected
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        match ended {
             Ok(()) => backoff = Duration::from_secs(1),
             Err(e) => {
-                if let Some(s) = svc.upgrade() {
-                    s.counters
-                        .socket_connected
-                        .store(false, std::sync::atomic::Ordering::Relaxed);
-                }
                 tracing::warn!(error = %e, retry_in = ?backoff, "Slack Socket Mode: the connection failed");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
@@ -112,8 +119,23 @@ async fn session(svc: &Weak<Service>, app: &Slack) -> Result<(), String> {
     .map_err(|e| format!("WebSocket: {e}"))?;
     let (mut tx, mut rx) = ws.split();
     let (acks, mut queue) = tokio::sync::mpsc::channel::<Json>(64);
+    let mut heard = tokio::time::Instant::now();
+    let mut check = tokio::time::interval(CHECK_EVERY);
     loop {
         tokio::select! {
+            _ = check.tick() => {
+                // Slack pings the connection; silence this long means it
+                // is gone without a close.
+                if heard.elapsed() > SILENT_MAX {
+                    return Err(format!("nothing heard for {SILENT_MAX:?}"));
+                }
+                // A reload that changed or removed the app: a new session.
+                let now = svc.upgrade().and_then(|s| s.chatops()).and_then(|c| c.slack.clone());
+                if now.map(|a| a.app_token.clone()) != Some(app.app_token.clone()) {
+                    tracing::info!("Slack Socket Mode: the app token changed; reconnecting");
+                    return Ok(());
+                }
+            }
             out = queue.recv() => {
                 let Some(out) = out else { continue };
                 tx.send(Frame::text(out.to_string()))
@@ -126,6 +148,7 @@ async fn session(svc: &Weak<Service>, app: &Slack) -> Result<(), String> {
                     Some(Err(e)) => return Err(format!("WebSocket: {e}")),
                     Some(Ok(f)) => f,
                 };
+                heard = tokio::time::Instant::now();
                 let text = match frame {
                     Frame::Text(t) => t.to_string(),
                     Frame::Close(_) => return Err("Slack closed the connection".into()),

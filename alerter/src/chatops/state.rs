@@ -90,6 +90,9 @@ pub struct ChatState {
     audit: HashMap<(String, String), Vec<Audited>>,
 }
 
+/// The most answers of one group held in memory.
+const AUDIT_KEPT: usize = 200;
+
 /// One answer to a group, as the audit trail keeps it: who, what, when,
 /// through which chat, and what came of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,10 +270,16 @@ impl ChatState {
             receiver: receiver.to_string(),
             body: serde_json::to_string(&e).unwrap_or_default(),
         });
-        self.audit
+        let trail = self
+            .audit
             .entry((group_key.to_string(), receiver.to_string()))
-            .or_default()
-            .push(e);
+            .or_default();
+        trail.push(e);
+        // A group's trail in memory is its latest answers; the file keeps
+        // all of the retention.
+        if trail.len() > AUDIT_KEPT {
+            trail.drain(..trail.len() - AUDIT_KEPT);
+        }
         written
     }
 

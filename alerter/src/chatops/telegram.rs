@@ -34,8 +34,8 @@ const TEXT_MAX: usize = 4096;
 /// Who, as the message names them.
 pub fn who(a: &Actor) -> String {
     match a.via.as_str() {
-        "telegram" => a.user.clone(),
-        via => format!("{} (via {via})", a.user),
+        "telegram" => super::plain(&a.user),
+        via => format!("{} (via {via})", super::plain(&a.user)),
     }
 }
 
