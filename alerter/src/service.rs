@@ -398,23 +398,32 @@ impl Service {
     ) -> Result<bool, Error> {
         let outcome = match r {
             Err(e) => Err(e),
-            Ok(c) => c.written.wait().await.map(|()| c.changed),
+            Ok(c) => {
+                // The trail's row goes to the writer right behind the
+                // answer's, so both share one commit.
+                let label = if c.changed { "done" } else { "unchanged" };
+                let e = crate::chatops::state::Audited {
+                    at: self.now(),
+                    action: action.to_string(),
+                    detail,
+                    by: by.clone(),
+                    outcome: label.to_string(),
+                };
+                let trail = self.state.lock().chat.audit(group_key, receiver, e);
+                let done = c.written.wait().await.map(|()| c.changed);
+                // The answer itself is on disk; a trail that cannot be
+                // written is said in the log, not turned into a failure.
+                if let Err(e) = trail.wait().await {
+                    tracing::error!(error = %e, action, "writing the audit trail failed");
+                }
+                done
+            }
         };
         let label = match &outcome {
             Ok(true) => "done",
             Ok(false) => "unchanged",
             Err(_) => "refused",
         };
-        if outcome.is_ok() {
-            // The answer itself is on disk; a trail that cannot be
-            // written is said in the log, not turned into a failure.
-            if let Err(e) = self
-                .audit(group_key, receiver, action, detail, by, label)
-                .await
-            {
-                tracing::error!(error = %e, action, "writing the audit trail failed");
-            }
-        }
         self.count_action(&by.via, action, label);
         self.wake.notify_one();
         outcome
