@@ -19,6 +19,7 @@
 
 use std::time::Duration;
 
+use super::utc_minutes as when;
 use crate::ack::Actor;
 use crate::chatops::config::Chatops;
 use crate::chatops::state::Token;
@@ -275,12 +276,6 @@ pub struct Typist<'a> {
     pub user_id: &'a str,
     pub user_name: &'a str,
     pub team_id: Option<&'a str>,
-}
-
-fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
 }
 
 fn labels_text(ls: &std::collections::BTreeMap<String, String>) -> String {

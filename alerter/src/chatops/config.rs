@@ -189,6 +189,24 @@ pub struct Receiver {
     pub allow: Allow,
 }
 
+impl Receiver {
+    /// A receiver offering every action, with 1h silences and snoozes,
+    /// for tests.
+    #[cfg(test)]
+    pub(crate) fn every_action(name: &str) -> Receiver {
+        Receiver {
+            name: name.into(),
+            actions: ACTIONS.iter().map(|s| s.to_string()).collect(),
+            silence_for: vec![Duration::from_secs(3600)],
+            snooze_for: vec![Duration::from_secs(3600)],
+            images: false,
+            image_range: Duration::from_secs(3600),
+            links: false,
+            allow: Allow::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Slack {
     pub bot_token: Secret,

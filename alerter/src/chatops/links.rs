@@ -324,23 +324,13 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chatops::config::{Allow, Receiver};
-    use std::time::Duration;
+    use crate::chatops::config::Receiver;
 
     #[test]
     fn links_are_signed_per_action() {
         let rc = Receiver {
-            name: "team".into(),
-            actions: ["ack", "unack", "silence", "snooze", "graph"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            silence_for: vec![Duration::from_secs(3600)],
-            snooze_for: vec![Duration::from_secs(3600)],
-            images: false,
-            image_range: Duration::from_secs(3600),
             links: true,
-            allow: Allow::default(),
+            ..Receiver::every_action("team")
         };
         let v = View {
             token: "tok",

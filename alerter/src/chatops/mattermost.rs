@@ -44,15 +44,9 @@ pub fn who(a: &Actor) -> String {
     }
 }
 
-fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
-}
-
 /// The state line, in Mattermost's Markdown.
 pub fn state_text(v: &View<'_>) -> Option<String> {
-    super::state_text(v, &super::Style::emoji(who, when, "at "))
+    super::state_text(v, &super::Style::emoji(who, super::utc_minutes, "at "))
 }
 
 /// The `sig` of an action's context: hex HMAC-SHA256 of `{token}:{action}`
@@ -250,23 +244,10 @@ pub fn parse(body: &[u8]) -> Result<Press, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chatops::config::{Allow, Receiver};
-    use std::time::Duration;
+    use crate::chatops::config::Receiver;
 
     fn receiver() -> Receiver {
-        Receiver {
-            name: "team".into(),
-            actions: ["ack", "unack", "silence", "snooze", "graph"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            silence_for: vec![Duration::from_secs(3600)],
-            snooze_for: vec![Duration::from_secs(3600)],
-            images: false,
-            image_range: Duration::from_secs(3600),
-            links: false,
-            allow: Allow::default(),
-        }
+        Receiver::every_action("team")
     }
 
     #[test]

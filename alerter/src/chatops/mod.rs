@@ -106,6 +106,13 @@ pub fn plain(name: &str) -> String {
         .collect()
 }
 
+/// A time as plain text, to the minute, in UTC.
+pub fn utc_minutes(ms: i64) -> String {
+    chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// How a chat writes a message's state line: its marks, how it names a
 /// user and a time, and the word before a time of an event.
 pub struct Style {

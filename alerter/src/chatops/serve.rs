@@ -267,6 +267,37 @@ impl Service {
         Reply::status(status)
     }
 
+    /// The ChatOps file and its Slack app, once a Slack request verified
+    /// (signature, timestamp, not a replay); else the answer: 404 without
+    /// a Slack app, or the refusal, counted.
+    fn slack_verified(
+        &self,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<(Arc<Chatops>, crate::chatops::config::Slack), Reply> {
+        let Some((c, app)) = self
+            .chatops()
+            .and_then(|c| Some((c.clone(), c.slack.clone()?)))
+        else {
+            return Err(Reply::status(404));
+        };
+        let now = self.now();
+        if let Err(r) = verify::slack(
+            app.signing_secret.0.as_bytes(),
+            timestamp,
+            signature,
+            body,
+            now.div_euclid(1000),
+        ) {
+            return Err(self.refuse(Chat::Slack, r.reason(), &r, r.status(Chat::Slack).as_u16()));
+        }
+        if !self.first_seen(signature.unwrap_or(""), now) {
+            return Err(self.refuse(Chat::Slack, "replay", &"this request was seen before", 401));
+        }
+        Ok((c, app))
+    }
+
     /// Slack's interactivity request URL
     /// (`/api/v1/chatops/slack/interactions`): a press of a button or a
     /// menu of one of our messages. `body` is the raw body, at most
@@ -278,25 +309,10 @@ impl Service {
         signature: Option<&str>,
         body: &[u8],
     ) -> Reply {
-        let Some((c, app)) = self
-            .chatops()
-            .and_then(|c| Some((c.clone(), c.slack.clone()?)))
-        else {
-            return Reply::status(404);
+        let (c, _) = match self.slack_verified(timestamp, signature, body) {
+            Ok(x) => x,
+            Err(r) => return r,
         };
-        let now = self.now();
-        if let Err(r) = verify::slack(
-            app.signing_secret.0.as_bytes(),
-            timestamp,
-            signature,
-            body,
-            now.div_euclid(1000),
-        ) {
-            return self.refuse(Chat::Slack, r.reason(), &r, r.status(Chat::Slack).as_u16());
-        }
-        if !self.first_seen(signature.unwrap_or(""), now) {
-            return self.refuse(Chat::Slack, "replay", &"this request was seen before", 401);
-        }
         match slack::parse_interaction(body) {
             Err(e) => self.refuse(Chat::Slack, "malformed", &e, 400),
             Ok(i) => {
@@ -361,25 +377,10 @@ impl Service {
         signature: Option<&str>,
         body: &[u8],
     ) -> Reply {
-        let Some((c, app)) = self
-            .chatops()
-            .and_then(|c| Some((c.clone(), c.slack.clone()?)))
-        else {
-            return Reply::status(404);
+        let (c, app) = match self.slack_verified(timestamp, signature, body) {
+            Ok(x) => x,
+            Err(r) => return r,
         };
-        let now = self.now();
-        if let Err(r) = verify::slack(
-            app.signing_secret.0.as_bytes(),
-            timestamp,
-            signature,
-            body,
-            now.div_euclid(1000),
-        ) {
-            return self.refuse(Chat::Slack, r.reason(), &r, r.status(Chat::Slack).as_u16());
-        }
-        if !self.first_seen(signature.unwrap_or(""), now) {
-            return self.refuse(Chat::Slack, "replay", &"this request was seen before", 401);
-        }
         let typed = match command::parse_request(body) {
             Err(e) => return self.refuse(Chat::Slack, "malformed", &e, 400),
             Ok(t) => t,

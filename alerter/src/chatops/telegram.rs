@@ -39,15 +39,9 @@ pub fn who(a: &Actor) -> String {
     }
 }
 
-fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp(ms.div_euclid(1000), 0)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
-}
-
 /// The state line, as plain text.
 pub fn state_text(v: &View<'_>) -> Option<String> {
-    super::state_text(v, &super::Style::emoji(who, when, "at "))
+    super::state_text(v, &super::Style::emoji(who, super::utc_minutes, "at "))
 }
 
 fn button(text: &str, token: &str, data: &str) -> Json {
