@@ -15,10 +15,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -36,21 +35,8 @@ fn now_s() -> u64 {
 }
 
 fn post(addr: SocketAddr, path: &str, body: &str, headers: &[(&str, String)]) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    let _ = s.write_all(body.as_bytes());
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let (status, text) = common::parse_response(&out);
+    let form = "application/x-www-form-urlencoded";
+    let (status, text) = common::post_as(addr, path, form, body.as_bytes(), headers);
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
@@ -108,6 +94,8 @@ fn section(v: &Value) -> String {
         .to_string()
 }
 
+/// The server with Slack, Mattermost and the command configured, and the
+/// alert `Down` firing.
 fn start(dir: &std::path::Path) -> (SocketAddr, common::Server) {
     let am = dir.join("am.yml");
     std::fs::write(
@@ -129,6 +117,11 @@ fn start(dir: &std::path::Path) -> (SocketAddr, common::Server) {
     .unwrap();
     let addr = common::free_addr();
     let s = common::start_chatops(addr, dir, &am, &chatops);
+    post_json(
+        addr,
+        "/api/v2/alerts",
+        &json!([{"labels": {"alertname": "Down", "service": "api"}}]).to_string(),
+    );
     (addr, s)
 }
 
@@ -136,11 +129,6 @@ fn start(dir: &std::path::Path) -> (SocketAddr, common::Server) {
 fn slack_slash_command() {
     let dir = tempfile::tempdir().unwrap();
     let (addr, _s) = start(dir.path());
-    post_json(
-        addr,
-        "/api/v2/alerts",
-        &json!([{"labels": {"alertname": "Down", "service": "api"}}]).to_string(),
-    );
 
     // Help, for anyone in the workspace.
     let (status, a) = slack(addr, "bob", "");
@@ -299,11 +287,6 @@ fn slack_slash_command() {
 fn mattermost_slash_command() {
     let dir = tempfile::tempdir().unwrap();
     let (addr, _s) = start(dir.path());
-    post_json(
-        addr,
-        "/api/v2/alerts",
-        &json!([{"labels": {"alertname": "Down", "service": "api"}}]).to_string(),
-    );
     let path = "/api/v1/chatops/mattermost/commands";
     let auth = |t: &str| vec![("Authorization", format!("Token {t}"))];
     let body = typed("ana", "/watchfire", "ack alertname=Down", "trigger-1");

@@ -29,7 +29,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -70,20 +69,8 @@ fn interact(addr: SocketAddr, body: &str, ts: u64, key: &SigningKey) -> (u16, Va
 }
 
 fn raw(addr: SocketAddr, body: &str, headers: &[(&str, String)]) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let mut head = format!(
-        "POST /api/v1/chatops/discord/interactions HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let (status, text) = common::parse_response(&out);
+    let path = "/api/v1/chatops/discord/interactions";
+    let (status, text) = common::post_as(addr, path, "application/json", body.as_bytes(), headers);
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
@@ -316,13 +303,7 @@ fn discord_components_acknowledge_silence_and_refusals() {
     // Resolved: the message is edited through the webhook, without
     // components, naming who acknowledged. (Silenced groups send no
     // resolved notice, as in Alertmanager: expire the silence first.)
-    let id = silences[0]["id"].as_str().unwrap();
-    assert_eq!(
-        common::http(addr, "DELETE", &format!("/api/v2/silence/{id}"), "")
-            .unwrap()
-            .0,
-        200
-    );
+    common::expire_silence(addr, silences[0]["id"].as_str().unwrap());
     let before = calls("POST").len();
     post_json(
         addr,

@@ -337,13 +337,7 @@ fn mattermost_actions_acknowledge_snooze_silence_and_refusals() {
     // Resolved: an incoming webhook cannot edit, so a new post without
     // actions says it resolved and who acknowledged it. (A silenced group
     // sends no resolved notice, as in Alertmanager: expire it first.)
-    let id = silences[0]["id"].as_str().unwrap();
-    assert_eq!(
-        common::http(addr, "DELETE", &format!("/api/v2/silence/{id}"), "")
-            .unwrap()
-            .0,
-        200
-    );
+    common::expire_silence(addr, silences[0]["id"].as_str().unwrap());
     let mut resolved = alert.clone();
     resolved[0]["endsAt"] = "2020-01-01T00:00:00Z".into();
     post_json(addr, "/api/v2/alerts", &resolved.to_string());

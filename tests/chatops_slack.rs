@@ -26,7 +26,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -144,21 +143,9 @@ fn sign(secret: &str, ts: u64, body: &str) -> String {
 /// body and how long the answer took.
 fn post_raw(addr: SocketAddr, body: &[u8], headers: &[(&str, String)]) -> (u16, String, Duration) {
     let started = Instant::now();
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut head = format!(
-        "POST /api/v1/chatops/slack/interactions HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let (status, text) = common::parse_response(&out);
+    let path = "/api/v1/chatops/slack/interactions";
+    let form = "application/x-www-form-urlencoded";
+    let (status, text) = common::post_as(addr, path, form, body, headers);
     (status, text, started.elapsed())
 }
 

@@ -100,21 +100,12 @@ impl Telegram {
 
 /// Posts an update to the webhook with `secret` (none: no header).
 fn deliver(addr: SocketAddr, secret: Option<&str>, body: &str) -> u16 {
-    use std::io::{Read, Write};
-    let mut s = TcpStream::connect(addr).unwrap();
-    let mut head = format!(
-        "POST /api/v1/chatops/telegram/webhook HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(sec) = secret {
-        head.push_str(&format!("X-Telegram-Bot-Api-Secret-Token: {sec}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    common::parse_response(&out).0
+    let headers: Vec<(&str, String)> = secret
+        .map(|s| ("X-Telegram-Bot-Api-Secret-Token", s.to_string()))
+        .into_iter()
+        .collect();
+    let path = "/api/v1/chatops/telegram/webhook";
+    common::post_as(addr, path, "application/json", body.as_bytes(), &headers).0
 }
 
 static UPDATE: AtomicI64 = AtomicI64::new(100);

@@ -50,6 +50,15 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Slack's timestamp and signature headers, which every Slack request
+/// carries.
+fn slack_headers(headers: &HeaderMap) -> (Option<&str>, Option<&str>) {
+    (
+        header(headers, "x-slack-request-timestamp"),
+        header(headers, "x-slack-signature"),
+    )
+}
+
 /// `POST /api/v1/chatops/slack/interactions`: Slack's interactivity
 /// request URL.
 pub async fn slack_interactions(
@@ -61,10 +70,7 @@ pub async fn slack_interactions(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (ts, sig) = (
-        header(&headers, "x-slack-request-timestamp"),
-        header(&headers, "x-slack-signature"),
-    );
+    let (ts, sig) = slack_headers(&headers);
     answer(svc.slack_interaction(ts, sig, &bytes).await)
 }
 
@@ -79,10 +85,7 @@ pub async fn slack_commands(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (ts, sig) = (
-        header(&headers, "x-slack-request-timestamp"),
-        header(&headers, "x-slack-signature"),
-    );
+    let (ts, sig) = slack_headers(&headers);
     answer(svc.slack_command(ts, sig, &bytes).await)
 }
 

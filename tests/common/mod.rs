@@ -596,3 +596,39 @@ pub fn amtool_silences(addr: SocketAddr, matchers: &[&str]) -> Option<String> {
     );
     Some(text)
 }
+
+/// POSTs `body` to `path` as `content_type` with extra `headers`, as a
+/// chat's callback comes (the body may be refused before it is all
+/// read); the status and the answer's text.
+#[allow(dead_code)]
+pub fn post_as(
+    addr: SocketAddr,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+    headers: &[(&str, String)],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    parse_response(&out)
+}
+
+/// Expires silence `id` through the API (a silenced group sends no
+/// resolved notice, as in Alertmanager).
+#[allow(dead_code)]
+pub fn expire_silence(addr: SocketAddr, id: &str) {
+    let (status, text) = http(addr, "DELETE", &format!("/api/v2/silence/{id}"), "").unwrap();
+    assert_eq!(status, 200, "{text}");
+}
