@@ -61,6 +61,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use append::StoreAppender;
 pub use maintain::RetentionReport;
+pub use wal::tail::{TailBatch, WalHold, WalPosition, WalTail, HOLD_DIR};
 pub use metrics::Metrics;
 pub use stats::{Stat, TsdbStats};
 
@@ -154,6 +155,14 @@ pub struct Options {
     /// newest sample in the head) are closed at checkpoint time, so series
     /// that stopped free their memory.
     pub idle_chunk_after: Duration,
+    /// Most bytes of WAL segments one hold (a remote's unsent data) may
+    /// keep (`--storage.remote.wal-hold.size`); past it the oldest are
+    /// dropped from the hold. `None` for no limit.
+    pub hold_max_bytes: Option<u64>,
+    /// Oldest a segment kept by a hold may get
+    /// (`--storage.remote.wal-hold.time`), by its last write. `None` for no
+    /// limit.
+    pub hold_max_age: Option<Duration>,
     /// Run the background syncer and flusher threads. Off, the owner calls
     /// [`Store::sync_wal`], [`Store::flush`], [`Store::checkpoint`] and
     /// [`Store::apply_retention`] itself (tests, `import`).
@@ -174,6 +183,8 @@ impl Default for Options {
             chunk_samples: 120,
             chunk_range: Duration::from_secs(2 * 3600),
             idle_chunk_after: Duration::from_secs(3600),
+            hold_max_bytes: Some(2 << 30),
+            hold_max_age: Some(Duration::from_secs(12 * 3600)),
             background: true,
         }
     }
@@ -198,6 +209,8 @@ pub(crate) struct Inner {
     pub readers: Mutex<Vec<rusqlite::Connection>>,
     pub sync: Arc<wal::SyncState>,
     pub metrics: Metrics,
+    /// What remotes still have to send ([`wal::tail`]).
+    pub holds: wal::tail::Holds,
     pub failures: failure::Failures,
     pub shutdown: (Mutex<bool>, Condvar),
 }
@@ -250,6 +263,7 @@ impl Store {
             let _ = w.join();
         }
         self.inner.state.write().closed = true;
+        self.inner.save_holds();
         self.sync_wal()
     }
 }

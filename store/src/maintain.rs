@@ -169,7 +169,8 @@ impl Inner {
             }
             (self.dir.join(crate::WAL_DIR), upto, records)
         };
-        wal::write_checkpoint(&dir, upto, &records)
+        self.enforce_holds();
+        wal::write_checkpoint(&dir, upto, &records, self.holds.keep_from())
             .map_err(Error::io(format!("write checkpoint in {}", dir.display())))?;
         self.metrics.wal_bytes.set(wal::dir_bytes(&dir) as f64);
         self.metrics.checkpoint.observe(start.elapsed());
@@ -275,13 +276,14 @@ pub(crate) fn spawn(inner: &Arc<Inner>) -> Vec<std::thread::JoinHandle<()>> {
                     let mut db = inner.writer.lock();
                     // A failure is logged and reported by `failures`.
                     let _ = inner.flush_locked(&mut db);
-                    let wal_bytes = wal::dir_bytes(&inner.dir.join(crate::WAL_DIR));
-                    inner.metrics.wal_bytes.set(wal_bytes as f64);
-                    let due = wal_bytes > inner.opts.checkpoint_bytes
+                    let wal_dir = inner.dir.join(crate::WAL_DIR);
+                    inner.metrics.wal_bytes.set(wal::dir_bytes(&wal_dir) as f64);
+                    let due = wal::replay_bytes(&wal_dir) > inner.opts.checkpoint_bytes
                         || last_checkpoint.elapsed() > inner.opts.checkpoint_interval;
                     if due && inner.checkpoint_locked(&mut db, false).is_ok() {
                         last_checkpoint = Instant::now();
                     }
+                    inner.enforce_holds();
                     if last_retention.is_none_or(|t| t.elapsed() > inner.opts.retention_interval) {
                         last_retention = Some(Instant::now());
                         if let Err(e) = inner.retention_locked(&mut db, model::time::now_ms()) {

@@ -68,7 +68,8 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
     }
 
     fs::create_dir_all(&wal_dir).map_err(Error::io(format!("create {}", wal_dir.display())))?;
-    let replayed = wal::replay(&wal_dir, |rec| match rec {
+    let holds = wal::tail::Holds::load(dir);
+    let replayed = wal::replay(&wal_dir, holds.keep_from(), |rec| match rec {
         Record::Batch(b) => head.apply(b),
         Record::Chunks(chunks) => {
             for (r, bytes) in chunks {
@@ -109,6 +110,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
         writer: Mutex::new(db),
         readers: Mutex::new(Vec::new()),
         metrics,
+        holds,
         failures: Default::default(),
         shutdown: (Mutex::new(false), Condvar::new()),
         opts,

@@ -7,6 +7,7 @@
 
 pub(crate) mod record;
 pub(crate) mod segment;
+pub(crate) mod tail;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -78,6 +79,11 @@ impl Wal {
         self.index
     }
 
+    /// Bytes written to the current segment, header included.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     /// Appends one record. When this returns, the bytes have reached the
     /// operating system (they survive the process being killed); a failed
     /// write is cut back off so no torn record stays behind.
@@ -125,17 +131,55 @@ impl Wal {
 }
 
 /// Writes a checkpoint that stands for every segment up to `upto`, then
-/// deletes those segments and older checkpoints.
-pub(crate) fn write_checkpoint(dir: &Path, upto: u64, records: &[Vec<u8>]) -> std::io::Result<()> {
+/// deletes older checkpoints and the segments it stands for, except those
+/// at or after `keep_from` (a remote still has to send them).
+pub(crate) fn write_checkpoint(
+    dir: &Path,
+    upto: u64,
+    records: &[Vec<u8>],
+    keep_from: u64,
+) -> std::io::Result<()> {
     segment::write_atomic(&dir.join(segment::checkpoint_name(upto)), records)?;
     let listing = segment::list(dir)?;
-    for (_, path) in listing.segments.iter().filter(|(i, _)| *i <= upto) {
-        fs::remove_file(path)?;
-    }
     for (_, path) in listing.checkpoints.iter().filter(|(i, _)| *i < upto) {
         fs::remove_file(path)?;
     }
+    delete_unneeded(dir, keep_from)
+}
+
+/// Deletes the segments the newest checkpoint stands for, except those at
+/// or after `keep_from`.
+pub(crate) fn delete_unneeded(dir: &Path, keep_from: u64) -> std::io::Result<()> {
+    let listing = segment::list(dir)?;
+    let Some((k, _)) = listing.checkpoints.last() else {
+        return Ok(());
+    };
+    for (_, path) in listing
+        .segments
+        .iter()
+        .filter(|(i, _)| i <= k && *i < keep_from)
+    {
+        fs::remove_file(path)?;
+    }
     Ok(())
+}
+
+/// Bytes replay would read: the newest checkpoint and the segments after
+/// it. Segments kept only for remotes do not count, so they do not make
+/// checkpoints come sooner.
+pub(crate) fn replay_bytes(dir: &Path) -> u64 {
+    let Ok(listing) = segment::list(dir) else {
+        return 0;
+    };
+    let k = listing.checkpoints.last().map(|(k, _)| *k);
+    listing
+        .checkpoints
+        .last()
+        .into_iter()
+        .chain(listing.segments.iter().filter(|(i, _)| k.is_none_or(|k| *i > k)))
+        .filter_map(|(_, p)| fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 pub(crate) fn dir_bytes(dir: &Path) -> u64 {
@@ -181,9 +225,12 @@ fn replay_file(
 /// handing each decoded record to `apply`. The first damaged record (bad
 /// framing, bad checksum, undecodable payload, or one `apply` refuses) ends
 /// the replay: its segment is truncated there and later segments are
-/// deleted, so the log is clean for the next start.
+/// deleted, so the log is clean for the next start. Segments the
+/// checkpoint stands for are not replayed; they are deleted unless they
+/// are at or after `keep_from` (a remote still has to send them).
 pub(crate) fn replay(
     dir: &Path,
+    keep_from: u64,
     mut apply: impl FnMut(Record) -> Result<(), String>,
 ) -> std::io::Result<Replayed> {
     let listing = segment::list(dir)?;
@@ -211,7 +258,11 @@ pub(crate) fn replay(
         .iter()
         .filter(|(i, _)| *i > first)
         .peekable();
-    for (_, path) in listing.segments.iter().filter(|(i, _)| *i <= first) {
+    for (_, path) in listing
+        .segments
+        .iter()
+        .filter(|(i, _)| *i <= first && *i < keep_from)
+    {
         // Left over from a truncation interrupted after the checkpoint.
         fs::remove_file(path)?;
     }
