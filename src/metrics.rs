@@ -30,6 +30,8 @@ pub fn register(state: &Arc<AppState>) {
     if let Some(a) = &state.alerter {
         r.register(a.clone());
     }
+    r.register(state.remote_receiver.clone());
+    r.register(state.remote_sender.clone());
     r.register(Arc::new(ServerPart(Arc::downgrade(state))));
     r.register(Arc::new(Process));
 }

@@ -112,6 +112,26 @@ pub struct ServerArgs {
         requires = "alertmanager_config"
     )]
     chatops_config: Option<PathBuf>,
+    /// Accept samples at `POST /api/v1/write` (remote write 1.0), as
+    /// Prometheus's flag of the same name.
+    #[arg(long = "web.enable-remote-write-receiver")]
+    remote_write_receiver: bool,
+    /// Most bytes of WAL segments each `remote_write` queue may keep
+    /// while its remote is behind or down (units B, KB, MB, GB, TB;
+    /// powers of 1024); past it the oldest unsent segments are dropped,
+    /// logged and counted. `0` for no limit.
+    #[arg(long = "storage.remote.wal-hold.size", value_name = "BYTES", default_value = "2GB", value_parser = model::size::parse_bytes)]
+    wal_hold_size: u64,
+    /// Oldest an unsent WAL segment may get (by its last write) before
+    /// each `remote_write` queue gives it up, logged and counted. `0` for
+    /// no limit.
+    #[arg(long = "storage.remote.wal-hold.time", value_name = "DURATION", default_value = "12h", value_parser = crate::parse_duration)]
+    wal_hold_time: Duration,
+    /// How long a stopping `remote_write` queue (at shutdown or reload)
+    /// goes on delivering what the WAL holds; the rest is sent after the
+    /// next start.
+    #[arg(long = "storage.remote.flush-deadline", value_name = "DURATION", default_value = "1m", value_parser = crate::parse_duration)]
+    flush_deadline: Duration,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -149,6 +169,13 @@ pub struct AppState {
     pub route_prefix: String,
     /// The path of `--web.external-url`, which links in the UI start with.
     pub link_prefix: String,
+    /// `--web.enable-remote-write-receiver`.
+    pub remote_write_receiver: bool,
+    pub remote_receiver: Arc<remote::receive::Metrics>,
+    /// The `remote_write` queues.
+    pub remote_sender: Arc<remote::send::Sender>,
+    /// `--storage.remote.flush-deadline`.
+    pub flush_deadline: Duration,
 }
 
 impl AppState {
@@ -157,7 +184,7 @@ impl AppState {
     }
 
     /// Reloads the configuration; on error the old one stays in force.
-    pub async fn reload(&self) -> Result<(), String> {
+    pub async fn reload(self: &Arc<Self>) -> Result<(), String> {
         let _guard = self.reloading.lock().await;
         let read = self
             .read_config()
@@ -171,6 +198,11 @@ impl AppState {
                         tracing::error!(error = %e, "reloading configuration failed; the old one keeps running");
                         return Err(e.to_string());
                     }
+                }
+                if let Err(e) = self.apply_remote_write(&cfg) {
+                    self.config.write().last_reload_ok = false;
+                    tracing::error!(error = %e, "reloading configuration failed; the old one keeps running");
+                    return Err(e);
                 }
                 self.scrape.lock().await.apply(&cfg);
                 self.ruler.apply(prepared).await;
@@ -188,6 +220,41 @@ impl AppState {
                 Err(e)
             }
         }
+    }
+}
+
+impl AppState {
+    /// Starts, keeps or stops the `remote_write` queues to match `cfg`.
+    pub fn apply_remote_write(self: &Arc<Self>, cfg: &Config) -> Result<(), String> {
+        let weak = Arc::downgrade(self);
+        let ctx = remote::send::Context {
+            store: self.store.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            external_labels: cfg.global.external_labels.clone(),
+            metadata: Some(Arc::new(move || {
+                weak.upgrade().map(|st| st.metadata()).unwrap_or_default()
+            })),
+            flush_deadline: self.flush_deadline,
+        };
+        self.remote_sender.apply(&cfg.remote_write, &ctx)
+    }
+
+    /// Every scraped metric family's metadata, once per name, for
+    /// remote write's `metadata_config`.
+    fn metadata(&self) -> Vec<remote::proto::MetricMetadata> {
+        let mut seen = BTreeMap::new();
+        for t in self.scrape.blocking_lock().targets() {
+            for (name, m) in t.health.metadata.iter() {
+                seen.entry(name.to_string())
+                    .or_insert_with(|| remote::proto::MetricMetadata {
+                        r#type: remote::proto::MetricMetadata::type_number(&m.kind),
+                        metric_family_name: name.to_string(),
+                        help: m.help.clone(),
+                        unit: m.unit.clone(),
+                    });
+            }
+        }
+        seen.into_values().collect()
     }
 }
 
@@ -213,6 +280,8 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         wal_fsync_interval: args.storage.fsync_interval,
         retention_time: (!args.retention_time.is_zero()).then_some(args.retention_time),
         retention_size: (args.retention_size > 0).then_some(args.retention_size),
+        hold_max_bytes: (args.wal_hold_size > 0).then_some(args.wal_hold_size),
+        hold_max_age: (!args.wal_hold_time.is_zero()).then_some(args.wal_hold_time),
         ..store::Options::default()
     };
     let store = Arc::new(
@@ -293,6 +362,22 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
                 .unwrap_or_default(),
         ),
         (
+            "web.enable-remote-write-receiver".to_string(),
+            args.remote_write_receiver.to_string(),
+        ),
+        (
+            "storage.remote.flush-deadline".to_string(),
+            model::time::format_duration(args.flush_deadline),
+        ),
+        (
+            "storage.remote.wal-hold.size".to_string(),
+            format!("{}B", args.wal_hold_size),
+        ),
+        (
+            "storage.remote.wal-hold.time".to_string(),
+            model::time::format_duration(args.wal_hold_time),
+        ),
+        (
             "chatops.config.file".to_string(),
             args.chatops_config
                 .as_ref()
@@ -352,8 +437,8 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         None => None,
     };
     let state = rt.block_on(async {
-        let mut manager = collector::scrape::Manager::new(store.clone());
-        manager.apply(&config);
+        let manager = collector::scrape::Manager::new(store.clone());
+        let scrape_config = config.clone();
         if let Some(a) = &alerter {
             ruler.notifier.set_local(Some(a.clone()));
         }
@@ -384,7 +469,17 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             alerter,
             route_prefix,
             link_prefix,
+            remote_write_receiver: args.remote_write_receiver,
+            remote_receiver: Default::default(),
+            remote_sender: Default::default(),
+            flush_deadline: args.flush_deadline,
         });
+        // Queues first: each starts reading the WAL where its hold says, or
+        // at the present, and the first scrape comes after that.
+        state
+            .apply_remote_write(&scrape_config)
+            .map_err(|e| anyhow::anyhow!("load configuration: {e}"))?;
+        state.scrape.lock().await.apply(&scrape_config);
         // The alerter draws its notifications' graphs with the server's
         // engine and renderer, from its first notification on.
         if let Some(a) = &state.alerter {
@@ -393,13 +488,15 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             ))));
             a.start();
         }
-        state
-    });
+        Ok::<_, anyhow::Error>(state)
+    })?;
     crate::metrics::register(&state);
     let served = rt.block_on(serve(args.listen, state.clone()));
     rt.block_on(async {
         state.ruler.shutdown().await;
         state.scrape.lock().await.shutdown().await;
+        let sender = state.remote_sender.clone();
+        let _ = tokio::task::spawn_blocking(move || sender.stop()).await;
         if let Some(a) = &state.alerter {
             a.stop();
         }

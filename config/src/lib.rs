@@ -44,6 +44,7 @@ pub mod alerting;
 pub mod pending;
 mod protocols;
 pub mod relabel;
+pub mod remote;
 pub mod sections;
 
 use protocols::check_protocols;
@@ -112,9 +113,9 @@ pub struct Config {
     pub scrape_configs: Vec<ScrapeConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerting: Option<alerting::AlertingConfig>,
-    /// Refused when set ([`sections`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remote_write: Option<Value>,
+    /// Where samples are shipped ([`remote`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_write: Vec<remote::RemoteWriteConfig>,
     /// Refused when set ([`sections`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_read: Option<Value>,
@@ -400,6 +401,8 @@ pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
     if let Some(a) = &cfg.alerting {
         check_alerting(a, text, file)?;
     }
+    let warnings = check_remote_write(&cfg.remote_write, text, file)?;
+    cfg.warnings.extend(warnings);
     let mut seen = std::collections::HashSet::new();
     check_jobs(&cfg.scrape_configs, &cfg.global, text, file, &mut seen)?;
     // Jobs from `scrape_config_files`, each file's paths relative to its
@@ -528,6 +531,51 @@ fn judge_unknown(
         });
     }
     Ok(())
+}
+
+/// The `remote_write` entries' checks; returns what is accepted without
+/// effect.
+fn check_remote_write(
+    list: &[remote::RemoteWriteConfig],
+    text: &str,
+    file: &str,
+) -> Result<Vec<ConfigError>, ConfigError> {
+    let err = |line: Option<usize>, reason: String| ConfigError {
+        file: file.to_string(),
+        line,
+        reason,
+    };
+    let at = line_of(text, "remote_write:");
+    let mut warnings = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    let mut queues = std::collections::HashSet::new();
+    for (i, rw) in list.iter().enumerate() {
+        let name = format!("remote_write[{i}]");
+        let entry = line_from(text, at.unwrap_or(1), &format!("url: {}", rw.url)).or(at);
+        judge_unknown(&rw.unknown, ("remote_write", &name, at), text, file)?;
+        let mut warns = Vec::new();
+        rw.check(&name, &mut warns).map_err(|e| err(entry, e))?;
+        warnings.extend(warns.into_iter().map(|w| err(entry, w)));
+        if !rw.name.is_empty() && !names.insert(rw.name.clone()) {
+            return Err(err(
+                entry,
+                format!(
+                    "found multiple remote write configs with job name {:?}",
+                    rw.name
+                ),
+            ));
+        }
+        if !queues.insert(rw.queue_name()) {
+            return Err(err(
+                entry,
+                format!(
+                    "{name}: duplicate remote write configs are not allowed, found duplicate for URL: {} (give each a different name)",
+                    httpclient::mask_url_password(&rw.url)
+                ),
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 /// The `alerting` section's checks, with the line of the entry at fault.

@@ -113,6 +113,7 @@ const TABLE: &[Pending] = &[
     Pending { sections: &["alertmanagers"], keys: &["alert_relabel_configs"], harmless: unset, why: ": use alerting.alert_relabel_configs" },
     Pending { sections: &["alertmanagers"], keys: &["sigv4"], harmless: unset, why: ": AWS signing is not implemented" },
     Pending { sections: &["alertmanagers"], keys: &["file_sd_configs", "http_sd_configs"], harmless: unset, why: ONLY_STATIC },
+    Pending { sections: &["remote_write"], keys: &["sigv4", "azuread", "google_iam"], harmless: unset, why: ": cloud request signing is not implemented" },
     Pending { sections: &["basic_auth"], keys: &["username_ref", "password_ref"], harmless: unset, why: SECRET_MANAGER },
     Pending { sections: &["authorization"], keys: &["credentials_ref"], harmless: unset, why: SECRET_MANAGER },
     Pending { sections: &["oauth2"], keys: &["client_secret_ref"], harmless: unset, why: SECRET_MANAGER },

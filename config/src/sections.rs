@@ -1,12 +1,13 @@
 //! The top-level sections Watchfire does not implement yet.
 //!
-//! `remote_write`, `remote_read`, `storage` and `tracing` would change
-//! what happens to data (samples sent, kept or traced), so setting one is
+//! `remote_read`, `storage` and `tracing` would change what happens to
+//! data (samples read, kept or traced), so setting one is
 //! refused at load with a reason that names it. `runtime` and `otlp` are
 //! checked as Prometheus checks them, then warned about: `runtime` tunes
 //! Go's garbage collector, which Watchfire does not have, and `otlp` has
 //! nothing to translate without an OTLP receiver. An empty section
-//! (`remote_write: []`) is not set.
+//! (`remote_read: []`) is not set. (`remote_write` is typed:
+//! [`crate::remote`].)
 
 use serde::{Deserialize, Serialize};
 
@@ -110,7 +111,6 @@ pub struct Finding {
 pub fn findings(cfg: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     for (key, v, why) in [
-        ("remote_write", &cfg.remote_write, ": no sample would be sent"),
         ("remote_read", &cfg.remote_read, ""),
         ("storage", &cfg.storage, " (retention is set by --storage.tsdb.retention.*; out-of-order samples and exemplars are not kept)"),
         ("tracing", &cfg.tracing, ": no span would be exported"),

@@ -61,9 +61,9 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use append::StoreAppender;
 pub use maintain::RetentionReport;
-pub use wal::tail::{TailBatch, WalHold, WalPosition, WalTail, HOLD_DIR};
 pub use metrics::Metrics;
 pub use stats::{Stat, TsdbStats};
+pub use wal::tail::{TailBatch, WalHold, WalPosition, WalTail, HOLD_DIR};
 
 /// The SQLite file inside the data directory.
 pub const DB_FILE: &str = "watchfire.db";

@@ -31,7 +31,7 @@ fn drain(tail: &mut store::WalTail) -> (Vec<(String, i64, f64)>, WalPosition) {
     let mut names = std::collections::HashMap::new();
     let mut out = Vec::new();
     let mut end = tail.position();
-    while let Some(b) = tail.next().unwrap() {
+    while let Some(b) = tail.read().unwrap() {
         for (r, l) in b.series {
             names.insert(r, l.to_string());
         }
@@ -63,7 +63,7 @@ fn a_new_tail_starts_at_the_present_and_follows_the_writer_across_segments() {
     let store = Store::open(dir.path(), opts()).unwrap();
     write(&store, 0, 5);
     let (mut tail, _hold) = store.wal_tail("vm").unwrap();
-    assert!(tail.next().unwrap().is_none(), "nothing new yet");
+    assert!(tail.read().unwrap().is_none(), "nothing new yet");
     write(&store, 5, 100);
     let (got, _) = drain(&mut tail);
     assert_eq!(got.len(), 1000);
@@ -91,10 +91,13 @@ fn held_segments_survive_checkpoints_and_a_restart_resumes_at_the_acknowledged_p
     let before = segments(dir.path());
     store.checkpoint().unwrap();
     let after = segments(dir.path());
-    assert!(before.iter().all(|s| after.contains(s)), "{before:?} {after:?}");
+    assert!(
+        before.iter().all(|s| after.contains(s)),
+        "{before:?} {after:?}"
+    );
     // Acknowledge half way, then more is written and the process dies.
     let (mut tail2, _) = store.wal_tail("other").unwrap();
-    assert!(tail2.next().unwrap().is_none());
+    assert!(tail2.read().unwrap().is_none());
     hold.ack(end);
     hold.save().unwrap();
     write(&store, 50, 30);
@@ -108,7 +111,11 @@ fn held_segments_survive_checkpoints_and_a_restart_resumes_at_the_acknowledged_p
     let (mut tail, hold) = store.wal_tail("vm").unwrap();
     assert_eq!(tail.position(), end);
     let (rest, end2) = drain(&mut tail);
-    assert_eq!(rest.len(), 300, "the samples after the acknowledged position, once");
+    assert_eq!(
+        rest.len(),
+        300,
+        "the samples after the acknowledged position, once"
+    );
     assert_eq!(rest[0].1, 50_000);
     hold.ack(end2);
     store.checkpoint().unwrap();
@@ -117,7 +124,10 @@ fn held_segments_survive_checkpoints_and_a_restart_resumes_at_the_acknowledged_p
         left.iter().all(|s| *s >= end2.segment),
         "acknowledged segments go at the next checkpoint: {left:?}, hold at {end2}"
     );
-    assert!(!dir.path().join("remote").join("other").exists(), "a removed remote's hold is released");
+    assert!(
+        !dir.path().join("remote").join("other").exists(),
+        "a removed remote's hold is released"
+    );
 }
 
 #[test]
@@ -137,7 +147,11 @@ fn a_hold_past_its_size_limit_drops_the_oldest_segments() {
     let held: u64 = segments(dir.path())
         .iter()
         .filter(|s| **s >= hold.acked().segment)
-        .map(|s| std::fs::metadata(dir.path().join("wal").join(format!("{s:08}"))).unwrap().len())
+        .map(|s| {
+            std::fs::metadata(dir.path().join("wal").join(format!("{s:08}")))
+                .unwrap()
+                .len()
+        })
         .sum();
     assert!(held <= (16 << 10) + 4096, "{held}");
     // The reader jumps to what is left.

@@ -176,7 +176,12 @@ pub(crate) fn replay_bytes(dir: &Path) -> u64 {
         .checkpoints
         .last()
         .into_iter()
-        .chain(listing.segments.iter().filter(|(i, _)| k.is_none_or(|k| *i > k)))
+        .chain(
+            listing
+                .segments
+                .iter()
+                .filter(|(i, _)| k.is_none_or(|k| *i > k)),
+        )
         .filter_map(|(_, p)| fs::metadata(p).ok())
         .map(|m| m.len())
         .sum()

@@ -319,10 +319,7 @@ impl WalTail {
     }
 
     fn segment_path(&self, i: u64) -> PathBuf {
-        self.inner
-            .dir
-            .join(crate::WAL_DIR)
-            .join(segment::name(i))
+        self.inner.dir.join(crate::WAL_DIR).join(segment::name(i))
     }
 
     /// Moves on to the next segment; `damage` says why the rest of this
@@ -341,7 +338,7 @@ impl WalTail {
     /// The next committed batch, or `None` when the reader has caught up
     /// with the writer (call again later). A segment that is damaged is
     /// skipped from the damage on, with a warning.
-    pub fn next(&mut self) -> Result<Option<TailBatch>, Error> {
+    pub fn read(&mut self) -> Result<Option<TailBatch>, Error> {
         loop {
             let writing = {
                 let st = self.inner.state.read();
@@ -419,10 +416,15 @@ impl WalTail {
                 return Ok(None);
             }
             let mut payload = vec![0u8; len];
-            let n = at(&mut payload, off + head.len() as u64).map_err(Error::io("read WAL record"))?;
+            let n =
+                at(&mut payload, off + head.len() as u64).map_err(Error::io("read WAL record"))?;
             if n < len || crc32fast::hash(&payload) != crc {
                 if complete {
-                    self.next_segment(Some(if n < len { "torn record" } else { "bad checksum" }));
+                    self.next_segment(Some(if n < len {
+                        "torn record"
+                    } else {
+                        "bad checksum"
+                    }));
                     continue;
                 }
                 return Ok(None);

@@ -1,0 +1,505 @@
+//! Remote write, end to end: Watchfire sending to Debian's VictoriaMetrics
+//! (`victoria-metrics`, its `/api/v1/write` and `/api/v1/export`), through
+//! an outage and SIGKILLs; Debian's Prometheus 2.42 sending to Watchfire's
+//! receiver; and the receiver's answers to bad requests.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{free_addr, http, installed, json, peer, wait_for, Killed};
+use prost::Message;
+use remote::proto::{Label, Sample, TimeSeries, WriteRequest};
+
+/// Every sample of a series: timestamp → value bits.
+type Samples = BTreeMap<String, BTreeMap<i64, u64>>;
+
+/// A series key with its labels sorted, the same for both sides.
+fn key(m: &serde_json::Map<String, serde_json::Value>) -> String {
+    let sorted: BTreeMap<&str, &str> = m
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or("")))
+        .collect();
+    format!("{sorted:?}")
+}
+
+/// Every float sample Watchfire holds for series matching `sel`, over the
+/// last hour, read through a range selector (values as Go prints them,
+/// which round-trip). Stale markers are not in range vectors.
+fn watchfire_samples(addr: SocketAddr, sel: &str, extra: &[(&str, &str)]) -> Samples {
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("query", &format!("{sel}[1h]"))
+        .finish();
+    let v = json(addr, &format!("/api/v1/query?{q}"));
+    assert_eq!(v["status"], "success", "{v}");
+    let mut out = Samples::new();
+    for s in v["data"]["result"].as_array().unwrap() {
+        let mut m = s["metric"].as_object().unwrap().clone();
+        for (k, val) in extra {
+            m.entry(k.to_string()).or_insert((*val).into());
+        }
+        let e = out.entry(key(&m)).or_default();
+        for p in s["values"].as_array().unwrap() {
+            let t = (p[0].as_f64().unwrap() * 1000.0).round() as i64;
+            let v: f64 = p[1].as_str().unwrap().parse().unwrap();
+            e.insert(t, v.to_bits());
+        }
+    }
+    out
+}
+
+/// Every sample VictoriaMetrics holds for `sel` (`/api/v1/export`, one
+/// JSON line per series), NaNs (stale markers) left out as on our side.
+fn vm_samples(vm: SocketAddr, sel: &str) -> Samples {
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("match[]", sel)
+        .finish();
+    let (status, body) = http(vm, "GET", &format!("/api/v1/export?{q}"), "").unwrap();
+    assert_eq!(status, 200, "{body}");
+    let mut out = Samples::new();
+    for line in body.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let e = out
+            .entry(key(v["metric"].as_object().unwrap()))
+            .or_default();
+        let ts = v["timestamps"].as_array().unwrap();
+        let vs = v["values"].as_array().unwrap();
+        for (t, val) in ts.iter().zip(vs) {
+            let f = match val {
+                serde_json::Value::Number(n) => n.as_f64().unwrap(),
+                serde_json::Value::String(s) => s.parse().unwrap_or(f64::NAN),
+                _ => f64::NAN,
+            };
+            if f.is_nan() {
+                continue;
+            }
+            e.insert(t.as_i64().unwrap(), f.to_bits());
+        }
+    }
+    out
+}
+
+/// Debian's VictoriaMetrics on `addr` over `dir`; identical samples that
+/// arrive twice (a resend after a restart) are kept once.
+fn start_vm(addr: SocketAddr, dir: &Path) -> Killed {
+    let k = peer(
+        "victoria-metrics",
+        [
+            format!("-storageDataPath={}", dir.display()),
+            format!("-httpListenAddr={addr}"),
+            "-dedup.minScrapeInterval=1ms".to_string(),
+            "-retentionPeriod=100y".to_string(),
+        ],
+    );
+    wait_for(Duration::from_secs(20), "victoria-metrics", || {
+        http(addr, "GET", "/health", "").is_ok_and(|r| r.0 == 200)
+    });
+    k
+}
+
+/// Makes VictoriaMetrics's newest samples visible to export.
+fn vm_flush(vm: SocketAddr) {
+    let _ = http(vm, "GET", "/internal/force_flush", "");
+}
+
+/// Watchfire with `args`, stopped by [`stop`] or killed on drop.
+fn spawn(addr: SocketAddr, data: &Path, args: &[&str]) -> Killed {
+    let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .arg("--web.listen-address")
+        .arg(addr.to_string())
+        .arg("--storage.tsdb.path")
+        .arg(data)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let k = Killed(child);
+    wait_for(Duration::from_secs(20), "watchfire", || {
+        http(addr, "GET", "/-/ready", "").is_ok_and(|r| r.0 == 200)
+    });
+    k
+}
+
+/// SIGTERM, then waits for the exit (the queues deliver what they hold).
+fn stop(mut k: Killed) {
+    let pid = k.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let _ = k.0.wait();
+}
+
+fn kill9(mut k: Killed) {
+    let _ = k.0.kill();
+    let _ = k.0.wait();
+}
+
+/// A gauge of one queue from `/metrics`.
+fn queue_metric(addr: SocketAddr, name: &str) -> Option<f64> {
+    let page = http(addr, "GET", "/metrics", "").ok()?.1;
+    page.lines()
+        .find(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b'{'))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn config(dir: &Path, self_addr: SocketAddr, vm: SocketAddr, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("prometheus.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "global:\n  scrape_interval: 1s\n  external_labels:\n    replica: a\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['{self_addr}']\nremote_write:\n  - url: http://{vm}/api/v1/write\n    name: vm\n    queue_config:\n      batch_send_deadline: 500ms\n      max_backoff: 500ms\n{extra}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Asserts every sample Watchfire stored is in VictoriaMetrics, bit for
+/// bit, and the series sets are equal.
+fn assert_all_arrived(ours: &Samples, theirs: &Samples) {
+    let a: BTreeSet<&String> = ours.keys().collect();
+    let b: BTreeSet<&String> = theirs.keys().collect();
+    assert_eq!(
+        a.symmetric_difference(&b).collect::<Vec<_>>(),
+        Vec::<&&String>::new(),
+        "series sets differ"
+    );
+    let mut total = 0;
+    let mut rounded = 0;
+    let mut missing = Vec::new();
+    for (k, samples) in ours {
+        let got = &theirs[k];
+        for (t, bits) in samples {
+            total += 1;
+            let theirs = got.get(t).copied();
+            if theirs == Some(*bits) {
+                continue;
+            }
+            // VictoriaMetrics keeps a value as a decimal (an int64
+            // mantissa and a power of ten), so values it cannot hold in
+            // that form come back rounded in the last digits; the wire
+            // carried the exact bits (the Watchfire-to-Watchfire test
+            // shows them arriving bit for bit).
+            let (a, b) = (f64::from_bits(*bits), theirs.map(f64::from_bits));
+            if b.is_none() {
+                missing.push(format!("{k} at {t} ({a})"));
+                continue;
+            }
+            let close = b.is_some_and(|b| (a - b).abs() <= a.abs() * 1e-15);
+            assert!(close, "{k} at {t}: ours {a:?}, VictoriaMetrics {b:?}");
+            rounded += 1;
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} of {total} samples missing in VictoriaMetrics, the first: {:#?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    assert!(total > 100, "too few samples to mean anything: {total}");
+    eprintln!("{total} samples compared: {} bit for bit, {rounded} rounded by VictoriaMetrics's decimal storage", total - rounded);
+}
+
+#[test]
+fn every_stored_sample_reaches_victoriametrics_bit_exact() {
+    if !installed("victoria-metrics", "victoria-metrics") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vm = free_addr();
+    let _vm = start_vm(vm, &dir.path().join("vm"));
+    let addr = free_addr();
+    let cfg = config(dir.path(), addr, vm, "");
+    let wf = spawn(
+        addr,
+        &dir.path().join("data"),
+        &["--config.file", cfg.to_str().unwrap()],
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    stop(wf);
+    // Read our side with the server up again, sending nothing new.
+    let wf = spawn(addr, &dir.path().join("data"), &[]);
+    let ours = watchfire_samples(addr, "{job=\"self\"}", &[("replica", "a")]);
+    kill9(wf);
+    vm_flush(vm);
+    let theirs = vm_samples(vm, "{job=\"self\"}");
+    assert_all_arrived(&ours, &theirs);
+}
+
+#[test]
+fn an_outage_and_two_sigkills_lose_nothing() {
+    if !installed("victoria-metrics", "victoria-metrics") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vm = free_addr();
+    let vm_dir = dir.path().join("vm");
+    let data = dir.path().join("data");
+    let vm_proc = start_vm(vm, &vm_dir);
+    let addr = free_addr();
+    let cfg = config(dir.path(), addr, vm, "");
+    let args = ["--config.file", cfg.to_str().unwrap()];
+    let wf = spawn(addr, &data, &args);
+    std::thread::sleep(Duration::from_secs(3));
+    // The outage: VictoriaMetrics stops (SIGTERM: with SIGKILL it would
+    // lose what it acknowledged but had not flushed) while scraping goes
+    // on, and Watchfire is killed twice meanwhile.
+    stop(vm_proc);
+    std::thread::sleep(Duration::from_secs(3));
+    kill9(wf);
+    let wf = spawn(addr, &data, &args);
+    std::thread::sleep(Duration::from_secs(3));
+    kill9(wf);
+    let wf = spawn(addr, &data, &args);
+    std::thread::sleep(Duration::from_secs(3));
+    let _vm = start_vm(vm, &vm_dir);
+    // Caught up: everything read has been sent.
+    wait_for(Duration::from_secs(60), "the queue to catch up", || {
+        let read = queue_metric(
+            addr,
+            "prometheus_remote_storage_queue_highest_timestamp_seconds",
+        );
+        let sent = queue_metric(
+            addr,
+            "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+        );
+        matches!((read, sent), (Some(r), Some(s)) if r > 0.0 && s >= r)
+    });
+    stop(wf);
+    let wf = spawn(addr, &data, &[]);
+    let ours = watchfire_samples(addr, "{job=\"self\"}", &[("replica", "a")]);
+    kill9(wf);
+    vm_flush(vm);
+    let theirs = vm_samples(vm, "{job=\"self\"}");
+    assert_all_arrived(&ours, &theirs);
+}
+
+/// Posts a raw remote write body; (status, body).
+fn post_write(addr: SocketAddr, body: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /api/v1/write HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nX-Prometheus-Remote-Write-Version: 0.1.0\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    common::parse_response(&out)
+}
+
+fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+    TimeSeries {
+        labels: pairs
+            .iter()
+            .map(|(n, v)| Label {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect(),
+        samples: samples
+            .iter()
+            .map(|&(timestamp, value)| Sample { value, timestamp })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn encode(ts: Vec<TimeSeries>) -> Vec<u8> {
+    remote::receive::snappy(
+        &WriteRequest {
+            timeseries: ts,
+            metadata: vec![],
+        }
+        .encode_to_vec(),
+    )
+}
+
+fn count(addr: SocketAddr, sel: &str) -> usize {
+    watchfire_samples(addr, sel, &[])
+        .values()
+        .map(|s| s.len())
+        .sum()
+}
+
+#[test]
+fn the_receiver_is_off_without_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::start(dir.path(), None, &[]);
+    let (status, body) = post_write(s.addr, &encode(vec![]));
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("--web.enable-remote-write-receiver"),
+        "{body}"
+    );
+}
+
+#[test]
+fn bad_requests_get_400_and_store_nothing_of_the_bad_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::start(dir.path(), None, &["--web.enable-remote-write-receiver"]);
+    let now = model::time::now_ms();
+    let good = |name: &str| {
+        series(
+            &[("__name__", name), ("job", "rw")],
+            &[(now - 1000, 1.0), (now, 2.0)],
+        )
+    };
+
+    // Whole-request refusals.
+    let (st, body) = post_write(s.addr, b"not snappy at all");
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("snappy"), "{body}");
+    let (st, body) = post_write(
+        s.addr,
+        &remote::receive::snappy(b"\xff\xff\xff not protobuf"),
+    );
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("protobuf"), "{body}");
+    // A snappy header claiming more than the cap is refused before
+    // anything is decompressed.
+    let mut huge = Vec::new();
+    let mut n: u64 = 1 << 30;
+    while n >= 0x80 {
+        huge.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    huge.push(n as u8);
+    huge.extend_from_slice(b"\x00\x00");
+    let (st, body) = post_write(s.addr, &huge);
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("over the limit"), "{body}");
+
+    // Bad series beside good ones: 400, the good one stored.
+    let cases: Vec<(TimeSeries, &str)> = vec![
+        (
+            series(&[("job", "rw"), ("__name__", "unsorted")], &[(now, 1.0)]),
+            "not sorted",
+        ),
+        (
+            series(
+                &[("__name__", "dup"), ("a", "1"), ("a", "2")],
+                &[(now, 1.0)],
+            ),
+            "duplicate label name",
+        ),
+        (
+            series(&[("", "x"), ("__name__", "empty")], &[(now, 1.0)]),
+            "empty label name",
+        ),
+        (series(&[("job", "rw")], &[(now, 1.0)]), "no metric name"),
+        (
+            TimeSeries {
+                histograms: vec![vec![8, 1]],
+                ..series(&[("__name__", "hist")], &[])
+            },
+            "native histograms",
+        ),
+    ];
+    for (i, (bad, why)) in cases.into_iter().enumerate() {
+        let name = format!("good_{i}");
+        let (st, body) = post_write(s.addr, &encode(vec![good(&name), bad]));
+        assert_eq!(st, 400, "case {i}: {body}");
+        assert!(body.contains(why), "case {i}: {body}");
+        assert_eq!(
+            count(s.addr, &format!("{{__name__=\"{name}\"}}")),
+            2,
+            "case {i}"
+        );
+    }
+    for bad in ["unsorted", "dup", "empty", "hist"] {
+        assert_eq!(
+            count(s.addr, &format!("{{__name__=\"{bad}\"}}")),
+            0,
+            "{bad}"
+        );
+    }
+    assert_eq!(count(s.addr, "{__name__=\"\", job=\"rw\"}"), 0);
+
+    // Out of order: older than the series' newest sample.
+    let (st, _) = post_write(s.addr, &encode(vec![good("ooo")]));
+    assert_eq!(st, 204);
+    let late = series(
+        &[("__name__", "ooo"), ("job", "rw")],
+        &[(now - 60_000, 5.0)],
+    );
+    let (st, body) = post_write(s.addr, &encode(vec![late]));
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("out of order"), "{body}");
+    assert_eq!(count(s.addr, "{__name__=\"ooo\"}"), 2);
+    // A resend of the newest sample is not an error (older ones are out
+    // of order, as in Prometheus).
+    let newest = series(&[("__name__", "ooo"), ("job", "rw")], &[(now, 2.0)]);
+    let (st, body) = post_write(s.addr, &encode(vec![newest]));
+    assert_eq!(st, 204, "{body}");
+    common::assert_metrics(
+        s.addr,
+        "watchfire_remote_write_receiver_invalid_series_total 5",
+    );
+}
+
+#[test]
+fn prometheus_remote_writes_into_watchfire() {
+    if !installed("prometheus", "prometheus") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wf = common::start(
+        &dir.path().join("wf"),
+        None,
+        &["--web.enable-remote-write-receiver"],
+    );
+    let prom = free_addr();
+    let cfg = dir.path().join("prom.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: target\n    static_configs:\n      - targets: ['{}']\nremote_write:\n  - url: http://{}/api/v1/write\n    queue_config:\n      batch_send_deadline: 500ms\n",
+            wf.addr, wf.addr
+        ),
+    )
+    .unwrap();
+    let p = prometheus(prom, &cfg, &dir.path().join("prom"), &[]);
+    wait_for(
+        Duration::from_secs(60),
+        "five scrapes by Prometheus",
+        || count(prom, "up{job=\"target\"}") >= 5,
+    );
+    // Prometheus's own view of what it scraped, against what it sent us.
+    let theirs = watchfire_samples(prom, "{job=\"target\"}", &[]);
+    std::thread::sleep(Duration::from_secs(2));
+    let ours = watchfire_samples(wf.addr, "{job=\"target\"}", &[]);
+    drop(p);
+    assert!(theirs.len() > 50, "{}", theirs.len());
+    let mut compared = 0;
+    for (k, samples) in &theirs {
+        let got = ours.get(k).unwrap_or_else(|| panic!("{k} did not arrive"));
+        for (t, bits) in samples {
+            assert_eq!(got.get(t), Some(bits), "{k} at {t}");
+            compared += 1;
+        }
+    }
+    assert!(compared > 200, "{compared}");
+}
+
+fn prometheus(addr: SocketAddr, cfg: &Path, data: &Path, extra: &[&str]) -> Killed {
+    let child: Child = Command::new("prometheus")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--web.listen-address={addr}"))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let k = Killed(child);
+    wait_for(Duration::from_secs(30), "prometheus", || {
+        http(addr, "GET", "/-/ready", "").is_ok_and(|r| r.0 == 200)
+    });
+    k
+}
