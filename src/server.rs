@@ -130,6 +130,20 @@ pub struct ServerArgs {
     /// How long a stopping `remote_write` queue (at shutdown or reload)
     /// goes on delivering what the WAL holds; the rest is sent after the
     /// next start.
+    /// Agent mode, as Prometheus's `--agent`: scrape and remote-write only.
+    /// Samples go to the WAL and leave with remote write; there is no
+    /// local query API, no rules and no alerter (`rule_files`, `alerting`
+    /// and `remote_read` are refused), and the store is
+    /// `--storage.agent.path`.
+    #[arg(long = "agent")]
+    agent: bool,
+    /// The agent's data directory (with `--agent`).
+    #[arg(
+        long = "storage.agent.path",
+        value_name = "DIR",
+        default_value = "data-agent"
+    )]
+    agent_path: PathBuf,
     #[arg(long = "storage.remote.flush-deadline", value_name = "DURATION", default_value = "1m", value_parser = crate::parse_duration)]
     flush_deadline: Duration,
     #[command(flatten)]
@@ -176,11 +190,13 @@ pub struct AppState {
     pub remote_sender: Arc<remote::send::Sender>,
     /// `--storage.remote.flush-deadline`.
     pub flush_deadline: Duration,
+    /// `--agent`.
+    pub agent: bool,
 }
 
 impl AppState {
     fn read_config(&self) -> Result<Config, ConfigError> {
-        read_config(self.config_file.as_deref(), self.listen)
+        read_config(self.config_file.as_deref(), self.listen, self.agent)
     }
 
     /// Reloads the configuration; on error the old one stays in force.
@@ -199,7 +215,7 @@ impl AppState {
                         return Err(e.to_string());
                     }
                 }
-                if let Err(e) = self.apply_remote_write(&cfg) {
+                if let Err(e) = tokio::task::block_in_place(|| self.apply_remote_write(&cfg)) {
                     self.config.write().last_reload_ok = false;
                     tracing::error!(error = %e, "reloading configuration failed; the old one keeps running");
                     return Err(e);
@@ -259,7 +275,11 @@ impl AppState {
 }
 
 /// Reads the configuration; what it accepts without effect is logged.
-fn read_config(file: Option<&std::path::Path>, listen: SocketAddr) -> Result<Config, ConfigError> {
+fn read_config(
+    file: Option<&std::path::Path>,
+    listen: SocketAddr,
+    agent: bool,
+) -> Result<Config, ConfigError> {
     let cfg = match file {
         Some(f) => config::load(f),
         None => config::parse(
@@ -267,6 +287,30 @@ fn read_config(file: Option<&std::path::Path>, listen: SocketAddr) -> Result<Con
             "<embedded default config>",
         ),
     }?;
+    if agent {
+        // As Prometheus's agent mode: nothing that queries or alerts.
+        let a = cfg.alerting.as_ref();
+        let refused = if !cfg.rule_files.is_empty() {
+            Some("rule_files")
+        } else if a
+            .is_some_and(|a| !a.alertmanagers.is_empty() || !a.alert_relabel_configs.is_empty())
+        {
+            Some("alerting")
+        } else if cfg.remote_read.is_some() {
+            Some("remote_read")
+        } else {
+            None
+        };
+        if let Some(field) = refused {
+            return Err(ConfigError {
+                file: file.map_or("<embedded default config>".into(), |f| {
+                    f.display().to_string()
+                }),
+                line: None,
+                reason: format!("field {field} is not allowed in agent mode"),
+            });
+        }
+    }
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
@@ -274,21 +318,42 @@ fn read_config(file: Option<&std::path::Path>, listen: SocketAddr) -> Result<Con
 }
 
 pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
-    let config = read_config(args.config_file.as_deref(), args.listen)
+    if args.agent {
+        for (set, flag) in [
+            (
+                args.alertmanager_config.is_some(),
+                "--alertmanager.config.file",
+            ),
+            (args.chatops_config.is_some(), "--chatops.config.file"),
+        ] {
+            if set {
+                anyhow::bail!(
+                    "{flag} is not allowed in agent mode: an agent scrapes and remote-writes only"
+                );
+            }
+        }
+    }
+    let config = read_config(args.config_file.as_deref(), args.listen, args.agent)
         .map_err(|e| anyhow::anyhow!("load configuration: {e}"))?;
+    let data_dir = if args.agent {
+        args.agent_path.clone()
+    } else {
+        args.storage.path.clone()
+    };
     let opts = store::Options {
         wal_fsync_interval: args.storage.fsync_interval,
         retention_time: (!args.retention_time.is_zero()).then_some(args.retention_time),
         retention_size: (args.retention_size > 0).then_some(args.retention_size),
         hold_max_bytes: (args.wal_hold_size > 0).then_some(args.wal_hold_size),
         hold_max_age: (!args.wal_hold_time.is_zero()).then_some(args.wal_hold_time),
+        wal_only: args.agent,
         ..store::Options::default()
     };
     let store = Arc::new(
-        store::Store::open(&args.storage.path, opts)
-            .with_context(|| format!("open store {}", args.storage.path.display()))?,
+        store::Store::open(&data_dir, opts)
+            .with_context(|| format!("open store {}", data_dir.display()))?,
     );
-    tracing::info!(path = %args.storage.path.display(), "store open");
+    tracing::info!(path = %data_dir.display(), agent = args.agent, "store open");
     let flags = BTreeMap::from([
         (
             "config.file".to_string(),
@@ -298,6 +363,11 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
                 .unwrap_or_default(),
         ),
         ("web.listen-address".to_string(), args.listen.to_string()),
+        ("agent".to_string(), args.agent.to_string()),
+        (
+            "storage.agent.path".to_string(),
+            args.agent_path.display().to_string(),
+        ),
         (
             "storage.tsdb.path".to_string(),
             args.storage.path.display().to_string(),
@@ -473,6 +543,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             remote_receiver: Default::default(),
             remote_sender: Default::default(),
             flush_deadline: args.flush_deadline,
+            agent: args.agent,
         });
         // Queues first: each starts reading the WAL where its hold says, or
         // at the present, and the first scrape comes after that.
@@ -520,6 +591,43 @@ fn default_external_url(listen: SocketAddr) -> String {
     format!("http://{host}:{}", listen.port())
 }
 
+/// What an agent does not answer: everything that reads samples back or
+/// shows rules and alerts, as Prometheus's agent mode (`/federate`,
+/// `/api/v1/{query,query_range,series,labels,label/…/values,rules,alerts,
+/// status/tsdb}`, and the image renderer).
+fn agent_refuses(path: &str) -> bool {
+    const EXACT: [&str; 10] = [
+        "/api/v1/query",
+        "/api/v1/query_range",
+        "/api/v1/query_exemplars",
+        "/api/v1/render",
+        "/api/v1/series",
+        "/api/v1/labels",
+        "/api/v1/rules",
+        "/api/v1/alerts",
+        "/api/v1/status/tsdb",
+        "/federate",
+    ];
+    EXACT.iter().any(|p| path.ends_with(p))
+        || (path.contains("/api/v1/label/") && path.ends_with("/values"))
+}
+
+async fn agent_guard(
+    State(st): State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if st.agent && agent_refuses(req.uri().path()) {
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": "execution",
+            "error": "unavailable with Watchfire Agent (--agent)",
+        });
+        return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
+    }
+    next.run(req).await
+}
+
 async fn serve(addr: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
     let routes = Router::new()
         .merge(crate::api::router())
@@ -527,7 +635,11 @@ async fn serve(addr: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
         .route("/metrics", get(crate::metrics::handler))
         .route("/-/healthy", get(|| async { "Watchfire is Healthy.\n" }))
         .route("/-/ready", get(|| async { "Watchfire is Ready.\n" }))
-        .route("/-/reload", post(reload).put(reload));
+        .route("/-/reload", post(reload).put(reload))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            agent_guard,
+        ));
     // Under a route prefix, as Prometheus serves behind a proxy; `/` and
     // the bare prefix lead to the UI.
     let prefix = state.route_prefix.clone();

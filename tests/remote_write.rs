@@ -503,3 +503,138 @@ fn prometheus(addr: SocketAddr, cfg: &Path, data: &Path, extra: &[&str]) -> Kill
     });
     k
 }
+
+/// `n` exposition endpoints on loopback, each answering
+/// `m{target="i"} i`; the listeners live as long as the test.
+fn targets(n: usize) -> Vec<SocketAddr> {
+    (0..n)
+        .map(|i| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = l.local_addr().unwrap();
+            std::thread::spawn(move || {
+                for mut c in l.incoming().flatten() {
+                    let mut buf = [0u8; 4096];
+                    let _ = c.read(&mut buf);
+                    let body = format!("# TYPE m gauge\nm{{target=\"{i}\"}} {i}\n");
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+            addr
+        })
+        .collect()
+}
+
+#[test]
+fn two_agents_sharding_with_hashmod_give_the_union_and_nothing_twice() {
+    if !installed("victoria-metrics", "victoria-metrics") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vm = free_addr();
+    let _vm = start_vm(vm, &dir.path().join("vm"));
+    let list: Vec<String> = targets(100).iter().map(|a| format!("'{a}'")).collect();
+    let mut agents = Vec::new();
+    for (shard, name) in ["a", "b"].iter().enumerate() {
+        let cfg = dir.path().join(format!("{name}.yml"));
+        std::fs::write(
+            &cfg,
+            format!(
+                "global:\n  scrape_interval: 1s\n  external_labels:\n    agent: {name}\nscrape_configs:\n  - job_name: fleet\n    static_configs:\n      - targets: [{}]\n    relabel_configs:\n      - source_labels: [__address__]\n        modulus: 2\n        target_label: __tmp_hash\n        action: hashmod\n      - source_labels: [__tmp_hash]\n        regex: '{shard}'\n        action: keep\nremote_write:\n  - url: http://{vm}/api/v1/write\n    queue_config:\n      batch_send_deadline: 500ms\n",
+                list.join(", ")
+            ),
+        )
+        .unwrap();
+        let addr = free_addr();
+        let k = spawn(
+            addr,
+            &dir.path().join(name),
+            &[
+                "--agent",
+                "--storage.agent.path",
+                dir.path().join(name).to_str().unwrap(),
+                "--config.file",
+                cfg.to_str().unwrap(),
+            ],
+        );
+        agents.push((addr, k));
+    }
+    // An agent answers no query.
+    let (status, body) = http(agents[0].0, "GET", "/api/v1/query?query=up", "").unwrap();
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("\"errorType\":\"execution\""), "{body}");
+    let targets = json(agents[0].0, "/api/v1/targets");
+    let active = targets["data"]["activeTargets"].as_array().unwrap().len();
+    assert!(
+        (20..=80).contains(&active),
+        "agent a scrapes {active} of 100"
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    for (_, k) in agents {
+        stop(k);
+    }
+    vm_flush(vm);
+    let all = vm_samples(vm, "{job=\"fleet\"}");
+    // Every target's series, each from exactly one agent.
+    let mut by_target: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for k in all.keys() {
+        let m: BTreeMap<String, String> = k
+            .trim_matches(|c| c == '{' || c == '}')
+            .split(", ")
+            .filter_map(|p| {
+                let (a, b) = p.split_once(": ")?;
+                Some((
+                    a.trim_matches('"').to_string(),
+                    b.trim_matches('"').to_string(),
+                ))
+            })
+            .collect();
+        by_target
+            .entry(m["instance"].clone())
+            .or_default()
+            .insert(m["agent"].clone());
+    }
+    assert_eq!(by_target.len(), 100, "the union is every target");
+    let twice: Vec<_> = by_target.iter().filter(|(_, a)| a.len() != 1).collect();
+    assert!(twice.is_empty(), "targets sent by both agents: {twice:?}");
+    let per_agent: BTreeMap<&str, usize> = by_target.values().fold(BTreeMap::new(), |mut m, a| {
+        *m.entry(a.iter().next().unwrap().as_str()).or_default() += 1;
+        m
+    });
+    assert_eq!(per_agent.len(), 2, "{per_agent:?}");
+}
+
+#[test]
+fn an_agent_refuses_rules_and_the_alerter() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("p.yml");
+    std::fs::write(&cfg, "rule_files: ['r.yml']\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .args(["--agent", "--config.file", cfg.to_str().unwrap()])
+        .args([
+            "--storage.agent.path",
+            dir.path().join("d").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("field rule_files is not allowed in agent mode"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_watchfire"))
+        .args(["--agent", "--alertmanager.config.file", "am.yml"])
+        .args([
+            "--storage.agent.path",
+            dir.path().join("d").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not allowed in agent mode"), "{err}");
+}

@@ -80,6 +80,9 @@ impl MemSeries {
 pub(crate) struct ChunkPolicy {
     pub samples: usize,
     pub range_ms: i64,
+    /// False in WAL-only mode (agent): only each series' newest sample is
+    /// kept, for the order checks.
+    pub keep_samples: bool,
 }
 
 /// The result of checking one sample against its series.
@@ -284,6 +287,12 @@ impl Head {
             return;
         };
         if t <= s.persisted_maxt || !matches!(verdict(s.last_t, s.last_v, t, v), Verdict::Append) {
+            return;
+        }
+        if !policy.keep_samples {
+            s.min_t = s.min_t.min(t);
+            s.last_t = t;
+            s.last_v = v.to_bits();
             return;
         }
         if let Some(o) = &s.open {

@@ -163,6 +163,12 @@ pub struct Options {
     /// (`--storage.remote.wal-hold.time`), by its last write. `None` for no
     /// limit.
     pub hold_max_age: Option<Duration>,
+    /// WAL-only (agent mode): samples go to the WAL for remote write and
+    /// are not kept for queries; the head keeps each series' newest sample
+    /// for the order checks, SQLite only the series catalogue. A series
+    /// with no sample for `hold_max_age` (24 h without it) plus an hour is
+    /// forgotten, so churn does not grow memory.
+    pub wal_only: bool,
     /// Run the background syncer and flusher threads. Off, the owner calls
     /// [`Store::sync_wal`], [`Store::flush`], [`Store::checkpoint`] and
     /// [`Store::apply_retention`] itself (tests, `import`).
@@ -185,6 +191,7 @@ impl Default for Options {
             idle_chunk_after: Duration::from_secs(3600),
             hold_max_bytes: Some(2 << 30),
             hold_max_age: Some(Duration::from_secs(12 * 3600)),
+            wal_only: false,
             background: true,
         }
     }
@@ -209,6 +216,8 @@ pub(crate) struct Inner {
     pub readers: Mutex<Vec<rusqlite::Connection>>,
     pub sync: Arc<wal::SyncState>,
     pub metrics: Metrics,
+    /// When the store was opened (wall clock, ms).
+    pub opened_ms: i64,
     /// What remotes still have to send ([`wal::tail`]).
     pub holds: wal::tail::Holds,
     pub failures: failure::Failures,

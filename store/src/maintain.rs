@@ -203,7 +203,39 @@ impl Inner {
                 report.chunks += n;
             }
         }
-        if report.chunks > 0 {
+        if self.opts.wal_only {
+            // No chunks to age out: forget series silent for longer than a
+            // remote may hold their samples, so labels stay known to every
+            // reader that still has to send them.
+            let idle = self
+                .opts
+                .hold_max_age
+                .unwrap_or(Duration::from_secs(86_400))
+                + Duration::from_secs(3600);
+            let cut = now.saturating_sub(idle.as_millis() as i64);
+            // A series with no sample since the store opened counts from
+            // the opening.
+            let since_open = self.opened_ms < cut;
+            let removed: Vec<u64> = {
+                let mut st = self.state.write();
+                let old: Vec<u64> = st
+                    .head
+                    .series
+                    .iter()
+                    .filter(|(_, s)| s.last_t < cut && (s.last_t != i64::MIN || since_open))
+                    .map(|(r, _)| r)
+                    .collect();
+                for r in &old {
+                    st.head.remove(*r);
+                }
+                self.metrics.head_series.set(st.head.series.len() as f64);
+                old
+            };
+            if !removed.is_empty() {
+                db.delete_series(&removed)?;
+                report.series = removed.len();
+            }
+        } else if report.chunks > 0 {
             let empty = db.empty_series()?;
             let removed: Vec<u64> = {
                 let mut st = self.state.write();

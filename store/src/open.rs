@@ -52,6 +52,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
     let policy = ChunkPolicy {
         samples: opts.chunk_samples.clamp(1, chunk::Encoder::MAX_SAMPLES),
         range_ms: (opts.chunk_range.as_millis() as i64).max(1),
+        keep_samples: !opts.wal_only,
     };
     let mut head = Head::new(policy);
     for e in db.catalogue()? {
@@ -111,6 +112,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
         readers: Mutex::new(Vec::new()),
         metrics,
         holds,
+        opened_ms: model::time::now_ms(),
         failures: Default::default(),
         shutdown: (Mutex::new(false), Condvar::new()),
         opts,

@@ -159,3 +159,35 @@ fn a_hold_past_its_size_limit_drops_the_oldest_segments() {
     assert!(!got.is_empty() && got.len() < 2000, "{}", got.len());
     assert!(got[0].1 > 0);
 }
+
+#[test]
+fn wal_only_keeps_no_samples_but_checks_order_and_feeds_the_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        wal_only: true,
+        ..opts()
+    };
+    let store = Store::open(dir.path(), o).unwrap();
+    let (mut tail, _hold) = store.wal_tail("vm").unwrap();
+    write(&store, 0, 20);
+    let mut app = store.appender();
+    let l = Labels::from_pairs([("__name__", "m"), ("s", "0")]);
+    app.append(&l, 1000, 1.0).unwrap();
+    let sum = app.commit().unwrap();
+    assert_eq!(
+        sum.out_of_order, 1,
+        "the newest sample is kept for the order checks"
+    );
+    let (got, _) = drain(&mut tail);
+    assert_eq!(got.len(), 200);
+    use model::Querier;
+    let selected: Vec<_> = store
+        .select(&[model::Matcher::equal("__name__", "m")], 0, i64::MAX)
+        .unwrap()
+        .map(|s| s.unwrap())
+        .filter(|s| !s.samples.is_empty())
+        .collect();
+    assert!(selected.is_empty(), "no samples are kept for queries");
+    store.flush_all().unwrap();
+    assert_eq!(store.metrics().head_chunks.get(), 0.0);
+}
