@@ -144,6 +144,29 @@ pub struct ServerArgs {
         default_value = "data-agent"
     )]
     agent_path: PathBuf,
+    /// Most samples one remote read may return in all (`SAMPLES`
+    /// answers); `0` for no limit.
+    #[arg(
+        long = "storage.remote.read-sample-limit",
+        value_name = "N",
+        default_value_t = 50_000_000
+    )]
+    read_sample_limit: usize,
+    /// Most remote reads served at once; more wait their turn.
+    #[arg(
+        long = "storage.remote.read-concurrent-limit",
+        value_name = "N",
+        default_value_t = 10
+    )]
+    read_concurrent_limit: usize,
+    /// Largest frame of a streamed remote read answer, before framing; a
+    /// series larger than this is split over frames.
+    #[arg(
+        long = "storage.remote.read-max-bytes-in-frame",
+        value_name = "BYTES",
+        default_value_t = 1_048_576
+    )]
+    read_max_bytes_in_frame: usize,
     #[arg(long = "storage.remote.flush-deadline", value_name = "DURATION", default_value = "1m", value_parser = crate::parse_duration)]
     flush_deadline: Duration,
     #[command(flatten)]
@@ -192,6 +215,9 @@ pub struct AppState {
     pub flush_deadline: Duration,
     /// `--agent`.
     pub agent: bool,
+    /// Permits for `--storage.remote.read-concurrent-limit`.
+    pub remote_reads: tokio::sync::Semaphore,
+    pub remote_read_limits: crate::api::remote::ReadLimits,
 }
 
 impl AppState {
@@ -436,6 +462,18 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             args.remote_write_receiver.to_string(),
         ),
         (
+            "storage.remote.read-sample-limit".to_string(),
+            args.read_sample_limit.to_string(),
+        ),
+        (
+            "storage.remote.read-concurrent-limit".to_string(),
+            args.read_concurrent_limit.to_string(),
+        ),
+        (
+            "storage.remote.read-max-bytes-in-frame".to_string(),
+            args.read_max_bytes_in_frame.to_string(),
+        ),
+        (
             "storage.remote.flush-deadline".to_string(),
             model::time::format_duration(args.flush_deadline),
         ),
@@ -544,6 +582,11 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             remote_sender: Default::default(),
             flush_deadline: args.flush_deadline,
             agent: args.agent,
+            remote_reads: tokio::sync::Semaphore::new(args.read_concurrent_limit.max(1)),
+            remote_read_limits: crate::api::remote::ReadLimits {
+                sample_limit: args.read_sample_limit,
+                max_frame_bytes: args.read_max_bytes_in_frame.max(1),
+            },
         });
         // Queues first: each starts reading the WAL where its hold says, or
         // at the present, and the first scrape comes after that.
@@ -596,7 +639,8 @@ fn default_external_url(listen: SocketAddr) -> String {
 /// `/api/v1/{query,query_range,series,labels,label/…/values,rules,alerts,
 /// status/tsdb}`, and the image renderer).
 fn agent_refuses(path: &str) -> bool {
-    const EXACT: [&str; 10] = [
+    const EXACT: [&str; 11] = [
+        "/api/v1/read",
         "/api/v1/query",
         "/api/v1/query_range",
         "/api/v1/query_exemplars",

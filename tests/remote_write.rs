@@ -638,3 +638,142 @@ fn an_agent_refuses_rules_and_the_alerter() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not allowed in agent mode"), "{err}");
 }
+
+#[test]
+fn prometheus_reads_watchfire_through_remote_read() {
+    if !installed("prometheus", "prometheus") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wf_addr = free_addr();
+    let wf_cfg = dir.path().join("wf.yml");
+    std::fs::write(
+        &wf_cfg,
+        format!("global:\n  scrape_interval: 1s\n  external_labels:\n    site: here\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['{wf_addr}']\n"),
+    )
+    .unwrap();
+    let wf = spawn(
+        wf_addr,
+        &dir.path().join("wf"),
+        &["--config.file", wf_cfg.to_str().unwrap()],
+    );
+    wait_for(Duration::from_secs(30), "five scrapes", || {
+        count(wf_addr, "up{job=\"self\"}") >= 5
+    });
+    let prom = free_addr();
+    let cfg = dir.path().join("prom.yml");
+    std::fs::write(
+        &cfg,
+        format!("remote_read:\n  - url: http://{wf_addr}/api/v1/read\n    read_recent: true\n"),
+    )
+    .unwrap();
+    let p = prometheus(prom, &cfg, &dir.path().join("prom"), &[]);
+    let ours = watchfire_samples(wf_addr, "{job=\"self\"}", &[("site", "here")]);
+    let theirs = watchfire_samples(prom, "{job=\"self\"}", &[]);
+    drop(p);
+    drop(wf);
+    let mut compared = 0;
+    for (k, samples) in &ours {
+        let got = theirs.get(k).unwrap_or_else(|| {
+            panic!(
+                "{k} not read by Prometheus; it has {:?}",
+                theirs.keys().take(3).collect::<Vec<_>>()
+            )
+        });
+        for (t, bits) in samples {
+            // Samples written after Prometheus read are not expected.
+            if let Some(b) = got.get(t) {
+                assert_eq!(b, bits, "{k} at {t}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 200, "{compared}");
+}
+
+#[test]
+fn remote_read_streams_xor_chunks_when_asked() {
+    use remote::proto::{ChunkedReadResponse, LabelMatcher, Query, ReadRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::start(dir.path(), None, &["--web.enable-remote-write-receiver"]);
+    let now = model::time::now_ms();
+    let samples: Vec<(i64, f64)> = (0..300)
+        .map(|i| (now - 300_000 + i * 1000, i as f64 * 0.5))
+        .collect();
+    let (st, _) = post_write(
+        s.addr,
+        &encode(vec![series(
+            &[("__name__", "streamed"), ("job", "rr")],
+            &samples,
+        )]),
+    );
+    assert_eq!(st, 204);
+    let req = ReadRequest {
+        queries: vec![Query {
+            start_timestamp_ms: now - 3_600_000,
+            end_timestamp_ms: now,
+            matchers: vec![LabelMatcher {
+                r#type: 0,
+                name: "__name__".into(),
+                value: "streamed".into(),
+            }],
+            hints: None,
+        }],
+        accepted_response_types: vec![1],
+    };
+    let body = remote::receive::snappy(&req.encode_to_vec());
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    write!(
+        c,
+        "POST /api/v1/read HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nX-Prometheus-Remote-Read-Version: 0.1.0\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    c.write_all(&body).unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    let head =
+        String::from_utf8_lossy(&raw[..raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap()])
+            .to_string();
+    assert!(
+        head.contains("application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"),
+        "{head}"
+    );
+    let (status, body) = common::parse_response_bytes(&raw);
+    assert_eq!(status, 200);
+    // Frames: uvarint length, CRC-32C big-endian, message.
+    let mut rest = &body[..];
+    let mut chunks = Vec::new();
+    while !rest.is_empty() {
+        let (mut len, mut shift, mut i) = (0usize, 0, 0);
+        loop {
+            let b = rest[i];
+            len |= ((b & 0x7f) as usize) << shift;
+            i += 1;
+            if b < 0x80 {
+                break;
+            }
+            shift += 7;
+        }
+        let crc = u32::from_be_bytes(rest[i..i + 4].try_into().unwrap());
+        let msg = &rest[i + 4..i + 4 + len];
+        assert_eq!(remote::read::crc32c(msg), crc);
+        let frame = ChunkedReadResponse::decode(msg).unwrap();
+        for s in frame.chunked_series {
+            assert!(s.labels.iter().any(|l| l.name == "job" && l.value == "rr"));
+            chunks.extend(s.chunks);
+        }
+        rest = &rest[i + 4 + len..];
+    }
+    assert_eq!(chunks.len(), 3, "300 samples, 120 a chunk");
+    assert_eq!(chunks[0].min_time_ms, samples[0].0);
+    assert_eq!(chunks[2].max_time_ms, samples[299].0);
+    let n: usize = chunks
+        .iter()
+        .map(|c| u16::from_be_bytes([c.data[0], c.data[1]]) as usize)
+        .sum();
+    assert_eq!(n, 300);
+    for c in &chunks {
+        assert_eq!(c.r#type, 1, "XOR");
+    }
+}

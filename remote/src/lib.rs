@@ -10,5 +10,6 @@
 //! - [`proto`]: the protobuf messages.
 
 pub mod proto;
+pub mod read;
 pub mod receive;
 pub mod send;

@@ -6,7 +6,7 @@ mod chatops;
 mod federate;
 mod labels;
 pub mod query;
-mod remote;
+pub mod remote;
 pub mod render;
 mod rules;
 mod status;
@@ -97,6 +97,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v2/receivers", get(alertmanager::receivers))
         .route("/api/v2/status", get(alertmanager::status))
         .route("/api/v1/alerts", get(rules::alerts).post(rules::alerts))
+        .route("/api/v1/read", post(remote::read))
         .route(
             "/api/v1/write",
             post(remote::write).layer(axum::extract::DefaultBodyLimit::max(remote::MAX_BODY)),

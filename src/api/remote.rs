@@ -116,3 +116,63 @@ pub async fn write(State(st): State<Arc<AppState>>, headers: HeaderMap, body: By
         }
     }
 }
+
+/// `POST /api/v1/read`: remote read, samples or streamed XOR chunks as
+/// the client accepts (`remote::read`).
+pub async fn read(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
+    let req = match remote::read::decode_read(&body) {
+        Ok(r) => r,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let Ok(_permit) = st.remote_reads.acquire().await else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "shutting down".into());
+    };
+    let external = st.config.read().config.global.external_labels.clone();
+    let store = st.store.clone();
+    if remote::read::wants_stream(&req) {
+        let max_frame = st.remote_read_limits.max_frame_bytes;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+        let producer = tokio::task::spawn_blocking(move || {
+            let mut send = |frame: Vec<u8>| tx.blocking_send(Ok(frame)).is_ok();
+            if let Err(e) = remote::read::stream(&*store, &req, &external, max_frame, &mut send) {
+                // The status is sent already; ending the stream with an
+                // error tells the client it is incomplete.
+                tracing::error!(error = %e, "remote read failed mid-stream");
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+        });
+        drop(producer);
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        });
+        return (
+            [(header::CONTENT_TYPE, remote::read::STREAMED_CONTENT_TYPE)],
+            axum::body::Body::from_stream(stream),
+        )
+            .into_response();
+    }
+    let limit = st.remote_read_limits.sample_limit;
+    let out =
+        tokio::task::spawn_blocking(move || remote::read::samples(&*store, &req, &external, limit))
+            .await;
+    match out {
+        Ok(Ok(body)) => (
+            [
+                (header::CONTENT_TYPE, "application/x-protobuf"),
+                (header::CONTENT_ENCODING, "snappy"),
+            ],
+            body,
+        )
+            .into_response(),
+        Ok(Err(remote::read::ReadError::BadRequest(m))) => text(StatusCode::BAD_REQUEST, m),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `--storage.remote.read-*`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    pub sample_limit: usize,
+    pub max_frame_bytes: usize,
+}
