@@ -246,6 +246,9 @@ impl AppState {
                     tracing::error!(error = %e, "reloading configuration failed; the old one keeps running");
                     return Err(e);
                 }
+                self.store.set_out_of_order_window(
+                    cfg.storage.as_ref().and_then(|s| s.out_of_order_window()),
+                );
                 self.scrape.lock().await.apply(&cfg);
                 self.ruler.apply(prepared).await;
                 *self.config.write() = Loaded {
@@ -373,6 +376,10 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
         hold_max_bytes: (args.wal_hold_size > 0).then_some(args.wal_hold_size),
         hold_max_age: (!args.wal_hold_time.is_zero()).then_some(args.wal_hold_time),
         wal_only: args.agent,
+        out_of_order_window: config
+            .storage
+            .as_ref()
+            .and_then(|s| s.out_of_order_window()),
         ..store::Options::default()
     };
     let store = Arc::new(

@@ -777,3 +777,62 @@ fn remote_read_streams_xor_chunks_when_asked() {
         assert_eq!(c.r#type, 1, "XOR");
     }
 }
+
+#[test]
+fn late_samples_within_the_out_of_order_window_are_received_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("p.yml");
+    std::fs::write(
+        &cfg,
+        "storage:\n  tsdb:\n    out_of_order_time_window: 1h\nscrape_configs: []\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let addr = free_addr();
+    let args = [
+        "--config.file",
+        cfg.to_str().unwrap(),
+        "--web.enable-remote-write-receiver",
+    ];
+    let wf = spawn(addr, &data, &args);
+    let now = model::time::now_ms();
+    let name = [("__name__", "late"), ("job", "agent")];
+    let (st, _) = post_write(addr, &encode(vec![series(&name, &[(now, 1.0)])]));
+    assert_eq!(st, 204);
+    // 59 minutes late, then 30: both within the window.
+    let (st, body) = post_write(
+        addr,
+        &encode(vec![series(
+            &name,
+            &[(now - 59 * 60_000, 2.0), (now - 30 * 60_000, 3.0)],
+        )]),
+    );
+    assert_eq!(st, 204, "{body}");
+    // 61 minutes late: refused and counted.
+    let (st, body) = post_write(
+        addr,
+        &encode(vec![series(&name, &[(now - 61 * 60_000, 4.0)])]),
+    );
+    assert_eq!(st, 400, "{body}");
+    common::assert_metrics(
+        addr,
+        "prometheus_tsdb_out_of_order_samples_total{type=\"float\"} 1",
+    );
+    let want = [now - 59 * 60_000, now - 30 * 60_000, now];
+    let got = |addr| -> Vec<i64> {
+        let s = watchfire_samples(addr, "late", &[]);
+        s.values()
+            .next()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(got(addr), want);
+    // Through a SIGKILL (WAL replay) and a clean stop (flushed).
+    kill9(wf);
+    let wf = spawn(addr, &data, &args);
+    assert_eq!(got(addr), want, "after SIGKILL");
+    stop(wf);
+    let wf = spawn(addr, &data, &args);
+    assert_eq!(got(addr), want, "after a clean stop");
+    drop(wf);
+}

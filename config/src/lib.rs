@@ -119,9 +119,9 @@ pub struct Config {
     /// Refused when set ([`sections`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_read: Option<Value>,
-    /// Refused when set ([`sections`]).
+    /// `tsdb.out_of_order_time_window`; the rest refused ([`sections`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage: Option<Value>,
+    pub storage: Option<sections::StorageConfig>,
     /// Refused when set ([`sections`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<Value>,

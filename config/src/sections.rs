@@ -1,7 +1,7 @@
 //! The top-level sections Watchfire does not implement yet.
 //!
-//! `remote_read`, `storage` and `tracing` would change what happens to
-//! data (samples read, kept or traced), so setting one is
+//! `remote_read` and `tracing` would change what happens to data (samples
+//! read or traced), so setting one is
 //! refused at load with a reason that names it. `runtime` and `otlp` are
 //! checked as Prometheus checks them, then warned about: `runtime` tunes
 //! Go's garbage collector, which Watchfire does not have, and `otlp` has
@@ -106,13 +106,68 @@ pub struct Finding {
     pub warn: bool,
 }
 
+/// `storage:` (upstream `StorageConfig`): only
+/// `tsdb.out_of_order_time_window` is implemented; every other key is
+/// refused by [`findings`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsdb: Option<TsdbConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exemplars: Option<Value>,
+}
+
+/// `storage.tsdb`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct TsdbConfig {
+    /// How late a sample may be, behind the newest sample in the store,
+    /// and still be stored; unset or 0 refuses late samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_order_time_window: Option<crate::PromDuration>,
+    #[serde(flatten, skip_serializing)]
+    pub unknown: std::collections::BTreeMap<String, Value>,
+}
+
+impl StorageConfig {
+    /// The out-of-order window in force, `None` when off.
+    pub fn out_of_order_window(&self) -> Option<std::time::Duration> {
+        self.tsdb
+            .as_ref()
+            .and_then(|t| t.out_of_order_time_window)
+            .map(|d| d.0)
+            .filter(|d| !d.is_zero())
+    }
+}
+
 /// The sections of `cfg` that are set but not implemented, refusals
 /// first. The README lists them.
 pub fn findings(cfg: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
+    if let Some(st) = &cfg.storage {
+        let why = |k: &str| match k {
+            "retention" => " (retention is set by --storage.tsdb.retention.*)",
+            _ => "",
+        };
+        for (k, v) in st.tsdb.iter().flat_map(|t| t.unknown.iter()) {
+            if is_set(&Some(v.clone())) {
+                out.push(Finding {
+                    key: "storage",
+                    text: format!("storage.tsdb.{k} is not supported yet{}", why(k)),
+                    warn: false,
+                });
+            }
+        }
+        if is_set(&st.exemplars) {
+            out.push(Finding {
+                key: "storage",
+                text: "storage.exemplars is not supported yet: exemplars are not kept".into(),
+                warn: false,
+            });
+        }
+    }
     for (key, v, why) in [
         ("remote_read", &cfg.remote_read, ""),
-        ("storage", &cfg.storage, " (retention is set by --storage.tsdb.retention.*; out-of-order samples and exemplars are not kept)"),
         ("tracing", &cfg.tracing, ": no span would be exported"),
     ] {
         if is_set(v) {

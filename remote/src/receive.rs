@@ -103,7 +103,7 @@ impl Outcome {
         }
         if self.out_of_order > 0 {
             parts.push(format!(
-                "out of order sample: {} samples older than their series' newest not stored",
+                "out of order sample: {} samples older than their series' newest (and outside storage.tsdb.out_of_order_time_window, if set) not stored",
                 self.out_of_order
             ));
         }

@@ -84,7 +84,7 @@ impl Inner {
         let m = &self.metrics;
         m.out_of_order.add(sum.out_of_order as u64);
         m.duplicate.add(sum.duplicate as u64);
-        if rec.samples.is_empty() {
+        if rec.samples.is_empty() && rec.ooo.is_empty() {
             // Nothing to write; new series (none can be new without a
             // sample) and references stay as they are.
             return Ok(sum);

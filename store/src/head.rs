@@ -21,7 +21,13 @@ pub(crate) struct Frozen {
     pub mint: i64,
     pub maxt: i64,
     pub data: Box<[u8]>,
+    /// Out-of-order samples: may overlap the series' other chunks.
+    pub ooo: bool,
 }
+
+/// Out-of-order samples a series buffers before they are cut into a
+/// chunk (upstream's `out_of_order_cap` default).
+pub(crate) const OOO_CAP: usize = 32;
 
 /// The chunk being appended to.
 #[derive(Debug)]
@@ -43,6 +49,9 @@ pub(crate) struct MemSeries {
     /// Newest timestamp already in SQLite; replayed samples at or before it
     /// are skipped.
     pub persisted_maxt: i64,
+    /// Out-of-order samples not yet cut into a chunk, by timestamp: `(t,
+    /// value bits)`.
+    pub ooo: Option<Box<Vec<(i64, u64)>>>,
 }
 
 impl MemSeries {
@@ -55,12 +64,13 @@ impl MemSeries {
             last_t: i64::MIN,
             last_v: 0,
             persisted_maxt: i64::MIN,
+            ooo: None,
         }
     }
 
     /// Whether the head holds none of this series' samples.
     pub(crate) fn is_idle(&self) -> bool {
-        self.open.is_none() && self.pending.is_empty()
+        self.open.is_none() && self.pending.is_empty() && self.ooo.is_none()
     }
 
     fn close_open(&mut self) -> Option<Arc<Frozen>> {
@@ -69,9 +79,58 @@ impl MemSeries {
             mint: o.mint,
             maxt: o.enc.last_t(),
             data: o.enc.finish(),
+            ooo: false,
         });
         self.pending.push(f.clone());
         Some(f)
+    }
+
+    /// The out-of-order buffer as a chunk, if it has samples.
+    fn ooo_chunk(&self) -> Option<Frozen> {
+        let buf = self.ooo.as_ref().filter(|b| !b.is_empty())?;
+        let mut enc = Encoder::new();
+        for &(t, v) in buf.iter() {
+            enc.append(t, f64::from_bits(v));
+        }
+        Some(Frozen {
+            mint: buf[0].0,
+            maxt: buf[buf.len() - 1].0,
+            data: enc.finish(),
+            ooo: true,
+        })
+    }
+
+    /// Cuts the out-of-order buffer into a pending chunk.
+    fn cut_ooo(&mut self) -> Option<Arc<Frozen>> {
+        let f = Arc::new(self.ooo_chunk()?);
+        self.ooo = None;
+        self.pending.push(f.clone());
+        Some(f)
+    }
+
+    /// The value bits of the sample the head holds at `t`, if any: in the
+    /// out-of-order buffer, a pending chunk or the open one. Only used for
+    /// late samples, so decoding a few chunks is fine.
+    fn sample_at(&self, t: i64) -> Option<u64> {
+        if let Some(buf) = &self.ooo {
+            if let Ok(i) = buf.binary_search_by_key(&t, |s| s.0) {
+                return Some(buf[i].1);
+            }
+        }
+        let find = |data: &[u8]| {
+            crate::chunk::decode(data)
+                .ok()?
+                .iter()
+                .find(|x| x.t == t)
+                .map(|x| x.v.to_bits())
+        };
+        for f in self.pending.iter().filter(|f| f.mint <= t && t <= f.maxt) {
+            if let Some(v) = find(&f.data) {
+                return Some(v);
+            }
+        }
+        let o = self.open.as_ref().filter(|o| o.mint <= t)?;
+        find(o.enc.bytes())
     }
 }
 
@@ -83,6 +142,9 @@ pub(crate) struct ChunkPolicy {
     /// False in WAL-only mode (agent): only each series' newest sample is
     /// kept, for the order checks.
     pub keep_samples: bool,
+    /// How far behind the newest sample in the head an out-of-order
+    /// sample may be and still be stored; 0 refuses every one.
+    pub ooo_window_ms: i64,
 }
 
 /// The result of checking one sample against its series.
@@ -114,6 +176,12 @@ pub(crate) struct Head {
     policy: ChunkPolicy,
     /// Completed chunks for the flusher, in cut order.
     pub flush_queue: Vec<(u64, Arc<Frozen>)>,
+    /// Out-of-order chunks waiting until the series' in-order samples up
+    /// to their newest are in SQLite, so SQLite's newest timestamp per
+    /// series always comes from in-order data (replay relies on it).
+    pub ooo_waiting: Vec<(u64, Arc<Frozen>)>,
+    /// The newest timestamp of any series: out-of-order windows end here.
+    pub max_t: i64,
     /// Series the SQLite catalogue does not have yet.
     pub uncatalogued: Vec<u64>,
 }
@@ -137,8 +205,23 @@ impl Head {
             next_ref: 1,
             policy,
             flush_queue: Vec::new(),
+            ooo_waiting: Vec::new(),
+            max_t: i64::MIN,
             uncatalogued: Vec::new(),
         }
+    }
+
+    /// Changes the out-of-order window (`out_of_order_time_window`).
+    pub(crate) fn set_ooo_window(&mut self, ms: i64) {
+        self.policy.ooo_window_ms = ms.max(0);
+    }
+
+    /// Whether a sample at `t`, older than its series' newest, is within
+    /// the out-of-order window.
+    fn ooo_ok(&self, t: i64) -> bool {
+        self.policy.ooo_window_ms > 0
+            && self.max_t != i64::MIN
+            && t >= self.max_t.saturating_sub(self.policy.ooo_window_ms)
     }
 
     pub(crate) fn lookup(&self, labels: &Labels) -> Option<u64> {
@@ -251,6 +334,16 @@ impl Head {
                     sum.appended += 1;
                 }
                 Verdict::Ignore => {}
+                Verdict::OutOfOrder if self.ooo_ok(p.t) => {
+                    match self.series.get(&r).and_then(|s| s.sample_at(p.t)) {
+                        Some(bits) if bits == p.v.to_bits() => {}
+                        Some(_) => sum.duplicate += 1,
+                        None => {
+                            rec.ooo.push((r, p.t, p.v));
+                            sum.appended += 1;
+                        }
+                    }
+                }
                 Verdict::OutOfOrder => sum.out_of_order += 1,
                 Verdict::Duplicate => sum.duplicate += 1,
             }
@@ -276,7 +369,75 @@ impl Head {
         for (r, t, v) in rec.samples {
             self.append(r, t, v);
         }
+        for (r, t, v) in rec.ooo {
+            self.insert_ooo(r, t, v);
+        }
         Ok(())
+    }
+
+    /// Adds an out-of-order sample to its series' buffer (a sample at a
+    /// timestamp the buffer has is skipped), cutting the buffer into a
+    /// chunk at [`OOO_CAP`] samples. In WAL-only mode nothing is kept.
+    pub(crate) fn insert_ooo(&mut self, r: u64, t: i64, v: f64) {
+        if !self.policy.keep_samples {
+            return;
+        }
+        let Some(s) = self.series.get_mut(&r) else {
+            return;
+        };
+        let buf = s.ooo.get_or_insert_with(Default::default);
+        if let Err(i) = buf.binary_search_by_key(&t, |x| x.0) {
+            buf.insert(i, (t, v.to_bits()));
+        }
+        s.min_t = s.min_t.min(t);
+        if s.ooo.as_ref().is_some_and(|b| b.len() >= OOO_CAP) {
+            if let Some(f) = s.cut_ooo() {
+                self.ooo_waiting.push((r, f));
+            }
+        }
+    }
+
+    /// Cuts every out-of-order buffer into a chunk (checkpoint, flush_all).
+    pub(crate) fn cut_all_ooo(&mut self) {
+        let mut cut = Vec::new();
+        for (r, s) in self.series.iter_mut() {
+            if let Some(f) = s.cut_ooo() {
+                cut.push((r, f));
+            }
+        }
+        self.ooo_waiting.extend(cut);
+    }
+
+    /// Moves the out-of-order chunks whose series' in-order samples are in
+    /// SQLite up to their newest timestamp (or that have no in-order
+    /// samples in the head) to the flush queue.
+    pub(crate) fn release_ooo(&mut self) {
+        let waiting = std::mem::take(&mut self.ooo_waiting);
+        for (r, f) in waiting {
+            let ready = self.series.get(&r).is_none_or(|s| {
+                f.maxt <= s.persisted_maxt || (s.open.is_none() && s.pending.iter().all(|p| p.ooo))
+            });
+            if ready {
+                self.flush_queue.push((r, f));
+            } else {
+                self.ooo_waiting.push((r, f));
+            }
+        }
+    }
+
+    /// Every out-of-order sample of a series in the head: its pending
+    /// out-of-order chunks and its buffer (for checkpoints).
+    pub(crate) fn ooo_samples(s: &MemSeries) -> Vec<(i64, f64)> {
+        let mut out = Vec::new();
+        for f in s.pending.iter().filter(|f| f.ooo) {
+            if let Ok(samples) = crate::chunk::decode(&f.data) {
+                out.extend(samples.iter().map(|x| (x.t, x.v)));
+            }
+        }
+        if let Some(b) = &s.ooo {
+            out.extend(b.iter().map(|&(t, v)| (t, f64::from_bits(v))));
+        }
+        out
     }
 
     /// Appends one sample to a series, cutting a chunk when the open one is
@@ -293,6 +454,7 @@ impl Head {
             s.min_t = s.min_t.min(t);
             s.last_t = t;
             s.last_v = v.to_bits();
+            self.max_t = self.max_t.max(t);
             return;
         }
         if let Some(o) = &s.open {
@@ -317,6 +479,7 @@ impl Head {
         s.min_t = s.min_t.min(t);
         s.last_t = t;
         s.last_v = v.to_bits();
+        self.max_t = self.max_t.max(t);
     }
 
     /// Closes every open chunk (all of them, or those whose newest sample is
@@ -332,12 +495,15 @@ impl Head {
         }
     }
 
-    /// Marks chunks as persisted after the flusher committed them.
+    /// Marks chunks as persisted after the flusher committed them. Only
+    /// in-order chunks move the series' persisted timestamp.
     pub(crate) fn persisted(&mut self, done: &[(u64, Arc<Frozen>)]) {
         for (r, f) in done {
             if let Some(s) = self.series.get_mut(r) {
                 s.pending.retain(|p| !Arc::ptr_eq(p, f));
-                s.persisted_maxt = s.persisted_maxt.max(f.maxt);
+                if !f.ooo {
+                    s.persisted_maxt = s.persisted_maxt.max(f.maxt);
+                }
             }
         }
     }
@@ -367,15 +533,28 @@ impl Head {
                 mint: o.mint,
                 maxt: o.enc.last_t(),
                 data: o.enc.bytes().into(),
+                ooo: false,
             }));
         }
+        if let Some(f) = s.ooo_chunk().filter(|f| f.mint <= maxt && f.maxt >= mint) {
+            out.push(Arc::new(f));
+        }
         out
+    }
+
+    /// The series' in-order chunks in the head, oldest first (the open one
+    /// copied), for checkpoints.
+    pub(crate) fn in_order_chunks(s: &MemSeries) -> Vec<Arc<Frozen>> {
+        Head::chunks_in(s, i64::MIN, i64::MAX)
+            .into_iter()
+            .filter(|f| !f.ooo)
+            .collect()
     }
 
     pub(crate) fn chunk_count(&self) -> usize {
         self.series
             .values()
-            .map(|s| s.pending.len() + usize::from(s.open.is_some()))
+            .map(|s| s.pending.len() + usize::from(s.open.is_some()) + usize::from(s.ooo.is_some()))
             .sum()
     }
 }

@@ -163,6 +163,10 @@ pub struct Options {
     /// (`--storage.remote.wal-hold.time`), by its last write. `None` for no
     /// limit.
     pub hold_max_age: Option<Duration>,
+    /// Samples older than their series' newest are stored when they are no
+    /// older than this behind the newest sample of any series
+    /// (`storage.tsdb.out_of_order_time_window`); `None` refuses them all.
+    pub out_of_order_window: Option<Duration>,
     /// WAL-only (agent mode): samples go to the WAL for remote write and
     /// are not kept for queries; the head keeps each series' newest sample
     /// for the order checks, SQLite only the series catalogue. A series
@@ -192,6 +196,7 @@ impl Default for Options {
             hold_max_bytes: Some(2 << 30),
             hold_max_age: Some(Duration::from_secs(12 * 3600)),
             wal_only: false,
+            out_of_order_window: None,
             background: true,
         }
     }
@@ -249,6 +254,13 @@ impl Store {
     /// the latest error and since when; empty while all is well.
     pub fn failing_writes(&self) -> Vec<failure::Failing> {
         self.inner.failures.failing()
+    }
+
+    /// Changes the out-of-order window (a configuration reload); `None`
+    /// refuses every out-of-order sample from now on.
+    pub fn set_out_of_order_window(&self, window: Option<Duration>) {
+        let ms = window.map_or(0, |d| d.as_millis().min(i64::MAX as u128) as i64);
+        self.inner.state.write().head.set_ooo_window(ms);
     }
 
     /// The data directory.

@@ -25,6 +25,9 @@ pub struct RetentionReport {
     pub file_bytes_after: u64,
 }
 
+/// Out-of-order samples per checkpoint record (a sample takes at most 28
+/// bytes, so a record stays far below the limit).
+const CHECKPOINT_OOO_PER_RECORD: usize = 1_000_000;
 /// Chunks per checkpoint record.
 const CHECKPOINT_CHUNKS_PER_RECORD: usize = 10_000;
 /// Series per checkpoint record: with label sets of a few hundred bytes a
@@ -58,6 +61,7 @@ impl Inner {
     fn flush_once(&self, db: &mut Db) -> Result<usize, Error> {
         let (queue, series) = {
             let mut st = self.state.write();
+            st.head.release_ooo();
             let queue = std::mem::take(&mut st.head.flush_queue);
             let refs = std::mem::take(&mut st.head.uncatalogued);
             (queue, st.head.labels_of(&refs))
@@ -79,6 +83,7 @@ impl Inner {
                         mint: f.mint,
                         maxt: f.maxt,
                         data,
+                        ooo: f.ooo,
                     }),
                 )
             })
@@ -117,9 +122,16 @@ impl Inner {
     fn checkpoint_once(&self, db: &mut Db, close_all: bool) -> Result<(), Error> {
         let start = Instant::now();
         if close_all {
-            self.state.write().head.close_chunks(None);
+            let mut st = self.state.write();
+            st.head.close_chunks(None);
+            st.head.cut_all_ooo();
         }
         self.flush_locked(db)?;
+        if close_all {
+            // Out-of-order chunks go once the in-order ones before them are
+            // in SQLite, which the first flush did.
+            self.flush_locked(db)?;
+        }
         let (dir, upto, records) = {
             let mut st = self.state.write();
             if !close_all {
@@ -139,12 +151,10 @@ impl Inner {
                 .map_err(Error::io(format!("cut WAL segment {upto}")))?;
             let series = st.head.labels_of(&st.head.uncatalogued);
             let mut chunks: Vec<(u64, Arc<Frozen>)> = Vec::new();
+            let mut ooo: Vec<(u64, i64, f64)> = Vec::new();
             for (r, s) in st.head.series.iter() {
-                chunks.extend(
-                    Head::chunks_in(s, i64::MIN, i64::MAX)
-                        .into_iter()
-                        .map(|c| (r, c)),
-                );
+                chunks.extend(Head::in_order_chunks(s).into_iter().map(|c| (r, c)));
+                ooo.extend(Head::ooo_samples(s).into_iter().map(|(t, v)| (r, t, v)));
             }
             drop(st);
             // Series first, so chunk records always name known series.
@@ -155,6 +165,7 @@ impl Inner {
                     &Batch {
                         series: group.to_vec(),
                         samples: Vec::new(),
+                        ooo: Vec::new(),
                     },
                     &mut buf,
                 );
@@ -165,6 +176,20 @@ impl Inner {
             for group in chunks.chunks(CHECKPOINT_CHUNKS_PER_RECORD) {
                 let mut buf = Vec::new();
                 record::encode_chunks(group.iter().map(|(r, c)| (*r, &c.data[..])), &mut buf);
+                records.push(buf);
+            }
+            // Out-of-order samples not in SQLite, as type 3 records with
+            // no in-order samples; replay puts them back in the buffers.
+            for group in ooo.chunks(CHECKPOINT_OOO_PER_RECORD) {
+                let mut buf = Vec::new();
+                record::encode_batch(
+                    &Batch {
+                        series: Vec::new(),
+                        samples: Vec::new(),
+                        ooo: group.to_vec(),
+                    },
+                    &mut buf,
+                );
                 records.push(buf);
             }
             (self.dir.join(crate::WAL_DIR), upto, records)

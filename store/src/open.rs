@@ -53,6 +53,9 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
         samples: opts.chunk_samples.clamp(1, chunk::Encoder::MAX_SAMPLES),
         range_ms: (opts.chunk_range.as_millis() as i64).max(1),
         keep_samples: !opts.wal_only,
+        ooo_window_ms: opts
+            .out_of_order_window
+            .map_or(0, |d| d.as_millis().min(i64::MAX as u128) as i64),
     };
     let mut head = Head::new(policy);
     for e in db.catalogue()? {
@@ -65,6 +68,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
             s.min_t = min;
             s.last_t = max;
             s.persisted_maxt = max;
+            head.max_t = head.max_t.max(max);
         }
     }
 

@@ -107,12 +107,16 @@ impl Inner {
                     mint: cmint,
                     maxt: cmaxt,
                     data: data.into(),
+                    ooo: false,
                 }));
             }
         }
         chunks.extend(sel.head);
         chunks.sort_by_key(|c| c.mint);
-        chunks.dedup_by_key(|c| c.mint);
+        // Chunks overlap when one is in both places (the flusher is between
+        // its commit and its head update) or holds out-of-order samples:
+        // then the samples are merged by time, a timestamp kept once.
+        let overlap = chunks.windows(2).any(|w| w[1].mint <= w[0].maxt);
         let mut samples: Vec<Sample> = Vec::new();
         for c in &chunks {
             let before = samples.len();
@@ -126,6 +130,10 @@ impl Inner {
             let hi = added.partition_point(|s| s.t <= maxt);
             samples.truncate(before + hi);
             samples.drain(before..before + lo);
+        }
+        if overlap {
+            samples.sort_by_key(|s| s.t);
+            samples.dedup_by_key(|s| s.t);
         }
         Ok((!samples.is_empty()).then_some(Series {
             labels: sel.labels,

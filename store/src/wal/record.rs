@@ -8,12 +8,17 @@ use model::Labels;
 pub(crate) const TYPE_BATCH: u8 = 1;
 /// A payload of type 2: encoded chunks, written only into checkpoints.
 pub(crate) const TYPE_CHUNKS: u8 = 2;
+/// A payload of type 3: a batch with out-of-order samples after its
+/// in-order ones.
+pub(crate) const TYPE_BATCH_OOO: u8 = 3;
 
 /// One committed batch.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Batch {
     pub series: Vec<(u64, Labels)>,
     pub samples: Vec<(u64, i64, f64)>,
+    /// Out-of-order samples (within the window); written as type 3.
+    pub ooo: Vec<(u64, i64, f64)>,
 }
 
 /// A decoded record.
@@ -24,16 +29,27 @@ pub(crate) enum Record {
 }
 
 pub(crate) fn encode_batch(b: &Batch, out: &mut Vec<u8>) {
-    out.push(TYPE_BATCH);
+    out.push(if b.ooo.is_empty() {
+        TYPE_BATCH
+    } else {
+        TYPE_BATCH_OOO
+    });
     put_uvarint(out, b.series.len() as u64);
     for (r, l) in &b.series {
         put_uvarint(out, *r);
         put_bytes(out, l.encoded().as_bytes());
     }
-    put_uvarint(out, b.samples.len() as u64);
-    let base = b.samples.first().map_or(0, |s| s.1);
+    put_samples(out, &b.samples);
+    if !b.ooo.is_empty() {
+        put_samples(out, &b.ooo);
+    }
+}
+
+fn put_samples(out: &mut Vec<u8>, samples: &[(u64, i64, f64)]) {
+    put_uvarint(out, samples.len() as u64);
+    let base = samples.first().map_or(0, |s| s.1);
     put_varint(out, base);
-    for &(r, t, v) in &b.samples {
+    for &(r, t, v) in samples {
         put_uvarint(out, r);
         put_varint(out, t.wrapping_sub(base));
         out.extend_from_slice(&v.to_bits().to_le_bytes());
@@ -59,11 +75,12 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
         pos: 1,
     };
     match payload.first() {
-        Some(&TYPE_BATCH) => {
+        Some(&ty @ (TYPE_BATCH | TYPE_BATCH_OOO)) => {
             let n = d.len()?;
             let mut b = Batch {
                 series: Vec::with_capacity(n),
                 samples: Vec::new(),
+                ooo: Vec::new(),
             };
             for _ in 0..n {
                 let r = d.uvarint()?;
@@ -72,14 +89,9 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
                 let l = Labels::from_encoded(s).map_err(|e| d.err(&format!("labels: {e}")))?;
                 b.series.push((r, l));
             }
-            let n = d.len()?;
-            let base = d.varint()?;
-            b.samples.reserve(n);
-            for _ in 0..n {
-                let r = d.uvarint()?;
-                let t = base.wrapping_add(d.varint()?);
-                let v = f64::from_bits(u64::from_le_bytes(d.fixed::<8>()?));
-                b.samples.push((r, t, v));
+            b.samples = d.samples()?;
+            if ty == TYPE_BATCH_OOO {
+                b.ooo = d.samples()?;
             }
             d.end()?;
             Ok(Record::Batch(b))
@@ -114,6 +126,21 @@ fn put_varint(out: &mut Vec<u8>, v: i64) {
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_uvarint(out, b.len() as u64);
     out.extend_from_slice(b);
+}
+
+impl Reader<'_> {
+    fn samples(&mut self) -> Result<Vec<(u64, i64, f64)>, String> {
+        let n = self.len()?;
+        let base = self.varint()?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let r = self.uvarint()?;
+            let t = base.wrapping_add(self.varint()?);
+            let v = f64::from_bits(u64::from_le_bytes(self.fixed::<8>()?));
+            out.push((r, t, v));
+        }
+        Ok(out)
+    }
 }
 
 struct Reader<'a> {
@@ -188,34 +215,51 @@ mod tests {
 
     #[test]
     fn batch_round_trip_and_damage() {
-        let b = Batch {
-            series: vec![
-                (7, Labels::from_pairs([("__name__", "a"), ("x", "東京")])),
-                (8, Labels::empty()),
-            ],
-            samples: vec![
-                (7, 1_793_469_601_237, f64::NAN),
-                (8, -5, 1.5),
-                (7, i64::MAX, -0.0),
-            ],
-        };
-        let mut buf = Vec::new();
-        encode_batch(&b, &mut buf);
-        let Ok(Record::Batch(got)) = decode(&buf) else {
-            panic!("decode failed")
-        };
-        assert_eq!(got.series, b.series);
-        for (g, w) in got.samples.iter().zip(&b.samples) {
-            assert!(
-                g.0 == w.0 && g.1 == w.1 && g.2.to_bits() == w.2.to_bits(),
-                "got {g:?} want {w:?}"
-            );
-        }
-        for cut in 0..buf.len() {
-            assert!(
-                decode(&buf[..cut]).is_err(),
-                "prefix of {cut} bytes decoded"
-            );
+        // Type 1, and type 3 with out-of-order samples after the others.
+        for ooo in [vec![], vec![(8, -10, 2.5), (7, i64::MIN, f64::INFINITY)]] {
+            let b = Batch {
+                series: vec![
+                    (7, Labels::from_pairs([("__name__", "a"), ("x", "東京")])),
+                    (8, Labels::empty()),
+                ],
+                samples: vec![
+                    (7, 1_793_469_601_237, f64::NAN),
+                    (8, -5, 1.5),
+                    (7, i64::MAX, -0.0),
+                ],
+                ooo,
+            };
+            let mut buf = Vec::new();
+            encode_batch(&b, &mut buf);
+            let want_type = if b.ooo.is_empty() {
+                TYPE_BATCH
+            } else {
+                TYPE_BATCH_OOO
+            };
+            assert_eq!(buf[0], want_type);
+            let Ok(Record::Batch(got)) = decode(&buf) else {
+                panic!("decode failed")
+            };
+            assert_eq!(got.series, b.series);
+            assert_eq!(got.samples.len(), b.samples.len());
+            assert_eq!(got.ooo.len(), b.ooo.len());
+            let pairs = got
+                .samples
+                .iter()
+                .zip(&b.samples)
+                .chain(got.ooo.iter().zip(&b.ooo));
+            for (g, w) in pairs {
+                assert!(
+                    g.0 == w.0 && g.1 == w.1 && g.2.to_bits() == w.2.to_bits(),
+                    "got {g:?} want {w:?}"
+                );
+            }
+            for cut in 0..buf.len() {
+                assert!(
+                    decode(&buf[..cut]).is_err(),
+                    "prefix of {cut} bytes decoded"
+                );
+            }
         }
     }
 

@@ -431,12 +431,14 @@ impl WalTail {
             }
             self.pos.offset = off + (head.len() + len) as u64;
             match record::decode(&payload) {
-                Ok(Record::Batch(b)) => {
+                Ok(Record::Batch(mut b)) => {
+                    // Out-of-order samples are sent like the others.
+                    b.samples.append(&mut b.ooo);
                     return Ok(Some(TailBatch {
                         end: self.pos,
                         series: b.series,
                         samples: b.samples,
-                    }))
+                    }));
                 }
                 Ok(Record::Chunks(_)) => continue,
                 Err(reason) => {
