@@ -836,3 +836,68 @@ fn late_samples_within_the_out_of_order_window_are_received_and_kept() {
     assert_eq!(got(addr), want, "after a clean stop");
     drop(wf);
 }
+
+#[test]
+fn a_prometheus_agent_remote_writes_into_watchfire() {
+    if !installed("prometheus", "prometheus") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wf = common::start(
+        &dir.path().join("wf"),
+        None,
+        &["--web.enable-remote-write-receiver"],
+    );
+    let list: Vec<String> = targets(5).iter().map(|a| format!("'{a}'")).collect();
+    let cfg = dir.path().join("agent.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fleet\n    static_configs:\n      - targets: [{}]\nremote_write:\n  - url: http://{}/api/v1/write\n    queue_config:\n      batch_send_deadline: 500ms\n",
+            list.join(", "),
+            wf.addr
+        ),
+    )
+    .unwrap();
+    let prom = free_addr();
+    let child = Command::new("prometheus")
+        .arg("--enable-feature=agent")
+        .arg(format!("--config.file={}", cfg.display()))
+        .arg(format!("--web.listen-address={prom}"))
+        .arg(format!(
+            "--storage.agent.path={}",
+            dir.path().join("agent").display()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _agent = Killed(child);
+    wait_for(
+        Duration::from_secs(60),
+        "five scrapes of every target to arrive",
+        || {
+            let up = watchfire_samples(wf.addr, "up{job=\"fleet\"}", &[]);
+            up.len() == 5 && up.values().all(|s| s.len() >= 5)
+        },
+    );
+    // What the targets serve arrives exactly: m{target="i"} is i.
+    let m = watchfire_samples(wf.addr, "m{job=\"fleet\"}", &[]);
+    assert_eq!(m.len(), 5);
+    for (k, samples) in &m {
+        let i: f64 = k
+            .split("\"target\": \"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(samples.values().all(|b| f64::from_bits(*b) == i), "{k}");
+        // One sample a second: the scrape interval, nothing twice.
+        let ts: Vec<&i64> = samples.keys().collect();
+        for w in ts.windows(2) {
+            let gap = w[1] - w[0];
+            assert!((900..=1100).contains(&gap), "{k}: gap {gap} ms");
+        }
+    }
+}
