@@ -32,6 +32,7 @@ pub fn register(state: &Arc<AppState>) {
     }
     r.register(state.remote_receiver.clone());
     r.register(state.remote_sender.clone());
+    r.register(state.otlp_metrics.clone());
     r.register(Arc::new(ServerPart(Arc::downgrade(state))));
     r.register(Arc::new(Process));
 }

@@ -116,6 +116,11 @@ pub struct ServerArgs {
     /// Prometheus's flag of the same name.
     #[arg(long = "web.enable-remote-write-receiver")]
     remote_write_receiver: bool,
+    /// Accept OTLP/HTTP metrics at `POST /api/v1/otlp/v1/metrics`, as
+    /// Prometheus's flag of the same name; `otlp:` in the configuration
+    /// shapes the translation.
+    #[arg(long = "web.enable-otlp-receiver")]
+    otlp_receiver: bool,
     /// Most bytes of WAL segments each `remote_write` queue may keep
     /// while its remote is behind or down (units B, KB, MB, GB, TB;
     /// powers of 1024); past it the oldest unsent segments are dropped,
@@ -215,6 +220,9 @@ pub struct AppState {
     pub flush_deadline: Duration,
     /// `--agent`.
     pub agent: bool,
+    /// `--web.enable-otlp-receiver`.
+    pub otlp_receiver: bool,
+    pub otlp_metrics: Arc<crate::api::remote::OtlpMetrics>,
     /// Permits for `--storage.remote.read-concurrent-limit`.
     pub remote_reads: tokio::sync::Semaphore,
     pub remote_read_limits: crate::api::remote::ReadLimits,
@@ -469,6 +477,10 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             args.remote_write_receiver.to_string(),
         ),
         (
+            "web.enable-otlp-receiver".to_string(),
+            args.otlp_receiver.to_string(),
+        ),
+        (
             "storage.remote.read-sample-limit".to_string(),
             args.read_sample_limit.to_string(),
         ),
@@ -589,6 +601,8 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
             remote_sender: Default::default(),
             flush_deadline: args.flush_deadline,
             agent: args.agent,
+            otlp_receiver: args.otlp_receiver,
+            otlp_metrics: Default::default(),
             remote_reads: tokio::sync::Semaphore::new(args.read_concurrent_limit.max(1)),
             remote_read_limits: crate::api::remote::ReadLimits {
                 sample_limit: args.read_sample_limit,

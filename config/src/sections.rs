@@ -1,13 +1,15 @@
-//! The top-level sections Watchfire does not implement yet.
+//! The smaller top-level sections: `storage`, `otlp`, `runtime`, and
+//! those Watchfire does not implement yet.
 //!
 //! `remote_read` and `tracing` would change what happens to data (samples
-//! read or traced), so setting one is
-//! refused at load with a reason that names it. `runtime` and `otlp` are
-//! checked as Prometheus checks them, then warned about: `runtime` tunes
-//! Go's garbage collector, which Watchfire does not have, and `otlp` has
-//! nothing to translate without an OTLP receiver. An empty section
-//! (`remote_read: []`) is not set. (`remote_write` is typed:
-//! [`crate::remote`].)
+//! read or traced), so setting one is refused at load with a reason that
+//! names it; so is every `storage` key but
+//! `tsdb.out_of_order_time_window`. `otlp` is checked as Prometheus checks
+//! it and shapes the OTLP receiver's translation (`convert_histograms_to_nhcb`
+//! is warned about: native histograms are not stored). `runtime` is checked,
+//! then warned about: it tunes Go's garbage collector, which Watchfire does
+//! not have. An empty section (`remote_read: []`) is not set.
+//! (`remote_write` is typed: [`crate::remote`].)
 
 use serde::{Deserialize, Serialize};
 
@@ -55,7 +57,7 @@ const STRATEGIES: [&str; 4] = [
 
 impl OtlpConfig {
     /// Upstream's checks (`OTLPConfig.UnmarshalYAML`, `config.Load`).
-    fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         if let Some(s) = &self.translation_strategy {
             if !STRATEGIES.contains(&s.as_str()) {
                 return Err(format!("unsupported OTLP translation strategy {s:?}"));
@@ -188,10 +190,10 @@ pub fn findings(cfg: &Config) -> Vec<Finding> {
                     warn: false,
                 },
             );
-        } else if *o != OtlpConfig::default() {
+        } else if o.convert_histograms_to_nhcb == Some(true) {
             out.push(Finding {
                 key: "otlp",
-                text: "otlp is ignored: Watchfire has no OTLP receiver yet, so there is nothing to translate".into(),
+                text: "otlp.convert_histograms_to_nhcb has no effect: native histograms are not stored, so OTLP histograms are stored as classic _bucket, _sum and _count series".into(),
                 warn: true,
             });
         }

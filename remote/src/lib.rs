@@ -9,6 +9,7 @@
 //! - [`read`]: the remote read server's logic.
 //! - [`proto`]: the protobuf messages.
 
+pub mod otlp;
 pub mod proto;
 pub mod read;
 pub mod receive;

@@ -99,6 +99,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/api/v1/alerts", get(rules::alerts).post(rules::alerts))
         .route("/api/v1/read", post(remote::read))
         .route(
+            "/api/v1/otlp/v1/metrics",
+            post(remote::otlp).layer(axum::extract::DefaultBodyLimit::max(remote::MAX_BODY)),
+        )
+        .route(
             "/api/v1/write",
             post(remote::write).layer(axum::extract::DefaultBodyLimit::max(remote::MAX_BODY)),
         )

@@ -176,3 +176,161 @@ pub struct ReadLimits {
     pub sample_limit: usize,
     pub max_frame_bytes: usize,
 }
+
+/// `POST /api/v1/otlp/v1/metrics`, behind `--web.enable-otlp-receiver`:
+/// OTLP/HTTP metrics, protobuf or JSON, plain or gzip (`remote::otlp`).
+/// Data points that cannot be stored are named in `partial_success`, with
+/// 200, as the OTLP specification asks; an undecodable body gets 400.
+pub async fn otlp(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !st.otlp_receiver {
+        return text(
+            StatusCode::NOT_FOUND,
+            "otlp receiver needs to be enabled with --web.enable-otlp-receiver".into(),
+        );
+    }
+    let get = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let ctype = get(header::CONTENT_TYPE);
+    let json = match ctype.split(';').next().unwrap_or("").trim() {
+        "application/x-protobuf" | "" => false,
+        "application/json" => true,
+        other => {
+            return text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported content type {other:?}: OTLP/HTTP is application/x-protobuf or application/json"),
+            )
+        }
+    };
+    let raw = match get(header::CONTENT_ENCODING).as_str() {
+        "" | "identity" => body.to_vec(),
+        "gzip" => {
+            use std::io::Read;
+            let mut out = Vec::new();
+            let limited = flate2::read::GzDecoder::new(&body[..])
+                .take(remote::receive::MAX_DECODED_BYTES as u64 + 1);
+            if let Err(e) = std::io::BufReader::new(limited).read_to_end(&mut out) {
+                return text(StatusCode::BAD_REQUEST, format!("gzip: {e}"));
+            }
+            if out.len() > remote::receive::MAX_DECODED_BYTES {
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "decoded size is over the limit of {} bytes",
+                        remote::receive::MAX_DECODED_BYTES
+                    ),
+                );
+            }
+            out
+        }
+        other => {
+            return text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported content encoding {other:?}: plain or gzip"),
+            )
+        }
+    };
+    let req = if json {
+        remote::otlp::decode_json(&raw)
+    } else {
+        remote::otlp::decode_protobuf(&raw)
+    };
+    let req = match req {
+        Ok(r) => r,
+        Err(e) => return text(StatusCode::BAD_REQUEST, e),
+    };
+    let settings = st
+        .config
+        .read()
+        .config
+        .otlp
+        .as_ref()
+        .map(remote::otlp::Settings::from_config)
+        .unwrap_or_default();
+    let store = st.store.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let mut t = remote::otlp::translate(&req, &settings);
+        let mut app = model::Appendable::appender(&*store);
+        for (l, ts, v) in &t.samples {
+            app.append(l, *ts, *v)?;
+        }
+        let sum = app.commit()?;
+        if sum.rejected() > 0 {
+            t.rejected += sum.rejected() as i64;
+            t.errors.push(format!(
+                "{} samples out of order (outside storage.tsdb.out_of_order_time_window, if set) or with a new value at a stored timestamp",
+                sum.rejected()
+            ));
+        }
+        Ok::<_, model::StorageError>((sum.appended, t.rejected, t.errors))
+    })
+    .await;
+    let (stored, rejected, errors) = match done {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "storing OTLP metrics failed");
+            return text(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+        }
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    st.otlp_metrics.record(stored, rejected);
+    let message = errors.join("; ");
+    if rejected > 0 {
+        tracing::warn!(rejected, %message, "OTLP data points refused");
+    }
+    let partial = (rejected > 0).then(|| remote::otlp::PartialSuccess {
+        rejected_data_points: rejected,
+        error_message: message.clone(),
+    });
+    if json {
+        let body = match &partial {
+            Some(p) => {
+                serde_json::json!({"partialSuccess": {"rejectedDataPoints": p.rejected_data_points.to_string(), "errorMessage": p.error_message}})
+            }
+            None => serde_json::json!({}),
+        };
+        return axum::Json(body).into_response();
+    }
+    let resp = remote::otlp::ExportResponse {
+        partial_success: partial,
+    };
+    (
+        [(header::CONTENT_TYPE, "application/x-protobuf")],
+        prost::Message::encode_to_vec(&resp),
+    )
+        .into_response()
+}
+
+/// The OTLP receiver's counters.
+#[derive(Default)]
+pub struct OtlpMetrics {
+    samples: model::metrics::Counter,
+    rejected: model::metrics::Counter,
+}
+
+impl OtlpMetrics {
+    fn record(&self, stored: usize, rejected: i64) {
+        self.samples.add(stored as u64);
+        self.rejected.add(rejected.max(0) as u64);
+    }
+}
+
+impl model::metrics::Collect for OtlpMetrics {
+    fn collect(&self, e: &mut model::metrics::Encoder) {
+        e.counter(
+            "watchfire_otlp_receiver_samples_total",
+            "Samples received over OTLP and stored.",
+        )
+        .sample(&[], self.samples.get() as f64);
+        e.counter(
+            "watchfire_otlp_receiver_rejected_data_points_total",
+            "OTLP data points refused (delta temporality, exponential histograms, out of order), as reported in partial_success.",
+        )
+        .sample(&[], self.rejected.get() as f64);
+    }
+}
