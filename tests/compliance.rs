@@ -41,10 +41,66 @@ fn public_set_matches_prometheus() {
         Some(&empty),
         &["--storage.tsdb.retention.time", "100y"],
     );
+    score(&dir, s.addr);
+    grafana_queries(s.addr);
+}
+
+/// The same dataset received over remote write (the harness's
+/// `push_remote_write.py`, a remote write 1.0 sender) instead of imported:
+/// the same score, the same failures.
+#[test]
+fn public_set_matches_prometheus_when_received_by_remote_write() {
+    let Some(dir) = model::ci::shared("compliance") else {
+        return;
+    };
+    if Command::new("python3").arg("--version").output().is_err() {
+        model::ci::skip("python3 is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let om = tmp.path().join("data.om");
+    let gen = Command::new("python3")
+        .arg(dir.join("gen_dataset.py"))
+        .arg("--out")
+        .arg(&om)
+        .status()
+        .unwrap();
+    assert!(gen.success(), "gen_dataset.py failed");
+    let empty = tmp.path().join("empty.yml");
+    std::fs::write(&empty, "").unwrap();
+    let s = common::start(
+        &tmp.path().join("data"),
+        Some(&empty),
+        &[
+            "--storage.tsdb.retention.time",
+            "100y",
+            "--web.enable-remote-write-receiver",
+        ],
+    );
+    let push = Command::new("python3")
+        .arg(dir.join("push_remote_write.py"))
+        .arg("--data")
+        .arg(&om)
+        .arg("--url")
+        .arg(format!("http://{}/api/v1/write", s.addr))
+        .output()
+        .unwrap();
+    assert!(
+        push.status.success(),
+        "push_remote_write.py failed: {}{}",
+        String::from_utf8_lossy(&push.stdout),
+        String::from_utf8_lossy(&push.stderr)
+    );
+    score(&dir, s.addr);
+}
+
+/// Runs `compare.py --set public` against the server and holds its
+/// failures to the reviewed list.
+fn score(dir: &std::path::Path, addr: std::net::SocketAddr) {
     let out = Command::new("python3")
         .arg(dir.join("compare.py"))
         .arg("--url")
-        .arg(format!("http://{}", s.addr))
+        .arg(format!("http://{addr}"))
         .args(["--set", "public", "--report-only"])
         .output()
         .unwrap();
@@ -71,7 +127,6 @@ fn public_set_matches_prometheus() {
         "compare.py counts {failed} failures but lists {failing:?}"
     );
     common::assert_known_failures("tests/compliance/known_failures.txt", &failing);
-    grafana_queries(s.addr);
 }
 
 /// A value for each dashboard variable, as a user picking one would set
