@@ -107,16 +107,23 @@ fn vm_flush(vm: SocketAddr) {
     let _ = http(vm, "GET", "/internal/force_flush", "");
 }
 
-/// Watchfire with `args`, stopped by [`stop`] or killed on drop.
+/// Watchfire with `args`, stopped by [`stop`] or killed on drop; its log
+/// is appended to `<data>.log`, for [`warnings`].
 fn spawn(addr: SocketAddr, data: &Path, args: &[&str]) -> Killed {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data.with_extension("log"))
+        .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_watchfire"))
         .arg("--web.listen-address")
         .arg(addr.to_string())
         .arg("--storage.tsdb.path")
         .arg(data)
         .args(args)
+        .env("NO_COLOR", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let k = Killed(child);
@@ -124,6 +131,16 @@ fn spawn(addr: SocketAddr, data: &Path, args: &[&str]) -> Killed {
         http(addr, "GET", "/-/ready", "").is_ok_and(|r| r.0 == 200)
     });
     k
+}
+
+/// The warnings and errors in the log of the server over `data`.
+fn warnings(data: &Path) -> String {
+    std::fs::read_to_string(data.with_extension("log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// SIGTERM, then waits for the exit (the queues deliver what they hold).
@@ -275,6 +292,7 @@ fn an_outage_and_two_sigkills_lose_nothing() {
     kill9(wf);
     vm_flush(vm);
     let theirs = vm_samples(vm, "{job=\"self\"}");
+    eprintln!("Watchfire's warnings:\n{}", warnings(&data));
     assert_all_arrived(&ours, &theirs);
 }
 

@@ -168,6 +168,8 @@ struct Queue {
     name: String,
     url: String,
     cfg: RemoteWriteConfig,
+    /// The external labels it adds; a change restarts the queue.
+    external: BTreeMap<String, String>,
     stop: Arc<AtomicBool>,
     /// Set first when stopping: read up to the present, deliver, end.
     draining: Arc<AtomicBool>,
@@ -191,7 +193,7 @@ impl Sender {
         let mut queues = self.queues.lock();
         let mut keep = Vec::new();
         for q in queues.drain(..) {
-            if cfgs.contains(&q.cfg) {
+            if cfgs.contains(&q.cfg) && q.external == ctx.external_labels {
                 keep.push(q);
             } else {
                 q.stop();
@@ -277,6 +279,7 @@ impl Queue {
             name,
             url,
             cfg,
+            external: ctx.external_labels.clone(),
             stop,
             draining,
             flush_deadline: ctx.flush_deadline,
@@ -394,6 +397,7 @@ impl Run {
         let mut last_reshard = Instant::now();
         let mut last_save = Instant::now();
         let mut last_meta: Option<Instant> = None;
+        let mut meta_task: Option<tokio::task::JoinHandle<()>> = None;
         let mut cache: HashMap<u64, Option<Arc<Series>>> = HashMap::new();
         let mut seq = 0u64;
         let hold = self.tracker.hold.clone();
@@ -408,7 +412,11 @@ impl Run {
                 && last_meta.is_none_or(|t| t.elapsed() >= self.cfg.metadata_config.send_interval.0)
             {
                 last_meta = Some(Instant::now());
-                self.send_metadata(&sctx);
+                // One metadata send at a time: while the remote is down the
+                // last one is still retrying, and the next waits.
+                if meta_task.as_ref().is_none_or(|t| t.is_finished()) {
+                    meta_task = self.send_metadata(&sctx);
+                }
             }
             if last_reshard.elapsed() >= RESHARD_EVERY {
                 last_reshard = Instant::now();
@@ -494,30 +502,39 @@ impl Run {
         }
     }
 
-    fn send_metadata(&self, sctx: &ShardCtx) {
-        let Some(get) = &self.metadata else {
-            return;
-        };
+    /// Sends every scraped family's metadata, `max_samples_per_send` a
+    /// request, one request after the other, each retried on recoverable
+    /// errors until it is delivered or the queue stops.
+    fn send_metadata(&self, sctx: &ShardCtx) -> Option<tokio::task::JoinHandle<()>> {
+        let get = self.metadata.as_ref()?;
         let all = get();
+        if all.is_empty() {
+            return None;
+        }
         let per = self.cfg.metadata_config.max_samples_per_send.max(1);
-        for chunk in all.chunks(per) {
-            let req = proto::WriteRequest {
-                timeseries: Vec::new(),
-                metadata: chunk.to_vec(),
-            };
-            let body = crate::receive::snappy(&req.encode_to_vec());
-            let sctx = sctx.clone();
-            let n = chunk.len() as u64;
-            // Metadata is best effort, as upstream: one try with retries
-            // on recoverable errors until the queue stops.
-            self.rt.spawn(async move {
+        let bodies: Vec<(Vec<u8>, u64)> = all
+            .chunks(per)
+            .map(|chunk| {
+                let req = proto::WriteRequest {
+                    timeseries: Vec::new(),
+                    metadata: chunk.to_vec(),
+                };
+                (
+                    crate::receive::snappy(&req.encode_to_vec()),
+                    chunk.len() as u64,
+                )
+            })
+            .collect();
+        let sctx = sctx.clone();
+        Some(self.rt.spawn(async move {
+            for (body, n) in bodies {
                 if post_metadata(&sctx, body, n as usize).await {
                     sctx.metrics.metadata_sent.add(n);
                 } else {
                     sctx.metrics.metadata_failed.add(n);
                 }
-            });
-        }
+            }
+        }))
     }
 }
 
