@@ -24,14 +24,7 @@ fn public_set_matches_prometheus() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let om = tmp.path().join("data.om");
-    let gen = Command::new("python3")
-        .arg(dir.join("gen_dataset.py"))
-        .arg("--out")
-        .arg(&om)
-        .status()
-        .unwrap();
-    assert!(gen.success(), "gen_dataset.py failed");
+    let om = dataset(&dir, tmp.path());
     let db = tmp.path().join("data");
     common::import(&om, &db);
     let empty = tmp.path().join("empty.yml");
@@ -58,14 +51,7 @@ fn public_set_matches_prometheus_when_received_by_remote_write() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let om = tmp.path().join("data.om");
-    let gen = Command::new("python3")
-        .arg(dir.join("gen_dataset.py"))
-        .arg("--out")
-        .arg(&om)
-        .status()
-        .unwrap();
-    assert!(gen.success(), "gen_dataset.py failed");
+    let om = dataset(&dir, tmp.path());
     let empty = tmp.path().join("empty.yml");
     std::fs::write(&empty, "").unwrap();
     let s = common::start(
@@ -92,6 +78,19 @@ fn public_set_matches_prometheus_when_received_by_remote_write() {
         String::from_utf8_lossy(&push.stderr)
     );
     score(&dir, s.addr);
+}
+
+/// Generates the compliance dataset into `tmp`; returns its path.
+fn dataset(dir: &std::path::Path, tmp: &std::path::Path) -> std::path::PathBuf {
+    let om = tmp.join("data.om");
+    let gen = Command::new("python3")
+        .arg(dir.join("gen_dataset.py"))
+        .arg("--out")
+        .arg(&om)
+        .status()
+        .unwrap();
+    assert!(gen.success(), "gen_dataset.py failed");
+    om
 }
 
 /// Runs `compare.py --set public` against the server and holds its

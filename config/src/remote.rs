@@ -22,22 +22,6 @@ pub const PROTO_V1: &str = "prometheus.WriteRequest";
 /// The 2.0 message.
 pub const PROTO_V2: &str = "io.prometheus.write.v2.Request";
 
-/// Headers the sender sets itself; upstream refuses them in `headers`.
-pub const RESERVED_HEADERS: [&str; 12] = [
-    "Authorization",
-    "Host",
-    "Content-Encoding",
-    "Content-Length",
-    "Content-Type",
-    "User-Agent",
-    "Connection",
-    "Keep-Alive",
-    "Proxy-Authenticate",
-    "Proxy-Authorization",
-    "Www-Authenticate",
-    "X-Prometheus-Remote-Write-Version",
-];
-
 fn d(secs: f64) -> PromDuration {
     PromDuration(Duration::from_secs_f64(secs))
 }
@@ -166,7 +150,15 @@ impl RemoteWriteConfig {
             ));
         }
         for h in self.headers.keys() {
-            if RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(h)) {
+            if h.eq_ignore_ascii_case("authorization") {
+                return Err(format!(
+                    "{at}.headers: authorization header must be changed via the basic_auth, authorization, oauth2, sigv4, azuread or google_iam parameter"
+                ));
+            }
+            if httpclient::RESERVED_HEADERS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(h))
+            {
                 return Err(format!(
                     "{at}.headers: {h} is a reserved header. It must not be changed"
                 ));

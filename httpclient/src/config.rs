@@ -226,8 +226,9 @@ pub struct HeaderConfig {
     pub files: Vec<String>,
 }
 
-/// Headers `http_headers` may not set (upstream `reservedHeaders`).
-const RESERVED_HEADERS: &[&str] = &[
+/// Headers `http_headers` (and `remote_write`'s `headers`) may not set
+/// (upstream `reservedHeaders`).
+pub const RESERVED_HEADERS: &[&str] = &[
     "Authorization",
     "Host",
     "Content-Encoding",

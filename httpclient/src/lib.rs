@@ -74,7 +74,7 @@ pub use client::{
 };
 pub use config::{
     canonical_header, mask_url_password, AuthorizationConfig, BasicAuthConfig, HeaderConfig,
-    HttpConfig, OAuth2Config, ProxyConfig, TlsConfig,
+    HttpConfig, OAuth2Config, ProxyConfig, TlsConfig, RESERVED_HEADERS,
 };
 pub use error::{Error, ErrorKind};
 pub use reqwest::{header, Method, StatusCode};

@@ -50,7 +50,38 @@ pub const VERSION_HEADER: (&str, &str) = ("X-Prometheus-Remote-Write-Version", "
 
 /// A series as sent: its labels after external labels and relabeling.
 struct Series {
-    labels: Vec<proto::Label>,
+    /// The labels as the `labels` fields of a protobuf `TimeSeries`
+    /// (field 1, one `Label` message each), encoded once per series.
+    encoded: Vec<u8>,
+}
+
+impl Series {
+    fn new(labels: &Labels) -> Series {
+        let mut encoded = Vec::new();
+        let mut label = Vec::new();
+        for (n, v) in labels.iter() {
+            label.clear();
+            // Label: name (1) and value (2), both length-delimited.
+            label.push(0x0a);
+            put_uvarint(&mut label, n.len() as u64);
+            label.extend_from_slice(n.as_bytes());
+            label.push(0x12);
+            put_uvarint(&mut label, v.len() as u64);
+            label.extend_from_slice(v.as_bytes());
+            encoded.push(0x0a);
+            put_uvarint(&mut encoded, label.len() as u64);
+            encoded.extend_from_slice(&label);
+        }
+        Series { encoded }
+    }
+}
+
+fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 struct Item {
@@ -367,15 +398,7 @@ impl Run {
         if l.is_empty() {
             return None;
         }
-        Some(Arc::new(Series {
-            labels: l
-                .iter()
-                .map(|(n, v)| proto::Label {
-                    name: n.to_string(),
-                    value: v.to_string(),
-                })
-                .collect(),
-        }))
+        Some(Arc::new(Series::new(&l)))
     }
 
     fn run(self, mut tail: store::WalTail) {
@@ -497,6 +520,14 @@ impl Run {
         // Waits for the shards to deliver; a stop (the flush deadline
         // passed) makes them give up at once.
         shards.stop(&self.rt);
+        tracing::info!(
+            remote = %self.name,
+            read_up_to = %tail.position(),
+            acknowledged = %hold.acked(),
+            highest_read_ms = self.metrics.highest_read_ms.load(Ordering::Relaxed),
+            highest_sent_ms = self.metrics.highest_sent_ms.load(Ordering::Relaxed),
+            "remote write queue drained"
+        );
         if let Err(e) = hold.save() {
             tracing::error!(remote = %self.name, error = %e, "saving the remote write position failed");
         }
@@ -606,28 +637,49 @@ async fn shard(mut rx: mpsc::Receiver<Item>, ctx: ShardCtx) {
     }
 }
 
-/// Builds a `WriteRequest` from samples, one time series per series in
-/// first-seen order, samples in arrival order.
-fn build(items: &[Item]) -> proto::WriteRequest {
-    let mut index: HashMap<*const Series, usize> = HashMap::new();
-    let mut ts: Vec<proto::TimeSeries> = Vec::new();
+/// Encodes a `WriteRequest` of samples: one `TimeSeries` (field 1) per
+/// series in first-seen order, its labels as encoded once, then its
+/// samples (field 2) in arrival order. Every `Sample` carries its value
+/// (field 1, 64-bit) and timestamp (field 2, varint) even when zero, so
+/// `-0.0` keeps its sign.
+fn encode(items: &[Item]) -> Vec<u8> {
+    let mut index: HashMap<*const Series, usize> = HashMap::with_capacity(items.len());
+    let mut groups: Vec<(&Series, Vec<(i64, f64)>)> = Vec::new();
     for it in items {
         let i = *index.entry(Arc::as_ptr(&it.series)).or_insert_with(|| {
-            ts.push(proto::TimeSeries {
-                labels: it.series.labels.clone(),
-                ..Default::default()
-            });
-            ts.len() - 1
+            groups.push((&it.series, Vec::with_capacity(1)));
+            groups.len() - 1
         });
-        ts[i].samples.push(proto::Sample {
-            value: it.v,
-            timestamp: it.t,
-        });
+        groups[i].1.push((it.t, it.v));
     }
-    proto::WriteRequest {
-        timeseries: ts,
-        metadata: Vec::new(),
+    let mut out = Vec::with_capacity(items.len() * 96);
+    let mut ts = Vec::new();
+    for (series, samples) in groups {
+        ts.clear();
+        ts.extend_from_slice(&series.encoded);
+        for (t, v) in samples {
+            let mut sample = [0u8; 20];
+            sample[0] = 0x09;
+            sample[1..9].copy_from_slice(&v.to_bits().to_le_bytes());
+            sample[9] = 0x10;
+            let mut n = 10;
+            let mut x = t as u64;
+            while x >= 0x80 {
+                sample[n] = x as u8 | 0x80;
+                x >>= 7;
+                n += 1;
+            }
+            sample[n] = x as u8;
+            n += 1;
+            ts.push(0x12);
+            put_uvarint(&mut ts, n as u64);
+            ts.extend_from_slice(&sample[..n]);
+        }
+        out.push(0x0a);
+        put_uvarint(&mut out, ts.len() as u64);
+        out.extend_from_slice(&ts);
     }
+    out
 }
 
 enum Outcome {
@@ -660,7 +712,7 @@ async fn send_batch(ctx: &ShardCtx, mut items: Vec<Item>) {
             break Outcome::Sent;
         }
         let n = items.len();
-        let body = crate::receive::snappy(&build(&items).encode_to_vec());
+        let body = crate::receive::snappy(&encode(&items));
         let started = Instant::now();
         match attempt(ctx, body.clone(), n).await {
             Attempt::Sent => {
@@ -883,48 +935,20 @@ impl Collect for Sender {
                     fam.sample(l, f(&q.metrics));
                 }
             };
-        counter(
-            e,
-            "prometheus_remote_storage_samples_in_total",
-            "Samples read from the WAL for remote storage.",
-            &|m| m.samples_in.get() as f64,
-        );
-        counter(
-            e,
-            "prometheus_remote_storage_samples_total",
-            "Samples sent to remote storage.",
-            &|m| m.samples_sent.get() as f64,
-        );
-        counter(
-            e,
-            "prometheus_remote_storage_samples_failed_total",
-            "Samples that failed to be sent to remote storage for good (refused).",
-            &|m| m.samples_failed.get() as f64,
-        );
-        counter(
-            e,
-            "prometheus_remote_storage_samples_retried_total",
-            "Samples that failed to be sent and were retried.",
-            &|m| m.samples_retried.get() as f64,
-        );
-        counter(
-            e,
-            "prometheus_remote_storage_bytes_total",
-            "Compressed bytes of samples sent to remote storage.",
-            &|m| m.bytes_sent.get() as f64,
-        );
-        counter(
-            e,
-            "prometheus_remote_storage_metadata_total",
-            "Metadata entries sent to remote storage.",
-            &|m| m.metadata_sent.get() as f64,
-        );
-        counter(
-            e,
-            "prometheus_remote_storage_metadata_failed_total",
-            "Metadata entries that failed to be sent.",
-            &|m| m.metadata_failed.get() as f64,
-        );
+        type Read = fn(&QueueMetrics) -> f64;
+        #[rustfmt::skip]
+        let counters: [(&str, &str, Read); 7] = [
+            ("prometheus_remote_storage_samples_in_total", "Samples read from the WAL for remote storage.", |m| m.samples_in.get() as f64),
+            ("prometheus_remote_storage_samples_total", "Samples sent to remote storage.", |m| m.samples_sent.get() as f64),
+            ("prometheus_remote_storage_samples_failed_total", "Samples that failed to be sent to remote storage for good (refused).", |m| m.samples_failed.get() as f64),
+            ("prometheus_remote_storage_samples_retried_total", "Samples that failed to be sent and were retried.", |m| m.samples_retried.get() as f64),
+            ("prometheus_remote_storage_bytes_total", "Compressed bytes of samples sent to remote storage.", |m| m.bytes_sent.get() as f64),
+            ("prometheus_remote_storage_metadata_total", "Metadata entries sent to remote storage.", |m| m.metadata_sent.get() as f64),
+            ("prometheus_remote_storage_metadata_failed_total", "Metadata entries that failed to be sent.", |m| m.metadata_failed.get() as f64),
+        ];
+        for (name, help, f) in counters {
+            counter(e, name, help, &f);
+        }
         {
             let mut fam = e.counter(
                 "prometheus_remote_storage_samples_dropped_total",
@@ -1036,5 +1060,79 @@ fn ms_to_s(ms: i64) -> f64 {
         0.0
     } else {
         ms as f64 / 1000.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_decode_as_write_requests() {
+        let a = Arc::new(Series::new(&Labels::from_pairs([
+            ("__name__", "up"),
+            ("job", "a"),
+        ])));
+        let b = Arc::new(Series::new(&Labels::from_pairs([
+            ("__name__", "x"),
+            ("é", "ü".repeat(100).as_str()),
+        ])));
+        let items = vec![
+            Item {
+                series: a.clone(),
+                t: 1_700_000_000_000,
+                v: 1.0,
+                seq: 1,
+            },
+            Item {
+                series: b.clone(),
+                t: -5,
+                v: -0.0,
+                seq: 1,
+            },
+            Item {
+                series: a.clone(),
+                t: 0,
+                v: 0.0,
+                seq: 2,
+            },
+            Item {
+                series: b,
+                t: i64::MAX,
+                v: f64::from_bits(0x7ff0_0000_0000_0002),
+                seq: 2,
+            },
+        ];
+        let req = proto::WriteRequest::decode(encode(&items).as_slice()).unwrap();
+        assert_eq!(req.timeseries.len(), 2);
+        let names: Vec<Vec<(String, String)>> = req
+            .timeseries
+            .iter()
+            .map(|ts| {
+                ts.labels
+                    .iter()
+                    .map(|l| (l.name.clone(), l.value.clone()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            names[0],
+            vec![("__name__".into(), "up".into()), ("job".into(), "a".into())]
+        );
+        assert_eq!(names[1][1].1, "ü".repeat(100));
+        let got: Vec<(i64, u64)> = req
+            .timeseries
+            .iter()
+            .flat_map(|ts| ts.samples.iter().map(|s| (s.timestamp, s.value.to_bits())))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1_700_000_000_000, 1f64.to_bits()),
+                (0, 0f64.to_bits()),
+                (-5, (-0.0f64).to_bits()),
+                (i64::MAX, 0x7ff0_0000_0000_0002),
+            ]
+        );
     }
 }
