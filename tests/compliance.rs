@@ -16,15 +16,9 @@ use std::process::Command;
 
 #[test]
 fn public_set_matches_prometheus() {
-    let Some(dir) = model::ci::shared("compliance") else {
+    let Some((dir, tmp, om)) = prepared() else {
         return;
     };
-    if Command::new("python3").arg("--version").output().is_err() {
-        model::ci::skip("python3 is not installed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let om = dataset(&dir, tmp.path());
     let db = tmp.path().join("data");
     common::import(&om, &db);
     let empty = tmp.path().join("empty.yml");
@@ -43,15 +37,9 @@ fn public_set_matches_prometheus() {
 /// the same score, the same failures.
 #[test]
 fn public_set_matches_prometheus_when_received_by_remote_write() {
-    let Some(dir) = model::ci::shared("compliance") else {
+    let Some((dir, tmp, om)) = prepared() else {
         return;
     };
-    if Command::new("python3").arg("--version").output().is_err() {
-        model::ci::skip("python3 is not installed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let om = dataset(&dir, tmp.path());
     let empty = tmp.path().join("empty.yml");
     std::fs::write(&empty, "").unwrap();
     let s = common::start(
@@ -78,6 +66,20 @@ fn public_set_matches_prometheus_when_received_by_remote_write() {
         String::from_utf8_lossy(&push.stderr)
     );
     score(&dir, s.addr);
+}
+
+/// The corpus folder, a temporary directory, and the dataset generated
+/// into it; `None` after saying why when the corpus or `python3` is
+/// missing (a failure under `CI=true`).
+fn prepared() -> Option<(std::path::PathBuf, tempfile::TempDir, std::path::PathBuf)> {
+    let dir = model::ci::shared("compliance")?;
+    if Command::new("python3").arg("--version").output().is_err() {
+        model::ci::skip("python3 is not installed");
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let om = dataset(&dir, tmp.path());
+    Some((dir, tmp, om))
 }
 
 /// Generates the compliance dataset into `tmp`; returns its path.

@@ -965,82 +965,30 @@ impl Collect for Sender {
                 }
             }
         }
-        let gauge = |e: &mut Encoder, name: &str, help: &str, f: &dyn Fn(&Queue) -> f64| {
-            let mut fam = e.gauge(name, help);
+        // Per-queue families read from the queue: (type, name, help, value).
+        type Of = fn(&Queue) -> f64;
+        #[rustfmt::skip]
+        let families: [(bool, &str, &str, Of); 11] = [
+            (false, "prometheus_remote_storage_samples_pending", "Samples handed to shards and not yet sent.", |q| q.metrics.samples_pending.load(Ordering::Relaxed).max(0) as f64),
+            (false, "prometheus_remote_storage_shards", "Shards sending in parallel.", |q| q.metrics.shards.get()),
+            (false, "prometheus_remote_storage_shards_desired", "Shards the last resharding computed.", |q| q.metrics.shards_desired.get()),
+            (false, "prometheus_remote_storage_shards_min", "queue_config.min_shards.", |q| q.cfg.queue_config.min_shards as f64),
+            (false, "prometheus_remote_storage_shards_max", "queue_config.max_shards.", |q| q.cfg.queue_config.max_shards as f64),
+            (false, "prometheus_remote_storage_shard_capacity", "queue_config.capacity.", |q| q.cfg.queue_config.capacity as f64),
+            (false, "prometheus_remote_storage_max_samples_per_send", "queue_config.max_samples_per_send.", |q| q.cfg.queue_config.max_samples_per_send as f64),
+            (false, "prometheus_remote_storage_queue_highest_timestamp_seconds", "Newest timestamp read from the WAL for this queue, in seconds.", |q| ms_to_s(q.metrics.highest_read_ms.load(Ordering::Relaxed))),
+            (false, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds", "Newest timestamp this queue delivered, in seconds.", |q| ms_to_s(q.metrics.highest_sent_ms.load(Ordering::Relaxed))),
+            (true, "watchfire_remote_storage_wal_dropped_segments_total", "WAL segments not yet sent that were dropped because the remote's hold passed --storage.remote.wal-hold.size or .time.", |q| q.hold.as_ref().map_or(0, |h| h.dropped().0) as f64),
+            (true, "watchfire_remote_storage_wal_dropped_bytes_total", "Bytes of those dropped WAL segments.", |q| q.hold.as_ref().map_or(0, |h| h.dropped().1) as f64),
+        ];
+        for (is_counter, name, help, f) in families {
+            let mut fam = if is_counter {
+                e.counter(name, help)
+            } else {
+                e.gauge(name, help)
+            };
             for (q, l) in &rows {
                 fam.sample(l, f(q));
-            }
-        };
-        gauge(
-            e,
-            "prometheus_remote_storage_samples_pending",
-            "Samples handed to shards and not yet sent.",
-            &|q| q.metrics.samples_pending.load(Ordering::Relaxed).max(0) as f64,
-        );
-        gauge(
-            e,
-            "prometheus_remote_storage_shards",
-            "Shards sending in parallel.",
-            &|q| q.metrics.shards.get(),
-        );
-        gauge(
-            e,
-            "prometheus_remote_storage_shards_desired",
-            "Shards the last resharding computed.",
-            &|q| q.metrics.shards_desired.get(),
-        );
-        gauge(
-            e,
-            "prometheus_remote_storage_shards_min",
-            "queue_config.min_shards.",
-            &|q| q.cfg.queue_config.min_shards as f64,
-        );
-        gauge(
-            e,
-            "prometheus_remote_storage_shards_max",
-            "queue_config.max_shards.",
-            &|q| q.cfg.queue_config.max_shards as f64,
-        );
-        gauge(
-            e,
-            "prometheus_remote_storage_shard_capacity",
-            "queue_config.capacity.",
-            &|q| q.cfg.queue_config.capacity as f64,
-        );
-        gauge(
-            e,
-            "prometheus_remote_storage_max_samples_per_send",
-            "queue_config.max_samples_per_send.",
-            &|q| q.cfg.queue_config.max_samples_per_send as f64,
-        );
-        gauge(
-            e,
-            "prometheus_remote_storage_queue_highest_timestamp_seconds",
-            "Newest timestamp read from the WAL for this queue, in seconds.",
-            &|q| ms_to_s(q.metrics.highest_read_ms.load(Ordering::Relaxed)),
-        );
-        gauge(
-            e,
-            "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
-            "Newest timestamp this queue delivered, in seconds.",
-            &|q| ms_to_s(q.metrics.highest_sent_ms.load(Ordering::Relaxed)),
-        );
-        {
-            let mut fam = e.counter(
-                "watchfire_remote_storage_wal_dropped_segments_total",
-                "WAL segments not yet sent that were dropped because the remote's hold passed --storage.remote.wal-hold.size or .time.",
-            );
-            for (q, l) in &rows {
-                fam.sample(l, q.hold.as_ref().map_or(0, |h| h.dropped().0) as f64);
-            }
-        }
-        {
-            let mut fam = e.counter(
-                "watchfire_remote_storage_wal_dropped_bytes_total",
-                "Bytes of those dropped WAL segments.",
-            );
-            for (q, l) in &rows {
-                fam.sample(l, q.hold.as_ref().map_or(0, |h| h.dropped().1) as f64);
             }
         }
         {
