@@ -308,6 +308,11 @@ fn an_outage_and_two_sigkills_lose_nothing() {
     assert_all_arrived(&ours, &theirs);
 }
 
+/// A Watchfire over `data` that takes remote write and nothing else.
+fn receiving(data: &Path) -> common::Server {
+    common::start(data, None, &["--web.enable-remote-write-receiver"])
+}
+
 /// Posts a raw remote write body; (status, body).
 fn post_write(addr: SocketAddr, body: &[u8]) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -372,7 +377,7 @@ fn the_receiver_is_off_without_its_flag() {
 #[test]
 fn bad_requests_get_400_and_store_nothing_of_the_bad_series() {
     let dir = tempfile::tempdir().unwrap();
-    let s = common::start(dir.path(), None, &["--web.enable-remote-write-receiver"]);
+    let s = receiving(dir.path());
     let now = model::time::now_ms();
     let good = |name: &str| {
         series(
@@ -479,11 +484,7 @@ fn prometheus_remote_writes_into_watchfire() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let wf = common::start(
-        &dir.path().join("wf"),
-        None,
-        &["--web.enable-remote-write-receiver"],
-    );
+    let wf = receiving(&dir.path().join("wf"));
     let prom = free_addr();
     let cfg = dir.path().join("prom.yml");
     std::fs::write(
@@ -725,7 +726,7 @@ fn prometheus_reads_watchfire_through_remote_read() {
 fn remote_read_streams_xor_chunks_when_asked() {
     use remote::proto::{ChunkedReadResponse, LabelMatcher, Query, ReadRequest};
     let dir = tempfile::tempdir().unwrap();
-    let s = common::start(dir.path(), None, &["--web.enable-remote-write-receiver"]);
+    let s = receiving(dir.path());
     let now = model::time::now_ms();
     let samples: Vec<(i64, f64)> = (0..300)
         .map(|i| (now - 300_000 + i * 1000, i as f64 * 0.5))
@@ -873,11 +874,7 @@ fn a_prometheus_agent_remote_writes_into_watchfire() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let wf = common::start(
-        &dir.path().join("wf"),
-        None,
-        &["--web.enable-remote-write-receiver"],
-    );
+    let wf = receiving(&dir.path().join("wf"));
     let list: Vec<String> = targets(5).iter().map(|a| format!("'{a}'")).collect();
     let cfg = dir.path().join("agent.yml");
     std::fs::write(
@@ -937,11 +934,7 @@ fn watchfire_to_watchfire_is_bit_exact() {
     // The receiving end keeps float bits as they are, so this shows what
     // the wire carries, values VictoriaMetrics rounds included.
     let dir = tempfile::tempdir().unwrap();
-    let sink = common::start(
-        &dir.path().join("sink"),
-        None,
-        &["--web.enable-remote-write-receiver"],
-    );
+    let sink = receiving(&dir.path().join("sink"));
     let addr = free_addr();
     let cfg = dir.path().join("p.yml");
     std::fs::write(
