@@ -63,6 +63,7 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
         // Import writes all it is given; retention applies when the server runs.
         retention_time: None,
         wal_fsync_interval: args.storage.fsync_interval,
+        wal_compression: args.storage.wal_compression(),
         ..store::Options::default()
     };
     let db = store::Store::open(&args.storage.path, opts)

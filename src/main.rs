@@ -70,6 +70,21 @@ pub struct StorageArgs {
     /// acknowledged.
     #[arg(long = "storage.wal.fsync-interval", value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub fsync_interval: Duration,
+    /// Compress the write-ahead log with zstd (on by default, as in
+    /// Prometheus). `--storage.tsdb.wal-compression=false` or
+    /// `--no-storage.tsdb.wal-compression` writes it uncompressed; either
+    /// way both kinds are read.
+    #[arg(long = "storage.tsdb.wal-compression", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub wal_compression: bool,
+    #[arg(long = "no-storage.tsdb.wal-compression", hide = true)]
+    pub no_wal_compression: bool,
+}
+
+impl StorageArgs {
+    /// Whether WAL records are written compressed.
+    pub fn wal_compression(&self) -> bool {
+        self.wal_compression && !self.no_wal_compression
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -379,6 +379,7 @@ pub fn run(args: &ServerArgs) -> anyhow::Result<()> {
     };
     let opts = store::Options {
         wal_fsync_interval: args.storage.fsync_interval,
+        wal_compression: args.storage.wal_compression(),
         retention_time: (!args.retention_time.is_zero()).then_some(args.retention_time),
         retention_size: (args.retention_size > 0).then_some(args.retention_size),
         hold_max_bytes: (args.wal_hold_size > 0).then_some(args.wal_hold_size),

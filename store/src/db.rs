@@ -61,6 +61,7 @@ impl Db {
         }
         conn.execute_batch(
             "PRAGMA synchronous = FULL;
+             PRAGMA journal_size_limit = 4194304;
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS chunks (

@@ -173,6 +173,10 @@ pub struct Options {
     /// with no sample for `hold_max_age` (24 h without it) plus an hour is
     /// forgotten, so churn does not grow memory.
     pub wal_only: bool,
+    /// Compress WAL records and checkpoints with zstd
+    /// (`--storage.tsdb.wal-compression`, on by default as in Prometheus).
+    /// Either way the store reads both kinds.
+    pub wal_compression: bool,
     /// Run the background syncer and flusher threads. Off, the owner calls
     /// [`Store::sync_wal`], [`Store::flush`], [`Store::checkpoint`] and
     /// [`Store::apply_retention`] itself (tests, `import`).
@@ -196,6 +200,7 @@ impl Default for Options {
             hold_max_bytes: Some(2 << 30),
             hold_max_age: Some(Duration::from_secs(12 * 3600)),
             wal_only: false,
+            wal_compression: true,
             out_of_order_window: None,
             background: true,
         }

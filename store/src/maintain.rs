@@ -63,7 +63,24 @@ impl Inner {
             let mut st = self.state.write();
             st.head.release_ooo();
             let queue = std::mem::take(&mut st.head.flush_queue);
-            let refs = std::mem::take(&mut st.head.uncatalogued);
+            let refs = if self.opts.wal_only {
+                std::mem::take(&mut st.head.uncatalogued)
+            } else {
+                // A series enters the catalogue with its first chunk: until
+                // then the WAL (and every checkpoint) has its labels, and
+                // writing them to SQLite as well would store them twice.
+                let flushing: std::collections::HashSet<u64> =
+                    queue.iter().map(|(r, _)| *r).collect();
+                let mut now = Vec::new();
+                st.head.uncatalogued.retain(|r| {
+                    let take = flushing.contains(r);
+                    if take {
+                        now.push(*r);
+                    }
+                    !take
+                });
+                now
+            };
             (queue, st.head.labels_of(&refs))
         };
         if queue.is_empty() && series.is_empty() {
@@ -195,8 +212,14 @@ impl Inner {
             (self.dir.join(crate::WAL_DIR), upto, records)
         };
         self.enforce_holds();
-        wal::write_checkpoint(&dir, upto, &records, self.holds.keep_from())
-            .map_err(Error::io(format!("write checkpoint in {}", dir.display())))?;
+        wal::write_checkpoint(
+            &dir,
+            upto,
+            &records,
+            self.holds.keep_from(),
+            self.opts.wal_compression,
+        )
+        .map_err(Error::io(format!("write checkpoint in {}", dir.display())))?;
         self.metrics.wal_bytes.set(wal::dir_bytes(&dir) as f64);
         self.metrics.checkpoint.observe(start.elapsed());
         Ok(())

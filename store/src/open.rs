@@ -98,9 +98,16 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
         tracing::warn!(file = %c.file.display(), offset = c.offset, reason = %c.reason, "WAL damaged; repaired by truncation");
         metrics.wal_corruptions.inc();
     }
-    let wal = wal::Wal::create(&wal_dir, replayed.next_index, opts.segment_bytes).map_err(
-        Error::io(format!("create segment in {}", wal_dir.display())),
-    )?;
+    let wal = wal::Wal::create(
+        &wal_dir,
+        replayed.next_index,
+        opts.segment_bytes,
+        opts.wal_compression,
+    )
+    .map_err(Error::io(format!(
+        "create segment in {}",
+        wal_dir.display()
+    )))?;
     metrics.head_series.set(head.series.len() as f64);
 
     let inner = Arc::new(Inner {

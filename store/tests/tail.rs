@@ -10,7 +10,8 @@ use store::{Options, Store, WalPosition};
 fn opts() -> Options {
     Options {
         background: false,
-        segment_bytes: 4096,
+        // Small, so that a hundred compressed batches span several.
+        segment_bytes: 2048,
         ..Options::default()
     }
 }

@@ -27,6 +27,7 @@ pub(crate) struct Wal {
     len: u64,
     sync: Arc<SyncState>,
     buf: Vec<u8>,
+    compressor: Option<record::Compressor>,
 }
 
 /// What the background syncer needs: the file to fsync and whether it has
@@ -54,7 +55,15 @@ impl SyncState {
 
 impl Wal {
     /// Starts writing at a new segment `index` in `dir`.
-    pub(crate) fn create(dir: &Path, index: u64, segment_size: u64) -> std::io::Result<Wal> {
+    /// With `compress`, records are written zstd-compressed where that
+    /// makes them smaller.
+    pub(crate) fn create(
+        dir: &Path,
+        index: u64,
+        segment_size: u64,
+        compress: bool,
+    ) -> std::io::Result<Wal> {
+        let compressor = compress.then(record::Compressor::new).transpose()?;
         let file = segment::create(&dir.join(segment::name(index)))?;
         File::open(dir)?.sync_all()?;
         Ok(Wal {
@@ -67,6 +76,7 @@ impl Wal {
                 dirty: AtomicBool::new(true),
             }),
             buf: Vec::new(),
+            compressor,
         })
     }
 
@@ -87,7 +97,18 @@ impl Wal {
     /// Appends one record. When this returns, the bytes have reached the
     /// operating system (they survive the process being killed); a failed
     /// write is cut back off so no torn record stays behind.
-    pub(crate) fn log(&mut self, payload: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn log(&mut self, raw: &[u8]) -> std::io::Result<()> {
+        let mut compressor = self.compressor.take();
+        let payload = match &mut compressor {
+            Some(c) => c.compress(raw),
+            None => raw,
+        };
+        let r = self.write(payload);
+        self.compressor = compressor;
+        r
+    }
+
+    fn write(&mut self, payload: &[u8]) -> std::io::Result<()> {
         segment::check_len(payload)?;
         if self.len > segment::HEADER.len() as u64
             && self.len + (segment::RECORD_HEADER_LEN + payload.len()) as u64 > self.segment_size
@@ -138,8 +159,16 @@ pub(crate) fn write_checkpoint(
     upto: u64,
     records: &[Vec<u8>],
     keep_from: u64,
+    compress: bool,
 ) -> std::io::Result<()> {
-    segment::write_atomic(&dir.join(segment::checkpoint_name(upto)), records)?;
+    let path = dir.join(segment::checkpoint_name(upto));
+    if compress {
+        let mut c = record::Compressor::new()?;
+        let packed: Vec<Vec<u8>> = records.iter().map(|r| c.compress(r).to_vec()).collect();
+        segment::write_atomic(&path, &packed)?;
+    } else {
+        segment::write_atomic(&path, records)?;
+    }
     let listing = segment::list(dir)?;
     for (_, path) in listing.checkpoints.iter().filter(|(i, _)| *i < upto) {
         fs::remove_file(path)?;

@@ -6,8 +6,16 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// Magic and version at the start of every segment and checkpoint file.
-pub(crate) const HEADER: [u8; 8] = *b"WFWL\x01\0\0\0";
+/// Magic and version at the start of every segment and checkpoint file
+/// this build writes. Version 2 may hold compressed records.
+pub(crate) const HEADER: [u8; 8] = *b"WFWL\x02\0\0\0";
+/// Version 1, written by earlier builds: never compressed, read as it is.
+pub(crate) const HEADER_V1: [u8; 8] = *b"WFWL\x01\0\0\0";
+
+/// Whether `h` is the header of a file this build reads.
+pub(crate) fn is_header(h: &[u8]) -> bool {
+    h == HEADER || h == HEADER_V1
+}
 /// Bytes before each payload: length and CRC32, both little-endian u32.
 pub(crate) const RECORD_HEADER_LEN: usize = 8;
 /// Largest payload accepted; anything longer is damage.
@@ -33,11 +41,11 @@ pub(crate) struct Contents {
 pub(crate) fn read(path: &Path) -> std::io::Result<Contents> {
     let mut buf = Vec::new();
     File::open(path)?.read_to_end(&mut buf)?;
-    if buf.len() >= HEADER.len() && buf[..4] == HEADER[..4] && buf[4] != HEADER[4] {
+    if buf.len() >= HEADER.len() && buf[..4] == HEADER[..4] && !(1..=HEADER[4]).contains(&buf[4]) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!(
-                "{}: WAL format version {}, this build reads version {}",
+                "{}: WAL format version {}, this build reads versions 1 to {}",
                 path.display(),
                 buf[4],
                 HEADER[4]
@@ -61,7 +69,7 @@ pub(crate) fn parse(buf: &[u8]) -> Contents {
             damage: damage(0, "truncated segment header"),
         };
     }
-    if buf[..HEADER.len()] != HEADER {
+    if !is_header(&buf[..HEADER.len()]) {
         return Contents {
             records,
             damage: damage(0, "bad segment header (not a watchfire WAL segment)"),

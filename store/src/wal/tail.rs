@@ -387,7 +387,7 @@ impl WalTail {
                     }
                     return Ok(None);
                 }
-                if h != segment::HEADER {
+                if !segment::is_header(&h) {
                     if complete {
                         self.next_segment(Some("bad segment header"));
                         continue;
