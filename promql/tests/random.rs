@@ -178,3 +178,75 @@ proptest! {
         }
     }
 }
+
+/// A range query computes range functions for all steps at once (with the
+/// counter resets of `rate` and `increase` found once per series); every
+/// step must equal the instant query at that time, bit for bit.
+#[test]
+fn range_steps_equal_instant_queries() {
+    let s = MemStore::new();
+    let mut app = s.appender();
+    let stale = model::sample::stale_nan();
+    for i in 0..6i64 {
+        let l = Labels::from_pairs([
+            ("__name__", "c".to_string()),
+            ("i", i.to_string()),
+            ("job", format!("j{}", i % 2)),
+        ]);
+        let mut v = 0.0;
+        for k in 0..120i64 {
+            // Counters that grow, reset now and then (to 0 or part way),
+            // go stale for a while, and restart.
+            v = match (k * (i + 3)) % 17 {
+                0 => 0.0,
+                5 => v / 3.0,
+                _ => v + (k % 7) as f64 * 1.25 + i as f64,
+            };
+            let x = if (40..44).contains(&k) && i % 3 == 0 {
+                stale
+            } else {
+                v
+            };
+            app.append(&l, k * 15_000 + i * 700, x).unwrap();
+        }
+    }
+    app.commit().unwrap();
+    let engine = Engine::default();
+    for q in [
+        "rate(c[1m])",
+        "increase(c[5m])",
+        "increase(c[1h])",
+        "rate(c[2m] offset 45s)",
+        "sum by (job) (increase(c[10m]))",
+        "delta(c[3m])",
+        "resets(c[10m])",
+        "sum_over_time(c[4m])",
+    ] {
+        let expr = promql::parse(q).unwrap();
+        let (start, end, step) = (0, 1_900_000, 20_000);
+        let promql::Answer::Matrix(m) = engine.range(&s, &expr, start, end, step).unwrap().answer
+        else {
+            panic!("{q}: not a matrix");
+        };
+        let mut from_range = std::collections::BTreeMap::new();
+        for r in &m {
+            for &(t, v) in &r.points {
+                from_range.insert((r.labels.to_string(), t), v.to_bits());
+            }
+        }
+        let mut from_instant = std::collections::BTreeMap::new();
+        let mut t = start;
+        while t <= end {
+            let promql::Answer::Vector { elems, .. } = engine.instant(&s, &expr, t).unwrap().answer
+            else {
+                panic!("{q}: not a vector");
+            };
+            for e in elems {
+                from_instant.insert((e.labels.to_string(), t), e.v.to_bits());
+            }
+            t += step;
+        }
+        assert!(from_range.len() > 100, "{q}: {} points", from_range.len());
+        assert_eq!(from_range, from_instant, "{q}");
+    }
+}

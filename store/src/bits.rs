@@ -66,14 +66,58 @@ impl<'a> BitReader<'a> {
         BitReader { bytes, pos: 0 }
     }
 
+    /// The next 64 bits from the current position, most significant
+    /// first, when 8 whole bytes are left from the current byte on; the
+    /// top 57 bits at least are ones that follow. `None` near the end,
+    /// where the bytewise reads below take over.
+    #[inline]
+    fn window(&self) -> Option<u64> {
+        let i = self.pos / 8;
+        let b: [u8; 8] = self.bytes.get(i..i + 8)?.try_into().ok()?;
+        Some(u64::from_be_bytes(b) << (self.pos % 8))
+    }
+
+    #[inline]
     pub(crate) fn read_bit(&mut self) -> Option<bool> {
+        if let Some(w) = self.window() {
+            self.pos += 1;
+            return Some(w >> 63 == 1);
+        }
         let byte = *self.bytes.get(self.pos / 8)?;
         let bit = byte & (0x80 >> (self.pos % 8)) != 0;
         self.pos += 1;
         Some(bit)
     }
 
+    /// Counts one bits up to `max` (at most 56), as
+    /// `while n < max && read_bit()? { n += 1 }` does: the zero that ends a
+    /// shorter run is read too.
+    #[inline]
+    pub(crate) fn read_ones(&mut self, max: u8) -> Option<u8> {
+        debug_assert!(max <= 56);
+        if let Some(w) = self.window() {
+            let ones = ((!w).leading_zeros() as u8).min(max);
+            self.pos += ones as usize + usize::from(ones < max);
+            return Some(ones);
+        }
+        let mut n = 0;
+        while n < max && self.read_bit()? {
+            n += 1;
+        }
+        Some(n)
+    }
+
+    #[inline]
     pub(crate) fn read_bits(&mut self, mut n: u8) -> Option<u64> {
+        if n == 0 {
+            return Some(0);
+        }
+        if n <= 56 {
+            if let Some(w) = self.window() {
+                self.pos += n as usize;
+                return Some(w >> (64 - n));
+            }
+        }
         let mut v = 0u64;
         while n > 0 {
             let byte = *self.bytes.get(self.pos / 8)?;
@@ -141,5 +185,55 @@ mod tests {
         assert_eq!(r.read_bits(8), Some(0xff));
         assert_eq!(r.read_bit(), None);
         assert_eq!(BitReader::new(&[0x80, 0x80]).read_uvarint(), None);
+    }
+
+    /// The word-at-a-time reads answer as the bitwise ones do, at every
+    /// position and near the end.
+    #[test]
+    fn fast_reads_match_bitwise_reads() {
+        let bytes: Vec<u8> = (0..40u32).map(|i| (i * 97 + 13) as u8 ^ 0xa5).collect();
+        let bit_at = |p: usize| bytes[p / 8] & (0x80 >> (p % 8)) != 0;
+        let total = bytes.len() * 8;
+        for start in 0..total {
+            for n in 0..=64u8 {
+                let mut r = BitReader::new(&bytes);
+                r.pos = start;
+                let want = (start + n as usize <= total).then(|| {
+                    (0..n as usize).fold(0u64, |v, k| (v << 1) | bit_at(start + k) as u64)
+                });
+                assert_eq!(r.read_bits(n), want, "read_bits({n}) at {start}");
+            }
+            for max in [1u8, 4, 16, 56] {
+                let mut r = BitReader::new(&bytes);
+                r.pos = start;
+                let mut p = start;
+                let mut n = 0;
+                let mut want = Some(());
+                while n < max {
+                    if p >= total {
+                        want = None;
+                        break;
+                    }
+                    p += 1;
+                    if !bit_at(p - 1) {
+                        break;
+                    }
+                    n += 1;
+                }
+                let got = r.read_ones(max);
+                match want {
+                    Some(()) => {
+                        assert_eq!(got, Some(n), "read_ones({max}) at {start}");
+                        assert_eq!(r.pos, p, "position after read_ones({max}) at {start}");
+                    }
+                    None => assert_eq!(got, None, "read_ones({max}) at {start}"),
+                }
+            }
+        }
+        let mut ones = vec![0xffu8; 16];
+        ones.push(0x00);
+        let mut r = BitReader::new(&ones);
+        assert_eq!(r.read_ones(16), Some(16));
+        assert_eq!(r.pos, 16, "a full run reads no terminating zero");
     }
 }

@@ -211,10 +211,7 @@ fn write_bucketed(out: &mut BitWriter, x: i64, widths: &[u8; 3]) {
 }
 
 fn read_bucketed(r: &mut BitReader<'_>, widths: &[u8; 3]) -> Option<i64> {
-    let mut ones = 0;
-    while ones < 4 && r.read_bit()? {
-        ones += 1;
-    }
+    let ones = r.read_ones(4)? as usize;
     let width = match ones {
         0 => return Some(0),
         4 => return Some(r.read_bits(64)? as i64),
@@ -297,10 +294,7 @@ fn write_rice(out: &mut BitWriter, x: i64, k: u8) {
 }
 
 fn read_rice(r: &mut BitReader<'_>, k: u8) -> Option<i64> {
-    let mut q = 0u64;
-    while q < RICE_ESCAPE && r.read_bit()? {
-        q += 1;
-    }
+    let q = r.read_ones(RICE_ESCAPE as u8)? as u64;
     let z = if q == RICE_ESCAPE {
         r.read_bits(64)?
     } else {

@@ -18,7 +18,7 @@ use promql_parser::parser::VectorSelector;
 use super::select::{without_markers, Cursor};
 use super::Evaluator;
 use crate::error::QueryError;
-use crate::functions::range::Window;
+use crate::functions::range::{self, Window};
 use crate::value::Elem;
 
 /// Evaluation times `start, start + step, ... end`.
@@ -180,17 +180,22 @@ impl Evaluator<'_> {
 
     /// A range function's columns: `f` of each series' window
     /// `(t - range, t]` without staleness markers, where it is not empty;
-    /// `drop` removes the metric name from the output labels.
+    /// `drop` removes the metric name from the output labels. `counter`
+    /// (`Some(rate)`) says `f` is `rate` or `increase`: then the counter
+    /// resets of each series are found once, and each window adds only its
+    /// own (in order, as `f` would) instead of scanning every sample.
     pub(crate) fn range_columns(
         &mut self,
         vs: &VectorSelector,
         range: i64,
         drop: bool,
+        counter: Option<bool>,
         f: &impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError>,
     ) -> Result<Columns, QueryError> {
         let (times, mut steps) = self.step_times(vs)?;
         let mut labels = Vec::new();
         let mut buf = Vec::new();
+        let mut resets: Vec<usize> = Vec::new();
         let mut kept = 0;
         self.stream(vs, |ev, r| {
             let si = labels.len() as u32;
@@ -199,21 +204,47 @@ impl Evaluator<'_> {
             } else {
                 r.labels
             });
-            let points = &r.points;
-            let has_stale = points.iter().any(|p| model::sample::is_stale_nan(p.1));
+            // Windows never hold staleness markers: drop them once.
+            let points = without_markers(&r.points, &mut buf);
+            if counter.is_some() {
+                resets.clear();
+                resets.extend((1..points.len()).filter(|&i| points[i].1 < points[i - 1].1));
+            }
             let (mut lo, mut hi) = (Cursor::default(), Cursor::default());
+            let (mut first_reset, mut last_a) = (0, 0);
             for (&t, col) in times.iter().zip(steps.iter_mut()) {
                 let a = lo.seek(points, t.saturating_sub(range));
                 let b = hi.seek(points, t).max(a);
-                let mut w = &points[a..b];
-                if has_stale {
-                    w = without_markers(w, &mut buf);
+                if a < last_a {
+                    first_reset = 0;
                 }
+                last_a = a;
+                let w = &points[a..b];
                 if w.is_empty() {
                     continue;
                 }
                 col.samples += w.len();
-                if let Some(v) = f(w, Window { end: t, range })? {
+                let window = Window { end: t, range };
+                let v = match counter {
+                    Some(rate) => {
+                        if w.len() < 2 {
+                            None
+                        } else {
+                            // Resets strictly inside the window: at index
+                            // i, the value fell below the one before it.
+                            while first_reset < resets.len() && resets[first_reset] <= a {
+                                first_reset += 1;
+                            }
+                            let mut result = w[w.len() - 1].1 - w[0].1;
+                            for &i in resets[first_reset..].iter().take_while(|&&i| i < b) {
+                                result += points[i - 1].1;
+                            }
+                            Some(range::extrapolate(w, result, window, true, rate))
+                        }
+                    }
+                    None => f(w, window)?,
+                };
+                if let Some(v) = v {
                     col.series.push(si);
                     col.values.push(v);
                     kept += 1;

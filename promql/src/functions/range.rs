@@ -23,13 +23,9 @@ pub(crate) fn extrapolated_rate(
     if p.len() < 2 {
         return None;
     }
-    let range_start = w.end - w.range;
-    let range_end = w.end;
-    let (first_t, first_v) = p[0];
-    let (last_t, last_v) = p[p.len() - 1];
-    let mut result = last_v - first_v;
+    let mut result = p[p.len() - 1].1 - p[0].1;
     if counter {
-        let mut prev = first_v;
+        let mut prev = p[0].1;
         for &(_, v) in &p[1..] {
             if v < prev {
                 result += prev;
@@ -37,6 +33,22 @@ pub(crate) fn extrapolated_rate(
             prev = v;
         }
     }
+    Some(extrapolate(p, result, w, counter, rate))
+}
+
+/// The rest of [`extrapolated_rate`] once the window's change `result`
+/// (counter resets added in order) is known; `p` has two points or more.
+pub(crate) fn extrapolate(
+    p: &[(i64, f64)],
+    result: f64,
+    w: Window,
+    counter: bool,
+    rate: bool,
+) -> f64 {
+    let range_start = w.end - w.range;
+    let range_end = w.end;
+    let (first_t, first_v) = p[0];
+    let last_t = p[p.len() - 1].0;
     let mut to_start = (first_t - range_start) as f64 / 1000.0;
     let mut to_end = (range_end - last_t) as f64 / 1000.0;
     let sampled = (last_t - first_t) as f64 / 1000.0;
@@ -63,7 +75,7 @@ pub(crate) fn extrapolated_rate(
     if rate {
         factor /= w.range as f64 / 1000.0;
     }
-    Some(result * factor)
+    result * factor
 }
 
 /// `irate` and `idelta`: the last two samples (upstream `instantValue`).
