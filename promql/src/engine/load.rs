@@ -101,34 +101,48 @@ impl Evaluator<'_> {
         };
         let (sets, mint, maxt) = (p.sets.clone(), p.mint, p.maxt);
         let check_counter = self.counter_checks.contains(&key);
-        let mut seen: std::collections::HashSet<Labels, foldhash::fast::RandomState> =
-            Default::default();
-        let several = sets.len() > 1;
         let q = self.q;
         let mut n = 0usize;
-        for set in sets {
-            let it = q
-                .select(&set, mint, maxt)
-                .map_err(|e| QueryError::execution(e.to_string()))?;
-            for s in it {
-                let s = s.map_err(|e| QueryError::execution(e.to_string()))?;
-                if several && !seen.insert(s.labels.clone()) {
-                    continue;
-                }
-                n += 1;
-                if n.is_multiple_of(1024) {
-                    self.check_deadline()?;
-                }
-                let r = Range {
-                    labels: s.labels,
-                    points: s.samples.iter().map(|p| (p.t, p.v)).collect(),
-                };
-                if check_counter {
-                    self.counter_check(&r);
-                }
-                f(self, r)?;
+        let mut take = |ev: &mut Self, r: Result<Range, QueryError>| -> Result<(), QueryError> {
+            let r = r?;
+            n += 1;
+            if n.is_multiple_of(1024) {
+                ev.check_deadline()?;
             }
+            if check_counter {
+                ev.counter_check(&r);
+            }
+            f(ev, r)
+        };
+        if self.step == 0 {
+            // An instant query (a rule, mostly): one thread is enough.
+            let mut result = Ok(());
+            read_sets(q, &sets, mint, maxt, |r| {
+                result = take(self, r);
+                result.is_ok()
+            });
+            result?;
             self.check_deadline()?;
+        } else {
+            // A range query: the store is read and decoded on a second
+            // thread while this one works on the series read so far; on
+            // big selectors the two halves take a similar time. At most
+            // `AHEAD` series wait in between, so memory stays bounded;
+            // when this side stops early (an error, the deadline),
+            // dropping the receiver stops the reader at its next series.
+            std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+                std::thread::Builder::new()
+                    .name("query-read".into())
+                    .spawn_scoped(scope, move || {
+                        read_sets(q, &sets, mint, maxt, |r| tx.send(r).is_ok())
+                    })
+                    .map_err(|e| QueryError::execution(format!("start a reader thread: {e}")))?;
+                for r in rx.iter() {
+                    take(self, r)?;
+                }
+                self.check_deadline()
+            })?;
         }
         if check_counter {
             self.counter_checks.remove(&key);
@@ -202,5 +216,50 @@ impl Evaluator<'_> {
         let all = Arc::new(all);
         self.data.insert(key, all.clone());
         Ok(all)
+    }
+}
+
+/// Series a reader thread may have ready before they are taken.
+const AHEAD: usize = 64;
+
+/// Reads the series of each matcher set in turn (the store's order, sets
+/// merged without repeats) and hands them to `emit`, stopping after the
+/// first error or when `emit` says to.
+fn read_sets(
+    q: &dyn model::Querier,
+    sets: &[Vec<Matcher>],
+    mint: i64,
+    maxt: i64,
+    mut emit: impl FnMut(Result<Range, QueryError>) -> bool,
+) {
+    let several = sets.len() > 1;
+    let mut seen: std::collections::HashSet<Labels, foldhash::fast::RandomState> =
+        Default::default();
+    for set in sets {
+        let it = match q.select(set, mint, maxt) {
+            Ok(it) => it,
+            Err(e) => {
+                emit(Err(QueryError::execution(e.to_string())));
+                return;
+            }
+        };
+        for s in it {
+            let r = match s {
+                Ok(s) => {
+                    if several && !seen.insert(s.labels.clone()) {
+                        continue;
+                    }
+                    Ok(Range {
+                        labels: s.labels,
+                        points: s.samples.iter().map(|p| (p.t, p.v)).collect(),
+                    })
+                }
+                Err(e) => Err(QueryError::execution(e.to_string())),
+            };
+            let stop = r.is_err();
+            if !emit(r) || stop {
+                return;
+            }
+        }
     }
 }
