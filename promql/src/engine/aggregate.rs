@@ -192,20 +192,45 @@ pub(super) fn eval(
             )))
         }
     };
-    // Groups in order of first appearance, by key id.
-    let mut slots: super::FastMap<u32, usize> = super::FastMap::default();
-    let mut groups: Vec<Group> = Vec::new();
-    for e in input {
-        let id = ev.key_and_group(node, &e.labels, &names, by, !k_ops);
-        let slot = *slots.entry(id).or_insert_with(|| {
-            groups.push(Group {
-                labels: ev.memo.group(id).clone(),
-                value: f64::NAN,
-                ..Group::default()
+    // Groups in order of first appearance, by key id. A node usually sees
+    // the same series, in the same order, at every step of a range query:
+    // then last step's grouping is taken as it is, without a lookup per
+    // series. Label sets are compared by address, which is safe because
+    // `key_and_group` pinned every set the grouping was worked out from.
+    let same = ev.memo.steps.get(&node).is_some_and(|c| {
+        c.addrs.len() == input.len()
+            && c.addrs
+                .iter()
+                .zip(&input)
+                .all(|(a, e)| *a == e.labels.addr())
+    });
+    if !same {
+        let mut slots: super::FastMap<u32, u32> = super::FastMap::default();
+        let mut c = super::memo::StepGrouping::default();
+        for e in &input {
+            let id = ev.key_and_group(node, &e.labels, &names, by, !k_ops);
+            let slot = *slots.entry(id).or_insert_with(|| {
+                c.groups.push(id);
+                c.groups.len() as u32 - 1
             });
-            groups.len() - 1
-        });
-        let g = &mut groups[slot];
+            c.addrs.push(e.labels.addr());
+            c.slots.push(slot);
+        }
+        ev.memo.steps.insert(node, c);
+    }
+    let grouping = &ev.memo.steps[&node];
+    let mut groups: Vec<Group> = grouping
+        .groups
+        .iter()
+        .map(|&id| Group {
+            labels: ev.memo.group(id).clone(),
+            value: f64::NAN,
+            ..Group::default()
+        })
+        .collect();
+    let slot_of = grouping.slots.clone();
+    for (e, slot) in input.into_iter().zip(slot_of) {
+        let g = &mut groups[slot as usize];
         let v = e.v;
         match kind {
             Kind::Sum => {

@@ -36,8 +36,19 @@ pub(crate) struct Memo {
     /// selectors pinned by `@`), and that value once computed.
     invariant: FastMap<usize, bool>,
     invariant_values: FastMap<usize, Value>,
+    /// Each aggregation's grouping at its last step (see `aggregate`).
+    pub steps: FastMap<usize, StepGrouping>,
     /// Nodes whose once-per-query annotations are done.
     pub annotated: std::collections::HashSet<usize, foldhash::fast::RandomState>,
+}
+
+/// How one step's input series fell into groups: the label set address
+/// of each series, the group slot of each, and each slot's key id.
+#[derive(Default)]
+pub(crate) struct StepGrouping {
+    pub addrs: Vec<usize>,
+    pub slots: Vec<u32>,
+    pub groups: Vec<u32>,
 }
 
 impl Memo {
