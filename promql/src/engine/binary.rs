@@ -284,26 +284,50 @@ fn vector_op(
     let one_to_one = matches!(m.card, VectorMatchCardinality::OneToOne);
     // For one-to-many the sides swap; values swap back for the operation.
     let ((many, many_sig), (one, one_sig)) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    let mut one_by_sig: HashMap<&u32, &Elem, foldhash::fast::RandomState> =
+    // The same series on both sides, in the same order, as at this node's
+    // last step (usual in a range query): the same pairs match, with the
+    // same result labels and no error, so only the values are new. Label
+    // sets are compared by address; the slow path below pinned them all.
+    let same = |addrs: &[usize], es: &[Elem]| {
+        addrs.len() == es.len() && addrs.iter().zip(es).all(|(a, e)| *a == e.labels.addr())
+    };
+    if let Some(c) = ev.memo.pairs.get(&m.node) {
+        if same(&c.many, &many) && same(&c.one, &one) {
+            let mut out = Vec::with_capacity(c.pairs.len());
+            for (i, j, labels) in &c.pairs {
+                let (e, o) = (&many[*i as usize], &one[*j as usize]);
+                if let Some(v) = pair_value(op, m, one_to_many, e.v, o.v) {
+                    out.push(Elem {
+                        labels: labels.clone(),
+                        v,
+                    });
+                }
+            }
+            return Ok(out);
+        }
+    }
+    let mut one_by_sig: HashMap<&u32, usize, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(one.len(), Default::default());
-    for (e, s) in one.iter().zip(&one_sig) {
-        if let Some(prev) = one_by_sig.insert(s, e) {
+    for (j, (e, s)) in one.iter().zip(&one_sig).enumerate() {
+        if let Some(prev) = one_by_sig.insert(s, j) {
             let side = if one_to_many { "left" } else { "right" };
             return Err(QueryError::execution(format!(
                 "found duplicate series for the match group {} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                 group_text(&e.labels, m.names, m.on),
-                crate::labels::to_prometheus_string(&prev.labels),
+                crate::labels::to_prometheus_string(&one[prev].labels),
                 crate::labels::to_prometheus_string(&e.labels)
             )));
         }
     }
     let mut out = Vec::new();
+    let mut pairs = Vec::new();
     let mut seen: FastSet<Labels> = FastSet::default();
     let mut matched_one: FastSet<&u32> = FastSet::default();
-    for (e, s) in many.iter().zip(&many_sig) {
-        let Some(o) = one_by_sig.get(s) else {
+    for (i, (e, s)) in many.iter().zip(&many_sig).enumerate() {
+        let Some(&j) = one_by_sig.get(s) else {
             continue;
         };
+        let o = &one[j];
         // Ambiguous one-to-one matches fail even when a comparison would
         // filter them away.
         if one_to_one && !matched_one.insert(s) {
@@ -329,18 +353,40 @@ fn vector_op(
                 "multiple matches for labels: grouping labels must ensure unique matches",
             ));
         }
-        let (l, r) = if one_to_many { (o.v, e.v) } else { (e.v, o.v) };
-        let (value, keep) = op.apply(l, r);
-        let value = if m.return_bool {
-            f64::from(u8::from(keep))
-        } else if keep {
-            value
-        } else {
-            continue;
-        };
-        out.push(Elem { labels, v: value });
+        pairs.push((i as u32, j as u32, labels.clone()));
+        if let Some(v) = pair_value(op, m, one_to_many, e.v, o.v) {
+            out.push(Elem { labels, v });
+        }
     }
+    let mut c = super::memo::StepPairs {
+        pairs,
+        ..Default::default()
+    };
+    for e in &many {
+        c.many.push(ev.memo.pin(&e.labels));
+    }
+    for e in &one {
+        c.one.push(ev.memo.pin(&e.labels));
+    }
+    ev.memo.pairs.insert(m.node, c);
     Ok(out)
+}
+
+/// The result of one matched pair, or `None` when a comparison drops it.
+fn pair_value(op: Op, m: &Matching<'_>, one_to_many: bool, many: f64, one: f64) -> Option<f64> {
+    let (l, r) = if one_to_many {
+        (one, many)
+    } else {
+        (many, one)
+    };
+    let (value, keep) = op.apply(l, r);
+    if m.return_bool {
+        Some(f64::from(u8::from(keep)))
+    } else if keep {
+        Some(value)
+    } else {
+        None
+    }
 }
 
 /// The match group as Prometheus prints it in errors: `{a="1", b="2"}`.

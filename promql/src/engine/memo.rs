@@ -36,6 +36,8 @@ pub(crate) struct Memo {
     /// selectors pinned by `@`), and that value once computed.
     invariant: FastMap<usize, bool>,
     invariant_values: FastMap<usize, Value>,
+    /// Each vector matching's pairs at its last step (see `binary`).
+    pub pairs: FastMap<usize, StepPairs>,
     /// Each aggregation's grouping at its last step (see `aggregate`).
     pub steps: FastMap<usize, StepGrouping>,
     /// Nodes whose once-per-query annotations are done.
@@ -49,6 +51,16 @@ pub(crate) struct StepGrouping {
     pub addrs: Vec<usize>,
     pub slots: Vec<u32>,
     pub groups: Vec<u32>,
+}
+
+/// Which series of one step's two sides matched: the label set address
+/// of each series on the "many" and the "one" side, and the matched pairs
+/// (many index, one index, result labels) in output order.
+#[derive(Default)]
+pub(crate) struct StepPairs {
+    pub many: Vec<usize>,
+    pub one: Vec<usize>,
+    pub pairs: Vec<(u32, u32, Labels)>,
 }
 
 impl Memo {
