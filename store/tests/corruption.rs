@@ -30,16 +30,7 @@ fn labels(i: usize) -> Labels {
 /// segments; returns the segment paths in order.
 fn prepared() -> (tempfile::TempDir, Vec<PathBuf>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), opts()).unwrap();
-    let mut app = store.appender();
-    for b in 0..BATCHES {
-        for i in 0..SERIES {
-            app.append(&labels(i), b * 1000, b as f64 + i as f64 / 10.0)
-                .unwrap();
-        }
-        app.commit().unwrap();
-    }
-    drop(store);
+    write_batches(dir.path(), opts());
     let mut segs: Vec<PathBuf> = fs::read_dir(dir.path().join("wal"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -57,6 +48,19 @@ fn prepared() -> (tempfile::TempDir, Vec<PathBuf>) {
     segs.retain(|p| fs::metadata(p).unwrap().len() > 8);
     assert!(segs.len() >= 4, "want several segments, got {}", segs.len());
     (dir, segs)
+}
+
+/// Writes `BATCHES` commits of `SERIES` samples each into a store at `dir`.
+fn write_batches(dir: &Path, o: Options) {
+    let store = Store::open(dir, o).unwrap();
+    let mut app = store.appender();
+    for b in 0..BATCHES {
+        for i in 0..SERIES {
+            app.append(&labels(i), b * 1000, b as f64 + i as f64 / 10.0)
+                .unwrap();
+        }
+        app.commit().unwrap();
+    }
 }
 
 /// Offsets of the record frames in a segment.
@@ -420,17 +424,7 @@ fn version_1_wal_is_read() {
         wal_compression: false,
         ..opts()
     };
-    let store = Store::open(dir.path(), plain).unwrap();
-    let mut app = store.appender();
-    for b in 0..BATCHES {
-        for i in 0..SERIES {
-            app.append(&labels(i), b * 1000, b as f64 + i as f64 / 10.0)
-                .unwrap();
-        }
-        app.commit().unwrap();
-    }
-    drop(app);
-    drop(store);
+    write_batches(dir.path(), plain);
     let mut n = 0;
     for e in fs::read_dir(dir.path().join("wal")).unwrap() {
         let p = e.unwrap().path();
