@@ -87,12 +87,12 @@ impl Evaluator<'_> {
     pub(crate) fn stream(
         &mut self,
         vs: &VectorSelector,
-        mut f: impl FnMut(&mut Self, Range) -> Result<(), QueryError>,
+        mut f: impl FnMut(&mut Self, &mut Range) -> Result<(), QueryError>,
     ) -> Result<(), QueryError> {
         let key = vs as *const VectorSelector as usize;
         if let Some(data) = self.data.get(&key).cloned() {
             for r in data.iter() {
-                f(self, r.clone())?;
+                f(self, &mut r.clone())?;
             }
             return Ok(());
         }
@@ -103,8 +103,9 @@ impl Evaluator<'_> {
         let check_counter = self.counter_checks.contains(&key);
         let q = self.q;
         let mut n = 0usize;
-        let mut take = |ev: &mut Self, r: Result<Range, QueryError>| -> Result<(), QueryError> {
-            let r = r?;
+        // `f` may take the labels and points; what it leaves is returned.
+        let mut take = |ev: &mut Self, r: Result<Range, QueryError>| -> Result<Range, QueryError> {
+            let mut r = r?;
             n += 1;
             if n.is_multiple_of(1024) {
                 ev.check_deadline()?;
@@ -112,13 +113,14 @@ impl Evaluator<'_> {
             if check_counter {
                 ev.counter_check(&r);
             }
-            f(ev, r)
+            f(ev, &mut r)?;
+            Ok(r)
         };
         if self.step == 0 {
             // An instant query (a rule, mostly): one thread is enough.
             let mut result = Ok(());
-            read_sets(q, &sets, mint, maxt, |r| {
-                result = take(self, r);
+            read_sets(q, &sets, mint, maxt, Vec::new, |r| {
+                result = take(self, r).map(drop);
                 result.is_ok()
             });
             result?;
@@ -130,16 +132,22 @@ impl Evaluator<'_> {
             // `AHEAD` series wait in between, so memory stays bounded;
             // when this side stops early (an error, the deadline),
             // dropping the receiver stops the reader at its next series.
+            // Point buffers go back to the reader to be filled again, so
+            // they are allocated and freed on one thread: freed on this
+            // one, they would grow a second malloc arena.
             std::thread::scope(|scope| {
                 let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
+                let (back, spare) = std::sync::mpsc::sync_channel::<Vec<(i64, f64)>>(AHEAD);
                 std::thread::Builder::new()
                     .name("query-read".into())
                     .spawn_scoped(scope, move || {
-                        read_sets(q, &sets, mint, maxt, |r| tx.send(r).is_ok())
+                        let spare = || spare.try_recv().unwrap_or_default();
+                        read_sets(q, &sets, mint, maxt, spare, |r| tx.send(r).is_ok())
                     })
                     .map_err(|e| QueryError::execution(format!("start a reader thread: {e}")))?;
                 for r in rx.iter() {
-                    take(self, r)?;
+                    let r = take(self, r)?;
+                    let _ = back.try_send(r.points);
                 }
                 self.check_deadline()
             })?;
@@ -210,7 +218,13 @@ impl Evaluator<'_> {
         }
         let mut all = Vec::new();
         self.stream(vs, |_, r| {
-            all.push(r);
+            all.push(std::mem::replace(
+                r,
+                Range {
+                    labels: Labels::empty(),
+                    points: Vec::new(),
+                },
+            ));
             Ok(())
         })?;
         let all = Arc::new(all);
@@ -224,12 +238,14 @@ const AHEAD: usize = 64;
 
 /// Reads the series of each matcher set in turn (the store's order, sets
 /// merged without repeats) and hands them to `emit`, stopping after the
-/// first error or when `emit` says to.
+/// first error or when `emit` says to. Points go into buffers from
+/// `spare`.
 fn read_sets(
     q: &dyn model::Querier,
     sets: &[Vec<Matcher>],
     mint: i64,
     maxt: i64,
+    mut spare: impl FnMut() -> Vec<(i64, f64)>,
     mut emit: impl FnMut(Result<Range, QueryError>) -> bool,
 ) {
     let several = sets.len() > 1;
@@ -249,9 +265,12 @@ fn read_sets(
                     if several && !seen.insert(s.labels.clone()) {
                         continue;
                     }
+                    let mut points = spare();
+                    points.clear();
+                    points.extend(s.samples.iter().map(|p| (p.t, p.v)));
                     Ok(Range {
                         labels: s.labels,
-                        points: s.samples.iter().map(|p| (p.t, p.v)).collect(),
+                        points,
                     })
                 }
                 Err(e) => Err(QueryError::execution(e.to_string())),
