@@ -141,8 +141,8 @@ impl Evaluator<'_> {
                 std::thread::Builder::new()
                     .name("query-read".into())
                     .spawn_scoped(scope, move || {
-                        let spare = || spare.try_recv().unwrap_or_default();
-                        read_sets(q, &sets, mint, maxt, spare, |r| tx.send(r).is_ok())
+                        let refill = || spare.try_recv().unwrap_or_default();
+                        read_sets(q, &sets, mint, maxt, refill, |r| tx.send(r).is_ok())
                     })
                     .map_err(|e| QueryError::execution(format!("start a reader thread: {e}")))?;
                 for r in rx.iter() {
