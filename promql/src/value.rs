@@ -12,7 +12,7 @@ pub struct Elem {
 
 /// A series of points: a range vector's element, or a series of a range
 /// query's result.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Range {
     pub labels: Labels,
     /// `(t, v)` in time order.

@@ -228,8 +228,7 @@ pub(super) fn eval(
             ..Group::default()
         })
         .collect();
-    let slot_of = grouping.slots.clone();
-    for (e, slot) in input.into_iter().zip(slot_of) {
+    for (e, &slot) in input.into_iter().zip(&grouping.slots) {
         let g = &mut groups[slot as usize];
         let v = e.v;
         match kind {

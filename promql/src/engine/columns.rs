@@ -158,7 +158,7 @@ impl Evaluator<'_> {
         let mut kept = 0;
         self.stream(vs, |ev, r| {
             let si = labels.len() as u32;
-            labels.push(std::mem::replace(&mut r.labels, Labels::empty()));
+            labels.push(std::mem::take(&mut r.labels));
             let mut hi = Cursor::default();
             for (&t, col) in times.iter().zip(steps.iter_mut()) {
                 let i = hi.seek(&r.points, t);
@@ -202,7 +202,7 @@ impl Evaluator<'_> {
             labels.push(if drop {
                 ev.drop_name(&r.labels)
             } else {
-                std::mem::replace(&mut r.labels, Labels::empty())
+                std::mem::take(&mut r.labels)
             });
             // Windows never hold staleness markers: drop them once.
             let points = without_markers(&r.points, &mut buf);

@@ -218,13 +218,7 @@ impl Evaluator<'_> {
         }
         let mut all = Vec::new();
         self.stream(vs, |_, r| {
-            all.push(std::mem::replace(
-                r,
-                Range {
-                    labels: Labels::empty(),
-                    points: Vec::new(),
-                },
-            ));
+            all.push(std::mem::take(r));
             Ok(())
         })?;
         let all = Arc::new(all);

@@ -25,7 +25,6 @@ const ZSTD_LEVEL: i32 = 1;
 /// Compresses payloads for the WAL, reusing one zstd context.
 pub(crate) struct Compressor {
     ctx: zstd::bulk::Compressor<'static>,
-    frame: Vec<u8>,
     out: Vec<u8>,
 }
 
@@ -38,7 +37,6 @@ impl Compressor {
         ctx.include_checksum(false)?;
         Ok(Compressor {
             ctx,
-            frame: Vec::new(),
             out: Vec::new(),
         })
     }
@@ -50,15 +48,17 @@ impl Compressor {
             return raw;
         }
         let body = &raw[1..];
-        self.frame.clear();
-        self.frame
-            .reserve(zstd::zstd_safe::compress_bound(body.len()));
-        // `compress_to_buffer` writes from the start of the vector, so the
-        // frame is assembled behind the type byte afterwards.
-        let ok = self.ctx.compress_to_buffer(body, &mut self.frame).is_ok();
         self.out.clear();
-        self.out.push(raw[0] | COMPRESSED);
-        self.out.extend_from_slice(&self.frame);
+        self.out
+            .resize(1 + zstd::zstd_safe::compress_bound(body.len()), 0);
+        self.out[0] = raw[0] | COMPRESSED;
+        let ok = match self.ctx.compress_to_buffer(body, &mut self.out[1..]) {
+            Ok(n) => {
+                self.out.truncate(1 + n);
+                true
+            }
+            Err(_) => false,
+        };
         if ok && self.out.len() < raw.len() {
             &self.out
         } else {
@@ -141,17 +141,15 @@ fn decompress(payload: &[u8]) -> Result<Vec<u8>, String> {
         Ok(Some(n)) => return Err(format!("byte 1: compressed record claims {n} bytes")),
         _ => return Err("byte 1: not a zstd frame with a content size".into()),
     };
-    let body = zstd::bulk::decompress(frame, size).map_err(|e| format!("byte 1: zstd: {e}"))?;
-    if body.len() != size {
-        return Err(format!(
-            "byte 1: compressed record holds {} bytes, not {size}",
-            body.len()
-        ));
+    let mut out = vec![0u8; 1 + size];
+    out[0] = payload[0] & !COMPRESSED;
+    match zstd::bulk::decompress_to_buffer(frame, &mut out[1..]) {
+        Ok(n) if n == size => Ok(out),
+        Ok(n) => Err(format!(
+            "byte 1: compressed record holds {n} bytes, not {size}"
+        )),
+        Err(e) => Err(format!("byte 1: zstd: {e}")),
     }
-    let mut out = Vec::with_capacity(1 + size);
-    out.push(payload[0] & !COMPRESSED);
-    out.extend_from_slice(&body);
-    Ok(out)
 }
 
 fn decode_plain(payload: &[u8]) -> Result<Record, String> {
