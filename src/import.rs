@@ -149,6 +149,10 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
     commit(&mut app, &mut sum)?;
     progress.set_message("flushing");
     db.flush_all().context("flush to SQLite")?;
+    // The file is complete: merge every two-hour period now rather than
+    // leave it to the server's background merging.
+    progress.set_message("merging chunks");
+    db.merge(i64::MAX).context("merge chunks in SQLite")?;
     db.vacuum().context("compact SQLite file")?;
     progress.finish_and_clear();
     let bytes = db.disk_bytes();

@@ -321,7 +321,10 @@ fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64]) -> Option<Vec<u8>> {
         .into_iter()
         .map(|mode| {
             let xs = residuals(ms, mode);
-            let (bits, k) = (0..64u8)
+            // A `k` past the widest residual only adds bits to every one,
+            // so the search can stop one past it.
+            let widest = xs.iter().map(|&x| 64 - zigzag(x).leading_zeros()).max();
+            let (bits, k) = (0..=widest.unwrap_or(0).min(63) as u8)
                 .map(|k| (xs.iter().map(|&x| rice_bits(x, k)).sum::<u64>(), k))
                 .min()
                 .unwrap_or((0, 0));
@@ -374,12 +377,30 @@ pub fn compact(chunk: Box<[u8]>) -> Box<[u8]> {
     let Ok(samples) = decode(&chunk) else {
         return chunk;
     };
-    let Some((e, ms)) = decimal_exponent(&samples) else {
-        return chunk;
+    smaller_decimal(&samples, chunk)
+}
+
+/// Encodes samples (at most [`Encoder::MAX_SAMPLES`]) in whichever
+/// encoding is smallest; `None` when there are more.
+pub fn encode_smallest(samples: &[Sample]) -> Option<Box<[u8]>> {
+    let mut enc = Encoder::new();
+    for s in samples {
+        if !enc.append(s.t, s.v) {
+            return None;
+        }
+    }
+    Some(smaller_decimal(samples, enc.finish()))
+}
+
+/// `xor`, the XOR encoding of `samples`, or their decimal encoding when that
+/// is smaller.
+fn smaller_decimal(samples: &[Sample], xor: Box<[u8]>) -> Box<[u8]> {
+    let Some((e, ms)) = decimal_exponent(samples) else {
+        return xor;
     };
-    match encode_decimal(&samples, e, &ms) {
-        Some(d) if d.len() < chunk.len() => d.into_boxed_slice(),
-        _ => chunk,
+    match encode_decimal(samples, e, &ms) {
+        Some(d) if d.len() < xor.len() => d.into_boxed_slice(),
+        _ => xor,
     }
 }
 

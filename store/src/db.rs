@@ -16,7 +16,26 @@ pub(crate) const FORMAT_VERSION: &str = "1";
 pub(crate) struct Db {
     pub conn: Connection,
     pub path: PathBuf,
+    /// How far merging has come ([`crate::merge`]).
+    pub merge: MergeCursor,
+    /// The longest chunk a merge writes: what a B-tree page of this file
+    /// holds in place, less room for the key, so no row spills to an
+    /// overflow page (which would waste most of a page).
+    pub max_chunk_bytes: usize,
 }
+
+/// How far merging has come: every period before `merged_before` is
+/// merged (persisted in `meta` as `merged_before`); within the period
+/// starting there, `todo` lists the series still to look at (in memory
+/// only: after a restart the period is looked at again, which is harmless).
+#[derive(Default)]
+pub(crate) struct MergeCursor {
+    pub merged_before: Option<i64>,
+    pub todo: Option<std::vec::IntoIter<u64>>,
+}
+
+/// The `meta` key of [`MergeCursor::merged_before`].
+const MERGED_BEFORE: &str = "merged_before";
 
 /// A catalogue row with the time range of its persisted chunks.
 pub(crate) struct CatalogueEntry {
@@ -95,9 +114,32 @@ impl Db {
                 })
             }
         }
+        let merged_before: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [MERGED_BEFORE],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        let merged_before = match merged_before {
+            None => None,
+            Some(v) => Some(v.parse::<i64>().map_err(|_| Error::Corrupt {
+                file: path.to_path_buf(),
+                reason: format!("meta {MERGED_BEFORE} is {v:?}, not a timestamp"),
+            })?),
+        };
+        let page: i64 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .map_err(err)?;
         Ok(Db {
             conn,
             path: path.to_path_buf(),
+            max_chunk_bytes: max_local_payload(page as usize).saturating_sub(CHUNK_KEY_ROOM),
+            merge: MergeCursor {
+                merged_before,
+                todo: None,
+            },
         })
     }
 
@@ -163,13 +205,24 @@ impl Db {
         Ok(out)
     }
 
-    /// Writes new series and completed chunks in one transaction.
+    /// Writes new series and completed chunks in one transaction. A chunk
+    /// that starts in a period already merged moves `merged_before` back
+    /// to that period's start (`range_ms` long), so it is merged again.
     pub(crate) fn write(
         &mut self,
         series: &[(u64, Labels)],
         chunks: &[(u64, std::sync::Arc<Frozen>)],
+        range_ms: i64,
     ) -> Result<(), Error> {
+        let reopen = chunks
+            .iter()
+            .map(|(_, c)| period_start(c.mint, range_ms))
+            .min()
+            .filter(|&p| self.merge.merged_before.is_some_and(|m| p < m));
         self.transaction(|tx, err| {
+            if let Some(p) = reopen {
+                set_merged_before(tx, p).map_err(err)?;
+            }
             let mut ins = tx
                 .prepare_cached("INSERT OR IGNORE INTO series (id, labels) VALUES (?1, ?2)")
                 .map_err(err)?;
@@ -181,11 +234,76 @@ impl Db {
                 .prepare_cached("INSERT OR REPLACE INTO chunks (series_id, mint, maxt, data) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(err)?;
             for (id, c) in chunks {
-                ins.execute(params![*id as i64, c.mint, c.maxt, &c.data[..]])
+                let joined;
+                let (maxt, data) = match c.ooo {
+                    true => match join_same_start(tx, *id, c).map_err(err)? {
+                        Some((maxt, data)) => {
+                            joined = data;
+                            (maxt, &joined[..])
+                        }
+                        None => (c.maxt, &c.data[..]),
+                    },
+                    false => (c.maxt, &c.data[..]),
+                };
+                ins.execute(params![*id as i64, c.mint, maxt, data])
                     .map_err(err)?;
             }
             Ok(())
+        })?;
+        if reopen.is_some() {
+            self.merge = MergeCursor {
+                merged_before: reopen,
+                todo: None,
+            };
+        }
+        Ok(())
+    }
+
+    /// The oldest chunk's first timestamp.
+    pub(crate) fn oldest_mint(&self) -> Result<Option<i64>, Error> {
+        self.conn
+            .query_row("SELECT MIN(mint) FROM chunks", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Replaces, in one transaction, the chunks of each listed series that
+    /// start in `[lo, hi)` by the given ones.
+    pub(crate) fn replace_chunks(
+        &mut self,
+        lo: i64,
+        hi: i64,
+        series: &[(u64, crate::merge::Merged)],
+    ) -> Result<(), Error> {
+        self.transaction(|tx, err| {
+            let mut del = tx
+                .prepare_cached(
+                    "DELETE FROM chunks WHERE series_id = ?1 AND mint >= ?2 AND mint < ?3",
+                )
+                .map_err(err)?;
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO chunks (series_id, mint, maxt, data) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for (id, chunks) in series {
+                del.execute(params![*id as i64, lo, hi]).map_err(err)?;
+                for (mint, maxt, data) in chunks {
+                    ins.execute(params![*id as i64, mint, maxt, &data[..]])
+                        .map_err(err)?;
+                }
+            }
+            Ok(())
         })
+    }
+
+    /// Records that every period before `t` is merged.
+    pub(crate) fn set_merged_before(&mut self, t: i64) -> Result<(), Error> {
+        set_merged_before(&self.conn, t).map_err(|e| self.err(e))?;
+        self.merge = MergeCursor {
+            merged_before: Some(t),
+            todo: None,
+        };
+        Ok(())
     }
 
     /// Deletes chunks whose newest sample is older than `cutoff`.
@@ -276,6 +394,87 @@ impl Db {
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(|e| self.err(e))
     }
+}
+
+/// Bytes of a `chunks` record other than the chunk: the record header and
+/// the three integers, at most 9 + 3 × 8, rounded up.
+const CHUNK_KEY_ROOM: usize = 40;
+
+/// The longest record an index B-tree page (a `WITHOUT ROWID` table) of
+/// `page_size` bytes keeps in place; longer ones spill to overflow pages.
+/// SQLite's file format: `(U − 12) × 64 / 255 − 23` with `U` the usable
+/// page size (no bytes are reserved in our files).
+fn max_local_payload(page_size: usize) -> usize {
+    (page_size.saturating_sub(12) * 64 / 255).saturating_sub(23)
+}
+
+/// A chunk of late samples whose first timestamp is also the first of a
+/// chunk already in SQLite would take its key, and `OR REPLACE` would drop
+/// the older chunk's other samples. Instead both are joined into one chunk
+/// for that key: by timestamp, the older chunk's sample kept where both
+/// have one (as queries read overlapping chunks). `None` when there is no
+/// such chunk, or when it does not decode (it is replaced then, with an
+/// error logged: its samples are unreadable already).
+fn join_same_start(
+    conn: &Connection,
+    id: u64,
+    late: &Frozen,
+) -> rusqlite::Result<Option<(i64, Box<[u8]>)>> {
+    let old: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT data FROM chunks WHERE series_id = ?1 AND mint = ?2",
+            params![id as i64, late.mint],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(old) = old else {
+        return Ok(None);
+    };
+    let mut samples = Vec::new();
+    let decoded = crate::chunk::decode_into(&old, &mut samples)
+        .and_then(|()| crate::chunk::decode_into(&late.data, &mut samples));
+    if let Err(e) = decoded {
+        tracing::error!(series = id, chunk = late.mint, error = %e, "damaged chunk replaced by late samples with the same first timestamp");
+        return Ok(None);
+    }
+    samples.sort_by_key(|s| s.t);
+    samples.dedup_by_key(|s| s.t);
+    let maxt = samples.last().map_or(late.maxt, |s| s.t);
+    Ok(crate::chunk::encode_smallest(&samples).map(|data| (maxt, data)))
+}
+
+fn set_merged_before(conn: &Connection, t: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        params![MERGED_BEFORE, t.to_string()],
+    )
+    .map(|_| ())
+}
+
+/// The start of the `range_ms` period that holds `t` (periods are aligned
+/// to multiples of the range, as chunks are).
+pub(crate) fn period_start(t: i64, range_ms: i64) -> i64 {
+    t.div_euclid(range_ms).saturating_mul(range_ms)
+}
+
+/// Chunks of one series that start in `[lo, hi)`, oldest first.
+pub(crate) fn chunks_starting_in(
+    conn: &Connection,
+    path: &Path,
+    id: u64,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
+    let err = |e| Error::sqlite(path, e);
+    let mut stmt = conn
+        .prepare_cached("SELECT mint, maxt, data FROM chunks WHERE series_id = ?1 AND mint >= ?2 AND mint < ?3 ORDER BY mint")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map(params![id as i64, lo, hi], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(err)?;
+    rows.map(|r| r.map_err(err)).collect()
 }
 
 /// Chunks of one series that overlap `[mint, maxt]`, oldest first.

@@ -45,6 +45,7 @@ mod db;
 pub mod failure;
 mod head;
 mod maintain;
+mod merge;
 mod metrics;
 mod open;
 mod postings;

@@ -34,7 +34,21 @@ const CHECKPOINT_CHUNKS_PER_RECORD: usize = 10_000;
 /// record stays far below the WAL's record limit.
 const CHECKPOINT_SERIES_PER_RECORD: usize = 50_000;
 
+/// Time the flusher spends merging per tick at most, so flushes keep their
+/// pace while a long backlog (an older data directory) is merged.
+const MERGE_BUDGET: Duration = Duration::from_secs(1);
+
 impl Inner {
+    /// Periods ending at or before this are merged by the flusher: every
+    /// series that goes on has cut its chunk there, and one that stopped
+    /// had its open chunk closed as idle and flushed by then. A chunk that
+    /// still arrives later reopens its period (see [`Db::write`]).
+    pub(crate) fn merge_cutoff(&self) -> i64 {
+        let newest = self.state.read().head.max_t;
+        let settle = self.opts.idle_chunk_after + self.opts.checkpoint_interval;
+        newest.saturating_sub(settle.as_millis().min(i64::MAX as u128) as i64)
+    }
+
     pub(crate) fn sync_wal(&self) -> Result<(), Error> {
         let start = Instant::now();
         if self
@@ -105,7 +119,7 @@ impl Inner {
                 )
             })
             .collect();
-        if let Err(e) = db.write(&series, &compacted) {
+        if let Err(e) = db.write(&series, &compacted, self.range_ms()) {
             self.metrics.flush_failures.inc();
             let mut st = self.state.write();
             let later = std::mem::replace(&mut st.head.flush_queue, queue);
@@ -370,6 +384,12 @@ pub(crate) fn spawn(inner: &Arc<Inner>) -> Vec<std::thread::JoinHandle<()>> {
                             tracing::error!(error = %e, "retention failed; will retry");
                         }
                     }
+                    if !inner.opts.wal_only {
+                        let cutoff = inner.merge_cutoff();
+                        if let Err(e) = inner.merge_locked(&mut db, cutoff, Some(MERGE_BUDGET)) {
+                            tracing::error!(error = %e, "merging chunks failed; will retry");
+                        }
+                    }
                 }
             })
     };
@@ -425,6 +445,17 @@ impl Store {
             .map_err(|e| Error::sqlite(&db.path, e))?;
         db.compact()?;
         self.inner.metrics.sqlite_bytes.set(db.used_bytes()? as f64);
+        Ok(())
+    }
+
+    /// Merges, now and to the end, each series' chunks in SQLite within
+    /// every chunk range period that ends at or before `before` (see
+    /// `store/docs/format/sqlite.md`, "Merging"). The flusher does the same
+    /// in the background for periods well behind the newest sample; this is
+    /// for bulk loads, which know their data is complete.
+    pub fn merge(&self, before: i64) -> Result<(), Error> {
+        let mut db = self.inner.writer.lock();
+        self.inner.merge_locked(&mut db, before, None)?;
         Ok(())
     }
 

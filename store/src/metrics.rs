@@ -69,6 +69,14 @@ pub struct Metrics {
     pub retention_chunks: Counter,
     /// `watchfire_tsdb_retention_deleted_series_total`
     pub retention_series: Counter,
+    /// `watchfire_tsdb_merged_chunks_total`
+    pub merged_chunks: Counter,
+    /// `watchfire_tsdb_merge_failures_total`
+    pub merge_failures: Counter,
+    /// `watchfire_tsdb_merge_damaged_chunks_total`
+    pub merge_damaged: Counter,
+    /// `watchfire_tsdb_merge_duration_seconds`
+    pub merge: Durations,
     /// `prometheus_tsdb_storage_blocks_bytes`: live bytes of the SQLite
     /// file, which holds what Prometheus keeps in blocks.
     pub sqlite_bytes: Gauge,
@@ -103,7 +111,7 @@ impl Collect for Metrics {
             e.gauge(name, help).sample(&[], g.get());
         }
         type Row<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a Counter);
-        let counters: [Row; 11] = [
+        let counters: [Row; 14] = [
             (
                 "prometheus_tsdb_head_series_created_total",
                 "Total number of series created in the head.",
@@ -170,6 +178,24 @@ impl Collect for Metrics {
                 &[],
                 &self.retention_series,
             ),
+            (
+                "watchfire_tsdb_merged_chunks_total",
+                "Chunks in SQLite merged into longer ones once their period was over (counted before merging).",
+                &[],
+                &self.merged_chunks,
+            ),
+            (
+                "watchfire_tsdb_merge_failures_total",
+                "Merges of chunks in SQLite that failed (retried on a later tick).",
+                &[],
+                &self.merge_failures,
+            ),
+            (
+                "watchfire_tsdb_merge_damaged_chunks_total",
+                "Chunks that did not decode when merging; their period is left as it is.",
+                &[],
+                &self.merge_damaged,
+            ),
         ];
         for (name, help, labels, c) in counters {
             e.counter(name, help).sample(labels, c.get() as f64);
@@ -189,6 +215,11 @@ impl Collect for Metrics {
                 "watchfire_tsdb_checkpoint_duration_seconds",
                 "Duration of WAL checkpoints.",
                 &self.checkpoint,
+            ),
+            (
+                "watchfire_tsdb_merge_duration_seconds",
+                "Duration of merge transactions in SQLite.",
+                &self.merge,
             ),
         ] {
             e.summary(name, help)

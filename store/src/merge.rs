@@ -1,0 +1,283 @@
+//! Merging: once a chunk range period (two hours by default) is over, each
+//! series' chunks in SQLite that start in it are merged into one row, re-
+//! encoded in the smallest encoding. The head cuts chunks at 120 samples so
+//! appends and recent reads stay cheap; in SQLite, longer rows cost less per
+//! sample (each row carries a key, a header and a chunk's first sample in
+//! full) and are read with fewer look-ups. Specified in
+//! `store/docs/format/sqlite.md` ("Merging").
+
+use std::time::{Duration, Instant};
+
+use model::Sample;
+
+use crate::db::{self, Db, MergeCursor};
+use crate::{chunk, Error, Inner};
+
+/// Most samples a merged row holds; a period with more is split into rows
+/// of at most this many, so reading one old sample never decodes more.
+pub(crate) const MERGE_MAX_SAMPLES: usize = 4096;
+/// Series merged per transaction, so the flusher is not held up long.
+const SERIES_PER_TX: usize = 500;
+
+/// A series' chunks of one period merged: `(mint, maxt, data)` rows.
+pub(crate) type Merged = Vec<(i64, i64, Box<[u8]>)>;
+
+impl Inner {
+    pub(crate) fn range_ms(&self) -> i64 {
+        (self.opts.chunk_range.as_millis().min(i64::MAX as u128) as i64).max(1)
+    }
+
+    /// Merges the periods that end at or before `cutoff`, oldest first,
+    /// until done or `budget` has passed. Returns whether work is left.
+    pub(crate) fn merge_locked(
+        &self,
+        db: &mut Db,
+        cutoff: i64,
+        budget: Option<Duration>,
+    ) -> Result<bool, Error> {
+        let start = Instant::now();
+        let range = self.range_ms();
+        loop {
+            let from = match db.merge.merged_before {
+                Some(t) => t,
+                None => match db.oldest_mint()? {
+                    Some(t) => {
+                        // Kept in memory until the period is done, so the
+                        // table is scanned for it once.
+                        let p = db::period_start(t, range);
+                        db.merge.merged_before = Some(p);
+                        p
+                    }
+                    None => return Ok(false),
+                },
+            };
+            let to = from.saturating_add(range);
+            if to > cutoff || to == i64::MAX {
+                return Ok(false);
+            }
+            if db.merge.todo.is_none() {
+                // Series with flushed samples in the period.
+                let st = self.state.read();
+                let mut refs: Vec<u64> = st
+                    .head
+                    .series
+                    .iter()
+                    .filter(|(_, s)| s.min_t < to && s.persisted_maxt >= from)
+                    .map(|(r, _)| r)
+                    .collect();
+                let newest = st.head.series.values().map(|s| s.persisted_maxt).max();
+                drop(st);
+                if newest.is_none_or(|n| n < from) {
+                    // Nothing flushed at or after this period yet.
+                    return Ok(false);
+                }
+                refs.sort_unstable();
+                db.merge.todo = Some(refs.into_iter());
+            }
+            let batch: Vec<u64> = db
+                .merge
+                .todo
+                .as_mut()
+                .map(|t| t.by_ref().take(SERIES_PER_TX).collect())
+                .unwrap_or_default();
+            if batch.is_empty() {
+                db.set_merged_before(to)?;
+                // The merged rows left free pages behind: give them back to
+                // the file system, as retention does.
+                db.compact()?;
+            } else {
+                if let Err(e) = self.merge_batch(db, &batch, from, to) {
+                    // Looked at again from the period's start next time.
+                    db.merge = MergeCursor {
+                        merged_before: Some(from),
+                        todo: None,
+                    };
+                    return Err(e);
+                }
+            }
+            if budget.is_some_and(|b| start.elapsed() >= b) {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Merges the chunks of `refs` that start in `[from, to)`, in one
+    /// transaction.
+    fn merge_batch(&self, db: &mut Db, refs: &[u64], from: i64, to: i64) -> Result<(), Error> {
+        let started = Instant::now();
+        let mut out: Vec<(u64, Merged)> = Vec::new();
+        let mut merged_rows = 0;
+        for &r in refs {
+            let rows = db::chunks_starting_in(&db.conn, &db.path, r, from, to)?;
+            if rows.len() < 2 {
+                continue;
+            }
+            match merge_rows(&rows, db.max_chunk_bytes) {
+                Ok(new) if new.len() < rows.len() => {
+                    merged_rows += rows.len();
+                    out.push((r, new));
+                }
+                Ok(_) => {}
+                Err((mint, e)) => {
+                    // Left as it is: the query that reads it names the
+                    // damage, and nothing else of the series is lost.
+                    tracing::error!(
+                        file = %db.path.display(),
+                        series = r,
+                        chunk = mint,
+                        error = %e,
+                        "damaged chunk; its period is left unmerged"
+                    );
+                    self.metrics.merge_damaged.inc();
+                }
+            }
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        db.replace_chunks(from, to, &out).inspect_err(|_| {
+            self.metrics.merge_failures.inc();
+        })?;
+        self.metrics.merged_chunks.add(merged_rows as u64);
+        self.metrics.merge.observe(started.elapsed());
+        Ok(())
+    }
+}
+
+/// One series' rows of a period, oldest first, merged into as few rows as
+/// [`MERGE_MAX_SAMPLES`] and `max_bytes` per row allow. Where rows overlap (out-of-order samples),
+/// samples are ordered by time and a timestamp is kept once, from the
+/// earliest row: the rule queries apply when they read overlapping chunks,
+/// so merging never changes an answer. The error names the chunk (by its
+/// first timestamp) that does not decode.
+fn merge_rows(
+    rows: &[(i64, i64, Vec<u8>)],
+    max_bytes: usize,
+) -> Result<Merged, (i64, chunk::ChunkError)> {
+    let mut samples: Vec<Sample> = Vec::new();
+    for (mint, _, data) in rows {
+        chunk::decode_into(data, &mut samples).map_err(|e| (*mint, e))?;
+    }
+    if rows.windows(2).any(|w| w[1].0 <= w[0].1) {
+        samples.sort_by_key(|s| s.t);
+        samples.dedup_by_key(|s| s.t);
+    }
+    let mut out = Vec::new();
+    for piece in samples.chunks(MERGE_MAX_SAMPLES) {
+        encode_within(piece, max_bytes, &mut out);
+    }
+    Ok(out)
+}
+
+/// Encodes `samples` (at most [`MERGE_MAX_SAMPLES`], below the codec's
+/// limit) as one row, or as several of about equal length when one would
+/// be longer than `max_bytes`.
+fn encode_within(samples: &[Sample], max_bytes: usize, out: &mut Merged) {
+    let Some(data) = chunk::encode_smallest(samples) else {
+        return;
+    };
+    if data.len() <= max_bytes || samples.len() < 2 {
+        out.push((samples[0].t, samples[samples.len() - 1].t, data));
+        return;
+    }
+    let parts = data.len().div_ceil(max_bytes).max(2);
+    for part in samples.chunks(samples.len().div_ceil(parts)) {
+        encode_within(part, max_bytes, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(samples: &[(i64, f64)]) -> (i64, i64, Vec<u8>) {
+        let mut e = chunk::Encoder::new();
+        for &(t, v) in samples {
+            e.append(t, v);
+        }
+        (
+            samples[0].0,
+            samples[samples.len() - 1].0,
+            e.finish().into_vec(),
+        )
+    }
+
+    fn decoded(rows: &Merged) -> Vec<(i64, u64)> {
+        rows.iter()
+            .flat_map(|(_, _, d)| chunk::decode(d).unwrap())
+            .map(|s| (s.t, s.v.to_bits()))
+            .collect()
+    }
+
+    #[test]
+    fn rows_in_order_become_one_with_every_sample() {
+        let a: Vec<(i64, f64)> = (0..120).map(|i| (i * 15_000, i as f64 * 0.25)).collect();
+        let b: Vec<(i64, f64)> = (120..240).map(|i| (i * 15_000, f64::NAN)).collect();
+        let merged = merge_rows(&[row(&a), row(&b)], 1000).unwrap();
+        assert_eq!(merged.len(), 1);
+        assert_eq!((merged[0].0, merged[0].1), (0, 239 * 15_000));
+        let want: Vec<(i64, u64)> = a.iter().chain(&b).map(|&(t, v)| (t, v.to_bits())).collect();
+        assert_eq!(decoded(&merged), want);
+    }
+
+    #[test]
+    fn overlapping_rows_keep_the_earliest_rows_sample() {
+        let a = row(&[(10, 1.0), (20, 2.0), (30, 3.0)]);
+        // Out-of-order row: 15 is new, 20 repeats a timestamp with another
+        // value; the first row's value stays, as a query would return.
+        let b = row(&[(15, 9.0), (20, 8.0)]);
+        let merged = merge_rows(&[a, b], 1000).unwrap();
+        let got = decoded(&merged);
+        let want: Vec<(i64, u64)> = [(10, 1.0), (15, 9.0), (20, 2.0), (30, 3.0)]
+            .iter()
+            .map(|&(t, v): &(i64, f64)| (t, v.to_bits()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn long_periods_split_at_the_row_limit() {
+        let rows: Vec<_> = (0..80)
+            .map(|c| {
+                let s: Vec<(i64, f64)> = (0..100).map(|i| (c * 100 + i, i as f64)).collect();
+                row(&s)
+            })
+            .collect();
+        let merged = merge_rows(&rows, 100_000).unwrap();
+        assert_eq!(merged.len(), 2);
+        assert_eq!(chunk::sample_count(&merged[0].2), MERGE_MAX_SAMPLES);
+        assert_eq!(decoded(&merged).len(), 8000);
+    }
+
+    #[test]
+    fn rows_stay_within_the_byte_limit() {
+        let rows: Vec<_> = (0..4)
+            .map(|c| {
+                let s: Vec<(i64, f64)> = (0..120)
+                    .map(|i| (c * 120 + i, ((c * 120 + i) as f64).sqrt()))
+                    .collect();
+                row(&s)
+            })
+            .collect();
+        // About 7 bytes a sample: 3.4 KB in all.
+        let merged = merge_rows(&rows, 2000).unwrap();
+        assert!(
+            merged.len() > 1 && merged.len() < 4,
+            "{} rows",
+            merged.len()
+        );
+        assert!(merged.iter().all(|(_, _, d)| d.len() <= 2000));
+        let want: Vec<i64> = (0..480).collect();
+        let got: Vec<i64> = decoded(&merged).iter().map(|s| s.0).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_damaged_row_is_named() {
+        let good = row(&[(10, 1.0), (20, 2.0)]);
+        let mut bad = row(&[(30, 1.0), (40, 2.0), (50, 3.0)]);
+        bad.2.truncate(6);
+        let (mint, _) = merge_rows(&[good, bad], 1000).unwrap_err();
+        assert_eq!(mint, 30);
+    }
+}

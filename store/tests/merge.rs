@@ -1,0 +1,209 @@
+//! Merging of SQLite chunks per period (`store/docs/format/sqlite.md`,
+//! "Merging"): answers stay the same bit for bit, rows get fewer, a late
+//! chunk reopens its period, and a damaged row is left for the query to
+//! name.
+
+use std::path::Path;
+use std::time::Duration;
+
+use model::{Appender, Labels, Querier, Sample};
+use rusqlite::Connection;
+use store::{Options, Store};
+
+const HOUR: i64 = 3_600_000;
+
+fn opts() -> Options {
+    Options {
+        background: false,
+        retention_time: None,
+        ..Options::default()
+    }
+}
+
+fn labels(i: usize) -> Labels {
+    Labels::from_pairs([("__name__", "m".to_string()), ("s", i.to_string())])
+}
+
+/// Every series' samples over all time, as `(t, value bits)`.
+fn everything(store: &Store) -> Vec<(String, Vec<(i64, u64)>)> {
+    store
+        .select(
+            &[model::Matcher::equal("__name__", "m")],
+            i64::MIN,
+            i64::MAX,
+        )
+        .unwrap()
+        .map(|s| {
+            let s = s.unwrap();
+            let pts = s
+                .samples
+                .iter()
+                .map(|p: &Sample| (p.t, p.v.to_bits()))
+                .collect();
+            (s.labels.encoded().to_string(), pts)
+        })
+        .collect()
+}
+
+fn rows(dir: &Path) -> i64 {
+    let db = Connection::open(dir.join("watchfire.db")).unwrap();
+    db.query_row("SELECT COUNT(*) FROM chunks", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Six hours of 15 s samples for a few kinds of series: a counter, a
+/// decimal gauge, values that need XOR, and a stale marker.
+fn write_six_hours(store: &Store) {
+    let mut app = store.appender();
+    for step in 0..(6 * 240) {
+        let t = step * 15_000 + 123;
+        app.append(&labels(0), t, (step * 7) as f64).unwrap();
+        app.append(&labels(1), t, (step % 97) as f64 / 100.0)
+            .unwrap();
+        app.append(&labels(2), t, (step as f64).sqrt()).unwrap();
+        let v = if step % 300 == 299 {
+            f64::from_bits(0x7ff0000000000002)
+        } else {
+            step as f64
+        };
+        app.append(&labels(3), t, v).unwrap();
+        if step % 100 == 99 {
+            app.commit().unwrap();
+        }
+    }
+    app.commit().unwrap();
+}
+
+#[test]
+fn merging_keeps_every_sample_and_cuts_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    write_six_hours(&store);
+    store.flush_all().unwrap();
+    let before = everything(&store);
+    let rows_before = rows(dir.path());
+    // 4 series × 1 440 samples in chunks of at most 120.
+    assert!(rows_before >= 48, "{rows_before} rows");
+
+    // Only the periods that ended: [0, 2 h) and [2 h, 4 h).
+    store.merge(4 * HOUR).unwrap();
+    let rows_mid = rows(dir.path());
+    assert!(rows_mid < rows_before, "{rows_mid} rows after merging");
+    assert_eq!(everything(&store), before);
+
+    store.merge(i64::MAX).unwrap();
+    let rows_after = rows(dir.path());
+    assert!(rows_after < rows_mid, "{rows_after} rows after merging all");
+    assert_eq!(everything(&store), before);
+    // The XOR series' 480 samples a period take more than one page can
+    // hold in place, so it keeps more rows than the others.
+    assert!(rows_after > 12, "{rows_after}");
+    store.close().unwrap();
+
+    // After a restart the answers are the same and merging again changes
+    // nothing.
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(everything(&store), before);
+    store.merge(i64::MAX).unwrap();
+    assert_eq!(rows(dir.path()), rows_after);
+    store.close().unwrap();
+}
+
+#[test]
+fn a_late_chunk_reopens_its_merged_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        out_of_order_window: Some(Duration::from_secs(6 * 3600)),
+        ..opts()
+    };
+    let store = Store::open(dir.path(), o).unwrap();
+    write_six_hours(&store);
+    store.flush_all().unwrap();
+    store.merge(i64::MAX).unwrap();
+    let merged = rows(dir.path());
+
+    // Late samples for the first period, between existing ones, and one
+    // that repeats a timestamp with its value.
+    let mut app = store.appender();
+    for k in 0..40 {
+        app.append(&labels(0), k * 15_000 + 5_000, -1.0).unwrap();
+    }
+    app.append(&labels(0), 123, 0.0).unwrap();
+    app.commit().unwrap();
+    store.flush_all().unwrap();
+    let with_late = everything(&store);
+    {
+        let db = Connection::open(dir.path().join("watchfire.db")).unwrap();
+        let mut st = db.prepare("SELECT series_id, mint, maxt, length(data), hex(substr(data,1,3)) FROM chunks ORDER BY series_id, mint").unwrap();
+        let r: Vec<(i64, i64, i64, i64, String)> = st
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .map(|x| x.unwrap())
+            .collect();
+        eprintln!("{r:?}");
+    }
+    assert!(rows(dir.path()) > merged);
+    assert_eq!(with_late[0].1.len(), 1440 + 40);
+
+    store.merge(i64::MAX).unwrap();
+    assert_eq!(rows(dir.path()), merged, "the late chunk is merged in");
+    assert_eq!(everything(&store), with_late);
+    store.close().unwrap();
+}
+
+#[test]
+fn a_damaged_row_is_left_for_the_query_to_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    write_six_hours(&store);
+    store.flush_all().unwrap();
+    store.close().unwrap();
+    {
+        // Cut the second chunk of series 0 short: it still names 120
+        // samples but holds fewer.
+        let db = Connection::open(dir.path().join("watchfire.db")).unwrap();
+        db.execute(
+            "UPDATE chunks SET data = substr(data, 1, 10)
+              WHERE series_id = (SELECT MIN(series_id) FROM chunks)
+                AND mint = (SELECT mint FROM chunks WHERE series_id = (SELECT MIN(series_id) FROM chunks) ORDER BY mint LIMIT 1 OFFSET 1)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let rows_before = rows(dir.path());
+    store.merge(i64::MAX).unwrap();
+    assert_eq!(
+        store.metrics().merge_damaged.get(),
+        1,
+        "the damaged chunk is counted"
+    );
+    // The damaged period of series 0 keeps its rows; the rest merged.
+    let left: i64 = {
+        let db = Connection::open(dir.path().join("watchfire.db")).unwrap();
+        db.query_row(
+            "SELECT COUNT(*) FROM chunks WHERE series_id = (SELECT MIN(series_id) FROM chunks) AND mint < ?1",
+            [2 * HOUR],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(left, 4, "the damaged period is left as it was");
+    assert!(rows(dir.path()) < rows_before);
+    let err = store
+        .select(&[model::Matcher::equal("s", "0")], 0, HOUR)
+        .unwrap()
+        .find_map(|s| s.err())
+        .expect("the query names the damage");
+    assert!(err.to_string().contains("watchfire.db: series"), "{err}");
+    // The other series answer in full.
+    let others: Vec<_> = store
+        .select(&[model::Matcher::equal("s", "1")], i64::MIN, i64::MAX)
+        .unwrap()
+        .map(|s| s.unwrap().samples.len())
+        .collect();
+    assert_eq!(others, vec![1440]);
+    store.close().unwrap();
+}
