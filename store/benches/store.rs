@@ -203,13 +203,27 @@ fn decode(c: &mut Criterion) {
     }
     let dec = store::chunk::compact(dec.finish());
     assert_eq!(dec[0], store::chunk::Encoding::Decimal as u8);
+    // A merged row: two hours of the counter.
+    let long: Vec<model::Sample> = (0..480)
+        .map(|k| {
+            model::Sample::new(
+                1_793_469_601_237 + k as i64 * 15_000,
+                value(0, k) + value(2, k),
+            )
+        })
+        .collect();
+    let long = store::chunk::encode_smallest(&long).unwrap();
+    assert_eq!(long[0], store::chunk::Encoding::Decimal as u8);
     let mut out = Vec::with_capacity(120);
     let mut g = c.benchmark_group("decode");
-    g.throughput(Throughput::Elements(120));
     for (name, bytes) in [
         ("xor_chunk_120_samples", xor.bytes().to_vec()),
         ("decimal_chunk_120_samples", dec.to_vec()),
+        ("decimal_chunk_480_samples", long.to_vec()),
     ] {
+        g.throughput(Throughput::Elements(
+            store::chunk::sample_count(&bytes) as u64
+        ));
         g.bench_function(name, |b| {
             b.iter(|| {
                 out.clear();

@@ -66,6 +66,16 @@ impl<'a> BitReader<'a> {
         BitReader { bytes, pos: 0 }
     }
 
+    /// The bytes and the bit position, for a decoder's own tight loop.
+    pub(crate) fn parts(&self) -> (&'a [u8], usize) {
+        (self.bytes, self.pos)
+    }
+
+    /// Moves to bit `pos`, where a decoder's own loop stopped.
+    pub(crate) fn set_pos(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
     /// The next 64 bits from the current position, most significant
     /// first, when 8 whole bytes are left from the current byte on; the
     /// top 57 bits at least are ones that follow. `None` near the end,
