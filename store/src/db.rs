@@ -32,6 +32,11 @@ pub(crate) struct Db {
 pub(crate) struct MergeCursor {
     pub merged_before: Option<i64>,
     pub todo: Option<std::vec::IntoIter<u64>>,
+    /// Whether any row of the period was rewritten, so its end returns
+    /// free pages to the file system.
+    pub rewrote: bool,
+    /// Whether the period has any row at all.
+    pub found: bool,
 }
 
 /// The `meta` key of [`MergeCursor::merged_before`].
@@ -138,7 +143,7 @@ impl Db {
             max_chunk_bytes: max_local_payload(page as usize).saturating_sub(CHUNK_KEY_ROOM),
             merge: MergeCursor {
                 merged_before,
-                todo: None,
+                ..MergeCursor::default()
             },
         })
     }
@@ -253,7 +258,7 @@ impl Db {
         if reopen.is_some() {
             self.merge = MergeCursor {
                 merged_before: reopen,
-                todo: None,
+                ..MergeCursor::default()
             };
         }
         Ok(())
@@ -263,6 +268,16 @@ impl Db {
     pub(crate) fn oldest_mint(&self) -> Result<Option<i64>, Error> {
         self.conn
             .query_row("SELECT MIN(mint) FROM chunks", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// The first timestamp of the oldest chunk that starts at or after `t`
+    /// (a scan of the table: only asked after a period without rows).
+    pub(crate) fn oldest_mint_from(&self, t: i64) -> Result<Option<i64>, Error> {
+        self.conn
+            .query_row("SELECT MIN(mint) FROM chunks WHERE mint >= ?1", [t], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(e))
     }
 
@@ -301,7 +316,7 @@ impl Db {
         set_merged_before(&self.conn, t).map_err(|e| self.err(e))?;
         self.merge = MergeCursor {
             merged_before: Some(t),
-            todo: None,
+            ..MergeCursor::default()
         };
         Ok(())
     }

@@ -81,16 +81,27 @@ impl Inner {
                 .map(|t| t.by_ref().take(SERIES_PER_TX).collect())
                 .unwrap_or_default();
             if batch.is_empty() {
-                db.set_merged_before(to)?;
-                // The merged rows left free pages behind: give them back to
-                // the file system, as retention does.
-                db.compact()?;
+                let (rewrote, found) = (db.merge.rewrote, db.merge.found);
+                // After a period without a single row (the server was
+                // down), go straight to the next one that has rows.
+                let next = match found {
+                    true => to,
+                    false => db
+                        .oldest_mint_from(to)?
+                        .map_or(to, |t| db::period_start(t, range).max(to)),
+                };
+                db.set_merged_before(next)?;
+                if rewrote {
+                    // The merged rows left free pages behind: give them
+                    // back to the file system, as retention does.
+                    db.compact()?;
+                }
             } else {
                 if let Err(e) = self.merge_batch(db, &batch, from, to) {
                     // Looked at again from the period's start next time.
                     db.merge = MergeCursor {
                         merged_before: Some(from),
-                        todo: None,
+                        ..MergeCursor::default()
                     };
                     return Err(e);
                 }
@@ -109,6 +120,7 @@ impl Inner {
         let mut merged_rows = 0;
         for &r in refs {
             let rows = db::chunks_starting_in(&db.conn, &db.path, r, from, to)?;
+            db.merge.found |= !rows.is_empty();
             if rows.len() < 2 {
                 continue;
             }
@@ -138,6 +150,7 @@ impl Inner {
         db.replace_chunks(from, to, &out).inspect_err(|_| {
             self.metrics.merge_failures.inc();
         })?;
+        db.merge.rewrote = true;
         self.metrics.merged_chunks.add(merged_rows as u64);
         self.metrics.merge.observe(started.elapsed());
         Ok(())

@@ -207,3 +207,36 @@ fn a_damaged_row_is_left_for_the_query_to_name() {
     assert_eq!(others, vec![1440]);
     store.close().unwrap();
 }
+
+#[test]
+fn a_long_gap_between_periods_is_passed_in_one_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let later = 1_000 * 24 * HOUR;
+    let mut app = store.appender();
+    for base in [0, later] {
+        for step in 0..480 {
+            app.append(&labels(0), base + step * 15_000, step as f64)
+                .unwrap();
+        }
+    }
+    app.commit().unwrap();
+    store.flush_all().unwrap();
+    let before = everything(&store);
+    assert_eq!(rows(dir.path()), 8);
+    // 12,000 empty periods lie between the two; merging passes them in
+    // one step rather than a transaction each.
+    store.merge(i64::MAX).unwrap();
+    assert_eq!(rows(dir.path()), 2);
+    assert_eq!(everything(&store), before);
+    let merged_before: String = Connection::open(dir.path().join("watchfire.db"))
+        .unwrap()
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'merged_before'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(merged_before, (later + 2 * HOUR).to_string());
+    store.close().unwrap();
+}
