@@ -99,6 +99,7 @@ impl Inner {
         sel: Selected,
         mint: i64,
         maxt: i64,
+        scratch: &mut Vec<Sample>,
     ) -> Result<Option<Series>, Error> {
         let mut chunks: Vec<Arc<Frozen>> = Vec::new();
         if let (true, Some(conn)) = (sel.in_db, conn) {
@@ -117,10 +118,15 @@ impl Inner {
         // its commit and its head update) or holds out-of-order samples:
         // then the samples are merged by time, a timestamp kept once.
         let overlap = chunks.windows(2).any(|w| w[1].mint <= w[0].maxt);
-        let mut samples: Vec<Sample> = Vec::new();
+        // Chunks are decoded whole into the reader's scratch buffer; the
+        // series keeps only its samples in range, in a vector of their
+        // size, so a short window over long chunks holds no more memory
+        // than it returns.
+        let samples = scratch;
+        samples.clear();
         for c in &chunks {
             let before = samples.len();
-            chunk::decode_into(&c.data, &mut samples).map_err(|e| Error::Corrupt {
+            chunk::decode_into(&c.data, samples).map_err(|e| Error::Corrupt {
                 file: self.db_path.clone(),
                 reason: format!("series {} chunk at {}: {e}", sel.id, c.mint),
             })?;
@@ -135,9 +141,9 @@ impl Inner {
             samples.sort_by_key(|s| s.t);
             samples.dedup_by_key(|s| s.t);
         }
-        Ok((!samples.is_empty()).then_some(Series {
+        Ok((!samples.is_empty()).then(|| Series {
             labels: sel.labels,
-            samples,
+            samples: samples.as_slice().to_vec(),
         }))
     }
 }
@@ -148,6 +154,8 @@ struct SeriesIter {
     todo: std::vec::IntoIter<Selected>,
     /// Series read so far.
     read: usize,
+    /// Where chunks are decoded before the range is cut out.
+    scratch: Vec<Sample>,
     mint: i64,
     maxt: i64,
 }
@@ -185,10 +193,13 @@ impl Iterator for SeriesIter {
                     }
                 }
             }
-            match self
-                .inner
-                .load(self.conn.as_ref(), sel, self.mint, self.maxt)
-            {
+            match self.inner.load(
+                self.conn.as_ref(),
+                sel,
+                self.mint,
+                self.maxt,
+                &mut self.scratch,
+            ) {
                 Ok(Some(s)) => return Some(Ok(s)),
                 Ok(None) => continue,
                 Err(e) => return Some(Err(e.into())),
@@ -225,6 +236,7 @@ impl Querier for Store {
             conn: None,
             todo: todo.into_iter(),
             read: 0,
+            scratch: Vec::new(),
             mint,
             maxt,
         }))
