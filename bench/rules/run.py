@@ -124,7 +124,9 @@ def main():
     time.sleep(3)
     wf = measure("watchfire", [a.watchfire, "--config.file", cfg, "--storage.tsdb.path", a.wf_data,
                                "--storage.tsdb.retention.time", "100y", "--web.listen-address", "127.0.0.1:29195"],
-                 29195, "watchfire", a.interval, a.warmup, a.samples, log)
+                 # Watchfire exports the rule group metrics under
+                 # Prometheus's names.
+                 29195, "prometheus", a.interval, a.warmup, a.samples, log)
     ratio = wf["median_s"] / prom["median_s"]
     res = {"rules": os.path.abspath(a.rules), "interval_s": a.interval, "prometheus": prom, "watchfire": wf,
            "ratio_median_cycle": ratio}
