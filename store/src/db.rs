@@ -480,16 +480,14 @@ pub(crate) fn chunks_starting_in(
     lo: i64,
     hi: i64,
 ) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
-    let err = |e| Error::sqlite(path, e);
-    let mut stmt = conn
-        .prepare_cached("SELECT mint, maxt, data FROM chunks WHERE series_id = ?1 AND mint >= ?2 AND mint < ?3 ORDER BY mint")
-        .map_err(err)?;
-    let rows = stmt
-        .query_map(params![id as i64, lo, hi], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .map_err(err)?;
-    rows.map(|r| r.map_err(err)).collect()
+    chunk_rows(
+        conn,
+        path,
+        "SELECT mint, maxt, data FROM chunks WHERE series_id = ?1 AND mint >= ?2 AND mint < ?3 ORDER BY mint",
+        id,
+        lo,
+        hi,
+    )
 }
 
 /// Chunks of one series that overlap `[mint, maxt]`, oldest first.
@@ -500,12 +498,30 @@ pub(crate) fn read_chunks(
     mint: i64,
     maxt: i64,
 ) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
+    chunk_rows(
+        conn,
+        path,
+        "SELECT mint, maxt, data FROM chunks WHERE series_id = ?1 AND mint <= ?3 AND maxt >= ?2 ORDER BY mint",
+        id,
+        mint,
+        maxt,
+    )
+}
+
+/// `(mint, maxt, data)` rows of one series by `sql`, which binds the series
+/// as `?1` and two timestamps as `?2` and `?3`.
+fn chunk_rows(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    id: u64,
+    a: i64,
+    b: i64,
+) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
     let err = |e| Error::sqlite(path, e);
-    let mut stmt = conn
-        .prepare_cached("SELECT mint, maxt, data FROM chunks WHERE series_id = ?1 AND mint <= ?3 AND maxt >= ?2 ORDER BY mint")
-        .map_err(err)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(err)?;
     let rows = stmt
-        .query_map(params![id as i64, mint, maxt], |r| {
+        .query_map(params![id as i64, a, b], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .map_err(err)?;
