@@ -264,15 +264,9 @@ impl Db {
         Ok(())
     }
 
-    /// The oldest chunk's first timestamp.
-    pub(crate) fn oldest_mint(&self) -> Result<Option<i64>, Error> {
-        self.conn
-            .query_row("SELECT MIN(mint) FROM chunks", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
-    }
-
     /// The first timestamp of the oldest chunk that starts at or after `t`
-    /// (a scan of the table: only asked after a period without rows).
+    /// (a scan of the table: asked once when merging starts and after a
+    /// period without rows).
     pub(crate) fn oldest_mint_from(&self, t: i64) -> Result<Option<i64>, Error> {
         self.conn
             .query_row("SELECT MIN(mint) FROM chunks WHERE mint >= ?1", [t], |r| {
@@ -435,25 +429,27 @@ fn join_same_start(
     id: u64,
     late: &Frozen,
 ) -> rusqlite::Result<Option<(i64, Box<[u8]>)>> {
-    let old: Option<Vec<u8>> = conn
+    let old: Option<(i64, Vec<u8>)> = conn
         .query_row(
-            "SELECT data FROM chunks WHERE series_id = ?1 AND mint = ?2",
+            "SELECT maxt, data FROM chunks WHERE series_id = ?1 AND mint = ?2",
             params![id as i64, late.mint],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let Some(old) = old else {
+    let Some((old_maxt, old)) = old else {
         return Ok(None);
     };
-    let mut samples = Vec::new();
-    let decoded = crate::chunk::decode_into(&old, &mut samples)
-        .and_then(|()| crate::chunk::decode_into(&late.data, &mut samples));
-    if let Err(e) = decoded {
-        tracing::error!(series = id, chunk = late.mint, error = %e, "damaged chunk replaced by late samples with the same first timestamp");
-        return Ok(None);
-    }
-    samples.sort_by_key(|s| s.t);
-    samples.dedup_by_key(|s| s.t);
+    let chunks = [
+        (late.mint, old_maxt, &old[..]),
+        (late.mint, late.maxt, &late.data[..]),
+    ];
+    let samples = match crate::merge::joined_samples(chunks) {
+        Ok(s) => s,
+        Err((_, e)) => {
+            tracing::error!(series = id, chunk = late.mint, error = %e, "damaged chunk replaced by late samples with the same first timestamp");
+            return Ok(None);
+        }
+    };
     let maxt = samples.last().map_or(late.maxt, |s| s.t);
     Ok(crate::chunk::encode_smallest(&samples).map(|data| (maxt, data)))
 }

@@ -454,8 +454,7 @@ impl Store {
     /// in the background, a second per tick, up to [`Self::settled_before`].
     pub fn merge(&self, before: i64) -> Result<(), Error> {
         let mut db = self.inner.writer.lock();
-        self.inner.merge_locked(&mut db, before, None)?;
-        Ok(())
+        self.inner.merge_locked(&mut db, before, None)
     }
 
     /// Where the flusher's merging stops: periods ending this long before

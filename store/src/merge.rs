@@ -28,19 +28,19 @@ impl Inner {
     }
 
     /// Merges the periods that end at or before `cutoff`, oldest first,
-    /// until done or `budget` has passed. Returns whether work is left.
+    /// until done or `budget` has passed.
     pub(crate) fn merge_locked(
         &self,
         db: &mut Db,
         cutoff: i64,
         budget: Option<Duration>,
-    ) -> Result<bool, Error> {
+    ) -> Result<(), Error> {
         let start = Instant::now();
         let range = self.range_ms();
         loop {
             let from = match db.merge.merged_before {
                 Some(t) => t,
-                None => match db.oldest_mint()? {
+                None => match db.oldest_mint_from(i64::MIN)? {
                     Some(t) => {
                         // Kept in memory until the period is done, so the
                         // table is scanned for it once.
@@ -48,12 +48,12 @@ impl Inner {
                         db.merge.merged_before = Some(p);
                         p
                     }
-                    None => return Ok(false),
+                    None => return Ok(()),
                 },
             };
             let to = from.saturating_add(range);
             if to > cutoff || to == i64::MAX {
-                return Ok(false);
+                return Ok(());
             }
             if db.merge.todo.is_none() {
                 // Series with flushed samples in the period.
@@ -69,7 +69,7 @@ impl Inner {
                 drop(st);
                 if newest.is_none_or(|n| n < from) {
                     // Nothing flushed at or after this period yet.
-                    return Ok(false);
+                    return Ok(());
                 }
                 refs.sort_unstable();
                 db.merge.todo = Some(refs.into_iter());
@@ -107,7 +107,7 @@ impl Inner {
                 }
             }
             if budget.is_some_and(|b| start.elapsed() >= b) {
-                return Ok(true);
+                return Ok(());
             }
         }
     }
@@ -167,19 +167,35 @@ fn merge_rows(
     rows: &[(i64, i64, Vec<u8>)],
     max_bytes: usize,
 ) -> Result<Merged, (i64, chunk::ChunkError)> {
-    let mut samples: Vec<Sample> = Vec::new();
-    for (mint, _, data) in rows {
-        chunk::decode_into(data, &mut samples).map_err(|e| (*mint, e))?;
-    }
-    if rows.windows(2).any(|w| w[1].0 <= w[0].1) {
-        samples.sort_by_key(|s| s.t);
-        samples.dedup_by_key(|s| s.t);
-    }
+    let samples = joined_samples(rows.iter().map(|(mint, maxt, d)| (*mint, *maxt, &d[..])))?;
     let mut out = Vec::new();
     for piece in samples.chunks(MERGE_MAX_SAMPLES) {
         encode_within(piece, max_bytes, &mut out);
     }
     Ok(out)
+}
+
+/// The samples of one series' chunks `(mint, maxt, data)`, given oldest
+/// first, joined: where chunks overlap in time, ordered by timestamp with
+/// each timestamp kept once, from the earliest chunk (the rule queries
+/// apply to overlapping chunks). The error names the chunk, by its `mint`,
+/// that does not decode.
+pub(crate) fn joined_samples<'a>(
+    chunks: impl IntoIterator<Item = (i64, i64, &'a [u8])>,
+) -> Result<Vec<Sample>, (i64, chunk::ChunkError)> {
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut overlap = false;
+    let mut last_maxt = None;
+    for (mint, maxt, data) in chunks {
+        overlap |= last_maxt.is_some_and(|m| mint <= m);
+        last_maxt = Some(last_maxt.map_or(maxt, |m: i64| m.max(maxt)));
+        chunk::decode_into(data, &mut samples).map_err(|e| (mint, e))?;
+    }
+    if overlap {
+        samples.sort_by_key(|s| s.t);
+        samples.dedup_by_key(|s| s.t);
+    }
+    Ok(samples)
 }
 
 /// Encodes `samples` (at most [`MERGE_MAX_SAMPLES`], below the codec's
