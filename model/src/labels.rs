@@ -151,6 +151,40 @@ impl Labels {
         k
     }
 
+    /// The set without the labels whose names `drop` accepts: this set
+    /// itself (shared, not copied) when there are none, else one copy of
+    /// the encoding with their pairs cut out. Removing pairs keeps the
+    /// order, so nothing is parsed again or sorted.
+    pub fn without_names(&self, mut drop: impl FnMut(&str) -> bool) -> Labels {
+        let mut kept = String::new();
+        let mut copied = 0;
+        let mut dropped = false;
+        let mut rest: &str = &self.encoded;
+        while let Some((name, after_name)) = next_field(rest) {
+            let Some((_, after_value)) = next_field(after_name) else {
+                break;
+            };
+            let start = self.encoded.len() - rest.len();
+            let end = self.encoded.len() - after_value.len();
+            if drop(name) {
+                if !dropped {
+                    kept.reserve(self.encoded.len());
+                    dropped = true;
+                }
+                kept.push_str(&self.encoded[copied..start]);
+                copied = end;
+            }
+            rest = after_value;
+        }
+        if !dropped {
+            return self.clone();
+        }
+        kept.push_str(&self.encoded[copied..]);
+        Labels {
+            encoded: Arc::from(kept),
+        }
+    }
+
     /// A builder that starts from this set.
     pub fn builder(&self) -> LabelsBuilder {
         LabelsBuilder {
@@ -393,6 +427,30 @@ mod tests {
         assert_eq!(l.get("job"), Some("b"));
         assert_eq!(l.get("x"), None);
         assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn without_names_cuts_pairs_and_shares_an_untouched_set() {
+        let l = Labels::from_pairs([
+            ("__name__", "up"),
+            ("a", "1"),
+            ("z", "x:y"),
+            ("__unit__", "s"),
+        ]);
+        let cut = l.without_names(|n| n.starts_with("__"));
+        assert_eq!(cut, Labels::from_pairs([("a", "1"), ("z", "x:y")]));
+        assert_eq!(
+            cut.encoded(),
+            Labels::from_pairs([("a", "1"), ("z", "x:y")]).encoded()
+        );
+        let last = l.without_names(|n| n == "z");
+        assert_eq!(
+            last,
+            Labels::from_pairs([("__name__", "up"), ("__unit__", "s"), ("a", "1")])
+        );
+        assert!(l.without_names(|n| !n.is_empty()).is_empty());
+        let same = cut.without_names(|n| n == "b");
+        assert_eq!(same.addr(), cut.addr());
     }
 
     #[test]

@@ -31,14 +31,7 @@ pub const METADATA: [&str; 3] = [METRIC_NAME, "__type__", "__unit__"];
 
 /// The set without `__name__` (and `__type__`, `__unit__`).
 pub fn drop_name(l: &Labels) -> Labels {
-    if METADATA.iter().all(|n| l.get(n).is_none()) {
-        return l.clone();
-    }
-    let mut b = l.builder();
-    for n in METADATA {
-        b.del(n);
-    }
-    b.labels()
+    l.without_names(|n| n.starts_with("__") && METADATA.contains(&n))
 }
 
 /// A label set as Prometheus 3 prints it in errors:
