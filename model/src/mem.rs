@@ -112,6 +112,30 @@ impl Querier for MemStore {
             self.matching(matchers, mint, maxt).into_iter().map(Ok),
         ))
     }
+
+    /// Cuts every selection of two series or more, however small, so that
+    /// tests over this store exercise the readers that take a selection
+    /// in parts.
+    fn select_parts(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        parts: usize,
+    ) -> Result<Vec<SeriesSet>, StorageError> {
+        let all = self.matching(matchers, mint, maxt);
+        let per = all.len().div_ceil(parts.max(1)).max(1);
+        let mut out: Vec<SeriesSet> = Vec::new();
+        let mut it = all.into_iter().peekable();
+        while it.peek().is_some() {
+            let part: Vec<Series> = it.by_ref().take(per).collect();
+            out.push(Box::new(part.into_iter().map(Ok)));
+        }
+        if out.is_empty() {
+            out.push(Box::new(std::iter::empty()));
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

@@ -106,6 +106,21 @@ pub trait Querier: Send + Sync {
     /// `[mint, maxt]`, sorted by labels.
     fn select(&self, matchers: &[Matcher], mint: i64, maxt: i64)
         -> Result<SeriesSet, StorageError>;
+    /// What [`select`](Querier::select) gives, cut into at most `parts`
+    /// consecutive runs (in label order, so reading them one after the
+    /// other gives `select`'s order), each read on its own, so that
+    /// several threads can read one selection. A store cuts only a
+    /// selection big enough to be worth it; by default it is not cut.
+    fn select_parts(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        parts: usize,
+    ) -> Result<Vec<SeriesSet>, StorageError> {
+        let _ = parts;
+        Ok(vec![self.select(matchers, mint, maxt)?])
+    }
     /// Calls `f` with the labels of each series matching `matchers` (all
     /// series when empty) with data in `[mint, maxt]`, in any order; what
     /// [`label_names`](Querier::label_names) and

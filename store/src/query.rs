@@ -90,27 +90,26 @@ impl Inner {
         }
     }
 
-    /// Decodes one series' samples in `[mint, maxt]` from SQLite and the
-    /// head. A chunk can be in both while the flusher is between its commit
-    /// and its head update; chunks are identified by their first timestamp.
+    /// Decodes one series' samples in `[mint, maxt]` from its chunks in
+    /// SQLite (`stored`, see `Connection::rows`) and in the head. A chunk
+    /// can be in both while the flusher is between its commit and its
+    /// head update; chunks are identified by their first timestamp.
     fn load(
         &self,
-        conn: Option<&rusqlite::Connection>,
+        stored: Vec<(i64, i64, Vec<u8>)>,
         sel: Selected,
         mint: i64,
         maxt: i64,
         scratch: &mut Vec<Sample>,
     ) -> Result<Option<Series>, Error> {
-        let mut chunks: Vec<Arc<Frozen>> = Vec::new();
-        if let (true, Some(conn)) = (sel.in_db, conn) {
-            for (cmint, cmaxt, data) in db::read_chunks(conn, &self.db_path, sel.id, mint, maxt)? {
-                chunks.push(Arc::new(Frozen {
-                    mint: cmint,
-                    maxt: cmaxt,
-                    data: data.into(),
-                    ooo: false,
-                }));
-            }
+        let mut chunks: Vec<Arc<Frozen>> = Vec::with_capacity(stored.len() + sel.head.len());
+        for (cmint, cmaxt, data) in stored {
+            chunks.push(Arc::new(Frozen {
+                mint: cmint,
+                maxt: cmaxt,
+                data: data.into(),
+                ooo: false,
+            }));
         }
         chunks.extend(sel.head);
         chunks.sort_by_key(|c| c.mint);
@@ -148,12 +147,68 @@ impl Inner {
     }
 }
 
-struct SeriesIter {
+/// The SQLite connection one selection is read through, shared by the
+/// parts of a cut selection: one read transaction, and one memory map of
+/// the file, whose pages count once in the process's memory (each
+/// connection maps the file on its own, so parts on connections of their
+/// own counted the pages both touched twice). Parts take turns only to
+/// fetch rows; they decode on their own.
+struct Reader {
     inner: Arc<Inner>,
+    conn: parking_lot::Mutex<ReaderConn>,
+}
+
+#[derive(Default)]
+struct ReaderConn {
     conn: Option<rusqlite::Connection>,
-    todo: std::vec::IntoIter<Selected>,
     /// Series read so far.
     read: usize,
+}
+
+impl Reader {
+    /// The stored chunks of one series that overlap `[mint, maxt]`.
+    fn rows(&self, id: u64, mint: i64, maxt: i64) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
+        let mut rc = self.conn.lock();
+        if rc.conn.is_none() {
+            let c = self.inner.reader()?;
+            // One read transaction for the whole selection: the database
+            // is locked once, not once per series, and every series is
+            // read from one snapshot. It starts after the head's chunks
+            // were taken, so a chunk the flusher moves meanwhile is in one
+            // or the other.
+            let _ = c.execute_batch("BEGIN");
+            rc.conn = Some(c);
+        }
+        // A caller may work between series (a range query computes every
+        // step of one before asking for the next): renew the snapshot now
+        // and then so the writer's checkpoints are not held up. Each
+        // renewal still comes after the head's chunks were taken, so
+        // nothing falls between head and database.
+        rc.read += 1;
+        let renew = rc.read.is_multiple_of(256);
+        let Some(c) = &rc.conn else {
+            return Ok(Vec::new());
+        };
+        if renew && !c.is_autocommit() {
+            let _ = c.execute_batch("COMMIT; BEGIN");
+        }
+        db::read_chunks(c, &self.inner.db_path, id, mint, maxt)
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.get_mut().conn.take() {
+            if c.is_autocommit() || c.execute_batch("COMMIT").is_ok() {
+                self.inner.give_back(c);
+            }
+        }
+    }
+}
+
+struct SeriesIter {
+    reader: Arc<Reader>,
+    todo: std::vec::IntoIter<Selected>,
     /// Where chunks are decoded before the range is cut out.
     scratch: Vec<Sample>,
     mint: i64,
@@ -166,55 +221,53 @@ impl Iterator for SeriesIter {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let sel = self.todo.next()?;
-            if self.conn.is_none() && sel.in_db {
-                match self.inner.reader() {
-                    Ok(c) => {
-                        // One read transaction for the whole selection: the
-                        // database is locked once, not once per series, and
-                        // every series is read from one snapshot. It starts
-                        // after the head's chunks were taken, so a chunk
-                        // the flusher moves meanwhile is in one or the other.
-                        let _ = c.execute_batch("BEGIN");
-                        self.conn = Some(c)
-                    }
+            let stored = if sel.in_db {
+                match self.reader.rows(sel.id, self.mint, self.maxt) {
+                    Ok(rows) => rows,
                     Err(e) => return Some(Err(e.into())),
                 }
-            }
-            // A caller may work between series (a range query computes
-            // every step of one before asking for the next): renew the
-            // snapshot now and then so the writer's checkpoints are not
-            // held up. Each renewal still comes after the head's chunks
-            // were taken, so nothing falls between head and database.
-            self.read += 1;
-            if self.read.is_multiple_of(256) {
-                if let Some(c) = &self.conn {
-                    if !c.is_autocommit() {
-                        let _ = c.execute_batch("COMMIT; BEGIN");
-                    }
-                }
-            }
-            match self.inner.load(
-                self.conn.as_ref(),
-                sel,
-                self.mint,
-                self.maxt,
-                &mut self.scratch,
-            ) {
+            } else {
+                Vec::new()
+            };
+            let inner = &self.reader.inner;
+            match inner.load(stored, sel, self.mint, self.maxt, &mut self.scratch) {
                 Ok(Some(s)) => return Some(Ok(s)),
                 Ok(None) => continue,
                 Err(e) => return Some(Err(e.into())),
             }
         }
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.todo.len()))
+    }
 }
 
-impl Drop for SeriesIter {
-    fn drop(&mut self) {
-        if let Some(c) = self.conn.take() {
-            if c.is_autocommit() || c.execute_batch("COMMIT").is_ok() {
-                self.inner.give_back(c);
-            }
-        }
+/// The fewest series a part of a cut selection holds.
+const MIN_PART: usize = 512;
+
+impl Store {
+    fn series_iter(
+        &self,
+        reader: &Arc<Reader>,
+        todo: Vec<Selected>,
+        mint: i64,
+        maxt: i64,
+    ) -> SeriesSet {
+        Box::new(SeriesIter {
+            reader: reader.clone(),
+            todo: todo.into_iter(),
+            scratch: Vec::new(),
+            mint,
+            maxt,
+        })
+    }
+
+    fn reader(&self) -> Arc<Reader> {
+        Arc::new(Reader {
+            inner: self.inner.clone(),
+            conn: Default::default(),
+        })
     }
 }
 
@@ -231,15 +284,35 @@ impl Querier for Store {
         } else {
             self.inner.selected(matchers, mint, maxt)
         };
-        Ok(Box::new(SeriesIter {
-            inner: self.inner.clone(),
-            conn: None,
-            todo: todo.into_iter(),
-            read: 0,
-            scratch: Vec::new(),
-            mint,
-            maxt,
-        }))
+        Ok(self.series_iter(&self.reader(), todo, mint, maxt))
+    }
+
+    /// Cuts selections of at least `2 * MIN_PART` series: a part costs a
+    /// thread to read it on. The parts share one connection (`Reader`).
+    fn select_parts(
+        &self,
+        matchers: &[Matcher],
+        mint: i64,
+        maxt: i64,
+        parts: usize,
+    ) -> Result<Vec<SeriesSet>, StorageError> {
+        let mint = mint.max(self.inner.retention_floor());
+        let mut todo = if mint > maxt {
+            Vec::new()
+        } else {
+            self.inner.selected(matchers, mint, maxt)
+        };
+        let parts = parts.min(todo.len() / MIN_PART).max(1);
+        let per = todo.len().div_ceil(parts);
+        let reader = self.reader();
+        let mut out = Vec::with_capacity(parts);
+        while todo.len() > per {
+            let rest = todo.split_off(per);
+            out.push(self.series_iter(&reader, todo, mint, maxt));
+            todo = rest;
+        }
+        out.push(self.series_iter(&reader, todo, mint, maxt));
+        Ok(out)
     }
 
     fn each_label_set(

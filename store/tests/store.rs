@@ -347,3 +347,47 @@ fn zero_fsync_interval_syncs_every_commit_without_a_syncer() {
     }
     store.close().unwrap();
 }
+
+#[test]
+fn a_selection_read_in_parts_on_threads_is_the_selection() {
+    // Big enough to be cut; half the chunks flushed to SQLite, so parts
+    // read both places through their shared connection.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let mut want = fill(&store, 1_300, 250, 1_000_000);
+    store.flush().unwrap();
+    let more = fill(&store, 1_300, 10, 100_000_000);
+    for (w, m) in want.iter_mut().zip(&more) {
+        w.1.extend_from_slice(&m.1);
+    }
+    let parts = store.select_parts(&[], i64::MIN, i64::MAX, 3).unwrap();
+    assert_eq!(
+        parts.len(),
+        2,
+        "1,300 series make two parts of at least 512"
+    );
+    let got: Vec<Vec<(Labels, Vec<Sample>)>> = std::thread::scope(|s| {
+        let hs: Vec<_> = parts
+            .into_iter()
+            .map(|p| {
+                s.spawn(move || {
+                    p.map(|x| x.map(|x| (x.labels, x.samples)))
+                        .collect::<Result<Vec<_>, _>>()
+                        .unwrap()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_same(&got.concat(), &want, "parts in order");
+    assert_same(&all(&store, &[]), &want, "one selection");
+    // A small selection is one part.
+    let small = [Matcher::new(MatchOp::Equal, "i", "7").unwrap()];
+    assert_eq!(
+        store
+            .select_parts(&small, i64::MIN, i64::MAX, 4)
+            .unwrap()
+            .len(),
+        1
+    );
+}
