@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use model::Labels;
-use promql_parser::parser::{AggregateExpr, LabelModifier};
+use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
 use super::Evaluator;
 use crate::error::QueryError;
@@ -102,7 +102,27 @@ pub(super) fn eval(
         Some(p) => Some(ev.eval(p, ts)?),
         None => None,
     };
-    let input = match ev.eval(&a.expr, ts)? {
+    // An aggregation that only adds up values (not `topk` and its kin,
+    // which return series, nor `count_values`) over a call or selector
+    // computed in columns takes the step's column as it is.
+    let op_adds = !matches!(
+        op.as_str(),
+        "topk" | "bottomk" | "limitk" | "limit_ratio" | "count_values"
+    );
+    let mut inner = &*a.expr;
+    while let Expr::Paren(p) = inner {
+        inner = &p.expr;
+    }
+    if op_adds
+        && ev.main_step(ts).is_some()
+        && matches!(inner, Expr::Call(_) | Expr::VectorSelector(_))
+    {
+        ev.raw_for = inner as *const Expr as usize;
+    }
+    let value = ev.eval(&a.expr, ts);
+    ev.raw_for = 0;
+    let raw = ev.raw.take();
+    let input = match value? {
         Value::Vector(v) => v,
         other => {
             return Err(QueryError::execution(format!(
@@ -192,105 +212,10 @@ pub(super) fn eval(
             )))
         }
     };
-    // Groups in order of first appearance, by key id. A node usually sees
-    // the same series, in the same order, at every step of a range query:
-    // then last step's grouping is taken as it is, without a lookup per
-    // series. Label sets are compared by address, which is safe because
-    // `key_and_group` pinned every set the grouping was worked out from.
-    let same = ev.memo.steps.get(&node).is_some_and(|c| {
-        c.addrs.len() == input.len()
-            && c.addrs
-                .iter()
-                .zip(&input)
-                .all(|(a, e)| *a == e.labels.addr())
-    });
-    if !same {
-        let mut slots: super::FastMap<u32, u32> = super::FastMap::default();
-        let mut c = super::memo::StepGrouping::default();
-        for e in &input {
-            let id = ev.key_and_group(node, &e.labels, &names, by, !k_ops);
-            let slot = *slots.entry(id).or_insert_with(|| {
-                c.groups.push(id);
-                c.groups.len() as u32 - 1
-            });
-            c.addrs.push(e.labels.addr());
-            c.slots.push(slot);
-        }
-        ev.memo.steps.insert(node, c);
-    }
-    let grouping = &ev.memo.steps[&node];
-    let mut groups: Vec<Group> = grouping
-        .groups
-        .iter()
-        .map(|&id| Group {
-            labels: ev.memo.group(id).clone(),
-            value: f64::NAN,
-            ..Group::default()
-        })
-        .collect();
-    for (e, &slot) in input.into_iter().zip(&grouping.slots) {
-        let g = &mut groups[slot as usize];
-        let v = e.v;
-        match kind {
-            Kind::Sum => {
-                if g.count == 0.0 {
-                    g.value = 0.0;
-                }
-                let (s, c) = kahan_inc(v, g.value, g.kahan);
-                g.value = s;
-                g.kahan = c;
-            }
-            Kind::Avg => {
-                g.count += 1.0;
-                if g.count == 1.0 {
-                    g.value = v;
-                    g.kahan = 0.0;
-                    continue;
-                }
-                if !g.incremental {
-                    let (s, c) = kahan_inc(v, g.value, g.kahan);
-                    if !s.is_infinite() {
-                        g.value = s;
-                        g.kahan = c;
-                        continue;
-                    }
-                    g.incremental = true;
-                    g.mean = g.value / (g.count - 1.0);
-                    g.kahan /= g.count - 1.0;
-                }
-                let q = (g.count - 1.0) / g.count;
-                let (m, c) = kahan_inc(v / g.count, q * g.mean, q * g.kahan);
-                g.mean = m;
-                g.kahan = c;
-                continue;
-            }
-            Kind::Count => {}
-            Kind::Group => g.value = 1.0,
-            Kind::Min => {
-                if g.count == 0.0 || g.value > v || g.value.is_nan() {
-                    g.value = v;
-                }
-            }
-            Kind::Max => {
-                if g.count == 0.0 || g.value < v || g.value.is_nan() {
-                    g.value = v;
-                }
-            }
-            Kind::Deviation => {
-                if g.count == 0.0 {
-                    g.value = 0.0;
-                }
-                g.count += 1.0;
-                let delta = v - g.mean;
-                g.mean += delta / g.count;
-                g.value += delta * (v - g.mean);
-                continue;
-            }
-            Kind::Quantile => g.values.push(v),
-            Kind::Elems => g.elems.push(e),
-        }
-        g.count += 1.0;
-    }
+    let groups = match raw {
+        Some(raw) => raw_groups(ev, node, &names, by, kind, raw),
+        None => vector_groups(ev, node, &names, by, k_ops, kind, input),
+    };
     let mut out = Vec::new();
     for mut g in groups {
         let v = match op.as_str() {
@@ -361,6 +286,181 @@ pub(super) fn eval(
     Ok(Value::Vector(out))
 }
 
+/// The groups of one step's vector, in order of first appearance, by key
+/// id. A node usually sees the same series, in the same order, at every
+/// step of a range query: then last step's grouping is taken as it is,
+/// without a lookup per series. Label sets are compared by address, which
+/// is safe because `key_and_group` pinned every set the grouping was
+/// worked out from.
+fn vector_groups(
+    ev: &mut Evaluator<'_>,
+    node: usize,
+    names: &[String],
+    by: bool,
+    k_ops: bool,
+    kind: Kind,
+    input: Vec<Elem>,
+) -> Vec<Group> {
+    let same = ev.memo.steps.get(&node).is_some_and(|c| {
+        c.addrs.len() == input.len()
+            && c.addrs
+                .iter()
+                .zip(&input)
+                .all(|(a, e)| *a == e.labels.addr())
+    });
+    if !same {
+        let mut slots: super::FastMap<u32, u32> = super::FastMap::default();
+        let mut c = super::memo::StepGrouping::default();
+        for e in &input {
+            let id = ev.key_and_group(node, &e.labels, names, by, !k_ops);
+            let slot = *slots.entry(id).or_insert_with(|| {
+                c.groups.push(id);
+                c.groups.len() as u32 - 1
+            });
+            c.addrs.push(e.labels.addr());
+            c.slots.push(slot);
+        }
+        ev.memo.steps.insert(node, c);
+    }
+    let grouping = &ev.memo.steps[&node];
+    let mut groups: Vec<Group> = grouping
+        .groups
+        .iter()
+        .map(|&id| Group {
+            labels: ev.memo.group(id).clone(),
+            value: f64::NAN,
+            ..Group::default()
+        })
+        .collect();
+    for (e, &slot) in input.into_iter().zip(&grouping.slots) {
+        let g = &mut groups[slot as usize];
+        if let Kind::Elems = kind {
+            g.elems.push(e);
+            g.count += 1.0;
+        } else {
+            add(g, kind, e.v);
+        }
+    }
+    groups
+}
+
+/// The groups of one step's column, as `vector_groups` gives them for the
+/// same series: each series' group is worked out once per query, and a
+/// step adds values by series index, with no label set touched.
+fn raw_groups(
+    ev: &mut Evaluator<'_>,
+    node: usize,
+    names: &[String],
+    by: bool,
+    kind: Kind,
+    raw: super::columns::RawColumn,
+) -> Vec<Group> {
+    let known = ev
+        .memo
+        .column_groups
+        .get(&node)
+        .is_some_and(|g| std::sync::Arc::ptr_eq(&g.labels, &raw.labels));
+    if !known {
+        let mut dense_of: super::FastMap<u32, u32> = super::FastMap::default();
+        let mut ids = Vec::new();
+        let mut dense = Vec::with_capacity(raw.labels.len());
+        for l in raw.labels.iter() {
+            let id = ev.key_and_group(node, l, names, by, true);
+            dense.push(*dense_of.entry(id).or_insert_with(|| {
+                ids.push(id);
+                ids.len() as u32 - 1
+            }));
+        }
+        ev.memo.column_groups.insert(
+            node,
+            super::memo::ColumnGrouping {
+                labels: raw.labels.clone(),
+                dense,
+                ids,
+            },
+        );
+    }
+    let grouping = &ev.memo.column_groups[&node];
+    let mut slot = vec![u32::MAX; grouping.ids.len()];
+    let mut groups: Vec<Group> = Vec::new();
+    let memo = &ev.memo;
+    raw.each(|i, v| {
+        let d = grouping.dense[i] as usize;
+        if slot[d] == u32::MAX {
+            slot[d] = groups.len() as u32;
+            groups.push(Group {
+                labels: memo.group(grouping.ids[d]).clone(),
+                value: f64::NAN,
+                ..Group::default()
+            });
+        }
+        add(&mut groups[slot[d] as usize], kind, v);
+    });
+    groups
+}
+
+/// Adds one value to a group (any kind but `Elems`, which keeps series).
+fn add(g: &mut Group, kind: Kind, v: f64) {
+    match kind {
+        Kind::Sum => {
+            if g.count == 0.0 {
+                g.value = 0.0;
+            }
+            let (s, c) = kahan_inc(v, g.value, g.kahan);
+            g.value = s;
+            g.kahan = c;
+        }
+        Kind::Avg => {
+            g.count += 1.0;
+            if g.count == 1.0 {
+                g.value = v;
+                g.kahan = 0.0;
+                return;
+            }
+            if !g.incremental {
+                let (s, c) = kahan_inc(v, g.value, g.kahan);
+                if !s.is_infinite() {
+                    g.value = s;
+                    g.kahan = c;
+                    return;
+                }
+                g.incremental = true;
+                g.mean = g.value / (g.count - 1.0);
+                g.kahan /= g.count - 1.0;
+            }
+            let q = (g.count - 1.0) / g.count;
+            let (m, c) = kahan_inc(v / g.count, q * g.mean, q * g.kahan);
+            g.mean = m;
+            g.kahan = c;
+            return;
+        }
+        Kind::Count | Kind::Elems => {}
+        Kind::Group => g.value = 1.0,
+        Kind::Min => {
+            if g.count == 0.0 || g.value > v || g.value.is_nan() {
+                g.value = v;
+            }
+        }
+        Kind::Max => {
+            if g.count == 0.0 || g.value < v || g.value.is_nan() {
+                g.value = v;
+            }
+        }
+        Kind::Deviation => {
+            if g.count == 0.0 {
+                g.value = 0.0;
+            }
+            g.count += 1.0;
+            let delta = v - g.mean;
+            g.mean += delta / g.count;
+            g.value += delta * (v - g.mean);
+            return;
+        }
+        Kind::Quantile => g.values.push(v),
+    }
+    g.count += 1.0;
+}
+
 /// NaN after every number, whichever way `topk` and `bottomk` sort the
 /// numbers; two NaNs, or two numbers, are `Equal` here.
 fn nan_last(a: f64, b: f64) -> std::cmp::Ordering {
@@ -381,6 +481,44 @@ pub(crate) fn valid_label_name(n: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::script::assert_passes as check;
+
+    #[test]
+    fn aggregations_over_columns_match_step_by_step_answers() {
+        // Range queries aggregate a rate's or a selector's columns per
+        // series index; the answers are those of a vector per step,
+        // including series that come and go and the name-less duplicates
+        // that make the step fail.
+        check(
+            r#"
+load 1m
+  a{x="1", y="p"} 0+1x10
+  a{x="2", y="p"} 0+2x4 _x3 8+2x2
+  a{x="3", y="q"} 5+5x10
+  b{x="1", y="p"} 0+1x10
+
+eval range from 2m to 10m step 2m sum by (y) (rate(a[2m]))
+  {y="p"} 0.05 0.05 0.016666666666666666 0.016666666666666666 0.05
+  {y="q"} 0.0833333333333333 0.0833333333333333 0.0833333333333333 0.0833333333333333 0.0833333333333333
+
+eval instant at 6m sum by (y) (rate(a[2m]))
+  {y="p"} 0.016666666666666666
+  {y="q"} 0.0833333333333333
+
+eval instant at 10m sum by (y) (rate(a[2m]))
+  {y="p"} 0.05
+  {y="q"} 0.0833333333333333
+
+eval range from 0m to 4m step 2m max without (x) (a)
+  {y="p"} 0 4 8
+  {y="q"} 5 15 25
+
+eval range from 0m to 4m step 2m count((a))
+  {} 3 3 3
+
+eval_fail range from 2m to 4m step 2m sum(rate({__name__=~"a|b", x="1"}[2m]))
+"#,
+        );
+    }
 
     #[test]
     fn count_values_sets_its_label_before_grouping() {

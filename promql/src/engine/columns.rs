@@ -12,6 +12,8 @@
 //! subquery, the steps are the subquery's, for all the windows its parent
 //! asks for.
 
+use std::sync::Arc;
+
 use model::Labels;
 use promql_parser::parser::VectorSelector;
 
@@ -57,16 +59,32 @@ impl Grid {
 /// One node's values at every step of the query.
 pub(crate) struct Columns {
     /// The output labels of each input series.
-    labels: Vec<Labels>,
-    /// By step: taken (`None`) once used.
-    steps: Vec<Option<Column>>,
+    labels: Arc<Vec<Labels>>,
+    /// Whether no two series have one label set (then no step's vector
+    /// can repeat one).
+    unique: bool,
+    /// By step, the pieces of its column that the parts of the selection
+    /// gave, each with the number of its first series: taken (`None`)
+    /// once used.
+    steps: Vec<Option<Vec<(u32, Column)>>>,
 }
 
-impl Columns {
-    fn new(labels: Vec<Labels>, steps: Vec<Column>) -> Self {
-        Columns {
-            labels,
-            steps: steps.into_iter().map(Some).collect(),
+/// One step of a node's columns as they are: the values of the series
+/// numbered in each piece, whose labels are in `labels`. An aggregation
+/// over the node takes this instead of a vector (`Evaluator::raw_for`),
+/// and so works per series index, not per label set.
+pub(crate) struct RawColumn {
+    pub labels: Arc<Vec<Labels>>,
+    pieces: Vec<(u32, Column)>,
+}
+
+impl RawColumn {
+    /// Calls `f` with each series' number and value, in order.
+    pub(crate) fn each(&self, mut f: impl FnMut(usize, f64)) {
+        for (offset, c) in &self.pieces {
+            for (&i, &v) in c.series.iter().zip(&c.values) {
+                f((offset + i) as usize, v);
+            }
         }
     }
 }
@@ -98,17 +116,6 @@ impl Evaluator<'_> {
             .ok_or_else(|| QueryError::execution("no steps to compute columns for"))
     }
 
-    /// Counts values kept for later steps against the sample limit, as
-    /// upstream counts a node evaluated over the whole range.
-    fn keep(&self, kept: usize) -> Result<(), QueryError> {
-        if kept > self.max_samples {
-            return Err(QueryError::execution(
-                "query processing would load too many samples into memory in query execution",
-            ));
-        }
-        Ok(())
-    }
-
     /// Node `key`'s value at step `k`, from its columns (built by `build`
     /// the first time). `None` if the step's column was already taken: the
     /// caller then evaluates the step itself.
@@ -118,6 +125,7 @@ impl Evaluator<'_> {
         k: usize,
         build: impl FnOnce(&mut Self) -> Result<Columns, QueryError>,
     ) -> Result<Option<Vec<Elem>>, QueryError> {
+        let raw = std::mem::take(&mut self.raw_here);
         if !self.columns.contains_key(&key) {
             let c = build(self)?;
             self.columns.insert(key, c);
@@ -128,16 +136,22 @@ impl Evaluator<'_> {
         let Some(col) = c.steps.get_mut(k).and_then(Option::take) else {
             return Ok(None);
         };
-        let out = col
-            .series
-            .iter()
-            .zip(&col.values)
-            .map(|(&i, &v)| Elem {
-                labels: c.labels[i as usize].clone(),
+        let (labels, unique) = (c.labels.clone(), c.unique);
+        self.count(col.iter().map(|(_, c)| c.samples).sum())?;
+        if raw && unique {
+            self.raw = Some(RawColumn {
+                labels,
+                pieces: col,
+            });
+            return Ok(Some(Vec::new()));
+        }
+        let mut out = Vec::with_capacity(col.iter().map(|(_, c)| c.series.len()).sum());
+        for (offset, c) in &col {
+            out.extend(c.series.iter().zip(&c.values).map(|(&i, &v)| Elem {
+                labels: labels[(offset + i) as usize].clone(),
                 v,
-            })
-            .collect();
-        self.count(col.samples)?;
+            }));
+        }
         Ok(Some(out))
     }
 
@@ -153,29 +167,33 @@ impl Evaluator<'_> {
     /// An instant selector's columns: each step's newest sample within the
     /// lookback window, unless it is a staleness marker.
     pub(crate) fn instant_columns(&mut self, vs: &VectorSelector) -> Result<Columns, QueryError> {
-        let (times, mut steps) = self.step_times(vs)?;
-        let mut labels = Vec::new();
-        let mut kept = 0;
-        self.stream(vs, |ev, r| {
-            let si = labels.len() as u32;
-            labels.push(std::mem::take(&mut r.labels));
-            let mut hi = Cursor::default();
-            for (&t, col) in times.iter().zip(steps.iter_mut()) {
-                let i = hi.seek(&r.points, t);
-                let Some(&(pt, pv)) = i.checked_sub(1).and_then(|i| r.points.get(i)) else {
-                    continue;
-                };
-                if pt <= t - ev.lookback || model::sample::is_stale_nan(pv) {
-                    continue;
+        let (times, steps) = self.step_times(vs)?;
+        let (lookback, limit) = (self.lookback, Limit::new(self.max_samples));
+        let parts = self.stream_parts(
+            vs,
+            || Part::new(steps.len()),
+            |part, r| {
+                let si = part.labels.len() as u32;
+                part.labels.push(std::mem::take(&mut r.labels));
+                let mut hi = Cursor::default();
+                let mut n = 0;
+                for (&t, col) in times.iter().zip(part.steps.iter_mut()) {
+                    let i = hi.seek(&r.points, t);
+                    let Some(&(pt, pv)) = i.checked_sub(1).and_then(|i| r.points.get(i)) else {
+                        continue;
+                    };
+                    if pt <= t - lookback || model::sample::is_stale_nan(pv) {
+                        continue;
+                    }
+                    col.series.push(si);
+                    col.values.push(pv);
+                    col.samples += 1;
+                    n += 1;
                 }
-                col.series.push(si);
-                col.values.push(pv);
-                col.samples += 1;
-                kept += 1;
-            }
-            ev.keep(kept)
-        })?;
-        Ok(Columns::new(labels, steps))
+                limit.keep(n)
+            },
+        )?;
+        Ok(self.join(parts, false))
     }
 
     /// A range function's columns: `f` of each series' window
@@ -190,68 +208,151 @@ impl Evaluator<'_> {
         range: i64,
         drop: bool,
         counter: Option<bool>,
-        f: &impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError>,
+        f: &(impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError> + Sync),
     ) -> Result<Columns, QueryError> {
-        let (times, mut steps) = self.step_times(vs)?;
-        let mut labels = Vec::new();
-        let mut buf = Vec::new();
-        let mut resets: Vec<usize> = Vec::new();
-        let mut kept = 0;
-        self.stream(vs, |ev, r| {
-            let si = labels.len() as u32;
-            labels.push(if drop {
-                ev.drop_name(&r.labels)
-            } else {
-                std::mem::take(&mut r.labels)
-            });
-            // Windows never hold staleness markers: drop them once.
-            let points = without_markers(&r.points, &mut buf);
-            if counter.is_some() {
-                resets.clear();
-                resets.extend((1..points.len()).filter(|&i| points[i].1 < points[i - 1].1));
-            }
-            let (mut lo, mut hi) = (Cursor::default(), Cursor::default());
-            let (mut first_reset, mut last_a) = (0, 0);
-            for (&t, col) in times.iter().zip(steps.iter_mut()) {
-                let a = lo.seek(points, t.saturating_sub(range));
-                let b = hi.seek(points, t).max(a);
-                if a < last_a {
-                    first_reset = 0;
+        let (times, steps) = self.step_times(vs)?;
+        let limit = Limit::new(self.max_samples);
+        let parts = self.stream_parts(
+            vs,
+            || Part::new(steps.len()),
+            |part, r| {
+                let si = part.labels.len() as u32;
+                part.labels.push(std::mem::take(&mut r.labels));
+                // Windows never hold staleness markers: drop them once.
+                let points = without_markers(&r.points, &mut part.buf);
+                let resets = &mut part.resets;
+                if counter.is_some() {
+                    resets.clear();
+                    resets.extend((1..points.len()).filter(|&i| points[i].1 < points[i - 1].1));
                 }
-                last_a = a;
-                let w = &points[a..b];
-                if w.is_empty() {
-                    continue;
-                }
-                col.samples += w.len();
-                let window = Window { end: t, range };
-                let v = match counter {
-                    Some(rate) => {
-                        if w.len() < 2 {
-                            None
-                        } else {
-                            // Resets strictly inside the window: at index
-                            // i, the value fell below the one before it.
-                            while first_reset < resets.len() && resets[first_reset] <= a {
-                                first_reset += 1;
-                            }
-                            let mut result = w[w.len() - 1].1 - w[0].1;
-                            for &i in resets[first_reset..].iter().take_while(|&&i| i < b) {
-                                result += points[i - 1].1;
-                            }
-                            Some(range::extrapolate(w, result, window, true, rate))
-                        }
+                let (mut lo, mut hi) = (Cursor::default(), Cursor::default());
+                let (mut first_reset, mut last_a) = (0, 0);
+                let mut n = 0;
+                for (&t, col) in times.iter().zip(part.steps.iter_mut()) {
+                    let a = lo.seek(points, t.saturating_sub(range));
+                    let b = hi.seek(points, t).max(a);
+                    if a < last_a {
+                        first_reset = 0;
                     }
-                    None => f(w, window)?,
-                };
-                if let Some(v) = v {
-                    col.series.push(si);
-                    col.values.push(v);
-                    kept += 1;
+                    last_a = a;
+                    let w = &points[a..b];
+                    if w.is_empty() {
+                        continue;
+                    }
+                    col.samples += w.len();
+                    let window = Window { end: t, range };
+                    let v = match counter {
+                        Some(rate) => {
+                            if w.len() < 2 {
+                                None
+                            } else {
+                                // Resets strictly inside the window: at
+                                // index i, the value fell below the one
+                                // before it.
+                                while first_reset < resets.len() && resets[first_reset] <= a {
+                                    first_reset += 1;
+                                }
+                                let mut result = w[w.len() - 1].1 - w[0].1;
+                                for &i in resets[first_reset..].iter().take_while(|&&i| i < b) {
+                                    result += points[i - 1].1;
+                                }
+                                Some(range::extrapolate(w, result, window, true, rate))
+                            }
+                        }
+                        None => f(w, window)?,
+                    };
+                    if let Some(v) = v {
+                        col.series.push(si);
+                        col.values.push(v);
+                        n += 1;
+                    }
                 }
+                limit.keep(n)
+            },
+        )?;
+        Ok(self.join(parts, drop))
+    }
+
+    /// One node's columns from the parts of its selection, in their order;
+    /// `drop` removes the metric name from the labels.
+    fn join(&mut self, parts: Vec<Part>, drop: bool) -> Columns {
+        let mut labels: Vec<Labels> = Vec::new();
+        let mut steps: Vec<Vec<(u32, Column)>> = Vec::new();
+        for p in parts {
+            let offset = labels.len() as u32;
+            labels.extend(p.labels);
+            steps.resize_with(p.steps.len(), Vec::new);
+            for (pieces, c) in steps.iter_mut().zip(p.steps) {
+                pieces.push((offset, c));
             }
-            ev.keep(kept)
-        })?;
-        Ok(Columns::new(labels, steps))
+        }
+        // Series read are distinct; without their names they may not be.
+        let mut unique = true;
+        if drop {
+            for l in labels.iter_mut() {
+                *l = self.drop_name(l);
+            }
+            let mut seen: std::collections::HashSet<&Labels, foldhash::fast::RandomState> =
+                std::collections::HashSet::with_capacity_and_hasher(
+                    labels.len(),
+                    Default::default(),
+                );
+            unique = labels.iter().all(|l| seen.insert(l));
+        }
+        Columns {
+            labels: Arc::new(labels),
+            unique,
+            steps: steps.into_iter().map(Some).collect(),
+        }
+    }
+}
+
+/// What one part of a selection gives towards a node's columns.
+struct Part {
+    /// The labels of the part's series, as read.
+    labels: Vec<Labels>,
+    /// By step; series are numbered within the part.
+    steps: Vec<Column>,
+    /// A series' points without staleness markers, when it has some.
+    buf: Vec<(i64, f64)>,
+    /// Where a series' counter resets are.
+    resets: Vec<usize>,
+}
+
+impl Part {
+    fn new(steps: usize) -> Self {
+        Part {
+            labels: Vec::new(),
+            steps: (0..steps).map(|_| Column::default()).collect(),
+            buf: Vec::new(),
+            resets: Vec::new(),
+        }
+    }
+}
+
+/// Values kept for later steps, counted against the sample limit across
+/// the parts of a selection, as upstream counts a node evaluated over the
+/// whole range.
+struct Limit {
+    max: usize,
+    kept: std::sync::atomic::AtomicUsize,
+}
+
+impl Limit {
+    fn new(max: usize) -> Self {
+        Limit {
+            max,
+            kept: Default::default(),
+        }
+    }
+
+    fn keep(&self, n: usize) -> Result<(), QueryError> {
+        let kept = self.kept.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+        if kept > self.max {
+            return Err(QueryError::execution(
+                "query processing would load too many samples into memory in query execution",
+            ));
+        }
+        Ok(())
     }
 }

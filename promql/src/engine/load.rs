@@ -4,6 +4,7 @@
 //! columns) first needs the series.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use model::{Labels, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
@@ -87,21 +88,54 @@ impl Evaluator<'_> {
     pub(crate) fn stream(
         &mut self,
         vs: &VectorSelector,
-        mut f: impl FnMut(&mut Self, &mut Range) -> Result<(), QueryError>,
+        f: impl FnMut(&mut Self, &mut Range) -> Result<(), QueryError>,
     ) -> Result<(), QueryError> {
         let key = vs as *const VectorSelector as usize;
+        let Some(p) = self.pending.get(&key) else {
+            return self.stream_loaded(key, f);
+        };
+        let (sets, mint, maxt) = (p.sets.clone(), p.mint, p.maxt);
+        let q = self.q;
+        self.pipeline(key, f, move |spare, emit| {
+            read_sets(q, &sets, mint, maxt, spare, emit)
+        })
+    }
+
+    /// `stream` over series already loaded (or none, if the selector was
+    /// never prepared).
+    fn stream_loaded(
+        &mut self,
+        key: usize,
+        mut f: impl FnMut(&mut Self, &mut Range) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
         if let Some(data) = self.data.get(&key).cloned() {
             for r in data.iter() {
                 f(self, &mut r.clone())?;
             }
-            return Ok(());
         }
-        let Some(p) = self.pending.get(&key) else {
-            return Ok(());
-        };
-        let (sets, mint, maxt) = (p.sets.clone(), p.mint, p.maxt);
+        Ok(())
+    }
+
+    /// Hands what `read` reads to `f` on this thread: in an instant query
+    /// (a rule, mostly) `read` runs here too; in a range query it runs on
+    /// a second thread, so the store is read and decoded while this one
+    /// works on the series read so far (on big selectors the two halves
+    /// take a similar time). At most `AHEAD` series wait in between, so
+    /// memory stays bounded; when this side stops early (an error, the
+    /// deadline), dropping the receiver stops the reader at its next
+    /// series. Point buffers go back to the reader to be filled again, so
+    /// they are allocated and freed on one thread: freed on this one, they
+    /// would grow a second malloc arena.
+    fn pipeline(
+        &mut self,
+        key: usize,
+        mut f: impl FnMut(&mut Self, &mut Range) -> Result<(), QueryError>,
+        read: impl FnOnce(
+                &mut dyn FnMut() -> Vec<(i64, f64)>,
+                &mut dyn FnMut(Result<Range, QueryError>) -> bool,
+            ) + Send,
+    ) -> Result<(), QueryError> {
         let check_counter = self.counter_checks.contains(&key);
-        let q = self.q;
         let mut n = 0usize;
         // `f` may take the labels and points; what it leaves is returned.
         let mut take = |ev: &mut Self, r: Result<Range, QueryError>| -> Result<Range, QueryError> {
@@ -117,32 +151,22 @@ impl Evaluator<'_> {
             Ok(r)
         };
         if self.step == 0 {
-            // An instant query (a rule, mostly): one thread is enough.
             let mut result = Ok(());
-            read_sets(q, &sets, mint, maxt, Vec::new, |r| {
+            read(&mut Vec::new, &mut |r| {
                 result = take(self, r).map(drop);
                 result.is_ok()
             });
             result?;
             self.check_deadline()?;
         } else {
-            // A range query: the store is read and decoded on a second
-            // thread while this one works on the series read so far; on
-            // big selectors the two halves take a similar time. At most
-            // `AHEAD` series wait in between, so memory stays bounded;
-            // when this side stops early (an error, the deadline),
-            // dropping the receiver stops the reader at its next series.
-            // Point buffers go back to the reader to be filled again, so
-            // they are allocated and freed on one thread: freed on this
-            // one, they would grow a second malloc arena.
             std::thread::scope(|scope| {
                 let (tx, rx) = std::sync::mpsc::sync_channel(AHEAD);
                 let (back, spare) = std::sync::mpsc::sync_channel::<Vec<(i64, f64)>>(AHEAD);
                 std::thread::Builder::new()
                     .name("query-read".into())
                     .spawn_scoped(scope, move || {
-                        let refill = || spare.try_recv().unwrap_or_default();
-                        read_sets(q, &sets, mint, maxt, refill, |r| tx.send(r).is_ok())
+                        let mut refill = || spare.try_recv().unwrap_or_default();
+                        read(&mut refill, &mut |r| tx.send(r).is_ok())
                     })
                     .map_err(|e| QueryError::execution(format!("start a reader thread: {e}")))?;
                 for r in rx.iter() {
@@ -158,6 +182,141 @@ impl Evaluator<'_> {
         Ok(())
     }
 
+    /// Runs `work` on each series a selector reads, the selection cut in
+    /// parts that threads read and work on side by side (each part's
+    /// series in the store's order, with its own state from `init`); the
+    /// states come back in the parts' order, so taking them one after the
+    /// other gives what one pass over the selection would. `work` must not
+    /// need the evaluator: what it computes, the caller takes from the
+    /// states. A selection the store does not cut (a small one, one of
+    /// several `or` sets, one already loaded) is one part, read as
+    /// `stream` reads it.
+    pub(crate) fn stream_parts<T: Send>(
+        &mut self,
+        vs: &VectorSelector,
+        init: impl Fn() -> T + Sync,
+        work: impl Fn(&mut T, &mut Range) -> Result<(), QueryError> + Sync,
+    ) -> Result<Vec<T>, QueryError> {
+        let key = vs as *const VectorSelector as usize;
+        let mut one = init();
+        let Some(p) = self.pending.get(&key) else {
+            self.stream_loaded(key, |_, r| work(&mut one, r))?;
+            return Ok(vec![one]);
+        };
+        let (sets, mint, maxt) = (p.sets.clone(), p.mint, p.maxt);
+        let q = self.q;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parts = match sets.as_slice() {
+            [set] if threads > 1 => q
+                .select_parts(set, mint, maxt, threads.min(MAX_PARTS))
+                .map_err(|e| QueryError::execution(e.to_string()))?,
+            _ => {
+                self.stream(vs, |_, r| work(&mut one, r))?;
+                return Ok(vec![one]);
+            }
+        };
+        if parts.len() == 1 {
+            let it = parts
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| Box::new(std::iter::empty()));
+            self.pipeline(
+                key,
+                |_, r| work(&mut one, r),
+                move |spare, emit| {
+                    read_series(it, false, &mut Default::default(), spare, emit);
+                },
+            )?;
+            return Ok(vec![one]);
+        }
+        let check_counter = self.counter_checks.contains(&key);
+        let deadline = self.deadline;
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let run = |it: model::SeriesSet, mut state: T| -> Result<(T, Vec<String>), QueryError> {
+            let mut infos = Vec::new();
+            let mut result = Ok(());
+            let mut n = 0usize;
+            // Point buffers are reused, as `pipeline` reuses them.
+            let points = std::cell::Cell::new(Vec::new());
+            read_series(
+                it,
+                false,
+                &mut Default::default(),
+                &mut || points.take(),
+                &mut |r| {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    n += 1;
+                    result = r.and_then(|mut r| {
+                        if stop.load(Relaxed)
+                            || (n.is_multiple_of(1024) && Instant::now() > deadline)
+                        {
+                            return Err(timed_out());
+                        }
+                        if check_counter {
+                            if let Some(m) = counter_info(&r) {
+                                if !infos.contains(&m) {
+                                    infos.push(m);
+                                }
+                            }
+                        }
+                        let w = work(&mut state, &mut r);
+                        points.set(r.points);
+                        w
+                    });
+                    if result.is_err() {
+                        stop.store(true, Relaxed);
+                    }
+                    result.is_ok()
+                },
+            );
+            result?;
+            Ok((state, infos))
+        };
+        let mut parts = parts.into_iter();
+        let first = parts.next();
+        let done = std::thread::scope(|scope| {
+            let mut others = Vec::new();
+            for it in parts {
+                let h = std::thread::Builder::new()
+                    .name("query-part".into())
+                    .spawn_scoped(scope, || run(it, init()))
+                    .map_err(|e| QueryError::execution(format!("start a reader thread: {e}")));
+                others.push(h);
+            }
+            let mut done = vec![match first {
+                Some(it) => run(it, one),
+                None => Ok((one, Vec::new())),
+            }];
+            for h in others {
+                done.push(h.and_then(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(QueryError::execution(
+                            "a reader thread of the query panicked",
+                        ))
+                    })
+                }));
+            }
+            done
+        });
+        // A timeout in one part stops the others, which then say so too:
+        // the first error in part order is the one that happened.
+        let mut states = Vec::with_capacity(done.len());
+        for d in done {
+            let (state, infos) = d?;
+            for m in infos {
+                if !self.infos.contains(&m) {
+                    self.infos.push(m);
+                }
+            }
+            states.push(state);
+        }
+        self.check_deadline()?;
+        if check_counter {
+            self.counter_checks.remove(&key);
+        }
+        Ok(states)
+    }
+
     /// Asks for Prometheus's "might not be a counter" info on the series of
     /// a selector a counter function reads, once they are read.
     pub(crate) fn check_counters(&mut self, vs: &VectorSelector) {
@@ -171,15 +330,9 @@ impl Evaluator<'_> {
     }
 
     fn counter_check(&mut self, r: &Range) {
-        if let Some(n) = r.labels.metric_name() {
-            let counter_like = ["_total", "_sum", "_count", "_bucket"]
-                .iter()
-                .any(|s| n.ends_with(s));
-            if !counter_like && r.points.len() >= 2 {
-                let msg = format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}");
-                if !self.infos.contains(&msg) {
-                    self.infos.push(msg);
-                }
+        if let Some(m) = counter_info(r) {
+            if !self.infos.contains(&m) {
+                self.infos.push(m);
             }
         }
     }
@@ -216,12 +369,11 @@ impl Evaluator<'_> {
         if let Some(d) = self.data.get(&key) {
             return Ok(d.clone());
         }
-        let mut all = Vec::new();
-        self.stream(vs, |_, r| {
+        let parts = self.stream_parts(vs, Vec::new, |all, r| {
             all.push(std::mem::take(r));
             Ok(())
         })?;
-        let all = Arc::new(all);
+        let all: Arc<Vec<Range>> = Arc::new(parts.into_iter().flatten().collect());
         self.data.insert(key, all.clone());
         Ok(all)
     }
@@ -229,6 +381,29 @@ impl Evaluator<'_> {
 
 /// Series a reader thread may have ready before they are taken.
 const AHEAD: usize = 64;
+
+/// Prometheus's "might not be a counter" info for a series a counter
+/// function reads, if it applies.
+fn counter_info(r: &Range) -> Option<String> {
+    let n = r.labels.metric_name()?;
+    let counter_like = ["_total", "_sum", "_count", "_bucket"]
+        .iter()
+        .any(|s| n.ends_with(s));
+    (!counter_like && r.points.len() >= 2).then(|| {
+        format!("PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}")
+    })
+}
+
+/// The error of a query past its deadline.
+pub(crate) fn timed_out() -> QueryError {
+    QueryError {
+        kind: crate::error::ErrorKind::Timeout,
+        message: "query timed out in expression evaluation".into(),
+    }
+}
+
+/// Most parts one selection is cut into.
+const MAX_PARTS: usize = 8;
 
 /// Reads the series of each matcher set in turn (the store's order, sets
 /// merged without repeats) and hands them to `emit`, stopping after the
@@ -239,12 +414,11 @@ fn read_sets(
     sets: &[Vec<Matcher>],
     mint: i64,
     maxt: i64,
-    mut spare: impl FnMut() -> Vec<(i64, f64)>,
-    mut emit: impl FnMut(Result<Range, QueryError>) -> bool,
+    spare: &mut dyn FnMut() -> Vec<(i64, f64)>,
+    emit: &mut dyn FnMut(Result<Range, QueryError>) -> bool,
 ) {
     let several = sets.len() > 1;
-    let mut seen: std::collections::HashSet<Labels, foldhash::fast::RandomState> =
-        Default::default();
+    let mut seen = Default::default();
     for set in sets {
         let it = match q.select(set, mint, maxt) {
             Ok(it) => it,
@@ -253,26 +427,42 @@ fn read_sets(
                 return;
             }
         };
-        for s in it {
-            let r = match s {
-                Ok(s) => {
-                    if several && !seen.insert(s.labels.clone()) {
-                        continue;
-                    }
-                    let mut points = spare();
-                    points.clear();
-                    points.extend(s.samples.iter().map(|p| (p.t, p.v)));
-                    Ok(Range {
-                        labels: s.labels,
-                        points,
-                    })
-                }
-                Err(e) => Err(QueryError::execution(e.to_string())),
-            };
-            let stop = r.is_err();
-            if !emit(r) || stop {
-                return;
-            }
+        if !read_series(it, several, &mut seen, spare, emit) {
+            return;
         }
     }
+}
+
+/// Hands the series of `it` to `emit` (without those already `seen`, if
+/// `dedup`); false if it stopped early, after an error or when `emit`
+/// said to.
+fn read_series(
+    it: model::SeriesSet,
+    dedup: bool,
+    seen: &mut std::collections::HashSet<Labels, foldhash::fast::RandomState>,
+    spare: &mut dyn FnMut() -> Vec<(i64, f64)>,
+    emit: &mut dyn FnMut(Result<Range, QueryError>) -> bool,
+) -> bool {
+    for s in it {
+        let r = match s {
+            Ok(s) => {
+                if dedup && !seen.insert(s.labels.clone()) {
+                    continue;
+                }
+                let mut points = spare();
+                points.clear();
+                points.extend(s.samples.iter().map(|p| (p.t, p.v)));
+                Ok(Range {
+                    labels: s.labels,
+                    points,
+                })
+            }
+            Err(e) => Err(QueryError::execution(e.to_string())),
+        };
+        let stop = r.is_err();
+        if !emit(r) || stop {
+            return false;
+        }
+    }
+    true
 }

@@ -40,6 +40,9 @@ pub(crate) struct Memo {
     pub pairs: FastMap<usize, StepPairs>,
     /// Each aggregation's grouping at its last step (see `aggregate`).
     pub steps: FastMap<usize, StepGrouping>,
+    /// Each aggregation's grouping of the series of the columns it reads
+    /// raw (see `aggregate`).
+    pub column_groups: FastMap<usize, ColumnGrouping>,
     /// Nodes whose once-per-query annotations are done.
     pub annotated: std::collections::HashSet<usize, foldhash::fast::RandomState>,
 }
@@ -51,6 +54,15 @@ pub(crate) struct StepGrouping {
     pub addrs: Vec<usize>,
     pub slots: Vec<u32>,
     pub groups: Vec<u32>,
+}
+
+/// How the series of a node's columns fall into an aggregation's groups:
+/// `dense[series]` numbers each series' group from 0, and `ids[dense]` is
+/// that group's key id.
+pub(crate) struct ColumnGrouping {
+    pub labels: std::sync::Arc<Vec<Labels>>,
+    pub dense: Vec<u32>,
+    pub ids: Vec<u32>,
 }
 
 /// Which series of one step's two sides matched: the label set address

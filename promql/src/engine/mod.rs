@@ -38,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime};
 use model::{Labels, Querier};
 use promql_parser::parser::{AtModifier, Expr, Offset};
 
-use crate::error::{ErrorKind, QueryError};
+use crate::error::QueryError;
 use crate::value::{Answer, Elem, Outcome, Range, Value};
 
 use load::Pending;
@@ -233,6 +233,14 @@ pub(crate) struct Evaluator<'a> {
     /// Label work repeats at every step for the same series; these keep
     /// its results for the query's life.
     pub(crate) memo: Memo,
+    /// The node (a call or selector, by address) whose step an
+    /// aggregation being evaluated would take as a `RawColumn`, or 0.
+    raw_for: usize,
+    /// Set while that node is evaluated: the next `column_at` (the
+    /// node's own) leaves its step in `raw`, and gives an empty vector.
+    raw_here: bool,
+    /// The step `column_at` left for the aggregation.
+    raw: Option<columns::RawColumn>,
 }
 
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -273,6 +281,9 @@ impl<'a> Evaluator<'a> {
             warnings: Vec::new(),
             infos: Vec::new(),
             memo: Memo::default(),
+            raw_for: 0,
+            raw_here: false,
+            raw: None,
         }
     }
 
@@ -300,10 +311,7 @@ impl<'a> Evaluator<'a> {
 
     pub(crate) fn check_deadline(&self) -> Result<(), QueryError> {
         if Instant::now() > self.deadline {
-            return Err(QueryError {
-                kind: ErrorKind::Timeout,
-                message: "query timed out in expression evaluation".into(),
-            });
+            return Err(load::timed_out());
         }
         Ok(())
     }
@@ -361,6 +369,15 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval_node(&mut self, e: &Expr, ts: i64) -> Result<Value, QueryError> {
+        if matches!(e, Expr::Call(_) | Expr::VectorSelector(_)) {
+            // Only the node the aggregation asked for gives its column
+            // raw; any call or selector evaluated inside it clears this.
+            let addr = e as *const Expr as usize;
+            self.raw_here = self.raw_for == addr;
+            if self.raw_here {
+                self.raw_for = 0;
+            }
+        }
         match e {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),

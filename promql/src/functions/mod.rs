@@ -537,7 +537,7 @@ fn over_range(
     drop: bool,
     pure: bool,
     counter: Option<bool>,
-    f: impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError>,
+    f: impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError> + Sync,
 ) -> Result<Value, QueryError> {
     // A plain range selector: windows are borrowed from the loaded data
     // instead of copied at every step.
