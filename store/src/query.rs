@@ -165,36 +165,54 @@ struct ReaderConn {
     read: usize,
 }
 
+/// `(mint, maxt, data)` rows of one series' stored chunks.
+type Rows = Vec<(i64, i64, Vec<u8>)>;
+
 impl Reader {
-    /// The stored chunks of one series that overlap `[mint, maxt]`.
-    fn rows(&self, id: u64, mint: i64, maxt: i64) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
+    /// The stored chunks that overlap `[mint, maxt]` of each series in
+    /// `batch` (none for those SQLite does not hold), in one turn at the
+    /// connection.
+    fn rows(&self, batch: &[Selected], mint: i64, maxt: i64) -> Result<Vec<Rows>, Error> {
         let mut rc = self.conn.lock();
-        if rc.conn.is_none() {
-            let c = self.inner.reader()?;
-            // One read transaction for the whole selection: the database
-            // is locked once, not once per series, and every series is
-            // read from one snapshot. It starts after the head's chunks
-            // were taken, so a chunk the flusher moves meanwhile is in one
-            // or the other.
-            let _ = c.execute_batch("BEGIN");
-            rc.conn = Some(c);
+        let mut out = Vec::with_capacity(batch.len());
+        for sel in batch {
+            if !sel.in_db {
+                out.push(Vec::new());
+                continue;
+            }
+            if rc.conn.is_none() {
+                let c = self.inner.reader()?;
+                // One read transaction for the whole selection: the
+                // database is locked once, not once per series, and every
+                // series is read from one snapshot. It starts after the
+                // head's chunks were taken, so a chunk the flusher moves
+                // meanwhile is in one or the other.
+                let _ = c.execute_batch("BEGIN");
+                rc.conn = Some(c);
+            }
+            // A caller may work between series (a range query computes
+            // every step of one before asking for the next): renew the
+            // snapshot now and then so the writer's checkpoints are not
+            // held up. Each renewal still comes after the head's chunks
+            // were taken, so nothing falls between head and database.
+            rc.read += 1;
+            let renew = rc.read.is_multiple_of(256);
+            let Some(c) = &rc.conn else {
+                out.push(Vec::new());
+                continue;
+            };
+            if renew && !c.is_autocommit() {
+                let _ = c.execute_batch("COMMIT; BEGIN");
+            }
+            out.push(db::read_chunks(c, &self.inner.db_path, sel.id, mint, maxt)?);
         }
-        // A caller may work between series (a range query computes every
-        // step of one before asking for the next): renew the snapshot now
-        // and then so the writer's checkpoints are not held up. Each
-        // renewal still comes after the head's chunks were taken, so
-        // nothing falls between head and database.
-        rc.read += 1;
-        let renew = rc.read.is_multiple_of(256);
-        let Some(c) = &rc.conn else {
-            return Ok(Vec::new());
-        };
-        if renew && !c.is_autocommit() {
-            let _ = c.execute_batch("COMMIT; BEGIN");
-        }
-        db::read_chunks(c, &self.inner.db_path, id, mint, maxt)
+        Ok(out)
     }
 }
+
+/// Series whose rows a part fetches in one turn at the shared connection:
+/// while one part fetches, the other decodes what it fetched.
+const BATCH: usize = 32;
 
 impl Drop for Reader {
     fn drop(&mut self) {
@@ -209,6 +227,8 @@ impl Drop for Reader {
 struct SeriesIter {
     reader: Arc<Reader>,
     todo: std::vec::IntoIter<Selected>,
+    /// Series whose rows were fetched, not yet decoded.
+    fetched: std::vec::IntoIter<(Selected, Rows)>,
     /// Where chunks are decoded before the range is cut out.
     scratch: Vec<Sample>,
     mint: i64,
@@ -220,14 +240,18 @@ impl Iterator for SeriesIter {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let sel = self.todo.next()?;
-            let stored = if sel.in_db {
-                match self.reader.rows(sel.id, self.mint, self.maxt) {
-                    Ok(rows) => rows,
+            let Some((sel, stored)) = self.fetched.next() else {
+                let batch: Vec<Selected> = self.todo.by_ref().take(BATCH).collect();
+                if batch.is_empty() {
+                    return None;
+                }
+                match self.reader.rows(&batch, self.mint, self.maxt) {
+                    Ok(rows) => {
+                        self.fetched = batch.into_iter().zip(rows).collect::<Vec<_>>().into_iter();
+                    }
                     Err(e) => return Some(Err(e.into())),
                 }
-            } else {
-                Vec::new()
+                continue;
             };
             let inner = &self.reader.inner;
             match inner.load(stored, sel, self.mint, self.maxt, &mut self.scratch) {
@@ -239,7 +263,7 @@ impl Iterator for SeriesIter {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (0, Some(self.todo.len()))
+        (0, Some(self.todo.len() + self.fetched.len()))
     }
 }
 
@@ -257,6 +281,7 @@ impl Store {
         Box::new(SeriesIter {
             reader: reader.clone(),
             todo: todo.into_iter(),
+            fetched: Vec::new().into_iter(),
             scratch: Vec::new(),
             mint,
             maxt,
