@@ -198,16 +198,15 @@ impl Evaluator<'_> {
 
     /// A range function's columns: `f` of each series' window
     /// `(t - range, t]` without staleness markers, where it is not empty;
-    /// `drop` removes the metric name from the output labels. `counter`
-    /// (`Some(rate)`) says `f` is `rate` or `increase`: then the counter
-    /// resets of each series are found once, and each window adds only its
-    /// own (in order, as `f` would) instead of scanning every sample.
+    /// `drop` removes the metric name from the output labels. `shortcut`
+    /// says what `f` is where a window's value has a faster way than
+    /// scanning it (see [`Shortcut`]).
     pub(crate) fn range_columns(
         &mut self,
         vs: &VectorSelector,
         range: i64,
         drop: bool,
-        counter: Option<bool>,
+        shortcut: Option<Shortcut>,
         f: &(impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError> + Sync),
     ) -> Result<Columns, QueryError> {
         let (times, steps) = self.step_times(vs)?;
@@ -221,10 +220,16 @@ impl Evaluator<'_> {
                 // Windows never hold staleness markers: drop them once.
                 let points = without_markers(&r.points, &mut part.buf);
                 let resets = &mut part.resets;
-                if counter.is_some() {
-                    resets.clear();
-                    resets.extend((1..points.len()).filter(|&i| points[i].1 < points[i - 1].1));
-                }
+                let sums = &mut part.sums;
+                let exact = match shortcut {
+                    Some(Shortcut::Counter { .. }) => {
+                        resets.clear();
+                        resets.extend((1..points.len()).filter(|&i| points[i].1 < points[i - 1].1));
+                        false
+                    }
+                    Some(Shortcut::Sum | Shortcut::Avg) => exact_sums(points, sums),
+                    None => false,
+                };
                 let (mut lo, mut hi) = (Cursor::default(), Cursor::default());
                 let (mut first_reset, mut last_a) = (0, 0);
                 let mut n = 0;
@@ -241,8 +246,8 @@ impl Evaluator<'_> {
                     }
                     col.samples += w.len();
                     let window = Window { end: t, range };
-                    let v = match counter {
-                        Some(rate) => {
+                    let v = match shortcut {
+                        Some(Shortcut::Counter { rate }) => {
                             if w.len() < 2 {
                                 None
                             } else {
@@ -259,7 +264,14 @@ impl Evaluator<'_> {
                                 Some(range::extrapolate(w, result, window, true, rate))
                             }
                         }
-                        None => f(w, window)?,
+                        // What the compensated sums give when every sum
+                        // is exact: the sum, plus a compensation of +0.
+                        Some(Shortcut::Sum) if exact => Some((sums[b] - sums[a]) as f64 + 0.0),
+                        Some(Shortcut::Avg) if exact => {
+                            let count = w.len() as f64;
+                            Some((sums[b] - sums[a]) as f64 / count + 0.0 / count)
+                        }
+                        _ => f(w, window)?,
                     };
                     if let Some(v) = v {
                         col.series.push(si);
@@ -307,6 +319,47 @@ impl Evaluator<'_> {
     }
 }
 
+/// What a range function computes, where all steps at once have a faster
+/// way to the same answer than scanning each window.
+#[derive(Clone, Copy)]
+pub(crate) enum Shortcut {
+    /// `rate` (or `increase`): the counter resets of each series are found
+    /// once, and each window adds only its own (in order, as the function
+    /// would).
+    Counter {
+        rate: bool,
+    },
+    /// `sum_over_time` and `avg_over_time`. Over a series of integers
+    /// whose absolute values add up to less than 2^53, every partial sum
+    /// is exact in any order, and the compensated sums Prometheus uses
+    /// give the plain sum (compensation +0): a window's sum is then the
+    /// difference of two prefix sums.
+    Sum,
+    Avg,
+}
+
+/// Prefix sums of `points`' values into `sums` (`sums[i]` adds the first
+/// `i`), if every value is an integer and their absolute values add up
+/// to less than 2^53; false (and `sums` unusable) otherwise.
+fn exact_sums(points: &[(i64, f64)], sums: &mut Vec<i64>) -> bool {
+    const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
+    sums.clear();
+    sums.push(0);
+    let mut total = 0.0;
+    for &(_, v) in points {
+        // NaN and the infinities are not integers here.
+        if !v.is_finite() || v.abs() >= LIMIT || v.trunc() != v {
+            return false;
+        }
+        total += v.abs();
+        if total >= LIMIT {
+            return false;
+        }
+        sums.push(sums[sums.len() - 1] + v as i64);
+    }
+    true
+}
+
 /// What one part of a selection gives towards a node's columns.
 struct Part {
     /// The labels of the part's series, as read.
@@ -317,6 +370,8 @@ struct Part {
     buf: Vec<(i64, f64)>,
     /// Where a series' counter resets are.
     resets: Vec<usize>,
+    /// A series' prefix sums (`Shortcut::Sum`, `Shortcut::Avg`).
+    sums: Vec<i64>,
 }
 
 impl Part {
@@ -326,6 +381,7 @@ impl Part {
             steps: (0..steps).map(|_| Column::default()).collect(),
             buf: Vec::new(),
             resets: Vec::new(),
+            sums: Vec::new(),
         }
     }
 }
@@ -354,5 +410,81 @@ impl Limit {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exact_sums;
+    use crate::functions::range;
+    use crate::script::assert_passes as check;
+
+    #[test]
+    fn prefix_sums_give_the_compensated_sums_bit_for_bit() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut sums = Vec::new();
+        for scale in [1u64, 1_000, 1 << 40, 1 << 46] {
+            let points: Vec<(i64, f64)> = (0..200)
+                .map(|i| {
+                    let v = (next() % (2 * scale + 1)) as i64 - scale as i64;
+                    (i, if v == 0 && i % 2 == 0 { -0.0 } else { v as f64 })
+                })
+                .collect();
+            assert!(exact_sums(&points, &mut sums), "scale {scale}");
+            for a in 0..points.len() {
+                for b in a + 1..=points.len().min(a + 40) {
+                    let w = &points[a..b];
+                    let count = w.len() as f64;
+                    let s = (sums[b] - sums[a]) as f64;
+                    assert_eq!((s + 0.0).to_bits(), range::sum(w).to_bits());
+                    assert_eq!((s / count + 0.0 / count).to_bits(), range::avg(w).to_bits());
+                }
+            }
+        }
+        assert!(!exact_sums(&[(0, 0.5)], &mut sums));
+        assert!(!exact_sums(&[(0, f64::NAN)], &mut sums));
+        assert!(!exact_sums(&[(0, 9.0e15), (1, -9.0e15)], &mut sums));
+    }
+
+    #[test]
+    fn sums_over_integer_windows_match_the_window_by_window_answers() {
+        // Range queries take windows' sums of integer series from prefix
+        // sums; each step must equal the instant query's scan, signs of
+        // zero included, and series that are not integers (or too big)
+        // are scanned.
+        check(
+            r#"
+load 1m
+  g{s="int"} 3 -7 0 -0 12 5 -5 9007199254740000 1
+  g{s="frac"} 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9
+  g{s="zero"} -0 -0 -0 -0 -0 -0 -0 -0 -0
+
+eval range from 1m to 6m step 1m sum_over_time(g[3m])
+  {s="int"} -4 -4 -7 12 17 12
+  {s="frac"} 0.30000000000000004 0.6000000000000001 0.9 1.2 1.5 1.8
+  {s="zero"} 0 0 0 0 0 0
+
+eval range from 1m to 6m step 1m avg_over_time(g[3m])
+  {s="int"} -2 -1.3333333333333333 -2.3333333333333335 4 5.666666666666667 4
+  {s="frac"} 0.15000000000000002 0.20000000000000004 0.3 0.4 0.5 0.6
+  {s="zero"} 0 0 0 0 0 0
+
+eval instant at 3m avg_over_time(g[3m])
+  {s="int"} -2.3333333333333335
+  {s="frac"} 0.3
+  {s="zero"} 0
+
+eval range from 7m to 8m step 1m sum_over_time(g[2m])
+  {s="int"} 9007199254739995 9007199254740001
+  {s="frac"} 1.5 1.7000000000000002
+  {s="zero"} 0 0
+"#,
+        );
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod range;
 use model::Labels;
 use promql_parser::parser::{Call, Expr};
 
+use crate::engine::columns::Shortcut;
 use crate::engine::{ms, Evaluator};
 use crate::error::QueryError;
 use crate::value::{Elem, Range, Value};
@@ -32,7 +33,9 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
             if name != "delta" {
                 counter_info(ev, args.first().copied());
             }
-            let counter = (name != "delta").then_some(name == "rate");
+            let counter = (name != "delta").then_some(Shortcut::Counter {
+                rate: name == "rate",
+            });
             over_range(ev, &args, 0, ts, true, pure, counter, |p, w| {
                 Ok(range::extrapolated_rate(
                     p,
@@ -63,10 +66,10 @@ pub(crate) fn call(ev: &mut Evaluator<'_>, c: &Call, ts: i64) -> Result<Value, Q
         "resets" => over_range(ev, &args, 0, ts, true, pure, None, |p, _| {
             Ok(Some(range::resets(p)))
         }),
-        "avg_over_time" => over_range(ev, &args, 0, ts, true, pure, None, |p, _| {
+        "avg_over_time" => over_range(ev, &args, 0, ts, true, pure, Some(Shortcut::Avg), |p, _| {
             Ok(Some(range::avg(p)))
         }),
-        "sum_over_time" => over_range(ev, &args, 0, ts, true, pure, None, |p, _| {
+        "sum_over_time" => over_range(ev, &args, 0, ts, true, pure, Some(Shortcut::Sum), |p, _| {
             Ok(Some(range::sum(p)))
         }),
         "count_over_time" => over_range(ev, &args, 0, ts, true, pure, None, |p, _| {
@@ -526,8 +529,8 @@ fn matrix_arg(
 /// Applies `f` to each series of the range argument at `index`; `drop`
 /// removes the metric name; `pure` says `f` depends on nothing but the
 /// window, so that a range query can compute all its steps at once;
-/// `counter` (`Some(rate)`) says `f` is `rate` or `increase`, which all
-/// steps at once compute faster (`range_columns`).
+/// `shortcut` names what `f` computes where all steps at once have a
+/// faster way to the same answer (`range_columns`).
 #[allow(clippy::too_many_arguments)]
 fn over_range(
     ev: &mut Evaluator<'_>,
@@ -536,7 +539,7 @@ fn over_range(
     ts: i64,
     drop: bool,
     pure: bool,
-    counter: Option<bool>,
+    shortcut: Option<Shortcut>,
     f: impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError> + Sync,
 ) -> Result<Value, QueryError> {
     // A plain range selector: windows are borrowed from the loaded data
@@ -550,7 +553,7 @@ fn over_range(
         if let (true, Some(k)) = (pure, ev.main_step(ts)) {
             let key = e as *const Expr as usize;
             if let Some(v) = ev.column_at(key, k, |ev| {
-                ev.range_columns(&m.vs, range, drop, counter, &f)
+                ev.range_columns(&m.vs, range, drop, shortcut, &f)
             })? {
                 return Ok(Value::Vector(v));
             }
