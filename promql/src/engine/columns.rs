@@ -155,45 +155,36 @@ impl Evaluator<'_> {
         Ok(Some(out))
     }
 
-    /// The times a selector reads at each step, and empty columns for them.
-    fn step_times(&self, vs: &VectorSelector) -> Result<(Vec<i64>, Vec<Column>), QueryError> {
+    /// The times a selector reads at each step.
+    fn step_times(&self, vs: &VectorSelector) -> Result<Vec<i64>, QueryError> {
         let g = self.grid_now()?;
-        let times = (0..g.len())
+        Ok((0..g.len())
             .map(|k| self.shift(g.at(k), &vs.offset, &vs.at))
-            .collect();
-        Ok((times, (0..g.len()).map(|_| Column::default()).collect()))
+            .collect())
     }
 
     /// An instant selector's columns: each step's newest sample within the
     /// lookback window, unless it is a staleness marker.
     pub(crate) fn instant_columns(&mut self, vs: &VectorSelector) -> Result<Columns, QueryError> {
-        let (times, steps) = self.step_times(vs)?;
-        let (lookback, limit) = (self.lookback, Limit::new(self.max_samples));
-        let parts = self.stream_parts(
-            vs,
-            || Part::new(steps.len()),
-            |part, r| {
-                let si = part.labels.len() as u32;
-                part.labels.push(std::mem::take(&mut r.labels));
-                let mut hi = Cursor::default();
-                let mut n = 0;
-                for (&t, col) in times.iter().zip(part.steps.iter_mut()) {
-                    let i = hi.seek(&r.points, t);
-                    let Some(&(pt, pv)) = i.checked_sub(1).and_then(|i| r.points.get(i)) else {
-                        continue;
-                    };
-                    if pt <= t - lookback || model::sample::is_stale_nan(pv) {
-                        continue;
-                    }
-                    col.series.push(si);
-                    col.values.push(pv);
-                    col.samples += 1;
-                    n += 1;
+        let lookback = self.lookback;
+        self.build_columns(vs, false, |part, si, times, points| {
+            let mut hi = Cursor::default();
+            let mut n = 0;
+            for (&t, col) in times.iter().zip(part.steps.iter_mut()) {
+                let i = hi.seek(points, t);
+                let Some(&(pt, pv)) = i.checked_sub(1).and_then(|i| points.get(i)) else {
+                    continue;
+                };
+                if pt <= t - lookback || model::sample::is_stale_nan(pv) {
+                    continue;
                 }
-                limit.keep(n)
-            },
-        )?;
-        Ok(self.join(parts, false))
+                col.series.push(si);
+                col.values.push(pv);
+                col.samples += 1;
+                n += 1;
+            }
+            Ok(n)
+        })
     }
 
     /// A range function's columns: `f` of each series' window
@@ -209,77 +200,92 @@ impl Evaluator<'_> {
         shortcut: Option<Shortcut>,
         f: &(impl Fn(&[(i64, f64)], Window) -> Result<Option<f64>, QueryError> + Sync),
     ) -> Result<Columns, QueryError> {
-        let (times, steps) = self.step_times(vs)?;
+        self.build_columns(vs, drop, |part, si, times, points| {
+            // Windows never hold staleness markers: drop them once.
+            let points = without_markers(points, &mut part.buf);
+            let resets = &mut part.resets;
+            let sums = &mut part.sums;
+            let exact = match shortcut {
+                Some(Shortcut::Counter { .. }) => {
+                    resets.clear();
+                    resets.extend((1..points.len()).filter(|&i| points[i].1 < points[i - 1].1));
+                    false
+                }
+                Some(Shortcut::Sum | Shortcut::Avg) => exact_sums(points, sums),
+                None => false,
+            };
+            let (mut lo, mut hi) = (Cursor::default(), Cursor::default());
+            let (mut first_reset, mut last_a) = (0, 0);
+            let mut n = 0;
+            for (&t, col) in times.iter().zip(part.steps.iter_mut()) {
+                let a = lo.seek(points, t.saturating_sub(range));
+                let b = hi.seek(points, t).max(a);
+                if a < last_a {
+                    first_reset = 0;
+                }
+                last_a = a;
+                let w = &points[a..b];
+                if w.is_empty() {
+                    continue;
+                }
+                col.samples += w.len();
+                let window = Window { end: t, range };
+                let v = match shortcut {
+                    Some(Shortcut::Counter { rate }) => {
+                        if w.len() < 2 {
+                            None
+                        } else {
+                            // Resets strictly inside the window: at index
+                            // i, the value fell below the one before it.
+                            while first_reset < resets.len() && resets[first_reset] <= a {
+                                first_reset += 1;
+                            }
+                            let mut result = w[w.len() - 1].1 - w[0].1;
+                            for &i in resets[first_reset..].iter().take_while(|&&i| i < b) {
+                                result += points[i - 1].1;
+                            }
+                            Some(range::extrapolate(w, result, window, true, rate))
+                        }
+                    }
+                    // What the compensated sums give when every sum is
+                    // exact: the sum, plus a compensation of +0.
+                    Some(Shortcut::Sum) if exact => Some((sums[b] - sums[a]) as f64 + 0.0),
+                    Some(Shortcut::Avg) if exact => {
+                        let count = w.len() as f64;
+                        Some((sums[b] - sums[a]) as f64 / count + 0.0 / count)
+                    }
+                    _ => f(w, window)?,
+                };
+                if let Some(v) = v {
+                    col.series.push(si);
+                    col.values.push(v);
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+    }
+
+    /// A node's columns over a selector's series, read in parts
+    /// (`stream_parts`): `series` fills a part's columns from one series,
+    /// numbered within its part, at the step times given, and says how
+    /// many values it kept (counted against the sample limit).
+    fn build_columns(
+        &mut self,
+        vs: &VectorSelector,
+        drop: bool,
+        series: impl Fn(&mut Part, u32, &[i64], &[(i64, f64)]) -> Result<usize, QueryError> + Sync,
+    ) -> Result<Columns, QueryError> {
+        let times = self.step_times(vs)?;
         let limit = Limit::new(self.max_samples);
         let parts = self.stream_parts(
             vs,
-            || Part::new(steps.len()),
+            || Part::new(times.len()),
             |part, r| {
                 let si = part.labels.len() as u32;
                 part.labels.push(std::mem::take(&mut r.labels));
-                // Windows never hold staleness markers: drop them once.
-                let points = without_markers(&r.points, &mut part.buf);
-                let resets = &mut part.resets;
-                let sums = &mut part.sums;
-                let exact = match shortcut {
-                    Some(Shortcut::Counter { .. }) => {
-                        resets.clear();
-                        resets.extend((1..points.len()).filter(|&i| points[i].1 < points[i - 1].1));
-                        false
-                    }
-                    Some(Shortcut::Sum | Shortcut::Avg) => exact_sums(points, sums),
-                    None => false,
-                };
-                let (mut lo, mut hi) = (Cursor::default(), Cursor::default());
-                let (mut first_reset, mut last_a) = (0, 0);
-                let mut n = 0;
-                for (&t, col) in times.iter().zip(part.steps.iter_mut()) {
-                    let a = lo.seek(points, t.saturating_sub(range));
-                    let b = hi.seek(points, t).max(a);
-                    if a < last_a {
-                        first_reset = 0;
-                    }
-                    last_a = a;
-                    let w = &points[a..b];
-                    if w.is_empty() {
-                        continue;
-                    }
-                    col.samples += w.len();
-                    let window = Window { end: t, range };
-                    let v = match shortcut {
-                        Some(Shortcut::Counter { rate }) => {
-                            if w.len() < 2 {
-                                None
-                            } else {
-                                // Resets strictly inside the window: at
-                                // index i, the value fell below the one
-                                // before it.
-                                while first_reset < resets.len() && resets[first_reset] <= a {
-                                    first_reset += 1;
-                                }
-                                let mut result = w[w.len() - 1].1 - w[0].1;
-                                for &i in resets[first_reset..].iter().take_while(|&&i| i < b) {
-                                    result += points[i - 1].1;
-                                }
-                                Some(range::extrapolate(w, result, window, true, rate))
-                            }
-                        }
-                        // What the compensated sums give when every sum
-                        // is exact: the sum, plus a compensation of +0.
-                        Some(Shortcut::Sum) if exact => Some((sums[b] - sums[a]) as f64 + 0.0),
-                        Some(Shortcut::Avg) if exact => {
-                            let count = w.len() as f64;
-                            Some((sums[b] - sums[a]) as f64 / count + 0.0 / count)
-                        }
-                        _ => f(w, window)?,
-                    };
-                    if let Some(v) = v {
-                        col.series.push(si);
-                        col.values.push(v);
-                        n += 1;
-                    }
-                }
-                limit.keep(n)
+                let kept = series(part, si, &times, &r.points)?;
+                limit.keep(kept)
             },
         )?;
         Ok(self.join(parts, drop))

@@ -91,7 +91,11 @@ impl Evaluator<'_> {
         f: impl FnMut(&mut Self, &mut Range) -> Result<(), QueryError>,
     ) -> Result<(), QueryError> {
         let key = vs as *const VectorSelector as usize;
-        let Some(p) = self.pending.get(&key) else {
+        let Some(p) = self
+            .pending
+            .get(&key)
+            .filter(|_| !self.data.contains_key(&key))
+        else {
             return self.stream_loaded(key, f);
         };
         let (sets, mint, maxt) = (p.sets.clone(), p.mint, p.maxt);
@@ -101,8 +105,8 @@ impl Evaluator<'_> {
         })
     }
 
-    /// `stream` over series already loaded (or none, if the selector was
-    /// never prepared).
+    /// `stream` over series already loaded (`series` keeps them; they are
+    /// not read again), or none if the selector was never prepared.
     fn stream_loaded(
         &mut self,
         key: usize,
@@ -199,7 +203,11 @@ impl Evaluator<'_> {
     ) -> Result<Vec<T>, QueryError> {
         let key = vs as *const VectorSelector as usize;
         let mut one = init();
-        let Some(p) = self.pending.get(&key) else {
+        let Some(p) = self
+            .pending
+            .get(&key)
+            .filter(|_| !self.data.contains_key(&key))
+        else {
             self.stream_loaded(key, |_, r| work(&mut one, r))?;
             return Ok(vec![one]);
         };
