@@ -91,7 +91,7 @@ impl Inner {
     }
 
     /// Decodes one series' samples in `[mint, maxt]` from its chunks in
-    /// SQLite (`stored`, see `Connection::rows`) and in the head. A chunk
+    /// SQLite (`stored`, see `Reader::rows`) and in the head. A chunk
     /// can be in both while the flusher is between its commit and its
     /// head update; chunks are identified by their first timestamp.
     fn load(
@@ -288,6 +288,16 @@ impl Store {
         })
     }
 
+    /// The series matching `matchers` in `[mint, maxt]` within retention,
+    /// and the range's start once retention is applied.
+    fn selection(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> (i64, Vec<Selected>) {
+        let mint = mint.max(self.inner.retention_floor());
+        if mint > maxt {
+            return (mint, Vec::new());
+        }
+        (mint, self.inner.selected(matchers, mint, maxt))
+    }
+
     fn reader(&self) -> Arc<Reader> {
         Arc::new(Reader {
             inner: self.inner.clone(),
@@ -303,12 +313,7 @@ impl Querier for Store {
         mint: i64,
         maxt: i64,
     ) -> Result<SeriesSet, StorageError> {
-        let mint = mint.max(self.inner.retention_floor());
-        let todo = if mint > maxt {
-            Vec::new()
-        } else {
-            self.inner.selected(matchers, mint, maxt)
-        };
+        let (mint, todo) = self.selection(matchers, mint, maxt);
         Ok(self.series_iter(&self.reader(), todo, mint, maxt))
     }
 
@@ -321,12 +326,7 @@ impl Querier for Store {
         maxt: i64,
         parts: usize,
     ) -> Result<Vec<SeriesSet>, StorageError> {
-        let mint = mint.max(self.inner.retention_floor());
-        let mut todo = if mint > maxt {
-            Vec::new()
-        } else {
-            self.inner.selected(matchers, mint, maxt)
-        };
+        let (mint, mut todo) = self.selection(matchers, mint, maxt);
         let parts = parts.min(todo.len() / MIN_PART).max(1);
         let per = todo.len().div_ceil(parts);
         let reader = self.reader();

@@ -11,6 +11,12 @@
 //! evaluates these nodes for the whole range the same way). Inside a
 //! subquery, the steps are the subquery's, for all the windows its parent
 //! asks for.
+//!
+//! A big selection is read in parts on several threads (`stream_parts`),
+//! each part computing its own series' columns; a step's column is then
+//! the parts' pieces in order. An aggregation directly above such a node
+//! takes each step's column as it is (`RawColumn`) and groups by series
+//! number instead of by label set.
 
 use std::sync::Arc;
 
