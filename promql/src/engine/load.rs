@@ -240,8 +240,12 @@ impl Evaluator<'_> {
         let check_counter = self.counter_checks.contains(&key);
         let deadline = self.deadline;
         let stop = std::sync::atomic::AtomicBool::new(false);
-        let run = |it: model::SeriesSet, mut state: T| -> Result<(T, Vec<String>), QueryError> {
+        // A part stopped because another failed gives `None`: the other
+        // part's error is the one to report.
+        type Done<T> = Result<(T, Vec<String>), Option<QueryError>>;
+        let run = |it: model::SeriesSet, mut state: T| -> Done<T> {
             let mut infos = Vec::new();
+            let mut stopped = false;
             let mut result = Ok(());
             let mut n = 0usize;
             // Point buffers are reused, as `pipeline` reuses them.
@@ -254,10 +258,12 @@ impl Evaluator<'_> {
                 &mut |r| {
                     use std::sync::atomic::Ordering::Relaxed;
                     n += 1;
+                    if stop.load(Relaxed) {
+                        stopped = true;
+                        return false;
+                    }
                     result = r.and_then(|mut r| {
-                        if stop.load(Relaxed)
-                            || (n.is_multiple_of(1024) && Instant::now() > deadline)
-                        {
+                        if n.is_multiple_of(1024) && Instant::now() > deadline {
                             return Err(timed_out());
                         }
                         if check_counter {
@@ -277,7 +283,10 @@ impl Evaluator<'_> {
                     result.is_ok()
                 },
             );
-            result?;
+            if stopped {
+                return Err(None);
+            }
+            result.map_err(Some)?;
             Ok((state, infos))
         };
         let mut parts = parts.into_iter();
@@ -288,7 +297,9 @@ impl Evaluator<'_> {
                 let h = std::thread::Builder::new()
                     .name("query-part".into())
                     .spawn_scoped(scope, || run(it, init()))
-                    .map_err(|e| QueryError::execution(format!("start a reader thread: {e}")));
+                    .map_err(|e| {
+                        Some(QueryError::execution(format!("start a reader thread: {e}")))
+                    });
                 others.push(h);
             }
             let mut done = vec![match first {
@@ -298,19 +309,29 @@ impl Evaluator<'_> {
             for h in others {
                 done.push(h.and_then(|h| {
                     h.join().unwrap_or_else(|_| {
-                        Err(QueryError::execution(
+                        Err(Some(QueryError::execution(
                             "a reader thread of the query panicked",
-                        ))
+                        )))
                     })
                 }));
             }
             done
         });
-        // A timeout in one part stops the others, which then say so too:
-        // the first error in part order is the one that happened.
+        // The first error in part order that a part met itself; parts it
+        // stopped gave none.
+        if let Some(e) = done
+            .iter()
+            .find_map(|d| d.as_ref().err().cloned().flatten())
+        {
+            return Err(e);
+        }
         let mut states = Vec::with_capacity(done.len());
         for d in done {
-            let (state, infos) = d?;
+            let Ok((state, infos)) = d else {
+                return Err(QueryError::execution(
+                    "a part of the query stopped without a reason",
+                ));
+            };
             for m in infos {
                 if !self.infos.contains(&m) {
                     self.infos.push(m);

@@ -471,6 +471,38 @@ mod tests {
         }
     }
 
+    /// A selection read in parts (the test store cuts every one) over
+    /// the sample limit fails with the limit's error. (Whether a part
+    /// stopped by another's error stays silent depends on which thread
+    /// gets there first; this store's parts are too quick to race, so
+    /// that case rests on `stream_parts`'s reading, not on this test.)
+    #[test]
+    fn a_limit_met_in_parts_is_the_error_reported() {
+        let store = MemStore::new();
+        let mut app = store.appender();
+        for i in 0..40 {
+            let l = Labels::from_pairs([("__name__", "m".to_string()), ("i", i.to_string())]);
+            for k in 0..600 {
+                app.append(&l, k * 1000, k as f64).unwrap();
+            }
+        }
+        app.commit().unwrap();
+        let engine = Engine::new(super::Options {
+            max_samples: 5_000,
+            ..super::Options::default()
+        });
+        for q in ["sum(rate(m[1m]))", "sum(m)", "rate(m[1m])"] {
+            let expr = crate::parse(q).unwrap();
+            for _ in 0..5 {
+                let err = engine
+                    .range(&store, &expr, 0, 599_000, 1_000)
+                    .err()
+                    .unwrap_or_else(|| panic!("{q}: answered over the limit"));
+                assert!(err.message.contains("too many samples"), "{q}: {err:?}");
+            }
+        }
+    }
+
     #[test]
     fn range_ending_near_max_time() {
         let end = i64::MAX - 1;
