@@ -343,6 +343,16 @@ impl Parser {
         }
     }
 
+    /// Whether [`Parser::series_end`] would give `line` the key `key` (the
+    /// tag, then the series part), found without scanning the line: a
+    /// scrape cache checks its guess for the next line with it.
+    pub fn same_series(&self, line: &[u8], key: &[u8]) -> bool {
+        match &self.grammar {
+            Grammar::Text(s) => s.same_series(line, key),
+            Grammar::OpenMetrics(_) => false,
+        }
+    }
+
     /// Parses the value and timestamp of a sample line whose series part,
     /// `line[..end]` from [`Parser::series_end`], an earlier line with the
     /// same tag parsed cleanly: the rest of the line is all that can be

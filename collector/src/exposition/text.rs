@@ -279,6 +279,29 @@ impl State {
         }
     }
 
+    /// Lenient mode: whether [`State::series_end`] gives `line` the tag
+    /// and series part in `key`. Where the part ends in `}` the scan that
+    /// found its end read only those bytes, so a line that starts with
+    /// them ends its series part there too. A bare name ends where a blank
+    /// follows that does not lead to a `{`.
+    pub(super) fn same_series(&self, line: &[u8], key: &[u8]) -> bool {
+        let Some((&tag, series)) = key.split_first() else {
+            return false;
+        };
+        if self.strict || tag != self.last_type as u8 || !line.starts_with(series) {
+            return false;
+        }
+        match series.last() {
+            Some(b'}') => true,
+            Some(_) => {
+                let rest = &line[series.len()..];
+                matches!(rest.first(), Some(b' ' | b'\t'))
+                    && rest.iter().find(|b| !matches!(b, b' ' | b'\t')) != Some(&b'{')
+            }
+            None => false,
+        }
+    }
+
     /// Lenient mode: parses what follows a series part that
     /// [`State::series_end`] found and an earlier line proved valid.
     pub(super) fn sample_value(

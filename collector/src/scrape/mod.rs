@@ -5,6 +5,7 @@
 //! staleness markers for their series), new targets start, and targets
 //! whose job options changed restart.
 
+mod cache;
 mod fetch;
 mod http_sd;
 mod metrics;

@@ -2,13 +2,14 @@
 //! relabeling, limits, one appender batch per scrape, staleness markers and
 //! the synthetic `up` and `scrape_*` series (upstream `scrape/scrape.go`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use model::{Appendable, Labels, LabelsBuilder, SeriesRef, METRIC_NAME};
+use model::{Appendable, Labels, LabelsBuilder, METRIC_NAME};
 use tokio::sync::watch;
 
+use super::cache::{Cache, Cached};
 use super::fetch::Fetcher;
 use crate::exposition::{Entry, Parser, Strictness};
 use crate::relabel::Relabeler;
@@ -69,33 +70,16 @@ impl Metadata {
     }
 }
 
-/// One line of the scrape cache.
-struct Cached {
-    /// Final labels; `None` when metric relabeling drops the sample.
-    labels: Option<Labels>,
-    /// The scrape (by number) that last saw this line.
-    seen: u64,
-    /// Whether the last successful scrape wrote this series, so that it
-    /// gets a stale marker when it goes away.
-    live: bool,
-    /// The store's reference for the series (0: not known yet).
-    hint: SeriesRef,
-    /// Whether the last sample is one staleness tracks.
-    tracked: bool,
-}
-
-/// Samples of one scrape as they are read.
+/// Samples of one scrape as they are read: cache entry, time, value.
 struct Acc {
-    out: Vec<(Labels, i64, f64)>,
-    slots: Vec<usize>,
+    out: Vec<(usize, i64, f64)>,
     added: usize,
 }
 
 /// Outcome of one scrape before it is written.
 struct Scraped {
-    samples: Vec<(Labels, i64, f64)>,
-    /// The cache entry of each sample.
-    slots: Vec<usize>,
+    /// Samples by cache entry (whose labels they take), time and value.
+    samples: Vec<(usize, i64, f64)>,
     /// Series the last successful scrape wrote that this one lacks.
     stale: Vec<Labels>,
     /// Series this scrape wrote that the last successful one did not.
@@ -111,12 +95,10 @@ pub(crate) struct Scraper {
     pub health: Arc<parking_lot::Mutex<Health>>,
     pub fetcher: Fetcher,
     /// Final labels by a sample's name and labels as scraped, kept from the
-    /// last scrape (upstream's scrape cache): most lines repeat every
-    /// scrape, so their labels are built, merged, relabeled and checked
-    /// once. It also tells which series the last scrape wrote, for
-    /// staleness. `index` maps the line's bytes to its entry.
-    index: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
-    entries: Vec<Cached>,
+    /// last scrape: most lines repeat every scrape, so their labels are
+    /// built, merged, relabeled and checked once. It also tells which
+    /// series the last scrape wrote, for staleness.
+    cache: Cache,
     /// Number of the current scrape.
     epoch: u64,
     metrics: Arc<super::ScrapeMetrics>,
@@ -142,8 +124,7 @@ impl Scraper {
             store,
             health,
             fetcher,
-            index: HashMap::default(),
-            entries: Vec::new(),
+            cache: Cache::default(),
             epoch: 0,
             metrics,
             last_start: None,
@@ -219,13 +200,13 @@ impl Scraper {
             Ok(s) => {
                 // Hints go back to the slots whose appends the batch took,
                 // in append order.
-                let mut taken = Vec::with_capacity(s.slots.len());
-                for ((l, t, v), slot) in s.samples.iter().zip(&s.slots) {
-                    if app
-                        .append_hinted(self.entries[*slot].hint, l, *t, *v)
-                        .is_ok()
-                    {
-                        taken.push(*slot);
+                let mut taken = Vec::with_capacity(s.samples.len());
+                for &(slot, t, v) in &s.samples {
+                    let c = &self.cache.entries[slot];
+                    if let Some(l) = &c.labels {
+                        if app.append_hinted(c.hint, l, t, v).is_ok() {
+                            taken.push(slot);
+                        }
                     }
                 }
                 for l in &s.stale {
@@ -262,7 +243,7 @@ impl Scraper {
         }
         if let Some(slots) = slots {
             for (slot, r) in slots.iter().zip(app.refs()) {
-                self.entries[*slot].hint = *r;
+                self.cache.entries[*slot].hint = *r;
             }
             self.sweep();
         }
@@ -300,14 +281,13 @@ impl Scraper {
         self.epoch += 1;
         let epoch = self.epoch;
         let mut acc = Acc {
-            out: Vec::with_capacity(self.entries.len()),
-            slots: Vec::with_capacity(self.entries.len()),
+            out: Vec::with_capacity(self.cache.entries.len()),
             added: 0,
         };
         let mut key: Vec<u8> = Vec::with_capacity(256);
         while !rest.is_empty() {
             line_no += 1;
-            let (line, terminated) = match rest.iter().position(|&b| b == b'\n') {
+            let (line, terminated) = match memchr::memchr(b'\n', rest) {
                 Some(i) => {
                     let l = &rest[..i];
                     rest = &rest[i + 1..];
@@ -319,14 +299,28 @@ impl Scraper {
                     (l, false)
                 }
             };
-            // Most lines repeat the last scrape's: their series part is
-            // looked up as raw bytes and only the value is parsed.
+            // Most lines repeat the last scrape's, in the same order: the
+            // entry after the last line's is tried first, then the series
+            // part is looked up as raw bytes. Only the value is parsed.
+            let guess = self
+                .cache
+                .next()
+                .filter(|(_, k)| parser.same_series(line, k))
+                .map(|(slot, k)| (slot, k.len() - 1));
+            if let Some((slot, end)) = guess {
+                let (value, t) = parser
+                    .sample_value(line, end, line_no)
+                    .map_err(|e| e.to_string())?;
+                scraped += 1;
+                self.take(slot, value, t, ts, &mut acc)?;
+                continue;
+            }
             let raw = parser.series_end(line);
             if let Some((tag, end)) = raw {
                 key.clear();
                 key.push(tag);
                 key.extend_from_slice(&line[..end]);
-                if let Some(&slot) = self.index.get(&key[..]) {
+                if let Some(slot) = self.cache.find(&key) {
                     let (value, t) = parser
                         .sample_value(line, end, line_no)
                         .map_err(|e| e.to_string())?;
@@ -371,8 +365,8 @@ impl Scraper {
                     key.extend_from_slice(v.as_bytes());
                 }
             }
-            let slot = match self.index.get(&key[..]) {
-                Some(&slot) => slot,
+            let slot = match self.cache.find(&key) {
+                Some(slot) => slot,
                 None => {
                     let merged = self.merge(&s.series());
                     let l = if self.opts.metric_relabel.is_empty() {
@@ -383,16 +377,7 @@ impl Scraper {
                     if let Some(l) = &l {
                         self.check_limits(l)?;
                     }
-                    let slot = self.entries.len();
-                    self.entries.push(Cached {
-                        labels: l,
-                        seen: 0,
-                        live: false,
-                        hint: 0,
-                        tracked: true,
-                    });
-                    self.index.insert(key.as_slice().into(), slot);
-                    slot
+                    self.cache.insert(&key, Cached::new(l, 0))
                 }
             };
             self.take(slot, s.value, s.timestamp_ms, ts, &mut acc)?;
@@ -401,7 +386,7 @@ impl Scraper {
         // Lines the last scrape had and this one lacks go stale, unless
         // another line of this scrape yields the same series.
         let mut stale: Vec<Labels> = Vec::new();
-        for c in &mut self.entries {
+        for c in &mut self.cache.entries {
             if c.seen == epoch {
                 // Samples with their own timestamps get no stale markers
                 // unless asked (upstream `track_timestamps_staleness`).
@@ -412,12 +397,16 @@ impl Scraper {
             }
         }
         if !stale.is_empty() {
-            let written: HashSet<&Labels> = acc.out.iter().map(|(l, _, _)| l).collect();
+            let entries = &self.cache.entries;
+            let written: HashSet<&Labels> = acc
+                .out
+                .iter()
+                .filter_map(|&(slot, _, _)| entries[slot].labels.as_ref())
+                .collect();
             stale.retain(|l| !written.contains(l));
         }
         Ok(Scraped {
             samples: acc.out,
-            slots: acc.slots,
             stale,
             added: acc.added,
             scraped,
@@ -437,21 +426,21 @@ impl Scraper {
     ) -> Result<(), String> {
         let explicit = self.opts.honor_timestamps && t.is_some();
         let tracked = !explicit || self.opts.track_timestamps_staleness;
-        let c = &mut self.entries[slot];
+        self.cache.found(slot);
+        let c = &mut self.cache.entries[slot];
         if c.seen != self.epoch {
             c.seen = self.epoch;
             acc.added += usize::from(!c.live && c.labels.is_some());
         }
         c.tracked = tracked;
-        let Some(labels) = &c.labels else {
+        if c.labels.is_none() {
             return Ok(());
-        };
+        }
         let t = match (self.opts.honor_timestamps, t) {
             (true, Some(t)) => t,
             _ => ts,
         };
-        acc.out.push((labels.clone(), t, value));
-        acc.slots.push(slot);
+        acc.out.push((slot, t, value));
         let sample_limit = self.opts.limits.sample_limit;
         if sample_limit > 0 && acc.out.len() as u64 > sample_limit {
             return Err("sample limit exceeded".into());
@@ -462,9 +451,8 @@ impl Scraper {
     /// Empties the cache after a failed scrape or at the end, returning the
     /// series the last successful scrape wrote: they all go stale.
     fn forget(&mut self) -> Vec<Labels> {
-        self.index.clear();
-        self.entries
-            .drain(..)
+        self.cache
+            .drain()
             .filter(|c| c.live)
             .filter_map(|c| c.labels)
             .collect()
@@ -473,22 +461,7 @@ impl Scraper {
     /// Drops the cache entries of lines the current scrape did not have.
     fn sweep(&mut self) {
         let epoch = self.epoch;
-        if self.entries.iter().all(|c| c.seen == epoch) {
-            return;
-        }
-        let mut old: Vec<Option<Cached>> = std::mem::take(&mut self.entries)
-            .into_iter()
-            .map(Some)
-            .collect();
-        let entries = &mut self.entries;
-        self.index.retain(|_, slot| match old[*slot].take() {
-            Some(c) if c.seen == epoch => {
-                *slot = entries.len();
-                entries.push(c);
-                true
-            }
-            _ => false,
-        });
+        self.cache.retain(|c| c.seen == epoch);
     }
 
     /// Attaches target labels. With `honor_labels` the scraped value wins;
@@ -687,5 +660,84 @@ mod tests {
                 (6000, "1")
             ])
         );
+    }
+
+    fn scraper() -> Scraper {
+        let opts = LoopOptions {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(5),
+            honor_labels: false,
+            honor_timestamps: true,
+            limits: config::Limits::default(),
+            headers: Arc::new([]),
+            fallback: None,
+            track_timestamps_staleness: false,
+            metric_relabel: Arc::new(Relabeler::new(&[]).unwrap()),
+        };
+        let target = Target {
+            labels: Labels::from_pairs([("instance", "i"), ("job", "j")]),
+            discovered: Labels::empty(),
+            url: "http://127.0.0.1:1/metrics".into(),
+        };
+        Scraper::new(
+            target,
+            opts,
+            Arc::new(MemStore::new()),
+            Fetcher::plain().unwrap(),
+            Default::default(),
+        )
+    }
+
+    /// What one scrape of `body` yields, as a scrape loop reads it (the
+    /// cache swept after a good scrape, emptied after a bad one).
+    fn read(s: &mut Scraper, body: &str, ts: i64) -> Option<Vec<(String, i64, u64)>> {
+        match s.process(body.as_bytes(), crate::exposition::Format::Text, ts) {
+            Ok(got) => {
+                let out = got
+                    .samples
+                    .iter()
+                    .map(|&(slot, t, v)| {
+                        let l = s.cache.entries[slot].labels.as_ref().unwrap();
+                        (l.to_string(), t, v.to_bits())
+                    })
+                    .collect();
+                s.sweep();
+                Some(out)
+            }
+            Err(_) => {
+                s.forget();
+                None
+            }
+        }
+    }
+
+    /// A scraper that has seen earlier bodies reads each body as one that
+    /// sees it first: its guesses (the line after the last one's entry)
+    /// and lookups by raw bytes never take a line for another.
+    #[test]
+    fn the_scrape_cache_reads_lines_as_a_first_scrape_would() {
+        let bodies = [
+            "p 0\na 1\nq 0\nab 2\n",
+            "p 0\na {x=\"2\"} 5\nq 0\nab{c=\"d\"} 2\n",
+            "p 0\na 1\nq 0\nab 2\n",
+            "p 0\na\t 1\nq 0\nab\t{c=\"d\"} 2\n",
+            "# TYPE a counter\na 1\nab 2\na{x=\"1\"} 3\nb 4\nm{v=\"}\"} 5\n",
+            "b 4\na{x=\"1\"} 3\nab 2\na 1\nm{v=\"}\"} 6\n",
+            "p 0\na 1\nab 2\n",
+            "p 0\na {x=\"2\"} 5\nab{c=\"d\"} 2\n",
+            "p 0\na 1\nab 2\na 1\n",
+            "# TYPE a gauge\np 0\na 1\nab\t 2\n",
+            "p 0\na 1\nab 2 17\n",
+            "p 0\na 1\nab 2 x\n",
+            "p 0\na 1\nab 2\nm{v=\"}\"}x 1\n",
+            "p 0\na 1\nab 3\nm{v=\"}\"} 1\n",
+            "p 0\na\t1\nm{v=\"}\"} 1\nab 3\nnew 1\n",
+        ];
+        let mut warm = scraper();
+        for (i, body) in bodies.iter().enumerate() {
+            let ts = 1000 * (i as i64 + 1);
+            let cold = read(&mut scraper(), body, ts);
+            assert_eq!(read(&mut warm, body, ts), cold, "body {i}: {body:?}");
+        }
     }
 }
