@@ -500,7 +500,10 @@ pub(crate) async fn read_body(resp: &mut reqwest::Response, limit: u64) -> Resul
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(Error::new(ErrorKind::BodyTooLarge(limit)));
     }
-    let mut buf = BytesMut::new();
+    // Room for the whole body the server announces (within the limit, and
+    // at most 64 MiB up front), so that it is not copied as it grows.
+    let announced = resp.content_length().unwrap_or(0).min(limit).min(64 << 20);
+    let mut buf = BytesMut::with_capacity(announced as usize);
     while let Some(chunk) = resp.chunk().await.map_err(|e| {
         Error::new(ErrorKind::Transport(format!(
             "read body: {}",

@@ -68,6 +68,7 @@ mod oauth2;
 mod secret;
 mod tls;
 
+pub use bytes::Bytes;
 pub use client::{
     origin, Client, Request, Response, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, MAX_REDIRECTS,
     USER_AGENT,

@@ -33,13 +33,17 @@ pub(crate) const OOO_CAP: usize = 32;
 #[derive(Debug)]
 pub(crate) struct Open {
     pub mint: i64,
+    /// The start of the next chunk range after `mint`: no sample at or
+    /// after it goes into this chunk.
+    pub end: i64,
     pub enc: Encoder,
 }
 
 #[derive(Debug)]
 pub(crate) struct MemSeries {
     pub labels: Labels,
-    pub open: Option<Box<Open>>,
+    /// Held in place, not boxed: appending then follows one pointer less.
+    pub open: Option<Open>,
     /// Completed chunks waiting for the flusher, oldest first.
     pub pending: Vec<Arc<Frozen>>,
     /// Oldest and newest timestamps ever stored (i64::MAX/MIN when none).
@@ -459,22 +463,19 @@ impl Head {
             return;
         }
         if let Some(o) = &s.open {
-            let boundary = o
-                .mint
-                .div_euclid(policy.range_ms)
-                .saturating_add(1)
-                .saturating_mul(policy.range_ms);
-            if o.enc.len() >= policy.samples || t >= boundary {
+            if o.enc.len() >= policy.samples || t >= o.end {
                 if let Some(f) = s.close_open() {
                     self.flush_queue.push((r, f));
                 }
             }
         }
-        let o = s.open.get_or_insert_with(|| {
-            Box::new(Open {
-                mint: t,
-                enc: Encoder::new(),
-            })
+        let o = s.open.get_or_insert_with(|| Open {
+            mint: t,
+            end: t
+                .div_euclid(policy.range_ms)
+                .saturating_add(1)
+                .saturating_mul(policy.range_ms),
+            enc: Encoder::new(),
         });
         o.enc.append(t, v);
         s.min_t = s.min_t.min(t);

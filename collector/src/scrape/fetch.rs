@@ -23,7 +23,7 @@ pub struct Fetcher {
 
 /// A fetched scrape body and the format its content type names.
 pub struct Body {
-    pub bytes: Vec<u8>,
+    pub bytes: httpclient::Bytes,
     pub format: Format,
 }
 
@@ -31,7 +31,7 @@ pub struct Body {
 pub struct Response {
     pub status: StatusCode,
     pub content_type: Option<String>,
-    pub bytes: Vec<u8>,
+    pub bytes: httpclient::Bytes,
 }
 
 impl Fetcher {
@@ -106,9 +106,9 @@ impl Fetcher {
                     "body size limit exceeded (body over {limit} bytes, decompressed)"
                 ));
             }
-            out
+            out.into()
         } else {
-            resp.body.to_vec()
+            resp.body
         };
         Ok(Response {
             status: resp.status,

@@ -99,6 +99,9 @@ pub(crate) struct Scraper {
     /// built, merged, relabeled and checked once. It also tells which
     /// series the last scrape wrote, for staleness.
     cache: Cache,
+    /// The series of `up` and the `scrape_*` figures, in the order of
+    /// [`REPORT_NAMES`].
+    report: Vec<Labels>,
     /// Number of the current scrape.
     epoch: u64,
     metrics: Arc<super::ScrapeMetrics>,
@@ -118,7 +121,12 @@ impl Scraper {
             health: "unknown",
             ..Health::default()
         }));
+        let report = REPORT_NAMES
+            .iter()
+            .map(|name| Self::report_labels(&target, name))
+            .collect();
         Scraper {
+            report,
             target,
             opts,
             store,
@@ -163,8 +171,8 @@ impl Scraper {
         for l in self.forget() {
             let _ = app.append(&l, ts, stale);
         }
-        for name in REPORT_NAMES {
-            let _ = app.append(&self.report_labels(name), ts, stale);
+        for l in &self.report {
+            let _ = app.append(l, ts, stale);
         }
         if let Err(e) = app.commit() {
             tracing::warn!(target = %self.target.labels, error = %e, "writing stale markers");
@@ -224,14 +232,15 @@ impl Scraper {
                 (0.0, 0, 0, 0, e)
             }
         };
-        for (name, v) in [
-            ("up", up),
-            ("scrape_duration_seconds", duration.as_secs_f64()),
-            ("scrape_samples_scraped", scraped as f64),
-            ("scrape_samples_post_metric_relabeling", post as f64),
-            ("scrape_series_added", added as f64),
-        ] {
-            let _ = app.append(&self.report_labels(name), ts, v);
+        let values = [
+            up,
+            duration.as_secs_f64(),
+            scraped as f64,
+            post as f64,
+            added as f64,
+        ];
+        for (l, v) in self.report.iter().zip(values) {
+            let _ = app.append(l, ts, v);
         }
         let mut commit_err = None;
         match app.commit() {
@@ -259,8 +268,8 @@ impl Scraper {
         };
     }
 
-    fn report_labels(&self, name: &str) -> Labels {
-        let mut b = self.target.labels.builder();
+    fn report_labels(target: &Target, name: &str) -> Labels {
+        let mut b = target.labels.builder();
         b.set(METRIC_NAME, name);
         b.labels()
     }
