@@ -123,7 +123,7 @@ async fn scrape(tls: Option<&TlsConfig>, url: &str) -> Result<Vec<u8>, String> {
     let f = fetcher(tls)?;
     f.get(url, Duration::from_secs(5), 0, &[], None)
         .await
-        .map(|b| b.bytes)
+        .map(|b| b.bytes.to_vec())
 }
 
 fn tls(f: impl FnOnce(&mut TlsConfig)) -> TlsConfig {

@@ -77,6 +77,22 @@ pub trait Appender: Send {
     }
     /// Makes the batch visible and durable as one unit and starts a new one.
     fn commit(&mut self) -> Result<CommitSummary, StorageError>;
+    /// Appends `batch` (hint, labels, time, value) to what was appended so
+    /// far and commits it all as one unit, as [`Appender::append_hinted`]
+    /// for each sample then [`Appender::commit`] would; a store may read
+    /// the labels in place instead of copying them. A sample that
+    /// `append_hinted` would refuse is left out. [`Appender::refs`] then
+    /// has one reference per sample appended before and per sample of
+    /// `batch` (0 for one left out).
+    fn commit_with(
+        &mut self,
+        batch: &[(SeriesRef, &Labels, i64, f64)],
+    ) -> Result<CommitSummary, StorageError> {
+        for &(hint, labels, t, v) in batch {
+            let _ = self.append_hinted(hint, labels, t, v);
+        }
+        self.commit()
+    }
     /// Drops the batch.
     fn rollback(&mut self);
 }

@@ -14,7 +14,8 @@ use crate::{Error, Inner, Store};
 /// the whole batch or none of it.
 pub struct StoreAppender {
     inner: Arc<Inner>,
-    batch: Vec<Pending>,
+    /// Samples appended one by one: labels, hint, time, value.
+    batch: Vec<(Labels, SeriesRef, i64, f64)>,
     buf: Vec<u8>,
     refs: Vec<SeriesRef>,
 }
@@ -36,22 +37,50 @@ impl Appender for StoreAppender {
                 "a series needs at least one label".into(),
             ));
         }
-        self.batch.push(Pending {
-            labels: labels.clone(),
-            hint,
-            t,
-            v,
-        });
+        self.batch.push((labels.clone(), hint, t, v));
         Ok(())
     }
 
     fn commit(&mut self) -> Result<CommitSummary, StorageError> {
-        let sum = self
-            .inner
-            .commit(&self.batch, &mut self.buf, &mut self.refs);
+        self.commit_with(&[])
+    }
+
+    /// The labels of `batch` are read in place: a scrape of a thousand
+    /// series copies no label set (each copy touches the set's memory, a
+    /// cache miss per series).
+    fn commit_with(
+        &mut self,
+        batch: &[(SeriesRef, &Labels, i64, f64)],
+    ) -> Result<CommitSummary, StorageError> {
+        let mut all: Vec<Pending<'_>> = Vec::with_capacity(self.batch.len() + batch.len());
+        all.extend(self.batch.iter().map(|(labels, hint, t, v)| Pending {
+            labels,
+            hint: *hint,
+            t: *t,
+            v: *v,
+        }));
+        // Samples without labels are left out, as `append` refuses them;
+        // their references are 0.
+        let valid = |l: &Labels| !l.is_empty();
+        all.extend(
+            batch
+                .iter()
+                .filter(|s| valid(s.1))
+                .map(|&(hint, labels, t, v)| Pending { labels, hint, t, v }),
+        );
+        let sum = self.inner.commit(&all, &mut self.buf, &mut self.refs);
+        drop(all);
         self.batch.clear();
         if sum.is_err() {
             self.refs.clear();
+        } else if batch.iter().any(|s| !valid(s.1)) {
+            // A 0 in place of each sample left out.
+            let kept = batch.iter().filter(|s| valid(s.1)).count();
+            let mut given = self.refs.split_off(self.refs.len() - kept).into_iter();
+            self.refs.extend(batch.iter().map(|s| match valid(s.1) {
+                true => given.next().unwrap_or(0),
+                false => 0,
+            }));
         }
         Ok(sum?)
     }
@@ -68,7 +97,7 @@ impl Appender for StoreAppender {
 impl Inner {
     fn commit(
         &self,
-        batch: &[Pending],
+        batch: &[Pending<'_>],
         buf: &mut Vec<u8>,
         refs: &mut Vec<u64>,
     ) -> Result<CommitSummary, Error> {

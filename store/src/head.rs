@@ -192,8 +192,9 @@ pub(crate) struct Head {
 }
 
 /// A sample the caller gave, before validation.
-pub(crate) struct Pending {
-    pub labels: Labels,
+#[derive(Clone, Copy)]
+pub(crate) struct Pending<'a> {
+    pub labels: &'a Labels,
     /// The caller's guess at the series reference (0: none).
     pub hint: u64,
     pub t: i64,
@@ -294,7 +295,11 @@ impl Head {
     /// Validates a batch and turns it into a WAL record, creating nothing
     /// yet: new series get references the head will use if the record is
     /// written. Returns the record and the counts for the caller.
-    pub(crate) fn prepare(&self, batch: &[Pending], refs: &mut Vec<u64>) -> (Batch, CommitSummary) {
+    pub(crate) fn prepare(
+        &self,
+        batch: &[Pending<'_>],
+        refs: &mut Vec<u64>,
+    ) -> (Batch, CommitSummary) {
         let mut rec = Batch::default();
         rec.samples.reserve(batch.len());
         let mut sum = CommitSummary::default();
@@ -303,10 +308,10 @@ impl Head {
         refs.reserve(batch.len());
         for p in batch {
             let hinted = Some(p.hint)
-                .filter(|h| *h != 0 && self.series.get(h).is_some_and(|s| s.labels == p.labels));
-            let r = match hinted.or_else(|| self.lookup(&p.labels)) {
+                .filter(|h| *h != 0 && self.series.get(h).is_some_and(|s| s.labels == *p.labels));
+            let r = match hinted.or_else(|| self.lookup(p.labels)) {
                 Some(r) => r,
-                None => *fresh.entry(&p.labels).or_insert_with(|| {
+                None => *fresh.entry(p.labels).or_insert_with(|| {
                     let r = self.next_ref + rec.series.len() as u64;
                     rec.series.push((r, p.labels.clone()));
                     r

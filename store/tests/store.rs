@@ -102,12 +102,15 @@ fn commit_counts_rejections() {
 
 /// References from `refs` are hints only: right ones, wrong ones (another
 /// series', unknown, zero), repeats in one batch and hints across a
-/// restart all land each sample on its own series.
+/// restart all land each sample on its own series. Every other batch is
+/// given whole to `commit_with`, with a sample without labels in it: that
+/// one is left out and its reference is 0.
 #[test]
 fn series_hints_never_misroute() {
     use model::Appender;
     let dir = tempfile::tempdir().unwrap();
     let labels: Vec<Labels> = (0..50).map(|i| series("h", i)).collect();
+    let none = Labels::empty();
     let mut want: Vec<(Labels, Vec<Sample>)> =
         labels.iter().map(|l| (l.clone(), Vec::new())).collect();
     let mut hints = vec![0u64; labels.len()];
@@ -122,6 +125,8 @@ fn series_hints_never_misroute() {
             if (t / 1_000) % 2 == 0 {
                 order.reverse();
             }
+            // (series index or none, hint, value) in append order.
+            let mut batch: Vec<(Option<usize>, u64, f64)> = Vec::new();
             for &i in &order {
                 let hint = match (round, i % 4) {
                     (0, _) | (_, 0) => hints[i],
@@ -130,21 +135,35 @@ fn series_hints_never_misroute() {
                     _ => 1 << 40,
                 };
                 let v = (round * 100 + i) as f64;
-                app.append_hinted(hint, &labels[i], t, v).unwrap();
+                batch.push((Some(i), hint, v));
                 want[i].1.push(Sample::new(t, v));
                 if i % 5 == 0 {
                     // A repeat in the same batch: same sample, ignored.
-                    app.append_hinted(hint, &labels[i], t, v).unwrap();
+                    batch.push((Some(i), hint, v));
                 }
             }
-            let sum = app.commit().unwrap();
+            let whole = (t / 1_000) % 3 != 0;
+            let sum = if whole {
+                batch.insert(7, (None, 0, 1.0));
+                let given: Vec<(u64, &Labels, i64, f64)> = batch
+                    .iter()
+                    .map(|&(i, hint, v)| (hint, i.map_or(&none, |i| &labels[i]), t, v))
+                    .collect();
+                app.commit_with(&given).unwrap()
+            } else {
+                for &(i, hint, v) in &batch {
+                    app.append_hinted(hint, &labels[i.unwrap()], t, v).unwrap();
+                }
+                app.commit().unwrap()
+            };
             assert_eq!(sum.appended, labels.len(), "round {round}");
             let refs = app.refs().to_vec();
-            assert_eq!(refs.len(), labels.len() + labels.len().div_ceil(5));
-            let mut k = 0;
-            for &i in &order {
-                hints[i] = refs[k];
-                k += if i % 5 == 0 { 2 } else { 1 };
+            assert_eq!(refs.len(), batch.len(), "round {round}");
+            for (&(i, _, _), &r) in batch.iter().zip(&refs) {
+                match i {
+                    Some(i) => hints[i] = r,
+                    None => assert_eq!(r, 0, "round {round}"),
+                }
             }
             t += 1_000;
         }

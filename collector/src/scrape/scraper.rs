@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use model::{Appendable, Labels, LabelsBuilder, METRIC_NAME};
+use model::{Appendable, Labels, LabelsBuilder, SeriesRef, METRIC_NAME};
 use tokio::sync::watch;
 
 use super::cache::{Cache, Cached};
@@ -201,36 +201,23 @@ impl Scraper {
             Err(e) => Err(e),
         };
         let duration = start.elapsed();
-        let mut app = self.store.appender();
         let stale = model::sample::stale_nan();
-        let mut slots = None;
-        let (up, scraped, post, added, err) = match result {
+        let ok = result.is_ok();
+        let (up, scraped, post, added, err, samples, gone) = match result {
             Ok(s) => {
-                // Hints go back to the slots whose appends the batch took,
-                // in append order.
-                let mut taken = Vec::with_capacity(s.samples.len());
-                for &(slot, t, v) in &s.samples {
-                    let c = &self.cache.entries[slot];
-                    if let Some(l) = &c.labels {
-                        if app.append_hinted(c.hint, l, t, v).is_ok() {
-                            taken.push(slot);
-                        }
-                    }
-                }
-                for l in &s.stale {
-                    let _ = app.append(l, ts, stale);
-                }
-                let post = s.samples.len();
                 self.health.lock().metadata = Arc::new(s.metadata);
-                slots = Some(taken);
-                (1.0, s.scraped, post, s.added, String::new())
+                let post = s.samples.len();
+                (
+                    1.0,
+                    s.scraped,
+                    post,
+                    s.added,
+                    String::new(),
+                    s.samples,
+                    s.stale,
+                )
             }
-            Err(e) => {
-                for l in self.forget() {
-                    let _ = app.append(&l, ts, stale);
-                }
-                (0.0, 0, 0, 0, e)
-            }
+            Err(e) => (0.0, 0, 0, 0, e, Vec::new(), self.forget()),
         };
         let values = [
             up,
@@ -239,18 +226,32 @@ impl Scraper {
             post as f64,
             added as f64,
         ];
-        for (l, v) in self.report.iter().zip(values) {
-            let _ = app.append(l, ts, v);
+        // One batch, its labels read in place from the cache: the samples
+        // (their cache entries in `slots`, for the hints that come back),
+        // stale markers, then `up` and the `scrape_*` series.
+        let mut batch: Vec<(SeriesRef, &Labels, i64, f64)> =
+            Vec::with_capacity(samples.len() + gone.len() + values.len());
+        let mut slots = Vec::with_capacity(samples.len());
+        for &(slot, t, v) in &samples {
+            let c = &self.cache.entries[slot];
+            if let Some(l) = &c.labels {
+                batch.push((c.hint, l, t, v));
+                slots.push(slot);
+            }
         }
+        batch.extend(gone.iter().map(|l| (0, l, ts, stale)));
+        batch.extend(self.report.iter().zip(values).map(|(l, v)| (0, l, ts, v)));
+        let mut app = self.store.appender();
         let mut commit_err = None;
-        match app.commit() {
+        match app.commit_with(&batch) {
             Ok(sum) if sum.rejected() > 0 => {
                 tracing::debug!(target = %self.target.labels, out_of_order = sum.out_of_order, duplicate = sum.duplicate, "samples rejected");
             }
             Ok(_) => {}
             Err(e) => commit_err = Some(e.to_string()),
         }
-        if let Some(slots) = slots {
+        drop(batch);
+        if ok {
             for (slot, r) in slots.iter().zip(app.refs()) {
                 self.cache.entries[*slot].hint = *r;
             }
