@@ -76,7 +76,10 @@ impl Appender for StoreAppender {
         } else if batch.iter().any(|s| !valid(s.1)) {
             // A 0 in place of each sample left out.
             let kept = batch.iter().filter(|s| valid(s.1)).count();
-            let mut given = self.refs.split_off(self.refs.len() - kept).into_iter();
+            let mut given = self
+                .refs
+                .split_off(self.refs.len().saturating_sub(kept))
+                .into_iter();
             self.refs.extend(batch.iter().map(|s| match valid(s.1) {
                 true => given.next().unwrap_or(0),
                 false => 0,
