@@ -581,29 +581,7 @@ mod tests {
         let body = Arc::new(parking_lot::Mutex::new(None));
         let url = serve(body.clone());
         let store = MemStore::new();
-        let opts = LoopOptions {
-            interval: Duration::from_secs(10),
-            timeout: Duration::from_secs(5),
-            honor_labels: false,
-            honor_timestamps: true,
-            limits: config::Limits::default(),
-            headers: Arc::new([]),
-            fallback: None,
-            track_timestamps_staleness: false,
-            metric_relabel: Arc::new(Relabeler::new(&[]).unwrap()),
-        };
-        let target = Target {
-            labels: Labels::from_pairs([("instance", "i"), ("job", "j")]),
-            discovered: Labels::empty(),
-            url,
-        };
-        let mut s = Scraper::new(
-            target,
-            opts,
-            Arc::new(store.clone()),
-            Fetcher::plain().unwrap(),
-            Default::default(),
-        );
+        let mut s = scraper(url, store.clone());
         let steps: [(i64, Option<&str>); 6] = [
             (1000, Some("a 1\nb 2\nc 7 500\n")),
             (2000, Some("a 1\n")),
@@ -672,7 +650,9 @@ mod tests {
         );
     }
 
-    fn scraper() -> Scraper {
+    /// A scraper of `url` (target `{instance="i", job="j"}`, 10 s) that
+    /// writes into `store`.
+    fn scraper(url: String, store: MemStore) -> Scraper {
         let opts = LoopOptions {
             interval: Duration::from_secs(10),
             timeout: Duration::from_secs(5),
@@ -687,15 +667,20 @@ mod tests {
         let target = Target {
             labels: Labels::from_pairs([("instance", "i"), ("job", "j")]),
             discovered: Labels::empty(),
-            url: "http://127.0.0.1:1/metrics".into(),
+            url,
         };
         Scraper::new(
             target,
             opts,
-            Arc::new(MemStore::new()),
+            Arc::new(store),
             Fetcher::plain().unwrap(),
             Default::default(),
         )
+    }
+
+    /// A scraper whose bodies are given to `process`, not fetched.
+    fn unfetched() -> Scraper {
+        scraper("http://127.0.0.1:1/metrics".into(), MemStore::new())
     }
 
     /// What one scrape of `body` yields, as a scrape loop reads it (the
@@ -743,10 +728,10 @@ mod tests {
             "p 0\na 1\nab 3\nm{v=\"}\"} 1\n",
             "p 0\na\t1\nm{v=\"}\"} 1\nab 3\nnew 1\n",
         ];
-        let mut warm = scraper();
+        let mut warm = unfetched();
         for (i, body) in bodies.iter().enumerate() {
             let ts = 1000 * (i as i64 + 1);
-            let cold = read(&mut scraper(), body, ts);
+            let cold = read(&mut unfetched(), body, ts);
             assert_eq!(read(&mut warm, body, ts), cold, "body {i}: {body:?}");
         }
     }
