@@ -317,27 +317,22 @@ impl Scraper {
                 .next()
                 .filter(|(_, k)| parser.same_series(line, k))
                 .map(|(slot, k)| (slot, k.len() - 1));
-            if let Some((slot, end)) = guess {
+            let mut raw = None;
+            let known = guess.or_else(|| {
+                raw = parser.series_end(line);
+                let (tag, end) = raw?;
+                key.clear();
+                key.push(tag);
+                key.extend_from_slice(&line[..end]);
+                self.cache.find(&key).map(|slot| (slot, end))
+            });
+            if let Some((slot, end)) = known {
                 let (value, t) = parser
                     .sample_value(line, end, line_no)
                     .map_err(|e| e.to_string())?;
                 scraped += 1;
                 self.take(slot, value, t, ts, &mut acc)?;
                 continue;
-            }
-            let raw = parser.series_end(line);
-            if let Some((tag, end)) = raw {
-                key.clear();
-                key.push(tag);
-                key.extend_from_slice(&line[..end]);
-                if let Some(slot) = self.cache.find(&key) {
-                    let (value, t) = parser
-                        .sample_value(line, end, line_no)
-                        .map_err(|e| e.to_string())?;
-                    scraped += 1;
-                    self.take(slot, value, t, ts, &mut acc)?;
-                    continue;
-                }
             }
             let entry = if terminated {
                 parser.parse_line(line, line_no)
