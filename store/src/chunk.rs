@@ -481,8 +481,12 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<Sample>) -> Result<(), ChunkError
     let mut complete = true;
     let mut i = 0;
     while i < want {
-        if i >= 2 && d.regular {
-            i += d.run_regular(&mut out[start + i..]);
+        if i >= 2 {
+            i += if d.regular {
+                d.run::<true>(&mut out[start + i..])
+            } else {
+                d.run::<false>(&mut out[start + i..])
+            };
             if i == want {
                 break;
             }
@@ -526,30 +530,74 @@ struct DecimalDecoder<'a> {
 }
 
 impl DecimalDecoder<'_> {
-    /// Decodes samples after the second of a chunk with regular
-    /// timestamps into `slots`, in one tight loop that reads each Rice code
-    /// from one 64-bit window. Stops early (returning how many it decoded)
-    /// where fewer than 8 bytes are left or a code is an escape or too wide
-    /// for the window; [`Self::next`] reads those.
+    /// Decodes samples after the second of a chunk into `slots`, in one
+    /// tight loop (`REGULAR`: the chunk has no timestamp codes; otherwise
+    /// each sample's bucketed delta of delta comes before its value's
+    /// code). Codes are taken from a 64-bit window of the bytes that is
+    /// shifted as they are read and loaded again only when the next code
+    /// may not fit in what is left of it, so the loop mostly waits on a
+    /// shift, not a load. Stops early (returning how many it decoded)
+    /// where fewer than 8 bytes are left or a code is an escape or too
+    /// wide for a fresh window; [`Self::next`] reads those.
     #[inline]
-    fn run_regular(&mut self, slots: &mut [Sample]) -> usize {
+    fn run<const REGULAR: bool>(&mut self, slots: &mut [Sample]) -> usize {
         let (bytes, mut pos) = self.r.parts();
         let k = u32::from(self.k);
-        let (mut t, td, mut m, mut md) = (self.t, self.td, self.m, self.md);
+        let (mut t, mut td, mut m, mut md) = (self.t, self.td, self.m, self.md);
         let delta_mode = self.delta_mode;
-        let mut done = 0;
-        for slot in slots.iter_mut() {
+        // The window at bit `pos`, left-aligned, and how many of its bits
+        // are the stream's (at least 57; the rest are zeros).
+        let load = |pos: usize| -> Option<(u64, u32)> {
             let idx = pos / 8;
-            let Some(b) = bytes.get(idx..idx + 8) else {
-                break;
-            };
+            let b = bytes.get(idx..idx + 8)?;
             let mut word = [0u8; 8];
             word.copy_from_slice(b);
-            // At least 57 bits of the window follow the position.
-            let w = u64::from_be_bytes(word) << (pos % 8);
-            let q = (!w).leading_zeros();
+            let skip = (pos % 8) as u32;
+            Some((u64::from_be_bytes(word) << skip, 64 - skip))
+        };
+        let (mut w, mut avail) = (0u64, 0u32);
+        let mut done = 0;
+        for slot in slots.iter_mut() {
+            // `p`, `d`, `w` and `avail` move through the sample's codes;
+            // `pos` and `td` only once it is whole.
+            let (mut p, mut d) = (pos, td);
+            if !REGULAR {
+                // `0`, or 1 to 3 ones, a zero and that bucket's width
+                // (at most 24 bits in all); four ones escape to 64 bits.
+                if avail < 24 {
+                    let Some(x) = load(p) else {
+                        break;
+                    };
+                    (w, avail) = x;
+                }
+                let ones = (!w).leading_zeros();
+                let n = if ones == 0 {
+                    1
+                } else if ones < 4 {
+                    let width = u32::from(T_BUCKETS[ones as usize - 1]);
+                    let shift = 64 - width;
+                    let raw = (w << (ones + 1)) >> shift;
+                    d = d.wrapping_add(((raw << shift) as i64) >> shift);
+                    ones + 1 + width
+                } else {
+                    break;
+                };
+                w <<= n;
+                avail -= n;
+                p += n as usize;
+            }
+            // Ones counted in `w` stop at its zero fill at the latest, so
+            // a code that does not fit shows as `used > avail`.
+            let mut q = (!w).leading_zeros();
+            if q + 1 + k > avail {
+                let Some(x) = load(p) else {
+                    break;
+                };
+                (w, avail) = x;
+                q = (!w).leading_zeros();
+            }
             let used = q + 1 + k;
-            if q >= RICE_ESCAPE as u32 || used > 57 {
+            if q >= RICE_ESCAPE as u32 || used > avail {
                 break;
             }
             let low = if k == 0 {
@@ -557,7 +605,13 @@ impl DecimalDecoder<'_> {
             } else {
                 (w << (q + 1)) >> (64 - k)
             };
-            pos += used as usize;
+            // `used` may be all 64 bits of a window loaded at a byte
+            // boundary: the shift goes in two steps, as one shift by 64
+            // would not clear it.
+            w = (w << (used - 1)) << 1;
+            avail -= used;
+            // The sample is whole: its codes are taken.
+            (pos, td) = (p + used as usize, d);
             let x = unzigzag((u64::from(q) << k) | low);
             md = if delta_mode { x } else { md.wrapping_add(x) };
             m = m.wrapping_add(md);
@@ -565,7 +619,7 @@ impl DecimalDecoder<'_> {
             *slot = Sample::new(t, m as f64);
             done += 1;
         }
-        (self.t, self.m, self.md) = (t, m, md);
+        (self.t, self.td, self.m, self.md) = (t, td, m, md);
         self.r.set_pos(pos);
         done
     }
@@ -806,6 +860,58 @@ mod tests {
         assert!(
             chosen * 10 >= eligible * 8,
             "decimal chosen for {chosen} of {eligible} decimal chunks"
+        );
+    }
+
+    /// Decimal chunks with irregular timestamps: every width of the
+    /// timestamps' delta-of-delta code (none, the three buckets and the
+    /// 64-bit escape) next to small, wide and escaped mantissa codes, so
+    /// the fast loop meets each and hands over to the slow reader mid-chunk.
+    #[test]
+    fn irregular_decimal_chunks_round_trip_through_every_code_width() {
+        let mut decimal = 0;
+        for seed in 0..200u64 {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let (mut t, mut m) = (1_793_469_601_237i64, 0i64);
+            let mut samples = Vec::new();
+            for _ in 0..rng.random_range(3..=600) {
+                t += 15_000
+                    + match rng.random_range(0..10) {
+                        0..=4 => 0,
+                        5 => rng.random_range(-8_000..8_000),
+                        6 => rng.random_range(-60_000..60_000),
+                        7 => rng.random_range(-500_000..500_000),
+                        8 => rng.random_range(1_000_000_000..2_000_000_000),
+                        _ => rng.random_range(-3..=3),
+                    };
+                m += match rng.random_range(0..20) {
+                    0 => rng.random_range(-(1i64 << 40)..(1i64 << 40)),
+                    1..=3 => rng.random_range(-100_000..100_000),
+                    _ => rng.random_range(0..40),
+                };
+                samples.push((t, m as f64 / 100.0));
+            }
+            round_trip(&samples);
+            let mut enc = Encoder::new();
+            for &(t, v) in &samples {
+                enc.append(t, v);
+            }
+            let c = compact(enc.bytes().to_vec().into_boxed_slice());
+            if c[0] == Encoding::Decimal as u8 {
+                let got: Vec<(i64, u64)> = decode(&c)
+                    .unwrap()
+                    .iter()
+                    .map(|s| (s.t, s.v.to_bits()))
+                    .collect();
+                let want: Vec<(i64, u64)> =
+                    samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+                assert_eq!(got, want, "seed {seed}");
+                decimal += usize::from(c[3] & REGULAR_TIMES == 0);
+            }
+        }
+        assert!(
+            decimal > 100,
+            "only {decimal} chunks took the irregular decimal form"
         );
     }
 
