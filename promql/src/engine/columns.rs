@@ -286,7 +286,7 @@ impl Evaluator<'_> {
         let limit = Limit::new(self.max_samples);
         let parts = self.stream_parts(
             vs,
-            || Part::new(times.len()),
+            |series| Part::new(times.len(), series),
             |part, r| {
                 let si = part.labels.len() as u32;
                 part.labels.push(std::mem::take(&mut r.labels));
@@ -372,6 +372,9 @@ fn exact_sums(points: &[(i64, f64)], sums: &mut Vec<i64>) -> bool {
     true
 }
 
+/// The most values a part's columns make room for ahead (12 bytes each).
+const ROOM: usize = 1 << 22;
+
 /// What one part of a selection gives towards a node's columns.
 struct Part {
     /// The labels of the part's series, as read.
@@ -387,10 +390,24 @@ struct Part {
 }
 
 impl Part {
-    fn new(steps: usize) -> Self {
+    /// A part for `series` series at most: unless that is more than
+    /// `ROOM` values in all, each step's column has room for them all,
+    /// so filling it never copies it to grow.
+    fn new(steps: usize, series: usize) -> Self {
+        let room = if series.saturating_mul(steps) <= ROOM {
+            series
+        } else {
+            0
+        };
         Part {
-            labels: Vec::new(),
-            steps: (0..steps).map(|_| Column::default()).collect(),
+            labels: Vec::with_capacity(series),
+            steps: (0..steps)
+                .map(|_| Column {
+                    series: Vec::with_capacity(room),
+                    values: Vec::with_capacity(room),
+                    samples: 0,
+                })
+                .collect(),
             buf: Vec::new(),
             resets: Vec::new(),
             sums: Vec::new(),

@@ -198,16 +198,16 @@ impl Evaluator<'_> {
     pub(crate) fn stream_parts<T: Send>(
         &mut self,
         vs: &VectorSelector,
-        init: impl Fn() -> T + Sync,
+        init: impl Fn(usize) -> T + Sync,
         work: impl Fn(&mut T, &mut Range) -> Result<(), QueryError> + Sync,
     ) -> Result<Vec<T>, QueryError> {
         let key = vs as *const VectorSelector as usize;
-        let mut one = init();
         let Some(p) = self
             .pending
             .get(&key)
             .filter(|_| !self.data.contains_key(&key))
         else {
+            let mut one = init(self.data.get(&key).map_or(0, |d| d.len()));
             self.stream_loaded(key, |_, r| work(&mut one, r))?;
             return Ok(vec![one]);
         };
@@ -219,10 +219,14 @@ impl Evaluator<'_> {
                 .select_parts(set, mint, maxt, threads.min(MAX_PARTS))
                 .map_err(|e| QueryError::execution(e.to_string()))?,
             _ => {
+                let mut one = init(0);
                 self.stream(vs, |_, r| work(&mut one, r))?;
                 return Ok(vec![one]);
             }
         };
+        // What a part's state may size itself for: its series at most.
+        let hint = |it: &model::SeriesSet| it.size_hint().1.unwrap_or(0);
+        let mut one = init(parts.first().map_or(0, hint));
         if parts.len() == 1 {
             let it = parts
                 .into_iter()
@@ -296,7 +300,10 @@ impl Evaluator<'_> {
             for it in parts {
                 let h = std::thread::Builder::new()
                     .name("query-part".into())
-                    .spawn_scoped(scope, || run(it, init()))
+                    .spawn_scoped(scope, || {
+                        let state = init(hint(&it));
+                        run(it, state)
+                    })
                     .map_err(|e| {
                         Some(QueryError::execution(format!("start a reader thread: {e}")))
                     });
@@ -398,7 +405,7 @@ impl Evaluator<'_> {
         if let Some(d) = self.data.get(&key) {
             return Ok(d.clone());
         }
-        let parts = self.stream_parts(vs, Vec::new, |all, r| {
+        let parts = self.stream_parts(vs, Vec::with_capacity, |all, r| {
             all.push(std::mem::take(r));
             Ok(())
         })?;
