@@ -227,6 +227,19 @@ fn range_steps_equal_instant_queries() {
         "delta(c[3m])",
         "resets(c[10m])",
         "sum_over_time(c[4m])",
+        // Aggregations that take every step's groups at once.
+        "sum(rate(c[1m]))",
+        "avg by (job) (rate(c[2m]))",
+        "min by (job) (c)",
+        "max(increase(c[3m]))",
+        "group by (job) (rate(c[1m]))",
+        "stddev by (job) (rate(c[1m]))",
+        "stdvar without (i) (c)",
+        "count without (i) (rate(c[1m]))",
+        "sum by (__name__) (c)",
+        "sum by (__name__) (rate(c[1m]))",
+        "quantile(0.3, rate(c[1m]))",
+        "topk(2, sum by (i) (c))",
     ] {
         let expr = promql::parse(q).unwrap();
         let (start, end, step) = (0, 1_900_000, 20_000);
@@ -255,4 +268,26 @@ fn range_steps_equal_instant_queries() {
         assert!(from_range.len() >= 90, "{q}: {} points", from_range.len());
         assert_eq!(from_range, from_instant, "{q}");
     }
+}
+
+/// An aggregation over a range function whose series are alike once
+/// their names are dropped fails in a range query as in an instant one,
+/// though the aggregation asked for every step's groups at once.
+#[test]
+fn aggregation_over_series_alike_without_names_fails_in_range_queries() {
+    let s = MemStore::new();
+    let mut app = s.appender();
+    for name in ["c", "d"] {
+        let l = Labels::from_pairs([("__name__", name), ("job", "a")]);
+        for k in 0..40i64 {
+            app.append(&l, k * 15_000, k as f64).unwrap();
+        }
+    }
+    app.commit().unwrap();
+    let engine = Engine::default();
+    let expr = promql::parse(r#"sum(rate({__name__=~"c|d"}[1m]))"#).unwrap();
+    let instant = engine.instant(&s, &expr, 300_000).unwrap_err();
+    let range = engine.range(&s, &expr, 0, 500_000, 20_000).unwrap_err();
+    assert!(instant.message.contains("same labelset"), "{instant:?}");
+    assert_eq!(range.message, instant.message);
 }

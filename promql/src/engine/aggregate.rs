@@ -67,7 +67,7 @@ fn prometheus_hash(l: &Labels) -> u64 {
 }
 
 /// What an aggregation does with each element.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Sum,
     Avg,
@@ -81,15 +81,36 @@ enum Kind {
 }
 
 #[derive(Default)]
-struct Group {
+pub(crate) struct Group {
     labels: Labels,
+    c: Cell,
+    values: Vec<f64>,
+    elems: Vec<Elem>,
+}
+
+/// What a group adds up, for the kinds that keep a value rather than
+/// values or elements.
+#[derive(Clone, Copy)]
+struct Cell {
     count: f64,
     value: f64,
     kahan: f64,
     mean: f64,
     incremental: bool,
-    values: Vec<f64>,
-    elems: Vec<Elem>,
+}
+
+impl Default for Cell {
+    /// A group before its first value (whose value is NaN until a kind
+    /// sets it).
+    fn default() -> Self {
+        Cell {
+            count: 0.0,
+            value: f64::NAN,
+            kahan: 0.0,
+            mean: 0.0,
+            incremental: false,
+        }
+    }
 }
 
 pub(super) fn eval(
@@ -113,15 +134,32 @@ pub(super) fn eval(
     while let Expr::Paren(p) = inner {
         inner = &p.expr;
     }
+    let (by, names) = match &a.modifier {
+        Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
+        Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
+        None => (true, Vec::new()),
+    };
+    let node = a as *const AggregateExpr as usize;
+    let kind = kind_of(&op);
     if op_adds
         && ev.main_step(ts).is_some()
         && matches!(inner, Expr::Call(_) | Expr::VectorSelector(_))
     {
         ev.raw_for = inner as *const Expr as usize;
+        // Every step's groups at once, where each group keeps a value
+        // rather than the values (`quantile`).
+        ev.agg_spec = kind.filter(|k| *k != Kind::Quantile).map(|kind| AggSpec {
+            node,
+            names: names.clone(),
+            by,
+            kind,
+        });
     }
     let value = ev.eval(&a.expr, ts);
     ev.raw_for = 0;
+    ev.agg_spec = None;
     let raw = ev.raw.take();
+    let ready = ev.agg_groups.take();
     let input = match value? {
         Value::Vector(v) => v,
         other => {
@@ -130,11 +168,6 @@ pub(super) fn eval(
                 other.type_name()
             )))
         }
-    };
-    let (by, names) = match &a.modifier {
-        Some(LabelModifier::Include(l)) => (true, l.labels.clone()),
-        Some(LabelModifier::Exclude(l)) => (false, l.labels.clone()),
-        None => (true, Vec::new()),
     };
     let scalar_param = || match &param {
         Some(Value::Scalar(v)) => Ok(*v),
@@ -188,7 +221,6 @@ pub(super) fn eval(
         ));
     }
     let k_ops = matches!(op.as_str(), "topk" | "bottomk" | "limitk" | "limit_ratio");
-    let node = a as *const AggregateExpr as usize;
     if k_ops && scalar_param()?.is_nan() {
         return Err(QueryError::execution(if op == "limit_ratio" {
             "Ratio value is NaN"
@@ -196,40 +228,28 @@ pub(super) fn eval(
             "Parameter value is NaN"
         }));
     }
-    let kind = match op.as_str() {
-        "sum" => Kind::Sum,
-        "avg" => Kind::Avg,
-        "count" => Kind::Count,
-        "group" => Kind::Group,
-        "min" => Kind::Min,
-        "max" => Kind::Max,
-        "stddev" | "stdvar" => Kind::Deviation,
-        "quantile" => Kind::Quantile,
-        "topk" | "bottomk" | "limitk" | "limit_ratio" => Kind::Elems,
-        other => {
-            return Err(QueryError::execution(format!(
-                "unknown aggregation {other:?}"
-            )))
-        }
+    let Some(kind) = kind else {
+        return Err(QueryError::execution(format!("unknown aggregation {op:?}")));
     };
-    let groups = match raw {
-        Some(raw) => raw_groups(ev, node, &names, by, kind, raw),
-        None => vector_groups(ev, node, &names, by, k_ops, kind, input),
+    let groups = match (ready, raw) {
+        (Some(groups), _) => groups,
+        (None, Some(raw)) => raw_groups(ev, node, &names, by, kind, raw),
+        (None, None) => vector_groups(ev, node, &names, by, k_ops, kind, input),
     };
     let mut out = Vec::new();
     for mut g in groups {
         let v = match op.as_str() {
-            "sum" => g.value + g.kahan,
+            "sum" => g.c.value + g.c.kahan,
             "avg" => {
-                if g.incremental {
-                    g.mean + g.kahan
+                if g.c.incremental {
+                    g.c.mean + g.c.kahan
                 } else {
-                    (g.value + g.kahan) / g.count
+                    (g.c.value + g.c.kahan) / g.c.count
                 }
             }
-            "count" => g.count,
-            "stdvar" => g.value / g.count,
-            "stddev" => (g.value / g.count).sqrt(),
+            "count" => g.c.count,
+            "stdvar" => g.c.value / g.c.count,
+            "stddev" => (g.c.value / g.c.count).sqrt(),
             "quantile" => {
                 let q = scalar_param()?;
                 ev.check_quantile(q);
@@ -276,7 +296,7 @@ pub(super) fn eval(
                 }
                 continue;
             }
-            _ => g.value,
+            _ => g.c.value,
         };
         out.push(Elem {
             labels: g.labels,
@@ -328,7 +348,6 @@ fn vector_groups(
         .iter()
         .map(|&id| Group {
             labels: ev.memo.group(id).clone(),
-            value: f64::NAN,
             ..Group::default()
         })
         .collect();
@@ -336,12 +355,76 @@ fn vector_groups(
         let g = &mut groups[slot as usize];
         if let Kind::Elems = kind {
             g.elems.push(e);
-            g.count += 1.0;
+            g.c.count += 1.0;
         } else {
             add(g, kind, e.v);
         }
     }
     groups
+}
+
+/// What an aggregation does, by its name; `None` for a name that is not
+/// one.
+fn kind_of(op: &str) -> Option<Kind> {
+    Some(match op {
+        "sum" => Kind::Sum,
+        "avg" => Kind::Avg,
+        "count" => Kind::Count,
+        "group" => Kind::Group,
+        "min" => Kind::Min,
+        "max" => Kind::Max,
+        "stddev" | "stdvar" => Kind::Deviation,
+        "quantile" => Kind::Quantile,
+        "topk" | "bottomk" | "limitk" | "limit_ratio" => Kind::Elems,
+        _ => return None,
+    })
+}
+
+/// How an aggregation over a node's columns groups, handed to the node
+/// (`Evaluator::column_at`) so that it can work out every step's groups
+/// at once ([`all_steps`]).
+pub(crate) struct AggSpec {
+    node: usize,
+    names: Vec<String>,
+    by: bool,
+    kind: Kind,
+}
+
+/// The aggregation `node`'s group of each series of a node's columns,
+/// worked out once per query (`memo.column_groups`).
+fn column_grouping(
+    ev: &mut Evaluator<'_>,
+    node: usize,
+    names: &[String],
+    by: bool,
+    labels: &std::sync::Arc<Vec<Labels>>,
+) {
+    let known = ev
+        .memo
+        .column_groups
+        .get(&node)
+        .is_some_and(|g| std::sync::Arc::ptr_eq(&g.labels, labels));
+    if known {
+        return;
+    }
+    let mut dense_of: super::FastMap<u32, u32> = super::FastMap::default();
+    let mut ids = Vec::new();
+    let mut dense = Vec::with_capacity(labels.len());
+    for l in labels.iter() {
+        let id = ev.key_and_group(node, l, names, by, true);
+        dense.push(*dense_of.entry(id).or_insert_with(|| {
+            ids.push(id);
+            ids.len() as u32 - 1
+        }));
+    }
+    ev.memo.column_groups.insert(
+        node,
+        super::memo::ColumnGrouping {
+            labels: labels.clone(),
+            dense,
+            ids,
+        },
+    );
 }
 
 /// The groups of one step's column, as `vector_groups` gives them for the
@@ -355,31 +438,7 @@ fn raw_groups(
     kind: Kind,
     raw: super::columns::RawColumn,
 ) -> Vec<Group> {
-    let known = ev
-        .memo
-        .column_groups
-        .get(&node)
-        .is_some_and(|g| std::sync::Arc::ptr_eq(&g.labels, &raw.labels));
-    if !known {
-        let mut dense_of: super::FastMap<u32, u32> = super::FastMap::default();
-        let mut ids = Vec::new();
-        let mut dense = Vec::with_capacity(raw.labels.len());
-        for l in raw.labels.iter() {
-            let id = ev.key_and_group(node, l, names, by, true);
-            dense.push(*dense_of.entry(id).or_insert_with(|| {
-                ids.push(id);
-                ids.len() as u32 - 1
-            }));
-        }
-        ev.memo.column_groups.insert(
-            node,
-            super::memo::ColumnGrouping {
-                labels: raw.labels.clone(),
-                dense,
-                ids,
-            },
-        );
-    }
+    column_grouping(ev, node, names, by, &raw.labels);
     let grouping = &ev.memo.column_groups[&node];
     let mut slot = vec![u32::MAX; grouping.ids.len()];
     let mut groups: Vec<Group> = Vec::new();
@@ -390,7 +449,6 @@ fn raw_groups(
             slot[d] = groups.len() as u32;
             groups.push(Group {
                 labels: memo.group(grouping.ids[d]).clone(),
-                value: f64::NAN,
                 ..Group::default()
             });
         }
@@ -399,8 +457,104 @@ fn raw_groups(
     groups
 }
 
+/// The most groups times steps [`all_steps`] keeps at once; past it, the
+/// steps are aggregated one by one.
+const ALL_STEPS_MAX: usize = 1 << 20;
+
+/// Every step's groups of an aggregation over a node's values given
+/// series by series (`parts`, each with the number of its first series):
+/// what `raw_groups` gives at each step, with each group's values added
+/// in the same order (series by series, as the step's column holds them),
+/// so every sum comes out bit for bit the same, and the groups of a step
+/// in the order their first series come. Reading series by series, each
+/// series adds to its group's row of steps, one place after the other,
+/// where step by step each value went to another column. `None` when
+/// there are too many groups for it (40 bytes a group and step).
+pub(crate) fn all_steps(
+    ev: &mut Evaluator<'_>,
+    spec: &AggSpec,
+    labels: &std::sync::Arc<Vec<Labels>>,
+    steps: usize,
+    parts: &[(u32, super::columns::SeriesMajor)],
+) -> Option<StepGroups> {
+    column_grouping(ev, spec.node, &spec.names, spec.by, labels);
+    let grouping = &ev.memo.column_groups[&spec.node];
+    let cells = grouping.ids.len().checked_mul(steps)?;
+    if cells > ALL_STEPS_MAX {
+        return None;
+    }
+    // By group, then step: the group's state and the first series that
+    // reached it.
+    let mut acc = vec![Cell::default(); cells];
+    let mut first = vec![u32::MAX; cells];
+    for (offset, m) in parts {
+        let mut start = 0;
+        for (i, &end) in m.ends.iter().enumerate() {
+            let si = offset + i as u32;
+            let row = grouping.dense[si as usize] as usize * steps;
+            for (&k, &v) in m.steps[start..end].iter().zip(&m.values[start..end]) {
+                let cell = row + k as usize;
+                if first[cell] == u32::MAX {
+                    first[cell] = si;
+                }
+                add_cell(&mut acc[cell], spec.kind, v);
+            }
+            start = end;
+        }
+    }
+    Some(StepGroups {
+        node: spec.node,
+        steps,
+        acc,
+        first,
+    })
+}
+
+/// An aggregation's groups at every step, from [`all_steps`]; a step's
+/// `Group`s are made when it is taken.
+pub(crate) struct StepGroups {
+    node: usize,
+    steps: usize,
+    /// By group, then step.
+    acc: Vec<Cell>,
+    first: Vec<u32>,
+}
+
+impl StepGroups {
+    /// Step `k`'s groups, in the order their first series come.
+    pub(crate) fn step(&self, ev: &Evaluator<'_>, k: usize) -> Vec<Group> {
+        let Some(grouping) = ev.memo.column_groups.get(&self.node) else {
+            return Vec::new();
+        };
+        let mut present: Vec<(u32, usize)> = (0..grouping.ids.len())
+            .map(|d| (self.first[d * self.steps + k], d))
+            .filter(|&(f, _)| f != u32::MAX)
+            .collect();
+        present.sort_unstable();
+        present
+            .iter()
+            .map(|&(_, d)| Group {
+                labels: ev.memo.group(grouping.ids[d]).clone(),
+                c: self.acc[d * self.steps + k],
+                ..Group::default()
+            })
+            .collect()
+    }
+}
+
 /// Adds one value to a group (any kind but `Elems`, which keeps series).
 fn add(g: &mut Group, kind: Kind, v: f64) {
+    if let Kind::Quantile = kind {
+        g.values.push(v);
+        g.c.count += 1.0;
+    } else {
+        add_cell(&mut g.c, kind, v);
+    }
+}
+
+/// Adds one value to a group's cell (any kind but `Quantile`, which keeps
+/// values, and `Elems`, which keeps series).
+fn add_cell(g: &mut Cell, kind: Kind, v: f64) {
     match kind {
         Kind::Sum => {
             if g.count == 0.0 {
@@ -456,7 +610,7 @@ fn add(g: &mut Group, kind: Kind, v: f64) {
             g.value += delta * (v - g.mean);
             return;
         }
-        Kind::Quantile => g.values.push(v),
+        Kind::Quantile => {}
     }
     g.count += 1.0;
 }

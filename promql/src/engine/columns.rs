@@ -69,10 +69,35 @@ pub(crate) struct Columns {
     /// Whether no two series have one label set (then no step's vector
     /// can repeat one).
     unique: bool,
+    /// Samples read for each step, for the query's sample limit.
+    samples: Vec<usize>,
+    /// By step: whether it is still to be taken.
+    left: Vec<bool>,
+    data: Data,
+}
+
+/// A node's values, in the form its consumer reads fastest.
+enum Data {
     /// By step, the pieces of its column that the parts of the selection
-    /// gave, each with the number of its first series: taken (`None`)
-    /// once used.
-    steps: Vec<Option<Vec<(u32, Column)>>>,
+    /// gave, each with the number of its first series.
+    Steps(Vec<Vec<(u32, Column)>>),
+    /// By part, with the number of its first series: each series' values
+    /// at all its steps, one series after the other. Built for an
+    /// aggregation that takes every step at once; turned into `Steps`
+    /// if anything else asks.
+    Series(Vec<(u32, SeriesMajor)>),
+    /// An aggregation's groups at each step, worked out from `Series`
+    /// for all steps at once.
+    Groups(super::aggregate::StepGroups),
+}
+
+/// Series after series, the steps each has a value at and the values.
+#[derive(Default)]
+pub(crate) struct SeriesMajor {
+    pub steps: Vec<u32>,
+    pub values: Vec<f64>,
+    /// Where each series' entries end.
+    pub ends: Vec<usize>,
 }
 
 /// One step of a node's columns as they are: the values of the series
@@ -99,8 +124,6 @@ impl RawColumn {
 struct Column {
     series: Vec<u32>,
     values: Vec<f64>,
-    /// Samples read for this step, for the query's sample limit.
-    samples: usize,
 }
 
 impl Evaluator<'_> {
@@ -123,8 +146,15 @@ impl Evaluator<'_> {
     }
 
     /// Node `key`'s value at step `k`, from its columns (built by `build`
-    /// the first time). `None` if the step's column was already taken: the
-    /// caller then evaluates the step itself.
+    /// the first time). `None` if the step was already taken, or is not
+    /// at hand in the form asked for: the caller then evaluates the step
+    /// itself.
+    ///
+    /// An aggregation over the node may ask for the step as it is
+    /// (`raw_here`): it then gets a `RawColumn` in `raw`, or, if it also
+    /// said how it groups (`agg_spec`), its groups in `agg_groups`,
+    /// worked out for all steps the first time from columns built series
+    /// after series.
     pub(crate) fn column_at(
         &mut self,
         key: usize,
@@ -132,25 +162,66 @@ impl Evaluator<'_> {
         build: impl FnOnce(&mut Self) -> Result<Columns, QueryError>,
     ) -> Result<Option<Vec<Elem>>, QueryError> {
         let raw = std::mem::take(&mut self.raw_here);
+        let spec = if raw { self.agg_spec.take() } else { None };
         if !self.columns.contains_key(&key) {
-            let c = build(self)?;
-            self.columns.insert(key, c);
+            self.series_major = spec.is_some();
+            let c = build(self);
+            self.series_major = false;
+            self.columns.insert(key, c?);
         }
-        let Some(c) = self.columns.get_mut(&key) else {
+        let Some(mut c) = self.columns.remove(&key) else {
             return Ok(None);
         };
-        let Some(col) = c.steps.get_mut(k).and_then(Option::take) else {
+        let out = self.take_step(&mut c, k, raw, spec);
+        self.columns.insert(key, c);
+        out
+    }
+
+    /// `column_at`'s step `k` of `c`.
+    fn take_step(
+        &mut self,
+        c: &mut Columns,
+        k: usize,
+        raw: bool,
+        spec: Option<super::aggregate::AggSpec>,
+    ) -> Result<Option<Vec<Elem>>, QueryError> {
+        if !c.left.get(k).copied().unwrap_or(false) {
+            return Ok(None);
+        }
+        let raw = raw && c.unique;
+        if let (true, Some(spec), Data::Series(parts)) = (raw, &spec, &c.data) {
+            if let Some(groups) =
+                super::aggregate::all_steps(self, spec, &c.labels, c.left.len(), parts)
+            {
+                c.data = Data::Groups(groups);
+            }
+        }
+        if let Data::Series(parts) = &mut c.data {
+            c.data = Data::Steps(transpose(std::mem::take(parts), c.left.len()));
+        }
+        let groups = match &c.data {
+            Data::Groups(g) if raw && spec.is_some() => Some(g.step(self, k)),
+            Data::Groups(_) => return Ok(None),
+            _ => None,
+        };
+        c.left[k] = false;
+        self.count(c.samples[k])?;
+        if let Some(groups) = groups {
+            self.agg_groups = Some(groups);
+            return Ok(Some(Vec::new()));
+        }
+        let Data::Steps(steps) = &mut c.data else {
             return Ok(None);
         };
-        let (labels, unique) = (c.labels.clone(), c.unique);
-        self.count(col.iter().map(|(_, c)| c.samples).sum())?;
-        if raw && unique {
+        let col = std::mem::take(&mut steps[k]);
+        if raw {
             self.raw = Some(RawColumn {
-                labels,
+                labels: c.labels.clone(),
                 pieces: col,
             });
             return Ok(Some(Vec::new()));
         }
+        let labels = &c.labels;
         let mut out = Vec::with_capacity(col.iter().map(|(_, c)| c.series.len()).sum());
         for (offset, c) in &col {
             out.extend(c.series.iter().zip(&c.values).map(|(&i, &v)| Elem {
@@ -176,7 +247,7 @@ impl Evaluator<'_> {
         self.build_columns(vs, false, |part, si, times, points| {
             let mut hi = Cursor::default();
             let mut n = 0;
-            for (&t, col) in times.iter().zip(part.steps.iter_mut()) {
+            for (k, &t) in times.iter().enumerate() {
                 let i = hi.seek(points, t);
                 let Some(&(pt, pv)) = i.checked_sub(1).and_then(|i| points.get(i)) else {
                     continue;
@@ -184,9 +255,8 @@ impl Evaluator<'_> {
                 if pt <= t - lookback || model::sample::is_stale_nan(pv) {
                     continue;
                 }
-                col.series.push(si);
-                col.values.push(pv);
-                col.samples += 1;
+                part.out.put(k, si, pv);
+                part.out.samples[k] += 1;
                 n += 1;
             }
             Ok(n)
@@ -211,6 +281,7 @@ impl Evaluator<'_> {
             let points = without_markers(points, &mut part.buf);
             let resets = &mut part.resets;
             let sums = &mut part.sums;
+            let out = &mut part.out;
             let exact = match shortcut {
                 Some(Shortcut::Counter { .. }) => {
                     resets.clear();
@@ -223,7 +294,7 @@ impl Evaluator<'_> {
             let (mut lo, mut hi) = (Cursor::default(), Cursor::default());
             let (mut first_reset, mut last_a) = (0, 0);
             let mut n = 0;
-            for (&t, col) in times.iter().zip(part.steps.iter_mut()) {
+            for (k, &t) in times.iter().enumerate() {
                 let a = lo.seek(points, t.saturating_sub(range));
                 let b = hi.seek(points, t).max(a);
                 if a < last_a {
@@ -234,7 +305,7 @@ impl Evaluator<'_> {
                 if w.is_empty() {
                     continue;
                 }
-                col.samples += w.len();
+                out.samples[k] += w.len();
                 let window = Window { end: t, range };
                 let v = match shortcut {
                     Some(Shortcut::Counter { rate }) => {
@@ -263,8 +334,7 @@ impl Evaluator<'_> {
                     _ => f(w, window)?,
                 };
                 if let Some(v) = v {
-                    col.series.push(si);
-                    col.values.push(v);
+                    out.put(k, si, v);
                     n += 1;
                 }
             }
@@ -284,31 +354,34 @@ impl Evaluator<'_> {
     ) -> Result<Columns, QueryError> {
         let times = self.step_times(vs)?;
         let limit = Limit::new(self.max_samples);
+        let major = self.series_major;
         let parts = self.stream_parts(
             vs,
-            |series| Part::new(times.len(), series),
+            |series| Part::new(times.len(), series, major),
             |part, r| {
                 let si = part.labels.len() as u32;
                 part.labels.push(std::mem::take(&mut r.labels));
                 let kept = series(part, si, &times, &r.points)?;
+                part.out.end_series();
                 limit.keep(kept)
             },
         )?;
-        Ok(self.join(parts, drop))
+        Ok(self.join(parts, times.len(), drop))
     }
 
     /// One node's columns from the parts of its selection, in their order;
     /// `drop` removes the metric name from the labels.
-    fn join(&mut self, parts: Vec<Part>, drop: bool) -> Columns {
+    fn join(&mut self, parts: Vec<Part>, steps: usize, drop: bool) -> Columns {
         let mut labels: Vec<Labels> = Vec::new();
-        let mut steps: Vec<Vec<(u32, Column)>> = Vec::new();
+        let mut samples = vec![0; steps];
+        let mut pieces = Vec::with_capacity(parts.len());
         for p in parts {
             let offset = labels.len() as u32;
             labels.extend(p.labels);
-            steps.resize_with(p.steps.len(), Vec::new);
-            for (pieces, c) in steps.iter_mut().zip(p.steps) {
-                pieces.push((offset, c));
+            for (all, n) in samples.iter_mut().zip(&p.out.samples) {
+                *all += n;
             }
+            pieces.push((offset, p.out.data));
         }
         // Series read are distinct; without their names they may not be.
         let mut unique = true;
@@ -323,12 +396,76 @@ impl Evaluator<'_> {
                 );
             unique = labels.iter().all(|l| seen.insert(l));
         }
+        // Parts all series by series stay so; otherwise (or mixed, as the
+        // last, smaller part may fit its room where the others did not)
+        // every part goes step by step.
+        let data =
+            if pieces.iter().all(|(_, d)| matches!(d, PartData::Series(_))) && !pieces.is_empty() {
+                Data::Series(
+                    pieces
+                        .into_iter()
+                        .filter_map(|(offset, d)| match d {
+                            PartData::Series(m) => Some((offset, m)),
+                            PartData::Steps(_) => None,
+                        })
+                        .collect(),
+                )
+            } else {
+                let mut by_step: Vec<Vec<(u32, Column)>> = (0..steps).map(|_| Vec::new()).collect();
+                for (offset, d) in pieces {
+                    let cols = match d {
+                        PartData::Steps(cols) => cols,
+                        PartData::Series(m) => transpose(vec![(0, m)], steps)
+                            .into_iter()
+                            .flat_map(|p| p.into_iter().map(|(_, c)| c))
+                            .collect(),
+                    };
+                    for (step, c) in by_step.iter_mut().zip(cols) {
+                        step.push((offset, c));
+                    }
+                }
+                Data::Steps(by_step)
+            };
         Columns {
             labels: Arc::new(labels),
             unique,
-            steps: steps.into_iter().map(Some).collect(),
+            samples,
+            left: vec![true; steps],
+            data,
         }
     }
+}
+
+/// Series-major pieces turned into step-major ones: each step's column
+/// holds its series in order, as the parts would have filled it.
+fn transpose(parts: Vec<(u32, SeriesMajor)>, steps: usize) -> Vec<Vec<(u32, Column)>> {
+    let mut out: Vec<Vec<(u32, Column)>> = (0..steps).map(|_| Vec::new()).collect();
+    for (offset, m) in parts {
+        let mut counts = vec![0usize; steps];
+        for &k in &m.steps {
+            counts[k as usize] += 1;
+        }
+        let mut cols: Vec<Column> = counts
+            .iter()
+            .map(|&n| Column {
+                series: Vec::with_capacity(n),
+                values: Vec::with_capacity(n),
+            })
+            .collect();
+        let mut start = 0;
+        for (si, &end) in m.ends.iter().enumerate() {
+            for (&k, &v) in m.steps[start..end].iter().zip(&m.values[start..end]) {
+                let c = &mut cols[k as usize];
+                c.series.push(si as u32);
+                c.values.push(v);
+            }
+            start = end;
+        }
+        for (pieces, c) in out.iter_mut().zip(cols) {
+            pieces.push((offset, c));
+        }
+    }
+    out
 }
 
 /// What a range function computes, where all steps at once have a faster
@@ -379,8 +516,7 @@ const ROOM: usize = 1 << 22;
 struct Part {
     /// The labels of the part's series, as read.
     labels: Vec<Labels>,
-    /// By step; series are numbered within the part.
-    steps: Vec<Column>,
+    out: PartOut,
     /// A series' points without staleness markers, when it has some.
     buf: Vec<(i64, f64)>,
     /// Where a series' counter resets are.
@@ -389,25 +525,80 @@ struct Part {
     sums: Vec<i64>,
 }
 
+/// A part's values, step by step or series by series, and the samples
+/// read for each step.
+struct PartOut {
+    data: PartData,
+    samples: Vec<usize>,
+}
+
+enum PartData {
+    /// By step; series are numbered within the part.
+    Steps(Vec<Column>),
+    Series(SeriesMajor),
+}
+
+impl PartOut {
+    /// Series `si`'s value at step `k`.
+    #[inline]
+    fn put(&mut self, k: usize, si: u32, v: f64) {
+        match &mut self.data {
+            PartData::Steps(cols) => {
+                let c = &mut cols[k];
+                c.series.push(si);
+                c.values.push(v);
+            }
+            PartData::Series(m) => {
+                m.steps.push(k as u32);
+                m.values.push(v);
+            }
+        }
+    }
+
+    /// Marks the end of a series' values.
+    fn end_series(&mut self) {
+        if let PartData::Series(m) = &mut self.data {
+            m.ends.push(m.steps.len());
+        }
+    }
+}
+
 impl Part {
-    /// A part for `series` series at most: unless that is more than
-    /// `ROOM` values in all, each step's column has room for them all,
-    /// so filling it never copies it to grow.
-    fn new(steps: usize, series: usize) -> Self {
+    /// A part for `series` series at most, step by step unless `major`.
+    /// Unless that is more than `ROOM` values in all, there is room for a
+    /// value of each series at each step, so filling the part never
+    /// copies what it holds to grow.
+    fn new(steps: usize, series: usize, major: bool) -> Self {
         let room = if series.saturating_mul(steps) <= ROOM {
             series
         } else {
             0
         };
+        // Series by series only where the room fits: past it, values
+        // kept series by series until the end would hold more memory
+        // than the columns the steps take one by one.
+        let data = if major && room > 0 {
+            PartData::Series(SeriesMajor {
+                steps: Vec::with_capacity(room * steps),
+                values: Vec::with_capacity(room * steps),
+                ends: Vec::with_capacity(series),
+            })
+        } else {
+            PartData::Steps(
+                (0..steps)
+                    .map(|_| Column {
+                        series: Vec::with_capacity(room),
+                        values: Vec::with_capacity(room),
+                    })
+                    .collect(),
+            )
+        };
         Part {
             labels: Vec::with_capacity(series),
-            steps: (0..steps)
-                .map(|_| Column {
-                    series: Vec::with_capacity(room),
-                    values: Vec::with_capacity(room),
-                    samples: 0,
-                })
-                .collect(),
+            out: PartOut {
+                data,
+                samples: vec![0; steps],
+            },
             buf: Vec::new(),
             resets: Vec::new(),
             sums: Vec::new(),
@@ -444,7 +635,46 @@ impl Limit {
 
 #[cfg(test)]
 mod tests {
-    use super::exact_sums;
+    use super::{exact_sums, transpose, Column, SeriesMajor};
+
+    /// Values kept series by series, turned step by step, are each step's
+    /// series in order with their values, as the step-by-step columns
+    /// would have held them.
+    #[test]
+    fn transposed_series_give_each_step_its_series_in_order() {
+        // Part of 3 series over 4 steps: series 0 at steps 0, 2, 3;
+        // series 1 at none; series 2 at steps 1 and 2.
+        let part = SeriesMajor {
+            steps: vec![0, 2, 3, 1, 2],
+            values: vec![1.0, 2.0, 3.0, 4.0, 5.0],
+            ends: vec![3, 3, 5],
+        };
+        let second = SeriesMajor {
+            steps: vec![3],
+            values: vec![6.0],
+            ends: vec![1],
+        };
+        let steps = transpose(vec![(0, part), (3, second)], 4);
+        type Piece = (u32, Vec<u32>, Vec<f64>);
+        let got: Vec<Vec<Piece>> = steps
+            .into_iter()
+            .map(|pieces| {
+                pieces
+                    .into_iter()
+                    .map(|(o, Column { series, values })| (o, series, values))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                vec![(0, vec![0], vec![1.0]), (3, vec![], vec![])],
+                vec![(0, vec![2], vec![4.0]), (3, vec![], vec![])],
+                vec![(0, vec![0, 2], vec![2.0, 5.0]), (3, vec![], vec![])],
+                vec![(0, vec![0], vec![3.0]), (3, vec![0], vec![6.0])],
+            ]
+        );
+    }
     use crate::functions::range;
     use crate::script::assert_passes as check;
 

@@ -241,6 +241,14 @@ pub(crate) struct Evaluator<'a> {
     raw_here: bool,
     /// The step `column_at` left for the aggregation.
     raw: Option<columns::RawColumn>,
+    /// How the aggregation that asks for a raw column groups: with it,
+    /// the node's columns are built series by series and the groups of
+    /// every step worked out at once.
+    agg_spec: Option<aggregate::AggSpec>,
+    /// The step's groups `column_at` left for the aggregation.
+    agg_groups: Option<Vec<aggregate::Group>>,
+    /// Set while a node's columns are built for `agg_spec`.
+    series_major: bool,
 }
 
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -284,6 +292,9 @@ impl<'a> Evaluator<'a> {
             raw_for: 0,
             raw_here: false,
             raw: None,
+            agg_spec: None,
+            agg_groups: None,
+            series_major: false,
         }
     }
 
