@@ -240,6 +240,12 @@ fn range_steps_equal_instant_queries() {
         "sum by (__name__) (rate(c[1m]))",
         "quantile(0.3, rate(c[1m]))",
         "topk(2, sum by (i) (c))",
+        // A comparison with a number filtering the column on its way up.
+        "count by (job) (c > 20)",
+        "sum(0.1 < rate(c[1m]))",
+        "max by (job) ((c) >= 10)",
+        "count(c == bool 3)",
+        "sum by (job) (c + 1)",
     ] {
         let expr = promql::parse(q).unwrap();
         let (start, end, step) = (0, 1_900_000, 20_000);

@@ -141,19 +141,19 @@ pub(super) fn eval(
     };
     let node = a as *const AggregateExpr as usize;
     let kind = kind_of(&op);
-    if op_adds
-        && ev.main_step(ts).is_some()
-        && matches!(inner, Expr::Call(_) | Expr::VectorSelector(_))
-    {
-        ev.raw_for = inner as *const Expr as usize;
+    let target = raw_target(inner).filter(|_| op_adds && ev.main_step(ts).is_some());
+    if let Some((target, direct)) = target {
+        ev.raw_for = target as *const Expr as usize;
         // Every step's groups at once, where each group keeps a value
-        // rather than the values (`quantile`).
-        ev.agg_spec = kind.filter(|k| *k != Kind::Quantile).map(|kind| AggSpec {
-            node,
-            names: names.clone(),
-            by,
-            kind,
-        });
+        // rather than the values (`quantile`), over the node itself.
+        ev.agg_spec = kind
+            .filter(|k| *k != Kind::Quantile && direct)
+            .map(|kind| AggSpec {
+                node,
+                names: names.clone(),
+                by,
+                kind,
+            });
     }
     let value = ev.eval(&a.expr, ts);
     ev.raw_for = 0;
@@ -361,6 +361,40 @@ fn vector_groups(
         }
     }
     groups
+}
+
+/// The node under an aggregation's argument `inner` that can give its
+/// steps as raw columns: `inner` itself if it is a call or a selector
+/// (`true`), or the call or selector that a comparison with a number
+/// filters, without `bool` (`false`: `binary::filter_raw` filters the
+/// column on its way up).
+fn raw_target(inner: &Expr) -> Option<(&Expr, bool)> {
+    fn unparen(mut e: &Expr) -> &Expr {
+        while let Expr::Paren(p) = e {
+            e = &p.expr;
+        }
+        e
+    }
+    let columnar = |e: &Expr| matches!(e, Expr::Call(_) | Expr::VectorSelector(_));
+    if columnar(inner) {
+        return Some((inner, true));
+    }
+    let Expr::Binary(b) = inner else {
+        return None;
+    };
+    let filters = b.op.is_comparison_operator()
+        && !b.modifier.as_ref().is_some_and(|m| {
+            m.return_bool || m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some()
+        });
+    if !filters {
+        return None;
+    }
+    match (unparen(&b.lhs), unparen(&b.rhs)) {
+        (v, Expr::NumberLiteral(_)) | (Expr::NumberLiteral(_), v) if columnar(v) => {
+            Some((v, false))
+        }
+        _ => None,
+    }
 }
 
 /// What an aggregation does, by its name; `None` for a name that is not

@@ -112,9 +112,15 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<Va
             }))
         }
         (Value::Vector(l), Value::Scalar(r)) => {
+            if filter_raw(ev, op, r, false, return_bool) {
+                return Ok(Value::Vector(l));
+            }
             Ok(Value::Vector(scalar_op(ev, op, l, r, false, return_bool)))
         }
         (Value::Scalar(l), Value::Vector(r)) => {
+            if filter_raw(ev, op, l, true, return_bool) {
+                return Ok(Value::Vector(r));
+            }
             Ok(Value::Vector(scalar_op(ev, op, r, l, true, return_bool)))
         }
         (Value::Vector(l), Value::Vector(r)) => {
@@ -184,6 +190,25 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, b: &BinaryExpr, ts: i64) -> Result<Va
             r.type_name()
         ))),
     }
+}
+
+/// A comparison with scalar `s` that filters (no `bool`) over a vector
+/// its aggregation took as a raw column (`aggregate::raw_target`): the
+/// column is filtered as `scalar_op` filters the vector (labels and
+/// values unchanged), and true is returned; false, with nothing done,
+/// otherwise.
+fn filter_raw(ev: &mut Evaluator<'_>, op: Op, s: f64, swap: bool, return_bool: bool) -> bool {
+    if !op.is_comparison() || return_bool {
+        return false;
+    }
+    let Some(raw) = ev.raw.as_mut() else {
+        return false;
+    };
+    raw.retain(|v| {
+        let (l, r) = if swap { (s, v) } else { (v, s) };
+        op.apply(l, r).1
+    });
+    true
 }
 
 /// A vector and a scalar; `swap` when the scalar was on the left.

@@ -110,6 +110,23 @@ pub(crate) struct RawColumn {
 }
 
 impl RawColumn {
+    /// Keeps the series whose value `keep` accepts (a comparison with a
+    /// scalar filtering the step).
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(f64) -> bool) {
+        for (_, c) in &mut self.pieces {
+            let mut n = 0;
+            for i in 0..c.values.len() {
+                if keep(c.values[i]) {
+                    c.series[n] = c.series[i];
+                    c.values[n] = c.values[i];
+                    n += 1;
+                }
+            }
+            c.series.truncate(n);
+            c.values.truncate(n);
+        }
+    }
+
     /// Calls `f` with each series' number and value, in order.
     pub(crate) fn each(&self, mut f: impl FnMut(usize, f64)) {
         for (offset, c) in &self.pieces {
