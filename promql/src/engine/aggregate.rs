@@ -461,6 +461,14 @@ fn column_grouping(
     );
 }
 
+impl AggSpec {
+    /// Whether the aggregation reads its values: `count` and `group`
+    /// only count them.
+    pub(crate) fn reads_values(&self) -> bool {
+        !matches!(self.kind, Kind::Count | Kind::Group)
+    }
+}
+
 /// The groups of one step's column, as `vector_groups` gives them for the
 /// same series: each series' group is worked out once per query, and a
 /// step adds values by series index, with no label set touched.
@@ -526,12 +534,12 @@ pub(crate) fn all_steps(
         for (i, &end) in m.ends.iter().enumerate() {
             let si = offset + i as u32;
             let row = grouping.dense[si as usize] as usize * steps;
-            for (&k, &v) in m.steps[start..end].iter().zip(&m.values[start..end]) {
-                let cell = row + k as usize;
+            for i in start..end {
+                let cell = row + m.steps[i] as usize;
                 if first[cell] == u32::MAX {
                     first[cell] = si;
                 }
-                add_cell(&mut acc[cell], spec.kind, v);
+                add_cell(&mut acc[cell], spec.kind, m.value(i));
             }
             start = end;
         }

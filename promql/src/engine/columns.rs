@@ -95,9 +95,22 @@ enum Data {
 #[derive(Default)]
 pub(crate) struct SeriesMajor {
     pub steps: Vec<u32>,
+    /// Empty unless `keeps_values`.
     pub values: Vec<f64>,
     /// Where each series' entries end.
     pub ends: Vec<usize>,
+    /// Whether the values are kept: an aggregation that only counts
+    /// (`count`, `group`) reads none, and where they are turned step by
+    /// step for it, it gets zeros.
+    pub keeps_values: bool,
+}
+
+impl SeriesMajor {
+    /// Entry `i`'s value (zero where values are not kept).
+    #[inline]
+    pub(crate) fn value(&self, i: usize) -> f64 {
+        self.values.get(i).copied().unwrap_or(0.0)
+    }
 }
 
 /// One step of a node's columns as they are: the values of the series
@@ -181,9 +194,9 @@ impl Evaluator<'_> {
         let raw = std::mem::take(&mut self.raw_here);
         let spec = if raw { self.agg_spec.take() } else { None };
         if !self.columns.contains_key(&key) {
-            self.series_major = spec.is_some();
+            self.series_major = spec.as_ref().map(|s| s.reads_values());
             let c = build(self);
-            self.series_major = false;
+            self.series_major = None;
             self.columns.insert(key, c?);
         }
         let Some(mut c) = self.columns.remove(&key) else {
@@ -471,10 +484,10 @@ fn transpose(parts: Vec<(u32, SeriesMajor)>, steps: usize) -> Vec<Vec<(u32, Colu
             .collect();
         let mut start = 0;
         for (si, &end) in m.ends.iter().enumerate() {
-            for (&k, &v) in m.steps[start..end].iter().zip(&m.values[start..end]) {
-                let c = &mut cols[k as usize];
+            for i in start..end {
+                let c = &mut cols[m.steps[i] as usize];
                 c.series.push(si as u32);
-                c.values.push(v);
+                c.values.push(m.value(i));
             }
             start = end;
         }
@@ -567,7 +580,9 @@ impl PartOut {
             }
             PartData::Series(m) => {
                 m.steps.push(k as u32);
-                m.values.push(v);
+                if m.keeps_values {
+                    m.values.push(v);
+                }
             }
         }
     }
@@ -581,24 +596,24 @@ impl PartOut {
 }
 
 impl Part {
-    /// A part for `series` series at most, step by step unless `major`.
+    /// A part for `series` series at most, step by step unless `major`
+    /// (series by series, with the values if it says so).
     /// Unless that is more than `ROOM` values in all, there is room for a
     /// value of each series at each step, so filling the part never
     /// copies what it holds to grow.
-    fn new(steps: usize, series: usize, major: bool) -> Self {
+    fn new(steps: usize, series: usize, major: Option<bool>) -> Self {
         let room = if series.saturating_mul(steps) <= ROOM {
             series
         } else {
             0
         };
-        // Series by series only where the room fits: past it, values
-        // kept series by series until the end would hold more memory
-        // than the columns the steps take one by one.
-        let data = if major && room > 0 {
+        let data = if let Some(values) = major {
+            let room = room * steps;
             PartData::Series(SeriesMajor {
-                steps: Vec::with_capacity(room * steps),
-                values: Vec::with_capacity(room * steps),
+                steps: Vec::with_capacity(room),
+                values: Vec::with_capacity(if values { room } else { 0 }),
                 ends: Vec::with_capacity(series),
+                keeps_values: values,
             })
         } else {
             PartData::Steps(
@@ -665,11 +680,13 @@ mod tests {
             steps: vec![0, 2, 3, 1, 2],
             values: vec![1.0, 2.0, 3.0, 4.0, 5.0],
             ends: vec![3, 3, 5],
+            keeps_values: true,
         };
         let second = SeriesMajor {
             steps: vec![3],
             values: vec![6.0],
             ends: vec![1],
+            keeps_values: true,
         };
         let steps = transpose(vec![(0, part), (3, second)], 4);
         type Piece = (u32, Vec<u32>, Vec<f64>);

@@ -247,8 +247,9 @@ pub(crate) struct Evaluator<'a> {
     agg_spec: Option<aggregate::AggSpec>,
     /// The step's groups `column_at` left for the aggregation.
     agg_groups: Option<Vec<aggregate::Group>>,
-    /// Set while a node's columns are built for `agg_spec`.
-    series_major: bool,
+    /// Set while a node's columns are built for `agg_spec`: whether the
+    /// aggregation reads the values (`count` and `group` do not).
+    series_major: Option<bool>,
 }
 
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -294,7 +295,7 @@ impl<'a> Evaluator<'a> {
             raw: None,
             agg_spec: None,
             agg_groups: None,
-            series_major: false,
+            series_major: None,
         }
     }
 
