@@ -426,9 +426,9 @@ impl Evaluator<'_> {
                 );
             unique = labels.iter().all(|l| seen.insert(l));
         }
-        // Parts all series by series stay so; otherwise (or mixed, as the
-        // last, smaller part may fit its room where the others did not)
-        // every part goes step by step.
+        // The parts of one node are built alike; parts kept series by
+        // series stay so, and should some not be, the others are turned
+        // step by step to join them.
         let data =
             if pieces.iter().all(|(_, d)| matches!(d, PartData::Series(_))) && !pieces.is_empty() {
                 Data::Series(
