@@ -531,8 +531,8 @@ pub(crate) fn all_steps(
     let mut first = vec![u32::MAX; cells];
     for (offset, m) in parts {
         let mut start = 0;
-        for (i, &end) in m.ends.iter().enumerate() {
-            let si = offset + i as u32;
+        for (n, &end) in m.ends.iter().enumerate() {
+            let si = offset + n as u32;
             let row = grouping.dense[si as usize] as usize * steps;
             for i in start..end {
                 let cell = row + m.steps[i] as usize;
@@ -545,7 +545,7 @@ pub(crate) fn all_steps(
         }
     }
     Some(StepGroups {
-        node: spec.node,
+        ids: grouping.ids.clone(),
         steps,
         acc,
         first,
@@ -555,7 +555,8 @@ pub(crate) fn all_steps(
 /// An aggregation's groups at every step, from [`all_steps`]; a step's
 /// `Group`s are made when it is taken.
 pub(crate) struct StepGroups {
-    node: usize,
+    /// Each group's key id (`memo.group`).
+    ids: Vec<u32>,
     steps: usize,
     /// By group, then step.
     acc: Vec<Cell>,
@@ -565,10 +566,7 @@ pub(crate) struct StepGroups {
 impl StepGroups {
     /// Step `k`'s groups, in the order their first series come.
     pub(crate) fn step(&self, ev: &Evaluator<'_>, k: usize) -> Vec<Group> {
-        let Some(grouping) = ev.memo.column_groups.get(&self.node) else {
-            return Vec::new();
-        };
-        let mut present: Vec<(u32, usize)> = (0..grouping.ids.len())
+        let mut present: Vec<(u32, usize)> = (0..self.ids.len())
             .map(|d| (self.first[d * self.steps + k], d))
             .filter(|&(f, _)| f != u32::MAX)
             .collect();
@@ -576,7 +574,7 @@ impl StepGroups {
         present
             .iter()
             .map(|&(_, d)| Group {
-                labels: ev.memo.group(grouping.ids[d]).clone(),
+                labels: ev.memo.group(self.ids[d]).clone(),
                 c: self.acc[d * self.steps + k],
                 ..Group::default()
             })
