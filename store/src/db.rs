@@ -22,6 +22,10 @@ pub(crate) struct Db {
     /// holds in place, less room for the key, so no row spills to an
     /// overflow page (which would waste most of a page).
     pub max_chunk_bytes: usize,
+    /// The longest span (`maxt - mint`) of any row ever written to
+    /// `chunks`, persisted in `meta` as `max_chunk_span` in the same
+    /// transaction as the row (see [`max_span`]).
+    pub max_span: i64,
 }
 
 /// How far merging has come: every period before `merged_before` is
@@ -41,6 +45,11 @@ pub(crate) struct MergeCursor {
 
 /// The `meta` key of [`MergeCursor::merged_before`].
 const MERGED_BEFORE: &str = "merged_before";
+
+/// The `meta` key of [`Db::max_span`]: readers bound the start of their
+/// scan of a series' rows by it, so a read near the end of a long history
+/// seeks to its window instead of stepping over every older row.
+const MAX_SPAN: &str = "max_chunk_span";
 
 /// A catalogue row with the time range of its persisted chunks.
 pub(crate) struct CatalogueEntry {
@@ -119,20 +128,44 @@ impl Db {
                 })
             }
         }
-        let merged_before: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [MERGED_BEFORE],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(err)?;
+        let merged_before = meta_value(&conn, MERGED_BEFORE).map_err(err)?;
         let merged_before = match merged_before {
             None => None,
             Some(v) => Some(v.parse::<i64>().map_err(|_| Error::Corrupt {
                 file: path.to_path_buf(),
                 reason: format!("meta {MERGED_BEFORE} is {v:?}, not a timestamp"),
             })?),
+        };
+        let max_span = match meta_value(&conn, MAX_SPAN).map_err(err)? {
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n >= 0 => n,
+                _ => {
+                    return Err(Error::Corrupt {
+                        file: path.to_path_buf(),
+                        reason: format!("meta {MAX_SPAN} is {v:?}, not a span in milliseconds"),
+                    })
+                }
+            },
+            None => {
+                // A new file starts at 0. One from a build that did not
+                // record the bound gets it measured once, by a scan of
+                // the table.
+                let n = match tables.is_empty() {
+                    true => 0,
+                    false => {
+                        tracing::info!(file = %path.display(), "measuring the longest chunk row once (a file from an earlier build)");
+                        conn.query_row(
+                            "SELECT COALESCE(MAX(maxt - mint), 0) FROM chunks",
+                            [],
+                            |r| r.get::<_, i64>(0),
+                        )
+                        .map_err(err)?
+                        .max(0)
+                    }
+                };
+                set_max_span(&conn, n).map_err(err)?;
+                n
+            }
         };
         let page: i64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
@@ -141,6 +174,7 @@ impl Db {
             conn,
             path: path.to_path_buf(),
             max_chunk_bytes: max_local_payload(page as usize).saturating_sub(CHUNK_KEY_ROOM),
+            max_span,
             merge: MergeCursor {
                 merged_before,
                 ..MergeCursor::default()
@@ -224,6 +258,8 @@ impl Db {
             .map(|(_, c)| period_start(c.mint, range_ms))
             .min()
             .filter(|&p| self.merge.merged_before.is_some_and(|m| p < m));
+        let self_span = self.max_span;
+        let mut max_span = self_span;
         self.transaction(|tx, err| {
             if let Some(p) = reopen {
                 set_merged_before(tx, p).map_err(err)?;
@@ -252,9 +288,11 @@ impl Db {
                 };
                 ins.execute(params![*id as i64, c.mint, maxt, data])
                     .map_err(err)?;
+                max_span = max_span.max(maxt.saturating_sub(c.mint));
             }
-            Ok(())
+            raise_max_span(tx, max_span, self_span).map_err(err)
         })?;
+        self.max_span = max_span;
         if reopen.is_some() {
             self.merge = MergeCursor {
                 merged_before: reopen,
@@ -283,6 +321,8 @@ impl Db {
         hi: i64,
         series: &[(u64, crate::merge::Merged)],
     ) -> Result<(), Error> {
+        let self_span = self.max_span;
+        let mut max_span = self_span;
         self.transaction(|tx, err| {
             let mut del = tx
                 .prepare_cached(
@@ -299,10 +339,13 @@ impl Db {
                 for (mint, maxt, data) in chunks {
                     ins.execute(params![*id as i64, mint, maxt, &data[..]])
                         .map_err(err)?;
+                    max_span = max_span.max(maxt.saturating_sub(*mint));
                 }
             }
-            Ok(())
-        })
+            raise_max_span(tx, max_span, self_span).map_err(err)
+        })?;
+        self.max_span = max_span;
+        Ok(())
     }
 
     /// Records that every period before `t` is merged.
@@ -454,6 +497,41 @@ fn join_same_start(
     Ok(crate::chunk::encode_smallest(&samples).map(|data| (maxt, data)))
 }
 
+/// The `value` of a `meta` row.
+fn meta_value(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+fn set_max_span(conn: &Connection, span: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        params![MAX_SPAN, span.to_string()],
+    )
+    .map(|_| ())
+}
+
+/// Records `span` as the new bound when it exceeds `was`, in the
+/// transaction that writes the rows it covers: a reader whose snapshot
+/// holds a row also holds a bound that covers it.
+fn raise_max_span(conn: &Connection, span: i64, was: i64) -> rusqlite::Result<()> {
+    if span > was {
+        set_max_span(conn, span)?;
+    }
+    Ok(())
+}
+
+/// The bound on row spans that a reader's snapshot holds: the start of
+/// a scan for rows that reach `mint` is `mint - span`. `None` when the
+/// file has no bound (a build that did not record it wrote last), and
+/// then readers scan from a series' first row.
+pub(crate) fn max_span(conn: &Connection, path: &Path) -> Result<Option<i64>, Error> {
+    Ok(meta_value(conn, MAX_SPAN)
+        .map_err(|e| Error::sqlite(path, e))?
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|&n| n >= 0))
+}
+
 fn set_merged_before(conn: &Connection, t: i64) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
@@ -480,46 +558,42 @@ pub(crate) fn chunks_starting_in(
         conn,
         path,
         "SELECT mint, maxt, data FROM chunks WHERE series_id = ?1 AND mint >= ?2 AND mint < ?3 ORDER BY mint",
-        id,
-        lo,
-        hi,
+        params![id as i64, lo, hi],
     )
 }
 
-/// Chunks of one series that overlap `[mint, maxt]`, oldest first.
+/// Chunks of one series that overlap `[mint, maxt]`, oldest first. With
+/// `span`, the bound on rows' spans that the connection's snapshot holds
+/// ([`max_span`]), the scan starts at the first row that can reach `mint`.
 pub(crate) fn read_chunks(
     conn: &Connection,
     path: &Path,
     id: u64,
     mint: i64,
     maxt: i64,
+    span: Option<i64>,
 ) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
+    let from = span.map_or(i64::MIN, |s| mint.saturating_sub(s));
     chunk_rows(
         conn,
         path,
-        "SELECT mint, maxt, data FROM chunks WHERE series_id = ?1 AND mint <= ?3 AND maxt >= ?2 ORDER BY mint",
-        id,
-        mint,
-        maxt,
+        "SELECT mint, maxt, data FROM chunks
+          WHERE series_id = ?1 AND mint >= ?4 AND mint <= ?3 AND maxt >= ?2 ORDER BY mint",
+        params![id as i64, mint, maxt, from],
     )
 }
 
-/// `(mint, maxt, data)` rows of one series by `sql`, which binds the series
-/// as `?1` and two timestamps as `?2` and `?3`.
+/// `(mint, maxt, data)` rows of one series by `sql` and its `params`.
 fn chunk_rows(
     conn: &Connection,
     path: &Path,
     sql: &str,
-    id: u64,
-    a: i64,
-    b: i64,
+    params: impl rusqlite::Params,
 ) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
     let err = |e| Error::sqlite(path, e);
     let mut stmt = conn.prepare_cached(sql).map_err(err)?;
     let rows = stmt
-        .query_map(params![id as i64, a, b], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(err)?;
     rows.map(|r| r.map_err(err)).collect()
 }

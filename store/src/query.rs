@@ -163,6 +163,8 @@ struct ReaderConn {
     conn: Option<rusqlite::Connection>,
     /// Series read so far.
     read: usize,
+    /// The bound on rows' spans in the current snapshot ([`db::max_span`]).
+    span: Option<i64>,
 }
 
 /// `(mint, maxt, data)` rows of one series' stored chunks.
@@ -188,6 +190,12 @@ impl Reader {
                 // head's chunks were taken, so a chunk the flusher moves
                 // meanwhile is in one or the other.
                 let _ = c.execute_batch("BEGIN");
+                // The transaction's first read: it takes the snapshot,
+                // and the bound read with it covers every row it holds.
+                rc.span = match c.is_autocommit() {
+                    true => None,
+                    false => db::max_span(&c, &self.inner.db_path)?,
+                };
                 rc.conn = Some(c);
             }
             // A caller may work between series (a range query computes
@@ -197,14 +205,30 @@ impl Reader {
             // were taken, so nothing falls between head and database.
             rc.read += 1;
             let renew = rc.read.is_multiple_of(256);
-            let Some(c) = &rc.conn else {
+            let ReaderConn {
+                conn: Some(c),
+                span,
+                ..
+            } = &mut *rc
+            else {
                 out.push(Vec::new());
                 continue;
             };
             if renew && !c.is_autocommit() {
                 let _ = c.execute_batch("COMMIT; BEGIN");
+                *span = match c.is_autocommit() {
+                    true => None,
+                    false => db::max_span(c, &self.inner.db_path)?,
+                };
             }
-            out.push(db::read_chunks(c, &self.inner.db_path, sel.id, mint, maxt)?);
+            out.push(db::read_chunks(
+                c,
+                &self.inner.db_path,
+                sel.id,
+                mint,
+                maxt,
+                *span,
+            )?);
         }
         Ok(out)
     }
