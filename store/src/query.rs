@@ -171,13 +171,18 @@ struct ReaderConn {
 type Rows = Vec<(i64, i64, Vec<u8>)>;
 
 impl Reader {
-    /// The stored chunks that overlap `[mint, maxt]` of each series in
-    /// `batch` (none for those SQLite does not hold), in one turn at the
-    /// connection.
+    /// The stored chunks that overlap `[mint, maxt]` of the first series
+    /// in `batch` (none for those SQLite does not hold), in one turn at the
+    /// connection: all of them, or as many as fill [`BATCH_BYTES`] (at
+    /// least one).
     fn rows(&self, batch: &[Selected], mint: i64, maxt: i64) -> Result<Vec<Rows>, Error> {
         let mut rc = self.conn.lock();
         let mut out = Vec::with_capacity(batch.len());
+        let mut bytes = 0;
         for sel in batch {
+            if bytes >= BATCH_BYTES {
+                break;
+            }
             if !sel.in_db {
                 out.push(Vec::new());
                 continue;
@@ -221,22 +226,22 @@ impl Reader {
                     false => db::max_span(c, &self.inner.db_path)?,
                 };
             }
-            out.push(db::read_chunks(
-                c,
-                &self.inner.db_path,
-                sel.id,
-                mint,
-                maxt,
-                *span,
-            )?);
+            let rows = db::read_chunks(c, &self.inner.db_path, sel.id, mint, maxt, *span)?;
+            bytes += rows.iter().map(|r| r.2.len()).sum::<usize>();
+            out.push(rows);
         }
         Ok(out)
     }
 }
 
 /// Series whose rows a part fetches in one turn at the shared connection:
-/// while one part fetches, the other decodes what it fetched.
-const BATCH: usize = 32;
+/// while one part fetches, the other decodes what it fetched. Turns of 32
+/// series spent a tenth of an instant query's time handing the connection
+/// between the parts; from 512 on, the gain stops. A turn also ends once
+/// it holds `BATCH_BYTES` of rows, so long ranges keep no more than that
+/// waiting for decoding.
+const BATCH: usize = 512;
+const BATCH_BYTES: usize = 1 << 20;
 
 impl Drop for Reader {
     fn drop(&mut self) {
@@ -265,13 +270,15 @@ impl Iterator for SeriesIter {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             let Some((sel, stored)) = self.fetched.next() else {
-                let batch: Vec<Selected> = self.todo.by_ref().take(BATCH).collect();
-                if batch.is_empty() {
+                let todo = self.todo.as_slice();
+                if todo.is_empty() {
                     return None;
                 }
-                match self.reader.rows(&batch, self.mint, self.maxt) {
+                let batch = &todo[..todo.len().min(BATCH)];
+                match self.reader.rows(batch, self.mint, self.maxt) {
                     Ok(rows) => {
-                        self.fetched = batch.into_iter().zip(rows).collect::<Vec<_>>().into_iter();
+                        let sels = self.todo.by_ref().take(rows.len());
+                        self.fetched = sels.zip(rows).collect::<Vec<_>>().into_iter();
                     }
                     Err(e) => return Some(Err(e.into())),
                 }
