@@ -181,7 +181,9 @@ proptest! {
 
 /// A range query computes range functions for all steps at once (with the
 /// counter resets of `rate` and `increase` found once per series); every
-/// step must equal the instant query at that time, bit for bit.
+/// step must equal the instant query at that time, bit for bit, both as
+/// instant queries run (one step of the same machinery) and node by node
+/// on vectors of labelled elements.
 #[test]
 fn range_steps_equal_instant_queries() {
     let s = MemStore::new();
@@ -260,6 +262,7 @@ fn range_steps_equal_instant_queries() {
             }
         }
         let mut from_instant = std::collections::BTreeMap::new();
+        let mut from_vectors = std::collections::BTreeMap::new();
         let mut t = start;
         while t <= end {
             let promql::Answer::Vector { elems, .. } = engine.instant(&s, &expr, t).unwrap().answer
@@ -269,10 +272,19 @@ fn range_steps_equal_instant_queries() {
             for e in elems {
                 from_instant.insert((e.labels.to_string(), t), e.v.to_bits());
             }
+            let promql::Answer::Vector { elems, .. } =
+                engine.instant_by_vectors(&s, &expr, t).unwrap().answer
+            else {
+                panic!("{q}: not a vector");
+            };
+            for e in elems {
+                from_vectors.insert((e.labels.to_string(), t), e.v.to_bits());
+            }
             t += step;
         }
         assert!(from_range.len() >= 90, "{q}: {} points", from_range.len());
-        assert_eq!(from_range, from_instant, "{q}");
+        assert_eq!(from_range, from_vectors, "{q}");
+        assert_eq!(from_instant, from_vectors, "{q}");
     }
 }
 
@@ -293,7 +305,12 @@ fn aggregation_over_series_alike_without_names_fails_in_range_queries() {
     let engine = Engine::default();
     let expr = promql::parse(r#"sum(rate({__name__=~"c|d"}[1m]))"#).unwrap();
     let instant = engine.instant(&s, &expr, 300_000).unwrap_err();
+    let by_vectors = engine.instant_by_vectors(&s, &expr, 300_000).unwrap_err();
     let range = engine.range(&s, &expr, 0, 500_000, 20_000).unwrap_err();
-    assert!(instant.message.contains("same labelset"), "{instant:?}");
-    assert_eq!(range.message, instant.message);
+    assert!(
+        by_vectors.message.contains("same labelset"),
+        "{by_vectors:?}"
+    );
+    assert_eq!(instant.message, by_vectors.message);
+    assert_eq!(range.message, by_vectors.message);
 }

@@ -83,7 +83,42 @@ impl Engine {
 
     /// Evaluates `expr` at `t` (ms).
     pub fn instant(&self, q: &dyn Querier, expr: &Expr, t: i64) -> Result<Outcome, QueryError> {
+        self.instant_with(q, expr, t, true)
+    }
+
+    /// `instant` with every node evaluated as a vector of labelled
+    /// elements, as subqueries and step-invariant subtrees are: the
+    /// reference the tests hold the column machinery to.
+    #[doc(hidden)]
+    pub fn instant_by_vectors(
+        &self,
+        q: &dyn Querier,
+        expr: &Expr,
+        t: i64,
+    ) -> Result<Outcome, QueryError> {
+        self.instant_with(q, expr, t, false)
+    }
+
+    fn instant_with(
+        &self,
+        q: &dyn Querier,
+        expr: &Expr,
+        t: i64,
+        columns: bool,
+    ) -> Result<Outcome, QueryError> {
         let mut ev = Evaluator::new(self, q, t, t, 0);
+        // One step of the range machinery, as Prometheus evaluates an
+        // instant query: nodes it can compute as columns (a selector's
+        // series, a function over them, an aggregation's groups) skip the
+        // vector of label sets in between. `step` stays 0: `step()` and
+        // `sort`'s warning see an instant query.
+        if columns {
+            ev.grid = Some(columns::Grid {
+                start: t,
+                end: t,
+                step: 1,
+            });
+        }
         ev.prepare(expr, t, t)?;
         let v = ev.eval(expr, t)?;
         let answer = match v {
