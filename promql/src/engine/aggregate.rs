@@ -530,19 +530,14 @@ pub(crate) fn all_steps(
     let mut acc = vec![Cell::default(); cells];
     let mut first = vec![u32::MAX; cells];
     for (offset, m) in parts {
-        let mut start = 0;
-        for (n, &end) in m.ends.iter().enumerate() {
-            let si = offset + n as u32;
-            let row = grouping.dense[si as usize] as usize * steps;
-            for i in start..end {
-                let cell = row + m.steps[i] as usize;
-                if first[cell] == u32::MAX {
-                    first[cell] = si;
-                }
-                add_cell(&mut acc[cell], spec.kind, m.value(i));
+        m.each(|n, k, v| {
+            let si = offset + n;
+            let cell = grouping.dense[si as usize] as usize * steps + k as usize;
+            if first[cell] == u32::MAX {
+                first[cell] = si;
             }
-            start = end;
-        }
+            add_cell(&mut acc[cell], spec.kind, v);
+        });
     }
     Some(StepGroups {
         ids: grouping.ids.clone(),

@@ -92,24 +92,79 @@ enum Data {
 }
 
 /// Series after series, the steps each has a value at and the values.
+/// Steps are kept as runs of consecutive ones, so a series with a value
+/// at every step costs its values and one run: an aggregation over 40,000
+/// series and 361 steps held a step number beside each of 14 million
+/// values before.
 #[derive(Default)]
 pub(crate) struct SeriesMajor {
-    pub steps: Vec<u32>,
-    /// Empty unless `keeps_values`.
-    pub values: Vec<f64>,
-    /// Where each series' entries end.
-    pub ends: Vec<usize>,
+    /// `(first step, steps)` runs, series after series.
+    runs: Vec<(u32, u32)>,
+    /// Empty unless `keeps_values`; else one per step of every run.
+    values: Vec<f64>,
+    /// Where each series' runs end.
+    ends: Vec<usize>,
     /// Whether the values are kept: an aggregation that only counts
     /// (`count`, `group`) reads none, and where they are turned step by
     /// step for it, it gets zeros.
-    pub keeps_values: bool,
+    keeps_values: bool,
 }
 
 impl SeriesMajor {
-    /// Entry `i`'s value (zero where values are not kept).
+    pub(crate) fn new(series: usize, values: usize, keeps_values: bool) -> Self {
+        SeriesMajor {
+            runs: Vec::new(),
+            values: Vec::with_capacity(if keeps_values { values } else { 0 }),
+            ends: Vec::with_capacity(series),
+            keeps_values,
+        }
+    }
+
+    /// The current series' value at step `k`, after its earlier steps.
     #[inline]
-    pub(crate) fn value(&self, i: usize) -> f64 {
-        self.values.get(i).copied().unwrap_or(0.0)
+    pub(crate) fn push(&mut self, k: u32, v: f64) {
+        // A run continues only within the series.
+        let own = self.runs.len() > self.ends.last().copied().unwrap_or(0);
+        match self.runs.last_mut() {
+            Some((s, n)) if own && *s + *n == k => *n += 1,
+            _ => self.runs.push((k, 1)),
+        }
+        if self.keeps_values {
+            self.values.push(v);
+        }
+    }
+
+    /// Ends the current series.
+    pub(crate) fn end_series(&mut self) {
+        self.ends.push(self.runs.len());
+    }
+
+    /// Calls `f(series, step, value)` for every entry, series after
+    /// series, each one's steps in order (values are zero where not kept).
+    #[inline]
+    pub(crate) fn each(&self, mut f: impl FnMut(u32, u32, f64)) {
+        let mut i = 0;
+        let mut r = 0;
+        for (n, &end) in self.ends.iter().enumerate() {
+            for &(s, len) in &self.runs[r..end] {
+                for k in s..s + len {
+                    f(n as u32, k, self.values.get(i).copied().unwrap_or(0.0));
+                    i += 1;
+                }
+            }
+            r = end;
+        }
+    }
+
+    /// How many entries each step has.
+    fn counts(&self, steps: usize) -> Vec<usize> {
+        let mut counts = vec![0usize; steps];
+        for &(s, len) in &self.runs {
+            for c in &mut counts[s as usize..(s + len) as usize] {
+                *c += 1;
+            }
+        }
+        counts
     }
 }
 
@@ -471,26 +526,19 @@ impl Evaluator<'_> {
 fn transpose(parts: Vec<(u32, SeriesMajor)>, steps: usize) -> Vec<Vec<(u32, Column)>> {
     let mut out: Vec<Vec<(u32, Column)>> = (0..steps).map(|_| Vec::new()).collect();
     for (offset, m) in parts {
-        let mut counts = vec![0usize; steps];
-        for &k in &m.steps {
-            counts[k as usize] += 1;
-        }
-        let mut cols: Vec<Column> = counts
+        let mut cols: Vec<Column> = m
+            .counts(steps)
             .iter()
             .map(|&n| Column {
                 series: Vec::with_capacity(n),
                 values: Vec::with_capacity(n),
             })
             .collect();
-        let mut start = 0;
-        for (si, &end) in m.ends.iter().enumerate() {
-            for i in start..end {
-                let c = &mut cols[m.steps[i] as usize];
-                c.series.push(si as u32);
-                c.values.push(m.value(i));
-            }
-            start = end;
-        }
+        m.each(|si, k, v| {
+            let c = &mut cols[k as usize];
+            c.series.push(si);
+            c.values.push(v);
+        });
         for (pieces, c) in out.iter_mut().zip(cols) {
             pieces.push((offset, c));
         }
@@ -539,7 +587,8 @@ fn exact_sums(points: &[(i64, f64)], sums: &mut Vec<i64>) -> bool {
     true
 }
 
-/// The most values a part's columns make room for ahead (12 bytes each).
+/// The most values a part's columns make room for ahead (12 bytes each
+/// step by step, 8 series by series).
 const ROOM: usize = 1 << 22;
 
 /// What one part of a selection gives towards a node's columns.
@@ -578,19 +627,14 @@ impl PartOut {
                 c.series.push(si);
                 c.values.push(v);
             }
-            PartData::Series(m) => {
-                m.steps.push(k as u32);
-                if m.keeps_values {
-                    m.values.push(v);
-                }
-            }
+            PartData::Series(m) => m.push(k as u32, v),
         }
     }
 
     /// Marks the end of a series' values.
     fn end_series(&mut self) {
         if let PartData::Series(m) = &mut self.data {
-            m.ends.push(m.steps.len());
+            m.end_series();
         }
     }
 }
@@ -608,13 +652,7 @@ impl Part {
             0
         };
         let data = if let Some(values) = major {
-            let room = room * steps;
-            PartData::Series(SeriesMajor {
-                steps: Vec::with_capacity(room),
-                values: Vec::with_capacity(if values { room } else { 0 }),
-                ends: Vec::with_capacity(series),
-                keeps_values: values,
-            })
+            PartData::Series(SeriesMajor::new(series, room * steps, values))
         } else {
             PartData::Steps(
                 (0..steps)
@@ -676,18 +714,18 @@ mod tests {
     fn transposed_series_give_each_step_its_series_in_order() {
         // Part of 3 series over 4 steps: series 0 at steps 0, 2, 3;
         // series 1 at none; series 2 at steps 1 and 2.
-        let part = SeriesMajor {
-            steps: vec![0, 2, 3, 1, 2],
-            values: vec![1.0, 2.0, 3.0, 4.0, 5.0],
-            ends: vec![3, 3, 5],
-            keeps_values: true,
+        let major = |series: &[&[(u32, f64)]]| {
+            let mut m = SeriesMajor::new(0, 0, true);
+            for s in series {
+                for &(k, v) in *s {
+                    m.push(k, v);
+                }
+                m.end_series();
+            }
+            m
         };
-        let second = SeriesMajor {
-            steps: vec![3],
-            values: vec![6.0],
-            ends: vec![1],
-            keeps_values: true,
-        };
+        let part = major(&[&[(0, 1.0), (2, 2.0), (3, 3.0)], &[], &[(1, 4.0), (2, 5.0)]]);
+        let second = major(&[&[(3, 6.0)]]);
         let steps = transpose(vec![(0, part), (3, second)], 4);
         type Piece = (u32, Vec<u32>, Vec<f64>);
         let got: Vec<Vec<Piece>> = steps
