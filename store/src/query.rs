@@ -298,8 +298,10 @@ impl Iterator for SeriesIter {
     }
 }
 
-/// The fewest series a part of a cut selection holds.
-const MIN_PART: usize = 512;
+/// The fewest series a part of a cut selection holds. A part costs a
+/// thread; 900 series over 6 hours took 10-20 % less time in two parts
+/// than in one, and instant queries over them as long as before.
+const MIN_PART: usize = 128;
 
 impl Store {
     fn series_iter(
