@@ -314,3 +314,78 @@ fn aggregation_over_series_alike_without_names_fails_in_range_queries() {
     assert_eq!(instant.message, by_vectors.message);
     assert_eq!(range.message, by_vectors.message);
 }
+
+/// Aggregations over enough values to add up each half of the steps on a
+/// thread of its own give every step what the node-by-node evaluation
+/// gives, bit for bit: at the first and last steps, on both sides of the
+/// middle, and at steps in between.
+#[test]
+fn aggregations_split_across_threads_equal_node_by_node_evaluation() {
+    let s = MemStore::new();
+    let mut app = s.appender();
+    for i in 0..700i64 {
+        let l = Labels::from_pairs([
+            ("__name__", "c".to_string()),
+            ("i", i.to_string()),
+            ("job", format!("j{}", i % 7)),
+        ]);
+        let mut v = 0.0;
+        for k in 0..480i64 {
+            v = match (k * (i + 5)) % 211 {
+                0 => 0.0,
+                _ => v + ((k * 7 + i) % 13) as f64 * 0.1 + 1e-3 * i as f64,
+            };
+            app.append(&l, k * 15_000 + i * 11, v).unwrap();
+        }
+    }
+    app.commit().unwrap();
+    let engine = Engine::default();
+    let (start, end, step) = (0, 7_200_000, 15_000);
+    let steps = (end - start) / step + 1;
+    let mut at: Vec<i64> = (0..steps).step_by(40).collect();
+    at.extend([steps / 2 - 1, steps / 2, steps / 2 + 1, steps - 1]);
+    at.sort();
+    at.dedup();
+    for q in [
+        "sum by (job) (rate(c[1m]))",
+        "avg by (job) (c)",
+        "max(c)",
+        "min by (job) (rate(c[2m]))",
+        "stddev(rate(c[2m]))",
+        "count by (job) (c)",
+        "group(c)",
+    ] {
+        let expr = promql::parse(q).unwrap();
+        let promql::Answer::Matrix(m) = engine.range(&s, &expr, start, end, step).unwrap().answer
+        else {
+            panic!("{q}: not a matrix");
+        };
+        let mut from_range = std::collections::BTreeMap::new();
+        for r in &m {
+            for &(t, v) in &r.points {
+                if at.contains(&((t - start) / step)) {
+                    from_range.insert((r.labels.to_string(), t), v.to_bits());
+                }
+            }
+        }
+        let mut from_vectors = std::collections::BTreeMap::new();
+        for &k in &at {
+            let t = start + k * step;
+            let promql::Answer::Vector { elems, .. } =
+                engine.instant_by_vectors(&s, &expr, t).unwrap().answer
+            else {
+                panic!("{q}: not a vector");
+            };
+            for e in elems {
+                from_vectors.insert((e.labels.to_string(), t), e.v.to_bits());
+            }
+        }
+        // A rate has no value at the first step.
+        assert!(
+            from_range.len() + 1 >= at.len(),
+            "{q}: {} points",
+            from_range.len()
+        );
+        assert_eq!(from_range, from_vectors, "{q}");
+    }
+}

@@ -527,18 +527,55 @@ pub(crate) fn all_steps(
     }
     // By group, then step: the group's state and the first series that
     // reached it.
-    let mut acc = vec![Cell::default(); cells];
-    let mut first = vec![u32::MAX; cells];
-    for (offset, m) in parts {
-        m.each(|n, k, v| {
-            let si = offset + n;
-            let cell = grouping.dense[si as usize] as usize * steps + k as usize;
-            if first[cell] == u32::MAX {
-                first[cell] = si;
-            }
-            add_cell(&mut acc[cell], spec.kind, v);
+    let groups = grouping.ids.len();
+    let (dense, kind) = (&grouping.dense, spec.kind);
+    // The cells of steps `lo..hi`, by group, then step.
+    let fill = |lo: u32, hi: u32| -> (Vec<Cell>, Vec<u32>) {
+        let w = (hi - lo) as usize;
+        let mut acc = vec![Cell::default(); groups * w];
+        let mut first = vec![u32::MAX; groups * w];
+        for (offset, m) in parts {
+            m.each_in(lo, hi, |n, k, v| {
+                let si = offset + n;
+                let cell = dense[si as usize] as usize * w + (k - lo) as usize;
+                if first[cell] == u32::MAX {
+                    first[cell] = si;
+                }
+                add_cell(&mut acc[cell], kind, v);
+            });
+        }
+        (acc, first)
+    };
+    let entries: usize = parts.iter().map(|(_, m)| m.entries()).sum();
+    let steps32 = u32::try_from(steps).ok()?;
+    let (acc, first) = if entries < PARALLEL_ENTRIES || steps < 2 {
+        fill(0, steps32)
+    } else {
+        // Two threads take half the steps each: every cell still gets
+        // its values in series order.
+        let mid = steps32 / 2;
+        let (low, high) = std::thread::scope(|scope| {
+            let high = std::thread::Builder::new()
+                .name("query-part".into())
+                .spawn_scoped(scope, || fill(mid, steps32));
+            let low = fill(0, mid);
+            let high = match high {
+                Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                Err(_) => fill(mid, steps32),
+            };
+            (low, high)
         });
-    }
+        let (lw, hw) = (mid as usize, (steps32 - mid) as usize);
+        let mut acc = Vec::with_capacity(cells);
+        let mut first = Vec::with_capacity(cells);
+        for g in 0..groups {
+            acc.extend_from_slice(&low.0[g * lw..(g + 1) * lw]);
+            acc.extend_from_slice(&high.0[g * hw..(g + 1) * hw]);
+            first.extend_from_slice(&low.1[g * lw..(g + 1) * lw]);
+            first.extend_from_slice(&high.1[g * hw..(g + 1) * hw]);
+        }
+        (acc, first)
+    };
     Some(StepGroups {
         ids: grouping.ids.clone(),
         steps,
@@ -546,6 +583,9 @@ pub(crate) fn all_steps(
         first,
     })
 }
+
+/// Values from which [`all_steps`] adds up its cells on two threads.
+const PARALLEL_ENTRIES: usize = 1 << 18;
 
 /// An aggregation's groups at every step, from [`all_steps`]; a step's
 /// `Group`s are made when it is taken.

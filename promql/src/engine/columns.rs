@@ -142,18 +142,30 @@ impl SeriesMajor {
     /// Calls `f(series, step, value)` for every entry, series after
     /// series, each one's steps in order (values are zero where not kept).
     #[inline]
-    pub(crate) fn each(&self, mut f: impl FnMut(u32, u32, f64)) {
+    pub(crate) fn each(&self, f: impl FnMut(u32, u32, f64)) {
+        self.each_in(0, u32::MAX, f)
+    }
+
+    /// [`Self::each`] for the entries at steps `lo..hi` only.
+    #[inline]
+    pub(crate) fn each_in(&self, lo: u32, hi: u32, mut f: impl FnMut(u32, u32, f64)) {
         let mut i = 0;
         let mut r = 0;
         for (n, &end) in self.ends.iter().enumerate() {
             for &(s, len) in &self.runs[r..end] {
-                for k in s..s + len {
-                    f(n as u32, k, self.values.get(i).copied().unwrap_or(0.0));
-                    i += 1;
+                for k in s.max(lo)..(s + len).min(hi) {
+                    let v = self.values.get(i + (k - s) as usize).copied();
+                    f(n as u32, k, v.unwrap_or(0.0));
                 }
+                i += len as usize;
             }
             r = end;
         }
+    }
+
+    /// How many entries there are.
+    pub(crate) fn entries(&self) -> usize {
+        self.runs.iter().map(|&(_, len)| len as usize).sum()
     }
 
     /// How many entries each step has.
