@@ -26,6 +26,10 @@ pub(crate) struct Db {
     /// `chunks`, persisted in `meta` as `max_chunk_span` in the same
     /// transaction as the row (see [`max_span`]).
     pub max_span: i64,
+    /// No row of `chunks` has a `maxt` below this: the smallest `maxt`,
+    /// or less. `None` until time retention first measures it. Time
+    /// retention scans the table only once its cutoff passes it.
+    pub next_expiry: Option<i64>,
 }
 
 /// How far merging has come: every period before `merged_before` is
@@ -175,6 +179,7 @@ impl Db {
             path: path.to_path_buf(),
             max_chunk_bytes: max_local_payload(page as usize).saturating_sub(CHUNK_KEY_ROOM),
             max_span,
+            next_expiry: None,
             merge: MergeCursor {
                 merged_before,
                 ..MergeCursor::default()
@@ -260,6 +265,7 @@ impl Db {
             .filter(|&p| self.merge.merged_before.is_some_and(|m| p < m));
         let self_span = self.max_span;
         let mut max_span = self_span;
+        let mut min_maxt = i64::MAX;
         self.transaction(|tx, err| {
             if let Some(p) = reopen {
                 set_merged_before(tx, p).map_err(err)?;
@@ -289,10 +295,12 @@ impl Db {
                 ins.execute(params![*id as i64, c.mint, maxt, data])
                     .map_err(err)?;
                 max_span = max_span.max(maxt.saturating_sub(c.mint));
+                min_maxt = min_maxt.min(maxt);
             }
             raise_max_span(tx, max_span, self_span).map_err(err)
         })?;
         self.max_span = max_span;
+        self.next_expiry = self.next_expiry.map(|e| e.min(min_maxt));
         if reopen.is_some() {
             self.merge = MergeCursor {
                 merged_before: reopen,
@@ -323,6 +331,7 @@ impl Db {
     ) -> Result<(), Error> {
         let self_span = self.max_span;
         let mut max_span = self_span;
+        let mut min_maxt = i64::MAX;
         self.transaction(|tx, err| {
             let mut del = tx
                 .prepare_cached(
@@ -340,11 +349,13 @@ impl Db {
                     ins.execute(params![*id as i64, mint, maxt, &data[..]])
                         .map_err(err)?;
                     max_span = max_span.max(maxt.saturating_sub(*mint));
+                    min_maxt = min_maxt.min(*maxt);
                 }
             }
             raise_max_span(tx, max_span, self_span).map_err(err)
         })?;
         self.max_span = max_span;
+        self.next_expiry = self.next_expiry.map(|e| e.min(min_maxt));
         Ok(())
     }
 
@@ -358,10 +369,33 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes chunks whose newest sample is older than `cutoff`.
-    pub(crate) fn delete_before(&self, cutoff: i64) -> Result<usize, Error> {
-        self.conn
+    /// Deletes chunks whose newest sample is older than `cutoff`. Both
+    /// statements scan the table, so they run only once the cutoff has
+    /// passed the oldest `maxt` ([`Self::next_expiry`]).
+    pub(crate) fn delete_before(&mut self, cutoff: i64) -> Result<usize, Error> {
+        let expiry = match self.next_expiry {
+            Some(e) => e,
+            None => self.smallest_maxt()?,
+        };
+        self.next_expiry = Some(expiry);
+        if cutoff <= expiry {
+            return Ok(0);
+        }
+        let n = self
+            .conn
             .execute("DELETE FROM chunks WHERE maxt < ?1", [cutoff])
+            .map_err(|e| self.err(e))?;
+        self.next_expiry = Some(self.smallest_maxt()?);
+        Ok(n)
+    }
+
+    /// The smallest `maxt` of any chunk (`i64::MAX` with none).
+    fn smallest_maxt(&self) -> Result<i64, Error> {
+        self.conn
+            .query_row("SELECT MIN(maxt) FROM chunks", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .map(|m| m.unwrap_or(i64::MAX))
             .map_err(|e| self.err(e))
     }
 
