@@ -59,7 +59,7 @@ pub use engine::{Engine, Options};
 pub use error::{ErrorKind, QueryError};
 pub use promql_parser::parser::Expr;
 pub use selector::parse_selector;
-pub use value::{format_float, Answer, Elem, Outcome, Range, Value};
+pub use value::{format_float, write_float, Answer, Elem, Outcome, Range, Value};
 
 /// A query that does not parse, or is not what was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -241,16 +241,23 @@ fn respond(out: Outcome, stats: bool) -> Response {
     use std::fmt::Write;
     // Written by hand: a range query can hold millions of points, and a
     // serde_json::Value per point costs more than the evaluation.
-    let mut b = String::with_capacity(4096);
+    // About 24 bytes a point: a little more than most take, so the
+    // buffer seldom grows (each growth copies what it holds).
+    let points = match &out.answer {
+        Answer::Matrix(m) => m.iter().map(|r| r.points.len() + 8).sum(),
+        Answer::Vector { elems, .. } => elems.len() * 8,
+        _ => 0,
+    };
+    let mut b = String::with_capacity(4096 + points * 24);
     b.push_str(r#"{"status":"success","data":{"resultType":"#);
     match &out.answer {
         Answer::Scalar { t, v } => {
             b.push_str(r#""scalar","result":"#);
-            point(&mut b, *t, &promql::format_float(*v));
+            point(&mut b, *t, *v);
         }
         Answer::String { t, s } => {
             b.push_str(r#""string","result":"#);
-            point(&mut b, *t, s);
+            point_str(&mut b, *t, s);
         }
         Answer::Vector { t, elems } => {
             b.push_str(r#""vector","result":["#);
@@ -292,6 +299,13 @@ fn respond(out: Outcome, stats: bool) -> Response {
 }
 
 fn quoted(b: &mut String, s: &str) {
+    // Most label names and values need no escape at all.
+    if !s.bytes().any(|c| c == b'"' || c == b'\\' || c < 0x20) {
+        b.push('"');
+        b.push_str(s);
+        b.push('"');
+        return;
+    }
     // serde_json escapes exactly as JSON needs; a &str cannot fail.
     b.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
 }
@@ -311,7 +325,23 @@ fn metric(b: &mut String, l: &model::Labels) {
 
 /// `[seconds, "value"]` with the time as Prometheus prints it
 /// (`1793491200`, `1793491200.5`).
-fn point(b: &mut String, t: i64, v: &str) {
+fn point(b: &mut String, t: i64, v: f64) {
+    time(b, t);
+    // A formatted float needs no escapes.
+    b.push('"');
+    promql::write_float(b, v);
+    b.push_str("\"]");
+}
+
+/// `[seconds, "string"]`.
+fn point_str(b: &mut String, t: i64, s: &str) {
+    time(b, t);
+    quoted(b, s);
+    b.push(']');
+}
+
+/// `[seconds,` of a point.
+fn time(b: &mut String, t: i64) {
     use std::fmt::Write;
     b.push('[');
     if t >= 0 {
@@ -323,18 +353,16 @@ fn point(b: &mut String, t: i64, v: &str) {
             let _ = write!(b, "{secs}.{}", frac.trim_end_matches('0'));
         }
     } else {
-        b.push_str(&promql::format_float(t as f64 / 1000.0));
+        promql::write_float(b, t as f64 / 1000.0);
     }
     b.push(',');
-    quoted(b, v);
-    b.push(']');
 }
 
 fn vector_elem(b: &mut String, t: i64, e: &Elem) {
     b.push_str(r#"{"metric":"#);
     metric(b, &e.labels);
     b.push_str(r#","value":"#);
-    point(b, t, &promql::format_float(e.v));
+    point(b, t, e.v);
     b.push('}');
 }
 
@@ -346,7 +374,7 @@ fn series(b: &mut String, r: &Range) {
         if i > 0 {
             b.push(',');
         }
-        point(b, *t, &promql::format_float(*v));
+        point(b, *t, *v);
     }
     b.push_str("]}");
 }

@@ -444,7 +444,11 @@ fn a_selection_read_in_parts_on_threads_is_the_selection() {
         w.1.extend_from_slice(&m.1);
     }
     let parts = store.select_parts(&[], i64::MIN, i64::MAX, 3).unwrap();
-    assert_eq!(parts.len(), 3, "1,300 series make the three parts asked for");
+    assert_eq!(
+        parts.len(),
+        3,
+        "1,300 series make the three parts asked for"
+    );
     let got: Vec<Vec<(Labels, Vec<Sample>)>> = std::thread::scope(|s| {
         let hs: Vec<_> = parts
             .into_iter()
