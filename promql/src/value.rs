@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn formats_as_rusts_shortest_plain_digits() {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut check = |v: f64| {
+        let check = |v: f64| {
             if v.is_finite() {
                 assert_eq!(format_float(v), format!("{v}"), "{:#x}", v.to_bits());
             }
