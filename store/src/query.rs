@@ -100,7 +100,6 @@ impl Inner {
         sel: Selected,
         mint: i64,
         maxt: i64,
-        scratch: &mut Vec<Sample>,
     ) -> Result<Option<Series>, Error> {
         let mut chunks: Vec<Arc<Frozen>> = Vec::with_capacity(stored.len() + sel.head.len());
         for (cmint, cmaxt, data) in stored {
@@ -117,15 +116,15 @@ impl Inner {
         // its commit and its head update) or holds out-of-order samples:
         // then the samples are merged by time, a timestamp kept once.
         let overlap = chunks.windows(2).any(|w| w[1].mint <= w[0].maxt);
-        // Chunks are decoded whole into the reader's scratch buffer; the
-        // series keeps only its samples in range, in a vector of their
-        // size, so a short window over long chunks holds no more memory
-        // than it returns.
-        let samples = scratch;
-        samples.clear();
+        // Chunks are decoded whole into the series' own vector, and the
+        // samples out of range cut from it in place. Where most of what
+        // was decoded is cut (a short window over long chunks), the
+        // vector is shrunk to what it returns.
+        let total = chunks.iter().map(|c| chunk::sample_count(&c.data)).sum();
+        let mut samples: Vec<Sample> = Vec::with_capacity(total);
         for c in &chunks {
             let before = samples.len();
-            chunk::decode_into(&c.data, samples).map_err(|e| Error::Corrupt {
+            chunk::decode_into(&c.data, &mut samples).map_err(|e| Error::Corrupt {
                 file: self.db_path.clone(),
                 reason: format!("series {} chunk at {}: {e}", sel.id, c.mint),
             })?;
@@ -140,9 +139,12 @@ impl Inner {
             samples.sort_by_key(|s| s.t);
             samples.dedup_by_key(|s| s.t);
         }
-        Ok((!samples.is_empty()).then(|| Series {
+        if samples.capacity() > 2 * samples.len() + 64 {
+            samples.shrink_to_fit();
+        }
+        Ok((!samples.is_empty()).then_some(Series {
             labels: sel.labels,
-            samples: samples.as_slice().to_vec(),
+            samples,
         }))
     }
 }
@@ -258,8 +260,6 @@ struct SeriesIter {
     todo: std::vec::IntoIter<Selected>,
     /// Series whose rows were fetched, not yet decoded.
     fetched: std::vec::IntoIter<(Selected, Rows)>,
-    /// Where chunks are decoded before the range is cut out.
-    scratch: Vec<Sample>,
     mint: i64,
     maxt: i64,
 }
@@ -285,7 +285,7 @@ impl Iterator for SeriesIter {
                 continue;
             };
             let inner = &self.reader.inner;
-            match inner.load(stored, sel, self.mint, self.maxt, &mut self.scratch) {
+            match inner.load(stored, sel, self.mint, self.maxt) {
                 Ok(Some(s)) => return Some(Ok(s)),
                 Ok(None) => continue,
                 Err(e) => return Some(Err(e.into())),
@@ -315,7 +315,6 @@ impl Store {
             reader: reader.clone(),
             todo: todo.into_iter(),
             fetched: Vec::new().into_iter(),
-            scratch: Vec::new(),
             mint,
             maxt,
         })
