@@ -274,13 +274,19 @@ impl Iterator for SeriesIter {
                 if todo.is_empty() {
                     return None;
                 }
-                let batch = &todo[..todo.len().min(BATCH)];
-                match self.reader.rows(batch, self.mint, self.maxt) {
+                let n = todo.len().min(BATCH);
+                match self.reader.rows(&todo[..n], self.mint, self.maxt) {
                     Ok(rows) => {
                         let sels = self.todo.by_ref().take(rows.len());
                         self.fetched = sels.zip(rows).collect::<Vec<_>>().into_iter();
                     }
-                    Err(e) => return Some(Err(e.into())),
+                    Err(e) => {
+                        // The batch goes with its error, as one at a time
+                        // would have: a caller that reads on is not given
+                        // the same error again.
+                        self.todo.by_ref().take(n).for_each(drop);
+                        return Some(Err(e.into()));
+                    }
                 }
                 continue;
             };
