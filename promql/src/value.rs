@@ -98,8 +98,7 @@ pub fn write_float(out: &mut String, v: f64) {
     let a = v.abs();
     // Whole numbers below 2^53 are their integer's digits.
     if a.fract() == 0.0 && a < 9_007_199_254_740_992.0 {
-        let mut buf = itoa_buf();
-        out.push_str(format_u64(&mut buf, a as u64));
+        out.push_str(format_u64(&mut [0; 20], a as u64));
         return;
     }
     let mut buf = ryu::Buffer::new();
@@ -144,10 +143,6 @@ pub fn write_float(out: &mut String, v: f64) {
         out.push('.');
         out.push_str(f);
     }
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0; 20]
 }
 
 /// `n`'s decimal digits, written at the end of `buf`.
