@@ -179,6 +179,62 @@ proptest! {
     }
 }
 
+/// `(labels, t) -> value bits` of the points of a range query's answer at
+/// the steps `keep` accepts.
+type Points = std::collections::BTreeMap<(String, i64), u64>;
+
+fn range_points(answer: promql::Answer, keep: impl Fn(i64) -> bool) -> Points {
+    let promql::Answer::Matrix(m) = answer else {
+        panic!("not a matrix");
+    };
+    let mut out = Points::new();
+    for r in &m {
+        for &(t, v) in r.points.iter().filter(|(t, _)| keep(*t)) {
+            out.insert((r.labels.to_string(), t), v.to_bits());
+        }
+    }
+    out
+}
+
+/// Adds an instant query's answer at `t` to `out`.
+fn add_instant(out: &mut Points, answer: promql::Answer, t: i64) {
+    let promql::Answer::Vector { elems, .. } = answer else {
+        panic!("not a vector");
+    };
+    for e in elems {
+        out.insert((e.labels.to_string(), t), e.v.to_bits());
+    }
+}
+
+/// Counters over `n` series (`job` = `j<i % jobs>`), `per` samples 15 s
+/// apart with series `i` shifted by `i * shift` ms: `next(i, k, counter)`
+/// gives the counter's next value and the value written for it.
+fn counters(
+    n: i64,
+    jobs: i64,
+    per: i64,
+    shift: i64,
+    next: impl Fn(i64, i64, f64) -> (f64, f64),
+) -> MemStore {
+    let s = MemStore::new();
+    let mut app = s.appender();
+    for i in 0..n {
+        let l = Labels::from_pairs([
+            ("__name__", "c".to_string()),
+            ("i", i.to_string()),
+            ("job", format!("j{}", i % jobs)),
+        ]);
+        let mut v = 0.0;
+        for k in 0..per {
+            let (counter, written) = next(i, k, v);
+            v = counter;
+            app.append(&l, k * 15_000 + i * shift, written).unwrap();
+        }
+    }
+    app.commit().unwrap();
+    s
+}
+
 /// A range query computes range functions for all steps at once (with the
 /// counter resets of `rate` and `increase` found once per series); every
 /// step must equal the instant query at that time, bit for bit, both as
@@ -186,33 +242,18 @@ proptest! {
 /// on vectors of labelled elements.
 #[test]
 fn range_steps_equal_instant_queries() {
-    let s = MemStore::new();
-    let mut app = s.appender();
     let stale = model::sample::stale_nan();
-    for i in 0..6i64 {
-        let l = Labels::from_pairs([
-            ("__name__", "c".to_string()),
-            ("i", i.to_string()),
-            ("job", format!("j{}", i % 2)),
-        ]);
-        let mut v = 0.0;
-        for k in 0..120i64 {
-            // Counters that grow, reset now and then (to 0 or part way),
-            // go stale for a while, and restart.
-            v = match (k * (i + 3)) % 17 {
-                0 => 0.0,
-                5 => v / 3.0,
-                _ => v + (k % 7) as f64 * 1.25 + i as f64,
-            };
-            let x = if (40..44).contains(&k) && i % 3 == 0 {
-                stale
-            } else {
-                v
-            };
-            app.append(&l, k * 15_000 + i * 700, x).unwrap();
-        }
-    }
-    app.commit().unwrap();
+    // Counters that grow, reset now and then (to 0 or part way), go stale
+    // for a while, and restart.
+    let s = counters(6, 2, 120, 700, |i, k, v| {
+        let v = match (k * (i + 3)) % 17 {
+            0 => 0.0,
+            5 => v / 3.0,
+            _ => v + (k % 7) as f64 * 1.25 + i as f64,
+        };
+        let stale_now = (40..44).contains(&k) && i % 3 == 0;
+        (v, if stale_now { stale } else { v })
+    });
     let engine = Engine::default();
     for q in [
         "rate(c[1m])",
@@ -251,35 +292,19 @@ fn range_steps_equal_instant_queries() {
     ] {
         let expr = promql::parse(q).unwrap();
         let (start, end, step) = (0, 1_900_000, 20_000);
-        let promql::Answer::Matrix(m) = engine.range(&s, &expr, start, end, step).unwrap().answer
-        else {
-            panic!("{q}: not a matrix");
-        };
-        let mut from_range = std::collections::BTreeMap::new();
-        for r in &m {
-            for &(t, v) in &r.points {
-                from_range.insert((r.labels.to_string(), t), v.to_bits());
-            }
-        }
-        let mut from_instant = std::collections::BTreeMap::new();
-        let mut from_vectors = std::collections::BTreeMap::new();
+        let answer = engine.range(&s, &expr, start, end, step).unwrap().answer;
+        let from_range = range_points(answer, |_| true);
+        let mut from_instant = Points::new();
+        let mut from_vectors = Points::new();
         let mut t = start;
         while t <= end {
-            let promql::Answer::Vector { elems, .. } = engine.instant(&s, &expr, t).unwrap().answer
-            else {
-                panic!("{q}: not a vector");
-            };
-            for e in elems {
-                from_instant.insert((e.labels.to_string(), t), e.v.to_bits());
-            }
-            let promql::Answer::Vector { elems, .. } =
-                engine.instant_by_vectors(&s, &expr, t).unwrap().answer
-            else {
-                panic!("{q}: not a vector");
-            };
-            for e in elems {
-                from_vectors.insert((e.labels.to_string(), t), e.v.to_bits());
-            }
+            add_instant(
+                &mut from_instant,
+                engine.instant(&s, &expr, t).unwrap().answer,
+                t,
+            );
+            let answer = engine.instant_by_vectors(&s, &expr, t).unwrap().answer;
+            add_instant(&mut from_vectors, answer, t);
             t += step;
         }
         assert!(from_range.len() >= 90, "{q}: {} points", from_range.len());
@@ -321,24 +346,13 @@ fn aggregation_over_series_alike_without_names_fails_in_range_queries() {
 /// middle, and at steps in between.
 #[test]
 fn aggregations_split_across_threads_equal_node_by_node_evaluation() {
-    let s = MemStore::new();
-    let mut app = s.appender();
-    for i in 0..700i64 {
-        let l = Labels::from_pairs([
-            ("__name__", "c".to_string()),
-            ("i", i.to_string()),
-            ("job", format!("j{}", i % 7)),
-        ]);
-        let mut v = 0.0;
-        for k in 0..480i64 {
-            v = match (k * (i + 5)) % 211 {
-                0 => 0.0,
-                _ => v + ((k * 7 + i) % 13) as f64 * 0.1 + 1e-3 * i as f64,
-            };
-            app.append(&l, k * 15_000 + i * 11, v).unwrap();
-        }
-    }
-    app.commit().unwrap();
+    let s = counters(700, 7, 480, 11, |i, k, v| {
+        let v = match (k * (i + 5)) % 211 {
+            0 => 0.0,
+            _ => v + ((k * 7 + i) % 13) as f64 * 0.1 + 1e-3 * i as f64,
+        };
+        (v, v)
+    });
     let engine = Engine::default();
     let (start, end, step) = (0, 7_200_000, 15_000);
     let steps = (end - start) / step + 1;
@@ -356,29 +370,13 @@ fn aggregations_split_across_threads_equal_node_by_node_evaluation() {
         "group(c)",
     ] {
         let expr = promql::parse(q).unwrap();
-        let promql::Answer::Matrix(m) = engine.range(&s, &expr, start, end, step).unwrap().answer
-        else {
-            panic!("{q}: not a matrix");
-        };
-        let mut from_range = std::collections::BTreeMap::new();
-        for r in &m {
-            for &(t, v) in &r.points {
-                if at.contains(&((t - start) / step)) {
-                    from_range.insert((r.labels.to_string(), t), v.to_bits());
-                }
-            }
-        }
-        let mut from_vectors = std::collections::BTreeMap::new();
+        let answer = engine.range(&s, &expr, start, end, step).unwrap().answer;
+        let from_range = range_points(answer, |t| at.contains(&((t - start) / step)));
+        let mut from_vectors = Points::new();
         for &k in &at {
             let t = start + k * step;
-            let promql::Answer::Vector { elems, .. } =
-                engine.instant_by_vectors(&s, &expr, t).unwrap().answer
-            else {
-                panic!("{q}: not a vector");
-            };
-            for e in elems {
-                from_vectors.insert((e.labels.to_string(), t), e.v.to_bits());
-            }
+            let answer = engine.instant_by_vectors(&s, &expr, t).unwrap().answer;
+            add_instant(&mut from_vectors, answer, t);
         }
         // A rate has no value at the first step.
         assert!(
