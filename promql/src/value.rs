@@ -109,18 +109,25 @@ pub fn write_float(out: &mut String, v: f64) {
         None => (r, 0),
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    // All digits, and where the point goes among them.
-    let mut digits: Vec<u8> = Vec::with_capacity(int.len() + frac.len());
-    digits.extend_from_slice(int.as_bytes());
-    digits.extend_from_slice(frac.as_bytes());
-    let mut point = int.len() as i32 + exp;
-    while digits.len() > 1 && digits[0] == b'0' {
-        digits.remove(0);
-        point -= 1;
+    // All digits (Ryū writes at most 17), and where the point goes among
+    // them, without leading or trailing zeros.
+    let mut all = [0u8; 40];
+    let n = int.len() + frac.len();
+    if n > all.len() {
+        use std::fmt::Write;
+        let _ = write!(out, "{a}");
+        return;
     }
-    while digits.len() > 1 && digits[digits.len() - 1] == b'0' {
-        digits.pop();
-    }
+    all[..int.len()].copy_from_slice(int.as_bytes());
+    all[int.len()..n].copy_from_slice(frac.as_bytes());
+    let lead = all[..n - 1].iter().take_while(|&&c| c == b'0').count();
+    let point = int.len() as i32 + exp - lead as i32;
+    let trail = all[lead + 1..n]
+        .iter()
+        .rev()
+        .take_while(|&&c| c == b'0')
+        .count();
+    let digits = &all[lead..n - trail];
     // With 16 digits or more, two shortest forms can be equally near the
     // value; Ryū and Rust then differ in which they take (Rust's matched
     // Prometheus's answers so far), so Rust's formatting decides.
@@ -129,7 +136,7 @@ pub fn write_float(out: &mut String, v: f64) {
         let _ = write!(out, "{a}");
         return;
     }
-    let digits = std::str::from_utf8(&digits).unwrap_or("0");
+    let digits = std::str::from_utf8(digits).unwrap_or("0");
     if point <= 0 {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', (-point) as usize));
