@@ -349,7 +349,12 @@ fn retention_finds_chunks_older_than_what_it_last_saw() {
     use model::Appender;
     let dir = tempfile::tempdir().unwrap();
     let hour = 3_600_000i64;
-    let now = model::time::now_ms();
+    // Half an hour into a two-hour period, an hour and a half to three
+    // and a half hours ago: no run of samples below crosses the end of a
+    // period, so each is one chunk. Queries hide data by the wall clock,
+    // which is later, and keep all of it under ten hours' retention.
+    let period = 2 * hour;
+    let now = model::time::now_ms().div_euclid(period) * period - period + 30 * 60_000;
     let store = Store::open(
         dir.path(),
         Options {
