@@ -371,28 +371,28 @@ fn retention_finds_chunks_older_than_what_it_last_saw() {
             .map(|s| s.unwrap().samples.len())
             .sum()
     };
+    // `n` samples a minute apart from `from`, flushed to SQLite.
+    let write = |l: &Labels, from: i64, n: i64, v: f64| {
+        let mut app = store.appender();
+        for k in 0..n {
+            app.append(l, from + k * 60_000, v).unwrap();
+        }
+        app.commit().unwrap();
+        store.flush_all().unwrap();
+    };
     // Five hours ago: within retention, nothing to delete.
     let a = Labels::from_pairs([("__name__", "a")]);
-    let mut app = store.appender();
-    for k in 0..20 {
-        app.append(&a, now - 5 * hour + k * 60_000, 1.0).unwrap();
-    }
-    app.commit().unwrap();
-    store.flush_all().unwrap();
+    write(&a, now - 5 * hour, 20, 1.0);
     assert_eq!(store.apply_retention(now).unwrap().chunks, 0);
     // A new series with samples from twenty hours ago: beyond retention.
-    let b = Labels::from_pairs([("__name__", "b")]);
-    let mut app = store.appender();
-    for k in 0..20 {
-        app.append(&b, now - 20 * hour + k * 60_000, 2.0).unwrap();
-    }
-    app.commit().unwrap();
-    store.flush_all().unwrap();
-    // Late samples of the first series, also beyond retention.
-    let mut app = store.appender();
-    app.append(&a, now - 30 * hour, 3.0).unwrap();
-    app.commit().unwrap();
-    store.flush_all().unwrap();
+    write(
+        &Labels::from_pairs([("__name__", "b")]),
+        now - 20 * hour,
+        20,
+        2.0,
+    );
+    // A late sample of the first series, also beyond retention.
+    write(&a, now - 30 * hour, 1, 3.0);
     let report = store.apply_retention(now).unwrap();
     assert_eq!(report.chunks, 2, "{report:?}");
     let left = store
@@ -403,8 +403,8 @@ fn retention_finds_chunks_older_than_what_it_last_saw() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].labels, a);
     assert!(left[0].samples.iter().all(|s| s.t >= now - 5 * hour));
-    // An hour later the cutoff passes the remaining chunk only once its
-    // newest sample is older than ten hours.
+    // Later passes delete the remaining chunk only once its newest sample
+    // is older than ten hours: not five hours on, but six.
     assert_eq!(store.apply_retention(now + 5 * hour).unwrap().chunks, 0);
     assert_eq!(count(&store), 20);
     assert_eq!(store.apply_retention(now + 6 * hour).unwrap().chunks, 1);
