@@ -343,12 +343,22 @@ impl Parser {
         }
     }
 
-    /// Whether [`Parser::series_end`] would give `line` the key `key` (the
-    /// tag, then the series part), found without scanning the line: a
-    /// scrape cache checks its guess for the next line with it.
-    pub fn same_series(&self, line: &[u8], key: &[u8]) -> bool {
+    /// The tag [`Parser::series_end`] gives lines now; `None` when it
+    /// finds no series parts (strict text, OpenMetrics).
+    pub fn series_tag(&self) -> Option<u8> {
         match &self.grammar {
-            Grammar::Text(s) => s.same_series(line, key),
+            Grammar::Text(s) => s.series_tag(),
+            Grammar::OpenMetrics(_) => None,
+        }
+    }
+
+    /// Whether `line`, whose first `len` bytes equal a series part that
+    /// [`Parser::series_end`] found in an earlier line with the current
+    /// tag, has its series part end there too, found without scanning the
+    /// line: a scrape cache checks its guess for the next line with it.
+    pub fn ends_series(&self, line: &[u8], len: usize) -> bool {
+        match &self.grammar {
+            Grammar::Text(s) => s.ends_series(line, len),
             Grammar::OpenMetrics(_) => false,
         }
     }

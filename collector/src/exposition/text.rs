@@ -279,27 +279,27 @@ impl State {
         }
     }
 
-    /// Lenient mode: whether [`State::series_end`] gives `line` the tag
-    /// and series part in `key`. Where the part ends in `}` the scan that
-    /// found its end read only those bytes, so a line that starts with
-    /// them ends its series part there too. A bare name ends where a blank
-    /// follows that does not lead to a `{`.
-    pub(super) fn same_series(&self, line: &[u8], key: &[u8]) -> bool {
-        let Some((&tag, series)) = key.split_first() else {
-            return false;
-        };
-        if self.strict || tag != self.last_type as u8 || !line.starts_with(series) {
+    /// Lenient mode: the tag [`State::series_end`] gives lines now.
+    pub(super) fn series_tag(&self) -> Option<u8> {
+        (!self.strict).then_some(self.last_type as u8)
+    }
+
+    /// Lenient mode: whether a line whose first `len` bytes are a series
+    /// part that [`State::series_end`] found in an earlier line with the
+    /// same tag has its own series part end there too. Where the part ends
+    /// in `}` the scan that found its end read only those bytes, so it
+    /// ends there again. A bare name ends where a blank follows that does
+    /// not lead to a `{`.
+    pub(super) fn ends_series(&self, line: &[u8], len: usize) -> bool {
+        if self.strict || len == 0 || len > line.len() {
             return false;
         }
-        match series.last() {
-            Some(b'}') => true,
-            Some(_) => {
-                let rest = &line[series.len()..];
-                matches!(rest.first(), Some(b' ' | b'\t'))
-                    && rest.iter().find(|b| !matches!(b, b' ' | b'\t')) != Some(&b'{')
-            }
-            None => false,
+        if line[len - 1] == b'}' {
+            return true;
         }
+        let rest = &line[len..];
+        matches!(rest.first(), Some(b' ' | b'\t'))
+            && rest.iter().find(|b| !matches!(b, b' ' | b'\t')) != Some(&b'{')
     }
 
     /// Lenient mode: parses what follows a series part that
@@ -704,6 +704,13 @@ mod fast_path {
                 assert_eq!(&base[..end], s, "series part of {base:?}");
                 for t in tails {
                     let line = format!("{s}{t}");
+                    // The cache's guess says the part ends where the
+                    // scan would end it, without scanning.
+                    assert_eq!(
+                        p.ends_series(line.as_bytes(), s.len()),
+                        p.series_end(line.as_bytes()).map(|(_, end)| end) == Some(s.len()),
+                        "{line:?}"
+                    );
                     let Some((_, end)) = p.series_end(line.as_bytes()) else {
                         continue;
                     };

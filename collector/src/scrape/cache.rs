@@ -1,18 +1,29 @@
 //! The scrape cache of one target (upstream's `scrapeCache`): what each
-//! line of the last scrapes became, keyed by the line's series part as
-//! raw bytes, so a line that repeats is not parsed, merged, relabeled or
-//! checked again; only its value is read.
+//! line of the last scrapes became, keyed by the line's series part, so a
+//! line that repeats is not parsed, merged, relabeled or checked again;
+//! only its value is read.
+//!
+//! An entry keeps a 128-bit keyed hash of the series part (XXH3 with a
+//! random seed per cache), not its bytes: upstream keeps the string, which
+//! costs more memory than the rest of the entry. Two different series
+//! parts of one target share a hash with probability about 2^-128 per
+//! pair (1e-25 for ten million lines), and even then the mix-up stays
+//! within the target, whose lines can name any of its series anyway.
 //!
 //! Targets expose their lines in the same order at every scrape, so the
 //! line after the one just read is, most of the time, the entry after its
-//! entry. That guess is checked first by comparing bytes ([`Cache::next`]);
-//! only when it fails is the key hashed and looked up. The keys of all
-//! entries sit back to back in one buffer, in entry order, so the guesses
-//! of one scrape read that buffer from start to end.
+//! entry. That guess is checked first ([`Cache::next`]): the entry knows
+//! the length of its series part, so the line is hashed without scanning
+//! it for the part's end. Only when the guess fails is the line scanned
+//! and its hash looked up.
 
 use std::hash::BuildHasher;
 
 use model::{Labels, SeriesRef};
+use xxhash_rust::xxh3::xxh3_128_with_seed;
+
+/// The hash of a series part and the tag it was read under.
+pub(super) type Key = [u64; 2];
 
 /// One line of the scrape cache.
 pub(super) struct Cached {
@@ -20,16 +31,18 @@ pub(super) struct Cached {
     pub labels: Option<Labels>,
     /// The scrape (by number) that last saw this line.
     pub seen: u64,
+    /// The store's reference for the series (0: not known yet).
+    pub hint: SeriesRef,
+    /// The hash of the line's series part (see the module docs).
+    key: Key,
+    /// The length of the series part in the line, or 0 for a line the
+    /// fast path cannot read (keyed by its parsed labels instead).
+    len: u32,
     /// Whether the last successful scrape wrote this series, so that it
     /// gets a stale marker when it goes away.
     pub live: bool,
-    /// The store's reference for the series (0: not known yet).
-    pub hint: SeriesRef,
     /// Whether the last sample is one staleness tracks.
     pub tracked: bool,
-    /// Where this entry's key ends in [`Cache::keys`]; it starts where the
-    /// previous entry's ends.
-    key_end: usize,
 }
 
 impl Cached {
@@ -38,41 +51,55 @@ impl Cached {
         Cached {
             labels,
             seen,
-            live: false,
             hint: 0,
+            key: [0; 2],
+            len: 0,
+            live: false,
             tracked: true,
-            key_end: 0,
         }
     }
 }
 
-#[derive(Default)]
 pub(super) struct Cache {
-    /// The keys of all entries, back to back in entry order.
-    keys: Vec<u8>,
     pub entries: Vec<Cached>,
-    /// Entry numbers by the hash of their keys.
+    /// Entry numbers by the first word of their keys.
     table: hashbrown::HashTable<usize>,
-    hasher: foldhash::fast::RandomState,
+    seed: u64,
     /// The entry after the one the last line found.
     next: usize,
 }
 
-impl Cache {
-    fn key_of<'a>(keys: &'a [u8], entries: &[Cached], slot: usize) -> &'a [u8] {
-        let start = slot.checked_sub(1).map_or(0, |p| entries[p].key_end);
-        &keys[start..entries[slot].key_end]
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            entries: Vec::new(),
+            table: hashbrown::HashTable::new(),
+            seed: foldhash::fast::RandomState::default().hash_one(0x5eed_u64),
+            next: 0,
+        }
     }
+}
 
-    /// The key of entry `slot`.
-    pub fn key(&self, slot: usize) -> &[u8] {
-        Self::key_of(&self.keys, &self.entries, slot)
+impl Cache {
+    /// The key of a series part `bytes` read under `tag` (the parser's
+    /// tag for raw series parts, or a tag of the caller's own for keys it
+    /// builds from parsed labels).
+    pub fn key(&self, tag: u8, bytes: &[u8]) -> Key {
+        let h = xxh3_128_with_seed(bytes, self.seed ^ u64::from(tag));
+        [h as u64, (h >> 64) as u64]
     }
 
     /// The entry most likely to match the next line (the one after the
-    /// entry the last line found), with its key.
-    pub fn next(&self) -> Option<(usize, &[u8])> {
-        (self.next < self.entries.len()).then(|| (self.next, self.key(self.next)))
+    /// entry the last line found), with the length of its series part;
+    /// `None` when there is none or it has no raw series part.
+    pub fn next(&self) -> Option<(usize, usize)> {
+        let e = self.entries.get(self.next)?;
+        (e.len > 0).then_some((self.next, e.len as usize))
+    }
+
+    /// Whether entry `slot` has the key `key`.
+    pub fn is(&self, slot: usize, key: Key) -> bool {
+        self.entries.get(slot).is_some_and(|e| e.key == key)
     }
 
     /// Notes that a line found entry `slot`, for the next guess.
@@ -81,39 +108,31 @@ impl Cache {
     }
 
     /// The entry whose key is `key`.
-    pub fn find(&self, key: &[u8]) -> Option<usize> {
-        let hash = self.hasher.hash_one(key);
-        self.table.find(hash, |&s| self.key(s) == key).copied()
+    pub fn find(&self, key: Key) -> Option<usize> {
+        self.table
+            .find(key[0], |&s| self.entries[s].key == key)
+            .copied()
     }
 
-    /// Adds an entry for `key`, which [`Cache::find`] does not know.
-    pub fn insert(&mut self, key: &[u8], mut c: Cached) -> usize {
+    /// Adds an entry for `key`, which [`Cache::find`] does not know; `len`
+    /// is the length of its raw series part (0: none).
+    pub fn insert(&mut self, key: Key, len: usize, mut c: Cached) -> usize {
         let slot = self.entries.len();
-        self.keys.extend_from_slice(key);
-        c.key_end = self.keys.len();
+        c.key = key;
+        c.len = u32::try_from(len).unwrap_or(0);
         self.entries.push(c);
         self.index(slot);
         slot
     }
 
-    /// Puts entry `slot`, whose key is in place, into the table.
+    /// Puts entry `slot` into the table.
     fn index(&mut self, slot: usize) {
-        let Cache {
-            keys,
-            entries,
-            table,
-            hasher,
-            ..
-        } = self;
-        let hash = hasher.hash_one(Self::key_of(keys, entries, slot));
-        table.insert_unique(hash, slot, |&s| {
-            hasher.hash_one(Self::key_of(keys, entries, s))
-        });
+        let Cache { entries, table, .. } = self;
+        table.insert_unique(entries[slot].key[0], slot, |&s| entries[s].key[0]);
     }
 
     /// Empties the cache, returning its entries.
     pub fn drain(&mut self) -> impl Iterator<Item = Cached> + '_ {
-        self.keys.clear();
         self.table.clear();
         self.next = 0;
         self.entries.drain(..)
@@ -124,22 +143,12 @@ impl Cache {
         if self.entries.iter().all(&keep) {
             return;
         }
-        let old_keys = std::mem::take(&mut self.keys);
-        let old = std::mem::take(&mut self.entries);
+        self.entries.retain(|c| keep(c));
         self.table.clear();
         self.next = 0;
-        let mut start = 0;
-        for mut c in old {
-            let key = &old_keys[start..c.key_end];
-            start = c.key_end;
-            if keep(&c) {
-                self.keys.extend_from_slice(key);
-                c.key_end = self.keys.len();
-                self.entries.push(c);
-                self.index(self.entries.len() - 1);
-            }
+        for slot in 0..self.entries.len() {
+            self.index(slot);
         }
-        self.keys.shrink_to_fit();
     }
 }
 
@@ -150,37 +159,46 @@ mod tests {
     #[test]
     fn entries_are_found_by_key_and_guessed_in_order() {
         let mut c = Cache::default();
-        let keys: Vec<Vec<u8>> = (0..300)
+        let lines: Vec<Vec<u8>> = (0..300)
             .map(|i| format!("m{{i=\"{i}\"}}").into_bytes())
             .collect();
-        for (i, k) in keys.iter().enumerate() {
-            assert_eq!(c.find(k), None);
-            assert_eq!(c.insert(k, Cached::new(None, i as u64)), i);
+        let keys: Vec<Key> = lines.iter().map(|l| c.key(1, l)).collect();
+        for (i, (k, l)) in keys.iter().zip(&lines).enumerate() {
+            assert_eq!(c.find(*k), None);
+            assert_eq!(c.insert(*k, l.len(), Cached::new(None, i as u64)), i);
         }
         for (i, k) in keys.iter().enumerate() {
-            assert_eq!(c.find(k), Some(i));
-            assert_eq!(c.key(i), &k[..]);
+            assert_eq!(c.find(*k), Some(i));
+            assert!(c.is(i, *k));
         }
+        // The same bytes under another tag are another key.
+        assert_eq!(c.find(c.key(2, &lines[5])), None);
         c.found(41);
-        assert_eq!(c.next(), Some((42, &keys[42][..])));
+        assert_eq!(c.next(), Some((42, lines[42].len())));
         c.found(299);
         assert_eq!(c.next(), None);
+        // An entry without a raw series part is never guessed.
+        let k = c.key(0xfe, b"parsed");
+        let slot = c.insert(k, 0, Cached::new(None, 300));
+        c.found(slot - 1);
+        assert_eq!(c.next(), None);
+        assert_eq!(c.find(k), Some(slot));
         // Dropping every third entry keeps the rest in order, under new
         // numbers, with their keys.
         c.retain(|e| e.seen % 3 != 0);
         assert_eq!(c.entries.len(), 200);
         for (i, k) in keys.iter().enumerate() {
-            let found = c.find(k);
+            let found = c.find(*k);
             if i % 3 == 0 {
                 assert_eq!(found, None);
             } else {
                 let slot = found.unwrap();
                 assert_eq!(c.entries[slot].seen, i as u64);
-                assert_eq!(c.key(slot), &k[..]);
+                assert!(c.is(slot, *k));
             }
         }
         assert_eq!(c.drain().count(), 200);
-        assert_eq!(c.find(&keys[1]), None);
+        assert_eq!(c.find(keys[1]), None);
         assert_eq!(c.next(), None);
     }
 }

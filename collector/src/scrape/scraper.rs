@@ -310,21 +310,22 @@ impl Scraper {
                 }
             };
             // Most lines repeat the last scrape's, in the same order: the
-            // entry after the last line's is tried first, then the series
-            // part is looked up as raw bytes. Only the value is parsed.
-            let guess = self
-                .cache
-                .next()
-                .filter(|(_, k)| parser.same_series(line, k))
-                .map(|(slot, k)| (slot, k.len() - 1));
+            // entry after the last line's is tried first, hashing as many
+            // bytes as its series part had; then the line is scanned for
+            // its series part, which is looked up by hash. Only the value
+            // is parsed.
+            let guess = self.cache.next().and_then(|(slot, len)| {
+                let tag = parser.series_tag()?;
+                (parser.ends_series(line, len)
+                    && self.cache.is(slot, self.cache.key(tag, &line[..len])))
+                .then_some((slot, len))
+            });
             let mut raw = None;
             let known = guess.or_else(|| {
-                raw = parser.series_end(line);
-                let (tag, end) = raw?;
-                key.clear();
-                key.push(tag);
-                key.extend_from_slice(&line[..end]);
-                self.cache.find(&key).map(|slot| (slot, end))
+                let (tag, end) = parser.series_end(line)?;
+                let k = self.cache.key(tag, &line[..end]);
+                raw = Some((k, end));
+                self.cache.find(k).map(|slot| (slot, end))
             });
             if let Some((slot, end)) = known {
                 let (value, t) = parser
@@ -356,21 +357,24 @@ impl Scraper {
                 _ => continue,
             };
             scraped += 1;
-            if raw.is_none() {
-                // 0xff never occurs in UTF-8, so it separates
-                // unambiguously; 0xfe sets these keys apart from raw ones,
-                // which start with a small tag.
-                key.clear();
-                key.push(0xfe);
-                key.extend_from_slice(s.name.as_bytes());
-                for (n, v) in &s.labels {
-                    key.push(0xff);
-                    key.extend_from_slice(n.as_bytes());
-                    key.push(0xff);
-                    key.extend_from_slice(v.as_bytes());
+            let (k, len) = match raw {
+                Some(raw) => raw,
+                None => {
+                    // 0xff never occurs in UTF-8, so it separates
+                    // unambiguously; tag 0xfe sets these keys apart from
+                    // raw ones, whose tags are small.
+                    key.clear();
+                    key.extend_from_slice(s.name.as_bytes());
+                    for (n, v) in &s.labels {
+                        key.push(0xff);
+                        key.extend_from_slice(n.as_bytes());
+                        key.push(0xff);
+                        key.extend_from_slice(v.as_bytes());
+                    }
+                    (self.cache.key(0xfe, &key), 0)
                 }
-            }
-            let slot = match self.cache.find(&key) {
+            };
+            let slot = match self.cache.find(k) {
                 Some(slot) => slot,
                 None => {
                     let merged = self.merge(&s.series());
@@ -382,7 +386,7 @@ impl Scraper {
                     if let Some(l) = &l {
                         self.check_limits(l)?;
                     }
-                    self.cache.insert(&key, Cached::new(l, 0))
+                    self.cache.insert(k, len, Cached::new(l, 0))
                 }
             };
             self.take(slot, s.value, s.timestamp_ms, ts, &mut acc)?;
