@@ -9,13 +9,79 @@ use model::{Labels, Matcher};
 /// handed out in increasing order, so appending keeps every list sorted.
 #[derive(Default)]
 pub(crate) struct Postings {
-    index: HashMap<Arc<str>, HashMap<Arc<str>, Vec<u64>>>,
-    all: Vec<u64>,
+    index: HashMap<Arc<str>, HashMap<Arc<str>, Refs>>,
+    all: Refs,
+}
+
+/// A sorted list of series references. References start at 1 and rarely
+/// pass `u32::MAX` (four billion series created in one store), so a list
+/// keeps them in 32 bits, half the memory, until one that does not fit
+/// arrives; then that list alone widens to 64 bits.
+#[derive(Debug)]
+enum Refs {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Default for Refs {
+    fn default() -> Self {
+        Refs::Narrow(Vec::new())
+    }
+}
+
+impl Refs {
+    fn insert(&mut self, r: u64) {
+        match self {
+            Refs::Narrow(v) => match u32::try_from(r) {
+                Ok(r) => insert_sorted(v, r),
+                Err(_) => {
+                    let mut wide: Vec<u64> = v.iter().map(|&x| u64::from(x)).collect();
+                    insert_sorted(&mut wide, r);
+                    *self = Refs::Wide(wide);
+                }
+            },
+            Refs::Wide(v) => insert_sorted(v, r),
+        }
+    }
+
+    fn remove(&mut self, r: u64) {
+        match self {
+            Refs::Narrow(v) => {
+                if let Ok(r) = u32::try_from(r) {
+                    remove_sorted(v, r);
+                }
+            }
+            Refs::Wide(v) => remove_sorted(v, r),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Refs::Narrow(v) => v.is_empty(),
+            Refs::Wide(v) => v.is_empty(),
+        }
+    }
+
+    fn extend_into(&self, out: &mut Vec<u64>) {
+        match self {
+            Refs::Narrow(v) => out.extend(v.iter().map(|&x| u64::from(x))),
+            Refs::Wide(v) => out.extend_from_slice(v),
+        }
+    }
+
+    fn to_vec(&self) -> Vec<u64> {
+        let mut out = Vec::with_capacity(match self {
+            Refs::Narrow(v) => v.len(),
+            Refs::Wide(v) => v.len(),
+        });
+        self.extend_into(&mut out);
+        out
+    }
 }
 
 impl Postings {
     pub(crate) fn add(&mut self, r: u64, labels: &Labels) {
-        insert_sorted(&mut self.all, r);
+        self.all.insert(r);
         for (n, v) in labels.iter() {
             let values = match self.index.get_mut(n) {
                 Some(values) => values,
@@ -25,18 +91,18 @@ impl Postings {
                 Some(refs) => refs,
                 None => values.entry(Arc::from(v)).or_default(),
             };
-            insert_sorted(refs, r);
+            refs.insert(r);
         }
     }
 
     pub(crate) fn remove(&mut self, r: u64, labels: &Labels) {
-        remove_sorted(&mut self.all, r);
+        self.all.remove(r);
         for (n, v) in labels.iter() {
             let Some(values) = self.index.get_mut(n) else {
                 continue;
             };
             if let Some(refs) = values.get_mut(v) {
-                remove_sorted(refs, r);
+                refs.remove(r);
                 if refs.is_empty() {
                     values.remove(v);
                 }
@@ -71,7 +137,7 @@ impl Postings {
                 return Vec::new();
             }
         }
-        let mut refs = result.unwrap_or_else(|| self.all.clone());
+        let mut refs = result.unwrap_or_else(|| self.all.to_vec());
         if !residual.is_empty() {
             refs.retain(|&r| {
                 labels_of(r).is_some_and(|l| {
@@ -89,7 +155,7 @@ impl Postings {
         let Some(values) = self.index.get(m.name.as_str()) else {
             return Vec::new();
         };
-        let lists: Vec<&Vec<u64>> = match m.set_values() {
+        let lists: Vec<&Refs> = match m.set_values() {
             Some(set) => set.iter().filter_map(|v| values.get(*v)).collect(),
             None => values
                 .iter()
@@ -99,9 +165,12 @@ impl Postings {
         };
         match lists.len() {
             0 => Vec::new(),
-            1 => lists[0].clone(),
+            1 => lists[0].to_vec(),
             _ => {
-                let mut out: Vec<u64> = lists.into_iter().flatten().copied().collect();
+                let mut out = Vec::new();
+                for l in lists {
+                    l.extend_into(&mut out);
+                }
                 out.sort_unstable();
                 out.dedup();
                 out
@@ -110,7 +179,7 @@ impl Postings {
     }
 }
 
-fn insert_sorted(v: &mut Vec<u64>, r: u64) {
+fn insert_sorted<T: Ord + Copy>(v: &mut Vec<T>, r: T) {
     match v.last() {
         Some(&last) if last >= r => {
             if let Err(i) = v.binary_search(&r) {
@@ -121,7 +190,7 @@ fn insert_sorted(v: &mut Vec<u64>, r: u64) {
     }
 }
 
-fn remove_sorted(v: &mut Vec<u64>, r: u64) {
+fn remove_sorted<T: Ord>(v: &mut Vec<T>, r: T) {
     if let Ok(i) = v.binary_search(&r) {
         v.remove(i);
     }
@@ -194,5 +263,36 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "matchers {ms:?}");
         }
+    }
+
+    #[test]
+    fn lists_widen_for_references_past_32_bits() {
+        let big = u64::from(u32::MAX) + 5;
+        let mut p = Postings::default();
+        let a = Labels::from_pairs([("__name__", "a".to_string())]);
+        let b = Labels::from_pairs([("__name__", "b".to_string())]);
+        for r in [1, 7, u64::from(u32::MAX)] {
+            p.add(r, &a);
+        }
+        p.add(3, &b);
+        p.add(big, &a);
+        p.add(big + 1, &b);
+        p.add(2, &a); // out of order: inserted in place
+        let name_is = |v: &str| vec![Matcher::equal("__name__", v)];
+        let none = |_| None;
+        assert_eq!(
+            p.select(&name_is("a"), none),
+            [1, 2, 7, u64::from(u32::MAX), big]
+        );
+        assert_eq!(p.select(&name_is("b"), none), [3, big + 1]);
+        assert_eq!(
+            p.select(&[], none),
+            [1, 2, 3, 7, u64::from(u32::MAX), big, big + 1]
+        );
+        p.remove(big, &a);
+        p.remove(7, &a);
+        assert_eq!(p.select(&name_is("a"), none), [1, 2, u64::from(u32::MAX)]);
+        assert!(matches!(p.index["__name__"]["a"], Refs::Wide(_)));
+        assert!(matches!(p.index["__name__"]["b"], Refs::Wide(_)));
     }
 }
