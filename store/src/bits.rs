@@ -13,6 +13,16 @@ impl BitWriter {
         BitWriter { bytes, free: 0 }
     }
 
+    /// Goes on writing after bits that [`BitWriter::into_parts`] gave.
+    pub(crate) fn resume(bytes: Vec<u8>, free: u8) -> Self {
+        BitWriter { bytes, free }
+    }
+
+    /// The bytes written and the bits still free in the last one.
+    pub(crate) fn into_parts(self) -> (Vec<u8>, u8) {
+        (self.bytes, self.free)
+    }
+
     pub(crate) fn write_bit(&mut self, bit: bool) {
         if self.free == 0 {
             self.bytes.push(0);

@@ -52,7 +52,12 @@ pub enum ChunkError {
 /// Builds an [`Encoding::Xor`] chunk sample by sample.
 #[derive(Clone, Debug)]
 pub struct Encoder {
-    out: BitWriter,
+    /// The chunk's bytes and the bits free in its last byte: a
+    /// [`BitWriter`]'s parts, kept apart so that the small fields below
+    /// share one word with `free` (the encoder is in every series' head
+    /// record).
+    bytes: Vec<u8>,
+    free: u8,
     count: u16,
     t: i64,
     t_delta: i64,
@@ -76,7 +81,8 @@ impl Encoder {
         let mut bytes = Vec::with_capacity(32);
         bytes.extend_from_slice(&[Encoding::Xor as u8, 0, 0]);
         Encoder {
-            out: BitWriter::from_bytes(bytes),
+            bytes,
+            free: 0,
             count: 0,
             t: 0,
             t_delta: 0,
@@ -114,75 +120,72 @@ impl Encoder {
             return false;
         }
         let bits = v.to_bits();
+        let mut out = BitWriter::resume(std::mem::take(&mut self.bytes), self.free);
         match self.count {
             0 => {
-                self.out.write_varint(t);
-                self.out.write_bits(bits, 64);
+                out.write_varint(t);
+                out.write_bits(bits, 64);
             }
             1 => {
                 self.t_delta = t.wrapping_sub(self.t);
-                self.out.write_varint(self.t_delta);
-                self.write_value(bits);
+                out.write_varint(self.t_delta);
+                self.write_value(&mut out, bits);
             }
             _ => {
                 let delta = t.wrapping_sub(self.t);
                 let dod = delta.wrapping_sub(self.t_delta);
                 self.t_delta = delta;
-                self.write_dod(dod);
-                self.write_value(bits);
+                write_bucketed(&mut out, dod, &T_BUCKETS);
+                self.write_value(&mut out, bits);
             }
         }
         self.t = t;
         self.v = bits;
         self.count += 1;
-        self.out.bytes[1..3].copy_from_slice(&self.count.to_be_bytes());
+        (self.bytes, self.free) = out.into_parts();
+        self.bytes[1..3].copy_from_slice(&self.count.to_be_bytes());
         true
     }
 
-    fn write_dod(&mut self, dod: i64) {
-        write_bucketed(&mut self.out, dod, &T_BUCKETS);
-    }
-
-    fn write_value(&mut self, bits: u64) {
+    fn write_value(&mut self, out: &mut BitWriter, bits: u64) {
         let xor = bits ^ self.v;
         if xor == 0 {
-            self.out.write_bit(false);
+            out.write_bit(false);
             return;
         }
-        self.out.write_bit(true);
+        out.write_bit(true);
         // 5 bits hold the leading-zero count, so it is capped at 31.
         let leading = (xor.leading_zeros() as u8).min(31);
         let trailing = xor.trailing_zeros() as u8;
         if self.leading != 0xff && leading >= self.leading && trailing >= self.trailing {
-            self.out.write_bit(false);
-            self.out
-                .write_bits(xor >> self.trailing, 64 - self.leading - self.trailing);
+            out.write_bit(false);
+            out.write_bits(xor >> self.trailing, 64 - self.leading - self.trailing);
             return;
         }
         self.leading = leading;
         self.trailing = trailing;
         let sig = 64 - leading - trailing;
-        self.out.write_bit(true);
-        self.out.write_bits(leading as u64, 5);
+        out.write_bit(true);
+        out.write_bits(leading as u64, 5);
         // 64 significant bits do not fit in 6 bits; 0 stands for 64
         // (0 itself never occurs since the XOR is non-zero).
-        self.out.write_bits((sig & 63) as u64, 6);
-        self.out.write_bits(xor >> trailing, sig);
+        out.write_bits((sig & 63) as u64, 6);
+        out.write_bits(xor >> trailing, sig);
     }
 
     /// The encoded chunk so far.
     pub fn bytes(&self) -> &[u8] {
-        &self.out.bytes
+        &self.bytes
     }
 
     /// Heap bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.out.bytes.capacity()
+        self.bytes.capacity()
     }
 
     /// The finished chunk, trimmed to size.
     pub fn finish(self) -> Box<[u8]> {
-        self.out.bytes.into_boxed_slice()
+        self.bytes.into_boxed_slice()
     }
 }
 
