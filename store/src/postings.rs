@@ -55,11 +55,15 @@ impl Refs {
         }
     }
 
-    fn is_empty(&self) -> bool {
+    fn len(&self) -> usize {
         match self {
-            Refs::Narrow(v) => v.is_empty(),
-            Refs::Wide(v) => v.is_empty(),
+            Refs::Narrow(v) => v.len(),
+            Refs::Wide(v) => v.len(),
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn extend_into(&self, out: &mut Vec<u64>) {
@@ -70,10 +74,7 @@ impl Refs {
     }
 
     fn to_vec(&self) -> Vec<u64> {
-        let mut out = Vec::with_capacity(match self {
-            Refs::Narrow(v) => v.len(),
-            Refs::Wide(v) => v.len(),
-        });
+        let mut out = Vec::with_capacity(self.len());
         self.extend_into(&mut out);
         out
     }
