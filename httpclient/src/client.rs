@@ -1,6 +1,6 @@
-//! The built client: one `reqwest` client per configuration (TLS, proxy,
-//! HTTP/2), credentials and headers applied per request, redirects
-//! followed here (not by reqwest) so that credentials go only to the
+//! The built client: one transport per configuration (TLS, proxy, HTTP/2;
+//! see [`crate::transport`]), credentials and headers applied per
+//! request, redirects followed here so that credentials go only to the
 //! origin the request was made to, and every body read within a limit
 //! and within the request's timeout.
 
@@ -17,6 +17,7 @@ use crate::config::{read_file, HttpConfig, ProxyConfig, TlsConfig};
 use crate::error::{Error, ErrorKind};
 use crate::oauth2::TokenSource;
 use crate::secret::Secret;
+use crate::transport::{Reply, Transport};
 
 /// Most redirects followed for one request, as Go's client.
 pub const MAX_REDIRECTS: usize = 10;
@@ -69,7 +70,7 @@ enum ConfigHeader {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    http: Transport,
     auth: Option<Auth>,
     headers: Vec<ConfigHeader>,
     follow_redirects: bool,
@@ -177,8 +178,19 @@ fn origin_of(u: &Url) -> String {
     }
 }
 
-fn transport(e: reqwest::Error) -> Error {
-    Error::new(ErrorKind::Transport(model::error_chain(&e.without_url())))
+/// The transport for a TLS, proxy and HTTP/2 configuration: reqwest
+/// when a proxy may be in the way, else the direct one (see
+/// [`crate::transport`] for why).
+fn build_transport(
+    tls: Option<&TlsConfig>,
+    proxy: &ProxyConfig,
+    http2: bool,
+) -> Result<Transport, Error> {
+    if proxy.proxy_url.is_empty() && !proxy.proxy_from_environment {
+        Ok(Transport::direct(crate::tls::rustls_config(tls, http2)?))
+    } else {
+        Ok(Transport::Proxied(build_http(tls, proxy, http2)?))
+    }
 }
 
 /// A reqwest client for a TLS and proxy configuration. Redirects are
@@ -234,7 +246,7 @@ impl Client {
     /// readable) and builds its client.
     pub fn new(cfg: &HttpConfig) -> Result<Client, Error> {
         cfg.validate()?;
-        let http = build_http(cfg.tls_config.as_ref(), &cfg.proxy(), cfg.enable_http2)?;
+        let http = build_transport(cfg.tls_config.as_ref(), &cfg.proxy(), cfg.enable_http2)?;
         let auth = if let Some(b) = &cfg.basic_auth {
             Some(Auth::Basic {
                 username: Source::of(&Secret::new(&b.username), "username_file", &b.username_file),
@@ -377,18 +389,18 @@ impl Client {
                 }
                 headers.append(k.clone(), v.clone());
             }
-            let mut rb = self
+            let send_body = (!body.is_empty()
+                || matches!(method, Method::POST | Method::PUT | Method::PATCH))
+            .then(|| body.clone());
+            let mut resp = self
                 .inner
                 .http
-                .request(method.clone(), url.clone())
-                .headers(headers);
-            if !body.is_empty() || matches!(method, Method::POST | Method::PUT | Method::PATCH) {
-                rb = rb.body(body.clone());
-            }
-            let mut resp = rb.send().await.map_err(|e| transport(e).at(at))?;
-            let status = resp.status();
+                .send(method.clone(), &url, headers, send_body)
+                .await
+                .map_err(|e| Error::new(ErrorKind::Transport(e)).at(at))?;
+            let status = resp.status;
             let location = resp
-                .headers()
+                .headers
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
@@ -421,7 +433,7 @@ impl Client {
                 .map_err(|e| e.at(at))?;
             return Ok(Response {
                 status,
-                headers: resp.headers().clone(),
+                headers: resp.headers,
                 body: bytes,
                 url,
             });
@@ -496,7 +508,7 @@ fn is_sensitive(name: &HeaderName) -> bool {
 }
 
 /// The body, at most `limit` bytes.
-pub(crate) async fn read_body(resp: &mut reqwest::Response, limit: u64) -> Result<Bytes, Error> {
+pub(crate) async fn read_body(resp: &mut Reply, limit: u64) -> Result<Bytes, Error> {
     if resp.content_length().is_some_and(|n| n > limit) {
         return Err(Error::new(ErrorKind::BodyTooLarge(limit)));
     }
@@ -504,12 +516,11 @@ pub(crate) async fn read_body(resp: &mut reqwest::Response, limit: u64) -> Resul
     // at most 64 MiB up front), so that it is not copied as it grows.
     let announced = resp.content_length().unwrap_or(0).min(limit).min(64 << 20);
     let mut buf = BytesMut::with_capacity(announced as usize);
-    while let Some(chunk) = resp.chunk().await.map_err(|e| {
-        Error::new(ErrorKind::Transport(format!(
-            "read body: {}",
-            model::error_chain(&e.without_url())
-        )))
-    })? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Error::new(ErrorKind::Transport(format!("read body: {e}"))))?
+    {
         if buf.len() as u64 + chunk.len() as u64 > limit {
             return Err(Error::new(ErrorKind::BodyTooLarge(limit)));
         }

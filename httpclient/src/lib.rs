@@ -31,8 +31,9 @@
 //!
 //! # Data flow
 //!
-//! `HttpConfig` → [`Client::new`] (validate, build the reqwest client
-//! with rustls and the proxy) → [`Client::send`]`(Request)`: within the
+//! `HttpConfig` → [`Client::new`] (validate, build the transport: with
+//! a proxy reqwest's client, else hyper-util's pooled client whose
+//! connections read in small pieces; both over rustls) → [`Client::send`]`(Request)`: within the
 //! request's timeout, add the configured headers and credentials (files
 //! re-read on each use, OAuth2 token from its cache), send, follow
 //! redirects here (at most 10; credentials and secret headers only to
@@ -67,6 +68,7 @@ mod error;
 mod oauth2;
 mod secret;
 mod tls;
+mod transport;
 
 pub use bytes::Bytes;
 pub use client::{

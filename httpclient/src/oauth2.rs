@@ -13,6 +13,7 @@ use crate::client::{basic, build_http, origin, read_body, Source};
 use crate::config::OAuth2Config;
 use crate::error::{Error, ErrorKind};
 use crate::secret::Secret;
+use crate::transport::Reply;
 
 /// A token is renewed this long before it expires.
 const EXPIRY_DELTA: Duration = Duration::from_secs(10);
@@ -110,7 +111,7 @@ impl TokenSource {
             .map_err(|_| token_error("client credentials cannot be sent in a header").at(at))?;
         auth.set_sensitive(true);
         let started = Instant::now();
-        let mut resp = self
+        let resp = self
             .http
             .post(&self.token_url)
             .header(reqwest::header::AUTHORIZATION, auth)
@@ -129,7 +130,8 @@ impl TokenSource {
                 ))
                 .at(at)
             })?;
-        let status = resp.status();
+        let mut resp = Reply::from(resp);
+        let status = resp.status;
         let bytes = read_body(&mut resp, TOKEN_BODY_LIMIT)
             .await
             .map_err(|e| e.at(at))?;

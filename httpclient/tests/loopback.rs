@@ -549,3 +549,65 @@ async fn oauth2_token_is_fetched_and_cached() {
     );
     assert!(e.to_string().contains("invalid_client"), "{e}");
 }
+
+/// Connections without a proxy read in small pieces (so that a pooled
+/// connection keeps a small buffer): a response head far longer than one
+/// read, and bodies of a megabyte, with and without a length, still
+/// arrive whole, and every request reuses the one kept-alive connection.
+#[tokio::test]
+async fn kept_alive_connections_carry_long_heads_and_bodies() {
+    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let connections = Arc::new(Mutex::new(0));
+    let count = connections.clone();
+    let big: Vec<u8> = (0..1 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+    let served = big.clone();
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = l.accept().await {
+            *count.lock().unwrap() += 1;
+            let body = served.clone();
+            tokio::spawn(async move {
+                let mut turn = 0;
+                while read_request(&mut c).await.is_some() {
+                    let cookie = "x".repeat(40_000);
+                    let head = if turn % 2 == 0 {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Long: {cookie}\r\n\r\n",
+                            body.len()
+                        )
+                    } else {
+                        format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Long: {cookie}\r\n\r\n")
+                    };
+                    let _ = c.write_all(head.as_bytes()).await;
+                    if turn % 2 == 0 {
+                        let _ = c.write_all(&body).await;
+                    } else {
+                        for part in body.chunks(70_000) {
+                            let _ = c
+                                .write_all(format!("{:x}\r\n", part.len()).as_bytes())
+                                .await;
+                            let _ = c.write_all(part).await;
+                            let _ = c.write_all(b"\r\n").await;
+                        }
+                        let _ = c.write_all(b"0\r\n\r\n").await;
+                    }
+                    turn += 1;
+                }
+            });
+        }
+    });
+    let c = Client::plain().unwrap();
+    for i in 0..4 {
+        let r = c
+            .send(Request::get(format!("http://{addr}/metrics")).body_limit(2 << 20))
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert_eq!(
+            r.header("x-long").map(str::len),
+            Some(40_000),
+            "request {i}"
+        );
+        assert!(r.body == big, "request {i}: body differs");
+    }
+    assert_eq!(*connections.lock().unwrap(), 1, "one kept-alive connection");
+}
