@@ -33,9 +33,6 @@ pub(crate) const OOO_CAP: usize = 32;
 #[derive(Debug)]
 pub(crate) struct Open {
     pub mint: i64,
-    /// The start of the next chunk range after `mint`: no sample at or
-    /// after it goes into this chunk.
-    pub end: i64,
     pub enc: Encoder,
 }
 
@@ -70,17 +67,24 @@ impl std::ops::Deref for Waiting {
     }
 }
 
+/// A series' newest part: the open chunk, whose encoder knows the newest
+/// sample, or with none open the newest sample itself (`i64::MIN` when
+/// there is none). Held in place, not boxed: appending then follows one
+/// pointer less.
+#[derive(Debug)]
+pub(crate) enum Tip {
+    Open(Open),
+    Closed { t: i64, v: u64 },
+}
+
 #[derive(Debug)]
 pub(crate) struct MemSeries {
     pub labels: Labels,
-    /// Held in place, not boxed: appending then follows one pointer less.
-    pub open: Option<Open>,
+    pub tip: Tip,
     /// Completed chunks waiting for the flusher, oldest first.
     pub pending: Waiting,
-    /// Oldest and newest timestamps ever stored (i64::MAX/MIN when none).
+    /// Oldest timestamp ever stored (i64::MAX when none).
     pub min_t: i64,
-    pub last_t: i64,
-    pub last_v: u64,
     /// Newest timestamp already in SQLite; replayed samples at or before it
     /// are skipped.
     pub persisted_maxt: i64,
@@ -94,23 +98,52 @@ impl MemSeries {
     fn new(labels: Labels) -> Self {
         MemSeries {
             labels,
-            open: None,
+            tip: Tip::Closed { t: i64::MIN, v: 0 },
             pending: Waiting::default(),
             min_t: i64::MAX,
-            last_t: i64::MIN,
-            last_v: 0,
             persisted_maxt: i64::MIN,
             ooo: None,
         }
     }
 
+    /// The open chunk, if any.
+    pub(crate) fn open(&self) -> Option<&Open> {
+        match &self.tip {
+            Tip::Open(o) => Some(o),
+            Tip::Closed { .. } => None,
+        }
+    }
+
+    /// The newest timestamp ever stored (`i64::MIN` when none).
+    pub(crate) fn last_t(&self) -> i64 {
+        match &self.tip {
+            Tip::Open(o) => o.enc.last_t(),
+            Tip::Closed { t, .. } => *t,
+        }
+    }
+
+    /// The value bits of the newest sample.
+    fn last_v(&self) -> u64 {
+        match &self.tip {
+            Tip::Open(o) => o.enc.last_v_bits(),
+            Tip::Closed { v, .. } => *v,
+        }
+    }
+
     /// Whether the head holds none of this series' samples.
     pub(crate) fn is_idle(&self) -> bool {
-        self.open.is_none() && self.pending.is_empty() && self.ooo.is_none()
+        self.open().is_none() && self.pending.is_empty() && self.ooo.is_none()
     }
 
     fn close_open(&mut self) -> Option<Arc<Frozen>> {
-        let o = self.open.take()?;
+        self.open()?;
+        let last = Tip::Closed {
+            t: self.last_t(),
+            v: self.last_v(),
+        };
+        let Tip::Open(o) = std::mem::replace(&mut self.tip, last) else {
+            return None;
+        };
         let f = Arc::new(Frozen {
             mint: o.mint,
             maxt: o.enc.last_t(),
@@ -165,7 +198,7 @@ impl MemSeries {
                 return Some(v);
             }
         }
-        let o = self.open.as_ref().filter(|o| o.mint <= t)?;
+        let o = self.open().filter(|o| o.mint <= t)?;
         find(o.enc.bytes())
     }
 }
@@ -364,7 +397,7 @@ impl Head {
             let (last_t, last_v) = seen.unwrap_or_else(|| {
                 self.series
                     .get(&r)
-                    .map_or((i64::MIN, 0), |s| (s.last_t, s.last_v))
+                    .map_or((i64::MIN, 0), |s| (s.last_t(), s.last_v()))
             });
             match verdict(last_t, last_v, p.t, p.v) {
                 Verdict::Append => {
@@ -456,7 +489,8 @@ impl Head {
         let waiting = std::mem::take(&mut self.ooo_waiting);
         for (r, f) in waiting {
             let ready = self.series.get(&r).is_none_or(|s| {
-                f.maxt <= s.persisted_maxt || (s.open.is_none() && s.pending.iter().all(|p| p.ooo))
+                f.maxt <= s.persisted_maxt
+                    || (s.open().is_none() && s.pending.iter().all(|p| p.ooo))
             });
             if ready {
                 self.flush_queue.push((r, f));
@@ -488,43 +522,48 @@ impl Head {
         let Some(s) = self.series.get_mut(&r) else {
             return;
         };
-        if t <= s.persisted_maxt || !matches!(verdict(s.last_t, s.last_v, t, v), Verdict::Append) {
+        if t <= s.persisted_maxt
+            || !matches!(verdict(s.last_t(), s.last_v(), t, v), Verdict::Append)
+        {
             return;
         }
+        s.min_t = s.min_t.min(t);
+        self.max_t = self.max_t.max(t);
         if !policy.keep_samples {
-            s.min_t = s.min_t.min(t);
-            s.last_t = t;
-            s.last_v = v.to_bits();
-            self.max_t = self.max_t.max(t);
+            s.tip = Tip::Closed { t, v: v.to_bits() };
             return;
         }
-        if let Some(o) = &s.open {
-            if o.enc.len() >= policy.samples || t >= o.end {
+        if let Some(o) = s.open() {
+            // No sample at or after the start of the next chunk range
+            // goes into this chunk.
+            let end = o
+                .mint
+                .div_euclid(policy.range_ms)
+                .saturating_add(1)
+                .saturating_mul(policy.range_ms);
+            if o.enc.len() >= policy.samples || t >= end {
                 if let Some(f) = s.close_open() {
                     self.flush_queue.push((r, f));
                 }
             }
         }
-        let o = s.open.get_or_insert_with(|| Open {
-            mint: t,
-            end: t
-                .div_euclid(policy.range_ms)
-                .saturating_add(1)
-                .saturating_mul(policy.range_ms),
-            enc: Encoder::new(),
-        });
-        o.enc.append(t, v);
-        s.min_t = s.min_t.min(t);
-        s.last_t = t;
-        s.last_v = v.to_bits();
-        self.max_t = self.max_t.max(t);
+        match &mut s.tip {
+            Tip::Open(o) => {
+                o.enc.append(t, v);
+            }
+            Tip::Closed { .. } => {
+                let mut enc = Encoder::new();
+                enc.append(t, v);
+                s.tip = Tip::Open(Open { mint: t, enc });
+            }
+        }
     }
 
     /// Closes every open chunk (all of them, or those whose newest sample is
     /// older than `idle_before`) and queues them for the flusher.
     pub(crate) fn close_chunks(&mut self, idle_before: Option<i64>) {
         for (r, s) in self.series.iter_mut() {
-            if idle_before.is_some_and(|cut| s.last_t >= cut) {
+            if idle_before.is_some_and(|cut| s.last_t() >= cut) {
                 continue;
             }
             if let Some(f) = s.close_open() {
@@ -563,8 +602,7 @@ impl Head {
             .cloned()
             .collect();
         if let Some(o) = s
-            .open
-            .as_ref()
+            .open()
             .filter(|o| o.mint <= maxt && o.enc.last_t() >= mint)
         {
             out.push(Arc::new(Frozen {
@@ -592,7 +630,21 @@ impl Head {
     pub(crate) fn chunk_count(&self) -> usize {
         self.series
             .values()
-            .map(|s| s.pending.len() + usize::from(s.open.is_some()) + usize::from(s.ooo.is_some()))
+            .map(|s| {
+                s.pending.len() + usize::from(s.open().is_some()) + usize::from(s.ooo.is_some())
+            })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every series in the head has one record, and the series table holds
+    /// them in place: the record must not grow unnoticed.
+    #[test]
+    fn series_record_stays_small() {
+        let size = std::mem::size_of::<super::MemSeries>();
+        assert!(size <= 112, "MemSeries is {size} bytes");
+        assert_eq!(std::mem::size_of::<Option<super::MemSeries>>(), size);
     }
 }

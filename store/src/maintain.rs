@@ -170,7 +170,7 @@ impl Inner {
                     .head
                     .series
                     .values()
-                    .map(|s| s.last_t)
+                    .map(|s| s.last_t())
                     .max()
                     .unwrap_or(i64::MIN);
                 let idle = self.opts.idle_chunk_after.as_millis() as i64;
@@ -284,7 +284,7 @@ impl Inner {
                     .head
                     .series
                     .iter()
-                    .filter(|(_, s)| s.last_t < cut && (s.last_t != i64::MIN || since_open))
+                    .filter(|(_, s)| s.last_t() < cut && (s.last_t() != i64::MIN || since_open))
                     .map(|(r, _)| r)
                     .collect();
                 for r in &old {
@@ -307,7 +307,7 @@ impl Inner {
                         st.head
                             .series
                             .get(r)
-                            .is_some_and(|s| s.is_idle() && cutoff.is_none_or(|c| s.last_t < c))
+                            .is_some_and(|s| s.is_idle() && cutoff.is_none_or(|c| s.last_t() < c))
                     })
                     .collect();
                 for r in &idle {

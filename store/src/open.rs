@@ -66,7 +66,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<Store, Error> {
             })?;
         if let (Some((min, max)), Some(s)) = (e.range, head.series.get_mut(&e.id)) {
             s.min_t = min;
-            s.last_t = max;
+            s.tip = crate::head::Tip::Closed { t: max, v: 0 };
             s.persisted_maxt = max;
             head.max_t = head.max_t.max(max);
         }

@@ -31,7 +31,7 @@ impl Inner {
             let Some(s) = head.series.get(&r) else {
                 continue;
             };
-            if s.min_t > maxt || s.last_t < mint {
+            if s.min_t > maxt || s.last_t() < mint {
                 continue;
             }
             let chunks = Head::chunks_in(s, mint, maxt);
@@ -69,7 +69,7 @@ impl Inner {
             if let Some(s) = head
                 .series
                 .get(&r)
-                .filter(|s| s.min_t <= maxt && s.last_t >= mint)
+                .filter(|s| s.min_t <= maxt && s.last_t() >= mint)
             {
                 f(&s.labels);
             }

@@ -57,9 +57,9 @@ impl Store {
                 *memory.entry(n.to_string()).or_default() += v.len() as u64;
                 *pairs.entry(format!("{n}={v}")).or_default() += 1;
             }
-            if s.last_t != i64::MIN {
+            if s.last_t() != i64::MIN {
                 min = min.min(s.min_t);
-                max = max.max(s.last_t);
+                max = max.max(s.last_t());
             }
         }
         let num_label_pairs = values.values().map(|v| v.len() as u64).sum();
