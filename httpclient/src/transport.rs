@@ -1,13 +1,13 @@
 //! How a request reaches the network.
 //!
 //! Without a proxy, requests go through hyper-util's pooled client over a
-//! connector of our own, whose connections hand hyper at most
-//! [`READ_CHUNK`] bytes a read. hyper grows a connection's read buffer
+//! connector of our own, whose connections hand hyper less than 8 KiB a
+//! read ([`READ_CHUNK`]). hyper grows a connection's read buffer
 //! whenever a read fills it, and keeps that buffer while the connection
 //! waits in the pool; a kept-alive scrape connection to a target with a
 //! thousand series would hold 128 KiB or more between scrapes, which at
 //! a hundred thousand series is more memory than the series' samples.
-//! With small reads the buffer stays at hyper's initial 8 KiB, and it
+//! With smaller reads the buffer stays at hyper's initial 8 KiB, and it
 //! still grows as far as a long response head needs.
 //!
 //! Through a proxy (`proxy_url`, `proxy_from_environment`), requests go
@@ -16,6 +16,7 @@
 
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -32,9 +33,10 @@ use reqwest::{Method, StatusCode};
 use tokio::net::TcpStream;
 use url::Url;
 
-/// The most bytes a pooled connection reads at a time: below hyper's
-/// initial read size, so that hyper's adaptive read buffer never doubles.
-pub(crate) const READ_CHUNK: usize = 4096;
+/// The most bytes a pooled connection reads at a time: one below hyper's
+/// initial read size of 8 KiB. hyper doubles its read buffer only after
+/// a read that fills it, so the buffer stays at 8 KiB.
+pub(crate) const READ_CHUNK: usize = 8 * 1024 - 1;
 
 /// How long an idle connection stays pooled: upstream's 5 minutes, above
 /// any sane scrape interval.
@@ -206,9 +208,9 @@ impl Read for Small {
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let mut room = [0u8; READ_CHUNK];
+        let mut room = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let n = buf.remaining().min(READ_CHUNK);
-        let mut small = ReadBuf::new(&mut room[..n]);
+        let mut small = ReadBuf::uninit(&mut room[..n]);
         ready!(Pin::new(&mut self.0).poll_read(cx, small.unfilled()))?;
         buf.put_slice(small.filled());
         Poll::Ready(Ok(()))
