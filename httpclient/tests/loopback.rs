@@ -126,14 +126,7 @@ async fn answer(c: &mut TcpStream, r: Reply) {
                     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
                 )
                 .await;
-            for part in body.chunks(1000) {
-                let _ = c
-                    .write_all(format!("{:x}\r\n", part.len()).as_bytes())
-                    .await;
-                let _ = c.write_all(part).await;
-                let _ = c.write_all(b"\r\n").await;
-            }
-            let _ = c.write_all(b"0\r\n\r\n").await;
+            write_chunked(c, &body, 1000).await;
         }
         Reply::Drip(every) => {
             let _ = c
@@ -148,6 +141,16 @@ async fn answer(c: &mut TcpStream, r: Reply) {
         }
     }
     let _ = c.shutdown().await;
+}
+
+/// `body` in chunked encoding, in parts of `part` bytes, and the last chunk.
+async fn write_chunked(c: &mut TcpStream, body: &[u8], part: usize) {
+    for p in body.chunks(part) {
+        let _ = c.write_all(format!("{:x}\r\n", p.len()).as_bytes()).await;
+        let _ = c.write_all(p).await;
+        let _ = c.write_all(b"\r\n").await;
+    }
+    let _ = c.write_all(b"0\r\n\r\n").await;
 }
 
 async fn serve(ip: &str, h: Handler) -> Server {
@@ -582,14 +585,7 @@ async fn kept_alive_connections_carry_long_heads_and_bodies() {
                     if turn % 2 == 0 {
                         let _ = c.write_all(&body).await;
                     } else {
-                        for part in body.chunks(70_000) {
-                            let _ = c
-                                .write_all(format!("{:x}\r\n", part.len()).as_bytes())
-                                .await;
-                            let _ = c.write_all(part).await;
-                            let _ = c.write_all(b"\r\n").await;
-                        }
-                        let _ = c.write_all(b"0\r\n\r\n").await;
+                        write_chunked(&mut c, &body, 70_000).await;
                     }
                     turn += 1;
                 }
