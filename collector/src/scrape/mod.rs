@@ -58,7 +58,9 @@ struct Running {
     interval: Duration,
     timeout: Duration,
     /// The job's configuration when the loop started; a change restarts it.
-    config: String,
+    /// One text per job, shared by its targets: it holds the job's whole
+    /// YAML, static target lists included.
+    config: Arc<str>,
     health: Arc<parking_lot::Mutex<Health>>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -273,11 +275,21 @@ impl Manager {
         // Pollers of HTTP discovery no longer configured stop here.
         self.http_sd = pollers;
         self.http_seen = http_seen;
+        // Each job's key, made once per job, not once per target.
+        let mut job_keys: HashMap<String, Arc<str>> = HashMap::new();
+        let mut key_of = |sc: &ScrapeConfig| -> Arc<str> {
+            if let Some(k) = job_keys.get(&sc.job_name) {
+                return k.clone();
+            }
+            let k: Arc<str> = job_key(sc, &cfg.global).into();
+            job_keys.insert(sc.job_name.clone(), k.clone());
+            k
+        };
         // Stop loops that are no longer wanted or whose options changed.
         let keys: Vec<_> = self.running.keys().cloned().collect();
         for k in keys {
             let keep = match (wanted.get(&k), self.running.get(&k)) {
-                (Some((_, sc, _)), Some(r)) => r.config == job_key(sc, &cfg.global),
+                (Some((_, sc, _)), Some(r)) => r.config == key_of(sc),
                 _ => false,
             };
             if !keep {
@@ -323,7 +335,7 @@ impl Manager {
                     target: t,
                     interval: opts.interval,
                     timeout: opts.timeout,
-                    config: job_key(sc, g),
+                    config: key_of(sc),
                     health,
                     stop,
                     task,
