@@ -14,9 +14,26 @@ pub const METRIC_NAME: &str = "__name__";
 /// encoding `<len>:<name><len>:<value>...` with decimal byte lengths; it is
 /// what the store persists (see `store/docs/format/wal.md`) and what
 /// [`Labels::fingerprint`] hashes, so equal sets have equal encodings.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, Eq)]
 pub struct Labels {
     encoded: Arc<str>,
+}
+
+/// Two handles on one allocation are equal without reading it. The store
+/// keeps the very set a scrape loop caches, and checks the loop's hint
+/// against it for every sample; std compares `Arc<str>` byte by byte
+/// (its pointer shortcut is for sized types only), a cache miss each.
+impl PartialEq for Labels {
+    fn eq(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.encoded, &other.encoded) || self.encoded == other.encoded
+    }
+}
+
+/// By the pairs, as equality is.
+impl std::hash::Hash for Labels {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.encoded.hash(state);
+    }
 }
 
 impl Default for Labels {
@@ -421,6 +438,18 @@ pub fn set_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Equality is by pairs, whether or not two sets share an allocation.
+    #[test]
+    fn equal_by_pairs_shared_or_not() {
+        let a = Labels::from_pairs([("job", "a"), ("x", "1")]);
+        let copy = Labels::from_encoded(a.encoded()).unwrap();
+        assert_ne!(a.encoded().as_ptr(), copy.encoded().as_ptr());
+        assert_eq!(a, copy);
+        assert_eq!(a, a.clone());
+        assert_ne!(a, Labels::from_pairs([("job", "a"), ("x", "2")]));
+        assert_ne!(a, Labels::empty());
+    }
 
     #[test]
     fn sorted_and_deduplicated() {
