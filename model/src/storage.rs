@@ -75,6 +75,16 @@ pub trait Appender: Send {
     fn refs(&self) -> &[SeriesRef] {
         &[]
     }
+    /// After a commit: replaces each label set in `sets` by the store's
+    /// own copy of the series `r` names, where the store has one with the
+    /// same pairs. A producer that keeps its label sets (a scrape cache)
+    /// then shares one allocation with the store instead of holding a
+    /// second copy, as it would after a restart, when the store's sets
+    /// come from its WAL. A store without its own copies leaves `sets` as
+    /// they are.
+    fn share_labels(&self, sets: &mut [(SeriesRef, &mut Labels)]) {
+        let _ = sets;
+    }
     /// Makes the batch visible and durable as one unit and starts a new one.
     fn commit(&mut self) -> Result<CommitSummary, StorageError>;
     /// Appends `batch` (hint, labels, time, value) to what was appended so

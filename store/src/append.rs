@@ -92,6 +92,20 @@ impl Appender for StoreAppender {
         &self.refs
     }
 
+    fn share_labels(&self, sets: &mut [(SeriesRef, &mut Labels)]) {
+        if sets.is_empty() {
+            return;
+        }
+        let st = self.inner.state.read();
+        for (r, labels) in sets.iter_mut() {
+            if let Some(s) = st.head.series.get(r) {
+                if s.labels == **labels {
+                    **labels = s.labels.clone();
+                }
+            }
+        }
+    }
+
     fn rollback(&mut self) {
         self.batch.clear();
     }

@@ -173,6 +173,49 @@ fn series_hints_never_misroute() {
     assert_same(&all(&store, &[]), &want, "hinted appends");
 }
 
+/// After a restart the store's label sets come from its WAL; a producer's
+/// own sets for the same series are swapped for the store's, so both hold
+/// one allocation. A set that does not match its reference is left alone.
+#[test]
+fn share_labels_hands_out_the_stores_own_sets() {
+    use model::Appender;
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let store = Store::open(dir.path(), opts()).unwrap();
+        let mut app = store.appender();
+        app.append(&series("s", 1), 1_000, 1.0).unwrap();
+        app.append(&series("s", 2), 1_000, 2.0).unwrap();
+        app.commit().unwrap();
+        app.refs().to_vec()
+    };
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let (mut one, mut two) = (series("s", 1), series("s", 2));
+    let mut app = store.appender();
+    app.append(&one, 2_000, 1.0).unwrap();
+    app.append(&two, 2_000, 2.0).unwrap();
+    app.commit().unwrap();
+    let refs = app.refs().to_vec();
+    assert_eq!(refs, first, "references survive the restart");
+    let (before_one, before_two) = (one.encoded().as_ptr(), two.encoded().as_ptr());
+    // The second set is offered under the first one's reference.
+    app.share_labels(&mut [(refs[0], &mut one), (refs[0], &mut two)]);
+    assert_ne!(
+        one.encoded().as_ptr(),
+        before_one,
+        "swapped for the store's"
+    );
+    assert_eq!(one, series("s", 1));
+    assert_eq!(
+        two.encoded().as_ptr(),
+        before_two,
+        "another series' set stays"
+    );
+    // Swapped again, the set is the same allocation: nothing changes.
+    let shared = one.encoded().as_ptr();
+    app.share_labels(&mut [(refs[0], &mut one)]);
+    assert_eq!(one.encoded().as_ptr(), shared);
+}
+
 #[test]
 fn survives_restart_at_every_stage() {
     let dir = tempfile::tempdir().unwrap();

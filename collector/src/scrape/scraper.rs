@@ -102,6 +102,9 @@ pub(crate) struct Scraper {
     /// The series of `up` and the `scrape_*` figures, in the order of
     /// [`REPORT_NAMES`].
     report: Vec<Labels>,
+    /// The store's references for `report`, from the last commit (0:
+    /// none yet), so they are not looked up by labels at every scrape.
+    report_hints: Vec<SeriesRef>,
     /// Number of the current scrape.
     epoch: u64,
     metrics: Arc<super::ScrapeMetrics>,
@@ -121,11 +124,12 @@ impl Scraper {
             health: "unknown",
             ..Health::default()
         }));
-        let report = REPORT_NAMES
+        let report: Vec<Labels> = REPORT_NAMES
             .iter()
             .map(|name| Self::report_labels(&target, name))
             .collect();
         Scraper {
+            report_hints: vec![0; report.len()],
             report,
             target,
             opts,
@@ -240,7 +244,13 @@ impl Scraper {
             }
         }
         batch.extend(gone.iter().map(|l| (0, l, ts, stale)));
-        batch.extend(self.report.iter().zip(values).map(|(l, v)| (0, l, ts, v)));
+        batch.extend(
+            self.report
+                .iter()
+                .zip(&self.report_hints)
+                .zip(values)
+                .map(|((l, &hint), v)| (hint, l, ts, v)),
+        );
         let mut app = self.store.appender();
         let mut commit_err = None;
         match app.commit_with(&batch) {
@@ -251,7 +261,35 @@ impl Scraper {
             Err(e) => commit_err = Some(e.to_string()),
         }
         drop(batch);
+        // The report's references are the last ones (none after a failed
+        // commit).
+        if let Some(refs) = app.refs().get(slots.len() + gone.len()..) {
+            if refs.len() == self.report_hints.len() {
+                self.report_hints.copy_from_slice(refs);
+            }
+        }
         if ok {
+            // Entries seen for the first time take the store's copy of
+            // their labels (after a restart the store's came from its WAL),
+            // so the two share one allocation.
+            let mut fresh: Vec<(usize, SeriesRef, Labels)> = slots
+                .iter()
+                .zip(app.refs())
+                .filter_map(|(&slot, &r)| {
+                    let c = &self.cache.entries[slot];
+                    let l = c.labels.as_ref().filter(|_| c.hint == 0 && r != 0)?;
+                    Some((slot, r, l.clone()))
+                })
+                .collect();
+            if !fresh.is_empty() {
+                let mut sets: Vec<(SeriesRef, &mut Labels)> =
+                    fresh.iter_mut().map(|(_, r, l)| (*r, l)).collect();
+                app.share_labels(&mut sets);
+                drop(sets);
+                for (slot, _, l) in fresh {
+                    self.cache.entries[slot].labels = Some(l);
+                }
+            }
             for (slot, r) in slots.iter().zip(app.refs()) {
                 self.cache.entries[*slot].hint = *r;
             }
@@ -536,6 +574,7 @@ mod tests {
     use super::*;
     use model::mem::MemStore;
     use model::{Matcher, Querier};
+    use std::collections::HashMap;
     use std::io::{Read, Write};
     use std::net::TcpListener;
 
@@ -675,6 +714,121 @@ mod tests {
             Fetcher::plain().unwrap(),
             Default::default(),
         )
+    }
+
+    /// Per commit, per sample: the hint given and the reference handed back.
+    type Given = Vec<Vec<(u64, u64)>>;
+
+    /// A store that hands out references and keeps its own copy of each
+    /// label set, recording the hints each commit was given.
+    #[derive(Default, Clone)]
+    struct Referencing {
+        known: Arc<parking_lot::Mutex<HashMap<Labels, (u64, Labels)>>>,
+        hints: Arc<parking_lot::Mutex<Given>>,
+    }
+
+    struct RefAppender {
+        store: Referencing,
+        batch: Vec<(u64, Labels)>,
+        refs: Vec<u64>,
+    }
+
+    impl model::Appendable for Referencing {
+        fn appender(&self) -> Box<dyn model::Appender> {
+            Box::new(RefAppender {
+                store: self.clone(),
+                batch: Vec::new(),
+                refs: Vec::new(),
+            })
+        }
+    }
+
+    impl model::Appender for RefAppender {
+        fn append(&mut self, l: &Labels, t: i64, v: f64) -> Result<(), model::StorageError> {
+            self.append_hinted(0, l, t, v)
+        }
+        fn append_hinted(
+            &mut self,
+            hint: u64,
+            l: &Labels,
+            _: i64,
+            _: f64,
+        ) -> Result<(), model::StorageError> {
+            self.batch.push((hint, l.clone()));
+            Ok(())
+        }
+        fn refs(&self) -> &[u64] {
+            &self.refs
+        }
+        fn share_labels(&self, sets: &mut [(u64, &mut Labels)]) {
+            let known = self.store.known.lock();
+            for (r, l) in sets.iter_mut() {
+                if let Some((k, own)) = known.get(&**l) {
+                    if k == r {
+                        **l = own.clone();
+                    }
+                }
+            }
+        }
+        fn commit(&mut self) -> Result<model::CommitSummary, model::StorageError> {
+            let mut known = self.store.known.lock();
+            let mut given = Vec::new();
+            self.refs.clear();
+            for (hint, l) in self.batch.drain(..) {
+                let next = known.len() as u64 + 1;
+                // The store's own copy: the same pairs, another allocation.
+                let own = Labels::from_encoded(l.encoded()).unwrap();
+                let r = known.entry(l).or_insert((next, own)).0;
+                given.push((hint, r));
+                self.refs.push(r);
+            }
+            self.store.hints.lock().push(given);
+            Ok(model::CommitSummary::default())
+        }
+        fn rollback(&mut self) {
+            self.batch.clear();
+        }
+    }
+
+    /// From the second scrape on, every sample carries its series'
+    /// reference, `up` and the `scrape_*` series included, and the cache
+    /// holds the store's own label sets rather than copies of its own.
+    #[tokio::test(flavor = "current_thread")]
+    async fn scrapes_hand_back_references_and_share_label_sets() {
+        let body = Arc::new(parking_lot::Mutex::new(Some("a 1\nb 2\n".to_string())));
+        let url = serve(body.clone());
+        let store = Referencing::default();
+        let opts = scraper(url.clone(), MemStore::new()).opts;
+        let mut s = Scraper::new(
+            Target {
+                labels: Labels::from_pairs([("instance", "i"), ("job", "j")]),
+                discovered: Labels::empty(),
+                url,
+            },
+            opts,
+            Arc::new(store.clone()),
+            Fetcher::plain().unwrap(),
+            Default::default(),
+        );
+        for t in [1000, 2000, 3000] {
+            s.scrape_once(t).await;
+        }
+        let hints = store.hints.lock().clone();
+        assert_eq!(hints.len(), 3);
+        assert_eq!(hints[0].len(), 2 + REPORT_NAMES.len());
+        assert!(hints[0].iter().all(|&(hint, _)| hint == 0));
+        for later in &hints[1..] {
+            assert_eq!(
+                later,
+                &hints[0].iter().map(|&(_, r)| (r, r)).collect::<Vec<_>>()
+            );
+        }
+        let known = store.known.lock();
+        for c in &s.cache.entries {
+            let l = c.labels.as_ref().unwrap();
+            let own = &known[l].1;
+            assert_eq!(l.encoded().as_ptr(), own.encoded().as_ptr(), "{l}");
+        }
     }
 
     /// A scraper whose bodies are given to `process`, not fetched.
