@@ -82,7 +82,7 @@ pub trait Appender: Send {
     /// second copy, as it would after a restart, when the store's sets
     /// come from its WAL. A store without its own copies leaves `sets` as
     /// they are.
-    fn share_labels(&self, sets: &mut [(SeriesRef, &mut Labels)]) {
+    fn share_labels(&self, sets: &mut [(SeriesRef, Labels)]) {
         let _ = sets;
     }
     /// Makes the batch visible and durable as one unit and starts a new one.

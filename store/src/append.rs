@@ -92,15 +92,15 @@ impl Appender for StoreAppender {
         &self.refs
     }
 
-    fn share_labels(&self, sets: &mut [(SeriesRef, &mut Labels)]) {
+    fn share_labels(&self, sets: &mut [(SeriesRef, Labels)]) {
         if sets.is_empty() {
             return;
         }
         let st = self.inner.state.read();
         for (r, labels) in sets.iter_mut() {
             if let Some(s) = st.head.series.get(r) {
-                if s.labels == **labels {
-                    **labels = s.labels.clone();
+                if s.labels == *labels {
+                    *labels = s.labels.clone();
                 }
             }
         }

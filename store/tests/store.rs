@@ -189,31 +189,33 @@ fn share_labels_hands_out_the_stores_own_sets() {
         app.refs().to_vec()
     };
     let store = Store::open(dir.path(), opts()).unwrap();
-    let (mut one, mut two) = (series("s", 1), series("s", 2));
+    let (one, two) = (series("s", 1), series("s", 2));
     let mut app = store.appender();
     app.append(&one, 2_000, 1.0).unwrap();
     app.append(&two, 2_000, 2.0).unwrap();
     app.commit().unwrap();
     let refs = app.refs().to_vec();
     assert_eq!(refs, first, "references survive the restart");
-    let (before_one, before_two) = (one.encoded().as_ptr(), two.encoded().as_ptr());
     // The second set is offered under the first one's reference.
-    app.share_labels(&mut [(refs[0], &mut one), (refs[0], &mut two)]);
+    let mut sets = [(refs[0], one.clone()), (refs[0], two.clone())];
+    app.share_labels(&mut sets);
+    let [(_, one_now), (_, two_now)] = &sets;
     assert_ne!(
+        one_now.encoded().as_ptr(),
         one.encoded().as_ptr(),
-        before_one,
         "swapped for the store's"
     );
-    assert_eq!(one, series("s", 1));
+    assert_eq!(one_now, &one);
     assert_eq!(
+        two_now.encoded().as_ptr(),
         two.encoded().as_ptr(),
-        before_two,
         "another series' set stays"
     );
     // Swapped again, the set is the same allocation: nothing changes.
-    let shared = one.encoded().as_ptr();
-    app.share_labels(&mut [(refs[0], &mut one)]);
-    assert_eq!(one.encoded().as_ptr(), shared);
+    let shared = one_now.encoded().as_ptr();
+    let mut again = [(refs[0], one_now.clone())];
+    app.share_labels(&mut again);
+    assert_eq!(again[0].1.encoded().as_ptr(), shared);
 }
 
 #[test]

@@ -272,23 +272,18 @@ impl Scraper {
             // Entries seen for the first time take the store's copy of
             // their labels (after a restart the store's came from its WAL),
             // so the two share one allocation.
-            let mut fresh: Vec<(usize, SeriesRef, Labels)> = slots
+            let (slots_new, mut fresh): (Vec<usize>, Vec<(SeriesRef, Labels)>) = slots
                 .iter()
                 .zip(app.refs())
                 .filter_map(|(&slot, &r)| {
                     let c = &self.cache.entries[slot];
                     let l = c.labels.as_ref().filter(|_| c.hint == 0 && r != 0)?;
-                    Some((slot, r, l.clone()))
+                    Some((slot, (r, l.clone())))
                 })
-                .collect();
-            if !fresh.is_empty() {
-                let mut sets: Vec<(SeriesRef, &mut Labels)> =
-                    fresh.iter_mut().map(|(_, r, l)| (*r, l)).collect();
-                app.share_labels(&mut sets);
-                drop(sets);
-                for (slot, _, l) in fresh {
-                    self.cache.entries[slot].labels = Some(l);
-                }
+                .unzip();
+            app.share_labels(&mut fresh);
+            for (slot, (_, l)) in slots_new.into_iter().zip(fresh) {
+                self.cache.entries[slot].labels = Some(l);
             }
             for (slot, r) in slots.iter().zip(app.refs()) {
                 self.cache.entries[*slot].hint = *r;
@@ -760,12 +755,12 @@ mod tests {
         fn refs(&self) -> &[u64] {
             &self.refs
         }
-        fn share_labels(&self, sets: &mut [(u64, &mut Labels)]) {
+        fn share_labels(&self, sets: &mut [(u64, Labels)]) {
             let known = self.store.known.lock();
             for (r, l) in sets.iter_mut() {
-                if let Some((k, own)) = known.get(&**l) {
+                if let Some((k, own)) = known.get(l) {
                     if k == r {
-                        **l = own.clone();
+                        *l = own.clone();
                     }
                 }
             }
