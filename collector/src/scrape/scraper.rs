@@ -272,21 +272,18 @@ impl Scraper {
             // Entries seen for the first time take the store's copy of
             // their labels (after a restart the store's came from its WAL),
             // so the two share one allocation.
-            let (slots_new, mut fresh): (Vec<usize>, Vec<(SeriesRef, Labels)>) = slots
-                .iter()
-                .zip(app.refs())
-                .filter_map(|(&slot, &r)| {
-                    let c = &self.cache.entries[slot];
-                    let l = c.labels.as_ref().filter(|_| c.hint == 0 && r != 0)?;
-                    Some((slot, (r, l.clone())))
-                })
-                .unzip();
-            app.share_labels(&mut fresh);
-            for (slot, (_, l)) in slots_new.into_iter().zip(fresh) {
-                self.cache.entries[slot].labels = Some(l);
+            let (mut new_slots, mut fresh) = (Vec::new(), Vec::new());
+            for (&slot, &r) in slots.iter().zip(app.refs()) {
+                let c = &mut self.cache.entries[slot];
+                if let Some(l) = c.labels.as_ref().filter(|_| c.hint == 0 && r != 0) {
+                    new_slots.push(slot);
+                    fresh.push((r, l.clone()));
+                }
+                c.hint = r;
             }
-            for (slot, r) in slots.iter().zip(app.refs()) {
-                self.cache.entries[*slot].hint = *r;
+            app.share_labels(&mut fresh);
+            for (slot, (_, l)) in new_slots.into_iter().zip(fresh) {
+                self.cache.entries[slot].labels = Some(l);
             }
             self.sweep();
         }
