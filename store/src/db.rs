@@ -2,6 +2,7 @@
 //! writer (the flusher) and a pool of readers; the schema is specified in
 //! `store/docs/format/sqlite.md`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use model::Labels;
@@ -11,7 +12,16 @@ use crate::head::Frozen;
 use crate::Error;
 
 /// The schema version this code reads and writes.
-pub(crate) const FORMAT_VERSION: &str = "1";
+pub(crate) const FORMAT_VERSION: &str = "2";
+
+/// The earlier version that opening migrates to [`FORMAT_VERSION`]: label
+/// sets held as text in `series.labels`, without the `symbols` table.
+const FORMAT_TEXT_LABELS: &str = "1";
+
+/// Symbol ids the writer has looked up, at most this many before the map
+/// starts over: new series mostly repeat the names and values of the last
+/// ones, and a cache of every symbol would grow with label churn.
+const SYMBOL_CACHE_MAX: usize = 65_536;
 
 pub(crate) struct Db {
     pub conn: Connection,
@@ -30,6 +40,9 @@ pub(crate) struct Db {
     /// or less. `None` until time retention first measures it. Time
     /// retention scans the table only once its cutoff passes it.
     pub next_expiry: Option<i64>,
+    /// Ids of symbols known to be in the `symbols` table, by text; filled
+    /// as series are written, only with committed rows.
+    pub symbols: HashMap<Box<str>, i64>,
 }
 
 /// How far merging has come: every period before `merged_before` is
@@ -100,7 +113,8 @@ impl Db {
             "PRAGMA synchronous = FULL;
              PRAGMA journal_size_limit = 4194304;
              CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS symbols (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
              CREATE TABLE IF NOT EXISTS chunks (
                  series_id INTEGER NOT NULL,
                  mint INTEGER NOT NULL,
@@ -116,6 +130,7 @@ impl Db {
             })
             .optional()
             .map_err(err)?;
+        let mut migrated = false;
         match version.as_deref() {
             None => {
                 conn.execute(
@@ -125,6 +140,10 @@ impl Db {
                 .map_err(err)?;
             }
             Some(FORMAT_VERSION) => {}
+            Some(FORMAT_TEXT_LABELS) => {
+                migrate_text_labels(&conn, path)?;
+                migrated = true;
+            }
             Some(v) => {
                 return Err(Error::Corrupt {
                     file: path.to_path_buf(),
@@ -174,17 +193,23 @@ impl Db {
         let page: i64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(err)?;
-        Ok(Db {
+        let db = Db {
             conn,
             path: path.to_path_buf(),
             max_chunk_bytes: max_local_payload(page as usize).saturating_sub(CHUNK_KEY_ROOM),
             max_span,
             next_expiry: None,
+            symbols: HashMap::new(),
             merge: MergeCursor {
                 merged_before,
                 ..MergeCursor::default()
             },
-        })
+        };
+        if migrated {
+            // The text catalogue's pages go back to the file system.
+            db.compact()?;
+        }
+        Ok(db)
     }
 
     /// A read-only connection for queries.
@@ -227,16 +252,17 @@ impl Db {
             .query_map([], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(1)?,
                     r.get::<_, Option<i64>>(2)?,
                     r.get::<_, Option<i64>>(3)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
+        let symbols = read_symbols(&self.conn).map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
             let (id, labels, min, max) = row.map_err(|e| self.err(e))?;
-            let labels = Labels::from_encoded(&labels).map_err(|reason| Error::Corrupt {
+            let labels = decode_labels(&labels, &symbols).map_err(|reason| Error::Corrupt {
                 file: self.path.clone(),
                 reason: format!("series {id}: bad labels: {reason}"),
             })?;
@@ -266,16 +292,39 @@ impl Db {
         let self_span = self.max_span;
         let mut max_span = self_span;
         let mut min_maxt = i64::MAX;
-        self.transaction(|tx, err| {
+        // Symbols this transaction adds: cached only once it commits.
+        let mut added: Vec<(Box<str>, i64)> = Vec::new();
+        if self.symbols.len() > SYMBOL_CACHE_MAX {
+            self.symbols.clear();
+        }
+        let known = &self.symbols;
+        let path = self.path.clone();
+        let err = |e| Error::sqlite(&path, e);
+        let tx = self.conn.transaction().map_err(err)?;
+        {
             if let Some(p) = reopen {
-                set_merged_before(tx, p).map_err(err)?;
+                set_merged_before(&tx, p).map_err(err)?;
             }
             let mut ins = tx
                 .prepare_cached("INSERT OR IGNORE INTO series (id, labels) VALUES (?1, ?2)")
                 .map_err(err)?;
+            let mut blob = Vec::new();
             for (id, labels) in series {
-                ins.execute(params![*id as i64, labels.encoded()])
-                    .map_err(err)?;
+                blob.clear();
+                for (n, v) in labels.iter() {
+                    for text in [n, v] {
+                        let sym = match known.get(text) {
+                            Some(&sym) => sym,
+                            None => {
+                                let sym = symbol_id(&tx, text).map_err(err)?;
+                                added.push((text.into(), sym));
+                                sym
+                            }
+                        };
+                        write_uvarint(&mut blob, sym as u64);
+                    }
+                }
+                ins.execute(params![*id as i64, &blob[..]]).map_err(err)?;
             }
             let mut ins = tx
                 .prepare_cached("INSERT OR REPLACE INTO chunks (series_id, mint, maxt, data) VALUES (?1, ?2, ?3, ?4)")
@@ -283,7 +332,7 @@ impl Db {
             for (id, c) in chunks {
                 let joined;
                 let (maxt, data) = match c.ooo {
-                    true => match join_same_start(tx, *id, c).map_err(err)? {
+                    true => match join_same_start(&tx, *id, c).map_err(err)? {
                         Some((maxt, data)) => {
                             joined = data;
                             (maxt, &joined[..])
@@ -297,8 +346,10 @@ impl Db {
                 max_span = max_span.max(maxt.saturating_sub(c.mint));
                 min_maxt = min_maxt.min(maxt);
             }
-            raise_max_span(tx, max_span, self_span).map_err(err)
-        })?;
+            raise_max_span(&tx, max_span, self_span).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        self.symbols.extend(added);
         self.max_span = max_span;
         self.next_expiry = self.next_expiry.map(|e| e.min(min_maxt));
         if reopen.is_some() {
@@ -423,7 +474,12 @@ impl Db {
             .collect()
     }
 
+    /// Deletes catalogue rows, and the symbols that no remaining row uses.
     pub(crate) fn delete_series(&mut self, ids: &[u64]) -> Result<(), Error> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
         self.transaction(|tx, err| {
             let mut del = tx
                 .prepare_cached("DELETE FROM series WHERE id = ?1")
@@ -431,8 +487,11 @@ impl Db {
             for id in ids {
                 del.execute([*id as i64]).map_err(err)?;
             }
-            Ok(())
-        })
+            drop_unused_symbols(tx, &path)
+        })?;
+        // Cached ids may name deleted symbols now.
+        self.symbols.clear();
+        Ok(())
     }
 
     /// Runs `f` in one transaction and commits what it did; `f` is handed
@@ -529,6 +588,197 @@ fn join_same_start(
     };
     let maxt = samples.last().map_or(late.maxt, |s| s.t);
     Ok(crate::chunk::encode_smallest(&samples).map(|data| (maxt, data)))
+}
+
+/// Appends `x` as a LEB128 varint: 7 bits per byte, least significant
+/// group first, the top bit set on every byte but the last.
+fn write_uvarint(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+/// Reads a LEB128 varint of at most 10 bytes from the front of `b`.
+fn read_uvarint(b: &mut &[u8]) -> Option<u64> {
+    let mut x = 0u64;
+    for i in 0..10 {
+        let (&byte, rest) = b.split_first()?;
+        *b = rest;
+        x |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some(x);
+        }
+    }
+    None
+}
+
+/// The id of a symbol, inserted when the table does not hold it yet.
+fn symbol_id(conn: &Connection, text: &str) -> rusqlite::Result<i64> {
+    let found = conn
+        .prepare_cached("SELECT id FROM symbols WHERE text = ?1")?
+        .query_row([text], |r| r.get(0))
+        .optional()?;
+    match found {
+        Some(id) => Ok(id),
+        None => {
+            conn.prepare_cached("INSERT INTO symbols (text) VALUES (?1)")?
+                .execute([text])?;
+            Ok(conn.last_insert_rowid())
+        }
+    }
+}
+
+/// Every symbol, by id.
+fn read_symbols(conn: &Connection) -> rusqlite::Result<HashMap<i64, String>> {
+    let mut stmt = conn.prepare("SELECT id, text FROM symbols")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+/// A `series.labels` value: the symbol ids of each name and value in turn,
+/// as varints ([sqlite.md](../docs/format/sqlite.md#series)).
+fn decode_labels(blob: &[u8], symbols: &HashMap<i64, String>) -> Result<Labels, String> {
+    let mut rest = blob;
+    let mut encoded = String::with_capacity(blob.len() * 8);
+    while !rest.is_empty() {
+        let id = read_uvarint(&mut rest).ok_or("truncated symbol id")?;
+        let text = i64::try_from(id)
+            .ok()
+            .and_then(|id| symbols.get(&id))
+            .ok_or_else(|| format!("symbol {id} is missing"))?;
+        encoded.push_str(&text.len().to_string());
+        encoded.push(':');
+        encoded.push_str(text);
+    }
+    // The canonical text checks what the ids name: pairs, order, no empties.
+    Labels::from_encoded(&encoded)
+}
+
+/// Deletes the symbols that no `series` row uses: one scan of the
+/// catalogue, made after retention deleted some of its rows.
+fn drop_unused_symbols(conn: &Connection, path: &Path) -> Result<(), Error> {
+    let err = |e| Error::sqlite(path, e);
+    let mut used = std::collections::HashSet::new();
+    let mut stmt = conn.prepare("SELECT id, labels FROM series").map_err(err)?;
+    let mut rows = stmt.query([]).map_err(err)?;
+    while let Some(row) = rows.next().map_err(err)? {
+        let id: i64 = row.get(0).map_err(err)?;
+        let blob = row
+            .get_ref(1)
+            .map_err(err)?
+            .as_bytes()
+            .map_err(|e| Error::Corrupt {
+                file: path.to_path_buf(),
+                reason: format!("series {id}: bad labels: {e}"),
+            })?;
+        let mut rest = blob;
+        while !rest.is_empty() {
+            let sym = read_uvarint(&mut rest).ok_or_else(|| Error::Corrupt {
+                file: path.to_path_buf(),
+                reason: format!("series {id}: bad labels: truncated symbol id"),
+            })?;
+            used.insert(sym as i64);
+        }
+    }
+    drop(rows);
+    let unused: Vec<i64> = conn
+        .prepare("SELECT id FROM symbols")
+        .and_then(|mut st| {
+            st.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()
+        })
+        .map_err(err)?
+        .into_iter()
+        .filter(|id| !used.contains(id))
+        .collect();
+    let mut del = conn
+        .prepare_cached("DELETE FROM symbols WHERE id = ?1")
+        .map_err(err)?;
+    for id in unused {
+        del.execute([id]).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Moves a format 1 file to format 2 in one transaction: the label sets
+/// of `series`, held as text, become symbol ids (the `symbols` table exists
+/// already, made empty by the schema statements). A failure leaves the
+/// file as it was.
+fn migrate_text_labels(conn: &Connection, path: &Path) -> Result<(), Error> {
+    let err = |e| Error::sqlite(path, e);
+    let started = std::time::Instant::now();
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+    let done = (|| {
+        conn.execute_batch(
+            "CREATE TABLE series_v2 (id INTEGER PRIMARY KEY, labels BLOB NOT NULL);",
+        )
+        .map_err(err)?;
+        let mut ids: HashMap<String, i64> = HashMap::new();
+        let mut n = 0u64;
+        {
+            let mut read = conn
+                .prepare("SELECT id, labels FROM series ORDER BY id")
+                .map_err(err)?;
+            let mut rows = read.query([]).map_err(err)?;
+            let mut ins_sym = conn
+                .prepare("INSERT INTO symbols (text) VALUES (?1)")
+                .map_err(err)?;
+            let mut ins = conn
+                .prepare("INSERT INTO series_v2 (id, labels) VALUES (?1, ?2)")
+                .map_err(err)?;
+            let mut blob = Vec::new();
+            while let Some(row) = rows.next().map_err(err)? {
+                let id: i64 = row.get(0).map_err(err)?;
+                let text: String = row.get(1).map_err(err)?;
+                let labels = Labels::from_encoded(&text).map_err(|reason| Error::Corrupt {
+                    file: path.to_path_buf(),
+                    reason: format!("series {id}: bad labels: {reason}"),
+                })?;
+                blob.clear();
+                for (name, value) in labels.iter() {
+                    for t in [name, value] {
+                        let sym = match ids.get(t) {
+                            Some(&sym) => sym,
+                            None => {
+                                ins_sym.execute([t]).map_err(err)?;
+                                let sym = conn.last_insert_rowid();
+                                ids.insert(t.to_string(), sym);
+                                sym
+                            }
+                        };
+                        write_uvarint(&mut blob, sym as u64);
+                    }
+                }
+                ins.execute(params![id, &blob[..]]).map_err(err)?;
+                n += 1;
+            }
+        }
+        conn.execute_batch(
+            "DROP TABLE series;
+             ALTER TABLE series_v2 RENAME TO series;",
+        )
+        .map_err(err)?;
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'format'",
+            [FORMAT_VERSION],
+        )
+        .map_err(err)?;
+        conn.execute_batch("COMMIT").map_err(err)?;
+        tracing::info!(
+            file = %path.display(),
+            series = n,
+            symbols = ids.len(),
+            elapsed = ?started.elapsed(),
+            "moved the catalogue to format {FORMAT_VERSION}: label sets as symbol ids"
+        );
+        Ok(())
+    })();
+    if done.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    done
 }
 
 /// The `value` of a `meta` row.

@@ -371,6 +371,16 @@ fn retention_by_time_and_size() {
             .unwrap(),
         ["recent"]
     );
+    // The symbols of the deleted series went with them.
+    let symbols: Vec<String> = rusqlite::Connection::open(dir.path().join(store::DB_FILE))
+        .unwrap()
+        .prepare("SELECT text FROM symbols ORDER BY text")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(symbols, ["__name__", "recent"]);
     drop(store);
     // Size retention deletes oldest chunks until under the limit.
     let store = Store::open(

@@ -1,0 +1,261 @@
+//! The SQLite catalogue of series (`store/docs/format/sqlite.md`): label
+//! sets held as symbol ids, the migration from format 1 (label sets as
+//! text), and the errors for a damaged catalogue.
+
+use std::path::Path;
+
+use model::{Appender, Labels, Querier, Sample};
+use rusqlite::Connection;
+use store::{chunk::Encoder, Options, Store};
+
+fn opts() -> Options {
+    Options {
+        background: false,
+        retention_time: None,
+        ..Options::default()
+    }
+}
+
+fn labels(i: usize) -> Labels {
+    Labels::from_pairs([
+        ("__name__", "requests_total".to_string()),
+        ("instance", format!("host-{}:9100", i % 3)),
+        ("job", "node".to_string()),
+        ("path", format!("/api/{i}/\u{e9}t\u{e9}:1")),
+    ])
+}
+
+fn samples(i: usize) -> Vec<Sample> {
+    (0..200)
+        .map(|k| {
+            Sample::new(
+                1_700_000_000_000 + k * 15_000,
+                (k as usize * i) as f64 + 0.25,
+            )
+        })
+        .collect()
+}
+
+fn everything(store: &Store) -> Vec<(Labels, Vec<Sample>)> {
+    let mut got: Vec<(Labels, Vec<Sample>)> = store
+        .select(&[], i64::MIN, i64::MAX)
+        .unwrap()
+        .map(|s| {
+            let s = s.unwrap();
+            (s.labels, s.samples)
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    got
+}
+
+/// A data directory as a build of format 1 left it: label sets as text in
+/// `series.labels`, no `symbols` table. The schema statements are the ones
+/// that build ran.
+fn format_1_dir(dir: &Path, n: usize, damaged: Option<usize>) -> Vec<(Labels, Vec<Sample>)> {
+    let conn = Connection::open(dir.join(store::DB_FILE)).unwrap();
+    conn.execute_batch(
+        "PRAGMA auto_vacuum = INCREMENTAL;
+         PRAGMA journal_mode = WAL;
+         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+         CREATE TABLE series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL);
+         CREATE TABLE chunks (
+             series_id INTEGER NOT NULL,
+             mint INTEGER NOT NULL,
+             maxt INTEGER NOT NULL,
+             data BLOB NOT NULL,
+             PRIMARY KEY (series_id, mint)
+         ) WITHOUT ROWID;
+         INSERT INTO meta (key, value) VALUES ('format', '1');",
+    )
+    .unwrap();
+    let mut want = Vec::new();
+    for i in 0..n {
+        let l = labels(i);
+        let text = match damaged {
+            Some(d) if d == i => "8:__name__".to_string(),
+            _ => l.encoded().to_string(),
+        };
+        conn.execute(
+            "INSERT INTO series (id, labels) VALUES (?1, ?2)",
+            rusqlite::params![i as i64 + 1, text],
+        )
+        .unwrap();
+        let s = samples(i);
+        let mut enc = Encoder::new();
+        for x in &s {
+            assert!(enc.append(x.t, x.v));
+        }
+        conn.execute(
+            "INSERT INTO chunks (series_id, mint, maxt, data) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![i as i64 + 1, s[0].t, s[s.len() - 1].t, &enc.finish()[..]],
+        )
+        .unwrap();
+        want.push((l, s));
+    }
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    want
+}
+
+fn assert_same(got: &[(Labels, Vec<Sample>)], want: &[(Labels, Vec<Sample>)]) {
+    assert_eq!(got.len(), want.len());
+    for ((gl, gs), (wl, ws)) in got.iter().zip(want) {
+        assert_eq!(gl, wl);
+        assert_eq!(gs.len(), ws.len(), "{wl:?}");
+        assert!(gs.iter().zip(ws).all(|(g, w)| g.bit_eq(w)), "{wl:?}");
+    }
+}
+
+fn meta_format(dir: &Path) -> String {
+    Connection::open(dir.join(store::DB_FILE))
+        .unwrap()
+        .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+fn count(dir: &Path, sql: &str) -> i64 {
+    Connection::open(dir.join(store::DB_FILE))
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn format_1_catalogue_is_migrated_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = format_1_dir(dir.path(), 40, None);
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_same(&everything(&store), &want);
+    drop(store);
+    assert_eq!(meta_format(dir.path()), "2");
+    // One symbol per distinct name and value: 4 names, 1 + 3 + 1 + 40
+    // values.
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM symbols"), 49);
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT COUNT(*) FROM series WHERE typeof(labels) = 'blob'"
+        ),
+        40
+    );
+    // Opening again reads format 2 as it is.
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_same(&everything(&store), &want);
+}
+
+#[test]
+fn a_damaged_format_1_catalogue_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    format_1_dir(dir.path(), 10, Some(6));
+    let err = Store::open(dir.path(), opts())
+        .err()
+        .expect("damaged catalogue accepted");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("watchfire.db") && msg.contains("series 7: bad labels"),
+        "{msg}"
+    );
+    assert_eq!(meta_format(dir.path()), "1");
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT COUNT(*) FROM series WHERE typeof(labels) = 'text'"
+        ),
+        10
+    );
+}
+
+#[test]
+fn series_written_now_share_symbols_and_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let mut want = Vec::new();
+    for i in 0..30 {
+        let mut app = store.appender();
+        let s = samples(i);
+        for x in &s {
+            app.append(&labels(i), x.t, x.v).unwrap();
+        }
+        app.commit().unwrap();
+        // Flush in several transactions, so later ones reuse cached ids.
+        if i % 10 == 9 {
+            store.flush_all().unwrap();
+        }
+        want.push((labels(i), s));
+    }
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    drop(store);
+    assert_eq!(
+        count(dir.path(), "SELECT COUNT(*) FROM symbols"),
+        4 + 5 + 30
+    );
+    // A restart that replays no WAL reads every label set from SQLite.
+    std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_same(&everything(&store), &want);
+}
+
+#[test]
+fn a_missing_or_misordered_symbol_names_the_series() {
+    type Damage = &'static str;
+    let cases: [(Damage, &str); 3] = [
+        (
+            "DELETE FROM symbols WHERE text = 'node'",
+            "bad labels: symbol 6 is missing",
+        ),
+        (
+            "UPDATE series SET labels = X'0102038F' WHERE id = 2",
+            "bad labels: truncated symbol id",
+        ),
+        (
+            // `job` before `instance`: out of order.
+            "UPDATE series SET labels = X'0506010203040708' WHERE id = 2",
+            "bad labels: label names out of order",
+        ),
+    ];
+    for (damage, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), opts()).unwrap();
+        for i in 0..3 {
+            let mut app = store.appender();
+            app.append(&labels(i), 1_000, 1.0).unwrap();
+            app.commit().unwrap();
+        }
+        store.flush_all().unwrap();
+        drop(store);
+        std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
+        Connection::open(dir.path().join(store::DB_FILE))
+            .unwrap()
+            .execute_batch(damage)
+            .unwrap();
+        let err = Store::open(dir.path(), opts())
+            .err()
+            .unwrap_or_else(|| panic!("{damage}: accepted"));
+        let msg = err.to_string();
+        assert!(
+            msg.contains("watchfire.db") && msg.contains("series ") && msg.contains(want),
+            "{damage}: {msg}"
+        );
+    }
+}
+
+#[test]
+fn a_newer_format_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    format_1_dir(dir.path(), 2, None);
+    Connection::open(dir.path().join(store::DB_FILE))
+        .unwrap()
+        .execute_batch("UPDATE meta SET value = '3' WHERE key = 'format'")
+        .unwrap();
+    let err = Store::open(dir.path(), opts())
+        .err()
+        .expect("format 3 accepted");
+    assert!(
+        err.to_string()
+            .ends_with("watchfire.db: format version 3, this build reads 2"),
+        "{err}"
+    );
+    assert_eq!(meta_format(dir.path()), "3");
+}
