@@ -193,7 +193,7 @@ fn append(c: &mut Criterion) {
 
 fn decode(c: &mut Criterion) {
     // A gauge with arbitrary floats (stays XOR) and a counter of integers
-    // (compacted to the decimal encoding), 120 samples each.
+    // (compacted to the keyed decimal encoding), 120 samples each.
     let mut xor = store::chunk::Encoder::new();
     let mut dec = store::chunk::Encoder::new();
     for k in 0..120 {
@@ -202,7 +202,7 @@ fn decode(c: &mut Criterion) {
         dec.append(t, value(0, k) + value(2, k));
     }
     let dec = store::chunk::compact(dec.finish());
-    assert_eq!(dec[0], store::chunk::Encoding::Decimal as u8);
+    assert_eq!(dec[0], store::chunk::Encoding::Keyed as u8);
     // A merged row: two hours of the counter.
     let long: Vec<model::Sample> = (0..480)
         .map(|k| {
@@ -213,7 +213,7 @@ fn decode(c: &mut Criterion) {
         })
         .collect();
     let long = store::chunk::encode_smallest(&long).unwrap();
-    assert_eq!(long[0], store::chunk::Encoding::Decimal as u8);
+    assert_eq!(long[0], store::chunk::Encoding::Keyed as u8);
     let mut out = Vec::with_capacity(120);
     let mut g = c.benchmark_group("decode");
     for (name, bytes) in [
@@ -227,7 +227,12 @@ fn decode(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 out.clear();
-                store::chunk::decode_into(std::hint::black_box(&bytes), &mut out).unwrap();
+                store::chunk::decode_row_into(
+                    std::hint::black_box(&bytes),
+                    1_793_469_601_237,
+                    &mut out,
+                )
+                .unwrap();
                 out.len()
             })
         });

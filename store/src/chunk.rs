@@ -1,6 +1,6 @@
 //! The chunk codec: a run of samples of one series, compressed.
 //!
-//! Byte 0 names the encoding so a better one can follow; today there is one,
+//! Byte 0 names the encoding so a better one can follow; the head writes
 //! [`Encoding::Xor`]: Gorilla-style delta-of-delta timestamps and XOR-ed
 //! float values (the scheme Prometheus's `tsdb/chunkenc/xor.go` uses; the
 //! layout here is our own and specified in `store/docs/format/chunk.md`).
@@ -9,9 +9,10 @@
 //!
 //! Scraped values are mostly decimals written with a few digits (`64.655652`,
 //! `37.51`), which XOR encodes poorly. When a complete chunk goes to
-//! SQLite, [`compact`] also tries [`Encoding::Decimal`] (integer mantissas,
-//! Rice-coded deltas or deltas of deltas) and keeps the smaller; chunks in the head
-//! stay XOR so appends are cheap.
+//! SQLite, [`compact`] also tries [`Encoding::Keyed`] (integer mantissas,
+//! Rice-coded deltas or deltas of deltas, the first timestamp left to the
+//! row's key) and keeps the smaller; chunks in the head stay XOR so appends
+//! are cheap. [`Encoding::Decimal`], its predecessor, is still read.
 
 use model::Sample;
 
@@ -29,8 +30,14 @@ pub enum Encoding {
     /// Delta-of-delta timestamps (none when the interval is steady) and
     /// Rice-coded deltas or deltas of deltas of decimal mantissas: for
     /// chunks whose every value is `m / 10^e` exactly, with one `e`.
-    /// Chosen when a completed chunk is written to SQLite, if smaller.
+    /// Written by earlier builds; read, no longer written.
     Decimal = 2,
+    /// [`Encoding::Decimal`] for a row that stores its first timestamp
+    /// beside the chunk (SQLite's `mint`): the chunk leaves it out, and
+    /// timestamps may also be coded as runs of a steady interval. Chosen
+    /// when a completed chunk is written to SQLite, if smaller than XOR;
+    /// read with [`decode_row_into`].
+    Keyed = 3,
 }
 
 /// A chunk that cannot be decoded.
@@ -39,6 +46,10 @@ pub enum ChunkError {
     /// Byte 0 names an encoding this version does not know.
     #[error("unknown chunk encoding {0}")]
     UnknownEncoding(u8),
+    /// An [`Encoding::Keyed`] chunk read without its row's first
+    /// timestamp.
+    #[error("chunk encoding 3 is read with its row's first timestamp")]
+    Keyed,
     /// The bytes end before the samples the header announces.
     #[error("chunk truncated: {got} of {want} samples readable")]
     Truncated {
@@ -257,6 +268,10 @@ const DELTA_MODE: u8 = 0x80;
 /// Bit 6 of the exponent byte: every timestamp delta equals the first, so
 /// no timestamp bits follow the second sample (a steady scrape interval).
 const REGULAR_TIMES: u8 = 0x40;
+/// Bit 5 of the exponent byte of an [`Encoding::Keyed`] chunk: timestamps
+/// are coded as runs of samples at the previous interval, each run's
+/// length once, then the delta of delta of the sample that breaks it.
+const TIME_RUNS: u8 = 0x20;
 /// Bytes before the bit stream of a decimal chunk: the XOR header, the
 /// exponent byte and the Rice parameter.
 const DECIMAL_HEADER_LEN: usize = HEADER_LEN + 2;
@@ -317,7 +332,77 @@ fn residuals(ms: &[i64], delta_mode: bool) -> Vec<i64> {
     }
 }
 
-fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64]) -> Option<Vec<u8>> {
+/// How a decimal chunk codes timestamps after the second sample.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Times {
+    /// Every interval equals the first: nothing.
+    Regular,
+    /// Each sample's delta of delta, bucketed.
+    Each,
+    /// Runs of unchanged intervals ([`TIME_RUNS`]).
+    Runs,
+}
+
+/// Bits of [`write_bucketed`] with the timestamp buckets.
+fn bucketed_bits(x: i64) -> u64 {
+    if x == 0 {
+        return 1;
+    }
+    for (k, &width) in T_BUCKETS.iter().enumerate() {
+        let half = 1i64 << (width - 1);
+        if (-half..half).contains(&x) {
+            return k as u64 + 2 + u64::from(width);
+        }
+    }
+    68
+}
+
+/// The longest run of a timestamp code: 17 ones would announce a run of
+/// 2^17 or more samples, past any chunk's count.
+const RUN_MAX_ONES: u8 = 17;
+
+/// Writes a run length `r` as `x = r + 1` with `n` = its bit length less
+/// one: `n` ones, a zero, and the `n` low bits of `x` (Elias gamma's
+/// length and bits, with ones for the length).
+fn write_run(out: &mut BitWriter, r: u64) {
+    let x = r + 1;
+    let n = 63 - x.leading_zeros() as u8;
+    out.write_bits((1u64 << n) - 1, n);
+    out.write_bit(false);
+    out.write_bits(x & ((1u64 << n) - 1), n);
+}
+
+fn run_bits(r: u64) -> u64 {
+    2 * u64::from(63 - (r + 1).leading_zeros()) + 1
+}
+
+fn read_run(r: &mut BitReader<'_>) -> Option<u64> {
+    let n = r.read_ones(RUN_MAX_ONES)?;
+    if n == RUN_MAX_ONES {
+        return None;
+    }
+    Some(((1u64 << n) | r.read_bits(n)?) - 1)
+}
+
+/// Bits of the timestamp codes of deltas of deltas `dods` as runs.
+fn runs_bits(dods: &[i64]) -> u64 {
+    let (mut bits, mut i) = (0, 0);
+    while i < dods.len() {
+        let r = dods[i..].iter().take_while(|&&d| d == 0).count();
+        bits += run_bits(r as u64);
+        i += r;
+        if let Some(&d) = dods.get(i) {
+            bits += bucketed_bits(d);
+            i += 1;
+        }
+    }
+    bits
+}
+
+/// A decimal chunk: [`Encoding::Keyed`] (no first timestamp, and the
+/// timestamp codes that take fewest bits) or, with `keyed` false, the
+/// older [`Encoding::Decimal`].
+fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64], keyed: bool) -> Option<Vec<u8>> {
     let count = u16::try_from(samples.len()).ok()?;
     // The delta mode and Rice parameter that make the values smallest.
     let (_, delta_mode, k, xs) = [false, true]
@@ -335,25 +420,43 @@ fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64]) -> Option<Vec<u8>> {
         })
         .min_by_key(|c| c.0)?;
     let ts: Vec<i64> = samples.iter().map(|s| s.t).collect();
-    let regular = residuals(&ts, false).iter().all(|&x| x == 0);
+    let dods = residuals(&ts, false);
+    let times = if dods.iter().all(|&x| x == 0) {
+        Times::Regular
+    } else if keyed && runs_bits(&dods) < dods.iter().map(|&d| bucketed_bits(d)).sum() {
+        Times::Runs
+    } else {
+        Times::Each
+    };
     let mut flags = e;
     if delta_mode {
         flags |= DELTA_MODE;
     }
-    if regular {
-        flags |= REGULAR_TIMES;
+    match times {
+        Times::Regular => flags |= REGULAR_TIMES,
+        Times::Runs => flags |= TIME_RUNS,
+        Times::Each => {}
     }
     let mut bytes = Vec::with_capacity(samples.len() * 2 + 8);
-    bytes.push(Encoding::Decimal as u8);
+    bytes.push(if keyed {
+        Encoding::Keyed
+    } else {
+        Encoding::Decimal
+    } as u8);
     bytes.extend_from_slice(&count.to_be_bytes());
     bytes.push(flags);
     bytes.push(k);
     let mut out = BitWriter::from_bytes(bytes);
     let (mut t, mut td) = (0i64, 0i64);
+    // Runs: samples left in the current run of unchanged intervals, and
+    // whether the next sample starts a run (its length comes first).
+    let (mut zeros_left, mut need_run) = (0usize, true);
     for (i, (s, &mi)) in samples.iter().zip(ms).enumerate() {
         match i {
             0 => {
-                out.write_varint(s.t);
+                if !keyed {
+                    out.write_varint(s.t);
+                }
                 out.write_varint(mi);
             }
             1 => {
@@ -363,8 +466,23 @@ fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64]) -> Option<Vec<u8>> {
             }
             _ => {
                 let d = s.t.wrapping_sub(t);
-                if !regular {
-                    write_bucketed(&mut out, d.wrapping_sub(td), &T_BUCKETS);
+                let dod = d.wrapping_sub(td);
+                match times {
+                    Times::Regular => {}
+                    Times::Each => write_bucketed(&mut out, dod, &T_BUCKETS),
+                    Times::Runs => {
+                        if need_run {
+                            zeros_left = dods[i - 2..].iter().take_while(|&&x| x == 0).count();
+                            write_run(&mut out, zeros_left as u64);
+                            need_run = false;
+                        }
+                        if zeros_left > 0 {
+                            zeros_left -= 1;
+                        } else {
+                            write_bucketed(&mut out, dod, &T_BUCKETS);
+                            need_run = true;
+                        }
+                    }
                 }
                 td = d;
                 write_rice(&mut out, xs[i - 2], k);
@@ -401,7 +519,7 @@ fn smaller_decimal(samples: &[Sample], xor: Box<[u8]>) -> Box<[u8]> {
     let Some((e, ms)) = decimal_exponent(samples) else {
         return xor;
     };
-    match encode_decimal(samples, e, &ms) {
+    match encode_decimal(samples, e, &ms, true) {
         Some(d) if d.len() < xor.len() => d.into_boxed_slice(),
         _ => xor,
     }
@@ -422,16 +540,40 @@ pub fn sample_count(bytes: &[u8]) -> usize {
     }
 }
 
-/// Decodes every sample of a chunk, appending to `out`.
+/// Decodes every sample of a chunk, appending to `out`. An
+/// [`Encoding::Keyed`] chunk needs [`decode_row_into`].
 pub fn decode_into(bytes: &[u8], out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+    decode_with(bytes, None, out)
+}
+
+/// Decodes every sample of a chunk stored in a row whose key holds the
+/// first sample's timestamp `mint` (SQLite's `chunks.mint`), appending to
+/// `out`. Reads every encoding; only [`Encoding::Keyed`] uses `mint`.
+pub fn decode_row_into(bytes: &[u8], mint: i64, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+    decode_with(bytes, Some(mint), out)
+}
+
+/// [`decode_row_into`] into a new vector.
+pub fn decode_row(bytes: &[u8], mint: i64) -> Result<Vec<Sample>, ChunkError> {
+    let mut out = Vec::new();
+    decode_row_into(bytes, mint, &mut out)?;
+    Ok(out)
+}
+
+fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
     let Some(&enc) = bytes.first() else {
         return Err(ChunkError::Truncated { got: 0, want: 1 });
     };
     let header = match enc {
         x if x == Encoding::Xor as u8 => HEADER_LEN,
         x if x == Encoding::Decimal as u8 => DECIMAL_HEADER_LEN,
+        x if x == Encoding::Keyed as u8 => DECIMAL_HEADER_LEN,
         x => return Err(ChunkError::UnknownEncoding(x)),
     };
+    let keyed = enc == Encoding::Keyed as u8;
+    if keyed && mint.is_none() {
+        return Err(ChunkError::Keyed);
+    }
     if bytes.len() < header {
         return Err(ChunkError::Truncated { got: 0, want: 1 });
     }
@@ -465,9 +607,17 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<Sample>) -> Result<(), ChunkError
     if k > 63 {
         return Err(ChunkError::Truncated { got: 0, want });
     }
+    // Bits 4 and 5 (4 alone for keyed chunks) must be zero: an index
+    // past the table is damage.
+    let modes = DELTA_MODE | REGULAR_TIMES | if keyed { TIME_RUNS } else { 0 };
     let p = *POW10
-        .get((flags & !(DELTA_MODE | REGULAR_TIMES)) as usize)
+        .get((flags & !modes) as usize)
         .ok_or(ChunkError::Truncated { got: 0, want })?;
+    let runs = flags & TIME_RUNS != 0 && keyed;
+    let regular = flags & REGULAR_TIMES != 0;
+    if runs && regular {
+        return Err(ChunkError::Truncated { got: 0, want });
+    }
     let mut d = DecimalDecoder {
         r,
         t: 0,
@@ -475,15 +625,59 @@ pub fn decode_into(bytes: &[u8], out: &mut Vec<Sample>) -> Result<(), ChunkError
         m: 0,
         md: 0,
         delta_mode: flags & DELTA_MODE != 0,
-        regular: flags & REGULAR_TIMES != 0,
+        regular,
         k,
+        t0: mint.filter(|_| keyed),
     };
+    // Runs: samples left in the current run of unchanged intervals, and
+    // whether the next sample starts with a run's length.
+    let (mut zeros_left, mut need_run) = (0u64, true);
     // Samples are written in place (a slice keeps the loop free of
     // capacity checks); a decode that stops early is cut back below.
     out.resize(start + want, Sample::new(0, 0.0));
     let mut complete = true;
     let mut i = 0;
     while i < want {
+        if i >= 2 && runs {
+            if need_run {
+                match read_run(&mut d.r) {
+                    Some(r) => zeros_left = r,
+                    None => {
+                        complete = false;
+                        break;
+                    }
+                }
+                need_run = false;
+            }
+            let step = if zeros_left > 0 {
+                // A damaged length may reach past the chunk's end.
+                let end = want.min(i.saturating_add(zeros_left.min(want as u64) as usize));
+                let n = d.run::<true>(&mut out[start + i..start + end]);
+                (i, zeros_left) = (i + n, zeros_left - n as u64);
+                if i == want {
+                    break;
+                }
+                if zeros_left > 0 {
+                    // The fast loop left a code: one sample the slow way.
+                    zeros_left -= 1;
+                    d.step(0)
+                } else {
+                    continue;
+                }
+            } else {
+                need_run = true;
+                read_bucketed(&mut d.r, &T_BUCKETS).and_then(|dod| d.step(dod))
+            };
+            match step {
+                Some((t, m)) => out[start + i] = Sample::new(t, m as f64),
+                None => {
+                    complete = false;
+                    break;
+                }
+            }
+            i += 1;
+            continue;
+        }
         if i >= 2 {
             i += if d.regular {
                 d.run::<true>(&mut out[start + i..])
@@ -530,6 +724,8 @@ struct DecimalDecoder<'a> {
     delta_mode: bool,
     regular: bool,
     k: u8,
+    /// The row's first timestamp, for an [`Encoding::Keyed`] chunk.
+    t0: Option<i64>,
 }
 
 impl DecimalDecoder<'_> {
@@ -630,7 +826,10 @@ impl DecimalDecoder<'_> {
     fn next(&mut self, i: usize) -> Option<(i64, i64)> {
         match i {
             0 => {
-                self.t = self.r.read_varint()?;
+                self.t = match self.t0 {
+                    Some(t) => t,
+                    None => self.r.read_varint()?,
+                };
                 self.m = self.r.read_varint()?;
             }
             1 => {
@@ -640,21 +839,28 @@ impl DecimalDecoder<'_> {
                 self.m = self.m.wrapping_add(self.md);
             }
             _ => {
-                if !self.regular {
-                    self.td = self
-                        .td
-                        .wrapping_add(read_bucketed(&mut self.r, &T_BUCKETS)?);
-                }
-                self.t = self.t.wrapping_add(self.td);
-                let x = read_rice(&mut self.r, self.k)?;
-                self.md = if self.delta_mode {
-                    x
-                } else {
-                    self.md.wrapping_add(x)
+                let dod = match self.regular {
+                    true => 0,
+                    false => read_bucketed(&mut self.r, &T_BUCKETS)?,
                 };
-                self.m = self.m.wrapping_add(self.md);
+                return self.step(dod);
             }
         }
+        Some((self.t, self.m))
+    }
+
+    /// A sample after the second whose interval changed by `dod`: its
+    /// value's code is next.
+    fn step(&mut self, dod: i64) -> Option<(i64, i64)> {
+        self.td = self.td.wrapping_add(dod);
+        self.t = self.t.wrapping_add(self.td);
+        let x = read_rice(&mut self.r, self.k)?;
+        self.md = if self.delta_mode {
+            x
+        } else {
+            self.md.wrapping_add(x)
+        };
+        self.m = self.m.wrapping_add(self.md);
         Some((self.t, self.m))
     }
 }
@@ -809,8 +1015,21 @@ mod tests {
         }
     }
 
+    fn bits(samples: &[(i64, f64)]) -> Vec<(i64, u64)> {
+        samples.iter().map(|&(t, v)| (t, v.to_bits())).collect()
+    }
+
+    /// A chunk read as a row whose key is `mint`.
+    fn bits_of(chunk: &[u8], mint: i64) -> Vec<(i64, u64)> {
+        decode_row(chunk, mint)
+            .unwrap()
+            .iter()
+            .map(|s| (s.t, s.v.to_bits()))
+            .collect()
+    }
+
     /// Decimal-valued sequences, as scraped: compacting must pick the
-    /// decimal encoding and still round-trip every bit.
+    /// keyed decimal encoding and still round-trip every bit.
     #[test]
     fn decimal_chunks_round_trip_and_shrink() {
         let (mut eligible, mut chosen, mut regular) = (0, 0, 0);
@@ -848,12 +1067,26 @@ mod tests {
                 enc.append(t, v);
             }
             let c = compact(enc.bytes().to_vec().into_boxed_slice());
+            assert_eq!(bits_of(&c, samples[0].0), bits(&samples), "seed {seed}");
             if n > 10 && !huge {
                 eligible += 1;
-                chosen += usize::from(c[0] == Encoding::Decimal as u8);
+                chosen += usize::from(c[0] == Encoding::Keyed as u8);
             }
-            if c[0] == Encoding::Decimal as u8 && c[3] & REGULAR_TIMES != 0 {
+            if c[0] == Encoding::Keyed as u8 && c[3] & REGULAR_TIMES != 0 {
                 regular += 1;
+            }
+            // The older decimal encoding, still read.
+            let all: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+            if let Some((e, ms)) = decimal_exponent(&all) {
+                let old = encode_decimal(&all, e, &ms, false).unwrap();
+                assert_eq!(old[0], Encoding::Decimal as u8);
+                assert_eq!(bits_of(&old, i64::MIN), bits(&samples), "seed {seed}");
+                let got: Vec<(i64, u64)> = decode(&old)
+                    .unwrap()
+                    .iter()
+                    .map(|s| (s.t, s.v.to_bits()))
+                    .collect();
+                assert_eq!(got, bits(&samples), "seed {seed}");
             }
         }
         assert!(
@@ -869,23 +1102,26 @@ mod tests {
     /// Decimal chunks with irregular timestamps: every width of the
     /// timestamps' delta-of-delta code (none, the three buckets and the
     /// 64-bit escape) next to small, wide and escaped mantissa codes, so
-    /// the fast loop meets each and hands over to the slow reader mid-chunk.
+    /// the fast loop meets each and hands over to the slow reader mid-chunk;
+    /// with timestamps changing often (a code for each) and rarely (runs).
     #[test]
     fn irregular_decimal_chunks_round_trip_through_every_code_width() {
-        let mut decimal = 0;
-        for seed in 0..200u64 {
+        let (mut each, mut runs) = (0, 0);
+        for seed in 0..400u64 {
             let mut rng = SmallRng::seed_from_u64(seed);
             let (mut t, mut m) = (1_793_469_601_237i64, 0i64);
             let mut samples = Vec::new();
+            // Odd seeds: the interval mostly holds.
+            let arms = if seed % 2 == 1 { 200 } else { 6 };
             for _ in 0..rng.random_range(3..=600) {
                 t += 15_000
-                    + match rng.random_range(0..10) {
-                        0..=4 => 0,
-                        5 => rng.random_range(-8_000..8_000),
-                        6 => rng.random_range(-60_000..60_000),
-                        7 => rng.random_range(-500_000..500_000),
-                        8 => rng.random_range(1_000_000_000..2_000_000_000),
-                        _ => rng.random_range(-3..=3),
+                    + match rng.random_range(0..arms) {
+                        0 => rng.random_range(-8_000..8_000),
+                        1 => rng.random_range(-60_000..60_000),
+                        2 => rng.random_range(-500_000..500_000),
+                        3 => rng.random_range(1_000_000_000..2_000_000_000),
+                        4 => rng.random_range(-3..=3),
+                        _ => 0,
                     };
                 m += match rng.random_range(0..20) {
                     0 => rng.random_range(-(1i64 << 40)..(1i64 << 40)),
@@ -900,22 +1136,53 @@ mod tests {
                 enc.append(t, v);
             }
             let c = compact(enc.bytes().to_vec().into_boxed_slice());
-            if c[0] == Encoding::Decimal as u8 {
-                let got: Vec<(i64, u64)> = decode(&c)
-                    .unwrap()
-                    .iter()
-                    .map(|s| (s.t, s.v.to_bits()))
-                    .collect();
-                let want: Vec<(i64, u64)> =
-                    samples.iter().map(|&(t, v)| (t, v.to_bits())).collect();
-                assert_eq!(got, want, "seed {seed}");
-                decimal += usize::from(c[3] & REGULAR_TIMES == 0);
+            assert_eq!(bits_of(&c, samples[0].0), bits(&samples), "seed {seed}");
+            if c[0] == Encoding::Keyed as u8 && c[3] & REGULAR_TIMES == 0 {
+                if c[3] & TIME_RUNS != 0 {
+                    runs += 1;
+                } else {
+                    each += 1;
+                }
             }
         }
         assert!(
-            decimal > 100,
-            "only {decimal} chunks took the irregular decimal form"
+            each > 50 && runs > 50,
+            "irregular decimal chunks: {each} with a code per sample, {runs} with runs"
         );
+    }
+
+    /// The shortest and longest runs, back to back changes of interval,
+    /// and a run that ends the chunk.
+    #[test]
+    fn timestamp_runs_round_trip_at_their_edges() {
+        let shapes: Vec<Vec<i64>> = vec![
+            vec![0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0],
+            vec![3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -3],
+            vec![0; 65_530],
+            [
+                vec![0; 40_000],
+                vec![1],
+                vec![0; 20_000],
+                vec![-1_000_000_000],
+            ]
+            .concat(),
+            [vec![5, -5], vec![0; 300], vec![9, 9, 9], vec![0; 30]].concat(),
+        ];
+        for (n, shape) in shapes.into_iter().enumerate() {
+            let (mut t, mut d) = (1_793_469_601_237i64, 15_000i64);
+            let mut samples = vec![(t, 1.5), (t + d, 2.5)];
+            t += d;
+            for (k, dod) in shape.iter().enumerate() {
+                d += dod;
+                t += d;
+                samples.push((t, k as f64 * 0.5));
+            }
+            samples.truncate(Encoder::MAX_SAMPLES);
+            let all: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+            let c = encode_smallest(&all).unwrap();
+            assert_eq!(c[0], Encoding::Keyed as u8, "shape {n}");
+            assert_eq!(bits_of(&c, samples[0].0), bits(&samples), "shape {n}");
+        }
     }
 
     #[test]
@@ -924,15 +1191,32 @@ mod tests {
         for i in 0..50 {
             e.append(i * 1000, i as f64 * 1.5);
         }
-        let decimal = compact(e.bytes().to_vec().into_boxed_slice());
-        assert_eq!(decimal[0], Encoding::Decimal as u8);
+        let keyed = compact(e.bytes().to_vec().into_boxed_slice());
+        assert_eq!(keyed[0], Encoding::Keyed as u8);
+        assert_eq!(decode(&keyed).err(), Some(ChunkError::Keyed));
+        // Timestamps in runs, and the older decimal encoding.
+        let irregular: Vec<Sample> = (0..50)
+            .map(|i| Sample::new(i * 1000 + (i / 10) * 7, i as f64 * 1.5))
+            .collect();
+        let runs = encode_smallest(&irregular).unwrap();
+        assert_eq!(runs[3] & TIME_RUNS, TIME_RUNS);
+        let (e2, ms) = decimal_exponent(&irregular).unwrap();
+        let old = encode_decimal(&irregular, e2, &ms, false).unwrap();
         let mut rng0 = SmallRng::seed_from_u64(8);
-        for cut in 0..decimal.len() {
-            let _ = decode(&decimal[..cut]);
-            let mut b = decimal.to_vec();
-            let i = rng0.random_range(0..b.len());
-            b[i] ^= 1 << rng0.random_range(0..8);
-            let _ = decode(&b);
+        for decimal in [&keyed[..], &runs[..], &old[..]] {
+            for cut in 0..decimal.len() {
+                let _ = decode_row(&decimal[..cut], 0);
+                for _ in 0..20 {
+                    let mut b = decimal.to_vec();
+                    let i = rng0.random_range(0..b.len());
+                    b[i] ^= 1 << rng0.random_range(0..8);
+                    let _ = decode_row(&b, 0);
+                }
+            }
+            match decode_row(&decimal[..decimal.len() / 2], 0) {
+                Err(ChunkError::Truncated { got, want: 50 }) => assert!(got < 50),
+                other => panic!("half a chunk: got {other:?}, want Truncated"),
+            }
         }
         let full = e.bytes().to_vec();
         for cut in 0..full.len() {

@@ -189,7 +189,7 @@ pub(crate) fn joined_samples<'a>(
     for (mint, maxt, data) in chunks {
         overlap |= last_maxt.is_some_and(|m| mint <= m);
         last_maxt = Some(last_maxt.map_or(maxt, |m: i64| m.max(maxt)));
-        chunk::decode_into(data, &mut samples).map_err(|e| (mint, e))?;
+        chunk::decode_row_into(data, mint, &mut samples).map_err(|e| (mint, e))?;
     }
     if overlap {
         samples.sort_by_key(|s| s.t);
@@ -233,7 +233,7 @@ mod tests {
 
     fn decoded(rows: &Merged) -> Vec<(i64, u64)> {
         rows.iter()
-            .flat_map(|(_, _, d)| chunk::decode(d).unwrap())
+            .flat_map(|(mint, _, d)| chunk::decode_row(d, *mint).unwrap())
             .map(|s| (s.t, s.v.to_bits()))
             .collect()
     }

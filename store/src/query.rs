@@ -124,7 +124,7 @@ impl Inner {
         let mut samples: Vec<Sample> = Vec::with_capacity(total);
         for c in &chunks {
             let before = samples.len();
-            chunk::decode_into(&c.data, &mut samples).map_err(|e| Error::Corrupt {
+            chunk::decode_row_into(&c.data, c.mint, &mut samples).map_err(|e| Error::Corrupt {
                 file: self.db_path.clone(),
                 reason: format!("series {} chunk at {}: {e}", sel.id, c.mint),
             })?;
