@@ -332,6 +332,59 @@ fn residuals(ms: &[i64], delta_mode: bool) -> Vec<i64> {
     }
 }
 
+/// Bit 4 of the exponent byte of an [`Encoding::Keyed`] chunk: each
+/// mantissa delta is coded against a running mean of the deltas before
+/// it ([`Mean`]). A counter's increments scatter around a rate that drifts
+/// slowly: against their mean the scatter is coded once, where a delta of
+/// delta holds two samples' worth.
+const MEAN_MODE: u8 = 0x10;
+
+/// The running mean of [`MEAN_MODE`]: eight times an exponentially
+/// weighted mean of the deltas, each new one weighing 1/8, in integers
+/// (wrapping: a damaged chunk may hold any values).
+#[derive(Clone, Copy)]
+struct Mean {
+    acc: i64,
+}
+
+impl Mean {
+    /// The mean after the first delta (the second sample's): that delta.
+    fn start(d: i64) -> Self {
+        Mean {
+            acc: d.wrapping_mul(8),
+        }
+    }
+
+    /// The mean rounded half up: `(acc + 4) >> 3`, the shift arithmetic.
+    #[inline]
+    fn predict(&self) -> i64 {
+        self.acc.wrapping_add(4) >> 3
+    }
+
+    /// Takes in the next delta: `acc − (acc >> 3) + d`.
+    #[inline]
+    fn push(&mut self, d: i64) {
+        self.acc = self.acc.wrapping_sub(self.acc >> 3).wrapping_add(d);
+    }
+}
+
+/// [`MEAN_MODE`]'s residuals from the third sample on: each delta less
+/// the rounded mean of the deltas before it, from the second sample's on.
+fn mean_residuals(ms: &[i64]) -> Vec<i64> {
+    let mut mean = Mean::start(0);
+    let mut out = Vec::with_capacity(ms.len().saturating_sub(2));
+    for (i, w) in ms.windows(2).enumerate() {
+        let d = w[1].wrapping_sub(w[0]);
+        if i == 0 {
+            mean = Mean::start(d);
+        } else {
+            out.push(d.wrapping_sub(mean.predict()));
+            mean.push(d);
+        }
+    }
+    out
+}
+
 /// How a decimal chunk codes timestamps after the second sample.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Times {
@@ -399,16 +452,29 @@ fn runs_bits(dods: &[i64]) -> u64 {
     bits
 }
 
+/// The residual modes of [`Encoding::Keyed`]: deltas of deltas, deltas,
+/// and deltas against their mean.
+const KEYED_MODES: [u8; 3] = [0, DELTA_MODE, MEAN_MODE];
+
 /// A decimal chunk: [`Encoding::Keyed`] (no first timestamp, and the
 /// timestamp codes that take fewest bits) or, with `keyed` false, the
-/// older [`Encoding::Decimal`].
-fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64], keyed: bool) -> Option<Vec<u8>> {
+/// older [`Encoding::Decimal`] (whose `modes` are 0 and [`DELTA_MODE`]).
+/// Of `modes`, the one whose residuals take fewest bits is used.
+fn encode_decimal(
+    samples: &[Sample],
+    e: u8,
+    ms: &[i64],
+    keyed: bool,
+    modes: &[u8],
+) -> Option<Vec<u8>> {
     let count = u16::try_from(samples.len()).ok()?;
-    // The delta mode and Rice parameter that make the values smallest.
-    let (_, delta_mode, k, xs) = [false, true]
-        .into_iter()
-        .map(|mode| {
-            let xs = residuals(ms, mode);
+    let (_, mode, k, xs) = modes
+        .iter()
+        .map(|&mode| {
+            let xs = match mode {
+                MEAN_MODE => mean_residuals(ms),
+                _ => residuals(ms, mode == DELTA_MODE),
+            };
             // A `k` past the widest residual only adds bits to every one,
             // so the search can stop one past it.
             let widest = xs.iter().map(|&x| 64 - zigzag(x).leading_zeros()).max();
@@ -428,10 +494,7 @@ fn encode_decimal(samples: &[Sample], e: u8, ms: &[i64], keyed: bool) -> Option<
     } else {
         Times::Each
     };
-    let mut flags = e;
-    if delta_mode {
-        flags |= DELTA_MODE;
-    }
+    let mut flags = e | mode;
     match times {
         Times::Regular => flags |= REGULAR_TIMES,
         Times::Runs => flags |= TIME_RUNS,
@@ -519,7 +582,7 @@ fn smaller_decimal(samples: &[Sample], xor: Box<[u8]>) -> Box<[u8]> {
     let Some((e, ms)) = decimal_exponent(samples) else {
         return xor;
     };
-    match encode_decimal(samples, e, &ms, true) {
+    match encode_decimal(samples, e, &ms, true, &KEYED_MODES) {
         Some(d) if d.len() < xor.len() => d.into_boxed_slice(),
         _ => xor,
     }
@@ -607,15 +670,16 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
     if k > 63 {
         return Err(ChunkError::Truncated { got: 0, want });
     }
-    // Bits 4 and 5 (4 alone for keyed chunks) must be zero: an index
-    // past the table is damage.
-    let modes = DELTA_MODE | REGULAR_TIMES | if keyed { TIME_RUNS } else { 0 };
+    // Bits 4 and 5 of encoding 2 must be zero: an index past the table is
+    // damage.
+    let modes = DELTA_MODE | REGULAR_TIMES | if keyed { TIME_RUNS | MEAN_MODE } else { 0 };
     let p = *POW10
         .get((flags & !modes) as usize)
         .ok_or(ChunkError::Truncated { got: 0, want })?;
     let runs = flags & TIME_RUNS != 0 && keyed;
     let regular = flags & REGULAR_TIMES != 0;
-    if runs && regular {
+    let mean_mode = flags & MEAN_MODE != 0 && keyed;
+    if (runs && regular) || (mean_mode && flags & DELTA_MODE != 0) {
         return Err(ChunkError::Truncated { got: 0, want });
     }
     let mut d = DecimalDecoder {
@@ -628,6 +692,7 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
         regular,
         k,
         t0: mint.filter(|_| keyed),
+        mean: mean_mode.then(|| Mean::start(0)),
     };
     // Runs: samples left in the current run of unchanged intervals, and
     // whether the next sample starts with a run's length.
@@ -726,6 +791,8 @@ struct DecimalDecoder<'a> {
     k: u8,
     /// The row's first timestamp, for an [`Encoding::Keyed`] chunk.
     t0: Option<i64>,
+    /// The deltas so far, in [`MEAN_MODE`].
+    mean: Option<Mean>,
 }
 
 impl DecimalDecoder<'_> {
@@ -744,6 +811,7 @@ impl DecimalDecoder<'_> {
         let k = u32::from(self.k);
         let (mut t, mut td, mut m, mut md) = (self.t, self.td, self.m, self.md);
         let delta_mode = self.delta_mode;
+        let mut mean = self.mean;
         // The window at bit `pos`, left-aligned, and how many of its bits
         // are the stream's (at least 57; the rest are zeros).
         let load = |pos: usize| -> Option<(u64, u32)> {
@@ -812,13 +880,22 @@ impl DecimalDecoder<'_> {
             // The sample is whole: its codes are taken.
             (pos, td) = (p + used as usize, d);
             let x = unzigzag((u64::from(q) << k) | low);
-            md = if delta_mode { x } else { md.wrapping_add(x) };
+            md = match &mut mean {
+                Some(mean) => {
+                    let d = mean.predict().wrapping_add(x);
+                    mean.push(d);
+                    d
+                }
+                None if delta_mode => x,
+                None => md.wrapping_add(x),
+            };
             m = m.wrapping_add(md);
             t = t.wrapping_add(td);
             *slot = Sample::new(t, m as f64);
             done += 1;
         }
         (self.t, self.td, self.m, self.md) = (t, td, m, md);
+        self.mean = mean;
         self.r.set_pos(pos);
         done
     }
@@ -837,6 +914,9 @@ impl DecimalDecoder<'_> {
                 self.md = self.r.read_varint()?;
                 self.t = self.t.wrapping_add(self.td);
                 self.m = self.m.wrapping_add(self.md);
+                if let Some(mean) = &mut self.mean {
+                    *mean = Mean::start(self.md);
+                }
             }
             _ => {
                 let dod = match self.regular {
@@ -855,10 +935,14 @@ impl DecimalDecoder<'_> {
         self.td = self.td.wrapping_add(dod);
         self.t = self.t.wrapping_add(self.td);
         let x = read_rice(&mut self.r, self.k)?;
-        self.md = if self.delta_mode {
-            x
-        } else {
-            self.md.wrapping_add(x)
+        self.md = match &mut self.mean {
+            Some(mean) => {
+                let d = mean.predict().wrapping_add(x);
+                mean.push(d);
+                d
+            }
+            None if self.delta_mode => x,
+            None => self.md.wrapping_add(x),
         };
         self.m = self.m.wrapping_add(self.md);
         Some((self.t, self.m))
@@ -1078,7 +1162,7 @@ mod tests {
             // The older decimal encoding, still read.
             let all: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
             if let Some((e, ms)) = decimal_exponent(&all) {
-                let old = encode_decimal(&all, e, &ms, false).unwrap();
+                let old = encode_decimal(&all, e, &ms, false, &[0, DELTA_MODE]).unwrap();
                 assert_eq!(old[0], Encoding::Decimal as u8);
                 assert_eq!(bits_of(&old, i64::MIN), bits(&samples), "seed {seed}");
                 let got: Vec<(i64, u64)> = decode(&old)
@@ -1151,6 +1235,54 @@ mod tests {
         );
     }
 
+    /// Counters whose increments scatter around a drifting rate take the
+    /// mean mode and round-trip; so do increments at the edge of what a
+    /// mantissa holds; the mean rounds half up, negative sums too.
+    #[test]
+    fn mean_mode_codes_scattered_increments() {
+        let mut chosen = 0;
+        for seed in 0..100u64 {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let rate = rng.random_range(10.0..100_000.0);
+            let (mut t, mut m) = (1_793_469_601_237i64, rng.random_range(0..1_000_000i64));
+            let mut samples = Vec::new();
+            for i in 0..rng.random_range(3..=600) {
+                t += 15_000;
+                let drift = 1.0 + 0.3 * (i as f64 / 100.0).sin();
+                m += (rate * drift * rng.random_range(0.85..1.15)).round() as i64;
+                samples.push((t, m as f64 / 100.0));
+            }
+            let all: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+            let c = encode_smallest(&all).unwrap();
+            assert_eq!(bits_of(&c, samples[0].0), bits(&samples), "seed {seed}");
+            chosen += usize::from(c[0] == Encoding::Keyed as u8 && c[3] & MEAN_MODE != 0);
+        }
+        assert!(chosen > 80, "mean mode chosen for {chosen} of 100 counters");
+        let big = (1i64 << 53) - 1;
+        let edge: Vec<(i64, f64)> = (0..100)
+            .map(|i| (i * 1000, if i % 3 == 0 { big } else { -big } as f64))
+            .collect();
+        let all: Vec<Sample> = edge.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+        let (e, ms) = decimal_exponent(&all).unwrap();
+        for modes in [&KEYED_MODES[..], &[MEAN_MODE]] {
+            let c = encode_decimal(&all, e, &ms, true, modes).unwrap();
+            assert_eq!(bits_of(&c, 0), bits(&edge));
+        }
+        // The mean: 8 × 10 = 80; after 18, 80 − 10 + 18 = 88 (11); after
+        // −100, 88 − 11 − 100 = −23, which rounds to −3 (−23 + 4 = −19,
+        // shifted: −3); half rounds up, for negatives too.
+        let mut mean = Mean::start(10);
+        assert_eq!(mean.predict(), 10);
+        mean.push(18);
+        assert_eq!(mean.predict(), 11);
+        mean.push(-100);
+        assert_eq!(mean.acc, -23);
+        assert_eq!(mean.predict(), -3);
+        assert_eq!(Mean { acc: -4 }.predict(), 0);
+        assert_eq!(Mean { acc: -5 }.predict(), -1);
+        assert_eq!(Mean { acc: 12 }.predict(), 2);
+    }
+
     /// The shortest and longest runs, back to back changes of interval,
     /// and a run that ends the chunk.
     #[test]
@@ -1201,9 +1333,11 @@ mod tests {
         let runs = encode_smallest(&irregular).unwrap();
         assert_eq!(runs[3] & TIME_RUNS, TIME_RUNS);
         let (e2, ms) = decimal_exponent(&irregular).unwrap();
-        let old = encode_decimal(&irregular, e2, &ms, false).unwrap();
+        let old = encode_decimal(&irregular, e2, &ms, false, &[0, DELTA_MODE]).unwrap();
+        let mean = encode_decimal(&irregular, e2, &ms, true, &[MEAN_MODE]).unwrap();
+        assert_eq!(mean[3] & MEAN_MODE, MEAN_MODE);
         let mut rng0 = SmallRng::seed_from_u64(8);
-        for decimal in [&keyed[..], &runs[..], &old[..]] {
+        for decimal in [&keyed[..], &runs[..], &old[..], &mean[..]] {
             for cut in 0..decimal.len() {
                 let _ = decode_row(&decimal[..cut], 0);
                 for _ in 0..20 {
