@@ -149,11 +149,13 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<()> {
     commit(&mut app, &mut sum)?;
     progress.set_message("flushing");
     db.flush_all().context("flush to SQLite")?;
-    // Merge every period now, the last ones too: imported samples are
-    // history, and a server would merge them anyway as soon as its own
-    // samples moved 1 h 30 min past them.
+    // Merge now what a server that had scraped these samples would have
+    // merged by the newest one, rather than leave it to the server's
+    // background merging; the last periods stay in short chunks, as they
+    // would be there.
     progress.set_message("merging chunks");
-    db.merge(i64::MAX).context("merge chunks in SQLite")?;
+    db.merge(db.settled_before())
+        .context("merge chunks in SQLite")?;
     db.vacuum().context("compact SQLite file")?;
     progress.finish_and_clear();
     let bytes = db.disk_bytes();
