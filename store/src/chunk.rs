@@ -780,6 +780,11 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
     result
 }
 
+/// The residual modes, as [`DecimalDecoder::run_mode`]'s parameter.
+const MODE_DOD: u8 = 0;
+const MODE_DELTA: u8 = 1;
+const MODE_MEAN: u8 = 2;
+
 struct DecimalDecoder<'a> {
     r: BitReader<'a>,
     t: i64,
@@ -807,11 +812,20 @@ impl DecimalDecoder<'_> {
     /// wide for a fresh window; [`Self::next`] reads those.
     #[inline]
     fn run<const REGULAR: bool>(&mut self, slots: &mut [Sample]) -> usize {
+        // One loop per residual mode, so none pays for another's steps.
+        match (self.mean.is_some(), self.delta_mode) {
+            (true, _) => self.run_mode::<REGULAR, MODE_MEAN>(slots),
+            (false, true) => self.run_mode::<REGULAR, MODE_DELTA>(slots),
+            (false, false) => self.run_mode::<REGULAR, MODE_DOD>(slots),
+        }
+    }
+
+    #[inline(always)]
+    fn run_mode<const REGULAR: bool, const MODE: u8>(&mut self, slots: &mut [Sample]) -> usize {
         let (bytes, mut pos) = self.r.parts();
         let k = u32::from(self.k);
         let (mut t, mut td, mut m, mut md) = (self.t, self.td, self.m, self.md);
-        let delta_mode = self.delta_mode;
-        let mut mean = self.mean;
+        let mut mean = self.mean.unwrap_or(Mean { acc: 0 });
         // The window at bit `pos`, left-aligned, and how many of its bits
         // are the stream's (at least 57; the rest are zeros).
         let load = |pos: usize| -> Option<(u64, u32)> {
@@ -880,14 +894,14 @@ impl DecimalDecoder<'_> {
             // The sample is whole: its codes are taken.
             (pos, td) = (p + used as usize, d);
             let x = unzigzag((u64::from(q) << k) | low);
-            md = match &mut mean {
-                Some(mean) => {
+            md = match MODE {
+                MODE_MEAN => {
                     let d = mean.predict().wrapping_add(x);
                     mean.push(d);
                     d
                 }
-                None if delta_mode => x,
-                None => md.wrapping_add(x),
+                MODE_DELTA => x,
+                _ => md.wrapping_add(x),
             };
             m = m.wrapping_add(md);
             t = t.wrapping_add(td);
@@ -895,7 +909,9 @@ impl DecimalDecoder<'_> {
             done += 1;
         }
         (self.t, self.td, self.m, self.md) = (t, td, m, md);
-        self.mean = mean;
+        if MODE == MODE_MEAN {
+            self.mean = Some(mean);
+        }
         self.r.set_pos(pos);
         done
     }
