@@ -310,20 +310,14 @@ impl Db {
                 .map_err(err)?;
             let mut blob = Vec::new();
             for (id, labels) in series {
-                blob.clear();
-                for (n, v) in labels.iter() {
-                    for text in [n, v] {
-                        let sym = match known.get(text) {
-                            Some(&sym) => sym,
-                            None => {
-                                let sym = symbol_id(&tx, text).map_err(err)?;
-                                added.push((text.into(), sym));
-                                sym
-                            }
-                        };
-                        write_uvarint(&mut blob, sym as u64);
+                encode_labels(labels, &mut blob, |text| match known.get(text) {
+                    Some(&sym) => Ok(sym),
+                    None => {
+                        let sym = symbol_id(&tx, text).map_err(err)?;
+                        added.push((text.into(), sym));
+                        Ok(sym)
                     }
-                }
+                })?;
                 ins.execute(params![*id as i64, &blob[..]]).map_err(err)?;
             }
             let mut ins = tx
@@ -614,6 +608,23 @@ fn read_uvarint(b: &mut &[u8]) -> Option<u64> {
     None
 }
 
+/// Writes a label set as `series.labels` holds it into `blob` (cleared
+/// first): the id of each name and value in turn, as varints, with ids
+/// from `symbol`.
+fn encode_labels(
+    labels: &Labels,
+    blob: &mut Vec<u8>,
+    mut symbol: impl FnMut(&str) -> Result<i64, Error>,
+) -> Result<(), Error> {
+    blob.clear();
+    for (name, value) in labels.iter() {
+        for text in [name, value] {
+            write_uvarint(blob, symbol(text)? as u64);
+        }
+    }
+    Ok(())
+}
+
 /// The id of a symbol, inserted when the table does not hold it yet.
 fn symbol_id(conn: &Connection, text: &str) -> rusqlite::Result<i64> {
     let found = conn
@@ -736,21 +747,15 @@ fn migrate_text_labels(conn: &Connection, path: &Path) -> Result<(), Error> {
                     file: path.to_path_buf(),
                     reason: format!("series {id}: bad labels: {reason}"),
                 })?;
-                blob.clear();
-                for (name, value) in labels.iter() {
-                    for t in [name, value] {
-                        let sym = match ids.get(t) {
-                            Some(&sym) => sym,
-                            None => {
-                                ins_sym.execute([t]).map_err(err)?;
-                                let sym = conn.last_insert_rowid();
-                                ids.insert(t.to_string(), sym);
-                                sym
-                            }
-                        };
-                        write_uvarint(&mut blob, sym as u64);
+                encode_labels(&labels, &mut blob, |t| match ids.get(t) {
+                    Some(&sym) => Ok(sym),
+                    None => {
+                        ins_sym.execute([t]).map_err(err)?;
+                        let sym = conn.last_insert_rowid();
+                        ids.insert(t.to_string(), sym);
+                        Ok(sym)
                     }
-                }
+                })?;
                 ins.execute(params![id, &blob[..]]).map_err(err)?;
                 n += 1;
             }
