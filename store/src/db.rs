@@ -23,6 +23,10 @@ const FORMAT_TEXT_LABELS: &str = "1";
 /// ones, and a cache of every symbol would grow with label churn.
 const SYMBOL_CACHE_MAX: usize = 65_536;
 
+/// Unused symbols are dropped once the catalogue rows deleted since the
+/// last sweep reach 1/20 of the rows left.
+const SWEEP_SHARE: usize = 20;
+
 pub(crate) struct Db {
     pub conn: Connection,
     pub path: PathBuf,
@@ -43,6 +47,8 @@ pub(crate) struct Db {
     /// Ids of symbols known to be in the `symbols` table, by text; filled
     /// as series are written, only with committed rows.
     pub symbols: HashMap<Box<str>, i64>,
+    /// Catalogue rows deleted since unused symbols were last dropped.
+    pub deleted_since_sweep: usize,
 }
 
 /// How far merging has come: every period before `merged_before` is
@@ -200,6 +206,7 @@ impl Db {
             max_span,
             next_expiry: None,
             symbols: HashMap::new(),
+            deleted_since_sweep: 0,
             merge: MergeCursor {
                 merged_before,
                 ..MergeCursor::default()
@@ -468,12 +475,16 @@ impl Db {
             .collect()
     }
 
-    /// Deletes catalogue rows, and the symbols that no remaining row uses.
+    /// Deletes catalogue rows and, once the rows deleted since the last
+    /// time reach a twentieth of those left, the symbols that no remaining
+    /// row uses (a scan of the catalogue, so not at every deletion).
     pub(crate) fn delete_series(&mut self, ids: &[u64]) -> Result<(), Error> {
         if ids.is_empty() {
             return Ok(());
         }
         let path = self.path.clone();
+        let deleted = self.deleted_since_sweep + ids.len();
+        let mut swept = false;
         self.transaction(|tx, err| {
             let mut del = tx
                 .prepare_cached("DELETE FROM series WHERE id = ?1")
@@ -481,10 +492,22 @@ impl Db {
             for id in ids {
                 del.execute([*id as i64]).map_err(err)?;
             }
-            drop_unused_symbols(tx, &path)
+            let left: i64 = tx
+                .query_row("SELECT COUNT(*) FROM series", [], |r| r.get(0))
+                .map_err(err)?;
+            if deleted.saturating_mul(SWEEP_SHARE) >= left.max(0) as usize {
+                swept = true;
+                drop_unused_symbols(tx, &path)?;
+            }
+            Ok(())
         })?;
-        // Cached ids may name deleted symbols now.
-        self.symbols.clear();
+        if swept {
+            self.deleted_since_sweep = 0;
+            // Cached ids may name deleted symbols now.
+            self.symbols.clear();
+        } else {
+            self.deleted_since_sweep = deleted;
+        }
         Ok(())
     }
 

@@ -259,3 +259,48 @@ fn a_newer_format_is_refused_untouched() {
     );
     assert_eq!(meta_format(dir.path()), "3");
 }
+
+/// Retention drops the symbols of deleted series once the rows deleted
+/// since the last sweep reach a twentieth of those left, not before.
+#[test]
+fn unused_symbols_are_swept_once_enough_series_are_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = 86_400_000i64;
+    let t0 = 1_700_000_000_000i64;
+    let store = Store::open(
+        dir.path(),
+        Options {
+            retention_time: Some(std::time::Duration::from_secs(86_400)),
+            ..opts()
+        },
+    )
+    .unwrap();
+    // Series 0-2 end at t0, 3-5 a day later, the rest three days later.
+    for i in 0..100 {
+        let start = match i {
+            0..3 => t0,
+            3..6 => t0 + day,
+            _ => t0 + 3 * day,
+        };
+        let mut app = store.appender();
+        for k in 0..10 {
+            app.append(&labels(i), start + k * 15_000, k as f64).unwrap();
+        }
+        app.commit().unwrap();
+    }
+    store.flush_all().unwrap();
+    let symbols = || count(dir.path(), "SELECT COUNT(*) FROM symbols");
+    // 4 names; requests_total, node and 3 hosts; 100 paths.
+    assert_eq!(symbols(), 109);
+    // 3 rows gone, 97 left: below the share, the symbols stay.
+    let r = store.apply_retention(t0 + day + day / 2).unwrap();
+    assert_eq!(r.series, 3, "{r:?}");
+    assert_eq!(symbols(), 109);
+    // 6 gone since the last sweep, 94 left: the six paths go.
+    let r = store.apply_retention(t0 + 2 * day + day / 2).unwrap();
+    assert_eq!(r.series, 3, "{r:?}");
+    assert_eq!(symbols(), 103);
+    drop(store);
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(everything(&store).len(), 94);
+}
