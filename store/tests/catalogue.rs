@@ -284,7 +284,8 @@ fn unused_symbols_are_swept_once_enough_series_are_gone() {
         };
         let mut app = store.appender();
         for k in 0..10 {
-            app.append(&labels(i), start + k * 15_000, k as f64).unwrap();
+            app.append(&labels(i), start + k * 15_000, k as f64)
+                .unwrap();
         }
         app.commit().unwrap();
     }
