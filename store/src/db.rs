@@ -9,6 +9,7 @@ use model::Labels;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::head::Frozen;
+use crate::wal::record::put_uvarint;
 use crate::Error;
 
 /// The schema version this code reads and writes.
@@ -607,16 +608,6 @@ fn join_same_start(
     Ok(crate::chunk::encode_smallest(&samples).map(|data| (maxt, data)))
 }
 
-/// Appends `x` as a LEB128 varint: 7 bits per byte, least significant
-/// group first, the top bit set on every byte but the last.
-fn write_uvarint(out: &mut Vec<u8>, mut x: u64) {
-    while x >= 0x80 {
-        out.push((x as u8) | 0x80);
-        x >>= 7;
-    }
-    out.push(x as u8);
-}
-
 /// Reads a LEB128 varint of at most 10 bytes from the front of `b`.
 fn read_uvarint(b: &mut &[u8]) -> Option<u64> {
     let mut x = 0u64;
@@ -642,7 +633,7 @@ fn encode_labels(
     blob.clear();
     for (name, value) in labels.iter() {
         for text in [name, value] {
-            write_uvarint(blob, symbol(text)? as u64);
+            put_uvarint(blob, symbol(text)? as u64);
         }
     }
     Ok(())
