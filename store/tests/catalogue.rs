@@ -140,6 +140,8 @@ fn format_1_catalogue_is_migrated_at_open() {
         ),
         40
     );
+    // The file keeps the 4 KiB pages it was made with.
+    assert_eq!(count(dir.path(), "PRAGMA page_size"), 4096);
     // Opening again reads format 2 as it is.
     let store = Store::open(dir.path(), opts()).unwrap();
     assert_same(&everything(&store), &want);

@@ -51,8 +51,23 @@ fn rows(dir: &Path) -> i64 {
         .unwrap()
 }
 
+/// A finite `f64` of 64 scattered bits (a SplitMix64 step of `i`): XOR
+/// coding spends about 8.4 bytes on each.
+fn noise(i: u64) -> f64 {
+    let mut z = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    // An exponent of all ones would be an infinity or a NaN.
+    if (z >> 52) & 0x7ff == 0x7ff {
+        z ^= 1 << 52;
+    }
+    f64::from_bits(z)
+}
+
 /// Six hours of 15 s samples for a few kinds of series: a counter, a
-/// decimal gauge, values that need XOR, and a stale marker.
+/// decimal gauge, values that need XOR (every 7.5 s: a period's 960 take
+/// more than a page keeps in place), and a stale marker.
 fn write_six_hours(store: &Store) {
     let mut app = store.appender();
     for step in 0..(6 * 240) {
@@ -60,7 +75,9 @@ fn write_six_hours(store: &Store) {
         app.append(&labels(0), t, (step * 7) as f64).unwrap();
         app.append(&labels(1), t, (step % 97) as f64 / 100.0)
             .unwrap();
-        app.append(&labels(2), t, (step as f64).sqrt()).unwrap();
+        app.append(&labels(2), t, noise(2 * step as u64)).unwrap();
+        app.append(&labels(2), t + 7_500, noise(2 * step as u64 + 1))
+            .unwrap();
         let v = if step % 300 == 299 {
             f64::from_bits(0x7ff0000000000002)
         } else {
@@ -82,7 +99,7 @@ fn merging_keeps_every_sample_and_cuts_the_rows() {
     store.flush_all().unwrap();
     let before = everything(&store);
     let rows_before = rows(dir.path());
-    // 4 series × 1 440 samples in chunks of at most 120.
+    // 4 series of at least 1 440 samples, in chunks of at most 120.
     assert!(rows_before >= 48, "{rows_before} rows");
 
     // Only the periods that ended: [0, 2 h) and [2 h, 4 h).
@@ -95,8 +112,12 @@ fn merging_keeps_every_sample_and_cuts_the_rows() {
     let rows_after = rows(dir.path());
     assert!(rows_after < rows_mid, "{rows_after} rows after merging all");
     assert_eq!(everything(&store), before);
-    // The XOR series' 480 samples a period take more than one page can
-    // hold in place, so it keeps more rows than the others.
+    let db = Connection::open(dir.path().join("watchfire.db")).unwrap();
+    let page: i64 = db.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(page, 16384, "a new file's page size");
+    // The XOR series' 960 samples a period take more than one page can
+    // hold in place (4 086 bytes with 16 KiB pages), so it keeps more rows
+    // than the others.
     assert!(rows_after > 12, "{rows_after}");
     store.close().unwrap();
 
