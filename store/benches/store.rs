@@ -202,7 +202,7 @@ fn decode(c: &mut Criterion) {
         dec.append(t, value(0, k) + value(2, k));
     }
     let dec = store::chunk::compact(dec.finish());
-    assert_eq!(dec[0], store::chunk::Encoding::Keyed as u8);
+    assert_eq!(dec[0], store::chunk::Encoding::Shaped as u8);
     // A merged row: two hours of the counter.
     let long: Vec<model::Sample> = (0..480)
         .map(|k| {
@@ -213,7 +213,7 @@ fn decode(c: &mut Criterion) {
         })
         .collect();
     let long = store::chunk::encode_smallest(&long).unwrap();
-    assert_eq!(long[0], store::chunk::Encoding::Keyed as u8);
+    assert_eq!(long[0], store::chunk::Encoding::Shaped as u8);
     let mut out = Vec::with_capacity(120);
     let mut g = c.benchmark_group("decode");
     for (name, bytes) in [

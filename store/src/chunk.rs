@@ -9,10 +9,11 @@
 //!
 //! Scraped values are mostly decimals written with a few digits (`64.655652`,
 //! `37.51`), which XOR encodes poorly. When a complete chunk goes to
-//! SQLite, [`compact`] also tries [`Encoding::Keyed`] (integer mantissas,
-//! Rice-coded deltas or deltas of deltas, the first timestamp left to the
-//! row's key) and keeps the smaller; chunks in the head stay XOR so appends
-//! are cheap. [`Encoding::Decimal`], its predecessor, is still read.
+//! SQLite, [`compact`] also tries [`Encoding::Shaped`] (integer mantissas,
+//! residuals of a few predictors in Rice or range codes, the first
+//! timestamp left to the row's key) and keeps the smaller; chunks in the
+//! head stay XOR so appends are cheap. [`Encoding::Decimal`] and
+//! [`Encoding::Keyed`], its predecessors, are still read.
 
 use model::Sample;
 
@@ -34,10 +35,16 @@ pub enum Encoding {
     Decimal = 2,
     /// [`Encoding::Decimal`] for a row that stores its first timestamp
     /// beside the chunk (SQLite's `mint`): the chunk leaves it out, and
-    /// timestamps may also be coded as runs of a steady interval. Chosen
-    /// when a completed chunk is written to SQLite, if smaller than XOR;
-    /// read with [`decode_row_into`].
+    /// timestamps may also be coded as runs of a steady interval, values
+    /// against a running mean. Written by earlier builds; read with
+    /// [`decode_row_into`], no longer written.
     Keyed = 3,
+    /// [`Encoding::Keyed`] with the mantissas' common factor divided out
+    /// ([`FACTOR`]) and the residuals coded in truncated binary over their
+    /// range ([`RANGE_CODE`]) where that is shorter than Rice codes.
+    /// Chosen when a completed chunk is written to SQLite, if smaller than
+    /// XOR; read with [`decode_row_into`].
+    Shaped = 4,
 }
 
 /// A chunk that cannot be decoded.
@@ -46,10 +53,10 @@ pub enum ChunkError {
     /// Byte 0 names an encoding this version does not know.
     #[error("unknown chunk encoding {0}")]
     UnknownEncoding(u8),
-    /// An [`Encoding::Keyed`] chunk read without its row's first
-    /// timestamp.
-    #[error("chunk encoding 3 is read with its row's first timestamp")]
-    Keyed,
+    /// An [`Encoding::Keyed`] or [`Encoding::Shaped`] chunk read without
+    /// its row's first timestamp.
+    #[error("chunk encoding {0} is read with its row's first timestamp")]
+    Keyed(u8),
     /// The bytes end before the samples the header announces.
     #[error("chunk truncated: {got} of {want} samples readable")]
     Truncated {
@@ -385,6 +392,129 @@ fn mean_residuals(ms: &[i64]) -> Vec<i64> {
     out
 }
 
+/// Bit 6 of the code byte (the byte after the flags) of an
+/// [`Encoding::Shaped`] chunk: the residuals are coded in truncated binary
+/// over their range ([`Range`]), whose bounds the bit stream gives; the
+/// Rice parameter bits are zero.
+const RANGE_CODE: u8 = 0x40;
+/// Bit 7 of the code byte of an [`Encoding::Shaped`] chunk: every mantissa
+/// is a multiple of a factor of at least 2, which the bit stream gives
+/// first, and is coded divided by it. Memory sizes in pages or KiB, and
+/// decimals with a step such as 0.5 or 0.25, have one.
+const FACTOR: u8 = 0x80;
+/// The most bits a range code's offset takes is one more than this, so it
+/// fits the decoder's window after a reload.
+const RANGE_MAX_BITS: u32 = 56;
+
+/// Truncated binary over the `n` values from `lo`: with `b = ⌊log2 n⌋`
+/// and `u = 2^(b+1) − n`, an offset `v = x − lo` below `u` is written in
+/// `b` bits and any other as `v + u` in `b + 1`. When residuals scatter
+/// evenly over a band (a counter's increments around its rate) this takes
+/// about `log2 n` bits each, where a Rice code takes half a bit to a bit
+/// more; a constant residual takes none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Range {
+    lo: i64,
+    b: u32,
+    u: u64,
+}
+
+impl Range {
+    /// The range of `n` values from `lo`; `None` unless `1 ≤ n ≤ 2^56`.
+    fn new(lo: i64, n: u64) -> Option<Range> {
+        if n == 0 || n > 1 << RANGE_MAX_BITS {
+            return None;
+        }
+        let b = 63 - n.leading_zeros();
+        Some(Range {
+            lo,
+            b,
+            u: (1u64 << (b + 1)) - n,
+        })
+    }
+
+    /// The range of `xs`, when it is narrow enough.
+    fn of(xs: &[i64]) -> Option<Range> {
+        let lo = *xs.iter().min()?;
+        let hi = *xs.iter().max()?;
+        let n = u64::try_from(i128::from(hi) - i128::from(lo) + 1).ok()?;
+        Range::new(lo, n)
+    }
+
+    /// How many values it holds.
+    fn len(&self) -> u64 {
+        (1u64 << (self.b + 1)) - self.u
+    }
+
+    fn bits(&self, x: i64) -> u64 {
+        u64::from(self.b) + u64::from(x.wrapping_sub(self.lo) as u64 >= self.u)
+    }
+
+    /// Bits of the bounds at the head of the bit stream.
+    fn header_bits(&self) -> u64 {
+        uvarint_bits(zigzag(self.lo)) + uvarint_bits(self.len() - 1)
+    }
+
+    fn write(&self, out: &mut BitWriter, x: i64) {
+        let v = x.wrapping_sub(self.lo) as u64;
+        if v < self.u {
+            out.write_bits(v, self.b as u8);
+        } else {
+            out.write_bits(v + self.u, self.b as u8 + 1);
+        }
+    }
+
+    fn read(&self, r: &mut BitReader<'_>) -> Option<i64> {
+        let y = r.read_bits(self.b as u8)?;
+        let v = if y < self.u {
+            y
+        } else {
+            ((y << 1) | u64::from(r.read_bit()?)) - self.u
+        };
+        Some(self.lo.wrapping_add(v as i64))
+    }
+}
+
+/// Bits of `BitWriter::write_uvarint(v)`: a byte per seven bits.
+fn uvarint_bits(v: u64) -> u64 {
+    8 * u64::from((64 - v.leading_zeros()).div_ceil(7).max(1))
+}
+
+/// How a decimal chunk codes its residuals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Code {
+    /// Rice codes with this parameter.
+    Rice(u8),
+    /// Truncated binary over a range ([`RANGE_CODE`]).
+    Range(Range),
+}
+
+impl Code {
+    fn write(&self, out: &mut BitWriter, x: i64) {
+        match self {
+            Code::Rice(k) => write_rice(out, x, *k),
+            Code::Range(r) => r.write(out, x),
+        }
+    }
+}
+
+/// The greatest common divisor of the mantissas, or 1 when it is 0 or 1
+/// (or all are 0).
+fn common_factor(ms: &[i64]) -> i64 {
+    let mut g = 0u64;
+    for &m in ms {
+        let (mut a, mut b) = (g, m.unsigned_abs());
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        g = a;
+        if g == 1 {
+            return 1;
+        }
+    }
+    i64::try_from(g).unwrap_or(1).max(1)
+}
+
 /// How a decimal chunk codes timestamps after the second sample.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Times {
@@ -486,28 +616,72 @@ fn best_rice_k(xs: &[i64]) -> (u64, u8) {
     (bits, k)
 }
 
-/// A decimal chunk: [`Encoding::Keyed`] (no first timestamp, and the
-/// timestamp codes that take fewest bits) or, with `keyed` false, the
-/// older [`Encoding::Decimal`] (whose `modes` are 0 and [`DELTA_MODE`]).
-/// Of `modes`, the one whose residuals take fewest bits is used.
+/// A decimal chunk in encoding `enc`: [`Encoding::Shaped`] (no first
+/// timestamp, the timestamp codes that take fewest bits, the mantissas'
+/// common factor divided out and the shorter of the Rice and range codes),
+/// or one of the older [`Encoding::Keyed`] and [`Encoding::Decimal`]
+/// (whose `modes` are 0 and [`DELTA_MODE`]). Of `modes`, the one whose
+/// residuals take fewest bits is used.
 fn encode_decimal(
     samples: &[Sample],
     e: u8,
     ms: &[i64],
-    keyed: bool,
+    enc: Encoding,
     modes: &[u8],
 ) -> Option<Vec<u8>> {
+    encode_decimal_with(samples, e, ms, enc, modes, true)
+}
+
+/// [`encode_decimal`]; with `rice` false, an [`Encoding::Shaped`] chunk
+/// takes the range code whenever the residuals fit one (for tests).
+fn encode_decimal_with(
+    samples: &[Sample],
+    e: u8,
+    ms: &[i64],
+    enc: Encoding,
+    modes: &[u8],
+    rice: bool,
+) -> Option<Vec<u8>> {
     let count = u16::try_from(samples.len()).ok()?;
-    let (_, mode, k, xs) = modes
+    let keyed = enc != Encoding::Decimal;
+    let shaped = enc == Encoding::Shaped;
+    // A factor pays for its header once it saves a bit a sample on a few
+    // samples.
+    let factor = match shaped {
+        true => common_factor(ms),
+        false => 1,
+    };
+    let factor = match (factor as u64).ilog2() as u64 * samples.len() as u64 {
+        saved if factor > 1 && saved > uvarint_bits(factor as u64 - 2) => factor,
+        _ => 1,
+    };
+    let scaled: Vec<i64>;
+    let ms = if factor > 1 {
+        scaled = ms.iter().map(|&m| m / factor).collect();
+        &scaled[..]
+    } else {
+        ms
+    };
+    let (_, mode, code, xs) = modes
         .iter()
-        .map(|&mode| {
+        .flat_map(|&mode| {
             let xs = match mode {
                 MEAN_MODE => mean_residuals(ms),
                 _ => residuals(ms, mode == DELTA_MODE),
             };
             let (bits, k) = best_rice_k(&xs);
-            (bits, mode, k, xs)
+            let range = Range::of(&xs).filter(|_| shaped).map(|r| {
+                let bits = r.header_bits() + xs.iter().map(|&x| r.bits(x)).sum::<u64>();
+                (
+                    if rice { bits } else { 0 },
+                    mode,
+                    Code::Range(r),
+                    xs.clone(),
+                )
+            });
+            [Some((bits, mode, Code::Rice(k), xs)), range]
         })
+        .flatten()
         .min_by_key(|c| c.0)?;
     let ts: Vec<i64> = samples.iter().map(|s| s.t).collect();
     let dods = residuals(&ts, false);
@@ -519,21 +693,31 @@ fn encode_decimal(
         Times::Each
     };
     let mut flags = e | mode;
+    let mut code_byte = match code {
+        Code::Rice(k) => k,
+        Code::Range(_) => RANGE_CODE,
+    };
+    if factor > 1 {
+        code_byte |= FACTOR;
+    }
     match times {
         Times::Regular => flags |= REGULAR_TIMES,
         Times::Runs => flags |= TIME_RUNS,
         Times::Each => {}
     }
     let mut bytes = Vec::with_capacity(samples.len() * 2 + 8);
-    bytes.push(if keyed {
-        Encoding::Keyed
-    } else {
-        Encoding::Decimal
-    } as u8);
+    bytes.push(enc as u8);
     bytes.extend_from_slice(&count.to_be_bytes());
     bytes.push(flags);
-    bytes.push(k);
+    bytes.push(code_byte);
     let mut out = BitWriter::from_bytes(bytes);
+    if factor > 1 {
+        out.write_uvarint(factor as u64 - 2);
+    }
+    if let Code::Range(r) = code {
+        out.write_varint(r.lo);
+        out.write_uvarint(r.len() - 1);
+    }
     let (mut t, mut td) = (0i64, 0i64);
     // Runs: samples left in the current run of unchanged intervals, and
     // whether the next sample starts a run (its length comes first).
@@ -572,7 +756,7 @@ fn encode_decimal(
                     }
                 }
                 td = d;
-                write_rice(&mut out, xs[i - 2], k);
+                code.write(&mut out, xs[i - 2]);
             }
         }
         t = s.t;
@@ -606,7 +790,7 @@ fn smaller_decimal(samples: &[Sample], xor: Box<[u8]>) -> Box<[u8]> {
     let Some((e, ms)) = decimal_exponent(samples) else {
         return xor;
     };
-    match encode_decimal(samples, e, &ms, true, &KEYED_MODES) {
+    match encode_decimal(samples, e, &ms, Encoding::Shaped, &KEYED_MODES) {
         Some(d) if d.len() < xor.len() => d.into_boxed_slice(),
         _ => xor,
     }
@@ -655,11 +839,13 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
         x if x == Encoding::Xor as u8 => HEADER_LEN,
         x if x == Encoding::Decimal as u8 => DECIMAL_HEADER_LEN,
         x if x == Encoding::Keyed as u8 => DECIMAL_HEADER_LEN,
+        x if x == Encoding::Shaped as u8 => DECIMAL_HEADER_LEN,
         x => return Err(ChunkError::UnknownEncoding(x)),
     };
-    let keyed = enc == Encoding::Keyed as u8;
+    let shaped = enc == Encoding::Shaped as u8;
+    let keyed = enc == Encoding::Keyed as u8 || shaped;
     if keyed && mint.is_none() {
-        return Err(ChunkError::Keyed);
+        return Err(ChunkError::Keyed(enc));
     }
     if bytes.len() < header {
         return Err(ChunkError::Truncated { got: 0, want: 1 });
@@ -667,7 +853,7 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
     let want = sample_count(bytes);
     let start = out.len();
     out.reserve(want);
-    let r = BitReader::new(&bytes[header..]);
+    let mut r = BitReader::new(&bytes[header..]);
     let truncated = |out: &Vec<Sample>| ChunkError::Truncated {
         got: out.len() - start,
         want,
@@ -690,10 +876,33 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
         return Ok(());
     }
     let flags = bytes[HEADER_LEN];
-    let k = bytes[HEADER_LEN + 1];
-    if k > 63 {
-        return Err(ChunkError::Truncated { got: 0, want });
+    let code_byte = bytes[HEADER_LEN + 1];
+    let damaged = ChunkError::Truncated { got: 0, want };
+    // Before encoding 4 the code byte is the Rice parameter alone.
+    let extra = if shaped { RANGE_CODE | FACTOR } else { 0 };
+    let k = code_byte & !extra;
+    if k > 63 || (code_byte & RANGE_CODE != 0 && k != 0) {
+        return Err(damaged);
     }
+    let factor = match code_byte & FACTOR != 0 {
+        true => r
+            .read_uvarint()
+            .and_then(|g| i64::try_from(g).ok()?.checked_add(2))
+            .ok_or(damaged.clone())?,
+        false => 1,
+    };
+    let range = match code_byte & RANGE_CODE != 0 {
+        true => {
+            let lo = r.read_varint();
+            let n = r.read_uvarint().and_then(|n| n.checked_add(1));
+            Some(
+                lo.zip(n)
+                    .and_then(|(lo, n)| Range::new(lo, n))
+                    .ok_or(damaged.clone())?,
+            )
+        }
+        false => None,
+    };
     // Bits 4 and 5 of encoding 2 must be zero: an index past the table is
     // damage.
     let modes = DELTA_MODE | REGULAR_TIMES | if keyed { TIME_RUNS | MEAN_MODE } else { 0 };
@@ -715,6 +924,7 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
         delta_mode: flags & DELTA_MODE != 0,
         regular,
         k,
+        range,
         t0: mint.filter(|_| keyed),
         mean: mean_mode.then(|| Mean::start(0)),
     };
@@ -795,8 +1005,14 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
         Err(truncated(out))
     };
     // Scaling in a pass of its own keeps the divisions (the slowest step)
-    // out of the bit reading's way; integers (exponent 0) need none.
-    if p != 1.0 {
+    // out of the bit reading's way; integers (exponent 0) need none. The
+    // mantissas held in `v` are whole numbers of at most 53 bits (any
+    // values in a damaged chunk: the casts saturate, the product wraps).
+    if factor != 1 {
+        for s in &mut out[start..] {
+            s.v = ((s.v as i64).wrapping_mul(factor)) as f64 / p;
+        }
+    } else if p != 1.0 {
         for s in &mut out[start..] {
             s.v /= p;
         }
@@ -818,6 +1034,8 @@ struct DecimalDecoder<'a> {
     delta_mode: bool,
     regular: bool,
     k: u8,
+    /// The range code, when the chunk's residuals use it ([`RANGE_CODE`]).
+    range: Option<Range>,
     /// The row's first timestamp, for an [`Encoding::Keyed`] chunk.
     t0: Option<i64>,
     /// The deltas so far, in [`MEAN_MODE`].
@@ -836,18 +1054,26 @@ impl DecimalDecoder<'_> {
     /// wide for a fresh window; [`Self::next`] reads those.
     #[inline]
     fn run<const REGULAR: bool>(&mut self, slots: &mut [Sample]) -> usize {
-        // One loop per residual mode, so none pays for another's steps.
-        match (self.mean.is_some(), self.delta_mode) {
-            (true, _) => self.run_mode::<REGULAR, MODE_MEAN>(slots),
-            (false, true) => self.run_mode::<REGULAR, MODE_DELTA>(slots),
-            (false, false) => self.run_mode::<REGULAR, MODE_DOD>(slots),
+        // One loop per residual mode and code, so none pays for another's
+        // steps.
+        match (self.mean.is_some(), self.delta_mode, self.range.is_some()) {
+            (true, _, false) => self.run_mode::<REGULAR, MODE_MEAN, false>(slots),
+            (false, true, false) => self.run_mode::<REGULAR, MODE_DELTA, false>(slots),
+            (false, false, false) => self.run_mode::<REGULAR, MODE_DOD, false>(slots),
+            (true, _, true) => self.run_mode::<REGULAR, MODE_MEAN, true>(slots),
+            (false, true, true) => self.run_mode::<REGULAR, MODE_DELTA, true>(slots),
+            (false, false, true) => self.run_mode::<REGULAR, MODE_DOD, true>(slots),
         }
     }
 
     #[inline(always)]
-    fn run_mode<const REGULAR: bool, const MODE: u8>(&mut self, slots: &mut [Sample]) -> usize {
+    fn run_mode<const REGULAR: bool, const MODE: u8, const RANGE: bool>(
+        &mut self,
+        slots: &mut [Sample],
+    ) -> usize {
         let (bytes, mut pos) = self.r.parts();
         let k = u32::from(self.k);
+        let range = self.range.unwrap_or(Range { lo: 0, b: 0, u: 1 });
         let (mut t, mut td, mut m, mut md) = (self.t, self.td, self.m, self.md);
         let mut mean = self.mean.unwrap_or(Mean { acc: 0 });
         // The window at bit `pos`, left-aligned, and how many of its bits
@@ -891,33 +1117,57 @@ impl DecimalDecoder<'_> {
                 avail -= n;
                 p += n as usize;
             }
-            // Ones counted in `w` stop at its zero fill at the latest, so
-            // a code that does not fit shows as `used > avail`.
-            let mut q = (!w).leading_zeros();
-            if q + 1 + k > avail {
-                let Some(x) = load(p) else {
-                    break;
+            let x = if RANGE {
+                // `b` bits, and one more for offsets from `u` on: at most
+                // 57, which a fresh window holds.
+                let b = range.b;
+                if b + 1 > avail {
+                    let Some(x) = load(p) else {
+                        break;
+                    };
+                    (w, avail) = x;
+                }
+                let y = if b == 0 { 0 } else { w >> (64 - b) };
+                let (v, used) = if y < range.u {
+                    (y, b)
+                } else {
+                    (((y << 1) | ((w << b) >> 63)) - range.u, b + 1)
                 };
-                (w, avail) = x;
-                q = (!w).leading_zeros();
-            }
-            let used = q + 1 + k;
-            if q >= RICE_ESCAPE as u32 || used > avail {
-                break;
-            }
-            let low = if k == 0 {
-                0
+                if used > 0 {
+                    w = (w << (used - 1)) << 1;
+                }
+                avail -= used;
+                (pos, td) = (p + used as usize, d);
+                range.lo.wrapping_add(v as i64)
             } else {
-                (w << (q + 1)) >> (64 - k)
+                // Ones counted in `w` stop at its zero fill at the latest,
+                // so a code that does not fit shows as `used > avail`.
+                let mut q = (!w).leading_zeros();
+                if q + 1 + k > avail {
+                    let Some(x) = load(p) else {
+                        break;
+                    };
+                    (w, avail) = x;
+                    q = (!w).leading_zeros();
+                }
+                let used = q + 1 + k;
+                if q >= RICE_ESCAPE as u32 || used > avail {
+                    break;
+                }
+                let low = if k == 0 {
+                    0
+                } else {
+                    (w << (q + 1)) >> (64 - k)
+                };
+                // `used` may be all 64 bits of a window loaded at a byte
+                // boundary: the shift goes in two steps, as one shift by
+                // 64 would not clear it.
+                w = (w << (used - 1)) << 1;
+                avail -= used;
+                // The sample is whole: its codes are taken.
+                (pos, td) = (p + used as usize, d);
+                unzigzag((u64::from(q) << k) | low)
             };
-            // `used` may be all 64 bits of a window loaded at a byte
-            // boundary: the shift goes in two steps, as one shift by 64
-            // would not clear it.
-            w = (w << (used - 1)) << 1;
-            avail -= used;
-            // The sample is whole: its codes are taken.
-            (pos, td) = (p + used as usize, d);
-            let x = unzigzag((u64::from(q) << k) | low);
             md = match MODE {
                 MODE_MEAN => {
                     let d = mean.predict().wrapping_add(x);
@@ -974,7 +1224,10 @@ impl DecimalDecoder<'_> {
     fn step(&mut self, dod: i64) -> Option<(i64, i64)> {
         self.td = self.td.wrapping_add(dod);
         self.t = self.t.wrapping_add(self.td);
-        let x = read_rice(&mut self.r, self.k)?;
+        let x = match &self.range {
+            Some(range) => range.read(&mut self.r)?,
+            None => read_rice(&mut self.r, self.k)?,
+        };
         self.md = match &mut self.mean {
             Some(mean) => {
                 let d = mean.predict().wrapping_add(x);
@@ -1194,15 +1447,29 @@ mod tests {
             assert_eq!(bits_of(&c, samples[0].0), bits(&samples), "seed {seed}");
             if n > 10 && !huge {
                 eligible += 1;
-                chosen += usize::from(c[0] == Encoding::Keyed as u8);
+                chosen += usize::from(c[0] == Encoding::Shaped as u8);
             }
-            if c[0] == Encoding::Keyed as u8 && c[3] & REGULAR_TIMES != 0 {
+            if c[0] == Encoding::Shaped as u8 && c[3] & REGULAR_TIMES != 0 {
                 regular += 1;
             }
-            // The older decimal encoding, still read.
             let all: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
             if let Some((e, ms)) = decimal_exponent(&all) {
-                let old = encode_decimal(&all, e, &ms, false, &[0, DELTA_MODE]).unwrap();
+                // The range code wherever the residuals fit one, and the
+                // older keyed encoding, still read.
+                let ranged =
+                    encode_decimal_with(&all, e, &ms, Encoding::Shaped, &KEYED_MODES, false)
+                        .unwrap();
+                assert_eq!(
+                    bits_of(&ranged, samples[0].0),
+                    bits(&samples),
+                    "seed {seed}"
+                );
+                let keyed = encode_decimal(&all, e, &ms, Encoding::Keyed, &KEYED_MODES).unwrap();
+                assert_eq!(keyed[0], Encoding::Keyed as u8);
+                assert_eq!(bits_of(&keyed, samples[0].0), bits(&samples), "seed {seed}");
+                // The older decimal encoding, still read.
+                let old =
+                    encode_decimal(&all, e, &ms, Encoding::Decimal, &[0, DELTA_MODE]).unwrap();
                 assert_eq!(old[0], Encoding::Decimal as u8);
                 assert_eq!(bits_of(&old, i64::MIN), bits(&samples), "seed {seed}");
                 let got: Vec<(i64, u64)> = decode(&old)
@@ -1261,7 +1528,16 @@ mod tests {
             }
             let c = compact(enc.bytes().to_vec().into_boxed_slice());
             assert_eq!(bits_of(&c, samples[0].0), bits(&samples), "seed {seed}");
-            if c[0] == Encoding::Keyed as u8 && c[3] & REGULAR_TIMES == 0 {
+            let all: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
+            let (e, ms) = decimal_exponent(&all).unwrap();
+            let ranged =
+                encode_decimal_with(&all, e, &ms, Encoding::Shaped, &KEYED_MODES, false).unwrap();
+            assert_eq!(
+                bits_of(&ranged, samples[0].0),
+                bits(&samples),
+                "seed {seed}"
+            );
+            if c[0] == Encoding::Shaped as u8 && c[3] & REGULAR_TIMES == 0 {
                 if c[3] & TIME_RUNS != 0 {
                     runs += 1;
                 } else {
@@ -1295,7 +1571,7 @@ mod tests {
             let all: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
             let c = encode_smallest(&all).unwrap();
             assert_eq!(bits_of(&c, samples[0].0), bits(&samples), "seed {seed}");
-            chosen += usize::from(c[0] == Encoding::Keyed as u8 && c[3] & MEAN_MODE != 0);
+            chosen += usize::from(c[0] == Encoding::Shaped as u8 && c[3] & MEAN_MODE != 0);
         }
         assert!(chosen > 80, "mean mode chosen for {chosen} of 100 counters");
         let big = (1i64 << 53) - 1;
@@ -1305,7 +1581,7 @@ mod tests {
         let all: Vec<Sample> = edge.iter().map(|&(t, v)| Sample::new(t, v)).collect();
         let (e, ms) = decimal_exponent(&all).unwrap();
         for modes in [&KEYED_MODES[..], &[MEAN_MODE]] {
-            let c = encode_decimal(&all, e, &ms, true, modes).unwrap();
+            let c = encode_decimal(&all, e, &ms, Encoding::Shaped, modes).unwrap();
             assert_eq!(bits_of(&c, 0), bits(&edge));
         }
         // The mean: 8 × 10 = 80; after 18, 80 − 10 + 18 = 88 (11); after
@@ -1382,9 +1658,111 @@ mod tests {
             samples.truncate(Encoder::MAX_SAMPLES);
             let all: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
             let c = encode_smallest(&all).unwrap();
-            assert_eq!(c[0], Encoding::Keyed as u8, "shape {n}");
+            assert_eq!(c[0], Encoding::Shaped as u8, "shape {n}");
             assert_eq!(bits_of(&c, samples[0].0), bits(&samples), "shape {n}");
         }
+    }
+
+    /// Truncated binary at every width: each value of a small range, and
+    /// both ends of wide ones, read back; ranges past 2^56 are refused.
+    #[test]
+    fn range_codes_round_trip_at_every_width() {
+        assert_eq!(Range::new(0, 0), None);
+        assert_eq!(Range::new(0, (1 << RANGE_MAX_BITS) + 1), None);
+        assert_eq!(Range::of(&[i64::MIN, i64::MAX]), None);
+        for n in 1..=40u64 {
+            let r = Range::new(-7, n).unwrap();
+            assert_eq!(r.len(), n);
+            let xs: Vec<i64> = (0..n as i64).map(|v| v - 7).collect();
+            let mut w = BitWriter::from_bytes(Vec::new());
+            for &x in &xs {
+                r.write(&mut w, x);
+            }
+            let total: u64 = xs.iter().map(|&x| r.bits(x)).sum();
+            assert_eq!(w.bytes.len() as u64, total.div_ceil(8), "n {n}");
+            let mut rd = BitReader::new(&w.bytes);
+            for &x in &xs {
+                assert_eq!(r.read(&mut rd), Some(x), "n {n}");
+            }
+        }
+        for b in 0..=RANGE_MAX_BITS {
+            let n = 1u64 << b;
+            for n in [n, n + 1, 2 * n - 1] {
+                let Some(r) = Range::new(i64::MAX - 3, n) else {
+                    assert!(n > 1 << RANGE_MAX_BITS);
+                    continue;
+                };
+                let ends = [i64::MAX - 3, (i64::MAX - 3).wrapping_add((n - 1) as i64)];
+                let mut w = BitWriter::from_bytes(Vec::new());
+                for &x in &ends {
+                    r.write(&mut w, x);
+                }
+                let mut rd = BitReader::new(&w.bytes);
+                for &x in &ends {
+                    assert_eq!(r.read(&mut rd), Some(x), "n {n}");
+                }
+            }
+        }
+    }
+
+    /// Encoding 4's additions, each where it pays: memory sizes in pages
+    /// and steps of 0.25 have their factor divided out; counters whose
+    /// increments spread evenly take the range code and come out shorter
+    /// than encoding 3; a steady increase takes no bits a sample.
+    #[test]
+    fn shaped_chunks_divide_out_factors_and_code_ranges() {
+        let all = |v: &[(i64, f64)]| -> Vec<Sample> {
+            v.iter().map(|&(t, v)| Sample::new(t, v)).collect()
+        };
+        let (mut factored, mut ranged, mut shorter) = (0, 0, 0);
+        for seed in 0..100u64 {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let t0 = 1_793_469_601_237i64;
+            let pages = rng.random_range(10_000..1_000_000i64);
+            let memory: Vec<(i64, f64)> = (0..120)
+                .map(|i| {
+                    (
+                        t0 + i * 15_000,
+                        ((pages + rng.random_range(-50..50)) * 4096) as f64,
+                    )
+                })
+                .collect();
+            let quarters: Vec<(i64, f64)> = (0..120)
+                .map(|i| (t0 + i * 15_000, rng.random_range(0..400) as f64 * 0.25))
+                .collect();
+            for v in [&memory, &quarters] {
+                let c = encode_smallest(&all(v)).unwrap();
+                assert_eq!(bits_of(&c, t0), bits(v), "seed {seed}");
+                factored += usize::from(c[0] == Encoding::Shaped as u8 && c[4] & FACTOR != 0);
+            }
+            let rate = rng.random_range(20..5_000i64);
+            let mut m = rng.random_range(0..1_000_000i64);
+            let counter: Vec<(i64, f64)> = (0..120)
+                .map(|i| {
+                    m += rate + rng.random_range(-rate / 10..=rate / 10);
+                    (t0 + i * 15_000, m as f64)
+                })
+                .collect();
+            let c = encode_smallest(&all(&counter)).unwrap();
+            assert_eq!(bits_of(&c, t0), bits(&counter), "seed {seed}");
+            ranged += usize::from(c[0] == Encoding::Shaped as u8 && c[4] & RANGE_CODE != 0);
+            let (e, ms) = decimal_exponent(&all(&counter)).unwrap();
+            let keyed = encode_decimal(&all(&counter), e, &ms, Encoding::Keyed, &KEYED_MODES);
+            shorter += usize::from(c.len() < keyed.unwrap().len());
+        }
+        assert!(factored >= 195, "a factor in {factored} of 200 chunks");
+        assert!(ranged >= 90, "the range code in {ranged} of 100 counters");
+        assert!(
+            shorter >= 90,
+            "shorter than encoding 3 for {shorter} of 100"
+        );
+        // A steady increase: the header, two samples and nothing more.
+        let steady: Vec<(i64, f64)> = (0..1000)
+            .map(|i| (i * 15_000, (i * 3 + 1) as f64))
+            .collect();
+        let c = encode_smallest(&all(&steady)).unwrap();
+        assert!(c.len() <= 12, "{} bytes", c.len());
+        assert_eq!(bits_of(&c, 0), bits(&steady));
     }
 
     #[test]
@@ -1394,8 +1772,8 @@ mod tests {
             e.append(i * 1000, i as f64 * 1.5);
         }
         let keyed = compact(e.bytes().to_vec().into_boxed_slice());
-        assert_eq!(keyed[0], Encoding::Keyed as u8);
-        assert_eq!(decode(&keyed).err(), Some(ChunkError::Keyed));
+        assert_eq!(keyed[0], Encoding::Shaped as u8);
+        assert_eq!(decode(&keyed).err(), Some(ChunkError::Keyed(4)));
         // Timestamps in runs, and the older decimal encoding.
         let irregular: Vec<Sample> = (0..50)
             .map(|i| Sample::new(i * 1000 + (i / 10) * 7, i as f64 * 1.5))
@@ -1403,11 +1781,16 @@ mod tests {
         let runs = encode_smallest(&irregular).unwrap();
         assert_eq!(runs[3] & TIME_RUNS, TIME_RUNS);
         let (e2, ms) = decimal_exponent(&irregular).unwrap();
-        let old = encode_decimal(&irregular, e2, &ms, false, &[0, DELTA_MODE]).unwrap();
-        let mean = encode_decimal(&irregular, e2, &ms, true, &[MEAN_MODE]).unwrap();
+        let old = encode_decimal(&irregular, e2, &ms, Encoding::Decimal, &[0, DELTA_MODE]).unwrap();
+        let mean = encode_decimal(&irregular, e2, &ms, Encoding::Keyed, &[MEAN_MODE]).unwrap();
         assert_eq!(mean[3] & MEAN_MODE, MEAN_MODE);
+        // A factor (mantissas 15, 30, ...) and the range code.
+        let ranged =
+            encode_decimal_with(&irregular, e2, &ms, Encoding::Shaped, &KEYED_MODES, false)
+                .unwrap();
+        assert_eq!(ranged[4] & (RANGE_CODE | FACTOR), RANGE_CODE | FACTOR);
         let mut rng0 = SmallRng::seed_from_u64(8);
-        for decimal in [&keyed[..], &runs[..], &old[..], &mean[..]] {
+        for decimal in [&keyed[..], &runs[..], &old[..], &mean[..], &ranged[..]] {
             for cut in 0..decimal.len() {
                 let _ = decode_row(&decimal[..cut], 0);
                 for _ in 0..20 {
