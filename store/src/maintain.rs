@@ -451,18 +451,12 @@ impl Store {
     /// Merges, now and to the end, each series' chunks in SQLite within
     /// every chunk range period that ends at or before `before` (see
     /// `store/docs/format/sqlite.md`, "Merging"). The flusher does the same
-    /// in the background, a second per tick, up to [`Self::settled_before`].
+    /// in the background, a second per tick, up to the periods that ended
+    /// 1 h 30 min before the newest sample. `i64::MAX` merges every period
+    /// that has chunks, the one of the newest sample too.
     pub fn merge(&self, before: i64) -> Result<(), Error> {
         let mut db = self.inner.writer.lock();
         self.inner.merge_locked(&mut db, before, None)
-    }
-
-    /// Where the flusher's merging stops: periods ending this long before
-    /// the newest sample stay in the head's short chunks, which recent
-    /// reads decode faster. A bulk load that wants its store left as a
-    /// running server would leave it merges up to here.
-    pub fn settled_before(&self) -> i64 {
-        self.inner.merge_cutoff()
     }
 
     /// Deletes data beyond the time and size retention now, as of `now_ms`.

@@ -18,6 +18,17 @@ use crate::{chunk, Error, Inner};
 pub(crate) const MERGE_MAX_SAMPLES: usize = 4096;
 /// Series merged per transaction, so the flusher is not held up long.
 const SERIES_PER_TX: usize = 500;
+/// A merged row that ends less than this before its series' newest stored
+/// sample holds that series' latest data, which reads of the latest values
+/// (rules, dashboards, instant queries) come back to: see [`LATEST_ROW`].
+const RECENT: i64 = 3_600_000;
+/// In a merged row that holds a series' latest data ([`RECENT`]), the
+/// samples of its last 15 minutes are written as a row of their own, so
+/// those reads decode a few dozen samples, not a whole period. A server
+/// merges a period 1 h 30 min after it ends, past [`RECENT`], so this
+/// applies to `watchfire import` (which merges up to the newest sample)
+/// and to series that stopped.
+const LATEST_ROW: i64 = 900_000;
 
 /// A series' chunks of one period merged: `(mint, maxt, data)` rows.
 pub(crate) type Merged = Vec<(i64, i64, Box<[u8]>)>;
@@ -118,13 +129,19 @@ impl Inner {
         let started = Instant::now();
         let mut out: Vec<(u64, Merged)> = Vec::new();
         let mut merged_rows = 0;
-        for &r in refs {
+        let newest: Vec<i64> = {
+            let st = self.state.read();
+            refs.iter()
+                .map(|r| st.head.series.get(r).map_or(i64::MIN, |s| s.persisted_maxt))
+                .collect()
+        };
+        for (&r, &newest) in refs.iter().zip(&newest) {
             let rows = db::chunks_starting_in(&db.conn, &db.path, r, from, to)?;
             db.merge.found |= !rows.is_empty();
             if rows.len() < 2 {
                 continue;
             }
-            match merge_rows(&rows, db.max_chunk_bytes) {
+            match merge_rows(&rows, db.max_chunk_bytes, newest) {
                 Ok(new) if new.len() < rows.len() => {
                     merged_rows += rows.len();
                     out.push((r, new));
@@ -158,19 +175,31 @@ impl Inner {
 }
 
 /// One series' rows of a period, oldest first, merged into as few rows as
-/// [`MERGE_MAX_SAMPLES`] and `max_bytes` per row allow. Where rows overlap (out-of-order samples),
-/// samples are ordered by time and a timestamp is kept once, from the
-/// earliest row: the rule queries apply when they read overlapping chunks,
-/// so merging never changes an answer. The error names the chunk (by its
-/// first timestamp) that does not decode.
+/// [`MERGE_MAX_SAMPLES`] and `max_bytes` per row allow, with the last
+/// [`LATEST_ROW`] in a row of their own when the period ends within
+/// [`RECENT`] of `newest`, the series' newest stored sample. Where rows
+/// overlap (out-of-order samples), samples are ordered by time and a
+/// timestamp is kept once, from the earliest row: the rule queries apply
+/// when they read overlapping chunks, so merging never changes an answer.
+/// The error names the chunk (by its first timestamp) that does not
+/// decode.
 fn merge_rows(
     rows: &[(i64, i64, Vec<u8>)],
     max_bytes: usize,
+    newest: i64,
 ) -> Result<Merged, (i64, chunk::ChunkError)> {
     let samples = joined_samples(rows.iter().map(|(mint, maxt, d)| (*mint, *maxt, &d[..])))?;
+    let last = samples.last().map_or(i64::MIN, |s| s.t);
+    let recent = newest != i64::MIN && newest.saturating_sub(last) < RECENT;
+    let split = match recent {
+        true => samples.partition_point(|s| s.t <= last.saturating_sub(LATEST_ROW)),
+        false => samples.len(),
+    };
     let mut out = Vec::new();
-    for piece in samples.chunks(MERGE_MAX_SAMPLES) {
-        encode_within(piece, max_bytes, &mut out);
+    for part in [&samples[..split], &samples[split..]] {
+        for piece in part.chunks(MERGE_MAX_SAMPLES) {
+            encode_within(piece, max_bytes, &mut out);
+        }
     }
     Ok(out)
 }
@@ -242,7 +271,7 @@ mod tests {
     fn rows_in_order_become_one_with_every_sample() {
         let a: Vec<(i64, f64)> = (0..120).map(|i| (i * 15_000, i as f64 * 0.25)).collect();
         let b: Vec<(i64, f64)> = (120..240).map(|i| (i * 15_000, f64::NAN)).collect();
-        let merged = merge_rows(&[row(&a), row(&b)], 1000).unwrap();
+        let merged = merge_rows(&[row(&a), row(&b)], 1000, i64::MIN).unwrap();
         assert_eq!(merged.len(), 1);
         assert_eq!((merged[0].0, merged[0].1), (0, 239 * 15_000));
         let want: Vec<(i64, u64)> = a.iter().chain(&b).map(|&(t, v)| (t, v.to_bits())).collect();
@@ -255,7 +284,7 @@ mod tests {
         // Out-of-order row: 15 is new, 20 repeats a timestamp with another
         // value; the first row's value stays, as a query would return.
         let b = row(&[(15, 9.0), (20, 8.0)]);
-        let merged = merge_rows(&[a, b], 1000).unwrap();
+        let merged = merge_rows(&[a, b], 1000, i64::MIN).unwrap();
         let got = decoded(&merged);
         let want: Vec<(i64, u64)> = [(10, 1.0), (15, 9.0), (20, 2.0), (30, 3.0)]
             .iter()
@@ -272,10 +301,44 @@ mod tests {
                 row(&s)
             })
             .collect();
-        let merged = merge_rows(&rows, 100_000).unwrap();
+        let merged = merge_rows(&rows, 100_000, i64::MIN).unwrap();
         assert_eq!(merged.len(), 2);
         assert_eq!(chunk::sample_count(&merged[0].2), MERGE_MAX_SAMPLES);
         assert_eq!(decoded(&merged).len(), 8000);
+    }
+
+    /// A period that ends near its series' newest sample keeps its last
+    /// 15 minutes in a row of their own; one further back is one row.
+    #[test]
+    fn the_latest_quarter_hour_keeps_a_row_of_its_own() {
+        // Two hours of 15 s samples in four rows of 120.
+        let rows: Vec<_> = (0..4)
+            .map(|c| {
+                let s: Vec<(i64, f64)> = (0..120)
+                    .map(|i| ((c * 120 + i) * 15_000, (c * 120 + i) as f64))
+                    .collect();
+                row(&s)
+            })
+            .collect();
+        let last = 479 * 15_000;
+        for newest in [last, last + 15_000, last + RECENT - 1] {
+            let merged = merge_rows(&rows, 100_000, newest).unwrap();
+            assert_eq!(merged.len(), 2, "newest {newest}");
+            // Samples after `last − 15 min`: 60 of them.
+            assert_eq!(merged[1].0, last - LATEST_ROW + 15_000);
+            assert_eq!(chunk::sample_count(&merged[1].2), 60);
+            assert_eq!(merged[0].1 + 15_000, merged[1].0);
+            let got: Vec<i64> = decoded(&merged).iter().map(|s| s.0).collect();
+            assert_eq!(got, (0..480).map(|i| i * 15_000).collect::<Vec<_>>());
+        }
+        for newest in [last + RECENT, i64::MIN] {
+            assert_eq!(merge_rows(&rows, 100_000, newest).unwrap().len(), 1);
+        }
+        // A period shorter than 15 minutes: one row.
+        let short: Vec<_> = (0..2)
+            .map(|c| row(&[(c * 15_000, 1.0), (c * 15_000 + 7_500, 2.0)]))
+            .collect();
+        assert_eq!(merge_rows(&short, 100_000, 22_500).unwrap().len(), 1);
     }
 
     #[test]
@@ -289,7 +352,7 @@ mod tests {
             })
             .collect();
         // About 7 bytes a sample: 3.4 KB in all.
-        let merged = merge_rows(&rows, 2000).unwrap();
+        let merged = merge_rows(&rows, 2000, i64::MIN).unwrap();
         assert!(
             merged.len() > 1 && merged.len() < 4,
             "{} rows",
@@ -306,7 +369,7 @@ mod tests {
         let good = row(&[(10, 1.0), (20, 2.0)]);
         let mut bad = row(&[(30, 1.0), (40, 2.0), (50, 3.0)]);
         bad.2.truncate(6);
-        let (mint, _) = merge_rows(&[good, bad], 1000).unwrap_err();
+        let (mint, _) = merge_rows(&[good, bad], 1000, i64::MIN).unwrap_err();
         assert_eq!(mint, 30);
     }
 }
