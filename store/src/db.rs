@@ -380,13 +380,12 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
-    /// Replaces, in one transaction, the chunks of each listed series that
-    /// start in `[lo, hi)` by the given ones.
+    /// Replaces, in one transaction, the chunks of each listed series
+    /// `(id, lo, chunks)` that start in `[lo, hi)` by the given ones.
     pub(crate) fn replace_chunks(
         &mut self,
-        lo: i64,
         hi: i64,
-        series: &[(u64, crate::merge::Merged)],
+        series: &[(u64, i64, crate::merge::Merged)],
     ) -> Result<(), Error> {
         let self_span = self.max_span;
         let mut max_span = self_span;
@@ -402,7 +401,7 @@ impl Db {
                     "INSERT INTO chunks (series_id, mint, maxt, data) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(err)?;
-            for (id, chunks) in series {
+            for (id, lo, chunks) in series {
                 del.execute(params![*id as i64, lo, hi]).map_err(err)?;
                 for (mint, maxt, data) in chunks {
                     ins.execute(params![*id as i64, mint, maxt, &data[..]])
@@ -893,6 +892,23 @@ pub(crate) fn read_chunks(
           WHERE series_id = ?1 AND mint >= ?4 AND mint <= ?3 AND maxt >= ?2 ORDER BY mint",
         params![id as i64, mint, maxt, from],
     )
+}
+
+/// The last chunk of one series that starts in `[lo, hi)`.
+pub(crate) fn last_chunk_in(
+    conn: &Connection,
+    path: &Path,
+    id: u64,
+    lo: i64,
+    hi: i64,
+) -> Result<Option<(i64, i64, Vec<u8>)>, Error> {
+    let rows = chunk_rows(
+        conn,
+        path,
+        "SELECT mint, maxt, data FROM chunks WHERE series_id = ?1 AND mint >= ?2 AND mint < ?3 ORDER BY mint DESC LIMIT 1",
+        params![id as i64, lo, hi],
+    )?;
+    Ok(rows.into_iter().next())
 }
 
 /// `(mint, maxt, data)` rows of one series by `sql` and its `params`.

@@ -29,6 +29,14 @@ const RECENT: i64 = 3_600_000;
 /// applies to `watchfire import` (which merges up to the newest sample)
 /// and to series that stopped.
 const LATEST_ROW: i64 = 900_000;
+/// A series' merged row takes in the rows of the periods after it while
+/// it holds at most this many samples (eight hours at 15 s)...
+const CHAIN_MAX_SAMPLES: usize = 1920;
+/// ...and starts in one of the last this many periods (with the default
+/// two-hour range, its samples span less than eight hours). Each row costs
+/// a key and a chunk header; longer rows of old data cost less, and a read
+/// of a short window of old data decodes up to eight hours of samples.
+const CHAIN_PERIODS: i64 = 4;
 
 /// A series' chunks of one period merged: `(mint, maxt, data)` rows.
 pub(crate) type Merged = Vec<(i64, i64, Box<[u8]>)>;
@@ -127,7 +135,7 @@ impl Inner {
     /// transaction.
     fn merge_batch(&self, db: &mut Db, refs: &[u64], from: i64, to: i64) -> Result<(), Error> {
         let started = Instant::now();
-        let mut out: Vec<(u64, Merged)> = Vec::new();
+        let mut out: Vec<(u64, i64, Merged)> = Vec::new();
         let mut merged_rows = 0;
         let newest: Vec<i64> = {
             let st = self.state.read();
@@ -135,16 +143,35 @@ impl Inner {
                 .map(|r| st.head.series.get(r).map_or(i64::MIN, |s| s.persisted_maxt))
                 .collect()
         };
+        let chain_from = to.saturating_sub(CHAIN_PERIODS.saturating_mul(self.range_ms()));
         for (&r, &newest) in refs.iter().zip(&newest) {
-            let rows = db::chunks_starting_in(&db.conn, &db.path, r, from, to)?;
+            let mut rows = db::chunks_starting_in(&db.conn, &db.path, r, from, to)?;
             db.merge.found |= !rows.is_empty();
+            let Some(maxt) = rows.iter().map(|c| c.1).max() else {
+                continue;
+            };
+            // Rows of data that is not the series' latest join the row
+            // before them, if it is short and recent enough.
+            let mut lo = from;
+            if !is_recent(maxt, newest) {
+                let prev = db::last_chunk_in(&db.conn, &db.path, r, chain_from, from)?;
+                let count = |rows: &[(i64, i64, Vec<u8>)]| -> usize {
+                    rows.iter().map(|c| chunk::sample_count(&c.2)).sum()
+                };
+                if let Some(prev) = prev {
+                    if chunk::sample_count(&prev.2) + count(&rows) <= CHAIN_MAX_SAMPLES {
+                        lo = prev.0;
+                        rows.insert(0, prev);
+                    }
+                }
+            }
             if rows.len() < 2 {
                 continue;
             }
             match merge_rows(&rows, db.max_chunk_bytes, newest) {
                 Ok(new) if new.len() < rows.len() => {
                     merged_rows += rows.len();
-                    out.push((r, new));
+                    out.push((r, lo, new));
                 }
                 Ok(_) => {}
                 Err((mint, e)) => {
@@ -164,7 +191,7 @@ impl Inner {
         if out.is_empty() {
             return Ok(());
         }
-        db.replace_chunks(from, to, &out).inspect_err(|_| {
+        db.replace_chunks(to, &out).inspect_err(|_| {
             self.metrics.merge_failures.inc();
         })?;
         db.merge.rewrote = true;
@@ -190,8 +217,7 @@ fn merge_rows(
 ) -> Result<Merged, (i64, chunk::ChunkError)> {
     let samples = joined_samples(rows.iter().map(|(mint, maxt, d)| (*mint, *maxt, &d[..])))?;
     let last = samples.last().map_or(i64::MIN, |s| s.t);
-    let recent = newest != i64::MIN && newest.saturating_sub(last) < RECENT;
-    let split = match recent {
+    let split = match is_recent(last, newest) {
         true => samples.partition_point(|s| s.t <= last.saturating_sub(LATEST_ROW)),
         false => samples.len(),
     };
@@ -225,6 +251,12 @@ pub(crate) fn joined_samples<'a>(
         samples.dedup_by_key(|s| s.t);
     }
     Ok(samples)
+}
+
+/// Whether samples up to `t` are among their series' latest ([`RECENT`]),
+/// `newest` being its newest stored sample (`i64::MIN` when unknown).
+fn is_recent(t: i64, newest: i64) -> bool {
+    newest != i64::MIN && newest.saturating_sub(t) < RECENT
 }
 
 /// Encodes `samples` (at most [`MERGE_MAX_SAMPLES`], below the codec's

@@ -263,3 +263,67 @@ fn a_long_gap_between_periods_is_passed_in_one_step() {
     assert_eq!(merged_before, (later + 2 * HOUR).to_string());
     store.close().unwrap();
 }
+
+/// `(mint, samples)` of each row of series `s`, oldest first.
+fn row_sizes(dir: &Path, s: i64) -> Vec<(i64, usize)> {
+    let db = Connection::open(dir.join("watchfire.db")).unwrap();
+    let mut st = db
+        .prepare("SELECT mint, data FROM chunks WHERE series_id = ?1 ORDER BY mint")
+        .unwrap();
+    st.query_map([s], |r| Ok((r.get(0)?, r.get::<_, Vec<u8>>(1)?)))
+        .unwrap()
+        .map(|r| {
+            let (mint, data) = r.unwrap();
+            (mint, store::chunk::sample_count(&data))
+        })
+        .collect()
+}
+
+/// Periods that are not a series' latest data join the row before them
+/// while it holds at most 1 920 samples; the latest period keeps its last
+/// 15 minutes apart.
+#[test]
+fn old_periods_chain_into_rows_of_eight_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    let mut app = store.appender();
+    // Twelve hours of 15 s samples: six periods of 480.
+    for step in 0..(12 * 240) {
+        app.append(&labels(0), step * 15_000, (step * 3) as f64)
+            .unwrap();
+        if step % 100 == 99 {
+            app.commit().unwrap();
+        }
+    }
+    app.commit().unwrap();
+    store.flush_all().unwrap();
+    let before = everything(&store);
+
+    // Periods 0 to 3 (eight hours): one row, as each joins the row before.
+    store.merge(8 * HOUR).unwrap();
+    assert_eq!(row_sizes(dir.path(), 1)[0], (0, 1920));
+    assert_eq!(everything(&store), before);
+
+    // Period 4 would make 2 400: a row of its own. Period 5 holds the
+    // newest samples: it joins nothing, and its last 15 minutes (60
+    // samples) are a row apart.
+    store.merge(i64::MAX).unwrap();
+    assert_eq!(
+        row_sizes(dir.path(), 1),
+        vec![
+            (0, 1920),
+            (8 * HOUR, 480),
+            (10 * HOUR, 420),
+            (12 * HOUR - 15 * 60_000, 60)
+        ]
+    );
+    assert_eq!(everything(&store), before);
+    store.close().unwrap();
+
+    // A restart reads the same, and merging again changes nothing.
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_eq!(everything(&store), before);
+    store.merge(i64::MAX).unwrap();
+    assert_eq!(row_sizes(dir.path(), 1).len(), 4);
+    store.close().unwrap();
+}
