@@ -168,7 +168,18 @@ impl Inner {
             if rows.len() < 2 {
                 continue;
             }
-            match merge_rows(&rows, db.max_chunk_bytes, newest) {
+            let mut merged = merge_rows(&rows, db.max_chunk_bytes, newest);
+            if matches!(merged, Err((mint, _)) if lo != from && mint == lo) {
+                // The joined row is damaged (its own period was left
+                // unmerged for it, and counted): the period merges alone.
+                rows.remove(0);
+                lo = from;
+                if rows.len() < 2 {
+                    continue;
+                }
+                merged = merge_rows(&rows, db.max_chunk_bytes, newest);
+            }
+            match merged {
                 Ok(new) if new.len() < rows.len() => {
                     merged_rows += rows.len();
                     out.push((r, lo, new));

@@ -264,6 +264,38 @@ fn a_long_gap_between_periods_is_passed_in_one_step() {
     store.close().unwrap();
 }
 
+/// A damaged row that the next period would join is left out of the join:
+/// that period merges on its own, and the damage is counted once.
+#[test]
+fn a_damaged_row_is_not_joined() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    write_six_hours(&store);
+    store.flush_all().unwrap();
+    store.close().unwrap();
+    {
+        // Cut series 0's last chunk of the first period short.
+        let db = Connection::open(dir.path().join("watchfire.db")).unwrap();
+        db.execute(
+            "UPDATE chunks SET data = substr(data, 1, 10)
+              WHERE series_id = 1
+                AND mint = (SELECT MAX(mint) FROM chunks WHERE series_id = 1 AND mint < ?1)",
+            [2 * HOUR],
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path(), opts()).unwrap();
+    store.merge(4 * HOUR).unwrap();
+    assert_eq!(store.metrics().merge_damaged.get(), 1);
+    let sizes = row_sizes(dir.path(), 1);
+    // The first period's four rows as they were, the second merged alone,
+    // the third's four not yet merged.
+    assert_eq!(sizes.len(), 9, "{sizes:?}");
+    assert!(sizes[..4].iter().all(|&(_, n)| n == 120), "{sizes:?}");
+    assert_eq!(sizes[4], (2 * HOUR + 123, 480));
+    store.close().unwrap();
+}
+
 /// `(mint, samples)` of each row of series `s`, oldest first.
 fn row_sizes(dir: &Path, s: i64) -> Vec<(i64, usize)> {
     let db = Connection::open(dir.join("watchfire.db")).unwrap();
