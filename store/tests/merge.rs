@@ -174,26 +174,33 @@ fn a_late_chunk_reopens_its_merged_period() {
     store.close().unwrap();
 }
 
-#[test]
-fn a_damaged_row_is_left_for_the_query_to_name() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), opts()).unwrap();
+/// [`write_six_hours`] flushed, with one chunk of series 0 (`series_id`
+/// 1), the one whose `mint` the SQL expression `mint` gives, cut short: it
+/// still names 120 samples but holds fewer. The store is opened again.
+fn six_hours_with_a_chunk_cut_short(dir: &Path, mint: &str) -> Store {
+    let store = Store::open(dir, opts()).unwrap();
     write_six_hours(&store);
     store.flush_all().unwrap();
     store.close().unwrap();
-    {
-        // Cut the second chunk of series 0 short: it still names 120
-        // samples but holds fewer.
-        let db = Connection::open(dir.path().join("watchfire.db")).unwrap();
-        db.execute(
-            "UPDATE chunks SET data = substr(data, 1, 10)
-              WHERE series_id = (SELECT MIN(series_id) FROM chunks)
-                AND mint = (SELECT mint FROM chunks WHERE series_id = (SELECT MIN(series_id) FROM chunks) ORDER BY mint LIMIT 1 OFFSET 1)",
-            [],
-        )
-        .unwrap();
-    }
-    let store = Store::open(dir.path(), opts()).unwrap();
+    let db = Connection::open(dir.join("watchfire.db")).unwrap();
+    db.execute(
+        &format!(
+            "UPDATE chunks SET data = substr(data, 1, 10) WHERE series_id = 1 AND mint = {mint}"
+        ),
+        [],
+    )
+    .unwrap();
+    Store::open(dir, opts()).unwrap()
+}
+
+#[test]
+fn a_damaged_row_is_left_for_the_query_to_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // The second chunk.
+    let store = six_hours_with_a_chunk_cut_short(
+        dir.path(),
+        "(SELECT mint FROM chunks WHERE series_id = 1 ORDER BY mint LIMIT 1 OFFSET 1)",
+    );
     let rows_before = rows(dir.path());
     store.merge(i64::MAX).unwrap();
     assert_eq!(
@@ -269,22 +276,14 @@ fn a_long_gap_between_periods_is_passed_in_one_step() {
 #[test]
 fn a_damaged_row_is_not_joined() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), opts()).unwrap();
-    write_six_hours(&store);
-    store.flush_all().unwrap();
-    store.close().unwrap();
-    {
-        // Cut series 0's last chunk of the first period short.
-        let db = Connection::open(dir.path().join("watchfire.db")).unwrap();
-        db.execute(
-            "UPDATE chunks SET data = substr(data, 1, 10)
-              WHERE series_id = 1
-                AND mint = (SELECT MAX(mint) FROM chunks WHERE series_id = 1 AND mint < ?1)",
-            [2 * HOUR],
-        )
-        .unwrap();
-    }
-    let store = Store::open(dir.path(), opts()).unwrap();
+    // The last chunk of the first period.
+    let store = six_hours_with_a_chunk_cut_short(
+        dir.path(),
+        &format!(
+            "(SELECT MAX(mint) FROM chunks WHERE series_id = 1 AND mint < {})",
+            2 * HOUR
+        ),
+    );
     store.merge(4 * HOUR).unwrap();
     assert_eq!(store.metrics().merge_damaged.get(), 1);
     let sizes = row_sizes(dir.path(), 1);
