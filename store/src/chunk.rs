@@ -662,27 +662,26 @@ fn encode_decimal_with(
     } else {
         ms
     };
-    let (_, mode, code, xs) = modes
-        .iter()
-        .flat_map(|&mode| {
-            let xs = match mode {
-                MEAN_MODE => mean_residuals(ms),
-                _ => residuals(ms, mode == DELTA_MODE),
-            };
-            let (bits, k) = best_rice_k(&xs);
-            let range = Range::of(&xs).filter(|_| shaped).map(|r| {
-                let bits = r.header_bits() + xs.iter().map(|&x| r.bits(x)).sum::<u64>();
-                (
-                    if rice { bits } else { 0 },
-                    mode,
-                    Code::Range(r),
-                    xs.clone(),
-                )
-            });
-            [Some((bits, mode, Code::Rice(k), xs)), range]
-        })
-        .flatten()
-        .min_by_key(|c| c.0)?;
+    // The shortest code of each mode's residuals, and of all modes.
+    let mut best: Option<(u64, u8, Code, Vec<i64>)> = None;
+    for &mode in modes {
+        let xs = match mode {
+            MEAN_MODE => mean_residuals(ms),
+            _ => residuals(ms, mode == DELTA_MODE),
+        };
+        let (mut bits, k) = best_rice_k(&xs);
+        let mut code = Code::Rice(k);
+        if let Some(r) = Range::of(&xs).filter(|_| shaped) {
+            let range_bits = r.header_bits() + xs.iter().map(|&x| r.bits(x)).sum::<u64>();
+            if range_bits < bits || !rice {
+                (bits, code) = (range_bits.min(bits), Code::Range(r));
+            }
+        }
+        if best.as_ref().is_none_or(|b| bits < b.0) {
+            best = Some((bits, mode, code, xs));
+        }
+    }
+    let (_, mode, code, xs) = best?;
     let ts: Vec<i64> = samples.iter().map(|s| s.t).collect();
     let dods = residuals(&ts, false);
     let times = if dods.iter().all(|&x| x == 0) {
