@@ -154,15 +154,12 @@ impl Inner {
             // before them, if it is short and recent enough.
             let mut lo = from;
             if !is_recent(maxt, newest) {
-                let prev = db::last_chunk_in(&db.conn, &db.path, r, chain_from, from)?;
-                let count = |rows: &[(i64, i64, Vec<u8>)]| -> usize {
-                    rows.iter().map(|c| chunk::sample_count(&c.2)).sum()
-                };
-                if let Some(prev) = prev {
-                    if chunk::sample_count(&prev.2) + count(&rows) <= CHAIN_MAX_SAMPLES {
-                        lo = prev.0;
-                        rows.insert(0, prev);
-                    }
+                let samples: usize = rows.iter().map(|c| chunk::sample_count(&c.2)).sum();
+                if let Some(prev) = db::last_chunk_in(&db.conn, &db.path, r, chain_from, from)?
+                    .filter(|p| chunk::sample_count(&p.2) + samples <= CHAIN_MAX_SAMPLES)
+                {
+                    lo = prev.0;
+                    rows.insert(0, prev);
                 }
             }
             if rows.len() < 2 {
