@@ -114,10 +114,10 @@ impl Manager {
     /// appeared, or vanished) or an HTTP discovery URL answered anew since
     /// the last apply. Cheap: it only stats.
     pub fn refresh(&mut self) {
-        let Some(cfg) = self.config.clone() else {
+        let Some(cfg) = &self.config else {
             return;
         };
-        let files = file_set(&cfg);
+        let files = file_set(cfg);
         let http: u64 = self.http_sd.values().map(|p| p.version()).sum();
         let changed = http != self.http_seen
             || files.len() != self.stamps.len()
@@ -126,6 +126,9 @@ impl Manager {
                 .zip(&self.stamps)
                 .any(|(f, (p, t))| f != p || discovery::stamp(f) != *t);
         if changed {
+            // Cloned only now: every second, most configurations have
+            // nothing to re-apply.
+            let cfg = cfg.clone();
             self.apply(&cfg);
         }
     }

@@ -2,6 +2,7 @@
 //! relabeling, limits, one appender batch per scrape, staleness markers and
 //! the synthetic `up` and `scrape_*` series (upstream `scrape/scrape.go`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,15 +60,55 @@ pub struct Metadata {
     pub unit: String,
 }
 
-impl Metadata {
-    /// The entry of family `name` in `all`, of kind `unknown` until a TYPE
-    /// line says otherwise.
-    fn of<'a>(all: &'a mut BTreeMap<String, Metadata>, name: &str) -> &'a mut Metadata {
-        all.entry(name.to_string()).or_insert_with(|| Metadata {
-            kind: "unknown".into(),
-            ..Metadata::default()
-        })
+/// A HELP, TYPE or UNIT line of one scrape, as read: the family's name,
+/// which of the three it sets (0, 1, 2) and the text.
+type MetaLine<'a> = (Cow<'a, str>, u8, Cow<'a, str>);
+
+/// The metadata of one scrape's lines: per family, the last HELP, TYPE and
+/// UNIT it gave, a family without a TYPE line being of kind `unknown`.
+/// Most targets say the same every scrape, so `last` is handed back when
+/// the lines say what it says, and no map is built.
+fn metadata_of(
+    mut lines: Vec<MetaLine<'_>>,
+    last: &Arc<BTreeMap<String, Metadata>>,
+) -> Arc<BTreeMap<String, Metadata>> {
+    // By family, each family's lines in the order read: the last wins.
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut families: Vec<(&str, [Option<&str>; 3])> = Vec::new();
+    for (name, field, text) in &lines {
+        if families.last().is_none_or(|(n, _)| n != name) {
+            families.push((name, [None; 3]));
+        }
+        if let Some((_, f)) = families.last_mut() {
+            f[usize::from(*field)] = Some(text);
+        }
     }
+    fn kind<'a>(f: &[Option<&'a str>; 3]) -> &'a str {
+        f[1].unwrap_or("unknown")
+    }
+    let same = families.len() == last.len()
+        && families.iter().zip(last.iter()).all(|((n, f), (ln, m))| {
+            n == ln
+                && kind(f) == m.kind
+                && f[0].unwrap_or("") == m.help
+                && f[2].unwrap_or("") == m.unit
+        });
+    if same {
+        return last.clone();
+    }
+    Arc::new(
+        families
+            .iter()
+            .map(|(n, f)| {
+                let m = Metadata {
+                    kind: kind(f).to_string(),
+                    help: f[0].unwrap_or("").to_string(),
+                    unit: f[2].unwrap_or("").to_string(),
+                };
+                (n.to_string(), m)
+            })
+            .collect(),
+    )
 }
 
 /// Samples of one scrape as they are read: cache entry, time, value.
@@ -85,7 +126,7 @@ struct Scraped {
     /// Series this scrape wrote that the last successful one did not.
     added: usize,
     scraped: usize,
-    metadata: BTreeMap<String, Metadata>,
+    metadata: Arc<BTreeMap<String, Metadata>>,
 }
 
 pub(crate) struct Scraper {
@@ -209,7 +250,7 @@ impl Scraper {
         let ok = result.is_ok();
         let (up, scraped, post, added, err, samples, gone) = match result {
             Ok(s) => {
-                self.health.lock().metadata = Arc::new(s.metadata);
+                self.health.lock().metadata = s.metadata;
                 let post = s.samples.len();
                 (
                     1.0,
@@ -317,7 +358,7 @@ impl Scraper {
         let mut scraped = 0usize;
         let mut rest = body;
         let mut line_no = 0;
-        let mut metadata = BTreeMap::new();
+        let mut meta: Vec<MetaLine<'_>> = Vec::new();
         self.epoch += 1;
         let epoch = self.epoch;
         let mut acc = Acc {
@@ -373,15 +414,15 @@ impl Scraper {
             let s = match entry.map_err(|e| e.to_string())? {
                 Entry::Sample(s) => s,
                 Entry::Help { name, help } => {
-                    Metadata::of(&mut metadata, &name).help = help.to_string();
+                    meta.push((name, 0, help));
                     continue;
                 }
                 Entry::Type { name, kind } => {
-                    Metadata::of(&mut metadata, &name).kind = kind.as_str().to_string();
+                    meta.push((name, 1, Cow::Borrowed(kind.as_str())));
                     continue;
                 }
                 Entry::Unit { name, unit } => {
-                    Metadata::of(&mut metadata, &name).unit = unit.to_string();
+                    meta.push((name, 2, unit));
                     continue;
                 }
                 _ => continue,
@@ -449,7 +490,7 @@ impl Scraper {
             stale,
             added: acc.added,
             scraped,
-            metadata,
+            metadata: metadata_of(meta, &self.health.lock().metadata),
         })
     }
 
@@ -878,6 +919,73 @@ mod tests {
             let ts = 1000 * (i as i64 + 1);
             let cold = read(&mut unfetched(), body, ts);
             assert_eq!(read(&mut warm, body, ts), cold, "body {i}: {body:?}");
+        }
+    }
+
+    #[test]
+    fn metadata_is_kept_while_the_lines_say_the_same() {
+        let lines = |v: &[(&'static str, u8, &'static str)]| -> Vec<MetaLine<'static>> {
+            v.iter()
+                .map(|&(n, f, t)| (Cow::Borrowed(n), f, Cow::Borrowed(t)))
+                .collect()
+        };
+        let none = Arc::new(BTreeMap::new());
+        let first = metadata_of(
+            lines(&[
+                ("b_total", 0, "B."),
+                ("b_total", 1, "counter"),
+                ("a", 0, "old help"),
+                ("a", 2, "seconds"),
+                ("a", 0, "A."),
+            ]),
+            &none,
+        );
+        let want = |kind: &str, help: &str, unit: &str| Metadata {
+            kind: kind.into(),
+            help: help.into(),
+            unit: unit.into(),
+        };
+        // The last line of a family wins; no TYPE line means `unknown`.
+        assert_eq!(
+            *first,
+            BTreeMap::from([
+                ("a".to_string(), want("unknown", "A.", "seconds")),
+                ("b_total".to_string(), want("counter", "B.", "")),
+            ])
+        );
+        // The same lines in another order: the very same map.
+        let again = lines(&[
+            ("a", 2, "seconds"),
+            ("a", 0, "A."),
+            ("b_total", 1, "counter"),
+            ("b_total", 0, "B."),
+        ]);
+        assert!(Arc::ptr_eq(&metadata_of(again, &first), &first));
+        // Any change, a family fewer or a field gone, builds a new one.
+        for changed in [
+            lines(&[
+                ("a", 2, "seconds"),
+                ("a", 0, "A."),
+                ("b_total", 1, "gauge"),
+                ("b_total", 0, "B."),
+            ]),
+            lines(&[("a", 2, "seconds"), ("a", 0, "A.")]),
+            lines(&[
+                ("a", 0, "A."),
+                ("b_total", 1, "counter"),
+                ("b_total", 0, "B."),
+            ]),
+            lines(&[
+                ("a", 2, "seconds"),
+                ("a", 0, "A."),
+                ("b_total", 1, "counter"),
+                ("b_total", 0, "B."),
+                ("c", 0, "C."),
+            ]),
+        ] {
+            let m = metadata_of(changed, &first);
+            assert!(!Arc::ptr_eq(&m, &first));
+            assert_ne!(*m, *first);
         }
     }
 }
