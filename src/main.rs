@@ -70,20 +70,29 @@ pub struct StorageArgs {
     /// acknowledged.
     #[arg(long = "storage.wal.fsync-interval", value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
     pub fsync_interval: Duration,
-    /// Compress the write-ahead log with zstd (on by default, as in
-    /// Prometheus). `--storage.tsdb.wal-compression=false` or
-    /// `--no-storage.tsdb.wal-compression` writes it uncompressed; either
-    /// way both kinds are read.
+    /// Compress the write-ahead log (on by default, as in Prometheus).
+    /// `--storage.tsdb.wal-compression=false` or
+    /// `--no-storage.tsdb.wal-compression` writes it uncompressed; any
+    /// setting reads every kind.
     #[arg(long = "storage.tsdb.wal-compression", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub wal_compression: bool,
     #[arg(long = "no-storage.tsdb.wal-compression", hide = true)]
     pub no_wal_compression: bool,
+    /// How the write-ahead log is compressed, as in Prometheus: snappy
+    /// (the default, the faster) or zstd (about a quarter smaller).
+    /// Ignored when compression is off.
+    #[arg(long = "storage.tsdb.wal-compression-type", value_name = "TYPE", default_value = "snappy", value_parser = ["snappy", "zstd"])]
+    pub wal_compression_type: String,
 }
 
 impl StorageArgs {
-    /// Whether WAL records are written compressed.
-    pub fn wal_compression(&self) -> bool {
-        self.wal_compression && !self.no_wal_compression
+    /// How WAL records are written compressed, if they are.
+    pub fn wal_compression(&self) -> Option<store::WalCompression> {
+        let kind = match self.wal_compression_type.as_str() {
+            "zstd" => store::WalCompression::Zstd,
+            _ => store::WalCompression::Snappy,
+        };
+        (self.wal_compression && !self.no_wal_compression).then_some(kind)
     }
 }
 

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use model::{Appender, Labels, Querier};
-use store::{Options, Store};
+use store::{Options, Store, WalCompression};
 
 const BATCHES: i64 = 200;
 const SERIES: usize = 5;
@@ -202,14 +202,14 @@ fn wal_damage_table() {
 fn newer_wal_version_is_refused_not_repaired() {
     let (dir, segs) = prepared();
     let mut b = fs::read(&segs[0]).unwrap();
-    b[4] = 4;
+    b[4] = 5;
     fs::write(&segs[0], &b).unwrap();
     let err = Store::open(dir.path(), opts())
         .err()
         .expect("opened a WAL of another version");
     let msg = err.to_string();
     assert!(
-        msg.contains("WAL format version 4, this build reads versions 1 to 3")
+        msg.contains("WAL format version 5, this build reads versions 1 to 4")
             && msg.contains(segs[0].to_str().unwrap()),
         "error: {msg}"
     );
@@ -360,73 +360,81 @@ fn late_sample_records_are_repaired_like_the_others() {
     }
 }
 
-/// Compressed WAL records (format versions 2 and 3): a record whose zstd frame
-/// does not decompress, though its CRC matches, is damage like any other:
-/// every record before it is kept and new writes are taken.
+/// Compressed WAL records (Snappy, format version 4; zstd, versions 2 to
+/// 4): a record whose compressed bytes do not decompress, though its CRC
+/// matches, is damage like any other: every record before it is kept and
+/// new writes are taken.
 #[test]
 fn compressed_records_are_repaired_like_the_others() {
     const WIDE: usize = 40;
-    let dir = tempfile::tempdir().unwrap();
-    let o = Options {
-        segment_bytes: 64 << 10,
-        ..opts()
-    };
-    let store = Store::open(dir.path(), o.clone()).unwrap();
-    for b in 0..60i64 {
-        let mut app = store.appender();
-        for i in 0..WIDE {
-            app.append(&labels(i), b * 1000, (b * 7) as f64).unwrap();
+    for (codec, bit) in [
+        (WalCompression::Snappy, 0x40u8),
+        (WalCompression::Zstd, 0x80),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Options {
+            segment_bytes: 64 << 10,
+            wal_compression: Some(codec),
+            ..opts()
+        };
+        let store = Store::open(dir.path(), o.clone()).unwrap();
+        for b in 0..60i64 {
+            let mut app = store.appender();
+            for i in 0..WIDE {
+                app.append(&labels(i), b * 1000, (b * 7) as f64).unwrap();
+            }
+            app.commit().unwrap();
         }
-        app.commit().unwrap();
+        drop(store);
+        let seg = dir.path().join("wal").join("00000001");
+        let mut b = fs::read(&seg).unwrap();
+        let f = frames(&seg);
+        assert_eq!(f.len(), 60);
+        assert_eq!(&b[..8], b"WFWL\x04\0\0\0", "this build writes version 4");
+        let compressed = f.iter().filter(|&&o| b[o as usize + 8] & bit != 0).count();
+        assert_eq!(
+            compressed, 60,
+            "{codec:?}: every 40-sample record is worth compressing"
+        );
+        // Garble record 30 just after its type byte (zstd's magic,
+        // Snappy's stated length), then fix the CRC so that only
+        // decompression can tell.
+        let victim = f[30] as usize;
+        let len = u32::from_le_bytes(b[victim..victim + 4].try_into().unwrap()) as usize;
+        b[victim + 8 + 1] ^= 0xff;
+        let crc = crc32fast::hash(&b[victim + 8..victim + 8 + len]);
+        b[victim + 4..victim + 8].copy_from_slice(&crc.to_le_bytes());
+        fs::write(&seg, &b).unwrap();
+        let store = Store::open(dir.path(), o.clone()).unwrap();
+        assert_eq!(store.metrics().wal_corruptions.get(), 1, "{codec:?}");
+        for i in [0, WIDE - 1] {
+            let s = store
+                .select(&[model::Matcher::equal("s", i.to_string())], 0, i64::MAX)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap();
+            let want: Vec<(i64, f64)> = (0..30).map(|b| (b * 1000, (b * 7) as f64)).collect();
+            let got: Vec<(i64, f64)> = s.samples.iter().map(|x| (x.t, x.v)).collect();
+            assert_eq!(got, want, "{codec:?}: series {i}");
+        }
+        let mut app = store.appender();
+        app.append(&labels(0), 10_000_000, 1.0).unwrap();
+        assert_eq!(app.commit().unwrap().appended, 1);
     }
-    drop(store);
-    let seg = dir.path().join("wal").join("00000001");
-    let mut b = fs::read(&seg).unwrap();
-    let f = frames(&seg);
-    assert_eq!(f.len(), 60);
-    assert_eq!(&b[..8], b"WFWL\x03\0\0\0", "this build writes version 3");
-    let compressed = f.iter().filter(|&&o| b[o as usize + 8] & 0x80 != 0).count();
-    assert_eq!(
-        compressed, 60,
-        "every 40-sample record is worth compressing"
-    );
-    // Garble the zstd frame of record 30 (its magic), then fix the CRC so
-    // that only decompression can tell.
-    let victim = f[30] as usize;
-    let len = u32::from_le_bytes(b[victim..victim + 4].try_into().unwrap()) as usize;
-    b[victim + 8 + 1] ^= 0xff;
-    let crc = crc32fast::hash(&b[victim + 8..victim + 8 + len]);
-    b[victim + 4..victim + 8].copy_from_slice(&crc.to_le_bytes());
-    fs::write(&seg, &b).unwrap();
-    let store = Store::open(dir.path(), o.clone()).unwrap();
-    assert_eq!(store.metrics().wal_corruptions.get(), 1);
-    for i in [0, WIDE - 1] {
-        let s = store
-            .select(&[model::Matcher::equal("s", i.to_string())], 0, i64::MAX)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap();
-        let want: Vec<(i64, f64)> = (0..30).map(|b| (b * 1000, (b * 7) as f64)).collect();
-        let got: Vec<(i64, f64)> = s.samples.iter().map(|x| (x.t, x.v)).collect();
-        assert_eq!(got, want, "series {i}");
-    }
-    let mut app = store.appender();
-    app.append(&labels(0), 10_000_000, 1.0).unwrap();
-    assert_eq!(app.commit().unwrap().appended, 1);
 }
 
 /// A WAL of an earlier build's format version (1: no compression; 2:
-/// batches of types 1 and 3, which this build still reads) is read as it
-/// is, and writing goes on in version 3. (The records are this build's;
-/// the record types' decoding is checked against the documented bytes in
-/// `record.rs`.)
+/// batches of types 1 and 3, which this build still reads, zstd; 3: zstd)
+/// is read as it is, and writing goes on in version 4. (The records are
+/// this build's; the record types' decoding is checked against the
+/// documented bytes in `record.rs`.)
 #[test]
 fn version_1_wal_is_read() {
-    for version in [1u8, 2] {
+    for version in [1u8, 2, 3] {
         let dir = tempfile::tempdir().unwrap();
         let plain = Options {
-            wal_compression: version > 1,
+            wal_compression: (version > 1).then_some(WalCompression::Zstd),
             ..opts()
         };
         write_batches(dir.path(), plain);
@@ -434,7 +442,7 @@ fn version_1_wal_is_read() {
         for e in fs::read_dir(dir.path().join("wal")).unwrap() {
             let p = e.unwrap().path();
             let mut b = fs::read(&p).unwrap();
-            assert_eq!(&b[..5], b"WFWL\x03");
+            assert_eq!(&b[..5], b"WFWL\x04");
             b[4] = version;
             fs::write(&p, b).unwrap();
             n += 1;

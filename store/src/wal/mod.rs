@@ -55,15 +55,15 @@ impl SyncState {
 
 impl Wal {
     /// Starts writing at a new segment `index` in `dir`.
-    /// With `compress`, records are written zstd-compressed where that
-    /// makes them smaller.
+    /// With `compress`, records are written compressed where that makes
+    /// them smaller.
     pub(crate) fn create(
         dir: &Path,
         index: u64,
         segment_size: u64,
-        compress: bool,
+        compress: Option<crate::WalCompression>,
     ) -> std::io::Result<Wal> {
-        let compressor = compress.then(record::Compressor::new).transpose()?;
+        let compressor = compress.map(record::Compressor::new).transpose()?;
         let file = segment::create(&dir.join(segment::name(index)))?;
         File::open(dir)?.sync_all()?;
         Ok(Wal {
@@ -159,11 +159,11 @@ pub(crate) fn write_checkpoint(
     upto: u64,
     records: &[Vec<u8>],
     keep_from: u64,
-    compress: bool,
+    compress: Option<crate::WalCompression>,
 ) -> std::io::Result<()> {
     let path = dir.join(segment::checkpoint_name(upto));
-    if compress {
-        let mut c = record::Compressor::new()?;
+    if let Some(codec) = compress {
+        let mut c = record::Compressor::new(codec)?;
         let packed: Vec<Vec<u8>> = records.iter().map(|r| c.compress(r).to_vec()).collect();
         segment::write_atomic(&path, &packed)?;
     } else {

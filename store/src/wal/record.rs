@@ -23,6 +23,10 @@ pub(crate) const TYPE_DELTA_BATCH_OOO: u8 = 5;
 /// The high bit of the type byte: the rest of the payload is a zstd frame
 /// holding what follows the type byte of the record `type & 0x7f`.
 pub(crate) const COMPRESSED: u8 = 0x80;
+/// The next bit (format version 4): the rest of the payload is a Snappy
+/// block (the raw format, no framing) holding what follows the type byte
+/// of the record `type & 0x3f`.
+pub(crate) const SNAPPY: u8 = 0x40;
 /// Payloads shorter than this are written as they are: a zstd frame's own
 /// overhead (about a dozen bytes) would eat what compression saves.
 const COMPRESS_MIN: usize = 128;
@@ -30,21 +34,33 @@ const COMPRESS_MIN: usize = 128;
 /// a few per cent of level 3's size.
 const ZSTD_LEVEL: i32 = 1;
 
-/// Compresses payloads for the WAL, reusing one zstd context.
+/// Compresses payloads for the WAL, reusing one context.
 pub(crate) struct Compressor {
-    ctx: zstd::bulk::Compressor<'static>,
+    codec: Codec,
     out: Vec<u8>,
 }
 
+enum Codec {
+    Snappy(Box<snap::raw::Encoder>),
+    Zstd(zstd::bulk::Compressor<'static>),
+}
+
 impl Compressor {
-    pub(crate) fn new() -> std::io::Result<Compressor> {
-        let mut ctx = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
-        // The content size in the frame header lets the reader allocate
-        // exactly, and refuse a frame that claims more than a record holds.
-        ctx.include_contentsize(true)?;
-        ctx.include_checksum(false)?;
+    pub(crate) fn new(kind: crate::WalCompression) -> std::io::Result<Compressor> {
+        let codec = match kind {
+            crate::WalCompression::Snappy => Codec::Snappy(Box::new(snap::raw::Encoder::new())),
+            crate::WalCompression::Zstd => {
+                let mut ctx = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+                // The content size in the frame header lets the reader
+                // allocate exactly, and refuse a frame that claims more
+                // than a record holds.
+                ctx.include_contentsize(true)?;
+                ctx.include_checksum(false)?;
+                Codec::Zstd(ctx)
+            }
+        };
         Ok(Compressor {
-            ctx,
+            codec,
             out: Vec::new(),
         })
     }
@@ -52,25 +68,31 @@ impl Compressor {
     /// The payload to write for `raw`: compressed when that makes it
     /// smaller, else `raw` itself.
     pub(crate) fn compress<'a>(&'a mut self, raw: &'a [u8]) -> &'a [u8] {
-        if raw.len() < COMPRESS_MIN || raw[0] & COMPRESSED != 0 {
+        if raw.len() < COMPRESS_MIN || raw[0] & (COMPRESSED | SNAPPY) != 0 {
             return raw;
         }
         let body = &raw[1..];
         self.out.clear();
-        self.out
-            .resize(1 + zstd::zstd_safe::compress_bound(body.len()), 0);
-        self.out[0] = raw[0] | COMPRESSED;
-        let ok = match self.ctx.compress_to_buffer(body, &mut self.out[1..]) {
-            Ok(n) => {
-                self.out.truncate(1 + n);
-                true
+        let n = match &mut self.codec {
+            Codec::Snappy(e) => {
+                self.out
+                    .resize(1 + snap::raw::max_compress_len(body.len()), 0);
+                self.out[0] = raw[0] | SNAPPY;
+                e.compress(body, &mut self.out[1..]).ok()
             }
-            Err(_) => false,
+            Codec::Zstd(ctx) => {
+                self.out
+                    .resize(1 + zstd::zstd_safe::compress_bound(body.len()), 0);
+                self.out[0] = raw[0] | COMPRESSED;
+                ctx.compress_to_buffer(body, &mut self.out[1..]).ok()
+            }
         };
-        if ok && self.out.len() < raw.len() {
-            &self.out
-        } else {
-            raw
+        match n {
+            Some(n) if 1 + n < raw.len() => {
+                self.out.truncate(1 + n);
+                &self.out
+            }
+            _ => raw,
         }
     }
 }
@@ -117,6 +139,9 @@ fn put_samples(out: &mut Vec<u8>, samples: &[(u64, i64, f64)]) {
     let base = samples.first().map_or(0, |s| s.1);
     put_varint(out, base);
     let shared = samples.iter().all(|s| s.1 == base);
+    // A scrape's samples take a byte of reference and 8 of value each:
+    // grown once, not doubled a dozen times.
+    out.reserve(samples.len() * if shared { 9 } else { 12 } + 1);
     out.push(u8::from(shared));
     let mut prev = 0u64;
     for &(r, t, v) in samples {
@@ -145,7 +170,29 @@ pub(crate) fn encode_chunks<'a>(
 pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
     match payload.first() {
         Some(&t) if t & COMPRESSED != 0 => decode_plain(&decompress(payload)?),
+        Some(&t) if t & SNAPPY != 0 => decode_plain(&unsnap(payload)?),
         _ => decode_plain(payload),
+    }
+}
+
+/// The plain payload a Snappy one stands for. The block states its
+/// length first, no more than a record may hold, and must decompress to
+/// exactly that; anything else is damage.
+fn unsnap(payload: &[u8]) -> Result<Vec<u8>, String> {
+    let block = &payload[1..];
+    let size = match snap::raw::decompress_len(block) {
+        Ok(n) if n <= super::segment::MAX_RECORD => n,
+        Ok(n) => return Err(format!("byte 1: compressed record claims {n} bytes")),
+        Err(e) => return Err(format!("byte 1: snappy: {e}")),
+    };
+    let mut out = vec![0u8; 1 + size];
+    out[0] = payload[0] & !SNAPPY;
+    match snap::raw::Decoder::new().decompress(block, &mut out[1..]) {
+        Ok(n) if n == size => Ok(out),
+        Ok(n) => Err(format!(
+            "byte 1: compressed record holds {n} bytes, not {size}"
+        )),
+        Err(e) => Err(format!("byte 1: snappy: {e}")),
     }
 }
 
@@ -473,41 +520,57 @@ mod tests {
         };
         let mut raw = Vec::new();
         encode_batch(&b, &mut raw);
-        let mut c = Compressor::new().unwrap();
-        let packed = c.compress(&raw).to_vec();
-        assert_eq!(packed[0], TYPE_DELTA_BATCH | COMPRESSED);
-        assert!(
-            packed.len() < raw.len() / 2,
-            "{} of {}",
-            packed.len(),
-            raw.len()
-        );
-        let got = match decode(&packed) {
-            Ok(Record::Batch(got)) => got,
-            other => panic!("decode: {other:?}"),
-        };
-        assert_eq!(got.series, b.series);
-        assert_eq!(got.samples, b.samples);
-        // Too small to gain: written as it is.
-        let small = [TYPE_BATCH, 0, 0, 0];
-        assert_eq!(c.compress(&small), &small);
-        // Every prefix, and a frame claiming more than a record holds, is
-        // damage and never a panic.
-        for cut in 1..packed.len() {
+        for (kind, bit) in [
+            (crate::WalCompression::Snappy, SNAPPY),
+            (crate::WalCompression::Zstd, COMPRESSED),
+        ] {
+            let mut c = Compressor::new(kind).unwrap();
+            let packed = c.compress(&raw).to_vec();
+            assert_eq!(packed[0], TYPE_DELTA_BATCH | bit, "{kind:?}");
             assert!(
-                decode(&packed[..cut]).is_err(),
-                "prefix of {cut} bytes decoded"
+                packed.len() < raw.len() / 2,
+                "{kind:?}: {} of {}",
+                packed.len(),
+                raw.len()
             );
+            let got = match decode(&packed) {
+                Ok(Record::Batch(got)) => got,
+                other => panic!("{kind:?}: decode: {other:?}"),
+            };
+            assert_eq!(got.series, b.series);
+            assert_eq!(got.samples, b.samples);
+            // Too small to gain: written as it is.
+            let small = [TYPE_BATCH, 0, 0, 0];
+            assert_eq!(c.compress(&small), &small);
+            // Every prefix is damage and never a panic.
+            for cut in 1..packed.len() {
+                assert!(
+                    decode(&packed[..cut]).is_err(),
+                    "{kind:?}: prefix of {cut} bytes decoded"
+                );
+            }
+            let mut flipped = packed.clone();
+            let last = flipped.len() - 1;
+            flipped[last] ^= 0xff;
+            // (Neither format carries a checksum here, the WAL frame's
+            // CRC covers it; a changed byte may decode to other values,
+            // never panic.)
+            let _ = decode(&flipped);
         }
-        let mut flipped = packed.clone();
-        let last = flipped.len() - 1;
-        flipped[last] ^= 0xff;
-        // (The frame carries no checksum of its own, the WAL frame's CRC
-        // covers it; a changed byte may decode to other values, never panic.)
-        let _ = decode(&flipped);
+        // A frame or block claiming more than a record holds is damage.
+        let zero = vec![0u8; segment::MAX_RECORD + 1];
         let mut huge = vec![TYPE_BATCH | COMPRESSED];
-        huge.extend(zstd::bulk::compress(&vec![0u8; (segment::MAX_RECORD) + 1], 1).unwrap());
+        huge.extend(zstd::bulk::compress(&zero, 1).unwrap());
         let e = decode(&huge).err().unwrap();
         assert!(e.contains("claims"), "{e}");
+        let mut huge = vec![TYPE_BATCH | SNAPPY];
+        huge.extend(snap::raw::Encoder::new().compress_vec(&zero).unwrap());
+        let e = decode(&huge).err().unwrap();
+        assert!(e.contains("claims"), "{e}");
+        // Not a Snappy block at all.
+        let e = decode(&[TYPE_BATCH | SNAPPY, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+            .err()
+            .unwrap();
+        assert!(e.contains("snappy"), "{e}");
     }
 }

@@ -7,9 +7,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Magic and version at the start of every segment and checkpoint file
-/// this build writes. Version 3 holds batches whose samples give their
-/// series as differences (record types 4 and 5).
-pub(crate) const HEADER: [u8; 8] = *b"WFWL\x03\0\0\0";
+/// this build writes. Version 4 may hold Snappy-compressed records.
+pub(crate) const HEADER: [u8; 8] = *b"WFWL\x04\0\0\0";
+/// Version 3, written by earlier builds: batches whose samples give their
+/// series as differences (record types 4 and 5); records may be
+/// zstd-compressed. Read as it is.
+pub(crate) const HEADER_V3: [u8; 8] = *b"WFWL\x03\0\0\0";
 /// Version 2, written by earlier builds: records may be compressed;
 /// batches of types 1 and 3. Read as it is.
 pub(crate) const HEADER_V2: [u8; 8] = *b"WFWL\x02\0\0\0";
@@ -18,7 +21,7 @@ pub(crate) const HEADER_V1: [u8; 8] = *b"WFWL\x01\0\0\0";
 
 /// Whether `h` is the header of a file this build reads.
 pub(crate) fn is_header(h: &[u8]) -> bool {
-    h == HEADER || h == HEADER_V2 || h == HEADER_V1
+    h == HEADER || h == HEADER_V3 || h == HEADER_V2 || h == HEADER_V1
 }
 /// Bytes before each payload: length and CRC32, both little-endian u32.
 pub(crate) const RECORD_HEADER_LEN: usize = 8;
