@@ -954,34 +954,23 @@ mod tests {
             ])
         );
         // The same lines in another order: the very same map.
-        let again = lines(&[
+        let same = [
             ("a", 2, "seconds"),
             ("a", 0, "A."),
             ("b_total", 1, "counter"),
             ("b_total", 0, "B."),
-        ]);
-        assert!(Arc::ptr_eq(&metadata_of(again, &first), &first));
-        // Any change, a family fewer or a field gone, builds a new one.
+        ];
+        assert!(Arc::ptr_eq(&metadata_of(lines(&same), &first), &first));
+        // Any change, a family fewer or more or a field gone, builds a new
+        // one.
+        let mut gauge = same;
+        gauge[2].2 = "gauge";
+        let more = [&same[..], &[("c", 0, "C.")]].concat();
         for changed in [
-            lines(&[
-                ("a", 2, "seconds"),
-                ("a", 0, "A."),
-                ("b_total", 1, "gauge"),
-                ("b_total", 0, "B."),
-            ]),
-            lines(&[("a", 2, "seconds"), ("a", 0, "A.")]),
-            lines(&[
-                ("a", 0, "A."),
-                ("b_total", 1, "counter"),
-                ("b_total", 0, "B."),
-            ]),
-            lines(&[
-                ("a", 2, "seconds"),
-                ("a", 0, "A."),
-                ("b_total", 1, "counter"),
-                ("b_total", 0, "B."),
-                ("c", 0, "C."),
-            ]),
+            lines(&gauge),
+            lines(&same[..2]),
+            lines(&same[1..]),
+            lines(&more),
         ] {
             let m = metadata_of(changed, &first);
             assert!(!Arc::ptr_eq(&m, &first));
