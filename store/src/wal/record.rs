@@ -169,6 +169,9 @@ pub(crate) fn encode_chunks<'a>(
 /// Decodes a payload; the error says what is wrong at which byte.
 pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
     match payload.first() {
+        Some(&t) if t & (COMPRESSED | SNAPPY) == COMPRESSED | SNAPPY => {
+            Err(format!("unknown record type {t}"))
+        }
         Some(&t) if t & COMPRESSED != 0 => decode_plain(&decompress(payload)?),
         Some(&t) if t & SNAPPY != 0 => decode_plain(&unsnap(payload)?),
         _ => decode_plain(payload),
@@ -567,6 +570,11 @@ mod tests {
         huge.extend(snap::raw::Encoder::new().compress_vec(&zero).unwrap());
         let e = decode(&huge).err().unwrap();
         assert!(e.contains("claims"), "{e}");
+        // Both bits: neither compression.
+        let e = decode(&[TYPE_BATCH | SNAPPY | COMPRESSED, 0, 0])
+            .err()
+            .unwrap();
+        assert_eq!(e, "unknown record type 193");
         // Not a Snappy block at all.
         let e = decode(&[TYPE_BATCH | SNAPPY, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
             .err()
