@@ -490,7 +490,11 @@ impl Scraper {
             stale,
             added: acc.added,
             scraped,
-            metadata: metadata_of(meta, &self.health.lock().metadata),
+            metadata: {
+                // Not compared under the lock the targets API reads.
+                let last = self.health.lock().metadata.clone();
+                metadata_of(meta, &last)
+            },
         })
     }
 
