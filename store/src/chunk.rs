@@ -14,6 +14,8 @@
 //! timestamp left to the row's key) and keeps the smaller; chunks in the
 //! head stay XOR so appends are cheap. [`Encoding::Decimal`] and
 //! [`Encoding::Keyed`], its predecessors, are still read.
+//! [`Encoding::Referenced`] codes a series against another one's samples
+//! at the same timestamps (a histogram bucket against its `_count`).
 
 use model::Sample;
 
@@ -45,6 +47,14 @@ pub enum Encoding {
     /// Chosen when a completed chunk is written to SQLite, if smaller than
     /// XOR; read with [`decode_row_into`].
     Shaped = 4,
+    /// [`Encoding::Shaped`] whose mantissa deltas are predicted from
+    /// another series' deltas at the same timestamps, the reference: a
+    /// histogram bucket's increments are a share of its `_count`'s, which
+    /// stays steady while both scatter. The chunk names the reference's
+    /// series ([`reference`]) and is read with its samples
+    /// ([`decode_referenced_row_into`]); written with
+    /// [`encode_referenced`].
+    Referenced = 5,
 }
 
 /// A chunk that cannot be decoded.
@@ -57,6 +67,19 @@ pub enum ChunkError {
     /// its row's first timestamp.
     #[error("chunk encoding {0} is read with its row's first timestamp")]
     Keyed(u8),
+    /// An [`Encoding::Referenced`] chunk read without the samples of the
+    /// series it refers to.
+    #[error("chunk refers to series {0} and is read with its samples")]
+    Referenced(u64),
+    /// An [`Encoding::Referenced`] chunk's reference has no whole-number
+    /// sample at a timestamp of the chunk.
+    #[error("chunk refers to series {series}, which has no integral sample at {t}")]
+    ReferenceMissing {
+        /// The series the chunk refers to.
+        series: u64,
+        /// The chunk's timestamp that the reference lacks.
+        t: i64,
+    },
     /// The bytes end before the samples the header announces.
     #[error("chunk truncated: {got} of {want} samples readable")]
     Truncated {
@@ -642,9 +665,24 @@ fn encode_decimal_with(
     modes: &[u8],
     rice: bool,
 ) -> Option<Vec<u8>> {
+    encode_mantissas(samples, e, ms, enc, modes, rice, None)
+}
+
+/// [`encode_decimal_with`], or with `reference` (its series and its
+/// integral values at the samples' timestamps) an [`Encoding::Referenced`]
+/// chunk, whose only mode is [`RATIO_MODE`].
+fn encode_mantissas(
+    samples: &[Sample],
+    e: u8,
+    ms: &[i64],
+    enc: Encoding,
+    modes: &[u8],
+    rice: bool,
+    reference: Option<(u64, &[i64])>,
+) -> Option<Vec<u8>> {
     let count = u16::try_from(samples.len()).ok()?;
     let keyed = enc != Encoding::Decimal;
-    let shaped = enc == Encoding::Shaped;
+    let shaped = matches!(enc, Encoding::Shaped | Encoding::Referenced);
     // A factor pays for its header once it saves a bit a sample on a few
     // samples.
     let factor = match shaped {
@@ -665,8 +703,10 @@ fn encode_decimal_with(
     // The shortest code of each mode's residuals, and of all modes.
     let mut best: Option<(u64, u8, Code, Vec<i64>)> = None;
     for &mode in modes {
-        let xs = match mode {
-            MEAN_MODE => mean_residuals(ms),
+        let xs = match (mode, reference) {
+            (RATIO_MODE, Some((_, ls))) => ratio_residuals(ms, ls),
+            (RATIO_MODE, None) => continue,
+            (MEAN_MODE, _) => mean_residuals(ms),
             _ => residuals(ms, mode == DELTA_MODE),
         };
         let (mut bits, k) = best_rice_k(&xs);
@@ -691,7 +731,7 @@ fn encode_decimal_with(
     } else {
         Times::Each
     };
-    let mut flags = e | mode;
+    let mut flags = e | if mode == RATIO_MODE { 0 } else { mode };
     let mut code_byte = match code {
         Code::Rice(k) => k,
         Code::Range(_) => RANGE_CODE,
@@ -710,6 +750,9 @@ fn encode_decimal_with(
     bytes.push(flags);
     bytes.push(code_byte);
     let mut out = BitWriter::from_bytes(bytes);
+    if let Some((series, _)) = reference {
+        out.write_uvarint(series);
+    }
     if factor > 1 {
         out.write_uvarint(factor as u64 - 2);
     }
@@ -795,6 +838,146 @@ fn smaller_decimal(samples: &[Sample], xor: Box<[u8]>) -> Box<[u8]> {
     }
 }
 
+/// Encodes `samples` (2 to [`Encoder::MAX_SAMPLES`]) as an
+/// [`Encoding::Referenced`] chunk against the series `series`, whose
+/// samples are `reference` (ascending, as decoded). `None` when that
+/// encoding does not apply: a value that is not a decimal, or a timestamp
+/// of `samples` at which the reference has no whole-number sample (of at
+/// most 2^53). The caller keeps the smaller of this and
+/// [`encode_smallest`].
+pub fn encode_referenced(
+    samples: &[Sample],
+    series: u64,
+    reference: &[Sample],
+) -> Option<Box<[u8]>> {
+    if samples.len() < 2 {
+        return None;
+    }
+    let mut look = Lookup::new(reference);
+    let ls = samples
+        .iter()
+        .map(|s| look.at(s.t))
+        .collect::<Option<Vec<i64>>>()?;
+    let (e, ms) = decimal_exponent(samples)?;
+    encode_mantissas(
+        samples,
+        e,
+        &ms,
+        Encoding::Referenced,
+        &[RATIO_MODE],
+        true,
+        Some((series, &ls)),
+    )
+    .map(Vec::into_boxed_slice)
+}
+
+/// The series an [`Encoding::Referenced`] chunk refers to; `None` for
+/// other encodings (and a damaged header).
+pub fn reference(bytes: &[u8]) -> Option<u64> {
+    match bytes {
+        [enc, ..] if *enc == Encoding::Referenced as u8 && bytes.len() >= DECIMAL_HEADER_LEN => {
+            BitReader::new(&bytes[DECIMAL_HEADER_LEN..]).read_uvarint()
+        }
+        _ => None,
+    }
+}
+
+/// The residual mode of [`Encoding::Referenced`], the only one it has
+/// (internal: no flag bit names it). Each mantissa delta `d` is coded
+/// against a prediction from the reference's delta `D` at the same step:
+/// `D` times the ratio of weighted sums of the deltas before ([`Ratio`]).
+const RATIO_MODE: u8 = 0xff;
+
+/// The prediction of [`RATIO_MODE`]: eight times exponentially weighted
+/// sums of a chunk's deltas (`a`) and of its reference's (`b`), each new
+/// delta weighing 1/8, in wrapping integers. Both start at 0; a step
+/// where either delta is negative (a counter reset) leaves them as they
+/// are, since the shares a histogram's buckets take of its count outlive
+/// a restart.
+#[derive(Clone, Copy, Default)]
+struct Ratio {
+    a: i64,
+    b: i64,
+}
+
+impl Ratio {
+    /// The chunk's predicted delta at a step where the reference moved by
+    /// `dl` to `l`, the chunk's previous mantissa being `m`: `dl` times
+    /// the ratio `a / b`, or after a reset of the reference (`dl < 0`)
+    /// `l` times the ratio less `m`; each product rounded half up
+    /// (`⌊(x × a + ⌊b / 2⌋) / b⌋`, saturated to `i64`). 0 while `b ≤ 0`.
+    #[inline]
+    fn predict(&self, dl: i64, l: i64, m: i64) -> i64 {
+        if self.b <= 0 {
+            return 0;
+        }
+        let scaled = |x: i64| {
+            let num = i128::from(x) * i128::from(self.a) + i128::from(self.b / 2);
+            num.div_euclid(i128::from(self.b))
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        };
+        match dl < 0 {
+            false => scaled(dl),
+            true => scaled(l).wrapping_sub(m),
+        }
+    }
+
+    /// Takes in a step: the chunk's delta `d`, the reference's `dl`.
+    #[inline]
+    fn push(&mut self, d: i64, dl: i64) {
+        if d < 0 || dl < 0 {
+            return;
+        }
+        self.a = self
+            .a
+            .wrapping_sub(self.a >> 3)
+            .wrapping_add(d.wrapping_mul(8));
+        self.b = self
+            .b
+            .wrapping_sub(self.b >> 3)
+            .wrapping_add(dl.wrapping_mul(8));
+    }
+}
+
+/// [`RATIO_MODE`]'s residuals from the third sample on, for mantissas `ms`
+/// and the reference's values `ls` at the same timestamps.
+fn ratio_residuals(ms: &[i64], ls: &[i64]) -> Vec<i64> {
+    let mut ratio = Ratio::default();
+    let mut out = Vec::with_capacity(ms.len().saturating_sub(2));
+    for (i, (m, l)) in ms.windows(2).zip(ls.windows(2)).enumerate() {
+        let (d, dl) = (m[1].wrapping_sub(m[0]), l[1].wrapping_sub(l[0]));
+        if i > 0 {
+            out.push(d.wrapping_sub(ratio.predict(dl, l[1], m[0])));
+        }
+        ratio.push(d, dl);
+    }
+    out
+}
+
+/// The reference's values at ascending timestamps, found by walking its
+/// samples once.
+struct Lookup<'a> {
+    samples: &'a [Sample],
+    i: usize,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(samples: &'a [Sample]) -> Self {
+        Lookup { samples, i: 0 }
+    }
+
+    /// The whole-number value at `t` (at most 2^53 in magnitude), if the
+    /// reference has one; timestamps asked for must not decrease.
+    #[inline]
+    fn at(&mut self, t: i64) -> Option<i64> {
+        while self.samples.get(self.i).is_some_and(|s| s.t < t) {
+            self.i += 1;
+        }
+        let s = self.samples.get(self.i).filter(|s| s.t == t)?;
+        (s.v.fract() == 0.0 && s.v.abs() <= MAX_MANTISSA).then_some(s.v as i64)
+    }
+}
+
 /// Decodes every sample of a chunk.
 pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, ChunkError> {
     let mut out = Vec::new();
@@ -823,6 +1006,19 @@ pub fn decode_row_into(bytes: &[u8], mint: i64, out: &mut Vec<Sample>) -> Result
     decode_with(bytes, Some(mint), out)
 }
 
+/// [`decode_row_into`] for every encoding, [`Encoding::Referenced`]
+/// included: `reference` holds the samples (ascending, as decoded) of
+/// the series the chunk names ([`reference`]) over at least the chunk's
+/// time range. Other encodings ignore it.
+pub fn decode_referenced_row_into(
+    bytes: &[u8],
+    mint: i64,
+    reference: &[Sample],
+    out: &mut Vec<Sample>,
+) -> Result<(), ChunkError> {
+    decode_full(bytes, Some(mint), Some(reference), out)
+}
+
 /// [`decode_row_into`] into a new vector.
 pub fn decode_row(bytes: &[u8], mint: i64) -> Result<Vec<Sample>, ChunkError> {
     let mut out = Vec::new();
@@ -831,6 +1027,15 @@ pub fn decode_row(bytes: &[u8], mint: i64) -> Result<Vec<Sample>, ChunkError> {
 }
 
 fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result<(), ChunkError> {
+    decode_full(bytes, mint, None, out)
+}
+
+fn decode_full(
+    bytes: &[u8],
+    mint: Option<i64>,
+    reference: Option<&[Sample]>,
+    out: &mut Vec<Sample>,
+) -> Result<(), ChunkError> {
     let Some(&enc) = bytes.first() else {
         return Err(ChunkError::Truncated { got: 0, want: 1 });
     };
@@ -839,9 +1044,11 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
         x if x == Encoding::Decimal as u8 => DECIMAL_HEADER_LEN,
         x if x == Encoding::Keyed as u8 => DECIMAL_HEADER_LEN,
         x if x == Encoding::Shaped as u8 => DECIMAL_HEADER_LEN,
+        x if x == Encoding::Referenced as u8 => DECIMAL_HEADER_LEN,
         x => return Err(ChunkError::UnknownEncoding(x)),
     };
-    let shaped = enc == Encoding::Shaped as u8;
+    let referenced = enc == Encoding::Referenced as u8;
+    let shaped = enc == Encoding::Shaped as u8 || referenced;
     let keyed = enc == Encoding::Keyed as u8 || shaped;
     if keyed && mint.is_none() {
         return Err(ChunkError::Keyed(enc));
@@ -883,6 +1090,22 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
     if k > 63 || (code_byte & RANGE_CODE != 0 && k != 0) {
         return Err(damaged);
     }
+    let reference = match (referenced, reference) {
+        (false, _) => None,
+        (true, samples) => {
+            let series = r.read_uvarint().ok_or(damaged.clone())?;
+            let Some(samples) = samples else {
+                return Err(ChunkError::Referenced(series));
+            };
+            Some(RefDecode {
+                series,
+                look: Lookup::new(samples),
+                ratio: Ratio::default(),
+                prev: 0,
+                missing: None,
+            })
+        }
+    };
     let factor = match code_byte & FACTOR != 0 {
         true => r
             .read_uvarint()
@@ -904,7 +1127,12 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
     };
     // Bits 4 and 5 of encoding 2 must be zero: an index past the table is
     // damage.
-    let modes = DELTA_MODE | REGULAR_TIMES | if keyed { TIME_RUNS | MEAN_MODE } else { 0 };
+    // Encoding 5 has one residual mode: its mode bits must be zero too.
+    let modes = match (referenced, keyed) {
+        (true, _) => REGULAR_TIMES | TIME_RUNS,
+        (false, true) => DELTA_MODE | REGULAR_TIMES | TIME_RUNS | MEAN_MODE,
+        (false, false) => DELTA_MODE | REGULAR_TIMES,
+    };
     let p = *POW10
         .get((flags & !modes) as usize)
         .ok_or(ChunkError::Truncated { got: 0, want })?;
@@ -926,7 +1154,11 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
         range,
         t0: mint.filter(|_| keyed),
         mean: mean_mode.then(|| Mean::start(0)),
+        reference,
     };
+    // The fast loops know no reference: a referenced chunk is read
+    // sample by sample.
+    let fast = d.reference.is_none();
     // Runs: samples left in the current run of unchanged intervals, and
     // whether the next sample starts with a run's length.
     let (mut zeros_left, mut need_run) = (0u64, true);
@@ -947,7 +1179,10 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
                 }
                 need_run = false;
             }
-            let step = if zeros_left > 0 {
+            let step = if zeros_left > 0 && !fast {
+                zeros_left -= 1;
+                d.step(0)
+            } else if zeros_left > 0 {
                 // A damaged length may reach past the chunk's end.
                 let end = want.min(i.saturating_add(zeros_left.min(want as u64) as usize));
                 let n = d.run::<true>(&mut out[start + i..start + end]);
@@ -976,7 +1211,7 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
             i += 1;
             continue;
         }
-        if i >= 2 {
+        if i >= 2 && fast {
             i += if d.regular {
                 d.run::<true>(&mut out[start + i..])
             } else {
@@ -998,10 +1233,14 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
         i += 1;
     }
     out.truncate(start + i);
-    let result = if complete {
-        Ok(())
-    } else {
-        Err(truncated(out))
+    let missing = d
+        .reference
+        .as_ref()
+        .and_then(|rf| rf.missing.map(|t| (rf.series, t)));
+    let result = match (complete, missing) {
+        (true, _) => Ok(()),
+        (false, Some((series, t))) => Err(ChunkError::ReferenceMissing { series, t }),
+        (false, None) => Err(truncated(out)),
     };
     // Scaling in a pass of its own keeps the divisions (the slowest step)
     // out of the bit reading's way; integers (exponent 0) need none. The
@@ -1039,6 +1278,34 @@ struct DecimalDecoder<'a> {
     t0: Option<i64>,
     /// The deltas so far, in [`MEAN_MODE`].
     mean: Option<Mean>,
+    /// The reference of an [`Encoding::Referenced`] chunk.
+    reference: Option<RefDecode<'a>>,
+}
+
+/// What decoding an [`Encoding::Referenced`] chunk keeps of its reference.
+struct RefDecode<'a> {
+    series: u64,
+    look: Lookup<'a>,
+    ratio: Ratio,
+    /// The reference's value at the previous sample's timestamp.
+    prev: i64,
+    /// A timestamp at which the reference had no integral sample.
+    missing: Option<i64>,
+}
+
+impl RefDecode<'_> {
+    /// The reference's value at `t` and its delta since the previous
+    /// sample, taken in; `None` (noting `t`) when it has no integral
+    /// sample there.
+    fn delta_to(&mut self, t: i64) -> Option<(i64, i64)> {
+        let Some(l) = self.look.at(t) else {
+            self.missing = Some(t);
+            return None;
+        };
+        let dl = l.wrapping_sub(self.prev);
+        self.prev = l;
+        Some((dl, l))
+    }
 }
 
 impl DecimalDecoder<'_> {
@@ -1197,6 +1464,9 @@ impl DecimalDecoder<'_> {
                     None => self.r.read_varint()?,
                 };
                 self.m = self.r.read_varint()?;
+                if let Some(rf) = &mut self.reference {
+                    rf.delta_to(self.t)?;
+                }
             }
             1 => {
                 self.td = self.r.read_varint()?;
@@ -1205,6 +1475,10 @@ impl DecimalDecoder<'_> {
                 self.m = self.m.wrapping_add(self.md);
                 if let Some(mean) = &mut self.mean {
                     *mean = Mean::start(self.md);
+                }
+                if let Some(rf) = &mut self.reference {
+                    let (dl, _) = rf.delta_to(self.t)?;
+                    rf.ratio.push(self.md, dl);
                 }
             }
             _ => {
@@ -1227,14 +1501,20 @@ impl DecimalDecoder<'_> {
             Some(range) => range.read(&mut self.r)?,
             None => read_rice(&mut self.r, self.k)?,
         };
-        self.md = match &mut self.mean {
-            Some(mean) => {
+        self.md = match (&mut self.mean, &mut self.reference) {
+            (_, Some(rf)) => {
+                let (dl, l) = rf.delta_to(self.t)?;
+                let d = rf.ratio.predict(dl, l, self.m).wrapping_add(x);
+                rf.ratio.push(d, dl);
+                d
+            }
+            (Some(mean), None) => {
                 let d = mean.predict().wrapping_add(x);
                 mean.push(d);
                 d
             }
-            None if self.delta_mode => x,
-            None => self.md.wrapping_add(x),
+            (None, None) if self.delta_mode => x,
+            (None, None) => self.md.wrapping_add(x),
         };
         self.m = self.m.wrapping_add(self.md);
         Some((self.t, self.m))
@@ -1821,6 +2101,195 @@ mod tests {
             let i = rng.random_range(0..b.len());
             b[i] ^= 1 << rng.random_range(0..8);
             let _ = decode(&b);
+        }
+    }
+
+    /// A histogram's `_count` and its buckets over `n` scrapes, as a
+    /// client library exposes them: each scrape adds a scattered number
+    /// of observations, and each bucket a share of them that scatters a
+    /// little too (cumulative: a bucket never counts more than the next).
+    /// Counters reset once, at scrape `reset`.
+    fn histogram(rng: &mut SmallRng, n: usize, reset: usize) -> (Vec<Sample>, Vec<Vec<Sample>>) {
+        let shares = [0.05, 0.3, 0.7, 0.95, 1.0];
+        let mut count = Vec::new();
+        let mut buckets = vec![Vec::new(); shares.len()];
+        let (mut c, mut b) = (1000.0f64, vec![0.0f64; shares.len()]);
+        for i in 0..n {
+            if i == reset {
+                c = 0.0;
+                b.iter_mut().for_each(|x| *x = 0.0);
+            }
+            let t = 1_700_000_000_000 + i as i64 * 15_000;
+            let obs = (200.0 * rng.random_range(0.8..1.2f64)).round();
+            let mut prev = 0.0;
+            for (j, share) in shares.iter().enumerate() {
+                let inc = match *share {
+                    1.0 => obs,
+                    s => (obs * s * rng.random_range(0.97..1.03f64))
+                        .round()
+                        .clamp(prev, obs),
+                };
+                prev = inc;
+                b[j] += inc;
+                buckets[j].push(Sample::new(t, b[j]));
+            }
+            c += obs;
+            count.push(Sample::new(t, c));
+        }
+        (count, buckets)
+    }
+
+    fn referenced_bits(chunk: &[u8], mint: i64, reference: &[Sample]) -> Vec<(i64, u64)> {
+        let mut out = Vec::new();
+        decode_referenced_row_into(chunk, mint, reference, &mut out).unwrap();
+        out.iter().map(|s| (s.t, s.v.to_bits())).collect()
+    }
+
+    #[test]
+    fn referenced_chunks_round_trip_and_shrink_histogram_buckets() {
+        let mut rng = SmallRng::seed_from_u64(5);
+        let (count, buckets) = histogram(&mut rng, 480, 300);
+        let (mut own, mut referenced) = (0, 0);
+        for (j, bucket) in buckets.iter().enumerate() {
+            let plain = encode_smallest(bucket).unwrap();
+            let chunk = encode_referenced(bucket, 77, &count).unwrap();
+            assert_eq!(chunk[0], Encoding::Referenced as u8);
+            assert_eq!(reference(&chunk), Some(77));
+            assert_eq!(reference(&plain), None);
+            let want: Vec<(i64, u64)> = bucket.iter().map(|s| (s.t, s.v.to_bits())).collect();
+            assert_eq!(
+                referenced_bits(&chunk, bucket[0].t, &count),
+                want,
+                "bucket {j}"
+            );
+            // Other encodings read the same with a reference or without.
+            assert_eq!(
+                referenced_bits(&plain, bucket[0].t, &count),
+                want,
+                "bucket {j}"
+            );
+            assert_eq!(
+                decode_row(&chunk, bucket[0].t).err(),
+                Some(ChunkError::Referenced(77))
+            );
+            own += plain.len();
+            referenced += chunk.len();
+            if j == buckets.len() - 1 {
+                // The bucket that counts everything is the count itself.
+                assert!(chunk.len() < 40, "+Inf bucket: {} bytes", chunk.len());
+            }
+        }
+        assert!(
+            referenced * 2 < own,
+            "referenced {referenced} bytes, own {own}"
+        );
+    }
+
+    #[test]
+    fn referenced_chunks_follow_their_reference_through_every_shape() {
+        let mut rng = SmallRng::seed_from_u64(6);
+        let (count, buckets) = histogram(&mut rng, 200, 90);
+        // Irregular timestamps (a missed scrape, a late one) in runs and in
+        // codes per sample; the reference holds samples the chunk does not.
+        let pick = |s: &[Sample], keep: &dyn Fn(usize) -> bool| -> Vec<Sample> {
+            s.iter()
+                .enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, s)| *s)
+                .collect()
+        };
+        let sparse = pick(&buckets[2], &|i| i % 7 != 3);
+        let ragged = pick(&buckets[2], &|i| i % 2 == 0 || i % 5 == 1);
+        // Decimals with a factor (a sum in milliseconds, steps of 0.25),
+        // a member that falls while the count rises, wild magnitudes.
+        let sum: Vec<Sample> = count
+            .iter()
+            .map(|s| Sample::new(s.t, s.v * 0.25 + 0.5))
+            .collect();
+        let falling: Vec<Sample> = count.iter().map(|s| Sample::new(s.t, 1e6 - s.v)).collect();
+        let wild: Vec<Sample> = count
+            .iter()
+            .map(|s| Sample::new(s.t, (rng.random_range(-(1i64 << 52)..1i64 << 52)) as f64))
+            .collect();
+        for (name, member) in [
+            ("sparse", sparse),
+            ("ragged", ragged),
+            ("sum", sum),
+            ("falling", falling),
+            ("wild", wild),
+        ] {
+            let chunk = encode_referenced(&member, 3, &count).unwrap();
+            let want: Vec<(i64, u64)> = member.iter().map(|s| (s.t, s.v.to_bits())).collect();
+            assert_eq!(referenced_bits(&chunk, member[0].t, &count), want, "{name}");
+        }
+        // Wild references: huge, negative and wrapping deltas.
+        let wild_ref: Vec<Sample> = count
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Sample::new(s.t, [9e15, -9e15, 0.0, 1.0][i % 4]))
+            .collect();
+        let chunk = encode_referenced(&buckets[1], 3, &wild_ref).unwrap();
+        let want: Vec<(i64, u64)> = buckets[1].iter().map(|s| (s.t, s.v.to_bits())).collect();
+        assert_eq!(referenced_bits(&chunk, want[0].0, &wild_ref), want);
+    }
+
+    #[test]
+    fn referenced_chunks_need_their_reference_at_every_timestamp() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let (count, buckets) = histogram(&mut rng, 60, 1000);
+        let member = &buckets[1];
+        let chunk = encode_referenced(member, 9, &count).unwrap();
+        // The encoder refuses what the decoder could not read: a gap in
+        // the reference, a value that is not a whole number, NaN, a value
+        // that is not a decimal, fewer than two samples.
+        let mut gap = count.clone();
+        gap.remove(17);
+        assert!(encode_referenced(member, 9, &gap).is_none());
+        let mut fraction = count.clone();
+        fraction[20].v += 0.5;
+        assert!(encode_referenced(member, 9, &fraction).is_none());
+        let mut nan = count.clone();
+        nan[21].v = f64::NAN;
+        assert!(encode_referenced(member, 9, &nan).is_none());
+        let mut third = member.clone();
+        third[5].v = 1.0 / 3.0;
+        assert!(encode_referenced(&third, 9, &count).is_none());
+        assert!(encode_referenced(&member[..1], 9, &count).is_none());
+        // A chunk whose reference lost a sample names the series and time.
+        assert_eq!(
+            decode_referenced_row_into(&chunk, member[0].t, &gap, &mut Vec::new()),
+            Err(ChunkError::ReferenceMissing {
+                series: 9,
+                t: count[17].t
+            })
+        );
+        assert_eq!(
+            decode_referenced_row_into(&chunk, member[0].t, &[], &mut Vec::new()),
+            Err(ChunkError::ReferenceMissing {
+                series: 9,
+                t: member[0].t
+            })
+        );
+        // Damage: every prefix and random bit flips, never a panic.
+        let mut rng0 = SmallRng::seed_from_u64(8);
+        for cut in 0..chunk.len() {
+            let _ = decode_referenced_row_into(&chunk[..cut], 0, &count, &mut Vec::new());
+            let _ = reference(&chunk[..cut]);
+            for _ in 0..20 {
+                let mut b = chunk.to_vec();
+                let i = rng0.random_range(0..b.len());
+                b[i] ^= 1 << rng0.random_range(0..8);
+                let _ = decode_referenced_row_into(&b, member[0].t, &count, &mut Vec::new());
+            }
+        }
+        // Mode bits that encoding 4 knows are damage in encoding 5.
+        for bit in [DELTA_MODE, MEAN_MODE] {
+            let mut b = chunk.to_vec();
+            b[3] |= bit;
+            assert!(matches!(
+                decode_referenced_row_into(&b, member[0].t, &count, &mut Vec::new()),
+                Err(ChunkError::Truncated { got: 0, .. })
+            ));
         }
     }
 
