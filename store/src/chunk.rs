@@ -652,26 +652,15 @@ fn encode_decimal(
     enc: Encoding,
     modes: &[u8],
 ) -> Option<Vec<u8>> {
-    encode_decimal_with(samples, e, ms, enc, modes, true)
+    encode_decimal_with(samples, e, ms, enc, modes, true, None)
 }
 
 /// [`encode_decimal`]; with `rice` false, an [`Encoding::Shaped`] chunk
-/// takes the range code whenever the residuals fit one (for tests).
+/// takes the range code whenever the residuals fit one (for tests). With
+/// `reference` (its series and its integral values at the samples'
+/// timestamps), an [`Encoding::Referenced`] chunk, whose only mode is
+/// [`RATIO_MODE`].
 fn encode_decimal_with(
-    samples: &[Sample],
-    e: u8,
-    ms: &[i64],
-    enc: Encoding,
-    modes: &[u8],
-    rice: bool,
-) -> Option<Vec<u8>> {
-    encode_mantissas(samples, e, ms, enc, modes, rice, None)
-}
-
-/// [`encode_decimal_with`], or with `reference` (its series and its
-/// integral values at the samples' timestamps) an [`Encoding::Referenced`]
-/// chunk, whose only mode is [`RATIO_MODE`].
-fn encode_mantissas(
     samples: &[Sample],
     e: u8,
     ms: &[i64],
@@ -859,7 +848,7 @@ pub fn encode_referenced(
         .map(|s| look.at(s.t))
         .collect::<Option<Vec<i64>>>()?;
     let (e, ms) = decimal_exponent(samples)?;
-    encode_mantissas(
+    encode_decimal_with(
         samples,
         e,
         &ms,
@@ -1736,7 +1725,7 @@ mod tests {
                 // The range code wherever the residuals fit one, and the
                 // older keyed encoding, still read.
                 let ranged =
-                    encode_decimal_with(&all, e, &ms, Encoding::Shaped, &KEYED_MODES, false)
+                    encode_decimal_with(&all, e, &ms, Encoding::Shaped, &KEYED_MODES, false, None)
                         .unwrap();
                 assert_eq!(
                     bits_of(&ranged, samples[0].0),
@@ -1810,7 +1799,8 @@ mod tests {
             let all: Vec<Sample> = samples.iter().map(|&(t, v)| Sample::new(t, v)).collect();
             let (e, ms) = decimal_exponent(&all).unwrap();
             let ranged =
-                encode_decimal_with(&all, e, &ms, Encoding::Shaped, &KEYED_MODES, false).unwrap();
+                encode_decimal_with(&all, e, &ms, Encoding::Shaped, &KEYED_MODES, false, None)
+                    .unwrap();
             assert_eq!(
                 bits_of(&ranged, samples[0].0),
                 bits(&samples),
@@ -2064,9 +2054,16 @@ mod tests {
         let mean = encode_decimal(&irregular, e2, &ms, Encoding::Keyed, &[MEAN_MODE]).unwrap();
         assert_eq!(mean[3] & MEAN_MODE, MEAN_MODE);
         // A factor (mantissas 15, 30, ...) and the range code.
-        let ranged =
-            encode_decimal_with(&irregular, e2, &ms, Encoding::Shaped, &KEYED_MODES, false)
-                .unwrap();
+        let ranged = encode_decimal_with(
+            &irregular,
+            e2,
+            &ms,
+            Encoding::Shaped,
+            &KEYED_MODES,
+            false,
+            None,
+        )
+        .unwrap();
         assert_eq!(ranged[4] & (RANGE_CODE | FACTOR), RANGE_CODE | FACTOR);
         let mut rng0 = SmallRng::seed_from_u64(8);
         for decimal in [&keyed[..], &runs[..], &old[..], &mean[..], &ranged[..]] {
