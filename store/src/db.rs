@@ -9,6 +9,7 @@ use model::Labels;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::head::Frozen;
+use crate::merge::RefRows;
 use crate::wal::record::put_uvarint;
 use crate::Error;
 
@@ -340,7 +341,7 @@ impl Db {
             for (id, c) in chunks {
                 let joined;
                 let (maxt, data) = match c.ooo {
-                    true => match join_same_start(&tx, *id, c).map_err(err)? {
+                    true => match join_same_start(&tx, &self.path, *id, c)? {
                         Some((maxt, data)) => {
                             joined = data;
                             (maxt, &joined[..])
@@ -588,16 +589,18 @@ fn max_local_payload(page_size: usize) -> usize {
 /// error logged: its samples are unreadable already).
 fn join_same_start(
     conn: &Connection,
+    path: &Path,
     id: u64,
     late: &Frozen,
-) -> rusqlite::Result<Option<(i64, Box<[u8]>)>> {
+) -> Result<Option<Joined>, Error> {
     let old: Option<(i64, Vec<u8>)> = conn
         .query_row(
             "SELECT maxt, data FROM chunks WHERE series_id = ?1 AND mint = ?2",
             params![id as i64, late.mint],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()?;
+        .optional()
+        .map_err(|e| Error::sqlite(path, e))?;
     let Some((old_maxt, old)) = old else {
         return Ok(None);
     };
@@ -605,7 +608,9 @@ fn join_same_start(
         (late.mint, old_maxt, &old[..]),
         (late.mint, late.maxt, &late.data[..]),
     ];
-    let samples = match crate::merge::joined_samples(chunks) {
+    // A stored chunk of encoding 5 is read with the series it refers to.
+    let refs = RefRows::fetch(conn, path, [chunks[0]], None)?.decode();
+    let samples = match crate::merge::joined_samples(chunks, &refs) {
         Ok(s) => s,
         Err((_, e)) => {
             tracing::error!(series = id, chunk = late.mint, error = %e, "damaged chunk replaced by late samples with the same first timestamp");
@@ -615,6 +620,12 @@ fn join_same_start(
     let maxt = samples.last().map_or(late.maxt, |s| s.t);
     Ok(crate::chunk::encode_smallest(&samples).map(|data| (maxt, data)))
 }
+
+/// A joined chunk's `maxt` and bytes.
+type Joined = (i64, Box<[u8]>);
+
+/// A stored chunk's `(mint, maxt, data)`.
+pub(crate) type StoredRow = (i64, i64, Vec<u8>);
 
 /// Reads a LEB128 varint of at most 10 bytes from the front of `b`.
 fn read_uvarint(b: &mut &[u8]) -> Option<u64> {

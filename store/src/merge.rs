@@ -165,7 +165,8 @@ impl Inner {
             if rows.len() < 2 {
                 continue;
             }
-            let mut merged = merge_rows(&rows, db.max_chunk_bytes, newest);
+            let refs = RefRows::fetch(&db.conn, &db.path, rows_of(&rows), None)?.decode();
+            let mut merged = merge_rows(&rows, &refs, db.max_chunk_bytes, newest);
             if matches!(merged, Err((mint, _)) if lo != from && mint == lo) {
                 // The joined row is damaged (its own period was left
                 // unmerged for it, and counted): the period merges alone.
@@ -174,7 +175,7 @@ impl Inner {
                 if rows.len() < 2 {
                     continue;
                 }
-                merged = merge_rows(&rows, db.max_chunk_bytes, newest);
+                merged = merge_rows(&rows, &refs, db.max_chunk_bytes, newest);
             }
             match merged {
                 Ok(new) if new.len() < rows.len() => {
@@ -209,6 +210,11 @@ impl Inner {
     }
 }
 
+/// `(mint, maxt, data)` rows as the borrowed triples the readers take.
+fn rows_of(rows: &[(i64, i64, Vec<u8>)]) -> impl Iterator<Item = (i64, i64, &[u8])> {
+    rows.iter().map(|(mint, maxt, d)| (*mint, *maxt, &d[..]))
+}
+
 /// One series' rows of a period, oldest first, merged into as few rows as
 /// [`MERGE_MAX_SAMPLES`] and `max_bytes` per row allow, with the last
 /// [`LATEST_ROW`] in a row of their own when the period ends within
@@ -220,10 +226,11 @@ impl Inner {
 /// decode.
 fn merge_rows(
     rows: &[(i64, i64, Vec<u8>)],
+    refs: &Refs,
     max_bytes: usize,
     newest: i64,
 ) -> Result<Merged, (i64, chunk::ChunkError)> {
-    let samples = joined_samples(rows.iter().map(|(mint, maxt, d)| (*mint, *maxt, &d[..])))?;
+    let samples = joined_samples(rows_of(rows), refs)?;
     let last = samples.last().map_or(i64::MIN, |s| s.t);
     let split = match is_recent(last, newest) {
         true => samples.partition_point(|s| s.t <= last.saturating_sub(LATEST_ROW)),
@@ -241,10 +248,12 @@ fn merge_rows(
 /// The samples of one series' chunks `(mint, maxt, data)`, given oldest
 /// first, joined: where chunks overlap in time, ordered by timestamp with
 /// each timestamp kept once, from the earliest chunk (the rule queries
-/// apply to overlapping chunks). The error names the chunk, by its `mint`,
-/// that does not decode.
+/// apply to overlapping chunks). Chunks of encoding 5 are read with the
+/// samples in `refs`. The error names the chunk, by its `mint`, that does
+/// not decode.
 pub(crate) fn joined_samples<'a>(
     chunks: impl IntoIterator<Item = (i64, i64, &'a [u8])>,
+    refs: &Refs,
 ) -> Result<Vec<Sample>, (i64, chunk::ChunkError)> {
     let mut samples: Vec<Sample> = Vec::new();
     let mut overlap = false;
@@ -252,13 +261,101 @@ pub(crate) fn joined_samples<'a>(
     for (mint, maxt, data) in chunks {
         overlap |= last_maxt.is_some_and(|m| mint <= m);
         last_maxt = Some(last_maxt.map_or(maxt, |m: i64| m.max(maxt)));
-        chunk::decode_row_into(data, mint, &mut samples).map_err(|e| (mint, e))?;
+        refs.decode_row_into(data, mint, &mut samples)
+            .map_err(|e| (mint, e))?;
     }
     if overlap {
         samples.sort_by_key(|s| s.t);
         samples.dedup_by_key(|s| s.t);
     }
     Ok(samples)
+}
+
+/// The stored rows of the series that chunks of encoding 5
+/// (`chunk::reference`) refer to: for each such series, its rows over the
+/// time range of the chunks that refer to it. Fetched where the rows are
+/// read (in the same snapshot), decoded with [`RefRows::decode`].
+#[derive(Default)]
+pub(crate) struct RefRows(Vec<(u64, Vec<db::StoredRow>)>);
+
+impl RefRows {
+    /// The rows that `chunks` `(mint, maxt, data)` refer to, read through
+    /// `conn` (`span` as for [`db::read_chunks`]). Nothing is read when no
+    /// chunk refers to another series.
+    pub(crate) fn fetch<'a>(
+        conn: &rusqlite::Connection,
+        path: &std::path::Path,
+        chunks: impl IntoIterator<Item = (i64, i64, &'a [u8])>,
+        span: Option<i64>,
+    ) -> Result<RefRows, Error> {
+        let mut want: Vec<(u64, i64, i64)> = Vec::new();
+        for (mint, maxt, data) in chunks {
+            let Some(r) = chunk::reference(data) else {
+                continue;
+            };
+            match want.iter_mut().find(|w| w.0 == r) {
+                Some(w) => (w.1, w.2) = (w.1.min(mint), w.2.max(maxt)),
+                None => want.push((r, mint, maxt)),
+            }
+        }
+        want.into_iter()
+            .map(|(r, lo, hi)| Ok((r, db::read_chunks(conn, path, r, lo, hi, span)?)))
+            .collect::<Result<_, Error>>()
+            .map(RefRows)
+    }
+
+    /// Bytes of the rows fetched.
+    pub(crate) fn bytes(&self) -> usize {
+        self.0
+            .iter()
+            .flat_map(|(_, rows)| rows)
+            .map(|r| r.2.len())
+            .sum()
+    }
+
+    /// Each referenced series' samples. A series whose own rows do not
+    /// decode (or refer to yet another series) gives the samples it has up
+    /// to the damage, and the chunks that need more fail with
+    /// `ChunkError::ReferenceMissing`, naming it.
+    pub(crate) fn decode(&self) -> Refs {
+        Refs(
+            self.0
+                .iter()
+                .map(|(r, rows)| {
+                    let mut samples = Vec::new();
+                    for (mint, _, data) in rows {
+                        if chunk::decode_row_into(data, *mint, &mut samples).is_err() {
+                            break;
+                        }
+                    }
+                    samples.sort_by_key(|s| s.t);
+                    samples.dedup_by_key(|s| s.t);
+                    (*r, samples)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The samples of the series that chunks of encoding 5 refer to
+/// ([`RefRows::decode`]); empty for chunks that refer to none.
+#[derive(Default)]
+pub(crate) struct Refs(Vec<(u64, Vec<Sample>)>);
+
+impl Refs {
+    /// Decodes a chunk stored with first timestamp `mint`, of any
+    /// encoding, appending to `out`.
+    pub(crate) fn decode_row_into(
+        &self,
+        data: &[u8],
+        mint: i64,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), chunk::ChunkError> {
+        let reference = chunk::reference(data)
+            .and_then(|r| self.0.iter().find(|x| x.0 == r))
+            .map_or(&[][..], |x| &x.1[..]);
+        chunk::decode_referenced_row_into(data, mint, reference, out)
+    }
 }
 
 /// Whether samples up to `t` are among their series' latest ([`RECENT`]),
@@ -311,7 +408,7 @@ mod tests {
     fn rows_in_order_become_one_with_every_sample() {
         let a: Vec<(i64, f64)> = (0..120).map(|i| (i * 15_000, i as f64 * 0.25)).collect();
         let b: Vec<(i64, f64)> = (120..240).map(|i| (i * 15_000, f64::NAN)).collect();
-        let merged = merge_rows(&[row(&a), row(&b)], 1000, i64::MIN).unwrap();
+        let merged = merge_rows(&[row(&a), row(&b)], &Refs::default(), 1000, i64::MIN).unwrap();
         assert_eq!(merged.len(), 1);
         assert_eq!((merged[0].0, merged[0].1), (0, 239 * 15_000));
         let want: Vec<(i64, u64)> = a.iter().chain(&b).map(|&(t, v)| (t, v.to_bits())).collect();
@@ -324,7 +421,7 @@ mod tests {
         // Out-of-order row: 15 is new, 20 repeats a timestamp with another
         // value; the first row's value stays, as a query would return.
         let b = row(&[(15, 9.0), (20, 8.0)]);
-        let merged = merge_rows(&[a, b], 1000, i64::MIN).unwrap();
+        let merged = merge_rows(&[a, b], &Refs::default(), 1000, i64::MIN).unwrap();
         let got = decoded(&merged);
         let want: Vec<(i64, u64)> = [(10, 1.0), (15, 9.0), (20, 2.0), (30, 3.0)]
             .iter()
@@ -341,7 +438,7 @@ mod tests {
                 row(&s)
             })
             .collect();
-        let merged = merge_rows(&rows, 100_000, i64::MIN).unwrap();
+        let merged = merge_rows(&rows, &Refs::default(), 100_000, i64::MIN).unwrap();
         assert_eq!(merged.len(), 2);
         assert_eq!(chunk::sample_count(&merged[0].2), MERGE_MAX_SAMPLES);
         assert_eq!(decoded(&merged).len(), 8000);
@@ -362,7 +459,7 @@ mod tests {
             .collect();
         let last = 479 * 15_000;
         for newest in [last, last + 15_000, last + RECENT - 1] {
-            let merged = merge_rows(&rows, 100_000, newest).unwrap();
+            let merged = merge_rows(&rows, &Refs::default(), 100_000, newest).unwrap();
             assert_eq!(merged.len(), 2, "newest {newest}");
             // Samples after `last − 15 min`: 60 of them.
             assert_eq!(merged[1].0, last - LATEST_ROW + 15_000);
@@ -372,13 +469,23 @@ mod tests {
             assert_eq!(got, (0..480).map(|i| i * 15_000).collect::<Vec<_>>());
         }
         for newest in [last + RECENT, i64::MIN] {
-            assert_eq!(merge_rows(&rows, 100_000, newest).unwrap().len(), 1);
+            assert_eq!(
+                merge_rows(&rows, &Refs::default(), 100_000, newest)
+                    .unwrap()
+                    .len(),
+                1
+            );
         }
         // A period shorter than 15 minutes: one row.
         let short: Vec<_> = (0..2)
             .map(|c| row(&[(c * 15_000, 1.0), (c * 15_000 + 7_500, 2.0)]))
             .collect();
-        assert_eq!(merge_rows(&short, 100_000, 22_500).unwrap().len(), 1);
+        assert_eq!(
+            merge_rows(&short, &Refs::default(), 100_000, 22_500)
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -392,7 +499,7 @@ mod tests {
             })
             .collect();
         // About 7 bytes a sample: 3.4 KB in all.
-        let merged = merge_rows(&rows, 2000, i64::MIN).unwrap();
+        let merged = merge_rows(&rows, &Refs::default(), 2000, i64::MIN).unwrap();
         assert!(
             merged.len() > 1 && merged.len() < 4,
             "{} rows",
@@ -409,7 +516,7 @@ mod tests {
         let good = row(&[(10, 1.0), (20, 2.0)]);
         let mut bad = row(&[(30, 1.0), (40, 2.0), (50, 3.0)]);
         bad.2.truncate(6);
-        let (mint, _) = merge_rows(&[good, bad], 1000, i64::MIN).unwrap_err();
+        let (mint, _) = merge_rows(&[good, bad], &Refs::default(), 1000, i64::MIN).unwrap_err();
         assert_eq!(mint, 30);
     }
 }

@@ -7,6 +7,7 @@ use model::{Labels, Matcher, Querier, Sample, Series, SeriesSet, StorageError};
 
 use crate::db::{self, Db};
 use crate::head::{Frozen, Head};
+use crate::merge::RefRows;
 use crate::{chunk, Error, Inner, Store};
 
 /// What the head knows of one selected series, copied out under the lock.
@@ -96,11 +97,12 @@ impl Inner {
     /// head update; chunks are identified by their first timestamp.
     fn load(
         &self,
-        stored: Vec<(i64, i64, Vec<u8>)>,
+        (stored, refs): Rows,
         sel: Selected,
         mint: i64,
         maxt: i64,
     ) -> Result<Option<Series>, Error> {
+        let refs = refs.decode();
         let mut chunks: Vec<Arc<Frozen>> = Vec::with_capacity(stored.len() + sel.head.len());
         for (cmint, cmaxt, data) in stored {
             chunks.push(Arc::new(Frozen {
@@ -124,10 +126,11 @@ impl Inner {
         let mut samples: Vec<Sample> = Vec::with_capacity(total);
         for c in &chunks {
             let before = samples.len();
-            chunk::decode_row_into(&c.data, c.mint, &mut samples).map_err(|e| Error::Corrupt {
-                file: self.db_path.clone(),
-                reason: format!("series {} chunk at {}: {e}", sel.id, c.mint),
-            })?;
+            refs.decode_row_into(&c.data, c.mint, &mut samples)
+                .map_err(|e| Error::Corrupt {
+                    file: self.db_path.clone(),
+                    reason: format!("series {} chunk at {}: {e}", sel.id, c.mint),
+                })?;
             // Keep only the range; samples are ascending within a chunk.
             let added = &mut samples[before..];
             let lo = added.partition_point(|s| s.t < mint);
@@ -169,8 +172,9 @@ struct ReaderConn {
     span: Option<i64>,
 }
 
-/// `(mint, maxt, data)` rows of one series' stored chunks.
-type Rows = Vec<(i64, i64, Vec<u8>)>;
+/// `(mint, maxt, data)` rows of one series' stored chunks, and the rows
+/// its chunks of encoding 5 refer to.
+type Rows = (Vec<(i64, i64, Vec<u8>)>, RefRows);
 
 impl Reader {
     /// The stored chunks that overlap `[mint, maxt]` of the first series
@@ -186,7 +190,7 @@ impl Reader {
                 break;
             }
             if !sel.in_db {
-                out.push(Vec::new());
+                out.push(Rows::default());
                 continue;
             }
             if rc.conn.is_none() {
@@ -218,7 +222,7 @@ impl Reader {
                 ..
             } = &mut *rc
             else {
-                out.push(Vec::new());
+                out.push(Rows::default());
                 continue;
             };
             if renew && !c.is_autocommit() {
@@ -228,9 +232,11 @@ impl Reader {
                     false => db::max_span(c, &self.inner.db_path)?,
                 };
             }
-            let rows = db::read_chunks(c, &self.inner.db_path, sel.id, mint, maxt, *span)?;
-            bytes += rows.iter().map(|r| r.2.len()).sum::<usize>();
-            out.push(rows);
+            let path = &self.inner.db_path;
+            let rows = db::read_chunks(c, path, sel.id, mint, maxt, *span)?;
+            let refs = RefRows::fetch(c, path, rows.iter().map(|r| (r.0, r.1, &r.2[..])), *span)?;
+            bytes += rows.iter().map(|r| r.2.len()).sum::<usize>() + refs.bytes();
+            out.push((rows, refs));
         }
         Ok(out)
     }
