@@ -80,6 +80,10 @@ pub enum ChunkError {
         /// The chunk's timestamp that the reference lacks.
         t: i64,
     },
+    /// An [`Encoding::Referenced`] chunk's reference has other values at
+    /// its timestamps than it was written against.
+    #[error("chunk refers to series {0}, whose values changed since it was written")]
+    ReferenceChanged(u64),
     /// The bytes end before the samples the header announces.
     #[error("chunk truncated: {got} of {want} samples readable")]
     Truncated {
@@ -739,8 +743,12 @@ fn encode_decimal_with(
     bytes.push(flags);
     bytes.push(code_byte);
     let mut out = BitWriter::from_bytes(bytes);
-    if let Some((series, _)) = reference {
+    if let Some((series, ls)) = reference {
         out.write_uvarint(series);
+        out.write_bits(
+            u64::from(ls.iter().fold(Checksum::new(), |c, &l| c.add(l)).0),
+            32,
+        );
     }
     if factor > 1 {
         out.write_uvarint(factor as u64 - 2);
@@ -1083,6 +1091,7 @@ fn decode_full(
         (false, _) => None,
         (true, samples) => {
             let series = r.read_uvarint().ok_or(damaged.clone())?;
+            let checksum = r.read_bits(32).ok_or(damaged.clone())? as u32;
             let Some(samples) = samples else {
                 return Err(ChunkError::Referenced(series));
             };
@@ -1092,6 +1101,8 @@ fn decode_full(
                 ratio: Ratio::default(),
                 prev: 0,
                 missing: None,
+                checksum,
+                seen: Checksum::new(),
             })
         }
     };
@@ -1226,11 +1237,21 @@ fn decode_full(
         .reference
         .as_ref()
         .and_then(|rf| rf.missing.map(|t| (rf.series, t)));
-    let result = match (complete, missing) {
-        (true, _) => Ok(()),
-        (false, Some((series, t))) => Err(ChunkError::ReferenceMissing { series, t }),
-        (false, None) => Err(truncated(out)),
+    let changed = d
+        .reference
+        .as_ref()
+        .filter(|rf| rf.seen.0 != rf.checksum)
+        .map(|rf| rf.series);
+    let result = match (complete, missing, changed) {
+        (true, _, None) => Ok(()),
+        (true, _, Some(series)) => Err(ChunkError::ReferenceChanged(series)),
+        (false, Some((series, t)), _) => Err(ChunkError::ReferenceMissing { series, t }),
+        (false, None, _) => Err(truncated(out)),
     };
+    if changed.is_some() {
+        // Every value was predicted from other values than the writer's.
+        out.truncate(start);
+    }
     // Scaling in a pass of its own keeps the divisions (the slowest step)
     // out of the bit reading's way; integers (exponent 0) need none. The
     // mantissas held in `v` are whole numbers of at most 53 bits (any
@@ -1280,6 +1301,30 @@ struct RefDecode<'a> {
     prev: i64,
     /// A timestamp at which the reference had no integral sample.
     missing: Option<i64>,
+    /// The checksum of the reference's values the chunk was written
+    /// against, and of those read.
+    checksum: u32,
+    seen: Checksum,
+}
+
+/// FNV-1a (32 bits) over the reference's values at a chunk's timestamps,
+/// each as 8 bytes little-endian, so a reference that changed under a
+/// chunk of encoding 5 is an error, not wrong values.
+#[derive(Clone, Copy)]
+struct Checksum(u32);
+
+impl Checksum {
+    fn new() -> Self {
+        Checksum(0x811c_9dc5)
+    }
+
+    fn add(self, l: i64) -> Self {
+        Checksum(
+            l.to_le_bytes()
+                .iter()
+                .fold(self.0, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193)),
+        )
+    }
 }
 
 impl RefDecode<'_> {
@@ -1293,6 +1338,7 @@ impl RefDecode<'_> {
         };
         let dl = l.wrapping_sub(self.prev);
         self.prev = l;
+        self.seen = self.seen.add(l);
         Some((dl, l))
     }
 }
@@ -2267,6 +2313,15 @@ mod tests {
                 t: member[0].t
             })
         );
+        // A reference whose values changed since: an error, not wrong values.
+        let mut changed = count.clone();
+        changed[30].v += 1.0;
+        let mut out = Vec::new();
+        assert_eq!(
+            decode_referenced_row_into(&chunk, member[0].t, &changed, &mut out),
+            Err(ChunkError::ReferenceChanged(9))
+        );
+        assert!(out.is_empty());
         // Damage: every prefix and random bit flips, never a panic.
         let mut rng0 = SmallRng::seed_from_u64(8);
         for cut in 0..chunk.len() {

@@ -55,12 +55,13 @@ pub(crate) struct Db {
 
 /// How far merging has come: every period before `merged_before` is
 /// merged (persisted in `meta` as `merged_before`); within the period
-/// starting there, `todo` lists the series still to look at (in memory
+/// starting there, `todo` lists the series still to look at, as the units
+/// merging takes together (`merge::histogram_units`; in memory
 /// only: after a restart the period is looked at again, which is harmless).
 #[derive(Default)]
 pub(crate) struct MergeCursor {
     pub merged_before: Option<i64>,
-    pub todo: Option<std::vec::IntoIter<u64>>,
+    pub todo: Option<std::vec::IntoIter<Vec<u64>>>,
     /// Whether any row of the period was rewritten, so its end returns
     /// free pages to the file system.
     pub rewrote: bool,
@@ -458,13 +459,17 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
-    /// Deletes the `n` chunks with the oldest newest-sample.
+    /// Deletes the `n` chunks with the oldest newest-sample, and every
+    /// other chunk whose newest sample is as old as the last of them: rows
+    /// that refer to another series' rows (chunk encoding 5) end where
+    /// those end, and go with them.
     pub(crate) fn delete_oldest(&self, n: usize) -> Result<usize, Error> {
         self.conn
             .execute(
-                "DELETE FROM chunks WHERE (series_id, mint) IN
-                   (SELECT series_id, mint FROM chunks ORDER BY maxt LIMIT ?1)",
-                [n as i64],
+                "DELETE FROM chunks WHERE maxt <= COALESCE(
+                   (SELECT maxt FROM chunks ORDER BY maxt LIMIT 1 OFFSET ?1),
+                   (SELECT MAX(maxt) FROM chunks))",
+                [n.saturating_sub(1) as i64],
             )
             .map_err(|e| self.err(e))
     }
@@ -609,7 +614,7 @@ fn join_same_start(
         (late.mint, late.maxt, &late.data[..]),
     ];
     // A stored chunk of encoding 5 is read with the series it refers to.
-    let refs = RefRows::fetch(conn, path, [chunks[0]], None)?.decode();
+    let refs = RefRows::fetch(conn, path, [chunks[0]], None, None)?.decode(None);
     let samples = match crate::merge::joined_samples(chunks, &refs) {
         Ok(s) => s,
         Err((_, e)) => {
@@ -935,4 +940,46 @@ fn chunk_rows(
         .query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(err)?;
     rows.map(|r| r.map_err(err)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Size retention deletes the oldest rows by `maxt`, and with them every
+    /// row that ends where the last of them ends: a row of chunk encoding 5
+    /// has the bounds of the rows it refers to, and never outlives them.
+    #[test]
+    fn deleting_the_oldest_takes_whole_ties() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("watchfire.db"), true).unwrap();
+        let rows = |db: &Db| -> i64 {
+            db.conn
+                .query_row("SELECT COUNT(*) FROM chunks", [], |r| r.get(0))
+                .unwrap()
+        };
+        let mut ins = db
+            .conn
+            .prepare("INSERT INTO chunks (series_id, mint, maxt, data) VALUES (?1, ?2, ?3, x'01')")
+            .unwrap();
+        // Series 1 to 3 end together at 5, 10, 15, …: 3 rows per end.
+        for k in 1..=400i64 {
+            for s in 1..=3i64 {
+                ins.execute(params![s, k * 5 - 4, k * 5]).unwrap();
+            }
+        }
+        drop(ins);
+        // The 1 000th row ends at 1 670 with two more after it.
+        assert_eq!(db.delete_oldest(1000).unwrap(), 1002);
+        assert_eq!(rows(&db), 1200 - 1002);
+        let oldest: i64 = db
+            .conn
+            .query_row("SELECT MIN(maxt) FROM chunks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(oldest, 1675);
+        // Fewer rows than asked for: all of them.
+        assert_eq!(db.delete_oldest(1000).unwrap(), 198);
+        assert_eq!(rows(&db), 0);
+        assert_eq!(db.delete_oldest(1000).unwrap(), 0);
+    }
 }

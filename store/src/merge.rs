@@ -6,6 +6,8 @@
 //! full) and are read with fewer look-ups. Specified in
 //! `store/docs/format/sqlite.md` ("Merging").
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use model::Sample;
@@ -91,14 +93,22 @@ impl Inner {
                     return Ok(());
                 }
                 refs.sort_unstable();
-                db.merge.todo = Some(refs.into_iter());
+                let units = match self.opts.histogram_references {
+                    true => histogram_units(&self.state.read().head, refs),
+                    false => refs.into_iter().map(|r| vec![r]).collect(),
+                };
+                db.merge.todo = Some(units.into_iter());
             }
-            let batch: Vec<u64> = db
-                .merge
-                .todo
-                .as_mut()
-                .map(|t| t.by_ref().take(SERIES_PER_TX).collect())
-                .unwrap_or_default();
+            // Whole units, about SERIES_PER_TX series.
+            let mut batch: Vec<Vec<u64>> = Vec::new();
+            let mut n = 0;
+            while n < SERIES_PER_TX {
+                let Some(unit) = db.merge.todo.as_mut().and_then(|t| t.next()) else {
+                    break;
+                };
+                n += unit.len();
+                batch.push(unit);
+            }
             if batch.is_empty() {
                 let (rewrote, found) = (db.merge.rewrote, db.merge.found);
                 // After a period without a single row (the server was
@@ -131,71 +141,82 @@ impl Inner {
         }
     }
 
-    /// Merges the chunks of `refs` that start in `[from, to)`, in one
-    /// transaction.
-    fn merge_batch(&self, db: &mut Db, refs: &[u64], from: i64, to: i64) -> Result<(), Error> {
+    /// Merges the chunks of the series of `units` (see [`histogram_units`])
+    /// that start in `[from, to)`, in one transaction.
+    fn merge_batch(
+        &self,
+        db: &mut Db,
+        units: &[Vec<u64>],
+        from: i64,
+        to: i64,
+    ) -> Result<(), Error> {
         let started = Instant::now();
         let mut out: Vec<(u64, i64, Merged)> = Vec::new();
         let mut merged_rows = 0;
-        let newest: Vec<i64> = {
-            let st = self.state.read();
-            refs.iter()
-                .map(|r| st.head.series.get(r).map_or(i64::MIN, |s| s.persisted_maxt))
-                .collect()
-        };
-        let chain_from = to.saturating_sub(CHAIN_PERIODS.saturating_mul(self.range_ms()));
-        for (&r, &newest) in refs.iter().zip(&newest) {
-            let mut rows = db::chunks_starting_in(&db.conn, &db.path, r, from, to)?;
-            db.merge.found |= !rows.is_empty();
-            let Some(maxt) = rows.iter().map(|c| c.1).max() else {
+        for unit in units {
+            let Some((&leader, members)) = unit.split_first() else {
                 continue;
             };
-            // Rows of data that is not the series' latest join the row
-            // before them, if it is short and recent enough.
-            let mut lo = from;
-            if !is_recent(maxt, newest) {
-                let samples: usize = rows.iter().map(|c| chunk::sample_count(&c.2)).sum();
-                if let Some(prev) = db::last_chunk_in(&db.conn, &db.path, r, chain_from, from)?
-                    .filter(|p| chunk::sample_count(&p.2) + samples <= CHAIN_MAX_SAMPLES)
-                {
-                    lo = prev.0;
-                    rows.insert(0, prev);
-                }
-            }
-            if rows.len() < 2 {
-                continue;
-            }
-            let refs = RefRows::fetch(&db.conn, &db.path, rows_of(&rows), None)?.decode();
-            let mut merged = merge_rows(&rows, &refs, db.max_chunk_bytes, newest);
-            if matches!(merged, Err((mint, _)) if lo != from && mint == lo) {
-                // The joined row is damaged (its own period was left
-                // unmerged for it, and counted): the period merges alone.
-                rows.remove(0);
-                lo = from;
-                if rows.len() < 2 {
+            let lead = match self.merge_series(db, leader, from, to)? {
+                Some(m) if m.new.len() < m.rows => m,
+                _ => {
+                    // The series' rows stay: so do the rows that refer to
+                    // them, and the unit's other series merge on their own.
+                    for &r in members {
+                        if let Some(m) = self.merge_series(db, r, from, to)? {
+                            if m.new.len() < m.rows {
+                                merged_rows += m.rows;
+                                out.push((r, m.lo, m.new));
+                            }
+                        }
+                    }
                     continue;
                 }
-                merged = merge_rows(&rows, &refs, db.max_chunk_bytes, newest);
-            }
-            match merged {
-                Ok(new) if new.len() < rows.len() => {
-                    merged_rows += rows.len();
-                    out.push((r, lo, new));
+            };
+            // The `_count`'s rows are rewritten: every member's rows from
+            // the same start are rewritten with them, at the same
+            // boundaries where they have the same timestamps, so that a
+            // row that refers to the `_count` never outlives the rows it
+            // needs (retention deletes a row by its own `maxt`).
+            let count = joined_samples(rows_of_merged(&lead.new), &Refs::default()).map_err(
+                |(mint, e)| Error::Corrupt {
+                    file: db.path.clone(),
+                    reason: format!("series {leader} merged chunk at {mint}: {e}"),
+                },
+            )?;
+            let mut unit_out = Vec::with_capacity(unit.len());
+            let mut unit_rows = lead.rows;
+            let mut damaged = false;
+            for &r in members {
+                let rows = db::chunks_starting_in(&db.conn, &db.path, r, lead.lo, to)?;
+                if rows.is_empty() {
+                    continue;
                 }
-                Ok(_) => {}
-                Err((mint, e)) => {
-                    // Left as it is: the query that reads it names the
-                    // damage, and nothing else of the series is lost.
-                    tracing::error!(
-                        file = %db.path.display(),
-                        series = r,
-                        chunk = mint,
-                        error = %e,
-                        "damaged chunk; its period is left unmerged"
-                    );
-                    self.metrics.merge_damaged.inc();
-                }
+                // Read against the `_count`'s rows as they are now.
+                let refs =
+                    RefRows::fetch(&db.conn, &db.path, rows_of(&rows), None, None)?.decode(None);
+                let samples = match joined_samples(rows_of(&rows), &refs) {
+                    Ok(s) => s,
+                    Err((mint, e)) => {
+                        // Its rows stay, so the `_count`'s stay too: the
+                        // whole unit's period is left unmerged.
+                        self.damaged(db, r, mint, &e);
+                        damaged = true;
+                        break;
+                    }
+                };
+                let newest = self.newest_persisted(r);
+                let new = align(&samples, &count, &lead.new, leader, db.max_chunk_bytes)
+                    .unwrap_or_else(|| merge_samples(&samples, db.max_chunk_bytes, newest));
+                unit_rows += rows.len();
+                unit_out.push((r, lead.lo, new));
             }
+            if damaged {
+                continue;
+            }
+            merged_rows += unit_rows;
+            out.extend(unit_out);
+            out.push((leader, lead.lo, lead.new));
         }
         if out.is_empty() {
             return Ok(());
@@ -208,10 +229,199 @@ impl Inner {
         self.metrics.merge.observe(started.elapsed());
         Ok(())
     }
+
+    /// The series' newest stored sample (`i64::MIN` when unknown).
+    fn newest_persisted(&self, r: u64) -> i64 {
+        let st = self.state.read();
+        st.head
+            .series
+            .get(&r)
+            .map_or(i64::MIN, |s| s.persisted_maxt)
+    }
+
+    /// Logs and counts a row that does not decode: its period is left
+    /// unmerged, and the query that reads it names the damage.
+    fn damaged(&self, db: &Db, r: u64, mint: i64, e: &chunk::ChunkError) {
+        tracing::error!(
+            file = %db.path.display(),
+            series = r,
+            chunk = mint,
+            error = %e,
+            "damaged chunk; its period is left unmerged"
+        );
+        self.metrics.merge_damaged.inc();
+    }
+
+    /// One series' rows that start in `[from, to)` merged, with the row
+    /// before them joined when it is short and recent enough: `None` when
+    /// there is nothing to merge (fewer than two rows) or a row does not
+    /// decode (logged and counted).
+    fn merge_series(
+        &self,
+        db: &mut Db,
+        r: u64,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<MergedSeries>, Error> {
+        let newest = self.newest_persisted(r);
+        let chain_from = to.saturating_sub(CHAIN_PERIODS.saturating_mul(self.range_ms()));
+        let mut rows = db::chunks_starting_in(&db.conn, &db.path, r, from, to)?;
+        db.merge.found |= !rows.is_empty();
+        let Some(maxt) = rows.iter().map(|c| c.1).max() else {
+            return Ok(None);
+        };
+        // Rows of data that is not the series' latest join the row
+        // before them, if it is short and recent enough.
+        let mut lo = from;
+        if !is_recent(maxt, newest) {
+            let samples: usize = rows.iter().map(|c| chunk::sample_count(&c.2)).sum();
+            if let Some(prev) = db::last_chunk_in(&db.conn, &db.path, r, chain_from, from)?
+                .filter(|p| chunk::sample_count(&p.2) + samples <= CHAIN_MAX_SAMPLES)
+            {
+                lo = prev.0;
+                rows.insert(0, prev);
+            }
+        }
+        if rows.len() < 2 {
+            return Ok(None);
+        }
+        let refs = RefRows::fetch(&db.conn, &db.path, rows_of(&rows), None, None)?.decode(None);
+        let mut merged = merge_rows(&rows, &refs, db.max_chunk_bytes, newest);
+        if matches!(merged, Err((mint, _)) if lo != from && mint == lo) {
+            // The joined row is damaged (its own period was left
+            // unmerged for it, and counted): the period merges alone.
+            rows.remove(0);
+            lo = from;
+            if rows.len() < 2 {
+                return Ok(None);
+            }
+            merged = merge_rows(&rows, &refs, db.max_chunk_bytes, newest);
+        }
+        match merged {
+            Ok(new) => Ok(Some(MergedSeries {
+                lo,
+                rows: rows.len(),
+                new,
+            })),
+            Err((mint, e)) => {
+                // Left as it is: the query that reads it names the
+                // damage, and nothing else of the series is lost.
+                self.damaged(db, r, mint, &e);
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// One series merged by [`Inner::merge_series`]: rows from `lo` are
+/// replaced by `new`, which were `rows` rows.
+struct MergedSeries {
+    lo: i64,
+    rows: usize,
+    new: Merged,
+}
+
+/// The series of a period in the order merging takes them, as units: a
+/// classic histogram's `_count` first, then every `_bucket` (by `le`) and
+/// `_sum` series with the same other labels that the head knows (whether or
+/// not it has rows in the period: its rows may refer to the `_count`'s);
+/// every other series of `refs` on its own. A member whose `_count` has no
+/// rows in the period is on its own too.
+fn histogram_units(head: &crate::head::Head, refs: Vec<u64>) -> Vec<Vec<u64>> {
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for (r, s) in head.series.iter() {
+        if let Some(key) = unit_key(&s.labels, "_count") {
+            counts.insert(key, r);
+        }
+    }
+    let mut members: HashMap<u64, Vec<u64>> = HashMap::new();
+    if !counts.is_empty() {
+        for (r, s) in head.series.iter() {
+            let key = unit_key(&s.labels, "_bucket").or_else(|| unit_key(&s.labels, "_sum"));
+            if let Some(&c) = key.and_then(|k| counts.get(&k)) {
+                members.entry(c).or_default().push(r);
+            }
+        }
+    }
+    let in_period: HashSet<u64> = refs.iter().copied().collect();
+    let mut grouped: HashSet<u64> = HashSet::new();
+    for (c, ms) in &members {
+        if in_period.contains(c) {
+            grouped.extend(ms.iter().copied());
+        }
+    }
+    let mut units = Vec::with_capacity(refs.len());
+    for r in refs {
+        if grouped.contains(&r) {
+            continue;
+        }
+        let mut unit = vec![r];
+        if let Some(ms) = members.get_mut(&r) {
+            ms.sort_unstable();
+            unit.extend(ms.iter().copied());
+        }
+        units.push(unit);
+    }
+    units
+}
+
+/// The key that ties a histogram's series together: for a series named
+/// `<base><suffix>` (`_bucket` with an `le` label; `_count` or `_sum`
+/// without one), the base and its other labels; `None` for any other
+/// series.
+fn unit_key(labels: &model::Labels, suffix: &str) -> Option<String> {
+    let base = labels.metric_name()?.strip_suffix(suffix)?;
+    if (suffix == "_bucket") != labels.get("le").is_some() {
+        return None;
+    }
+    let rest = labels.without_names(|n| n == "__name__" || n == "le");
+    Some(format!("{base}\u{0}{}", rest.encoded()))
+}
+
+/// A member's `samples` cut at the `_count`'s new row boundaries (`rows`,
+/// whose samples are `count`), each piece in encoding 5 against the
+/// `_count` (series `leader`) or in its own encoding, whichever is
+/// smaller. `None` unless the member has exactly the `_count`'s
+/// timestamps and every piece fits `max_bytes`.
+fn align(
+    samples: &[Sample],
+    count: &[Sample],
+    rows: &Merged,
+    leader: u64,
+    max_bytes: usize,
+) -> Option<Merged> {
+    if samples.len() != count.len() || samples.iter().zip(count).any(|(a, b)| a.t != b.t) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    let mut i = 0;
+    for &(mint, maxt, _) in rows {
+        let j = i + count[i..].partition_point(|s| s.t <= maxt);
+        let piece = &samples[i..j];
+        if piece.first().map(|s| s.t) != Some(mint) {
+            return None;
+        }
+        let own = chunk::encode_smallest(piece)?;
+        let data = match chunk::encode_referenced(piece, leader, &count[i..j]) {
+            Some(r) if r.len() < own.len() => r,
+            _ => own,
+        };
+        if data.len() > max_bytes && piece.len() > 1 {
+            return None;
+        }
+        out.push((mint, maxt, data));
+        i = j;
+    }
+    (i == samples.len()).then_some(out)
 }
 
 /// `(mint, maxt, data)` rows as the borrowed triples the readers take.
-fn rows_of(rows: &[(i64, i64, Vec<u8>)]) -> impl Iterator<Item = (i64, i64, &[u8])> {
+fn rows_of(rows: &[db::StoredRow]) -> impl Iterator<Item = (i64, i64, &[u8])> {
+    rows.iter().map(|(mint, maxt, d)| (*mint, *maxt, &d[..]))
+}
+
+/// [`rows_of`] for merged rows.
+fn rows_of_merged(rows: &Merged) -> impl Iterator<Item = (i64, i64, &[u8])> {
     rows.iter().map(|(mint, maxt, d)| (*mint, *maxt, &d[..]))
 }
 
@@ -231,6 +441,11 @@ fn merge_rows(
     newest: i64,
 ) -> Result<Merged, (i64, chunk::ChunkError)> {
     let samples = joined_samples(rows_of(rows), refs)?;
+    Ok(merge_samples(&samples, max_bytes, newest))
+}
+
+/// [`merge_rows`] of the samples of a series' rows, joined.
+fn merge_samples(samples: &[Sample], max_bytes: usize, newest: i64) -> Merged {
     let last = samples.last().map_or(i64::MIN, |s| s.t);
     let split = match is_recent(last, newest) {
         true => samples.partition_point(|s| s.t <= last.saturating_sub(LATEST_ROW)),
@@ -242,7 +457,7 @@ fn merge_rows(
             encode_within(piece, max_bytes, &mut out);
         }
     }
-    Ok(out)
+    out
 }
 
 /// The samples of one series' chunks `(mint, maxt, data)`, given oldest
@@ -273,22 +488,64 @@ pub(crate) fn joined_samples<'a>(
 
 /// The stored rows of the series that chunks of encoding 5
 /// (`chunk::reference`) refer to: for each such series, its rows over the
-/// time range of the chunks that refer to it. Fetched where the rows are
-/// read (in the same snapshot), decoded with [`RefRows::decode`].
+/// time range of the chunks that refer to it, or its samples there when a
+/// [`RefCache`] had them. Fetched where the rows are read (in the same
+/// snapshot), decoded with [`RefRows::decode`].
 #[derive(Default)]
-pub(crate) struct RefRows(Vec<(u64, Vec<db::StoredRow>)>);
+pub(crate) struct RefRows(Vec<(RefKey, RefData)>);
+
+/// A referenced series and the time range of the chunks that refer to it.
+type RefKey = (u64, i64, i64);
+
+enum RefData {
+    Rows(Vec<db::StoredRow>),
+    Samples(Arc<Vec<Sample>>),
+}
+
+/// The samples of the series most recently referred to, by [`RefKey`]: a
+/// histogram's buckets all refer to its `_count` over the same rows, which
+/// are then read and decoded once per query, not once per bucket. Holds at
+/// most [`RefCache::ENTRIES`] series' windows.
+#[derive(Default)]
+pub(crate) struct RefCache(
+    parking_lot::Mutex<std::collections::VecDeque<(RefKey, Arc<Vec<Sample>>)>>,
+);
+
+impl RefCache {
+    const ENTRIES: usize = 32;
+
+    fn get(&self, key: RefKey) -> Option<Arc<Vec<Sample>>> {
+        self.0
+            .lock()
+            .iter()
+            .find(|e| e.0 == key)
+            .map(|e| e.1.clone())
+    }
+
+    fn put(&self, key: RefKey, samples: Arc<Vec<Sample>>) {
+        let mut q = self.0.lock();
+        if q.iter().any(|e| e.0 == key) {
+            return;
+        }
+        if q.len() >= Self::ENTRIES {
+            q.pop_front();
+        }
+        q.push_back((key, samples));
+    }
+}
 
 impl RefRows {
     /// The rows that `chunks` `(mint, maxt, data)` refer to, read through
-    /// `conn` (`span` as for [`db::read_chunks`]). Nothing is read when no
-    /// chunk refers to another series.
+    /// `conn` (`span` as for [`db::read_chunks`]), or their samples from
+    /// `cache`. Nothing is read when no chunk refers to another series.
     pub(crate) fn fetch<'a>(
         conn: &rusqlite::Connection,
         path: &std::path::Path,
         chunks: impl IntoIterator<Item = (i64, i64, &'a [u8])>,
         span: Option<i64>,
+        cache: Option<&RefCache>,
     ) -> Result<RefRows, Error> {
-        let mut want: Vec<(u64, i64, i64)> = Vec::new();
+        let mut want: Vec<RefKey> = Vec::new();
         for (mint, maxt, data) in chunks {
             let Some(r) = chunk::reference(data) else {
                 continue;
@@ -299,7 +556,16 @@ impl RefRows {
             }
         }
         want.into_iter()
-            .map(|(r, lo, hi)| Ok((r, db::read_chunks(conn, path, r, lo, hi, span)?)))
+            .map(|key| {
+                let data = match cache.and_then(|c| c.get(key)) {
+                    Some(samples) => RefData::Samples(samples),
+                    None => {
+                        let (r, lo, hi) = key;
+                        RefData::Rows(db::read_chunks(conn, path, r, lo, hi, span)?)
+                    }
+                };
+                Ok((key, data))
+            })
             .collect::<Result<_, Error>>()
             .map(RefRows)
     }
@@ -308,29 +574,39 @@ impl RefRows {
     pub(crate) fn bytes(&self) -> usize {
         self.0
             .iter()
-            .flat_map(|(_, rows)| rows)
-            .map(|r| r.2.len())
+            .filter_map(|(_, d)| match d {
+                RefData::Rows(rows) => Some(rows.iter().map(|r| r.2.len()).sum::<usize>()),
+                RefData::Samples(_) => None,
+            })
             .sum()
     }
 
-    /// Each referenced series' samples. A series whose own rows do not
-    /// decode (or refer to yet another series) gives the samples it has up
-    /// to the damage, and the chunks that need more fail with
-    /// `ChunkError::ReferenceMissing`, naming it.
-    pub(crate) fn decode(&self) -> Refs {
+    /// Each referenced series' samples, kept in `cache` when given. A
+    /// series whose own rows do not decode (or refer to yet another series)
+    /// gives the samples it has up to the damage, and the chunks that need
+    /// more fail with `ChunkError::ReferenceMissing`, naming it.
+    pub(crate) fn decode(self, cache: Option<&RefCache>) -> Refs {
         Refs(
             self.0
-                .iter()
-                .map(|(r, rows)| {
+                .into_iter()
+                .map(|(key, data)| {
+                    let rows = match data {
+                        RefData::Samples(samples) => return (key.0, samples),
+                        RefData::Rows(rows) => rows,
+                    };
                     let mut samples = Vec::new();
-                    for (mint, _, data) in rows {
+                    for (mint, _, data) in &rows {
                         if chunk::decode_row_into(data, *mint, &mut samples).is_err() {
                             break;
                         }
                     }
                     samples.sort_by_key(|s| s.t);
                     samples.dedup_by_key(|s| s.t);
-                    (*r, samples)
+                    let samples = Arc::new(samples);
+                    if let Some(c) = cache {
+                        c.put(key, samples.clone());
+                    }
+                    (key.0, samples)
                 })
                 .collect(),
         )
@@ -340,7 +616,7 @@ impl RefRows {
 /// The samples of the series that chunks of encoding 5 refer to
 /// ([`RefRows::decode`]); empty for chunks that refer to none.
 #[derive(Default)]
-pub(crate) struct Refs(Vec<(u64, Vec<Sample>)>);
+pub(crate) struct Refs(Vec<(u64, Arc<Vec<Sample>>)>);
 
 impl Refs {
     /// Decodes a chunk stored with first timestamp `mint`, of any

@@ -7,7 +7,7 @@ use model::{Labels, Matcher, Querier, Sample, Series, SeriesSet, StorageError};
 
 use crate::db::{self, Db};
 use crate::head::{Frozen, Head};
-use crate::merge::RefRows;
+use crate::merge::{RefCache, RefRows};
 use crate::{chunk, Error, Inner, Store};
 
 /// What the head knows of one selected series, copied out under the lock.
@@ -98,11 +98,12 @@ impl Inner {
     fn load(
         &self,
         (stored, refs): Rows,
+        cache: &RefCache,
         sel: Selected,
         mint: i64,
         maxt: i64,
     ) -> Result<Option<Series>, Error> {
-        let refs = refs.decode();
+        let refs = refs.decode(Some(cache));
         let mut chunks: Vec<Arc<Frozen>> = Vec::with_capacity(stored.len() + sel.head.len());
         for (cmint, cmaxt, data) in stored {
             chunks.push(Arc::new(Frozen {
@@ -161,6 +162,8 @@ impl Inner {
 struct Reader {
     inner: Arc<Inner>,
     conn: parking_lot::Mutex<ReaderConn>,
+    /// Samples of the series that rows of chunk encoding 5 refer to.
+    refs: RefCache,
 }
 
 #[derive(Default)]
@@ -234,7 +237,13 @@ impl Reader {
             }
             let path = &self.inner.db_path;
             let rows = db::read_chunks(c, path, sel.id, mint, maxt, *span)?;
-            let refs = RefRows::fetch(c, path, rows.iter().map(|r| (r.0, r.1, &r.2[..])), *span)?;
+            let refs = RefRows::fetch(
+                c,
+                path,
+                rows.iter().map(|r| (r.0, r.1, &r.2[..])),
+                *span,
+                Some(&self.refs),
+            )?;
             bytes += rows.iter().map(|r| r.2.len()).sum::<usize>() + refs.bytes();
             out.push((rows, refs));
         }
@@ -297,7 +306,7 @@ impl Iterator for SeriesIter {
                 continue;
             };
             let inner = &self.reader.inner;
-            match inner.load(stored, sel, self.mint, self.maxt) {
+            match inner.load(stored, &self.reader.refs, sel, self.mint, self.maxt) {
                 Ok(Some(s)) => return Some(Ok(s)),
                 Ok(None) => continue,
                 Err(e) => return Some(Err(e.into())),
@@ -346,6 +355,7 @@ impl Store {
         Arc::new(Reader {
             inner: self.inner.clone(),
             conn: Default::default(),
+            refs: RefCache::default(),
         })
     }
 }
