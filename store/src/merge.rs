@@ -173,6 +173,11 @@ impl Inner {
                     continue;
                 }
             };
+            if members.is_empty() {
+                merged_rows += lead.rows;
+                out.push((leader, lead.lo, lead.new));
+                continue;
+            }
             // The `_count`'s rows are rewritten: every member's rows from
             // the same start are rewritten with them, at the same
             // boundaries where they have the same timestamps, so that a

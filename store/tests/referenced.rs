@@ -113,13 +113,19 @@ fn refer_buckets_to_count(db: &Connection) -> usize {
     referring
 }
 
-#[test]
-fn referenced_rows_read_back_through_queries_late_chunks_and_merging() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), opts()).unwrap();
+/// A store with [`write_histogram`] flushed and merged.
+fn merged_histogram(dir: &std::path::Path) -> Store {
+    let store = Store::open(dir, opts()).unwrap();
     write_histogram(&store);
     store.flush_all().unwrap();
     store.merge(i64::MAX).unwrap();
+    store
+}
+
+#[test]
+fn referenced_rows_read_back_through_queries_late_chunks_and_merging() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = merged_histogram(dir.path());
     let before = everything(&store);
     assert_eq!(before.len(), 3);
     store.close().unwrap();
@@ -181,11 +187,7 @@ fn referenced_rows_read_back_through_queries_late_chunks_and_merging() {
 #[test]
 fn a_referenced_row_without_its_reference_names_it() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), opts()).unwrap();
-    write_histogram(&store);
-    store.flush_all().unwrap();
-    store.merge(i64::MAX).unwrap();
-    store.close().unwrap();
+    merged_histogram(dir.path()).close().unwrap();
     let db = Connection::open(dir.path().join("watchfire.db")).unwrap();
     refer_buckets_to_count(&db);
     db.execute("DELETE FROM chunks WHERE series_id = 1", [])
