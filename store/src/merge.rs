@@ -157,21 +157,16 @@ impl Inner {
             let Some((&leader, members)) = unit.split_first() else {
                 continue;
             };
-            let lead = match self.merge_series(db, leader, from, to)? {
-                Some(m) if m.new.len() < m.rows => m,
-                _ => {
-                    // The series' rows stay: so do the rows that refer to
-                    // them, and the unit's other series merge on their own.
-                    for &r in members {
-                        if let Some(m) = self.merge_series(db, r, from, to)? {
-                            if m.new.len() < m.rows {
-                                merged_rows += m.rows;
-                                out.push((r, m.lo, m.new));
-                            }
-                        }
+            let Some(lead) = self.merge_series(db, leader, from, to)? else {
+                // The series' rows stay: so do the rows that refer to
+                // them, and the unit's other series merge on their own.
+                for &r in members {
+                    if let Some(m) = self.merge_series(db, r, from, to)? {
+                        merged_rows += m.rows;
+                        out.push((r, m.lo, m.new));
                     }
-                    continue;
                 }
+                continue;
             };
             if members.is_empty() {
                 merged_rows += lead.rows;
@@ -259,8 +254,8 @@ impl Inner {
 
     /// One series' rows that start in `[from, to)` merged, with the row
     /// before them joined when it is short and recent enough: `None` when
-    /// there is nothing to merge (fewer than two rows) or a row does not
-    /// decode (logged and counted).
+    /// there is nothing to rewrite (fewer than two rows, or merging them
+    /// leaves as many) or a row does not decode (logged and counted).
     fn merge_series(
         &self,
         db: &mut Db,
@@ -303,6 +298,7 @@ impl Inner {
             merged = merge_rows(&rows, &refs, db.max_chunk_bytes, newest);
         }
         match merged {
+            Ok(new) if new.len() >= rows.len() => Ok(None),
             Ok(new) => Ok(Some(MergedSeries {
                 lo,
                 rows: rows.len(),
