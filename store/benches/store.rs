@@ -214,7 +214,20 @@ fn decode(c: &mut Criterion) {
         .collect();
     let long = store::chunk::encode_smallest(&long).unwrap();
     assert_eq!(long[0], store::chunk::Encoding::Shaped as u8);
-    let mut out = Vec::with_capacity(120);
+    // A histogram bucket merged against its `_count` (encoding 5): two
+    // hours, a share of the observations that drifts.
+    let (mut count, mut bucket) = (Vec::new(), Vec::new());
+    let (mut n, mut b) = (0i64, 0i64);
+    for k in 0..480i64 {
+        let t = 1_793_469_601_237 + k * 15_000;
+        let obs = 40 + (k * 7919) % 37;
+        n += obs;
+        b += (obs * 3 + (k * 31) % 7) / 10;
+        count.push(model::Sample::new(t, n as f64));
+        bucket.push(model::Sample::new(t, b as f64));
+    }
+    let referenced = store::chunk::encode_referenced(&bucket, 1, &count).unwrap();
+    let mut out = Vec::with_capacity(480);
     let mut g = c.benchmark_group("decode");
     for (name, bytes) in [
         ("xor_chunk_120_samples", xor.bytes().to_vec()),
@@ -237,6 +250,20 @@ fn decode(c: &mut Criterion) {
             })
         });
     }
+    g.throughput(Throughput::Elements(bucket.len() as u64));
+    g.bench_function("referenced_chunk_480_samples", |b| {
+        b.iter(|| {
+            out.clear();
+            store::chunk::decode_referenced_row_into(
+                std::hint::black_box(&referenced),
+                1_793_469_601_237,
+                &count,
+                &mut out,
+            )
+            .unwrap();
+            out.len()
+        })
+    });
     g.finish();
 }
 

@@ -977,8 +977,18 @@ impl<'a> Lookup<'a> {
             self.i += 1;
         }
         let s = self.samples.get(self.i).filter(|s| s.t == t)?;
-        (s.v.fract() == 0.0 && s.v.abs() <= MAX_MANTISSA).then_some(s.v as i64)
+        whole(s.v)
     }
+}
+
+/// `v` as an integer when it is a whole number of at most 2^53 in
+/// magnitude (NaN and the infinities are not): a round trip through `i64`
+/// instead of `fract`, which is a library call where the target has no
+/// rounding instruction.
+#[inline]
+fn whole(v: f64) -> Option<i64> {
+    let i = v as i64;
+    (i as f64 == v && i.unsigned_abs() <= 1 << 53).then_some(i)
 }
 
 /// Decodes every sample of a chunk.
@@ -1162,9 +1172,6 @@ fn decode_full(
         mean: mean_mode.then(|| Mean::start(0)),
         reference,
     };
-    // The fast loops know no reference: a referenced chunk is read
-    // sample by sample.
-    let fast = d.reference.is_none();
     // Runs: samples left in the current run of unchanged intervals, and
     // whether the next sample starts with a run's length.
     let (mut zeros_left, mut need_run) = (0u64, true);
@@ -1185,10 +1192,7 @@ fn decode_full(
                 }
                 need_run = false;
             }
-            let step = if zeros_left > 0 && !fast {
-                zeros_left -= 1;
-                d.step(0)
-            } else if zeros_left > 0 {
+            let step = if zeros_left > 0 {
                 // A damaged length may reach past the chunk's end.
                 let end = want.min(i.saturating_add(zeros_left.min(want as u64) as usize));
                 let n = d.run::<true>(&mut out[start + i..start + end]);
@@ -1217,7 +1221,7 @@ fn decode_full(
             i += 1;
             continue;
         }
-        if i >= 2 && fast {
+        if i >= 2 {
             i += if d.regular {
                 d.run::<true>(&mut out[start + i..])
             } else {
@@ -1278,6 +1282,7 @@ fn decode_full(
 const MODE_DOD: u8 = 0;
 const MODE_DELTA: u8 = 1;
 const MODE_MEAN: u8 = 2;
+const MODE_REF: u8 = 3;
 
 struct DecimalDecoder<'a> {
     r: BitReader<'a>,
@@ -1356,7 +1361,7 @@ impl RefDecode<'_> {
     }
 }
 
-impl DecimalDecoder<'_> {
+impl<'a> DecimalDecoder<'a> {
     /// Decodes samples after the second of a chunk into `slots`, in one
     /// tight loop (`REGULAR`: the chunk has no timestamp codes; otherwise
     /// each sample's bucketed delta of delta comes before its value's
@@ -1370,6 +1375,12 @@ impl DecimalDecoder<'_> {
     fn run<const REGULAR: bool>(&mut self, slots: &mut [Sample]) -> usize {
         // One loop per residual mode and code, so none pays for another's
         // steps.
+        if self.reference.is_some() {
+            return match self.range.is_some() {
+                false => self.run_mode::<REGULAR, MODE_REF, false>(slots),
+                true => self.run_mode::<REGULAR, MODE_REF, true>(slots),
+            };
+        }
         match (self.mean.is_some(), self.delta_mode, self.range.is_some()) {
             (true, _, false) => self.run_mode::<REGULAR, MODE_MEAN, false>(slots),
             (false, true, false) => self.run_mode::<REGULAR, MODE_DELTA, false>(slots),
@@ -1390,6 +1401,14 @@ impl DecimalDecoder<'_> {
         let range = self.range.unwrap_or(Range { lo: 0, b: 0, u: 1 });
         let (mut t, mut td, mut m, mut md) = (self.t, self.td, self.m, self.md);
         let mut mean = self.mean.unwrap_or(Mean { acc: 0 });
+        // Encoding 5: the reference's samples and where its walk stands,
+        // its previous value, the checksum so far and the prediction.
+        let (refs, mut ri, mut prev, mut seen, mut ratio) = match &self.reference {
+            Some(rf) if MODE == MODE_REF => {
+                (rf.look.samples, rf.look.i, rf.prev, rf.seen, rf.ratio)
+            }
+            _ => (&[][..], 0, 0, Checksum::new(), Ratio::default()),
+        };
         // The window at bit `pos`, left-aligned, and how many of its bits
         // are the stream's (at least 57; the rest are zeros).
         let load = |pos: usize| -> Option<(u64, u32)> {
@@ -1431,6 +1450,21 @@ impl DecimalDecoder<'_> {
                 avail -= n;
                 p += n as usize;
             }
+            // The reference's value at this sample's timestamp, before its
+            // value's code: a missing one leaves the sample to the slow
+            // path, which reports it.
+            let l = if MODE == MODE_REF {
+                let at = t.wrapping_add(d);
+                while refs.get(ri).is_some_and(|s| s.t < at) {
+                    ri += 1;
+                }
+                match refs.get(ri).filter(|s| s.t == at).and_then(|s| whole(s.v)) {
+                    Some(l) => l,
+                    None => break,
+                }
+            } else {
+                0
+            };
             let x = if RANGE {
                 // `b` bits, and one more for offsets from `u` on: at most
                 // 57, which a fresh window holds.
@@ -1489,6 +1523,19 @@ impl DecimalDecoder<'_> {
                     d
                 }
                 MODE_DELTA => x,
+                MODE_REF => {
+                    let dl = l.wrapping_sub(prev);
+                    // No movement of the reference predicts none (the
+                    // rounded product is 0 for any ratio).
+                    let guess = match dl {
+                        0 => 0,
+                        _ => ratio.predict(dl, l, m),
+                    };
+                    let d = guess.wrapping_add(x);
+                    ratio.push(d, dl);
+                    (prev, seen) = (l, seen.add(l));
+                    d
+                }
                 _ => md.wrapping_add(x),
             };
             m = m.wrapping_add(md);
@@ -1499,6 +1546,9 @@ impl DecimalDecoder<'_> {
         (self.t, self.td, self.m, self.md) = (t, td, m, md);
         if MODE == MODE_MEAN {
             self.mean = Some(mean);
+        }
+        if let Some(rf) = self.reference.as_mut().filter(|_| MODE == MODE_REF) {
+            (rf.look.i, rf.prev, rf.seen, rf.ratio) = (ri, prev, seen, ratio);
         }
         self.r.set_pos(pos);
         done
