@@ -227,6 +227,7 @@ fn decode(c: &mut Criterion) {
         bucket.push(model::Sample::new(t, b as f64));
     }
     let referenced = store::chunk::encode_referenced(&bucket, 1, &count).unwrap();
+    let count = store::chunk::Reference::new(&count);
     let mut out = Vec::with_capacity(480);
     let mut g = c.benchmark_group("decode");
     for (name, bytes) in [

@@ -848,7 +848,8 @@ pub fn encode_referenced(
     if samples.len() < 2 {
         return None;
     }
-    let mut look = Lookup::new(reference);
+    let reference = Reference::new(reference);
+    let mut look = Lookup::new(&reference);
     let ls = samples
         .iter()
         .map(|s| look.at(s.t))
@@ -888,41 +889,43 @@ const RATIO_MODE: u8 = 0xff;
 /// delta weighing 1/8, in wrapping integers. Both start at 0; a step
 /// where either delta is negative (a counter reset) leaves them as they
 /// are, since the shares a histogram's buckets take of its count outlive
-/// a restart.
+/// a restart. The ratio the predictions use, `r = a / b`, is taken anew
+/// only every eighth prediction: a prediction then never waits for the
+/// one before it, so the decoder's steps overlap instead of queueing
+/// behind a division each.
 #[derive(Clone, Copy, Default)]
 struct Ratio {
     a: i64,
     b: i64,
+    /// `a / b` as of the last refresh (0 while `b ≤ 0`).
+    r: f64,
+    /// Predictions made so far.
+    n: u32,
 }
 
 impl Ratio {
     /// The chunk's predicted delta at a step where the reference moved by
-    /// `dl` to `l`, the chunk's previous mantissa being `m`: `dl` times
-    /// the ratio `a / b`, or after a reset of the reference (`dl < 0`)
-    /// `l` times the ratio less `m`; each product rounded half up
-    /// (`⌊(x × a + ⌊b / 2⌋) / b⌋`, saturated to `i64`). 0 while `b ≤ 0`.
+    /// `dl` to `l`, the chunk's previous mantissa being `m`:
+    /// `trunc(x × r + 0.5)` saturated to `i64`, less `m` after a reset,
+    /// where `x` is `dl`, or `l` after a reset of the reference
+    /// (`dl < 0`: the chunk is predicted to start over in the same
+    /// ratio). Before the 1st, 9th, 17th … prediction `r` becomes `a / b`
+    /// (0 while `b ≤ 0`). All in IEEE 754 binary64, whose operations
+    /// round the same on every target, so writer and reader agree.
     #[inline]
-    fn predict(&self, dl: i64, l: i64, m: i64) -> i64 {
-        if self.b <= 0 {
-            return 0;
+    fn predict(&mut self, dl: i64, l: i64, m: i64) -> i64 {
+        if self.n.is_multiple_of(8) {
+            self.r = match self.b > 0 {
+                true => self.a as f64 / self.b as f64,
+                false => 0.0,
+            };
         }
-        let scaled = |x: i64| {
-            // In `i64` when that holds the numerator (nearly always): the
-            // same quotient as in `i128`, without its slow division.
-            if let Some(num) = x
-                .checked_mul(self.a)
-                .and_then(|p| p.checked_add(self.b / 2))
-            {
-                return num.div_euclid(self.b);
-            }
-            let num = i128::from(x) * i128::from(self.a) + i128::from(self.b / 2);
-            num.div_euclid(i128::from(self.b))
-                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+        self.n = self.n.wrapping_add(1);
+        let (x, base) = match dl < 0 {
+            false => (dl, 0),
+            true => (l, m),
         };
-        match dl < 0 {
-            false => scaled(dl),
-            true => scaled(l).wrapping_sub(m),
-        }
+        ((x as f64 * self.r + 0.5) as i64).wrapping_sub(base)
     }
 
     /// Takes in a step: the chunk's delta `d`, the reference's `dl`.
@@ -957,27 +960,84 @@ fn ratio_residuals(ms: &[i64], ls: &[i64]) -> Vec<i64> {
     out
 }
 
-/// The reference's values at ascending timestamps, found by walking its
+/// The samples of a series that chunks of encoding 5 refer to, as
+/// [`decode_referenced_row_into`] reads them: timestamps, and values as
+/// whole numbers ([`NOT_WHOLE`] where a value is not one). Built once per
+/// referenced series and window, so the chunks that refer to it (a
+/// histogram's buckets) do not each convert its floats.
+#[derive(Debug, Default, Clone)]
+pub struct Reference {
+    t: Vec<i64>,
+    l: Vec<i64>,
+}
+
+/// [`Reference`]'s mark of a value that is not a whole number of at most
+/// 2^53 in magnitude (no such number is `i64::MIN`).
+const NOT_WHOLE: i64 = i64::MIN;
+
+impl Reference {
+    /// A reference without samples.
+    pub const EMPTY: Reference = Reference {
+        t: Vec::new(),
+        l: Vec::new(),
+    };
+
+    /// The reference made of `samples` (ascending, as decoded).
+    pub fn new(samples: &[Sample]) -> Reference {
+        Reference {
+            t: samples.iter().map(|s| s.t).collect(),
+            l: samples
+                .iter()
+                .map(|s| whole(s.v).unwrap_or(NOT_WHOLE))
+                .collect(),
+        }
+    }
+
+    /// The number of samples.
+    pub fn len(&self) -> usize {
+        self.t.len()
+    }
+
+    /// Whether it has no samples.
+    pub fn is_empty(&self) -> bool {
+        self.t.is_empty()
+    }
+}
+
+/// A [`Reference`]'s values at ascending timestamps, found by walking its
 /// samples once.
 struct Lookup<'a> {
-    samples: &'a [Sample],
+    t: &'a [i64],
+    l: &'a [i64],
     i: usize,
 }
 
 impl<'a> Lookup<'a> {
-    fn new(samples: &'a [Sample]) -> Self {
-        Lookup { samples, i: 0 }
+    fn new(r: &'a Reference) -> Self {
+        Lookup {
+            t: &r.t,
+            l: &r.l[..r.t.len()],
+            i: 0,
+        }
     }
 
     /// The whole-number value at `t` (at most 2^53 in magnitude), if the
     /// reference has one; timestamps asked for must not decrease.
     #[inline]
     fn at(&mut self, t: i64) -> Option<i64> {
-        while self.samples.get(self.i).is_some_and(|s| s.t < t) {
+        if self.i == 0 {
+            // The first look: a chunk's row usually starts well into the
+            // window of its reference (which spans all the rows a read
+            // fetched), so it is searched for, not walked to.
+            self.i = self.t.partition_point(|&x| x < t);
+        }
+        while self.t.get(self.i).is_some_and(|&x| x < t) {
             self.i += 1;
         }
-        let s = self.samples.get(self.i).filter(|s| s.t == t)?;
-        whole(s.v)
+        match self.t.get(self.i) {
+            Some(&x) if x == t => Some(self.l[self.i]).filter(|&l| l != NOT_WHOLE),
+            _ => None,
+        }
     }
 }
 
@@ -1020,13 +1080,13 @@ pub fn decode_row_into(bytes: &[u8], mint: i64, out: &mut Vec<Sample>) -> Result
 }
 
 /// [`decode_row_into`] for every encoding, [`Encoding::Referenced`]
-/// included: `reference` holds the samples (ascending, as decoded) of
-/// the series the chunk names ([`reference`]) over at least the chunk's
-/// time range. Other encodings ignore it.
+/// included: `reference` holds the samples of the series the chunk names
+/// ([`reference`]) over at least the chunk's time range. Other encodings
+/// ignore it.
 pub fn decode_referenced_row_into(
     bytes: &[u8],
     mint: i64,
-    reference: &[Sample],
+    reference: &Reference,
     out: &mut Vec<Sample>,
 ) -> Result<(), ChunkError> {
     decode_full(bytes, Some(mint), Some(reference), out)
@@ -1046,7 +1106,7 @@ fn decode_with(bytes: &[u8], mint: Option<i64>, out: &mut Vec<Sample>) -> Result
 fn decode_full(
     bytes: &[u8],
     mint: Option<i64>,
-    reference: Option<&[Sample]>,
+    reference: Option<&Reference>,
     out: &mut Vec<Sample>,
 ) -> Result<(), ChunkError> {
     let Some(&enc) = bytes.first() else {
@@ -1368,9 +1428,10 @@ impl<'a> DecimalDecoder<'a> {
     /// code). Codes are taken from a 64-bit window of the bytes that is
     /// shifted as they are read and loaded again only when the next code
     /// may not fit in what is left of it, so the loop mostly waits on a
-    /// shift, not a load. Stops early (returning how many it decoded)
-    /// where fewer than 8 bytes are left or a code is an escape or too
-    /// wide for a fresh window; [`Self::next`] reads those.
+    /// shift, not a load (the last bytes are loaded zero-filled). Stops
+    /// early (returning how many it decoded) where a code is an escape,
+    /// is too wide for a fresh window or runs past the chunk's end;
+    /// [`Self::next`] reads those (or reports the damage).
     #[inline]
     fn run<const REGULAR: bool>(&mut self, slots: &mut [Sample]) -> usize {
         // One loop per residual mode and code, so none pays for another's
@@ -1403,21 +1464,34 @@ impl<'a> DecimalDecoder<'a> {
         let mut mean = self.mean.unwrap_or(Mean { acc: 0 });
         // Encoding 5: the reference's samples and where its walk stands,
         // its previous value, the checksum so far and the prediction.
-        let (refs, mut ri, mut prev, mut seen, mut ratio) = match &self.reference {
+        let (ref_t, ref_l, mut ri, mut prev, mut seen, mut ratio) = match &self.reference {
             Some(rf) if MODE == MODE_REF => {
-                (rf.look.samples, rf.look.i, rf.prev, rf.seen, rf.ratio)
+                (rf.look.t, rf.look.l, rf.look.i, rf.prev, rf.seen, rf.ratio)
             }
-            _ => (&[][..], 0, 0, Checksum::new(), Ratio::default()),
+            _ => (&[][..], &[][..], 0, 0, Checksum::new(), Ratio::default()),
         };
         // The window at bit `pos`, left-aligned, and how many of its bits
-        // are the stream's (at least 57; the rest are zeros).
+        // are the stream's (at least 57 unless the chunk ends first; the
+        // rest are zeros).
         let load = |pos: usize| -> Option<(u64, u32)> {
             let idx = pos / 8;
-            let b = bytes.get(idx..idx + 8)?;
             let mut word = [0u8; 8];
-            word.copy_from_slice(b);
+            let bits = match bytes.get(idx..idx + 8) {
+                Some(b) => {
+                    word.copy_from_slice(b);
+                    64
+                }
+                // The last bytes, zero-filled: the codes that fit in them
+                // are read here too (on rows of a few dozen bytes those
+                // are a good share of the samples).
+                None => {
+                    let rest = bytes.get(idx..).filter(|r| !r.is_empty())?;
+                    word[..rest.len()].copy_from_slice(rest);
+                    rest.len() as u32 * 8
+                }
+            };
             let skip = (pos % 8) as u32;
-            Some((u64::from_be_bytes(word) << skip, 64 - skip))
+            Some((u64::from_be_bytes(word) << skip, bits - skip))
         };
         let (mut w, mut avail) = (0u64, 0u32);
         let mut done = 0;
@@ -1446,6 +1520,9 @@ impl<'a> DecimalDecoder<'a> {
                 } else {
                     break;
                 };
+                if n > avail {
+                    break;
+                }
                 w <<= n;
                 avail -= n;
                 p += n as usize;
@@ -1455,19 +1532,19 @@ impl<'a> DecimalDecoder<'a> {
             // path, which reports it.
             let l = if MODE == MODE_REF {
                 let at = t.wrapping_add(d);
-                while refs.get(ri).is_some_and(|s| s.t < at) {
+                while ref_t.get(ri).is_some_and(|&x| x < at) {
                     ri += 1;
                 }
-                match refs.get(ri).filter(|s| s.t == at).and_then(|s| whole(s.v)) {
-                    Some(l) => l,
-                    None => break,
+                match ref_t.get(ri) {
+                    Some(&x) if x == at && ref_l[ri] != NOT_WHOLE => ref_l[ri],
+                    _ => break,
                 }
             } else {
                 0
             };
             let x = if RANGE {
                 // `b` bits, and one more for offsets from `u` on: at most
-                // 57, which a fresh window holds.
+                // 57, which a fresh window holds unless the chunk ends.
                 let b = range.b;
                 if b + 1 > avail {
                     let Some(x) = load(p) else {
@@ -1481,6 +1558,9 @@ impl<'a> DecimalDecoder<'a> {
                 } else {
                     (((y << 1) | ((w << b) >> 63)) - range.u, b + 1)
                 };
+                if used > avail {
+                    break;
+                }
                 if used > 0 {
                     w = (w << (used - 1)) << 1;
                 }
@@ -1525,13 +1605,7 @@ impl<'a> DecimalDecoder<'a> {
                 MODE_DELTA => x,
                 MODE_REF => {
                     let dl = l.wrapping_sub(prev);
-                    // No movement of the reference predicts none (the
-                    // rounded product is 0 for any ratio).
-                    let guess = match dl {
-                        0 => 0,
-                        _ => ratio.predict(dl, l, m),
-                    };
-                    let d = guess.wrapping_add(x);
+                    let d = ratio.predict(dl, l, m).wrapping_add(x);
                     ratio.push(d, dl);
                     (prev, seen) = (l, seen.add(l));
                     d
@@ -2247,7 +2321,7 @@ mod tests {
 
     fn referenced_bits(chunk: &[u8], mint: i64, reference: &[Sample]) -> Vec<(i64, u64)> {
         let mut out = Vec::new();
-        decode_referenced_row_into(chunk, mint, reference, &mut out).unwrap();
+        decode_referenced_row_into(chunk, mint, &Reference::new(reference), &mut out).unwrap();
         out.iter().map(|s| (s.t, s.v.to_bits())).collect()
     }
 
@@ -2363,14 +2437,14 @@ mod tests {
         assert!(encode_referenced(&member[..1], 9, &count).is_none());
         // A chunk whose reference lost a sample names the series and time.
         assert_eq!(
-            decode_referenced_row_into(&chunk, member[0].t, &gap, &mut Vec::new()),
+            decode_referenced_row_into(&chunk, member[0].t, &Reference::new(&gap), &mut Vec::new()),
             Err(ChunkError::ReferenceMissing {
                 series: 9,
                 t: count[17].t
             })
         );
         assert_eq!(
-            decode_referenced_row_into(&chunk, member[0].t, &[], &mut Vec::new()),
+            decode_referenced_row_into(&chunk, member[0].t, &Reference::EMPTY, &mut Vec::new()),
             Err(ChunkError::ReferenceMissing {
                 series: 9,
                 t: member[0].t
@@ -2381,20 +2455,30 @@ mod tests {
         changed[30].v += 1.0;
         let mut out = Vec::new();
         assert_eq!(
-            decode_referenced_row_into(&chunk, member[0].t, &changed, &mut out),
+            decode_referenced_row_into(&chunk, member[0].t, &Reference::new(&changed), &mut out),
             Err(ChunkError::ReferenceChanged(9))
         );
         assert!(out.is_empty());
         // Damage: every prefix and random bit flips, never a panic.
         let mut rng0 = SmallRng::seed_from_u64(8);
         for cut in 0..chunk.len() {
-            let _ = decode_referenced_row_into(&chunk[..cut], 0, &count, &mut Vec::new());
+            let _ = decode_referenced_row_into(
+                &chunk[..cut],
+                0,
+                &Reference::new(&count),
+                &mut Vec::new(),
+            );
             let _ = reference(&chunk[..cut]);
             for _ in 0..20 {
                 let mut b = chunk.to_vec();
                 let i = rng0.random_range(0..b.len());
                 b[i] ^= 1 << rng0.random_range(0..8);
-                let _ = decode_referenced_row_into(&b, member[0].t, &count, &mut Vec::new());
+                let _ = decode_referenced_row_into(
+                    &b,
+                    member[0].t,
+                    &Reference::new(&count),
+                    &mut Vec::new(),
+                );
             }
         }
         // Mode bits that encoding 4 knows are damage in encoding 5.
@@ -2402,7 +2486,12 @@ mod tests {
             let mut b = chunk.to_vec();
             b[3] |= bit;
             assert!(matches!(
-                decode_referenced_row_into(&b, member[0].t, &count, &mut Vec::new()),
+                decode_referenced_row_into(
+                    &b,
+                    member[0].t,
+                    &Reference::new(&count),
+                    &mut Vec::new()
+                ),
                 Err(ChunkError::Truncated { got: 0, .. })
             ));
         }

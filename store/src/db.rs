@@ -614,7 +614,7 @@ fn join_same_start(
         (late.mint, late.maxt, &late.data[..]),
     ];
     // A stored chunk of encoding 5 is read with the series it refers to.
-    let refs = RefRows::fetch(conn, path, [chunks[0]], None, None)?.decode(None);
+    let refs = RefRows::fetch(conn, path, [chunks[0]], None, None)?.decode();
     let samples = match crate::merge::joined_samples(chunks, &refs) {
         Ok(s) => s,
         Err((_, e)) => {

@@ -193,8 +193,7 @@ impl Inner {
                     continue;
                 }
                 // Read against the `_count`'s rows as they are now.
-                let refs =
-                    RefRows::fetch(&db.conn, &db.path, rows_of(&rows), None, None)?.decode(None);
+                let refs = RefRows::fetch(&db.conn, &db.path, rows_of(&rows), None, None)?.decode();
                 let samples = match joined_samples(rows_of(&rows), &refs) {
                     Ok(s) => s,
                     Err((mint, e)) => {
@@ -285,7 +284,7 @@ impl Inner {
         if rows.len() < 2 {
             return Ok(None);
         }
-        let refs = RefRows::fetch(&db.conn, &db.path, rows_of(&rows), None, None)?.decode(None);
+        let refs = RefRows::fetch(&db.conn, &db.path, rows_of(&rows), None, None)?.decode();
         let mut merged = merge_rows(&rows, &refs, db.max_chunk_bytes, newest);
         if matches!(merged, Err((mint, _)) if lo != from && mint == lo) {
             // The joined row is damaged (its own period was left
@@ -489,33 +488,68 @@ pub(crate) fn joined_samples<'a>(
 
 /// The stored rows of the series that chunks of encoding 5
 /// (`chunk::reference`) refer to: for each such series, its rows over the
-/// time range of the chunks that refer to it, or its samples there when a
-/// [`RefCache`] had them. Fetched where the rows are read (in the same
-/// snapshot), decoded with [`RefRows::decode`].
+/// time range of the chunks that refer to it, shared with the other
+/// readers of the same rows through a [`RefCache`] when one is given.
+/// Fetched where the rows are read (in the same snapshot), decoded with
+/// [`RefRows::decode`].
 #[derive(Default)]
-pub(crate) struct RefRows(Vec<(RefKey, RefData)>);
+pub(crate) struct RefRows {
+    refs: Vec<(u64, Arc<RefEntry>)>,
+    /// Bytes of the rows this fetch read from SQLite.
+    read: usize,
+}
 
 /// A referenced series and the time range of the chunks that refer to it.
 type RefKey = (u64, i64, i64);
 
-enum RefData {
-    Rows(Vec<db::StoredRow>),
-    Samples(Arc<Vec<Sample>>),
+/// One referenced series' rows over a [`RefKey`]'s range, decoded once by
+/// whichever reader needs them first.
+pub(crate) struct RefEntry {
+    rows: parking_lot::Mutex<Vec<db::StoredRow>>,
+    decoded: std::sync::OnceLock<Arc<chunk::Reference>>,
 }
 
-/// The samples of the series most recently referred to, by [`RefKey`]: a
+impl RefEntry {
+    fn new(rows: Vec<db::StoredRow>) -> Self {
+        RefEntry {
+            rows: parking_lot::Mutex::new(rows),
+            decoded: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The series' samples. Rows that do not decode (or refer to yet
+    /// another series) end them at the damage: the chunks that need more
+    /// fail with `ChunkError::ReferenceMissing`, naming the series.
+    fn reference(&self) -> Arc<chunk::Reference> {
+        self.decoded
+            .get_or_init(|| {
+                let rows = std::mem::take(&mut *self.rows.lock());
+                let mut samples = Vec::new();
+                for (mint, _, data) in &rows {
+                    if chunk::decode_row_into(data, *mint, &mut samples).is_err() {
+                        break;
+                    }
+                }
+                samples.sort_by_key(|s| s.t);
+                samples.dedup_by_key(|s| s.t);
+                Arc::new(chunk::Reference::new(&samples))
+            })
+            .clone()
+    }
+}
+
+/// The referenced windows most recently fetched, by [`RefKey`]: a
 /// histogram's buckets all refer to its `_count` over the same rows, which
-/// are then read and decoded once per query, not once per bucket. Holds at
-/// most [`RefCache::ENTRIES`] series' windows.
+/// are then read and decoded once per query (or per batch of series
+/// fetched together), not once per bucket. Holds at most
+/// [`RefCache::ENTRIES`] windows.
 #[derive(Default)]
-pub(crate) struct RefCache(
-    parking_lot::Mutex<std::collections::VecDeque<(RefKey, Arc<Vec<Sample>>)>>,
-);
+pub(crate) struct RefCache(parking_lot::Mutex<std::collections::VecDeque<(RefKey, Arc<RefEntry>)>>);
 
 impl RefCache {
     const ENTRIES: usize = 32;
 
-    fn get(&self, key: RefKey) -> Option<Arc<Vec<Sample>>> {
+    fn get(&self, key: RefKey) -> Option<Arc<RefEntry>> {
         self.0
             .lock()
             .iter()
@@ -523,7 +557,7 @@ impl RefCache {
             .map(|e| e.1.clone())
     }
 
-    fn put(&self, key: RefKey, samples: Arc<Vec<Sample>>) {
+    fn put(&self, key: RefKey, entry: Arc<RefEntry>) {
         let mut q = self.0.lock();
         if q.iter().any(|e| e.0 == key) {
             return;
@@ -531,14 +565,14 @@ impl RefCache {
         if q.len() >= Self::ENTRIES {
             q.pop_front();
         }
-        q.push_back((key, samples));
+        q.push_back((key, entry));
     }
 }
 
 impl RefRows {
     /// The rows that `chunks` `(mint, maxt, data)` refer to, read through
-    /// `conn` (`span` as for [`db::read_chunks`]), or their samples from
-    /// `cache`. Nothing is read when no chunk refers to another series.
+    /// `conn` (`span` as for [`db::read_chunks`]), or taken from `cache`.
+    /// Nothing is read when no chunk refers to another series.
     pub(crate) fn fetch<'a>(
         conn: &rusqlite::Connection,
         path: &std::path::Path,
@@ -556,59 +590,39 @@ impl RefRows {
                 None => want.push((r, mint, maxt)),
             }
         }
-        want.into_iter()
-            .map(|key| {
-                let data = match cache.and_then(|c| c.get(key)) {
-                    Some(samples) => RefData::Samples(samples),
-                    None => {
-                        let (r, lo, hi) = key;
-                        RefData::Rows(db::read_chunks(conn, path, r, lo, hi, span)?)
-                    }
-                };
-                Ok((key, data))
-            })
-            .collect::<Result<_, Error>>()
-            .map(RefRows)
-    }
-
-    /// Bytes of the rows fetched.
-    pub(crate) fn bytes(&self) -> usize {
-        self.0
-            .iter()
-            .filter_map(|(_, d)| match d {
-                RefData::Rows(rows) => Some(rows.iter().map(|r| r.2.len()).sum::<usize>()),
-                RefData::Samples(_) => None,
-            })
-            .sum()
-    }
-
-    /// Each referenced series' samples, kept in `cache` when given. A
-    /// series whose own rows do not decode (or refer to yet another series)
-    /// gives the samples it has up to the damage, and the chunks that need
-    /// more fail with `ChunkError::ReferenceMissing`, naming it.
-    pub(crate) fn decode(self, cache: Option<&RefCache>) -> Refs {
-        Refs(
-            self.0
-                .into_iter()
-                .map(|(key, data)| {
-                    let rows = match data {
-                        RefData::Samples(samples) => return (key.0, samples),
-                        RefData::Rows(rows) => rows,
-                    };
-                    let mut samples = Vec::new();
-                    for (mint, _, data) in &rows {
-                        if chunk::decode_row_into(data, *mint, &mut samples).is_err() {
-                            break;
-                        }
-                    }
-                    samples.sort_by_key(|s| s.t);
-                    samples.dedup_by_key(|s| s.t);
-                    let samples = Arc::new(samples);
+        let mut out = RefRows::default();
+        for key in want {
+            let entry = match cache.and_then(|c| c.get(key)) {
+                Some(entry) => entry,
+                None => {
+                    let (r, lo, hi) = key;
+                    let rows = db::read_chunks(conn, path, r, lo, hi, span)?;
+                    out.read += rows.iter().map(|r| r.2.len()).sum::<usize>();
+                    let entry = Arc::new(RefEntry::new(rows));
                     if let Some(c) = cache {
-                        c.put(key, samples.clone());
+                        c.put(key, entry.clone());
                     }
-                    (key.0, samples)
-                })
+                    entry
+                }
+            };
+            out.refs.push((key.0, entry));
+        }
+        Ok(out)
+    }
+
+    /// Bytes of the rows this fetch read from SQLite (none for windows
+    /// the cache had).
+    pub(crate) fn bytes(&self) -> usize {
+        self.read
+    }
+
+    /// Each referenced series' samples (decoded here unless another
+    /// reader of the same entry did).
+    pub(crate) fn decode(self) -> Refs {
+        Refs(
+            self.refs
+                .into_iter()
+                .map(|(series, entry)| (series, entry.reference()))
                 .collect(),
         )
     }
@@ -617,7 +631,7 @@ impl RefRows {
 /// The samples of the series that chunks of encoding 5 refer to
 /// ([`RefRows::decode`]); empty for chunks that refer to none.
 #[derive(Default)]
-pub(crate) struct Refs(Vec<(u64, Arc<Vec<Sample>>)>);
+pub(crate) struct Refs(Vec<(u64, Arc<chunk::Reference>)>);
 
 impl Refs {
     /// Decodes a chunk stored with first timestamp `mint`, of any
@@ -628,9 +642,10 @@ impl Refs {
         mint: i64,
         out: &mut Vec<Sample>,
     ) -> Result<(), chunk::ChunkError> {
+        static NONE: chunk::Reference = chunk::Reference::EMPTY;
         let reference = chunk::reference(data)
             .and_then(|r| self.0.iter().find(|x| x.0 == r))
-            .map_or(&[][..], |x| &x.1[..]);
+            .map_or(&NONE, |x| &*x.1);
         chunk::decode_referenced_row_into(data, mint, reference, out)
     }
 }

@@ -98,12 +98,11 @@ impl Inner {
     fn load(
         &self,
         (stored, refs): Rows,
-        cache: &RefCache,
         sel: Selected,
         mint: i64,
         maxt: i64,
     ) -> Result<Option<Series>, Error> {
-        let refs = refs.decode(Some(cache));
+        let refs = refs.decode();
         let mut chunks: Vec<Arc<Frozen>> = Vec::with_capacity(stored.len() + sel.head.len());
         for (cmint, cmaxt, data) in stored {
             chunks.push(Arc::new(Frozen {
@@ -306,7 +305,7 @@ impl Iterator for SeriesIter {
                 continue;
             };
             let inner = &self.reader.inner;
-            match inner.load(stored, &self.reader.refs, sel, self.mint, self.maxt) {
+            match inner.load(stored, sel, self.mint, self.maxt) {
                 Ok(Some(s)) => return Some(Ok(s)),
                 Ok(None) => continue,
                 Err(e) => return Some(Err(e.into())),

@@ -94,7 +94,13 @@ fn refer_buckets_to_count(db: &Connection) -> usize {
     for id in [2, 3] {
         for (mint, data) in rows(id) {
             let mut samples = Vec::new();
-            chunk::decode_referenced_row_into(&data, mint, &count, &mut samples).unwrap();
+            chunk::decode_referenced_row_into(
+                &data,
+                mint,
+                &chunk::Reference::new(&count),
+                &mut samples,
+            )
+            .unwrap();
             if chunk::reference(&data).is_some() {
                 referring += 1;
                 continue;
