@@ -14,7 +14,14 @@ use crate::wal::record::put_uvarint;
 use crate::Error;
 
 /// The schema version this code reads and writes.
-pub(crate) const FORMAT_VERSION: &str = "2";
+pub(crate) const FORMAT_VERSION: &str = "3";
+
+/// The earlier version that opening moves to [`FORMAT_VERSION`] by
+/// rewriting the `format` row alone: format 3 lets `chunks.data` hold
+/// chunk encoding 5, which builds of format 2 cannot read (or read with
+/// an earlier prediction), so they refuse a file that may hold it. Every
+/// file of format 2 is a file of format 3.
+const FORMAT_SYMBOLS: &str = "2";
 
 /// The earlier version that opening migrates to [`FORMAT_VERSION`]: label
 /// sets held as text in `series.labels`, without the `symbols` table.
@@ -155,6 +162,17 @@ impl Db {
                 .map_err(err)?;
             }
             Some(FORMAT_VERSION) => {}
+            Some(FORMAT_SYMBOLS) => {
+                conn.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'format'",
+                    [FORMAT_VERSION],
+                )
+                .map_err(err)?;
+                tracing::info!(
+                    file = %path.display(),
+                    "moved to format {FORMAT_VERSION} (rows may now be of chunk encoding 5; nothing to convert)"
+                );
+            }
             Some(FORMAT_TEXT_LABELS) => {
                 migrate_text_labels(&conn, path)?;
                 migrated = true;
@@ -751,7 +769,7 @@ fn drop_unused_symbols(conn: &Connection, path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Moves a format 1 file to format 2 in one transaction: the label sets
+/// Moves a format 1 file to the current format in one transaction: the label sets
 /// of `series`, held as text, become symbol ids (the `symbols` table exists
 /// already, made empty by the schema statements). A failure leaves the
 /// file as it was.

@@ -129,7 +129,7 @@ fn format_1_catalogue_is_migrated_at_open() {
     let store = Store::open(dir.path(), opts()).unwrap();
     assert_same(&everything(&store), &want);
     drop(store);
-    assert_eq!(meta_format(dir.path()), "2");
+    assert_eq!(meta_format(dir.path()), "3");
     // One symbol per distinct name and value: 4 names, 1 + 3 + 1 + 40
     // values.
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM symbols"), 49);
@@ -142,9 +142,25 @@ fn format_1_catalogue_is_migrated_at_open() {
     );
     // The file keeps the 4 KiB pages it was made with.
     assert_eq!(count(dir.path(), "PRAGMA page_size"), 4096);
-    // Opening again reads format 2 as it is.
+    // Opening again reads format 3 as it is.
     let store = Store::open(dir.path(), opts()).unwrap();
     assert_same(&everything(&store), &want);
+}
+
+#[test]
+fn format_2_is_moved_to_format_3_by_its_format_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let want = format_1_dir(dir.path(), 12, None);
+    drop(Store::open(dir.path(), opts()).unwrap());
+    // A file as a build of format 2 left it: the same tables and rows.
+    Connection::open(dir.path().join(store::DB_FILE))
+        .unwrap()
+        .execute_batch("UPDATE meta SET value = '2' WHERE key = 'format'")
+        .unwrap();
+    let store = Store::open(dir.path(), opts()).unwrap();
+    assert_same(&everything(&store), &want);
+    drop(store);
+    assert_eq!(meta_format(dir.path()), "3");
 }
 
 #[test]
@@ -249,17 +265,17 @@ fn a_newer_format_is_refused_untouched() {
     format_1_dir(dir.path(), 2, None);
     Connection::open(dir.path().join(store::DB_FILE))
         .unwrap()
-        .execute_batch("UPDATE meta SET value = '3' WHERE key = 'format'")
+        .execute_batch("UPDATE meta SET value = '4' WHERE key = 'format'")
         .unwrap();
     let err = Store::open(dir.path(), opts())
         .err()
-        .expect("format 3 accepted");
+        .expect("format 4 accepted");
     assert!(
         err.to_string()
-            .ends_with("watchfire.db: format version 3, this build reads 2"),
+            .ends_with("watchfire.db: format version 4, this build reads 3"),
         "{err}"
     );
-    assert_eq!(meta_format(dir.path()), "3");
+    assert_eq!(meta_format(dir.path()), "4");
 }
 
 /// Retention drops the symbols of deleted series once the rows deleted
