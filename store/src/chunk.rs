@@ -992,16 +992,6 @@ impl Reference {
                 .collect(),
         }
     }
-
-    /// The number of samples.
-    pub fn len(&self) -> usize {
-        self.t.len()
-    }
-
-    /// Whether it has no samples.
-    pub fn is_empty(&self) -> bool {
-        self.t.is_empty()
-    }
 }
 
 /// A [`Reference`]'s values at ascending timestamps, found by walking its
