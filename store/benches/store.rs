@@ -226,8 +226,8 @@ fn decode(c: &mut Criterion) {
         count.push(model::Sample::new(t, n as f64));
         bucket.push(model::Sample::new(t, b as f64));
     }
-    let referenced = store::chunk::encode_referenced(&bucket, 1, &count).unwrap();
     let count = store::chunk::Reference::new(&count);
+    let referenced = store::chunk::encode_referenced(&bucket, 1, &count).unwrap();
     let mut out = Vec::with_capacity(480);
     let mut g = c.benchmark_group("decode");
     for (name, bytes) in [

@@ -835,7 +835,7 @@ fn smaller_decimal(samples: &[Sample], xor: Box<[u8]>) -> Box<[u8]> {
 
 /// Encodes `samples` (2 to [`Encoder::MAX_SAMPLES`]) as an
 /// [`Encoding::Referenced`] chunk against the series `series`, whose
-/// samples are `reference` (ascending, as decoded). `None` when that
+/// samples (over at least the chunk's time range) are `reference`. `None` when that
 /// encoding does not apply: a value that is not a decimal, or a timestamp
 /// of `samples` at which the reference has no whole-number sample (of at
 /// most 2^53). The caller keeps the smaller of this and
@@ -843,13 +843,12 @@ fn smaller_decimal(samples: &[Sample], xor: Box<[u8]>) -> Box<[u8]> {
 pub fn encode_referenced(
     samples: &[Sample],
     series: u64,
-    reference: &[Sample],
+    reference: &Reference,
 ) -> Option<Box<[u8]>> {
     if samples.len() < 2 {
         return None;
     }
-    let reference = Reference::new(reference);
-    let mut look = Lookup::new(&reference);
+    let mut look = Lookup::new(reference);
     let ls = samples
         .iter()
         .map(|s| look.at(s.t))
@@ -2322,7 +2321,7 @@ mod tests {
         let (mut own, mut referenced) = (0, 0);
         for (j, bucket) in buckets.iter().enumerate() {
             let plain = encode_smallest(bucket).unwrap();
-            let chunk = encode_referenced(bucket, 77, &count).unwrap();
+            let chunk = encode_referenced(bucket, 77, &Reference::new(&count)).unwrap();
             assert_eq!(chunk[0], Encoding::Referenced as u8);
             assert_eq!(reference(&chunk), Some(77));
             assert_eq!(reference(&plain), None);
@@ -2388,7 +2387,7 @@ mod tests {
             ("falling", falling),
             ("wild", wild),
         ] {
-            let chunk = encode_referenced(&member, 3, &count).unwrap();
+            let chunk = encode_referenced(&member, 3, &Reference::new(&count)).unwrap();
             let want: Vec<(i64, u64)> = member.iter().map(|s| (s.t, s.v.to_bits())).collect();
             assert_eq!(referenced_bits(&chunk, member[0].t, &count), want, "{name}");
         }
@@ -2398,7 +2397,7 @@ mod tests {
             .enumerate()
             .map(|(i, s)| Sample::new(s.t, [9e15, -9e15, 0.0, 1.0][i % 4]))
             .collect();
-        let chunk = encode_referenced(&buckets[1], 3, &wild_ref).unwrap();
+        let chunk = encode_referenced(&buckets[1], 3, &Reference::new(&wild_ref)).unwrap();
         let want: Vec<(i64, u64)> = buckets[1].iter().map(|s| (s.t, s.v.to_bits())).collect();
         assert_eq!(referenced_bits(&chunk, want[0].0, &wild_ref), want);
     }
@@ -2408,23 +2407,23 @@ mod tests {
         let mut rng = SmallRng::seed_from_u64(7);
         let (count, buckets) = histogram(&mut rng, 60, 1000);
         let member = &buckets[1];
-        let chunk = encode_referenced(member, 9, &count).unwrap();
+        let chunk = encode_referenced(member, 9, &Reference::new(&count)).unwrap();
         // The encoder refuses what the decoder could not read: a gap in
         // the reference, a value that is not a whole number, NaN, a value
         // that is not a decimal, fewer than two samples.
         let mut gap = count.clone();
         gap.remove(17);
-        assert!(encode_referenced(member, 9, &gap).is_none());
+        assert!(encode_referenced(member, 9, &Reference::new(&gap)).is_none());
         let mut fraction = count.clone();
         fraction[20].v += 0.5;
-        assert!(encode_referenced(member, 9, &fraction).is_none());
+        assert!(encode_referenced(member, 9, &Reference::new(&fraction)).is_none());
         let mut nan = count.clone();
         nan[21].v = f64::NAN;
-        assert!(encode_referenced(member, 9, &nan).is_none());
+        assert!(encode_referenced(member, 9, &Reference::new(&nan)).is_none());
         let mut third = member.clone();
         third[5].v = 1.0 / 3.0;
-        assert!(encode_referenced(&third, 9, &count).is_none());
-        assert!(encode_referenced(&member[..1], 9, &count).is_none());
+        assert!(encode_referenced(&third, 9, &Reference::new(&count)).is_none());
+        assert!(encode_referenced(&member[..1], 9, &Reference::new(&count)).is_none());
         // A chunk whose reference lost a sample names the series and time.
         assert_eq!(
             decode_referenced_row_into(&chunk, member[0].t, &Reference::new(&gap), &mut Vec::new()),

@@ -184,6 +184,8 @@ impl Inner {
                     reason: format!("series {leader} merged chunk at {mint}: {e}"),
                 },
             )?;
+            // Converted once for all the unit's members.
+            let reference = chunk::Reference::new(&count);
             let mut unit_out = Vec::with_capacity(unit.len());
             let mut unit_rows = lead.rows;
             let mut damaged = false;
@@ -205,8 +207,15 @@ impl Inner {
                     }
                 };
                 let newest = self.newest_persisted(r);
-                let new = align(&samples, &count, &lead.new, leader, db.max_chunk_bytes)
-                    .unwrap_or_else(|| merge_samples(&samples, db.max_chunk_bytes, newest));
+                let new = align(
+                    &samples,
+                    &count,
+                    &reference,
+                    &lead.new,
+                    leader,
+                    db.max_chunk_bytes,
+                )
+                .unwrap_or_else(|| merge_samples(&samples, db.max_chunk_bytes, newest));
                 unit_rows += rows.len();
                 unit_out.push((r, lead.lo, new));
             }
@@ -379,13 +388,14 @@ fn unit_key(labels: &model::Labels, suffix: &str) -> Option<String> {
 }
 
 /// A member's `samples` cut at the `_count`'s new row boundaries (`rows`,
-/// whose samples are `count`), each piece in encoding 5 against the
-/// `_count` (series `leader`) or in its own encoding, whichever is
+/// whose samples are `count`, as `reference` too), each piece in encoding
+/// 5 against the `_count` (series `leader`) or in its own encoding, whichever is
 /// smaller. `None` unless the member has exactly the `_count`'s
 /// timestamps and every piece fits `max_bytes`.
 fn align(
     samples: &[Sample],
     count: &[Sample],
+    reference: &chunk::Reference,
     rows: &Merged,
     leader: u64,
     max_bytes: usize,
@@ -402,7 +412,7 @@ fn align(
             return None;
         }
         let own = chunk::encode_smallest(piece)?;
-        let data = match chunk::encode_referenced(piece, leader, &count[i..j]) {
+        let data = match chunk::encode_referenced(piece, leader, reference) {
             Some(r) if r.len() < own.len() => r,
             _ => own,
         };

@@ -105,7 +105,9 @@ fn refer_buckets_to_count(db: &Connection) -> usize {
                 referring += 1;
                 continue;
             }
-            let Some(referenced) = chunk::encode_referenced(&samples, 1, &count) else {
+            let Some(referenced) =
+                chunk::encode_referenced(&samples, 1, &chunk::Reference::new(&count))
+            else {
                 continue;
             };
             db.execute(
