@@ -147,6 +147,17 @@ impl Encoder {
         self.count == 0
     }
 
+    /// The timestamp of the first sample (0 when empty), read back from
+    /// the bytes: the head keeps one encoder per series, and a field for
+    /// it would cost every series 8 bytes.
+    pub fn first_t(&self) -> i64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let mut r = BitReader::new(&self.bytes[3..]);
+        r.read_varint().unwrap_or(0)
+    }
+
     /// The timestamp of the last sample (0 when empty).
     pub fn last_t(&self) -> i64 {
         self.t

@@ -40,6 +40,7 @@
 
 mod append;
 mod bits;
+mod by_labels;
 pub mod chunk;
 mod db;
 pub mod failure;

@@ -29,15 +29,17 @@ pub(super) type Key = [u64; 2];
 pub(super) struct Cached {
     /// Final labels; `None` when metric relabeling drops the sample.
     pub labels: Option<Labels>,
-    /// The scrape (by number) that last saw this line.
-    pub seen: u64,
+    /// The scrape (by number, wrapping) that last saw this line.
+    pub seen: u32,
     /// The store's reference for the series (0: not known yet).
     pub hint: SeriesRef,
     /// The hash of the line's series part (see the module docs).
     key: Key,
     /// The length of the series part in the line, or 0 for a line the
-    /// fast path cannot read (keyed by its parsed labels instead).
-    len: u32,
+    /// fast path cannot read (keyed by its parsed labels instead) or whose
+    /// series part is 64 KiB or longer (found by scanning; 16 bits keep
+    /// the entry at 48 bytes).
+    len: u16,
     /// Whether the last successful scrape wrote this series, so that it
     /// gets a stale marker when it goes away.
     pub live: bool,
@@ -47,7 +49,7 @@ pub(super) struct Cached {
 
 impl Cached {
     /// A line seen for the first time in scrape `seen`.
-    pub fn new(labels: Option<Labels>, seen: u64) -> Cached {
+    pub fn new(labels: Option<Labels>, seen: u32) -> Cached {
         Cached {
             labels,
             seen,
@@ -62,8 +64,9 @@ impl Cached {
 
 pub(super) struct Cache {
     pub entries: Vec<Cached>,
-    /// Entry numbers by the first word of their keys.
-    table: hashbrown::HashTable<usize>,
+    /// Entry numbers by the first word of their keys (32 bits: a target
+    /// has far fewer lines).
+    table: hashbrown::HashTable<u32>,
     seed: u64,
     /// The entry after the one the last line found.
     next: usize,
@@ -110,8 +113,8 @@ impl Cache {
     /// The entry whose key is `key`.
     pub fn find(&self, key: Key) -> Option<usize> {
         self.table
-            .find(key[0], |&s| self.entries[s].key == key)
-            .copied()
+            .find(key[0], |&s| self.entries[s as usize].key == key)
+            .map(|&s| s as usize)
     }
 
     /// Adds an entry for `key`, which [`Cache::find`] does not know; `len`
@@ -119,7 +122,7 @@ impl Cache {
     pub fn insert(&mut self, key: Key, len: usize, mut c: Cached) -> usize {
         let slot = self.entries.len();
         c.key = key;
-        c.len = u32::try_from(len).unwrap_or(0);
+        c.len = u16::try_from(len).unwrap_or(0);
         self.entries.push(c);
         self.index(slot);
         slot
@@ -128,7 +131,10 @@ impl Cache {
     /// Puts entry `slot` into the table.
     fn index(&mut self, slot: usize) {
         let Cache { entries, table, .. } = self;
-        table.insert_unique(entries[slot].key[0], slot, |&s| entries[s].key[0]);
+        let Ok(n) = u32::try_from(slot) else {
+            return;
+        };
+        table.insert_unique(entries[slot].key[0], n, |&s| entries[s as usize].key[0]);
     }
 
     /// Empties the cache, returning its entries.
@@ -156,6 +162,13 @@ impl Cache {
 mod tests {
     use super::*;
 
+    /// A million-series scrape keeps a million entries: their size is
+    /// memory per series.
+    #[test]
+    fn an_entry_takes_48_bytes() {
+        assert_eq!(std::mem::size_of::<Cached>(), 48);
+    }
+
     #[test]
     fn entries_are_found_by_key_and_guessed_in_order() {
         let mut c = Cache::default();
@@ -165,7 +178,7 @@ mod tests {
         let keys: Vec<Key> = lines.iter().map(|l| c.key(1, l)).collect();
         for (i, (k, l)) in keys.iter().zip(&lines).enumerate() {
             assert_eq!(c.find(*k), None);
-            assert_eq!(c.insert(*k, l.len(), Cached::new(None, i as u64)), i);
+            assert_eq!(c.insert(*k, l.len(), Cached::new(None, i as u32)), i);
         }
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(c.find(*k), Some(i));
@@ -193,7 +206,7 @@ mod tests {
                 assert_eq!(found, None);
             } else {
                 let slot = found.unwrap();
-                assert_eq!(c.entries[slot].seen, i as u64);
+                assert_eq!(c.entries[slot].seen, i as u32);
                 assert!(c.is(slot, *k));
             }
         }

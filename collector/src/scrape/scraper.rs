@@ -147,7 +147,7 @@ pub(crate) struct Scraper {
     /// none yet), so they are not looked up by labels at every scrape.
     report_hints: Vec<SeriesRef>,
     /// Number of the current scrape.
-    epoch: u64,
+    epoch: u32,
     metrics: Arc<super::ScrapeMetrics>,
     /// When the last scrape started.
     last_start: Option<Instant>,
@@ -359,7 +359,7 @@ impl Scraper {
         let mut rest = body;
         let mut line_no = 0;
         let mut meta: Vec<MetaLine<'_>> = Vec::new();
-        self.epoch += 1;
+        self.epoch = self.epoch.wrapping_add(1);
         let epoch = self.epoch;
         let mut acc = Acc {
             out: Vec::with_capacity(self.cache.entries.len()),
