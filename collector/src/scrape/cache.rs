@@ -131,6 +131,9 @@ impl Cache {
     /// Puts entry `slot` into the table.
     fn index(&mut self, slot: usize) {
         let Cache { entries, table, .. } = self;
+        // A target's lines number far below 2^32 (that many entries would
+        // take 200 GB); past it an entry is only found by the next-line
+        // guess.
         let Ok(n) = u32::try_from(slot) else {
             return;
         };
