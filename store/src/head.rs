@@ -548,13 +548,11 @@ impl Head {
         }
         if let Some(o) = s.open() {
             // No sample at or after the start of the next chunk range
-            // goes into this chunk.
-            let end = o
-                .mint()
-                .div_euclid(policy.range_ms)
-                .saturating_add(1)
-                .saturating_mul(policy.range_ms);
-            if o.enc.len() >= policy.samples || t >= end {
+            // goes into this chunk, so all of its samples share the first
+            // one's range: comparing with the last one's (known without
+            // decoding the first) tells whether `t` starts the next.
+            let range = |x: i64| x.div_euclid(policy.range_ms);
+            if o.enc.len() >= policy.samples || range(t) > range(o.enc.last_t()) {
                 if let Some(f) = s.close_open() {
                     self.flush_queue.push((r, f));
                 }
