@@ -195,7 +195,13 @@ impl Inner {
                     continue;
                 }
                 // Read against the `_count`'s rows as they are now.
-                let refs = RefRows::fetch(&db.conn, &db.path, rows_of(&rows), None, None)?.decode();
+                let refs = RefRows::fetch(
+                    &mut db::ChunkReader::new(&db.conn, &db.path)?,
+                    rows_of(&rows),
+                    None,
+                    None,
+                )?
+                .decode();
                 let samples = match joined_samples(rows_of(&rows), &refs) {
                     Ok(s) => s,
                     Err((mint, e)) => {
@@ -293,7 +299,13 @@ impl Inner {
         if rows.len() < 2 {
             return Ok(None);
         }
-        let refs = RefRows::fetch(&db.conn, &db.path, rows_of(&rows), None, None)?.decode();
+        let refs = RefRows::fetch(
+            &mut db::ChunkReader::new(&db.conn, &db.path)?,
+            rows_of(&rows),
+            None,
+            None,
+        )?
+        .decode();
         let mut merged = merge_rows(&rows, &refs, db.max_chunk_bytes, newest);
         if matches!(merged, Err((mint, _)) if lo != from && mint == lo) {
             // The joined row is damaged (its own period was left
@@ -581,11 +593,10 @@ impl RefCache {
 
 impl RefRows {
     /// The rows that `chunks` `(mint, maxt, data)` refer to, read through
-    /// `conn` (`span` as for [`db::read_chunks`]), or taken from `cache`.
+    /// `reader` (`span` as for [`db::ChunkReader::read`]), or taken from `cache`.
     /// Nothing is read when no chunk refers to another series.
     pub(crate) fn fetch<'a>(
-        conn: &rusqlite::Connection,
-        path: &std::path::Path,
+        reader: &mut db::ChunkReader<'_>,
         chunks: impl IntoIterator<Item = (i64, i64, &'a [u8])>,
         span: Option<i64>,
         cache: Option<&RefCache>,
@@ -606,7 +617,7 @@ impl RefRows {
                 Some(entry) => entry,
                 None => {
                     let (r, lo, hi) = key;
-                    let rows = db::read_chunks(conn, path, r, lo, hi, span)?;
+                    let rows = reader.read(r, lo, hi, span)?;
                     out.read += rows.iter().map(|r| r.2.len()).sum::<usize>();
                     let entry = Arc::new(RefEntry::new(rows));
                     if let Some(c) = cache {

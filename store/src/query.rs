@@ -186,16 +186,14 @@ impl Reader {
     fn rows(&self, batch: &[Selected], mint: i64, maxt: i64) -> Result<Vec<Rows>, Error> {
         let mut rc = self.conn.lock();
         let mut out = Vec::with_capacity(batch.len());
-        let mut bytes = 0;
-        for sel in batch {
-            if bytes >= BATCH_BYTES {
-                break;
-            }
-            if !sel.in_db {
-                out.push(Rows::default());
-                continue;
-            }
-            if rc.conn.is_none() {
+        if !batch.iter().any(|s| s.in_db) {
+            out.resize_with(batch.len(), Rows::default);
+            return Ok(out);
+        }
+        let ReaderConn { conn, span, read } = &mut *rc;
+        let c = match conn {
+            Some(c) => c,
+            None => {
                 let c = self.inner.reader()?;
                 // One read transaction for the whole selection: the
                 // database is locked once, not once per series, and every
@@ -205,40 +203,40 @@ impl Reader {
                 let _ = c.execute_batch("BEGIN");
                 // The transaction's first read: it takes the snapshot,
                 // and the bound read with it covers every row it holds.
-                rc.span = match c.is_autocommit() {
+                *span = match c.is_autocommit() {
                     true => None,
                     false => db::max_span(&c, &self.inner.db_path)?,
                 };
-                rc.conn = Some(c);
+                conn.insert(c)
+            }
+        };
+        let path = &self.inner.db_path;
+        let mut reader = db::ChunkReader::new(c, path)?;
+        let mut bytes = 0;
+        for sel in batch {
+            if bytes >= BATCH_BYTES {
+                break;
+            }
+            if !sel.in_db {
+                out.push(Rows::default());
+                continue;
             }
             // A caller may work between series (a range query computes
             // every step of one before asking for the next): renew the
             // snapshot now and then so the writer's checkpoints are not
             // held up. Each renewal still comes after the head's chunks
             // were taken, so nothing falls between head and database.
-            rc.read += 1;
-            let renew = rc.read.is_multiple_of(256);
-            let ReaderConn {
-                conn: Some(c),
-                span,
-                ..
-            } = &mut *rc
-            else {
-                out.push(Rows::default());
-                continue;
-            };
-            if renew && !c.is_autocommit() {
+            *read += 1;
+            if read.is_multiple_of(256) && !c.is_autocommit() {
                 let _ = c.execute_batch("COMMIT; BEGIN");
                 *span = match c.is_autocommit() {
                     true => None,
-                    false => db::max_span(c, &self.inner.db_path)?,
+                    false => db::max_span(c, path)?,
                 };
             }
-            let path = &self.inner.db_path;
-            let rows = db::read_chunks(c, path, sel.id, mint, maxt, *span)?;
+            let rows = reader.read(sel.id, mint, maxt, *span)?;
             let refs = RefRows::fetch(
-                c,
-                path,
+                &mut reader,
                 rows.iter().map(|r| (r.0, r.1, &r.2[..])),
                 *span,
                 Some(&self.refs),
