@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use model::{Labels, Matcher};
+use roaring::RoaringBitmap;
 
 /// Label name → value → series references, ascending. References are
 /// handed out in increasing order, so appending keeps every list sorted.
@@ -13,42 +14,69 @@ pub(crate) struct Postings {
     all: Refs,
 }
 
-/// A sorted list of series references. References start at 1 and rarely
-/// pass `u32::MAX` (four billion series created in one store), so a list
-/// keeps them in 32 bits, half the memory, until one that does not fit
-/// arrives; then that list alone widens to 64 bits.
+/// A sorted set of series references. References start at 1 and rarely
+/// pass `u32::MAX` (four billion series created in one store), so a set
+/// keeps them in 32 bits: a short one as a vector, one past
+/// [`SHORT`] entries as a compressed bitmap (runs of consecutive
+/// references, as a target's series are created, take a few bytes, and a
+/// label every series has, an eighth of a byte a series; as a vector every
+/// entry took 4 bytes and more when the vector grew). A set that gets a
+/// reference past 32 bits widens, alone, to a vector of 64-bit ones.
 #[derive(Debug)]
 enum Refs {
-    Narrow(Vec<u32>),
+    Short(Vec<u32>),
+    Bitmap(RoaringBitmap),
     Wide(Vec<u64>),
 }
 
+/// The most references a set keeps as a vector: a bitmap's own structure
+/// takes more than the vector below about this many.
+const SHORT: usize = 32;
+
 impl Default for Refs {
     fn default() -> Self {
-        Refs::Narrow(Vec::new())
+        Refs::Short(Vec::new())
     }
 }
 
 impl Refs {
     fn insert(&mut self, r: u64) {
+        let Ok(narrow) = u32::try_from(r) else {
+            let mut wide = self.to_vec();
+            insert_sorted(&mut wide, r);
+            *self = Refs::Wide(wide);
+            return;
+        };
         match self {
-            Refs::Narrow(v) => match u32::try_from(r) {
-                Ok(r) => insert_sorted(v, r),
-                Err(_) => {
-                    let mut wide: Vec<u64> = v.iter().map(|&x| u64::from(x)).collect();
-                    insert_sorted(&mut wide, r);
-                    *self = Refs::Wide(wide);
+            Refs::Short(v) if v.len() < SHORT => insert_sorted(v, narrow),
+            Refs::Short(v) => {
+                let mut b: RoaringBitmap = v.iter().copied().collect();
+                b.insert(narrow);
+                b.optimize();
+                *self = Refs::Bitmap(b);
+            }
+            Refs::Bitmap(b) => {
+                // Containers are re-chosen (array, bitmap or runs) each
+                // time the set doubles: cheap over all inserts, and a set
+                // of consecutive references stays a few runs.
+                if b.insert(narrow) && b.len().is_power_of_two() {
+                    b.optimize();
                 }
-            },
+            }
             Refs::Wide(v) => insert_sorted(v, r),
         }
     }
 
     fn remove(&mut self, r: u64) {
         match self {
-            Refs::Narrow(v) => {
+            Refs::Short(v) => {
                 if let Ok(r) = u32::try_from(r) {
                     remove_sorted(v, r);
+                }
+            }
+            Refs::Bitmap(b) => {
+                if let Ok(r) = u32::try_from(r) {
+                    b.remove(r);
                 }
             }
             Refs::Wide(v) => remove_sorted(v, r),
@@ -57,18 +85,23 @@ impl Refs {
 
     fn len(&self) -> usize {
         match self {
-            Refs::Narrow(v) => v.len(),
+            Refs::Short(v) => v.len(),
+            Refs::Bitmap(b) => usize::try_from(b.len()).unwrap_or(usize::MAX),
             Refs::Wide(v) => v.len(),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.len() == 0
+        match self {
+            Refs::Bitmap(b) => b.is_empty(),
+            _ => self.len() == 0,
+        }
     }
 
     fn extend_into(&self, out: &mut Vec<u64>) {
         match self {
-            Refs::Narrow(v) => out.extend(v.iter().map(|&x| u64::from(x))),
+            Refs::Short(v) => out.extend(v.iter().map(|&x| u64::from(x))),
+            Refs::Bitmap(b) => out.extend(b.iter().map(u64::from)),
             Refs::Wide(v) => out.extend_from_slice(v),
         }
     }
@@ -295,5 +328,55 @@ mod tests {
         assert_eq!(p.select(&name_is("a"), none), [1, 2, u64::from(u32::MAX)]);
         assert!(matches!(p.index["__name__"]["a"], Refs::Wide(_)));
         assert!(matches!(p.index["__name__"]["b"], Refs::Wide(_)));
+    }
+
+    /// Every form of a set (short vector, bitmap, wide vector) holds what a
+    /// plain sorted set holds, through inserts in and out of order,
+    /// removals, and the changes of form between them.
+    #[test]
+    fn sets_change_form_and_keep_their_references() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let mut refs = Refs::default();
+        let mut want = std::collections::BTreeSet::new();
+        let check = |refs: &Refs, want: &std::collections::BTreeSet<u64>| {
+            assert_eq!(refs.to_vec(), want.iter().copied().collect::<Vec<_>>());
+            assert_eq!(refs.len(), want.len());
+            assert_eq!(refs.is_empty(), want.is_empty());
+        };
+        // Consecutive references, as a target's series are created.
+        for r in 1..=SHORT as u64 {
+            refs.insert(r);
+            want.insert(r);
+        }
+        assert!(matches!(refs, Refs::Short(_)));
+        for r in SHORT as u64 + 1..=5000 {
+            refs.insert(r);
+            want.insert(r);
+        }
+        assert!(matches!(refs, Refs::Bitmap(_)));
+        check(&refs, &want);
+        // Scattered inserts and removals, repeats and absent ones included.
+        for _ in 0..20_000 {
+            let r = rng.random_range(1..200_000u64);
+            if rng.random_bool(0.3) {
+                refs.remove(r);
+                want.remove(&r);
+            } else {
+                refs.insert(r);
+                want.insert(r);
+            }
+        }
+        check(&refs, &want);
+        let big = u64::from(u32::MAX) + 9;
+        refs.insert(big);
+        want.insert(big);
+        assert!(matches!(refs, Refs::Wide(_)));
+        check(&refs, &want);
+        for r in want.clone() {
+            refs.remove(r);
+            want.remove(&r);
+        }
+        check(&refs, &want);
     }
 }
