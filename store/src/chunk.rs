@@ -97,11 +97,13 @@ pub enum ChunkError {
 /// Builds an [`Encoding::Xor`] chunk sample by sample.
 #[derive(Clone, Debug)]
 pub struct Encoder {
-    /// The chunk's bytes and the bits free in its last byte: a
+    /// The chunk's bytes, of which the last `room` are room to grow
+    /// (zeroed), and the bits free in the last one written: a
     /// [`BitWriter`]'s parts, kept apart so that the small fields below
-    /// share one word with `free` (the encoder is in every series' head
-    /// record).
-    bytes: Vec<u8>,
+    /// share one word (the encoder is in every series' head record; a
+    /// vector's capacity would take a word more).
+    bytes: Box<[u8]>,
+    room: u8,
     free: u8,
     count: u16,
     t: i64,
@@ -123,10 +125,11 @@ impl Encoder {
 
     /// An empty chunk.
     pub fn new() -> Self {
-        let mut bytes = Vec::with_capacity(32);
-        bytes.extend_from_slice(&[Encoding::Xor as u8, 0, 0]);
+        let mut bytes = vec![0; 32].into_boxed_slice();
+        bytes[0] = Encoding::Xor as u8;
         Encoder {
             bytes,
+            room: (32 - HEADER_LEN) as u8,
             free: 0,
             count: 0,
             t: 0,
@@ -154,7 +157,7 @@ impl Encoder {
         if self.count == 0 {
             return 0;
         }
-        let mut r = BitReader::new(&self.bytes[3..]);
+        let mut r = BitReader::new(&self.bytes()[HEADER_LEN..]);
         r.read_varint().unwrap_or(0)
     }
 
@@ -176,7 +179,10 @@ impl Encoder {
             return false;
         }
         let bits = v.to_bits();
-        let mut out = BitWriter::resume(std::mem::take(&mut self.bytes), self.free);
+        let written = self.bytes.len() - usize::from(self.room);
+        let mut bytes = std::mem::take(&mut self.bytes).into_vec();
+        bytes.truncate(written);
+        let mut out = BitWriter::resume(bytes, self.free);
         match self.count {
             0 => {
                 out.write_varint(t);
@@ -198,8 +204,16 @@ impl Encoder {
         self.t = t;
         self.v = bits;
         self.count += 1;
-        (self.bytes, self.free) = out.into_parts();
-        self.bytes[1..3].copy_from_slice(&self.count.to_be_bytes());
+        let mut bytes;
+        (bytes, self.free) = out.into_parts();
+        bytes[1..3].copy_from_slice(&self.count.to_be_bytes());
+        // The room the writer made is kept, zeroed, as the box's tail, up
+        // to 255 bytes (a vector whose length is its capacity becomes a
+        // box as it is; one with more room is cut to that, in place).
+        let keep = bytes.capacity().min(bytes.len() + usize::from(u8::MAX));
+        self.room = (keep - bytes.len()) as u8;
+        bytes.resize(keep, 0);
+        self.bytes = bytes.into_boxed_slice();
         true
     }
 
@@ -231,17 +245,20 @@ impl Encoder {
 
     /// The encoded chunk so far.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.bytes[..self.bytes.len() - usize::from(self.room)]
     }
 
     /// Heap bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity()
+        self.bytes.len()
     }
 
     /// The finished chunk, trimmed to size.
     pub fn finish(self) -> Box<[u8]> {
-        self.bytes.into_boxed_slice()
+        let written = self.bytes.len() - usize::from(self.room);
+        let mut bytes = self.bytes.into_vec();
+        bytes.truncate(written);
+        bytes.into_boxed_slice()
     }
 }
 
@@ -2495,6 +2512,35 @@ mod tests {
                 Err(ChunkError::Truncated { got: 0, .. })
             ));
         }
+    }
+
+    /// A long chunk of values that take many bits each grows past the
+    /// 255 bytes of room an encoder keeps, and reads back whole.
+    #[test]
+    fn long_chunk_keeps_little_room_and_reads_back() {
+        let mut e = Encoder::new();
+        let mut want = Vec::new();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for i in 0..5000i64 {
+            // xorshift: values whose bits change throughout.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x >> 2);
+            let t = i * 15_000 + (x % 7) as i64;
+            assert!(e.append(t, v));
+            want.push((t, v.to_bits()));
+            assert!(e.heap_bytes() - e.bytes().len() <= 255);
+        }
+        assert!(e.bytes().len() > 20_000);
+        let got: Vec<(i64, u64)> = decode(e.bytes())
+            .unwrap()
+            .iter()
+            .map(|s| (s.t, s.v.to_bits()))
+            .collect();
+        assert_eq!(got, want);
+        let finished = e.finish();
+        assert_eq!(decode(&finished).unwrap().len(), 5000);
     }
 
     #[test]

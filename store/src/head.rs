@@ -657,7 +657,7 @@ mod tests {
     #[test]
     fn series_record_stays_small() {
         let size = std::mem::size_of::<super::MemSeries>();
-        assert!(size <= 96, "MemSeries is {size} bytes");
+        assert!(size <= 88, "MemSeries is {size} bytes");
         assert_eq!(std::mem::size_of::<Option<super::MemSeries>>(), size);
     }
 }
