@@ -25,7 +25,9 @@ pub(crate) struct Postings {
 #[derive(Debug)]
 enum Refs {
     Short(Vec<u32>),
-    Bitmap(RoaringBitmap),
+    /// The bitmap and its length (counting a bitmap's entries walks its
+    /// containers).
+    Bitmap(RoaringBitmap, u64),
     Wide(Vec<u64>),
 }
 
@@ -53,14 +55,19 @@ impl Refs {
                 let mut b: RoaringBitmap = v.iter().copied().collect();
                 b.insert(narrow);
                 b.optimize();
-                *self = Refs::Bitmap(b);
+                let n = b.len();
+                *self = Refs::Bitmap(b, n);
             }
-            Refs::Bitmap(b) => {
-                // Containers are re-chosen (array, bitmap or runs) each
-                // time the set doubles: cheap over all inserts, and a set
-                // of consecutive references stays a few runs.
-                if b.insert(narrow) && b.len().is_power_of_two() {
-                    b.optimize();
+            Refs::Bitmap(b, n) => {
+                if b.insert(narrow) {
+                    *n += 1;
+                    // Containers are re-chosen (array, bitmap or runs)
+                    // each time the set doubles: cheap over all inserts,
+                    // and a set of consecutive references stays a few
+                    // runs.
+                    if n.is_power_of_two() {
+                        b.optimize();
+                    }
                 }
             }
             Refs::Wide(v) => insert_sorted(v, r),
@@ -74,9 +81,9 @@ impl Refs {
                     remove_sorted(v, r);
                 }
             }
-            Refs::Bitmap(b) => {
-                if let Ok(r) = u32::try_from(r) {
-                    b.remove(r);
+            Refs::Bitmap(b, n) => {
+                if u32::try_from(r).is_ok_and(|r| b.remove(r)) {
+                    *n -= 1;
                 }
             }
             Refs::Wide(v) => remove_sorted(v, r),
@@ -86,22 +93,19 @@ impl Refs {
     fn len(&self) -> usize {
         match self {
             Refs::Short(v) => v.len(),
-            Refs::Bitmap(b) => usize::try_from(b.len()).unwrap_or(usize::MAX),
+            Refs::Bitmap(_, n) => usize::try_from(*n).unwrap_or(usize::MAX),
             Refs::Wide(v) => v.len(),
         }
     }
 
     fn is_empty(&self) -> bool {
-        match self {
-            Refs::Bitmap(b) => b.is_empty(),
-            _ => self.len() == 0,
-        }
+        self.len() == 0
     }
 
     fn extend_into(&self, out: &mut Vec<u64>) {
         match self {
             Refs::Short(v) => out.extend(v.iter().map(|&x| u64::from(x))),
-            Refs::Bitmap(b) => out.extend(b.iter().map(u64::from)),
+            Refs::Bitmap(b, _) => out.extend(b.iter().map(u64::from)),
             Refs::Wide(v) => out.extend_from_slice(v),
         }
     }
@@ -354,7 +358,7 @@ mod tests {
             refs.insert(r);
             want.insert(r);
         }
-        assert!(matches!(refs, Refs::Bitmap(_)));
+        assert!(matches!(refs, Refs::Bitmap(..)));
         check(&refs, &want);
         // Scattered inserts and removals, repeats and absent ones included.
         for _ in 0..20_000 {
