@@ -196,7 +196,7 @@ impl Inner {
                 }
                 // Read against the `_count`'s rows as they are now.
                 let refs = RefRows::fetch(
-                    &mut db::ChunkReader::new(&db.conn, &db.path)?,
+                    &mut db::ChunkReader::new(&db.conn, &db.path),
                     rows_of(&rows),
                     None,
                     None,
@@ -300,7 +300,7 @@ impl Inner {
             return Ok(None);
         }
         let refs = RefRows::fetch(
-            &mut db::ChunkReader::new(&db.conn, &db.path)?,
+            &mut db::ChunkReader::new(&db.conn, &db.path),
             rows_of(&rows),
             None,
             None,

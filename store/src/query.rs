@@ -211,7 +211,7 @@ impl Reader {
             }
         };
         let path = &self.inner.db_path;
-        let mut reader = db::ChunkReader::new(c, path)?;
+        let mut reader = db::ChunkReader::new(c, path);
         let mut bytes = 0;
         for sel in batch {
             if bytes >= BATCH_BYTES {
