@@ -195,13 +195,7 @@ impl Inner {
                     continue;
                 }
                 // Read against the `_count`'s rows as they are now.
-                let refs = RefRows::fetch(
-                    &mut db::ChunkReader::new(&db.conn, &db.path),
-                    rows_of(&rows),
-                    None,
-                    None,
-                )?
-                .decode();
+                let refs = current_refs(db, &rows)?;
                 let samples = match joined_samples(rows_of(&rows), &refs) {
                     Ok(s) => s,
                     Err((mint, e)) => {
@@ -299,13 +293,7 @@ impl Inner {
         if rows.len() < 2 {
             return Ok(None);
         }
-        let refs = RefRows::fetch(
-            &mut db::ChunkReader::new(&db.conn, &db.path),
-            rows_of(&rows),
-            None,
-            None,
-        )?
-        .decode();
+        let refs = current_refs(db, &rows)?;
         let mut merged = merge_rows(&rows, &refs, db.max_chunk_bytes, newest);
         if matches!(merged, Err((mint, _)) if lo != from && mint == lo) {
             // The joined row is damaged (its own period was left
@@ -440,6 +428,13 @@ fn align(
 /// `(mint, maxt, data)` rows as the borrowed triples the readers take.
 fn rows_of(rows: &[db::StoredRow]) -> impl Iterator<Item = (i64, i64, &[u8])> {
     rows.iter().map(|(mint, maxt, d)| (*mint, *maxt, &d[..]))
+}
+
+/// The samples of the series that `rows` of encoding 5 refer to, read as
+/// the database holds them now (not from a query's cache).
+fn current_refs(db: &Db, rows: &[db::StoredRow]) -> Result<Refs, Error> {
+    let mut reader = db::ChunkReader::new(&db.conn, &db.path);
+    Ok(RefRows::fetch(&mut reader, rows_of(rows), None, None)?.decode())
 }
 
 /// [`rows_of`] for merged rows.
