@@ -951,12 +951,7 @@ impl<'c> ChunkReader<'c> {
                     .map_err(err)?,
             ),
         };
-        let rows = stmt
-            .query_map(params![id as i64, mint, maxt, from], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(err)?;
-        rows.map(|r| r.map_err(err)).collect()
+        stmt_rows(stmt, path, params![id as i64, mint, maxt, from])
     }
 }
 
@@ -984,8 +979,19 @@ fn chunk_rows(
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(|e| Error::sqlite(path, e))?;
+    stmt_rows(&mut stmt, path, params)
+}
+
+/// `(mint, maxt, data)` rows that the prepared `stmt` gives for `params`.
+fn stmt_rows(
+    stmt: &mut rusqlite::Statement<'_>,
+    path: &Path,
+    params: impl rusqlite::Params,
+) -> Result<Vec<(i64, i64, Vec<u8>)>, Error> {
     let err = |e| Error::sqlite(path, e);
-    let mut stmt = conn.prepare_cached(sql).map_err(err)?;
     let rows = stmt
         .query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(err)?;
